@@ -1,0 +1,62 @@
+"""On-chain activity kernels: whale transactions, active addresses, exchange in- and outflows.
+
+The series are market-wide and react to the driver asset's standardised return ``zs`` of the
+same step (activity rises on big moves, inflows rise on down moves). Dated shocks multiply whale
+counts and inflows. Counts are Poisson draws (exact), so they are non-negative integers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from prometheus_sim.rng import STREAM_WHALE, poisson_nb
+
+# Indices into the on-chain parameter vector built by generators.params.
+O_WHALE_PER_DAY = 0
+O_WHALE_SENS = 1
+O_ACTIVE_LOG0 = 2
+O_ACTIVE_GROWTH = 3
+O_ACTIVE_REVERSION = 4
+O_ACTIVE_PRICE_BETA = 5
+O_ACTIVE_VOL = 6
+O_INFLOW_PER_DAY = 7
+O_OUTFLOW_PER_DAY = 8
+O_FLOW_VOL = 9
+O_FLOW_BETA = 10
+N_ONCHAIN_PARAMS = 11
+
+# Column order of the on-chain block (matches scenario.ONCHAIN_COLUMNS).
+C_WHALE = 0
+C_ACTIVE = 1
+C_INFLOW = 2
+C_OUTFLOW = 3
+
+
+@njit(cache=True, error_model="numpy")
+def whale_count_nb(params, zs, whale_mult, steps_per_day, k0, k1, step, path):
+    lam = params[O_WHALE_PER_DAY] / steps_per_day * (1.0 + params[O_WHALE_SENS] * abs(zs)) * whale_mult
+    return float(poisson_nb(lam, k0, k1, step, path, STREAM_WHALE))
+
+
+@njit(cache=True, error_model="numpy")
+def active_log_step_nb(params, log_active, step, dt_step, driver_return, z):
+    """Log active addresses: reverts to a growing trend, moves with the driver's return."""
+    trend = params[O_ACTIVE_LOG0] + params[O_ACTIVE_GROWTH] * step * dt_step
+    return (
+        log_active
+        + params[O_ACTIVE_REVERSION] * dt_step * (trend - log_active)
+        + params[O_ACTIVE_PRICE_BETA] * driver_return
+        + params[O_ACTIVE_VOL] * math.sqrt(dt_step) * z
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def flows_nb(params, zs, inflow_mult, steps_per_day, z_in, z_out):
+    """Exchange inflow (up on down moves) and outflow (up on up moves), lognormal, mean-one noise."""
+    fv = params[O_FLOW_VOL]
+    beta = params[O_FLOW_BETA]
+    inflow = params[O_INFLOW_PER_DAY] / steps_per_day * math.exp(fv * z_in - 0.5 * fv * fv + beta * max(0.0, -zs))
+    outflow = params[O_OUTFLOW_PER_DAY] / steps_per_day * math.exp(fv * z_out - 0.5 * fv * fv + beta * max(0.0, zs))
+    return inflow * inflow_mult, outflow

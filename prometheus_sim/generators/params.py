@@ -1,0 +1,215 @@
+"""Turn a validated :class:`ScenarioSpec` into the flat arrays the Numba kernel reads.
+
+Everything that is the same on every path (dated shocks, calendar flags, Cholesky factor) is
+computed here once, in NumPy, so the kernel only does per-path work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from prometheus_sim.generators import macro as mc
+from prometheus_sim.generators import onchain as oc
+from prometheus_sim.generators import price as pr
+from prometheus_sim.generators import signals as sg
+from prometheus_sim.scenario import (
+    SIGNAL_SOURCES,
+    CrashShock,
+    DepegShock,
+    RateHikeShock,
+    ScenarioSpec,
+    WhaleDumpShock,
+)
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    """Everything :func:`simulate_paths_nb` needs besides the seed, path ids and outputs."""
+
+    n_steps: int
+    steps_per_day: int
+    n_sub: int
+    asset_p: np.ndarray  # (A, N_ASSET_PARAMS)
+    chol: np.ndarray  # (A, A) lower Cholesky factor of the correlation matrix
+    driver: int
+    transition_cum: np.ndarray  # (R, R) cumulative rows, per day
+    regime_drift: np.ndarray  # (R,)
+    regime_vol: np.ndarray  # (R,)
+    regime_init: int
+    shock_jump: np.ndarray  # (T, A) dated log-price jumps
+    shock_vol: np.ndarray  # (T, A) volatility multipliers
+    shock_kappa: np.ndarray  # (T, A) peg reversion overrides, 0 = none
+    shock_whale: np.ndarray  # (T,)
+    shock_inflow: np.ndarray  # (T,)
+    shock_rate: np.ndarray  # (T,) policy-rate moves
+    month_start: np.ndarray  # (T,) int8
+    meeting: np.ndarray  # (T,) int8
+    onchain_p: np.ndarray
+    macro_p: np.ndarray
+    signal_p: np.ndarray  # (G, N_SIGNAL_PARAMS)
+    signal_mask: np.ndarray  # (G, A) int8
+    ring_size: int
+
+
+def calendar(spec: ScenarioSpec) -> pd.DatetimeIndex:
+    """Start time of every step: ``start_date`` at midnight, ``1440 / steps_per_day`` minutes apart."""
+    minutes = 1440 // spec.steps_per_day
+    return pd.date_range(pd.Timestamp(spec.start_date), periods=spec.n_steps, freq=pd.Timedelta(minutes=minutes))
+
+
+def build_inputs(spec: ScenarioSpec) -> KernelInputs:
+    n_assets = len(spec.assets)
+    n_steps = spec.n_steps
+    spd = spec.steps_per_day
+    names = spec.asset_names
+
+    asset_p = np.zeros((n_assets, pr.N_ASSET_PARAMS))
+    for a, asset in enumerate(spec.assets):
+        proc = asset.process
+        asset_p[a, pr.A_START_LOG] = math.log(asset.start_price)
+        asset_p[a, pr.A_MU] = asset.drift
+        asset_p[a, pr.A_SIGMA] = asset.vol
+        if proc.garch is not None:
+            asset_p[a, pr.A_GARCH_ALPHA] = proc.garch.alpha
+            asset_p[a, pr.A_GARCH_BETA] = proc.garch.beta
+        if proc.jumps is not None:
+            asset_p[a, pr.A_JUMP_RATE] = proc.jumps.intensity
+            asset_p[a, pr.A_JUMP_MEAN] = proc.jumps.mean
+            asset_p[a, pr.A_JUMP_STD] = proc.jumps.std
+        if proc.peg is not None:
+            asset_p[a, pr.A_PEG_KAPPA] = proc.peg.kappa
+        asset_p[a, pr.A_EXPOSURE] = asset.exposure
+        asset_p[a, pr.A_VOLUME_USD] = asset.volume.daily_usd
+        asset_p[a, pr.A_VOLUME_SENS] = asset.volume.abs_return_sensitivity
+        asset_p[a, pr.A_VOLUME_NOISE] = asset.volume.noise
+        dt_step = 1.0 / (365.0 * spd)
+        base_sd = asset.vol * math.sqrt(dt_step)
+        asset_p[a, pr.A_BASE_SD] = base_sd
+        asset_p[a, pr.A_INV_BASE_SD] = 1.0 / base_sd
+        if proc.jumps is not None:
+            j = proc.jumps
+            asset_p[a, pr.A_JUMP_COMP] = j.intensity * (math.exp(j.mean + 0.5 * j.std**2) - 1.0)
+        asset_p[a, pr.A_JUMP_P0] = math.exp(-asset_p[a, pr.A_JUMP_RATE] * dt_step)
+        alpha, beta = asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA]
+        asset_p[a, pr.A_GARCH_OMEGA] = asset.vol**2 * dt_step * (1.0 - alpha - beta)
+        asset_p[a, pr.A_VOLUME_UNIT] = asset.volume.daily_usd / spd
+
+    chol = np.linalg.cholesky(spec.correlation_matrix())
+
+    if spec.regimes is not None:
+        states = spec.regimes.states
+        trans = np.asarray(spec.regimes.transition, dtype=np.float64)
+        transition_cum = np.cumsum(trans, axis=1)
+        transition_cum[:, -1] = 1.0
+        regime_drift = np.array([s.drift_mult for s in states])
+        regime_vol = np.array([s.vol_mult for s in states])
+        regime_init = [s.name for s in states].index(spec.regimes.initial)
+    else:
+        transition_cum = np.ones((1, 1))
+        regime_drift = np.ones(1)
+        regime_vol = np.ones(1)
+        regime_init = 0
+
+    shock_jump = np.zeros((n_steps, n_assets))
+    shock_vol = np.ones((n_steps, n_assets))
+    shock_kappa = np.zeros((n_steps, n_assets))
+    shock_whale = np.ones(n_steps)
+    shock_inflow = np.ones(n_steps)
+    shock_rate = np.zeros(n_steps)
+    risky = [names.index(n) for n in spec.default_risky_assets()]
+    driver = spec.driver_index
+    for shock in spec.shocks:
+        start = shock.day * spd
+        if isinstance(shock, CrashShock):
+            targets = [names.index(n) for n in shock.assets] if shock.assets is not None else risky
+            end = min(n_steps, (shock.day + shock.duration_days) * spd)
+            for a in targets:
+                shock_jump[start, a] += shock.size
+                shock_vol[start:end, a] *= shock.vol_mult
+        elif isinstance(shock, WhaleDumpShock):
+            a = names.index(shock.asset) if shock.asset is not None else driver
+            end = min(n_steps, (shock.day + shock.duration_days) * spd)
+            shock_whale[start:end] *= shock.whale_mult
+            shock_inflow[start:end] *= shock.inflow_mult
+            shock_jump[min(n_steps - 1, start + spd), a] += shock.size
+        elif isinstance(shock, RateHikeShock):
+            shock_rate[start] += shock.bps / 10_000.0
+        elif isinstance(shock, DepegShock):
+            a = names.index(shock.asset)
+            end = min(n_steps, (shock.day + shock.recovery_days) * spd)
+            shock_jump[start, a] += math.log(1.0 - shock.depth)
+            shock_kappa[start:end, a] = math.log(2.0) / (shock.recovery_half_life_days / 365.0)
+
+    cal = calendar(spec)
+    day_start = (np.arange(n_steps) % spd) == 0
+    new_month = np.zeros(n_steps, dtype=bool)
+    new_month[1:] = cal.month[1:] != cal.month[:-1]
+    month_start = (new_month & day_start).astype(np.int8)
+    days = np.arange(n_steps) // spd
+    every = spec.macro.policy_rate.meeting_every_days
+    meeting = (day_start & (days > 0) & (days % every == 0)).astype(np.int8)
+
+    o = spec.onchain
+    onchain_p = np.zeros(oc.N_ONCHAIN_PARAMS)
+    onchain_p[oc.O_WHALE_PER_DAY] = o.whale_tx_per_day
+    onchain_p[oc.O_WHALE_SENS] = o.whale_return_sensitivity
+    onchain_p[oc.O_ACTIVE_LOG0] = math.log(o.active_addresses)
+    onchain_p[oc.O_ACTIVE_GROWTH] = o.active_growth
+    onchain_p[oc.O_ACTIVE_REVERSION] = o.active_reversion
+    onchain_p[oc.O_ACTIVE_PRICE_BETA] = o.active_price_beta
+    onchain_p[oc.O_ACTIVE_VOL] = o.active_vol
+    onchain_p[oc.O_INFLOW_PER_DAY] = o.inflow_per_day
+    onchain_p[oc.O_OUTFLOW_PER_DAY] = o.outflow_per_day
+    onchain_p[oc.O_FLOW_VOL] = o.flow_vol
+    onchain_p[oc.O_FLOW_BETA] = o.flow_return_beta
+
+    m = spec.macro
+    macro_p = np.zeros(mc.N_MACRO_PARAMS)
+    macro_p[mc.M_INFL_MEAN] = m.inflation.mean
+    macro_p[mc.M_INFL_PHI] = m.inflation.phi
+    macro_p[mc.M_INFL_VOL] = m.inflation.vol
+    macro_p[mc.M_INFL_START] = m.inflation.start
+    macro_p[mc.M_RATE_NEUTRAL] = m.policy_rate.neutral
+    macro_p[mc.M_RATE_TARGET_INFL] = m.policy_rate.inflation_target
+    macro_p[mc.M_RATE_RESPONSE] = m.policy_rate.inflation_response
+    macro_p[mc.M_RATE_STEP] = m.policy_rate.step
+    macro_p[mc.M_RATE_NOISE] = m.policy_rate.noise
+    macro_p[mc.M_RATE_START] = m.policy_rate.start
+    macro_p[mc.M_DXY_LOG_MEAN] = math.log(m.dxy.mean)
+    macro_p[mc.M_DXY_REVERSION] = m.dxy.reversion
+    macro_p[mc.M_DXY_VOL] = m.dxy.vol
+    macro_p[mc.M_DXY_CORR] = m.dxy.crypto_correlation
+    macro_p[mc.M_DXY_RATE_BETA] = m.dxy.rate_beta
+    macro_p[mc.M_DXY_START] = m.dxy.start
+
+    n_sig = len(spec.signals)
+    signal_p = np.zeros((n_sig, sg.N_SIGNAL_PARAMS))
+    signal_mask = np.zeros((n_sig, n_assets), dtype=np.int8)
+    ring_size = 1
+    for g, s in enumerate(spec.signals):
+        window_steps = s.window_days * spd
+        signal_p[g, sg.S_SOURCE] = SIGNAL_SOURCES.index(s.source)
+        signal_p[g, sg.S_TRANSFORM] = sg.TRANSFORM_ZSCORE if s.transform == "zscore" else sg.TRANSFORM_CHANGE
+        signal_p[g, sg.S_THRESHOLD] = s.threshold
+        signal_p[g, sg.S_ALPHA] = 2.0 / (window_steps + 1.0)
+        signal_p[g, sg.S_WARMUP] = math.ceil(window_steps)
+        signal_p[g, sg.S_LAG] = s.lag_days * spd
+        signal_p[g, sg.S_DURATION] = s.duration_days * spd
+        signal_p[g, sg.S_EFFECT] = sg.EFFECT_DRIFT if s.effect == "drift" else sg.EFFECT_VOL
+        signal_p[g, sg.S_STRENGTH] = s.strength
+        targets = s.assets if s.assets is not None else spec.default_risky_assets()
+        for name in targets:
+            signal_mask[g, names.index(name)] = 1
+        ring_size = max(ring_size, (s.lag_days + s.duration_days) * spd)
+
+    return KernelInputs(
+        n_steps=n_steps, steps_per_day=spd, n_sub=spec.substeps, asset_p=asset_p, chol=chol, driver=driver,
+        transition_cum=transition_cum, regime_drift=regime_drift, regime_vol=regime_vol, regime_init=regime_init,
+        shock_jump=shock_jump, shock_vol=shock_vol, shock_kappa=shock_kappa, shock_whale=shock_whale,
+        shock_inflow=shock_inflow, shock_rate=shock_rate, month_start=month_start, meeting=meeting,
+        onchain_p=onchain_p, macro_p=macro_p, signal_p=signal_p, signal_mask=signal_mask, ring_size=ring_size,
+    )  # fmt: skip

@@ -1,0 +1,138 @@
+"""Price kernels: regime switching, correlated diffusion, GARCH(1,1), Merton jumps, pegs, OHLCV.
+
+Pure ``@njit`` functions on scalars and arrays, called once per (path, step) by
+:func:`prometheus_sim.generators.engine.simulate_paths_nb`. Log prices are the state; OHLC is
+read off the intraday sub-steps, so ``low <= open, close <= high`` holds by construction.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+# Columns of the per-asset parameter table built by generators.params.
+A_START_LOG = 0  # log start price
+A_MU = 1  # annual arithmetic drift
+A_SIGMA = 2  # annual volatility (long-run for GARCH)
+A_GARCH_ALPHA = 3
+A_GARCH_BETA = 4
+A_JUMP_RATE = 5  # jumps per year
+A_JUMP_MEAN = 6
+A_JUMP_STD = 7
+A_PEG_KAPPA = 8  # per year; 0 means not pegged
+A_EXPOSURE = 9  # regime exposure in [0, 1]
+A_VOLUME_USD = 10  # daily notional
+A_VOLUME_SENS = 11
+A_VOLUME_NOISE = 12
+# Derived per-step constants, precomputed so the hot loop does no exp, sqrt or division for them.
+A_BASE_SD = 13  # sigma * sqrt(dt_step)
+A_INV_BASE_SD = 14
+A_JUMP_COMP = 15  # jump rate x E[e^J - 1], per year
+A_JUMP_P0 = 16  # P(no jump in a step) = exp(-rate dt_step)
+A_GARCH_OMEGA = 17  # sigma^2 dt_step (1 - alpha - beta)
+A_VOLUME_UNIT = 18  # daily notional / steps per day
+N_ASSET_PARAMS = 19
+
+
+@njit(cache=True, error_model="numpy")
+def regime_next_nb(state, u, transition_cum):
+    """Next Markov state from a uniform draw and the cumulative transition matrix."""
+    row = transition_cum[state]
+    n = row.shape[0]
+    for j in range(n - 1):
+        if u < row[j]:
+            return j
+    return n - 1
+
+
+@njit(cache=True, error_model="numpy")
+def correlate_substeps_nb(z, chol, out, n_assets, n_sub):
+    """``out[s*A + a] = sum_b chol[a, b] z[s*A + b]``: correlated normals for each sub-step."""
+    for s in range(n_sub):
+        base = s * n_assets
+        for a in range(n_assets):
+            acc = 0.0
+            for b in range(a + 1):
+                acc += chol[a, b] * z[base + b]
+            out[base + a] = acc
+
+
+@njit(cache=True, error_model="numpy")
+def jump_compensator_nb(mean, std):
+    """E[e^J - 1] for J ~ N(mean, std^2): subtracted from the drift so jumps leave E[return] alone."""
+    return math.exp(mean + 0.5 * std * std) - 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def garch_update_nb(h, z_std, omega, alpha, beta):
+    """One GARCH(1,1) variance step from the standardised diffusion shock of this step."""
+    eps2 = h * z_std * z_std
+    return omega + alpha * eps2 + beta * h
+
+
+@njit(cache=True, error_model="numpy")
+def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jump, jump_total, jump_sub):
+    """Walk one asset's log price through the sub-steps of a step.
+
+    Returns ``(log close, max log, min log, sum of standardised shocks)``.
+    """
+    sub_mean = step_mean / n_sub
+    sub_sd = step_sd / math.sqrt(n_sub)
+    x = lp0
+    hi = lp0
+    lo = lp0
+    zsum = 0.0
+    for s in range(n_sub):
+        zz = zc[s * n_assets + a]
+        zsum += zz
+        x += sub_mean + sub_sd * zz
+        if s == 0:
+            x += shock_jump
+        if s == jump_sub:
+            x += jump_total
+        if x > hi:
+            hi = x
+        if x < lo:
+            lo = x
+    return x, hi, lo, zsum
+
+
+@njit(cache=True, error_model="numpy")
+def peg_path_nb(lp0, kappa, sd_year, dt_sub, zc, a, n_assets, n_sub, shock_jump):
+    """Exact Ornstein-Uhlenbeck walk of a pegged log price towards 0 (price 1), any ``kappa``."""
+    decay = math.exp(-kappa * dt_sub)
+    noise = sd_year * math.sqrt((1.0 - decay * decay) / (2.0 * kappa))
+    x = lp0
+    hi = lp0
+    lo = lp0
+    zsum = 0.0
+    for s in range(n_sub):
+        zz = zc[s * n_assets + a]
+        zsum += zz
+        x = x * decay + noise * zz
+        if s == 0:
+            x += shock_jump
+        if x > hi:
+            hi = x
+        if x < lo:
+            lo = x
+    return x, hi, lo, zsum
+
+
+@njit(cache=True, error_model="numpy")
+def ohlc_nb(open_price, log_close, log_hi, log_lo):
+    """OHLC from the open and the sub-step extremes; guarantees low <= open, close <= high."""
+    close = math.exp(log_close)
+    high = math.exp(log_hi)
+    low = math.exp(log_lo)
+    high = max(high, open_price, close)
+    low = min(low, open_price, close)
+    return high, low, close
+
+
+@njit(cache=True, error_model="numpy")
+def volume_nb(close, step_return, inv_base_sd, notional, sensitivity, noise, z):
+    """Traded units: the step's notional over price, up with |return| / normal step vol, lognormal noise."""
+    scale = 1.0 + sensitivity * abs(step_return) * inv_base_sd
+    return notional / close * scale * math.exp(noise * z - 0.5 * noise * noise)

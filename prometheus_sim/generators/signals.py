@@ -1,0 +1,73 @@
+"""Lead-lag signal kernels: a source series at t fires, and moves returns over t+lag..t+lag+dur-1.
+
+Each signal keeps a ring buffer of future steps in which it is in effect, so overlapping firings
+never stack and nothing at step t is read from a later step. The z-score uses an EWMA mean and
+variance of the source updated *after* the test, so the value at t is compared with the past.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+S_SOURCE = 0  # column in the combined (on-chain + macro) vector
+S_TRANSFORM = 1  # 0: zscore, 1: change
+S_THRESHOLD = 2
+S_ALPHA = 3  # EWMA weight per step
+S_WARMUP = 4  # steps before the z-score may fire
+S_LAG = 5  # steps
+S_DURATION = 6  # steps
+S_EFFECT = 7  # 0: drift, 1: vol
+S_STRENGTH = 8
+N_SIGNAL_PARAMS = 9
+
+TRANSFORM_ZSCORE = 0
+TRANSFORM_CHANGE = 1
+EFFECT_DRIFT = 0
+EFFECT_VOL = 1
+
+
+@njit(cache=True, error_model="numpy")
+def signal_fires_nb(params, value, state):
+    """Test one signal's source value at t; update its running state. ``state``: mean, var, prev, count."""
+    threshold = params[S_THRESHOLD]
+    fired = False
+    if params[S_TRANSFORM] == TRANSFORM_ZSCORE:
+        count = state[3]
+        if count == 0.0:
+            state[0] = value
+            state[1] = 0.0
+        else:
+            if count >= params[S_WARMUP] and state[1] > 0.0:
+                z = (value - state[0]) / math.sqrt(state[1])
+                fired = z >= threshold if threshold > 0.0 else z <= threshold
+            alpha = params[S_ALPHA]
+            d = value - state[0]
+            state[0] += alpha * d
+            state[1] = (1.0 - alpha) * (state[1] + alpha * d * d)
+        state[3] = count + 1.0
+    else:
+        if state[3] > 0.0:
+            d = value - state[2]
+            fired = d >= threshold if threshold > 0.0 else d <= threshold
+        state[2] = value
+        state[3] += 1.0
+    return fired
+
+
+@njit(cache=True, error_model="numpy")
+def schedule_effect_nb(ring, g, step, lag, duration):
+    """Mark steps step+lag .. step+lag+duration-1 as in effect for signal g."""
+    size = ring.shape[1]
+    for k in range(lag, lag + duration):
+        ring[g, (step + k) % size] = 1
+
+
+@njit(cache=True, error_model="numpy")
+def take_effect_nb(ring, g, step):
+    """Whether signal g is in effect at this step; clears the slot for reuse."""
+    slot = step % ring.shape[1]
+    active = ring[g, slot]
+    ring[g, slot] = 0
+    return active

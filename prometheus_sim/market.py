@@ -1,0 +1,308 @@
+"""The simulated market: arrays shaped ``(paths, steps, ...)``, a calendar, and the hidden truth.
+
+:class:`Market` is the layer people call; the Numba kernels live in :mod:`generators`.
+``Market.truth`` records what generated the data (regime path, conditional drift and vol, jump
+counts, signal windows, dated shocks). Only scoring code may read it: a strategy's snapshot never
+carries it, which is what keeps forecasts and policies honest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prometheus_sim import __version__
+from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
+from prometheus_sim.scenario import MACRO_COLUMNS, OHLCV_COLUMNS, ONCHAIN_COLUMNS, ScenarioSpec
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MarketTruth:
+    """What generated the data. For scoring only (oracle forecasts); never shown to strategies."""
+
+    regime: np.ndarray  # (P, T) int8 index into regime_names
+    regime_names: tuple[str, ...]
+    drift: np.ndarray  # (P, T, A) expected log return of each step given the state at its start
+    vol: np.ndarray  # (P, T, A) std of the diffusive log return of each step
+    jumps: np.ndarray  # (P, T, A) int16 number of Merton jumps in each step
+    signal_active: np.ndarray  # (P, T, G) int8: 1 where signal g moved drift or vol
+    signal_names: tuple[str, ...]
+    shock_jump: np.ndarray  # (T, A) dated log-price jumps from the scenario's shocks
+    shock_vol: np.ndarray  # (T, A) dated volatility multipliers
+
+
+class Market:
+    """A simulated market for one scenario and seed.
+
+    Attributes
+    ----------
+    open, high, low, close, volume : ndarray of shape (paths, steps, assets)
+    onchain : ndarray of shape (paths, steps, 4), columns ``ONCHAIN_COLUMNS``
+    macro : ndarray of shape (paths, steps, 3), columns ``MACRO_COLUMNS``
+    calendar : DatetimeIndex of length steps (each step's start time)
+    path_ids : ndarray of shape (paths,), the global path numbers of the rows
+    """
+
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        seed: int,
+        path_ids: np.ndarray,
+        arrays: GeneratedArrays,
+    ):
+        self.spec = spec
+        self.seed = int(seed)
+        self.path_ids = np.asarray(path_ids, dtype=np.int64)
+        self.calendar = calendar(spec)
+        self.open = arrays.open
+        self.high = arrays.high
+        self.low = arrays.low
+        self.close = arrays.close
+        self.volume = arrays.volume
+        self.onchain = arrays.onchain
+        self.macro = arrays.macro
+        inputs = build_inputs(spec)
+        regime_names = tuple(s.name for s in spec.regimes.states) if spec.regimes else ("base",)
+        self.truth = MarketTruth(
+            regime=arrays.regime,
+            regime_names=regime_names,
+            drift=arrays.drift,
+            vol=arrays.vol,
+            jumps=arrays.jumps,
+            signal_active=arrays.signal_active,
+            signal_names=tuple(s.name for s in spec.signals),
+            shock_jump=inputs.shock_jump,
+            shock_vol=inputs.shock_vol,
+        )
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def simulate(
+        cls,
+        spec: ScenarioSpec,
+        seed: int | None = None,
+        n_paths: int = 1,
+        path_ids: Iterable[int] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Market:
+        """Generate a market. ``seed`` defaults to the scenario's; ``path_ids`` to ``range(n_paths)``."""
+        seed = spec.seed if seed is None else int(seed)
+        if path_ids is None:
+            if n_paths < 1:
+                raise ValueError(f"n_paths must be >= 1, got {n_paths}")
+            ids = np.arange(n_paths, dtype=np.int64)
+        else:
+            ids = np.asarray(list(path_ids), dtype=np.int64)
+            if ids.size == 0:
+                raise ValueError("path_ids must not be empty")
+        return cls(spec, seed, ids, generate(spec, seed, ids, progress=progress))
+
+    # ------------------------------------------------------------ shape and access
+
+    @property
+    def assets(self) -> list[str]:
+        return self.spec.asset_names
+
+    @property
+    def n_paths(self) -> int:
+        return self.close.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.close.shape[1]
+
+    def _asset_index(self, asset: str | int) -> int:
+        if isinstance(asset, (int, np.integer)):
+            if not 0 <= asset < len(self.assets):
+                raise IndexError(f"asset index {asset} out of range for {len(self.assets)} assets")
+            return int(asset)
+        if asset not in self.assets:
+            raise KeyError(f"unknown asset {asset!r}; known: {self.assets}")
+        return self.assets.index(asset)
+
+    def frame(self, path: int = 0, asset: str | int = 0) -> pd.DataFrame:
+        """One path and asset as a DataFrame indexed by step start time.
+
+        Columns: ``open, high, low, close, volume`` of the asset, then the market-wide
+        ``whale_transactions, active_addresses, exchange_inflow, exchange_outflow,
+        inflation_rate, fed_rate, dxy_index``. ``path`` is a row of this market (0-based).
+        """
+        if not 0 <= path < self.n_paths:
+            raise IndexError(f"path {path} out of range for {self.n_paths} paths")
+        a = self._asset_index(asset)
+        data: dict[str, np.ndarray] = {
+            "open": self.open[path, :, a],
+            "high": self.high[path, :, a],
+            "low": self.low[path, :, a],
+            "close": self.close[path, :, a],
+            "volume": self.volume[path, :, a],
+        }
+        for c, name in enumerate(ONCHAIN_COLUMNS):
+            col = self.onchain[path, :, c]
+            data[name] = col.astype(np.int64) if name in ("whale_transactions", "active_addresses") else col
+        for c, name in enumerate(MACRO_COLUMNS):
+            data[name] = self.macro[path, :, c]
+        frame = pd.DataFrame(data, index=self.calendar.copy())
+        frame.index.name = "timestamp"
+        return frame
+
+    def named_arrays(self) -> dict[str, np.ndarray]:
+        """Every generated array by name, truth included (what :meth:`digest` hashes)."""
+        return {
+            "open": self.open, "high": self.high, "low": self.low, "close": self.close, "volume": self.volume,
+            "onchain": self.onchain, "macro": self.macro,
+            "truth.regime": self.truth.regime, "truth.drift": self.truth.drift, "truth.vol": self.truth.vol,
+            "truth.jumps": self.truth.jumps, "truth.signal_active": self.truth.signal_active,
+        }  # fmt: skip
+
+    def array_digests(self) -> dict[str, str]:
+        """SHA-256 of each array's bytes (with dtype and shape), for bit-for-bit comparisons."""
+        return {name: _array_digest(arr) for name, arr in self.named_arrays().items()}
+
+    def digest(self) -> str:
+        """One SHA-256 over every array: equal digests mean identical bytes."""
+        h = hashlib.sha256()
+        for name, d in sorted(self.array_digests().items()):
+            h.update(f"{name}={d};".encode())
+        return h.hexdigest()
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in self.named_arrays().values()))
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> Path:
+        """Write one Parquet file per block plus ``manifest.json``; :meth:`load` round-trips exactly."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        n_p, n_t, n_a = self.close.shape
+        ts = pa.array(self.calendar.values.astype("datetime64[ns]"))
+        path_col = np.repeat(self.path_ids, n_t)
+        time_idx = np.tile(np.arange(n_t), n_p)
+        asset_dict = pa.array(self.assets, type=pa.string())
+
+        def per_asset_index() -> dict[str, pa.Array]:
+            return {
+                "path": pa.array(np.repeat(path_col, n_a)),
+                "timestamp": ts.take(pa.array(np.repeat(time_idx, n_a))),
+                "asset": pa.DictionaryArray.from_arrays(
+                    pa.array(np.tile(np.arange(n_a, dtype=np.int32), n_p * n_t)), asset_dict
+                ),
+            }
+
+        def per_path_index() -> dict[str, pa.Array]:
+            return {"path": pa.array(path_col), "timestamp": ts.take(pa.array(time_idx))}
+
+        blocks = {
+            "ohlcv": {**per_asset_index(), **{c: getattr(self, c).reshape(-1) for c in OHLCV_COLUMNS}},
+            "onchain": {**per_path_index(), **{c: self.onchain[:, :, k].reshape(-1) for k, c in enumerate(ONCHAIN_COLUMNS)}},
+            "macro": {**per_path_index(), **{c: self.macro[:, :, k].reshape(-1) for k, c in enumerate(MACRO_COLUMNS)}},
+            "truth_assets": {
+                **per_asset_index(),
+                "drift": self.truth.drift.reshape(-1),
+                "vol": self.truth.vol.reshape(-1),
+                "jumps": self.truth.jumps.reshape(-1),
+            },
+            "truth_paths": {
+                **per_path_index(),
+                "regime": self.truth.regime.reshape(-1),
+                **{f"signal:{g}": self.truth.signal_active[:, :, k].reshape(-1) for k, g in enumerate(self.truth.signal_names)},
+            },
+        }  # fmt: skip
+        files = {}
+        for name, columns in blocks.items():
+            table = pa.table({k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in columns.items()})
+            file = f"{name}.parquet"
+            pq.write_table(table, out / file, compression="zstd")
+            files[name] = file
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "scenario_name": self.spec.name,
+            "scenario_digest": self.spec.digest(),
+            "scenario": self.spec.model_dump(mode="json"),
+            "seed": self.seed,
+            "path_ids": self.path_ids.tolist(),
+            "assets": self.assets,
+            "calendar": {"start": str(self.calendar[0]), "steps": n_t, "steps_per_day": self.spec.steps_per_day},
+            "shapes": {k: list(v.shape) for k, v in self.named_arrays().items()},
+            "dtypes": {k: str(v.dtype) for k, v in self.named_arrays().items()},
+            "array_sha256": self.array_digests(),
+            "files": files,
+        }
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Market:
+        """Read a directory written by :meth:`save`; checks every array against its recorded hash."""
+        import pyarrow.parquet as pq
+
+        src = Path(directory)
+        try:
+            manifest = json.loads((src / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{src}: format_version {manifest.get('format_version')} is not {FORMAT_VERSION}")
+        spec = ScenarioSpec.from_dict(manifest["scenario"], source=str(src / MANIFEST))
+        shapes = {k: tuple(v) for k, v in manifest["shapes"].items()}
+        dtypes = manifest["dtypes"]
+
+        def read(block: str) -> dict[str, np.ndarray]:
+            table = pq.read_table(src / manifest["files"][block])
+            return {name: table.column(name).to_numpy() for name in table.column_names if name not in ("asset",)}
+
+        def shaped(values: np.ndarray, key: str) -> np.ndarray:
+            return np.ascontiguousarray(values, dtype=dtypes[key]).reshape(shapes[key])
+
+        ohlcv = read("ohlcv")
+        onchain = read("onchain")
+        macro = read("macro")
+        truth_a = read("truth_assets")
+        truth_p = read("truth_paths")
+        n_p, n_t, _ = shapes["close"]
+        n_g = shapes["truth.signal_active"][2]
+        signal_cols = [np.asarray(truth_p[f"signal:{s.name}"]) for s in spec.signals]
+        signal = np.stack(signal_cols, axis=-1) if signal_cols else np.empty((n_p * n_t, n_g))
+        arrays = GeneratedArrays(
+            open=shaped(ohlcv["open"], "open"), high=shaped(ohlcv["high"], "high"),
+            low=shaped(ohlcv["low"], "low"), close=shaped(ohlcv["close"], "close"),
+            volume=shaped(ohlcv["volume"], "volume"),
+            onchain=shaped(np.stack([onchain[c] for c in ONCHAIN_COLUMNS], axis=-1), "onchain"),
+            macro=shaped(np.stack([macro[c] for c in MACRO_COLUMNS], axis=-1), "macro"),
+            regime=shaped(truth_p["regime"], "truth.regime"),
+            drift=shaped(truth_a["drift"], "truth.drift"), vol=shaped(truth_a["vol"], "truth.vol"),
+            jumps=shaped(truth_a["jumps"], "truth.jumps"),
+            signal_active=shaped(signal, "truth.signal_active"),
+        )  # fmt: skip
+        market = cls(spec, manifest["seed"], np.asarray(manifest["path_ids"], dtype=np.int64), arrays)
+        got = market.array_digests()
+        bad = [k for k, v in manifest["array_sha256"].items() if got.get(k) != v]
+        if bad:
+            raise ValueError(f"{src}: arrays {bad} do not match the hashes in {MANIFEST} (file corrupted?)")
+        return market
+
+
+def _array_digest(arr: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+__all__ = ["Market", "MarketTruth"]

@@ -1,0 +1,1 @@
+"""Rendering of results people read: plots now, Markdown/HTML/JSON reports with the backtest."""

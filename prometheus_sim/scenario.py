@@ -1,0 +1,663 @@
+"""Scenario files: YAML -> validated, frozen :class:`ScenarioSpec`.
+
+Validation happens once, here, at the edge. Every problem is reported with the
+path of the field it concerns (``assets[1].vol: must be > 0, got -0.2``) and
+all problems are reported at once, so a user fixes a file in one pass. Nothing
+downstream (the Numba kernels) re-checks inputs, which is why the bounds here
+are tight enough that a valid spec can never overflow or produce NaN prices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ONCHAIN_COLUMNS = ("whale_transactions", "active_addresses", "exchange_inflow", "exchange_outflow")
+MACRO_COLUMNS = ("inflation_rate", "fed_rate", "dxy_index")
+OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+SIGNAL_SOURCES = ONCHAIN_COLUMNS + MACRO_COLUMNS
+ASSET_KINDS = ("crypto", "stable", "equity", "bond")
+
+# Largest |expected log-price move| a scenario may imply over its horizon. e**300 is far inside
+# float64's range, so a valid spec can never make prices overflow to inf or underflow to 0.
+MAX_LOG_MOVE = 300.0
+# Longest look-ahead (lag + duration) of a signal, in days: bounds the kernel's ring buffer.
+MAX_SIGNAL_SPAN_DAYS = 365
+# Largest number of simulated steps per path (horizon_days x steps_per_day).
+MAX_STEPS = 2_000_000
+
+
+class ScenarioError(ValueError):
+    """A scenario failed validation. ``errors`` holds ``(field_path, problem)`` pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
+        self.errors = list(errors)
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = [f"{head}{len(self.errors)} problem(s) in scenario"]
+        lines += [f"  {path}: {problem}" if path else f"  {problem}" for path, problem in self.errors]
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    """Frozen, keyword-only, unknown keys rejected, NaN and inf rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
+
+
+# ---------------------------------------------------------------- assets and processes
+
+
+class GarchParams(_Strict):
+    """GARCH(1,1) on per-step returns; long-run variance equals the asset's ``vol``."""
+
+    alpha: float = Field(ge=0.0, lt=1.0, description="weight of the last squared shock")
+    beta: float = Field(ge=0.0, lt=1.0, description="weight of the last variance")
+
+    @model_validator(mode="after")
+    def _stationary(self) -> GarchParams:
+        if self.alpha + self.beta >= 1.0:
+            raise ValueError(f"alpha + beta must be < 1 for a stationary GARCH, got {self.alpha + self.beta:g}")
+        return self
+
+
+class JumpParams(_Strict):
+    """Merton jumps: Poisson arrivals with normally distributed log-price sizes."""
+
+    intensity: float = Field(ge=0.0, le=365.0, description="expected jumps per year")
+    mean: float = Field(ge=-1.0, le=1.0, description="mean log jump size")
+    std: float = Field(ge=0.0, le=1.0, description="std of the log jump size")
+
+
+class PegParams(_Strict):
+    """Mean reversion of a pegged asset's log price towards log(1)."""
+
+    kappa: float = Field(gt=0.0, le=100_000.0, description="reversion speed per year")
+
+
+ProcessType = Literal["gbm", "merton", "garch", "garch_jump", "peg"]
+_PROCESS_BLOCKS = {
+    "gbm": set(),
+    "merton": {"jumps"},
+    "garch": {"garch"},
+    "garch_jump": {"garch", "jumps"},
+    "peg": {"peg"},
+}
+
+
+class ProcessSpec(_Strict):
+    """Which stochastic process drives an asset, with its parameter blocks."""
+
+    type: ProcessType = "gbm"
+    garch: GarchParams | None = None
+    jumps: JumpParams | None = None
+    peg: PegParams | None = None
+
+    @model_validator(mode="after")
+    def _blocks_match_type(self) -> ProcessSpec:
+        needed = _PROCESS_BLOCKS[self.type]
+        given = {name for name in ("garch", "jumps", "peg") if getattr(self, name) is not None}
+        missing, extra = needed - given, given - needed
+        problems = [f"type '{self.type}' needs a '{m}' block" for m in sorted(missing)]
+        problems += [f"type '{self.type}' takes no '{e}' block" for e in sorted(extra)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class VolumeSpec(_Strict):
+    """Traded volume: a daily notional, scaled up on days with large absolute returns."""
+
+    daily_usd: float = Field(default=1.0e9, gt=0.0, le=1.0e15)
+    abs_return_sensitivity: float = Field(default=0.5, ge=0.0, le=100.0, description="x |return| / step vol")
+    noise: float = Field(default=0.25, ge=0.0, le=2.0, description="lognormal noise std")
+
+
+_DEFAULT_REGIME_EXPOSURE = {"crypto": 1.0, "equity": 1.0, "bond": 0.0, "stable": 0.0}
+
+
+class AssetSpec(_Strict):
+    """One simulated asset. ``drift`` and ``vol`` are annual (365-day) arithmetic figures."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,31}$")
+    kind: Literal["crypto", "stable", "equity", "bond"]
+    start_price: float = Field(gt=0.0, le=1.0e12)
+    drift: float = Field(ge=-5.0, le=5.0, description="expected annual return (GBM mu)")
+    vol: float = Field(gt=0.0, le=5.0, description="annual volatility (long-run for GARCH)")
+    process: ProcessSpec = ProcessSpec()
+    volume: VolumeSpec = VolumeSpec()
+    regime_exposure: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @property
+    def exposure(self) -> float:
+        """How much regime multipliers act on this asset (0: not at all, 1: fully)."""
+        if self.regime_exposure is not None:
+            return self.regime_exposure
+        return _DEFAULT_REGIME_EXPOSURE[self.kind]
+
+
+# ---------------------------------------------------------------- regimes
+
+
+class RegimeState(_Strict):
+    name: str = Field(min_length=1, max_length=32)
+    drift_mult: float = Field(default=1.0, ge=-20.0, le=20.0)
+    vol_mult: float = Field(default=1.0, gt=0.0, le=10.0)
+
+
+class RegimesSpec(_Strict):
+    """Markov chain over market regimes; ``transition`` is per day, rows sum to 1."""
+
+    states: list[RegimeState] = Field(min_length=1, max_length=16)
+    transition: list[list[float]]
+    initial: str
+
+
+# ---------------------------------------------------------------- on-chain and macro
+
+
+class OnchainSpec(_Strict):
+    """Market-wide on-chain activity, linked to the ``driver`` asset's returns."""
+
+    driver: str | None = Field(default=None, description="asset whose returns drive activity; first crypto")
+    whale_tx_per_day: float = Field(default=120.0, gt=0.0, le=1.0e6)
+    whale_return_sensitivity: float = Field(default=0.5, ge=0.0, le=20.0)
+    active_addresses: float = Field(default=900_000.0, gt=0.0, le=1.0e10)
+    active_growth: float = Field(default=0.1, ge=-2.0, le=2.0, description="annual log growth of the trend")
+    active_reversion: float = Field(default=20.0, gt=0.0, le=10_000.0, description="per year")
+    active_price_beta: float = Field(default=0.5, ge=-10.0, le=10.0)
+    active_vol: float = Field(default=0.5, ge=0.0, le=5.0, description="annual")
+    inflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12, description="driver-asset units")
+    outflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12)
+    flow_vol: float = Field(default=0.35, ge=0.0, le=3.0, description="lognormal noise std per step")
+    flow_return_beta: float = Field(default=0.3, ge=0.0, le=5.0, description="inflow up on down moves")
+
+
+class InflationSpec(_Strict):
+    """Monthly AR(1): pi_m = mean + phi (pi_{m-1} - mean) + vol z."""
+
+    start: float = Field(default=0.03, ge=-0.5, le=5.0)
+    mean: float = Field(default=0.025, ge=-0.5, le=5.0)
+    phi: float = Field(default=0.9, ge=0.0, lt=1.0)
+    vol: float = Field(default=0.002, ge=0.0, le=1.0, description="monthly innovation std")
+
+
+class PolicyRateSpec(_Strict):
+    """Policy rate moved in ``step`` increments at meetings, following inflation (Taylor-like)."""
+
+    start: float = Field(default=0.05, ge=0.0, le=1.0)
+    neutral: float = Field(default=0.025, ge=0.0, le=1.0)
+    inflation_target: float = Field(default=0.02, ge=-0.5, le=1.0)
+    inflation_response: float = Field(default=1.5, ge=0.0, le=10.0)
+    step: float = Field(default=0.0025, gt=0.0, le=0.05)
+    meeting_every_days: int = Field(default=42, ge=1, le=365)
+    noise: float = Field(default=0.002, ge=0.0, le=0.1)
+
+
+class DxySpec(_Strict):
+    """Dollar index: mean-reverting, with shocks correlated to the driver asset's."""
+
+    start: float = Field(default=104.0, gt=0.0, le=1000.0)
+    mean: float = Field(default=100.0, gt=0.0, le=1000.0)
+    reversion: float = Field(default=1.0, ge=0.0, le=100.0, description="per year")
+    vol: float = Field(default=0.07, ge=0.0, le=2.0, description="annual, relative")
+    crypto_correlation: float = Field(default=-0.3, ge=-0.99, le=0.99)
+    rate_beta: float = Field(default=1.0, ge=-100.0, le=100.0, description="log-change per unit rate change")
+
+
+class MacroSpec(_Strict):
+    inflation: InflationSpec = InflationSpec()
+    policy_rate: PolicyRateSpec = PolicyRateSpec()
+    dxy: DxySpec = DxySpec()
+
+
+# ---------------------------------------------------------------- shocks and signals
+
+
+class CrashShock(_Strict):
+    """A dated market-wide crash: a log-price jump plus raised volatility afterwards."""
+
+    type: Literal["crash"]
+    day: int = Field(ge=0)
+    size: float = Field(ge=-3.0, le=3.0, description="log-price jump, e.g. -0.35")
+    assets: list[str] | None = Field(default=None, description="default: every crypto asset")
+    vol_mult: float = Field(default=1.0, gt=0.0, le=10.0)
+    duration_days: int = Field(default=1, ge=1, le=3650)
+
+
+class WhaleDumpShock(_Strict):
+    """A whale sells: whale transactions and exchange inflow spike, then the price drops."""
+
+    type: Literal["whale_dump"]
+    day: int = Field(ge=0)
+    asset: str | None = Field(default=None, description="default: the on-chain driver")
+    size: float = Field(default=-0.08, ge=-3.0, le=0.0, description="log-price impact")
+    whale_mult: float = Field(default=5.0, ge=1.0, le=1000.0)
+    inflow_mult: float = Field(default=4.0, ge=1.0, le=1000.0)
+    duration_days: int = Field(default=2, ge=1, le=365)
+
+
+class RateHikeShock(_Strict):
+    """A scheduled policy-rate move on top of the rule (negative bps is a cut)."""
+
+    type: Literal["rate_hike"]
+    day: int = Field(ge=0)
+    bps: float = Field(ge=-1000.0, le=1000.0)
+
+
+class DepegShock(_Strict):
+    """A stablecoin loses its peg by ``depth`` and recovers with the given half-life."""
+
+    type: Literal["depeg"]
+    day: int = Field(ge=0)
+    asset: str
+    depth: float = Field(gt=0.0, lt=1.0, description="fractional price drop, e.g. 0.12")
+    recovery_half_life_days: float = Field(default=5.0, gt=0.0, le=3650.0)
+    recovery_days: int = Field(default=30, ge=1, le=3650, description="how long the slow recovery lasts")
+
+
+ShockSpec = Annotated[CrashShock | WhaleDumpShock | RateHikeShock | DepegShock, Field(discriminator="type")]
+
+
+class SignalSpec(_Strict):
+    """A lead-lag link from an on-chain or macro series at t to returns over t+lag..t+lag+duration-1.
+
+    The source *fires* at t when its transform crosses ``threshold`` (``zscore``: the value
+    against its trailing EWMA mean and std, which use data before t only; ``change``: the
+    value minus the previous step's). A negative threshold fires on moves below it. While a
+    firing is in effect, ``effect: drift`` adds ``strength`` to the daily expected log return
+    of the target assets, ``effect: vol`` multiplies their volatility by ``1 + strength``.
+    Strength 0 means no link.
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    source: Literal[SIGNAL_SOURCES]  # type: ignore[valid-type]
+    transform: Literal["zscore", "change"] = "zscore"
+    threshold: float = Field(ge=-1.0e6, le=1.0e6)
+    window_days: float = Field(default=30.0, gt=0.0, le=3650.0, description="EWMA span of zscore")
+    lag_days: int = Field(default=1, ge=1, le=MAX_SIGNAL_SPAN_DAYS)
+    duration_days: int = Field(default=5, ge=1, le=MAX_SIGNAL_SPAN_DAYS)
+    effect: Literal["drift", "vol"] = "drift"
+    strength: float = Field(ge=-1.0, le=10.0)
+    assets: list[str] | None = Field(default=None, description="default: every crypto asset")
+
+    @model_validator(mode="after")
+    def _nonzero_threshold(self) -> SignalSpec:
+        if self.threshold == 0.0:
+            raise ValueError("threshold must be non-zero (its sign says which way the source fires)")
+        if self.effect == "vol" and self.strength <= -1.0:
+            raise ValueError(f"a vol effect needs strength > -1, got {self.strength:g}")
+        return self
+
+
+# ---------------------------------------------------------------- the scenario
+
+
+class ScenarioSpec(_Strict):
+    """A whole scenario. Build it with :func:`load_scenario` or :meth:`from_dict`."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    seed: int = Field(default=0, ge=0, lt=2**64)
+    start_date: dt.date = dt.date(2024, 1, 1)
+    horizon_days: int = Field(ge=2, le=36_500)
+    steps_per_day: int = Field(default=1, ge=1, le=1440)
+    substeps: int = Field(default=4, ge=1, le=64, description="intraday sub-steps per step, for OHLC")
+    assets: list[AssetSpec] = Field(min_length=1, max_length=64)
+    correlation: dict[str, float] = Field(default_factory=dict, description="'A/B': rho; unlisted pairs 0")
+    regimes: RegimesSpec | None = None
+    onchain: OnchainSpec = OnchainSpec()
+    macro: MacroSpec = MacroSpec()
+    shocks: list[ShockSpec] = Field(default_factory=list)
+    signals: list[SignalSpec] = Field(default_factory=list)
+
+    # ---- construction
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None) -> ScenarioSpec:
+        """Validate a parsed mapping; raise :class:`ScenarioError` listing every problem."""
+        if not isinstance(data, dict):
+            raise ScenarioError([("", f"a scenario must be a mapping, got {type(data).__name__}")], source)
+        try:
+            spec = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError([_describe(err) for err in exc.errors()], source) from None
+        problems = _semantic_problems(spec)
+        if problems:
+            raise ScenarioError(problems, source)
+        return spec
+
+    # ---- derived facts
+
+    @property
+    def asset_names(self) -> list[str]:
+        return [a.name for a in self.assets]
+
+    @property
+    def n_steps(self) -> int:
+        return self.horizon_days * self.steps_per_day
+
+    def asset_index(self, name: str) -> int:
+        return self.asset_names.index(name)
+
+    @property
+    def driver_index(self) -> int:
+        """Index of the asset whose returns drive on-chain activity and the dollar index."""
+        if self.onchain.driver is not None:
+            return self.asset_index(self.onchain.driver)
+        for i, asset in enumerate(self.assets):
+            if asset.kind == "crypto":
+                return i
+        return 0
+
+    def default_risky_assets(self) -> list[str]:
+        """Crypto assets, the default target of crashes and signals."""
+        return [a.name for a in self.assets if a.kind == "crypto"]
+
+    def correlation_matrix(self) -> np.ndarray:
+        """Full correlation matrix in asset order (unlisted pairs are 0)."""
+        names = self.asset_names
+        n = len(names)
+        corr = np.eye(n)
+        for key, rho in self.correlation.items():
+            a, b = key.split("/")
+            i, j = names.index(a.strip()), names.index(b.strip())
+            corr[i, j] = corr[j, i] = rho
+        return corr
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: two specs with the same digest simulate alike."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def with_overrides(self, **changes: Any) -> ScenarioSpec:
+        """A re-validated copy with top-level fields replaced (e.g. ``horizon_days=30``)."""
+        data = self.model_dump(mode="python")
+        data.update(changes)
+        return ScenarioSpec.from_dict(data)
+
+
+def load_scenario(path: str | Path) -> ScenarioSpec:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([("", "file not found")], source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([("", f"cannot read file: {exc}")], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([("", f"invalid YAML: {where}{problem}")], source) from None
+    if data is None:
+        raise ScenarioError([("", "the file is empty")], source)
+    return ScenarioSpec.from_dict(data, source)
+
+
+# ---------------------------------------------------------------- error wording
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("crash", "whale_dump", "rate_hike", "depeg"):
+            continue  # pydantic's union tag: not a field the user wrote
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str]:
+    """Turn one pydantic error into ``(field_path, plain-words problem)``."""
+    path = _loc_to_path(tuple(err.get("loc", ())))
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    got_s = repr(got) if isinstance(got, str) else str(got)
+    bounds = {
+        "greater_than": (">", "gt"),
+        "greater_than_equal": (">=", "ge"),
+        "less_than": ("<", "lt"),
+        "less_than_equal": ("<=", "le"),
+    }
+    if kind in bounds:
+        op, key = bounds[kind]
+        return path, f"must be {op} {ctx.get(key)}, got {got_s}"
+    if kind == "missing":
+        return path, "is required"
+    if kind == "extra_forbidden":
+        return path, "unknown key"
+    if kind == "literal_error":
+        return path, f"must be one of {ctx.get('expected')}, got {got_s}"
+    if kind in ("finite_number",):
+        return path, f"must be a finite number, got {got_s}"
+    if kind.endswith("_parsing") or kind.endswith("_type"):
+        wanted = kind.split("_")[0]
+        return path, f"must be {_ARTICLE.get(wanted, wanted)}, got {got_s}"
+    if kind == "too_short":
+        return path, f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return path, f"takes at most {ctx.get('max_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        return path, f"must match {ctx.get('pattern')}, got {got_s}"
+    if kind == "union_tag_invalid":
+        return path, f"unknown type {ctx.get('tag')!r}; one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return path, "needs a 'type' key"
+    if kind == "value_error":
+        return path, str(ctx.get("error", err.get("msg")))
+    return path, f"{err.get('msg')}, got {got_s}"
+
+
+_ARTICLE = {
+    "float": "a number",
+    "int": "an integer",
+    "bool": "true or false",
+    "string": "a string",
+    "list": "a list",
+    "dict": "a mapping",
+    "model": "a mapping",
+    "date": "a date (YYYY-MM-DD)",
+}
+
+
+# ---------------------------------------------------------------- cross-field checks
+
+
+def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    names = spec.asset_names
+    known = set(names)
+
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append((f"assets[{i}].name", f"duplicate name {name!r} (also assets[{seen[name]}])"))
+        seen.setdefault(name, i)
+
+    if 1440 % spec.steps_per_day:
+        problems.append(("steps_per_day", f"must divide 1440 (whole minutes per step), got {spec.steps_per_day}"))
+    if spec.n_steps > MAX_STEPS:
+        problems.append(("horizon_days", f"horizon_days x steps_per_day must be <= {MAX_STEPS}, got {spec.n_steps}"))
+
+    problems += _correlation_problems(spec, known)
+    problems += _regime_problems(spec)
+    problems += _log_move_problems(spec)
+
+    if spec.onchain.driver is not None and spec.onchain.driver not in known:
+        problems.append(("onchain.driver", f"unknown asset {spec.onchain.driver!r}; known: {names}"))
+
+    for i, shock in enumerate(spec.shocks):
+        where = f"shocks[{i}]"
+        if shock.day >= spec.horizon_days:
+            problems.append((f"{where}.day", f"must be < horizon_days ({spec.horizon_days}), got {shock.day}"))
+        elif isinstance(shock, WhaleDumpShock) and shock.day >= spec.horizon_days - 1:
+            problems.append(
+                (f"{where}.day", f"a whale dump's price impact lands the next day: must be < {spec.horizon_days - 1}")
+            )
+        targets: list[str] = []
+        if isinstance(shock, CrashShock) and shock.assets is not None:
+            targets = shock.assets
+        elif isinstance(shock, (WhaleDumpShock, DepegShock)) and shock.asset is not None:
+            targets = [shock.asset]
+        for j, asset in enumerate(targets):
+            field = f"{where}.assets[{j}]" if isinstance(shock, CrashShock) else f"{where}.asset"
+            if asset not in known:
+                problems.append((field, f"unknown asset {asset!r}; known: {names}"))
+        if isinstance(shock, DepegShock) and shock.asset in known:
+            asset_spec = spec.assets[names.index(shock.asset)]
+            if asset_spec.process.type != "peg":
+                problems.append((f"{where}.asset", f"{shock.asset!r} must use process type 'peg' to depeg"))
+        if isinstance(shock, CrashShock) and shock.assets is None and not spec.default_risky_assets():
+            problems.append((f"{where}.assets", "no crypto asset to default to; list the assets"))
+
+    for i, signal in enumerate(spec.signals):
+        where = f"signals[{i}]"
+        if signal.lag_days + signal.duration_days > MAX_SIGNAL_SPAN_DAYS:
+            problems.append(
+                (
+                    where,
+                    f"lag_days + duration_days must be <= {MAX_SIGNAL_SPAN_DAYS}, "
+                    f"got {signal.lag_days + signal.duration_days}",
+                )
+            )
+        for j, asset in enumerate(signal.assets or []):
+            if asset not in known:
+                problems.append((f"{where}.assets[{j}]", f"unknown asset {asset!r}; known: {names}"))
+        if signal.assets is None and not spec.default_risky_assets():
+            problems.append((f"{where}.assets", "no crypto asset to default to; list the assets"))
+    sig_names = [s.name for s in spec.signals]
+    for i, name in enumerate(sig_names):
+        if sig_names.index(name) != i:
+            problems.append((f"signals[{i}].name", f"duplicate name {name!r}"))
+    return problems
+
+
+def _correlation_problems(spec: ScenarioSpec, known: set[str]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    pairs_seen: dict[frozenset[str], str] = {}
+    valid = True
+    for key, rho in spec.correlation.items():
+        field = f"correlation['{key}']"
+        parts = [p.strip() for p in key.split("/")]
+        if len(parts) != 2 or not all(parts):
+            problems.append((field, "key must name a pair as 'A/B'"))
+            valid = False
+            continue
+        unknown = [p for p in parts if p not in known]
+        if unknown:
+            problems.append((field, f"unknown asset(s) {unknown}; known: {spec.asset_names}"))
+            valid = False
+            continue
+        if parts[0] == parts[1]:
+            problems.append((field, "an asset's correlation with itself is always 1; remove this key"))
+            valid = False
+            continue
+        pair = frozenset(parts)
+        if pair in pairs_seen:
+            problems.append((field, f"same pair as correlation['{pairs_seen[pair]}']"))
+            valid = False
+        pairs_seen[pair] = key
+        if not -1.0 < rho < 1.0:
+            problems.append((field, f"must be strictly between -1 and 1, got {rho}"))
+            valid = False
+    if valid and spec.correlation:
+        broken = _non_pd_block(spec.correlation_matrix())
+        if broken is not None:
+            names = [spec.asset_names[i] for i in broken]
+            detail = ", ".join(
+                f"{a}/{b}={spec.correlation_matrix()[spec.asset_names.index(a), spec.asset_names.index(b)]:g}"
+                for a, b in itertools.combinations(names, 2)
+            )
+            problems.append(
+                ("correlation", f"not positive-definite: the pairs among {names} cannot hold together ({detail})")
+            )
+    return problems
+
+
+def _non_pd_block(corr: np.ndarray) -> tuple[int, ...] | None:
+    """Smallest set of assets whose correlation block is not positive-definite, or None."""
+    n = corr.shape[0]
+    if _is_pd(corr):
+        return None
+    for size in range(3, n + 1):
+        for idx in itertools.combinations(range(n), size):
+            if not _is_pd(corr[np.ix_(idx, idx)]):
+                return idx
+    return tuple(range(n))
+
+
+def _is_pd(mat: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(mat)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.linalg.eigvalsh(mat).min() > 1e-10)
+
+
+def _regime_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
+    regimes = spec.regimes
+    if regimes is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    names = [s.name for s in regimes.states]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            problems.append((f"regimes.states[{i}].name", f"duplicate name {name!r}"))
+    n = len(names)
+    if len(regimes.transition) != n:
+        problems.append(("regimes.transition", f"must have {n} rows (one per state), got {len(regimes.transition)}"))
+    for i, row in enumerate(regimes.transition):
+        where = f"regimes.transition[{i}]"
+        if len(row) != n:
+            problems.append((where, f"must have {n} entries, got {len(row)}"))
+            continue
+        for j, p in enumerate(row):
+            if not 0.0 <= p <= 1.0:
+                problems.append((f"{where}[{j}]", f"must be a probability in [0, 1], got {p}"))
+        if abs(math.fsum(row) - 1.0) > 1e-9:
+            problems.append((where, f"must sum to 1, got {math.fsum(row):.12g}"))
+    if regimes.initial not in names:
+        problems.append(("regimes.initial", f"unknown state {regimes.initial!r}; states: {names}"))
+    return problems
+
+
+def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
+    """Reject specs whose expected log-price move could leave float64's comfortable range."""
+    problems: list[tuple[str, str]] = []
+    years = spec.horizon_days / 365.0
+    states = spec.regimes.states if spec.regimes else [RegimeState(name="base")]
+    worst_drift = max(abs(s.drift_mult) for s in states)
+    worst_vol = max(s.vol_mult for s in states)
+    for i, asset in enumerate(spec.assets):
+        mult_d = 1.0 + asset.exposure * (worst_drift - 1.0)
+        mult_v = 1.0 + asset.exposure * (worst_vol - 1.0)
+        jumps = asset.process.jumps
+        jump_move = jumps.intensity * (abs(jumps.mean) + 3 * jumps.std) if jumps else 0.0
+        per_year = abs(asset.drift) * max(mult_d, 1.0) + 0.5 * (asset.vol * mult_v) ** 2 + jump_move
+        move = per_year * years + 6 * asset.vol * mult_v * math.sqrt(years)
+        if move > MAX_LOG_MOVE:
+            problems.append(
+                (
+                    f"assets[{i}]",
+                    f"drift, vol and jumps over {spec.horizon_days} days imply log-price moves "
+                    f"up to {move:.0f}, beyond +/-{MAX_LOG_MOVE:.0f}: prices would leave float range",
+                )
+            )
+    return problems

@@ -1,0 +1,55 @@
+"""Shared fixtures: small scenario builders so tests stay fast and readable."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+
+from prometheus_sim.scenario import ScenarioSpec, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
+
+
+def minimal_dict(**overrides) -> dict:
+    """A small valid scenario as a plain dict: two crypto assets and a stablecoin."""
+    data = {
+        "name": "mini",
+        "seed": 11,
+        "horizon_days": 60,
+        "assets": [
+            {"name": "BTC", "kind": "crypto", "start_price": 30000.0, "drift": 0.2, "vol": 0.6},
+            {"name": "ETH", "kind": "crypto", "start_price": 2000.0, "drift": 0.3, "vol": 0.8},
+            {
+                "name": "USDC",
+                "kind": "stable",
+                "start_price": 1.0,
+                "drift": 0.0,
+                "vol": 0.02,
+                "process": {"type": "peg", "peg": {"kappa": 500.0}},
+            },
+        ],
+        "correlation": {"BTC/ETH": 0.7},
+    }
+    data.update(overrides)
+    return copy.deepcopy(data)
+
+
+@pytest.fixture
+def mini_dict() -> dict:
+    return minimal_dict()
+
+
+@pytest.fixture
+def mini_spec() -> ScenarioSpec:
+    return ScenarioSpec.from_dict(minimal_dict())
+
+
+@pytest.fixture(scope="session")
+def default_spec() -> ScenarioSpec:
+    return load_scenario(SCENARIOS / "default.yaml")

@@ -1,0 +1,38 @@
+"""The simulator stays light: no torch, web3, gymnasium or mlflow on import or on --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HEAVY = ("torch", "web3", "gymnasium", "mlflow")
+
+_PROBE = """
+import sys
+import prometheus_sim, prometheus_sim.scenario, prometheus_sim.market, prometheus_sim.generators, prometheus_sim.cli
+from prometheus_sim.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+heavy = [m for m in sys.modules if m.split(".")[0] in {heavy}]
+print("HEAVY:" + ",".join(sorted(set(m.split(".")[0] for m in heavy))))
+"""
+
+
+def test_import_and_help_pull_in_no_heavy_libraries():
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.replace("{heavy}", repr(set(HEAVY)))],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Usage:" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_console_script_help_runs():
+    exe = ROOT / ".venv" / "bin" / "prometheus-sim"
+    cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "prometheus_sim.cli", "--help"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "simulate" in out.stdout and "scenarios" in out.stdout

@@ -1,0 +1,89 @@
+"""Market: frames with the seed's column names, exact save/load round trips, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prometheus_sim.market import Market
+
+COLUMNS = [
+    "open", "high", "low", "close", "volume", "whale_transactions", "active_addresses",
+    "exchange_inflow", "exchange_outflow", "inflation_rate", "fed_rate", "dxy_index",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def market(default_spec):
+    return Market.simulate(default_spec.with_overrides(horizon_days=90), seed=17, n_paths=12)
+
+
+def test_array_shapes(market):
+    p, t, a = 12, 90, 5
+    for arr in (market.open, market.high, market.low, market.close, market.volume):
+        assert arr.shape == (p, t, a)
+    assert market.onchain.shape == (p, t, 4)
+    assert market.macro.shape == (p, t, 3)
+    assert market.truth.regime.shape == (p, t)
+    assert market.truth.drift.shape == (p, t, a)
+    assert market.truth.signal_active.shape == (p, t, 2)
+
+
+def test_frame_has_the_seed_columns_and_a_daily_datetime_index(market):
+    frame = market.frame(3, "ETH")
+    assert list(frame.columns) == COLUMNS
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    assert frame.index[0] == pd.Timestamp("2024-01-01")
+    assert (frame.index[1:] - frame.index[:-1] == pd.Timedelta(days=1)).all()
+    np.testing.assert_array_equal(frame["close"].to_numpy(), market.close[3, :, 1])
+    assert frame["whale_transactions"].dtype == np.int64
+    # the next bar opens where the last one closed
+    np.testing.assert_array_equal(frame["open"].to_numpy()[1:], frame["close"].to_numpy()[:-1])
+
+
+def test_frame_errors_name_the_problem(market):
+    with pytest.raises(KeyError, match="unknown asset 'DOGE'"):
+        market.frame(0, "DOGE")
+    with pytest.raises(IndexError, match="path 12 out of range"):
+        market.frame(12, "BTC")
+
+
+def test_save_and_load_round_trip_exactly(market, tmp_path):
+    market.save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["seed"] == 17
+    assert manifest["scenario_digest"] == market.spec.digest()
+    assert manifest["shapes"]["close"] == [12, 90, 5]
+    assert manifest["package_version"]
+    loaded = Market.load(tmp_path / "m")
+    assert loaded.digest() == market.digest()
+    assert loaded.spec == market.spec
+    for name, arr in market.named_arrays().items():
+        got = loaded.named_arrays()[name]
+        assert got.dtype == arr.dtype
+        np.testing.assert_array_equal(got, arr)
+    pd.testing.assert_frame_equal(loaded.frame(5, "SOL"), market.frame(5, "SOL"))
+
+
+def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = market.save(tmp_path / "m")
+    table = pq.read_table(out / "ohlcv.parquet")
+    close = table.column("close").to_numpy().copy()
+    close[7] *= 1.0001
+    pq.write_table(table.set_column(table.column_names.index("close"), "close", [close]), out / "ohlcv.parquet")
+    with pytest.raises(ValueError, match="do not match the hashes"):
+        Market.load(out)
+    with pytest.raises(FileNotFoundError, match="not a saved market"):
+        Market.load(tmp_path / "elsewhere")
+
+
+def test_bad_path_requests_are_refused(default_spec):
+    with pytest.raises(ValueError, match="n_paths"):
+        Market.simulate(default_spec, n_paths=0)
+    with pytest.raises(ValueError, match="path_ids"):
+        Market.simulate(default_spec, path_ids=[])

@@ -1,0 +1,171 @@
+"""Hypothesis: any valid spec simulates sane data; any invalid one gives a ScenarioError, never a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from prometheus_sim.market import Market
+from prometheus_sim.scenario import ScenarioError, ScenarioSpec
+from tests.conftest import minimal_dict
+
+KINDS = ["crypto", "stable", "equity", "bond"]
+
+
+@st.composite
+def processes(draw):
+    kind = draw(st.sampled_from(["gbm", "merton", "garch", "garch_jump", "peg"]))
+    proc: dict = {"type": kind}
+    if kind in ("garch", "garch_jump"):
+        alpha = draw(st.floats(0.0, 0.3))
+        proc["garch"] = {"alpha": alpha, "beta": draw(st.floats(0.0, 0.98 - alpha))}
+    if kind in ("merton", "garch_jump"):
+        proc["jumps"] = {
+            "intensity": draw(st.floats(0.0, 50.0)),
+            "mean": draw(st.floats(-0.3, 0.3)),
+            "std": draw(st.floats(0.0, 0.3)),
+        }
+    if kind == "peg":
+        proc["peg"] = {"kappa": draw(st.floats(0.5, 50_000.0))}
+    return proc
+
+
+@st.composite
+def valid_specs(draw):
+    n = draw(st.integers(1, 4))
+    names = [f"A{i}" for i in range(n)]
+    assets = []
+    for name in names:
+        assets.append(
+            {
+                "name": name,
+                "kind": draw(st.sampled_from(KINDS)),
+                "start_price": draw(st.floats(1e-4, 1e6)),
+                "drift": draw(st.floats(-1.0, 1.0)),
+                "vol": draw(st.floats(0.001, 1.5)),
+                "process": draw(processes()),
+                "volume": {"daily_usd": draw(st.floats(1.0, 1e10)), "abs_return_sensitivity": draw(st.floats(0, 5))},
+            }
+        )
+    # a random positive-definite correlation from random factor loadings
+    loadings = np.array(draw(st.lists(st.floats(-0.9, 0.9), min_size=n, max_size=n)))
+    corr = {}
+    for i in range(n):
+        for j in range(i + 1, n):
+            rho = float(loadings[i] * loadings[j])
+            if abs(rho) > 1e-6:
+                corr[f"{names[i]}/{names[j]}"] = rho
+    horizon = draw(st.integers(2, 40))
+    data = {
+        "name": "prop",
+        "seed": draw(st.integers(0, 2**64 - 1)),
+        "horizon_days": horizon,
+        "steps_per_day": draw(st.sampled_from([1, 2, 4, 24])),
+        "substeps": draw(st.integers(1, 6)),
+        "assets": assets,
+        "correlation": corr,
+        "onchain": {"driver": draw(st.sampled_from(names)), "whale_tx_per_day": draw(st.floats(0.01, 5000.0))},
+    }
+    if draw(st.booleans()):
+        p = draw(st.floats(0.0, 1.0))
+        q = draw(st.floats(0.0, 1.0))
+        data["regimes"] = {
+            "states": [
+                {"name": "a"},
+                {"name": "b", "drift_mult": draw(st.floats(-3, 3)), "vol_mult": draw(st.floats(0.2, 3))},
+            ],
+            "transition": [[1 - p, p], [q, 1 - q]],
+            "initial": "a",
+        }
+    shocks = []
+    if draw(st.booleans()):
+        shocks.append({"type": "crash", "day": draw(st.integers(0, horizon - 1)), "size": draw(st.floats(-1.0, 0.5)),
+                       "assets": [draw(st.sampled_from(names))], "vol_mult": draw(st.floats(0.5, 4))})  # fmt: skip
+    if draw(st.booleans()):
+        shocks.append(
+            {"type": "rate_hike", "day": draw(st.integers(0, horizon - 1)), "bps": draw(st.floats(-200, 200))}
+        )
+    if draw(st.booleans()):
+        shocks.append({"type": "whale_dump", "day": draw(st.integers(0, horizon - 2)), "asset": names[0]})
+    data["shocks"] = shocks
+    if draw(st.booleans()):
+        data["signals"] = [
+            {
+                "name": "s",
+                "source": draw(st.sampled_from(["exchange_inflow", "whale_transactions", "fed_rate", "dxy_index"])),
+                "transform": draw(st.sampled_from(["zscore", "change"])),
+                "threshold": draw(st.sampled_from([-2.0, 1.5, 0.001])),
+                "window_days": draw(st.floats(1, 30)),
+                "lag_days": draw(st.integers(1, 5)),
+                "duration_days": draw(st.integers(1, 10)),
+                "effect": draw(st.sampled_from(["drift", "vol"])),
+                "strength": draw(st.floats(-0.5, 1.0)),
+                "assets": [names[-1]],
+            }
+        ]
+    return data
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs())
+def test_valid_specs_simulate_sane_data(data):
+    spec = ScenarioSpec.from_dict(data)
+    m = Market.simulate(spec, n_paths=2)
+    for arr in (m.open, m.high, m.low, m.close):
+        assert np.all(np.isfinite(arr)) and np.all(arr > 0)
+    assert np.all(m.low <= m.open) and np.all(m.low <= m.close)
+    assert np.all(m.high >= m.open) and np.all(m.high >= m.close)
+    assert np.all(np.isfinite(m.volume)) and np.all(m.volume >= 0)
+    counts = m.onchain[:, :, :2]
+    assert np.all(counts >= 0) and np.all(counts == np.floor(counts))
+    assert np.all(np.isfinite(m.onchain)) and np.all(m.onchain[:, :, 2:] >= 0)
+    assert np.all(np.isfinite(m.macro)) and np.all(m.macro[:, :, 1] >= 0) and np.all(m.macro[:, :, 2] > 0)
+    assert np.all(m.truth.jumps >= 0)
+
+
+_BAD_VALUES = st.one_of(
+    st.just(-1.0), st.just(0.0), st.just(float("nan")), st.just(float("inf")), st.just(1e300),
+    st.just("x"), st.just(None), st.just([]), st.just({}), st.just(True), st.integers(-10**20, 10**20),
+)  # fmt: skip
+_FIELDS = [
+    ("assets", 0, "vol"), ("assets", 0, "drift"), ("assets", 1, "start_price"), ("assets", 1, "kind"),
+    ("assets", 2, "process"), ("horizon_days",), ("steps_per_day",), ("substeps",),
+    ("seed",), ("start_date",), ("correlation",), ("regimes",), ("shocks",), ("signals",), ("onchain",),
+    ("macro",), ("assets",), ("name",),
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(_FIELDS), value=_BAD_VALUES)
+def test_invalid_values_give_a_scenario_error_naming_the_field(field, value):
+    data = minimal_dict()
+    target = data
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    try:
+        spec = ScenarioSpec.from_dict(data)
+    except ScenarioError as exc:
+        assert exc.errors
+        head = field[0] if isinstance(field[0], str) else ""
+        assert any(path.startswith(head) for path, _ in exc.errors), exc.errors
+        return
+    # a few values are legitimately valid (e.g. seed 0, a huge positive horizon is not): then it must simulate
+    Market.simulate(spec.with_overrides(horizon_days=min(spec.horizon_days, 30)), n_paths=1)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(minimal_dict()) + ["regimes", "shocks", "signals", "junk"]), _JSONISH))
+def test_arbitrary_documents_never_crash_validation(doc):
+    try:
+        ScenarioSpec.from_dict(doc)
+    except ScenarioError as exc:
+        assert all(isinstance(p, str) and isinstance(m, str) for p, m in exc.errors)

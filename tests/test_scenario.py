@@ -1,0 +1,175 @@
+"""Scenario validation: every problem named by its field path, all at once, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from prometheus_sim.cli import main
+from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
+from tests.conftest import SCENARIOS, minimal_dict
+
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+REQUIRED = {"default", "crypto_winter", "rate_hike_shock", "sideways_chop", "whale_dump", "stablecoin_depeg"}
+
+
+def test_all_required_scenarios_ship_and_validate():
+    assert REQUIRED <= {p.stem for p in SHIPPED}
+    for path in SHIPPED:
+        spec = load_scenario(path)
+        assert spec.name == path.stem
+        text = path.read_text()
+        assert text.lstrip().startswith("#"), f"{path.name} must open with a comment block saying what it models"
+
+
+def test_default_scenario_has_the_five_assets():
+    spec = load_scenario(SCENARIOS / "default.yaml")
+    assert spec.asset_names == ["BTC", "ETH", "SOL", "USDC", "BOND"]
+    assert [a.kind for a in spec.assets] == ["crypto", "crypto", "crypto", "stable", "bond"]
+
+
+def _problems(data) -> list[tuple[str, str]]:
+    with pytest.raises(ScenarioError) as info:
+        ScenarioSpec.from_dict(data)
+    return info.value.errors
+
+
+def test_negative_vol_is_named_with_its_path_and_value():
+    data = minimal_dict()
+    data["assets"][1]["vol"] = -0.2
+    assert ("assets[1].vol", "must be > 0.0, got -0.2") in _problems(data)
+
+
+def test_all_problems_are_reported_at_once():
+    data = minimal_dict()
+    data["assets"][0]["vol"] = -1
+    data["assets"][2]["kind"] = "token"
+    data["horizon_days"] = 1
+    data["surprise"] = True
+    paths = {p for p, _ in _problems(data)}
+    assert {"assets[0].vol", "assets[2].kind", "horizon_days", "surprise"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "fragment"),
+    [
+        (lambda d: d["assets"][0].update(drift=float("nan")), "assets[0].drift", "finite"),
+        (lambda d: d["assets"][0].update(start_price="lots"), "assets[0].start_price", "a number"),
+        (lambda d: d["assets"][0].update(process={"type": "garch"}), "assets[0].process", "needs a 'garch' block"),
+        (
+            lambda d: d["assets"][0].update(process={"type": "garch", "garch": {"alpha": 0.5, "beta": 0.6}}),
+            "assets[0].process.garch",
+            "alpha + beta must be < 1",
+        ),
+        (lambda d: d["assets"][1].update(name="BTC"), "assets[1].name", "duplicate"),
+        (lambda d: d.update(correlation={"BTC/DOGE": 0.5}), "correlation['BTC/DOGE']", "unknown asset"),
+        (lambda d: d.update(correlation={"BTC/ETH": 1.2}), "correlation['BTC/ETH']", "between -1 and 1"),
+        (lambda d: d.update(correlation={"BTC-ETH": 0.2}), "correlation['BTC-ETH']", "'A/B'"),
+        (lambda d: d.update(steps_per_day=7), "steps_per_day", "divide 1440"),
+        (lambda d: d.update(shocks=[{"type": "crash", "day": 5000, "size": -0.3}]), "shocks[0].day", "< horizon_days"),
+        (lambda d: d.update(shocks=[{"type": "meteor", "day": 5}]), "shocks[0]", "unknown type 'meteor'"),
+        (
+            lambda d: d.update(shocks=[{"type": "depeg", "day": 5, "asset": "BTC", "depth": 0.1}]),
+            "shocks[0].asset",
+            "peg",
+        ),
+        (
+            lambda d: d.update(signals=[{"name": "s", "source": "tweets", "threshold": 2, "strength": 0.1}]),
+            "signals[0].source",
+            "must be one of",
+        ),
+        (
+            lambda d: d.update(signals=[{"name": "s", "source": "fed_rate", "threshold": 0, "strength": 0.1}]),
+            "signals[0]",
+            "threshold must be non-zero",
+        ),
+        (lambda d: d["assets"][0].update(extra_field=1), "assets[0].extra_field", "unknown key"),
+        (lambda d: d.update(onchain={"driver": "DOGE"}), "onchain.driver", "unknown asset"),
+        (
+            lambda d: d["assets"][0].update(
+                process={"type": "merton", "jumps": {"intensity": 365, "mean": -1, "std": 0.5}}
+            ),
+            "assets[0]",
+            "float range",
+        ),
+    ],
+)
+def test_each_kind_of_problem_names_its_field(mutate, path, fragment):
+    data = minimal_dict(horizon_days=3650)
+    mutate(data)
+    problems = _problems(data)
+    assert any(p == path and fragment in msg for p, msg in problems), problems
+
+
+def test_non_positive_definite_correlation_names_the_inconsistent_assets():
+    data = minimal_dict()
+    data["assets"].append({"name": "SOL", "kind": "crypto", "start_price": 100.0, "drift": 0.1, "vol": 0.9})
+    data["correlation"] = {"BTC/ETH": 0.9, "BTC/SOL": 0.9, "ETH/SOL": -0.9}
+    problems = _problems(data)
+    (msg,) = [m for p, m in problems if p == "correlation"]
+    assert "not positive-definite" in msg
+    for pair in ("BTC/ETH=0.9", "BTC/SOL=0.9", "ETH/SOL=-0.9"):
+        assert pair in msg
+    assert "USDC" not in msg
+
+
+def test_regime_transition_rows_must_sum_to_one():
+    data = minimal_dict(
+        regimes={
+            "states": [{"name": "bull"}, {"name": "bear", "drift_mult": -1}],
+            "transition": [[0.9, 0.2], [0.1, 0.9]],
+            "initial": "calm",
+        }
+    )
+    problems = dict(_problems(data))
+    assert "must sum to 1" in problems["regimes.transition[0]"]
+    assert "unknown state 'calm'" in problems["regimes.initial"]
+
+
+def test_files_with_bad_yaml_empty_or_missing_give_clear_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nassets: [\n  - {name: BTC\n")
+    with pytest.raises(ScenarioError, match=r"invalid YAML: line \d+, column \d+"):
+        load_scenario(bad)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    with pytest.raises(ScenarioError, match="empty"):
+        load_scenario(empty)
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "nope.yaml")
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ScenarioError, match="must be a mapping"):
+        load_scenario(listy)
+
+
+def test_validate_command_prints_every_problem_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\nhorizon_days: 30\nassets:\n"
+        "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n"
+        "  - {name: ETH, kind: crypto, start_price: 100, drift: 0.1, vol: -0.2}\n"
+        "  - {name: X, kind: meme, start_price: -3, drift: 0.1, vol: 0.5}\n"
+    )
+    result = CliRunner().invoke(main, ["scenarios", "validate", str(SHIPPED[0]), str(bad)])
+    assert result.exit_code == 2
+    out = result.output
+    assert "ok" in out
+    assert "assets[1].vol: must be > 0.0, got -0.2" in out
+    assert "assets[2].kind" in out and "assets[2].start_price" in out
+    assert "Traceback" not in out
+
+
+def test_validate_accepts_shipped_names():
+    result = CliRunner().invoke(main, ["scenarios", "validate", "default", "whale_dump"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["scenarios", "validate", "no_such_scenario"])
+    assert result.exit_code == 2
+    assert "neither a file nor a shipped scenario" in result.output
+
+
+def test_digest_is_stable_and_sensitive():
+    a = ScenarioSpec.from_dict(minimal_dict())
+    b = ScenarioSpec.from_dict(minimal_dict())
+    c = ScenarioSpec.from_dict(minimal_dict(horizon_days=61))
+    assert a.digest() == b.digest() != c.digest()

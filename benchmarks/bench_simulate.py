@@ -1,0 +1,758 @@
+"""Performance figures for the simulation kernel (``prometheus_sim.generators.generate``).
+
+What is measured, and why:
+
+1. Throughput of the default scenario (``scenarios/default.yaml`` with ``horizon_days=3650``:
+   5 assets, 1 step a day, 4 intraday sub-steps) at 1,000 paths, warm (after a compile call on
+   2 paths). Reported as daily asset-steps per second = paths x days x assets / wall time,
+   median over ``--repeats`` runs. This is the figure the simulator is sold on.
+2. Peak memory of that generation: each measurement runs in a fresh subprocess; the child reads
+   ``getrusage(RUSAGE_SELF).ru_maxrss`` after the call minus its RSS just before it (after
+   imports and compile, with the kernel's high-water mark reset where Linux allows). Compared
+   with the bytes of the arrays ``generate`` returns: a kernel that writes in place should need
+   little beyond its outputs (target: peak / outputs <= 1.25).
+3. A plain NumPy reference of the same price processes, written below: ``default_rng``,
+   vectorised over paths and assets, a Python loop over steps and sub-steps, with regime
+   switching, Cholesky-correlated normals, GARCH(1,1), Merton jumps, an exact OU peg, OHLC from
+   the sub-step path and |return|-linked volume. It takes its numbers from ``build_inputs`` so
+   both sides simulate the same model. It only does prices + volume, so the speed ratio
+   ours / reference is conservative (ours also generates on-chain, macro, signals and truth).
+4. Thread scaling and determinism: ours at 1 and at 2 Numba threads (separate subprocesses with
+   ``NUMBA_NUM_THREADS``) and whether the SHA-256 over all output arrays is identical.
+5. Numba compile time with a cold (empty) and a warm (filled) on-disk cache: import + first
+   ``generate`` on 1 path x 10 days.
+6. Warm-cache start-up of the ``prometheus-sim simulate`` CLI on 10 paths (target < 3 s).
+
+Run from the repository root::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_simulate.py [--quick] [--json out.json]
+
+The parent process stays light (no NumPy, no Numba): every figure comes from a child process,
+so one measurement's memory or compiled code never leaks into another's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from prometheus_sim.generators import KernelInputs
+    from prometheus_sim.scenario import ScenarioSpec
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "scenarios" / "default.yaml"
+SEED = 7
+
+TARGET_RATIO_VS_REFERENCE = 3.0
+TARGET_ASSET_STEPS_PER_S = 20e6
+TARGET_PEAK_OVER_OUTPUTS = 1.25
+TARGET_CLI_START_S = 3.0
+
+REFERENCE_TIME_BUDGET_S = 60.0  # per run; above this the reference runs at REFERENCE_FALLBACK_DAYS
+REFERENCE_FALLBACK_DAYS = 365
+REFERENCE_MEMORY_SHARE = 0.5  # of MemAvailable its outputs may take before falling back
+
+SMALL_OUTPUTS_BYTES = 64 * 2**20  # below this the peak/outputs ratio is dominated by malloc reuse
+
+REFERENCE_NOTE = (
+    "reference covers prices + volume only; our kernel also generates on-chain, macro, "
+    "signals and truth arrays, so the ratio is conservative"
+)
+
+Json = dict[str, Any]
+
+
+# =============================================================== child-side helpers
+
+
+def _proc_status_kb(field: str) -> int:
+    """A ``kB`` field (``VmRSS``, ``VmHWM``) of /proc/self/status; -1 where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's RSS high-water mark to its current RSS (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _maxrss_bytes() -> int:
+    """``ru_maxrss`` in bytes (Linux reports kB, macOS bytes)."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r) if sys.platform == "darwin" else int(r) * 1024
+
+
+class PeakProbe:
+    """Peak RSS growth across one call: ``ru_maxrss`` after minus RSS just before."""
+
+    def __init__(self) -> None:
+        self.reset_ok = _reset_peak_rss()
+        self.rss_before = _proc_status_kb("VmRSS") * 1024
+        self.maxrss_before = _maxrss_bytes()
+
+    def result(self) -> Json:
+        maxrss_after = _maxrss_bytes()
+        # If the high-water mark could not be reset and an earlier transient (compilation) went
+        # higher than this call, the call's own peak is hidden under it: say so, do not guess.
+        hidden = maxrss_after <= self.maxrss_before and self.maxrss_before > self.rss_before * 1.02
+        return {
+            "rss_before_bytes": self.rss_before,
+            "maxrss_before_bytes": self.maxrss_before,
+            "maxrss_after_bytes": maxrss_after,
+            "peak_extra_bytes": maxrss_after - self.rss_before,
+            "hwm_reset": self.reset_ok,
+            "peak_hidden_by_earlier_transient": hidden,
+        }
+
+
+def _load_spec(days: int) -> ScenarioSpec:
+    from prometheus_sim.scenario import load_scenario
+
+    return load_scenario(SCENARIO).with_overrides(horizon_days=days)
+
+
+def _arrays_of(out: Any) -> dict[str, np.ndarray]:
+    import dataclasses
+
+    return {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+
+
+def _outputs_nbytes(out: Any) -> int:
+    return int(sum(a.nbytes for a in _arrays_of(out).values()))
+
+
+def _outputs_sha256(out: Any) -> str:
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name, arr in _arrays_of(out).items():
+        h.update(f"{name}:{arr.dtype.str}{arr.shape};".encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process so far, all threads."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed_runs(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float], Json, Any]:
+    """Call ``fn`` ``repeats`` times; the first call (only) is wrapped in a :class:`PeakProbe`.
+
+    Returns the wall times, the CPU times (user + sys, all threads), the probe's result and the
+    first call's output. CPU time next to wall time shows how many cores a run really got.
+    """
+    times: list[float] = []
+    cpu: list[float] = []
+    probe = PeakProbe()
+    c0, t0 = _cpu_s(), time.perf_counter()
+    first = fn()
+    times.append(time.perf_counter() - t0)
+    cpu.append(_cpu_s() - c0)
+    memory = probe.result()
+    for _ in range(repeats - 1):
+        c0, t0 = _cpu_s(), time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        cpu.append(_cpu_s() - c0)
+        del out
+    return times, cpu, memory, first
+
+
+def _numba_info() -> Json:
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "not initialised"
+    return {"numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS, "threading_layer": layer}
+
+
+# --------------------------------------------------------------- child tasks
+
+
+def child_ours(task: Json) -> Json:
+    """Our kernel: compile on 2 paths, then time ``generate`` on the requested size."""
+    import numpy as np
+
+    from prometheus_sim.generators import generate
+
+    spec = _load_spec(task["days"])
+    t0 = time.perf_counter()
+    generate(spec, SEED, np.arange(2))
+    compile_s = time.perf_counter() - t0
+    ids = np.arange(task["paths"])
+    times, cpu, memory, first = _timed_runs(lambda: generate(spec, SEED, ids), task["repeats"])
+    result = {
+        "paths": task["paths"], "days": task["days"], "assets": len(spec.assets), "substeps": spec.substeps,
+        "times_s": times, "cpu_s": cpu, "warmup_s": compile_s, "memory": memory,
+        "outputs_bytes": _outputs_nbytes(first), **_numba_info(),
+    }  # fmt: skip
+    if task.get("hash"):
+        result["sha256"] = _outputs_sha256(first)
+    return result
+
+
+def child_reference(task: Json) -> Json:
+    """The NumPy reference: probe a short run, pick full size or the fallback, then time it."""
+    from prometheus_sim.generators import build_inputs
+
+    paths, days, repeats = task["paths"], task["days"], task["repeats"]
+    n_assets = len(_load_spec(2).assets)
+    probe_days = min(days, 50)
+    probe_inp = build_inputs(_load_spec(max(probe_days, 2)))
+    t0 = time.perf_counter()
+    reference_simulate(probe_inp, SEED, paths)
+    probe_s = time.perf_counter() - t0
+    est_full_s = probe_s * days / max(probe_days, 2)
+    est_bytes = 5 * paths * days * n_assets * 8
+    avail = _proc_meminfo_kb("MemAvailable") * 1024
+    reason = ""
+    if est_full_s > REFERENCE_TIME_BUDGET_S and days > REFERENCE_FALLBACK_DAYS:
+        reason = f"estimated {est_full_s:.0f} s per run > {REFERENCE_TIME_BUDGET_S:.0f} s budget"
+    elif avail > 0 and est_bytes > REFERENCE_MEMORY_SHARE * avail and days > REFERENCE_FALLBACK_DAYS:
+        reason = f"outputs {est_bytes / 2**30:.1f} GiB > {REFERENCE_MEMORY_SHARE:.0%} of available memory"
+    run_days = REFERENCE_FALLBACK_DAYS if reason else days
+    inp = build_inputs(_load_spec(run_days))
+    times, cpu, memory, first = _timed_runs(lambda: reference_simulate(inp, SEED, paths), repeats)
+    return {
+        "paths": paths, "days": run_days, "assets": n_assets, "requested_days": days,
+        "fallback_reason": reason, "probe_days": probe_days, "probe_s": probe_s,
+        "times_s": times, "cpu_s": cpu, "memory": memory,
+        "outputs_bytes": int(sum(a.nbytes for a in first.values())),
+    }  # fmt: skip
+
+
+def child_compile(task: Json) -> Json:
+    """Import the engine and run the first ``generate`` on 1 path x 10 days (cache dir set by the parent)."""
+    t0 = time.perf_counter()
+    import numpy as np
+
+    import prometheus_sim.generators.engine  # noqa: F401
+    from prometheus_sim.generators import generate
+
+    t1 = time.perf_counter()
+    spec = _load_spec(task["days"])
+    generate(spec, SEED, np.arange(task["paths"]))
+    t2 = time.perf_counter()
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
+    n_files = sum(1 for p in cache.rglob("*") if p.is_file())
+    return {"import_s": t1 - t0, "first_generate_s": t2 - t1, "total_s": t2 - t0, "cache_files_after": n_files}
+
+
+CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
+    "ours": child_ours,
+    "reference": child_reference,
+    "compile": child_compile,
+}
+
+
+def _proc_meminfo_kb(field: str) -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+# =============================================================== the NumPy reference
+
+
+def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, np.ndarray]:
+    """Prices + volume of the scenario in plain NumPy: loops over steps and sub-steps only.
+
+    Same model as the kernel's price part: a per-path Markov regime that moves once a day and
+    scales drift and vol by each asset's exposure; dated shocks (jumps, vol multipliers, peg
+    overrides); Cholesky-correlated normals per sub-step; GARCH(1,1) variance driven by the
+    step's standardised shock; Merton jumps (Poisson count, normal sizes, placed in a random
+    sub-step) with a drift compensator; an exact Ornstein-Uhlenbeck walk of pegged log prices;
+    OHLC from the sub-step extremes; volume = notional / close x (1 + sens |r| / sd) x lognormal.
+    Not included: signals (their drift shifts), on-chain, macro and the truth arrays.
+    """
+    import numpy as np
+
+    from prometheus_sim.generators import price as pr
+
+    rng = np.random.default_rng(seed)
+    ap = inp.asset_p
+    n_steps, spd, n_sub = inp.n_steps, inp.steps_per_day, inp.n_sub
+    n_assets = ap.shape[0]
+    dt_step = 1.0 / (365.0 * spd)
+    dt_sub = dt_step / n_sub
+    shape = (n_paths, n_steps, n_assets)
+    out = {k: np.empty(shape) for k in ("open", "high", "low", "close", "volume")}
+
+    exposure = ap[:, pr.A_EXPOSURE]
+    mu, sigma = ap[:, pr.A_MU], ap[:, pr.A_SIGMA]
+    base_sd, inv_base_sd = ap[:, pr.A_BASE_SD], ap[:, pr.A_INV_BASE_SD]
+    alpha, beta, omega = ap[:, pr.A_GARCH_ALPHA], ap[:, pr.A_GARCH_BETA], ap[:, pr.A_GARCH_OMEGA]
+    jump_comp = ap[:, pr.A_JUMP_COMP]
+    is_garch = (alpha > 0.0) | (beta > 0.0)
+    peg = np.flatnonzero(ap[:, pr.A_PEG_KAPPA] > 0.0)
+    jmp = np.flatnonzero((ap[:, pr.A_JUMP_RATE] > 0.0) & (ap[:, pr.A_PEG_KAPPA] <= 0.0))
+    jump_lam = ap[jmp, pr.A_JUMP_RATE] * dt_step
+    jump_mean, jump_std = ap[jmp, pr.A_JUMP_MEAN], ap[jmp, pr.A_JUMP_STD]
+    vol_unit, vol_sens, vol_noise = ap[:, pr.A_VOLUME_UNIT], ap[:, pr.A_VOLUME_SENS], ap[:, pr.A_VOLUME_NOISE]
+    chol_t = inp.chol.T
+    tcum = inp.transition_cum
+    n_regimes = inp.regime_drift.shape[0]
+
+    log_price = np.broadcast_to(ap[:, pr.A_START_LOG], (n_paths, n_assets)).copy()
+    prev_close = np.exp(log_price)
+    garch_h = np.broadcast_to(sigma**2 * dt_step, (n_paths, n_assets)).copy()
+    regime = np.full(n_paths, inp.regime_init, dtype=np.int64)
+
+    for t in range(n_steps):
+        if t > 0 and n_regimes > 1 and t % spd == 0:
+            u = rng.random(n_paths)
+            regime = (u[:, None] >= tcum[regime, :-1]).sum(axis=1)
+        drift_mult = 1.0 + exposure * (inp.regime_drift[regime][:, None] - 1.0)
+        vol_mult = (1.0 + exposure * (inp.regime_vol[regime][:, None] - 1.0)) * inp.shock_vol[t]
+        sd = np.where(is_garch, np.sqrt(garch_h), base_sd) * vol_mult
+        step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd
+        sub_mean = step_mean / n_sub
+        sub_sd = sd / np.sqrt(n_sub)
+
+        z = rng.standard_normal((n_sub, n_paths, n_assets)) @ chol_t  # correlated, per sub-step
+
+        n_jumps = rng.poisson(jump_lam, size=(n_paths, jmp.size))
+        jump_total = n_jumps * jump_mean + jump_std * np.sqrt(n_jumps) * rng.standard_normal((n_paths, jmp.size))
+        jump_sub = rng.integers(0, n_sub, size=(n_paths, jmp.size))
+
+        kappa = np.where(inp.shock_kappa[t, peg] > 0.0, inp.shock_kappa[t, peg], ap[peg, pr.A_PEG_KAPPA])
+        decay = np.exp(-kappa * dt_sub)
+        peg_noise = sigma[peg] * vol_mult[:, peg] * np.sqrt((1.0 - decay * decay) / (2.0 * kappa))
+
+        x = log_price.copy()
+        hi = log_price.copy()
+        lo = log_price.copy()
+        for s in range(n_sub):
+            x_peg = x[:, peg] * decay + peg_noise * z[s][:, peg]
+            x += sub_mean + sub_sd * z[s]
+            x[:, peg] = x_peg
+            if s == 0:
+                x += inp.shock_jump[t]
+            x[:, jmp] += np.where(jump_sub == s, jump_total, 0.0)
+            np.maximum(hi, x, out=hi)
+            np.minimum(lo, x, out=lo)
+
+        close = np.exp(x)
+        step_return = x - log_price
+        out["open"][:, t] = prev_close
+        out["high"][:, t] = np.maximum(np.maximum(np.exp(hi), prev_close), close)
+        out["low"][:, t] = np.minimum(np.minimum(np.exp(lo), prev_close), close)
+        out["close"][:, t] = close
+        z_vol = rng.standard_normal((n_paths, n_assets))
+        out["volume"][:, t] = (
+            vol_unit / close * (1.0 + vol_sens * np.abs(step_return) * inv_base_sd)
+            * np.exp(vol_noise * z_vol - 0.5 * vol_noise * vol_noise)
+        )  # fmt: skip
+
+        z_std = z.sum(axis=0) / np.sqrt(n_sub)
+        garch_h = np.where(is_garch, omega + alpha * garch_h * z_std * z_std + beta * garch_h, garch_h)
+        prev_close = close
+        log_price = x
+    return out
+
+
+# =============================================================== parent side
+
+
+def _child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(overrides)
+    return env
+
+
+def run_child(task: Json, env: dict[str, str] | None = None, timeout: float = 1800.0) -> Json:
+    """Run ``task`` in a fresh interpreter (this script, ``--child``); returns its JSON result.
+
+    Adds ``process_wall_s``, the child's whole life including interpreter start-up.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench_child_") as tmp:
+        out_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task), "--child-out", str(out_file)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env or _child_env(), capture_output=True, text=True, timeout=timeout)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0 or not out_file.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+            raise RuntimeError(f"child {task['kind']} failed (rc={proc.returncode}):\n  " + "\n  ".join(tail))
+        result = json.loads(out_file.read_text())
+    result["process_wall_s"] = wall
+    return result
+
+
+def asset_steps_per_s(paths: int, days: int, assets: int, seconds: float) -> float:
+    return paths * days * assets / seconds
+
+
+def _throughput(r: Json) -> Json:
+    med = statistics.median(r["times_s"])
+    return {"median_s": med, "asset_steps_per_s": asset_steps_per_s(r["paths"], r["days"], r["assets"], med)}
+
+
+def measure_ours(paths: int, days: int, repeats: int) -> Json:
+    r = run_child({"kind": "ours", "paths": paths, "days": days, "repeats": repeats})
+    r.update(_throughput(r))
+    return r
+
+
+def measure_reference(paths: int, days: int, repeats: int) -> Json:
+    r = run_child({"kind": "reference", "paths": paths, "days": days, "repeats": repeats})
+    r.update(_throughput(r))
+    return r
+
+
+def measure_threads(paths: int, days: int, repeats: int) -> Json:
+    runs: dict[str, Json] = {}
+    for n in (1, 2):
+        env = _child_env(NUMBA_NUM_THREADS=str(n))
+        r = run_child({"kind": "ours", "paths": paths, "days": days, "repeats": repeats, "hash": True}, env=env)
+        r.update(_throughput(r))
+        runs[str(n)] = r
+    return {
+        "paths": paths, "days": days, "runs": runs,
+        "speedup_2_over_1": runs["2"]["asset_steps_per_s"] / runs["1"]["asset_steps_per_s"],
+        "identical": runs["1"]["sha256"] == runs["2"]["sha256"],
+    }  # fmt: skip
+
+
+def measure_compile() -> Json:
+    cache = tempfile.mkdtemp(prefix="bench_nbcache_")
+    try:
+        env = _child_env(NUMBA_CACHE_DIR=cache)
+        task = {"kind": "compile", "paths": 1, "days": 10}
+        cold = run_child(task, env=env)
+        warm = run_child(task, env=env)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return {"cold": cold, "warm": warm}
+
+
+def _cli_command(out_dir: str) -> tuple[list[str], str]:
+    args = ["simulate", str(SCENARIO), "--paths", "10", "--seed", "1", "--out", out_dir, "--no-progress", "--no-plots"]
+    script = Path(sys.prefix) / "bin" / "prometheus-sim"
+    if script.exists():
+        return [str(script), *args], str(script)
+    return [sys.executable, "-m", "prometheus_sim.cli", *args], f"{Path(sys.executable).name} -m prometheus_sim.cli"
+
+
+def measure_cli(runs: int = 3) -> Json:
+    """Warm-cache CLI start: one untimed run to fill caches, then ``runs`` timed ones."""
+    times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
+        cmd, how = _cli_command(str(Path(tmp) / "out0"))
+        for k in range(runs + 1):
+            cmd, how = _cli_command(str(Path(tmp) / f"out{k}"))
+            t0 = time.perf_counter()
+            try:
+                proc = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=600, cwd=REPO)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return {"measured": False, "how": how, "reason": f"{type(exc).__name__}: {exc}"}
+            elapsed = time.perf_counter() - t0
+            if proc.returncode != 0:
+                last = (proc.stderr or proc.stdout).strip().splitlines()
+                reason = f"`{how}` exited {proc.returncode}: {last[-1] if last else 'no output'}"
+                return {"measured": False, "how": how, "reason": reason}
+            if k > 0:
+                times.append(elapsed)
+    return {"measured": True, "how": how, "times_s": times, "median_s": statistics.median(times)}
+
+
+def _safe(name: str, fn: Callable[[], Json]) -> Json:
+    """Run one measurement; a failure is recorded (and printed), never turned into a figure."""
+    print(f"  measuring {name} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001 - report any failure as "not measured"
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"  ... {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+# --------------------------------------------------------------- printing
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _msteps(x: float) -> str:
+    return f"{x / 1e6:,.2f} M/s"
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max((len(k) for k, _ in rows), default=0)
+    print(f"\n{title}\n{'-' * len(title)}")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+def _memory_rows(r: Json) -> list[tuple[str, str]]:
+    m = r["memory"]
+    ratio = m["peak_extra_bytes"] / r["outputs_bytes"]
+    rows = [
+        ("RSS before call", _mib(m["rss_before_bytes"])),
+        ("peak RSS during call (ru_maxrss)", _mib(m["maxrss_after_bytes"])),
+        ("peak growth (peak - before)", _mib(m["peak_extra_bytes"])),
+        ("output arrays (sum of nbytes)", _mib(r["outputs_bytes"])),
+        ("peak growth / outputs", f"{ratio:.3f}"),
+    ]
+    if r["outputs_bytes"] < SMALL_OUTPUTS_BYTES:
+        rows.append(("note", "small outputs: malloc may reuse memory already resident, so the ratio can read < 1"))
+    if not m["hwm_reset"]:
+        rows.append(("note", "could not reset the RSS high-water mark before the call"))
+    if m["peak_hidden_by_earlier_transient"]:
+        rows.append(("WARNING", "an earlier transient exceeded this call's peak; figure is unreliable"))
+    return rows
+
+
+def _run_rows(r: Json, fmt: str = "{:.3f} s") -> list[tuple[str, str]]:
+    """Wall and CPU time of each run, the median, and the spread between runs."""
+    times, cpu = r["times_s"], r["cpu_s"]
+    return [
+        ("wall time, each run", ", ".join(fmt.format(t) for t in times)),
+        ("CPU time (user+sys), each run", ", ".join(fmt.format(c) for c in cpu)),
+        ("cores used (CPU / wall), each run", ", ".join(f"{c / t:.2f}" for c, t in zip(cpu, times, strict=True))),
+        ("wall time, median", fmt.format(r["median_s"])),
+        ("spread (slowest / fastest run)", f"{max(times) / min(times):.2f}"),
+    ]
+
+
+def _err(r: Json) -> str | None:
+    return r.get("error")
+
+
+def print_report(res: Json, args: argparse.Namespace) -> Json:
+    """Print every section and the summary; returns the summary verdicts."""
+    cfg = res["config"]
+    _table("Configuration", [
+        ("scenario", f"{SCENARIO.relative_to(REPO)} with horizon_days={cfg['days']} (seed {SEED})"),
+        ("size", f"{cfg['paths']} paths x {cfg['days']} daily steps x {cfg['assets']} assets, "
+                 f"{cfg['substeps']} intraday sub-steps"),
+        ("repeats", f"{cfg['repeats']} (median reported)"),
+        ("machine", f"{cfg['cpus']} CPUs, {cfg['mem_total_gib']:.1f} GiB RAM, Python {cfg['python']}, "
+                    f"{cfg['platform']}"),
+    ])  # fmt: skip
+
+    ours, ref = res["ours"], res["reference"]
+    if _err(ours):
+        _table("1. Our kernel (generate)", [("not measured", ours["error"])])
+    else:
+        _table("1. Our kernel (generate), warm", [
+            ("numba", f"{ours['numba']}, {ours['numba_threads']} threads, layer {ours['threading_layer']}"),
+            ("compile/warm-up call (2 paths)", f"{ours['warmup_s']:.2f} s"),
+            *_run_rows(ours),
+            ("daily asset-steps / s (median)", _msteps(ours["asset_steps_per_s"])),
+        ])  # fmt: skip
+        _table("2. Peak memory of our kernel (fresh subprocess, first run)", _memory_rows(ours))
+
+    if _err(ref):
+        _table("3. NumPy reference (prices + volume)", [("not measured", ref["error"])])
+    else:
+        size = f"{ref['paths']} paths x {ref['days']} days x {ref['assets']} assets"
+        if ref["fallback_reason"]:
+            size += f" (reduced from {ref['requested_days']} days: {ref['fallback_reason']}; scaled per asset-step)"
+        rows = [
+            ("size", size),
+            *_run_rows(ref),
+            ("daily asset-steps / s (median)", _msteps(ref["asset_steps_per_s"])),
+        ]
+        if not _err(ours):
+            rows.append(
+                ("ours / reference (asset-steps/s)", f"{ours['asset_steps_per_s'] / ref['asset_steps_per_s']:.2f}x")
+            )
+        rows.append(("note", REFERENCE_NOTE))
+        _table("3. NumPy reference (default_rng, loop over steps)", rows)
+        _table("3b. Peak memory of the NumPy reference", _memory_rows(ref))
+
+    thr = res["threads"]
+    if _err(thr):
+        _table("4. Thread scaling and determinism", [("not measured", thr["error"])])
+    else:
+        r1, r2 = thr["runs"]["1"], thr["runs"]["2"]
+        _table(f"4. Thread scaling and determinism ({thr['paths']} paths x {thr['days']} days)", [
+            ("NUMBA_NUM_THREADS=1", _thread_row(r1)),
+            ("NUMBA_NUM_THREADS=2", _thread_row(r2)),
+            ("speed-up 2 threads / 1", f"{thr['speedup_2_over_1']:.2f}x"),
+            ("SHA-256, 1 thread", r1["sha256"]),
+            ("SHA-256, 2 threads", r2["sha256"]),
+            ("identical bytes", "yes" if thr["identical"] else "NO"),
+        ])  # fmt: skip
+
+    comp = res["compile"]
+    if _err(comp):
+        _table("5. Numba compile time", [("not measured", comp["error"])])
+    else:
+        c, w = comp["cold"], comp["warm"]
+        _table("5. Numba compile time (import engine + first generate, 1 path x 10 days)", [
+            ("cold cache (empty dir)", f"{c['total_s']:.2f} s  (import {c['import_s']:.2f} s + "
+                                       f"first generate {c['first_generate_s']:.2f} s; process {c['process_wall_s']:.2f} s)"),
+            ("warm cache (same dir)", f"{w['total_s']:.2f} s  (import {w['import_s']:.2f} s + "
+                                      f"first generate {w['first_generate_s']:.2f} s; process {w['process_wall_s']:.2f} s)"),
+            ("cache files written", str(c["cache_files_after"])),
+        ])  # fmt: skip
+
+    cli = res["cli"]
+    if _err(cli) or not cli.get("measured"):
+        _table("6. CLI start-up, warm cache", [("not measured", cli.get("error") or cli.get("reason", "?"))])
+    else:
+        _table("6. CLI start-up, warm cache (simulate, 10 paths, no plots)", [
+            ("command", cli["how"]),
+            ("wall time, each run", ", ".join(f"{t:.2f} s" for t in cli["times_s"])),
+            ("wall time, median", f"{cli['median_s']:.2f} s"),
+        ])  # fmt: skip
+
+    return print_summary(res)
+
+
+def _thread_row(r: Json) -> str:
+    cores = statistics.median(c / t for c, t in zip(r["cpu_s"], r["times_s"], strict=True))
+    return f"{_msteps(r['asset_steps_per_s'])}  (median {r['median_s']:.3f} s, {cores:.2f} cores used)"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "NOT MEASURED" if ok is None else ("PASS" if ok else "MISS")
+
+
+def print_summary(res: Json) -> Json:
+    ours, ref, thr, cli = res["ours"], res["reference"], res["threads"], res["cli"]
+    verdicts: Json = {}
+    rows: list[tuple[str, str]] = []
+
+    def add(key: str, label: str, ok: bool | None, figure: str) -> None:
+        verdicts[key] = {"pass": ok, "figure": figure}
+        rows.append((label, f"{_verdict(ok):<12}  {figure}"))
+
+    if _err(ours) or _err(ref):
+        add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference", None, "-")
+    else:
+        ratio = ours["asset_steps_per_s"] / ref["asset_steps_per_s"]
+        add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference",
+            ratio >= TARGET_RATIO_VS_REFERENCE, f"{ratio:.2f}x")  # fmt: skip
+    if _err(ours):
+        add("absolute_throughput", "throughput >= 20 M daily asset-steps/s", None, "-")
+        add("peak_memory", f"peak memory <= {TARGET_PEAK_OVER_OUTPUTS:g} x outputs", None, "-")
+    else:
+        x = ours["asset_steps_per_s"]
+        add("absolute_throughput", "throughput >= 20 M daily asset-steps/s", x >= TARGET_ASSET_STEPS_PER_S, _msteps(x))
+        m = ours["memory"]
+        ratio = m["peak_extra_bytes"] / ours["outputs_bytes"]
+        reliable = not m["peak_hidden_by_earlier_transient"]
+        add("peak_memory", f"peak memory <= {TARGET_PEAK_OVER_OUTPUTS:g} x outputs",
+            (ratio <= TARGET_PEAK_OVER_OUTPUTS) if reliable else None, f"{ratio:.3f}x")  # fmt: skip
+    if _err(thr):
+        add("deterministic_threads", "identical bytes at 1 and 2 threads", None, "-")
+    else:
+        add("deterministic_threads", "identical bytes at 1 and 2 threads", thr["identical"],
+            "identical" if thr["identical"] else "DIFFERENT")  # fmt: skip
+    if _err(cli) or not cli.get("measured"):
+        add("cli_start", f"warm CLI start < {TARGET_CLI_START_S:g} s", None, cli.get("error") or cli.get("reason", "?"))
+    else:
+        add("cli_start", f"warm CLI start < {TARGET_CLI_START_S:g} s", cli["median_s"] < TARGET_CLI_START_S,
+            f"{cli['median_s']:.2f} s")  # fmt: skip
+    _table("Summary", rows)
+    spreads = [max(r["times_s"]) / min(r["times_s"]) for r in (ours, ref) if not _err(r)]
+    if spreads and max(spreads) > 1.3:
+        print(
+            f"  note: wall times varied by up to {max(spreads):.2f}x between identical runs (see 'cores used'):"
+            " the machine's CPU share is noisy, so treat single figures with care"
+        )
+    return verdicts
+
+
+# --------------------------------------------------------------- entry points
+
+
+def machine_config(args: argparse.Namespace) -> Json:
+    return {
+        "paths": args.paths, "days": args.days, "assets": 5, "substeps": 4, "repeats": args.repeats,
+        "thread_paths": args.thread_paths, "quick": args.quick, "seed": SEED,
+        "cpus": os.cpu_count(), "mem_total_gib": _proc_meminfo_kb("MemTotal") / 2**20,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(numba default)"),
+    }  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--paths", type=int, default=1000, help="paths for the main run and the reference (default 1000)")
+    p.add_argument("--days", type=int, default=3650, help="daily steps (default 3650)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported")
+    p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    p.add_argument("--quick", action="store_true", help="smoke run: 50 paths x 365 days")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.paths, args.days = 50, 365
+    if args.paths < 1 or args.days < 2 or args.repeats < 1:
+        p.error("--paths >= 1, --days >= 2 and --repeats >= 1 are required")
+    args.thread_paths = min(200, args.paths)
+    return args
+
+
+def child_main(args: argparse.Namespace) -> int:
+    task = json.loads(args.child)
+    result = CHILD_TASKS[task["kind"]](task)
+    Path(args.child_out).write_text(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child is not None:
+        return child_main(args)
+    res: Json = {"config": machine_config(args)}
+    print(f"bench_simulate: {args.paths} paths x {args.days} days, {args.repeats} repeats", file=sys.stderr)
+    res["ours"] = _safe("our kernel", lambda: measure_ours(args.paths, args.days, args.repeats))
+    res["reference"] = _safe("NumPy reference", lambda: measure_reference(args.paths, args.days, args.repeats))
+    res["threads"] = _safe("thread scaling", lambda: measure_threads(args.thread_paths, args.days, args.repeats))
+    res["compile"] = _safe("compile time", measure_compile)
+    res["cli"] = _safe("CLI start-up", measure_cli)
+    if not _err(res["ours"]):
+        res["config"]["assets"] = res["ours"]["assets"]
+        res["config"]["substeps"] = res["ours"]["substeps"]
+    res["reference_note"] = REFERENCE_NOTE
+    res["summary"] = print_report(res, args)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -237,10 +237,8 @@ def poisson_nb(lam, k0, k1, step, path, stream):
     if lam < 10.0:
         return poisson_inversion_nb(lam, math.exp(-lam), uniform_at_nb(k0, k1, step, path, stream, 0))
     slam = math.sqrt(lam)
-    loglam = math.log(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
-    invalpha = 1.1239 + 1.1328 / (b - 3.4)
     vr = 0.9277 - 3.6224 / (b - 2.0)
     lane = 0
     while True:
@@ -259,7 +257,9 @@ def poisson_nb(lam, k0, k1, step, path, stream):
                 return int(k)
             if k < 0 or (us < 0.013 and v > us):
                 continue
+            # slow test (about 1 attempt in 7): the logs are only paid here
+            invalpha = 1.1239 + 1.1328 / (b - 3.4)
             if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= (
-                -lam + k * loglam - math.lgamma(k + 1.0)
+                -lam + k * math.log(lam) - math.lgamma(k + 1.0)
             ):
                 return int(k)

@@ -124,8 +124,9 @@ def peg_path_nb(lp0, kappa, sd_year, dt_sub, zc, a, n_assets, n_sub, shock_jump)
 def ohlc_nb(open_price, log_close, log_hi, log_lo):
     """OHLC from the open and the sub-step extremes; guarantees low <= open, close <= high."""
     close = math.exp(log_close)
-    high = math.exp(log_hi)
-    low = math.exp(log_lo)
+    # An extreme at the close needs no second exp; at the open, open_price already is exp(log_open).
+    high = close if log_hi == log_close else math.exp(log_hi)
+    low = close if log_lo == log_close else math.exp(log_lo)
     high = max(high, open_price, close)
     low = min(low, open_price, close)
     return high, low, close

@@ -55,13 +55,15 @@ class Market:
     def __init__(
         self,
         spec: ScenarioSpec,
-        seed: int,
+        seed: int | np.ndarray,
         path_ids: np.ndarray,
         arrays: GeneratedArrays,
     ):
         self.spec = spec
-        self.seed = int(seed)
         self.path_ids = np.asarray(path_ids, dtype=np.int64)
+        self.seeds = np.broadcast_to(np.asarray(seed, dtype=np.uint64), self.path_ids.shape).copy()
+        # the one seed of every row, or None when rows come from different seeds (a seed sweep)
+        self.seed = int(self.seeds[0]) if np.all(self.seeds == self.seeds[0]) else None
         self.calendar = calendar(spec)
         self.open = arrays.open
         self.high = arrays.high
@@ -94,8 +96,19 @@ class Market:
         n_paths: int = 1,
         path_ids: Iterable[int] | None = None,
         progress: Callable[[int], None] | None = None,
+        seeds: Iterable[int] | None = None,
     ) -> Market:
-        """Generate a market. ``seed`` defaults to the scenario's; ``path_ids`` to ``range(n_paths)``."""
+        """Generate a market. ``seed`` defaults to the scenario's; ``path_ids`` to ``range(n_paths)``.
+
+        With ``seeds``, row i is path 0 of ``seeds[i]``: one batched market holding one
+        realisation per seed (what a sweep over seeds uses).
+        """
+        if seeds is not None:
+            seed_arr = np.asarray([int(s) for s in seeds], dtype=np.uint64)
+            if seed_arr.size == 0:
+                raise ValueError("seeds must not be empty")
+            ids = np.zeros(seed_arr.size, dtype=np.int64) if path_ids is None else np.asarray(list(path_ids))
+            return cls(spec, seed_arr, ids, generate(spec, seed_arr, ids, progress=progress))
         seed = spec.seed if seed is None else int(seed)
         if path_ids is None:
             if n_paths < 1:
@@ -236,6 +249,7 @@ class Market:
             "scenario_digest": self.spec.digest(),
             "scenario": self.spec.model_dump(mode="json"),
             "seed": self.seed,
+            "seeds": [int(x) for x in self.seeds],
             "path_ids": self.path_ids.tolist(),
             "assets": self.assets,
             "calendar": {"start": str(self.calendar[0]), "steps": n_t, "steps_per_day": self.spec.steps_per_day},
@@ -290,7 +304,8 @@ class Market:
             jumps=shaped(truth_a["jumps"], "truth.jumps"),
             signal_active=shaped(signal, "truth.signal_active"),
         )  # fmt: skip
-        market = cls(spec, manifest["seed"], np.asarray(manifest["path_ids"], dtype=np.int64), arrays)
+        seeds = np.asarray([int(x) for x in manifest["seeds"]], dtype=np.uint64)
+        market = cls(spec, seeds, np.asarray(manifest["path_ids"], dtype=np.int64), arrays)
         got = market.array_digests()
         bad = [k for k, v in manifest["array_sha256"].items() if got.get(k) != v]
         if bad:

@@ -71,3 +71,13 @@ def test_seed_defaults_to_the_scenario_seed(mini_spec: ScenarioSpec):
     a = Market.simulate(mini_spec, n_paths=3)
     b = Market.simulate(mini_spec, seed=mini_spec.seed, n_paths=3)
     assert a.seed == mini_spec.seed and a.digest() == b.digest()
+
+
+def test_a_batch_over_seeds_equals_each_seed_simulated_alone(default_spec):
+    spec = default_spec.with_overrides(horizon_days=30)
+    batch = Market.simulate(spec, seeds=[1000, 1001, 1199])
+    assert batch.seed is None and list(batch.seeds) == [1000, 1001, 1199]
+    for row, seed in enumerate((1000, 1001, 1199)):
+        alone = Market.simulate(spec, seed=seed, n_paths=1)
+        for name, arr in alone.named_arrays().items():
+            np.testing.assert_array_equal(arr[0], batch.named_arrays()[name][row], err_msg=f"{name} seed {seed}")

@@ -55,16 +55,18 @@ def allocate(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> Gener
 
 def generate(
     spec: ScenarioSpec,
-    seed: int,
+    seed: int | np.ndarray,
     path_ids: np.ndarray,
     progress: Callable[[int], None] | None = None,
 ) -> GeneratedArrays:
-    """Simulate the given path ids of ``spec`` under ``seed``.
+    """Simulate rows ``(seed[i], path_ids[i])`` of ``spec``.
 
     Parameters
     ----------
+    seed : int or ndarray of shape (n_paths,)
+        One seed for every row, or one per row (a sweep over seeds is then one batched call).
     path_ids : ndarray of shape (n_paths,)
-        Global path numbers. Path ``k`` is the same wherever it appears, so callers can split
+        Global path numbers. Row ``(s, k)`` is the same wherever it appears, so callers can split
         work freely (``generate(..., [k])`` equals row ``k`` of ``generate(..., range(1000))``).
     progress : callable, optional
         Called with the number of paths finished after each chunk.
@@ -75,12 +77,13 @@ def generate(
     path_ids = np.ascontiguousarray(path_ids, dtype=np.int64)
     if path_ids.ndim != 1 or (path_ids.size and (path_ids.min() < 0 or path_ids.max() >= 2**32)):
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
-    k0, k1 = seed_key(seed)
+    seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
+    keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
     out = allocate(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
     for start in range(0, len(path_ids), CHUNK_PATHS):
         sl = slice(start, start + CHUNK_PATHS)
         simulate_paths_nb(
-            k0, k1, path_ids[sl], inp.n_steps, inp.steps_per_day, inp.n_sub,
+            keys[sl], path_ids[sl], inp.n_steps, inp.steps_per_day, inp.n_sub,
             inp.asset_p, inp.chol, inp.driver,
             inp.transition_cum, inp.regime_drift, inp.regime_vol, inp.regime_init,
             inp.shock_jump, inp.shock_vol, inp.shock_kappa, inp.shock_whale, inp.shock_inflow, inp.shock_rate,

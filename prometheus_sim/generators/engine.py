@@ -41,7 +41,7 @@ ZS_CAP = 8.0
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def simulate_paths_nb(
-    k0, k1, path_ids, n_steps, steps_per_day, n_sub,
+    keys, path_ids, n_steps, steps_per_day, n_sub,
     asset_p, chol, driver,
     transition_cum, regime_drift, regime_vol, regime_init,
     shock_jump, shock_vol, shock_kappa, shock_whale, shock_inflow, shock_rate,
@@ -50,7 +50,11 @@ def simulate_paths_nb(
     open_, high, low, close, volume, onchain, macro,
     truth_regime, truth_drift, truth_vol, truth_jumps, truth_signal,
 ):  # fmt: skip
-    """Fill the output arrays (all shaped ``(paths, steps, ...)``) for the given path ids."""
+    """Fill the output arrays (all shaped ``(paths, steps, ...)``) for the given (seed key, path id) pairs.
+
+    ``keys[i]`` is the Philox key (the two 32-bit halves of path i's seed) and ``path_ids[i]`` its
+    path number: row i depends on nothing else, which is what makes splits and batches agree.
+    """
     n_paths = path_ids.shape[0]
     n_assets = asset_p.shape[0]
     n_signals = signal_p.shape[0]
@@ -61,6 +65,8 @@ def simulate_paths_nb(
     inv_sqrt_sub = 1.0 / math.sqrt(n_sub)
     for i in prange(n_paths):
         path = path_ids[i]
+        k0 = keys[i, 0]
+        k1 = keys[i, 1]
         z = np.empty(n_assets * n_sub)
         zc = np.empty(n_assets * n_sub)
         u_jump = np.empty(n_assets)

@@ -12,7 +12,10 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test lint bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SEEDS ?= 1000-1099
+
+.PHONY: setup browser demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -23,11 +26,24 @@ $(STAMP): pyproject.toml requirements/requirements.txt requirements/constraints.
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-demo: setup
-	$(BIN)/prometheus-sim simulate default --paths 1000 --out runs/demo --progress
-	@echo "demo outputs: runs/demo (manifest.json, Parquet blocks, stylised_facts.csv, fan_*.png)"
+# Debian's Chromium renders the HTML report in a test (headless).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (for the report test)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
-test: setup
+demo: setup
+	@echo "== 1/4 simulate the default scenario (1,000 paths)"
+	$(BIN)/prometheus-sim simulate default --paths 1000 --out runs/demo/market --progress
+	@echo "== 2/4 backtest the baselines over every shipped scenario x seeds $(SEEDS)"
+	$(BIN)/prometheus-sim backtest scenarios/*.yaml --strategy equal_weight,sixty_forty,buy_and_hold,hold \
+	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress
+	@echo "== 3/4 acceptance criteria"
+	$(BIN)/prometheus-sim acceptance runs/demo/backtest
+	@echo "== 4/4 report"
+	$(BIN)/prometheus-sim report runs/demo/backtest
+	@echo "HTML report: $(CURDIR)/runs/demo/backtest/report.html"
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -1,5 +1,11 @@
-"""Adapters: where a strategy's recommendations go (the simulator now, a chain later).
+"""Adapters: the port (:mod:`adapters.base`) and its simulated side (:mod:`adapters.sim`).
 
-The Adapter protocol and SimAdapter arrive with the backtesting issue; only ``adapters/chain.py``
-will import web3.
+Only ``adapters/chain.py`` (a later issue) will import web3.
 """
+
+from __future__ import annotations
+
+from adapters.base import Adapter
+from adapters.sim import CostModel, SimAdapter
+
+__all__ = ["Adapter", "CostModel", "SimAdapter"]

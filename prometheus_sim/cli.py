@@ -104,6 +104,165 @@ def simulate(
         click.echo(f"charts:  {', '.join(str(c) for c in charts)}")
 
 
+@main.command()
+@click.argument("scenario_files", nargs=-1, required=True)
+@click.option("--strategy", "strategy_list", required=True, help="Comma-separated names, e.g. equal_weight,hold.")
+@click.option("--seeds", "seed_text", default="1000-1029", show_default=True, help="Seeds: '1000-1199' or '1,2,7'.")
+@click.option("--fees-bps", type=float, default=10.0, show_default=True)
+@click.option("--slippage-bps", type=float, default=1.0, show_default=True)
+@click.option("--impact", type=float, default=0.1, show_default=True, help="Extra slippage per unit of participation.")
+@click.option("--risk-tolerance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--initial-value", type=float, default=100_000.0, show_default=True)
+@click.option("--horizon-days", type=click.IntRange(min=2), default=None, help="Override every scenario's horizon.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", default=None, help="Dask scheduler address [default: a local cluster].")
+@click.option("--seeds-per-task", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--plot-seeds", type=click.IntRange(min=0), default=50, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: when stderr is a terminal].")
+def backtest(
+    scenario_files: tuple[str, ...],
+    strategy_list: str,
+    seed_text: str,
+    fees_bps: float,
+    slippage_bps: float,
+    impact: float,
+    risk_tolerance: float,
+    initial_value: float,
+    horizon_days: int | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    seeds_per_task: int,
+    plot_seeds: int,
+    out_dir: Path,
+    progress: bool | None,
+) -> None:
+    """Backtest strategies over SCENARIO_FILES x seeds; write metrics per cell to --out (resumable)."""
+    from tqdm import tqdm
+
+    import strategies  # noqa: F401  (registers the baselines)
+    from adapters.sim import CostModel
+    from prometheus_sim.sweep import SweepConfig, parse_seeds, plan_tasks, run_sweep
+    from strategies import registry
+
+    paths = [resolve_scenario(s) for s in scenario_files]
+    for path in paths:
+        _load_or_exit(path)
+    try:
+        names = registry.parse_list(strategy_list)
+        seeds = parse_seeds(seed_text)
+        CostModel(fees_bps=fees_bps, slippage_bps=slippage_bps, impact=impact)
+    except (KeyError, ValueError) as exc:
+        raise click.UsageError(str(exc).strip("'\"")) from None
+    if not initial_value > 0:
+        raise click.BadParameter(f"must be > 0, got {initial_value}", param_hint="--initial-value")
+    config = SweepConfig(
+        scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=tuple(names), fees_bps=fees_bps,
+        slippage_bps=slippage_bps, impact=impact, risk_tolerance=risk_tolerance, initial_value=initial_value,
+        seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
+    )  # fmt: skip
+    show = sys.stderr.isatty() if progress is None else progress
+    n_tasks = len(plan_tasks(config))
+    started = time.perf_counter()
+    try:
+        with tqdm(total=n_tasks, unit="task", desc="backtest", disable=not show, file=sys.stderr) as bar:
+            outcome = run_sweep(config, out_dir, workers=workers, executor=executor, scheduler=scheduler,
+                                progress=bar.update)  # fmt: skip
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    elapsed = time.perf_counter() - started
+    cells = len(paths) * len(seeds) * len(names)
+    click.echo(
+        f"backtested {len(names)} strategies x {len(seeds)} seeds x {len(paths)} scenarios = {cells} cells "
+        f"in {elapsed:.1f} s ({outcome.tasks_run} tasks run, {outcome.tasks_skipped} resumed from disk)"
+    )
+    if not outcome.metrics.empty:
+        table = outcome.metrics.groupby(["scenario", "strategy"])[["annual_return", "sharpe", "max_drawdown"]].mean()
+        click.echo(table.round(3).to_string())
+    click.echo(f"results: {out_dir / 'metrics.parquet'}")
+    if outcome.failures:
+        click.echo(f"{len(outcome.failures)} cell(s) failed (kept in {out_dir / 'failures.json'}):", err=True)
+        for f in outcome.failures[:10]:
+            click.echo(f"  {f['scenario']} seeds {f['seeds']} {f['strategy']}: {f['error']}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Write RUN_DIR/report.{md,html,json} and plots from a backtest run."""
+    from prometheus_sim.report.builder import build_report
+
+    try:
+        files = build_report(run_dir)
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for kind in ("md", "json", "html"):
+        if kind in files:
+            click.echo(f"{kind:5s} {files[kind]}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def acceptance(run_dir: Path) -> None:
+    """Score the acceptance criteria for RUN_DIR: pass / fail / not measured; exit 1 on a fail."""
+    from prometheus_sim.acceptance import evaluate
+
+    try:
+        result = evaluate(run_dir)
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for c in result.criteria:
+        value = "" if c.measured is None else f"{c.measured:.4g}"
+        if c.low is not None and c.high is not None:
+            value += f" [{c.low:.4g}, {c.high:.4g}]"
+        base = ", ".join(f"{k} {v:.3g}" for k, v in c.baselines.items())
+        click.echo(f"{c.status.upper():13s} {c.name}: target {c.target}; measured {value or '-'}"
+                   + (f"; baselines: {base}" if base else "") + (f"  ({c.note})" if c.note else ""))  # fmt: skip
+    if result.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("strategy")
+@click.argument("scenario")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="Seed [default: the scenario's].")
+@click.option("--paths", "n_paths", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--checks", type=click.IntRange(min=1), default=12, show_default=True, help="Decision steps re-run.")
+@click.option("--horizon-days", type=click.IntRange(min=2), default=365, show_default=True)
+def lookahead(strategy: str, scenario: str, seed: int | None, n_paths: int, checks: int, horizon_days: int) -> None:
+    """Re-run STRATEGY with data cut after sampled steps; exit 1 if any decision used the future."""
+    import strategies  # noqa: F401
+    from prometheus_sim.lookahead import check_lookahead
+    from prometheus_sim.market import Market
+    from strategies import registry
+
+    spec = _load_or_exit(resolve_scenario(scenario))
+    if strategy == "canary":
+        from strategies.canary import LeakyCanary as factory
+    elif strategy in registry.names():
+
+        def factory():
+            return registry.create(strategy)
+    else:
+        raise click.UsageError(f"unknown strategy {strategy!r}; known: {registry.names()} (and 'canary')")
+    spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
+    market = Market.simulate(spec, seed=seed, n_paths=n_paths)
+    result = check_lookahead(factory, market, n_checks=checks)
+    click.echo(f"{result.strategy} on {result.scenario}: checked decision steps {result.steps_checked}")
+    if result.passed:
+        click.echo("no lookahead: every checked decision and its inputs are unchanged when later data is removed")
+        return
+    for finding in result.findings:
+        click.echo(f"LOOKAHEAD {finding}")
+    sys.exit(1)
+
+
 @main.group()
 def scenarios() -> None:
     """Inspect and validate scenario files."""

@@ -120,6 +120,28 @@ class Market:
                 raise ValueError("path_ids must not be empty")
         return cls(spec, seed, ids, generate(spec, seed, ids, progress=progress))
 
+    def head(self, n_steps: int) -> Market:
+        """A copy holding only the first ``n_steps`` steps (physically cut: no view can reach past it).
+
+        What the lookahead check re-runs strategies on.
+        """
+        import copy
+
+        if not 1 <= n_steps <= self.n_steps:
+            raise ValueError(f"n_steps must be in [1, {self.n_steps}], got {n_steps}")
+        out = copy.copy(self)
+        for name in ("open", "high", "low", "close", "volume", "onchain", "macro"):
+            setattr(out, name, np.ascontiguousarray(getattr(self, name)[:, :n_steps]).copy())
+        out.calendar = self.calendar[:n_steps].copy()
+        t = self.truth
+        out.truth = MarketTruth(
+            regime=t.regime[:, :n_steps].copy(), regime_names=t.regime_names, drift=t.drift[:, :n_steps].copy(),
+            vol=t.vol[:, :n_steps].copy(), jumps=t.jumps[:, :n_steps].copy(),
+            signal_active=t.signal_active[:, :n_steps].copy(), signal_names=t.signal_names,
+            shock_jump=t.shock_jump[:n_steps].copy(), shock_vol=t.shock_vol[:n_steps].copy(),
+        )  # fmt: skip
+        return out
+
     # ------------------------------------------------------------ shape and access
 
     @property
@@ -133,6 +155,10 @@ class Market:
     @property
     def n_steps(self) -> int:
         return self.close.shape[1]
+
+    @property
+    def steps_per_day(self) -> int:
+        return self.spec.steps_per_day
 
     def _asset_index(self, asset: str | int) -> int:
         if isinstance(asset, (int, np.integer)):

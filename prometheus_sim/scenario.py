@@ -379,6 +379,15 @@ class ScenarioSpec(_Strict):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def with_horizon(self, horizon_days: int) -> ScenarioSpec:
+        """The same scenario over a different horizon; shocks that would fall after it are dropped."""
+        data = self.model_dump(mode="python")
+        data["horizon_days"] = horizon_days
+        data["shocks"] = [
+            s for s in data["shocks"] if s["day"] < horizon_days - (1 if s["type"] == "whale_dump" else 0)
+        ]
+        return ScenarioSpec.from_dict(data)
+
     def with_overrides(self, **changes: Any) -> ScenarioSpec:
         """A re-validated copy with top-level fields replaced (e.g. ``horizon_days=30``)."""
         data = self.model_dump(mode="python")

@@ -173,3 +173,10 @@ def test_digest_is_stable_and_sensitive():
     b = ScenarioSpec.from_dict(minimal_dict())
     c = ScenarioSpec.from_dict(minimal_dict(horizon_days=61))
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_with_horizon_drops_shocks_that_fall_after_it():
+    spec = load_scenario(SCENARIOS / "whale_dump.yaml")
+    short = spec.with_horizon(100)
+    assert short.horizon_days == 100
+    assert all(s.day < 100 for s in short.shocks) and len(short.shocks) < len(spec.shocks)

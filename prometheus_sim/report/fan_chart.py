@@ -31,7 +31,9 @@ def fan_chart(market: Market, asset: str, out_file: str | Path) -> Path:
     kind = market.spec.assets[a].kind
     if kind in ("crypto", "equity") and np.all(close > 0):
         ax.set_yscale("log")
-    ax.set_title(f"{market.spec.name}: {asset} close over {market.n_paths} paths (seed {market.seed if market.seed is not None else 'per path'})")
+    ax.set_title(
+        f"{market.spec.name}: {asset} close over {market.n_paths} paths (seed {market.seed if market.seed is not None else 'per path'})"
+    )
     ax.set_ylabel("price")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)

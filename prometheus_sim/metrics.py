@@ -1,0 +1,170 @@
+"""Performance and forecast metrics: free functions on arrays, each with its definition in words.
+
+Every function takes arrays shaped ``(n_paths, n_periods)`` (or ``(n_periods,)``) and reduces the
+last axis. Annualisation uses a 365-day calendar (crypto trades every day). ``DEFINITIONS`` holds
+the sentence the report prints for each metric, so what is measured is always written beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+PERIODS_PER_YEAR = 365
+
+DEFINITIONS: dict[str, str] = {
+    "total_return": "final value / initial value - 1.",
+    "annual_return": "(final / initial) ** (365 / days) - 1: the geometric annualised return.",
+    "annual_vol": "std of daily simple returns x sqrt(365).",
+    "sharpe": "mean / std of daily simple returns x sqrt(365); risk-free rate 0.",
+    "sortino": "mean daily return / downside deviation (root mean square of min(r, 0)) x sqrt(365).",
+    "max_drawdown": "largest peak-to-trough fall of daily equity, as a positive fraction.",
+    "calmar": "annual_return / max_drawdown.",
+    "turnover": "notional traded / mean equity, per year.",
+    "fees_paid": "fees paid over the run, as a fraction of the initial value.",
+    "psr": "probabilistic Sharpe ratio (Bailey & Lopez de Prado, 2012): P(true daily Sharpe > 0) "
+    "given the sample's length, skew and kurtosis.",
+    "win_rate": "share of non-HOLD recommendations whose traded portfolio, 7 days later, is worth more "
+    "than the same portfolio left untouched (HOLD from the same state); fees and slippage included.",
+    "mae_pct": "mean |forecast - actual| / actual x 100 (mean absolute percentage error of price).",
+    "mape": "mean |forecast - actual| / |actual| x 100.",
+    "rmse": "sqrt(mean (forecast - actual)^2).",
+}
+
+
+def simple_returns(equity: np.ndarray) -> np.ndarray:
+    """Per-period simple returns along the last axis: shape (..., n - 1)."""
+    return equity[..., 1:] / equity[..., :-1] - 1.0
+
+
+def total_return(equity: np.ndarray) -> np.ndarray:
+    return equity[..., -1] / equity[..., 0] - 1.0
+
+
+def annual_return(equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    years = (equity.shape[-1] - 1) / periods_per_year
+    growth = equity[..., -1] / equity[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(growth > 0, growth ** (1.0 / years) - 1.0, -1.0)
+
+
+def annual_vol(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    return returns.std(axis=-1, ddof=1) * math.sqrt(periods_per_year)
+
+
+def sharpe(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    """Annualised Sharpe ratio of per-period returns (risk-free 0); 0 where the std is 0."""
+    sd = returns.std(axis=-1, ddof=1)
+    mean = returns.mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(sd > 0, mean / sd, 0.0)
+    return out * math.sqrt(periods_per_year)
+
+
+def sortino(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=-1))
+    mean = returns.mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(downside > 0, mean / downside, 0.0)
+    return out * math.sqrt(periods_per_year)
+
+
+def max_drawdown(equity: np.ndarray) -> np.ndarray:
+    peak = np.maximum.accumulate(equity, axis=-1)
+    return (1.0 - equity / peak).max(axis=-1)
+
+
+def calmar(equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    dd = max_drawdown(equity)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(dd > 0, annual_return(equity, periods_per_year) / dd, np.nan)
+
+
+def turnover(notional: np.ndarray, equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    years = (equity.shape[-1] - 1) / periods_per_year
+    return notional / equity.mean(axis=-1) / max(years, 1e-12)
+
+
+def probabilistic_sharpe(returns: np.ndarray, benchmark: float = 0.0) -> np.ndarray:
+    """PSR: probability that the true per-period Sharpe exceeds ``benchmark`` (per period)."""
+    n = returns.shape[-1]
+    mean = returns.mean(axis=-1)
+    sd = returns.std(axis=-1, ddof=1)
+    centred = returns - mean[..., None]
+    m2 = np.mean(centred**2, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sr = np.where(sd > 0, mean / sd, 0.0)
+        skew = np.where(m2 > 0, np.mean(centred**3, axis=-1) / m2**1.5, 0.0)
+        kurt = np.where(m2 > 0, np.mean(centred**4, axis=-1) / m2**2, 3.0)
+        denom = np.sqrt(np.maximum(1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2, 1e-12))
+        z = (sr - benchmark) * math.sqrt(max(n - 1, 1)) / denom
+    cdf = np.vectorize(NormalDist().cdf, otypes=[float])
+    return cdf(z)
+
+
+def win_rate(wins: np.ndarray) -> float:
+    """Share of scored recommendations (codes 0/1) that won; NaN when none was scored."""
+    scored = wins[wins >= 0]
+    return float(scored.mean()) if scored.size else float("nan")
+
+
+def mae_pct(forecast: np.ndarray, actual: np.ndarray) -> float:
+    return float(np.mean(np.abs(forecast - actual) / np.abs(actual)) * 100.0)
+
+
+def mape(forecast: np.ndarray, actual: np.ndarray) -> float:
+    return mae_pct(forecast, actual)
+
+
+def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((forecast - actual) ** 2)))
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a normal-approximation confidence interval over independent seeds."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    if x.size < 2:
+        return m, float("nan"), float("nan")
+    half = NormalDist().inv_cdf(0.5 + level / 2) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return m, m - half, m + half
+
+
+PATH_METRICS = (
+    "total_return", "annual_return", "annual_vol", "sharpe", "sortino", "max_drawdown", "calmar",
+    "turnover", "fees_paid", "psr", "win_rate", "n_scored",
+)  # fmt: skip
+
+
+def path_metrics(result) -> pd.DataFrame:
+    """One row per path of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``."""
+    daily = result.daily_equity()
+    rets = simple_returns(daily)
+    wins = result.wins
+    scored = wins >= 0
+    n_scored = scored.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wr = np.where(n_scored > 0, (wins == 1).sum(axis=1) / np.maximum(n_scored, 1), np.nan)
+    frame = pd.DataFrame(
+        {
+            "total_return": total_return(daily),
+            "annual_return": annual_return(daily),
+            "annual_vol": annual_vol(rets),
+            "sharpe": sharpe(rets),
+            "sortino": sortino(rets),
+            "max_drawdown": max_drawdown(daily),
+            "calmar": calmar(daily),
+            "turnover": turnover(result.notional, daily),
+            "fees_paid": result.fees / result.initial_value,
+            "psr": probabilistic_sharpe(rets),
+            "win_rate": wr,
+            "n_scored": n_scored,
+        }
+    )
+    return frame

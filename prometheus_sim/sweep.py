@@ -1,0 +1,372 @@
+"""Sweeps: scenarios x seeds x strategies, in local processes or on a Dask cluster.
+
+Work is split into tasks of ``(scenario, a chunk of seeds)``: a task simulates one batched market
+holding one realisation per seed, runs every strategy on it through the one backtest loop, and
+reduces each ``(seed, strategy)`` cell to a row of metrics. Daily equity curves are kept only for
+the first ``plot_seeds`` seeds (what the report draws). Each finished task is written to
+``cells/`` at once, so a rerun resumes from what is on disk; a failed cell is written to
+``failures.json`` with its error, never dropped, and is retried by a rerun. The final
+``metrics.parquet`` is sorted, so it has the same bytes whatever the executor or worker count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from prometheus_sim import __version__
+from prometheus_sim.metrics import path_metrics
+
+SWEEP_FILE = "sweep.json"
+METRICS_FILE = "metrics.parquet"
+FAILURES_FILE = "failures.json"
+CELLS_DIR = "cells"
+EQUITY_DIR = "equity"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"1000-1199"``, ``"1,2,5-7"`` -> a sorted list of unique seeds; errors name the bad part."""
+    seeds: set[int] = set()
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                lo_s, hi_s = part.split("-", 1)
+                lo, hi = int(lo_s), int(hi_s)
+                if hi < lo:
+                    raise ValueError(f"seed range {part!r} is empty (end before start)")
+                seeds.update(range(lo, hi + 1))
+            else:
+                seeds.add(int(part))
+        except ValueError as exc:
+            msg = str(exc) if "empty" in str(exc) else f"seed {part!r} is not an integer or a range like 1000-1199"
+            raise ValueError(msg) from None
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    bad = [s for s in seeds if not 0 <= s < 2**64]
+    if bad:
+        raise ValueError(f"seeds must be in [0, 2**64), got {bad[0]}")
+    return sorted(seeds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    """Everything that defines a sweep's results (written to ``sweep.json``)."""
+
+    scenarios: tuple[str, ...]
+    seeds: tuple[int, ...]
+    strategies: tuple[str, ...]
+    fees_bps: float = 10.0
+    slippage_bps: float = 1.0
+    impact: float = 0.1
+    risk_tolerance: float = 0.5
+    initial_value: float = 100_000.0
+    win_horizon_days: int = 7
+    seeds_per_task: int = 25
+    plot_seeds: int = 50
+    horizon_days: int | None = None  # override every scenario's horizon (shocks after it are dropped)
+
+    def result_key(self) -> dict[str, Any]:
+        """The fields that change results; a resume refuses a directory made with others."""
+        d = asdict(self)
+        d["scenarios"] = [Path(s).stem for s in self.scenarios]
+        return d
+
+
+@dataclass(frozen=True)
+class Task:
+    scenario: str  # path to the YAML file
+    seeds: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{Path(self.scenario).stem}__{self.seeds[0]}-{self.seeds[-1]}"
+
+
+@dataclass
+class SweepOutcome:
+    out_dir: Path
+    metrics: pd.DataFrame
+    failures: list[dict] = field(default_factory=list)
+    tasks_run: int = 0
+    tasks_skipped: int = 0
+
+
+def plan_tasks(config: SweepConfig) -> list[Task]:
+    seeds = list(config.seeds)
+    chunks = [tuple(seeds[i : i + config.seeds_per_task]) for i in range(0, len(seeds), config.seeds_per_task)]
+    return [Task(scenario, chunk) for scenario in config.scenarios for chunk in chunks]
+
+
+def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
+    """Simulate one chunk of seeds, run every strategy; return metric rows, equity and failures.
+
+    Pure and picklable: what runs in a worker process or on a Dask worker.
+    """
+    import strategies  # noqa: F401  (registers the baselines)
+    from adapters.sim import CostModel, SimAdapter
+    from prometheus_sim.backtest import DecisionClock, run
+    from prometheus_sim.market import Market
+    from prometheus_sim.portfolio import RiskProfile
+    from prometheus_sim.scenario import load_scenario
+    from strategies import registry
+
+    rows: list[pd.DataFrame] = []
+    equity: dict[str, np.ndarray] = {}
+    failures: list[dict] = []
+    try:
+        spec = load_scenario(task.scenario)
+        if config.horizon_days is not None:
+            spec = spec.with_horizon(config.horizon_days)
+        market = Market.simulate(spec, seeds=task.seeds)
+    except Exception as exc:  # a broken scenario fails every cell of the task, loudly
+        for name in config.strategies:
+            failures.append(_failure(task, name, exc))
+        return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
+    n_plot = sum(1 for s in task.seeds if s in set(config.seeds[: config.plot_seeds]))
+    for name in config.strategies:
+        try:
+            strategy = registry.create(name)
+            adapter = SimAdapter(
+                market,
+                costs=CostModel(fees_bps=config.fees_bps, slippage_bps=config.slippage_bps, impact=config.impact),
+                risk_profile=RiskProfile(risk_tolerance=config.risk_tolerance),
+                initial_value=config.initial_value,
+                win_horizon_days=config.win_horizon_days,
+            )
+            result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, spec.steps_per_day))
+            frame = path_metrics(result)
+            frame.insert(0, "strategy", name)
+            frame.insert(0, "seed", np.asarray(task.seeds, dtype=np.uint64))
+            frame.insert(0, "scenario", spec.name)
+            rows.append(frame)
+            if n_plot:
+                equity[name] = result.daily_equity()[:n_plot].copy()
+        except Exception as exc:
+            failures.append(_failure(task, name, exc))
+    spd = spec.steps_per_day
+    calendar = market.calendar[spd - 1 :: spd].normalize()
+    return {
+        "key": task.key,
+        "scenario": spec.name,
+        "rows": pd.concat(rows, ignore_index=True) if rows else None,
+        "equity": equity,
+        "plot_seeds": list(task.seeds[:n_plot]),
+        "failures": failures,
+        "calendar": calendar,
+    }
+
+
+def _failure(task: Task, strategy: str, exc: BaseException) -> dict:
+    return {
+        "scenario": Path(task.scenario).stem,
+        "seeds": f"{task.seeds[0]}-{task.seeds[-1]}",
+        "strategy": strategy,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+# ---------------------------------------------------------------- persistence
+
+
+def _write_task(out: Path, res: dict[str, Any]) -> None:
+    cells = out / CELLS_DIR
+    cells.mkdir(parents=True, exist_ok=True)
+    key = res["key"]
+    if res["rows"] is not None:
+        tmp = cells / f".{key}.parquet.tmp"
+        res["rows"].to_parquet(tmp, index=False)
+        os.replace(tmp, cells / f"{key}.parquet")
+    if res["equity"]:
+        tmp = cells / f".{key}.equity.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                seeds=np.asarray(res["plot_seeds"], dtype=np.uint64),
+                calendar=res["calendar"].values.astype("datetime64[ns]"),
+                **{f"equity__{k}": v for k, v in res["equity"].items()},
+            )
+        os.replace(tmp, cells / f"{key}.equity.npz")
+    fail_file = cells / f"{key}.failures.json"
+    if res["failures"]:
+        fail_file.write_text(json.dumps(res["failures"], indent=2))
+    elif fail_file.exists():
+        fail_file.unlink()
+
+
+def _task_done(out: Path, task: Task) -> bool:
+    cells = out / CELLS_DIR
+    return (cells / f"{task.key}.parquet").exists() and not (cells / f"{task.key}.failures.json").exists()
+
+
+def _check_resume(out: Path, config: SweepConfig) -> None:
+    sweep_file = out / SWEEP_FILE
+    if not sweep_file.exists():
+        return
+    previous = json.loads(sweep_file.read_text()).get("config")
+    if previous is not None and previous != json.loads(json.dumps(config.result_key())):
+        changed = sorted(k for k in previous if previous.get(k) != config.result_key().get(k))
+        raise ValueError(
+            f"{out} holds a sweep with other settings ({', '.join(changed)}); use another --out or delete it"
+        )
+
+
+def run_sweep(
+    config: SweepConfig,
+    out_dir: str | Path,
+    workers: int = 1,
+    executor: Literal["local", "dask"] = "local",
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SweepOutcome:
+    """Run (or resume) a sweep into ``out_dir``; return the collected metrics and failures."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_resume(out, config)
+    _write_sweep_file(out, config, status="running")
+    tasks = plan_tasks(config)
+    todo = [t for t in tasks if not _task_done(out, t)]
+    skipped = len(tasks) - len(todo)
+    if progress is not None and skipped:
+        progress(skipped)
+    for res in _execute(todo, config, workers, executor, scheduler):
+        _write_task(out, res)
+        if progress is not None:
+            progress(1)
+    outcome = collect(out, config)
+    outcome.tasks_run, outcome.tasks_skipped = len(todo), skipped
+    _write_sweep_file(out, config, status="failed cells" if outcome.failures else "complete")
+    return outcome
+
+
+def _execute(
+    tasks: list[Task], config: SweepConfig, workers: int, executor: str, scheduler: str | None
+) -> Iterable[dict[str, Any]]:
+    if not tasks:
+        return
+    if executor == "dask":
+        yield from _execute_dask(tasks, config, workers, scheduler)
+        return
+    if executor != "local":
+        raise ValueError(f"executor: must be 'local' or 'dask', got {executor!r}")
+    if workers <= 1:
+        for task in tasks:
+            yield run_task(task, config)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: Numba's threading layer is not fork-safe once started.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
+        futures = [pool.submit(run_task, task, config) for task in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _one_thread() -> None:
+    """Worker initialiser: one Numba thread per process, so workers do not oversubscribe cores."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _execute_dask(tasks: list[Task], config: SweepConfig, workers: int, scheduler: str | None):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # the optional extra
+        raise RuntimeError("--executor dask needs the 'dask[distributed]' extra installed") from exc
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster = None
+        client = Client(scheduler)
+    try:
+        client.run(_one_thread)
+        futures = [client.submit(run_task, task, config, pure=False) for task in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def collect(out_dir: str | Path, config: SweepConfig) -> SweepOutcome:
+    """Merge ``cells/`` into ``metrics.parquet``, ``equity/*.parquet`` and ``failures.json``."""
+    out = Path(out_dir)
+    cells = out / CELLS_DIR
+    wanted = {t.key for t in plan_tasks(config)}
+    frames = [pd.read_parquet(cells / f"{k}.parquet") for k in sorted(wanted) if (cells / f"{k}.parquet").exists()]
+    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not metrics.empty:
+        metrics = metrics.sort_values(["scenario", "strategy", "seed"], kind="stable").reset_index(drop=True)
+    metrics.to_parquet(out / METRICS_FILE, index=False)
+    failures: list[dict] = []
+    for k in sorted(wanted):
+        f = cells / f"{k}.failures.json"
+        if f.exists():
+            failures.extend(json.loads(f.read_text()))
+    (out / FAILURES_FILE).write_text(json.dumps(failures, indent=2) + "\n")
+    _collect_equity(out, sorted(wanted))
+    return SweepOutcome(out_dir=out, metrics=metrics, failures=failures)
+
+
+def _collect_equity(out: Path, keys: list[str]) -> None:
+    curves: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    for key in keys:
+        f = out / CELLS_DIR / f"{key}.equity.npz"
+        if not f.exists():
+            continue
+        scenario = key.split("__")[0]
+        with np.load(f) as data:
+            index = pd.DatetimeIndex(data["calendar"], name="date")
+            seeds = [str(int(s)) for s in data["seeds"]]
+            for name in data.files:
+                if name.startswith("equity__"):
+                    strategy = name.removeprefix("equity__")
+                    frame = pd.DataFrame(data[name].T, index=index, columns=seeds)
+                    curves.setdefault((scenario, strategy), []).append(frame)
+    eq_dir = out / EQUITY_DIR
+    eq_dir.mkdir(exist_ok=True)
+    for (scenario, strategy), frames in curves.items():
+        pd.concat(frames, axis=1).to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
+
+
+def _write_sweep_file(out: Path, config: SweepConfig, status: str) -> None:
+    from prometheus_sim.scenario import load_scenario
+
+    digests = {}
+    for s in config.scenarios:
+        try:
+            digests[Path(s).stem] = load_scenario(s).digest()
+        except Exception as exc:  # reported by the task too; keep the record readable
+            digests[Path(s).stem] = f"invalid: {exc}".splitlines()[0]
+    doc = {
+        "package_version": __version__,
+        "status": status,
+        "config": config.result_key(),
+        "scenario_digests": digests,
+    }
+    (out / SWEEP_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
+    """Read a finished sweep directory: (sweep.json, metrics, failures)."""
+    run = Path(run_dir)
+    if not (run / SWEEP_FILE).exists():
+        raise FileNotFoundError(f"{run}: no {SWEEP_FILE}; not a sweep directory (run `prometheus-sim backtest`)")
+    doc = json.loads((run / SWEEP_FILE).read_text())
+    metrics = pd.read_parquet(run / METRICS_FILE) if (run / METRICS_FILE).exists() else pd.DataFrame()
+    failures = json.loads((run / FAILURES_FILE).read_text()) if (run / FAILURES_FILE).exists() else []
+    return doc, metrics, failures

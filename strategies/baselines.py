@@ -1,0 +1,92 @@
+"""Honest baselines every model is scored against.
+
+* ``hold``: never trades (keeps the starting cash). Its recommendations are all HOLD.
+* ``buy_and_hold``: at the first step, buys the risk profile's mix (``risky_weight`` of the value
+  in the crypto basket, equally split; the rest stays in cash) and never trades again.
+* ``equal_weight``: every ``period_days``, rebalances to 1/N of the value in each asset, the
+  stablecoin included.
+* ``sixty_forty``: every ``period_days``, rebalances to 60 % in the crypto basket (equally split)
+  and 40 % in the stablecoin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prometheus_sim.portfolio import Action, OrderBatch, orders_for_target_weights
+from prometheus_sim.snapshot import SnapshotBatch
+from strategies.base import BatchStrategy
+
+
+class HoldStrategy(BatchStrategy):
+    name = "hold"
+
+    def __init__(self, period_days: int = 30):
+        self.decision_every_days = period_days
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        return OrderBatch.hold(snapshots.n_paths, len(snapshots.assets))
+
+
+class TargetWeightStrategy(BatchStrategy):
+    """Rebalance to fixed target weights (what the baselines share)."""
+
+    def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        raise NotImplementedError
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        n_paths, n_assets = snapshots.holdings.shape
+        sells, buys = orders_for_target_weights(
+            snapshots.holdings, snapshots.prices, self.target(snapshots), snapshots.book.cash_index
+        )
+        batch = OrderBatch.hold(n_paths, n_assets)
+        batch.sell_fraction[:] = sells
+        batch.buy_fraction[:] = buys
+        trades = (sells > 0).any(axis=1) | (buys > 0).any(axis=1)
+        batch.action[trades] = Action.REBALANCE
+        return batch
+
+
+class BuyAndHold(TargetWeightStrategy):
+    name = "buy_and_hold"
+    decision_every_days = None
+
+    def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        book = snapshots.book
+        w = np.zeros(len(book.names))
+        risky = list(book.risky)
+        w[risky] = snapshots.risk_profile.risky_weight / len(risky)
+        w[book.cash_index] = 1.0 - w.sum()
+        return w
+
+
+class EqualWeightRebalance(TargetWeightStrategy):
+    name = "equal_weight"
+
+    def __init__(self, period_days: int = 30):
+        if period_days < 1:
+            raise ValueError(f"period_days: must be >= 1, got {period_days}")
+        self.decision_every_days = period_days
+
+    def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        n = len(snapshots.assets)
+        return np.full(n, 1.0 / n)
+
+
+class SixtyForty(TargetWeightStrategy):
+    name = "sixty_forty"
+
+    def __init__(self, period_days: int = 30, risky_share: float = 0.6):
+        if period_days < 1:
+            raise ValueError(f"period_days: must be >= 1, got {period_days}")
+        if not 0.0 <= risky_share <= 1.0:
+            raise ValueError(f"risky_share: must be in [0, 1], got {risky_share}")
+        self.decision_every_days = period_days
+        self.risky_share = risky_share
+
+    def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        book = snapshots.book
+        w = np.zeros(len(book.names))
+        w[list(book.risky)] = self.risky_share / len(book.risky)
+        w[book.cash_index] = 1.0 - self.risky_share
+        return w

@@ -1,0 +1,169 @@
+"""The one loop and the SimAdapter: fills at the next open, marking, batching, win rate, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import strategies  # noqa: F401
+from adapters.base import Adapter
+from adapters.sim import CostModel, SimAdapter
+from prometheus_sim.backtest import DecisionClock, backtest, run
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import Action, InvalidRecommendation, OrderBatch, Recommendation, Trade
+from strategies import registry
+from strategies.base import BaseStrategy, Strategy
+from strategies.baselines import EqualWeightRebalance, HoldStrategy
+
+
+@pytest.fixture(scope="module")
+def market(default_spec):
+    return Market.simulate(default_spec.with_overrides(horizon_days=150), seed=21, n_paths=6)
+
+
+class OneShot(BaseStrategy):
+    """Buys 50 % of cash worth of BTC at step 3, per path, through decide()."""
+
+    name = "one_shot"
+    decision_every_days = 1
+
+    def decide(self, snapshot):
+        if snapshot.step == 3:
+            return Recommendation(Action.BUY_AGGRESSIVE, (Trade("BTC", "buy", 50.0),), confidence=0.7)
+        return Recommendation(Action.HOLD)
+
+
+def test_adapter_and_strategies_satisfy_their_ports(market):
+    assert isinstance(SimAdapter(market), Adapter)
+    for name in registry.names():
+        assert isinstance(registry.create(name), Strategy)
+
+
+def test_orders_fill_at_the_next_open_not_the_close_they_saw(market):
+    costs = CostModel(fees_bps=0, slippage_bps=0, impact=0)
+    result = backtest(OneShot(), market, costs=costs)
+    cash0 = 100_000 / market.open[:, 0, 3]
+    units = cash0 * 0.5 * market.open[:, 4, 3] / market.open[:, 4, 0]
+    # equity at close 4 = BTC units x close + remaining cash x USDC close
+    expected = units * market.close[:, 4, 0] + cash0 * 0.5 * market.close[:, 4, 3]
+    np.testing.assert_allclose(result.equity[:, 4], expected, rtol=1e-12)
+    # before the fill, equity is the cash marked at the USDC close
+    np.testing.assert_allclose(result.equity[:, 3], cash0 * market.close[:, 3, 3], rtol=1e-12)
+    assert result.action_counts() == {"HOLD": 6 * (len(result.decision_steps) - 1), "BUY_AGGRESSIVE": 6}
+
+
+def test_equity_is_holdings_marked_at_every_close(market):
+    adapter = SimAdapter(market, costs=CostModel(fees_bps=10))
+    strategy = EqualWeightRebalance(period_days=20)
+    holdings_by_step = {}
+    for t in DecisionClock.for_strategy(strategy, market.n_steps):
+        adapter.submit_batch(t, strategy.decide_batch(adapter.snapshot_batch(t)))
+        holdings_by_step[t + 1] = adapter.holdings.copy()
+    adapter.finish()
+    h = adapter.holdings * 0 + np.nan
+    for s in range(market.n_steps):
+        if s in holdings_by_step:
+            h = holdings_by_step[s]
+        if np.isnan(h).all():
+            continue
+        np.testing.assert_allclose(adapter.equity[:, s], (h * market.close[:, s]).sum(axis=1), rtol=1e-12)
+
+
+def test_batched_run_equals_path_by_path(market):
+    batched = backtest(EqualWeightRebalance(15), market)
+    for p in range(market.n_paths):
+        single = Market.simulate(market.spec, seed=21, path_ids=[p])
+        alone = backtest(EqualWeightRebalance(15), single)
+        np.testing.assert_array_equal(alone.equity[0], batched.equity[p])
+        assert alone.fees[0] == batched.fees[p]
+
+
+def test_decide_and_decide_batch_agree(market):
+    adapter = SimAdapter(market)
+    snap = adapter.snapshot_batch(0)
+    for name in registry.names():
+        strategy = registry.create(name)
+        batch = strategy.decide_batch(snap)
+        for p in range(market.n_paths):
+            one = OrderBatch.from_recommendations([strategy.decide(snap.path(p))], snap.book)
+            np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=1e-15)
+            np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=1e-15)
+
+
+def test_win_is_traded_value_beating_hold_from_the_same_state(market):
+    result = backtest(OneShot(), market, win_horizon_days=7)
+    d = list(result.decision_steps).index(3)
+    fee = 10 / 1e4
+    # half the cash went into BTC at the open of step 4 (fee 10 bps, slippage ~1 bp); the other
+    # half is the same in both worlds, so the trade wins when BTC beat USDC over steps 4..10
+    btc_gain = market.close[:, 10, 0] / market.open[:, 4, 0]
+    usdc_gain = market.close[:, 10, 3] / market.open[:, 4, 3]
+    expected_win = btc_gain * (1 - fee) * (1 - 0.0001) > usdc_gain * 1.0001
+    clear = np.abs(btc_gain / usdc_gain - 1) > 0.01  # away from the cost boundary
+    np.testing.assert_array_equal(result.wins[clear, d], expected_win[clear].astype(np.int8))
+    assert (result.wins[:, [i for i in range(len(result.decision_steps)) if i != d]] == -1).all()
+
+
+def test_hold_keeps_the_cash(market):
+    result = backtest(HoldStrategy(), market)
+    cash0 = 100_000 / market.open[:, 0, 3]
+    np.testing.assert_allclose(result.equity, cash0[:, None] * market.close[:, :, 3], rtol=1e-12)
+    assert (result.wins == -1).all() and result.fees.sum() == 0
+
+
+class Broken(BaseStrategy):
+    name = "broken"
+    decision_every_days = 10
+
+    def decide(self, snapshot):
+        if snapshot.step == 20 and snapshot.batch is not None:
+            return Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 150.0),))
+        return Recommendation(Action.HOLD)
+
+
+def test_invalid_recommendation_stops_with_a_named_error(market):
+    with pytest.raises(InvalidRecommendation, match=r"path 0, step 20: trades\[0\].percentage"):
+        backtest(Broken(), market)
+
+
+def test_single_user_port_calls(market):
+    adapter = SimAdapter(market, cooldown_days=5)
+    snap = adapter.snapshot(2, 0)
+    assert snap.holdings.shape == (5,) and snap.value == pytest.approx(
+        100_000 * market.close[2, 0, 3] / market.open[2, 0, 3]
+    )
+    assert adapter.can_rebalance(2)
+    rec = adapter.auto_rebalance(2, inflation=0.06)
+    assert rec is not None and rec.action == Action.REBALANCE
+    # inflation 6 % > 2 %: risky share 0.5 + 0.04
+    risky_value = (adapter.holdings[2, :3] * market.open[2, 1, :3]).sum()
+    total = (adapter.holdings[2] * market.open[2, 1]).sum()
+    assert risky_value / total == pytest.approx(0.54, abs=0.01)
+    assert adapter.holdings[0, :3].sum() == 0  # other users untouched
+    adapter.snapshot_batch(2)
+    assert not adapter.can_rebalance(2)
+    assert adapter.auto_rebalance(2, inflation=0.06) is None
+    with pytest.raises(ValueError, match="user 99"):
+        adapter.snapshot(99, 0)
+    with pytest.raises(ValueError, match="step"):
+        adapter.submit_batch(market.n_steps - 1, OrderBatch.hold(6, 5))
+
+
+def test_cost_model_rejects_bad_values():
+    with pytest.raises(ValueError, match="fees_bps"):
+        CostModel(fees_bps=-1)
+    with pytest.raises(ValueError, match="impact"):
+        CostModel(impact=float("nan"))
+
+
+def test_clock_decides_before_the_last_step():
+    assert list(DecisionClock(10, every=3)) == [0, 3, 6]
+    assert list(DecisionClock(10, every=None)) == [0]
+    assert list(DecisionClock(1, every=1)) == []
+
+
+def test_run_accepts_any_clock(market):
+    adapter = SimAdapter(market)
+    result = run(EqualWeightRebalance(), adapter, [0, 7, 50])
+    assert list(result.decision_steps) == [0, 7, 50]
+    assert np.isfinite(result.equity).all()

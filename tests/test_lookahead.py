@@ -1,0 +1,49 @@
+"""The lookahead check catches the leaky canary and passes every registered strategy."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+import strategies  # noqa: F401
+from prometheus_sim.cli import main
+from prometheus_sim.lookahead import check_lookahead
+from prometheus_sim.market import Market
+from strategies import registry
+from strategies.canary import LeakyCanary
+
+
+@pytest.fixture(scope="module")
+def market(default_spec):
+    return Market.simulate(default_spec.with_overrides(horizon_days=200), seed=8, n_paths=5)
+
+
+def test_the_canary_is_caught_with_its_step_and_output(market):
+    report = check_lookahead(LeakyCanary, market, n_checks=8)
+    assert not report.passed
+    first = report.findings[0]
+    assert first.kind == "decision" and first.name in ("action", "buy_fraction")
+    assert first.step in report.steps_checked
+    assert "differs when data after the step is removed" in str(first)
+
+
+def test_the_canary_is_never_registered():
+    assert "canary" not in registry.names()
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_registered_strategy_passes(name, market):
+    report = check_lookahead(lambda: registry.create(name), market, n_checks=10)
+    assert report.passed, [str(f) for f in report.findings]
+    assert report.steps_checked
+
+
+def test_lookahead_command_exit_codes():
+    runner = CliRunner()
+    bad = runner.invoke(main, ["lookahead", "canary", "default", "--horizon-days", "60", "--checks", "4"])
+    assert bad.exit_code == 1 and "LOOKAHEAD step" in bad.output
+    good = runner.invoke(main, ["lookahead", "sixty_forty", "default", "--horizon-days", "120"])
+    assert good.exit_code == 0, good.output
+    assert "no lookahead" in good.output
+    unknown = runner.invoke(main, ["lookahead", "yolo", "default"])
+    assert unknown.exit_code == 2 and "unknown strategy 'yolo'" in unknown.output

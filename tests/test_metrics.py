@@ -1,0 +1,67 @@
+"""Metrics against obvious references."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from prometheus_sim import metrics as m
+
+
+@pytest.fixture
+def equity():
+    rng = np.random.default_rng(4)
+    r = rng.normal(0.0008, 0.02, size=(3, 400))
+    return 100.0 * np.cumprod(np.concatenate([np.ones((3, 1)), 1 + r], axis=1), axis=1)
+
+
+def test_sharpe_sortino_vol(equity):
+    r = m.simple_returns(equity)
+    for p in range(3):
+        x = r[p]
+        assert m.sharpe(r)[p] == pytest.approx(x.mean() / x.std(ddof=1) * math.sqrt(365), rel=1e-12)
+        downside = math.sqrt(np.mean(np.minimum(x, 0) ** 2))
+        assert m.sortino(r)[p] == pytest.approx(x.mean() / downside * math.sqrt(365), rel=1e-12)
+        assert m.annual_vol(r)[p] == pytest.approx(x.std(ddof=1) * math.sqrt(365), rel=1e-12)
+    assert m.sharpe(np.zeros((1, 10)))[0] == 0.0
+
+
+def test_drawdown_calmar_returns(equity):
+    for p in range(3):
+        e = equity[p]
+        worst = max(1 - e[i] / e[: i + 1].max() for i in range(len(e)))
+        assert m.max_drawdown(equity)[p] == pytest.approx(worst, rel=1e-12)
+        ann = (e[-1] / e[0]) ** (365 / (len(e) - 1)) - 1
+        assert m.annual_return(equity)[p] == pytest.approx(ann, rel=1e-12)
+        assert m.calmar(equity)[p] == pytest.approx(ann / worst, rel=1e-12)
+    assert m.max_drawdown(np.array([1.0, 2.0, 1.0, 3.0])) == pytest.approx(0.5)
+
+
+def test_probabilistic_sharpe_matches_the_formula(equity):
+    r = m.simple_returns(equity)
+    x = r[0]
+    sr = x.mean() / x.std(ddof=1)
+    skew = stats.skew(x)
+    kurt = stats.kurtosis(x, fisher=False)
+    z = sr * math.sqrt(len(x) - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
+    assert m.probabilistic_sharpe(r)[0] == pytest.approx(NormalDist().cdf(z), rel=1e-9)
+
+
+def test_win_rate_and_intervals():
+    assert m.win_rate(np.array([[1, 0, -1], [1, -1, -1]])) == pytest.approx(2 / 3)
+    assert math.isnan(m.win_rate(np.array([-1, -1])))
+    mean, lo, hi = m.mean_interval(np.array([1.0, 2.0, 3.0, 4.0]))
+    half = 1.959964 * np.std([1, 2, 3, 4], ddof=1) / 2
+    assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-6)
+    assert m.mae_pct(np.array([110.0]), np.array([100.0])) == pytest.approx(10.0)
+    assert m.rmse(np.array([1.0, 3.0]), np.array([0.0, 0.0])) == pytest.approx(math.sqrt(5))
+
+
+def test_every_path_metric_has_a_definition():
+    for name in m.PATH_METRICS:
+        if name != "n_scored":
+            assert name in m.DEFINITIONS

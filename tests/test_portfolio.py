@@ -1,0 +1,218 @@
+"""Actions, orders, the accounting kernel and the reward."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prometheus_sim.portfolio import (
+    Action,
+    AssetBook,
+    InvalidRecommendation,
+    OrderBatch,
+    Recommendation,
+    RiskProfile,
+    Trade,
+    execute_orders_nb,
+    plan_actions,
+    reward,
+)
+
+BOOK = AssetBook(names=("BTC", "ETH", "USDC", "BOND"), cash_index=2, risky=(0, 1))
+PRICES = np.array([[50_000.0, 2_500.0, 1.0, 100.0]])
+
+
+def _fill(holdings, orders, prices=PRICES, fee=0.0, slip=0.0, impact=0.0, volume=None):
+    h = holdings.astype(float).copy()
+    fees = np.zeros(len(h))
+    notional = np.zeros(len(h))
+    vol = np.full_like(h, 1e12) if volume is None else volume
+    execute_orders_nb(h, BOOK.cash_index, prices, vol, orders.sell_fraction, orders.buy_fraction, fee, slip, impact,
+                      fees, notional)  # fmt: skip
+    return h, fees, notional
+
+
+def _value(h, prices=PRICES):
+    return (h * prices).sum(axis=1)
+
+
+def test_the_seven_actions_map_to_documented_orders():
+    holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]] * 7)
+    prices = np.repeat(PRICES, 7, axis=0)
+    orders = plan_actions(np.arange(7), holdings, prices, BOOK, RiskProfile(risk_tolerance=0.5))
+    assert not orders.buy_fraction[0].any() and not orders.sell_fraction[0].any()  # HOLD
+    for row, frac in ((1, 0.10), (2, 0.25), (3, 0.50)):  # BUY_*: that share of cash, split over BTC and ETH
+        np.testing.assert_allclose(orders.buy_fraction[row], [frac / 2, frac / 2, 0, 0])
+        assert not orders.sell_fraction[row].any()
+    for row, frac in ((4, 0.25), (5, 0.60)):  # SELL_*: that share of every risky holding
+        np.testing.assert_allclose(orders.sell_fraction[row], [frac, frac, 0, 0])
+    # REBALANCE: 0.2 + 0.6 x 0.5 = 50 % in the risky basket, equally split; the rest cash; the bond sold
+    after, _, _ = _fill(holdings[6:7], _slice(orders, 6), prices[6:7])
+    w = after * prices[6] / _value(after, prices[6:7])[:, None]
+    np.testing.assert_allclose(w[0], [0.25, 0.25, 0.5, 0.0], atol=1e-12)
+    orders.validate(BOOK)
+
+
+def _slice(orders, row):
+    return OrderBatch(orders.action[row : row + 1], orders.sell_fraction[row : row + 1],
+                      orders.buy_fraction[row : row + 1], orders.confidence[row : row + 1])  # fmt: skip
+
+
+def test_buy_spends_cash_with_fees_on_notional_and_sell_returns_net():
+    h = np.array([[0.0, 0.0, 10_000.0, 0.0]])
+    buy = OrderBatch.hold(1, 4)
+    buy.buy_fraction[0, 0] = 0.5
+    after, fees, notional = _fill(h, buy, fee=0.001)
+    units = 5_000 / (50_000 * 1.001)
+    assert after[0, 0] == pytest.approx(units, rel=1e-14)
+    assert after[0, 2] == pytest.approx(5_000, rel=1e-14)
+    assert fees[0] == pytest.approx(units * 50_000 * 0.001, rel=1e-12)
+    assert notional[0] == pytest.approx(units * 50_000, rel=1e-12)
+    sell = OrderBatch.hold(1, 4)
+    sell.sell_fraction[0, 0] = 1.0
+    back, fees2, _ = _fill(after, sell, fee=0.001)
+    assert back[0, 0] == 0.0
+    assert back[0, 2] == pytest.approx(5_000 + units * 50_000 * 0.999, rel=1e-12)
+
+
+def test_slippage_grows_with_size_relative_to_volume():
+    h = np.array([[0.0, 0.0, 1e9, 0.0], [0.0, 0.0, 1e9, 0.0]])
+    orders = OrderBatch.hold(2, 4)
+    orders.buy_fraction[0, 0] = 0.001  # small order
+    orders.buy_fraction[1, 0] = 0.5  # large order
+    volume = np.full((2, 4), 1000.0)
+    prices = np.repeat(PRICES, 2, axis=0)
+    after, _, notional = _fill(h, orders, prices=prices, slip=0.0005, impact=0.1, volume=volume)
+    avg_px = notional / after[:, 0]
+    assert avg_px[0] > 50_000 and avg_px[1] > avg_px[0] * 1.001
+
+
+def _slow_reference(h, cash, px, vol, sell, buy, fee, slip, impact):
+    """Obvious Python version of the kernel, written from the module docstring."""
+    h = h.copy()
+    fees = notional = 0.0
+    for a in range(len(h)):
+        if a != cash and sell[a] > 0 and h[a] > 0:
+            units = h[a] * sell[a]
+            fill = px[a] * (1 - min(slip + impact * units / vol[a], 0.5))
+            h[a] -= units
+            h[cash] += units * fill * (1 - fee) / px[cash]
+            fees += units * fill * fee
+            notional += units * fill
+    available = h[cash]
+    for a in range(len(h)):
+        if a != cash and buy[a] > 0:
+            spend_units = min(available * buy[a], h[cash])
+            spend = spend_units * px[cash]
+            fill = px[a] * (1 + min(slip + impact * (spend / px[a]) / vol[a], 0.5))
+            units = spend / (1 + fee) / fill
+            h[a] += units
+            h[cash] -= spend_units
+            fees += spend - spend / (1 + fee)
+            notional += spend / (1 + fee)
+    return h, fees, notional
+
+
+fractions = st.lists(st.floats(0, 1), min_size=4, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    holdings=st.lists(st.floats(0, 1e4), min_size=4, max_size=4),
+    sell=fractions,
+    buy=fractions,
+    fee=st.floats(0, 0.01),
+    slip=st.floats(0, 0.01),
+    impact=st.floats(0, 1),
+    cash_px=st.floats(0.8, 1.2),
+)
+def test_kernel_matches_reference_and_conserves_value(holdings, sell, buy, fee, slip, impact, cash_px):
+    h = np.array([holdings])
+    sell_a, buy_a = np.array([sell]), np.array([buy])
+    sell_a[0, 2] = buy_a[0, 2] = 0.0
+    both = (sell_a > 0) & (buy_a > 0)
+    buy_a[both] = 0.0
+    if buy_a.sum() > 1:
+        buy_a /= buy_a.sum()
+    orders = OrderBatch(np.zeros(1, np.int8), sell_a, buy_a, np.ones(1))
+    px = PRICES.copy()
+    px[0, 2] = cash_px
+    vol = np.full((1, 4), 5e3)
+    after, fees, notional = _fill(h, orders, prices=px, fee=fee, slip=slip, impact=impact, volume=vol)
+    ref_h, ref_fees, ref_notional = _slow_reference(h[0], 2, px[0], vol[0], sell_a[0], buy_a[0], fee, slip, impact)
+    np.testing.assert_allclose(after[0], ref_h, rtol=1e-10, atol=1e-9)
+    assert fees[0] == pytest.approx(ref_fees, rel=1e-9, abs=1e-9)
+    assert notional[0] == pytest.approx(ref_notional, rel=1e-9, abs=1e-9)
+    assert np.all(after >= -1e-9)
+    # value is conserved up to fees and slippage: never created
+    assert _value(after, px)[0] <= _value(h, px)[0] * (1 + 1e-12) + 1e-9
+    if slip == 0 and impact == 0:
+        assert _value(after, px)[0] == pytest.approx(_value(h, px)[0] - fees[0], rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rec", "message"),
+    [
+        (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 70), Trade("ETH", "buy", 40))), "over 100 %"),
+        (Recommendation(Action.BUY_MODERATE, (Trade("DOGE", "buy", 10),)), "trades[0].asset: unknown asset 'DOGE'"),
+        (Recommendation(Action.SELL_PARTIAL, (Trade("BTC", "sell", float("nan")),)), "trades[0].percentage"),
+        (Recommendation(Action.SELL_PARTIAL, (Trade("BTC", "sell", 140),)), "must be in (0, 100]"),
+        (Recommendation(Action.BUY_MODERATE, (Trade("USDC", "buy", 10),)), "cash asset"),
+        (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "hodl", 10),)), "trades[0].side"),
+        (Recommendation(Action.HOLD, (), confidence=1.5), "confidence"),
+        (Recommendation(Action.REBALANCE, (Trade("BTC", "buy", 10), Trade("BTC", "sell", 10))), "both bought and sold"),
+    ],
+)
+def test_invalid_recommendations_are_named(rec, message):
+    with pytest.raises(InvalidRecommendation) as info:
+        OrderBatch.from_recommendations([Recommendation(Action.HOLD), rec], BOOK, step=12)
+    assert "path 1, step 12" in str(info.value)
+    assert message in str(info.value)
+
+
+def test_recommendation_encodes_for_the_chain():
+    rec = Recommendation(Action.REBALANCE, (Trade("BTC", "sell", 12.5), Trade("ETH", "buy", 100)), confidence=0.8731)
+    legs, conf = rec.encode_for_chain({"BTC": "0xB", "ETH": "0xE"})
+    assert legs == [("0xB", 1, 1250), ("0xE", 0, 10_000)]
+    assert conf == 8731
+    with pytest.raises(KeyError, match="SOL"):
+        Recommendation(Action.BUY_MODERATE, (Trade("SOL", "buy", 5),)).encode_for_chain({})
+
+
+def test_orders_round_trip_through_recommendations():
+    holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]])
+    orders = plan_actions(np.array([Action.REBALANCE]), holdings, PRICES, BOOK, RiskProfile())
+    again = OrderBatch.from_recommendations([orders.recommendation(0, BOOK)], BOOK)
+    np.testing.assert_allclose(again.sell_fraction, orders.sell_fraction, rtol=1e-15)
+    np.testing.assert_allclose(again.buy_fraction, orders.buy_fraction, rtol=1e-15)
+
+
+def test_seed_example_a_five_percent_gain_with_lower_volatility_is_rewarded():
+    calm = reward(100.0, 105.0, volatility=0.01, risk_tolerance=0.5, days_to_goal=200, sharpe=1.0)
+    wild = reward(100.0, 105.0, volatility=0.05, risk_tolerance=0.5, days_to_goal=200, sharpe=1.0)
+    assert calm > 0 and calm > wild
+    assert calm == pytest.approx(5.0 - 0.5 + 0.5, rel=1e-12)
+
+
+def test_reward_terms():
+    base = dict(prev_value=100.0, value=100.0, volatility=0.02, days_to_goal=300, sharpe=0.0)
+    assert reward(risk_tolerance=0.0, **base) < reward(risk_tolerance=1.0, **base)  # penalty scales with 1 - tol
+    near = reward(100.0, 100.0, 0.01, 0.5, days_to_goal=0, sharpe=0.0)
+    far = reward(100.0, 100.0, 0.01, 0.5, days_to_goal=300, sharpe=0.0)
+    assert near - far == pytest.approx(2.0 * 0.9)  # stability bonus near the goal, shrinking with vol
+    assert reward(100.0, 100.0, 0.0, 0.5, 300, sharpe=10.0) == pytest.approx(1.5)  # Sharpe clipped at 3
+    with pytest.raises(ValueError):
+        reward(0.0, 1.0, 0.0, 0.5, 10, 0.0)
+
+
+def test_risk_profile_checks_its_fields():
+    assert RiskProfile(risk_tolerance=1.0).risky_weight == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="risk_tolerance"):
+        RiskProfile(risk_tolerance=1.2)
+    with pytest.raises(ValueError, match="goal_days"):
+        RiskProfile(goal_days=0)
+    assert math.isclose(RiskProfile().risky_weight, 0.5)

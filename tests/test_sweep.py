@@ -1,0 +1,137 @@
+"""Sweeps: same bytes whatever the executor, resume from disk, failed cells kept and reported."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import strategies  # noqa: F401
+from prometheus_sim.cli import main
+from prometheus_sim.portfolio import Action, Recommendation, Trade
+from prometheus_sim.sweep import SweepConfig, parse_seeds, plan_tasks, run_sweep
+from strategies import registry
+from strategies.base import BaseStrategy
+from tests.conftest import SCENARIOS
+
+SCEN = (str(SCENARIOS / "default.yaml"), str(SCENARIOS / "whale_dump.yaml"))
+STRATS = ("equal_weight", "sixty_forty", "buy_and_hold", "hold")
+
+
+def _config(**kw) -> SweepConfig:
+    base = dict(scenarios=SCEN, seeds=tuple(range(1000, 1012)), strategies=STRATS, horizon_days=90, seeds_per_task=5,
+                plot_seeds=4)  # fmt: skip
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def test_parse_seeds():
+    assert parse_seeds("1000-1003") == [1000, 1001, 1002, 1003]
+    assert parse_seeds("5, 1-2,5") == [1, 2, 5]
+    for bad, msg in (("1199-1000", "empty"), ("", "no seeds"), ("a-b", "not an integer"), ("-5", "not an integer")):
+        with pytest.raises(ValueError, match=msg):
+            parse_seeds(bad)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "local"
+    return out, run_sweep(_config(), out, workers=1)
+
+
+def test_sweep_writes_one_row_per_cell_and_keeps_plot_seeds_only(local_run):
+    out, outcome = local_run
+    m = pd.read_parquet(out / "metrics.parquet")
+    assert len(m) == 2 * 12 * 4 and not outcome.failures
+    assert set(m["strategy"]) == set(STRATS) and set(m["scenario"]) == {"default", "whale_dump"}
+    eq = pd.read_parquet(out / "equity" / "default__equal_weight.parquet")
+    assert list(eq.columns) == ["1000", "1001", "1002", "1003"] and len(eq) == 90
+    assert json.loads((out / "sweep.json").read_text())["status"] == "complete"
+
+
+def test_two_worker_processes_give_the_same_bytes(local_run, tmp_path):
+    out, _ = local_run
+    run_sweep(_config(), tmp_path / "par", workers=2)
+    assert (tmp_path / "par" / "metrics.parquet").read_bytes() == (out / "metrics.parquet").read_bytes()
+
+
+def test_dask_local_cluster_gives_the_same_bytes(local_run, tmp_path):
+    pytest.importorskip("distributed", reason="the dask extra is part of the pinned requirements")
+    out, _ = local_run
+    run_sweep(_config(), tmp_path / "dask", workers=2, executor="dask")
+    assert (tmp_path / "dask" / "metrics.parquet").read_bytes() == (out / "metrics.parquet").read_bytes()
+
+
+def test_a_rerun_resumes_from_disk(tmp_path):
+    out = tmp_path / "resume"
+    cfg = _config(scenarios=SCEN[:1])
+    first = run_sweep(cfg, out)
+    assert first.tasks_run == len(plan_tasks(cfg))
+    again = run_sweep(cfg, out)
+    assert again.tasks_run == 0 and again.tasks_skipped == len(plan_tasks(cfg))
+    victim = plan_tasks(cfg)[1].key
+    (out / "cells" / f"{victim}.parquet").unlink()
+    third = run_sweep(cfg, out)
+    assert third.tasks_run == 1
+    pd.testing.assert_frame_equal(third.metrics, first.metrics)
+    with pytest.raises(ValueError, match="other settings"):
+        run_sweep(_config(scenarios=SCEN[:1], fees_bps=30), out)
+
+
+class ExplodesOnWhales(BaseStrategy):
+    """Returns an invalid recommendation on one scenario only."""
+
+    name = "explodes"
+    decision_every_days = 30
+
+    def decide(self, snapshot):
+        if "whale" in str(snapshot.batch.history.calendar.freq) or snapshot.batch.book.names[0] == "BTC":
+            if snapshot.value > 0 and snapshot.step == 30 and snapshot.batch.n_paths == 5 and snapshot.index == 2:
+                return Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 250.0),))
+        return Recommendation(Action.HOLD)
+
+
+@pytest.fixture
+def explosive():
+    registry.register("explodes")(ExplodesOnWhales)
+    yield
+    registry._FACTORIES.pop("explodes")
+
+
+def test_failed_cells_are_reported_and_the_rest_kept(explosive, tmp_path):
+    cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"))
+    outcome = run_sweep(cfg, tmp_path / "f")
+    failures = json.loads((tmp_path / "f" / "failures.json").read_text())
+    assert failures and all(f["strategy"] == "explodes" for f in failures)
+    assert "trades[0].percentage" in failures[0]["error"] and "path 2, step 30" in failures[0]["error"]
+    m = outcome.metrics
+    assert (m["strategy"] == "equal_weight").sum() == 12
+    assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
+
+
+def test_backtest_command(tmp_path):
+    out = tmp_path / "bt"
+    args = ["backtest", "default", "--strategy", "equal_weight,hold", "--seeds", "1-6", "--horizon-days", "60",
+            "--out", str(out), "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 strategies x 6 seeds x 1 scenarios = 12 cells" in result.output
+    assert (out / "metrics.parquet").exists()
+    again = CliRunner().invoke(main, args)
+    assert "0 tasks run" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "equal_weight,moon"], "unknown strategy 'moon'"),
+        (["--strategy", "hold", "--seeds", "9-3"], "empty"),
+        (["--strategy", "hold", "--fees-bps", "-4"], "fees_bps"),
+    ],
+)
+def test_backtest_command_rejects_bad_input(args, message, tmp_path):
+    result = CliRunner().invoke(main, ["backtest", "default", *args, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert message in result.output

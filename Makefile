@@ -13,7 +13,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SEEDS ?= 1000-1099
+SEEDS ?= 1000-1199
 
 .PHONY: setup browser demo test lint bench clean
 

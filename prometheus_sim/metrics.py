@@ -144,7 +144,9 @@ PATH_METRICS = (
 
 def path_metrics(result) -> pd.DataFrame:
     """One row per path of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``."""
-    daily = result.daily_equity()
+    # the run starts from the initial value (all cash before the first open), then each day's close
+    start = np.full((result.n_paths, 1), result.initial_value)
+    daily = np.concatenate([start, result.daily_equity()], axis=1)
     rets = simple_returns(daily)
     wins = result.wins
     scored = wins >= 0

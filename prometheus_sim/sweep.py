@@ -192,6 +192,7 @@ def _write_task(out: Path, res: dict[str, Any]) -> None:
         with open(tmp, "wb") as fh:
             np.savez(
                 fh,
+                scenario=np.asarray(res["scenario"]),
                 seeds=np.asarray(res["plot_seeds"], dtype=np.uint64),
                 calendar=res["calendar"].values.astype("datetime64[ns]"),
                 **{f"equity__{k}": v for k, v in res["equity"].items()},
@@ -328,8 +329,8 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
         f = out / CELLS_DIR / f"{key}.equity.npz"
         if not f.exists():
             continue
-        scenario = key.split("__")[0]
         with np.load(f) as data:
+            scenario = str(data["scenario"])
             index = pd.DatetimeIndex(data["calendar"], name="date")
             seeds = [str(int(s)) for s in data["seeds"]]
             for name in data.files:
@@ -349,7 +350,10 @@ def _write_sweep_file(out: Path, config: SweepConfig, status: str) -> None:
     digests = {}
     for s in config.scenarios:
         try:
-            digests[Path(s).stem] = load_scenario(s).digest()
+            spec = load_scenario(s)
+            if config.horizon_days is not None:
+                spec = spec.with_horizon(config.horizon_days)
+            digests[spec.name] = spec.digest()  # of the scenario as run
         except Exception as exc:  # reported by the task too; keep the record readable
             digests[Path(s).stem] = f"invalid: {exc}".splitlines()[0]
     doc = {

@@ -1,0 +1,108 @@
+"""The report's per-scenario plots: equity and drawdown bands over seeds, one line per strategy.
+
+Each strategy is drawn as the median over the plotted seeds with a shaded 5-95 % band, so a
+reader sees both the typical path and how widely seeds disagree. Matplotlib is imported inside
+the functions: importing :mod:`prometheus_sim` must stay light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BAND = (5.0, 95.0)
+FIGSIZE = (9.0, 4.5)
+DPI = 100
+
+
+def equity_bands(equity: pd.DataFrame, initial_value: float) -> pd.DataFrame:
+    """Median and 5-95 % band over seeds (columns) of equity / ``initial_value``.
+
+    Dividing by the initial value (not the first close) keeps day 0's move visible and puts every
+    strategy on the same 1.0 start.
+    """
+    return _bands(equity.to_numpy(dtype=float) / float(initial_value), equity.index)
+
+
+def drawdown_bands(equity: pd.DataFrame) -> pd.DataFrame:
+    """Median and 5-95 % band over seeds of the drawdown curve 1 - equity / running peak.
+
+    Same definition as the ``max_drawdown`` metric (positive fraction), per day instead of the max.
+    """
+    values = equity.to_numpy(dtype=float)
+    peak = np.maximum.accumulate(values, axis=0)
+    return _bands(1.0 - values / peak, equity.index)
+
+
+def _bands(values: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Quantiles across columns (seeds) for each row (day)."""
+    lo, med, hi = np.percentile(values, [BAND[0], 50.0, BAND[1]], axis=1)
+    return pd.DataFrame({"low": lo, "median": med, "high": hi}, index=index)
+
+
+def strategy_colours(strategies: list[str]) -> dict[str, str]:
+    """A fixed colour per strategy (sorted order), so the same strategy looks alike in every plot."""
+    palette = [
+        f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray", "olive", "cyan")
+    ]
+    return {s: palette[i % len(palette)] for i, s in enumerate(sorted(strategies))}
+
+
+def plot_equity(curves: Mapping[str, pd.DataFrame], initial_value: float, title: str, out_file: str | Path) -> Path:
+    """Equity / initial value per strategy (median and 5-95 % band over seeds) -> PNG file."""
+    bands = {name: equity_bands(frame, initial_value) for name, frame in curves.items()}
+    return _plot_bands(bands, title, "equity / initial value (log scale)", out_file, percent=False, baseline=1.0,
+                       log=True)  # fmt: skip
+
+
+def plot_drawdown(curves: Mapping[str, pd.DataFrame], title: str, out_file: str | Path) -> Path:
+    """Drawdown per strategy (median and 5-95 % band over seeds), drawn downwards -> PNG file."""
+    bands = {name: -drawdown_bands(frame) for name, frame in curves.items()}
+    return _plot_bands(bands, title, "drawdown from running peak", out_file, percent=True, baseline=0.0)
+
+
+def _plot_bands(
+    bands: Mapping[str, pd.DataFrame],
+    title: str,
+    ylabel: str,
+    out_file: str | Path,
+    *,
+    percent: bool,
+    baseline: float,
+    log: bool = False,
+) -> Path:
+    """Draw each strategy's median line over its shaded band; save without a version stamp."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    colours = strategy_colours(list(bands))
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    ax.axhline(baseline, color="black", lw=0.8, alpha=0.6)
+    for name in sorted(bands):
+        b = bands[name]
+        ax.fill_between(b.index, b["low"], b["high"], color=colours[name], alpha=0.10, lw=0)
+        for edge in ("low", "high"):  # edges keep overlapping bands tellable apart
+            ax.plot(b.index, b[edge], color=colours[name], lw=0.7, ls="--", alpha=0.7)
+        ax.plot(b.index, b["median"], color=colours[name], lw=1.6, label=f"{name} (median)")
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    # growth compounds: a log axis keeps a 5-95 % band of 0.5x..8x readable
+    if log and all((b[["low", "median", "high"]].to_numpy() > 0).all() for b in bands.values()):
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8, title=f"shaded: {BAND[0]:.0f}-{BAND[1]:.0f} % of seeds", title_fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, metadata={"Software": None})
+    plt.close(fig)
+    return out

@@ -1,0 +1,184 @@
+"""The backtest report: files, content, valid PNGs, and every plot rendering in a real browser.
+
+One small sweep (two scenarios that run, one broken scenario so the failures section has rows)
+is built once per module. The browser test opens report.html in headless Chromium and reads the
+count of decoded plots the page's own script writes to ``<body data-plots-rendered>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from prometheus_sim.acceptance import evaluate
+from prometheus_sim.report.builder import build_report
+from prometheus_sim.sweep import SweepConfig, run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+STRATEGIES = ("equal_weight", "sixty_forty", "buy_and_hold", "hold")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    base = tmp_path_factory.mktemp("report")
+    broken = base / "broken.yaml"
+    broken.write_text("name: broken\nhorizon_days: -1\n")  # fails validation: a failure row per strategy
+    cfg = SweepConfig(
+        scenarios=(str(ROOT / "scenarios/default.yaml"), str(ROOT / "scenarios/sideways_chop.yaml"), str(broken)),
+        seeds=tuple(range(1000, 1020)),
+        strategies=STRATEGIES,
+        horizon_days=120,
+        seeds_per_task=10,
+    )
+    run = base / "run"
+    run_sweep(cfg, run, workers=1)
+    return run, build_report(run)
+
+
+def _json(run: Path) -> dict:
+    return json.loads((run / "report.json").read_text())
+
+
+def test_report_files_exist(report):
+    run, files = report
+    for name in ("report.md", "report.html", "report.json"):
+        assert files[name] == run / name and (run / name).stat().st_size > 0
+
+
+def test_json_has_every_summary_row_and_criterion(report):
+    run, _ = report
+    data = _json(run)
+    metrics = pd.read_parquet(run / "metrics.parquet")
+    expected = set(metrics[["scenario", "strategy"]].itertuples(index=False, name=None))
+    assert expected == {(r["scenario"], r["strategy"]) for r in data["summary"]}
+    assert {s for s, _ in expected} == {"default", "sideways_chop"}
+    assert len(expected) == 2 * len(STRATEGIES)
+    names = [c.name for c in evaluate(run).criteria]
+    assert [c["name"] for c in data["acceptance"]["criteria"]] == names and names
+    hold = next(r for r in data["summary"] if r["strategy"] == "hold")
+    assert hold["metrics"]["win_rate"]["mean"] is None  # NaN -> null, shown as n/a
+    assert data["run"]["n_seeds"] == 20 and data["run"]["costs"]["fees_bps"] == 10.0
+    assert {"total_return", "sharpe", "psr", "win_rate"} <= set(data["definitions"])
+
+
+def test_failures_are_listed(report):
+    run, _ = report
+    data = _json(run)
+    assert {(f["scenario"], f["strategy"]) for f in data["failures"]} == {("broken", s) for s in STRATEGIES}
+    md = (run / "report.md").read_text()
+    assert "| broken | 1000-1009 | hold | ScenarioError" in md
+
+
+def test_markdown_mentions_every_plot_and_sections_in_order(report):
+    run, files = report
+    data = _json(run)
+    md = (run / "report.md").read_text()
+    plots = [p["file"] for p in data["plots"]]
+    assert sorted(plots) == sorted(k for k in files if k.startswith("plots/"))
+    assert len(plots) == 4  # equity + drawdown for each scenario that ran
+    for rel in plots:
+        assert f"]({rel})" in md
+    headings = [md.index(h) for h in ("## Run", "## Acceptance", "## Summary", "## Plots", "## Definitions")]
+    assert headings == sorted(headings)
+    assert "n/a" in md and " %" in md
+
+
+def test_plots_are_valid_pngs(report):
+    run, _ = report
+    for plot in _json(run)["plots"]:
+        path = run / plot["file"]
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            assert img.format == "PNG" and img.size[0] > 300 and img.size[1] > 200
+            assert "Software" not in img.info  # no version stamp: rebuilds give the same bytes
+
+
+def test_html_is_self_contained(report):
+    run, _ = report
+    page = (run / "report.html").read_text()
+    srcs = re.findall(r'src="([^"]*)"', page)
+    assert len(srcs) == len(_json(run)["plots"])
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "<link" not in page and "http://" not in page and "https://" not in page
+    assert len(re.findall(r"<script", page)) == 1 and "<script src" not in page
+
+
+def test_rebuild_is_byte_identical(report):
+    run, files = report
+    before = {k: p.read_bytes() for k, p in files.items()}
+    again = build_report(run)
+    assert {k: p.read_bytes() for k, p in again.items()} == before
+
+
+# ---------------------------------------------------------------- headless browser
+
+
+class _DomFacts(HTMLParser):
+    """What the browser test needs from a dumped DOM: body attributes, tables, plot images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body: dict[str, str | None] = {}
+        self.tables: list[dict[str, str | None]] = []
+        self.plot_imgs = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "body":
+            self.body = a
+        elif tag == "table":
+            self.tables.append(a)
+        elif tag == "img" and "plot" in (a.get("class") or "").split():
+            self.plot_imgs += 1
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.fail("chromium is not on PATH; run `make setup` (it installs chromium for the report's browser test)")
+    return exe
+
+
+def _browser_dom(html_file: Path, profile: Path) -> _DomFacts:
+    """Load the page in headless Chromium, let its load handler run, and parse the dumped DOM."""
+    cmd = [
+        _chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", html_file.resolve().as_uri(),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = _DomFacts()
+    facts.feed(proc.stdout)
+    return facts
+
+
+def test_every_plot_renders_in_headless_chromium(report, tmp_path):
+    run, _ = report
+    n_plots = len(_json(run)["plots"])
+    dom = _browser_dom(run / "report.html", tmp_path / "profile")
+    assert n_plots > 0 and dom.plot_imgs == n_plots
+    assert dom.body.get("data-plots-rendered") == str(n_plots), dom.body
+    assert any(t.get("id") == "acceptance" for t in dom.tables)
+    assert any(t.get("class") == "summary" for t in dom.tables)
+
+
+def test_browser_check_catches_a_broken_plot(report, tmp_path):
+    """Negative control: corrupt one image's data URI; the rendered count must drop by one."""
+    run, _ = report
+    page = (run / "report.html").read_text()
+    broken = tmp_path / "broken.html"
+    broken.write_text(page.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
+    dom = _browser_dom(broken, tmp_path / "profile")
+    assert dom.body.get("data-plots-rendered") == str(len(_json(run)["plots"]) - 1)

@@ -49,6 +49,10 @@ def test_orders_fill_at_the_next_open_not_the_close_they_saw(market):
     np.testing.assert_allclose(result.equity[:, 4], expected, rtol=1e-12)
     # before the fill, equity is the cash marked at the USDC close
     np.testing.assert_allclose(result.equity[:, 3], cash0 * market.close[:, 3, 3], rtol=1e-12)
+    # the fill price is a price the decision could not see
+    assert (market.open[:, 4, 0] != market.close[:, 3, 0]).all()
+    wrong = units * market.open[:, 4, 0] / market.close[:, 3, 0]  # had it filled at the close it saw
+    assert not np.allclose(wrong * market.close[:, 4, 0] + cash0 * 0.5 * market.close[:, 4, 3], result.equity[:, 4])
     assert result.action_counts() == {"HOLD": 6 * (len(result.decision_steps) - 1), "BUY_AGGRESSIVE": 6}
 
 

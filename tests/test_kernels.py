@@ -37,8 +37,11 @@ def test_correlation_kernel_matches_numpy():
 
 
 def test_ohlc_kernel_keeps_the_ordering_even_when_extremes_are_the_endpoints():
-    high, low, close = ohlc_nb(100.0, math.log(101.0), math.log(101.0), math.log(101.0))
-    assert low == 100.0 and high == close == pytest.approx(101.0)
+    lo_, hi_ = math.log(100.0), math.log(101.0)
+    open_, high, low, close = ohlc_nb(lo_, hi_, hi_, lo_)
+    assert low == open_ == pytest.approx(100.0) and high == close == pytest.approx(101.0)
+    open_, high, low, close = ohlc_nb(hi_, lo_, math.log(102.0), math.log(99.0))
+    assert low == pytest.approx(99.0) and high == pytest.approx(102.0) and low <= close <= open_ <= high
 
 
 def test_gbm_log_returns_have_the_textbook_mean_and_std():

@@ -40,8 +40,9 @@ def test_frame_has_the_seed_columns_and_a_daily_datetime_index(market):
     assert (frame.index[1:] - frame.index[:-1] == pd.Timedelta(days=1)).all()
     np.testing.assert_array_equal(frame["close"].to_numpy(), market.close[3, :, 1])
     assert frame["whale_transactions"].dtype == np.int64
-    # the next bar opens where the last one closed
-    np.testing.assert_array_equal(frame["open"].to_numpy()[1:], frame["close"].to_numpy()[:-1])
+    # the open is the bar's first trade: inside the range, and not the price the last bar closed at
+    assert (frame["low"] <= frame["open"]).all() and (frame["open"] <= frame["high"]).all()
+    assert (frame["open"].to_numpy()[1:] != frame["close"].to_numpy()[:-1]).all()
 
 
 def test_frame_errors_name_the_problem(market):

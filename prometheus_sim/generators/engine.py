@@ -79,7 +79,6 @@ def simulate_paths_nb(
         ring = np.zeros((n_signals, ring_size), dtype=np.int8)
         sig_state = np.zeros((n_signals, 4))
         log_price = asset_p[:, pr.A_START_LOG].copy()
-        prev_close = np.exp(log_price)
         garch_h = np.empty(n_assets)
         for a in range(n_assets):
             garch_h[a] = asset_p[a, pr.A_SIGMA] ** 2 * dt_step
@@ -141,7 +140,7 @@ def simulate_paths_nb(
                 if kappa > 0.0:
                     if shock_kappa[t, a] > 0.0:
                         kappa = shock_kappa[t, a]
-                    x, hi, lo, zsum = pr.peg_path_nb(
+                    x_open, x, hi, lo, zsum = pr.peg_path_nb(
                         lp0, kappa, sigma * vol_mult, dt_sub, zc, a, n_assets, n_sub, shock_jump[t, a]
                     )
                     truth_drift[i, t, a] = lp0 * (math.exp(-kappa * dt_step) - 1.0)
@@ -169,15 +168,15 @@ def simulate_paths_nb(
                         if n_jumps > 0:
                             u_pos = uniform_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + _JUMP_SLOTS - 1)
                             jump_sub = min(int(u_pos * n_sub), n_sub - 1)
-                    x, hi, lo, zsum = pr.diffusion_path_nb(
+                    x_open, x, hi, lo, zsum = pr.diffusion_path_nb(
                         lp0, step_mean, sd, zc, a, n_assets, n_sub, shock_jump[t, a], jump_total, jump_sub
                     )
                     truth_drift[i, t, a] = step_mean + jump_rate * dt_step * jump_mean
                 truth_vol[i, t, a] = sd
                 truth_jumps[i, t, a] = n_jumps
-                h_, l_, c_ = pr.ohlc_nb(prev_close[a], x, hi, lo)
+                o_, h_, l_, c_ = pr.ohlc_nb(x_open, x, hi, lo)
                 step_return = x - lp0
-                open_[i, t, a] = prev_close[a]
+                open_[i, t, a] = o_
                 high[i, t, a] = h_
                 low[i, t, a] = l_
                 close[i, t, a] = c_
@@ -185,7 +184,6 @@ def simulate_paths_nb(
                     c_, step_return, asset_p[a, pr.A_INV_BASE_SD], asset_p[a, pr.A_VOLUME_UNIT],
                     asset_p[a, pr.A_VOLUME_SENS], asset_p[a, pr.A_VOLUME_NOISE], z_vol[a],
                 )  # fmt: skip
-                prev_close[a] = c_
                 log_price[a] = x
                 z_std = zsum * inv_sqrt_sub
                 if is_garch:

@@ -2,7 +2,8 @@
 
 Pure ``@njit`` functions on scalars and arrays, called once per (path, step) by
 :func:`prometheus_sim.generators.engine.simulate_paths_nb`. Log prices are the state; OHLC is
-read off the intraday sub-steps, so ``low <= open, close <= high`` holds by construction.
+read off the intraday sub-steps (the bar's "trades"), so ``low <= open, close <= high`` holds by
+construction and the open, the first sub-step, is a price the previous bar's close did not know.
 """
 
 from __future__ import annotations
@@ -75,13 +76,16 @@ def garch_update_nb(h, z_std, omega, alpha, beta):
 def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jump, jump_total, jump_sub):
     """Walk one asset's log price through the sub-steps of a step.
 
-    Returns ``(log close, max log, min log, sum of standardised shocks)``.
+    The bar's trades are the sub-step prices: the open is the first of them (a moment after the
+    previous close, so it differs from it), the close the last, high and low their extremes.
+    Returns ``(log open, log close, max log, min log, sum of standardised shocks)``.
     """
     sub_mean = step_mean / n_sub
     sub_sd = step_sd / math.sqrt(n_sub)
     x = lp0
-    hi = lp0
-    lo = lp0
+    x_open = lp0
+    hi = -math.inf
+    lo = math.inf
     zsum = 0.0
     for s in range(n_sub):
         zz = zc[s * n_assets + a]
@@ -91,11 +95,13 @@ def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jum
             x += shock_jump
         if s == jump_sub:
             x += jump_total
+        if s == 0:
+            x_open = x
         if x > hi:
             hi = x
         if x < lo:
             lo = x
-    return x, hi, lo, zsum
+    return x_open, x, hi, lo, zsum
 
 
 @njit(cache=True, error_model="numpy")
@@ -104,8 +110,9 @@ def peg_path_nb(lp0, kappa, sd_year, dt_sub, zc, a, n_assets, n_sub, shock_jump)
     decay = math.exp(-kappa * dt_sub)
     noise = sd_year * math.sqrt((1.0 - decay * decay) / (2.0 * kappa))
     x = lp0
-    hi = lp0
-    lo = lp0
+    x_open = lp0
+    hi = -math.inf
+    lo = math.inf
     zsum = 0.0
     for s in range(n_sub):
         zz = zc[s * n_assets + a]
@@ -113,23 +120,25 @@ def peg_path_nb(lp0, kappa, sd_year, dt_sub, zc, a, n_assets, n_sub, shock_jump)
         x = x * decay + noise * zz
         if s == 0:
             x += shock_jump
+            x_open = x
         if x > hi:
             hi = x
         if x < lo:
             lo = x
-    return x, hi, lo, zsum
+    return x_open, x, hi, lo, zsum
 
 
 @njit(cache=True, error_model="numpy")
-def ohlc_nb(open_price, log_close, log_hi, log_lo):
-    """OHLC from the open and the sub-step extremes; guarantees low <= open, close <= high."""
+def ohlc_nb(log_open, log_close, log_hi, log_lo):
+    """OHLC from the sub-step path; guarantees low <= open, close <= high."""
+    open_price = math.exp(log_open)
     close = math.exp(log_close)
-    # An extreme at the close needs no second exp; at the open, open_price already is exp(log_open).
-    high = close if log_hi == log_close else math.exp(log_hi)
-    low = close if log_lo == log_close else math.exp(log_lo)
+    # An extreme at the open or the close needs no extra exp.
+    high = close if log_hi == log_close else open_price if log_hi == log_open else math.exp(log_hi)
+    low = close if log_lo == log_close else open_price if log_lo == log_open else math.exp(log_lo)
     high = max(high, open_price, close)
     low = min(low, open_price, close)
-    return high, low, close
+    return open_price, high, low, close
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,0 +1,888 @@
+"""Performance figures for the batched backtest (``prometheus_sim.backtest.backtest``).
+
+The workload: equal-weight rebalancing every 30 days (``EqualWeightRebalance(30)``: 1/5 of the
+value in each of BTC, ETH, SOL, USDC and BOND) over the default scenario with
+``horizon_days=3650`` at 1,000 paths (``Market.simulate(spec, n_paths=1000)``), fees 10 bps,
+no slippage and no impact. Every method gets the same market and the same costs:
+
+a. **ours**: ``backtest(EqualWeightRebalance(30), market, costs=CostModel(10, 0, 0))``, batched
+   over paths (Python runs once per decision step; fills and marking are Numba kernels).
+b. **vectorbt**: ``vectorbt.Portfolio.from_orders`` with ``size_type="targetpercent"`` (1/5 per
+   asset on each fill bar), one group per path with ``cash_sharing=True``, ``call_seq="auto"``
+   (sells first), ``price=open`` of the fill bar (orders decided at close t fill at open t + 1,
+   as ours do), valued at ``close``, sized on the decision close (``val_price=-inf``, the previous
+   close). USDC is a zero-fee column so its depeg moves the value as it does ours; vectorbt's own
+   cash starts at 100,000 and row 0 puts it all in USDC (ours starts in USDC). Timed warm, after a
+   warm-up call on a small market, as ``from_orders`` + ``pf.value()`` (the value curve is what
+   ours returns). ``targetpercent`` sizes a buy by its target units and pays the fee on top, while
+   ours spends a share of the post-sell cash with the fee included, so the final values differ
+   slightly by construction.
+b2. **vectorbt, same units**: ``from_orders`` with ``size_type="amount"`` fed the units our run
+   actually traded at each fill bar (USDC included). vectorbt does its own cash, fee and valuation
+   arithmetic, so agreement to 1e-9 checks our accounting (tests/test_vectorbt_crosscheck.py does
+   the same on a small market).
+c. **per-path loop**: a :class:`adapters.sim.SimAdapter` per single-path slice of the market and
+   ``backtest`` on it, in a Python loop over paths (what the batched design avoids).
+d. **NumPy loop**: plain NumPy, a Python loop over paths and, per path, over the rebalancing days
+   only (target weights, sells then buys at the next open, fees; equity marked per segment with a
+   matrix-vector product).
+
+For each: median wall time over ``--repeats`` warm runs, peak memory and whether the final values
+agree with ours to 1e-9 relative. Peak memory: every method runs in a fresh subprocess that
+builds the market first; around the first timed call the child resets the RSS high-water mark
+(``/proc/self/clear_refs`` <- ``5``), reads its RSS, and afterwards ``getrusage(RUSAGE_SELF)
+.ru_maxrss`` (and ``VmHWM``); the figure is the peak minus the RSS just before the call, i.e. what
+the call itself needed on top of the market it was given (inputs prepared before the call, such as
+vectorbt's 2-D price arrays, are not counted).
+
+Unless ``--skip-sweep``: the sweep of 200 seeds x 6 scenarios x 4 strategies through the CLI
+(``prometheus-sim backtest scenarios/*.yaml --strategy ... --seeds 1000-1199 --fees-bps 10
+--workers 2 --out DIR``), wall time and peak memory of the whole process tree (psutil polling,
+plus ``RUSAGE_CHILDREN.ru_maxrss``) against 4 GiB, if ``prometheus_sim.sweep`` and the command
+exist; otherwise "not measured" with the reason.
+
+Run from the repository root::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_backtest.py [--quick] [--json out.json]
+
+The parent process stays light (no NumPy, no Numba, no vectorbt): every figure comes from a child
+process, so one measurement's memory or compiled code never leaks into another's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from prometheus_sim.market import Market
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "scenarios" / "default.yaml"
+PERIOD_DAYS = 30
+FEES_BPS = 10.0
+INITIAL_VALUE = 100_000.0
+WARMUP_PATHS, WARMUP_DAYS = 2, 90
+
+TARGET_VBT_SPEEDUP = 10.0
+TARGET_MEMORY_VS_VBT = 0.25
+TARGET_SWEEP_PEAK_BYTES = 4 * 2**30
+AGREE_RTOL = 1e-9
+
+SWEEP_STRATEGIES = "equal_weight,sixty_forty,buy_and_hold,hold"
+SWEEP_SEEDS = (1000, 1199)
+SWEEP_SEEDS_QUICK = (1000, 1009)
+SWEEP_WORKERS = 2
+SWEEP_POLL_S = 0.05
+SWEEP_TIMEOUT_S = 4 * 3600.0
+
+TARGETPERCENT_NOTE = (
+    "targetpercent buys target units and pays the fee on top; ours spends a share of the post-sell "
+    "cash, fee included: the final values differ slightly by construction"
+)
+
+Json = dict[str, Any]
+
+
+# =============================================================== child-side helpers
+
+
+def _proc_status_kb(field: str) -> int:
+    """A ``kB`` field (``VmRSS``, ``VmHWM``) of /proc/self/status; -1 where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's RSS high-water mark to its current RSS (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _maxrss_bytes() -> int:
+    """``ru_maxrss`` in bytes (Linux reports kB, macOS bytes)."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r) if sys.platform == "darwin" else int(r) * 1024
+
+
+class PeakProbe:
+    """Peak RSS growth across one call: ``ru_maxrss`` after minus RSS just before.
+
+    ``ru_maxrss`` also remembers the high-water mark of threads that exited earlier, which the
+    reset does not clear; ``VmHWM`` (reset by it) is recorded too and used where ``ru_maxrss``
+    is stuck at an earlier, higher transient.
+    """
+
+    def __init__(self) -> None:
+        self.reset_ok = _reset_peak_rss()
+        self.rss_before = _proc_status_kb("VmRSS") * 1024
+        self.maxrss_before = _maxrss_bytes()
+
+    def result(self) -> Json:
+        maxrss_after = _maxrss_bytes()
+        hwm_after = _proc_status_kb("VmHWM") * 1024
+        hidden = maxrss_after <= self.maxrss_before and self.maxrss_before > self.rss_before * 1.02
+        use_hwm = hidden and self.reset_ok and hwm_after > 0
+        peak = hwm_after if use_hwm else maxrss_after
+        return {
+            "rss_before_bytes": self.rss_before,
+            "maxrss_before_bytes": self.maxrss_before,
+            "maxrss_after_bytes": maxrss_after,
+            "vmhwm_after_bytes": hwm_after,
+            "peak_source": "VmHWM" if use_hwm else "ru_maxrss",
+            "peak_extra_bytes": max(peak - self.rss_before, 0),  # < 0 only by page-size noise
+            "hwm_reset": self.reset_ok,
+            "peak_hidden_by_earlier_transient": hidden and not use_hwm,
+        }
+
+
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed_runs(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float], Json, Any]:
+    """Call ``fn`` ``repeats`` times; the first call (only) is wrapped in a :class:`PeakProbe`."""
+    times: list[float] = []
+    cpu: list[float] = []
+    probe = PeakProbe()
+    c0, t0 = _cpu_s(), time.perf_counter()
+    first = fn()
+    times.append(time.perf_counter() - t0)
+    cpu.append(_cpu_s() - c0)
+    memory = probe.result()
+    for _ in range(repeats - 1):
+        c0, t0 = _cpu_s(), time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        cpu.append(_cpu_s() - c0)
+        del out
+    return times, cpu, memory, first
+
+
+def _market(paths: int, days: int) -> Market:
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+
+    spec = load_scenario(SCENARIO).with_overrides(horizon_days=days)
+    return Market.simulate(spec, n_paths=paths)
+
+
+def _costs():
+    from adapters.sim import CostModel
+
+    return CostModel(fees_bps=FEES_BPS, slippage_bps=0.0, impact=0.0)
+
+
+def _ours(market: Market):
+    from prometheus_sim.backtest import backtest
+    from strategies.baselines import EqualWeightRebalance
+
+    return backtest(EqualWeightRebalance(PERIOD_DAYS), market, costs=_costs(), initial_value=INITIAL_VALUE)
+
+
+def _cash_index(market: Market) -> int:
+    return [a.kind for a in market.spec.assets].index("stable")
+
+
+def _fill_steps(market: Market) -> list[int]:
+    from prometheus_sim.backtest import DecisionClock
+
+    return [t + 1 for t in DecisionClock(n_steps=market.n_steps, every=PERIOD_DAYS * market.spec.steps_per_day)]
+
+
+class _RecordingAdapter:
+    """Delegates to a SimAdapter; records the units each ``submit_batch`` actually traded."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.traded_units: dict[int, np.ndarray] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def submit_batch(self, t, orders) -> None:
+        before = self._inner.holdings.copy()
+        self._inner.submit_batch(t, orders)
+        self.traded_units[t + 1] = self._inner.holdings - before
+
+
+def _ours_traded_units(market: Market):
+    """Our run with every fill's traded units recorded: (result, {fill step: (paths, assets)})."""
+    from adapters.sim import SimAdapter
+    from prometheus_sim.backtest import DecisionClock, run
+    from strategies.baselines import EqualWeightRebalance
+
+    strategy = EqualWeightRebalance(PERIOD_DAYS)
+    adapter = _RecordingAdapter(SimAdapter(market, costs=_costs(), initial_value=INITIAL_VALUE))
+    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.spec.steps_per_day))
+    return result, adapter.traded_units
+
+
+def _numba_info() -> Json:
+    import numba
+
+    return {"numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS}
+
+
+# --------------------------------------------------------------- vectorbt
+
+
+def _quiet_vectorbt() -> None:
+    """vectorbt 1.2.0 emits a Pandas4Warning and a NumbaPendingDeprecationWarning: not ours."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*Pandas4Warning.*")
+    warnings.filterwarnings("ignore", message=".*NumbaPendingDeprecationWarning.*")
+    try:
+        from pandas.errors import Pandas4Warning
+
+        warnings.filterwarnings("ignore", category=Pandas4Warning)
+    except ImportError:
+        pass
+    from numba.core.errors import NumbaPendingDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=NumbaPendingDeprecationWarning)
+
+
+def _to_2d(arr: np.ndarray) -> np.ndarray:
+    """(paths, steps, assets) -> (steps, paths x assets), path-major columns (one group per path)."""
+    import numpy as np
+
+    n_paths, n_steps, n_assets = arr.shape
+    return np.ascontiguousarray(arr.transpose(1, 0, 2)).reshape(n_steps, n_paths * n_assets)
+
+
+def _vbt_inputs(market: Market, variant: str) -> tuple[Json, Any]:
+    """Keyword arguments of ``from_orders`` for ``variant``, and (for "amount") our result."""
+    import numpy as np
+
+    n_paths, n_steps, n_assets = market.close.shape
+    cash = _cash_index(market)
+    fee_row = np.where(np.arange(n_assets) == cash, 0.0, FEES_BPS / 1e4)
+    size = np.full((n_steps, n_paths * n_assets), np.nan)
+    usdc_cols = np.arange(n_paths) * n_assets + cash
+    kwargs: Json = {}
+    ours = None
+    if variant == "targetpercent":
+        size[0, usdc_cols] = 1.0  # start fully in the stablecoin, as ours does
+        size[_fill_steps(market)] = 1.0 / n_assets
+        val_price = np.full((n_steps, 1), -np.inf)  # size on the decision close (the previous close) ...
+        val_price[0] = np.inf  # ... except on row 0, which has none: its own order price
+        kwargs.update(size_type="targetpercent", val_price=val_price)
+    elif variant == "amount":
+        ours, traded = _ours_traded_units(market)
+        size[0, usdc_cols] = INITIAL_VALUE / market.open[:, 0, cash]
+        for step, delta in traded.items():
+            row = delta.reshape(-1).astype(float)
+            row[row == 0.0] = np.nan
+            size[step] = row
+        kwargs.update(size_type="amount")
+    else:
+        raise ValueError(f"unknown vectorbt variant {variant!r}")
+    kwargs.update(
+        close=_to_2d(market.close),
+        size=size,
+        price=_to_2d(market.open),
+        fees=np.tile(fee_row, n_paths)[None, :],
+        init_cash=INITIAL_VALUE,
+        cash_sharing=True,
+        group_by=np.repeat(np.arange(n_paths), n_assets),
+        call_seq="auto",
+        freq="1D",
+    )
+    return kwargs, ours
+
+
+def _vbt_run(kwargs: Json, split: list[float] | None = None) -> Any:
+    """``from_orders`` + the value curve; returns (final values, orders filled)."""
+    import numpy as np
+    import vectorbt as vbt
+
+    t0 = time.perf_counter()
+    pf = vbt.Portfolio.from_orders(**kwargs)
+    t1 = time.perf_counter()
+    value = np.asarray(pf.value())
+    if split is not None:
+        split.append(t1 - t0)
+    return value, len(pf.order_records)
+
+
+# --------------------------------------------------------------- the plain NumPy loop
+
+
+def numpy_loop(market: Market) -> np.ndarray:
+    """Equal-weight rebalancing with plain NumPy, path by path, visiting only the rebalancing days.
+
+    Same conventions as the accounting kernel: weights from the decision close; overweight assets
+    sell the excess, the cash after sells is spent on underweight ones in proportion to their
+    shortfall; sells then buys at the next open; fees a fraction of notional (a buy spending S gets
+    S / (px (1 + fee)) units). Returns the equity curves, shape (paths, steps).
+    """
+    import numpy as np
+
+    n_paths, n_steps, n_assets = market.close.shape
+    cash = _cash_index(market)
+    fee = FEES_BPS / 1e4
+    decisions = [s - 1 for s in _fill_steps(market)]
+    noncash = np.arange(n_assets) != cash
+    target = np.full(n_assets, 1.0 / n_assets)
+    equity = np.empty((n_paths, n_steps))
+    for p in range(n_paths):
+        op, cl, eq = market.open[p], market.close[p], equity[p]
+        h = np.zeros(n_assets)
+        h[cash] = INITIAL_VALUE / op[0, cash]
+        marked = 0
+        for t in decisions:
+            fill = t + 1
+            eq[marked:fill] = cl[marked:fill] @ h
+            marked = fill
+            value = h * cl[t]
+            want = target * value.sum()
+            excess = value - want
+            over = (excess > 0) & (value > 0) & noncash
+            sell = np.zeros(n_assets)
+            sell[over] = excess[over] / value[over]
+            shortfall = np.where(noncash, np.clip(want - value, 0.0, None), 0.0)
+            cash_after = value[cash] + excess[noncash].clip(0.0, None).sum()
+            buy = np.minimum(shortfall / cash_after, 1.0) if cash_after > 0 else np.zeros(n_assets)
+            if buy.sum() > 1.0:
+                buy /= buy.sum()
+            px = op[fill]
+            units = h * np.minimum(sell, 1.0)
+            notional = units * px
+            h -= units
+            h[cash] += (notional - notional * fee)[noncash].sum() / px[cash]
+            spend_units = h[cash] * buy
+            spend_units[cash] = 0.0
+            h += np.where(noncash, spend_units * px[cash] / (1.0 + fee) / px, 0.0)
+            h[cash] -= spend_units.sum()
+        eq[marked:] = cl[marked:] @ h
+    return equity
+
+
+# --------------------------------------------------------------- child tasks
+
+
+def _single_path(market: Market, p: int):
+    """A Market-like view of path p (what SimAdapter and backtest read)."""
+    from types import SimpleNamespace
+
+    sl = slice(p, p + 1)
+    return SimpleNamespace(
+        spec=market.spec, assets=market.assets, calendar=market.calendar,
+        open=market.open[sl], high=market.high[sl], low=market.low[sl], close=market.close[sl],
+        volume=market.volume[sl], onchain=market.onchain[sl], macro=market.macro[sl],
+        seeds=market.seeds[sl], path_ids=market.path_ids[sl], n_paths=1, n_steps=market.n_steps,
+    )  # fmt: skip
+
+
+def _per_path_loop(market: Market) -> np.ndarray:
+    import numpy as np
+
+    return np.array([_ours(_single_path(market, p)).equity[0, -1] for p in range(market.n_paths)])
+
+
+def _base(task: Json, market: Market) -> Json:
+    return {
+        "paths": market.n_paths, "days": market.n_steps, "assets": len(market.assets),
+        "market_bytes": market.nbytes, "n_fills": len(_fill_steps(market)), **_numba_info(),
+    }  # fmt: skip
+
+
+def child_ours(task: Json) -> Json:
+    _ours(_market(WARMUP_PATHS, WARMUP_DAYS))  # load / compile the kernels
+    market = _market(task["paths"], task["days"])
+    times, cpu, memory, first = _timed_runs(lambda: _ours(market), task["repeats"])
+    return {
+        **_base(task, market), "times_s": times, "cpu_s": cpu, "memory": memory,
+        "final": first.equity[:, -1].tolist(), "equity_bytes": first.equity.nbytes,
+        "fees_total": float(first.fees.sum()),
+    }  # fmt: skip
+
+
+def child_vectorbt(task: Json) -> Json:
+    import numpy as np
+
+    _quiet_vectorbt()
+    import vectorbt as vbt
+
+    variant = task["variant"]
+    t0 = time.perf_counter()
+    small, _ = _vbt_inputs(_market(WARMUP_PATHS, WARMUP_DAYS), variant)
+    _vbt_run(small)  # warm-up: JIT compile (or load from the cache)
+    warmup_s = time.perf_counter() - t0
+    market = _market(task["paths"], task["days"])
+    kwargs, ours = _vbt_inputs(market, variant)
+    n_submitted = int(np.count_nonzero(~np.isnan(kwargs["size"])))
+    split: list[float] = []
+    times, cpu, memory, (value, n_filled) = _timed_runs(lambda: _vbt_run(kwargs, split), task["repeats"])
+    out = {
+        **_base(task, market), "variant": variant, "vectorbt": vbt.__version__, "warmup_s": warmup_s,
+        "times_s": times, "cpu_s": cpu, "from_orders_s": split, "memory": memory,
+        "final": value[-1].tolist(), "orders_submitted": n_submitted, "orders_filled": int(n_filled),
+        "input_bytes": int(sum(v.nbytes for v in kwargs.values() if isinstance(v, np.ndarray))),
+    }  # fmt: skip
+    if ours is not None:
+        theirs = value.T  # (paths, steps)
+        out["curve_max_rel_diff"] = float(np.max(np.abs(ours.equity - theirs) / np.abs(theirs)))
+    return out
+
+
+def child_per_path(task: Json) -> Json:
+    _per_path_loop(_market(WARMUP_PATHS, WARMUP_DAYS))
+    market = _market(task["paths"], task["days"])
+    times, cpu, memory, first = _timed_runs(lambda: _per_path_loop(market), task["repeats"])
+    return {**_base(task, market), "times_s": times, "cpu_s": cpu, "memory": memory, "final": first.tolist()}
+
+
+def child_numpy_loop(task: Json) -> Json:
+    numpy_loop(_market(WARMUP_PATHS, WARMUP_DAYS))
+    market = _market(task["paths"], task["days"])
+    times, cpu, memory, first = _timed_runs(lambda: numpy_loop(market), task["repeats"])
+    return {**_base(task, market), "times_s": times, "cpu_s": cpu, "memory": memory, "final": first[:, -1].tolist()}
+
+
+def child_sweep_probe(task: Json) -> Json:
+    """Whether ``prometheus_sim.sweep`` has a run_sweep-style entry point and the CLI a ``backtest`` command."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("prometheus_sim.sweep") is None:
+        return {"available": False, "reason": "prometheus_sim.sweep does not exist"}
+    try:
+        mod = importlib.import_module("prometheus_sim.sweep")
+    except Exception as exc:  # noqa: BLE001 - report, do not guess
+        return {"available": False, "reason": f"importing prometheus_sim.sweep failed: {type(exc).__name__}: {exc}"}
+    entry = next((n for n in ("run_sweep", "sweep", "run") if callable(getattr(mod, n, None))), None)
+    if entry is None:
+        return {"available": False, "reason": "prometheus_sim.sweep has no run_sweep-style entry point"}
+    from prometheus_sim.cli import main
+
+    commands = sorted(getattr(main, "commands", {}))
+    if "backtest" not in commands:
+        return {"available": False, "reason": f"the CLI has no `backtest` command (commands: {commands})"}
+    return {"available": True, "entry": f"prometheus_sim.sweep.{entry}"}
+
+
+CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
+    "ours": child_ours,
+    "vectorbt": child_vectorbt,
+    "per_path": child_per_path,
+    "numpy_loop": child_numpy_loop,
+    "sweep_probe": child_sweep_probe,
+}
+
+
+# =============================================================== parent side
+
+
+def _proc_meminfo_kb(field: str) -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def _child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(overrides)
+    return env
+
+
+def run_child(task: Json, timeout: float = 3600.0) -> Json:
+    """Run ``task`` in a fresh interpreter (this script, ``--child``); returns its JSON result."""
+    with tempfile.TemporaryDirectory(prefix="bench_bt_child_") as tmp:
+        out_file = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task), "--child-out", str(out_file)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0 or not out_file.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+            raise RuntimeError(f"child {task['kind']} failed (rc={proc.returncode}):\n  " + "\n  ".join(tail))
+        result = json.loads(out_file.read_text())
+    result["process_wall_s"] = wall
+    if "times_s" in result:
+        result["median_s"] = statistics.median(result["times_s"])
+    return result
+
+
+def _safe(name: str, fn: Callable[[], Json]) -> Json:
+    """Run one measurement; a failure is recorded (and printed), never turned into a figure."""
+    print(f"  measuring {name} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001 - report any failure as "not measured"
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print(f"  ... {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def _agreement(ours: Json, other: Json) -> Json:
+    """Max relative difference of the final values; agree when within AGREE_RTOL everywhere."""
+    a, b = ours["final"], other["final"]
+    if len(a) != len(b):
+        return {"max_rel_diff": math.inf, "agree": False, "note": f"{len(a)} vs {len(b)} paths"}
+    diffs = [abs(x - y) / abs(x) if x != 0 else abs(y) for x, y in zip(a, b, strict=True)]
+    worst = max(diffs) if diffs else 0.0
+    bad = [d for d in diffs if not d <= AGREE_RTOL]
+    return {"max_rel_diff": worst, "agree": not bad, "paths_outside": len(bad)}
+
+
+def _sweep_command(out_dir: str, seeds: tuple[int, int]) -> tuple[list[str], str]:
+    scenarios = [str(p.relative_to(REPO)) for p in sorted((REPO / "scenarios").glob("*.yaml"))]
+    args = [
+        "backtest", *scenarios, "--strategy", SWEEP_STRATEGIES, "--seeds", f"{seeds[0]}-{seeds[1]}",
+        "--fees-bps", f"{FEES_BPS:g}", "--workers", str(SWEEP_WORKERS), "--out", out_dir,
+    ]  # fmt: skip
+    script = Path(sys.prefix) / "bin" / "prometheus-sim"
+    if script.exists():
+        return [str(script), *args], " ".join(["prometheus-sim", *args])
+    return [sys.executable, "-m", "prometheus_sim.cli", *args], " ".join(["python -m prometheus_sim.cli", *args])
+
+
+# Runs the sweep as its only child and reports RUSAGE_CHILDREN.ru_maxrss: the largest single
+# process among its descendants (this parent has reaped other, bigger children already).
+_SWEEP_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[2:])\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def measure_sweep(seeds: tuple[int, int]) -> Json:
+    """Wall time and peak RSS of the sweep CLI's process tree, if ``prometheus_sim.sweep`` and the command exist."""
+    probe = run_child({"kind": "sweep_probe"})
+    n_scenarios = len(list((REPO / "scenarios").glob("*.yaml")))
+    shape = {
+        "seeds": seeds[1] - seeds[0] + 1, "scenarios": n_scenarios,
+        "strategies": len(SWEEP_STRATEGIES.split(",")), "workers": SWEEP_WORKERS,
+    }  # fmt: skip
+    if not probe["available"]:
+        return {"measured": False, "reason": probe["reason"], **shape}
+    import psutil
+
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
+        cmd, how = _sweep_command(str(Path(tmp) / "out"), seeds)
+        maxrss_file = Path(tmp) / "children_maxrss_kb"
+        wrapped = [sys.executable, "-c", _SWEEP_WRAPPER, str(maxrss_file), *cmd]
+        peak_tree, samples = 0, 0
+        with open(Path(tmp) / "stdout", "w") as so, open(Path(tmp) / "stderr", "w") as se:
+            t0 = time.perf_counter()
+            wrapper = psutil.Popen(wrapped, cwd=REPO, env=_child_env(), stdout=so, stderr=se)
+            while wrapper.poll() is None:
+                total = 0
+                try:
+                    tree = wrapper.children(recursive=True)  # the CLI and its workers, not the wrapper
+                except psutil.Error:
+                    tree = []
+                for pr in tree:
+                    try:
+                        total += pr.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak_tree = max(peak_tree, total)
+                samples += 1
+                if time.perf_counter() - t0 > SWEEP_TIMEOUT_S:
+                    for pr in [*wrapper.children(recursive=True), wrapper]:
+                        pr.kill()
+                    wrapper.wait()
+                    return {"measured": False, "reason": f"timed out after {SWEEP_TIMEOUT_S:.0f} s", **shape}
+                time.sleep(SWEEP_POLL_S)
+            wall = time.perf_counter() - t0
+        rc = wrapper.returncode
+        if rc != 0:
+            last = ((Path(tmp) / "stderr").read_text() or (Path(tmp) / "stdout").read_text()).strip().splitlines()
+            return {"measured": False, "reason": f"`{how}` exited {rc}: {last[-1] if last else 'no output'}", **shape}
+        largest = int(maxrss_file.read_text()) * 1024 if maxrss_file.exists() else None
+    return {
+        "measured": True, "how": how, "wall_s": wall, "peak_tree_bytes": peak_tree, "samples": samples,
+        "largest_single_process_maxrss_bytes": largest, "entry": probe.get("entry"), **shape,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------- printing
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max((len(k) for k, _ in rows), default=0)
+    print(f"\n{title}\n{'-' * len(title)}")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+def _err(r: Json) -> str | None:
+    return r.get("error")
+
+
+def _run_rows(r: Json, fmt: str = "{:.3f} s") -> list[tuple[str, str]]:
+    times, cpu = r["times_s"], r["cpu_s"]
+    return [
+        ("wall time, each run", ", ".join(fmt.format(t) for t in times)),
+        ("CPU time (user+sys), each run", ", ".join(fmt.format(c) for c in cpu)),
+        ("cores used (CPU / wall), each run", ", ".join(f"{c / t:.2f}" for c, t in zip(cpu, times, strict=True))),
+        ("wall time, median", fmt.format(r["median_s"])),
+        ("spread (slowest / fastest run)", f"{max(times) / min(times):.2f}"),
+    ]
+
+
+def _memory_row(r: Json) -> str:
+    m = r["memory"]
+    text = f"{_mib(m['peak_extra_bytes'])}  (RSS before {_mib(m['rss_before_bytes'])}, via {m['peak_source']})"
+    if m["peak_hidden_by_earlier_transient"]:
+        text += "  WARNING: hidden by an earlier transient, unreliable"
+    if not m["hwm_reset"]:
+        text += "  (high-water mark not reset)"
+    return text
+
+
+def _agree_row(a: Json) -> str:
+    if not a:
+        return "-"
+    text = f"{'yes' if a['agree'] else 'NO'}  (max relative difference {a['max_rel_diff']:.3e}"
+    if not a["agree"] and "paths_outside" in a:
+        text += f", {a['paths_outside']} paths outside {AGREE_RTOL:g}"
+    return text + ")"
+
+
+def _ratio(num: Json, den: Json, key: str = "median_s") -> float | None:
+    if _err(num) or _err(den):
+        return None
+    return num[key] / den[key]
+
+
+def _peak(r: Json) -> float | None:
+    if _err(r) or r["memory"]["peak_hidden_by_earlier_transient"]:
+        return None
+    return r["memory"]["peak_extra_bytes"]
+
+
+def _verdict(ok: bool | None) -> str:
+    return "NOT MEASURED" if ok is None else ("PASS" if ok else "MISS")
+
+
+def print_report(res: Json, args: argparse.Namespace) -> Json:
+    cfg = res["config"]
+    _table("Configuration", [
+        ("scenario", f"{SCENARIO.relative_to(REPO)} with horizon_days={cfg['days']} (the scenario's seed)"),
+        ("size", f"{cfg['paths']} paths x {cfg['days']} daily steps x 5 assets"),
+        ("strategy", f"EqualWeightRebalance({PERIOD_DAYS}), fees {FEES_BPS:g} bps, slippage 0, impact 0, "
+                     f"initial value {INITIAL_VALUE:,.0f}"),
+        ("repeats", f"{cfg['repeats']} (median reported; peak memory from the first run)"),
+        ("machine", f"{cfg['cpus']} CPUs, {cfg['mem_total_gib']:.1f} GiB RAM, Python {cfg['python']}, "
+                    f"{cfg['platform']}"),
+    ])  # fmt: skip
+
+    ours = res["ours"]
+    sections = [
+        ("a. Ours: backtest(), batched over paths, warm", ours),
+        ("b. vectorbt from_orders, targetpercent, warm", res["vbt"]),
+        ("b2. vectorbt from_orders, amount = our traded units, warm", res["vbt_amount"]),
+        ("c. Per-path loop: SimAdapter per path, Python loop over paths", res["per_path"]),
+        ("d. Plain NumPy loop over paths and rebalancing days", res["numpy_loop"]),
+    ]
+    agreements: Json = {}
+    for title, r in sections:
+        if _err(r):
+            _table(title, [("not measured", r["error"])])
+            continue
+        rows = _run_rows(r)
+        if r is ours:
+            rows.insert(0, ("market in memory", f"{_mib(r['market_bytes'])}, {r['n_fills']} fills per path"))
+        if "variant" in r:
+            rows.insert(0, ("vectorbt", f"{r['vectorbt']}; warm-up call (small market) {r['warmup_s']:.2f} s"))
+            fo = statistics.median(r["from_orders_s"])
+            rows.append(("of which from_orders, median", f"{fo:.3f} s (the rest: pf.value())"))
+            rows.append(("orders submitted / filled", f"{r['orders_submitted']:,} / {r['orders_filled']:,}"))
+            rows.append(("input arrays (prepared before the call)", _mib(r["input_bytes"])))
+        rows.append(("peak memory growth during call", _memory_row(r)))
+        if r is not ours and not _err(ours):
+            agreements[title] = _agreement(ours, r)
+            rows.append((f"final values agree with ours to {AGREE_RTOL:g}", _agree_row(agreements[title])))
+            if "curve_max_rel_diff" in r:
+                rows.append(("whole value curve, max relative difference", f"{r['curve_max_rel_diff']:.3e}"))
+            if r.get("variant") == "targetpercent":
+                rows.append(("note", TARGETPERCENT_NOTE))
+        _table(title, rows)
+
+    ratio_rows = []
+    pairs = [
+        ("vectorbt (targetpercent) time / ours", _ratio(res["vbt"], ours), f"target >= {TARGET_VBT_SPEEDUP:g}x"),
+        ("vectorbt (targetpercent) from_orders alone / ours", None, ""),
+        ("vectorbt (same units) time / ours", _ratio(res["vbt_amount"], ours), ""),
+        ("per-path loop time / ours", _ratio(res["per_path"], ours), ""),
+        ("NumPy loop time / ours", _ratio(res["numpy_loop"], ours), ""),
+    ]
+    if not _err(res["vbt"]) and not _err(ours):
+        pairs[1] = (pairs[1][0], statistics.median(res["vbt"]["from_orders_s"]) / ours["median_s"], "")
+    for label, x, note in pairs:
+        ratio_rows.append((label, "not measured" if x is None else f"{x:,.2f}x  {note}".rstrip()))
+    # (the per-path loop keeps only each path's final value, so its memory is not compared)
+    for label, key in (("vectorbt (targetpercent)", "vbt"), ("vectorbt (same units)", "vbt_amount"),
+                       ("NumPy loop", "numpy_loop")):  # fmt: skip
+        po, pv = _peak(ours), _peak(res[key])
+        figure = "not measured" if po is None or pv is None or pv <= 0 else f"{po / pv:.3f}"
+        note = f"  target <= {TARGET_MEMORY_VS_VBT:g}" if key == "vbt" else ""
+        ratio_rows.append((f"our peak memory / {label}'s", figure + note))
+    _table("Ratios (same run)", ratio_rows)
+
+    sweep = res["sweep"]
+    if sweep.get("skipped"):
+        _table("e. Sweep", [("not measured", "--skip-sweep")])
+    elif _err(sweep) or not sweep.get("measured"):
+        _table("e. Sweep", [("not measured", sweep.get("error") or sweep.get("reason", "?"))])
+    else:
+        largest = sweep["largest_single_process_maxrss_bytes"]
+        _table(f"e. Sweep: {sweep['seeds']} seeds x {sweep['scenarios']} scenarios x {sweep['strategies']} strategies", [
+            ("command", sweep["how"]),
+            ("wall time", f"{sweep['wall_s']:.1f} s"),
+            ("peak RSS of the process tree (psutil)", f"{_mib(sweep['peak_tree_bytes'])}  "
+                                                       f"({sweep['samples']} samples every {SWEEP_POLL_S:g} s)"),
+            ("largest single process (RUSAGE_CHILDREN)", "-" if largest is None else _mib(largest)),
+        ])  # fmt: skip
+
+    return print_summary(res, agreements)
+
+
+def print_summary(res: Json, agreements: Json) -> Json:
+    ours, vbt_r = res["ours"], res["vbt"]
+    verdicts: Json = {}
+    rows: list[tuple[str, str]] = []
+
+    def add(key: str, label: str, ok: bool | None, figure: str, verdict: str | None = None) -> None:
+        verdicts[key] = {"pass": ok, "figure": figure}
+        rows.append((label, f"{verdict or _verdict(ok):<12}  {figure}"))
+
+    x = _ratio(vbt_r, ours)
+    add("vbt_speedup", f"vectorbt time / ours >= {TARGET_VBT_SPEEDUP:g}x", None if x is None else x >= TARGET_VBT_SPEEDUP,
+        "-" if x is None else f"{x:.2f}x")  # fmt: skip
+    po, pv = _peak(ours), _peak(vbt_r)
+    ok = None if po is None or pv is None or pv <= 0 else po / pv <= TARGET_MEMORY_VS_VBT
+    add("memory_vs_vbt", f"our peak memory / vectorbt's <= {TARGET_MEMORY_VS_VBT:g}", ok,
+        "-" if ok is None else f"{po / pv:.3f}  ({_mib(po)} vs {_mib(pv)})")  # fmt: skip
+    for key, label in (("vbt_amount", "b2. vectorbt, same units"), ("per_path", "c. per-path loop"),
+                       ("numpy_loop", "d. NumPy loop")):  # fmt: skip
+        a = next((v for k, v in agreements.items() if k.startswith(label.split(" ")[0])), None)
+        add(f"agree_{key}", f"final values agree to {AGREE_RTOL:g}: {label}", None if a is None else a["agree"],
+            "-" if a is None else f"max rel diff {a['max_rel_diff']:.2e}")  # fmt: skip
+    a = next((v for k, v in agreements.items() if k.startswith("b.")), None)
+    add("agree_vbt_targetpercent", f"final values agree to {AGREE_RTOL:g}: b. vectorbt targetpercent", None,
+        "-" if a is None else f"max rel diff {a['max_rel_diff']:.2e} (different sizing convention, see b.)",
+        verdict="INFO")  # fmt: skip
+    sweep = res["sweep"]
+    if sweep.get("measured"):
+        peak = sweep["peak_tree_bytes"]
+        add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", peak <= TARGET_SWEEP_PEAK_BYTES,
+            f"{_mib(peak)}, wall {sweep['wall_s']:.1f} s")  # fmt: skip
+    else:
+        reason = "--skip-sweep" if sweep.get("skipped") else (sweep.get("error") or sweep.get("reason", "?"))
+        add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", None, f"not measured: {reason}")
+    _table("Summary", rows)
+    spreads = [max(r["times_s"]) / min(r["times_s"]) for r in (ours, vbt_r) if not _err(r)]
+    if spreads and max(spreads) > 1.3:
+        print(
+            f"  note: wall times varied by up to {max(spreads):.2f}x between identical runs (see 'cores used'):"
+            " the machine's CPU share is noisy, so treat single figures with care"
+        )
+    return verdicts
+
+
+# --------------------------------------------------------------- entry points
+
+
+def machine_config(args: argparse.Namespace) -> Json:
+    return {
+        "paths": args.paths, "days": args.days, "repeats": args.repeats, "quick": args.quick,
+        "period_days": PERIOD_DAYS, "fees_bps": FEES_BPS, "initial_value": INITIAL_VALUE,
+        "cpus": os.cpu_count(), "mem_total_gib": _proc_meminfo_kb("MemTotal") / 2**20,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(numba default)"),
+    }  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--paths", type=int, default=1000, help="paths (default 1000)")
+    p.add_argument("--days", type=int, default=3650, help="daily steps (default 3650)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported")
+    p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    p.add_argument("--quick", action="store_true", help="smoke run: 50 paths x 365 days, sweep over 10 seeds")
+    p.add_argument("--skip-sweep", action="store_true", help="do not run the seed x scenario x strategy sweep")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.paths, args.days = 50, 365
+    if args.paths < 1 or args.days < PERIOD_DAYS + 2 or args.repeats < 1:
+        p.error(f"--paths >= 1, --days >= {PERIOD_DAYS + 2} and --repeats >= 1 are required")
+    return args
+
+
+def child_main(args: argparse.Namespace) -> int:
+    task = json.loads(args.child)
+    result = CHILD_TASKS[task["kind"]](task)
+    Path(args.child_out).write_text(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child is not None:
+        return child_main(args)
+    res: Json = {"config": machine_config(args)}
+    print(f"bench_backtest: {args.paths} paths x {args.days} days, {args.repeats} repeats", file=sys.stderr)
+    size = {"paths": args.paths, "days": args.days, "repeats": args.repeats}
+    res["ours"] = _safe("ours (batched backtest)", lambda: run_child({"kind": "ours", **size}))
+    for key, variant in (("vbt", "targetpercent"), ("vbt_amount", "amount")):
+        task = {"kind": "vectorbt", "variant": variant, **size}
+        res[key] = _safe(f"vectorbt {variant}", lambda task=task: run_child(task))
+    res["per_path"] = _safe("per-path loop", lambda: run_child({"kind": "per_path", **size}))
+    res["numpy_loop"] = _safe("NumPy loop", lambda: run_child({"kind": "numpy_loop", **size}))
+    if args.skip_sweep:
+        res["sweep"] = {"skipped": True}
+    else:
+        seeds = SWEEP_SEEDS_QUICK if args.quick else SWEEP_SEEDS
+        res["sweep"] = _safe("sweep", lambda: measure_sweep(seeds))
+    res["summary"] = print_report(res, args)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from prometheus_sim.backtest import BacktestResult
 from prometheus_sim.portfolio import OrderBatch, Recommendation
 from prometheus_sim.snapshot import Snapshot, SnapshotBatch
 
@@ -41,4 +42,12 @@ class Adapter(Protocol):
 
     def submit_batch(self, t: int, orders: OrderBatch) -> None:
         """Every user's orders decided at step t."""
+        ...
+
+    def finish(self) -> None:
+        """The clock has run out: settle what is pending (mark equity, close journals)."""
+        ...
+
+    def result(self, strategy: str) -> BacktestResult:
+        """What the run produced for every user."""
         ...

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prometheus_sim.backtest import BacktestResult
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import (
     Action,
@@ -102,8 +103,11 @@ class SimAdapter:
         )  # fmt: skip
 
     def snapshot_batch(self, t: int) -> SnapshotBatch:
+        """Every path's snapshot at step t; t may not go back before a step already submitted."""
         if not 0 <= t < self.market.n_steps:
             raise ValueError(f"step {t} out of range for {self.market.n_steps} steps")
+        if t < self._pending_step:
+            raise ValueError(f"step {t} is before step {self._pending_step}, whose orders are already filled")
         self._now = t
         prices = self.market.close[:, t, :]
         holdings = self.holdings.copy()
@@ -130,7 +134,7 @@ class SimAdapter:
         self._check_step(t)
         if t < self._pending_step:
             raise ValueError(f"step {t} is before the last submitted step {self._pending_step}")
-        orders.validate(self.book, step=t)
+        orders.validate(self.book, step=t, n_paths=self.market.n_paths)
         m, fill = self.market, t + 1
         self._mark_until(fill)
         before = self.holdings.copy()
@@ -148,7 +152,11 @@ class SimAdapter:
         self._pending_step = t
 
     def submit(self, user: int, rec: Recommendation) -> None:
-        """Submit one user's recommendation at the last snapshotted step (others hold)."""
+        """Submit one user's recommendation at the last snapshotted step (others hold).
+
+        Each call is booked as its own decision (a column of ``actions`` where the other users
+        HOLD); batch callers should use :meth:`submit_batch` once per step.
+        """
         p = self._check_user(user)
         t = self._now
         orders = OrderBatch.hold(self.market.n_paths, len(self.book.names))
@@ -194,6 +202,27 @@ class SimAdapter:
     def finish(self) -> None:
         """Mark equity through the last step."""
         self._mark_until(self.market.n_steps)
+
+    def result(self, strategy: str) -> BacktestResult:
+        """Everything the run produced, for every path (call after :meth:`finish`)."""
+        m = self.market
+        n_paths = m.n_paths
+        actions = np.stack(self.actions, axis=1) if self.actions else np.zeros((n_paths, 0), np.int8)
+        wins = np.stack(self.wins, axis=1) if self.wins else np.zeros((n_paths, 0), np.int8)
+        return BacktestResult(
+            strategy=strategy,
+            scenario=m.spec.name,
+            seeds=m.seeds.copy(),
+            calendar=m.calendar,
+            steps_per_day=m.spec.steps_per_day,
+            initial_value=self.initial_value,
+            equity=self.equity,
+            fees=self.fees.copy(),
+            notional=self.notional.copy(),
+            decision_steps=np.asarray(self.decision_steps, dtype=np.int64),
+            actions=actions,
+            wins=wins,
+        )
 
     def _mark_until(self, stop: int) -> None:
         if stop > self._marked:

@@ -9,7 +9,7 @@ adapter and a wall-clock clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,6 @@ class BacktestResult:
     decision_steps: np.ndarray
     actions: np.ndarray
     wins: np.ndarray
-    meta: dict = field(default_factory=dict)
 
     @property
     def n_paths(self) -> int:
@@ -84,30 +83,17 @@ class BacktestResult:
 
 
 def run(strategy, adapter, clock: Iterable[int]) -> BacktestResult:
-    """Run ``strategy`` through ``adapter`` at every step of ``clock``; return the result."""
+    """Run ``strategy`` through ``adapter`` at every step of ``clock``; return the result.
+
+    Only the Adapter port is used (``snapshot_batch``, ``submit_batch``, ``finish``, ``result``),
+    so the same loop drives a simulated market or a chain.
+    """
     for t in clock:
         snapshots = adapter.snapshot_batch(t)
         orders = strategy.decide_batch(snapshots)
         adapter.submit_batch(t, orders)
     adapter.finish()
-    market = adapter.market
-    n_paths = market.n_paths
-    actions = np.stack(adapter.actions, axis=1) if adapter.actions else np.zeros((n_paths, 0), np.int8)
-    wins = np.stack(adapter.wins, axis=1) if adapter.wins else np.zeros((n_paths, 0), np.int8)
-    return BacktestResult(
-        strategy=getattr(strategy, "name", type(strategy).__name__),
-        scenario=market.spec.name,
-        seeds=market.seeds.copy(),
-        calendar=market.calendar,
-        steps_per_day=market.spec.steps_per_day,
-        initial_value=adapter.initial_value,
-        equity=adapter.equity,
-        fees=adapter.fees.copy(),
-        notional=adapter.notional.copy(),
-        decision_steps=np.asarray(adapter.decision_steps, dtype=np.int64),
-        actions=actions,
-        wins=wins,
-    )
+    return adapter.result(getattr(strategy, "name", type(strategy).__name__))
 
 
 def backtest(strategy, market, **adapter_options) -> BacktestResult:

@@ -236,7 +236,7 @@ def acceptance(run_dir: Path) -> None:
 @click.option("--checks", type=click.IntRange(min=1), default=12, show_default=True, help="Decision steps re-run.")
 @click.option("--horizon-days", type=click.IntRange(min=2), default=365, show_default=True)
 def lookahead(strategy: str, scenario: str, seed: int | None, n_paths: int, checks: int, horizon_days: int) -> None:
-    """Re-run STRATEGY with data cut after sampled steps; exit 1 if any decision used the future."""
+    """Re-run STRATEGY with data cut after sampled steps; exit 1 if any decision used the future, 2 on bad input."""
     import strategies  # noqa: F401
     from prometheus_sim.lookahead import check_lookahead
     from prometheus_sim.market import Market
@@ -253,7 +253,11 @@ def lookahead(strategy: str, scenario: str, seed: int | None, n_paths: int, chec
         raise click.UsageError(f"unknown strategy {strategy!r}; known: {registry.names()} (and 'canary')")
     spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
     market = Market.simulate(spec, seed=seed, n_paths=n_paths)
-    result = check_lookahead(factory, market, n_checks=checks)
+    try:
+        result = check_lookahead(factory, market, n_checks=checks)
+    except ValueError as exc:  # e.g. a scenario without a stablecoin to hold cash in
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     click.echo(f"{result.strategy} on {result.scenario}: checked decision steps {result.steps_checked}")
     if result.passed:
         click.echo("no lookahead: every checked decision and its inputs are unchanged when later data is removed")

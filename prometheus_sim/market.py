@@ -85,6 +85,14 @@ class Market:
             shock_jump=inputs.shock_jump,
             shock_vol=inputs.shock_vol,
         )
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """Make every array read-only: snapshots hand out views, and no strategy may edit the market."""
+        for arr in self.named_arrays().values():
+            arr.flags.writeable = False
+        self.truth.shock_jump.flags.writeable = False
+        self.truth.shock_vol.flags.writeable = False
 
     # ------------------------------------------------------------ construction
 
@@ -140,6 +148,7 @@ class Market:
             signal_active=t.signal_active[:, :n_steps].copy(), signal_names=t.signal_names,
             shock_jump=t.shock_jump[:n_steps].copy(), shock_vol=t.shock_vol[:n_steps].copy(),
         )  # fmt: skip
+        out._freeze()
         return out
 
     # ------------------------------------------------------------ shape and access

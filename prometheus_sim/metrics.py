@@ -27,10 +27,12 @@ DEFINITIONS: dict[str, str] = {
     "fees_paid": "fees paid over the run, as a fraction of the initial value.",
     "psr": "probabilistic Sharpe ratio (Bailey & Lopez de Prado, 2012): P(true daily Sharpe > 0) "
     "given the sample's length, skew and kurtosis.",
-    "win_rate": "share of non-HOLD recommendations whose traded portfolio, 7 days later, is worth more "
-    "than the same portfolio left untouched (HOLD from the same state); fees and slippage included.",
-    "mae_pct": "mean |forecast - actual| / actual x 100 (mean absolute percentage error of price).",
-    "mape": "mean |forecast - actual| / |actual| x 100.",
+    "win_rate": "share of non-HOLD recommendations whose traded portfolio, win_horizon_days (7 by default) "
+    "later, is worth more than the same portfolio left untouched (HOLD from the same state); fees and "
+    "slippage included.",
+    "mae_pct": "mean |forecast - actual| / mean |actual| x 100: the mean absolute error as a percentage "
+    "of the mean price (1-day-ahead forecasts).",
+    "mape": "mean of |forecast - actual| / |actual| x 100: the mean absolute percentage error.",
     "rmse": "sqrt(mean (forecast - actual)^2).",
 }
 
@@ -112,11 +114,13 @@ def win_rate(wins: np.ndarray) -> float:
 
 
 def mae_pct(forecast: np.ndarray, actual: np.ndarray) -> float:
-    return float(np.mean(np.abs(forecast - actual) / np.abs(actual)) * 100.0)
+    """Mean absolute error as a percentage of the mean price (scale-free, robust to small prices)."""
+    return float(np.mean(np.abs(forecast - actual)) / np.mean(np.abs(actual)) * 100.0)
 
 
 def mape(forecast: np.ndarray, actual: np.ndarray) -> float:
-    return mae_pct(forecast, actual)
+    """Mean absolute percentage error: the mean of the per-forecast percentage errors."""
+    return float(np.mean(np.abs(forecast - actual) / np.abs(actual)) * 100.0)
 
 
 def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:

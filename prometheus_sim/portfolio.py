@@ -167,19 +167,27 @@ class OrderBatch:
                 raise InvalidRecommendation(f"{where}: expected a Recommendation, got {type(rec).__name__}")
             try:
                 batch.action[p] = Action(rec.action)
-            except ValueError:
+            except (ValueError, TypeError):
                 raise InvalidRecommendation(f"{where}: action {rec.action!r} is not an Action") from None
+            if not _is_number(rec.confidence):
+                raise InvalidRecommendation(f"{where}: confidence must be a number in [0, 1], got {rec.confidence!r}")
             batch.confidence[p] = rec.confidence
+            if not isinstance(rec.trades, (tuple, list)):
+                raise InvalidRecommendation(
+                    f"{where}: trades must be a tuple of Trade, got {type(rec.trades).__name__}"
+                )
             for j, trade in enumerate(rec.trades):
                 item = f"{where}: trades[{j}]"
+                if not isinstance(trade, Trade):
+                    raise InvalidRecommendation(f"{item}: expected a Trade, got {type(trade).__name__}")
                 if trade.asset not in index:
                     raise InvalidRecommendation(
                         f"{item}.asset: unknown asset {trade.asset!r}; known: {list(book.names)}"
                     )
                 a = index[trade.asset]
                 pct = trade.percentage
-                if not isinstance(pct, (int, float)) or not math.isfinite(pct) or not 0.0 < pct <= 100.0:
-                    raise InvalidRecommendation(f"{item}.percentage: must be in (0, 100], got {pct}")
+                if not _is_number(pct) or not math.isfinite(pct) or not 0.0 < pct <= 100.0:
+                    raise InvalidRecommendation(f"{item}.percentage: must be a number in (0, 100], got {pct!r}")
                 if trade.side == "sell":
                     batch.sell_fraction[p, a] += pct / 100.0
                 elif trade.side == "buy":
@@ -189,14 +197,33 @@ class OrderBatch:
         batch.validate(book, step)
         return batch
 
-    def validate(self, book: AssetBook, step: int = -1) -> None:
-        """Check every path; raise :class:`InvalidRecommendation` naming the first bad item."""
+    def _check_shapes(self, n_assets: int, n_paths: int | None, at: str) -> None:
+        """The kernel trusts shapes and dtypes blindly, so they are checked here, first."""
+        n = len(self.action) if n_paths is None else n_paths
+        wanted = {
+            "action": ((n,), np.integer),
+            "confidence": ((n,), np.floating),
+            "sell_fraction": ((n, n_assets), np.floating),
+            "buy_fraction": ((n, n_assets), np.floating),
+        }
+        for name, (shape, kind) in wanted.items():
+            arr = getattr(self, name)
+            if not isinstance(arr, np.ndarray):
+                raise InvalidRecommendation(f"orders{at}: {name} must be a numpy array, got {type(arr).__name__}")
+            if arr.shape != shape:
+                raise InvalidRecommendation(f"orders{at}: {name} has shape {arr.shape}, expected {shape}")
+            if not np.issubdtype(arr.dtype, kind):
+                raise InvalidRecommendation(f"orders{at}: {name} has dtype {arr.dtype}, expected {kind.__name__}")
+
+    def validate(self, book: AssetBook, step: int = -1, n_paths: int | None = None) -> None:
+        """Check shapes, then every path; raise :class:`InvalidRecommendation` naming the first bad item."""
         at = f", step {step}" if step >= 0 else ""
 
         def fail(p: int, what: str) -> None:
             raise InvalidRecommendation(f"path {int(p)}{at}: {what}")
 
         names = book.names
+        self._check_shapes(len(names), n_paths, at)
         for label, arr in (("sell", self.sell_fraction), ("buy", self.buy_fraction)):
             bad = ~np.isfinite(arr)
             if bad.any():
@@ -236,6 +263,11 @@ class OrderBatch:
             if self.buy_fraction[p, a] > 0:
                 trades.append(Trade(name, "buy", float(self.buy_fraction[p, a] * 100)))
         return Recommendation(Action(int(self.action[p])), tuple(trades), float(self.confidence[p]))
+
+
+def _is_number(x: object) -> bool:
+    """A real number, numpy scalars included; booleans are not percentages."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
 # ---------------------------------------------------------------- actions -> orders

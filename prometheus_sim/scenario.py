@@ -305,7 +305,7 @@ class SignalSpec(_Strict):
 class ScenarioSpec(_Strict):
     """A whole scenario. Build it with :func:`load_scenario` or :meth:`from_dict`."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="names result files: no '/'")
     description: str = ""
     seed: int = Field(default=0, ge=0, lt=2**64)
     start_date: dt.date = dt.date(2024, 1, 1)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from prometheus_sim import __version__
 from prometheus_sim.metrics import path_metrics
+from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
 
 SWEEP_FILE = "sweep.json"
 METRICS_FILE = "metrics.parquet"
@@ -75,21 +76,49 @@ class SweepConfig:
     plot_seeds: int = 50
     horizon_days: int | None = None  # override every scenario's horizon (shocks after it are dropped)
 
+    def load_scenarios(self) -> dict[str, ScenarioSpec]:
+        """Each scenario as it will run (horizon override applied), by its ``name``.
+
+        Raises ``ValueError`` naming the file when one is invalid or two share a name: the name
+        keys every result file, so two scenarios with one name would overwrite each other.
+        """
+        specs: dict[str, ScenarioSpec] = {}
+        files: dict[str, str] = {}
+        for path in self.scenarios:
+            try:
+                spec = load_scenario(path)
+                if self.horizon_days is not None:
+                    spec = spec.with_horizon(self.horizon_days)
+            except ScenarioError as exc:
+                raise ValueError(str(exc)) from None
+            if spec.name in specs:
+                raise ValueError(f"scenarios {files[spec.name]} and {path} share the name {spec.name!r}; rename one")
+            specs[spec.name] = spec
+            files[spec.name] = str(path)
+        return specs
+
     def result_key(self) -> dict[str, Any]:
-        """The fields that change results; a resume refuses a directory made with others."""
+        """What changes results: settings, the scenarios' digests as run, the package version.
+
+        A resume refuses a directory written under another key, so edited scenario files or a
+        new package version never mix with stale cells.
+        """
         d = asdict(self)
-        d["scenarios"] = [Path(s).stem for s in self.scenarios]
+        specs = self.load_scenarios()
+        d["scenarios"] = {name: spec.digest() for name, spec in specs.items()}
+        d["package_version"] = __version__
         return d
 
 
 @dataclass(frozen=True)
 class Task:
     scenario: str  # path to the YAML file
+    name: str  # the scenario's name: keys the task's files
     seeds: tuple[int, ...]
 
     @property
     def key(self) -> str:
-        return f"{Path(self.scenario).stem}__{self.seeds[0]}-{self.seeds[-1]}"
+        return f"{self.name}__{self.seeds[0]}-{self.seeds[-1]}"
 
 
 @dataclass
@@ -104,55 +133,44 @@ class SweepOutcome:
 def plan_tasks(config: SweepConfig) -> list[Task]:
     seeds = list(config.seeds)
     chunks = [tuple(seeds[i : i + config.seeds_per_task]) for i in range(0, len(seeds), config.seeds_per_task)]
-    return [Task(scenario, chunk) for scenario in config.scenarios for chunk in chunks]
+    names = list(config.load_scenarios())
+    return [Task(path, name, chunk) for path, name in zip(config.scenarios, names, strict=True) for chunk in chunks]
 
 
 def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
     """Simulate one chunk of seeds, run every strategy; return metric rows, equity and failures.
 
-    Pure and picklable: what runs in a worker process or on a Dask worker.
+    Pure and picklable: what runs in a worker process or on a Dask worker. When a strategy fails
+    on the chunk, it is re-run seed by seed, so only the seeds that really fail are reported.
     """
-    import strategies  # noqa: F401  (registers the baselines)
-    from adapters.sim import CostModel, SimAdapter
-    from prometheus_sim.backtest import DecisionClock, run
     from prometheus_sim.market import Market
-    from prometheus_sim.portfolio import RiskProfile
-    from prometheus_sim.scenario import load_scenario
-    from strategies import registry
 
     rows: list[pd.DataFrame] = []
     equity: dict[str, np.ndarray] = {}
     failures: list[dict] = []
     try:
-        spec = load_scenario(task.scenario)
-        if config.horizon_days is not None:
-            spec = spec.with_horizon(config.horizon_days)
+        spec = config.load_scenarios()[task.name]
         market = Market.simulate(spec, seeds=task.seeds)
     except Exception as exc:  # a broken scenario fails every cell of the task, loudly
         for name in config.strategies:
-            failures.append(_failure(task, name, exc))
+            failures.append(_failure(task.name, task.seeds, name, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
-    n_plot = sum(1 for s in task.seeds if s in set(config.seeds[: config.plot_seeds]))
+    plot = set(config.seeds[: config.plot_seeds])
+    n_plot = sum(1 for s in task.seeds if s in plot)
     for name in config.strategies:
         try:
-            strategy = registry.create(name)
-            adapter = SimAdapter(
-                market,
-                costs=CostModel(fees_bps=config.fees_bps, slippage_bps=config.slippage_bps, impact=config.impact),
-                risk_profile=RiskProfile(risk_tolerance=config.risk_tolerance),
-                initial_value=config.initial_value,
-                win_horizon_days=config.win_horizon_days,
-            )
-            result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, spec.steps_per_day))
-            frame = path_metrics(result)
-            frame.insert(0, "strategy", name)
-            frame.insert(0, "seed", np.asarray(task.seeds, dtype=np.uint64))
-            frame.insert(0, "scenario", spec.name)
-            rows.append(frame)
-            if n_plot:
-                equity[name] = result.daily_equity()[:n_plot].copy()
+            result = _backtest_cell(name, market, config)
         except Exception as exc:
-            failures.append(_failure(task, name, exc))
+            if len(task.seeds) == 1:
+                failures.append(_failure(task.name, task.seeds, name, exc))
+                continue
+            part_rows, part_failures = _seed_by_seed(name, spec, task, config)
+            rows += part_rows
+            failures += part_failures
+            continue
+        rows.append(_cell_rows(result, spec.name, task.seeds, name))
+        if n_plot:
+            equity[name] = result.daily_equity()[:n_plot].copy()
     spd = spec.steps_per_day
     calendar = market.calendar[spd - 1 :: spd].normalize()
     return {
@@ -166,10 +184,51 @@ def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
     }
 
 
-def _failure(task: Task, strategy: str, exc: BaseException) -> dict:
+def _backtest_cell(name: str, market, config: SweepConfig):
+    import strategies  # noqa: F401  (registers the baselines)
+    from adapters.sim import CostModel, SimAdapter
+    from prometheus_sim.backtest import DecisionClock, run
+    from prometheus_sim.portfolio import RiskProfile
+    from strategies import registry
+
+    strategy = registry.create(name)
+    adapter = SimAdapter(
+        market,
+        costs=CostModel(fees_bps=config.fees_bps, slippage_bps=config.slippage_bps, impact=config.impact),
+        risk_profile=RiskProfile(risk_tolerance=config.risk_tolerance),
+        initial_value=config.initial_value,
+        win_horizon_days=config.win_horizon_days,
+    )
+    return run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+
+
+def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str) -> pd.DataFrame:
+    frame = path_metrics(result)
+    frame.insert(0, "strategy", strategy)
+    frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
+    frame.insert(0, "scenario", scenario)
+    return frame
+
+
+def _seed_by_seed(name: str, spec: ScenarioSpec, task: Task, config: SweepConfig):
+    """Re-run one strategy seed by seed (each row equals its place in the batch)."""
+    from prometheus_sim.market import Market
+
+    rows, failures = [], []
+    for seed in task.seeds:
+        try:
+            result = _backtest_cell(name, Market.simulate(spec, seeds=[seed]), config)
+        except Exception as exc:
+            failures.append(_failure(task.name, (seed,), name, exc))
+            continue
+        rows.append(_cell_rows(result, spec.name, (seed,), name))
+    return rows, failures
+
+
+def _failure(scenario: str, seeds: tuple[int, ...], strategy: str, exc: BaseException) -> dict:
     return {
-        "scenario": Path(task.scenario).stem,
-        "seeds": f"{task.seeds[0]}-{task.seeds[-1]}",
+        "scenario": scenario,
+        "seeds": f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0]),
         "strategy": strategy,
         "error": f"{type(exc).__name__}: {exc}",
         "traceback": "".join(traceback.format_exception(exc))[-4000:],
@@ -345,23 +404,7 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
 
 
 def _write_sweep_file(out: Path, config: SweepConfig, status: str) -> None:
-    from prometheus_sim.scenario import load_scenario
-
-    digests = {}
-    for s in config.scenarios:
-        try:
-            spec = load_scenario(s)
-            if config.horizon_days is not None:
-                spec = spec.with_horizon(config.horizon_days)
-            digests[spec.name] = spec.digest()  # of the scenario as run
-        except Exception as exc:  # reported by the task too; keep the record readable
-            digests[Path(s).stem] = f"invalid: {exc}".splitlines()[0]
-    doc = {
-        "package_version": __version__,
-        "status": status,
-        "config": config.result_key(),
-        "scenario_digests": digests,
-    }
+    doc = {"package_version": __version__, "status": status, "config": config.result_key()}
     (out / SWEEP_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 

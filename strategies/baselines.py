@@ -18,11 +18,17 @@ from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
 
 
+def _check_period(period_days: int) -> int:
+    if not isinstance(period_days, int) or period_days < 1:
+        raise ValueError(f"period_days: must be an integer >= 1, got {period_days!r}")
+    return period_days
+
+
 class HoldStrategy(BatchStrategy):
     name = "hold"
 
     def __init__(self, period_days: int = 30):
-        self.decision_every_days = period_days
+        self.decision_every_days = _check_period(period_days)
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
         return OrderBatch.hold(snapshots.n_paths, len(snapshots.assets))
@@ -52,21 +58,14 @@ class BuyAndHold(TargetWeightStrategy):
     decision_every_days = None
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
-        book = snapshots.book
-        w = np.zeros(len(book.names))
-        risky = list(book.risky)
-        w[risky] = snapshots.risk_profile.risky_weight / len(risky)
-        w[book.cash_index] = 1.0 - w.sum()
-        return w
+        return _basket_target(snapshots, snapshots.risk_profile.risky_weight)
 
 
 class EqualWeightRebalance(TargetWeightStrategy):
     name = "equal_weight"
 
     def __init__(self, period_days: int = 30):
-        if period_days < 1:
-            raise ValueError(f"period_days: must be >= 1, got {period_days}")
-        self.decision_every_days = period_days
+        self.decision_every_days = _check_period(period_days)
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
         n = len(snapshots.assets)
@@ -77,16 +76,21 @@ class SixtyForty(TargetWeightStrategy):
     name = "sixty_forty"
 
     def __init__(self, period_days: int = 30, risky_share: float = 0.6):
-        if period_days < 1:
-            raise ValueError(f"period_days: must be >= 1, got {period_days}")
+        _check_period(period_days)
         if not 0.0 <= risky_share <= 1.0:
             raise ValueError(f"risky_share: must be in [0, 1], got {risky_share}")
         self.decision_every_days = period_days
         self.risky_share = risky_share
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
-        book = snapshots.book
-        w = np.zeros(len(book.names))
-        w[list(book.risky)] = self.risky_share / len(book.risky)
-        w[book.cash_index] = 1.0 - self.risky_share
-        return w
+        return _basket_target(snapshots, self.risky_share)
+
+
+def _basket_target(snapshots: SnapshotBatch, risky_share: float) -> np.ndarray:
+    """``risky_share`` split equally over the crypto basket, the rest in cash (all cash if no crypto)."""
+    book = snapshots.book
+    w = np.zeros(len(book.names))
+    if book.risky:
+        w[list(book.risky)] = risky_share / len(book.risky)
+    w[book.cash_index] = 1.0 - w.sum()
+    return w

@@ -64,12 +64,10 @@ def test_equity_is_holdings_marked_at_every_close(market):
         adapter.submit_batch(t, strategy.decide_batch(adapter.snapshot_batch(t)))
         holdings_by_step[t + 1] = adapter.holdings.copy()
     adapter.finish()
-    h = adapter.holdings * 0 + np.nan
+    h = np.zeros_like(adapter.holdings)
+    h[:, 3] = 100_000 / market.open[:, 0, 3]  # all cash until the first fill
     for s in range(market.n_steps):
-        if s in holdings_by_step:
-            h = holdings_by_step[s]
-        if np.isnan(h).all():
-            continue
+        h = holdings_by_step.get(s, h)
         np.testing.assert_allclose(adapter.equity[:, s], (h * market.close[:, s]).sum(axis=1), rtol=1e-12)
 
 
@@ -84,14 +82,66 @@ def test_batched_run_equals_path_by_path(market):
 
 def test_decide_and_decide_batch_agree(market):
     adapter = SimAdapter(market)
-    snap = adapter.snapshot_batch(0)
+    adapter.submit_batch(0, EqualWeightRebalance().decide_batch(adapter.snapshot_batch(0)))
+    # from all cash (step 0) and from a drifted mixed portfolio (step 90: sells and buys)
+    for snap in (SimAdapter(market).snapshot_batch(0), adapter.snapshot_batch(90)):
+        for name in registry.names():
+            strategy = registry.create(name)
+            batch = strategy.decide_batch(snap)
+            for p in range(market.n_paths):
+                one = OrderBatch.from_recommendations([strategy.decide(snap.path(p))], snap.book)
+                np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=1e-15)
+                np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=1e-15)
+    assert (EqualWeightRebalance().decide_batch(snap).sell_fraction > 0).any()
+
+
+def test_snapshots_cannot_change_the_market(market):
+    snap = SimAdapter(market).snapshot_batch(10)
+    with pytest.raises(ValueError, match="read-only"):
+        snap.history.close[:, -1, :] *= 1.5
+    with pytest.raises(ValueError, match="read-only"):
+        snap.prices[0, 0] = 1.0
+
+
+def test_baselines_handle_a_market_without_crypto():
+    from prometheus_sim.scenario import ScenarioSpec
+
+    spec = ScenarioSpec.from_dict(
+        {
+            "name": "bonds",
+            "horizon_days": 40,
+            "assets": [
+                {"name": "BOND", "kind": "bond", "start_price": 100, "drift": 0.03, "vol": 0.05},
+                {
+                    "name": "USDC",
+                    "kind": "stable",
+                    "start_price": 1,
+                    "drift": 0,
+                    "vol": 0.01,
+                    "process": {"type": "peg", "peg": {"kappa": 300}},
+                },
+            ],
+        }  # fmt: skip
+    )
+    m = Market.simulate(spec, n_paths=2)
     for name in registry.names():
-        strategy = registry.create(name)
-        batch = strategy.decide_batch(snap)
-        for p in range(market.n_paths):
-            one = OrderBatch.from_recommendations([strategy.decide(snap.path(p))], snap.book)
-            np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=1e-15)
-            np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=1e-15)
+        result = backtest(registry.create(name), m)
+        assert np.isfinite(result.equity).all()
+
+
+def test_a_market_without_a_stablecoin_is_refused_clearly(mini_dict):
+    from prometheus_sim.scenario import ScenarioSpec
+
+    mini_dict["assets"] = mini_dict["assets"][:2]
+    m = Market.simulate(ScenarioSpec.from_dict(mini_dict), n_paths=1)
+    with pytest.raises(ValueError, match="needs a stablecoin"):
+        SimAdapter(m)
+
+
+def test_strategy_parameters_are_checked():
+    for factory in (HoldStrategy, EqualWeightRebalance):
+        with pytest.raises(ValueError, match="period_days"):
+            factory(period_days=0)
 
 
 def test_win_is_traded_value_beating_hold_from_the_same_state(market):

@@ -47,3 +47,16 @@ def test_lookahead_command_exit_codes():
     assert "no lookahead" in good.output
     unknown = runner.invoke(main, ["lookahead", "yolo", "default"])
     assert unknown.exit_code == 2 and "unknown strategy 'yolo'" in unknown.output
+
+
+def test_lookahead_on_a_scenario_without_cash_is_a_bad_input(tmp_path):
+    import yaml
+
+    from tests.conftest import minimal_dict
+
+    data = minimal_dict()
+    data["assets"] = data["assets"][:2]
+    f = tmp_path / "nocash.yaml"
+    f.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["lookahead", "equal_weight", str(f), "--horizon-days", "30"])
+    assert result.exit_code == 2 and "needs a stablecoin" in result.output

@@ -58,6 +58,9 @@ def test_win_rate_and_intervals():
     half = 1.959964 * np.std([1, 2, 3, 4], ddof=1) / 2
     assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-6)
     assert m.mae_pct(np.array([110.0]), np.array([100.0])) == pytest.approx(10.0)
+    f, a = np.array([110.0, 9.0]), np.array([100.0, 10.0])
+    assert m.mae_pct(f, a) == pytest.approx(5.5 / 55 * 100)
+    assert m.mape(f, a) == pytest.approx((10 + 10) / 2)
     assert m.rmse(np.array([1.0, 3.0]), np.array([0.0, 0.0])) == pytest.approx(math.sqrt(5))
 
 

@@ -160,11 +160,16 @@ def test_kernel_matches_reference_and_conserves_value(holdings, sell, buy, fee, 
         (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 70), Trade("ETH", "buy", 40))), "over 100 %"),
         (Recommendation(Action.BUY_MODERATE, (Trade("DOGE", "buy", 10),)), "trades[0].asset: unknown asset 'DOGE'"),
         (Recommendation(Action.SELL_PARTIAL, (Trade("BTC", "sell", float("nan")),)), "trades[0].percentage"),
-        (Recommendation(Action.SELL_PARTIAL, (Trade("BTC", "sell", 140),)), "must be in (0, 100]"),
+        (Recommendation(Action.SELL_PARTIAL, (Trade("BTC", "sell", 140),)), "in (0, 100], got 140"),
         (Recommendation(Action.BUY_MODERATE, (Trade("USDC", "buy", 10),)), "cash asset"),
         (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "hodl", 10),)), "trades[0].side"),
         (Recommendation(Action.HOLD, (), confidence=1.5), "confidence"),
         (Recommendation(Action.REBALANCE, (Trade("BTC", "buy", 10), Trade("BTC", "sell", 10))), "both bought and sold"),
+        (Recommendation(Action.HOLD, (), confidence="high"), "confidence must be a number"),
+        (Recommendation(Action.BUY_MODERATE, (("BTC", "buy", 10),)), "trades[0]: expected a Trade"),
+        (Recommendation(Action.BUY_MODERATE, None), "trades must be a tuple"),
+        (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", True),)), "trades[0].percentage"),
+        (Recommendation(9, ()), "action 9 is not an Action"),
     ],
 )
 def test_invalid_recommendations_are_named(rec, message):
@@ -216,3 +221,25 @@ def test_risk_profile_checks_its_fields():
     with pytest.raises(ValueError, match="goal_days"):
         RiskProfile(goal_days=0)
     assert math.isclose(RiskProfile().risky_weight, 0.5)
+
+
+def test_numpy_scalars_are_accepted_as_percentages():
+    rec = Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", np.float32(10)),), confidence=np.float64(0.5))
+    batch = OrderBatch.from_recommendations([rec], BOOK)
+    assert batch.buy_fraction[0, 0] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda b: setattr(b, "buy_fraction", np.zeros((1, 4))), "buy_fraction has shape (1, 4), expected (3, 4)"),
+        (lambda b: setattr(b, "sell_fraction", np.zeros((3, 5))), "sell_fraction has shape (3, 5)"),
+        (lambda b: setattr(b, "action", np.zeros(3)), "action has dtype float64"),
+        (lambda b: setattr(b, "confidence", [1.0, 1.0, 1.0]), "confidence must be a numpy array"),
+    ],
+)
+def test_order_batches_of_the_wrong_shape_never_reach_the_kernel(mangle, message):
+    batch = OrderBatch.hold(3, 4)
+    mangle(batch)
+    with pytest.raises(InvalidRecommendation, match=message.replace("(", r"\(").replace(")", r"\)")):
+        batch.validate(BOOK, step=4, n_paths=3)

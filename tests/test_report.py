@@ -1,7 +1,7 @@
 """The backtest report: files, content, valid PNGs, and every plot rendering in a real browser.
 
-One small sweep (two scenarios that run, one broken scenario so the failures section has rows)
-is built once per module. The browser test opens report.html in headless Chromium and reads the
+One small sweep (two scenarios, plus a strategy that always returns an invalid recommendation
+so the failures section has rows) is built once per module. The browser test opens report.html in headless Chromium and reads the
 count of decoded plots the page's own script writes to ``<body data-plots-rendered>``.
 """
 
@@ -18,29 +18,45 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import strategies  # noqa: F401
 from prometheus_sim.acceptance import evaluate
+from prometheus_sim.portfolio import Action, Recommendation, Trade
 from prometheus_sim.report.builder import build_report
 from prometheus_sim.sweep import SweepConfig, run_sweep
+from strategies import registry
+from strategies.base import BaseStrategy
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("equal_weight", "sixty_forty", "buy_and_hold", "hold")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+class AlwaysInvalid(BaseStrategy):
+    """Asks to buy 150 % of its cash: every cell fails, so the report has a failures table."""
+
+    name = "always_invalid"
+    decision_every_days = 30
+
+    def decide(self, snapshot):
+        return Recommendation(Action.BUY_AGGRESSIVE, (Trade("BTC", "buy", 150.0),))
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     base = tmp_path_factory.mktemp("report")
-    broken = base / "broken.yaml"
-    broken.write_text("name: broken\nhorizon_days: -1\n")  # fails validation: a failure row per strategy
-    cfg = SweepConfig(
-        scenarios=(str(ROOT / "scenarios/default.yaml"), str(ROOT / "scenarios/sideways_chop.yaml"), str(broken)),
-        seeds=tuple(range(1000, 1020)),
-        strategies=STRATEGIES,
-        horizon_days=120,
-        seeds_per_task=10,
-    )
-    run = base / "run"
-    run_sweep(cfg, run, workers=1)
+    registry.register("always_invalid")(AlwaysInvalid)
+    try:
+        cfg = SweepConfig(
+            scenarios=(str(ROOT / "scenarios/default.yaml"), str(ROOT / "scenarios/sideways_chop.yaml")),
+            seeds=tuple(range(1000, 1020)),
+            strategies=(*STRATEGIES, "always_invalid"),
+            horizon_days=120,
+            seeds_per_task=10,
+        )
+        run = base / "run"
+        run_sweep(cfg, run, workers=1)
+    finally:
+        registry._FACTORIES.pop("always_invalid")
     return run, build_report(run)
 
 
@@ -73,9 +89,15 @@ def test_json_has_every_summary_row_and_criterion(report):
 def test_failures_are_listed(report):
     run, _ = report
     data = _json(run)
-    assert {(f["scenario"], f["strategy"]) for f in data["failures"]} == {("broken", s) for s in STRATEGIES}
+    failed = {(f["scenario"], f["seeds"], f["strategy"]) for f in data["failures"]}
+    assert failed == {
+        (sc, str(seed), "always_invalid") for sc in ("default", "sideways_chop") for seed in range(1000, 1020)
+    }
     md = (run / "report.md").read_text()
-    assert "| broken | 1000-1009 | hold | ScenarioError" in md
+    assert (
+        "| default | 1000 | always_invalid | InvalidRecommendation: path 0, step 0: trades[0].percentage: must be a number in (0, 100], got 150.0"
+        in md
+    )
 
 
 def test_markdown_mentions_every_plot_and_sections_in_order(report):

@@ -66,6 +66,7 @@ def test_all_problems_are_reported_at_once():
         (lambda d: d.update(correlation={"BTC/ETH": 1.2}), "correlation['BTC/ETH']", "between -1 and 1"),
         (lambda d: d.update(correlation={"BTC-ETH": 0.2}), "correlation['BTC-ETH']", "'A/B'"),
         (lambda d: d.update(steps_per_day=7), "steps_per_day", "divide 1440"),
+        (lambda d: d.update(name="q3/chop"), "name", "must match"),
         (lambda d: d.update(shocks=[{"type": "crash", "day": 5000, "size": -0.3}]), "shocks[0].day", "< horizon_days"),
         (lambda d: d.update(shocks=[{"type": "meteor", "day": 5}]), "shocks[0]", "unknown type 'meteor'"),
         (

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import strategies  # noqa: F401
 from prometheus_sim.cli import main
+from prometheus_sim.market import Market
 from prometheus_sim.portfolio import Action, Recommendation, Trade
 from prometheus_sim.sweep import SweepConfig, parse_seeds, plan_tasks, run_sweep
 from strategies import registry
@@ -80,35 +81,57 @@ def test_a_rerun_resumes_from_disk(tmp_path):
         run_sweep(_config(scenarios=SCEN[:1], fees_bps=30), out)
 
 
-class ExplodesOnWhales(BaseStrategy):
-    """Returns an invalid recommendation on one scenario only."""
+class ExplodesWhenBtcRallied(BaseStrategy):
+    """Returns an invalid recommendation on the paths where BTC closed day 30 above its start."""
 
     name = "explodes"
     decision_every_days = 30
 
     def decide(self, snapshot):
-        if "whale" in str(snapshot.batch.history.calendar.freq) or snapshot.batch.book.names[0] == "BTC":
-            if snapshot.value > 0 and snapshot.step == 30 and snapshot.batch.n_paths == 5 and snapshot.index == 2:
-                return Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 250.0),))
+        close = snapshot.history.close[0, :, 0]
+        if snapshot.step == 30 and close[30] > close[0]:
+            return Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", 250.0),))
         return Recommendation(Action.HOLD)
 
 
 @pytest.fixture
 def explosive():
-    registry.register("explodes")(ExplodesOnWhales)
+    registry.register("explodes")(ExplodesWhenBtcRallied)
     yield
     registry._FACTORIES.pop("explodes")
 
 
-def test_failed_cells_are_reported_and_the_rest_kept(explosive, tmp_path):
+def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_path):
     cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"))
     outcome = run_sweep(cfg, tmp_path / "f")
+    market = Market.simulate(cfg.load_scenarios()["default"], seeds=cfg.seeds)
+    rallied = {str(s) for s, c in zip(cfg.seeds, market.close[:, :, 0], strict=True) if c[30] > c[0]}
+    assert 0 < len(rallied) < len(cfg.seeds)
     failures = json.loads((tmp_path / "f" / "failures.json").read_text())
-    assert failures and all(f["strategy"] == "explodes" for f in failures)
-    assert "trades[0].percentage" in failures[0]["error"] and "path 2, step 30" in failures[0]["error"]
+    assert {f["seeds"] for f in failures} == rallied and all(f["strategy"] == "explodes" for f in failures)
+    assert "path 0, step 30: trades[0].percentage" in failures[0]["error"]
     m = outcome.metrics
     assert (m["strategy"] == "equal_weight").sum() == 12
+    kept = {str(s) for s in m.loc[m["strategy"] == "explodes", "seed"]}
+    assert kept == {str(s) for s in cfg.seeds} - rallied
     assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
+
+
+def test_scenarios_sharing_a_name_are_refused(tmp_path):
+    copy = tmp_path / "copy.yaml"
+    copy.write_text((SCENARIOS / "default.yaml").read_text())
+    with pytest.raises(ValueError, match="share the name 'default'"):
+        run_sweep(_config(scenarios=(SCEN[0], str(copy))), tmp_path / "dup")
+
+
+def test_editing_a_scenario_refuses_a_stale_resume(tmp_path):
+    scen = tmp_path / "default.yaml"
+    scen.write_text((SCENARIOS / "default.yaml").read_text())
+    cfg = _config(scenarios=(str(scen),))
+    run_sweep(cfg, tmp_path / "r")
+    scen.write_text(scen.read_text().replace("drift: 0.55", "drift: -2.0"))
+    with pytest.raises(ValueError, match="other settings"):
+        run_sweep(cfg, tmp_path / "r")
 
 
 def test_backtest_command(tmp_path):

@@ -30,7 +30,8 @@ def equity_bands(equity: pd.DataFrame, initial_value: float) -> pd.DataFrame:
 def drawdown_bands(equity: pd.DataFrame) -> pd.DataFrame:
     """Median and 5-95 % band over seeds of the drawdown curve 1 - equity / running peak.
 
-    Same definition as the ``max_drawdown`` metric (positive fraction), per day instead of the max.
+    Like the ``max_drawdown`` metric (a positive fraction), per day instead of the max; the
+    curve's running peak starts at the first close, the metric's at the initial value.
     """
     values = equity.to_numpy(dtype=float)
     peak = np.maximum.accumulate(values, axis=0)

@@ -201,9 +201,10 @@ def report(run_dir: Path) -> None:
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    for kind in ("md", "json", "html"):
-        if kind in files:
-            click.echo(f"{kind:5s} {files[kind]}")
+    plots = [k for k in files if k.startswith("plots/")]
+    for name in ("report.md", "report.json", "report.html"):
+        click.echo(f"{name:12s} {files[name]}")
+    click.echo(f"{'plots':12s} {len(plots)} PNG files in {run_dir / 'plots'}")
 
 
 @main.command()

@@ -204,3 +204,16 @@ def test_browser_check_catches_a_broken_plot(report, tmp_path):
     broken.write_text(page.replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA", 1))
     dom = _browser_dom(broken, tmp_path / "profile")
     assert dom.body.get("data-plots-rendered") == str(len(_json(run)["plots"]) - 1)
+
+
+def test_report_command_prints_where_the_files_are(report):
+    from click.testing import CliRunner
+
+    from prometheus_sim.cli import main
+
+    run, _ = report
+    result = CliRunner().invoke(main, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    assert str(run / "report.html") in result.output and "PNG files" in result.output
+    missing = CliRunner().invoke(main, ["report", str(run / "nope")])
+    assert missing.exit_code == 2 and "not a sweep directory" in missing.output

@@ -104,7 +104,8 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
     """Who made the run and with what settings: enough to rerun it and to trust its digests."""
     cfg = doc.get("config", {})
     seeds = sorted(int(s) for s in cfg.get("seeds", []))
-    digests = cfg.get("scenarios", {})  # name -> SHA-256 of the scenario as run
+    scenarios = cfg.get("scenarios", {})
+    digests = scenarios if isinstance(scenarios, dict) else {}  # name -> SHA-256 of the scenario as run
     rows = metrics.groupby("scenario").size().to_dict() if not metrics.empty else {}
     return {
         "package_version": doc.get("package_version"),

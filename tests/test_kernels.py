@@ -30,10 +30,10 @@ def test_correlation_kernel_matches_numpy():
     a, s = 4, 3
     m = rng.normal(size=(a, a))
     chol = np.linalg.cholesky(m @ m.T + a * np.eye(a))
-    z = rng.normal(size=a * s)
+    z = rng.normal(size=a * s + 5)
     out = np.empty(a * s)
-    correlate_substeps_nb(z, chol, out, a, s)
-    np.testing.assert_allclose(out.reshape(s, a), (chol @ z.reshape(s, a).T).T, rtol=1e-13)
+    correlate_substeps_nb(z, 5, chol, out, a, s)
+    np.testing.assert_allclose(out.reshape(s, a), (chol @ z[5:].reshape(s, a).T).T, rtol=1e-13)
 
 
 def test_ohlc_kernel_keeps_the_ordering_even_when_extremes_are_the_endpoints():

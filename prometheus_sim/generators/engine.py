@@ -24,19 +24,21 @@ from prometheus_sim.rng import (
     STREAM_MACRO,
     STREAM_ONCHAIN,
     STREAM_PRICE,
-    STREAM_REGIME,
     STREAM_VOLUME,
-    fill_normals_nb,
-    fill_uniforms_nb,
     normal_at_nb,
+    normals_run_nb,
     poisson_inversion_nb,
     uniform_at_nb,
+    uniform_from_word_nb,
+    uniforms_run_nb,
 )
 
 # Room for jumps of one asset in one step within its STREAM_JUMP_SIZE block.
 _JUMP_SLOTS = 64
 # Largest standardised driver move on-chain activity reacts to (in units of the normal step vol).
 ZS_CAP = 8.0
+# Steps whose random numbers are drawn in one vectorised run (small enough to stay in L1/L2).
+STEP_CHUNK = 64
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -61,18 +63,22 @@ def simulate_paths_nb(
     n_regimes = regime_drift.shape[0]
     dt_step = 1.0 / (365.0 * steps_per_day)
     dt_sub = dt_step / n_sub
-    math.sqrt(dt_step)
     inv_sqrt_sub = 1.0 / math.sqrt(n_sub)
+    # random numbers per step, padded to whole Philox quads: a step owns a fixed block of each stream
+    per_price = (n_assets * n_sub + 3) // 4 * 4
+    per_asset = (n_assets + 3) // 4 * 4
     for i in prange(n_paths):
         path = path_ids[i]
         k0 = keys[i, 0]
         k1 = keys[i, 1]
-        z = np.empty(n_assets * n_sub)
         zc = np.empty(n_assets * n_sub)
-        u_jump = np.empty(n_assets)
-        z_vol = np.empty(n_assets)
-        z_on = np.empty(3)
-        z_mac = np.empty(3)
+        z_price = np.empty(STEP_CHUNK * per_price)
+        z_volume = np.empty(STEP_CHUNK * per_asset)
+        u_jumps = np.empty(STEP_CHUNK * per_asset)
+        z_onchain = np.empty(STEP_CHUNK * 4)
+        z_macro = np.empty(STEP_CHUNK * 4)
+        u_regime = np.empty(STEP_CHUNK)
+        words = np.empty(STEP_CHUNK * max(per_price, per_asset), dtype=np.uint64)
         drift_shift = np.empty(n_assets)
         vol_signal = np.empty(n_assets)
         aux = np.empty(7)
@@ -89,9 +95,23 @@ def simulate_paths_nb(
         log_active = onchain_p[oc.O_ACTIVE_LOG0]
 
         for t in range(n_steps):
+            # --- random numbers for the next STEP_CHUNK steps, drawn in vectorised runs
+            k = t % STEP_CHUNK
+            if k == 0:
+                n = min(STEP_CHUNK, n_steps - t)
+                normals_run_nb(k0, k1, path, STREAM_PRICE, t * per_price // 4, n * per_price // 4, words, z_price)
+                normals_run_nb(k0, k1, path, STREAM_VOLUME, t * per_asset // 4, n * per_asset // 4, words, z_volume)
+                uniforms_run_nb(k0, k1, path, STREAM_JUMP, t * per_asset // 4, n * per_asset // 4, u_jumps)
+                normals_run_nb(k0, k1, path, STREAM_ONCHAIN, t, n, words, z_onchain)
+                normals_run_nb(k0, k1, path, STREAM_MACRO, t, n, words, z_macro)
+                for q in range(n):  # the macro quad's fourth word drives the regime chain
+                    u_regime[q] = uniform_from_word_nb(words[4 * q + 3])
+            price_at = k * per_price
+            asset_at = k * per_asset
+
             # --- regime: moves once per day, at the day's first step
             if t > 0 and n_regimes > 1 and t % steps_per_day == 0:
-                regime = pr.regime_next_nb(regime, uniform_at_nb(k0, k1, t, path, STREAM_REGIME, 0), transition_cum)
+                regime = pr.regime_next_nb(regime, u_regime[k], transition_cum)
             truth_regime[i, t] = regime
 
             # --- signals fired earlier that are in effect now
@@ -110,19 +130,15 @@ def simulate_paths_nb(
                                 vol_signal[a] *= 1.0 + signal_p[g, sg.S_STRENGTH]
 
             # --- macro: inflation and the policy rate are set before prices move
-            fill_normals_nb(k0, k1, t, path, STREAM_MACRO, z_mac, 3)
             prev_rate = rate
             if month_start[t]:
-                inflation = mc.inflation_step_nb(macro_p, inflation, z_mac[0])
+                inflation = mc.inflation_step_nb(macro_p, inflation, z_macro[4 * k])
             if meeting[t]:
-                rate = mc.policy_rate_step_nb(macro_p, rate, inflation, z_mac[1])
+                rate = mc.policy_rate_step_nb(macro_p, rate, inflation, z_macro[4 * k + 1])
             rate = max(rate + shock_rate[t], 0.0)
 
             # --- prices
-            fill_normals_nb(k0, k1, t, path, STREAM_PRICE, z, n_assets * n_sub)
-            pr.correlate_substeps_nb(z, chol, zc, n_assets, n_sub)
-            fill_uniforms_nb(k0, k1, t, path, STREAM_JUMP, u_jump, n_assets)
-            fill_normals_nb(k0, k1, t, path, STREAM_VOLUME, z_vol, n_assets)
+            pr.correlate_substeps_nb(z_price, price_at, chol, zc, n_assets, n_sub)
             driver_return = 0.0
             driver_z = 0.0
             for a in range(n_assets):
@@ -158,7 +174,7 @@ def simulate_paths_nb(
                     jump_total = 0.0
                     jump_sub = -1
                     if jump_rate > 0.0:
-                        n_jumps = poisson_inversion_nb(jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jump[a])
+                        n_jumps = poisson_inversion_nb(jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at + a])
                         if n_jumps > _JUMP_SLOTS - 1:
                             n_jumps = _JUMP_SLOTS - 1
                         for q in range(n_jumps):
@@ -182,7 +198,7 @@ def simulate_paths_nb(
                 close[i, t, a] = c_
                 volume[i, t, a] = pr.volume_nb(
                     c_, step_return, asset_p[a, pr.A_INV_BASE_SD], asset_p[a, pr.A_VOLUME_UNIT],
-                    asset_p[a, pr.A_VOLUME_SENS], asset_p[a, pr.A_VOLUME_NOISE], z_vol[a],
+                    asset_p[a, pr.A_VOLUME_SENS], asset_p[a, pr.A_VOLUME_NOISE], z_volume[asset_at + a],
                 )  # fmt: skip
                 log_price[a] = x
                 z_std = zsum * inv_sqrt_sub
@@ -196,17 +212,19 @@ def simulate_paths_nb(
             # Activity reacts to the move in units of the driver's normal step vol, saturating at
             # +/- ZS_CAP so a dated crash on a calm asset cannot push flows to infinity.
             zs = min(max(driver_return * asset_p[driver, pr.A_INV_BASE_SD], -ZS_CAP), ZS_CAP)
-            fill_normals_nb(k0, k1, t, path, STREAM_ONCHAIN, z_on, 3)
+            on_at = 4 * k
             whales = oc.whale_count_nb(onchain_p, zs, shock_whale[t], steps_per_day, k0, k1, t, path)
-            log_active = oc.active_log_step_nb(onchain_p, log_active, t, dt_step, driver_return, z_on[0])
-            inflow, outflow = oc.flows_nb(onchain_p, zs, shock_inflow[t], steps_per_day, z_on[1], z_on[2])
+            log_active = oc.active_log_step_nb(onchain_p, log_active, t, dt_step, driver_return, z_onchain[on_at])
+            inflow, outflow = oc.flows_nb(
+                onchain_p, zs, shock_inflow[t], steps_per_day, z_onchain[on_at + 1], z_onchain[on_at + 2]
+            )
             onchain[i, t, oc.C_WHALE] = whales
             onchain[i, t, oc.C_ACTIVE] = math.floor(math.exp(log_active) + 0.5)
             onchain[i, t, oc.C_INFLOW] = inflow
             onchain[i, t, oc.C_OUTFLOW] = outflow
 
             # --- dollar index moves with (against) the driver and with rate changes
-            log_dxy = mc.dxy_log_step_nb(macro_p, log_dxy, dt_step, driver_z, z_mac[2], rate - prev_rate)
+            log_dxy = mc.dxy_log_step_nb(macro_p, log_dxy, dt_step, driver_z, z_macro[4 * k + 2], rate - prev_rate)
             macro[i, t, mc.C_INFLATION] = inflation
             macro[i, t, mc.C_RATE] = rate
             macro[i, t, mc.C_DXY] = math.exp(log_dxy)

@@ -48,14 +48,14 @@ def regime_next_nb(state, u, transition_cum):
 
 
 @njit(cache=True, error_model="numpy")
-def correlate_substeps_nb(z, chol, out, n_assets, n_sub):
-    """``out[s*A + a] = sum_b chol[a, b] z[s*A + b]``: correlated normals for each sub-step."""
+def correlate_substeps_nb(z, start, chol, out, n_assets, n_sub):
+    """``out[s*A + a] = sum_b chol[a, b] z[start + s*A + b]``: correlated normals for each sub-step."""
     for s in range(n_sub):
         base = s * n_assets
         for a in range(n_assets):
             acc = 0.0
             for b in range(a + 1):
-                acc += chol[a, b] * z[base + b]
+                acc += chol[a, b] * z[start + base + b]
             out[base + a] = acc
 
 

@@ -71,15 +71,8 @@ def philox4x32_nb(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@njit(cache=True)
-def seed_key_nb(seed):
-    """Split a 64-bit seed into the two 32-bit Philox key words."""
-    s = _U64(seed)
-    return s & _MASK32, s >> _SHIFT32
-
-
 def seed_key(seed: int) -> tuple[int, int]:
-    """Python-side twin of :func:`seed_key_nb` (seeds up to 2**64 - 1)."""
+    """Split a 64-bit seed into the two 32-bit Philox key words (seeds up to 2**64 - 1)."""
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     return seed & 0xFFFFFFFF, seed >> 32

@@ -174,7 +174,9 @@ def simulate_paths_nb(
                     jump_total = 0.0
                     jump_sub = -1
                     if jump_rate > 0.0:
-                        n_jumps = poisson_inversion_nb(jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at + a])
+                        n_jumps = poisson_inversion_nb(
+                            jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at + a]
+                        )
                         if n_jumps > _JUMP_SLOTS - 1:
                             n_jumps = _JUMP_SLOTS - 1
                         for q in range(n_jumps):

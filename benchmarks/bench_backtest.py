@@ -52,13 +52,8 @@ process, so one measurement's memory or compiled code never leaks into another's
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,13 +61,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness.py lies next to this script
+from harness import (  # noqa: E402
+    REPO,
+    SCENARIO,
+    HwmPeakProbe,
+    Json,
+    Summary,
+    base_parser,
+    child_env,
+    child_main,
+    err,
+    machine_info,
+    machine_row,
+    mib,
+    run_rows,
+    safe,
+    table,
+    timed_runs,
+    write_json,
+)
+from harness import run_child as _run_child  # noqa: E402
+
 if TYPE_CHECKING:
     import numpy as np
 
     from prometheus_sim.market import Market
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "scenarios" / "default.yaml"
 PERIOD_DAYS = 30
 FEES_BPS = 10.0
 INITIAL_VALUE = 100_000.0
@@ -95,91 +110,13 @@ TARGETPERCENT_NOTE = (
     "cash, fee included: the final values differ slightly by construction"
 )
 
-Json = dict[str, Any]
-
 
 # =============================================================== child-side helpers
 
 
-def _proc_status_kb(field: str) -> int:
-    """A ``kB`` field (``VmRSS``, ``VmHWM``) of /proc/self/status; -1 where unavailable."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's RSS high-water mark to its current RSS (Linux >= 4.0)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _maxrss_bytes() -> int:
-    """``ru_maxrss`` in bytes (Linux reports kB, macOS bytes)."""
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(r) if sys.platform == "darwin" else int(r) * 1024
-
-
-class PeakProbe:
-    """Peak RSS growth across one call: ``ru_maxrss`` after minus RSS just before.
-
-    ``ru_maxrss`` also remembers the high-water mark of threads that exited earlier, which the
-    reset does not clear; ``VmHWM`` (reset by it) is recorded too and used where ``ru_maxrss``
-    is stuck at an earlier, higher transient.
-    """
-
-    def __init__(self) -> None:
-        self.reset_ok = _reset_peak_rss()
-        self.rss_before = _proc_status_kb("VmRSS") * 1024
-        self.maxrss_before = _maxrss_bytes()
-
-    def result(self) -> Json:
-        maxrss_after = _maxrss_bytes()
-        hwm_after = _proc_status_kb("VmHWM") * 1024
-        hidden = maxrss_after <= self.maxrss_before and self.maxrss_before > self.rss_before * 1.02
-        use_hwm = hidden and self.reset_ok and hwm_after > 0
-        peak = hwm_after if use_hwm else maxrss_after
-        return {
-            "rss_before_bytes": self.rss_before,
-            "maxrss_before_bytes": self.maxrss_before,
-            "maxrss_after_bytes": maxrss_after,
-            "vmhwm_after_bytes": hwm_after,
-            "peak_source": "VmHWM" if use_hwm else "ru_maxrss",
-            "peak_extra_bytes": max(peak - self.rss_before, 0),  # < 0 only by page-size noise
-            "hwm_reset": self.reset_ok,
-            "peak_hidden_by_earlier_transient": hidden and not use_hwm,
-        }
-
-
-def _cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _timed_runs(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float], Json, Any]:
-    """Call ``fn`` ``repeats`` times; the first call (only) is wrapped in a :class:`PeakProbe`."""
-    times: list[float] = []
-    cpu: list[float] = []
-    probe = PeakProbe()
-    c0, t0 = _cpu_s(), time.perf_counter()
-    first = fn()
-    times.append(time.perf_counter() - t0)
-    cpu.append(_cpu_s() - c0)
-    memory = probe.result()
-    for _ in range(repeats - 1):
-        c0, t0 = _cpu_s(), time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        cpu.append(_cpu_s() - c0)
-        del out
-    return times, cpu, memory, first
+    """:func:`harness.timed_runs` with the VmHWM fallback for the first call's peak memory."""
+    return timed_runs(fn, repeats, probe=HwmPeakProbe)
 
 
 def _market(paths: int, days: int) -> Market:
@@ -499,50 +436,11 @@ CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
 # =============================================================== parent side
 
 
-def _proc_meminfo_kb(field: str) -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
-def _child_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env.update(overrides)
-    return env
-
-
 def run_child(task: Json, timeout: float = 3600.0) -> Json:
     """Run ``task`` in a fresh interpreter (this script, ``--child``); returns its JSON result."""
-    with tempfile.TemporaryDirectory(prefix="bench_bt_child_") as tmp:
-        out_file = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task), "--child-out", str(out_file)]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=timeout, cwd=REPO)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0 or not out_file.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
-            raise RuntimeError(f"child {task['kind']} failed (rc={proc.returncode}):\n  " + "\n  ".join(tail))
-        result = json.loads(out_file.read_text())
-    result["process_wall_s"] = wall
+    result = _run_child(__file__, task, timeout=timeout, prefix="bench_bt_child_", cwd=REPO)
     if "times_s" in result:
         result["median_s"] = statistics.median(result["times_s"])
-    return result
-
-
-def _safe(name: str, fn: Callable[[], Json]) -> Json:
-    """Run one measurement; a failure is recorded (and printed), never turned into a figure."""
-    print(f"  measuring {name} ...", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - report any failure as "not measured"
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    print(f"  ... {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return result
 
 
@@ -598,7 +496,7 @@ def measure_sweep(seeds: tuple[int, int]) -> Json:
         peak_tree, samples = 0, 0
         with open(Path(tmp) / "stdout", "w") as so, open(Path(tmp) / "stderr", "w") as se:
             t0 = time.perf_counter()
-            wrapper = psutil.Popen(wrapped, cwd=REPO, env=_child_env(), stdout=so, stderr=se)
+            wrapper = psutil.Popen(wrapped, cwd=REPO, env=child_env(), stdout=so, stderr=se)
             while wrapper.poll() is None:
                 total = 0
                 try:
@@ -633,35 +531,9 @@ def measure_sweep(seeds: tuple[int, int]) -> Json:
 # --------------------------------------------------------------- printing
 
 
-def _mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
-
-
-def _table(title: str, rows: list[tuple[str, str]]) -> None:
-    width = max((len(k) for k, _ in rows), default=0)
-    print(f"\n{title}\n{'-' * len(title)}")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
-
-
-def _err(r: Json) -> str | None:
-    return r.get("error")
-
-
-def _run_rows(r: Json, fmt: str = "{:.3f} s") -> list[tuple[str, str]]:
-    times, cpu = r["times_s"], r["cpu_s"]
-    return [
-        ("wall time, each run", ", ".join(fmt.format(t) for t in times)),
-        ("CPU time (user+sys), each run", ", ".join(fmt.format(c) for c in cpu)),
-        ("cores used (CPU / wall), each run", ", ".join(f"{c / t:.2f}" for c, t in zip(cpu, times, strict=True))),
-        ("wall time, median", fmt.format(r["median_s"])),
-        ("spread (slowest / fastest run)", f"{max(times) / min(times):.2f}"),
-    ]
-
-
 def _memory_row(r: Json) -> str:
     m = r["memory"]
-    text = f"{_mib(m['peak_extra_bytes'])}  (RSS before {_mib(m['rss_before_bytes'])}, via {m['peak_source']})"
+    text = f"{mib(m['peak_extra_bytes'])}  (RSS before {mib(m['rss_before_bytes'])}, via {m['peak_source']})"
     if m["peak_hidden_by_earlier_transient"]:
         text += "  WARNING: hidden by an earlier transient, unreliable"
     if not m["hwm_reset"]:
@@ -679,31 +551,26 @@ def _agree_row(a: Json) -> str:
 
 
 def _ratio(num: Json, den: Json, key: str = "median_s") -> float | None:
-    if _err(num) or _err(den):
+    if err(num) or err(den):
         return None
     return num[key] / den[key]
 
 
 def _peak(r: Json) -> float | None:
-    if _err(r) or r["memory"]["peak_hidden_by_earlier_transient"]:
+    if err(r) or r["memory"]["peak_hidden_by_earlier_transient"]:
         return None
     return r["memory"]["peak_extra_bytes"]
 
 
-def _verdict(ok: bool | None) -> str:
-    return "NOT MEASURED" if ok is None else ("PASS" if ok else "MISS")
-
-
 def print_report(res: Json, args: argparse.Namespace) -> Json:
     cfg = res["config"]
-    _table("Configuration", [
+    table("Configuration", [
         ("scenario", f"{SCENARIO.relative_to(REPO)} with horizon_days={cfg['days']} (the scenario's seed)"),
         ("size", f"{cfg['paths']} paths x {cfg['days']} daily steps x 5 assets"),
         ("strategy", f"EqualWeightRebalance({PERIOD_DAYS}), fees {FEES_BPS:g} bps, slippage 0, impact 0, "
                      f"initial value {INITIAL_VALUE:,.0f}"),
         ("repeats", f"{cfg['repeats']} (median reported; peak memory from the first run)"),
-        ("machine", f"{cfg['cpus']} CPUs, {cfg['mem_total_gib']:.1f} GiB RAM, Python {cfg['python']}, "
-                    f"{cfg['platform']}"),
+        machine_row(cfg),
     ])  # fmt: skip
 
     ours = res["ours"]
@@ -716,27 +583,27 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
     ]
     agreements: Json = {}
     for title, r in sections:
-        if _err(r):
-            _table(title, [("not measured", r["error"])])
+        if err(r):
+            table(title, [("not measured", r["error"])])
             continue
-        rows = _run_rows(r)
+        rows = run_rows(r)
         if r is ours:
-            rows.insert(0, ("market in memory", f"{_mib(r['market_bytes'])}, {r['n_fills']} fills per path"))
+            rows.insert(0, ("market in memory", f"{mib(r['market_bytes'])}, {r['n_fills']} fills per path"))
         if "variant" in r:
             rows.insert(0, ("vectorbt", f"{r['vectorbt']}; warm-up call (small market) {r['warmup_s']:.2f} s"))
             fo = statistics.median(r["from_orders_s"])
             rows.append(("of which from_orders, median", f"{fo:.3f} s (the rest: pf.value())"))
             rows.append(("orders submitted / filled", f"{r['orders_submitted']:,} / {r['orders_filled']:,}"))
-            rows.append(("input arrays (prepared before the call)", _mib(r["input_bytes"])))
+            rows.append(("input arrays (prepared before the call)", mib(r["input_bytes"])))
         rows.append(("peak memory growth during call", _memory_row(r)))
-        if r is not ours and not _err(ours):
+        if r is not ours and not err(ours):
             agreements[title] = _agreement(ours, r)
             rows.append((f"final values agree with ours to {AGREE_RTOL:g}", _agree_row(agreements[title])))
             if "curve_max_rel_diff" in r:
                 rows.append(("whole value curve, max relative difference", f"{r['curve_max_rel_diff']:.3e}"))
             if r.get("variant") == "targetpercent":
                 rows.append(("note", TARGETPERCENT_NOTE))
-        _table(title, rows)
+        table(title, rows)
 
     ratio_rows = []
     pairs = [
@@ -746,7 +613,7 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         ("per-path loop time / ours", _ratio(res["per_path"], ours), ""),
         ("NumPy loop time / ours", _ratio(res["numpy_loop"], ours), ""),
     ]
-    if not _err(res["vbt"]) and not _err(ours):
+    if not err(res["vbt"]) and not err(ours):
         pairs[1] = (pairs[1][0], statistics.median(res["vbt"]["from_orders_s"]) / ours["median_s"], "")
     for label, x, note in pairs:
         ratio_rows.append((label, "not measured" if x is None else f"{x:,.2f}x  {note}".rstrip()))
@@ -757,21 +624,21 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         figure = "not measured" if po is None or pv is None or pv <= 0 else f"{po / pv:.3f}"
         note = f"  target <= {TARGET_MEMORY_VS_VBT:g}" if key == "vbt" else ""
         ratio_rows.append((f"our peak memory / {label}'s", figure + note))
-    _table("Ratios (same run)", ratio_rows)
+    table("Ratios (same run)", ratio_rows)
 
     sweep = res["sweep"]
     if sweep.get("skipped"):
-        _table("e. Sweep", [("not measured", "--skip-sweep")])
-    elif _err(sweep) or not sweep.get("measured"):
-        _table("e. Sweep", [("not measured", sweep.get("error") or sweep.get("reason", "?"))])
+        table("e. Sweep", [("not measured", "--skip-sweep")])
+    elif err(sweep) or not sweep.get("measured"):
+        table("e. Sweep", [("not measured", sweep.get("error") or sweep.get("reason", "?"))])
     else:
         largest = sweep["largest_single_process_maxrss_bytes"]
-        _table(f"e. Sweep: {sweep['seeds']} seeds x {sweep['scenarios']} scenarios x {sweep['strategies']} strategies", [
+        table(f"e. Sweep: {sweep['seeds']} seeds x {sweep['scenarios']} scenarios x {sweep['strategies']} strategies", [
             ("command", sweep["how"]),
             ("wall time", f"{sweep['wall_s']:.1f} s"),
-            ("peak RSS of the process tree (psutil)", f"{_mib(sweep['peak_tree_bytes'])}  "
+            ("peak RSS of the process tree (psutil)", f"{mib(sweep['peak_tree_bytes'])}  "
                                                        f"({sweep['samples']} samples every {SWEEP_POLL_S:g} s)"),
-            ("largest single process (RUSAGE_CHILDREN)", "-" if largest is None else _mib(largest)),
+            ("largest single process (RUSAGE_CHILDREN)", "-" if largest is None else mib(largest)),
         ])  # fmt: skip
 
     return print_summary(res, agreements)
@@ -779,20 +646,15 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
 
 def print_summary(res: Json, agreements: Json) -> Json:
     ours, vbt_r = res["ours"], res["vbt"]
-    verdicts: Json = {}
-    rows: list[tuple[str, str]] = []
-
-    def add(key: str, label: str, ok: bool | None, figure: str, verdict: str | None = None) -> None:
-        verdicts[key] = {"pass": ok, "figure": figure}
-        rows.append((label, f"{verdict or _verdict(ok):<12}  {figure}"))
-
+    summary = Summary()
+    add = summary.add
     x = _ratio(vbt_r, ours)
     add("vbt_speedup", f"vectorbt time / ours >= {TARGET_VBT_SPEEDUP:g}x", None if x is None else x >= TARGET_VBT_SPEEDUP,
         "-" if x is None else f"{x:.2f}x")  # fmt: skip
     po, pv = _peak(ours), _peak(vbt_r)
     ok = None if po is None or pv is None or pv <= 0 else po / pv <= TARGET_MEMORY_VS_VBT
     add("memory_vs_vbt", f"our peak memory / vectorbt's <= {TARGET_MEMORY_VS_VBT:g}", ok,
-        "-" if ok is None else f"{po / pv:.3f}  ({_mib(po)} vs {_mib(pv)})")  # fmt: skip
+        "-" if ok is None else f"{po / pv:.3f}  ({mib(po)} vs {mib(pv)})")  # fmt: skip
     for key, label in (("vbt_amount", "b2. vectorbt, same units"), ("per_path", "c. per-path loop"),
                        ("numpy_loop", "d. NumPy loop")):  # fmt: skip
         a = next((v for k, v in agreements.items() if k.startswith(label.split(" ")[0])), None)
@@ -801,23 +663,16 @@ def print_summary(res: Json, agreements: Json) -> Json:
     a = next((v for k, v in agreements.items() if k.startswith("b.")), None)
     add("agree_vbt_targetpercent", f"final values agree to {AGREE_RTOL:g}: b. vectorbt targetpercent", None,
         "-" if a is None else f"max rel diff {a['max_rel_diff']:.2e} (different sizing convention, see b.)",
-        verdict="INFO")  # fmt: skip
+        word="INFO")  # fmt: skip
     sweep = res["sweep"]
     if sweep.get("measured"):
         peak = sweep["peak_tree_bytes"]
         add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", peak <= TARGET_SWEEP_PEAK_BYTES,
-            f"{_mib(peak)}, wall {sweep['wall_s']:.1f} s")  # fmt: skip
+            f"{mib(peak)}, wall {sweep['wall_s']:.1f} s")  # fmt: skip
     else:
         reason = "--skip-sweep" if sweep.get("skipped") else (sweep.get("error") or sweep.get("reason", "?"))
         add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", None, f"not measured: {reason}")
-    _table("Summary", rows)
-    spreads = [max(r["times_s"]) / min(r["times_s"]) for r in (ours, vbt_r) if not _err(r)]
-    if spreads and max(spreads) > 1.3:
-        print(
-            f"  note: wall times varied by up to {max(spreads):.2f}x between identical runs (see 'cores used'):"
-            " the machine's CPU share is noisy, so treat single figures with care"
-        )
-    return verdicts
+    return summary.print((ours, vbt_r))
 
 
 # --------------------------------------------------------------- entry points
@@ -826,23 +681,15 @@ def print_summary(res: Json, agreements: Json) -> Json:
 def machine_config(args: argparse.Namespace) -> Json:
     return {
         "paths": args.paths, "days": args.days, "repeats": args.repeats, "quick": args.quick,
-        "period_days": PERIOD_DAYS, "fees_bps": FEES_BPS, "initial_value": INITIAL_VALUE,
-        "cpus": os.cpu_count(), "mem_total_gib": _proc_meminfo_kb("MemTotal") / 2**20,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(numba default)"),
+        "period_days": PERIOD_DAYS, "fees_bps": FEES_BPS, "initial_value": INITIAL_VALUE, **machine_info(),
     }  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--paths", type=int, default=1000, help="paths (default 1000)")
-    p.add_argument("--days", type=int, default=3650, help="daily steps (default 3650)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported")
-    p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
-    p.add_argument("--quick", action="store_true", help="smoke run: 50 paths x 365 days, sweep over 10 seeds")
+    p = base_parser(
+        __doc__, paths_help="paths (default 1000)", quick_help="smoke run: 50 paths x 365 days, sweep over 10 seeds"
+    )
     p.add_argument("--skip-sweep", action="store_true", help="do not run the seed x scenario x strategy sweep")
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.paths, args.days = 50, 365
@@ -851,36 +698,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def child_main(args: argparse.Namespace) -> int:
-    task = json.loads(args.child)
-    result = CHILD_TASKS[task["kind"]](task)
-    Path(args.child_out).write_text(json.dumps(result))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child is not None:
-        return child_main(args)
+        return child_main(args, CHILD_TASKS)
     res: Json = {"config": machine_config(args)}
     print(f"bench_backtest: {args.paths} paths x {args.days} days, {args.repeats} repeats", file=sys.stderr)
     size = {"paths": args.paths, "days": args.days, "repeats": args.repeats}
-    res["ours"] = _safe("ours (batched backtest)", lambda: run_child({"kind": "ours", **size}))
+    res["ours"] = safe("ours (batched backtest)", lambda: run_child({"kind": "ours", **size}))
     for key, variant in (("vbt", "targetpercent"), ("vbt_amount", "amount")):
         task = {"kind": "vectorbt", "variant": variant, **size}
-        res[key] = _safe(f"vectorbt {variant}", lambda task=task: run_child(task))
-    res["per_path"] = _safe("per-path loop", lambda: run_child({"kind": "per_path", **size}))
-    res["numpy_loop"] = _safe("NumPy loop", lambda: run_child({"kind": "numpy_loop", **size}))
+        res[key] = safe(f"vectorbt {variant}", lambda task=task: run_child(task))
+    res["per_path"] = safe("per-path loop", lambda: run_child({"kind": "per_path", **size}))
+    res["numpy_loop"] = safe("NumPy loop", lambda: run_child({"kind": "numpy_loop", **size}))
     if args.skip_sweep:
         res["sweep"] = {"skipped": True}
     else:
         seeds = SWEEP_SEEDS_QUICK if args.quick else SWEEP_SEEDS
-        res["sweep"] = _safe("sweep", lambda: measure_sweep(seeds))
+        res["sweep"] = safe("sweep", lambda: measure_sweep(seeds))
     res["summary"] = print_report(res, args)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
-        print(f"\nJSON written to {args.json}")
+    write_json(args.json, res)
     return 0
 
 

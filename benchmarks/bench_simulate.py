@@ -35,10 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -49,14 +46,34 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness.py lies next to this script
+from harness import (  # noqa: E402
+    REPO,
+    SCENARIO,
+    Json,
+    Summary,
+    base_parser,
+    child_env,
+    child_main,
+    err,
+    machine_info,
+    machine_row,
+    mib,
+    proc_meminfo_kb,
+    run_rows,
+    safe,
+    table,
+    timed_runs,
+    write_json,
+)
+from harness import run_child as _run_child  # noqa: E402
+
 if TYPE_CHECKING:
     import numpy as np
 
     from prometheus_sim.generators import KernelInputs
     from prometheus_sim.scenario import ScenarioSpec
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "scenarios" / "default.yaml"
 SEED = 7
 
 TARGET_RATIO_VS_REFERENCE = 3.0
@@ -75,59 +92,8 @@ REFERENCE_NOTE = (
     "signals and truth arrays, so the ratio is conservative"
 )
 
-Json = dict[str, Any]
-
 
 # =============================================================== child-side helpers
-
-
-def _proc_status_kb(field: str) -> int:
-    """A ``kB`` field (``VmRSS``, ``VmHWM``) of /proc/self/status; -1 where unavailable."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's RSS high-water mark to its current RSS (Linux >= 4.0)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _maxrss_bytes() -> int:
-    """``ru_maxrss`` in bytes (Linux reports kB, macOS bytes)."""
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(r) if sys.platform == "darwin" else int(r) * 1024
-
-
-class PeakProbe:
-    """Peak RSS growth across one call: ``ru_maxrss`` after minus RSS just before."""
-
-    def __init__(self) -> None:
-        self.reset_ok = _reset_peak_rss()
-        self.rss_before = _proc_status_kb("VmRSS") * 1024
-        self.maxrss_before = _maxrss_bytes()
-
-    def result(self) -> Json:
-        maxrss_after = _maxrss_bytes()
-        # If the high-water mark could not be reset and an earlier transient (compilation) went
-        # higher than this call, the call's own peak is hidden under it: say so, do not guess.
-        hidden = maxrss_after <= self.maxrss_before and self.maxrss_before > self.rss_before * 1.02
-        return {
-            "rss_before_bytes": self.rss_before,
-            "maxrss_before_bytes": self.maxrss_before,
-            "maxrss_after_bytes": maxrss_after,
-            "peak_extra_bytes": maxrss_after - self.rss_before,
-            "hwm_reset": self.reset_ok,
-            "peak_hidden_by_earlier_transient": hidden,
-        }
 
 
 def _load_spec(days: int) -> ScenarioSpec:
@@ -156,35 +122,6 @@ def _outputs_sha256(out: Any) -> str:
     return h.hexdigest()
 
 
-def _cpu_s() -> float:
-    """User + system CPU seconds of this process so far, all threads."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def _timed_runs(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float], Json, Any]:
-    """Call ``fn`` ``repeats`` times; the first call (only) is wrapped in a :class:`PeakProbe`.
-
-    Returns the wall times, the CPU times (user + sys, all threads), the probe's result and the
-    first call's output. CPU time next to wall time shows how many cores a run really got.
-    """
-    times: list[float] = []
-    cpu: list[float] = []
-    probe = PeakProbe()
-    c0, t0 = _cpu_s(), time.perf_counter()
-    first = fn()
-    times.append(time.perf_counter() - t0)
-    cpu.append(_cpu_s() - c0)
-    memory = probe.result()
-    for _ in range(repeats - 1):
-        c0, t0 = _cpu_s(), time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        cpu.append(_cpu_s() - c0)
-        del out
-    return times, cpu, memory, first
-
-
 def _numba_info() -> Json:
     import numba
 
@@ -209,7 +146,7 @@ def child_ours(task: Json) -> Json:
     generate(spec, SEED, np.arange(2))
     compile_s = time.perf_counter() - t0
     ids = np.arange(task["paths"])
-    times, cpu, memory, first = _timed_runs(lambda: generate(spec, SEED, ids), task["repeats"])
+    times, cpu, memory, first = timed_runs(lambda: generate(spec, SEED, ids), task["repeats"])
     result = {
         "paths": task["paths"], "days": task["days"], "assets": len(spec.assets), "substeps": spec.substeps,
         "times_s": times, "cpu_s": cpu, "warmup_s": compile_s, "memory": memory,
@@ -233,7 +170,7 @@ def child_reference(task: Json) -> Json:
     probe_s = time.perf_counter() - t0
     est_full_s = probe_s * days / max(probe_days, 2)
     est_bytes = 5 * paths * days * n_assets * 8
-    avail = _proc_meminfo_kb("MemAvailable") * 1024
+    avail = proc_meminfo_kb("MemAvailable") * 1024
     reason = ""
     if est_full_s > REFERENCE_TIME_BUDGET_S and days > REFERENCE_FALLBACK_DAYS:
         reason = f"estimated {est_full_s:.0f} s per run > {REFERENCE_TIME_BUDGET_S:.0f} s budget"
@@ -241,7 +178,7 @@ def child_reference(task: Json) -> Json:
         reason = f"outputs {est_bytes / 2**30:.1f} GiB > {REFERENCE_MEMORY_SHARE:.0%} of available memory"
     run_days = REFERENCE_FALLBACK_DAYS if reason else days
     inp = build_inputs(_load_spec(run_days))
-    times, cpu, memory, first = _timed_runs(lambda: reference_simulate(inp, SEED, paths), repeats)
+    times, cpu, memory, first = timed_runs(lambda: reference_simulate(inp, SEED, paths), repeats)
     return {
         "paths": paths, "days": run_days, "assets": n_assets, "requested_days": days,
         "fallback_reason": reason, "probe_days": probe_days, "probe_s": probe_s,
@@ -272,16 +209,6 @@ CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
     "reference": child_reference,
     "compile": child_compile,
 }
-
-
-def _proc_meminfo_kb(field: str) -> int:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
 
 
 # =============================================================== the NumPy reference
@@ -387,30 +314,12 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
 # =============================================================== parent side
 
 
-def _child_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env.update(overrides)
-    return env
-
-
 def run_child(task: Json, env: dict[str, str] | None = None, timeout: float = 1800.0) -> Json:
     """Run ``task`` in a fresh interpreter (this script, ``--child``); returns its JSON result.
 
     Adds ``process_wall_s``, the child's whole life including interpreter start-up.
     """
-    with tempfile.TemporaryDirectory(prefix="bench_child_") as tmp:
-        out_file = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task), "--child-out", str(out_file)]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env or _child_env(), capture_output=True, text=True, timeout=timeout)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0 or not out_file.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
-            raise RuntimeError(f"child {task['kind']} failed (rc={proc.returncode}):\n  " + "\n  ".join(tail))
-        result = json.loads(out_file.read_text())
-    result["process_wall_s"] = wall
-    return result
+    return _run_child(__file__, task, env=env, timeout=timeout, prefix="bench_child_")
 
 
 def asset_steps_per_s(paths: int, days: int, assets: int, seconds: float) -> float:
@@ -437,7 +346,7 @@ def measure_reference(paths: int, days: int, repeats: int) -> Json:
 def measure_threads(paths: int, days: int, repeats: int) -> Json:
     runs: dict[str, Json] = {}
     for n in (1, 2):
-        env = _child_env(NUMBA_NUM_THREADS=str(n))
+        env = child_env(NUMBA_NUM_THREADS=str(n))
         r = run_child({"kind": "ours", "paths": paths, "days": days, "repeats": repeats, "hash": True}, env=env)
         r.update(_throughput(r))
         runs[str(n)] = r
@@ -451,7 +360,7 @@ def measure_threads(paths: int, days: int, repeats: int) -> Json:
 def measure_compile() -> Json:
     cache = tempfile.mkdtemp(prefix="bench_nbcache_")
     try:
-        env = _child_env(NUMBA_CACHE_DIR=cache)
+        env = child_env(NUMBA_CACHE_DIR=cache)
         task = {"kind": "compile", "paths": 1, "days": 10}
         cold = run_child(task, env=env)
         warm = run_child(task, env=env)
@@ -477,7 +386,7 @@ def measure_cli(runs: int = 3) -> Json:
             cmd, how = _cli_command(str(Path(tmp) / f"out{k}"))
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=600, cwd=REPO)
+                proc = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=600, cwd=REPO)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 return {"measured": False, "how": how, "reason": f"{type(exc).__name__}: {exc}"}
             elapsed = time.perf_counter() - t0
@@ -490,44 +399,21 @@ def measure_cli(runs: int = 3) -> Json:
     return {"measured": True, "how": how, "times_s": times, "median_s": statistics.median(times)}
 
 
-def _safe(name: str, fn: Callable[[], Json]) -> Json:
-    """Run one measurement; a failure is recorded (and printed), never turned into a figure."""
-    print(f"  measuring {name} ...", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - report any failure as "not measured"
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    print(f"  ... {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    return result
-
-
 # --------------------------------------------------------------- printing
-
-
-def _mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
 
 
 def _msteps(x: float) -> str:
     return f"{x / 1e6:,.2f} M/s"
 
 
-def _table(title: str, rows: list[tuple[str, str]]) -> None:
-    width = max((len(k) for k, _ in rows), default=0)
-    print(f"\n{title}\n{'-' * len(title)}")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
-
-
 def _memory_rows(r: Json) -> list[tuple[str, str]]:
     m = r["memory"]
     ratio = m["peak_extra_bytes"] / r["outputs_bytes"]
     rows = [
-        ("RSS before call", _mib(m["rss_before_bytes"])),
-        ("peak RSS during call (ru_maxrss)", _mib(m["maxrss_after_bytes"])),
-        ("peak growth (peak - before)", _mib(m["peak_extra_bytes"])),
-        ("output arrays (sum of nbytes)", _mib(r["outputs_bytes"])),
+        ("RSS before call", mib(m["rss_before_bytes"])),
+        ("peak RSS during call (ru_maxrss)", mib(m["maxrss_after_bytes"])),
+        ("peak growth (peak - before)", mib(m["peak_extra_bytes"])),
+        ("output arrays (sum of nbytes)", mib(r["outputs_bytes"])),
         ("peak growth / outputs", f"{ratio:.3f}"),
     ]
     if r["outputs_bytes"] < SMALL_OUTPUTS_BYTES:
@@ -539,71 +425,54 @@ def _memory_rows(r: Json) -> list[tuple[str, str]]:
     return rows
 
 
-def _run_rows(r: Json, fmt: str = "{:.3f} s") -> list[tuple[str, str]]:
-    """Wall and CPU time of each run, the median, and the spread between runs."""
-    times, cpu = r["times_s"], r["cpu_s"]
-    return [
-        ("wall time, each run", ", ".join(fmt.format(t) for t in times)),
-        ("CPU time (user+sys), each run", ", ".join(fmt.format(c) for c in cpu)),
-        ("cores used (CPU / wall), each run", ", ".join(f"{c / t:.2f}" for c, t in zip(cpu, times, strict=True))),
-        ("wall time, median", fmt.format(r["median_s"])),
-        ("spread (slowest / fastest run)", f"{max(times) / min(times):.2f}"),
-    ]
-
-
-def _err(r: Json) -> str | None:
-    return r.get("error")
-
-
 def print_report(res: Json, args: argparse.Namespace) -> Json:
     """Print every section and the summary; returns the summary verdicts."""
     cfg = res["config"]
-    _table("Configuration", [
+    table("Configuration", [
         ("scenario", f"{SCENARIO.relative_to(REPO)} with horizon_days={cfg['days']} (seed {SEED})"),
         ("size", f"{cfg['paths']} paths x {cfg['days']} daily steps x {cfg['assets']} assets, "
                  f"{cfg['substeps']} intraday sub-steps"),
         ("repeats", f"{cfg['repeats']} (median reported)"),
-        ("machine", f"{cfg['cpus']} CPUs, {cfg['mem_total_gib']:.1f} GiB RAM, Python {cfg['python']}, "
-                    f"{cfg['platform']}"),
+        machine_row(cfg),
     ])  # fmt: skip
 
     ours, ref = res["ours"], res["reference"]
-    if _err(ours):
-        _table("1. Our kernel (generate)", [("not measured", ours["error"])])
+    if err(ours):
+        table("1. Our kernel (generate)", [("not measured", ours["error"])])
     else:
-        _table("1. Our kernel (generate), warm", [
+        table("1. Our kernel (generate), warm", [
             ("numba", f"{ours['numba']}, {ours['numba_threads']} threads, layer {ours['threading_layer']}"),
             ("compile/warm-up call (2 paths)", f"{ours['warmup_s']:.2f} s"),
-            *_run_rows(ours),
+            *run_rows(ours),
             ("daily asset-steps / s (median)", _msteps(ours["asset_steps_per_s"])),
         ])  # fmt: skip
-        _table("2. Peak memory of our kernel (fresh subprocess, first run)", _memory_rows(ours))
+        table("2. Peak memory of our kernel (fresh subprocess, first run)", _memory_rows(ours))
 
-    if _err(ref):
-        _table("3. NumPy reference (prices + volume)", [("not measured", ref["error"])])
+    if err(ref):
+        table("3. NumPy reference (prices + volume)", [("not measured", ref["error"])])
     else:
         size = f"{ref['paths']} paths x {ref['days']} days x {ref['assets']} assets"
         if ref["fallback_reason"]:
             size += f" (reduced from {ref['requested_days']} days: {ref['fallback_reason']}; scaled per asset-step)"
         rows = [
             ("size", size),
-            *_run_rows(ref),
+            *run_rows(ref),
             ("daily asset-steps / s (median)", _msteps(ref["asset_steps_per_s"])),
         ]
-        if not _err(ours):
+        if not err(ours):
             rows.append(
                 ("ours / reference (asset-steps/s)", f"{ours['asset_steps_per_s'] / ref['asset_steps_per_s']:.2f}x")
             )
         rows.append(("note", REFERENCE_NOTE))
-        _table("3. NumPy reference (default_rng, loop over steps)", rows)
-        _table("3b. Peak memory of the NumPy reference", _memory_rows(ref))
+        table("3. NumPy reference (default_rng, loop over steps)", rows)
+        table("3b. Peak memory of the NumPy reference", _memory_rows(ref))
 
     thr = res["threads"]
-    if _err(thr):
-        _table("4. Thread scaling and determinism", [("not measured", thr["error"])])
+    if err(thr):
+        table("4. Thread scaling and determinism", [("not measured", thr["error"])])
     else:
         r1, r2 = thr["runs"]["1"], thr["runs"]["2"]
-        _table(f"4. Thread scaling and determinism ({thr['paths']} paths x {thr['days']} days)", [
+        table(f"4. Thread scaling and determinism ({thr['paths']} paths x {thr['days']} days)", [
             ("NUMBA_NUM_THREADS=1", _thread_row(r1)),
             ("NUMBA_NUM_THREADS=2", _thread_row(r2)),
             ("speed-up 2 threads / 1", f"{thr['speedup_2_over_1']:.2f}x"),
@@ -613,11 +482,11 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         ])  # fmt: skip
 
     comp = res["compile"]
-    if _err(comp):
-        _table("5. Numba compile time", [("not measured", comp["error"])])
+    if err(comp):
+        table("5. Numba compile time", [("not measured", comp["error"])])
     else:
         c, w = comp["cold"], comp["warm"]
-        _table("5. Numba compile time (import engine + first generate, 1 path x 10 days)", [
+        table("5. Numba compile time (import engine + first generate, 1 path x 10 days)", [
             ("cold cache (empty dir)", f"{c['total_s']:.2f} s  (import {c['import_s']:.2f} s + "
                                        f"first generate {c['first_generate_s']:.2f} s; process {c['process_wall_s']:.2f} s)"),
             ("warm cache (same dir)", f"{w['total_s']:.2f} s  (import {w['import_s']:.2f} s + "
@@ -626,10 +495,10 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         ])  # fmt: skip
 
     cli = res["cli"]
-    if _err(cli) or not cli.get("measured"):
-        _table("6. CLI start-up, warm cache", [("not measured", cli.get("error") or cli.get("reason", "?"))])
+    if err(cli) or not cli.get("measured"):
+        table("6. CLI start-up, warm cache", [("not measured", cli.get("error") or cli.get("reason", "?"))])
     else:
-        _table("6. CLI start-up, warm cache (simulate, 10 paths, no plots)", [
+        table("6. CLI start-up, warm cache (simulate, 10 paths, no plots)", [
             ("command", cli["how"]),
             ("wall time, each run", ", ".join(f"{t:.2f} s" for t in cli["times_s"])),
             ("wall time, median", f"{cli['median_s']:.2f} s"),
@@ -643,26 +512,17 @@ def _thread_row(r: Json) -> str:
     return f"{_msteps(r['asset_steps_per_s'])}  (median {r['median_s']:.3f} s, {cores:.2f} cores used)"
 
 
-def _verdict(ok: bool | None) -> str:
-    return "NOT MEASURED" if ok is None else ("PASS" if ok else "MISS")
-
-
 def print_summary(res: Json) -> Json:
     ours, ref, thr, cli = res["ours"], res["reference"], res["threads"], res["cli"]
-    verdicts: Json = {}
-    rows: list[tuple[str, str]] = []
-
-    def add(key: str, label: str, ok: bool | None, figure: str) -> None:
-        verdicts[key] = {"pass": ok, "figure": figure}
-        rows.append((label, f"{_verdict(ok):<12}  {figure}"))
-
-    if _err(ours) or _err(ref):
+    summary = Summary()
+    add = summary.add
+    if err(ours) or err(ref):
         add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference", None, "-")
     else:
         ratio = ours["asset_steps_per_s"] / ref["asset_steps_per_s"]
         add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference",
             ratio >= TARGET_RATIO_VS_REFERENCE, f"{ratio:.2f}x")  # fmt: skip
-    if _err(ours):
+    if err(ours):
         add("absolute_throughput", "throughput >= 20 M daily asset-steps/s", None, "-")
         add("peak_memory", f"peak memory <= {TARGET_PEAK_OVER_OUTPUTS:g} x outputs", None, "-")
     else:
@@ -673,24 +533,17 @@ def print_summary(res: Json) -> Json:
         reliable = not m["peak_hidden_by_earlier_transient"]
         add("peak_memory", f"peak memory <= {TARGET_PEAK_OVER_OUTPUTS:g} x outputs",
             (ratio <= TARGET_PEAK_OVER_OUTPUTS) if reliable else None, f"{ratio:.3f}x")  # fmt: skip
-    if _err(thr):
+    if err(thr):
         add("deterministic_threads", "identical bytes at 1 and 2 threads", None, "-")
     else:
         add("deterministic_threads", "identical bytes at 1 and 2 threads", thr["identical"],
             "identical" if thr["identical"] else "DIFFERENT")  # fmt: skip
-    if _err(cli) or not cli.get("measured"):
+    if err(cli) or not cli.get("measured"):
         add("cli_start", f"warm CLI start < {TARGET_CLI_START_S:g} s", None, cli.get("error") or cli.get("reason", "?"))
     else:
         add("cli_start", f"warm CLI start < {TARGET_CLI_START_S:g} s", cli["median_s"] < TARGET_CLI_START_S,
             f"{cli['median_s']:.2f} s")  # fmt: skip
-    _table("Summary", rows)
-    spreads = [max(r["times_s"]) / min(r["times_s"]) for r in (ours, ref) if not _err(r)]
-    if spreads and max(spreads) > 1.3:
-        print(
-            f"  note: wall times varied by up to {max(spreads):.2f}x between identical runs (see 'cores used'):"
-            " the machine's CPU share is noisy, so treat single figures with care"
-        )
-    return verdicts
+    return summary.print((ours, ref))
 
 
 # --------------------------------------------------------------- entry points
@@ -699,22 +552,16 @@ def print_summary(res: Json) -> Json:
 def machine_config(args: argparse.Namespace) -> Json:
     return {
         "paths": args.paths, "days": args.days, "assets": 5, "substeps": 4, "repeats": args.repeats,
-        "thread_paths": args.thread_paths, "quick": args.quick, "seed": SEED,
-        "cpus": os.cpu_count(), "mem_total_gib": _proc_meminfo_kb("MemTotal") / 2**20,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(numba default)"),
+        "thread_paths": args.thread_paths, "quick": args.quick, "seed": SEED, **machine_info(),
     }  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--paths", type=int, default=1000, help="paths for the main run and the reference (default 1000)")
-    p.add_argument("--days", type=int, default=3650, help="daily steps (default 3650)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported")
-    p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
-    p.add_argument("--quick", action="store_true", help="smoke run: 50 paths x 365 days")
-    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    p = base_parser(
+        __doc__,
+        paths_help="paths for the main run and the reference (default 1000)",
+        quick_help="smoke run: 50 paths x 365 days",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.paths, args.days = 50, 365
@@ -724,33 +571,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def child_main(args: argparse.Namespace) -> int:
-    task = json.loads(args.child)
-    result = CHILD_TASKS[task["kind"]](task)
-    Path(args.child_out).write_text(json.dumps(result))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child is not None:
-        return child_main(args)
+        return child_main(args, CHILD_TASKS)
     res: Json = {"config": machine_config(args)}
     print(f"bench_simulate: {args.paths} paths x {args.days} days, {args.repeats} repeats", file=sys.stderr)
-    res["ours"] = _safe("our kernel", lambda: measure_ours(args.paths, args.days, args.repeats))
-    res["reference"] = _safe("NumPy reference", lambda: measure_reference(args.paths, args.days, args.repeats))
-    res["threads"] = _safe("thread scaling", lambda: measure_threads(args.thread_paths, args.days, args.repeats))
-    res["compile"] = _safe("compile time", measure_compile)
-    res["cli"] = _safe("CLI start-up", measure_cli)
-    if not _err(res["ours"]):
+    res["ours"] = safe("our kernel", lambda: measure_ours(args.paths, args.days, args.repeats))
+    res["reference"] = safe("NumPy reference", lambda: measure_reference(args.paths, args.days, args.repeats))
+    res["threads"] = safe("thread scaling", lambda: measure_threads(args.thread_paths, args.days, args.repeats))
+    res["compile"] = safe("compile time", measure_compile)
+    res["cli"] = safe("CLI start-up", measure_cli)
+    if not err(res["ours"]):
         res["config"]["assets"] = res["ours"]["assets"]
         res["config"]["substeps"] = res["ours"]["substeps"]
     res["reference_note"] = REFERENCE_NOTE
     res["summary"] = print_report(res, args)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
-        print(f"\nJSON written to {args.json}")
+    write_json(args.json, res)
     return 0
 
 

@@ -152,7 +152,7 @@ def used_definitions(acceptance: dict) -> dict[str, str]:
 def execution_note(cfg: dict) -> str:
     """The execution model in one paragraph, with this run's cost settings filled in."""
     return (
-        "Execution: an order decided at a step (seeing that step's close) fills at the next step's open, "
+        "Execution: an order decided at a step (seeing that step's close) fills at the next step's open (the bar's first intraday trade), "
         "never at the close it saw. Fees are {fees} bps of traded notional; slippage is {slip} bps plus a "
         "market-impact term of {impact} × (units traded / the decision bar's volume). Holdings cannot go "
         "negative and cash is held in the stablecoin. Equity is marked at every close; metrics use the "

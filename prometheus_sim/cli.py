@@ -190,17 +190,22 @@ def backtest(
         sys.exit(1)
 
 
+def _read_run_or_exit(reader, run_dir: Path):
+    """Call ``reader(run_dir)``; a directory that is not a backtest run is bad input (exit 2)."""
+    try:
+        return reader(run_dir)
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
     """Write RUN_DIR/report.{md,html,json} and plots from a backtest run."""
     from prometheus_sim.report.builder import build_report
 
-    try:
-        files = build_report(run_dir)
-    except FileNotFoundError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    files = _read_run_or_exit(build_report, run_dir)
     plots = [k for k in files if k.startswith("plots/")]
     for name in ("report.md", "report.json", "report.html"):
         click.echo(f"{name:12s} {files[name]}")
@@ -213,11 +218,7 @@ def acceptance(run_dir: Path) -> None:
     """Score the acceptance criteria for RUN_DIR: pass / fail / not measured; exit 1 on a fail."""
     from prometheus_sim.acceptance import evaluate
 
-    try:
-        result = evaluate(run_dir)
-    except FileNotFoundError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    result = _read_run_or_exit(evaluate, run_dir)
     for c in result.criteria:
         value = "" if c.measured is None else f"{c.measured:.4g}"
         if c.low is not None and c.high is not None:

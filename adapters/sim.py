@@ -96,11 +96,7 @@ class SimAdapter:
     # ------------------------------------------------------------ snapshots
 
     def history(self, t: int) -> MarketHistory:
-        m, end = self.market, t + 1
-        return MarketHistory(
-            m.open[:, :end], m.high[:, :end], m.low[:, :end], m.close[:, :end], m.volume[:, :end],
-            m.onchain[:, :end], m.macro[:, :end], m.calendar[:end],
-        )  # fmt: skip
+        return MarketHistory(self.market.blocks.head(t + 1), self.market.calendar[: t + 1])
 
     def snapshot_batch(self, t: int) -> SnapshotBatch:
         """Every path's snapshot at step t; t may not go back before a step already submitted."""

@@ -323,17 +323,9 @@ def numpy_loop(market: Market) -> np.ndarray:
 # --------------------------------------------------------------- child tasks
 
 
-def _single_path(market: Market, p: int):
-    """A Market-like view of path p (what SimAdapter and backtest read)."""
-    from types import SimpleNamespace
-
-    sl = slice(p, p + 1)
-    return SimpleNamespace(
-        spec=market.spec, assets=market.assets, calendar=market.calendar,
-        open=market.open[sl], high=market.high[sl], low=market.low[sl], close=market.close[sl],
-        volume=market.volume[sl], onchain=market.onchain[sl], macro=market.macro[sl],
-        seeds=market.seeds[sl], path_ids=market.path_ids[sl], n_paths=1, n_steps=market.n_steps,
-    )  # fmt: skip
+def _single_path(market: Market, p: int) -> Market:
+    """Path p alone (views of the market's arrays)."""
+    return market.rows(slice(p, p + 1))
 
 
 def _per_path_loop(market: Market) -> np.ndarray:

@@ -51,12 +51,8 @@ class LookaheadReport:
 
 
 def _snapshot_inputs(s: SnapshotBatch) -> dict[str, np.ndarray]:
-    h = s.history
-    return {
-        "holdings": s.holdings, "prices": s.prices, "value": s.value,
-        "history.open": h.open, "history.high": h.high, "history.low": h.low, "history.close": h.close,
-        "history.volume": h.volume, "history.onchain": h.onchain, "history.macro": h.macro,
-    }  # fmt: skip
+    history = {f"history.{name}": arr for name, arr in s.history.blocks._asdict().items()}
+    return {"holdings": s.holdings, "prices": s.prices, "value": s.value, **history}
 
 
 def _row_digests(arr: np.ndarray) -> list[str]:

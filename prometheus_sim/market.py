@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim import __version__
+from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks
 from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
-from prometheus_sim.scenario import MACRO_COLUMNS, OHLCV_COLUMNS, ONCHAIN_COLUMNS, ScenarioSpec
+from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -45,6 +46,7 @@ class Market:
 
     Attributes
     ----------
+    blocks : MarketBlocks, the observable data (read-only); ``open`` .. ``macro`` are its fields:
     open, high, low, close, volume : ndarray of shape (paths, steps, assets)
     onchain : ndarray of shape (paths, steps, 4), columns ``ONCHAIN_COLUMNS``
     macro : ndarray of shape (paths, steps, 3), columns ``MACRO_COLUMNS``
@@ -65,13 +67,7 @@ class Market:
         # the one seed of every row, or None when rows come from different seeds (a seed sweep)
         self.seed = int(self.seeds[0]) if np.all(self.seeds == self.seeds[0]) else None
         self.calendar = calendar(spec)
-        self.open = arrays.open
-        self.high = arrays.high
-        self.low = arrays.low
-        self.close = arrays.close
-        self.volume = arrays.volume
-        self.onchain = arrays.onchain
-        self.macro = arrays.macro
+        self.blocks = arrays.blocks
         inputs = build_inputs(spec)
         regime_names = tuple(s.name for s in spec.regimes.states) if spec.regimes else ("base",)
         self.truth = MarketTruth(
@@ -89,6 +85,7 @@ class Market:
 
     def _freeze(self) -> None:
         """Make every array read-only: snapshots hand out views, and no strategy may edit the market."""
+        self.blocks.freeze()
         for arr in self.named_arrays().values():
             arr.flags.writeable = False
         self.truth.shock_jump.flags.writeable = False
@@ -138,8 +135,7 @@ class Market:
         if not 1 <= n_steps <= self.n_steps:
             raise ValueError(f"n_steps must be in [1, {self.n_steps}], got {n_steps}")
         out = copy.copy(self)
-        for name in ("open", "high", "low", "close", "volume", "onchain", "macro"):
-            setattr(out, name, np.ascontiguousarray(getattr(self, name)[:, :n_steps]).copy())
+        out.blocks = self.blocks.copy_head(n_steps)
         out.calendar = self.calendar[:n_steps].copy()
         t = self.truth
         out.truth = MarketTruth(
@@ -151,7 +147,31 @@ class Market:
         out._freeze()
         return out
 
+    def rows(self, rows: slice | np.ndarray) -> Market:
+        """The given paths only (views of this market's arrays, read-only like them)."""
+        import copy
+
+        out = copy.copy(self)
+        out.blocks = self.blocks.rows(rows)
+        out.path_ids = self.path_ids[rows]
+        out.seeds = self.seeds[rows]
+        t = self.truth
+        out.truth = MarketTruth(
+            regime=t.regime[rows], regime_names=t.regime_names, drift=t.drift[rows], vol=t.vol[rows],
+            jumps=t.jumps[rows], signal_active=t.signal_active[rows], signal_names=t.signal_names,
+            shock_jump=t.shock_jump, shock_vol=t.shock_vol,
+        )  # fmt: skip
+        return out
+
     # ------------------------------------------------------------ shape and access
+
+    open = property(lambda self: self.blocks.open, doc="(paths, steps, assets) first intraday trade of each bar")
+    high = property(lambda self: self.blocks.high)
+    low = property(lambda self: self.blocks.low)
+    close = property(lambda self: self.blocks.close)
+    volume = property(lambda self: self.blocks.volume, doc="(paths, steps, assets) units traded in the bar")
+    onchain = property(lambda self: self.blocks.onchain, doc="(paths, steps, 4) columns ``ONCHAIN_COLUMNS``")
+    macro = property(lambda self: self.blocks.macro, doc="(paths, steps, 3) columns ``MACRO_COLUMNS``")
 
     @property
     def assets(self) -> list[str]:
@@ -188,18 +208,11 @@ class Market:
         if not 0 <= path < self.n_paths:
             raise IndexError(f"path {path} out of range for {self.n_paths} paths")
         a = self._asset_index(asset)
-        data: dict[str, np.ndarray] = {
-            "open": self.open[path, :, a],
-            "high": self.high[path, :, a],
-            "low": self.low[path, :, a],
-            "close": self.close[path, :, a],
-            "volume": self.volume[path, :, a],
-        }
-        for c, name in enumerate(ONCHAIN_COLUMNS):
-            col = self.onchain[path, :, c]
-            data[name] = col.astype(np.int64) if name in ("whale_transactions", "active_addresses") else col
-        for c, name in enumerate(MACRO_COLUMNS):
-            data[name] = self.macro[path, :, c]
+        data: dict[str, np.ndarray] = {name: getattr(self.blocks, name)[path, :, a] for name in PER_ASSET_BLOCKS}
+        for block, columns in BLOCK_COLUMNS.items():
+            for c, name in enumerate(columns):
+                col = getattr(self.blocks, block)[path, :, c]
+                data[name] = col.astype(np.int64) if name in COUNT_COLUMNS else col
         frame = pd.DataFrame(data, index=self.calendar.copy())
         frame.index.name = "timestamp"
         return frame
@@ -207,8 +220,7 @@ class Market:
     def named_arrays(self) -> dict[str, np.ndarray]:
         """Every generated array by name, truth included (what :meth:`digest` hashes)."""
         return {
-            "open": self.open, "high": self.high, "low": self.low, "close": self.close, "volume": self.volume,
-            "onchain": self.onchain, "macro": self.macro,
+            **self.blocks._asdict(),
             "truth.regime": self.truth.regime, "truth.drift": self.truth.drift, "truth.vol": self.truth.vol,
             "truth.jumps": self.truth.jumps, "truth.signal_active": self.truth.signal_active,
         }  # fmt: skip
@@ -256,9 +268,11 @@ class Market:
             return {"path": pa.array(path_col), "timestamp": ts.take(pa.array(time_idx))}
 
         blocks = {
-            "ohlcv": {**per_asset_index(), **{c: getattr(self, c).reshape(-1) for c in OHLCV_COLUMNS}},
-            "onchain": {**per_path_index(), **{c: self.onchain[:, :, k].reshape(-1) for k, c in enumerate(ONCHAIN_COLUMNS)}},
-            "macro": {**per_path_index(), **{c: self.macro[:, :, k].reshape(-1) for k, c in enumerate(MACRO_COLUMNS)}},
+            "ohlcv": {**per_asset_index(), **{c: getattr(self.blocks, c).reshape(-1) for c in PER_ASSET_BLOCKS}},
+            **{
+                block: {**per_path_index(), **{c: getattr(self.blocks, block)[:, :, k].reshape(-1) for k, c in enumerate(columns)}}
+                for block, columns in BLOCK_COLUMNS.items()
+            },
             "truth_assets": {
                 **per_asset_index(),
                 "drift": self.truth.drift.reshape(-1),
@@ -320,8 +334,10 @@ class Market:
             return np.ascontiguousarray(values, dtype=dtypes[key]).reshape(shapes[key])
 
         ohlcv = read("ohlcv")
-        onchain = read("onchain")
-        macro = read("macro")
+        blocks = {name: shaped(ohlcv[name], name) for name in PER_ASSET_BLOCKS}
+        for block, columns in BLOCK_COLUMNS.items():
+            table = read(block)
+            blocks[block] = shaped(np.stack([table[c] for c in columns], axis=-1), block)
         truth_a = read("truth_assets")
         truth_p = read("truth_paths")
         n_p, n_t, _ = shapes["close"]
@@ -329,11 +345,7 @@ class Market:
         signal_cols = [np.asarray(truth_p[f"signal:{s.name}"]) for s in spec.signals]
         signal = np.stack(signal_cols, axis=-1) if signal_cols else np.empty((n_p * n_t, n_g))
         arrays = GeneratedArrays(
-            open=shaped(ohlcv["open"], "open"), high=shaped(ohlcv["high"], "high"),
-            low=shaped(ohlcv["low"], "low"), close=shaped(ohlcv["close"], "close"),
-            volume=shaped(ohlcv["volume"], "volume"),
-            onchain=shaped(np.stack([onchain[c] for c in ONCHAIN_COLUMNS], axis=-1), "onchain"),
-            macro=shaped(np.stack([macro[c] for c in MACRO_COLUMNS], axis=-1), "macro"),
+            blocks=MarketBlocks(**blocks),
             regime=shaped(truth_p["regime"], "truth.regime"),
             drift=shaped(truth_a["drift"], "truth.drift"), vol=shaped(truth_a["vol"], "truth.vol"),
             jumps=shaped(truth_a["jumps"], "truth.jumps"),
@@ -346,6 +358,11 @@ class Market:
         if bad:
             raise ValueError(f"{src}: arrays {bad} do not match the hashes in {MANIFEST} (file corrupted?)")
         return market
+
+
+#: On-chain columns that count things: integers in frames.
+COUNT_COLUMNS = ("whale_transactions", "active_addresses")
+assert set(COUNT_COLUMNS) <= set(ONCHAIN_COLUMNS)
 
 
 def _array_digest(arr: np.ndarray) -> str:

@@ -14,28 +14,40 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.portfolio import AssetBook, RiskProfile
 
 
 @dataclass(frozen=True)
 class MarketHistory:
-    """Observable market data up to and including step t; arrays shaped (paths, t + 1, ...)."""
+    """Observable market data up to and including step t: :class:`MarketBlocks` cut at t + 1.
 
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    onchain: np.ndarray
-    macro: np.ndarray
+    ``open`` .. ``macro`` are the blocks' arrays shaped (paths, t + 1, ...); on-chain and macro
+    columns are also reachable by name (:meth:`onchain_column`, :meth:`macro_column`), so a
+    strategy never depends on column positions.
+    """
+
+    blocks: MarketBlocks
     calendar: pd.DatetimeIndex
 
+    open = property(lambda self: self.blocks.open)
+    high = property(lambda self: self.blocks.high)
+    low = property(lambda self: self.blocks.low)
+    close = property(lambda self: self.blocks.close)
+    volume = property(lambda self: self.blocks.volume)
+    onchain = property(lambda self: self.blocks.onchain)
+    macro = property(lambda self: self.blocks.macro)
+
+    def onchain_column(self, name: str) -> np.ndarray:
+        """E.g. ``"whale_transactions"``: shape (paths, t + 1)."""
+        return self.blocks.column("onchain", name)
+
+    def macro_column(self, name: str) -> np.ndarray:
+        """E.g. ``"inflation_rate"``: shape (paths, t + 1)."""
+        return self.blocks.column("macro", name)
+
     def row(self, p: int) -> MarketHistory:
-        sl = slice(p, p + 1)
-        return MarketHistory(
-            self.open[sl], self.high[sl], self.low[sl], self.close[sl], self.volume[sl],
-            self.onchain[sl], self.macro[sl], self.calendar,
-        )  # fmt: skip
+        return MarketHistory(self.blocks.rows(slice(p, p + 1)), self.calendar)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import pytest
 
 from adapters.sim import CostModel, SimAdapter
 from prometheus_sim.backtest import DecisionClock, run
+from prometheus_sim.blocks import MarketBlocks
 from strategies.baselines import EqualWeightRebalance
 
 vbt = pytest.importorskip("vectorbt")
@@ -79,16 +80,14 @@ def synthetic_market(seed: int = 20240601) -> SimpleNamespace:
         steps_per_day=1,
         assets=[SimpleNamespace(name=n, kind=k) for n, k in zip(ASSETS, kinds, strict=True)],
     )
+    blocks = MarketBlocks(
+        open_, high, low, close, volume, np.zeros((N_PATHS, N_DAYS, 4)), np.zeros((N_PATHS, N_DAYS, 3))
+    )
     return SimpleNamespace(
         spec=spec,
         assets=list(ASSETS),
-        open=open_,
-        high=high,
-        low=low,
-        close=close,
-        volume=volume,
-        onchain=np.zeros((N_PATHS, N_DAYS, 4)),
-        macro=np.zeros((N_PATHS, N_DAYS, 3)),
+        blocks=blocks,
+        **blocks._asdict(),
         calendar=pd.date_range("2024-01-01", periods=N_DAYS, freq="D"),
         seeds=np.arange(N_PATHS, dtype=np.uint64),
         n_paths=N_PATHS,

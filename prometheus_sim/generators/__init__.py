@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.generators.params import KernelInputs, build_inputs, calendar
 from prometheus_sim.rng import seed_key
-from prometheus_sim.scenario import MACRO_COLUMNS, ONCHAIN_COLUMNS, ScenarioSpec
+from prometheus_sim.scenario import ScenarioSpec
 
 __all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "KernelInputs"]
 
@@ -23,15 +24,9 @@ CHUNK_PATHS = 64
 
 @dataclass
 class GeneratedArrays:
-    """Raw kernel output, all shaped ``(paths, steps, ...)``."""
+    """Raw kernel output, all shaped ``(paths, steps, ...)``: the observable blocks and the truth."""
 
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    onchain: np.ndarray  # (P, T, 4) in ONCHAIN_COLUMNS order
-    macro: np.ndarray  # (P, T, 3) in MACRO_COLUMNS order
+    blocks: MarketBlocks
     regime: np.ndarray  # (P, T) int8
     drift: np.ndarray  # (P, T, A) expected log return of the step
     vol: np.ndarray  # (P, T, A) diffusive std of the step's log return
@@ -42,10 +37,7 @@ class GeneratedArrays:
 def allocate(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> GeneratedArrays:
     shape = (n_paths, n_steps, n_assets)
     return GeneratedArrays(
-        open=np.empty(shape), high=np.empty(shape), low=np.empty(shape), close=np.empty(shape),
-        volume=np.empty(shape),
-        onchain=np.empty((n_paths, n_steps, len(ONCHAIN_COLUMNS))),
-        macro=np.empty((n_paths, n_steps, len(MACRO_COLUMNS))),
+        blocks=MarketBlocks.empty(n_paths, n_steps, n_assets),
         regime=np.empty((n_paths, n_steps), dtype=np.int8),
         drift=np.empty(shape), vol=np.empty(shape),
         jumps=np.empty(shape, dtype=np.int16),
@@ -82,6 +74,7 @@ def generate(
     out = allocate(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
     for start in range(0, len(path_ids), CHUNK_PATHS):
         sl = slice(start, start + CHUNK_PATHS)
+        b = out.blocks.rows(sl)
         simulate_paths_nb(
             keys[sl], path_ids[sl], inp.n_steps, inp.steps_per_day, inp.n_sub,
             inp.asset_p, inp.chol, inp.driver,
@@ -89,7 +82,7 @@ def generate(
             inp.shock_jump, inp.shock_vol, inp.shock_kappa, inp.shock_whale, inp.shock_inflow, inp.shock_rate,
             inp.month_start, inp.meeting,
             inp.onchain_p, inp.macro_p, inp.signal_p, inp.signal_mask, inp.ring_size,
-            out.open[sl], out.high[sl], out.low[sl], out.close[sl], out.volume[sl], out.onchain[sl], out.macro[sl],
+            *b,
             out.regime[sl], out.drift[sl], out.vol[sl], out.jumps[sl], out.signal_active[sl],
         )  # fmt: skip
         if progress is not None:

@@ -1,27 +1,35 @@
 """The one loop: ``run(strategy, adapter, clock) -> BacktestResult``.
 
-For each decision step of the clock: ``adapter.snapshot_batch(t)`` -> ``strategy.decide_batch``
--> ``adapter.submit_batch(t, orders)``. Python runs once per decision step for all paths at once;
-between decisions the adapter marks equity in a kernel. Live mode reuses this loop with another
-adapter and a wall-clock clock.
+For each decision step of the clock: ``adapter.snapshot(t)`` -> ``strategy.decide_batch`` ->
+``adapter.submit(t, orders)``. Python runs once per decision step for all users at once; the
+venue marks equity between decisions in a kernel and hands its valuations over in the next
+snapshot. What a run produced (equity, deposits, actions, fees, rewards, receipts' fills) is kept
+here, by the loop, as columnar arrays; the win rate is scored afterwards from what was recorded
+(:func:`score_wins`), so a live run can be scored from its journal later. Live mode reuses this
+loop with another adapter and a clock that follows the chain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from prometheus_sim.portfolio import Action
+from prometheus_sim.portfolio import Action, OrderBatch
+from prometheus_sim.ports import FILLED, Adapter, Receipts, Strategy
+from prometheus_sim.snapshot import SnapshotBatch
+
+WIN_UNSCORED = -1
 
 
 @dataclass(frozen=True)
 class DecisionClock:
     """Decision steps ``start, start + every, ...`` before the last step (orders fill at t + 1).
 
-    ``every=None`` decides once, at ``start``.
+    ``every=None`` decides once, at ``start``. After the last decision the loop observes the
+    venue once more at ``last_step`` so the run is marked to its end.
     """
 
     n_steps: int
@@ -36,70 +44,226 @@ class DecisionClock:
             return iter((self.start,))
         return iter(range(self.start, last + 1, self.every))
 
+    @property
+    def last_step(self) -> int:
+        return self.n_steps - 1
+
     @classmethod
-    def for_strategy(cls, strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
+    def for_strategy(cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
         every = strategy.decision_every_days
         return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day)
 
 
-@dataclass
-class BacktestResult:
-    """What one backtest produced, for every path.
+@dataclass(frozen=True)
+class Fills:
+    """Each (decision, user) whose orders changed the holdings: what the win rate is scored from.
 
     Attributes
     ----------
-    equity : ndarray of shape (n_paths, n_steps), portfolio value at each close
-    fees, notional : ndarray of shape (n_paths,), fees paid and notional traded
+    decision : ndarray of shape (k,), index into ``decision_steps``
+    row : ndarray of shape (k,), the user's row
+    before, after : ndarray of shape (k, n_assets), units just before and after the fill
+    """
+
+    decision: np.ndarray
+    row: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """What one run produced, for every user.
+
+    Attributes
+    ----------
+    users : ndarray of shape (n_users,), opaque ids
+    calendar : DatetimeIndex of the marked steps
+    initial_value : ndarray of shape (n_users,), the value before the first open
+    equity : ndarray of shape (n_users, n_steps), portfolio value at each close
+    deposits : ndarray of shape (n_users, n_steps), contributions that landed at each step's open
+    fees, notional : ndarray of shape (n_users,), fees paid and notional traded
     decision_steps : ndarray of shape (n_decisions,)
-    actions : ndarray of shape (n_paths, n_decisions), :class:`Action` codes
-    wins : ndarray of shape (n_paths, n_decisions), 1 win, 0 loss, -1 not scored (HOLD, or too late)
+    actions : ndarray of shape (n_users, n_decisions), :class:`Action` codes (the labels)
+    rewards : ndarray of shape (n_users, n_decisions), the guide's reward of each decision's period
+        (until the next decision or the end; NaN when no close followed)
+    fills : Fills
+    wins : ndarray of shape (n_users, n_decisions) or None until scored: 1 win, 0 loss, -1 not scored
+    scenario, seeds : what the caller says the users are (a scenario and a seed per row), for reports
     """
 
     strategy: str
-    scenario: str
-    seeds: np.ndarray
+    users: np.ndarray
     calendar: pd.DatetimeIndex
     steps_per_day: int
-    initial_value: float
+    initial_value: np.ndarray
     equity: np.ndarray
+    deposits: np.ndarray
     fees: np.ndarray
     notional: np.ndarray
     decision_steps: np.ndarray
     actions: np.ndarray
-    wins: np.ndarray
+    rewards: np.ndarray
+    fills: Fills
+    wins: np.ndarray | None = None
+    scenario: str = ""
+    seeds: np.ndarray | None = None
 
     @property
-    def n_paths(self) -> int:
+    def n_users(self) -> int:
         return self.equity.shape[0]
 
     def daily_equity(self) -> np.ndarray:
-        """Equity at each day's last close: shape (n_paths, n_days)."""
+        """Equity at each day's last close: shape (n_users, n_days)."""
         spd = self.steps_per_day
         return self.equity[:, spd - 1 :: spd]
+
+    def daily_deposits(self) -> np.ndarray:
+        """Contributions per day, summed over the day's steps: shape (n_users, n_days)."""
+        spd = self.steps_per_day
+        n_days = self.equity.shape[1] // spd
+        return self.deposits[:, : n_days * spd].reshape(self.n_users, n_days, spd).sum(axis=2)
 
     def action_counts(self) -> dict[str, int]:
         codes, counts = np.unique(self.actions, return_counts=True)
         return {Action(int(c)).name: int(n) for c, n in zip(codes, counts, strict=True)}
 
+    def scored(self, close: np.ndarray, horizon_steps: int) -> BacktestResult:
+        """A copy with ``wins`` scored against ``close`` (n_users, n_steps, n_assets); see :func:`score_wins`."""
+        return replace(self, wins=score_wins(self, close, horizon_steps))
 
-def run(strategy, adapter, clock: Iterable[int]) -> BacktestResult:
-    """Run ``strategy`` through ``adapter`` at every step of ``clock``; return the result.
 
-    Only the Adapter port is used (``snapshot_batch``, ``submit_batch``, ``finish``, ``result``),
-    so the same loop drives a simulated market or a chain.
+def score_wins(result: BacktestResult, close: np.ndarray, horizon_steps: int) -> np.ndarray:
+    """Win (1), loss (0) or not scored (-1) for every (user, decision).
+
+    A non-HOLD decision whose orders changed the holdings wins when, ``horizon_steps`` after the
+    decision step, the holdings right after its fill are worth more than the holdings right
+    before it (doing nothing from the same state), both marked at that close; fees and slippage
+    are in the "after" holdings. HOLD, decisions that traded nothing and decisions too close to
+    the end are not scored. Uses closes after the decision: scoring only, never a snapshot.
+
+    Parameters
+    ----------
+    close : ndarray of shape (n_users, n_steps, n_assets), row i the market user i traded in
     """
-    for t in clock:
-        snapshots = adapter.snapshot_batch(t)
-        orders = strategy.decide_batch(snapshots)
-        adapter.submit_batch(t, orders)
-    adapter.finish()
-    return adapter.result(getattr(strategy, "name", type(strategy).__name__))
+    n_users, n_decisions = result.actions.shape
+    wins = np.full((n_users, n_decisions), WIN_UNSCORED, dtype=np.int8)
+    f = result.fills
+    if not len(f.decision):
+        return wins
+    at = result.decision_steps[f.decision] + horizon_steps
+    label = result.actions[f.row, f.decision]
+    ok = (at < close.shape[1]) & (label != Action.HOLD)
+    rows, decisions, at = f.row[ok], f.decision[ok], at[ok]
+    px = close[rows, at]
+    traded = (f.after[ok] * px).sum(axis=1)
+    held = (f.before[ok] * px).sum(axis=1)
+    wins[rows, decisions] = (traded > held).astype(np.int8)
+    return wins
 
 
-def backtest(strategy, market, **adapter_options) -> BacktestResult:
-    """Convenience: a fresh :class:`adapters.sim.SimAdapter` and the strategy's own clock."""
-    from adapters.sim import SimAdapter
+class RunRecorder:
+    """Collects what the loop sees: the venue's marks, each decision's labels, receipts and rewards."""
 
-    adapter = SimAdapter(market, **adapter_options)
-    clock = DecisionClock.for_strategy(strategy, market.n_steps, market.spec.steps_per_day)
-    return run(strategy, adapter, clock)
+    def __init__(self, users: np.ndarray):
+        self.users = np.asarray(users)
+        self.steps_per_day = 1
+        self._marks: list = []
+        self._decisions: list[int] = []
+        self._actions: list[np.ndarray] = []
+        self._rewards: list[np.ndarray] = []
+        self._fees = np.zeros(len(self.users))
+        self._notional = np.zeros(len(self.users))
+        self._fills: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._initial: np.ndarray | None = None
+
+    def observe(self, snap: SnapshotBatch) -> None:
+        """Keep the venue's valuations since the last snapshot and close the previous decision's period."""
+        if self._initial is None:
+            self._initial = snap.profiles.investment_amount.copy()
+            self.steps_per_day = snap.steps_per_day
+        if len(snap.marks.steps):
+            self._marks.append(snap.marks)
+        if len(self._rewards) < len(self._decisions):
+            self._rewards.append(np.asarray(snap.reward, dtype=float).copy())
+
+    def record(self, snap: SnapshotBatch, orders: OrderBatch, receipts: Receipts) -> None:
+        self._decisions.append(snap.step)
+        self._actions.append(np.asarray(orders.action, dtype=np.int8).copy())
+        self._fees += receipts.fees
+        self._notional += receipts.notional
+        filled = np.flatnonzero(
+            (receipts.status == FILLED) & np.any(receipts.holdings_after != receipts.holdings_before, axis=1)
+        )
+        if filled.size:
+            d = len(self._decisions) - 1
+            self._fills.append((d, filled, receipts.holdings_before[filled], receipts.holdings_after[filled]))
+
+    def result(self, strategy: str) -> BacktestResult:
+        n = len(self.users)
+        if self._marks:
+            equity = np.concatenate([m.equity for m in self._marks], axis=1)
+            deposits = np.concatenate([m.deposits for m in self._marks], axis=1)
+            calendar = pd.DatetimeIndex(np.concatenate([m.timestamps.values for m in self._marks]))
+            steps = np.concatenate([m.steps for m in self._marks])
+            if not np.array_equal(steps, np.arange(len(steps))):
+                raise ValueError("the venue's marks do not cover every step from 0 once, in order")
+        else:
+            equity, deposits, calendar = np.zeros((n, 0)), np.zeros((n, 0)), pd.DatetimeIndex([])
+        rewards = list(self._rewards) + [np.full(n, np.nan)] * (len(self._decisions) - len(self._rewards))
+        n_assets = self._fills[0][2].shape[1] if self._fills else 0
+
+        def stack(parts: list[np.ndarray], dtype, empty_shape) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(empty_shape, dtype)
+
+        fills = Fills(
+            decision=stack([np.full(len(r), d) for d, r, _, _ in self._fills], np.int64, (0,)),
+            row=stack([r for _, r, _, _ in self._fills], np.int64, (0,)),
+            before=stack([b for _, _, b, _ in self._fills], float, (0, n_assets)),
+            after=stack([a for _, _, _, a in self._fills], float, (0, n_assets)),
+        )
+        return BacktestResult(
+            strategy=strategy,
+            users=self.users,
+            calendar=calendar,
+            steps_per_day=self.steps_per_day,
+            initial_value=self._initial if self._initial is not None else np.zeros(n),
+            equity=equity,
+            deposits=deposits,
+            fees=self._fees.copy(),
+            notional=self._notional.copy(),
+            decision_steps=np.asarray(self._decisions, dtype=np.int64),
+            actions=np.stack(self._actions, axis=1) if self._actions else np.zeros((n, 0), np.int8),
+            rewards=np.stack(rewards, axis=1) if rewards else np.zeros((n, 0)),
+            fills=fills,
+        )
+
+
+def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestResult:
+    """Run ``strategy`` through ``adapter`` at every step of ``clock``; return what was recorded.
+
+    Only the Adapter port is used (``snapshot``, ``submit``, ``close``), so the same loop drives a
+    simulated market or a chain. After the last decision the venue is observed once more, at the
+    clock's ``last_step`` (or, for a plain iterable of steps, the step after the last decision), so
+    the run is marked to its end.
+    """
+    recorder = RunRecorder(adapter.users)
+    last_seen = None
+    try:
+        for t in clock:
+            snap = adapter.snapshot(t)
+            recorder.observe(snap)
+            orders = strategy.decide_batch(snap)
+            recorder.record(snap, orders, adapter.submit(t, orders))
+            last_seen = t
+        end = getattr(clock, "last_step", None)
+        if end is None and last_seen is not None:
+            end = last_seen + 1  # a plain iterable: mark through the last decision's fill
+        if end is not None and (last_seen is None or end > last_seen):
+            recorder.observe(adapter.snapshot(end))
+    finally:
+        adapter.close()
+    return recorder.result(getattr(strategy, "name", type(strategy).__name__))
+
+
+__all__ = ["BacktestResult", "DecisionClock", "Fills", "RunRecorder", "run", "score_wins"]

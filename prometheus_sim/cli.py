@@ -28,6 +28,19 @@ def resolve_scenario(name_or_path: str) -> Path:
     raise click.UsageError(f"scenario {name_or_path!r} is neither a file nor a shipped scenario; shipped: {shipped}")
 
 
+def simulated_wiring():
+    """The composition root for sweeps: strategies by registry name, the simulated venue.
+
+    The core never imports ``strategies`` or ``adapters``; the CLI (and the API later) hands
+    them in here.
+    """
+    from adapters.sim import sweep_adapter
+    from prometheus_sim.sweep import Wiring
+    from strategies.registry import create
+
+    return Wiring(strategy=create, adapter=sweep_adapter)
+
+
 def _load_or_exit(path: Path):
     from prometheus_sim.scenario import ScenarioError, load_scenario
 
@@ -111,8 +124,16 @@ def simulate(
 @click.option("--fees-bps", type=float, default=10.0, show_default=True)
 @click.option("--slippage-bps", type=float, default=1.0, show_default=True)
 @click.option("--impact", type=float, default=0.1, show_default=True, help="Extra slippage per unit of participation.")
-@click.option("--risk-tolerance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--initial-value", type=float, default=100_000.0, show_default=True)
+@click.option(
+    "--risk-tolerance",
+    "risk_tolerance_text",
+    default="0.5",
+    show_default=True,
+    help="One value or a comma-separated grid, e.g. 0.2,0.5,0.8 (seed s gets grid[s mod n]).",
+)
+@click.option("--time-to-goal", "time_to_goal_text", default="24", show_default=True, help="Months; value or grid.")
+@click.option("--initial-value", "initial_text", default="100000", show_default=True, help="Value or grid.")
+@click.option("--monthly-contribution", "contribution_text", default="0", show_default=True, help="Value or grid.")
 @click.option("--horizon-days", type=click.IntRange(min=2), default=None, help="Override every scenario's horizon.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -128,8 +149,10 @@ def backtest(
     fees_bps: float,
     slippage_bps: float,
     impact: float,
-    risk_tolerance: float,
-    initial_value: float,
+    risk_tolerance_text: str,
+    time_to_goal_text: str,
+    initial_text: str,
+    contribution_text: str,
     horizon_days: int | None,
     workers: int,
     executor: str,
@@ -142,9 +165,8 @@ def backtest(
     """Backtest strategies over SCENARIO_FILES x seeds; write metrics per cell to --out (resumable)."""
     from tqdm import tqdm
 
-    import strategies  # noqa: F401  (registers the baselines)
-    from adapters.sim import CostModel
-    from prometheus_sim.sweep import SweepConfig, parse_seeds, plan_tasks, run_sweep
+    from prometheus_sim.portfolio import CostModel
+    from prometheus_sim.sweep import ProfileGrid, SweepConfig, parse_seeds, plan_tasks, run_sweep
     from strategies import registry
 
     paths = [resolve_scenario(s) for s in scenario_files]
@@ -153,22 +175,25 @@ def backtest(
     try:
         names = registry.parse_list(strategy_list)
         seeds = parse_seeds(seed_text)
-        CostModel(fees_bps=fees_bps, slippage_bps=slippage_bps, impact=impact)
+        costs = CostModel(fees_bps=fees_bps, slippage_bps=slippage_bps, impact=impact)
+        profiles = ProfileGrid(
+            risk_tolerance=_grid("--risk-tolerance", risk_tolerance_text, float),
+            time_to_goal=_grid("--time-to-goal", time_to_goal_text, int),
+            investment_amount=_grid("--initial-value", initial_text, float),
+            monthly_contribution=_grid("--monthly-contribution", contribution_text, float),
+        )
+        config = SweepConfig(
+            scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=tuple(names), costs=costs,
+            profiles=profiles, seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
+        )  # fmt: skip
     except (KeyError, ValueError) as exc:
         raise click.UsageError(str(exc).strip("'\"")) from None
-    if not initial_value > 0:
-        raise click.BadParameter(f"must be > 0, got {initial_value}", param_hint="--initial-value")
-    config = SweepConfig(
-        scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=tuple(names), fees_bps=fees_bps,
-        slippage_bps=slippage_bps, impact=impact, risk_tolerance=risk_tolerance, initial_value=initial_value,
-        seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
-    )  # fmt: skip
     show = sys.stderr.isatty() if progress is None else progress
     n_tasks = len(plan_tasks(config))
     started = time.perf_counter()
     try:
         with tqdm(total=n_tasks, unit="task", desc="backtest", disable=not show, file=sys.stderr) as bar:
-            outcome = run_sweep(config, out_dir, workers=workers, executor=executor, scheduler=scheduler,
+            outcome = run_sweep(config, out_dir, simulated_wiring(), workers=workers, executor=executor, scheduler=scheduler,
                                 progress=bar.update)  # fmt: skip
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -188,6 +213,17 @@ def backtest(
         for f in outcome.failures[:10]:
             click.echo(f"  {f['scenario']} seeds {f['seeds']} {f['strategy']}: {f['error']}", err=True)
         sys.exit(1)
+
+
+def _grid(option: str, text: str, kind: type) -> tuple:
+    """``"0.2,0.5"`` -> ``(0.2, 0.5)``; a value that is not a ``kind`` names the option."""
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{option}: {text!r} is not a comma-separated list of {kind.__name__} values") from None
+    if not values:
+        raise ValueError(f"{option}: no value given")
+    return values
 
 
 def _read_run_or_exit(reader, run_dir: Path):
@@ -239,7 +275,7 @@ def acceptance(run_dir: Path) -> None:
 @click.option("--horizon-days", type=click.IntRange(min=2), default=365, show_default=True)
 def lookahead(strategy: str, scenario: str, seed: int | None, n_paths: int, checks: int, horizon_days: int) -> None:
     """Re-run STRATEGY with data cut after sampled steps; exit 1 if any decision used the future, 2 on bad input."""
-    import strategies  # noqa: F401
+    from adapters.sim import SimAdapter
     from prometheus_sim.lookahead import check_lookahead
     from prometheus_sim.market import Market
     from strategies import registry
@@ -256,7 +292,7 @@ def lookahead(strategy: str, scenario: str, seed: int | None, n_paths: int, chec
     spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
     market = Market.simulate(spec, seed=seed, n_paths=n_paths)
     try:
-        result = check_lookahead(factory, market, n_checks=checks)
+        result = check_lookahead(factory, market, SimAdapter, n_checks=checks)
     except ValueError as exc:  # e.g. a scenario without a stablecoin to hold cash in
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)

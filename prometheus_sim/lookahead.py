@@ -19,6 +19,7 @@ import numpy as np
 from prometheus_sim.backtest import DecisionClock
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import OrderBatch
+from prometheus_sim.ports import Adapter, Strategy
 from prometheus_sim.snapshot import SnapshotBatch
 
 ORDER_FIELDS = ("action", "sell_fraction", "buy_fraction", "confidence")
@@ -52,7 +53,14 @@ class LookaheadReport:
 
 def _snapshot_inputs(s: SnapshotBatch) -> dict[str, np.ndarray]:
     history = {f"history.{name}": arr for name, arr in s.history.blocks._asdict().items()}
-    return {"holdings": s.holdings, "prices": s.prices, "value": s.value, **history}
+    state = {
+        f"state.{name}": getattr(s.state, name)
+        for name in ("unrealized_pnl", "volatility_30d", "sharpe_ratio", "regime")
+    }
+    return {
+        "holdings": s.holdings, "prices": s.prices, "value": s.value, "can_rebalance": s.can_rebalance,
+        "reward": s.reward, **state, **history,
+    }  # fmt: skip
 
 
 def _row_digests(arr: np.ndarray) -> list[str]:
@@ -73,7 +81,7 @@ def _run_recording(strategy, market: Market, adapter_factory, stop_at: int | Non
                                         market.steps_per_day):  # fmt: skip
         if stop_at is not None and t > stop_at:
             break
-        snap = adapter.snapshot_batch(t)
+        snap = adapter.snapshot(t)
         orders: OrderBatch = strategy.decide_batch(snap)
         records[t] = _Record(
             inputs={k: _row_digests(v) for k, v in _snapshot_inputs(snap).items()},
@@ -81,21 +89,21 @@ def _run_recording(strategy, market: Market, adapter_factory, stop_at: int | Non
         )
         if stop_at is not None and t == stop_at:
             break
-        adapter.submit_batch(t, orders)
+        adapter.submit(t, orders)
     return records
 
 
 def check_lookahead(
-    strategy_factory: Callable[[], object],
+    strategy_factory: Callable[[], Strategy],
     market: Market,
+    adapter_factory: Callable[[Market], Adapter],
     n_checks: int = 12,
-    adapter_factory: Callable[[Market], object] | None = None,
 ) -> LookaheadReport:
-    """Check a strategy on ``market`` at ``n_checks`` decision steps spread over the run."""
-    if adapter_factory is None:
-        from adapters.sim import SimAdapter
+    """Check a strategy on ``market`` at ``n_checks`` decision steps spread over the run.
 
-        adapter_factory = SimAdapter
+    ``adapter_factory(market)`` builds the venue (e.g. ``adapters.sim.SimAdapter``): the core
+    never imports adapters, the caller hands one in.
+    """
     strategy = strategy_factory()
     full = _run_recording(strategy, market, adapter_factory, stop_at=None)
     steps = sorted(full)

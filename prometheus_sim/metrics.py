@@ -16,15 +16,17 @@ import pandas as pd
 PERIODS_PER_YEAR = 365
 
 DEFINITIONS: dict[str, str] = {
-    "total_return": "final value / initial value - 1.",
-    "annual_return": "(final / initial) ** (365 / days) - 1: the geometric annualised return.",
-    "annual_vol": "std of daily simple returns x sqrt(365).",
-    "sharpe": "mean / std of daily simple returns x sqrt(365); risk-free rate 0.",
+    "daily_return": "time-weighted: (value at the day's close - contributions that landed that day) / value at "
+    "the previous close - 1; the first day's base is the initial value. Contributions are never gains.",
+    "total_return": "product of (1 + daily return) - 1 (equals final / initial - 1 without contributions).",
+    "annual_return": "(1 + total_return) ** (365 / days) - 1: the geometric annualised return.",
+    "annual_vol": "std of daily returns x sqrt(365).",
+    "sharpe": "mean / std of daily returns x sqrt(365); risk-free rate 0.",
     "sortino": "mean daily return / downside deviation (root mean square of min(r, 0)) x sqrt(365).",
-    "max_drawdown": "largest peak-to-trough fall of daily equity, as a positive fraction.",
+    "max_drawdown": "largest peak-to-trough fall of the time-weighted growth index, as a positive fraction.",
     "calmar": "annual_return / max_drawdown.",
     "turnover": "notional traded / mean equity, per year.",
-    "fees_paid": "fees paid over the run, as a fraction of the initial value.",
+    "fees_paid": "fees paid over the run, as a fraction of the money put in (initial value + contributions).",
     "psr": "probabilistic Sharpe ratio (Bailey & Lopez de Prado, 2012): P(true daily Sharpe > 0) "
     "given the sample's length, skew and kurtosis.",
     "win_rate": "share of non-HOLD recommendations whose traded portfolio, win_horizon_days (7 by default) "
@@ -35,6 +37,26 @@ DEFINITIONS: dict[str, str] = {
     "mape": "mean of |forecast - actual| / |actual| x 100: the mean absolute percentage error.",
     "rmse": "sqrt(mean (forecast - actual)^2).",
 }
+
+
+def twr_returns(equity: np.ndarray, deposits: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """Time-weighted per-period returns: ``(equity[t] - deposits[t]) / equity[t - 1] - 1``.
+
+    Parameters
+    ----------
+    equity, deposits : ndarray of shape (n_paths, n_periods), value at each period's end and the
+        contributions that landed during it
+    initial : ndarray of shape (n_paths,), the value before the first period
+    """
+    prev = np.concatenate([np.asarray(initial, dtype=float)[:, None], equity[:, :-1]], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (equity - deposits) / prev - 1.0
+
+
+def growth_index(returns: np.ndarray) -> np.ndarray:
+    """``1, (1 + r1), (1 + r1)(1 + r2), ...``: shape (n_paths, n_periods + 1)."""
+    ones = np.ones(returns.shape[:-1] + (1,))
+    return np.concatenate([ones, np.cumprod(1.0 + returns, axis=-1)], axis=-1)
 
 
 def simple_returns(equity: np.ndarray) -> np.ndarray:
@@ -147,27 +169,33 @@ PATH_METRICS = (
 
 
 def path_metrics(result) -> pd.DataFrame:
-    """One row per path of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``."""
-    # the run starts from the initial value (all cash before the first open), then each day's close
-    start = np.full((result.n_paths, 1), result.initial_value)
-    daily = np.concatenate([start, result.daily_equity()], axis=1)
-    rets = simple_returns(daily)
-    wins = result.wins
+    """One row per user of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``.
+
+    Returns are time-weighted (``DEFINITIONS["daily_return"]``): the run starts from the initial
+    value (all cash before the first open), then each day's close. ``win_rate`` needs the result
+    scored (:meth:`~prometheus_sim.backtest.BacktestResult.scored`); unscored it is NaN.
+    """
+    daily = result.daily_equity()
+    rets = twr_returns(daily, result.daily_deposits(), result.initial_value)
+    index = growth_index(rets)
+    n = result.n_users
+    wins = result.wins if result.wins is not None else np.full((n, 0), -1, dtype=np.int8)
     scored = wins >= 0
     n_scored = scored.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         wr = np.where(n_scored > 0, (wins == 1).sum(axis=1) / np.maximum(n_scored, 1), np.nan)
+    put_in = result.initial_value + result.deposits.sum(axis=1)
     frame = pd.DataFrame(
         {
-            "total_return": total_return(daily),
-            "annual_return": annual_return(daily),
+            "total_return": total_return(index),
+            "annual_return": annual_return(index),
             "annual_vol": annual_vol(rets),
             "sharpe": sharpe(rets),
             "sortino": sortino(rets),
-            "max_drawdown": max_drawdown(daily),
-            "calmar": calmar(daily),
-            "turnover": turnover(result.notional, daily),
-            "fees_paid": result.fees / result.initial_value,
+            "max_drawdown": max_drawdown(index),
+            "calmar": calmar(index),
+            "turnover": turnover(result.notional, np.concatenate([result.initial_value[:, None], daily], axis=1)),
+            "fees_paid": result.fees / put_in,
             "psr": probabilistic_sharpe(rets),
             "win_rate": wr,
             "n_scored": n_scored,

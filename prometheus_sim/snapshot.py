@@ -1,10 +1,14 @@
 """What a strategy may see at step t, and nothing after t.
 
-A :class:`SnapshotBatch` holds the portfolios of many paths at one decision step plus a
-:class:`MarketHistory` whose arrays end at t (views, so building one costs nothing). It never
-carries ``Market.truth``. A strategy that digs past these views (for example through a numpy
+A :class:`SnapshotBatch` holds the portfolios of many users at one decision step: their
+holdings, risk profiles and the guide's portfolio state, whether the venue allows a rebalance now,
+and a :class:`MarketHistory` whose arrays end at t (views, so building one costs nothing). It
+never carries ``Market.truth``. A strategy that digs past these views (for example through a numpy
 view's ``.base``) is cheating; :mod:`prometheus_sim.lookahead` catches that by re-running with the
 data physically cut at t.
+
+Users are opaque ids (a path index in simulation, a vault owner's address live); row i of every
+array is ``users[i]``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim.blocks import MarketBlocks
-from prometheus_sim.portfolio import AssetBook, RiskProfile
+from prometheus_sim.portfolio import AssetBook, OrderBatch, PortfolioState, RebalanceRules, RiskProfile, RiskProfiles
+from prometheus_sim.portfolio.model import PortfolioStates
+from prometheus_sim.portfolio.orders import plan_actions
 
 
 @dataclass(frozen=True)
@@ -51,29 +57,59 @@ class MarketHistory:
 
 
 @dataclass(frozen=True)
-class SnapshotBatch:
-    """Portfolios of many paths at decision step ``step``.
+class Marks:
+    """Valuations the venue made since the previous snapshot: the closes in between, this one included.
 
     Attributes
     ----------
-    holdings : ndarray of shape (n_paths, n_assets), units held (cash in the stablecoin)
-    prices : ndarray of shape (n_paths, n_assets), the last close (step t)
-    value : ndarray of shape (n_paths,), holdings marked at ``prices``
+    steps : ndarray of shape (k,)
+    timestamps : DatetimeIndex of length k
+    equity : ndarray of shape (n_users, k), value at each close
+    deposits : ndarray of shape (n_users, k), contributions that landed at each step's open (value)
+    """
+
+    steps: np.ndarray
+    timestamps: pd.DatetimeIndex
+    equity: np.ndarray
+    deposits: np.ndarray
+
+
+@dataclass(frozen=True)
+class SnapshotBatch:
+    """The portfolios of many users at decision step ``step`` (the close of t).
+
+    Attributes
+    ----------
+    users : ndarray of shape (n_users,), opaque ids
+    holdings : ndarray of shape (n_users, n_assets), units held (cash in the stablecoin)
+    prices : ndarray of shape (n_users, n_assets), the last close (step t)
+    value : ndarray of shape (n_users,), the guide's total_value: holdings marked at ``prices``
+    profiles : RiskProfiles, one per user
+    state : PortfolioStates, the guide's portfolio state per user
+    can_rebalance : ndarray of shape (n_users,), whether the venue allows a rebalance now
+    reward : ndarray of shape (n_users,), the guide's reward of the period since the previous
+        decision (NaN before the first)
+    marks : Marks, the venue's valuations since the previous snapshot
     """
 
     step: int
     timestamp: pd.Timestamp
+    users: np.ndarray
     book: AssetBook
-    kinds: tuple[str, ...]
     holdings: np.ndarray
     prices: np.ndarray
     value: np.ndarray
-    risk_profile: RiskProfile
+    profiles: RiskProfiles
+    state: PortfolioStates
+    can_rebalance: np.ndarray
+    reward: np.ndarray
     history: MarketHistory
     steps_per_day: int
+    rules: RebalanceRules
+    marks: Marks
 
     @property
-    def n_paths(self) -> int:
+    def n_users(self) -> int:
         return self.holdings.shape[0]
 
     @property
@@ -82,21 +118,32 @@ class SnapshotBatch:
 
     @property
     def weights(self) -> np.ndarray:
-        """Value weights, shape (n_paths, n_assets)."""
+        """Value weights (the guide's asset_allocation), shape (n_users, n_assets)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.nan_to_num(self.holdings * self.prices / self.value[:, None])
 
-    def path(self, p: int) -> Snapshot:
-        """The snapshot of one path, for strategies that decide one portfolio at a time."""
-        return Snapshot(batch=self, index=p)
+    def plan(self, actions: np.ndarray, confidence: np.ndarray | None = None) -> OrderBatch:
+        """Orders for one :class:`~prometheus_sim.portfolio.Action` per user, planned by the step kernel."""
+        return plan_actions(
+            actions, self.holdings, self.history.close, self.step, self.book,
+            self.rules.risky_weight(self.profiles.risk_tolerance), self.steps_per_day, confidence,
+        )  # fmt: skip
+
+    def user(self, i: int) -> Snapshot:
+        """Row i's snapshot, for strategies that decide one portfolio at a time."""
+        return Snapshot(batch=self, index=i)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One path's view of a :class:`SnapshotBatch` (what ``Strategy.decide`` receives)."""
+    """One user's view of a :class:`SnapshotBatch` (what ``Strategy.decide`` receives)."""
 
     batch: SnapshotBatch
     index: int
+
+    @property
+    def user(self):
+        return self.batch.users[self.index]
 
     @property
     def step(self) -> int:
@@ -133,9 +180,19 @@ class Snapshot:
 
     @property
     def risk_profile(self) -> RiskProfile:
-        return self.batch.risk_profile
+        return self.batch.profiles.profile(self.index)
+
+    @property
+    def can_rebalance(self) -> bool:
+        return bool(self.batch.can_rebalance[self.index])
+
+    @property
+    def portfolio_state(self) -> PortfolioState:
+        """The guide's PortfolioState (total value, allocation, PnL, volatility, Sharpe, regime)."""
+        allocation = dict(zip(self.assets, map(float, self.weights), strict=True))
+        return self.batch.state.state(self.index, self.value, allocation)
 
     @property
     def history(self) -> MarketHistory:
-        """This path's history, arrays shaped (1, t + 1, ...)."""
+        """This user's history, arrays shaped (1, t + 1, ...)."""
         return self.batch.history.row(self.index)

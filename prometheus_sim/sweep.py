@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim import __version__
-from prometheus_sim.metrics import path_metrics
+from prometheus_sim.metrics import growth_index, path_metrics, twr_returns
+from prometheus_sim.portfolio import CostModel, RebalanceRules, RiskProfile, RiskProfiles
 from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
 
 SWEEP_FILE = "sweep.json"
@@ -60,23 +61,87 @@ def parse_seeds(text: str) -> list[int]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProfileGrid:
+    """The risk profiles of a sweep's users: every combination of the listed values (a grid).
+
+    Seed ``s`` gets combination ``s mod len(grid)`` (in the order of :meth:`profiles`), so a seed's
+    profile does not depend on how seeds are chunked into tasks. One value per field (the
+    default) gives every user the same profile.
+    """
+
+    risk_tolerance: tuple[float, ...] = (0.5,)
+    time_to_goal: tuple[int, ...] = (24,)
+    investment_amount: tuple[float, ...] = (100_000.0,)
+    monthly_contribution: tuple[float, ...] = (0.0,)
+
+    def __post_init__(self) -> None:
+        for name in ("risk_tolerance", "time_to_goal", "investment_amount", "monthly_contribution"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not values:
+                raise ValueError(f"profiles.{name}: must be a non-empty tuple, got {values!r}")
+        for p in self._grid():
+            try:
+                RiskProfile(**p)
+            except ValueError as exc:
+                raise ValueError(f"profiles.{exc}") from None
+
+    def _grid(self) -> list[dict]:
+        return [
+            {"risk_tolerance": r, "time_to_goal": g, "investment_amount": a, "monthly_contribution": c}
+            for r in self.risk_tolerance for g in self.time_to_goal
+            for a in self.investment_amount for c in self.monthly_contribution
+        ]  # fmt: skip
+
+    def profiles(self) -> list[RiskProfile]:
+        return [RiskProfile(**p) for p in self._grid()]
+
+    def for_seeds(self, seeds) -> RiskProfiles:
+        grid = self.profiles()
+        return RiskProfiles.of([grid[int(s) % len(grid)] for s in seeds], len(seeds))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SweepConfig:
-    """Everything that defines a sweep's results (written to ``sweep.json``)."""
+    """Everything that defines a sweep's results (written to ``sweep.json``): frozen, checked once.
+
+    ``costs`` and ``rules`` configure the simulated venue, ``profiles`` the users; each scenario
+    file is parsed once, here, and the parsed specs travel with the config to every task.
+    """
 
     scenarios: tuple[str, ...]
     seeds: tuple[int, ...]
     strategies: tuple[str, ...]
-    fees_bps: float = 10.0
-    slippage_bps: float = 1.0
-    impact: float = 0.1
-    risk_tolerance: float = 0.5
-    initial_value: float = 100_000.0
+    costs: CostModel = field(default_factory=CostModel)
+    rules: RebalanceRules = field(default_factory=RebalanceRules)
+    profiles: ProfileGrid = field(default_factory=ProfileGrid)
     win_horizon_days: int = 7
     seeds_per_task: int = 25
     plot_seeds: int = 50
     horizon_days: int | None = None  # override every scenario's horizon (shocks after it are dropped)
+    specs: dict[str, ScenarioSpec] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name, kind in (("costs", CostModel), ("rules", RebalanceRules), ("profiles", ProfileGrid)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"{name}: expected a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        for name in ("win_horizon_days", "seeds_per_task"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
+        if not isinstance(self.plot_seeds, int) or self.plot_seeds < 0:
+            raise ValueError(f"plot_seeds: must be an integer >= 0, got {self.plot_seeds!r}")
+        if not self.seeds:
+            raise ValueError("seeds: at least one seed")
+        if not self.strategies:
+            raise ValueError("strategies: at least one strategy")
+        if self.specs is None:
+            object.__setattr__(self, "specs", self._parse_scenarios())
 
     def load_scenarios(self) -> dict[str, ScenarioSpec]:
+        """Each scenario as it will run (horizon override applied), by its ``name`` (parsed once, at construction)."""
+        return dict(self.specs)
+
+    def _parse_scenarios(self) -> dict[str, ScenarioSpec]:
         """Each scenario as it will run (horizon override applied), by its ``name``.
 
         Raises ``ValueError`` naming the file when one is invalid or two share a name: the name
@@ -104,10 +169,23 @@ class SweepConfig:
         new package version never mix with stale cells.
         """
         d = asdict(self)
-        specs = self.load_scenarios()
-        d["scenarios"] = {name: spec.digest() for name, spec in specs.items()}
+        d.pop("specs")
+        d["scenarios"] = {name: spec.digest() for name, spec in self.specs.items()}
         d["package_version"] = __version__
         return d
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the core does not import but a sweep needs, handed in by the caller (the CLI, a test).
+
+    Both must be picklable (module-level functions), since tasks run in other processes.
+    ``strategy(name)`` builds a strategy; ``adapter(market, config, profiles)`` a venue for a
+    batched market whose rows are the task's seeds.
+    """
+
+    strategy: Callable[[str], Any]
+    adapter: Callable[[Any, SweepConfig, RiskProfiles], Any]
 
 
 @dataclass(frozen=True)
@@ -137,7 +215,7 @@ def plan_tasks(config: SweepConfig) -> list[Task]:
     return [Task(path, name, chunk) for path, name in zip(config.scenarios, names, strict=True) for chunk in chunks]
 
 
-def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
+def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     """Simulate one chunk of seeds, run every strategy; return metric rows, equity and failures.
 
     Pure and picklable: what runs in a worker process or on a Dask worker. When a strategy fails
@@ -159,18 +237,20 @@ def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
     n_plot = sum(1 for s in task.seeds if s in plot)
     for name in config.strategies:
         try:
-            result = _backtest_cell(name, market, config)
+            result = _backtest_cell(name, market, config, wiring)
         except Exception as exc:
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
                 continue
-            part_rows, part_failures = _seed_by_seed(name, spec, task, config)
+            part_rows, part_failures = _seed_by_seed(name, spec, task, config, wiring)
             rows += part_rows
             failures += part_failures
             continue
         rows.append(_cell_rows(result, spec.name, task.seeds, name))
         if n_plot:
-            equity[name] = result.daily_equity()[:n_plot].copy()
+            rets = twr_returns(result.daily_equity()[:n_plot], result.daily_deposits()[:n_plot],
+                               result.initial_value[:n_plot])  # fmt: skip
+            equity[name] = growth_index(rets)[:, 1:]
     spd = spec.steps_per_day
     calendar = market.calendar[spd - 1 :: spd].normalize()
     return {
@@ -184,22 +264,13 @@ def run_task(task: Task, config: SweepConfig) -> dict[str, Any]:
     }
 
 
-def _backtest_cell(name: str, market, config: SweepConfig):
-    import strategies  # noqa: F401  (registers the baselines)
-    from adapters.sim import CostModel, SimAdapter
+def _backtest_cell(name: str, market, config: SweepConfig, wiring: Wiring):
     from prometheus_sim.backtest import DecisionClock, run
-    from prometheus_sim.portfolio import RiskProfile
-    from strategies import registry
 
-    strategy = registry.create(name)
-    adapter = SimAdapter(
-        market,
-        costs=CostModel(fees_bps=config.fees_bps, slippage_bps=config.slippage_bps, impact=config.impact),
-        risk_profile=RiskProfile(risk_tolerance=config.risk_tolerance),
-        initial_value=config.initial_value,
-        win_horizon_days=config.win_horizon_days,
-    )
-    return run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+    strategy = wiring.strategy(name)
+    adapter = wiring.adapter(market, config, config.profiles.for_seeds(market.seeds))
+    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+    return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
 
 def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str) -> pd.DataFrame:
@@ -210,14 +281,14 @@ def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str) -> 
     return frame
 
 
-def _seed_by_seed(name: str, spec: ScenarioSpec, task: Task, config: SweepConfig):
+def _seed_by_seed(name: str, spec: ScenarioSpec, task: Task, config: SweepConfig, wiring: Wiring):
     """Re-run one strategy seed by seed (each row equals its place in the batch)."""
     from prometheus_sim.market import Market
 
     rows, failures = [], []
     for seed in task.seeds:
         try:
-            result = _backtest_cell(name, Market.simulate(spec, seeds=[seed]), config)
+            result = _backtest_cell(name, Market.simulate(spec, seeds=[seed]), config, wiring)
         except Exception as exc:
             failures.append(_failure(task.name, (seed,), name, exc))
             continue
@@ -284,6 +355,7 @@ def _check_resume(out: Path, config: SweepConfig) -> None:
 def run_sweep(
     config: SweepConfig,
     out_dir: str | Path,
+    wiring: Wiring,
     workers: int = 1,
     executor: Literal["local", "dask"] = "local",
     scheduler: str | None = None,
@@ -299,7 +371,7 @@ def run_sweep(
     skipped = len(tasks) - len(todo)
     if progress is not None and skipped:
         progress(skipped)
-    for res in _execute(todo, config, workers, executor, scheduler):
+    for res in _execute(todo, config, wiring, workers, executor, scheduler):
         _write_task(out, res)
         if progress is not None:
             progress(1)
@@ -310,25 +382,25 @@ def run_sweep(
 
 
 def _execute(
-    tasks: list[Task], config: SweepConfig, workers: int, executor: str, scheduler: str | None
+    tasks: list[Task], config: SweepConfig, wiring: Wiring, workers: int, executor: str, scheduler: str | None
 ) -> Iterable[dict[str, Any]]:
     if not tasks:
         return
     if executor == "dask":
-        yield from _execute_dask(tasks, config, workers, scheduler)
+        yield from _execute_dask(tasks, config, wiring, workers, scheduler)
         return
     if executor != "local":
         raise ValueError(f"executor: must be 'local' or 'dask', got {executor!r}")
     if workers <= 1:
         for task in tasks:
-            yield run_task(task, config)
+            yield run_task(task, config, wiring)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # spawn, not fork: Numba's threading layer is not fork-safe once started.
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
-        futures = [pool.submit(run_task, task, config) for task in tasks]
+        futures = [pool.submit(run_task, task, config, wiring) for task in tasks]
         for fut in as_completed(futures):
             yield fut.result()
 
@@ -340,7 +412,7 @@ def _one_thread() -> None:
     numba.set_num_threads(1)
 
 
-def _execute_dask(tasks: list[Task], config: SweepConfig, workers: int, scheduler: str | None):
+def _execute_dask(tasks: list[Task], config: SweepConfig, wiring: Wiring, workers: int, scheduler: str | None):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # the optional extra
@@ -353,7 +425,7 @@ def _execute_dask(tasks: list[Task], config: SweepConfig, workers: int, schedule
         client = Client(scheduler)
     try:
         client.run(_one_thread)
-        futures = [client.submit(run_task, task, config, pure=False) for task in tasks]
+        futures = [client.submit(run_task, task, config, wiring, pure=False) for task in tasks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:

@@ -1,12 +1,16 @@
 """Honest baselines every model is scored against.
 
 * ``hold``: never trades (keeps the starting cash). Its recommendations are all HOLD.
-* ``buy_and_hold``: at the first step, buys the risk profile's mix (``risky_weight`` of the value
-  in the crypto basket, equally split; the rest stays in cash) and never trades again.
+* ``buy_and_hold``: at the first step, buys each user's REBALANCE target (the portfolio model's
+  ``RebalanceRules``: ``0.2 + 0.6 x risk_tolerance`` of the value in the crypto basket, equally
+  split; the rest stays in cash) and never trades again.
 * ``equal_weight``: every ``period_days``, rebalances to 1/N of the value in each asset, the
   stablecoin included.
 * ``sixty_forty``: every ``period_days``, rebalances to 60 % in the crypto basket (equally split)
   and 40 % in the stablecoin.
+* ``auto_rebalance``: the guide's ``autoRebalance(user, inflation)`` as a strategy: every
+  ``period_days``, users whose venue allows a rebalance (the cool-down) move to their target
+  tilted by the latest inflation print (``RebalanceRules``); others hold.
 """
 
 from __future__ import annotations
@@ -31,21 +35,22 @@ class HoldStrategy(BatchStrategy):
         self.decision_every_days = _check_period(period_days)
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
-        return OrderBatch.hold(snapshots.n_paths, len(snapshots.assets))
+        return OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
 
 
 class TargetWeightStrategy(BatchStrategy):
     """Rebalance to fixed target weights (what the baselines share)."""
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        """Target weights, shape (n_assets,) or (n_users, n_assets)."""
         raise NotImplementedError
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
-        n_paths, n_assets = snapshots.holdings.shape
+        n_users, n_assets = snapshots.holdings.shape
         sells, buys = orders_for_target_weights(
             snapshots.holdings, snapshots.prices, self.target(snapshots), snapshots.book.cash_index
         )
-        batch = OrderBatch.hold(n_paths, n_assets)
+        batch = OrderBatch.hold(n_users, n_assets)
         batch.sell_fraction[:] = sells
         batch.buy_fraction[:] = buys
         trades = (sells > 0).any(axis=1) | (buys > 0).any(axis=1)
@@ -58,7 +63,7 @@ class BuyAndHold(TargetWeightStrategy):
     decision_every_days = None
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
-        return _basket_target(snapshots, snapshots.risk_profile.risky_weight)
+        return snapshots.rules.target_weights(snapshots.book, snapshots.profiles.risk_tolerance)
 
 
 class EqualWeightRebalance(TargetWeightStrategy):
@@ -84,6 +89,25 @@ class SixtyForty(TargetWeightStrategy):
 
     def target(self, snapshots: SnapshotBatch) -> np.ndarray:
         return _basket_target(snapshots, self.risky_share)
+
+
+class AutoRebalance(TargetWeightStrategy):
+    name = "auto_rebalance"
+
+    def __init__(self, period_days: int = 30):
+        self.decision_every_days = _check_period(period_days)
+
+    def target(self, snapshots: SnapshotBatch) -> np.ndarray:
+        inflation = snapshots.history.macro_column("inflation_rate")[:, -1]
+        return snapshots.rules.target_weights(snapshots.book, snapshots.profiles.risk_tolerance, inflation)
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        batch = super().decide_batch(snapshots)
+        blocked = ~snapshots.can_rebalance
+        batch.sell_fraction[blocked] = 0.0
+        batch.buy_fraction[blocked] = 0.0
+        batch.action[blocked] = 0
+        return batch
 
 
 def _basket_target(snapshots: SnapshotBatch, risky_share: float) -> np.ndarray:

@@ -22,7 +22,7 @@ class LeakyCanary(BatchStrategy):
         t = snapshots.step
         seen = snapshots.history.close
         full = seen.base if seen.base is not None and seen.base.ndim == 3 else seen
-        batch = OrderBatch.hold(snapshots.n_paths, len(snapshots.assets))
+        batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
         if full.shape[1] > t + 1:  # the future is reachable: peek at it
             rising = full[:, t + 1, :] > full[:, t, :]
             risky = np.zeros(len(snapshots.assets), dtype=bool)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from prometheus_sim.acceptance import FAIL, NOT_MEASURED, PASS, evaluate
-from prometheus_sim.cli import main
+from prometheus_sim.cli import main, simulated_wiring
 from prometheus_sim.sweep import SweepConfig, run_sweep
 from tests.conftest import SCENARIOS
 
@@ -18,7 +18,7 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("acc") / "run"
     cfg = SweepConfig(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(1, 9)),
                       strategies=("equal_weight", "hold"), horizon_days=60, seeds_per_task=8)  # fmt: skip
-    run_sweep(cfg, out)
+    run_sweep(cfg, out, simulated_wiring())
     return out
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import strategies  # noqa: F401
 from adapters.base import Adapter
-from adapters.sim import CostModel, SimAdapter
-from prometheus_sim.backtest import DecisionClock, backtest, run
+from adapters.sim import SimAdapter, SimConfig, backtest
+from prometheus_sim.backtest import DecisionClock, run
 from prometheus_sim.market import Market
-from prometheus_sim.portfolio import Action, InvalidRecommendation, OrderBatch, Recommendation, Trade
+from prometheus_sim.portfolio import (
+    Action,
+    CostModel,
+    InvalidRecommendation,
+    OrderBatch,
+    RebalanceRules,
+    Recommendation,
+    Trade,
+)
 from strategies import registry
 from strategies.base import BaseStrategy, Strategy
 from strategies.baselines import EqualWeightRebalance, HoldStrategy
@@ -41,7 +48,7 @@ def test_adapter_and_strategies_satisfy_their_ports(market):
 
 def test_orders_fill_at_the_next_open_not_the_close_they_saw(market):
     costs = CostModel(fees_bps=0, slippage_bps=0, impact=0)
-    result = backtest(OneShot(), market, costs=costs)
+    result = backtest(OneShot(), market, SimConfig(costs=costs))
     cash0 = 100_000 / market.open[:, 0, 3]
     units = cash0 * 0.5 * market.open[:, 4, 3] / market.open[:, 4, 0]
     # equity at close 4 = BTC units x close + remaining cash x USDC close
@@ -57,18 +64,22 @@ def test_orders_fill_at_the_next_open_not_the_close_they_saw(market):
 
 
 def test_equity_is_holdings_marked_at_every_close(market):
-    adapter = SimAdapter(market, costs=CostModel(fees_bps=10))
+    adapter = SimAdapter(market, SimConfig(costs=CostModel(fees_bps=10)))
     strategy = EqualWeightRebalance(period_days=20)
-    holdings_by_step = {}
+    holdings_by_step, marks = {}, []
     for t in DecisionClock.for_strategy(strategy, market.n_steps):
-        adapter.submit_batch(t, strategy.decide_batch(adapter.snapshot_batch(t)))
-        holdings_by_step[t + 1] = adapter.holdings.copy()
-    adapter.finish()
-    h = np.zeros_like(adapter.holdings)
+        snap = adapter.snapshot(t)
+        marks.append(snap.marks)
+        receipts = adapter.submit(t, strategy.decide_batch(snap))
+        holdings_by_step[t + 1] = receipts.holdings_after
+    marks.append(adapter.snapshot(market.n_steps - 1).marks)
+    equity = np.concatenate([m.equity for m in marks], axis=1)
+    assert np.array_equal(np.concatenate([m.steps for m in marks]), np.arange(market.n_steps))
+    h = np.zeros_like(adapter.state.holdings)
     h[:, 3] = 100_000 / market.open[:, 0, 3]  # all cash until the first fill
     for s in range(market.n_steps):
         h = holdings_by_step.get(s, h)
-        np.testing.assert_allclose(adapter.equity[:, s], (h * market.close[:, s]).sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(equity[:, s], (h * market.close[:, s]).sum(axis=1), rtol=1e-12)
 
 
 def test_batched_run_equals_path_by_path(market):
@@ -82,21 +93,21 @@ def test_batched_run_equals_path_by_path(market):
 
 def test_decide_and_decide_batch_agree(market):
     adapter = SimAdapter(market)
-    adapter.submit_batch(0, EqualWeightRebalance().decide_batch(adapter.snapshot_batch(0)))
+    adapter.submit(0, EqualWeightRebalance().decide_batch(adapter.snapshot(0)))
     # from all cash (step 0) and from a drifted mixed portfolio (step 90: sells and buys)
-    for snap in (SimAdapter(market).snapshot_batch(0), adapter.snapshot_batch(90)):
+    for snap in (SimAdapter(market).snapshot(0), adapter.snapshot(90)):
         for name in registry.names():
             strategy = registry.create(name)
             batch = strategy.decide_batch(snap)
             for p in range(market.n_paths):
-                one = OrderBatch.from_recommendations([strategy.decide(snap.path(p))], snap.book)
+                one = OrderBatch.from_recommendations([strategy.decide(snap.user(p))], snap.book)
                 np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=1e-15)
                 np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=1e-15)
     assert (EqualWeightRebalance().decide_batch(snap).sell_fraction > 0).any()
 
 
 def test_snapshots_cannot_change_the_market(market):
-    snap = SimAdapter(market).snapshot_batch(10)
+    snap = SimAdapter(market).snapshot(10)
     with pytest.raises(ValueError, match="read-only"):
         snap.history.close[:, -1, :] *= 1.5
     with pytest.raises(ValueError, match="read-only"):
@@ -126,6 +137,7 @@ def test_baselines_handle_a_market_without_crypto():
     m = Market.simulate(spec, n_paths=2)
     for name in registry.names():
         result = backtest(registry.create(name), m)
+        assert result.equity.shape == (2, m.n_steps)
         assert np.isfinite(result.equity).all()
 
 
@@ -180,27 +192,35 @@ def test_invalid_recommendation_stops_with_a_named_error(market):
         backtest(Broken(), market)
 
 
-def test_single_user_port_calls(market):
-    adapter = SimAdapter(market, cooldown_days=5)
-    snap = adapter.snapshot(2, 0)
-    assert snap.holdings.shape == (5,) and snap.value == pytest.approx(
-        100_000 * market.close[2, 0, 3] / market.open[2, 0, 3]
-    )
-    assert adapter.can_rebalance(2)
-    rec = adapter.auto_rebalance(2, inflation=0.06)
-    assert rec is not None and rec.action == Action.REBALANCE
-    # inflation 6 % > 2 %: risky share 0.5 + 0.04
-    risky_value = (adapter.holdings[2, :3] * market.open[2, 1, :3]).sum()
-    total = (adapter.holdings[2] * market.open[2, 1]).sum()
-    assert risky_value / total == pytest.approx(0.54, abs=0.01)
-    assert adapter.holdings[0, :3].sum() == 0  # other users untouched
-    adapter.snapshot_batch(2)
-    assert not adapter.can_rebalance(2)
-    assert adapter.auto_rebalance(2, inflation=0.06) is None
-    with pytest.raises(ValueError, match="user 99"):
-        adapter.snapshot(99, 0)
-    with pytest.raises(ValueError, match="step"):
-        adapter.submit_batch(market.n_steps - 1, OrderBatch.hold(6, 5))
+def test_the_venue_keeps_time_moving_forward_and_answers_with_receipts(market):
+    adapter = SimAdapter(market, SimConfig(rules=RebalanceRules(cooldown_days=5)))
+    snap = adapter.snapshot(0)
+    assert snap.holdings.shape == (6, 5) and list(snap.users) == list(range(6))
+    assert snap.value[2] == pytest.approx(100_000 * market.close[2, 0, 3] / market.open[2, 0, 3])
+    assert snap.can_rebalance.all() and np.isnan(snap.reward).all()
+    orders = OrderBatch.hold(6, 5)
+    orders.action[2] = Action.BUY_AGGRESSIVE
+    orders.buy_fraction[2, 0] = 0.5
+    receipts = adapter.submit(0, orders)
+    assert receipts.fill_step == 1 and receipts.counts() == {"nothing to do": 5, "filled": 1}
+    assert receipts.fees[2] > 0 and receipts.holdings_after[2, 0] > 0 and receipts.holdings_before[2, 0] == 0
+    with pytest.raises(ValueError, match="submit once per snapshot"):
+        adapter.submit(0, OrderBatch.hold(6, 5))
+    with pytest.raises(ValueError, match="in the past"):
+        adapter.snapshot(0)
+    later = adapter.snapshot(3)
+    assert list(later.marks.steps) == [1, 2, 3]
+    assert not later.can_rebalance[2] and later.can_rebalance[[0, 1, 3, 4, 5]].all()  # cool-down since its fill
+    assert np.isfinite(later.reward).all()
+    assert later.user(2).portfolio_state.market_regime in ("bull", "bear", "sideways")
+    assert adapter.snapshot(6).can_rebalance[2]
+    adapter.close()
+    with pytest.raises(ValueError, match="closed"):
+        adapter.snapshot(7)
+    end = SimAdapter(market)
+    end.snapshot(market.n_steps - 1)
+    with pytest.raises(ValueError, match="decisions run"):
+        end.submit(market.n_steps - 1, OrderBatch.hold(6, 5))
 
 
 def test_cost_model_rejects_bad_values():
@@ -220,4 +240,4 @@ def test_run_accepts_any_clock(market):
     adapter = SimAdapter(market)
     result = run(EqualWeightRebalance(), adapter, [0, 7, 50])
     assert list(result.decision_steps) == [0, 7, 50]
-    assert np.isfinite(result.equity).all()
+    assert result.equity.shape == (6, 52) and np.isfinite(result.equity).all()  # marked through the last fill

@@ -48,7 +48,7 @@ def test_macro_is_visible_at_the_step_it_applies_and_not_before(market):
     changes = np.flatnonzero(np.any(infl[:, 1:] != infl[:, :-1], axis=0)) + 1
     assert changes.size, "the scenario's inflation never moved in 60 days"
     t = int(changes[0])
-    before, at = adapter.snapshot_batch(t - 1).history, adapter.snapshot_batch(t).history
+    before, at = adapter.snapshot(t - 1).history, adapter.snapshot(t).history
     assert before.macro_column("inflation_rate").shape[1] == t
     np.testing.assert_array_equal(at.macro_column("inflation_rate")[:, -1], infl[:, t])
     assert np.any(before.macro_column("inflation_rate")[:, -1] != infl[:, t])

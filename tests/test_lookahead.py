@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-import strategies  # noqa: F401
+from adapters.sim import SimAdapter
 from prometheus_sim.cli import main
 from prometheus_sim.lookahead import check_lookahead
 from prometheus_sim.market import Market
@@ -19,7 +19,7 @@ def market(default_spec):
 
 
 def test_the_canary_is_caught_with_its_step_and_output(market):
-    report = check_lookahead(LeakyCanary, market, n_checks=8)
+    report = check_lookahead(LeakyCanary, market, SimAdapter, n_checks=8)
     assert not report.passed
     first = report.findings[0]
     assert first.kind == "decision" and first.name in ("action", "buy_fraction")
@@ -33,7 +33,7 @@ def test_the_canary_is_never_registered():
 
 @pytest.mark.parametrize("name", registry.names())
 def test_every_registered_strategy_passes(name, market):
-    report = check_lookahead(lambda: registry.create(name), market, n_checks=10)
+    report = check_lookahead(lambda: registry.create(name), market, SimAdapter, n_checks=10)
     assert report.passed, [str(f) for f in report.findings]
     assert report.steps_checked
 

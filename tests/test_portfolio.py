@@ -14,15 +14,16 @@ from prometheus_sim.portfolio import (
     AssetBook,
     InvalidRecommendation,
     OrderBatch,
+    RebalanceRules,
     Recommendation,
     RiskProfile,
+    RiskProfiles,
     Trade,
-    execute_orders_nb,
     plan_actions,
-    reward,
 )
+from prometheus_sim.portfolio.nb import execute_orders_nb, reward_nb
 
-BOOK = AssetBook(names=("BTC", "ETH", "USDC", "BOND"), cash_index=2, risky=(0, 1))
+BOOK = AssetBook.from_kinds(("BTC", "ETH", "USDC", "BOND"), ("crypto", "crypto", "stable", "bond"))
 PRICES = np.array([[50_000.0, 2_500.0, 1.0, 100.0]])
 
 
@@ -31,8 +32,9 @@ def _fill(holdings, orders, prices=PRICES, fee=0.0, slip=0.0, impact=0.0, volume
     fees = np.zeros(len(h))
     notional = np.zeros(len(h))
     vol = np.full_like(h, 1e12) if volume is None else volume
-    execute_orders_nb(h, BOOK.cash_index, prices, vol, orders.sell_fraction, orders.buy_fraction, fee, slip, impact,
-                      fees, notional)  # fmt: skip
+    basis = h * prices
+    execute_orders_nb(h, basis, BOOK.cash_index, prices, vol, orders.sell_fraction, orders.buy_fraction, fee, slip,
+                      impact, fees, notional)  # fmt: skip
     return h, fees, notional
 
 
@@ -40,21 +42,49 @@ def _value(h, prices=PRICES):
     return (h * prices).sum(axis=1)
 
 
+def _history(n_days: int = 40) -> np.ndarray:
+    """Closes (7, n_days, 4) where ETH swings more than BTC and the bond barely moves; cash at 1."""
+    rng = np.random.default_rng(3)
+    vol = np.array([0.02, 0.06, 0.0, 0.002])
+    steps = rng.normal(0.0, vol, size=(n_days, 4))
+    close = PRICES[0] * np.exp(np.cumsum(steps, axis=0))
+    return np.repeat(close[None], 7, axis=0)
+
+
 def test_the_seven_actions_map_to_documented_orders():
     holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]] * 7)
-    prices = np.repeat(PRICES, 7, axis=0)
-    orders = plan_actions(np.arange(7), holdings, prices, BOOK, RiskProfile(risk_tolerance=0.5))
+    close = _history()
+    t = close.shape[1] - 1
+    prices = close[:, t]
+    orders = plan_actions(np.arange(7), holdings, close, t, BOOK, np.full(7, 0.5))
     assert not orders.buy_fraction[0].any() and not orders.sell_fraction[0].any()  # HOLD
-    for row, frac in ((1, 0.10), (2, 0.25), (3, 0.50)):  # BUY_*: that share of cash, split over BTC and ETH
-        np.testing.assert_allclose(orders.buy_fraction[row], [frac / 2, frac / 2, 0, 0])
+    # CONSERVATIVE: 30 % of cash to the least volatile defensive asset (the bond), 20 % to the calmest crypto
+    np.testing.assert_allclose(orders.buy_fraction[1], [0.20, 0, 0, 0.30])
+    np.testing.assert_allclose(orders.buy_fraction[2], [0.5 / 3, 0.5 / 3, 0, 0.5 / 3])  # MODERATE: every non-cash
+    np.testing.assert_allclose(orders.buy_fraction[3], [0, 0.5, 0, 0])  # AGGRESSIVE: the most volatile crypto
+    for row in (1, 2, 3):
         assert not orders.sell_fraction[row].any()
-    for row, frac in ((4, 0.25), (5, 0.60)):  # SELL_*: that share of every risky holding
-        np.testing.assert_allclose(orders.sell_fraction[row], [frac, frac, 0, 0])
-    # REBALANCE: 0.2 + 0.6 x 0.5 = 50 % in the risky basket, equally split; the rest cash; the bond sold
+    np.testing.assert_allclose(orders.sell_fraction[4], [0.25, 0.25, 0, 0])  # two most volatile holdings: ETH, BTC
+    np.testing.assert_allclose(orders.sell_fraction[5], [0.5, 0.5, 0, 0.5])  # SELL_MAJOR: half of every holding
+    # REBALANCE: 0.2 + 0.6 x 0.5 = 50 % in the crypto basket, equally split; the rest cash; the bond sold
     after, _, _ = _fill(holdings[6:7], _slice(orders, 6), prices[6:7])
     w = after * prices[6] / _value(after, prices[6:7])[:, None]
     np.testing.assert_allclose(w[0], [0.25, 0.25, 0.5, 0.0], atol=1e-12)
     orders.validate(BOOK)
+
+
+def test_volatility_ranks_use_only_closes_up_to_the_decision():
+    close = _history()
+    holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]])
+    t = 30
+    base = plan_actions(np.array([Action.SELL_PARTIAL]), holdings, close[:1], t, BOOK, np.array([0.5]))
+    future = close[:1].copy()
+    future[:, t + 1 :, 3] *= np.linspace(1, 50, close.shape[1] - t - 1)  # the bond goes wild after t
+    again = plan_actions(np.array([Action.SELL_PARTIAL]), holdings, future, t, BOOK, np.array([0.5]))
+    np.testing.assert_array_equal(base.sell_fraction, again.sell_fraction)
+    # before two daily returns exist, assets rank by kind: crypto most volatile, first column first
+    early = plan_actions(np.array([Action.BUY_AGGRESSIVE]), holdings, close[:1], 1, BOOK, np.array([0.5]))
+    np.testing.assert_allclose(early.buy_fraction[0], [0.5, 0, 0, 0])
 
 
 def _slice(orders, row):
@@ -170,6 +200,9 @@ def test_kernel_matches_reference_and_conserves_value(holdings, sell, buy, fee, 
         (Recommendation(Action.BUY_MODERATE, None), "trades must be a tuple"),
         (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "buy", True),)), "trades[0].percentage"),
         (Recommendation(9, ()), "action 9 is not an Action"),
+        (Recommendation(Action.HOLD, (Trade("BTC", "buy", 10),)), "action HOLD contradicts its trades (it buys)"),
+        (Recommendation(Action.BUY_MODERATE, (Trade("BTC", "sell", 10),)), "BUY_MODERATE contradicts its trades"),
+        (Recommendation(Action.SELL_MAJOR, (Trade("BTC", "buy", 10),)), "SELL_MAJOR contradicts its trades"),
     ],
 )
 def test_invalid_recommendations_are_named(rec, message):
@@ -190,37 +223,52 @@ def test_recommendation_encodes_for_the_chain():
 
 def test_orders_round_trip_through_recommendations():
     holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]])
-    orders = plan_actions(np.array([Action.REBALANCE]), holdings, PRICES, BOOK, RiskProfile())
+    orders = plan_actions(np.array([Action.REBALANCE]), holdings, PRICES[:, None, :], 0, BOOK, np.array([0.5]))
     again = OrderBatch.from_recommendations([orders.recommendation(0, BOOK)], BOOK)
     np.testing.assert_allclose(again.sell_fraction, orders.sell_fraction, rtol=1e-15)
     np.testing.assert_allclose(again.buy_fraction, orders.buy_fraction, rtol=1e-15)
 
 
-def test_seed_example_a_five_percent_gain_with_lower_volatility_is_rewarded():
-    calm = reward(100.0, 105.0, volatility=0.01, risk_tolerance=0.5, days_to_goal=200, sharpe=1.0)
-    wild = reward(100.0, 105.0, volatility=0.05, risk_tolerance=0.5, days_to_goal=200, sharpe=1.0)
-    assert calm > 0 and calm > wild
-    assert calm == pytest.approx(5.0 - 0.5 + 0.5, rel=1e-12)
+def test_guide_example_reward_is_positive():
+    """100,000 -> 105,000, volatility 0.2 -> 0.15, Sharpe 1.5 -> 1.8, risk 0.5, 24 months: reward > 0."""
+    r = reward_nb(105_000 / 100_000 - 1, 0.15, 0.5, 24.0, 1.8)
+    assert r > 0
+    assert r == pytest.approx(100 * 0.05 - 10 * 0.15 * 0.5 + 0.01 * 1.8, rel=1e-12)
 
 
-def test_reward_terms():
-    base = dict(prev_value=100.0, value=100.0, volatility=0.02, days_to_goal=300, sharpe=0.0)
-    assert reward(risk_tolerance=0.0, **base) < reward(risk_tolerance=1.0, **base)  # penalty scales with 1 - tol
-    near = reward(100.0, 100.0, 0.01, 0.5, days_to_goal=0, sharpe=0.0)
-    far = reward(100.0, 100.0, 0.01, 0.5, days_to_goal=300, sharpe=0.0)
-    assert near - far == pytest.approx(2.0 * 0.9)  # stability bonus near the goal, shrinking with vol
-    assert reward(100.0, 100.0, 0.0, 0.5, 300, sharpe=10.0) == pytest.approx(1.5)  # Sharpe clipped at 3
-    with pytest.raises(ValueError):
-        reward(0.0, 1.0, 0.0, 0.5, 10, 0.0)
+def test_reward_terms_are_the_guides():
+    assert reward_nb(0.0, 0.2, 0.0, 24.0, 0.0) == pytest.approx(-2.0)  # 10 x vol x (1 - risk)
+    assert reward_nb(0.0, 0.2, 1.0, 24.0, 0.0) == pytest.approx(0.0)
+    assert reward_nb(0.0, 0.05, 1.0, 12.0, 0.0) == pytest.approx(0.1)  # within 12 months, calm: +0.1
+    assert reward_nb(0.0, 0.15, 1.0, 6.0, 0.0) == pytest.approx(-0.1)  # within 12 months, volatile: -0.1
+    assert reward_nb(0.0, 0.05, 1.0, 12.5, 0.0) == pytest.approx(0.0)  # further away: no stability term
+    assert reward_nb(0.0, 0.0, 1.0, 24.0, 2.0) == pytest.approx(0.02)  # 0.01 x Sharpe, not clipped
 
 
 def test_risk_profile_checks_its_fields():
-    assert RiskProfile(risk_tolerance=1.0).risky_weight == pytest.approx(0.8)
-    with pytest.raises(ValueError, match="risk_tolerance"):
-        RiskProfile(risk_tolerance=1.2)
-    with pytest.raises(ValueError, match="goal_days"):
-        RiskProfile(goal_days=0)
-    assert math.isclose(RiskProfile().risky_weight, 0.5)
+    assert RebalanceRules().risky_weight(1.0) == pytest.approx(0.8)
+    assert math.isclose(float(RebalanceRules().risky_weight(0.5)), 0.5)
+    for field, bad in (
+        ("risk_tolerance", 1.2),
+        ("time_to_goal", 0),
+        ("time_to_goal", 2.5),
+        ("investment_amount", 0.0),
+        ("monthly_contribution", -1.0),
+        ("risk_tolerance", float("nan")),
+    ):
+        with pytest.raises(ValueError, match=field):
+            RiskProfile(**{field: bad})
+    with pytest.raises(ValueError, match=r"profiles\[1\]\.risk_tolerance"):
+        RiskProfiles(np.array([0.5, 2.0]), np.array([24, 24]), np.array([1.0, 1.0]), np.array([0.0, 0.0]))
+
+
+def test_inflation_tilts_the_auto_rebalance_target_within_its_cap():
+    rules = RebalanceRules()
+    w = rules.target_weights(BOOK, np.array([0.5, 0.5, 0.5]), np.array([0.0, 0.06, 0.5]))
+    np.testing.assert_allclose(w[:, :2].sum(axis=1), [0.5, 0.54, 0.6])  # +4 points; capped at +10
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert rules.allows_rebalance(np.array([5, 9]), now=10, steps_per_day=1).tolist() == [True, True]
+    assert RebalanceRules(cooldown_days=2).allows_rebalance(np.array([9]), now=10, steps_per_day=1).tolist() == [False]
 
 
 def test_numpy_scalars_are_accepted_as_percentages():

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import strategies  # noqa: F401
 from prometheus_sim.acceptance import evaluate
+from prometheus_sim.cli import simulated_wiring
 from prometheus_sim.portfolio import Action, Recommendation, Trade
 from prometheus_sim.report.builder import build_report
 from prometheus_sim.sweep import SweepConfig, run_sweep
@@ -44,8 +44,7 @@ class AlwaysInvalid(BaseStrategy):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     base = tmp_path_factory.mktemp("report")
-    registry.register("always_invalid")(AlwaysInvalid)
-    try:
+    with registry.registered("always_invalid", AlwaysInvalid):
         cfg = SweepConfig(
             scenarios=(str(ROOT / "scenarios/default.yaml"), str(ROOT / "scenarios/sideways_chop.yaml")),
             seeds=tuple(range(1000, 1020)),
@@ -54,9 +53,7 @@ def report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
             seeds_per_task=10,
         )
         run = base / "run"
-        run_sweep(cfg, run, workers=1)
-    finally:
-        registry._FACTORIES.pop("always_invalid")
+        run_sweep(cfg, run, simulated_wiring(), workers=1)
     return run, build_report(run)
 
 

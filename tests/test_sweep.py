@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import strategies  # noqa: F401
-from prometheus_sim.cli import main
+from prometheus_sim.cli import main, simulated_wiring
 from prometheus_sim.market import Market
-from prometheus_sim.portfolio import Action, Recommendation, Trade
+from prometheus_sim.portfolio import Action, CostModel, Recommendation, Trade
 from prometheus_sim.sweep import SweepConfig, parse_seeds, plan_tasks, run_sweep
 from strategies import registry
 from strategies.base import BaseStrategy
 from tests.conftest import SCENARIOS
 
+WIRING = simulated_wiring()
 SCEN = (str(SCENARIOS / "default.yaml"), str(SCENARIOS / "whale_dump.yaml"))
 STRATS = ("equal_weight", "sixty_forty", "buy_and_hold", "hold")
 
@@ -39,7 +39,7 @@ def test_parse_seeds():
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "local"
-    return out, run_sweep(_config(), out, workers=1)
+    return out, run_sweep(_config(), out, WIRING, workers=1)
 
 
 def test_sweep_writes_one_row_per_cell_and_keeps_plot_seeds_only(local_run):
@@ -54,31 +54,31 @@ def test_sweep_writes_one_row_per_cell_and_keeps_plot_seeds_only(local_run):
 
 def test_two_worker_processes_give_the_same_bytes(local_run, tmp_path):
     out, _ = local_run
-    run_sweep(_config(), tmp_path / "par", workers=2)
+    run_sweep(_config(), tmp_path / "par", WIRING, workers=2)
     assert (tmp_path / "par" / "metrics.parquet").read_bytes() == (out / "metrics.parquet").read_bytes()
 
 
 def test_dask_local_cluster_gives_the_same_bytes(local_run, tmp_path):
     pytest.importorskip("distributed", reason="the dask extra is part of the pinned requirements")
     out, _ = local_run
-    run_sweep(_config(), tmp_path / "dask", workers=2, executor="dask")
+    run_sweep(_config(), tmp_path / "dask", WIRING, workers=2, executor="dask")
     assert (tmp_path / "dask" / "metrics.parquet").read_bytes() == (out / "metrics.parquet").read_bytes()
 
 
 def test_a_rerun_resumes_from_disk(tmp_path):
     out = tmp_path / "resume"
     cfg = _config(scenarios=SCEN[:1])
-    first = run_sweep(cfg, out)
+    first = run_sweep(cfg, out, WIRING)
     assert first.tasks_run == len(plan_tasks(cfg))
-    again = run_sweep(cfg, out)
+    again = run_sweep(cfg, out, WIRING)
     assert again.tasks_run == 0 and again.tasks_skipped == len(plan_tasks(cfg))
     victim = plan_tasks(cfg)[1].key
     (out / "cells" / f"{victim}.parquet").unlink()
-    third = run_sweep(cfg, out)
+    third = run_sweep(cfg, out, WIRING)
     assert third.tasks_run == 1
     pd.testing.assert_frame_equal(third.metrics, first.metrics)
     with pytest.raises(ValueError, match="other settings"):
-        run_sweep(_config(scenarios=SCEN[:1], fees_bps=30), out)
+        run_sweep(_config(scenarios=SCEN[:1], costs=CostModel(fees_bps=30)), out, WIRING)
 
 
 class ExplodesWhenBtcRallied(BaseStrategy):
@@ -96,14 +96,13 @@ class ExplodesWhenBtcRallied(BaseStrategy):
 
 @pytest.fixture
 def explosive():
-    registry.register("explodes")(ExplodesWhenBtcRallied)
-    yield
-    registry._FACTORIES.pop("explodes")
+    with registry.registered("explodes", ExplodesWhenBtcRallied):
+        yield
 
 
 def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_path):
     cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"))
-    outcome = run_sweep(cfg, tmp_path / "f")
+    outcome = run_sweep(cfg, tmp_path / "f", WIRING)
     market = Market.simulate(cfg.load_scenarios()["default"], seeds=cfg.seeds)
     rallied = {str(s) for s, c in zip(cfg.seeds, market.close[:, :, 0], strict=True) if c[30] > c[0]}
     assert 0 < len(rallied) < len(cfg.seeds)
@@ -121,17 +120,17 @@ def test_scenarios_sharing_a_name_are_refused(tmp_path):
     copy = tmp_path / "copy.yaml"
     copy.write_text((SCENARIOS / "default.yaml").read_text())
     with pytest.raises(ValueError, match="share the name 'default'"):
-        run_sweep(_config(scenarios=(SCEN[0], str(copy))), tmp_path / "dup")
+        _config(scenarios=(SCEN[0], str(copy)))
 
 
 def test_editing_a_scenario_refuses_a_stale_resume(tmp_path):
     scen = tmp_path / "default.yaml"
     scen.write_text((SCENARIOS / "default.yaml").read_text())
     cfg = _config(scenarios=(str(scen),))
-    run_sweep(cfg, tmp_path / "r")
+    run_sweep(cfg, tmp_path / "r", WIRING)
     scen.write_text(scen.read_text().replace("drift: 0.55", "drift: -2.0"))
-    with pytest.raises(ValueError, match="other settings"):
-        run_sweep(cfg, tmp_path / "r")
+    with pytest.raises(ValueError, match="other settings"):  # a new run parses the edited file
+        run_sweep(_config(scenarios=(str(scen),)), tmp_path / "r", WIRING)
 
 
 def test_backtest_command(tmp_path):

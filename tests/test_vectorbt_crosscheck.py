@@ -2,7 +2,7 @@
 
 Our side runs the real loop (:func:`prometheus_sim.backtest.run` with a
 :class:`adapters.sim.SimAdapter` and :class:`strategies.baselines.EqualWeightRebalance`) on a
-small synthetic market; a thin proxy records the units each fill step actually traded. The same
+small synthetic market; a the receipts the loop records give the units each fill step actually traded. The same
 units are then handed to vectorbt as ``amount`` orders and vectorbt does its own cash, fee and
 valuation arithmetic. The two per-day portfolio value curves must agree to 1e-9 relative.
 
@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapters.sim import CostModel, SimAdapter
+from adapters.sim import SimAdapter, SimConfig
 from prometheus_sim.backtest import DecisionClock, run
 from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.portfolio import CostModel, RiskProfile
 from strategies.baselines import EqualWeightRebalance
 
 vbt = pytest.importorskip("vectorbt")
@@ -95,31 +96,21 @@ def synthetic_market(seed: int = 20240601) -> SimpleNamespace:
     )
 
 
-class RecordingAdapter:
-    """Delegates to a SimAdapter; records the units each ``submit_batch`` actually traded."""
-
-    def __init__(self, inner: SimAdapter):
-        self._inner = inner
-        self.traded_units: dict[int, np.ndarray] = {}  # fill step -> (n_paths, n_assets) unit deltas
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def submit_batch(self, t, orders):
-        before = self._inner.holdings.copy()
-        self._inner.submit_batch(t, orders)
-        self.traded_units[t + 1] = self._inner.holdings - before
-
-
 @pytest.fixture(scope="module")
 def ours():
     market = synthetic_market()
-    adapter = RecordingAdapter(
-        SimAdapter(market, costs=CostModel(fees_bps=FEES_BPS, slippage_bps=0.0, impact=0.0), initial_value=INITIAL)
-    )
+    config = SimConfig(costs=CostModel(fees_bps=FEES_BPS, slippage_bps=0.0, impact=0.0))
+    adapter = SimAdapter(market, config, RiskProfile(investment_amount=INITIAL))
     strategy = EqualWeightRebalance(PERIOD_DAYS)
     result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, 1))
-    return market, adapter, result
+    # the units each fill step actually traded, from the receipts the loop recorded
+    traded_units = {}
+    for d, t in enumerate(result.decision_steps):
+        delta = np.zeros((N_PATHS, len(ASSETS)))
+        rows = result.fills.decision == d
+        delta[result.fills.row[rows]] = result.fills.after[rows] - result.fills.before[rows]
+        traded_units[int(t) + 1] = delta
+    return market, SimpleNamespace(traded_units=traded_units, holdings=adapter.state.holdings.copy()), result
 
 
 def vbt_inputs(market, traded_units: dict[int, np.ndarray], shift: int = 0):

@@ -52,8 +52,9 @@ INTERVAL_NOTE = (
 )
 PLOT_NOTE = (
     "Plots: per strategy, the median over the plotted seeds (line) and the 5-95 % range over those "
-    "seeds (shaded), day by day. Equity is divided by the initial value, so every strategy starts near 1.0; "
-    "drawdown is 1 - equity / running peak, drawn downwards."
+    "seeds (shaded), day by day. Equity is the time-weighted growth index (growth of 1 put in at the start; "
+    "contributions are not gains), so every strategy starts near 1.0; drawdown is 1 - index / running peak, "
+    "drawn downwards."
 )
 
 
@@ -119,9 +120,9 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
         "seed_max": seeds[-1] if seeds else None,
         "seeds_contiguous": bool(seeds) and seeds[-1] - seeds[0] + 1 == len(seeds),
         "strategies": sorted(cfg.get("strategies", [])),
-        "costs": {k: cfg.get(k) for k in ("fees_bps", "slippage_bps", "impact")},
-        "risk_tolerance": cfg.get("risk_tolerance"),
-        "initial_value": cfg.get("initial_value"),
+        "costs": {k: _costs(cfg).get(k) for k in ("fees_bps", "slippage_bps", "impact")},
+        "profiles": cfg.get("profiles") or {},
+        "rules": cfg.get("rules") or {},
         "horizon_days": cfg.get("horizon_days"),
         "win_horizon_days": cfg.get("win_horizon_days"),
         "plot_seeds": cfg.get("plot_seeds"),
@@ -149,15 +150,30 @@ def used_definitions(acceptance: dict) -> dict[str, str]:
     return {k: DEFINITIONS[k] for k in used}
 
 
+def _costs(cfg: dict) -> dict:
+    """The sweep's cost settings (nested under ``costs``; flat in sweeps from before that)."""
+    return cfg.get("costs") or {k: cfg.get(k) for k in ("fees_bps", "slippage_bps", "impact")}
+
+
+def _profiles_text(profiles: dict) -> str:
+    """The sweep's profile grid in one line (seed s gets combination s mod its size)."""
+    if not profiles:
+        return "-"
+    parts = [f"{k.replace('_', ' ')} {', '.join(_g(v) for v in vals)}" for k, vals in profiles.items()]
+    return "; ".join(parts) + " (every combination; seed s gets combination s mod their number)"
+
+
 def execution_note(cfg: dict) -> str:
     """The execution model in one paragraph, with this run's cost settings filled in."""
     return (
         "Execution: an order decided at a step (seeing that step's close) fills at the next step's open (the bar's first intraday trade), "
         "never at the close it saw. Fees are {fees} bps of traded notional; slippage is {slip} bps plus a "
         "market-impact term of {impact} × (units traded / the decision bar's volume). Holdings cannot go "
-        "negative and cash is held in the stablecoin. Equity is marked at every close; metrics use the "
-        "daily close equity."
-    ).format(fees=_g(cfg.get("fees_bps")), slip=_g(cfg.get("slippage_bps")), impact=_g(cfg.get("impact")))
+        "negative and cash is held in the stablecoin. Monthly contributions land in cash at the open of each "
+        "month's first step, before fills. Equity is marked at every close; metrics use the daily close "
+        "equity, as time-weighted returns."
+    ).format(fees=_g(_costs(cfg).get("fees_bps")), slip=_g(_costs(cfg).get("slippage_bps")),
+             impact=_g(_costs(cfg).get("impact")))  # fmt: skip
 
 
 # ---------------------------------------------------------------- plots
@@ -170,7 +186,7 @@ def write_plots(run_dir: Path, data: dict) -> list[dict[str, Any]]:
 
     plots_dir = run_dir / PLOTS_DIR
     _remove_old_plots(plots_dir)
-    initial = float(data["run"]["initial_value"] or 1.0)
+    initial = 1.0  # the sweep's curves are growth indices
     records = []
     for scenario in (s["name"] for s in data["run"]["scenarios"]):
         curves = _load_curves(run_dir / EQUITY_DIR, scenario, data["run"]["strategies"])
@@ -333,8 +349,7 @@ def run_blocks(data: dict) -> list[Block]:
             "Costs",
             f"fees {_g(costs['fees_bps'])} bps, slippage {_g(costs['slippage_bps'])} bps, impact {_g(costs['impact'])}",
         ),
-        ("Risk tolerance", _g(run["risk_tolerance"])),
-        ("Initial value", fmt_value(run["initial_value"], "num", 2)),
+        ("Risk profiles", _profiles_text(run["profiles"])),
         ("Horizon", horizon),
         ("Win-rate horizon", f"{run['win_horizon_days']} days"),
     ]

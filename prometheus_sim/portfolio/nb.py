@@ -1,0 +1,524 @@
+"""The step kernel and its pieces: plan -> fill -> mark -> state -> reward, on rows of users at once.
+
+Pure ``@njit`` functions on NumPy arrays (vectorbt's ``nb`` style): ``*_row_nb`` does one user,
+the batch form loops over rows. :class:`adapters.sim.SimAdapter` calls :func:`step_nb` for every
+submission and :func:`advance_nb` to move time on; the RL environment calls :func:`step_nb` with
+action codes (``planned``) and a decision period, so a policy trains in the world it is tested in.
+
+Every row ``i`` is a user reading market row ``rows[i]``; rows may sit at different steps (a
+vectorised RL environment resets rows independently).
+
+Timing (one decision): the decision sees the close of step t. At the open of t + 1, a scheduled
+monthly contribution lands in cash first, then the orders fill at that open (the bar's first
+intraday trade, never the close the decision saw), with slippage measured against the volume of
+bar t. Every later close is marked. Fees are ``fee_rate`` of the traded notional, paid in cash:
+a buy that spends S buys ``S / (price x (1 + fee))`` units; a sell of N units returns
+``N x price x (1 - fee)``. Slippage moves the fill price against the trade by
+``slippage + impact x (units / volume)``, capped at ``MAX_SLIPPAGE``.
+
+Returns are time-weighted: a step's growth is ``(value_close - deposit) / value_before``, the
+deposit counted at the amount that landed, so contributions never count as gains (a flat market
+with contributions has zero return). :func:`prometheus_sim.metrics.twr_returns` computes the
+same from a run's recorded equity and deposits.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+MAX_SLIPPAGE = 0.5
+WINDOW_DAYS = 30  # trailing window of the portfolio's volatility and Sharpe, and of asset ranks
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = 365.0 / 12.0
+REGIME_THRESHOLD = 0.05  # 30-day crypto basket return beyond +-5 %: bull / bear
+
+# Action codes (mirror prometheus_sim.portfolio.model.Action; Numba reads ints).
+HOLD, BUY_CONSERVATIVE, BUY_MODERATE, BUY_AGGRESSIVE, SELL_PARTIAL, SELL_MAJOR, REBALANCE = range(7)
+KIND_STABLE, KIND_BOND, KIND_EQUITY, KIND_CRYPTO = range(4)
+SIDEWAYS, BULL, BEAR = 0, 1, 2
+
+BUY_CASH_SHARE = 0.5
+CONSERVATIVE_DEFENSIVE, CONSERVATIVE_CRYPTO = 0.30, 0.20
+SELL_PARTIAL_SHARE, SELL_PARTIAL_COUNT = 0.25, 2
+SELL_MAJOR_SHARE = 0.5
+
+
+class BookState(NamedTuple):
+    """Per-user books and the trailing statistics the guide's ``PortfolioState`` needs.
+
+    Attributes
+    ----------
+    holdings : (n, A) units held, cash in the stablecoin
+    basis : (n, A) average cost of each holding, in value (what was paid, fees included)
+    fees, notional : (n,) fees paid and notional traded so far
+    last_fill : (n,) int64 step of the last fill (very negative before any)
+    marked : (n,) int64 last step marked (-1 before the first close)
+    value : (n,) value at the last marked close (the initial amount before the first)
+    twr : (n,) time-weighted growth index, 1.0 at the start
+    twr_mark : (n,) ``twr`` at the last decision (the reward's period starts there)
+    day_growth : (n,) growth of the unfinished day
+    ring : (n, WINDOW_DAYS) trailing daily time-weighted returns (a ring buffer)
+    ring_n : (n,) int64 daily returns pushed so far
+    contributed : (n,) deposits so far, the initial amount included
+    """
+
+    holdings: np.ndarray
+    basis: np.ndarray
+    fees: np.ndarray
+    notional: np.ndarray
+    last_fill: np.ndarray
+    marked: np.ndarray
+    value: np.ndarray
+    twr: np.ndarray
+    twr_mark: np.ndarray
+    day_growth: np.ndarray
+    ring: np.ndarray
+    ring_n: np.ndarray
+    contributed: np.ndarray
+
+
+def new_state(amount: np.ndarray, cash_price: np.ndarray, n_assets: int, cash_index: int) -> BookState:
+    """Books of users who deposited ``amount`` in cash at ``cash_price`` (the first open), before any close."""
+    n = len(amount)
+    holdings = np.zeros((n, n_assets))
+    holdings[:, cash_index] = amount / cash_price
+    basis = np.zeros((n, n_assets))
+    basis[:, cash_index] = amount
+    return BookState(
+        holdings=holdings, basis=basis, fees=np.zeros(n), notional=np.zeros(n),
+        last_fill=np.full(n, -(10**9), dtype=np.int64), marked=np.full(n, -1, dtype=np.int64),
+        value=np.asarray(amount, dtype=float).copy(), twr=np.ones(n), twr_mark=np.ones(n), day_growth=np.ones(n),
+        ring=np.zeros((n, WINDOW_DAYS)), ring_n=np.zeros(n, dtype=np.int64), contributed=np.asarray(amount, float).copy(),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- fills
+
+
+@njit(cache=True, error_model="numpy")
+def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_rate, slippage, impact):
+    """Fill one user's orders in place; return (fees, notional). Sells first, then buys.
+
+    ``holdings``, ``basis``, ``price``, ``ref_volume``, ``sell``, ``buy`` have shape (A,). No holding
+    can go negative and cash is never borrowed.
+    """
+    n_assets = holdings.shape[0]
+    cash_px = price[cash_index]
+    fees = 0.0
+    notional_sum = 0.0
+    for a in range(n_assets):
+        f = sell[a]
+        if f <= 0.0 or a == cash_index:
+            continue
+        f = min(f, 1.0)
+        units = holdings[a] * f
+        if units <= 0.0:
+            continue
+        slip = min(slippage + impact * units / max(ref_volume[a], 1e-12), MAX_SLIPPAGE)
+        px = price[a] * (1.0 - slip)
+        notional = units * px
+        fee = notional * fee_rate
+        holdings[a] -= units
+        basis[a] *= 1.0 - f
+        holdings[cash_index] += (notional - fee) / cash_px
+        basis[cash_index] += notional - fee
+        fees += fee
+        notional_sum += notional
+    cash_units = holdings[cash_index]
+    for a in range(n_assets):
+        f = buy[a]
+        if f <= 0.0 or a == cash_index:
+            continue
+        spend_units = min(cash_units * min(f, 1.0), holdings[cash_index])
+        if spend_units <= 0.0:
+            continue
+        spend = spend_units * cash_px
+        # first guess of size for the impact term, then the exact split of spend into notional + fee
+        rough_units = spend / price[a]
+        slip = min(slippage + impact * rough_units / max(ref_volume[a], 1e-12), MAX_SLIPPAGE)
+        px = price[a] * (1.0 + slip)
+        notional = spend / (1.0 + fee_rate)
+        held_cash = holdings[cash_index]
+        holdings[a] += notional / px
+        basis[cash_index] *= 1.0 - spend_units / held_cash
+        basis[a] += spend
+        holdings[cash_index] -= spend_units
+        fees += spend - notional
+        notional_sum += notional
+    return fees, notional_sum
+
+
+@njit(cache=True, error_model="numpy")
+def execute_orders_nb(
+    holdings, basis, cash_index, fill_price, ref_volume, sell_fraction, buy_fraction,
+    fee_rate, slippage, impact, fees_out, notional_out,
+):  # fmt: skip
+    """Fill one step's orders for every row, in place (fees and notional are *added* to the outs).
+
+    Parameters
+    ----------
+    holdings, basis : ndarray of shape (n, A), updated in place
+    fill_price, ref_volume, sell_fraction, buy_fraction : ndarray of shape (n, A)
+    fees_out, notional_out : ndarray of shape (n,)
+    """
+    for p in range(holdings.shape[0]):
+        fee, notional = fill_row_nb(
+            holdings[p], basis[p], cash_index, fill_price[p], ref_volume[p], sell_fraction[p], buy_fraction[p],
+            fee_rate, slippage, impact,
+        )  # fmt: skip
+        fees_out[p] += fee
+        notional_out[p] += notional
+
+
+# ---------------------------------------------------------------- what a decision at t may know
+
+
+@njit(cache=True, error_model="numpy")
+def trailing_vol_row_nb(close, p, t, steps_per_day, out):
+    """Annualised std of the last ``WINDOW_DAYS`` daily log returns ending at close t; return how many.
+
+    ``out`` has shape (A,). Uses closes t, t - steps_per_day, ... only (never after t). With
+    fewer than two returns, ``out`` is left untouched and the count is returned.
+    """
+    n_ret = min(WINDOW_DAYS, t // steps_per_day)
+    if n_ret < 2:
+        return n_ret
+    for a in range(close.shape[2]):
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(n_ret):
+            s = t - k * steps_per_day
+            r = math.log(close[p, s, a] / close[p, s - steps_per_day, a])
+            s1 += r
+            s2 += r * r
+        mean = s1 / n_ret
+        var = max(s2 / n_ret - mean * mean, 0.0) * n_ret / (n_ret - 1)
+        out[a] = math.sqrt(var * DAYS_PER_YEAR)
+    return n_ret
+
+
+@njit(cache=True, error_model="numpy")
+def rank_key_row_nb(close, p, t, steps_per_day, kind, out):
+    """The planner's volatility ranks: trailing vol, or the kind order before two daily returns exist."""
+    if trailing_vol_row_nb(close, p, t, steps_per_day, out) < 2:
+        for a in range(kind.shape[0]):
+            out[a] = kind[a]
+
+
+@njit(cache=True, error_model="numpy")
+def regime_row_nb(close, p, t, steps_per_day, kind):
+    """Market regime at close t from observable closes: the equal-weight crypto basket's 30-day return.
+
+    Above +5 % bull, below -5 % bear, else (and before 30 days exist, or with no crypto) sideways.
+    """
+    back = WINDOW_DAYS * steps_per_day
+    if t < back:
+        return SIDEWAYS
+    total = 0.0
+    n = 0
+    for a in range(kind.shape[0]):
+        if kind[a] == KIND_CRYPTO:
+            total += math.log(close[p, t, a] / close[p, t - back, a])
+            n += 1
+    if n == 0:
+        return SIDEWAYS
+    r = math.exp(total / n) - 1.0
+    if r > REGIME_THRESHOLD:
+        return BULL
+    if r < -REGIME_THRESHOLD:
+        return BEAR
+    return SIDEWAYS
+
+
+# ---------------------------------------------------------------- plan: action code -> orders
+
+
+@njit(cache=True, error_model="numpy")
+def target_orders_row_nb(holdings, price, target, cash_index, sell, buy):
+    """Sell and buy fractions that move one portfolio to ``target`` weights (before costs).
+
+    Overweight assets sell the excess; the cash after those sells is spent on underweight assets
+    in proportion to their shortfall (scaled down if they would need more than all of it).
+    """
+    n_assets = holdings.shape[0]
+    total = 0.0
+    for a in range(n_assets):
+        total += holdings[a] * price[a]
+    cash_after = holdings[cash_index] * price[cash_index]
+    for a in range(n_assets):
+        sell[a] = 0.0
+        buy[a] = 0.0
+        if a == cash_index:
+            continue
+        value = holdings[a] * price[a]
+        excess = value - target[a] * total
+        if excess > 0.0 and value > 0.0:
+            sell[a] = min(excess / value, 1.0)
+            cash_after += excess
+    if cash_after <= 0.0:
+        return
+    spend = 0.0
+    for a in range(n_assets):
+        if a == cash_index:
+            continue
+        shortfall = target[a] * total - holdings[a] * price[a]
+        if shortfall > 0.0:
+            buy[a] = min(shortfall / cash_after, 1.0)
+            spend += buy[a]
+    if spend > 1.0:
+        for a in range(n_assets):
+            buy[a] /= spend
+
+
+@njit(cache=True, error_model="numpy")
+def target_orders_nb(holdings, prices, target, cash_index, sell_out, buy_out):
+    """:func:`target_orders_row_nb` for every row; ``target`` has shape (n, A)."""
+    for p in range(holdings.shape[0]):
+        target_orders_row_nb(holdings[p], prices[p], target[p], cash_index, sell_out[p], buy_out[p])
+
+
+@njit(cache=True, error_model="numpy")
+def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy):
+    """Turn one action code into sell and buy fractions (see ``Action``'s docstring for each)."""
+    n_assets = holdings.shape[0]
+    for a in range(n_assets):
+        sell[a] = 0.0
+        buy[a] = 0.0
+    if action == BUY_CONSERVATIVE:
+        defensive = -1
+        calm = -1
+        for a in range(n_assets):
+            if a == cash_index:
+                continue
+            if kind[a] == KIND_CRYPTO:
+                if calm < 0 or key[a] < key[calm]:
+                    calm = a
+            elif defensive < 0 or key[a] < key[defensive]:
+                defensive = a
+        if defensive >= 0:
+            buy[defensive] = CONSERVATIVE_DEFENSIVE
+        if calm >= 0:
+            buy[calm] = CONSERVATIVE_CRYPTO
+    elif action == BUY_MODERATE:
+        n = n_assets - 1
+        for a in range(n_assets):
+            if a != cash_index:
+                buy[a] = BUY_CASH_SHARE / n
+    elif action == BUY_AGGRESSIVE:
+        wild = -1
+        for a in range(n_assets):
+            if a != cash_index and kind[a] == KIND_CRYPTO and (wild < 0 or key[a] > key[wild]):
+                wild = a
+        if wild >= 0:
+            buy[wild] = BUY_CASH_SHARE
+    elif action == SELL_PARTIAL:
+        for _ in range(SELL_PARTIAL_COUNT):
+            pick = -1
+            for a in range(n_assets):
+                if a != cash_index and holdings[a] > 0.0 and sell[a] == 0.0 and (pick < 0 or key[a] > key[pick]):
+                    pick = a
+            if pick >= 0:
+                sell[pick] = SELL_PARTIAL_SHARE
+    elif action == SELL_MAJOR:
+        for a in range(n_assets):
+            if a != cash_index and holdings[a] > 0.0:
+                sell[a] = SELL_MAJOR_SHARE
+    elif action == REBALANCE:
+        n_crypto = 0
+        for a in range(n_assets):
+            if kind[a] == KIND_CRYPTO:
+                n_crypto += 1
+        target = np.zeros(n_assets)
+        for a in range(n_assets):
+            if kind[a] == KIND_CRYPTO:
+                target[a] = risky_weight / n_crypto
+        target[cash_index] = 1.0 - (risky_weight if n_crypto > 0 else 0.0)
+        target_orders_row_nb(holdings, price, target, cash_index, sell, buy)
+
+
+@njit(cache=True, error_model="numpy")
+def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash_index, risky_weight, sell, buy):
+    """Plan every row's action at its step ``t[i]`` from closes up to then; fills ``sell`` and ``buy``."""
+    key = np.empty(kind.shape[0])
+    for i in range(actions.shape[0]):
+        p = rows[i]
+        rank_key_row_nb(close, p, t[i], steps_per_day, kind, key)
+        plan_row_nb(actions[i], holdings[i], close[p, t[i]], key, kind, cash_index, risky_weight[i], sell[i], buy[i])
+
+
+# ---------------------------------------------------------------- mark, state and reward
+
+
+@njit(cache=True, error_model="numpy")
+def advance_row_nb(
+    blocks, p, i, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
+    fill_at, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill,
+):  # fmt: skip
+    """Move user i (market row p) from its last marked close to close ``t_to``.
+
+    On each step s: a scheduled contribution lands in cash at the open; at ``s == fill_at`` the
+    orders fill at that open (volume of bar s - 1); the close is marked and the time-weighted
+    growth booked. When ``marks`` has columns, ``marks[i, s - marks_from]`` gets the value at close
+    s and ``deposits[i, ...]`` the deposit's value at the open it landed. ``pre_fill`` (A,) gets
+    the holdings just before the fill (after a deposit at the same open).
+    """
+    open_, close, volume = blocks.open, blocks.close, blocks.volume
+    h = state.holdings[i]
+    n_assets = h.shape[0]
+    for s in range(state.marked[i] + 1, t_to + 1):
+        before = state.value[i]
+        deposit = 0.0
+        if s > 0 and deposit_step[s] and contribution > 0.0:
+            h[cash_index] += contribution / open_[p, s, cash_index]
+            state.basis[i, cash_index] += contribution
+            state.contributed[i] += contribution
+            deposit = contribution
+        if s == fill_at:
+            pre_fill[:] = h
+            fee, notional = fill_row_nb(
+                h, state.basis[i], cash_index, open_[p, s], volume[p, s - 1], sell, buy, fee_rate, slippage, impact
+            )
+            if notional > 0.0:
+                state.last_fill[i] = s
+            state.fees[i] += fee
+            state.notional[i] += notional
+        value = 0.0
+        for a in range(n_assets):
+            value += h[a] * close[p, s, a]
+        growth = (value - deposit) / before if before > 0.0 else 1.0
+        state.twr[i] *= growth
+        state.day_growth[i] *= growth
+        state.value[i] = value
+        state.marked[i] = s
+        if s % steps_per_day == steps_per_day - 1:
+            state.ring[i, state.ring_n[i] % WINDOW_DAYS] = state.day_growth[i] - 1.0
+            state.ring_n[i] += 1
+            state.day_growth[i] = 1.0
+        if marks.shape[1] > 0:
+            marks[i, s - marks_from] = value
+            deposits[i, s - marks_from] = deposit
+
+
+@njit(cache=True, error_model="numpy")
+def trailing_stats_row_nb(state, i):
+    """(volatility_30d, sharpe_ratio) of user i: annualised, over up to 30 trailing daily returns."""
+    n = min(state.ring_n[i], WINDOW_DAYS)
+    if n < 2:
+        return 0.0, 0.0
+    s1 = 0.0
+    for k in range(n):
+        s1 += state.ring[i, k]
+    mean = s1 / n
+    s2 = 0.0
+    for k in range(n):
+        d = state.ring[i, k] - mean
+        s2 += d * d
+    sd = math.sqrt(s2 / (n - 1))
+    vol = sd * math.sqrt(DAYS_PER_YEAR)
+    sharpe = mean / sd * math.sqrt(DAYS_PER_YEAR) if sd > 0.0 else 0.0
+    return vol, sharpe
+
+
+@njit(cache=True, error_model="numpy")
+def reward_nb(period_return, volatility_30d, risk_tolerance, months_to_goal, sharpe_ratio):
+    """The guide's reward.
+
+    ``100 x return - 10 x volatility_30d x (1 - risk_tolerance) + stability + 0.01 x sharpe_ratio``,
+    where stability is +0.1 when ``months_to_goal <= 12`` and ``volatility_30d < 0.1``, -0.1 when
+    ``months_to_goal <= 12`` otherwise, and 0 further from the goal. ``period_return`` is the
+    portfolio's time-weighted return over the decision period; volatility and Sharpe are annualised.
+    """
+    r = 100.0 * period_return - 10.0 * volatility_30d * (1.0 - risk_tolerance) + 0.01 * sharpe_ratio
+    if months_to_goal <= 12.0:
+        r += 0.1 if volatility_30d < 0.1 else -0.1
+    return r
+
+
+@njit(cache=True, error_model="numpy")
+def months_to_goal_nb(time_to_goal, step, steps_per_day):
+    """Months left at ``step``: the profile's months at the start, counting down, never below 0."""
+    return max(time_to_goal - (step / steps_per_day) / DAYS_PER_MONTH, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def period_reward_row_nb(state, i, risk_tolerance, time_to_goal, steps_per_day):
+    vol, sharpe = trailing_stats_row_nb(state, i)
+    months = months_to_goal_nb(time_to_goal, state.marked[i], steps_per_day)
+    return reward_nb(state.twr[i] / state.twr_mark[i] - 1.0, vol, risk_tolerance, months, sharpe)
+
+
+@njit(cache=True, error_model="numpy")
+def period_rewards_nb(state, risk_tolerance, time_to_goal, steps_per_day, out):
+    """The guide's reward of every row's period since its last decision, at its last marked close."""
+    for i in range(out.shape[0]):
+        out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
+
+
+@njit(cache=True, error_model="numpy")
+def advance_nb(blocks, rows, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
+               marks_from, marks, deposits):  # fmt: skip
+    """Move every row to close ``t_to`` with no orders (time passing between decisions)."""
+    nothing = np.zeros(state.holdings.shape[1])
+    for i in range(rows.shape[0]):
+        advance_row_nb(
+            blocks, rows[i], i, t_to, state, cash_index, deposit_step, contribution[i], steps_per_day,
+            -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
+        )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def step_nb(
+    blocks, rows, t, t_to, actions, planned, sell, buy, kind, cash_index, risky_weight,
+    fee_rate, slippage, impact, deposit_step, contribution, steps_per_day, risk_tolerance, time_to_goal,
+    state, fees_out, notional_out, reward_out, marks_from, marks, deposits, pre_fill,
+):  # fmt: skip
+    """One decision per row: plan -> fill -> mark -> state -> reward.
+
+    Row i decides at close ``t[i]`` (its books are first brought to that close), plans its action
+    into ``sell[i]``/``buy[i]`` when ``planned[i]`` (otherwise those are the orders), fills them at
+    the open of ``t[i] + 1``, marks every close through ``t_to[i]`` (> ``t[i]``), and writes the
+    guide's reward for the period into ``reward_out[i]``; this step's fees and notional go to
+    ``fees_out``/``notional_out``, and the holdings just before the fill to ``pre_fill[i]``.
+    """
+    key = np.empty(kind.shape[0])
+    for i in range(rows.shape[0]):
+        p = rows[i]
+        if state.marked[i] < t[i]:
+            nothing = np.zeros(kind.shape[0])
+            advance_row_nb(
+                blocks, p, i, t[i], state, cash_index, deposit_step, contribution[i], steps_per_day,
+                -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
+            )  # fmt: skip
+        pre_fill[i] = state.holdings[i]
+        if planned[i]:
+            rank_key_row_nb(blocks.close, p, t[i], steps_per_day, kind, key)
+            plan_row_nb(actions[i], state.holdings[i], blocks.close[p, t[i]], key, kind, cash_index,
+                        risky_weight[i], sell[i], buy[i])  # fmt: skip
+        state.twr_mark[i] = state.twr[i]
+        fees0 = state.fees[i]
+        notional0 = state.notional[i]
+        advance_row_nb(
+            blocks, p, i, t_to[i], state, cash_index, deposit_step, contribution[i], steps_per_day,
+            t[i] + 1, sell[i], buy[i], fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill[i],
+        )  # fmt: skip
+        fees_out[i] = state.fees[i] - fees0
+        notional_out[i] = state.notional[i] - notional0
+        reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
+
+
+@njit(cache=True, error_model="numpy")
+def portfolio_state_nb(blocks, rows, state, kind, steps_per_day, unrealized_out, vol_out, sharpe_out, regime_out):
+    """The guide's PortfolioState numbers for every row at its last marked close."""
+    for i in range(rows.shape[0]):
+        p = rows[i]
+        s = state.marked[i]
+        pnl = 0.0
+        for a in range(kind.shape[0]):
+            pnl += state.holdings[i, a] * blocks.close[p, s, a] - state.basis[i, a]
+        unrealized_out[i] = pnl
+        vol_out[i], sharpe_out[i] = trailing_stats_row_nb(state, i)
+        regime_out[i] = regime_row_nb(blocks.close, p, s, steps_per_day, kind)

@@ -5,7 +5,7 @@ value in each of BTC, ETH, SOL, USDC and BOND) over the default scenario with
 ``horizon_days=3650`` at 1,000 paths (``Market.simulate(spec, n_paths=1000)``), fees 10 bps,
 no slippage and no impact. Every method gets the same market and the same costs:
 
-a. **ours**: ``backtest(EqualWeightRebalance(30), market, costs=CostModel(10, 0, 0))``, batched
+a. **ours**: ``adapters.sim.backtest(EqualWeightRebalance(30), market, SimConfig(costs=CostModel(10, 0, 0)))``, batched
    over paths (Python runs once per decision step; fills and marking are Numba kernels).
 b. **vectorbt**: ``vectorbt.Portfolio.from_orders`` with ``size_type="targetpercent"`` (1/5 per
    asset on each fill bar), one group per path with ``cash_sharing=True``, ``call_seq="auto"``
@@ -127,17 +127,24 @@ def _market(paths: int, days: int) -> Market:
     return Market.simulate(spec, n_paths=paths)
 
 
-def _costs():
-    from adapters.sim import CostModel
+def _venue():
+    from adapters.sim import SimConfig
+    from prometheus_sim.portfolio import CostModel
 
-    return CostModel(fees_bps=FEES_BPS, slippage_bps=0.0, impact=0.0)
+    return SimConfig(costs=CostModel(fees_bps=FEES_BPS, slippage_bps=0.0, impact=0.0))
+
+
+def _profile():
+    from prometheus_sim.portfolio import RiskProfile
+
+    return RiskProfile(investment_amount=INITIAL_VALUE)
 
 
 def _ours(market: Market):
-    from prometheus_sim.backtest import backtest
+    from adapters.sim import backtest
     from strategies.baselines import EqualWeightRebalance
 
-    return backtest(EqualWeightRebalance(PERIOD_DAYS), market, costs=_costs(), initial_value=INITIAL_VALUE)
+    return backtest(EqualWeightRebalance(PERIOD_DAYS), market, _venue(), _profile())
 
 
 def _cash_index(market: Market) -> int:
@@ -150,32 +157,24 @@ def _fill_steps(market: Market) -> list[int]:
     return [t + 1 for t in DecisionClock(n_steps=market.n_steps, every=PERIOD_DAYS * market.spec.steps_per_day)]
 
 
-class _RecordingAdapter:
-    """Delegates to a SimAdapter; records the units each ``submit_batch`` actually traded."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.traded_units: dict[int, np.ndarray] = {}
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def submit_batch(self, t, orders) -> None:
-        before = self._inner.holdings.copy()
-        self._inner.submit_batch(t, orders)
-        self.traded_units[t + 1] = self._inner.holdings - before
-
-
 def _ours_traded_units(market: Market):
-    """Our run with every fill's traded units recorded: (result, {fill step: (paths, assets)})."""
+    """Our run with every fill's traded units, from the receipts the loop recorded: (result, {fill step: (paths, assets)})."""
+    import numpy as np
+
     from adapters.sim import SimAdapter
     from prometheus_sim.backtest import DecisionClock, run
     from strategies.baselines import EqualWeightRebalance
 
     strategy = EqualWeightRebalance(PERIOD_DAYS)
-    adapter = _RecordingAdapter(SimAdapter(market, costs=_costs(), initial_value=INITIAL_VALUE))
+    adapter = SimAdapter(market, _venue(), _profile())
     result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.spec.steps_per_day))
-    return result, adapter.traded_units
+    traded: dict[int, np.ndarray] = {}
+    for d, t in enumerate(result.decision_steps):
+        delta = np.zeros(adapter.state.holdings.shape)
+        rows = result.fills.decision == d
+        delta[result.fills.row[rows]] = result.fills.after[rows] - result.fills.before[rows]
+        traded[int(t) + 1] = delta
+    return result, traded
 
 
 def _numba_info() -> Json:

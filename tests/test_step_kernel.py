@@ -1,0 +1,198 @@
+"""The one step kernel: parity with the loop, time-weighted returns, and the port proved by a second venue."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adapters.sim import SimAdapter, SimConfig, backtest, month_starts
+from prometheus_sim.backtest import DecisionClock, run
+from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.market import Market
+from prometheus_sim.metrics import path_metrics
+from prometheus_sim.portfolio import Action, AssetBook, OrderBatch, RiskProfile, RiskProfiles, nb
+from prometheus_sim.ports import FILLED, NOTHING, Adapter, Receipts
+from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
+from strategies.base import BatchStrategy
+from strategies.baselines import BuyAndHold, HoldStrategy, SixtyForty
+
+
+class FixedActions(BatchStrategy):
+    """Plays a table of action codes (one row per decision), planned by the step kernel's planner."""
+
+    name = "fixed_actions"
+    decision_every_days = 1
+
+    def __init__(self, table: np.ndarray):
+        self.table = table
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        return snapshots.plan(self.table[snapshots.step])
+
+
+@pytest.fixture(scope="module")
+def market(default_spec):
+    return Market.simulate(default_spec.with_horizon(120), seed=8, n_paths=5)
+
+
+def test_the_kernel_alone_and_the_loop_give_the_same_equity(market):
+    rng = np.random.default_rng(0)
+    table = rng.integers(0, 7, size=(market.n_steps, market.n_paths))
+    profiles = RiskProfiles.of(RiskProfile(risk_tolerance=0.3, monthly_contribution=500.0), market.n_paths)
+    config = SimConfig()
+    result = run(FixedActions(table), SimAdapter(market, config, profiles), DecisionClock(market.n_steps, every=1))
+
+    book = AssetBook.from_kinds(market.assets, [a.kind for a in market.spec.assets])
+    n, n_assets, n_steps = market.n_paths, len(market.assets), market.n_steps
+    state = nb.new_state(
+        profiles.investment_amount.copy(), market.open[:, 0, book.cash_index], n_assets, book.cash_index
+    )
+    equity, deposits = np.full((n, n_steps), np.nan), np.zeros((n, n_steps))
+    rows = np.arange(n)
+    risky = config.rules.risky_weight(profiles.risk_tolerance)
+    c = config.costs
+    for t in range(n_steps - 1):
+        sell, buy = np.zeros((n, n_assets)), np.zeros((n, n_assets))
+        nb.step_nb(
+            market.blocks, rows, np.full(n, t), np.full(n, t + 1), table[t].astype(np.int64), np.ones(n, np.bool_),
+            sell, buy, book.kind_codes, book.cash_index, risky, c.fees_bps / 1e4, c.slippage_bps / 1e4, c.impact,
+            month_starts(market.calendar), profiles.monthly_contribution, 1, profiles.risk_tolerance,
+            profiles.time_to_goal, state, np.zeros(n), np.zeros(n), np.zeros(n), 0, equity, deposits,
+            np.zeros((n, n_assets)),
+        )  # fmt: skip
+    np.testing.assert_allclose(result.equity, equity, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(result.deposits, deposits)
+    assert deposits.sum() > 0 and len(np.unique(table)) == 7
+    np.testing.assert_array_equal(result.actions, table[:-1].T)
+
+
+def _flat_market(n_days: int = 200) -> SimpleNamespace:
+    """Every price constant (the cash stablecoin at exactly 1): nothing can gain or lose but fees."""
+    assets = ("BTC", "USDC")
+    px = np.array([30_000.0, 1.0])
+    shape = (2, n_days, 2)
+    price = np.broadcast_to(px, shape).copy()
+    blocks = MarketBlocks(price, price, price, price, np.full(shape, 1e6), np.zeros((2, n_days, 4)),
+                          np.zeros((2, n_days, 3))).freeze()  # fmt: skip
+    kinds = ("crypto", "stable")
+    spec = SimpleNamespace(name="flat", steps_per_day=1,
+                           assets=[SimpleNamespace(name=a, kind=k) for a, k in zip(assets, kinds, strict=True)])  # fmt: skip
+    return SimpleNamespace(spec=spec, assets=list(assets), blocks=blocks, close=price, open=price,
+                           calendar=pd.date_range("2024-01-01", periods=n_days, freq="D"), n_paths=2,
+                           n_steps=n_days, seeds=np.arange(2, dtype=np.uint64))  # fmt: skip
+
+
+def test_contributions_are_never_counted_as_gains():
+    market = _flat_market()
+    profile = RiskProfile(monthly_contribution=2_000.0)
+    result = backtest(HoldStrategy(), market, profiles=profile)
+    assert result.deposits.sum(axis=1).tolist() == [12_000.0, 12_000.0]  # six month starts after Jan 1
+    assert result.equity[0, -1] == pytest.approx(112_000.0)
+    m = path_metrics(result)
+    assert np.abs(m["total_return"]).max() < 1e-12 and np.abs(m["max_drawdown"]).max() < 1e-12
+    # a traded portfolio loses exactly its fees, however much is deposited
+    traded = backtest(SixtyForty(period_days=30), market, profiles=profile)
+    fees = traded.fees / (100_000.0 + traded.deposits.sum(axis=1))
+    assert (path_metrics(traded)["total_return"] < 0).all()
+    assert path_metrics(traded)["fees_paid"].to_numpy() == pytest.approx(fees)
+
+
+class InMemoryVenue:
+    """A venue double: holds balances and prices that the test sets, fills at those prices with no costs.
+
+    It implements the Adapter port with nothing from the simulator, to show a second side can.
+    Users are addresses.
+    """
+
+    def __init__(self, users: list[str], assets: tuple[str, ...], kinds: tuple[str, ...], cash: float):
+        self.users = np.array(users, dtype=object)
+        self.book = AssetBook.from_kinds(assets, kinds)
+        self.balances = np.zeros((len(users), len(assets)))
+        self.balances[:, self.book.cash_index] = cash
+        self.prices = np.ones(len(assets))
+        self.history: list[np.ndarray] = []
+        self.sent: list[str] = []
+        self.profiles = RiskProfiles.of(RiskProfile(investment_amount=cash), len(users))
+        self._last = -1
+
+    def snapshot(self, t: int) -> SnapshotBatch:
+        n, n_assets = self.balances.shape
+        self.history.append(self.prices.copy())
+        close = np.broadcast_to(np.array(self.history)[None], (n, len(self.history), n_assets))
+        blocks = MarketBlocks(close, close, close, close, np.ones_like(close), np.zeros((n, len(self.history), 4)),
+                              np.zeros((n, len(self.history), 3)))  # fmt: skip
+        steps = np.arange(self._last + 1, t + 1)
+        value = self.balances @ self.prices
+        self._last = t
+        zeros = np.zeros(n)
+        return SnapshotBatch(
+            step=t, timestamp=pd.Timestamp("2025-01-01") + pd.Timedelta(days=t), users=self.users, book=self.book,
+            holdings=self.balances.copy(), prices=np.tile(self.prices, (n, 1)), value=value, profiles=self.profiles,
+            state=nb_states(n), can_rebalance=np.ones(n, bool), reward=np.full(n, np.nan),
+            history=MarketHistory(blocks, pd.date_range("2025-01-01", periods=len(self.history))), steps_per_day=1,
+            rules=SimConfig().rules,
+            marks=Marks(steps, pd.date_range("2025-01-01", periods=t + 1)[steps],
+                        np.repeat(value[:, None], len(steps), axis=1), np.zeros((n, len(steps)))),
+        )  # fmt: skip
+
+    def submit(self, t: int, orders: OrderBatch) -> Receipts:
+        orders.validate(self.book, step=t, n_paths=len(self.users))
+        before = self.balances.copy()
+        for i in range(len(self.users)):
+            cash = self.book.cash_index
+            for a in range(len(self.prices)):
+                units = self.balances[i, a] * orders.sell_fraction[i, a]
+                self.balances[i, a] -= units
+                self.balances[i, cash] += units * self.prices[a]
+            spendable = self.balances[i, cash]
+            for a in range(len(self.prices)):
+                spend = spendable * orders.buy_fraction[i, a]
+                self.balances[i, cash] -= spend
+                self.balances[i, a] += spend / self.prices[a]
+            self.sent.append(f"{self.users[i]}@{t}: {orders.recommendation(i, self.book)}")
+        traded = np.any(self.balances != before, axis=1)
+        status = np.where(traded, FILLED, NOTHING).astype(np.int8)
+        return Receipts(t, self.users, status, None, np.zeros(len(traded)), np.zeros(len(traded)), before,
+                        self.balances.copy(), tuple(self.sent[-len(self.users):]))  # fmt: skip
+
+    def close(self) -> None:
+        self.sent.append("closed")
+
+
+def nb_states(n: int):
+    from prometheus_sim.portfolio.model import PortfolioStates
+
+    return PortfolioStates(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64))
+
+
+def test_a_second_venue_runs_the_same_strategy_through_the_same_loop():
+    venue = InMemoryVenue(["0xA11CE", "0xB0B"], ("ETH", "USDC"), ("crypto", "stable"), cash=1_000.0)
+    assert isinstance(venue, Adapter)
+    venue.prices = np.array([2_000.0, 1.0])
+
+    class Clock:
+        last_step = 3
+
+        def __iter__(self):
+            yield 0
+            venue.prices = np.array([3_000.0, 1.0])  # the test moves the market between decisions
+
+    result = run(BuyAndHold(), venue, Clock())
+    # buy-and-hold's target for risk 0.5: 50 % in the crypto basket, bought at 2,000
+    np.testing.assert_allclose(venue.balances[:, 0], 0.25)
+    np.testing.assert_allclose(result.equity[:, -1], 500.0 + 0.25 * 3_000.0)
+    assert list(result.users) == ["0xA11CE", "0xB0B"] and result.action_counts() == {"REBALANCE": 2}
+    assert venue.sent[-1] == "closed" and "0xB0B@0" in venue.sent[1]
+    scored = result.scored(np.broadcast_to(np.array([[2_000.0, 1.0]] * 4)[None], (2, 4, 2)), 2)
+    assert (scored.wins == 0).all()  # flat after the buy: the trade does not beat holding cash
+    assert result.rewards.shape == (2, 1) and np.isnan(result.rewards).all()  # this venue reports no reward
+
+
+def test_mean_reward_per_decision_is_recorded(market):
+    result = backtest(SixtyForty(period_days=7), market)
+    assert result.rewards.shape == result.actions.shape
+    assert np.isfinite(result.rewards[:, :-1]).all()
+    assert Action.REBALANCE in np.unique(result.actions)

@@ -127,7 +127,6 @@ class InMemoryVenue:
         steps = np.arange(self._last + 1, t + 1)
         value = self.balances @ self.prices
         self._last = t
-        zeros = np.zeros(n)
         return SnapshotBatch(
             step=t, timestamp=pd.Timestamp("2025-01-01") + pd.Timedelta(days=t), users=self.users, book=self.book,
             holdings=self.balances.copy(), prices=np.tile(self.prices, (n, 1)), value=value, profiles=self.profiles,

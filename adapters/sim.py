@@ -76,6 +76,8 @@ class SimAdapter:
         self._now = -1  # the last snapshotted step
         self._decided = -1  # the last step orders were submitted for
         self._pending: list[Marks] = []
+        self._contributes = bool((self.profiles.monthly_contribution > 0).any())
+        self._times = market.calendar.values
         self._closed = False
 
     # ------------------------------------------------------------ the port
@@ -128,8 +130,8 @@ class SimAdapter:
         orders.validate(self.book, step=t, n_paths=n)
         costs = self.config.costs
         before = np.empty((n, n_assets))
-        fees, notional, reward = np.zeros(n), np.zeros(n), np.zeros(n)
-        marks, deposits = np.empty((n, 1)), np.empty((n, 1))
+        fees, notional = np.zeros(n), np.zeros(n)
+        marks, deposits = np.empty((n, 1)), np.empty((n, 1 if self._contributes else 0))
         nb.step_nb(
             self.market.blocks, self._rows, np.full(n, t, dtype=np.int64), np.full(n, t + 1, dtype=np.int64),
             orders.action.astype(np.int64), np.zeros(n, dtype=np.bool_),
@@ -138,10 +140,10 @@ class SimAdapter:
             costs.fees_bps / 1e4, costs.slippage_bps / 1e4, costs.impact,
             self._deposit_step, self.profiles.monthly_contribution, self.steps_per_day,
             self.profiles.risk_tolerance, self.profiles.time_to_goal,
-            self.state, fees, notional, reward, t + 1, marks, deposits, before,
+            self.state, fees, notional, np.empty(0), t + 1, marks, deposits, before,
         )  # fmt: skip
         self._decided = t
-        self._pending.append(Marks(np.array([t + 1]), self.market.calendar[t + 1 : t + 2], marks, deposits))
+        self._pending.append(Marks(np.array([t + 1]), self._times[t + 1 : t + 2], marks, self._deposits(deposits)))
         after = self.state.holdings.copy()
         status = np.where(notional > 0, FILLED, NOTHING).astype(np.int8)
         return Receipts(t, self.users, status, t + 1, fees, notional, before, after)
@@ -155,21 +157,25 @@ class SimAdapter:
         start = int(self.state.marked.max()) + 1 if len(self.users) else t + 1
         n = len(self.users)
         k = max(t + 1 - start, 0)
-        equity, deposits = np.empty((n, k)), np.empty((n, k))
+        equity, deposits = np.empty((n, k)), np.empty((n, k if self._contributes else 0))
         if k:
             nb.advance_nb(self.market.blocks, self._rows, t, self.state, self.book.cash_index, self._deposit_step,
                           self.profiles.monthly_contribution, self.steps_per_day, start, equity, deposits)  # fmt: skip
-        parts = [*self._pending, Marks(np.arange(start, t + 1), self.market.calendar[start : t + 1], equity, deposits)]
+        now = Marks(np.arange(start, t + 1), self._times[start : t + 1], equity, self._deposits(deposits))
+        parts = [*self._pending, now]
         self._pending = []
         parts = [p for p in parts if len(p.steps)]
         if len(parts) == 1:
             return parts[0]
         if not parts:
-            return Marks(np.zeros(0, np.int64), self.market.calendar[:0], np.empty((n, 0)), np.empty((n, 0)))
-        return Marks(
-            np.concatenate([p.steps for p in parts]), self.market.calendar[np.concatenate([p.steps for p in parts])],
-            np.concatenate([p.equity for p in parts], axis=1), np.concatenate([p.deposits for p in parts], axis=1),
-        )  # fmt: skip
+            return Marks(np.zeros(0, np.int64), self._times[:0], np.empty((n, 0)), self._deposits(np.empty((n, 0))))
+        steps = np.concatenate([p.steps for p in parts])
+        equity = np.concatenate([p.equity for p in parts], axis=1)
+        deposits = np.concatenate([p.deposits for p in parts], axis=1) if self._contributes else None
+        return Marks(steps, self._times[steps], equity, deposits)
+
+    def _deposits(self, arr: np.ndarray) -> np.ndarray | None:
+        return arr if self._contributes else None
 
     def _check_open(self) -> None:
         if self._closed:

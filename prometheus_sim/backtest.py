@@ -165,9 +165,15 @@ def score_wins(result: BacktestResult, close: np.ndarray, horizon_steps: int) ->
 class RunRecorder:
     """Collects what the loop sees: the venue's marks, each decision's labels, receipts and rewards."""
 
-    def __init__(self, users: np.ndarray):
+    def __init__(self, users: np.ndarray, n_steps: int | None = None):
         self.users = np.asarray(users)
         self.steps_per_day = 1
+        self.n_steps = n_steps
+        # with a known length, marks are written in place (no second copy of the equity curve)
+        self._equity = np.full((len(self.users), n_steps), np.nan) if n_steps is not None else None
+        self._deposits: np.ndarray | None = None
+        self._times = np.full(n_steps or 0, np.datetime64("NaT"), dtype="datetime64[ns]")
+        self._seen = np.zeros(n_steps or 0, dtype=bool)
         self._marks: list = []
         self._decisions: list[int] = []
         self._actions: list[np.ndarray] = []
@@ -182,8 +188,21 @@ class RunRecorder:
         if self._initial is None:
             self._initial = snap.profiles.investment_amount.copy()
             self.steps_per_day = snap.steps_per_day
-        if len(snap.marks.steps):
-            self._marks.append(snap.marks)
+        m = snap.marks
+        if not len(m.steps):
+            pass
+        elif self._equity is None:
+            self._marks.append(m)
+        else:
+            if m.steps[-1] >= self.n_steps or self._seen[m.steps].any():
+                raise ValueError(f"the venue marked steps {m.steps[0]}..{m.steps[-1]} twice or past the clock's end")
+            self._seen[m.steps] = True
+            self._equity[:, m.steps] = m.equity
+            self._times[m.steps] = m.timestamps
+            if m.deposits is not None:
+                if self._deposits is None:
+                    self._deposits = np.zeros_like(self._equity)
+                self._deposits[:, m.steps] = m.deposits
         if len(self._rewards) < len(self._decisions):
             self._rewards.append(np.asarray(snap.reward, dtype=float).copy())
 
@@ -201,15 +220,23 @@ class RunRecorder:
 
     def result(self, strategy: str) -> BacktestResult:
         n = len(self.users)
-        if self._marks:
+        if self._equity is not None:
+            marked = int(self._seen.sum())
+            if not self._seen[:marked].all():
+                raise ValueError("the venue's marks do not cover every step from 0 once")
+            equity, times = self._equity[:, :marked], self._times[:marked]
+            deposits = self._deposits[:, :marked] if self._deposits is not None else np.zeros((n, marked))
+        elif self._marks:
             equity = np.concatenate([m.equity for m in self._marks], axis=1)
-            deposits = np.concatenate([m.deposits for m in self._marks], axis=1)
-            calendar = pd.DatetimeIndex(np.concatenate([m.timestamps.values for m in self._marks]))
+            parts = [m.deposits if m.deposits is not None else np.zeros(m.equity.shape) for m in self._marks]
+            deposits = np.concatenate(parts, axis=1)
+            times = np.concatenate([m.timestamps for m in self._marks])
             steps = np.concatenate([m.steps for m in self._marks])
             if not np.array_equal(steps, np.arange(len(steps))):
                 raise ValueError("the venue's marks do not cover every step from 0 once, in order")
         else:
-            equity, deposits, calendar = np.zeros((n, 0)), np.zeros((n, 0)), pd.DatetimeIndex([])
+            equity, deposits, times = np.zeros((n, 0)), np.zeros((n, 0)), np.zeros(0, "datetime64[ns]")
+        calendar = pd.DatetimeIndex(times)
         rewards = list(self._rewards) + [np.full(n, np.nan)] * (len(self._decisions) - len(self._rewards))
         n_assets = self._fills[0][2].shape[1] if self._fills else 0
 
@@ -247,7 +274,8 @@ def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestR
     clock's ``last_step`` (or, for a plain iterable of steps, the step after the last decision), so
     the run is marked to its end.
     """
-    recorder = RunRecorder(adapter.users)
+    end = getattr(clock, "last_step", None)
+    recorder = RunRecorder(adapter.users, None if end is None else end + 1)
     last_seen = None
     try:
         for t in clock:
@@ -256,7 +284,6 @@ def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestR
             orders = strategy.decide_batch(snap)
             recorder.record(snap, orders, adapter.submit(t, orders))
             last_seen = t
-        end = getattr(clock, "last_step", None)
         if end is None and last_seen is not None:
             end = last_seen + 1  # a plain iterable: mark through the last decision's fill
         if end is not None and (last_seen is None or end > last_seen):

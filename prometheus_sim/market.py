@@ -177,13 +177,8 @@ class Market:
     def assets(self) -> list[str]:
         return self.spec.asset_names
 
-    @property
-    def n_paths(self) -> int:
-        return self.close.shape[0]
-
-    @property
-    def n_steps(self) -> int:
-        return self.close.shape[1]
+    n_paths = property(lambda self: self.blocks.n_paths)
+    n_steps = property(lambda self: self.blocks.n_steps)
 
     @property
     def steps_per_day(self) -> int:

@@ -63,15 +63,16 @@ class Marks:
     Attributes
     ----------
     steps : ndarray of shape (k,)
-    timestamps : DatetimeIndex of length k
+    timestamps : ndarray of shape (k,), datetime64 start time of each step
     equity : ndarray of shape (n_users, k), value at each close
-    deposits : ndarray of shape (n_users, k), contributions that landed at each step's open (value)
+    deposits : ndarray of shape (n_users, k), contributions that landed at each step's open (value);
+        None when no user contributes
     """
 
     steps: np.ndarray
-    timestamps: pd.DatetimeIndex
+    timestamps: np.ndarray
     equity: np.ndarray
-    deposits: np.ndarray
+    deposits: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,27 @@ class SnapshotBatch:
             actions, self.holdings, self.history.close, self.step, self.book,
             self.rules.risky_weight(self.profiles.risk_tolerance), self.steps_per_day, confidence,
         )  # fmt: skip
+
+    def observation(self) -> np.ndarray:
+        """The guide's 32-value DQN state per user, shape (n_users, 32) (:func:`~prometheus_sim.portfolio.nb.observation_nb`).
+
+        BTC and ETH stand for the first two crypto assets in the market's column order (zeros
+        where it has fewer); ``time_to_goal`` counts down from the profile's months.
+        """
+        from prometheus_sim.portfolio import nb
+
+        n = self.n_users
+        kind = self.book.kind_codes
+        crypto = [a for a in range(len(kind)) if kind[a] == nb.KIND_CRYPTO][:2]
+        pair = np.array(crypto + [-1] * (2 - len(crypto)), dtype=np.int64)
+        out = np.empty((n, nb.OBS_SIZE))
+        nb.observation_nb(
+            self.history.close, np.arange(n, dtype=np.int64), self.step, self.steps_per_day, kind, pair,
+            np.ascontiguousarray(self.value, dtype=float), self.state.unrealized_pnl, self.state.volatility_30d,
+            self.state.sharpe_ratio, self.state.regime, np.ascontiguousarray(self.weights),
+            self.profiles.risk_tolerance, self.profiles.time_to_goal, self.profiles.monthly_contribution, out,
+        )  # fmt: skip
+        return out
 
     def user(self, i: int) -> Snapshot:
         """Row i's snapshot, for strategies that decide one portfolio at a time."""

@@ -291,3 +291,22 @@ def test_order_batches_of_the_wrong_shape_never_reach_the_kernel(mangle, message
     mangle(batch)
     with pytest.raises(InvalidRecommendation, match=message.replace("(", r"\(").replace(")", r"\)")):
         batch.validate(BOOK, step=4, n_paths=3)
+
+
+def test_cost_basis_is_what_was_paid_so_unrealized_pnl_starts_at_minus_the_fees():
+    h = np.array([[0.0, 0.0, 10_000.0, 0.0]])
+    basis = h * PRICES  # cash deposited at face value
+    orders = OrderBatch.hold(1, 4)
+    orders.buy_fraction[0, :2] = [0.3, 0.2]
+    fees, notional = np.zeros(1), np.zeros(1)
+    execute_orders_nb(h, basis, BOOK.cash_index, PRICES, np.full((1, 4), 1e12), orders.sell_fraction,
+                      orders.buy_fraction, 0.001, 0.0, 0.0, fees, notional)  # fmt: skip
+    np.testing.assert_allclose(basis[0], [3_000.0, 2_000.0, 5_000.0, 0.0])  # spend, fee included; cash left
+    assert (h * PRICES - basis).sum() == pytest.approx(-fees[0], rel=1e-12)
+    # selling 40 % of BTC keeps 60 % of its basis; the cash received enters at face value
+    sell = OrderBatch.hold(1, 4)
+    sell.sell_fraction[0, 0] = 0.4
+    execute_orders_nb(h, basis, BOOK.cash_index, PRICES * [[1.1, 1, 1, 1]], np.full((1, 4), 1e12),
+                      sell.sell_fraction, sell.buy_fraction, 0.0, 0.0, 0.0, fees, notional)  # fmt: skip
+    assert basis[0, 0] == pytest.approx(1_800.0)
+    assert basis[0, 2] == pytest.approx(5_000.0 + 0.4 * 3_000.0 / 1.001 * 1.1)

@@ -133,7 +133,7 @@ class InMemoryVenue:
             state=nb_states(n), can_rebalance=np.ones(n, bool), reward=np.full(n, np.nan),
             history=MarketHistory(blocks, pd.date_range("2025-01-01", periods=len(self.history))), steps_per_day=1,
             rules=SimConfig().rules,
-            marks=Marks(steps, pd.date_range("2025-01-01", periods=t + 1)[steps],
+            marks=Marks(steps, pd.date_range("2025-01-01", periods=t + 1).values[steps],
                         np.repeat(value[:, None], len(steps), axis=1), np.zeros((n, len(steps)))),
         )  # fmt: skip
 
@@ -195,3 +195,28 @@ def test_mean_reward_per_decision_is_recorded(market):
     assert result.rewards.shape == result.actions.shape
     assert np.isfinite(result.rewards[:, :-1]).all()
     assert Action.REBALANCE in np.unique(result.actions)
+
+
+def test_the_guides_32_value_state(market):
+    adapter = SimAdapter(market, profiles=RiskProfile(risk_tolerance=0.3, time_to_goal=36, monthly_contribution=500.0))
+    snap = adapter.snapshot(0)
+    adapter.submit(0, snap.plan(np.full(market.n_paths, Action.BUY_MODERATE)))
+    t = 60
+    snap = adapter.snapshot(t)
+    obs = snap.observation()
+    assert obs.shape == (market.n_paths, 32) and np.isfinite(obs).all()
+    np.testing.assert_allclose(obs[:, 0], snap.value / 1e6)
+    np.testing.assert_allclose(obs[:, 1], snap.state.unrealized_pnl / snap.value)
+    np.testing.assert_allclose(obs[:, 2], snap.state.volatility_30d)
+    np.testing.assert_allclose(obs[:, 3], snap.state.sharpe_ratio)
+    np.testing.assert_allclose(obs[:, 4 : 4 + len(market.assets)], -np.sort(-snap.weights, axis=1))
+    assert (obs[:, 4 + len(market.assets) : 14] == 0).all()
+    np.testing.assert_allclose(obs[:, 14:17], [[0.3, (36 - t / (365 / 12)) / 120, 0.05]] * market.n_paths)
+    btc, eth = market.assets.index("BTC"), market.assets.index("ETH")
+    np.testing.assert_allclose(obs[:, 17], market.close[:, t, btc] / market.close[:, t - 7, btc] - 1)
+    np.testing.assert_allclose(obs[:, 18], market.close[:, t, eth] / market.close[:, t - 7, eth] - 1)
+    assert (obs[:, 19] > 0).all() and (obs[:, 20] == 0.5).all()
+    np.testing.assert_array_equal(obs[:, 21], snap.state.regime == 1)
+    np.testing.assert_array_equal(obs[:, 22], snap.state.regime == 2)
+    assert (obs[:, 23:] == 0).all()
+    assert (snap.state.volatility_30d > 0).all() and (snap.state.unrealized_pnl != 0).all()

@@ -157,3 +157,35 @@ def test_backtest_command_rejects_bad_input(args, message, tmp_path):
     result = CliRunner().invoke(main, ["backtest", "default", *args, "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_profile_grid_assigns_each_seed_a_profile_independent_of_chunking(tmp_path):
+    from prometheus_sim.sweep import ProfileGrid
+
+    grid = ProfileGrid(risk_tolerance=(0.2, 0.8), monthly_contribution=(0.0, 1000.0))
+    assert len(grid.profiles()) == 4
+    profiles = grid.for_seeds([4, 5, 6, 7, 8])
+    assert profiles.risk_tolerance.tolist() == [0.2, 0.2, 0.8, 0.8, 0.2]
+    assert profiles.monthly_contribution.tolist() == [0.0, 1000.0, 0.0, 1000.0, 0.0]
+    with pytest.raises(ValueError, match=r"profiles\.risk_tolerance"):
+        ProfileGrid(risk_tolerance=(0.5, 1.5))
+    small = run_sweep(_config(scenarios=SCEN[:1], profiles=grid, seeds_per_task=2, strategies=("sixty_forty",)),
+                      tmp_path / "a", WIRING)  # fmt: skip
+    big = run_sweep(_config(scenarios=SCEN[:1], profiles=grid, seeds_per_task=12, strategies=("sixty_forty",)),
+                    tmp_path / "b", WIRING)  # fmt: skip
+    pd.testing.assert_frame_equal(small.metrics, big.metrics)
+    by_seed = big.metrics.set_index("seed")["fees_paid"]
+    # contributing seeds (odd grid rows) put more money in, so they pay fees on more
+    assert by_seed.loc[1001] != by_seed.loc[1000]
+
+
+def test_backtest_command_takes_profile_grids(tmp_path):
+    out = tmp_path / "grid"
+    args = ["backtest", "default", "--strategy", "sixty_forty", "--seeds", "1-4", "--horizon-days", "60",
+            "--risk-tolerance", "0.2,0.8", "--monthly-contribution", "0,500", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    cfg = json.loads((out / "sweep.json").read_text())["config"]
+    assert cfg["profiles"]["risk_tolerance"] == [0.2, 0.8] and cfg["profiles"]["monthly_contribution"] == [0.0, 500.0]
+    bad = CliRunner().invoke(main, [*args[:-2], "--time-to-goal", "soon", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--time-to-goal: 'soon' is not a comma-separated list of int" in bad.output

@@ -99,7 +99,7 @@ def new_state(amount: np.ndarray, cash_price: np.ndarray, n_assets: int, cash_in
 # ---------------------------------------------------------------- fills
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_rate, slippage, impact):
     """Fill one user's orders in place; return (fees, notional). Sells first, then buys.
 
@@ -129,6 +129,9 @@ def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_r
         fees += fee
         notional_sum += notional
     cash_units = holdings[cash_index]
+    # buying leaves the average cost of each remaining cash unit unchanged
+    cash_unit_cost = basis[cash_index] / cash_units if cash_units > 0.0 else 0.0
+    bought = False
     for a in range(n_assets):
         f = buy[a]
         if f <= 0.0 or a == cash_index:
@@ -142,13 +145,14 @@ def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_r
         slip = min(slippage + impact * rough_units / max(ref_volume[a], 1e-12), MAX_SLIPPAGE)
         px = price[a] * (1.0 + slip)
         notional = spend / (1.0 + fee_rate)
-        held_cash = holdings[cash_index]
         holdings[a] += notional / px
-        basis[cash_index] *= 1.0 - spend_units / held_cash
         basis[a] += spend
+        bought = True
         holdings[cash_index] -= spend_units
         fees += spend - notional
         notional_sum += notional
+    if bought:
+        basis[cash_index] = cash_unit_cost * holdings[cash_index]
     return fees, notional_sum
 
 
@@ -353,7 +357,7 @@ def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash
 # ---------------------------------------------------------------- mark, state and reward
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def advance_row_nb(
     blocks, p, i, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
     fill_at, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill,
@@ -362,15 +366,21 @@ def advance_row_nb(
 
     On each step s: a scheduled contribution lands in cash at the open; at ``s == fill_at`` the
     orders fill at that open (volume of bar s - 1); the close is marked and the time-weighted
-    growth booked. When ``marks`` has columns, ``marks[i, s - marks_from]`` gets the value at close
-    s and ``deposits[i, ...]`` the deposit's value at the open it landed. ``pre_fill`` (A,) gets
+    growth booked. For steps inside the window of ``marks``'s columns, ``marks[i, s - marks_from]`` gets the value at close
+    s and ``deposits[i, ...]`` (when it has columns) the deposit's value at the open it landed. ``pre_fill`` (A,) gets
     the holdings just before the fill (after a deposit at the same open).
     """
     open_, close, volume = blocks.open, blocks.close, blocks.volume
     h = state.holdings[i]
     n_assets = h.shape[0]
-    for s in range(state.marked[i] + 1, t_to + 1):
-        before = state.value[i]
+    # the per-step state lives in locals and is written back once (the hot loop of every backtest)
+    value = state.value[i]
+    twr = state.twr[i]
+    day_growth = state.day_growth[i]
+    ring_n = state.ring_n[i]
+    start = state.marked[i] + 1
+    for s in range(start, t_to + 1):
+        before = value
         deposit = 0.0
         if s > 0 and deposit_step[s] and contribution > 0.0:
             h[cash_index] += contribution / open_[p, s, cash_index]
@@ -390,20 +400,26 @@ def advance_row_nb(
         for a in range(n_assets):
             value += h[a] * close[p, s, a]
         growth = (value - deposit) / before if before > 0.0 else 1.0
-        state.twr[i] *= growth
-        state.day_growth[i] *= growth
+        twr *= growth
+        day_growth *= growth
+        if steps_per_day == 1 or s % steps_per_day == steps_per_day - 1:  # a day's last close
+            state.ring[i, ring_n % WINDOW_DAYS] = day_growth - 1.0
+            ring_n += 1
+            day_growth = 1.0
+        col = s - marks_from
+        if 0 <= col < marks.shape[1]:  # steps outside the window are not recorded
+            marks[i, col] = value
+            if col < deposits.shape[1]:
+                deposits[i, col] = deposit
+    if t_to >= start:
         state.value[i] = value
-        state.marked[i] = s
-        if s % steps_per_day == steps_per_day - 1:
-            state.ring[i, state.ring_n[i] % WINDOW_DAYS] = state.day_growth[i] - 1.0
-            state.ring_n[i] += 1
-            state.day_growth[i] = 1.0
-        if marks.shape[1] > 0:
-            marks[i, s - marks_from] = value
-            deposits[i, s - marks_from] = deposit
+        state.twr[i] = twr
+        state.day_growth[i] = day_growth
+        state.ring_n[i] = ring_n
+        state.marked[i] = t_to
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def trailing_stats_row_nb(state, i):
     """(volatility_30d, sharpe_ratio) of user i: annualised, over up to 30 trailing daily returns."""
     n = min(state.ring_n[i], WINDOW_DAYS)
@@ -423,7 +439,7 @@ def trailing_stats_row_nb(state, i):
     return vol, sharpe
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def reward_nb(period_return, volatility_30d, risk_tolerance, months_to_goal, sharpe_ratio):
     """The guide's reward.
 
@@ -438,13 +454,13 @@ def reward_nb(period_return, volatility_30d, risk_tolerance, months_to_goal, sha
     return r
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def months_to_goal_nb(time_to_goal, step, steps_per_day):
     """Months left at ``step``: the profile's months at the start, counting down, never below 0."""
     return max(time_to_goal - (step / steps_per_day) / DAYS_PER_MONTH, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def period_reward_row_nb(state, i, risk_tolerance, time_to_goal, steps_per_day):
     vol, sharpe = trailing_stats_row_nb(state, i)
     months = months_to_goal_nb(time_to_goal, state.marked[i], steps_per_day)
@@ -481,7 +497,8 @@ def step_nb(
     Row i decides at close ``t[i]`` (its books are first brought to that close), plans its action
     into ``sell[i]``/``buy[i]`` when ``planned[i]`` (otherwise those are the orders), fills them at
     the open of ``t[i] + 1``, marks every close through ``t_to[i]`` (> ``t[i]``), and writes the
-    guide's reward for the period into ``reward_out[i]``; this step's fees and notional go to
+    guide's reward for the period into ``reward_out[i]`` (skipped when ``reward_out`` is empty: a
+    venue that scores rewards over whole decision periods, not per fill); this step's fees and notional go to
     ``fees_out``/``notional_out``, and the holdings just before the fill to ``pre_fill[i]``.
     """
     key = np.empty(kind.shape[0])
@@ -507,7 +524,8 @@ def step_nb(
         )  # fmt: skip
         fees_out[i] = state.fees[i] - fees0
         notional_out[i] = state.notional[i] - notional0
-        reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
+        if reward_out.shape[0] > 0:
+            reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
 
 
 @njit(cache=True, error_model="numpy")
@@ -522,3 +540,63 @@ def portfolio_state_nb(blocks, rows, state, kind, steps_per_day, unrealized_out,
         unrealized_out[i] = pnl
         vol_out[i], sharpe_out[i] = trailing_stats_row_nb(state, i)
         regime_out[i] = regime_row_nb(blocks.close, p, s, steps_per_day, kind)
+
+
+# ---------------------------------------------------------------- the guide's 32-value state
+
+OBS_SIZE = 32
+OBS_TOP_ALLOCATIONS = 10
+FEAR_GREED_DEFAULT = 50.0
+
+
+@njit(cache=True, error_model="numpy")
+def observation_nb(
+    close, rows, t, steps_per_day, kind, crypto_pair, value, unrealized, vol30, sharpe, regime, weights,
+    risk_tolerance, time_to_goal, monthly_contribution, out,
+):  # fmt: skip
+    """The guide's DQN state, 32 floats per row, from what a snapshot at close ``t`` holds.
+
+    ``[total_value / 1e6, unrealized_pnl / total_value, volatility_30d, sharpe_ratio,
+    top 10 allocations (descending, zero-padded), risk_tolerance, time_to_goal / 120,
+    monthly_contribution / 1e4, return_7d of crypto_pair[0], return_7d of crypto_pair[1],
+    market_volatility, fear_greed / 100, bull flag, bear flag, zeros to 32]``.
+
+    ``crypto_pair`` holds the two asset columns standing for BTC and ETH (-1 where the market has
+    fewer crypto assets: that return is 0). ``market_volatility`` is the mean trailing 30-day
+    annualised volatility of the crypto assets (0 before two daily returns exist). The fear-greed
+    index is not derived from data: it stays at the guide's default, 50. ``time_to_goal`` counts
+    down (:func:`months_to_goal_nb`). Closes after ``t`` are never read.
+    """
+    n_assets = kind.shape[0]
+    vols = np.zeros(n_assets)
+    sorted_w = np.empty(n_assets)
+    back = 7 * steps_per_day
+    for i in range(rows.shape[0]):
+        p = rows[i]
+        o = out[i]
+        o[:] = 0.0
+        o[0] = value[i] / 1e6
+        o[1] = unrealized[i] / value[i] if value[i] > 0.0 else 0.0
+        o[2] = vol30[i]
+        o[3] = sharpe[i]
+        sorted_w[:] = -np.sort(-weights[i])
+        for k in range(min(OBS_TOP_ALLOCATIONS, n_assets)):
+            o[4 + k] = sorted_w[k]
+        o[14] = risk_tolerance[i]
+        o[15] = months_to_goal_nb(time_to_goal[i], t, steps_per_day) / 120.0
+        o[16] = monthly_contribution[i] / 1e4
+        for j in range(2):
+            a = crypto_pair[j]
+            if a >= 0 and t >= back:
+                o[17 + j] = close[p, t, a] / close[p, t - back, a] - 1.0
+        n_crypto = 0
+        total = 0.0
+        if trailing_vol_row_nb(close, p, t, steps_per_day, vols) >= 2:
+            for a in range(n_assets):
+                if kind[a] == KIND_CRYPTO:
+                    total += vols[a]
+                    n_crypto += 1
+        o[19] = total / n_crypto if n_crypto > 0 else 0.0
+        o[20] = FEAR_GREED_DEFAULT / 100.0
+        o[21] = 1.0 if regime[i] == BULL else 0.0
+        o[22] = 1.0 if regime[i] == BEAR else 0.0

@@ -156,8 +156,9 @@ class OrderBatch:
         sells = (self.sell_fraction > 0).any(axis=1)
         buys = (self.buy_fraction > 0).any(axis=1)
         action = self.action
-        bad = ((action == Action.HOLD) & (sells | buys)) | (np.isin(action, BUY_ACTIONS) & sells)
-        bad |= np.isin(action, SELL_ACTIONS) & buys
+        is_buy = (action >= min(BUY_ACTIONS)) & (action <= max(BUY_ACTIONS))  # the codes are contiguous
+        is_sell = (action >= min(SELL_ACTIONS)) & (action <= max(SELL_ACTIONS))
+        bad = ((action == Action.HOLD) & (sells | buys)) | (is_buy & sells) | (is_sell & buys)
         if bad.any():
             p = np.flatnonzero(bad)[0]
             what = " and ".join(w for w, x in (("sells", sells[p]), ("buys", buys[p])) if x)

@@ -21,6 +21,7 @@ from prometheus_sim.backtest import BacktestResult, DecisionClock, run
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import AssetBook, CostModel, OrderBatch, RebalanceRules, RiskProfile, RiskProfiles, nb
 from prometheus_sim.portfolio.model import PortfolioStates
+from prometheus_sim.portfolio.rules import contribution_steps
 from prometheus_sim.ports import FILLED, NOTHING, Receipts, Strategy
 from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
 
@@ -37,14 +38,6 @@ class SimConfig:
             raise ValueError(f"costs: expected a CostModel, got {type(self.costs).__name__}")
         if not isinstance(self.rules, RebalanceRules):
             raise ValueError(f"rules: expected RebalanceRules, got {type(self.rules).__name__}")
-
-
-def month_starts(calendar) -> np.ndarray:
-    """Shape (n_steps,) bool: the first step of each calendar month after the start (contribution days)."""
-    months = calendar.year * 12 + calendar.month
-    out = np.zeros(len(calendar), dtype=np.bool_)
-    out[1:] = np.asarray(months[1:] != months[:-1])
-    return out
 
 
 class SimAdapter:
@@ -64,7 +57,7 @@ class SimAdapter:
         self.steps_per_day = market.spec.steps_per_day
         self.n_steps = market.n_steps
         self._kind = self.book.kind_codes
-        self._deposit_step = month_starts(market.calendar)
+        self._deposit_step = contribution_steps(market.calendar)
         self._rows = np.ascontiguousarray(self.users)
         cash = self.book.cash_index
         self.state = nb.new_state(
@@ -205,4 +198,4 @@ def sweep_adapter(market: Market, config, profiles: RiskProfiles) -> SimAdapter:
     return SimAdapter(market, SimConfig(costs=config.costs, rules=config.rules), profiles)
 
 
-__all__ = ["CostModel", "SimAdapter", "SimConfig", "backtest", "month_starts", "sweep_adapter"]
+__all__ = ["CostModel", "SimAdapter", "SimConfig", "backtest", "sweep_adapter"]

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapters.sim import SimAdapter, SimConfig, backtest, month_starts
+from adapters.sim import SimAdapter, SimConfig, backtest
 from prometheus_sim.backtest import DecisionClock, run
 from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.market import Market
 from prometheus_sim.metrics import path_metrics
 from prometheus_sim.portfolio import Action, AssetBook, OrderBatch, RiskProfile, RiskProfiles, nb
+from prometheus_sim.portfolio.rules import contribution_steps
 from prometheus_sim.ports import FILLED, NOTHING, Adapter, Receipts
 from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
 from strategies.base import BatchStrategy
@@ -59,7 +60,7 @@ def test_the_kernel_alone_and_the_loop_give_the_same_equity(market):
         nb.step_nb(
             market.blocks, rows, np.full(n, t), np.full(n, t + 1), table[t].astype(np.int64), np.ones(n, np.bool_),
             sell, buy, book.kind_codes, book.cash_index, risky, c.fees_bps / 1e4, c.slippage_bps / 1e4, c.impact,
-            month_starts(market.calendar), profiles.monthly_contribution, 1, profiles.risk_tolerance,
+            contribution_steps(market.calendar), profiles.monthly_contribution, 1, profiles.risk_tolerance,
             profiles.time_to_goal, state, np.zeros(n), np.zeros(n), np.zeros(n), 0, equity, deposits,
             np.zeros((n, n_assets)),
         )  # fmt: skip

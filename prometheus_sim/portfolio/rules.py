@@ -72,4 +72,16 @@ class RebalanceRules:
         return (now - np.asarray(last_fill_step)) >= self.cooldown_days * steps_per_day
 
 
-__all__ = ["RebalanceRules"]
+def contribution_steps(calendar) -> np.ndarray:
+    """Shape (n_steps,) bool: where a monthly contribution lands, the first step of each calendar month after the start.
+
+    ``calendar`` is a DatetimeIndex of the steps' start times; the start itself holds the
+    investment amount, not a contribution.
+    """
+    months = calendar.year * 12 + calendar.month
+    out = np.zeros(len(calendar), dtype=np.bool_)
+    out[1:] = np.asarray(months[1:] != months[:-1])
+    return out
+
+
+__all__ = ["RebalanceRules", "contribution_steps"]

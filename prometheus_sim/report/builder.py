@@ -146,8 +146,11 @@ def summary_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
 def used_definitions(acceptance: dict) -> dict[str, str]:
     """Definitions of the summary metrics and of any metric the acceptance rows are defined by."""
     texts = [c.get("definition") or "" for c in acceptance.get("criteria", [])]
+    from prometheus_sim.portfolio import DEFINITIONS as PORTFOLIO_DEFINITIONS
+
     used = [k for k in DEFINITIONS if k in SUMMARY_METRICS or any(t.startswith(DEFINITIONS[k]) for t in texts)]
-    return {k: DEFINITIONS[k] for k in used}
+    # every return metric is built on the daily return, and the words the summary uses are the portfolio model's
+    return {"daily_return": DEFINITIONS["daily_return"], **{k: DEFINITIONS[k] for k in used}, **PORTFOLIO_DEFINITIONS}
 
 
 def _costs(cfg: dict) -> dict:

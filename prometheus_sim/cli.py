@@ -170,8 +170,6 @@ def backtest(
     from strategies import registry
 
     paths = [resolve_scenario(s) for s in scenario_files]
-    for path in paths:
-        _load_or_exit(path)
     try:
         names = registry.parse_list(strategy_list)
         seeds = parse_seeds(seed_text)
@@ -182,12 +180,16 @@ def backtest(
             investment_amount=_grid("--initial-value", initial_text, float),
             monthly_contribution=_grid("--monthly-contribution", contribution_text, float),
         )
+    except (KeyError, ValueError) as exc:
+        raise click.UsageError(str(exc).strip("'\"")) from None
+    try:  # parses every scenario file, once for the whole run; a bad file names its fields
         config = SweepConfig(
             scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=tuple(names), costs=costs,
             profiles=profiles, seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
         )  # fmt: skip
-    except (KeyError, ValueError) as exc:
-        raise click.UsageError(str(exc).strip("'\"")) from None
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_INPUT)
     show = sys.stderr.isatty() if progress is None else progress
     n_tasks = len(plan_tasks(config))
     started = time.perf_counter()

@@ -36,3 +36,24 @@ def test_console_script_help_runs():
     cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "prometheus_sim.cli", "--help"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     assert "simulate" in out.stdout and "scenarios" in out.stdout
+
+
+def test_imports_point_one_way():
+    """The core never imports adapters or strategies (the CLI wires them); strategies never import adapters."""
+    import ast
+
+    def imported(path):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                yield from (a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                yield node.module.split(".")[0]
+
+    core = [p for p in (ROOT / "prometheus_sim").rglob("*.py") if p.name != "cli.py"]
+    assert len(core) > 20
+    for path in core:
+        bad = {"adapters", "strategies"} & set(imported(path))
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+    for path in (ROOT / "strategies").rglob("*.py"):
+        assert "adapters" not in set(imported(path)), f"{path.relative_to(ROOT)} imports adapters"

@@ -189,3 +189,11 @@ def test_backtest_command_takes_profile_grids(tmp_path):
     assert cfg["profiles"]["risk_tolerance"] == [0.2, 0.8] and cfg["profiles"]["monthly_contribution"] == [0.0, 500.0]
     bad = CliRunner().invoke(main, [*args[:-2], "--time-to-goal", "soon", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--time-to-goal: 'soon' is not a comma-separated list of int" in bad.output
+
+
+def test_backtest_command_names_the_bad_field_of_a_scenario(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((SCENARIOS / "default.yaml").read_text().replace("vol: 0.55", "vol: -0.55", 1))
+    result = CliRunner().invoke(main, ["backtest", str(bad), "--strategy", "hold", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "vol: must be > 0.0, got -0.55" in result.output and not (tmp_path / "o").exists()

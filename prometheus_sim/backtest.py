@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim.portfolio import Action, OrderBatch
-from prometheus_sim.ports import FILLED, Adapter, Receipts, Strategy
+from prometheus_sim.ports import FILLED, Adapter, Receipts, Strategy, as_strategy
 from prometheus_sim.snapshot import SnapshotBatch
 
 WIN_UNSCORED = -1
@@ -50,7 +50,7 @@ class DecisionClock:
 
     @classmethod
     def for_strategy(cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
-        every = strategy.decision_every_days
+        every = getattr(strategy, "decision_every_days", 1)
         return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day)
 
 
@@ -274,6 +274,7 @@ def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestR
     clock's ``last_step`` (or, for a plain iterable of steps, the step after the last decision), so
     the run is marked to its end.
     """
+    strategy = as_strategy(strategy)
     end = getattr(clock, "last_step", None)
     recorder = RunRecorder(adapter.users, None if end is None else end + 1)
     last_seen = None

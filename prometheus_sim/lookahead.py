@@ -1,17 +1,34 @@
 """The lookahead check: does a strategy's decision at step t depend on anything after t?
 
-Run the backtest once on the full market and record, at every decision step, what the strategy
-saw (its snapshot) and what it decided. Then, for a sample of decision steps t, re-run the same
-loop on a copy of the market *physically cut* after t (``Market.head(t + 1)``) and compare. Any
-difference in the inputs or in the decision is a lookahead, reported with its step, path and the
-input or output that changed. A strategy that peeks through a view's ``.base`` or any other side
-door sees a shorter array in the re-run, so it decides differently and is caught.
+For a sample of decision steps t (or every one), the strategy is rebuilt from its spec in a
+**worker process that has never held data after t** and run through the ordinary loop on a copy of
+the market physically cut after t (``Market.head(t + 1)``), up to its decision at t. The worker
+takes the cuts in increasing t, so whatever it remembers between them (class attributes, module
+caches, files it wrote) holds data up to the current t at most. Only when every cut has run does
+the full, uncut run happen (in this process), recording what the strategy saw and decided at
+every step. Any difference in the inputs or the decision at a checked t is a lookahead, reported
+with its step, paths and the input or output that changed.
+
+Threat model. Closed: every ordinary Python route to the future (attributes and ``.base`` of the
+snapshot's views, ``gc.get_objects()``, class or module caches, files written during the check's own runs),
+because the process that decides at t on a cut never had the later data, and the full run cannot
+leave anything for cuts that have already finished. Out of scope: a strategy that reads or writes
+raw memory through ``ctypes``, talks to another process it started itself, or reads what was stored
+outside Python before the check began (files or servers filled by an earlier run on the same data:
+only an operating-system sandbox closes those).
+
+What sampling can and cannot catch: a leak used at a fraction f of decisions is found with
+probability about ``1 - (1 - f) ** k`` with k checked steps; a leak that acts only before rare,
+large moves (f of a few percent) is likely to slip through 12 checks. ``every_step=True`` (the CLI's
+``--all-steps``) checks every decision: slower (a cut per decision), but it misses nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,10 +36,12 @@ import numpy as np
 from prometheus_sim.backtest import DecisionClock
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import OrderBatch
-from prometheus_sim.ports import Adapter, Strategy
+from prometheus_sim.ports import Adapter, Strategy, as_strategy
 from prometheus_sim.snapshot import SnapshotBatch
+from prometheus_sim.strategy_spec import StrategySpec
 
 ORDER_FIELDS = ("action", "sell_fraction", "buy_fraction", "confidence")
+STATE_FIELDS = ("unrealized_pnl", "volatility_30d", "sharpe_ratio", "regime")
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,7 @@ class LookaheadReport:
     strategy: str
     scenario: str
     steps_checked: list[int]
+    n_decisions: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -53,10 +73,7 @@ class LookaheadReport:
 
 def _snapshot_inputs(s: SnapshotBatch) -> dict[str, np.ndarray]:
     history = {f"history.{name}": arr for name, arr in s.history.blocks._asdict().items()}
-    state = {
-        f"state.{name}": getattr(s.state, name)
-        for name in ("unrealized_pnl", "volatility_30d", "sharpe_ratio", "regime")
-    }
+    state = {f"state.{name}": getattr(s.state, name) for name in STATE_FIELDS}
     return {
         "holdings": s.holdings, "prices": s.prices, "value": s.value, "can_rebalance": s.can_rebalance,
         "reward": s.reward, **state, **history,
@@ -73,12 +90,14 @@ class _Record:
     orders: dict[str, np.ndarray]
 
 
-def _run_recording(strategy, market: Market, adapter_factory, stop_at: int | None) -> dict[int, _Record]:
+def _run_recording(
+    strategy: Strategy, market: Market, adapter_factory: Callable[[Market], Adapter], stop_at: int | None
+) -> dict[int, _Record]:
     """The backtest loop, recording inputs and orders; decides (without filling) at ``stop_at``."""
     adapter = adapter_factory(market)
     records: dict[int, _Record] = {}
-    for t in DecisionClock.for_strategy(strategy, market.n_steps + (1 if stop_at is not None else 0),
-                                        market.steps_per_day):  # fmt: skip
+    n_clock = market.n_steps + (1 if stop_at is not None else 0)  # a cut at t still decides at t
+    for t in DecisionClock.for_strategy(strategy, n_clock, market.steps_per_day):
         if stop_at is not None and t > stop_at:
             break
         snap = adapter.snapshot(t)
@@ -90,41 +109,72 @@ def _run_recording(strategy, market: Market, adapter_factory, stop_at: int | Non
         if stop_at is not None and t == stop_at:
             break
         adapter.submit(t, orders)
+    adapter.close()
     return records
 
 
+def _decide_on_cut(
+    spec: StrategySpec, build: Callable[[StrategySpec], Strategy], cut: Market, adapter_factory, t: int
+) -> _Record | None:
+    """Runs in the worker: a fresh strategy on the market cut after t, up to its decision at t."""
+    return _run_recording(as_strategy(build(spec)), cut, adapter_factory, stop_at=t).get(t)
+
+
+def decision_steps(strategy: Strategy, market: Market) -> list[int]:
+    return list(DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+
+
 def check_lookahead(
-    strategy_factory: Callable[[], Strategy],
+    spec: StrategySpec | str,
     market: Market,
     adapter_factory: Callable[[Market], Adapter],
+    build: Callable[[StrategySpec], Strategy],
     n_checks: int = 12,
+    every_step: bool = False,
 ) -> LookaheadReport:
-    """Check a strategy on ``market`` at ``n_checks`` decision steps spread over the run.
+    """Check the strategy named by ``spec`` on ``market`` (see the module docstring).
 
-    ``adapter_factory(market)`` builds the venue (e.g. ``adapters.sim.SimAdapter``): the core
-    never imports adapters, the caller hands one in.
+    ``build(spec)`` makes a fresh strategy (``strategies.registry.build``) and ``adapter_factory``
+    a venue (``adapters.sim.SimAdapter``); both are handed in (the core imports neither) and must be
+    picklable, since the cut runs happen in a worker process. ``n_checks`` decision steps spread
+    over the run are checked, or every one with ``every_step``.
     """
-    strategy = strategy_factory()
-    full = _run_recording(strategy, market, adapter_factory, stop_at=None)
-    steps = sorted(full)
+    spec = StrategySpec.of(spec)
+    probe = as_strategy(build(spec))  # only to read its schedule and name; it never decides
+    name = getattr(probe, "name", spec.label)
+    steps = decision_steps(probe, market)
+    del probe
+    report = LookaheadReport(name, market.spec.name, [], n_decisions=len(steps))
     if not steps:
-        return LookaheadReport(getattr(strategy, "name", "?"), market.spec.name, [])
-    picks = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(n_checks, len(steps)))})
-    report = LookaheadReport(getattr(strategy, "name", type(strategy).__name__), market.spec.name, picks)
+        return report
+    if every_step:
+        picks = steps
+    else:
+        picks = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(n_checks, len(steps)))})
+    report.steps_checked = picks
+    cut_records: dict[int, _Record | None] = {}
+    # spawn: the worker starts empty (no copy of this process's memory, which holds the full market)
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as worker:
+        for t in picks:  # increasing t: the worker never holds data after the cut it decides on
+            cut_records[t] = worker.submit(_decide_on_cut, spec, build, market.head(t + 1), adapter_factory, t).result()
+    full = _run_recording(as_strategy(build(spec)), market, adapter_factory, stop_at=None)
     for t in picks:
-        cut = _run_recording(strategy_factory(), market.head(t + 1), adapter_factory, stop_at=t)
-        if t not in cut:
+        cut = cut_records[t]
+        if cut is None:
             report.findings.append(Finding(t, "decision", "no decision at this step", tuple(range(market.n_paths))))
             continue
-        a, b = full[t], cut[t]
-        for name, digests in a.inputs.items():
-            diff = tuple(p for p, (x, y) in enumerate(zip(digests, b.inputs[name], strict=True)) if x != y)
+        a = full[t]
+        for key, digests in a.inputs.items():
+            diff = tuple(p for p, (x, y) in enumerate(zip(digests, cut.inputs[key], strict=True)) if x != y)
             if diff:
-                report.findings.append(Finding(t, "input", name, diff))
-        for name in ORDER_FIELDS:
-            x, y = a.orders[name], b.orders[name]
+                report.findings.append(Finding(t, "input", key, diff))
+        for key in ORDER_FIELDS:
+            x, y = a.orders[key], cut.orders[key]
             rows = x.reshape(len(x), -1) != y.reshape(len(y), -1)
             diff = tuple(int(p) for p in np.flatnonzero(rows.any(axis=1)))
             if diff:
-                report.findings.append(Finding(t, "decision", name, diff))
+                report.findings.append(Finding(t, "decision", key, diff))
     return report
+
+
+__all__ = ["Finding", "LookaheadReport", "check_lookahead", "decision_steps"]

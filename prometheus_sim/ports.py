@@ -92,4 +92,58 @@ class Strategy(Protocol):
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch: ...
 
 
-__all__ = ["Adapter", "Receipts", "Strategy", "STATUS_NAMES", "NOTHING", "FILLED", "DRY_RUN", "SENT", "REFUSED"]
+class PerUserStrategy:
+    """Runs an object that only has ``decide(snapshot) -> Recommendation`` as a full :class:`Strategy`.
+
+    ``decide_batch`` calls ``decide`` for each user and packs the answers (checked);
+    ``name`` and ``decision_every_days`` come from the object when it has them (class name, daily).
+    """
+
+    def __init__(self, inner: object):
+        self.inner = inner
+        self.name = str(getattr(inner, "name", type(inner).__name__))
+        self.decision_every_days = getattr(inner, "decision_every_days", 1)
+
+    def decide(self, snapshot: Snapshot) -> Recommendation:
+        return self.inner.decide(snapshot)
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        recs = [self.inner.decide(snapshots.user(i)) for i in range(snapshots.n_users)]
+        return OrderBatch.from_recommendations(recs, snapshots.book, step=snapshots.step)
+
+    def __repr__(self) -> str:
+        return f"PerUserStrategy({self.inner!r})"
+
+
+def as_strategy(obj: object) -> Strategy:
+    """``obj`` itself when it has ``decide_batch``; wrapped when it has only ``decide``; else a clear error."""
+    if callable(getattr(obj, "decide_batch", None)):
+        strategy = obj
+    elif callable(getattr(obj, "decide", None)):
+        strategy = PerUserStrategy(obj)
+    else:
+        raise TypeError(
+            f"{type(obj).__name__} is not a strategy: it needs decide(snapshot) -> Recommendation "
+            "or decide_batch(snapshots) -> OrderBatch"
+        )
+    every = getattr(strategy, "decision_every_days", 1)
+    if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
+        raise TypeError(f"{type(obj).__name__}.decision_every_days: must be an integer >= 1 or None, got {every!r}")
+    if not hasattr(strategy, "decision_every_days"):
+        strategy.decision_every_days = 1
+    return strategy  # type: ignore[return-value]
+
+
+__all__ = [
+    "Adapter",
+    "PerUserStrategy",
+    "Receipts",
+    "Strategy",
+    "as_strategy",
+    "STATUS_NAMES",
+    "NOTHING",
+    "FILLED",
+    "DRY_RUN",
+    "SENT",
+    "REFUSED",
+]

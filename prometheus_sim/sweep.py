@@ -26,6 +26,7 @@ from prometheus_sim import __version__
 from prometheus_sim.metrics import growth_index, path_metrics, twr_returns
 from prometheus_sim.portfolio import CostModel, RebalanceRules, RiskProfile, RiskProfiles
 from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
+from prometheus_sim.strategy_spec import StrategySpec
 
 SWEEP_FILE = "sweep.json"
 METRICS_FILE = "metrics.parquet"
@@ -110,7 +111,7 @@ class SweepConfig:
 
     scenarios: tuple[str, ...]
     seeds: tuple[int, ...]
-    strategies: tuple[str, ...]
+    strategies: tuple[StrategySpec, ...]  # names or module:Class paths (strings are turned into specs)
     costs: CostModel = field(default_factory=CostModel)
     rules: RebalanceRules = field(default_factory=RebalanceRules)
     profiles: ProfileGrid = field(default_factory=ProfileGrid)
@@ -134,6 +135,11 @@ class SweepConfig:
             raise ValueError("seeds: at least one seed")
         if not self.strategies:
             raise ValueError("strategies: at least one strategy")
+        specs = tuple(StrategySpec.of(s) for s in self.strategies)
+        labels = [s.label for s in specs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"strategies: a strategy is named twice in {labels}")
+        object.__setattr__(self, "strategies", specs)
         if self.specs is None:
             object.__setattr__(self, "specs", self._parse_scenarios())
 
@@ -162,29 +168,33 @@ class SweepConfig:
             files[spec.name] = str(path)
         return specs
 
-    def result_key(self) -> dict[str, Any]:
-        """What changes results: settings, the scenarios' digests as run, the package version.
+    def result_key(self, wiring: Wiring) -> dict[str, Any]:
+        """What changes results: settings, the scenarios' digests as run, each strategy's spec and
+        code hash (``wiring.describe``), the package version.
 
-        A resume refuses a directory written under another key, so edited scenario files or a
-        new package version never mix with stale cells.
+        A resume refuses a directory written under another key, so edited scenario files, edited
+        strategy code or a new package version never mix with stale cells.
         """
         d = asdict(self)
         d.pop("specs")
         d["scenarios"] = {name: spec.digest() for name, spec in self.specs.items()}
+        d["strategies"] = [wiring.describe(spec) for spec in self.strategies]
         d["package_version"] = __version__
-        return d
+        return json.loads(json.dumps(d))
 
 
 @dataclass(frozen=True)
 class Wiring:
     """What the core does not import but a sweep needs, handed in by the caller (the CLI, a test).
 
-    Both must be picklable (module-level functions), since tasks run in other processes.
-    ``strategy(name)`` builds a strategy; ``adapter(market, config, profiles)`` a venue for a
-    batched market whose rows are the task's seeds.
+    All must be picklable (module-level functions), since tasks run in other processes.
+    ``strategy(spec)`` builds a fresh strategy from its spec; ``describe(spec)`` says what
+    identifies its results (spec and code hash, for the resume key); ``adapter(market, config,
+    profiles)`` builds a venue for a batched market whose rows are the task's seeds.
     """
 
-    strategy: Callable[[str], Any]
+    strategy: Callable[[StrategySpec], Any]
+    describe: Callable[[StrategySpec], dict[str, Any]]
     adapter: Callable[[Any, SweepConfig, RiskProfiles], Any]
 
 
@@ -230,21 +240,31 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         spec = config.load_scenarios()[task.name]
         market = Market.simulate(spec, seeds=task.seeds)
     except Exception as exc:  # a broken scenario fails every cell of the task, loudly
-        for name in config.strategies:
-            failures.append(_failure(task.name, task.seeds, name, exc))
+        for spec in config.strategies:
+            failures.append(_failure(task.name, task.seeds, spec.label, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
     plot = set(config.seeds[: config.plot_seeds])
     n_plot = sum(1 for s in task.seeds if s in plot)
-    for name in config.strategies:
+    digest = market.digest()
+    for k, strategy in enumerate(config.strategies):
+        name = strategy.label
         try:
-            result = _backtest_cell(name, market, config, wiring)
+            result = _backtest_cell(strategy, market, config, wiring)
         except Exception as exc:
+            result = None
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
-                continue
-            part_rows, part_failures = _seed_by_seed(name, spec, task, config, wiring)
-            rows += part_rows
-            failures += part_failures
+            else:
+                part_rows, part_failures = _seed_by_seed(strategy, spec, task, config, wiring)
+                rows += part_rows
+                failures += part_failures
+        if market.digest() != digest:  # sealed memory should make this impossible; checked all the same
+            tampered = RuntimeError(f"strategy {name!r} changed the market's data; its cells and the rest are void")
+            failures.append(_failure(task.name, task.seeds, name, tampered))
+            for later in config.strategies[k + 1 :]:
+                failures.append(_failure(task.name, task.seeds, later.label, RuntimeError(f"not run: {tampered}")))
+            break
+        if result is None:
             continue
         rows.append(_cell_rows(result, spec.name, task.seeds, name))
         if n_plot:
@@ -264,10 +284,10 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     }
 
 
-def _backtest_cell(name: str, market, config: SweepConfig, wiring: Wiring):
+def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiring):
     from prometheus_sim.backtest import DecisionClock, run
 
-    strategy = wiring.strategy(name)
+    strategy = wiring.strategy(spec)
     adapter = wiring.adapter(market, config, config.profiles.for_seeds(market.seeds))
     result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
@@ -281,18 +301,18 @@ def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str) -> 
     return frame
 
 
-def _seed_by_seed(name: str, spec: ScenarioSpec, task: Task, config: SweepConfig, wiring: Wiring):
+def _seed_by_seed(strategy: StrategySpec, spec: ScenarioSpec, task: Task, config: SweepConfig, wiring: Wiring):
     """Re-run one strategy seed by seed (each row equals its place in the batch)."""
     from prometheus_sim.market import Market
 
     rows, failures = [], []
     for seed in task.seeds:
         try:
-            result = _backtest_cell(name, Market.simulate(spec, seeds=[seed]), config, wiring)
+            result = _backtest_cell(strategy, Market.simulate(spec, seeds=[seed]), config, wiring)
         except Exception as exc:
-            failures.append(_failure(task.name, (seed,), name, exc))
+            failures.append(_failure(task.name, (seed,), strategy.label, exc))
             continue
-        rows.append(_cell_rows(result, spec.name, (seed,), name))
+        rows.append(_cell_rows(result, spec.name, (seed,), strategy.label))
     return rows, failures
 
 
@@ -340,13 +360,15 @@ def _task_done(out: Path, task: Task) -> bool:
     return (cells / f"{task.key}.parquet").exists() and not (cells / f"{task.key}.failures.json").exists()
 
 
-def _check_resume(out: Path, config: SweepConfig) -> None:
+def _check_resume(out: Path, config: SweepConfig, wiring: Wiring) -> None:
+    """Refuse to resume into a directory written under another result key; name only what changed."""
     sweep_file = out / SWEEP_FILE
     if not sweep_file.exists():
         return
     previous = json.loads(sweep_file.read_text()).get("config")
-    if previous is not None and previous != json.loads(json.dumps(config.result_key())):
-        changed = sorted(k for k in previous if previous.get(k) != config.result_key().get(k))
+    current = config.result_key(wiring)
+    if previous is not None and previous != current:
+        changed = sorted(k for k in {*previous, *current} if previous.get(k) != current.get(k))
         raise ValueError(
             f"{out} holds a sweep with other settings ({', '.join(changed)}); use another --out or delete it"
         )
@@ -364,8 +386,8 @@ def run_sweep(
     """Run (or resume) a sweep into ``out_dir``; return the collected metrics and failures."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_resume(out, config)
-    _write_sweep_file(out, config, status="running")
+    _check_resume(out, config, wiring)
+    _write_sweep_file(out, config, wiring, status="running")
     tasks = plan_tasks(config)
     todo = [t for t in tasks if not _task_done(out, t)]
     skipped = len(tasks) - len(todo)
@@ -377,7 +399,7 @@ def run_sweep(
             progress(1)
     outcome = collect(out, config)
     outcome.tasks_run, outcome.tasks_skipped = len(todo), skipped
-    _write_sweep_file(out, config, status="failed cells" if outcome.failures else "complete")
+    _write_sweep_file(out, config, wiring, status="failed cells" if outcome.failures else "complete")
     return outcome
 
 
@@ -475,8 +497,8 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
         pd.concat(frames, axis=1).to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
 
 
-def _write_sweep_file(out: Path, config: SweepConfig, status: str) -> None:
-    doc = {"package_version": __version__, "status": status, "config": config.result_key()}
+def _write_sweep_file(out: Path, config: SweepConfig, wiring: Wiring, status: str) -> None:
+    doc = {"package_version": __version__, "status": status, "config": config.result_key(wiring)}
     (out / SWEEP_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 

@@ -1,20 +1,30 @@
-"""Strategies by name, for the CLI, sweeps and later issues (``forecast``, ``dqn``).
+"""Strategies by name or import path, for the CLI, sweeps and the lookahead check.
 
 The built-in table names each strategy's factory by import path, so the registry is complete the
 moment it is imported: no ``import strategies`` for its side effects anywhere. :func:`register`
-adds more at run time (a user's own strategy).
+adds more at run time; a :class:`~prometheus_sim.strategy_spec.StrategySpec` whose name is
+``package.module:Class`` needs no registration at all (that is how a user's own strategy runs
+from the CLI, in any worker process).
 
 The leaky canary (:mod:`strategies.canary`) is deliberately *not* registered: it exists only to
-prove that the lookahead check works and must never end up in a sweep.
+prove that the lookahead check works and must never end up in a sweep (``strategies.canary:LeakyCanary``
+reaches it by import path).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from prometheus_sim.ports import Strategy
+from prometheus_sim.ports import Strategy, as_strategy
+from prometheus_sim.strategy_spec import StrategySpec
 
 BUILTIN: dict[str, str] = {
     "hold": "strategies.baselines:HoldStrategy",
@@ -27,9 +37,14 @@ _ADDED: dict[str, Callable[..., Strategy]] = {}
 
 
 def register(name: str, factory: Callable[..., Strategy]) -> Callable[..., Strategy]:
-    """Make ``factory`` available as ``name``; a name already taken is an error."""
+    """Make ``factory`` available as ``name``; a name already taken is an error.
+
+    Registered names live in this process only; give workers an import path instead.
+    """
     if name in BUILTIN or name in _ADDED:
         raise ValueError(f"strategy {name!r} is already registered")
+    if ":" in name:
+        raise ValueError(f"strategy {name!r}: registered names cannot contain ':' (that marks an import path)")
     _ADDED[name] = factory
     return factory
 
@@ -55,27 +70,71 @@ def names() -> list[str]:
     return sorted({*BUILTIN, *_ADDED})
 
 
+def _import(path: str, what: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    cwd = os.getcwd()
+    if cwd not in sys.path:  # a user's module next to where they run the command, as `python -m` finds it
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise KeyError(f"{what} {path!r}: cannot import module {module_name!r} ({exc})") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise KeyError(f"{what} {path!r}: module {module_name!r} has no {attr!r}") from None
+
+
 def factory(name: str) -> Callable[..., Strategy]:
-    """The factory registered as ``name``; an unknown name raises ``KeyError`` listing the known ones."""
+    """The factory for a registered name or a ``module:Class`` path; unknown names list the known ones."""
+    if ":" in name:
+        return _import(name, "strategy")
     if name in _ADDED:
         return _ADDED[name]
     if name not in BUILTIN:
-        raise KeyError(f"unknown strategy {name!r}; known: {names()}")
-    module, attr = BUILTIN[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+        raise KeyError(f"unknown strategy {name!r}; known: {names()}, or give package.module:Class")
+    return _import(BUILTIN[name], "built-in strategy")
+
+
+def build(spec: StrategySpec | str) -> Strategy:
+    """A fresh strategy from its spec (parameters passed as keyword arguments); ``decide``-only objects are wrapped."""
+    spec = StrategySpec.of(spec)
+    make = factory(spec.name)
+    try:
+        obj = make(**spec.kwargs())
+    except TypeError as exc:
+        raise ValueError(f"strategy {spec}: {exc}") from None
+    return as_strategy(obj)
 
 
 def create(name: str, **params) -> Strategy:
-    """Build a registered strategy."""
-    return factory(name)(**params)
+    """Build a strategy by name with parameters."""
+    return build(StrategySpec(name, tuple(params.items())))
+
+
+def describe(spec: StrategySpec | str) -> dict[str, Any]:
+    """What identifies a strategy's results: its spec, where its code lives and a SHA-256 of that file.
+
+    A sweep's resume key includes this, so editing a strategy's source never mixes stale cells.
+    """
+    spec = StrategySpec.of(spec)
+    make = factory(spec.name)
+    target = make if inspect.isclass(make) or inspect.isfunction(make) else type(make)
+    try:
+        source = inspect.getsourcefile(target)
+    except TypeError:
+        source = None
+    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else None
+    return {**spec.to_dict(), "code": f"{target.__module__}:{target.__qualname__}", "code_sha256": digest}
 
 
 def parse_list(text: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``, each checked against the registry."""
+    """``"a,b"`` -> ``["a", "b"]``, each checked (registered, or an importable ``module:Class``)."""
     items = [s.strip() for s in text.split(",") if s.strip()]
     if not items:
         raise KeyError("no strategy named")
     for item in items:
-        if item not in names():
-            raise KeyError(f"unknown strategy {item!r}; known: {names()}")
+        factory(item)
+    if len(set(items)) != len(items):
+        raise KeyError(f"a strategy is named twice in {text!r}")
     return items

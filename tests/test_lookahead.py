@@ -10,7 +10,6 @@ from prometheus_sim.cli import main
 from prometheus_sim.lookahead import check_lookahead
 from prometheus_sim.market import Market
 from strategies import registry
-from strategies.canary import LeakyCanary
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +18,29 @@ def market(default_spec):
 
 
 def test_the_canary_is_caught_with_its_step_and_output(market):
-    report = check_lookahead(LeakyCanary, market, SimAdapter, n_checks=8)
+    report = check_lookahead("strategies.canary:LeakyCanary", market, SimAdapter, registry.build, n_checks=8)
     assert not report.passed
     first = report.findings[0]
     assert first.kind == "decision" and first.name in ("action", "buy_fraction")
     assert first.step in report.steps_checked
     assert "differs when data after the step is removed" in str(first)
+
+
+@pytest.mark.parametrize("cheater", ["tests.cheaters:GcPeeker", "tests.cheaters:ClassCache"])
+def test_side_doors_are_closed(cheater, market):
+    """gc.get_objects() and a class-level cache filled by the full run both reached the future when cuts ran in-process."""
+    report = check_lookahead(cheater, market, SimAdapter, registry.build, n_checks=6)
+    assert not report.passed
+    assert {f.kind for f in report.findings} == {"decision"}
+    assert len({f.step for f in report.findings}) >= 4  # most checked steps, not a fluke
+
+
+def test_every_step_checks_every_decision(market):
+    short = market.head(40)
+    report = check_lookahead("equal_weight", short, SimAdapter, registry.build, every_step=True)
+    assert report.passed and report.steps_checked == list(range(0, 39, 30)) == [0, 30]
+    daily = check_lookahead("strategies.canary:LeakyCanary", short, SimAdapter, registry.build, every_step=True)
+    assert daily.steps_checked == list(range(39)) and not daily.passed
 
 
 def test_the_canary_is_never_registered():
@@ -33,7 +49,7 @@ def test_the_canary_is_never_registered():
 
 @pytest.mark.parametrize("name", registry.names())
 def test_every_registered_strategy_passes(name, market):
-    report = check_lookahead(lambda: registry.create(name), market, SimAdapter, n_checks=10)
+    report = check_lookahead(name, market, SimAdapter, registry.build, n_checks=10)
     assert report.passed, [str(f) for f in report.findings]
     assert report.steps_checked
 

@@ -1,0 +1,66 @@
+"""Strategies that cheat through side doors, for the lookahead tests (importable by a worker process).
+
+Each buys the crypto assets that will rise over the next step, when it can find the future.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from prometheus_sim.portfolio import Action, OrderBatch
+from prometheus_sim.snapshot import SnapshotBatch
+from strategies.base import BatchStrategy
+
+
+def _buy_the_risers(snapshots: SnapshotBatch, future_close: np.ndarray | None) -> OrderBatch:
+    batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+    t = snapshots.step
+    if future_close is None or future_close.shape[1] <= t + 1:
+        return batch
+    rising = future_close[:, t + 1, :] > future_close[:, t, :]
+    risky = np.zeros(len(snapshots.assets), dtype=bool)
+    risky[list(snapshots.book.risky)] = True
+    pick = rising & risky[None, :]
+    n = pick.sum(axis=1)
+    has = n > 0
+    batch.buy_fraction[has] = pick[has] / n[has, None] * 0.5
+    batch.action[has] = Action.BUY_AGGRESSIVE
+    return batch
+
+
+class GcPeeker(BatchStrategy):
+    """Finds the longest market among every live object (``gc.get_objects()``), once per run."""
+
+    name = "gc_peeker"
+    decision_every_days = 1
+
+    def __init__(self) -> None:
+        self.found: np.ndarray | None = None
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        if self.found is None:
+            seen = snapshots.history.close
+            for obj in gc.get_objects():
+                close = getattr(obj, "close", None) if type(obj).__name__ == "Market" else None
+                if isinstance(close, np.ndarray) and close.shape[0] == seen.shape[0]:
+                    if self.found is None or close.shape[1] > self.found.shape[1]:
+                        self.found = close
+        return _buy_the_risers(snapshots, self.found)
+
+
+class ClassCache(BatchStrategy):
+    """Remembers the longest close history it ever saw on its class, across instances and runs."""
+
+    name = "class_cache"
+    decision_every_days = 1
+    memory: dict[int, np.ndarray] = {}
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        close = snapshots.history.close
+        full = close.base if close.base is not None and close.base.ndim == 3 else close
+        key = full.shape[0]
+        if key not in ClassCache.memory or ClassCache.memory[key].shape[1] < full.shape[1]:
+            ClassCache.memory[key] = np.array(full)
+        return _buy_the_risers(snapshots, ClassCache.memory[key])

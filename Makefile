@@ -47,8 +47,8 @@ test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check prometheus_sim strategies adapters tests benchmarks
-	$(BIN)/ruff format --check prometheus_sim strategies adapters tests benchmarks
+	$(BIN)/ruff check prometheus_sim strategies adapters tests benchmarks examples
+	$(BIN)/ruff format --check prometheus_sim strategies adapters tests benchmarks examples
 
 bench: setup
 	$(BIN)/python benchmarks/bench_simulate.py

@@ -199,7 +199,7 @@ def backtest(
             monthly_contribution=_grid("--monthly-contribution", contribution_text, float),
         )
     except (KeyError, ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc).strip("'\"")) from None
+        raise click.UsageError(_message(exc)) from None
     try:  # parses every scenario file, once for the whole run; a bad file names its fields
         config = SweepConfig(
             scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=specs, costs=costs,
@@ -233,6 +233,11 @@ def backtest(
         for f in outcome.failures[:10]:
             click.echo(f"  {f['scenario']} seeds {f['seeds']} {f['strategy']}: {f['error']}", err=True)
         sys.exit(1)
+
+
+def _message(exc: Exception) -> str:
+    """An exception's message; a KeyError's without the quotes ``str()`` adds around it."""
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
 def _grid(option: str, text: str, kind: type) -> tuple:
@@ -325,7 +330,7 @@ def lookahead(
         strategy_spec = StrategySpec(name, tuple(params.items()))
         registry.build(strategy_spec)
     except (KeyError, ValueError, TypeError) as exc:
-        raise click.UsageError(f"{str(exc).strip(chr(39) + chr(34))} (and 'canary')") from None
+        raise click.UsageError(f"{_message(exc)} (and 'canary')") from None
     spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
     market = Market.simulate(spec, seed=seed, n_paths=n_paths)
     try:

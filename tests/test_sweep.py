@@ -197,3 +197,47 @@ def test_backtest_command_names_the_bad_field_of_a_scenario(tmp_path):
     result = CliRunner().invoke(main, ["backtest", str(bad), "--strategy", "hold", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "vol: must be > 0.0, got -0.55" in result.output and not (tmp_path / "o").exists()
+
+
+def test_the_readmes_own_strategy_runs_from_the_cli_at_two_workers(tmp_path):
+    """README 'Write your own strategy': the example is examples/momentum.py verbatim, and it runs by import path."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "examples" / "momentum.py").read_text()
+    assert f"```python\n{example}```" in readme
+    exe = ROOT / ".venv" / "bin" / "prometheus-sim"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "prometheus_sim.cli"]
+    args = ["backtest", "default", "--strategy", "momentum:Momentum,equal_weight", "--strategy-param",
+            "momentum:Momentum.lookback=20", "--seeds", "1-4", "--horizon-days", "90", "--workers", "2",
+            "--seeds-per-task", "2", "--out", str(tmp_path / "m")]  # fmt: skip
+    done = subprocess.run(cmd + args, cwd=ROOT / "examples", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = pd.read_parquet(tmp_path / "m" / "metrics.parquet")
+    assert set(metrics["strategy"]) == {"momentum:Momentum", "equal_weight"} and len(metrics) == 8
+    key = json.loads((tmp_path / "m" / "sweep.json").read_text())["config"]["strategies"]
+    momentum = next(s for s in key if s["name"] == "momentum:Momentum")
+    assert momentum["params"] == {"lookback": 20} and len(momentum["code_sha256"]) == 64
+    # a decide-only object and a bad parameter, from the CLI
+    bad = subprocess.run(cmd + [*args[:4], "--strategy-param", "momentum:Momentum.lookbak=3", *args[6:]],
+                         cwd=ROOT / "examples", capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert bad.returncode == 2 and "unexpected keyword argument 'lookbak'" in bad.stderr
+
+
+class DecideOnly:
+    """No decide_batch, no name, no schedule: the loop still runs it."""
+
+    def decide(self, snapshot):
+        return Recommendation(Action.HOLD)
+
+
+def test_a_decide_only_object_is_a_strategy(tmp_path):
+    from adapters.sim import backtest
+
+    market = Market.simulate(_config().load_scenarios()["default"], seeds=[1, 2])
+    result = backtest(DecideOnly(), market)
+    assert result.action_counts() == {"HOLD": 2 * len(result.decision_steps)}
+    assert result.strategy == "DecideOnly"

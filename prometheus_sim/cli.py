@@ -192,12 +192,17 @@ def backtest(
             registry.build(spec)
         seeds = parse_seeds(seed_text)
         costs = CostModel(fees_bps=fees_bps, slippage_bps=slippage_bps, impact=impact)
-        profiles = ProfileGrid(
-            risk_tolerance=_grid("--risk-tolerance", risk_tolerance_text, float),
-            time_to_goal=_grid("--time-to-goal", time_to_goal_text, int),
-            investment_amount=_grid("--initial-value", initial_text, float),
-            monthly_contribution=_grid("--monthly-contribution", contribution_text, float),
-        )
+        options = {"risk_tolerance": ("--risk-tolerance", risk_tolerance_text, float),
+                   "time_to_goal": ("--time-to-goal", time_to_goal_text, int),
+                   "investment_amount": ("--initial-value", initial_text, float),
+                   "monthly_contribution": ("--monthly-contribution", contribution_text, float)}  # fmt: skip
+        try:
+            profiles = ProfileGrid(**{field: _grid(*how) for field, how in options.items()})
+        except ValueError as exc:  # name the option the user typed, not the field behind it
+            text = str(exc)
+            for field, (option, _, _) in options.items():
+                text = text.replace(f"profiles.{field}:", f"{option}:")
+            raise ValueError(text) from None
     except (KeyError, ValueError, TypeError) as exc:
         raise click.UsageError(_message(exc)) from None
     try:  # parses every scenario file, once for the whole run; a bad file names its fields

@@ -21,8 +21,10 @@ DEFINITIONS: dict[str, str] = {
     "total_return": "product of (1 + daily return) - 1 (equals final / initial - 1 without contributions).",
     "annual_return": "(1 + total_return) ** (365 / days) - 1: the geometric annualised return.",
     "annual_vol": "std of daily returns x sqrt(365).",
-    "sharpe": "mean / std of daily returns x sqrt(365); risk-free rate 0.",
-    "sortino": "mean daily return / downside deviation (root mean square of min(r, 0)) x sqrt(365).",
+    "sharpe": "mean / std of daily returns x sqrt(365); risk-free rate 0. 0 for a flat curve; undefined (NaN) for a "
+    "riskless curve that gains or loses (std 0 or float noise, below 1e-9 x |mean|) and for fewer than 2 returns.",
+    "sortino": "mean daily return / downside deviation (root mean square of min(r, 0)) x sqrt(365); undefined (NaN) "
+    "with no downside and a non-zero mean.",
     "max_drawdown": "largest peak-to-trough fall of the time-weighted growth index, as a positive fraction.",
     "calmar": "annual_return / max_drawdown.",
     "turnover": "notional traded / mean equity, per year.",
@@ -47,10 +49,14 @@ def twr_returns(equity: np.ndarray, deposits: np.ndarray, initial: np.ndarray) -
     equity, deposits : ndarray of shape (n_paths, n_periods), value at each period's end and the
         contributions that landed during it
     initial : ndarray of shape (n_paths,), the value before the first period
+
+    A portfolio worth nothing stays lost: after the value reaches 0 the returns are 0 (the growth
+    index stays at 0 even when later contributions arrive).
     """
     prev = np.concatenate([np.asarray(initial, dtype=float)[:, None], equity[:, :-1]], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (equity - deposits) / prev - 1.0
+        out = (equity - deposits) / prev - 1.0
+    return np.where(prev > 0, out, 0.0)
 
 
 def growth_index(returns: np.ndarray) -> np.ndarray:
@@ -68,32 +74,55 @@ def total_return(equity: np.ndarray) -> np.ndarray:
     return equity[..., -1] / equity[..., 0] - 1.0
 
 
+#: A spread this small relative to the mean return is float noise: the curve is riskless.
+RISKLESS_RTOL = 1e-9
+
+
 def annual_return(equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    """Geometric annualised return; -1 after a total loss; NaN with fewer than two points (no time passed)."""
+    if equity.shape[-1] < 2:
+        return np.full(equity.shape[:-1], np.nan)
     years = (equity.shape[-1] - 1) / periods_per_year
-    growth = equity[..., -1] / equity[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
+        growth = equity[..., -1] / equity[..., 0]
         return np.where(growth > 0, growth ** (1.0 / years) - 1.0, -1.0)
 
 
+def _std(returns: np.ndarray) -> np.ndarray:
+    """Sample std (ddof 1); NaN with fewer than two returns, without numpy's warnings."""
+    if returns.shape[-1] < 2:
+        return np.full(returns.shape[:-1], np.nan)
+    return returns.std(axis=-1, ddof=1)
+
+
 def annual_vol(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
-    return returns.std(axis=-1, ddof=1) * math.sqrt(periods_per_year)
+    return _std(returns) * math.sqrt(periods_per_year)
+
+
+def _ratio(mean: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """mean / risk, defined at the edges: 0 for a flat curve (no return, no risk); NaN for a riskless
+    curve that gains or loses (risk 0 or float noise: the ratio is undefined, not huge) and for too
+    few returns."""
+    riskless = risk <= RISKLESS_RTOL * np.abs(mean)
+    flat = (risk == 0) & (mean == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(riskless, np.nan, mean / risk)
+    return np.where(flat, 0.0, out)
 
 
 def sharpe(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
-    """Annualised Sharpe ratio of per-period returns (risk-free 0); 0 where the std is 0."""
-    sd = returns.std(axis=-1, ddof=1)
-    mean = returns.mean(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(sd > 0, mean / sd, 0.0)
-    return out * math.sqrt(periods_per_year)
+    """Annualised Sharpe ratio of per-period returns (risk-free 0); edges as in :func:`_ratio`."""
+    if returns.shape[-1] < 2:
+        return np.full(returns.shape[:-1], np.nan)
+    return _ratio(returns.mean(axis=-1), _std(returns)) * math.sqrt(periods_per_year)
 
 
 def sortino(returns: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    """Annualised mean / downside deviation; NaN with no downside and a non-zero mean (undefined)."""
+    if returns.shape[-1] < 2:
+        return np.full(returns.shape[:-1], np.nan)
     downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=-1))
-    mean = returns.mean(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(downside > 0, mean / downside, 0.0)
-    return out * math.sqrt(periods_per_year)
+    return _ratio(returns.mean(axis=-1), downside) * math.sqrt(periods_per_year)
 
 
 def max_drawdown(equity: np.ndarray) -> np.ndarray:
@@ -108,24 +137,31 @@ def calmar(equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.n
 
 
 def turnover(notional: np.ndarray, equity: np.ndarray, periods_per_year: int = PERIODS_PER_YEAR) -> np.ndarray:
+    """Notional traded / mean equity, per year; NaN with fewer than two points."""
+    if equity.shape[-1] < 2:
+        return np.full(equity.shape[:-1], np.nan)
     years = (equity.shape[-1] - 1) / periods_per_year
-    return notional / equity.mean(axis=-1) / max(years, 1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return notional / equity.mean(axis=-1) / years
 
 
 def probabilistic_sharpe(returns: np.ndarray, benchmark: float = 0.0) -> np.ndarray:
-    """PSR: probability that the true per-period Sharpe exceeds ``benchmark`` (per period)."""
+    """PSR: probability that the true per-period Sharpe exceeds ``benchmark`` (per period); NaN where
+    the Sharpe ratio is undefined."""
     n = returns.shape[-1]
+    if n < 2:
+        return np.full(returns.shape[:-1], np.nan)
     mean = returns.mean(axis=-1)
-    sd = returns.std(axis=-1, ddof=1)
+    sd = _std(returns)
     centred = returns - mean[..., None]
     m2 = np.mean(centred**2, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sr = np.where(sd > 0, mean / sd, 0.0)
+        sr = _ratio(mean, sd)
         skew = np.where(m2 > 0, np.mean(centred**3, axis=-1) / m2**1.5, 0.0)
         kurt = np.where(m2 > 0, np.mean(centred**4, axis=-1) / m2**2, 3.0)
         denom = np.sqrt(np.maximum(1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2, 1e-12))
         z = (sr - benchmark) * math.sqrt(max(n - 1, 1)) / denom
-    cdf = np.vectorize(NormalDist().cdf, otypes=[float])
+    cdf = np.vectorize(lambda x: NormalDist().cdf(x) if math.isfinite(x) else math.nan, otypes=[float])
     return cdf(z)
 
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +27,7 @@ import pandas as pd
 
 from prometheus_sim import __version__
 from prometheus_sim.metrics import growth_index, path_metrics, twr_returns
-from prometheus_sim.portfolio import CostModel, RebalanceRules, RiskProfile, RiskProfiles
+from prometheus_sim.portfolio import AssetBook, CostModel, RebalanceRules, RiskProfile, RiskProfiles
 from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
 from prometheus_sim.strategy_spec import StrategySpec
 
@@ -162,8 +165,14 @@ class SweepConfig:
                     spec = spec.with_horizon(self.horizon_days)
             except ScenarioError as exc:
                 raise ValueError(str(exc)) from None
+            if str(path) in files.values():
+                raise ValueError(f"scenario {path} is given twice")
             if spec.name in specs:
                 raise ValueError(f"scenarios {files[spec.name]} and {path} share the name {spec.name!r}; rename one")
+            try:  # every cell would fail on it: say so before the sweep starts
+                AssetBook.from_kinds(spec.asset_names, [asset.kind for asset in spec.assets])
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
             specs[spec.name] = spec
             files[spec.name] = str(path)
         return specs
@@ -385,7 +394,12 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run (or resume) a sweep into ``out_dir``; return the collected metrics and failures."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create it ({exc.strerror})") from None
     _check_resume(out, config, wiring)
     _write_sweep_file(out, config, wiring, status="running")
     tasks = plan_tasks(config)
@@ -393,10 +407,11 @@ def run_sweep(
     skipped = len(tasks) - len(todo)
     if progress is not None and skipped:
         progress(skipped)
-    for res in _execute(todo, config, wiring, workers, executor, scheduler):
-        _write_task(out, res)
-        if progress is not None:
-            progress(1)
+    with _sigterm_as_exit():
+        for res in _execute(todo, config, wiring, workers, executor, scheduler):
+            _write_task(out, res)
+            if progress is not None:
+                progress(1)
     outcome = collect(out, config)
     outcome.tasks_run, outcome.tasks_skipped = len(todo), skipped
     _write_sweep_file(out, config, wiring, status="failed cells" if outcome.failures else "complete")
@@ -421,10 +436,38 @@ def _execute(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # spawn, not fork: Numba's threading layer is not fork-safe once started.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_one_thread)
+    try:
         futures = [pool.submit(run_task, task, config, wiring) for task in tasks]
         for fut in as_completed(futures):
             yield fut.result()
+    except BaseException:  # interrupted (SIGTERM, Ctrl-C) or a task failed: leave no worker behind
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextmanager
+def _sigterm_as_exit():
+    """Turn SIGTERM into SystemExit while a sweep runs, so worker processes are stopped, not orphaned.
+
+    Finished tasks are on disk already (a rerun resumes from them). Only in the main thread, where
+    Python delivers signals.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_thread() -> None:

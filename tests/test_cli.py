@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from prometheus_sim.cli import main
@@ -50,3 +51,36 @@ def test_simulate_rejects_too_many_threads(tmp_path):
     )
     assert result.exit_code == 2
     assert "--threads" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["default", "default"], "is given twice"),
+        (["default", "--initial-value", "inf"], "--initial-value: must be a number in (0.0"),
+        (["default", "--risk-tolerance", "0.5,1.5"], "--risk-tolerance: must be a number in [0.0, 1.0], got 1.5"),
+        (["default", "--strategy-param", "period_days=0"], "period_days: must be an integer >= 1"),
+    ],
+)
+def test_backtest_refuses_bad_input_up_front(args, message, tmp_path):
+    result = CliRunner().invoke(main, ["backtest", *args, "--strategy", "equal_weight", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_backtest_refuses_an_out_that_is_a_file_and_a_market_without_cash(tmp_path):
+    import yaml
+
+    from tests.conftest import minimal_dict
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--out", str(afile / "sub")])
+    assert result.exit_code == 2 and "cannot create it" in result.output
+    data = minimal_dict()
+    data["assets"] = data["assets"][:2]
+    nocash = tmp_path / "nocash.yaml"
+    nocash.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["backtest", str(nocash), "--strategy", "hold", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "needs a stablecoin" in result.output

@@ -68,3 +68,30 @@ def test_every_path_metric_has_a_definition():
     for name in m.PATH_METRICS:
         if name != "n_scored":
             assert name in m.DEFINITIONS
+
+
+def test_edges_are_defined_and_quiet():
+    import warnings
+
+    days = np.arange(366)
+    riskless = 100.0 * 1.001**days  # +0.1 %/day, no risk: the float noise must not make a Sharpe of 1e14
+    bankrupt = np.array([100.0, 50.0, 0.0, 0.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = m.simple_returns(riskless[None])
+        assert np.isnan(m.sharpe(r)[0]) and np.isnan(m.sortino(r)[0]) and np.isnan(m.probabilistic_sharpe(r)[0])
+        flat = np.zeros((1, 30))
+        assert m.sharpe(flat)[0] == 0.0 and m.sortino(flat)[0] == 0.0
+        b = m.twr_returns(bankrupt[None, 1:], np.zeros((1, 4)), np.array([100.0]))
+        assert b.tolist() == [[-0.5, -1.0, 0.0, 0.0]]  # lost stays lost: no NaN after the fall
+        idx = m.growth_index(b)
+        assert m.total_return(idx)[0] == -1.0 and m.annual_return(idx)[0] == -1.0 and m.max_drawdown(idx)[0] == 1.0
+        assert np.isfinite(m.sharpe(b)[0]) and m.sharpe(b)[0] < 0 and m.sortino(b)[0] < 0
+        one_point = np.array([[100.0]])
+        assert np.isnan(m.annual_return(one_point)[0]) and np.isnan(m.turnover(np.array([0.0]), one_point)[0])
+        one_return = np.array([[0.01]])
+        assert np.isnan(m.sharpe(one_return)[0]) and np.isnan(m.annual_vol(one_return)[0])
+        assert np.isnan(m.sortino(one_return)[0]) and np.isnan(m.probabilistic_sharpe(one_return)[0])
+        # deposits after a total loss do not revive the index
+        revived = m.twr_returns(np.array([[0.0, 500.0]]), np.array([[0.0, 500.0]]), np.array([100.0]))
+        assert revived.tolist() == [[-1.0, 0.0]]

@@ -241,3 +241,29 @@ def test_a_decide_only_object_is_a_strategy(tmp_path):
     result = backtest(DecideOnly(), market)
     assert result.action_counts() == {"HOLD": 2 * len(result.decision_steps)}
     assert result.strategy == "DecideOnly"
+
+
+def test_sigterm_leaves_no_worker_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    from tests.conftest import ROOT
+
+    exe = ROOT / ".venv" / "bin" / "prometheus-sim"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "prometheus_sim.cli"]
+    args = ["backtest", "default", "--strategy", "equal_weight", "--seeds", "1-400", "--seeds-per-task", "1",
+            "--workers", "2", "--out", str(tmp_path / "t")]  # fmt: skip
+    proc = subprocess.Popen(cmd + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((tmp_path / "t" / "cells").glob("*.parquet")):
+        time.sleep(0.1)  # until workers are up and have finished a task
+    children = parent.children(recursive=True)
+    assert len(children) >= 2 and proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [p.cmdline()[:3] for p in alive]

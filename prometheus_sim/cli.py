@@ -256,22 +256,32 @@ def _grid(option: str, text: str, kind: type) -> tuple:
     return values
 
 
-def _read_run_or_exit(reader, run_dir: Path):
-    """Call ``reader(run_dir)``; a directory that is not a backtest run is bad input (exit 2)."""
+def _read_run_or_exit(reader, run_dir: Path, *args):
+    """Call ``reader(run_dir, *args)``; a directory that is not a run, or evidence that cannot be read,
+    is bad input (exit 2)."""
+    from prometheus_sim.evidence import EvidenceError
+
     try:
-        return reader(run_dir)
-    except FileNotFoundError as exc:
+        return reader(run_dir, *args)
+    except (FileNotFoundError, EvidenceError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
 
 
+_EVIDENCE_OPTION = click.option(
+    "--evidence", "evidence", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="An evidence file (repeat it); RUN_DIR/evidence/*.json are always read.",
+)  # fmt: skip
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-def report(run_dir: Path) -> None:
+@_EVIDENCE_OPTION
+def report(run_dir: Path, evidence: tuple[Path, ...]) -> None:
     """Write RUN_DIR/report.{md,html,json} and plots from a backtest run."""
     from prometheus_sim.report.builder import build_report
 
-    files = _read_run_or_exit(build_report, run_dir)
+    files = _read_run_or_exit(build_report, run_dir, list(evidence))
     plots = [k for k in files if k.startswith("plots/")]
     for name in ("report.md", "report.json", "report.html"):
         click.echo(f"{name:12s} {files[name]}")
@@ -280,20 +290,30 @@ def report(run_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-def acceptance(run_dir: Path) -> None:
-    """Score the acceptance criteria for RUN_DIR: pass / fail / not measured; exit 1 on a fail."""
+@_EVIDENCE_OPTION
+def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
+    """Score the guide's criteria for RUN_DIR and its evidence; exit 1 on a fail, 2 on unreadable input.
+
+    Statuses: pass, fail, inconclusive, not measured, unverified (evidence without provenance),
+    not measurable (30-day uptime; a soak test reports on its own proxy row).
+    """
     from prometheus_sim.acceptance import evaluate
 
-    result = _read_run_or_exit(evaluate, run_dir)
+    result = _read_run_or_exit(evaluate, run_dir, list(evidence))
     for c in result.criteria:
-        value = "" if c.measured is None else f"{c.measured:.4g}"
+        value = _num(c.measured)
         if c.low is not None and c.high is not None:
-            value += f" [{c.low:.4g}, {c.high:.4g}]"
-        base = ", ".join(f"{k} {v:.3g}" for k, v in c.baselines.items())
-        click.echo(f"{c.status.upper():13s} {c.name}: target {c.target}; measured {value or '-'}"
+            value += f" [{_num(c.low)}, {_num(c.high)}]"
+        cells = f"; {c.cells} cells, {c.failed_cells} failed" if c.cells or c.failed_cells else ""
+        base = ", ".join(f"{k} {_num(v['measured'])} {v['status']}" for k, v in c.baselines.items())
+        click.echo(f"{c.status.upper():14s} {c.name}: target {c.target}; measured {value or '-'}{cells}"
                    + (f"; baselines: {base}" if base else "") + (f"  ({c.note})" if c.note else ""))  # fmt: skip
     if result.failed:
         sys.exit(1)
+
+
+def _num(value) -> str:
+    return "" if value is None or value != value else f"{value:.4g}"
 
 
 @main.command()

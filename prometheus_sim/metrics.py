@@ -21,6 +21,9 @@ DEFINITIONS: dict[str, str] = {
     "total_return": "product of (1 + daily return) - 1 (equals final / initial - 1 without contributions).",
     "annual_return": "(1 + total_return) ** (365 / days) - 1: the geometric annualised return.",
     "annual_vol": "std of daily returns x sqrt(365).",
+    "sharpe_excess": "the Sharpe ratio of daily returns in excess of the scenario's policy rate (fed_rate / 365 "
+    "each day, from the market's macro block), x sqrt(365): what cash at the policy rate would have earned is "
+    "not counted as skill.",
     "sharpe": "mean / std of daily returns x sqrt(365); risk-free rate 0. 0 for a flat curve; undefined (NaN) for a "
     "riskless curve that gains or loses (std 0 or float noise, below 1e-9 x |mean|) and for fewer than 2 returns.",
     "sortino": "mean daily return / downside deviation (root mean square of min(r, 0)) x sqrt(365); undefined (NaN) "
@@ -199,17 +202,18 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
 
 
 PATH_METRICS = (
-    "total_return", "annual_return", "annual_vol", "sharpe", "sortino", "max_drawdown", "calmar",
+    "total_return", "annual_return", "annual_vol", "sharpe", "sharpe_excess", "sortino", "max_drawdown", "calmar",
     "turnover", "fees_paid", "psr", "win_rate", "n_scored",
 )  # fmt: skip
 
 
-def path_metrics(result) -> pd.DataFrame:
+def path_metrics(result, risk_free: np.ndarray | None = None) -> pd.DataFrame:
     """One row per user of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``.
 
     Returns are time-weighted (``DEFINITIONS["daily_return"]``): the run starts from the initial
     value (all cash before the first open), then each day's close. ``win_rate`` needs the result
     scored (:meth:`~prometheus_sim.backtest.BacktestResult.scored`); unscored it is NaN.
+    ``risk_free`` (n_users, n_days) is each day's risk-free return (``sharpe_excess``; NaN without it).
     """
     daily = result.daily_equity()
     rets = twr_returns(daily, result.daily_deposits(), result.initial_value)
@@ -227,6 +231,7 @@ def path_metrics(result) -> pd.DataFrame:
             "annual_return": annual_return(index),
             "annual_vol": annual_vol(rets),
             "sharpe": sharpe(rets),
+            "sharpe_excess": sharpe(rets - risk_free) if risk_free is not None else np.full(n, np.nan),
             "sortino": sortino(rets),
             "max_drawdown": max_drawdown(index),
             "calmar": calmar(index),

@@ -255,6 +255,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     plot = set(config.seeds[: config.plot_seeds])
     n_plot = sum(1 for s in task.seeds if s in plot)
     digest = market.digest()
+    policy_rate = daily_policy_rate(market)
     for k, strategy in enumerate(config.strategies):
         name = strategy.label
         try:
@@ -275,7 +276,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             break
         if result is None:
             continue
-        rows.append(_cell_rows(result, spec.name, task.seeds, name))
+        rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate))
         if n_plot:
             rets = twr_returns(result.daily_equity()[:n_plot], result.daily_deposits()[:n_plot],
                                result.initial_value[:n_plot])  # fmt: skip
@@ -302,8 +303,14 @@ def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiri
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
 
-def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str) -> pd.DataFrame:
-    frame = path_metrics(result)
+def daily_policy_rate(market) -> np.ndarray:
+    """Each day's return of cash at the scenario's policy rate: ``fed_rate / 365`` at the day's last step."""
+    spd = market.steps_per_day
+    return market.blocks.column("macro", "fed_rate")[:, spd - 1 :: spd] / 365.0
+
+
+def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free=None) -> pd.DataFrame:
+    frame = path_metrics(result, risk_free)
     frame.insert(0, "strategy", strategy)
     frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
     frame.insert(0, "scenario", scenario)
@@ -317,11 +324,12 @@ def _seed_by_seed(strategy: StrategySpec, spec: ScenarioSpec, task: Task, config
     rows, failures = [], []
     for seed in task.seeds:
         try:
-            result = _backtest_cell(strategy, Market.simulate(spec, seeds=[seed]), config, wiring)
+            result_market = Market.simulate(spec, seeds=[seed])
+            result = _backtest_cell(strategy, result_market, config, wiring)
         except Exception as exc:
             failures.append(_failure(task.name, (seed,), strategy.label, exc))
             continue
-        rows.append(_cell_rows(result, spec.name, (seed,), strategy.label))
+        rows.append(_cell_rows(result, spec.name, (seed,), strategy.label, daily_policy_rate(result_market)))
     return rows, failures
 
 

@@ -1,16 +1,38 @@
-"""Acceptance rows: measured, pass/fail/not measured, never invented."""
+"""Acceptance rows: every criterion present, verdicts that cannot pass on survivors or hand-written files."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from prometheus_sim.acceptance import FAIL, NOT_MEASURED, PASS, evaluate
+from prometheus_sim.acceptance import (
+    FAIL,
+    INCONCLUSIVE,
+    MIN_CELLS,
+    NOT_MEASURABLE,
+    NOT_MEASURED,
+    PASS,
+    UNVERIFIED,
+    evaluate,
+)
 from prometheus_sim.cli import main, simulated_wiring
+from prometheus_sim.evidence import EvidenceError, write_evidence
 from prometheus_sim.sweep import SweepConfig, run_sweep
 from tests.conftest import SCENARIOS
+
+GUIDE = [
+    ("Model", "Forecast MAE"), ("Model", "7-day forecast MAPE"), ("Model", "RL policy Sharpe in backtests"),
+    ("Model", "RL policy Sharpe over the policy rate"), ("Model", "Recommendation win rate"),
+    ("API", "Inference latency p99"), ("API", "Inference throughput"), ("API", "Uptime over 30 days"),
+    ("API", "Soak test (proxy for uptime)"), ("Integration", "Reads portfolios from VaultManager"),
+    ("Integration", "Submits recommendations to PolicyEngine"), ("Integration", "Auto-rebalancing triggers correctly"),
+    ("Security", "API authentication"), ("Security", "Rate limiting"),
+    ("Security", "Model inputs validated and sanitised"), ("Security", "No sensitive data in logs"),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -22,33 +44,142 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_parts_that_do_not_exist_are_not_measured(run_dir):
+def fake_run(path, cells: dict[str, list[float]], failures: list[dict] = (), column: str = "sharpe"):
+    """A run directory with hand-made cells: strategy -> one value per seed."""
+    path.mkdir(parents=True)
+    rows = [{"scenario": "default", "seed": np.uint64(s), "strategy": k, "sharpe": v, "sharpe_excess": v - 0.1,
+             "win_rate": v} for k, vals in cells.items() for s, v in enumerate(vals)]  # fmt: skip
+    pd.DataFrame(rows).to_parquet(path / "metrics.parquet")
+    (path / "failures.json").write_text(json.dumps(list(failures)))
+    (path / "sweep.json").write_text(json.dumps({"config": {}, "status": "complete"}))
+    return path
+
+
+def row(report, name):
+    return next(c for c in report.criteria if c.name == name)
+
+
+def test_every_guide_criterion_has_a_row(run_dir):
     report = evaluate(run_dir)
-    names = [c.name for c in report.criteria]
-    assert names == [
-        "Forecast MAE", "7-day forecast MAPE", "RL policy Sharpe in backtests", "Recommendation win rate",
-        "Inference latency p99", "Inference throughput",
-    ]  # fmt: skip
-    assert all(c.status == NOT_MEASURED and c.measured is None for c in report.criteria)
+    assert [(c.group, c.name) for c in report.criteria] == GUIDE
+    statuses = {c.name: c.status for c in report.criteria}
+    assert statuses.pop("Uptime over 30 days") == NOT_MEASURABLE
+    assert set(statuses.values()) == {NOT_MEASURED}
+    assert all(c.measured is None for c in report.criteria)
     assert not report.failed
-    win = report.criteria[3]
+    win = row(report, "Recommendation win rate")
     assert set(win.baselines) == {"hold", "equal_weight"} and win.definition
+    assert win.baselines["equal_weight"]["status"] == NOT_MEASURED  # 8 cells < MIN_CELLS
     assert json.dumps(report.to_dict())  # valid JSON, NaN-free
 
 
-def test_measured_rows_pass_or_fail(run_dir):
-    (run_dir / "forecast_eval.json").write_text(json.dumps({"mae_pct": 7.5, "mape_7d": 8.0}))
+def test_failed_cells_fail_the_row_and_are_counted(tmp_path):
+    rng = np.random.default_rng(1)
+    survivors = list(0.5 + rng.normal(0, 0.01, 30))
+    failures = [{"scenario": "crypto_winter", "seeds": "1000-1014", "strategy": "dqn", "error": "boom"}]
+    report = evaluate(fake_run(tmp_path / "r", {"dqn": survivors}, failures))
+    sharpe = row(report, "RL policy Sharpe in backtests")
+    assert sharpe.status == FAIL and sharpe.cells == 30 and sharpe.failed_cells == 15
+    assert "15 of 45 cells failed" in sharpe.note
+    assert report.failed
+
+
+def test_too_few_cells_are_not_measured_and_the_interval_decides(tmp_path):
+    few = evaluate(fake_run(tmp_path / "few", {"dqn": [1.0] * (MIN_CELLS - 1)}))
+    assert row(few, "RL policy Sharpe in backtests").status == NOT_MEASURED
+    rng = np.random.default_rng(2)
+    clear = evaluate(fake_run(tmp_path / "clear", {"dqn": list(0.5 + rng.normal(0, 0.1, 40))}))
+    assert row(clear, "RL policy Sharpe in backtests").status == PASS
+    loses = evaluate(fake_run(tmp_path / "loses", {"dqn": list(-0.5 + rng.normal(0, 0.1, 40))}))
+    assert row(loses, "RL policy Sharpe in backtests").status == FAIL
+    straddle = evaluate(fake_run(tmp_path / "straddle", {"dqn": list(0.01 + rng.normal(0, 1.0, 40))}))
+    r = row(straddle, "RL policy Sharpe in backtests")
+    assert r.status == INCONCLUSIVE and r.low < 0 < r.high
+
+
+def test_a_do_nothing_baseline_that_passes_is_called_out(tmp_path):
+    rng = np.random.default_rng(3)
+    cells = {"dqn": list(0.2 + rng.normal(0, 0.05, 30)), "hold": list(0.015 + rng.normal(0, 0.001, 30))}
+    sharpe = row(evaluate(fake_run(tmp_path / "h", cells)), "RL policy Sharpe in backtests")
+    assert sharpe.baselines["hold"]["status"] == PASS
+    assert "'hold' (doing nothing) passes this criterion too" in sharpe.note
+    excess = row(evaluate(fake_run(tmp_path / "h2", cells)), "RL policy Sharpe over the policy rate")
+    assert excess.baselines["hold"]["status"] == FAIL  # once cash's own rate is taken out
+
+
+def test_hand_written_files_never_pass(run_dir, tmp_path):
+    loose = run_dir / "forecast_eval.json"
+    loose.write_text(json.dumps({"mae_pct": 0.1, "mape_7d": 0.2}))
     try:
-        report = evaluate(run_dir)
-        assert report.criteria[0].status == FAIL and report.criteria[0].measured == 7.5
-        assert report.criteria[1].status == PASS
+        with pytest.raises(EvidenceError, match="loose result file without schema or provenance"):
+            evaluate(run_dir)
         result = CliRunner().invoke(main, ["acceptance", str(run_dir)])
-        assert result.exit_code == 1
-        assert "FAIL" in result.output and "NOT MEASURED" in result.output
+        assert result.exit_code == 2 and "forecast_eval.json" in result.output
     finally:
-        (run_dir / "forecast_eval.json").unlink()
-    ok = CliRunner().invoke(main, ["acceptance", str(run_dir)])
-    assert ok.exit_code == 0, ok.output
+        loose.unlink()
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"kind": "api_bench", "schema_version": 1, "data": {
+        "p50_ms": 0.1, "p99_ms": 0.5, "predictions_per_s": 1e9, "n_requests": 10, "duration_s": 1.0,
+        "failed_requests": 0}}))  # fmt: skip
+    report = evaluate(run_dir, [forged])
+    assert row(report, "Inference latency p99").status == UNVERIFIED
+    assert "no provenance" in row(report, "Inference latency p99").note
+
+
+def test_written_evidence_counts_and_an_edit_is_detected(run_dir, tmp_path):
+    good = write_evidence(tmp_path / "fc.json", "forecast_eval", {"mae_pct": 7.5, "mape_7d": 8.0, "n_forecasts": 400},
+                          command="prometheus-sim forecast evaluate ...", model_uri="models:/prometheus-forecaster",
+                          model_version="3", seeds="1000-1019")  # fmt: skip
+    report = evaluate(run_dir, [good])
+    assert row(report, "Forecast MAE").status == FAIL and row(report, "Forecast MAE").measured == 7.5
+    assert row(report, "7-day forecast MAPE").status == PASS
+    assert row(report, "Forecast MAE").evidence[0]["model_version"] == "3"
+    result = CliRunner().invoke(main, ["acceptance", str(run_dir), "--evidence", str(good)])
+    assert result.exit_code == 1 and "FAIL" in result.output and "NOT MEASURED" in result.output
+    doc = json.loads(good.read_text())
+    doc["data"]["mae_pct"] = 0.1
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    r = row(evaluate(run_dir, [edited]), "Forecast MAE")
+    assert r.status == UNVERIFIED and "edited after it was written" in r.note
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        (
+            json.dumps(
+                {
+                    "kind": "forecast_eval",
+                    "schema_version": 1,
+                    "data": {"mae_pct": "abc", "mape_7d": 1, "n_forecasts": 5},
+                }
+            ),
+            "data.mae_pct",
+        ),  # fmt: skip
+        (json.dumps({"kind": "weather", "schema_version": 1, "data": {}}), "kind: 'weather' is not an evidence kind"),
+        (json.dumps({"kind": "api_soak", "schema_version": 9, "data": {}}), "schema_version: 9"),
+    ],
+)
+def test_malformed_evidence_is_a_clear_error(run_dir, tmp_path, text, message):
+    f = tmp_path / "bad.json"
+    f.write_text(text)
+    result = CliRunner().invoke(main, ["acceptance", str(run_dir), "--evidence", str(f)])
+    assert result.exit_code == 2 and message in result.output and "bad.json" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_soak_proxy_and_flags(run_dir, tmp_path):
+    short = write_evidence(tmp_path / "soak.json", "api_soak", {"duration_s": 60, "n_requests": 6000,
+                           "failed_requests": 0}, command="bench_api.py --soak 60")  # fmt: skip
+    sec = write_evidence(tmp_path / "sec.json", "api_security", {"authentication": True, "rate_limiting": False,
+                         "input_validation": True, "no_sensitive_logs": True, "tests": ["test_auth"]},
+                         command="pytest tests/test_api_security.py")  # fmt: skip
+    report = evaluate(run_dir, [short, sec])
+    assert row(report, "Soak test (proxy for uptime)").status == INCONCLUSIVE
+    assert row(report, "Uptime over 30 days").status == NOT_MEASURABLE
+    assert row(report, "API authentication").status == PASS and row(report, "Rate limiting").status == FAIL
 
 
 def test_acceptance_on_a_missing_run_is_a_clear_error(tmp_path):

@@ -216,3 +216,19 @@ def test_report_command_prints_where_the_files_are(report):
     assert str(run / "report.html") in result.output and "PNG files" in result.output
     missing = CliRunner().invoke(main, ["report", str(run / "nope")])
     assert missing.exit_code == 2 and "not a sweep directory" in missing.output
+
+
+def test_report_shows_evidence_provenance(report, tmp_path):
+    from prometheus_sim.evidence import write_evidence
+
+    run, _ = report
+    ev = write_evidence(tmp_path / "bench.json", "api_bench", {"p50_ms": 3.0, "p99_ms": 12.5, "predictions_per_s": 2400.0,
+                        "n_requests": 50_000, "duration_s": 20.8, "failed_requests": 0},
+                        command="python benchmarks/bench_api.py")  # fmt: skip
+    files = build_report(run, [ev])
+    md = files["report.md"].read_text()
+    assert "`python benchmarks/bench_api.py`" in md and "12.5 ms" in md
+    data = json.loads(files["report.json"].read_text())
+    p99 = next(c for c in data["acceptance"]["criteria"] if c["name"] == "Inference latency p99")
+    assert p99["status"] == "pass" and p99["evidence"][0]["verified"]
+    build_report(run)  # leave the shared fixture as the other tests expect it

@@ -61,10 +61,13 @@ PLOT_NOTE = (
 # ---------------------------------------------------------------- public entry point
 
 
-def build_report(run_dir: str | Path) -> dict[str, Path]:
-    """Write the report files into ``run_dir``; return them keyed by path relative to ``run_dir``."""
+def build_report(run_dir: str | Path, evidence: list[str | Path] = ()) -> dict[str, Path]:
+    """Write the report files into ``run_dir``; return them keyed by path relative to ``run_dir``.
+
+    ``evidence`` adds evidence files to those in ``run_dir/evidence``.
+    """
     run = Path(run_dir)
-    data = collect_report_data(run)
+    data = collect_report_data(run, evidence)
     data["plots"] = write_plots(run, data)
     blocks = report_blocks(data)
     files = {
@@ -84,13 +87,13 @@ def _write(path: Path, text: str) -> Path:
 # ---------------------------------------------------------------- data
 
 
-def collect_report_data(run_dir: str | Path) -> dict[str, Any]:
+def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) -> dict[str, Any]:
     """Everything the report says, as plain data (``report.json`` minus the plot list)."""
     from prometheus_sim.acceptance import evaluate
     from prometheus_sim.sweep import load_sweep
 
     doc, metrics, failures = load_sweep(run_dir)
-    acceptance = evaluate(run_dir).to_dict()
+    acceptance = evaluate(run_dir, list(evidence)).to_dict()
     return {
         "run": run_info(doc, metrics),
         "failures": [{k: f.get(k) for k in ("scenario", "seeds", "strategy", "error")} for f in failures],
@@ -379,17 +382,39 @@ def failure_blocks(data: dict) -> list[Block]:
 def acceptance_blocks(acceptance: dict) -> list[Block]:
     rows = []
     for c in acceptance.get("criteria", []):
-        baselines = "\n".join(f"{k}: {fmt_measured(v, c['unit'])}" for k, v in (c.get("baselines") or {}).items())
-        note = "\n".join(t for t in (c.get("definition"), c.get("note") and f"Note: {c['note']}") if t)
+        baselines = "\n".join(
+            f"{k}: {fmt_measured(v.get('measured'), c['unit'], v.get('low'), v.get('high'))} ({v.get('status')})"
+            for k, v in (c.get("baselines") or {}).items()
+        )
         measured = fmt_measured(c.get("measured"), c["unit"], c.get("low"), c.get("high"))
-        rows.append([c["name"], c["target"], measured, baselines or "-", c["status"], note])
-    headers = ["Criterion", "Target", "Measured [95 % interval]", "Baselines (mean)", "Status", "Definition / note"]
+        cells = f"{c['cells']} ({c['failed_cells']} failed)" if c.get("cells") or c.get("failed_cells") else "-"
+        evidence = "\n".join(_evidence_text(e) for e in c.get("evidence") or [])
+        note = "\n".join(t for t in (c.get("definition"), c.get("note") and f"Note: {c['note']}",
+                                      evidence and f"Evidence: {evidence}") if t)  # fmt: skip
+        rows.append([c.get("group", ""), c["name"], c["target"], measured, cells, baselines or "-", c["status"], note])
+    headers = ["Group", "Criterion", "Target", "Measured [95 % interval]", "Cells", "Baselines", "Status",
+               "Definition / note / evidence"]  # fmt: skip
     verdict = "at least one criterion failed" if acceptance.get("failed") else "no criterion failed"
     return [
         Heading(2, "Acceptance", "acceptance-section"),
-        Para(f"Overall: {verdict}. 'not measured' means the part that produces the number does not exist yet."),
-        Table(headers, rows, css="acceptance", anchor="acceptance", status_col=4),
+        Para(
+            f"Overall: {verdict}. 'not measured' means the part that produces the number does not exist yet (or too "
+            "few cells ran); 'unverified' means its only evidence lacks provenance; 'not measurable' means no run "
+            "can measure it (a labelled proxy row stands beside it)."
+        ),
+        Table(headers, rows, css="acceptance", anchor="acceptance", status_col=6),
     ]
+
+
+def _evidence_text(e: dict) -> str:
+    """One evidence file's provenance in a line: what wrote it, when, where, with which model."""
+    if not e.get("command"):
+        return f"{e['path']} (no provenance: not counted)"
+    model = f", model {e['model_uri']}@{e['model_version']}" if e.get("model_uri") else ""
+    seeds = f", seeds {e['seeds']}" if e.get("seeds") else ""
+    state = "" if e.get("verified") else f" (not counted: {e.get('problem')})"
+    return (f"{e['path']}: `{e['command']}`, prometheus-sim {e['package_version']}, {e['written_at']} on "
+            f"{e['host']}{model}{seeds}{state}")  # fmt: skip
 
 
 def summary_blocks(data: dict) -> list[Block]:
@@ -488,10 +513,12 @@ table { border-collapse: collapse; margin: .8rem 0; font-size: .88rem; }
 th, td { border: 1px solid #d0d0d0; padding: .3rem .5rem; vertical-align: top; text-align: left; }
 thead th { background: #f2f4f7; }
 table.summary td { font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.acceptance td:nth-child(4) { white-space: nowrap; }
+table.acceptance td:nth-child(4), table.acceptance td:nth-child(7) { white-space: nowrap; }
 td.status-pass { background: #e3f6e5; color: #17642a; font-weight: 600; }
 td.status-fail { background: #fde7e7; color: #9b1c1c; font-weight: 600; }
 td.status-not-measured { background: #f4f4f4; color: #666; }
+td.status-not-measurable { background: #f4f4f4; color: #666; font-style: italic; }
+td.status-inconclusive, td.status-unverified { background: #fff6db; color: #7a5500; font-weight: 600; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #555; }
 code { font-size: .9em; }

@@ -105,7 +105,14 @@ def _load_spec(days: int) -> ScenarioSpec:
 def _arrays_of(out: Any) -> dict[str, np.ndarray]:
     import dataclasses
 
-    return {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+    arrays: dict[str, np.ndarray] = {}
+    for f in dataclasses.fields(out):
+        value = getattr(out, f.name)
+        if hasattr(value, "_asdict"):  # the observable blocks, a named tuple of arrays
+            arrays.update(value._asdict())
+        else:
+            arrays[f.name] = value
+    return arrays
 
 
 def _outputs_nbytes(out: Any) -> int:

@@ -8,6 +8,7 @@ carries it, which is what keeps forecasts and policies honest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from prometheus_sim import __version__
 from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks
 from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
 from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
+from prometheus_sim.sealed import is_sealed, seal_copy
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -39,6 +41,9 @@ class MarketTruth:
     signal_names: tuple[str, ...]
     shock_jump: np.ndarray  # (T, A) dated log-price jumps from the scenario's shocks
     shock_vol: np.ndarray  # (T, A) dated volatility multipliers
+
+
+TRUTH_ARRAYS = ("regime", "drift", "vol", "jumps", "signal_active", "shock_jump", "shock_vol")
 
 
 class Market:
@@ -83,13 +88,25 @@ class Market:
         )
         self._freeze()
 
-    def _freeze(self) -> None:
-        """Make every array read-only: snapshots hand out views, and no strategy may edit the market."""
-        self.blocks.freeze()
-        for arr in self.named_arrays().values():
-            arr.flags.writeable = False
-        self.truth.shock_jump.flags.writeable = False
-        self.truth.shock_vol.flags.writeable = False
+    def _freeze(self, copy: bool = False) -> None:
+        """Seal every array: snapshots hand out views, and no strategy may edit the market.
+
+        Arrays the simulator generated are sealed already (in place); others (loaded, cut, unpickled,
+        the scenario's shock tables) are copied into sealed memory once (:mod:`prometheus_sim.sealed`).
+        """
+        truth_arrays = {name: getattr(self.truth, name) for name in TRUTH_ARRAYS}
+        named = {**self.blocks._asdict(), **{f"truth.{k}": v for k, v in truth_arrays.items()}}
+        todo = {name: arr for name, arr in named.items() if copy or not is_sealed(arr)}
+        if not todo:
+            return
+        sealed = {**named, **seal_copy(todo)}
+        self.blocks = MarketBlocks(*(sealed[name] for name in MarketBlocks._fields))
+        self.truth = dataclasses.replace(self.truth, **{k: sealed[f"truth.{k}"] for k in TRUTH_ARRAYS})
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled (a worker process's copy): seal again, since pickling copies the data out."""
+        self.__dict__.update(state)
+        self._freeze()
 
     # ------------------------------------------------------------ construction
 
@@ -135,16 +152,16 @@ class Market:
         if not 1 <= n_steps <= self.n_steps:
             raise ValueError(f"n_steps must be in [1, {self.n_steps}], got {n_steps}")
         out = copy.copy(self)
-        out.blocks = self.blocks.copy_head(n_steps)
+        out.blocks = self.blocks.head(n_steps)  # views; _freeze copies them into their own sealed memory
         out.calendar = self.calendar[:n_steps].copy()
         t = self.truth
         out.truth = MarketTruth(
-            regime=t.regime[:, :n_steps].copy(), regime_names=t.regime_names, drift=t.drift[:, :n_steps].copy(),
-            vol=t.vol[:, :n_steps].copy(), jumps=t.jumps[:, :n_steps].copy(),
-            signal_active=t.signal_active[:, :n_steps].copy(), signal_names=t.signal_names,
-            shock_jump=t.shock_jump[:n_steps].copy(), shock_vol=t.shock_vol[:n_steps].copy(),
+            regime=t.regime[:, :n_steps], regime_names=t.regime_names, drift=t.drift[:, :n_steps],
+            vol=t.vol[:, :n_steps], jumps=t.jumps[:, :n_steps],
+            signal_active=t.signal_active[:, :n_steps], signal_names=t.signal_names,
+            shock_jump=t.shock_jump[:n_steps], shock_vol=t.shock_vol[:n_steps],
         )  # fmt: skip
-        out._freeze()
+        out._freeze(copy=True)  # a view of sealed memory would still reach the uncut buffer
         return out
 
     def rows(self, rows: slice | np.ndarray) -> Market:

@@ -1,6 +1,6 @@
 """A deliberately leaky strategy: proof that the lookahead check catches cheating.
 
-It reaches through the history view's ``.base`` to the full close array and buys whatever rises
+It walks the history view's ``.base`` chain down to the full close array and buys whatever rises
 over the next step. Never registered, never in sweeps: ``prometheus-sim lookahead canary`` and the
 tests use it to show the check flags it.
 """
@@ -21,7 +21,12 @@ class LeakyCanary(BatchStrategy):
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
         t = snapshots.step
         seen = snapshots.history.close
-        full = seen.base if seen.base is not None and seen.base.ndim == 3 else seen
+        owner = seen
+        while isinstance(owner.base, np.ndarray):  # walk the views down to the array under them
+            owner = owner.base
+        n_paths, _, n_assets = seen.shape
+        fits = owner.size > seen.size and owner.size % (n_paths * n_assets) == 0
+        full = owner.reshape(n_paths, -1, n_assets) if fits else seen
         batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
         if full.shape[1] > t + 1:  # the future is reachable: peek at it
             rising = full[:, t + 1, :] > full[:, t, :]

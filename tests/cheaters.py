@@ -59,7 +59,11 @@ class ClassCache(BatchStrategy):
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
         close = snapshots.history.close
-        full = close.base if close.base is not None and close.base.ndim == 3 else close
+        owner = close
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        n, _, a = close.shape
+        full = owner.reshape(n, -1, a) if owner.size > close.size and owner.size % (n * a) == 0 else close
         key = full.shape[0]
         if key not in ClassCache.memory or ClassCache.memory[key].shape[1] < full.shape[1]:
             ClassCache.memory[key] = np.array(full)

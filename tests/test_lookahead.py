@@ -31,7 +31,7 @@ def test_side_doors_are_closed(cheater, market):
     """gc.get_objects() and a class-level cache filled by the full run both reached the future when cuts ran in-process."""
     report = check_lookahead(cheater, market, SimAdapter, registry.build, n_checks=6)
     assert not report.passed
-    assert {f.kind for f in report.findings} == {"decision"}
+    assert "decision" in {f.kind for f in report.findings}
     assert len({f.step for f in report.findings}) >= 4  # most checked steps, not a fluke
 
 

@@ -129,7 +129,9 @@ def test_editing_a_scenario_refuses_a_stale_resume(tmp_path):
     cfg = _config(scenarios=(str(scen),))
     run_sweep(cfg, tmp_path / "r", WIRING)
     scen.write_text(scen.read_text().replace("drift: 0.55", "drift: -2.0"))
-    with pytest.raises(ValueError, match="other settings"):  # a new run parses the edited file
+    with pytest.raises(
+        ValueError, match=r"other settings \(scenarios\);"
+    ):  # a new run parses the edited file; only it changed
         run_sweep(_config(scenarios=(str(scen),)), tmp_path / "r", WIRING)
 
 
@@ -267,3 +269,15 @@ def test_sigterm_leaves_no_worker_behind(tmp_path):
     assert proc.wait(timeout=30) != 0
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, [p.cmdline()[:3] for p in alive]
+
+
+def test_editing_a_strategys_code_refuses_a_stale_resume(tmp_path, monkeypatch):
+    module = tmp_path / "my_hold.py"
+    module.write_text("from strategies.baselines import HoldStrategy\n\nclass MyHold(HoldStrategy):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = _config(scenarios=SCEN[:1], strategies=("my_hold:MyHold",), seeds=(1, 2))
+    run_sweep(cfg, tmp_path / "r", WIRING)
+    assert run_sweep(cfg, tmp_path / "r", WIRING).tasks_skipped == 1  # unchanged code: resumes
+    module.write_text(module.read_text() + "# edited\n")
+    with pytest.raises(ValueError, match=r"other settings \(strategies\);"):
+        run_sweep(cfg, tmp_path / "r", WIRING)

@@ -15,6 +15,7 @@ from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.generators.params import KernelInputs, build_inputs, calendar
 from prometheus_sim.rng import seed_key
 from prometheus_sim.scenario import ScenarioSpec
+from prometheus_sim.sealed import Arena
 
 __all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "KernelInputs"]
 
@@ -34,15 +35,26 @@ class GeneratedArrays:
     signal_active: np.ndarray  # (P, T, G) int8
 
 
-def allocate(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> GeneratedArrays:
+TRUTH_FIELDS = ("regime", "drift", "vol", "jumps", "signal_active")
+
+
+def layout(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    """Name -> (shape, dtype) of every generated array: the blocks, then the truth."""
     shape = (n_paths, n_steps, n_assets)
+    blocks = MarketBlocks.empty(0, 0, n_assets)  # only for each block's width
+    return {
+        **{name: ((n_paths, n_steps, arr.shape[2]), np.float64) for name, arr in blocks._asdict().items()},
+        "regime": ((n_paths, n_steps), np.int8), "drift": (shape, np.float64), "vol": (shape, np.float64),
+        "jumps": (shape, np.int16), "signal_active": ((n_paths, n_steps, n_signals), np.int8),
+    }  # fmt: skip
+
+
+def from_named(arrays: dict[str, np.ndarray]) -> GeneratedArrays:
+    """Named arrays (see :func:`layout`) as :class:`GeneratedArrays`."""
     return GeneratedArrays(
-        blocks=MarketBlocks.empty(n_paths, n_steps, n_assets),
-        regime=np.empty((n_paths, n_steps), dtype=np.int8),
-        drift=np.empty(shape), vol=np.empty(shape),
-        jumps=np.empty(shape, dtype=np.int16),
-        signal_active=np.empty((n_paths, n_steps, n_signals), dtype=np.int8),
-    )  # fmt: skip
+        blocks=MarketBlocks(*(arrays[name] for name in MarketBlocks._fields)),
+        **{name: arrays[name] for name in TRUTH_FIELDS},
+    )
 
 
 def generate(
@@ -62,6 +74,8 @@ def generate(
         work freely (``generate(..., [k])`` equals row ``k`` of ``generate(..., range(1000))``).
     progress : callable, optional
         Called with the number of paths finished after each chunk.
+
+    The arrays come back sealed: read-only for good (:mod:`prometheus_sim.sealed`).
     """
     from prometheus_sim.generators.engine import simulate_paths_nb
 
@@ -71,7 +85,10 @@ def generate(
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
     seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
     keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
-    out = allocate(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
+    # the kernel writes straight into sealable shared memory; sealing afterwards copies nothing
+    arena = Arena(layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals)))
+    out = from_named(arena.arrays)
+    b = None
     for start in range(0, len(path_ids), CHUNK_PATHS):
         sl = slice(start, start + CHUNK_PATHS)
         b = out.blocks.rows(sl)
@@ -87,4 +104,5 @@ def generate(
         )  # fmt: skip
         if progress is not None:
             progress(min(CHUNK_PATHS, len(path_ids) - start))
-    return out
+    del out, b
+    return from_named(arena.seal())

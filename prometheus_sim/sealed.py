@@ -1,0 +1,109 @@
+"""Sealed memory: arrays no strategy can make writable again.
+
+``arr.flags.writeable = False`` is a request, not a lock: whoever reaches the array's owner (a
+view's ``.base``) can set the flag back to True. The market's arrays therefore live in a Linux
+``memfd``: the simulator writes into a shared writable mapping, then :meth:`Arena.seal` closes
+that mapping, maps the same pages private and read-only, and adds the file seals ``F_SEAL_WRITE``,
+``F_SEAL_GROW`` and ``F_SEAL_SHRINK``. NumPy arrays over a read-only mapping refuse
+``writeable = True``, and the kernel refuses any new writable mapping of the file. Sealing is in
+place: the pages are not copied, so a simulation's peak memory stays at its outputs.
+
+Where ``memfd_create`` is missing (not Linux), arrays are copied into immutable ``bytes``
+instead: equally unwritable, at the cost of one copy.
+
+Out of scope: code that writes raw memory through ``ctypes``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+ALIGN = 64
+HAVE_MEMFD = hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")
+
+
+class Arena:
+    """Named arrays carved from one shared, sealable buffer.
+
+    Parameters
+    ----------
+    layout : mapping of name -> (shape, dtype), the arrays to allocate
+    """
+
+    def __init__(self, layout: Mapping[str, tuple[tuple[int, ...], np.dtype | type]]):
+        self._layout: dict[str, tuple[tuple[int, ...], np.dtype, int]] = {}
+        offset = 0
+        for name, (shape, dtype) in layout.items():
+            dt = np.dtype(dtype)
+            self._layout[name] = (tuple(int(n) for n in shape), dt, offset)
+            size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+            offset += -(-size // ALIGN) * ALIGN
+        self.nbytes = max(offset, ALIGN)
+        self._fd = -1
+        if HAVE_MEMFD:
+            self._fd = os.memfd_create("prometheus-market", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            os.ftruncate(self._fd, self.nbytes)
+            self._buffer: mmap.mmap | bytearray = mmap.mmap(self._fd, self.nbytes)
+        else:
+            self._buffer = bytearray(self.nbytes)
+        self.arrays: dict[str, np.ndarray] = {name: self._view(self._buffer, name) for name in self._layout}
+
+    def _view(self, buffer, name: str) -> np.ndarray:
+        shape, dtype, offset = self._layout[name]
+        count = int(np.prod(shape, dtype=np.int64))
+        return np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+    def seal(self) -> dict[str, np.ndarray]:
+        """The arrays, read-only for good. Every writable array handed out before must be dropped first."""
+        self.arrays = {}
+        if not HAVE_MEMFD:
+            frozen = bytes(self._buffer)
+            self._buffer = bytearray()
+            return {name: self._view(frozen, name) for name in self._layout}
+        try:
+            self._buffer.close()  # BufferError while a writable view is still alive
+        except BufferError:
+            raise RuntimeError("cannot seal: a writable view of the arena is still referenced") from None
+        # a private, read-only mapping of the same pages (no copy: nothing ever writes to them) ...
+        readonly = mmap.mmap(self._fd, self.nbytes, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        # ... and no one may write the file again, through any mapping or descriptor
+        fcntl.fcntl(self._fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
+        os.close(self._fd)
+        self._fd = -1
+        return {name: self._view(readonly, name) for name in self._layout}
+
+    def __del__(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+
+
+def seal_copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Copies of ``arrays`` in sealed memory (for data that was not generated in place: loads, cuts)."""
+    arena = Arena({name: (arr.shape, arr.dtype) for name, arr in arrays.items()})
+    for name, arr in arrays.items():
+        arena.arrays[name][...] = arr
+    return arena.seal()
+
+
+def is_sealed(arr: np.ndarray) -> bool:
+    """True when no one can make ``arr`` (or the buffer under it) writable."""
+    if arr.flags.writeable:
+        return False
+    base = arr
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    if isinstance(base, np.ndarray):
+        return False  # an ndarray that owns its data can be flipped back to writable
+    try:
+        view = base if isinstance(base, memoryview) else memoryview(base)
+    except TypeError:  # some other owner (e.g. an Arrow buffer): not known to be sealed
+        return False
+    return view.readonly
+
+
+__all__ = ["Arena", "HAVE_MEMFD", "is_sealed", "seal_copy"]

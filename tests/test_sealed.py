@@ -1,0 +1,117 @@
+"""Sealed market memory: no strategy can make the market writable, and a sweep notices if one changes it."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from adapters.sim import SimAdapter
+from prometheus_sim.market import Market
+from prometheus_sim.sealed import HAVE_MEMFD, Arena, is_sealed
+
+
+@pytest.fixture(scope="module")
+def market(default_spec):
+    return Market.simulate(default_spec.with_horizon(40), seed=3, n_paths=3)
+
+
+def _owners(arr):
+    chain = [arr]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    return chain
+
+
+def test_no_view_of_the_market_can_be_made_writable(market):
+    snap = SimAdapter(market).snapshot(20)
+    for name in ("open", "close", "volume", "onchain", "macro"):
+        for arr in _owners(getattr(snap.history, name)):
+            with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+                arr.flags.writeable = True
+    buffer = _owners(snap.history.open)[-1].base
+    assert memoryview(buffer).readonly
+    with pytest.raises(TypeError):
+        memoryview(buffer)[0] = 0
+    assert all(is_sealed(a) for a in market.named_arrays().values())
+    assert is_sealed(market.truth.shock_jump)
+
+
+def test_loaded_cut_and_unpickled_markets_are_sealed_too(market, tmp_path):
+    loaded = Market.load(market.save(tmp_path / "m"))
+    cut = market.head(10)
+    copied = pickle.loads(pickle.dumps(market))
+    for m in (loaded, cut, copied):
+        assert all(is_sealed(a) for a in m.named_arrays().values())
+    assert copied.digest() == market.digest() == loaded.digest()
+    # a cut owns its memory: nothing under its views reaches the uncut data
+    assert (
+        all(o.size <= cut.close.size * 8 for o in _owners(cut.close))
+        and _owners(cut.close)[-1].size < market.close.size
+    )
+
+
+@pytest.mark.skipif(not HAVE_MEMFD, reason="sealing in place needs memfd (Linux); elsewhere it copies")
+def test_sealing_copies_nothing():
+    """The peak resident memory does not grow by the array's size when it is sealed: the pages are reused."""
+    from pathlib import Path
+
+    def status(key: str) -> int:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key))
+        return int(line.split()[1]) * 1024
+
+    arena = Arena({"x": ((8, 1024, 1024), np.float64)})  # 64 MiB
+    view = arena.arrays["x"]
+    view[:] = 2.0
+    del view
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to the current RSS
+    before = status("VmRSS")
+    sealed = arena.seal()["x"]
+    assert float(sealed[:, 0, 0].sum()) == 16.0 and sealed.sum() == 2.0 * sealed.size
+    grew = status("VmHWM") - before
+    assert grew < 16 * 2**20, f"sealing grew the peak by {grew / 2**20:.0f} MiB: it copied"
+
+
+def test_a_writable_view_left_behind_stops_sealing():
+    arena = Arena({"x": ((4,), np.float64)})
+    keep = arena.arrays["x"]
+    if HAVE_MEMFD:
+        with pytest.raises(RuntimeError, match="writable view"):
+            arena.seal()
+    assert keep.flags.writeable
+
+
+class Tamperer:
+    """Writes into the market through its snapshot, when the market lets it."""
+
+    name = "tamperer"
+    decision_every_days = 10
+
+    def decide_batch(self, snapshots):
+        from prometheus_sim.portfolio import OrderBatch
+
+        owner = _owners(snapshots.history.open)[-1]
+        if owner.flags.writeable:
+            owner[...] *= 0.8
+        return OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+
+
+def test_a_sweep_names_a_strategy_that_changed_the_market(monkeypatch, tmp_path):
+    """With sealing switched off, the digest check after each strategy still catches the change."""
+    import prometheus_sim.generators as generators
+    from prometheus_sim.cli import simulated_wiring
+    from prometheus_sim.sweep import SweepConfig, run_sweep
+    from strategies import registry
+    from tests.conftest import SCENARIOS
+
+    monkeypatch.setattr(generators.Arena, "seal", lambda self: self.arrays)  # leave the arrays writable
+    monkeypatch.setattr(Market, "_freeze", lambda self, copy=False: None)
+    with registry.registered("tamperer", Tamperer):
+        cfg = SweepConfig(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=(1, 2), strategies=("tamperer", "hold"),
+                          horizon_days=30)  # fmt: skip
+        outcome = run_sweep(cfg, tmp_path / "t", simulated_wiring())
+    errors = {f["strategy"]: f["error"] for f in outcome.failures}
+    assert "strategy 'tamperer' changed the market's data" in errors["tamperer"]
+    assert errors["hold"].startswith("RuntimeError: not run:")
+    assert outcome.metrics.empty

@@ -68,3 +68,25 @@ class ClassCache(BatchStrategy):
         if key not in ClassCache.memory or ClassCache.memory[key].shape[1] < full.shape[1]:
             ClassCache.memory[key] = np.array(full)
         return _buy_the_risers(snapshots, ClassCache.memory[key])
+
+
+class RareLeak(BatchStrategy):
+    """Peeks only before large moves: buys BTC when tomorrow's close is more than 5 % above today's."""
+
+    name = "rare_leak"
+    decision_every_days = 1
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        close = snapshots.history.close
+        owner = close
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        n, _, a = close.shape
+        full = owner.reshape(n, -1, a) if owner.size > close.size and owner.size % (n * a) == 0 else close
+        batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+        t = snapshots.step
+        if full.shape[1] > t + 1:
+            jump = full[:, t + 1, 0] > full[:, t, 0] * 1.05
+            batch.buy_fraction[jump, 0] = 0.5
+            batch.action[jump] = Action.BUY_AGGRESSIVE
+        return batch

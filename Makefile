@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml requirements/requirements.txt requirements/constraints.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements/requirements.txt -c requirements/constraints.lock.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/prometheus-sim warmup
 	touch $(STAMP)
 
 # Debian's Chromium renders the HTML report in a test (headless).

@@ -48,10 +48,28 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(lines))
 
 
+_NUMBERS = (float, int, float | None, int | None)
+_FIELD_MARK = "@field "  # a model-level error about one of its fields: _describe moves the name into the path
+
+
 class _Strict(BaseModel):
-    """Frozen, keyword-only, unknown keys rejected, NaN and inf rejected."""
+    """Frozen, keyword-only, unknown keys rejected, NaN and inf rejected, booleans are not numbers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:
+        """YAML reads ``yes``, ``no``, ``on``, ``true`` as booleans; pydantic would take them as 1 or 0."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and field.annotation in _NUMBERS:
+                    raise ValueError(
+                        f"{_FIELD_MARK}{name}: must be a number, got {value!r} "
+                        "(YAML reads yes/no/on/off/true/false as booleans)"
+                    )
+        return data
 
 
 # ---------------------------------------------------------------- assets and processes
@@ -395,6 +413,37 @@ class ScenarioSpec(_Strict):
         return ScenarioSpec.from_dict(data)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, path: str, problem: str):
+        super().__init__(problem)
+        self.path, self.problem = path, problem
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter: a key given twice is an error (YAML would silently keep the
+    last), and dates stay text so an impossible one is reported against its field, not as a crash."""
+
+
+_ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise _DuplicateKey(str(key), f"key {key!r} is given twice (lines {seen[key]} and {line}); remove one")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_ScenarioLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def load_scenario(path: str | Path) -> ScenarioSpec:
     """Read and validate a scenario YAML file."""
     path = Path(path)
@@ -406,7 +455,9 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([("", f"cannot read file: {exc}")], source) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ScenarioError([(exc.path, exc.problem)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -470,7 +521,11 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     if kind == "union_tag_not_found":
         return path, "needs a 'type' key"
     if kind == "value_error":
-        return path, str(ctx.get("error", err.get("msg")))
+        message = str(ctx.get("error", err.get("msg")))
+        if message.startswith(_FIELD_MARK):
+            name, _, message = message.removeprefix(_FIELD_MARK).partition(": ")
+            return (f"{path}.{name}" if path else name), message
+        return path, message
     return path, f"{err.get('msg')}, got {got_s}"
 
 

@@ -34,6 +34,24 @@ def test_simulate_writes_everything_the_issue_lists(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert str(out) in result.output
     assert Market.load(out).n_paths == 6
+    assert "M asset-steps/s; kernels loaded or compiled before that in" in result.output  # compile timed apart
+
+
+def test_the_package_picks_a_numba_cache_when_none_is_set(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    probe = "import prometheus_sim, os, numba; print(os.environ['NUMBA_CACHE_DIR']); print(numba.config.CACHE_DIR)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()  # fmt: skip
+    assert out == [str(ROOT / ".cache" / "numba")] * 2  # the same folder the Makefile uses
+    mine = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "NUMBA_CACHE_DIR": str(tmp_path)},
+                          capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert mine == [str(tmp_path)] * 2
 
 
 def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):

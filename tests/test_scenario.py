@@ -181,3 +181,30 @@ def test_with_horizon_drops_shocks_that_fall_after_it():
     short = spec.with_horizon(100)
     assert short.horizon_days == 100
     assert all(s.day < 100 for s in short.shocks) and len(short.shocks) < len(spec.shocks)
+
+
+def test_validation_holes_are_closed(tmp_path):
+    text = (SCENARIOS / "default.yaml").read_text()
+    booleans = tmp_path / "bool.yaml"
+    booleans.write_text(text.replace("vol: 0.55", "vol: yes", 1))
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(text.replace("    vol: 0.55\n", "    vol: 0.55\n    vol: 4.0\n", 1))
+    date = tmp_path / "date.yaml"
+    date.write_text(text.replace("start_date: 2024-01-01", "start_date: 2024-13-45"))
+    with pytest.raises(ScenarioError, match=r"assets\[0\]\.vol: must be a number, got True"):
+        load_scenario(booleans)
+    with pytest.raises(ScenarioError, match=r"key 'vol' is given twice \(lines \d+ and \d+\)"):
+        load_scenario(twice)
+    with pytest.raises(ScenarioError, match=r"start_date: must be a date \(YYYY-MM-DD\), got '2024-13-45'"):
+        load_scenario(date)
+    with pytest.raises(ScenarioError, match="start_date"):
+        ScenarioSpec.from_dict(minimal_dict(start_date="2024-13-45"))
+    assert load_scenario(SCENARIOS / "default.yaml").start_date.isoformat() == "2024-01-01"  # dates still read
+    # every file is checked and reported, a missing one included
+    result = CliRunner().invoke(
+        main, ["scenarios", "validate", str(booleans), str(tmp_path / "nothere.yaml"), str(twice), str(date), "default"]
+    )
+    assert result.exit_code == 2
+    for fragment in ("bool.yaml", "nothere.yaml", "twice.yaml", "date.yaml", "default: ok"):
+        assert fragment in result.output
+    assert "Traceback" not in result.output

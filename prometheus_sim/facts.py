@@ -37,8 +37,17 @@ def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
 
 def squared_return_acf(returns: np.ndarray, lags: int = ACF_LAGS) -> np.ndarray:
     """Autocorrelation of squared returns at lags 1..lags: shape (paths, lags, ...)."""
-    sq = returns**2
-    sq = sq - sq.mean(axis=1, keepdims=True)
+    return series_acf(returns**2, lags)
+
+
+def abs_return_acf(returns: np.ndarray, lags: int = ACF_LAGS) -> np.ndarray:
+    """Autocorrelation of absolute returns at lags 1..lags: shape (paths, lags, ...)."""
+    return series_acf(np.abs(returns), lags)
+
+
+def series_acf(x: np.ndarray, lags: int = ACF_LAGS) -> np.ndarray:
+    """Sample ACF along axis 1 (the statsmodels convention FACTS.md uses: full-sample mean and denominator)."""
+    sq = x - x.mean(axis=1, keepdims=True)
     denom = (sq**2).sum(axis=1)
     out = np.empty((sq.shape[0], lags) + sq.shape[2:])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -67,12 +76,14 @@ def stylised_facts(market: Market) -> pd.DataFrame:
 
     Facts: ``annual_vol`` (std of daily log returns x sqrt 365), ``excess_kurtosis``,
     ``sq_return_acf_lag1`` and ``sq_return_acf_lag10``, ``sq_return_acf_min_1_10`` (the smallest
-    of lags 1..10, positive when clustering persists), ``mean_corr_to_others`` and
+    of lags 1..10, positive when clustering persists), ``abs_return_acf_lag1`` and
+    ``abs_return_acf_lag10`` (of absolute returns), ``mean_corr_to_others`` and
     ``max_drawdown``.
     """
     rets = daily_log_returns(market)
     n_assets = rets.shape[2]
     acf = squared_return_acf(rets)
+    abs_acf = abs_return_acf(rets)
     corr = pair_correlations(rets)
     off_diag = ~np.eye(n_assets, dtype=bool)
     mean_corr = (
@@ -86,6 +97,8 @@ def stylised_facts(market: Market) -> pd.DataFrame:
         "sq_return_acf_lag1": acf[:, 0],
         "sq_return_acf_lag10": acf[:, ACF_LAGS - 1],
         "sq_return_acf_min_1_10": acf.min(axis=1),
+        "abs_return_acf_lag1": abs_acf[:, 0],
+        "abs_return_acf_lag10": abs_acf[:, ACF_LAGS - 1],
         "mean_corr_to_others": mean_corr,
         "max_drawdown": max_drawdown(daily_closes(market)),
     }

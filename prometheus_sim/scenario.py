@@ -89,11 +89,18 @@ class GarchParams(_Strict):
 
 
 class JumpParams(_Strict):
-    """Merton jumps: Poisson arrivals with normally distributed log-price sizes."""
+    """Merton jumps: Poisson arrivals with normally distributed log-price sizes.
+
+    Jumps are market-wide events: every jumping asset draws its arrivals from one common uniform
+    per step (comonotone Poisson counts: a higher ``intensity`` jumps at least as often, and on the
+    same steps), and its sizes load ``common`` on one market-wide jump factor (two assets' jump
+    sizes correlate ``common_a x common_b``). That is what makes crypto move together in the tails.
+    """
 
     intensity: float = Field(ge=0.0, le=365.0, description="expected jumps per year")
     mean: float = Field(ge=-1.0, le=1.0, description="mean log jump size")
     std: float = Field(ge=0.0, le=1.0, description="std of the log jump size")
+    common: float = Field(default=0.97, ge=0.0, le=1.0, description="loading of the size on the market-wide factor")
 
 
 class PegParams(_Strict):
@@ -148,7 +155,7 @@ class AssetSpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,31}$")
     kind: Literal["crypto", "stable", "equity", "bond"]
-    start_price: float = Field(gt=0.0, le=1.0e12)
+    start_price: float = Field(ge=1.0e-8, le=1.0e12, description="volume is notional / price: smaller overflows it")
     drift: float = Field(ge=-5.0, le=5.0, description="expected annual return (GBM mu)")
     vol: float = Field(gt=0.0, le=5.0, description="annual volatility (long-run for GARCH)")
     process: ProcessSpec = ProcessSpec()

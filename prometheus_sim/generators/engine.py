@@ -145,12 +145,13 @@ def simulate_paths_nb(
                 exposure = asset_p[a, pr.A_EXPOSURE]
                 drift_mult = 1.0 + exposure * (regime_drift[regime] - 1.0)
                 vol_mult = (1.0 + exposure * (regime_vol[regime] - 1.0)) * shock_vol[t, a] * vol_signal[a]
+                vol_mult = min(vol_mult, pr.VOL_MULT_MAX)
                 sigma = asset_p[a, pr.A_SIGMA]
                 base_sd = asset_p[a, pr.A_BASE_SD]
                 alpha = asset_p[a, pr.A_GARCH_ALPHA]
                 beta = asset_p[a, pr.A_GARCH_BETA]
                 is_garch = alpha > 0.0 or beta > 0.0
-                sd = (math.sqrt(garch_h[a]) if is_garch else base_sd) * vol_mult
+                sd = min((math.sqrt(garch_h[a]) if is_garch else base_sd) * vol_mult, pr.STEP_SD_MAX)
                 lp0 = log_price[a]
                 kappa = asset_p[a, pr.A_PEG_KAPPA]
                 if kappa > 0.0:
@@ -160,6 +161,8 @@ def simulate_paths_nb(
                         lp0, kappa, sigma * vol_mult, dt_sub, zc, a, n_assets, n_sub, shock_jump[t, a]
                     )
                     truth_drift[i, t, a] = lp0 * (math.exp(-kappa * dt_step) - 1.0)
+                    truth_vol[i, t, a] = pr.peg_step_sd_nb(kappa, sigma * vol_mult, dt_step)
+                    step_mean = truth_drift[i, t, a]
                     n_jumps = 0
                 else:
                     jump_rate = asset_p[a, pr.A_JUMP_RATE]
@@ -174,23 +177,34 @@ def simulate_paths_nb(
                     jump_total = 0.0
                     jump_sub = -1
                     if jump_rate > 0.0:
-                        n_jumps = poisson_inversion_nb(
-                            jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at + a]
-                        )
+                        # market-wide jumps: one arrival uniform per step for every asset (the first
+                        # slot of the step's block), sizes loading on a common factor drawn past the
+                        # assets' own slots
+                        n_jumps = poisson_inversion_nb(jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at])
                         if n_jumps > _JUMP_SLOTS - 1:
                             n_jumps = _JUMP_SLOTS - 1
+                        load = asset_p[a, pr.A_JUMP_COMMON]
+                        own = math.sqrt(1.0 - load * load)
                         for q in range(n_jumps):
-                            jump_total += jump_mean + jump_std * normal_at_nb(
-                                k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + q
-                            )
+                            z_common = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + q)
+                            z_own = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + q)
+                            jump_total += jump_mean + jump_std * (load * z_common + own * z_own)
                         if n_jumps > 0:
-                            u_pos = uniform_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + _JUMP_SLOTS - 1)
+                            u_pos = uniform_at_nb(
+                                k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + _JUMP_SLOTS - 1
+                            )
                             jump_sub = min(int(u_pos * n_sub), n_sub - 1)
                     x_open, x, hi, lo, zsum = pr.diffusion_path_nb(
                         lp0, step_mean, sd, zc, a, n_assets, n_sub, shock_jump[t, a], jump_total, jump_sub
                     )
                     truth_drift[i, t, a] = step_mean + jump_rate * dt_step * jump_mean
-                truth_vol[i, t, a] = sd
+                    truth_vol[i, t, a] = sd
+                # the combined effect of stacked shocks stays inside float range
+                centre = asset_p[a, pr.A_START_LOG]
+                x_open = min(max(x_open, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
+                x = min(max(x, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
+                hi = min(max(hi, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
+                lo = min(max(lo, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
                 truth_jumps[i, t, a] = n_jumps
                 o_, h_, l_, c_ = pr.ohlc_nb(x_open, x, hi, lo)
                 step_return = x - lp0
@@ -204,8 +218,12 @@ def simulate_paths_nb(
                 )  # fmt: skip
                 log_price[a] = x
                 z_std = zsum * inv_sqrt_sub
-                if is_garch:
-                    garch_h[a] = pr.garch_update_nb(garch_h[a], z_std, asset_p[a, pr.A_GARCH_OMEGA], alpha, beta)
+                if is_garch:  # the whole surprise (jumps and shocks too) feeds the variance, in the
+                    # units of the base variance (divided by the multipliers applied on top of it,
+                    # so a high-vol regime does not compound into GARCH's own persistence)
+                    garch_h[a] = pr.garch_update_nb(
+                        garch_h[a], (step_return - step_mean) / vol_mult, asset_p[a, pr.A_GARCH_OMEGA], alpha, beta
+                    )
                 if a == driver:
                     driver_return = step_return
                     driver_z = z_std
@@ -227,6 +245,8 @@ def simulate_paths_nb(
 
             # --- dollar index moves with (against) the driver and with rate changes
             log_dxy = mc.dxy_log_step_nb(macro_p, log_dxy, dt_step, driver_z, z_macro[4 * k + 2], rate - prev_rate)
+            dxy_centre = macro_p[mc.M_DXY_LOG_MEAN]
+            log_dxy = min(max(log_dxy, dxy_centre - mc.DXY_LOG_BAND), dxy_centre + mc.DXY_LOG_BAND)
             macro[i, t, mc.C_INFLATION] = inflation
             macro[i, t, mc.C_RATE] = rate
             macro[i, t, mc.C_DXY] = math.exp(log_dxy)

@@ -29,6 +29,7 @@ M_INFL_START = 13
 M_RATE_START = 14
 M_DXY_START = 15
 N_MACRO_PARAMS = 16
+DXY_LOG_BAND = 10.0  # the dollar index stays within its mean x e^+-10 whatever rate hikes a scenario stacks
 
 C_INFLATION = 0
 C_RATE = 1

@@ -26,6 +26,7 @@ O_OUTFLOW_PER_DAY = 8
 O_FLOW_VOL = 9
 O_FLOW_BETA = 10
 N_ONCHAIN_PARAMS = 11
+ACTIVE_LOG_BAND = 10.0  # active addresses stay within their trend x e^+-10, so the count stays an exact integer
 
 # Column order of the on-chain block (matches scenario.ONCHAIN_COLUMNS).
 C_WHALE = 0
@@ -42,14 +43,18 @@ def whale_count_nb(params, zs, whale_mult, steps_per_day, k0, k1, step, path):
 
 @njit(cache=True, error_model="numpy")
 def active_log_step_nb(params, log_active, step, dt_step, driver_return, z):
-    """Log active addresses: reverts to a growing trend, moves with the driver's return."""
+    """Log active addresses: reverts to a growing trend, moves with the driver's return.
+
+    The reversion is the exact Ornstein-Uhlenbeck step (stable at any reversion speed, where an
+    explicit Euler step diverges once reversion x dt > 2).
+    """
     trend = params[O_ACTIVE_LOG0] + params[O_ACTIVE_GROWTH] * step * dt_step
-    return (
-        log_active
-        + params[O_ACTIVE_REVERSION] * dt_step * (trend - log_active)
-        + params[O_ACTIVE_PRICE_BETA] * driver_return
-        + params[O_ACTIVE_VOL] * math.sqrt(dt_step) * z
-    )
+    theta = params[O_ACTIVE_REVERSION]
+    decay = math.exp(-theta * dt_step)
+    noise = params[O_ACTIVE_VOL] * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
+    driver_return = min(max(driver_return, -5.0), 5.0)  # a capped price shock cannot blow up the count
+    x = trend + (log_active - trend) * decay + params[O_ACTIVE_PRICE_BETA] * driver_return + noise * z
+    return min(max(x, trend - ACTIVE_LOG_BAND), trend + ACTIVE_LOG_BAND)
 
 
 @njit(cache=True, error_model="numpy")

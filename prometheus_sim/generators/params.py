@@ -80,6 +80,7 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
             asset_p[a, pr.A_JUMP_RATE] = proc.jumps.intensity
             asset_p[a, pr.A_JUMP_MEAN] = proc.jumps.mean
             asset_p[a, pr.A_JUMP_STD] = proc.jumps.std
+            asset_p[a, pr.A_JUMP_COMMON] = proc.jumps.common
         if proc.peg is not None:
             asset_p[a, pr.A_PEG_KAPPA] = proc.peg.kappa
         asset_p[a, pr.A_EXPOSURE] = asset.exposure
@@ -95,7 +96,13 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
             asset_p[a, pr.A_JUMP_COMP] = j.intensity * (math.exp(j.mean + 0.5 * j.std**2) - 1.0)
         asset_p[a, pr.A_JUMP_P0] = math.exp(-asset_p[a, pr.A_JUMP_RATE] * dt_step)
         alpha, beta = asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA]
-        asset_p[a, pr.A_GARCH_OMEGA] = asset.vol**2 * dt_step * (1.0 - alpha - beta)
+        # Jumps feed the GARCH variance; omega leaves room for them, so the long-run *diffusive*
+        # variance stays vol^2 dt: (omega + alpha x E[jump^2 per step]) / (1 - alpha - beta).
+        target = asset.vol**2 * dt_step * (1.0 - alpha - beta)
+        jump_var = (
+            asset_p[a, pr.A_JUMP_RATE] * dt_step * (asset_p[a, pr.A_JUMP_MEAN] ** 2 + asset_p[a, pr.A_JUMP_STD] ** 2)
+        )
+        asset_p[a, pr.A_GARCH_OMEGA] = max(target - alpha * jump_var, 0.05 * target)
         asset_p[a, pr.A_VOLUME_UNIT] = asset.volume.daily_usd / spd
 
     chol = np.linalg.cholesky(spec.correlation_matrix())

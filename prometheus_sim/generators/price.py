@@ -33,7 +33,13 @@ A_JUMP_COMP = 15  # jump rate x E[e^J - 1], per year
 A_JUMP_P0 = 16  # P(no jump in a step) = exp(-rate dt_step)
 A_GARCH_OMEGA = 17  # sigma^2 dt_step (1 - alpha - beta)
 A_VOLUME_UNIT = 18  # daily notional / steps per day
-N_ASSET_PARAMS = 19
+A_JUMP_COMMON = 19  # loading of jump sizes on the market-wide jump factor
+N_ASSET_PARAMS = 20
+
+# Bounds on the combined effect of regimes, shocks and signals, so every valid scenario stays finite.
+VOL_MULT_MAX = 25.0  # the product of every volatility multiplier in effect
+STEP_SD_MAX = 0.5  # log-return std of one step, diffusion (GARCH included)
+LOG_PRICE_BAND = 40.0  # log prices stay within start +- 40 (a factor of 2e17 either way)
 
 
 @njit(cache=True, error_model="numpy")
@@ -66,10 +72,13 @@ def jump_compensator_nb(mean, std):
 
 
 @njit(cache=True, error_model="numpy")
-def garch_update_nb(h, z_std, omega, alpha, beta):
-    """One GARCH(1,1) variance step from the standardised diffusion shock of this step."""
-    eps2 = h * z_std * z_std
-    return omega + alpha * eps2 + beta * h
+def garch_update_nb(h, eps, omega, alpha, beta):
+    """One GARCH(1,1) variance step from this step's whole surprise ``eps`` (diffusion, jumps and shocks).
+
+    Jumps and crashes feed the variance, so volatility clusters after them as it does in real
+    crypto. Capped at ``STEP_SD_MAX ** 2`` so a stack of shocks cannot overflow.
+    """
+    return min(omega + alpha * eps * eps + beta * h, STEP_SD_MAX * STEP_SD_MAX)
 
 
 @njit(cache=True, error_model="numpy")
@@ -102,6 +111,12 @@ def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jum
         if x < lo:
             lo = x
     return x_open, x, hi, lo, zsum
+
+
+@njit(cache=True, error_model="numpy")
+def peg_step_sd_nb(kappa, sd_year, dt_step):
+    """Std of a pegged log price's whole-step move given its start: the exact OU step's, not sd x sqrt(dt)."""
+    return sd_year * math.sqrt((1.0 - math.exp(-2.0 * kappa * dt_step)) / (2.0 * kappa))
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,0 +1,148 @@
+"""Data that looks like crypto: a truth block exact for every process, co-movement as declared, real-data bands."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from prometheus_sim.facts import stylised_facts
+from prometheus_sim.market import Market
+from prometheus_sim.scenario import ScenarioSpec, load_scenario
+from tests.conftest import SCENARIOS
+
+PROCESSES = {
+    "gbm": {"type": "gbm"},
+    "merton": {"type": "merton", "jumps": {"intensity": 20, "mean": -0.02, "std": 0.08}},
+    "garch": {"type": "garch", "garch": {"alpha": 0.08, "beta": 0.9}},
+    "garch_jump": {"type": "garch_jump", "garch": {"alpha": 0.05, "beta": 0.93},
+                   "jumps": {"intensity": 10, "mean": -0.01, "std": 0.1}},
+    "peg": {"type": "peg", "peg": {"kappa": 500}},
+}  # fmt: skip
+
+
+def _spec(process: dict, steps_per_day: int, kind: str = "crypto") -> ScenarioSpec:
+    peg = process["type"] == "peg"
+    asset = {"name": "X", "kind": "stable" if peg else kind, "start_price": 1.0 if peg else 100.0,
+             "drift": 0.0 if peg else 0.1, "vol": 0.02 if peg else 0.7, "process": process}  # fmt: skip
+    cash = {"name": "C", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.01,
+            "process": {"type": "peg", "peg": {"kappa": 300}}}  # fmt: skip
+    return ScenarioSpec.from_dict({"name": "t", "horizon_days": 400, "steps_per_day": steps_per_day,
+                                   "assets": [asset] if peg else [asset, cash]})  # fmt: skip
+
+
+@pytest.mark.parametrize("steps_per_day", [1, 4])
+@pytest.mark.parametrize("kind", sorted(PROCESSES))
+def test_the_truth_standardises_every_process_to_std_one(kind, steps_per_day):
+    m = Market.simulate(_spec(PROCESSES[kind], steps_per_day), n_paths=40)
+    r = np.diff(np.log(m.close[:, :, 0]), axis=1)
+    z = (r - m.truth.drift[:, 1:, 0]) / m.truth.vol[:, 1:, 0]
+    calm = m.truth.jumps[:, 1:, 0] == 0  # away from jumps
+    n = calm.sum()
+    assert abs(z[calm].std() - 1.0) < 4 * math.sqrt(2 / n) + 0.01, z[calm].std()
+    assert abs(z[calm].mean()) < 4 / math.sqrt(n) + 0.02
+
+
+@pytest.fixture(scope="module")
+def default_market():
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml"), n_paths=200)
+
+
+def test_declared_correlation_is_the_diffusive_one_and_jumps_add_co_movement(default_market):
+    m = default_market
+    spec = m.spec
+    r = np.diff(np.log(m.close), axis=1)
+    z = (r - m.truth.drift[:, 1:]) / m.truth.vol[:, 1:]
+    smooth = (m.truth.jumps[:, 1:, :3] == 0).all(axis=2) & (m.truth.shock_jump[1:, :3] == 0).all(axis=1)[None]
+    for pair in ("BTC/ETH", "BTC/SOL", "ETH/SOL"):
+        a, b = (spec.asset_names.index(x) for x in pair.split("/"))
+        declared = spec.correlation[pair]
+        realised = np.corrcoef(z[:, :, a][smooth], z[:, :, b][smooth])[0, 1]
+        n = smooth.sum()
+        assert abs(realised - declared) < 4 * (1 - declared**2) / math.sqrt(n), (pair, realised, declared)
+    # jumps arrive together: total daily correlation above the diffusive one, and the tails tighter still
+    btc, eth = r[:, :, 0], r[:, :, 1]
+    total = np.median([np.corrcoef(btc[p], eth[p])[0, 1] for p in range(m.n_paths)])
+    tail = np.abs(btc) > 3 * btc.std(axis=1, keepdims=True)
+    tail_corr = np.corrcoef(btc[tail], eth[tail])[0, 1]
+    rest_corr = np.corrcoef(btc[~tail], eth[~tail])[0, 1]
+    assert 0.79 <= total <= 0.88  # real 2020-2023: 0.837 (FACTS.md)
+    assert tail_corr > rest_corr and tail_corr > 0.85  # real: 0.91-0.95 on |BTC| > 3 sigma days
+    both = (m.truth.jumps[:, 1:, 0] > 0) == (m.truth.jumps[:, 1:, 1] > 0)
+    assert both.mean() > 0.99  # arrivals are common (BTC's rate is higher: it jumps whenever ETH does)
+
+
+# Real daily facts, 2020-2023 (../shared/data/crypto_daily/FACTS.md): vol, exkurt, ac1(r2), ac10(r2), ac1|r|, ac10|r|
+REAL_2020_2023 = {
+    "BTC": (0.6776, 22.55, 0.0546, 0.0123, 0.1239, 0.0716),
+    "ETH": (0.8852, 17.25, 0.0930, 0.0282, 0.1612, 0.1214),
+    "SOL": (1.3853, 6.22, 0.2301, 0.0326, 0.2583, 0.0987),
+}
+FACTS = ("annual_vol", "excess_kurtosis", "sq_return_acf_lag1", "sq_return_acf_lag10", "abs_return_acf_lag1",
+         "abs_return_acf_lag10")  # fmt: skip
+
+
+def test_default_crypto_holds_the_real_facts_inside_its_band(default_market):
+    """Every real 2020-2023 figure falls inside the simulated 5-95 % band over paths."""
+    facts = stylised_facts(default_market)
+    misses = []
+    for asset, real in REAL_2020_2023.items():
+        for fact, value in zip(FACTS, real, strict=True):
+            lo, hi = facts.loc[(asset, fact), "p05"], facts.loc[(asset, fact), "p95"]
+            if not lo <= value <= hi:
+                misses.append(f"{asset} {fact}: real {value} outside [{lo:.3f}, {hi:.3f}]")
+    assert not misses, misses
+
+
+# ---------------------------------------------------------------- every valid scenario stays finite
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def extreme_scenarios(draw):
+    """Stacked shocks and signals and fields at their bounds: what once gave 0, inf or nonsense."""
+    days = 60
+    spd = draw(st.sampled_from([1, 4]))
+    vol = draw(st.sampled_from([0.05, 1.0, 5.0]))
+    process = draw(st.sampled_from([
+        {"type": "garch_jump", "garch": {"alpha": 0.3, "beta": 0.69}, "jumps": {"intensity": 365, "mean": -1.0, "std": 1.0}},
+        {"type": "merton", "jumps": {"intensity": 365, "mean": 1.0, "std": 1.0}},
+        {"type": "gbm"},
+    ]))  # fmt: skip
+    assets = [
+        {"name": "X", "kind": "crypto", "start_price": draw(st.sampled_from([1e-8, 1.0, 1e12])), "drift": 5.0,
+         "vol": vol, "process": process},
+        {"name": "C", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.5,
+         "process": {"type": "peg", "peg": {"kappa": draw(st.sampled_from([1e-3, 500.0, 1e5]))}}},
+    ]  # fmt: skip
+    n_crashes = draw(st.integers(0, 300))
+    shocks = [{"type": "crash", "day": draw(st.integers(0, days - 1)), "size": draw(st.sampled_from([-3.0, 3.0])),
+               "vol_mult": 10.0, "duration_days": 300} for _ in range(min(n_crashes, 300))]  # fmt: skip
+    shocks += [{"type": "rate_hike", "day": d % days, "bps": 1000.0} for d in range(draw(st.integers(0, 80)))]
+    shocks += [{"type": "whale_dump", "day": 5, "size": -3.0, "whale_mult": 1000.0, "inflow_mult": 1000.0,
+                "duration_days": 365}]  # fmt: skip
+    shocks += [{"type": "depeg", "day": 3, "asset": "C", "depth": 0.99, "recovery_half_life_days": 3650.0}]
+    signals = [{"name": f"s{g}", "source": "whale_transactions", "threshold": -1e6, "transform": "change",
+                "lag_days": 1, "duration_days": 364, "effect": "vol", "strength": 10.0} for g in range(3)]  # fmt: skip
+    return {
+        "name": "extreme", "horizon_days": days, "steps_per_day": spd, "assets": assets, "shocks": shocks,
+        "signals": signals,
+        "onchain": {"active_reversion": 10_000.0, "active_price_beta": 10.0, "whale_tx_per_day": 1e6},
+        "macro": {"dxy": {"rate_beta": 100.0}},
+    }  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(extreme_scenarios())
+def test_every_valid_scenario_stays_finite(data):
+    spec = ScenarioSpec.from_dict(data)
+    m = Market.simulate(spec, n_paths=2)
+    for name in ("open", "high", "low", "close", "volume"):
+        arr = getattr(m, name)
+        assert np.isfinite(arr).all() and (arr > 0).all(), name
+    assert np.isfinite(m.onchain).all() and (m.onchain >= 0).all()
+    assert np.isfinite(m.macro).all() and (m.macro[:, :, 2] > 0).all()
+    assert (m.low <= m.close).all() and (m.close <= m.high).all()

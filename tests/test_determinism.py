@@ -81,3 +81,20 @@ def test_a_batch_over_seeds_equals_each_seed_simulated_alone(default_spec):
         alone = Market.simulate(spec, seed=seed, n_paths=1)
         for name, arr in alone.named_arrays().items():
             np.testing.assert_array_equal(arr[0], batch.named_arrays()[name][row], err_msg=f"{name} seed {seed}")
+
+
+def test_shipped_scenarios_give_the_golden_bytes_on_any_machine():
+    """A SHA-256 per shipped scenario (30 days, 3 paths), committed: the same bytes here, in CI and elsewhere.
+
+    Regenerate tests/golden_digests.json only when the engine or a scenario changes on purpose.
+    """
+    import json
+
+    from prometheus_sim.scenario import load_scenario
+    from tests.conftest import ROOT
+
+    golden = json.loads((ROOT / "tests" / "golden_digests.json").read_text())
+    assert set(golden) == {p.stem for p in SCENARIOS.glob("*.yaml")}
+    for name, digest in golden.items():
+        spec = load_scenario(SCENARIOS / f"{name}.yaml").with_horizon(30)
+        assert Market.simulate(spec, n_paths=3).digest() == digest, name

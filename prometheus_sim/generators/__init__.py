@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,6 +22,16 @@ __all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "KernelInp
 
 # Paths per kernel call: large enough to keep both cores busy, small enough for a live progress bar.
 CHUNK_PATHS = 64
+
+
+class TruthArrays(NamedTuple):
+    """The kernel's truth outputs (what :class:`~prometheus_sim.market.MarketTruth` holds), taken whole by the kernel."""
+
+    regime: np.ndarray
+    drift: np.ndarray
+    vol: np.ndarray
+    jumps: np.ndarray
+    signal_active: np.ndarray
 
 
 @dataclass
@@ -88,21 +99,13 @@ def generate(
     # the kernel writes straight into sealable shared memory; sealing afterwards copies nothing
     arena = Arena(layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals)))
     out = from_named(arena.arrays)
-    b = None
+    b = truth = None
     for start in range(0, len(path_ids), CHUNK_PATHS):
         sl = slice(start, start + CHUNK_PATHS)
         b = out.blocks.rows(sl)
-        simulate_paths_nb(
-            keys[sl], path_ids[sl], inp.n_steps, inp.steps_per_day, inp.n_sub,
-            inp.asset_p, inp.chol, inp.driver,
-            inp.transition_cum, inp.regime_drift, inp.regime_vol, inp.regime_init,
-            inp.shock_jump, inp.shock_vol, inp.shock_kappa, inp.shock_whale, inp.shock_inflow, inp.shock_rate,
-            inp.month_start, inp.meeting,
-            inp.onchain_p, inp.macro_p, inp.signal_p, inp.signal_mask, inp.ring_size,
-            *b,
-            out.regime[sl], out.drift[sl], out.vol[sl], out.jumps[sl], out.signal_active[sl],
-        )  # fmt: skip
+        truth = TruthArrays(*(getattr(out, name)[sl] for name in TRUTH_FIELDS))
+        simulate_paths_nb(keys[sl], path_ids[sl], inp, b, truth)
         if progress is not None:
             progress(min(CHUNK_PATHS, len(path_ids) - start))
-    del out, b
+    del out, b, truth
     return from_named(arena.seal())

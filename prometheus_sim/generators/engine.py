@@ -42,21 +42,49 @@ STEP_CHUNK = 64
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths_nb(
-    keys, path_ids, n_steps, steps_per_day, n_sub,
-    asset_p, chol, driver,
-    transition_cum, regime_drift, regime_vol, regime_init,
-    shock_jump, shock_vol, shock_kappa, shock_whale, shock_inflow, shock_rate,
-    month_start, meeting,
-    onchain_p, macro_p, signal_p, signal_mask, ring_size,
-    open_, high, low, close, volume, onchain, macro,
-    truth_regime, truth_drift, truth_vol, truth_jumps, truth_signal,
-):  # fmt: skip
-    """Fill the output arrays (all shaped ``(paths, steps, ...)``) for the given (seed key, path id) pairs.
+def simulate_paths_nb(keys, path_ids, inp, blocks, truth):
+    """Fill ``blocks`` and ``truth`` (all shaped ``(paths, steps, ...)``) for the given (seed key, path id) pairs.
 
     ``keys[i]`` is the Philox key (the two 32-bit halves of path i's seed) and ``path_ids[i]`` its
     path number: row i depends on nothing else, which is what makes splits and batches agree.
+    ``inp`` is :class:`~prometheus_sim.generators.params.KernelInputs`, ``blocks`` a
+    :class:`~prometheus_sim.blocks.MarketBlocks` and ``truth`` a ``TruthArrays``: named tuples
+    read by field name.
     """
+    n_steps, steps_per_day, n_sub = inp.n_steps, inp.steps_per_day, inp.n_sub
+    asset_p, chol, driver = inp.asset_p, inp.chol, inp.driver
+    transition_cum, regime_drift, regime_vol, regime_init = (
+        inp.transition_cum,
+        inp.regime_drift,
+        inp.regime_vol,
+        inp.regime_init,
+    )
+    shock_jump, shock_vol, shock_kappa = inp.shock_jump, inp.shock_vol, inp.shock_kappa
+    shock_whale, shock_inflow, shock_rate = inp.shock_whale, inp.shock_inflow, inp.shock_rate
+    month_start, meeting = inp.month_start, inp.meeting
+    onchain_p, macro_p, signal_p, signal_mask, ring_size = (
+        inp.onchain_p,
+        inp.macro_p,
+        inp.signal_p,
+        inp.signal_mask,
+        inp.ring_size,
+    )
+    open_, high, low, close, volume, onchain, macro = (
+        blocks.open,
+        blocks.high,
+        blocks.low,
+        blocks.close,
+        blocks.volume,
+        blocks.onchain,
+        blocks.macro,
+    )
+    truth_regime, truth_drift, truth_vol, truth_jumps, truth_signal = (
+        truth.regime,
+        truth.drift,
+        truth.vol,
+        truth.jumps,
+        truth.signal_active,
+    )
     n_paths = path_ids.shape[0]
     n_assets = asset_p.shape[0]
     n_signals = signal_p.shape[0]

@@ -7,7 +7,7 @@ computed here once, in NumPy, so the kernel only does per-path work.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,12 @@ from prometheus_sim.scenario import (
 )
 
 
-@dataclass(frozen=True)
-class KernelInputs:
-    """Everything :func:`simulate_paths_nb` needs besides the seed, path ids and outputs."""
+class KernelInputs(NamedTuple):
+    """Everything :func:`simulate_paths_nb` needs besides the seed, path ids and outputs.
+
+    A named tuple, so the kernel takes it whole and reads fields by name: no positional list of
+    arrays to keep in the same order in two places.
+    """
 
     n_steps: int
     steps_per_day: int

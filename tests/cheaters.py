@@ -12,22 +12,7 @@ import numpy as np
 from prometheus_sim.portfolio import Action, OrderBatch
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
-
-
-def _buy_the_risers(snapshots: SnapshotBatch, future_close: np.ndarray | None) -> OrderBatch:
-    batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
-    t = snapshots.step
-    if future_close is None or future_close.shape[1] <= t + 1:
-        return batch
-    rising = future_close[:, t + 1, :] > future_close[:, t, :]
-    risky = np.zeros(len(snapshots.assets), dtype=bool)
-    risky[list(snapshots.book.risky)] = True
-    pick = rising & risky[None, :]
-    n = pick.sum(axis=1)
-    has = n > 0
-    batch.buy_fraction[has] = pick[has] / n[has, None] * 0.5
-    batch.action[has] = Action.BUY_AGGRESSIVE
-    return batch
+from strategies.canary import buy_the_risers, reachable_close
 
 
 class GcPeeker(BatchStrategy):
@@ -47,7 +32,7 @@ class GcPeeker(BatchStrategy):
                 if isinstance(close, np.ndarray) and close.shape[0] == seen.shape[0]:
                     if self.found is None or close.shape[1] > self.found.shape[1]:
                         self.found = close
-        return _buy_the_risers(snapshots, self.found)
+        return buy_the_risers(snapshots, self.found)
 
 
 class ClassCache(BatchStrategy):
@@ -58,16 +43,11 @@ class ClassCache(BatchStrategy):
     memory: dict[int, np.ndarray] = {}
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
-        close = snapshots.history.close
-        owner = close
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        n, _, a = close.shape
-        full = owner.reshape(n, -1, a) if owner.size > close.size and owner.size % (n * a) == 0 else close
+        full = reachable_close(snapshots.history.close)
         key = full.shape[0]
         if key not in ClassCache.memory or ClassCache.memory[key].shape[1] < full.shape[1]:
             ClassCache.memory[key] = np.array(full)
-        return _buy_the_risers(snapshots, ClassCache.memory[key])
+        return buy_the_risers(snapshots, ClassCache.memory[key])
 
 
 class RareLeak(BatchStrategy):
@@ -77,12 +57,7 @@ class RareLeak(BatchStrategy):
     decision_every_days = 1
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
-        close = snapshots.history.close
-        owner = close
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        n, _, a = close.shape
-        full = owner.reshape(n, -1, a) if owner.size > close.size and owner.size % (n * a) == 0 else close
+        full = reachable_close(snapshots.history.close)
         batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
         t = snapshots.step
         if full.shape[1] > t + 1:

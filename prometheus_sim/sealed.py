@@ -70,7 +70,9 @@ class Arena:
         except BufferError:
             raise RuntimeError("cannot seal: a writable view of the arena is still referenced") from None
         # a private, read-only mapping of the same pages (no copy: nothing ever writes to them) ...
-        readonly = mmap.mmap(self._fd, self.nbytes, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        # (populated: the pages, already written, are mapped now rather than faulted in by the first reader)
+        flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
+        readonly = mmap.mmap(self._fd, self.nbytes, flags=flags, prot=mmap.PROT_READ)
         # ... and no one may write the file again, through any mapping or descriptor
         fcntl.fcntl(self._fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
         os.close(self._fd)

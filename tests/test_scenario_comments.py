@@ -26,3 +26,16 @@ def test_the_comment_figures_hold(path):
     assert set(expected) == set(got)
     off = {a: (expected[a], round(float(got[a]), 1)) for a in got if abs(got[a] - expected[a]) > TOLERANCE_POINTS}
     assert not off, f"{path.name}: comment vs engine (median final return, %): {off}"
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_comment_vols_hold(path):
+    from prometheus_sim.facts import stylised_facts
+
+    lines = [line for line in path.read_text().splitlines() if line.startswith("# check-vol:")]
+    assert len(lines) == 1, f"{path.name}: one '# check-vol:' line expected"
+    expected = {a: float(v) for a, v in re.findall(r"([A-Z]+) (\d+\.\d\d)", lines[0])}
+    facts = stylised_facts(Market.simulate(load_scenario(path), n_paths=200))["median"]
+    off = {a: (v, round(float(facts[(a, "annual_vol")]), 3)) for a, v in expected.items()
+           if abs(facts[(a, "annual_vol")] - v) > 0.02}  # fmt: skip
+    assert expected and not off, f"{path.name}: comment vs engine (median annual vol): {off}"

@@ -404,6 +404,55 @@ def warmup() -> None:
 
 
 @main.group()
+def facts() -> None:
+    """Stylised facts: simulated beside real data."""
+
+
+@facts.command("compare")
+@click.argument("scenario")
+@click.argument("data", nargs=-1)
+@click.option("--from", "start", default="2020-01-01", show_default=True, help="First return date of the real window.")
+@click.option("--to", "end", default="2023-12-31", show_default=True, help="Last return date of the real window.")
+@click.option("--paths", "n_paths", type=click.IntRange(min=10), default=500, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="Seed [default: the scenario's].")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write compare.csv and plots here.",
+)
+def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_paths: int, seed: int | None,
+                  out_dir: Path | None) -> None:  # fmt: skip
+    """SCENARIO's stylised facts (5-95 % band over paths) beside real DATA files (default: the shipped
+    data/crypto_daily/*.csv), with FACTS.md's definitions; exit 1 if a real figure falls outside its band."""
+    from prometheus_sim.facts_compare import compare, compare_plots
+    from prometheus_sim.market import Market
+    from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes
+
+    spec = _load_or_exit(resolve_scenario(scenario))
+    files = list(data) or sorted(str(p) for p in SHIPPED_DATA.glob("*.csv"))
+    try:
+        closes = read_closes(files)
+        market = Market.simulate(spec, seed=seed, n_paths=n_paths)
+        table = compare(market, closes, start, end)
+    except (RealDataError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"{spec.name} ({n_paths} paths) beside real data, returns dated {start}..{end}")
+    click.echo(table.round(4).to_string())
+    outside = table[~table["inside"]]
+    click.echo(f"{len(table) - len(outside)} of {len(table)} real figures inside the simulated 5-95 % band")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out_dir / "compare.csv")
+        plots = compare_plots(market, closes, start, end, out_dir)
+        click.echo(f"wrote {out_dir / 'compare.csv'} and {len(plots)} plots")
+    if len(outside):
+        sys.exit(1)
+
+
+@main.group()
 def scenarios() -> None:
     """Inspect and validate scenario files."""
 

@@ -249,8 +249,8 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         spec = config.load_scenarios()[task.name]
         market = Market.simulate(spec, seeds=task.seeds)
     except Exception as exc:  # a broken scenario fails every cell of the task, loudly
-        for spec in config.strategies:
-            failures.append(_failure(task.name, task.seeds, spec.label, exc))
+        for strategy in config.strategies:
+            failures.append(_failure(task.name, task.seeds, strategy.label, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
     plot = set(config.seeds[: config.plot_seeds])
     n_plot = sum(1 for s in task.seeds if s in plot)

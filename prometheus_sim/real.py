@@ -1,0 +1,104 @@
+"""Real daily bars from files, checked so that a malformed file is an error that names file, row and column.
+
+A file is CSV or Parquet with a ``date`` column (ISO ``YYYY-MM-DD``, one row per calendar day,
+ascending, no duplicates, no gaps) and ``open, high, low, close`` (positive, ``low <= open, close
+<= high``); ``volume`` is optional (non-negative when present). Nothing is filled in silently: a
+missing day is an error, not an interpolation. ``data/crypto_daily/`` ships the project's copy of
+real BTC, ETH, SOL, USDT and USDC bars (sources in its ``SOURCES.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data" / "crypto_daily"
+
+
+class RealDataError(ValueError):
+    """A real-data file that cannot be used; the message names file, row (1-based, header = row 1) and column."""
+
+
+def read_daily_bars(path: str | Path) -> pd.DataFrame:
+    """One asset's daily bars: a frame with a daily ``DatetimeIndex`` named ``date``, columns open..volume."""
+    p = Path(path)
+    try:
+        raw = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise RealDataError(f"{p}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise RealDataError(f"{p}: cannot be read ({exc})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in ("date", *PRICE_COLUMNS) if c not in raw.columns]
+    if missing:
+        raise RealDataError(f"{p}: missing column(s) {missing}; found {list(raw.columns)}")
+    if raw.empty:
+        raise RealDataError(f"{p}: no rows")
+
+    def row(i: int) -> str:
+        return f"row {i + 2}"  # +1 for 1-based, +1 for the header line
+
+    dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if bad.size:
+        raise RealDataError(f"{p}: {row(bad[0])}, column date: {raw['date'].iloc[bad[0]]!r} is not a YYYY-MM-DD date")
+    frame = pd.DataFrame(index=pd.DatetimeIndex(dates, name="date"))
+    for col in (*PRICE_COLUMNS, "volume"):
+        if col not in raw.columns:
+            continue
+        values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise RealDataError(f"{p}: {row(bad[0])}, column {col}: {raw[col].iloc[bad[0]]!r} is not a finite number")
+        floor_bad = np.flatnonzero(values < 0) if col == "volume" else np.flatnonzero(values <= 0)
+        if floor_bad.size:
+            need = ">= 0" if col == "volume" else "> 0"
+            raise RealDataError(f"{p}: {row(floor_bad[0])}, column {col}: {values[floor_bad[0]]:g} must be {need}")
+        frame[col] = values
+    inconsistent = np.flatnonzero(
+        (frame["low"] > frame[["open", "close"]].min(axis=1)) | (frame["high"] < frame[["open", "close"]].max(axis=1))
+        | (frame["low"] > frame["high"])
+    )  # fmt: skip
+    if inconsistent.size:
+        i = inconsistent[0]
+        r = frame.iloc[i]
+        which = "high" if r["high"] < max(r["open"], r["close"], r["low"]) else "low"
+        raise RealDataError(
+            f"{p}: {row(i)}, column {which}: low {r['low']:g} <= open {r['open']:g}, close {r['close']:g} "
+            f"<= high {r['high']:g} does not hold"
+        )
+    step = np.diff(frame.index.values).astype("timedelta64[D]").astype(int)
+    dup = np.flatnonzero(step == 0)
+    if dup.size:
+        raise RealDataError(f"{p}: {row(dup[0] + 1)}, column date: {frame.index[dup[0] + 1].date()} appears twice")
+    back = np.flatnonzero(step < 0)
+    if back.size:
+        raise RealDataError(
+            f"{p}: {row(back[0] + 1)}, column date: dates must ascend ({frame.index[back[0] + 1].date()})"
+        )
+    gap = np.flatnonzero(step > 1)
+    if gap.size:
+        i = gap[0]
+        raise RealDataError(
+            f"{p}: {row(i + 1)}, column date: {step[i] - 1} day(s) missing between {frame.index[i].date()} and "
+            f"{frame.index[i + 1].date()} (no silent fill)"
+        )
+    return frame
+
+
+def read_closes(paths: list[str | Path]) -> pd.DataFrame:
+    """Daily closes of several files, one column per asset (the file's stem), outer-joined on the date.
+
+    Assets that start later are NaN before their first bar (each fact uses the dates its asset or
+    pair has, as ``FACTS.md`` does).
+    """
+    closes = {Path(p).stem: read_daily_bars(p)["close"] for p in paths}
+    if not closes:
+        raise RealDataError("no files given")
+    return pd.DataFrame(closes).sort_index()
+
+
+__all__ = ["RealDataError", "SHIPPED_DATA", "read_closes", "read_daily_bars"]

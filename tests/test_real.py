@@ -1,0 +1,84 @@
+"""Real daily bars: shipped, checked row by row, and their facts computed as FACTS.md defines them."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from prometheus_sim.cli import main
+from prometheus_sim.facts_compare import compare
+from prometheus_sim.market import Market
+from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes, read_daily_bars
+from prometheus_sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+GOOD = "date,open,high,low,close,volume\n2024-01-01,10,11,9,10.5,100\n2024-01-02,10.5,12,10,11,120\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,open,high,low,volume\n2024-01-01,10,11,9,100\n", "missing column(s) ['close']"),
+        (GOOD.replace("2024-01-02", "2024-13-02"), "row 3, column date: '2024-13-02' is not a YYYY-MM-DD date"),
+        (GOOD.replace("10.5,12,10,11", "10.5,12,10,-11"), "row 3, column close: -11 must be > 0"),
+        (GOOD.replace("10.5,12,10,11", "10.5,9,10,11"), "row 3, column high"),
+        (GOOD.replace("2024-01-02", "2024-01-01"), "row 3, column date: 2024-01-01 appears twice"),
+        (
+            GOOD.replace("2024-01-02", "2024-01-05"),
+            "row 3, column date: 3 day(s) missing between 2024-01-01 and 2024-01-05",
+        ),
+        (GOOD.replace(",120", ",lots"), "row 3, column volume: 'lots' is not a finite number"),
+        (GOOD.replace(",120", ",-5"), "row 3, column volume: -5 must be >= 0"),
+    ],
+)
+def test_a_malformed_file_names_file_row_and_column(tmp_path, text, message):
+    f = tmp_path / "X.csv"
+    f.write_text(text)
+    with pytest.raises(RealDataError) as info:
+        read_daily_bars(f)
+    assert str(f) in str(info.value) and message in str(info.value)
+
+
+def test_the_shipped_data_reads_clean():
+    bars = read_daily_bars(SHIPPED_DATA / "BTC.csv")
+    assert bars.index[0].isoformat()[:10] == "2014-09-17" and len(bars) == 3437
+    assert (SHIPPED_DATA / "SOURCES.md").exists() and (SHIPPED_DATA / "FACTS.md").exists()
+    closes = read_closes(sorted(SHIPPED_DATA.glob("*.csv")))
+    assert set(closes.columns) == {"BTC", "ETH", "SOL", "USDT", "USDC"}
+
+
+@pytest.fixture(scope="module")
+def table():
+    closes = read_closes(sorted(SHIPPED_DATA.glob("*.csv")))
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml"), n_paths=100)
+    return compare(market, closes, "2020-01-01", "2023-12-31")
+
+
+def test_real_figures_match_facts_md(table):
+    """The figures FACTS.md lists for 2020-2023, recomputed here with the same definitions."""
+    facts_md = {
+        ("BTC", "annual_vol"): 0.6776, ("BTC", "excess_kurtosis"): 22.55, ("BTC", "acf1_r"): -0.0559,
+        ("BTC", "acf1_r2"): 0.0546, ("BTC", "acf10_r2"): 0.0123, ("BTC", "acf1_abs"): 0.1239,
+        ("BTC", "acf10_abs"): 0.0716, ("BTC", "max_drawdown"): 0.7663, ("ETH", "annual_vol"): 0.8852,
+        ("SOL", "excess_kurtosis"): 6.22, ("BTC/ETH", "corr"): 0.8365, ("BTC/ETH", "corr_tail"): 0.9536,
+        ("BTC/ETH", "corr_rest"): 0.7944,
+    }  # fmt: skip
+    for key, value in facts_md.items():
+        assert table.loc[key, "real"] == pytest.approx(value, abs=0.0051), key
+
+
+def test_default_brackets_the_real_crypto_facts(table):
+    crypto = table.loc[["BTC", "ETH", "SOL"]]
+    per_asset = crypto.drop(index="acf1_r", level="fact")  # return autocorrelation: default has none by design
+    assert per_asset["inside"].all(), per_asset[~per_asset["inside"]]
+    assert table.loc[("BTC/ETH", "corr"), "inside"] and table.loc[("BTC/ETH", "corr_tail"), "inside"]
+
+
+def test_facts_compare_command(tmp_path):
+    data = [str(SHIPPED_DATA / f"{a}.csv") for a in ("BTC", "ETH")]
+    result = CliRunner().invoke(main, ["facts", "compare", "default", *data, "--paths", "50", "--out", str(tmp_path)])
+    assert result.exit_code in (0, 1), result.output
+    assert "real figures inside the simulated 5-95 % band" in result.output
+    assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare_BTC.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(main, ["facts", "compare", "default", str(tmp_path / "nope.csv")])
+    assert bad.exit_code == 2 and "no such file" in bad.output

@@ -55,6 +55,7 @@ from harness import (  # noqa: E402
     base_parser,
     child_env,
     child_main,
+    cpu_s,
     err,
     machine_info,
     machine_row,
@@ -77,9 +78,10 @@ if TYPE_CHECKING:
 SEED = 7
 
 TARGET_RATIO_VS_REFERENCE = 3.0
-TARGET_ASSET_STEPS_PER_S = 20e6
+TARGET_ASSET_STEPS_PER_CPU_S = 15e6
 TARGET_PEAK_OVER_OUTPUTS = 1.25
-TARGET_CLI_START_S = 3.0
+TARGET_CLI_START_S = 1.5
+TARGET_COLD_COMPILE_S = 8.0
 
 REFERENCE_TIME_BUDGET_S = 60.0  # per run; above this the reference runs at REFERENCE_FALLBACK_DAYS
 REFERENCE_FALLBACK_DAYS = 365
@@ -211,7 +213,36 @@ def child_compile(task: Json) -> Json:
     return {"import_s": t1 - t0, "first_generate_s": t2 - t1, "total_s": t2 - t0, "cache_files_after": n_files}
 
 
+def child_memory_floor(task: Json) -> Json:
+    """What the OS alone charges for the outputs: fault in (zero) and seal an arena of the same layout.
+
+    ``generate`` writes into fresh shared memory; the kernel pays for zeroing and mapping each
+    page, however fast its arithmetic. This touches one byte per page of an identical arena and
+    seals it, timing user + sys, so the report can say which part of a run is the OS's.
+    """
+    import numpy as np
+
+    from prometheus_sim.generators import layout
+    from prometheus_sim.sealed import Arena
+
+    spec = _load_spec(task["days"])
+    cpu: list[float] = []
+    nbytes = 0
+    for _ in range(task["repeats"]):
+        c0 = cpu_s()
+        arena = Arena(layout(task["paths"], task["days"], len(spec.assets), len(spec.signals)))
+        for name in list(arena.arrays):
+            arena.arrays[name].reshape(-1).view(np.uint8)[::4096] = 0
+        sealed = arena.seal()
+        cpu.append(cpu_s() - c0)
+        nbytes = int(sum(a.nbytes for a in sealed.values()))
+        del sealed, arena
+    return {"paths": task["paths"], "days": task["days"], "assets": len(spec.assets), "cpu_s": cpu,
+            "outputs_bytes": nbytes}  # fmt: skip
+
+
 CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
+    "memory_floor": child_memory_floor,
     "ours": child_ours,
     "reference": child_reference,
     "compile": child_compile,
@@ -224,15 +255,19 @@ CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
 def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, np.ndarray]:
     """Prices + volume of the scenario in plain NumPy: loops over steps and sub-steps only.
 
-    Same model as the kernel's price part: a per-path Markov regime that moves once a day and
-    scales drift and vol by each asset's exposure; dated shocks (jumps, vol multipliers, peg
-    overrides); Cholesky-correlated normals per sub-step; GARCH(1,1) variance driven by the
-    step's standardised shock; Merton jumps (Poisson count, normal sizes, placed in a random
-    sub-step) with a drift compensator; an exact Ornstein-Uhlenbeck walk of pegged log prices;
-    OHLC from the sub-step extremes; volume = notional / close x (1 + sens |r| / sd) x lognormal.
-    Not included: signals (their drift shifts), on-chain, macro and the truth arrays.
+    The same model as the kernel's price part, as a user would write it by hand: a per-path
+    Markov regime that moves once a day and scales drift and vol by each asset's exposure; dated
+    shocks (jumps, vol multipliers, peg overrides) with the kernel's clamps (vol multiplier, step
+    sd, log-price band); Cholesky-correlated normals per sub-step; GARCH(1,1) fed by the step's
+    whole surprise (jumps and shocks too) in base-variance units; market-wide Merton jumps (one
+    arrival uniform per step for every asset, sizes loading on a common factor, one sub-step for
+    all) with a drift compensator; an exact Ornstein-Uhlenbeck walk of pegged log prices; the open
+    as the first sub-step's price; OHLC from the sub-step extremes; volume = notional / close x
+    (1 + sens |r| / sd) x lognormal. Not included: signals (their drift shifts), on-chain, macro
+    and the truth arrays.
     """
     import numpy as np
+    from scipy.stats import poisson
 
     from prometheus_sim.generators import price as pr
 
@@ -255,13 +290,17 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
     jmp = np.flatnonzero((ap[:, pr.A_JUMP_RATE] > 0.0) & (ap[:, pr.A_PEG_KAPPA] <= 0.0))
     jump_lam = ap[jmp, pr.A_JUMP_RATE] * dt_step
     jump_mean, jump_std = ap[jmp, pr.A_JUMP_MEAN], ap[jmp, pr.A_JUMP_STD]
+    load = ap[jmp, pr.A_JUMP_COMMON]
+    own = np.sqrt(1.0 - load * load)
+    jump_cdf = poisson.cdf(np.arange(32)[:, None], jump_lam[None, :])  # inversion table, (count, asset)
     vol_unit, vol_sens, vol_noise = ap[:, pr.A_VOLUME_UNIT], ap[:, pr.A_VOLUME_SENS], ap[:, pr.A_VOLUME_NOISE]
     chol_t = inp.chol.T
     tcum = inp.transition_cum
     n_regimes = inp.regime_drift.shape[0]
+    centre = ap[:, pr.A_START_LOG]
+    band_lo, band_hi = centre - pr.LOG_PRICE_BAND, centre + pr.LOG_PRICE_BAND
 
-    log_price = np.broadcast_to(ap[:, pr.A_START_LOG], (n_paths, n_assets)).copy()
-    prev_close = np.exp(log_price)
+    log_price = np.broadcast_to(centre, (n_paths, n_assets)).copy()
     garch_h = np.broadcast_to(sigma**2 * dt_step, (n_paths, n_assets)).copy()
     regime = np.full(n_paths, inp.regime_init, dtype=np.int64)
 
@@ -271,24 +310,35 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
             regime = (u[:, None] >= tcum[regime, :-1]).sum(axis=1)
         drift_mult = 1.0 + exposure * (inp.regime_drift[regime][:, None] - 1.0)
         vol_mult = (1.0 + exposure * (inp.regime_vol[regime][:, None] - 1.0)) * inp.shock_vol[t]
-        sd = np.where(is_garch, np.sqrt(garch_h), base_sd) * vol_mult
+        vol_mult = np.minimum(vol_mult, pr.VOL_MULT_MAX)
+        sd = np.minimum(np.where(is_garch, np.sqrt(garch_h), base_sd) * vol_mult, pr.STEP_SD_MAX)
         step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd
         sub_mean = step_mean / n_sub
         sub_sd = sd / np.sqrt(n_sub)
 
         z = rng.standard_normal((n_sub, n_paths, n_assets)) @ chol_t  # correlated, per sub-step
 
-        n_jumps = rng.poisson(jump_lam, size=(n_paths, jmp.size))
-        jump_total = n_jumps * jump_mean + jump_std * np.sqrt(n_jumps) * rng.standard_normal((n_paths, jmp.size))
-        jump_sub = rng.integers(0, n_sub, size=(n_paths, jmp.size))
+        # market-wide jumps: one arrival uniform per path and step for every asset, sizes
+        # loading on a common factor, all in one sub-step
+        n_jumps = (rng.random((n_paths, 1, 1)) > jump_cdf[None]).sum(axis=1)  # (paths, asset)
+        most = int(n_jumps.max()) if n_jumps.size else 0
+        jump_total = np.zeros((n_paths, jmp.size))
+        if most > 0:
+            first_k = np.arange(most)[None, :, None] < n_jumps[:, None, :]  # (paths, slot, asset)
+            z_common = rng.standard_normal((n_paths, most, 1))
+            z_own = rng.standard_normal((n_paths, most, jmp.size))
+            sizes = jump_mean + jump_std * (load * z_common + own * z_own)
+            jump_total = (sizes * first_k).sum(axis=1)
+        jump_sub = rng.integers(0, n_sub, size=(n_paths, 1))
 
         kappa = np.where(inp.shock_kappa[t, peg] > 0.0, inp.shock_kappa[t, peg], ap[peg, pr.A_PEG_KAPPA])
         decay = np.exp(-kappa * dt_sub)
         peg_noise = sigma[peg] * vol_mult[:, peg] * np.sqrt((1.0 - decay * decay) / (2.0 * kappa))
 
         x = log_price.copy()
-        hi = log_price.copy()
-        lo = log_price.copy()
+        hi = np.full_like(x, -np.inf)
+        lo = np.full_like(x, np.inf)
+        x_open = x
         for s in range(n_sub):
             x_peg = x[:, peg] * decay + peg_noise * z[s][:, peg]
             x += sub_mean + sub_sd * z[s]
@@ -296,14 +346,17 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
             if s == 0:
                 x += inp.shock_jump[t]
             x[:, jmp] += np.where(jump_sub == s, jump_total, 0.0)
+            if s == 0:
+                x_open = x.copy()
             np.maximum(hi, x, out=hi)
             np.minimum(lo, x, out=lo)
+        x_open, x, hi, lo = (np.clip(v, band_lo, band_hi) for v in (x_open, x, hi, lo))
 
-        close = np.exp(x)
+        open_, close = np.exp(x_open), np.exp(x)
         step_return = x - log_price
-        out["open"][:, t] = prev_close
-        out["high"][:, t] = np.maximum(np.maximum(np.exp(hi), prev_close), close)
-        out["low"][:, t] = np.minimum(np.minimum(np.exp(lo), prev_close), close)
+        out["open"][:, t] = open_
+        out["high"][:, t] = np.maximum(np.maximum(np.exp(hi), open_), close)
+        out["low"][:, t] = np.minimum(np.minimum(np.exp(lo), open_), close)
         out["close"][:, t] = close
         z_vol = rng.standard_normal((n_paths, n_assets))
         out["volume"][:, t] = (
@@ -311,9 +364,8 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
             * np.exp(vol_noise * z_vol - 0.5 * vol_noise * vol_noise)
         )  # fmt: skip
 
-        z_std = z.sum(axis=0) / np.sqrt(n_sub)
-        garch_h = np.where(is_garch, omega + alpha * garch_h * z_std * z_std + beta * garch_h, garch_h)
-        prev_close = close
+        eps = (step_return - step_mean) / vol_mult  # the whole surprise, in base-variance units
+        garch_h = np.where(is_garch, np.minimum(omega + alpha * eps * eps + beta * garch_h, pr.STEP_SD_MAX**2), garch_h)
         log_price = x
     return out
 
@@ -334,8 +386,18 @@ def asset_steps_per_s(paths: int, days: int, assets: int, seconds: float) -> flo
 
 
 def _throughput(r: Json) -> Json:
+    """Median wall and CPU time (user + sys, all threads) and the throughput per each.
+
+    Per CPU-second is the headline: on a shared machine a busy neighbour stretches wall time,
+    and extra threads (BLAS in the reference, prange in ours) can hide work in wall time.
+    """
     med = statistics.median(r["times_s"])
-    return {"median_s": med, "asset_steps_per_s": asset_steps_per_s(r["paths"], r["days"], r["assets"], med)}
+    cpu = statistics.median(r["cpu_s"])
+    size = (r["paths"], r["days"], r["assets"])
+    return {
+        "median_s": med, "median_cpu_s": cpu,
+        "asset_steps_per_s": asset_steps_per_s(*size, med), "asset_steps_per_cpu_s": asset_steps_per_s(*size, cpu),
+    }  # fmt: skip
 
 
 def measure_ours(paths: int, days: int, repeats: int) -> Json:
@@ -348,6 +410,13 @@ def measure_reference(paths: int, days: int, repeats: int) -> Json:
     r = run_child({"kind": "reference", "paths": paths, "days": days, "repeats": repeats})
     r.update(_throughput(r))
     return r
+
+
+def measure_memory_floor(paths: int, days: int, repeats: int) -> Json:
+    r = run_child({"kind": "memory_floor", "paths": paths, "days": days, "repeats": repeats})
+    cpu = statistics.median(r["cpu_s"])
+    n = r["paths"] * r["days"] * r["assets"]
+    return {**r, "median_cpu_s": cpu, "ns_per_asset_step": cpu / n * 1e9, "ceiling_per_cpu_s": n / cpu}
 
 
 def measure_threads(paths: int, days: int, repeats: int) -> Json:
@@ -451,8 +520,23 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
             ("numba", f"{ours['numba']}, {ours['numba_threads']} threads, layer {ours['threading_layer']}"),
             ("compile/warm-up call (2 paths)", f"{ours['warmup_s']:.2f} s"),
             *run_rows(ours),
-            ("daily asset-steps / s (median)", _msteps(ours["asset_steps_per_s"])),
+            ("daily asset-steps / s of wall time (median)", _msteps(ours["asset_steps_per_s"])),
+            ("daily asset-steps / CPU-second (median)", _msteps(ours["asset_steps_per_cpu_s"])),
+            ("CPU time per asset-step (median)",
+             f"{1e9 / ours['asset_steps_per_cpu_s']:.0f} ns"),
         ])  # fmt: skip
+        floor = res.get("memory_floor", {})
+        if err(floor) or not floor:
+            table("1b. The OS's share", [("not measured", floor.get("error", "-"))])
+        else:
+            table("1b. The OS's share: fault in and seal an arena of the same layout, no arithmetic", [
+                ("output bytes", mib(floor["outputs_bytes"])),
+                ("CPU time (user+sys), each run", ", ".join(f"{c:.3f} s" for c in floor["cpu_s"])),
+                ("CPU time per asset-step (median)", f"{floor['ns_per_asset_step']:.0f} ns"),
+                ("ceiling it sets (asset-steps / CPU-second)", _msteps(floor["ceiling_per_cpu_s"])),
+                ("our kernel's arithmetic (ours - floor)",
+                 f"{1e9 / ours['asset_steps_per_cpu_s'] - floor['ns_per_asset_step']:.0f} ns per asset-step"),
+            ])  # fmt: skip
         table("2. Peak memory of our kernel (fresh subprocess, first run)", _memory_rows(ours))
 
     if err(ref):
@@ -464,12 +548,15 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         rows = [
             ("size", size),
             *run_rows(ref),
-            ("daily asset-steps / s (median)", _msteps(ref["asset_steps_per_s"])),
+            ("daily asset-steps / s of wall time (median)", _msteps(ref["asset_steps_per_s"])),
+            ("daily asset-steps / CPU-second (median)", _msteps(ref["asset_steps_per_cpu_s"])),
         ]
         if not err(ours):
-            rows.append(
-                ("ours / reference (asset-steps/s)", f"{ours['asset_steps_per_s'] / ref['asset_steps_per_s']:.2f}x")
-            )
+            rows += [
+                ("ours / reference, per CPU-second",
+                 f"{ours['asset_steps_per_cpu_s'] / ref['asset_steps_per_cpu_s']:.2f}x"),
+                ("ours / reference, per wall-second", f"{ours['asset_steps_per_s'] / ref['asset_steps_per_s']:.2f}x"),
+            ]  # fmt: skip
         rows.append(("note", REFERENCE_NOTE))
         table("3. NumPy reference (default_rng, loop over steps)", rows)
         table("3b. Peak memory of the NumPy reference", _memory_rows(ref))
@@ -524,17 +611,20 @@ def print_summary(res: Json) -> Json:
     summary = Summary()
     add = summary.add
     if err(ours) or err(ref):
-        add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference", None, "-")
+        add("ratio_vs_reference", f"per CPU-second >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference", None, "-")
     else:
-        ratio = ours["asset_steps_per_s"] / ref["asset_steps_per_s"]
-        add("ratio_vs_reference", f"throughput >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference",
-            ratio >= TARGET_RATIO_VS_REFERENCE, f"{ratio:.2f}x")  # fmt: skip
+        ratio = ours["asset_steps_per_cpu_s"] / ref["asset_steps_per_cpu_s"]
+        wall = ours["asset_steps_per_s"] / ref["asset_steps_per_s"]
+        add("ratio_vs_reference", f"per CPU-second >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference",
+            ratio >= TARGET_RATIO_VS_REFERENCE, f"{ratio:.2f}x (wall {wall:.2f}x)")  # fmt: skip
+    target_label = f"throughput >= {TARGET_ASSET_STEPS_PER_CPU_S / 1e6:g} M daily asset-steps / CPU-second"
     if err(ours):
-        add("absolute_throughput", "throughput >= 20 M daily asset-steps/s", None, "-")
+        add("absolute_throughput", target_label, None, "-")
         add("peak_memory", f"peak memory <= {TARGET_PEAK_OVER_OUTPUTS:g} x outputs", None, "-")
     else:
-        x = ours["asset_steps_per_s"]
-        add("absolute_throughput", "throughput >= 20 M daily asset-steps/s", x >= TARGET_ASSET_STEPS_PER_S, _msteps(x))
+        x = ours["asset_steps_per_cpu_s"]
+        add("absolute_throughput", target_label, x >= TARGET_ASSET_STEPS_PER_CPU_S,
+            f"{_msteps(x)} (wall {_msteps(ours['asset_steps_per_s'])})")  # fmt: skip
         m = ours["memory"]
         ratio = m["peak_extra_bytes"] / ours["outputs_bytes"]
         reliable = not m["peak_hidden_by_earlier_transient"]
@@ -545,6 +635,13 @@ def print_summary(res: Json) -> Json:
     else:
         add("deterministic_threads", "identical bytes at 1 and 2 threads", thr["identical"],
             "identical" if thr["identical"] else "DIFFERENT")  # fmt: skip
+    comp = res["compile"]
+    if err(comp):
+        add("cold_compile", f"first generate, empty cache <= {TARGET_COLD_COMPILE_S:g} s", None, "-")
+    else:
+        cold = comp["cold"]["total_s"]
+        add("cold_compile", f"first generate, empty cache <= {TARGET_COLD_COMPILE_S:g} s",
+            cold <= TARGET_COLD_COMPILE_S, f"{cold:.2f} s")  # fmt: skip
     if err(cli) or not cli.get("measured"):
         add("cli_start", f"warm CLI start < {TARGET_CLI_START_S:g} s", None, cli.get("error") or cli.get("reason", "?"))
     else:
@@ -585,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     res: Json = {"config": machine_config(args)}
     print(f"bench_simulate: {args.paths} paths x {args.days} days, {args.repeats} repeats", file=sys.stderr)
     res["ours"] = safe("our kernel", lambda: measure_ours(args.paths, args.days, args.repeats))
+    res["memory_floor"] = safe("memory floor", lambda: measure_memory_floor(args.paths, args.days, args.repeats))
     res["reference"] = safe("NumPy reference", lambda: measure_reference(args.paths, args.days, args.repeats))
     res["threads"] = safe("thread scaling", lambda: measure_threads(args.thread_paths, args.days, args.repeats))
     res["compile"] = safe("compile time", measure_compile)

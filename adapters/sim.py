@@ -53,8 +53,8 @@ class SimAdapter:
         self.config = config or SimConfig()
         self.users = np.arange(market.n_paths, dtype=np.int64)
         self.profiles = RiskProfiles.of(profiles or RiskProfile(), market.n_paths)
-        self.book = AssetBook.from_kinds(market.assets, [a.kind for a in market.spec.assets])
-        self.steps_per_day = market.spec.steps_per_day
+        self.book = AssetBook.from_kinds(market.assets, market.asset_kinds)
+        self.steps_per_day = market.steps_per_day
         self.n_steps = market.n_steps
         self._kind = self.book.kind_codes
         self._deposit_step = contribution_steps(market.calendar)
@@ -106,7 +106,7 @@ class SimAdapter:
             state=states,
             can_rebalance=self.config.rules.allows_rebalance(self.state.last_fill, t, self.steps_per_day),
             reward=reward,
-            history=MarketHistory(self.market.blocks.head(t + 1), self.market.calendar[: t + 1]),
+            history=MarketHistory(self.market.blocks.head(t + 1), self.market.calendar[: t + 1], self.market.absent),
             steps_per_day=self.steps_per_day,
             rules=self.config.rules,
             marks=marks,
@@ -186,11 +186,11 @@ def backtest(
     if not isinstance(win_horizon_days, int) or win_horizon_days < 1:
         raise ValueError(f"win_horizon_days: must be an integer >= 1, got {win_horizon_days!r}")
     adapter = SimAdapter(market, config, profiles)
-    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.spec.steps_per_day))
-    result = result.scored(market.close, win_horizon_days * market.spec.steps_per_day)
+    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+    result = result.scored(market.close, win_horizon_days * market.steps_per_day)
     from dataclasses import replace
 
-    return replace(result, scenario=market.spec.name, seeds=market.seeds.copy())
+    return replace(result, scenario=market.name, seeds=market.seeds.copy())
 
 
 def sweep_adapter(market: Market, config, profiles: RiskProfiles) -> SimAdapter:

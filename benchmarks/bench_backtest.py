@@ -148,13 +148,13 @@ def _ours(market: Market):
 
 
 def _cash_index(market: Market) -> int:
-    return [a.kind for a in market.spec.assets].index("stable")
+    return market.asset_kinds.index("stable")
 
 
 def _fill_steps(market: Market) -> list[int]:
     from prometheus_sim.backtest import DecisionClock
 
-    return [t + 1 for t in DecisionClock(n_steps=market.n_steps, every=PERIOD_DAYS * market.spec.steps_per_day)]
+    return [t + 1 for t in DecisionClock(n_steps=market.n_steps, every=PERIOD_DAYS * market.steps_per_day)]
 
 
 def _ours_traded_units(market: Market):
@@ -167,7 +167,7 @@ def _ours_traded_units(market: Market):
 
     strategy = EqualWeightRebalance(PERIOD_DAYS)
     adapter = SimAdapter(market, _venue(), _profile())
-    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.spec.steps_per_day))
+    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
     traded: dict[int, np.ndarray] = {}
     for d, t in enumerate(result.decision_steps):
         delta = np.zeros(adapter.state.holdings.shape)

@@ -31,6 +31,38 @@ BLOCK_COLUMNS: dict[str, tuple[str, ...]] = {"onchain": ONCHAIN_COLUMNS, "macro"
 PER_ASSET_BLOCKS: tuple[str, ...] = OHLCV_COLUMNS
 
 
+class MissingDataError(KeyError):
+    """A block or column this market does not have (a real market built from files without it).
+
+    Absent data is NaN in the raw arrays, never zeros, and asking for it by name raises this, so a
+    strategy that needs on-chain or macro data fails with a clear message instead of reading filler.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "missing data"
+
+
+def absent_message(block: str, name: str | None, absent: tuple[str, ...]) -> str:
+    """Why ``block`` (or its column ``name``) cannot be read, listing everything the market lacks."""
+    what = f"{block} column {name!r}" if name else f"the {block} block"
+    return (
+        f"{what} is absent from this market (it was built from files without it; absent: {', '.join(absent)}). "
+        "A strategy that needs it cannot run on this market."
+    )
+
+
+def is_absent(block: str, name: str | None, absent: tuple[str, ...]) -> bool:
+    """Whether ``block`` (whole, when ``name`` is None) or its column ``name`` is listed in ``absent``.
+
+    ``absent`` holds block names (``"macro"``: the whole block) and ``"block.column"`` entries.
+    """
+    if block in absent:
+        return True
+    if name is None:
+        return False
+    return f"{block}.{name}" in absent
+
+
 class MarketBlocks(NamedTuple):
     """The observable market.
 

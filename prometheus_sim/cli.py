@@ -218,7 +218,8 @@ def backtest(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_BAD_INPUT)
     show = sys.stderr.isatty() if progress is None else progress
-    n_tasks = len(plan_tasks(config))
+    tasks = plan_tasks(config)
+    n_tasks = len(tasks)
     started = time.perf_counter()
     try:
         with tqdm(total=n_tasks, unit="task", desc="backtest", disable=not show, file=sys.stderr) as bar:
@@ -228,9 +229,11 @@ def backtest(
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     elapsed = time.perf_counter() - started
-    cells = len(paths) * len(seeds) * len(names)
+    rows = sum(len(t.seeds) for t in tasks)  # a saved market counts its rows, not the seeds
+    cells = rows * len(names)
     click.echo(
-        f"backtested {len(names)} strategies x {len(seeds)} seeds x {len(paths)} scenarios = {cells} cells "
+        f"backtested {len(names)} strategies x {rows} scenario rows ({len(seeds)} seeds per scenario, a saved "
+        f"market's own rows) from {len(paths)} sources = {cells} cells "
         f"in {elapsed:.1f} s ({outcome.tasks_run} tasks run, {outcome.tasks_skipped} resumed from disk)"
     )
     if not outcome.metrics.empty:
@@ -347,11 +350,9 @@ def lookahead(
     """
     from adapters.sim import SimAdapter
     from prometheus_sim.lookahead import check_lookahead
-    from prometheus_sim.market import Market
     from prometheus_sim.strategy_spec import StrategySpec, parse_strategy_params
     from strategies import registry
 
-    spec = _load_or_exit(resolve_scenario(scenario))
     name = "strategies.canary:LeakyCanary" if strategy == "canary" else strategy
     try:
         registry.factory(name)
@@ -360,8 +361,7 @@ def lookahead(
         registry.build(strategy_spec)
     except (KeyError, ValueError, TypeError) as exc:
         raise click.UsageError(f"{_message(exc)} (and 'canary')") from None
-    spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
-    market = Market.simulate(spec, seed=seed, n_paths=n_paths)
+    market = _market_to_check(scenario, seed, n_paths, horizon_days)
     try:
         result = check_lookahead(
             strategy_spec, market, SimAdapter, registry.build, n_checks=checks, every_step=all_steps
@@ -379,6 +379,23 @@ def lookahead(
     for finding in result.findings:
         click.echo(f"LOOKAHEAD {finding}")
     sys.exit(1)
+
+
+def _market_to_check(scenario: str, seed: int | None, n_paths: int, horizon_days: int):
+    """A saved market directory (cut to the horizon) or a simulated one."""
+    from prometheus_sim.market import Market
+
+    if Path(scenario).is_dir():
+        try:
+            saved = Market.load(scenario)
+        except (OSError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        steps = min(horizon_days * saved.steps_per_day, saved.n_steps)
+        return saved.head(steps) if steps < saved.n_steps else saved
+    spec = _load_or_exit(resolve_scenario(scenario))
+    spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
+    return Market.simulate(spec, seed=seed, n_paths=n_paths)
 
 
 @main.command()
@@ -401,6 +418,50 @@ def warmup() -> None:
         adapter.submit(t, snap.plan([Action.REBALANCE, Action.BUY_AGGRESSIVE]))
     orders_for_target_weights(snap.holdings, snap.prices, snap.weights, snap.book.cash_index)
     click.echo(f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s)")
+
+
+@main.group()
+def market() -> None:
+    """Markets from real data."""
+
+
+@market.command("import")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--onchain", type=click.Path(dir_okay=False), default=None, help="Daily on-chain series (date + columns).")
+@click.option("--macro", type=click.Path(dir_okay=False), default=None, help="Daily macro series (date + columns).")
+@click.option("--from", "start", default=None, help="First day (YYYY-MM-DD) [default: the first day all files share].")
+@click.option("--to", "end", default=None, help="Last day [default: the last day all files share].")
+@click.option("--kind", "kinds", multiple=True, metavar="ASSET=KIND", help="crypto, stable, equity or bond; repeat it.")
+@click.option("--name", default="real", show_default=True, help="The market's name (keys backtest results).")
+def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, macro: str | None, start: str | None,
+                  end: str | None, kinds: tuple[str, ...], name: str) -> None:  # fmt: skip
+    """Build a one-path market from real daily bar FILES (one per asset, named after it) and save it to --out.
+
+    The calendar is the days every file has; on-chain and macro blocks come from their own files
+    or are absent (NaN, listed in the manifest, and an error for a strategy that reads them).
+    Backtest it like a scenario: `prometheus-sim backtest OUT --strategy ...`.
+    """
+    from prometheus_sim.real import RealDataError
+    from prometheus_sim.real_market import CALENDAR_RULE, import_market
+
+    kind_map = {}
+    for item in kinds:
+        asset, sep, kind = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected ASSET=KIND", param_hint="--kind")
+        kind_map[asset] = kind
+    try:
+        real = import_market(list(files), onchain=onchain, macro=macro, start=start, end=end, kinds=kind_map, name=name)
+        real.save(out_dir)
+    except (RealDataError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    window = real.source["window"]
+    click.echo(f"market {real.name!r}: {', '.join(f'{a} ({k})' for a, k in zip(real.assets, real.asset_kinds, strict=True))}")
+    click.echo(f"{real.n_steps} days {window[0]}..{window[1]} ({CALENDAR_RULE})")
+    click.echo(f"absent: {', '.join(real.absent) if real.absent else 'nothing'}")
+    click.echo(f"saved to {out_dir}")
 
 
 @main.group()

@@ -18,7 +18,7 @@ QUANTILES = {"median": 0.5, "p05": 0.05, "p95": 0.95}
 
 def daily_closes(market: Market) -> np.ndarray:
     """Closes at each day's last step: ndarray of shape (paths, days, assets)."""
-    spd = market.spec.steps_per_day
+    spd = market.steps_per_day
     return market.close[:, spd - 1 :: spd, :]
 
 

@@ -144,7 +144,7 @@ def check_lookahead(
     name = getattr(probe, "name", spec.label)
     steps = decision_steps(probe, market)
     del probe
-    report = LookaheadReport(name, market.spec.name, [], n_decisions=len(steps))
+    report = LookaheadReport(name, market.name, [], n_decisions=len(steps))
     if not steps:
         return report
     if every_step:

@@ -1,9 +1,13 @@
-"""The simulated market: arrays shaped ``(paths, steps, ...)``, a calendar, and the hidden truth.
+"""The market: arrays shaped ``(paths, steps, ...)``, a calendar, and (when simulated) the hidden truth.
 
 :class:`Market` is the layer people call; the Numba kernels live in :mod:`generators`.
 ``Market.truth`` records what generated the data (regime path, conditional drift and vol, jump
 counts, signal windows, dated shocks). Only scoring code may read it: a strategy's snapshot never
 carries it, which is what keeps forecasts and policies honest.
+
+A real market (:meth:`Market.from_bars`, built by :mod:`prometheus_sim.real_market` from files)
+is one path with no truth and possibly without on-chain or macro data: ``truth`` is None
+(:meth:`Market.require_truth` says so by name), and ``absent`` lists what the files lacked.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim import __version__
-from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks
+from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks, is_absent
 from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
 from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
 from prometheus_sim.sealed import is_sealed, seal_copy
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+
+
+class NoTruthError(LookupError):
+    """Something asked a real market for the simulator's truth, which a real market does not have."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,13 @@ class Market:
     macro : ndarray of shape (paths, steps, 3), columns ``MACRO_COLUMNS``
     calendar : DatetimeIndex of length steps (each step's start time)
     path_ids : ndarray of shape (paths,), the global path numbers of the rows
+    spec : the scenario (None for a real market); source : where a real market's data came from
+    truth : MarketTruth, or None for a real market
+    absent : what a real market lacks (``"onchain"``, ``"macro"`` or ``"block.column"``); NaN in the arrays
     """
+
+    source: dict | None = None
+    absent: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -73,6 +87,8 @@ class Market:
         self.seed = int(self.seeds[0]) if np.all(self.seeds == self.seeds[0]) else None
         self.calendar = calendar(spec)
         self.blocks = arrays.blocks
+        self._name, self._assets, self._kinds = spec.name, tuple(spec.asset_names), tuple(a.kind for a in spec.assets)
+        self._steps_per_day = spec.steps_per_day
         inputs = build_inputs(spec)
         regime_names = tuple(s.name for s in spec.regimes.states) if spec.regimes else ("base",)
         self.truth = MarketTruth(
@@ -94,14 +110,15 @@ class Market:
         Arrays the simulator generated are sealed already (in place); others (loaded, cut, unpickled,
         the scenario's shock tables) are copied into sealed memory once (:mod:`prometheus_sim.sealed`).
         """
-        truth_arrays = {name: getattr(self.truth, name) for name in TRUTH_ARRAYS}
+        truth_arrays = {name: getattr(self.truth, name) for name in TRUTH_ARRAYS} if self.truth is not None else {}
         named = {**self.blocks._asdict(), **{f"truth.{k}": v for k, v in truth_arrays.items()}}
         todo = {name: arr for name, arr in named.items() if copy or not is_sealed(arr)}
         if not todo:
             return
         sealed = {**named, **seal_copy(todo)}
         self.blocks = MarketBlocks(*(sealed[name] for name in MarketBlocks._fields))
-        self.truth = dataclasses.replace(self.truth, **{k: sealed[f"truth.{k}"] for k in TRUTH_ARRAYS})
+        if self.truth is not None:
+            self.truth = dataclasses.replace(self.truth, **{k: sealed[f"truth.{k}"] for k in TRUTH_ARRAYS})
 
     def __setstate__(self, state: dict) -> None:
         """Unpickled (a worker process's copy): seal again, since pickling copies the data out."""
@@ -142,6 +159,57 @@ class Market:
                 raise ValueError("path_ids must not be empty")
         return cls(spec, seed, ids, generate(spec, seed, ids, progress=progress))
 
+    @classmethod
+    def from_bars(
+        cls,
+        name: str,
+        assets: list[str],
+        kinds: list[str],
+        calendar: pd.DatetimeIndex,
+        blocks: MarketBlocks,
+        source: dict,
+        absent: tuple[str, ...] = (),
+        steps_per_day: int = 1,
+    ) -> Market:
+        """A real market: one path of observed data, no truth.
+
+        ``blocks`` holds every block at full width; what the files lacked is NaN there and listed
+        in ``absent`` (see :class:`~prometheus_sim.blocks.MissingDataError`). ``source`` records
+        the files, their SHA-256 and the calendar rule (written to the manifest by :meth:`save`).
+        """
+        if blocks.n_assets != len(assets) or len(kinds) != len(assets):
+            raise ValueError(f"{len(assets)} assets, {len(kinds)} kinds, blocks for {blocks.n_assets} assets")
+        if len(calendar) != blocks.n_steps:
+            raise ValueError(f"calendar has {len(calendar)} steps, blocks {blocks.n_steps}")
+        market = cls.__new__(cls)
+        market.spec = None
+        market.source = dict(source)
+        market.absent = tuple(absent)
+        market.path_ids = np.arange(blocks.n_paths, dtype=np.int64)
+        market.seeds = np.zeros(blocks.n_paths, dtype=np.uint64)
+        market.seed = None
+        market.calendar = pd.DatetimeIndex(calendar)
+        market.blocks = blocks
+        market.truth = None
+        market._name, market._assets, market._kinds = name, tuple(assets), tuple(kinds)
+        market._steps_per_day = int(steps_per_day)
+        market._freeze(copy=True)
+        return market
+
+    @property
+    def is_real(self) -> bool:
+        """Built from real files (no truth, no scenario)."""
+        return self.spec is None
+
+    def require_truth(self, what: str) -> MarketTruth:
+        """The truth, or a :class:`NoTruthError` saying that ``what`` needs a simulated market."""
+        if self.truth is None:
+            raise NoTruthError(
+                f"{what} needs the simulator's truth, and market {self.name!r} is real data "
+                f"({(self.source or {}).get('kind', 'files')}): a real market has none"
+            )
+        return self.truth
+
     def head(self, n_steps: int) -> Market:
         """A copy holding only the first ``n_steps`` steps (physically cut: no view can reach past it).
 
@@ -155,6 +223,9 @@ class Market:
         out.blocks = self.blocks.head(n_steps)  # views; _freeze copies them into their own sealed memory
         out.calendar = self.calendar[:n_steps].copy()
         t = self.truth
+        if t is None:
+            out._freeze(copy=True)
+            return out
         out.truth = MarketTruth(
             regime=t.regime[:, :n_steps], regime_names=t.regime_names, drift=t.drift[:, :n_steps],
             vol=t.vol[:, :n_steps], jumps=t.jumps[:, :n_steps],
@@ -173,6 +244,8 @@ class Market:
         out.path_ids = self.path_ids[rows]
         out.seeds = self.seeds[rows]
         t = self.truth
+        if t is None:
+            return out
         out.truth = MarketTruth(
             regime=t.regime[rows], regime_names=t.regime_names, drift=t.drift[rows], vol=t.vol[rows],
             jumps=t.jumps[rows], signal_active=t.signal_active[rows], signal_names=t.signal_names,
@@ -192,14 +265,24 @@ class Market:
 
     @property
     def assets(self) -> list[str]:
-        return self.spec.asset_names
+        return list(self._assets)
+
+    @property
+    def asset_kinds(self) -> list[str]:
+        """Each asset's kind (``crypto``, ``stable``, ...), what the portfolio's asset book needs."""
+        return list(self._kinds)
+
+    @property
+    def name(self) -> str:
+        """The scenario's name, or the real market's."""
+        return self._name
 
     n_paths = property(lambda self: self.blocks.n_paths)
     n_steps = property(lambda self: self.blocks.n_steps)
 
     @property
     def steps_per_day(self) -> int:
-        return self.spec.steps_per_day
+        return self._steps_per_day
 
     def _asset_index(self, asset: str | int) -> int:
         if isinstance(asset, (int, np.integer)):
@@ -215,7 +298,8 @@ class Market:
 
         Columns: ``open, high, low, close, volume`` of the asset, then the market-wide
         ``whale_transactions, active_addresses, exchange_inflow, exchange_outflow,
-        inflation_rate, fed_rate, dxy_index``. ``path`` is a row of this market (0-based).
+        inflation_rate, fed_rate, dxy_index`` (those a real market has). ``path`` is a row of this
+        market (0-based).
         """
         if not 0 <= path < self.n_paths:
             raise IndexError(f"path {path} out of range for {self.n_paths} paths")
@@ -223,6 +307,8 @@ class Market:
         data: dict[str, np.ndarray] = {name: getattr(self.blocks, name)[path, :, a] for name in PER_ASSET_BLOCKS}
         for block, columns in BLOCK_COLUMNS.items():
             for c, name in enumerate(columns):
+                if is_absent(block, name, self.absent):
+                    continue
                 col = getattr(self.blocks, block)[path, :, c]
                 data[name] = col.astype(np.int64) if name in COUNT_COLUMNS else col
         frame = pd.DataFrame(data, index=self.calendar.copy())
@@ -230,7 +316,9 @@ class Market:
         return frame
 
     def named_arrays(self) -> dict[str, np.ndarray]:
-        """Every generated array by name, truth included (what :meth:`digest` hashes)."""
+        """Every array by name, truth included when there is one (what :meth:`digest` hashes)."""
+        if self.truth is None:
+            return dict(self.blocks._asdict())
         return {
             **self.blocks._asdict(),
             "truth.regime": self.truth.regime, "truth.drift": self.truth.drift, "truth.vol": self.truth.vol,
@@ -285,6 +373,42 @@ class Market:
                 block: {**per_path_index(), **{c: getattr(self.blocks, block)[:, :, k].reshape(-1) for k, c in enumerate(columns)}}
                 for block, columns in BLOCK_COLUMNS.items()
             },
+        }  # fmt: skip
+        if self.truth is not None:
+            blocks.update(self._truth_tables(per_asset_index, per_path_index))
+        files = {}
+        for name, columns in blocks.items():
+            table = pa.table({k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in columns.items()})
+            file = f"{name}.parquet"
+            pq.write_table(table, out / file, compression="zstd")
+            files[name] = file
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "kind": "real" if self.is_real else "simulated",
+            "name": self.name,
+            "assets": self.assets,
+            "asset_kinds": self.asset_kinds,
+            "absent": list(self.absent),
+            "path_ids": self.path_ids.tolist(),
+            "calendar": {"start": str(self.calendar[0]), "steps": n_t, "steps_per_day": self.steps_per_day},
+            "shapes": {k: list(v.shape) for k, v in self.named_arrays().items()},
+            "dtypes": {k: str(v.dtype) for k, v in self.named_arrays().items()},
+            "array_sha256": self.array_digests(),
+            "files": files,
+        }
+        if self.is_real:
+            manifest["source"] = self.source
+        else:
+            manifest.update({
+                "scenario_name": self.spec.name, "scenario_digest": self.spec.digest(),
+                "scenario": self.spec.model_dump(mode="json"), "seed": self.seed, "seeds": [int(x) for x in self.seeds],
+            })  # fmt: skip
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        return out
+
+    def _truth_tables(self, per_asset_index, per_path_index) -> dict[str, dict]:
+        return {
             "truth_assets": {
                 **per_asset_index(),
                 "drift": self.truth.drift.reshape(-1),
@@ -297,30 +421,6 @@ class Market:
                 **{f"signal:{g}": self.truth.signal_active[:, :, k].reshape(-1) for k, g in enumerate(self.truth.signal_names)},
             },
         }  # fmt: skip
-        files = {}
-        for name, columns in blocks.items():
-            table = pa.table({k: pa.array(v) if isinstance(v, np.ndarray) else v for k, v in columns.items()})
-            file = f"{name}.parquet"
-            pq.write_table(table, out / file, compression="zstd")
-            files[name] = file
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "package_version": __version__,
-            "scenario_name": self.spec.name,
-            "scenario_digest": self.spec.digest(),
-            "scenario": self.spec.model_dump(mode="json"),
-            "seed": self.seed,
-            "seeds": [int(x) for x in self.seeds],
-            "path_ids": self.path_ids.tolist(),
-            "assets": self.assets,
-            "calendar": {"start": str(self.calendar[0]), "steps": n_t, "steps_per_day": self.spec.steps_per_day},
-            "shapes": {k: list(v.shape) for k, v in self.named_arrays().items()},
-            "dtypes": {k: str(v.dtype) for k, v in self.named_arrays().items()},
-            "array_sha256": self.array_digests(),
-            "files": files,
-        }
-        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        return out
 
     @classmethod
     def load(cls, directory: str | Path) -> Market:
@@ -334,7 +434,6 @@ class Market:
             raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{src}: format_version {manifest.get('format_version')} is not {FORMAT_VERSION}")
-        spec = ScenarioSpec.from_dict(manifest["scenario"], source=str(src / MANIFEST))
         shapes = {k: tuple(v) for k, v in manifest["shapes"].items()}
         dtypes = manifest["dtypes"]
 
@@ -350,6 +449,17 @@ class Market:
         for block, columns in BLOCK_COLUMNS.items():
             table = read(block)
             blocks[block] = shaped(np.stack([table[c] for c in columns], axis=-1), block)
+        if manifest.get("kind") == "real":
+            cal = manifest["calendar"]
+            step = pd.Timedelta(days=1) / cal["steps_per_day"]
+            market = cls.from_bars(
+                manifest["name"], manifest["assets"], manifest["asset_kinds"],
+                pd.date_range(cal["start"], periods=cal["steps"], freq=step), MarketBlocks(**blocks),
+                manifest["source"], tuple(manifest["absent"]), cal["steps_per_day"],
+            )  # fmt: skip
+            cls._check_digests(market, manifest, src)
+            return market
+        spec = ScenarioSpec.from_dict(manifest["scenario"], source=str(src / MANIFEST))
         truth_a = read("truth_assets")
         truth_p = read("truth_paths")
         n_p, n_t, _ = shapes["close"]
@@ -365,11 +475,15 @@ class Market:
         )  # fmt: skip
         seeds = np.asarray([int(x) for x in manifest["seeds"]], dtype=np.uint64)
         market = cls(spec, seeds, np.asarray(manifest["path_ids"], dtype=np.int64), arrays)
+        cls._check_digests(market, manifest, src)
+        return market
+
+    @staticmethod
+    def _check_digests(market: Market, manifest: dict, src: Path) -> None:
         got = market.array_digests()
         bad = [k for k, v in manifest["array_sha256"].items() if got.get(k) != v]
         if bad:
             raise ValueError(f"{src}: arrays {bad} do not match the hashes in {MANIFEST} (file corrupted?)")
-        return market
 
 
 #: On-chain columns that count things: integers in frames.
@@ -384,4 +498,4 @@ def _array_digest(arr: np.ndarray) -> str:
     return h.hexdigest()
 
 
-__all__ = ["Market", "MarketTruth"]
+__all__ = ["Market", "MarketTruth", "NoTruthError"]

@@ -22,9 +22,12 @@ class RealDataError(ValueError):
     """A real-data file that cannot be used; the message names file, row (1-based, header = row 1) and column."""
 
 
-def read_daily_bars(path: str | Path) -> pd.DataFrame:
-    """One asset's daily bars: a frame with a daily ``DatetimeIndex`` named ``date``, columns open..volume."""
-    p = Path(path)
+def _row(i: int) -> str:
+    return f"row {i + 2}"  # +1 for 1-based, +1 for the header line
+
+
+def _read_table(p: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """The file's raw rows with lower-cased column names; a missing file or column is named."""
     try:
         raw = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -32,32 +35,43 @@ def read_daily_bars(path: str | Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         raise RealDataError(f"{p}: cannot be read ({exc})") from None
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    missing = [c for c in ("date", *PRICE_COLUMNS) if c not in raw.columns]
+    missing = [c for c in ("date", *required) if c not in raw.columns]
     if missing:
         raise RealDataError(f"{p}: missing column(s) {missing}; found {list(raw.columns)}")
     if raw.empty:
         raise RealDataError(f"{p}: no rows")
+    return raw
 
-    def row(i: int) -> str:
-        return f"row {i + 2}"  # +1 for 1-based, +1 for the header line
 
+def _dated_frame(raw: pd.DataFrame, p: Path) -> pd.DataFrame:
     dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
-        raise RealDataError(f"{p}: {row(bad[0])}, column date: {raw['date'].iloc[bad[0]]!r} is not a YYYY-MM-DD date")
-    frame = pd.DataFrame(index=pd.DatetimeIndex(dates, name="date"))
-    for col in (*PRICE_COLUMNS, "volume"):
-        if col not in raw.columns:
-            continue
-        values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise RealDataError(f"{p}: {row(bad[0])}, column {col}: {raw[col].iloc[bad[0]]!r} is not a finite number")
-        floor_bad = np.flatnonzero(values < 0) if col == "volume" else np.flatnonzero(values <= 0)
+        raise RealDataError(f"{p}: {_row(bad[0])}, column date: {raw['date'].iloc[bad[0]]!r} is not a YYYY-MM-DD date")
+    return pd.DataFrame(index=pd.DatetimeIndex(dates, name="date"))
+
+
+def _numeric(raw: pd.DataFrame, col: str, p: Path, floor: str | None) -> np.ndarray:
+    """Column ``col`` as finite floats; ``floor`` is ``"> 0"``, ``">= 0"`` or None (any finite value)."""
+    values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise RealDataError(f"{p}: {_row(bad[0])}, column {col}: {raw[col].iloc[bad[0]]!r} is not a finite number")
+    if floor is not None:
+        floor_bad = np.flatnonzero(values < 0) if floor == ">= 0" else np.flatnonzero(values <= 0)
         if floor_bad.size:
-            need = ">= 0" if col == "volume" else "> 0"
-            raise RealDataError(f"{p}: {row(floor_bad[0])}, column {col}: {values[floor_bad[0]]:g} must be {need}")
-        frame[col] = values
+            raise RealDataError(f"{p}: {_row(floor_bad[0])}, column {col}: {values[floor_bad[0]]:g} must be {floor}")
+    return values
+
+
+def read_daily_bars(path: str | Path) -> pd.DataFrame:
+    """One asset's daily bars: a frame with a daily ``DatetimeIndex`` named ``date``, columns open..volume."""
+    p = Path(path)
+    raw = _read_table(p, PRICE_COLUMNS)
+    frame = _dated_frame(raw, p)
+    for col in (*PRICE_COLUMNS, "volume"):
+        if col in raw.columns:
+            frame[col] = _numeric(raw, col, p, ">= 0" if col == "volume" else "> 0")
     inconsistent = np.flatnonzero(
         (frame["low"] > frame[["open", "close"]].min(axis=1)) | (frame["high"] < frame[["open", "close"]].max(axis=1))
         | (frame["low"] > frame["high"])
@@ -67,25 +81,54 @@ def read_daily_bars(path: str | Path) -> pd.DataFrame:
         r = frame.iloc[i]
         which = "high" if r["high"] < max(r["open"], r["close"], r["low"]) else "low"
         raise RealDataError(
-            f"{p}: {row(i)}, column {which}: low {r['low']:g} <= open {r['open']:g}, close {r['close']:g} "
+            f"{p}: {_row(i)}, column {which}: low {r['low']:g} <= open {r['open']:g}, close {r['close']:g} "
             f"<= high {r['high']:g} does not hold"
         )
-    step = np.diff(frame.index.values).astype("timedelta64[D]").astype(int)
+    check_daily_dates(frame.index, p)
+    return frame
+
+
+def check_daily_dates(dates: pd.DatetimeIndex, p: Path) -> None:
+    """One row per calendar day, ascending, no duplicates, no gaps; else a :class:`RealDataError` naming the row."""
+
+    row = _row
+    step = np.diff(dates.values).astype("timedelta64[D]").astype(int)
     dup = np.flatnonzero(step == 0)
     if dup.size:
-        raise RealDataError(f"{p}: {row(dup[0] + 1)}, column date: {frame.index[dup[0] + 1].date()} appears twice")
+        raise RealDataError(f"{p}: {row(dup[0] + 1)}, column date: {dates[dup[0] + 1].date()} appears twice")
     back = np.flatnonzero(step < 0)
     if back.size:
         raise RealDataError(
-            f"{p}: {row(back[0] + 1)}, column date: dates must ascend ({frame.index[back[0] + 1].date()})"
+            f"{p}: {row(back[0] + 1)}, column date: dates must ascend ({dates[back[0] + 1].date()})"
         )
     gap = np.flatnonzero(step > 1)
     if gap.size:
         i = gap[0]
         raise RealDataError(
-            f"{p}: {row(i + 1)}, column date: {step[i] - 1} day(s) missing between {frame.index[i].date()} and "
-            f"{frame.index[i + 1].date()} (no silent fill)"
+            f"{p}: {row(i + 1)}, column date: {step[i] - 1} day(s) missing between {dates[i].date()} and "
+            f"{dates[i + 1].date()} (no silent fill)"
         )
+
+
+def read_daily_series(path: str | Path, known: tuple[str, ...], floors: dict[str, str]) -> pd.DataFrame:
+    """A file of market-wide daily series (on-chain or macro): ``date`` and any subset of ``known``.
+
+    Columns outside ``known`` are refused by name (a typo would otherwise drop data silently);
+    ``floors`` gives the bound a column must respect (``"> 0"``, ``">= 0"``). Dates are checked like
+    bars (one row per calendar day, no gaps).
+    """
+    p = Path(path)
+    raw = _read_table(p, ())
+    unknown = [c for c in raw.columns if c != "date" and c not in known]
+    if unknown:
+        raise RealDataError(f"{p}: unknown column(s) {unknown}; this file may hold {list(known)}")
+    present = [c for c in known if c in raw.columns]
+    if not present:
+        raise RealDataError(f"{p}: no data column; expected some of {list(known)}")
+    frame = _dated_frame(raw, p)
+    for col in present:
+        frame[col] = _numeric(raw, col, p, floors.get(col))
+    check_daily_dates(frame.index, p)
     return frame
 
 
@@ -101,4 +144,4 @@ def read_closes(paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(closes).sort_index()
 
 
-__all__ = ["RealDataError", "SHIPPED_DATA", "read_closes", "read_daily_bars"]
+__all__ = ["RealDataError", "SHIPPED_DATA", "check_daily_dates", "read_closes", "read_daily_bars", "read_daily_series"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.blocks import MarketBlocks, MissingDataError, absent_message, is_absent
 from prometheus_sim.portfolio import AssetBook, OrderBatch, PortfolioState, RebalanceRules, RiskProfile, RiskProfiles
 from prometheus_sim.portfolio.model import PortfolioStates
 from prometheus_sim.portfolio.orders import plan_actions
@@ -30,30 +30,47 @@ class MarketHistory:
 
     ``open`` .. ``macro`` are the blocks' arrays shaped (paths, t + 1, ...); on-chain and macro
     columns are also reachable by name (:meth:`onchain_column`, :meth:`macro_column`), so a
-    strategy never depends on column positions.
+    strategy never depends on column positions. ``absent`` lists what the market lacks (a real
+    market built from files without on-chain or macro data): reading it raises
+    :class:`~prometheus_sim.blocks.MissingDataError` instead of handing out filler.
     """
 
     blocks: MarketBlocks
     calendar: pd.DatetimeIndex
+    absent: tuple[str, ...] = ()
 
     open = property(lambda self: self.blocks.open)
     high = property(lambda self: self.blocks.high)
     low = property(lambda self: self.blocks.low)
     close = property(lambda self: self.blocks.close)
     volume = property(lambda self: self.blocks.volume)
-    onchain = property(lambda self: self.blocks.onchain)
-    macro = property(lambda self: self.blocks.macro)
+    onchain = property(lambda self: self._block("onchain"))
+    macro = property(lambda self: self._block("macro"))
+
+    def _block(self, block: str) -> np.ndarray:
+        if is_absent(block, None, self.absent):
+            raise MissingDataError(absent_message(block, None, self.absent))
+        return getattr(self.blocks, block)
+
+    def _column(self, block: str, name: str) -> np.ndarray:
+        if is_absent(block, name, self.absent):
+            raise MissingDataError(absent_message(block, name, self.absent))
+        return self.blocks.column(block, name)
+
+    def has(self, block: str, name: str | None = None) -> bool:
+        """Whether this market has ``block`` (or its column ``name``)."""
+        return not is_absent(block, name, self.absent)
 
     def onchain_column(self, name: str) -> np.ndarray:
         """E.g. ``"whale_transactions"``: shape (paths, t + 1)."""
-        return self.blocks.column("onchain", name)
+        return self._column("onchain", name)
 
     def macro_column(self, name: str) -> np.ndarray:
         """E.g. ``"inflation_rate"``: shape (paths, t + 1)."""
-        return self.blocks.column("macro", name)
+        return self._column("macro", name)
 
     def row(self, p: int) -> MarketHistory:
-        return MarketHistory(self.blocks.rows(slice(p, p + 1)), self.calendar)
+        return MarketHistory(self.blocks.rows(slice(p, p + 1)), self.calendar, self.absent)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,15 @@ the first ``plot_seeds`` seeds (what the report draws). Each finished task is wr
 ``failures.json`` with its error, never dropped, and is retried by a rerun. The final
 ``metrics.parquet`` is sorted, so it has the same rows whatever the executor or worker count (and, in every
 rerun so far, the same bytes; a Dask run once differed in bytes, cause not yet found).
+
+A "scenario" may also be a saved market directory (``prometheus-sim market import`` writes one from
+real files; ``Market.save`` any other): it is backtested as it is, every row once, in one task,
+with no seeds (the ``seed`` column holds the row's index) and no re-simulation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -37,6 +42,66 @@ METRICS_FILE = "metrics.parquet"
 FAILURES_FILE = "failures.json"
 CELLS_DIR = "cells"
 EQUITY_DIR = "equity"
+
+
+@dataclass(frozen=True)
+class SavedMarket:
+    """A market directory written by :meth:`~prometheus_sim.market.Market.save`, as a sweep's "scenario".
+
+    Only the manifest is read when the sweep is planned; each task loads the arrays (checked
+    against their hashes). ``digest`` covers every array's hash, so a changed file changes the
+    sweep's resume key.
+    """
+
+    path: str
+    name: str
+    assets: tuple[str, ...]
+    kinds: tuple[str, ...]
+    n_paths: int
+    steps_per_day: int
+    sha256: str
+
+    @classmethod
+    def read(cls, path: str | Path) -> SavedMarket:
+        from prometheus_sim.market import MANIFEST
+
+        src = Path(path)
+        try:
+            manifest = json.loads((src / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{src}: a directory without {MANIFEST}; not a saved market") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{src / MANIFEST}: not valid JSON ({exc})") from None
+        try:
+            digest = json.dumps(manifest["array_sha256"], sort_keys=True)
+            return cls(
+                path=str(src), name=str(manifest["name"]), assets=tuple(manifest["assets"]),
+                kinds=tuple(manifest["asset_kinds"]), n_paths=len(manifest["path_ids"]),
+                steps_per_day=int(manifest["calendar"]["steps_per_day"]),
+                sha256=hashlib.sha256(digest.encode()).hexdigest(),
+            )  # fmt: skip
+        except KeyError as exc:
+            raise ValueError(f"{src / MANIFEST}: missing field {exc}; written by an older version? re-import it") from None
+
+    @property
+    def asset_names(self) -> list[str]:
+        return list(self.assets)
+
+    def digest(self) -> str:
+        return self.sha256
+
+    def load(self, horizon_days: int | None):
+        """The market, cut to ``horizon_days`` when that is shorter."""
+        from prometheus_sim.market import Market
+
+        market = Market.load(self.path)
+        if horizon_days is not None and horizon_days * self.steps_per_day < market.n_steps:
+            market = market.head(horizon_days * self.steps_per_day)
+        return market
+
+
+#: What a sweep runs on: a scenario to simulate, or a saved market to use as it is.
+Source = ScenarioSpec | SavedMarket
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -123,7 +188,7 @@ class SweepConfig:
     seeds_per_task: int = 25
     plot_seeds: int = 50
     horizon_days: int | None = None  # override every scenario's horizon (shocks after it are dropped)
-    specs: dict[str, ScenarioSpec] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    specs: dict[str, Source] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         for name, kind in (("costs", CostModel), ("rules", RebalanceRules), ("profiles", ProfileGrid)):
@@ -147,23 +212,26 @@ class SweepConfig:
         if self.specs is None:
             object.__setattr__(self, "specs", self._parse_scenarios())
 
-    def load_scenarios(self) -> dict[str, ScenarioSpec]:
+    def load_scenarios(self) -> dict[str, Source]:
         """Each scenario as it will run (horizon override applied), by its ``name`` (parsed once, at construction)."""
         return dict(self.specs)
 
-    def _parse_scenarios(self) -> dict[str, ScenarioSpec]:
-        """Each scenario as it will run (horizon override applied), by its ``name``.
+    def _parse_scenarios(self) -> dict[str, Source]:
+        """Each scenario as it will run (horizon override applied), by its ``name``; a directory is a saved market.
 
         Raises ``ValueError`` naming the file when one is invalid or two share a name: the name
         keys every result file, so two scenarios with one name would overwrite each other.
         """
-        specs: dict[str, ScenarioSpec] = {}
+        specs: dict[str, Source] = {}
         files: dict[str, str] = {}
         for path in self.scenarios:
             try:
-                spec = load_scenario(path)
-                if self.horizon_days is not None:
-                    spec = spec.with_horizon(self.horizon_days)
+                if Path(path).is_dir():
+                    spec = SavedMarket.read(path)
+                else:
+                    spec = load_scenario(path)
+                    if self.horizon_days is not None:
+                        spec = spec.with_horizon(self.horizon_days)
             except ScenarioError as exc:
                 raise ValueError(str(exc)) from None
             if str(path) in files.values():
@@ -171,7 +239,7 @@ class SweepConfig:
             if spec.name in specs:
                 raise ValueError(f"scenarios {files[spec.name]} and {path} share the name {spec.name!r}; rename one")
             try:  # every cell would fail on it: say so before the sweep starts
-                AssetBook.from_kinds(spec.asset_names, [asset.kind for asset in spec.assets])
+                AssetBook.from_kinds(spec.asset_names, _kinds(spec))
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from None
             specs[spec.name] = spec
@@ -228,11 +296,29 @@ class SweepOutcome:
     tasks_skipped: int = 0
 
 
+def _kinds(source: Source) -> list[str]:
+    return list(source.kinds) if isinstance(source, SavedMarket) else [a.kind for a in source.assets]
+
+
 def plan_tasks(config: SweepConfig) -> list[Task]:
+    """Scenarios x chunks of seeds; a saved market is one task over its rows (the "seeds" are row indices)."""
     seeds = list(config.seeds)
     chunks = [tuple(seeds[i : i + config.seeds_per_task]) for i in range(0, len(seeds), config.seeds_per_task)]
-    names = list(config.load_scenarios())
-    return [Task(path, name, chunk) for path, name in zip(config.scenarios, names, strict=True) for chunk in chunks]
+    tasks = []
+    for path, (name, source) in zip(config.scenarios, config.load_scenarios().items(), strict=True):
+        if isinstance(source, SavedMarket):
+            tasks.append(Task(path, name, tuple(range(source.n_paths))))
+        else:
+            tasks.extend(Task(path, name, chunk) for chunk in chunks)
+    return tasks
+
+
+def _market_for(source: Source, task: Task, config: SweepConfig):
+    from prometheus_sim.market import Market
+
+    if isinstance(source, SavedMarket):
+        return source.load(config.horizon_days)
+    return Market.simulate(source, seeds=task.seeds)
 
 
 def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
@@ -241,14 +327,12 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     Pure and picklable: what runs in a worker process or on a Dask worker. When a strategy fails
     on the chunk, it is re-run seed by seed, so only the seeds that really fail are reported.
     """
-    from prometheus_sim.market import Market
-
     rows: list[pd.DataFrame] = []
     equity: dict[str, np.ndarray] = {}
     failures: list[dict] = []
     try:
         spec = config.load_scenarios()[task.name]
-        market = Market.simulate(spec, seeds=task.seeds)
+        market = _market_for(spec, task, config)
     except Exception as exc:  # a broken scenario fails every cell of the task, loudly
         for strategy in config.strategies:
             failures.append(_failure(task.name, task.seeds, strategy.label, exc))
@@ -266,7 +350,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
             else:
-                part_rows, part_failures = _seed_by_seed(strategy, spec, task, config, wiring)
+                part_rows, part_failures = _seed_by_seed(strategy, market, task, config, wiring)
                 rows += part_rows
                 failures += part_failures
         if market.digest() != digest:  # sealed memory should make this impossible; checked all the same
@@ -282,7 +366,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             rets = twr_returns(result.daily_equity()[:n_plot], result.daily_deposits()[:n_plot],
                                result.initial_value[:n_plot])  # fmt: skip
             equity[name] = growth_index(rets)[:, 1:]
-    spd = spec.steps_per_day
+    spd = market.steps_per_day
     calendar = market.calendar[spd - 1 :: spd].normalize()
     return {
         "key": task.key,
@@ -304,8 +388,16 @@ def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiri
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
 
-def daily_policy_rate(market) -> np.ndarray:
-    """Each day's return of cash at the scenario's policy rate: ``fed_rate / 365`` at the day's last step."""
+def daily_policy_rate(market) -> np.ndarray | None:
+    """Each day's return of cash at the scenario's policy rate: ``fed_rate / 365`` at the day's last step.
+
+    None when the market has no policy rate (a real market imported without macro data): the
+    excess Sharpe is then NaN, not measured against a made-up rate.
+    """
+    from prometheus_sim.blocks import is_absent
+
+    if is_absent("macro", "fed_rate", market.absent):
+        return None
     spd = market.steps_per_day
     return market.blocks.column("macro", "fed_rate")[:, spd - 1 :: spd] / 365.0
 
@@ -318,19 +410,17 @@ def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str, ris
     return frame
 
 
-def _seed_by_seed(strategy: StrategySpec, spec: ScenarioSpec, task: Task, config: SweepConfig, wiring: Wiring):
-    """Re-run one strategy seed by seed (each row equals its place in the batch)."""
-    from prometheus_sim.market import Market
-
+def _seed_by_seed(strategy: StrategySpec, market, task: Task, config: SweepConfig, wiring: Wiring):
+    """Re-run one strategy row by row of the task's market (a row alone equals its place in the batch)."""
     rows, failures = [], []
-    for seed in task.seeds:
+    for k, seed in enumerate(task.seeds):
         try:
-            result_market = Market.simulate(spec, seeds=[seed])
-            result = _backtest_cell(strategy, result_market, config, wiring)
+            row_market = market.rows(slice(k, k + 1))
+            result = _backtest_cell(strategy, row_market, config, wiring)
         except Exception as exc:
             failures.append(_failure(task.name, (seed,), strategy.label, exc))
             continue
-        rows.append(_cell_rows(result, spec.name, (seed,), strategy.label, daily_policy_rate(result_market)))
+        rows.append(_cell_rows(result, market.name, (seed,), strategy.label, daily_policy_rate(row_market)))
     return rows, failures
 
 

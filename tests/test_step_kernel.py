@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,20 +68,16 @@ def test_the_kernel_alone_and_the_loop_give_the_same_equity(market):
     np.testing.assert_array_equal(result.actions, table[:-1].T)
 
 
-def _flat_market(n_days: int = 200) -> SimpleNamespace:
+def _flat_market(n_days: int = 200) -> Market:
     """Every price constant (the cash stablecoin at exactly 1): nothing can gain or lose but fees."""
-    assets = ("BTC", "USDC")
+    assets = ["BTC", "USDC"]
     px = np.array([30_000.0, 1.0])
     shape = (2, n_days, 2)
     price = np.broadcast_to(px, shape).copy()
-    blocks = MarketBlocks(price, price, price, price, np.full(shape, 1e6), np.zeros((2, n_days, 4)),
-                          np.zeros((2, n_days, 3))).freeze()  # fmt: skip
-    kinds = ("crypto", "stable")
-    spec = SimpleNamespace(name="flat", steps_per_day=1,
-                           assets=[SimpleNamespace(name=a, kind=k) for a, k in zip(assets, kinds, strict=True)])  # fmt: skip
-    return SimpleNamespace(spec=spec, assets=list(assets), blocks=blocks, close=price, open=price,
-                           calendar=pd.date_range("2024-01-01", periods=n_days, freq="D"), n_paths=2,
-                           n_steps=n_days, seeds=np.arange(2, dtype=np.uint64))  # fmt: skip
+    blocks = MarketBlocks(price, price, price, price, np.full(shape, 1e6), np.full((2, n_days, 4), np.nan),
+                          np.full((2, n_days, 3), np.nan))  # fmt: skip
+    return Market.from_bars("flat", assets, ["crypto", "stable"], pd.date_range("2024-01-01", periods=n_days, freq="D"),
+                            blocks, {"kind": "constant prices, built in the test"}, ("onchain", "macro"))  # fmt: skip
 
 
 def test_contributions_are_never_counted_as_gains():

@@ -145,7 +145,10 @@ def test_backtest_command(tmp_path):
             "--out", str(out), "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "2 strategies x 6 seeds x 1 scenarios = 12 cells" in result.output
+    assert (
+        "2 strategies x 6 scenario rows (6 seeds per scenario, a saved market's own rows) from 1 sources = 12 cells"
+        in result.output
+    )
     assert (out / "metrics.parquet").exists()
     again = CliRunner().invoke(main, args)
     assert "0 tasks run" in again.output

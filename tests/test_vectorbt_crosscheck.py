@@ -33,6 +33,7 @@ import pytest
 from adapters.sim import SimAdapter, SimConfig
 from prometheus_sim.backtest import DecisionClock, run
 from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.market import Market
 from prometheus_sim.portfolio import CostModel, RiskProfile
 from strategies.baselines import EqualWeightRebalance
 
@@ -55,8 +56,8 @@ INITIAL = 100_000.0
 RTOL = 1e-9
 
 
-def synthetic_market(seed: int = 20240601) -> SimpleNamespace:
-    """A Market-like object: 3 GBM-ish risky assets with overnight gaps (open != close) + cash at 1.0."""
+def synthetic_market(seed: int = 20240601) -> Market:
+    """A market from bars: 3 GBM-ish risky assets with overnight gaps (open != close) + cash at 1.0."""
     rng = np.random.default_rng(seed)
     n_risky = len(RISKY)
     start = np.array([40_000.0, 2_000.0, 90.0])
@@ -76,24 +77,12 @@ def synthetic_market(seed: int = 20240601) -> SimpleNamespace:
     assert np.all(open_[..., -1] == 1.0) and np.all(close[..., -1] == 1.0)
     assert np.all(open_[..., :n_risky] != close[..., :n_risky])
     kinds = ["crypto"] * n_risky + ["stable"]
-    spec = SimpleNamespace(
-        name="synthetic",
-        steps_per_day=1,
-        assets=[SimpleNamespace(name=n, kind=k) for n, k in zip(ASSETS, kinds, strict=True)],
-    )
     blocks = MarketBlocks(
-        open_, high, low, close, volume, np.zeros((N_PATHS, N_DAYS, 4)), np.zeros((N_PATHS, N_DAYS, 3))
+        open_, high, low, close, volume, np.full((N_PATHS, N_DAYS, 4), np.nan), np.full((N_PATHS, N_DAYS, 3), np.nan)
     )
-    return SimpleNamespace(
-        spec=spec,
-        assets=list(ASSETS),
-        blocks=blocks,
-        **blocks._asdict(),
-        calendar=pd.date_range("2024-01-01", periods=N_DAYS, freq="D"),
-        seeds=np.arange(N_PATHS, dtype=np.uint64),
-        n_paths=N_PATHS,
-        n_steps=N_DAYS,
-    )
+    calendar = pd.date_range("2024-01-01", periods=N_DAYS, freq="D")
+    return Market.from_bars("synthetic", list(ASSETS), kinds, calendar, blocks, {"kind": "synthetic GBM, built in the test"},
+                            ("onchain", "macro"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")

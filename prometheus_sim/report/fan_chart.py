@@ -28,11 +28,11 @@ def fan_chart(market: Market, asset: str, out_file: str | Path) -> Path:
     ax.plot(x, q[2], color="tab:blue", lw=1.5, label="median")
     if market.n_paths > 1:
         ax.plot(x, close[0], color="black", lw=0.6, alpha=0.6, label="path 0")
-    kind = market.spec.assets[a].kind
+    kind = market.asset_kinds[a]
     if kind in ("crypto", "equity") and np.all(close > 0):
         ax.set_yscale("log")
     ax.set_title(
-        f"{market.spec.name}: {asset} close over {market.n_paths} paths (seed {market.seed if market.seed is not None else 'per path'})"
+        f"{market.name}: {asset} close over {market.n_paths} paths (seed {market.seed if market.seed is not None else 'per path'})"
     )
     ax.set_ylabel("price")
     ax.legend(loc="upper left", fontsize=8)

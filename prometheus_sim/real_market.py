@@ -1,0 +1,162 @@
+"""A :class:`~prometheus_sim.market.Market` from real daily files: one path, no truth.
+
+What a user backtests on when the question is "what would this have done on the real market":
+the same strategies, venue, sweep, lookahead check and report as on a simulated market.
+
+Rules (stated here once, printed by ``prometheus-sim market import`` and kept in the manifest):
+
+* **Bars**: one file per asset (CSV or Parquet, named after the asset: ``BTC.csv`` is ``BTC``) with
+  ``date, open, high, low, close, volume``, checked by :func:`prometheus_sim.real.read_daily_bars`.
+  ``volume`` is required here: the simulated venue's fills read the previous bar's volume for
+  market impact, and a made-up volume would be a silent fill.
+* **Calendar**: the days every asset file has. Each file is gap-free, so that is one run of days
+  from the latest first date to the earliest last date (with BTC, ETH, SOL, USDT and USDC:
+  SOL's first day, 2020-04-10, to 2024-02-13). ``start``/``end`` narrow it further. Nothing is
+  forward-filled or back-filled.
+* **On-chain and macro** (optional): a file each with ``date`` and any subset of the block's
+  columns (``ONCHAIN_COLUMNS``, ``MACRO_COLUMNS``); it must cover every day of the calendar (a
+  missing day is an error naming the date). A block or column that no file gives is *absent*:
+  NaN in the arrays (never zeros) and listed in ``Market.absent``; reading it by name raises
+  :class:`~prometheus_sim.blocks.MissingDataError`.
+* **Kinds**: an asset named like a stablecoin (USDT, USDC, DAI, ...) is ``stable`` (the venue
+  holds cash in one), anything else ``crypto``; ``kinds`` overrides either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prometheus_sim.blocks import BLOCK_COLUMNS, MarketBlocks
+from prometheus_sim.market import Market
+from prometheus_sim.real import RealDataError, read_daily_bars, read_daily_series
+from prometheus_sim.scenario import MACRO_COLUMNS, ONCHAIN_COLUMNS
+
+STABLECOIN_NAMES = frozenset({"USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "FDUSD", "PYUSD", "GUSD", "FRAX", "LUSD"})
+ASSET_KINDS = ("crypto", "stable", "equity", "bond")
+CALENDAR_RULE = (
+    "the days every asset file has (latest first date .. earliest last date; each file is gap-free), "
+    "narrowed by --from/--to; nothing filled"
+)
+#: Bounds each on-chain / macro column must respect (others: any finite value).
+SERIES_FLOORS = {
+    "whale_transactions": ">= 0",
+    "active_addresses": ">= 0",
+    "exchange_inflow": ">= 0",
+    "exchange_outflow": ">= 0",
+    "fed_rate": ">= 0",
+    "dxy_index": "> 0",
+}
+
+
+def default_kind(asset: str) -> str:
+    """``stable`` for a stablecoin's ticker, else ``crypto``."""
+    return "stable" if asset.upper() in STABLECOIN_NAMES else "crypto"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _day(text: str | None, option: str) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text).normalize()
+    except ValueError:
+        raise RealDataError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def import_market(
+    files: list[str | Path],
+    *,
+    onchain: str | Path | None = None,
+    macro: str | Path | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    kinds: dict[str, str] | None = None,
+    name: str = "real",
+) -> Market:
+    """Build a one-path real market from bar files (see the module's rules); errors name file, row and column."""
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise RealDataError("no bar files given")
+    assets = [p.stem for p in paths]
+    dupes = sorted({a for a in assets if assets.count(a) > 1})
+    if dupes:
+        raise RealDataError(f"asset(s) {dupes} given by more than one file: {[str(p) for p in paths]}")
+    kinds = dict(kinds or {})
+    unknown = sorted(set(kinds) - set(assets))
+    if unknown:
+        raise RealDataError(f"kinds: {unknown} are not among the assets {assets}")
+    bad_kind = {a: k for a, k in kinds.items() if k not in ASSET_KINDS}
+    if bad_kind:
+        raise RealDataError(f"kinds: {bad_kind} not in {list(ASSET_KINDS)}")
+
+    bars = {}
+    for p in paths:
+        frame = read_daily_bars(p)
+        if "volume" not in frame.columns:
+            raise RealDataError(
+                f"{p}: missing column 'volume': the venue's fills read the previous bar's volume for market impact"
+            )
+        bars[p.stem] = frame
+    first = max(f.index[0] for f in bars.values())
+    last = min(f.index[-1] for f in bars.values())
+    lo, hi = _day(start, "--from"), _day(end, "--to")
+    first = max(first, lo) if lo is not None else first
+    last = min(last, hi) if hi is not None else last
+    if last - first < pd.Timedelta(days=1):
+        spans = {a: f"{f.index[0].date()}..{f.index[-1].date()}" for a, f in bars.items()}
+        raise RealDataError(f"the files share fewer than 2 days in the window {start}..{end}: {spans}")
+    calendar = pd.date_range(first, last, freq="D")
+    n_steps = len(calendar)
+
+    per_asset = {
+        col: np.stack([bars[a][col].loc[first:last].to_numpy() for a in assets], axis=-1)[None]
+        for col in ("open", "high", "low", "close", "volume")
+    }
+    absent: list[str] = []
+    block_arrays = {}
+    sources = {}
+    for block, file, columns in (("onchain", onchain, ONCHAIN_COLUMNS), ("macro", macro, MACRO_COLUMNS)):
+        arr = np.full((1, n_steps, len(columns)), np.nan)
+        if file is None:
+            absent.append(block)
+        else:
+            fp = Path(file)
+            series = read_daily_series(fp, columns, SERIES_FLOORS)
+            missing_days = calendar.difference(series.index)
+            if len(missing_days):
+                raise RealDataError(
+                    f"{fp}: column date: {len(missing_days)} day(s) of the market's calendar missing, first "
+                    f"{missing_days[0].date()} (calendar {first.date()}..{last.date()}; no silent fill)"
+                )
+            for c, col in enumerate(columns):
+                if col in series.columns:
+                    arr[0, :, c] = series[col].loc[first:last].to_numpy()
+                else:
+                    absent.append(f"{block}.{col}")
+            sources[block] = {"file": str(fp), "sha256": _sha256(fp), "columns": list(series.columns)}
+        block_arrays[block] = arr
+    assert set(block_arrays) == set(BLOCK_COLUMNS)
+    blocks = MarketBlocks(**{k: np.ascontiguousarray(v) for k, v in per_asset.items()}, **block_arrays)
+    source = {
+        "kind": "real daily files",
+        "bars": [
+            {"asset": a, "file": str(p), "sha256": _sha256(p), "first": str(bars[a].index[0].date()),
+             "last": str(bars[a].index[-1].date())}
+            for a, p in zip(assets, paths, strict=True)
+        ],
+        **sources,
+        "calendar_rule": CALENDAR_RULE,
+        "window": [str(first.date()), str(last.date())],
+    }  # fmt: skip
+    asset_kinds = [kinds.get(a, default_kind(a)) for a in assets]
+    return Market.from_bars(name, assets, asset_kinds, calendar, blocks, source, tuple(absent))
+
+
+__all__ = ["ASSET_KINDS", "CALENDAR_RULE", "STABLECOIN_NAMES", "default_kind", "import_market"]

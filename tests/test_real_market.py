@@ -1,0 +1,188 @@
+"""Real markets: built from files with stated rules, no truth, absent blocks that say so, and the
+backtest, sweep, lookahead check and report running on them unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from adapters.sim import SimAdapter, backtest
+from prometheus_sim.blocks import MissingDataError
+from prometheus_sim.cli import main, simulated_wiring
+from prometheus_sim.lookahead import check_lookahead
+from prometheus_sim.market import Market, NoTruthError
+from prometheus_sim.real import SHIPPED_DATA, RealDataError
+from prometheus_sim.real_market import import_market
+from prometheus_sim.strategy_spec import StrategySpec
+from prometheus_sim.sweep import SavedMarket, SweepConfig, plan_tasks, run_sweep
+from strategies import registry
+from tests.conftest import SCENARIOS
+
+FILES = sorted(SHIPPED_DATA.glob("*.csv"))
+
+
+@pytest.fixture(scope="module")
+def real() -> Market:
+    return import_market(FILES, start="2022-01-01", end="2022-12-31")
+
+
+def test_the_calendar_is_the_days_every_file_has():
+    m = import_market(FILES)
+    assert m.assets == ["BTC", "ETH", "SOL", "USDC", "USDT"]
+    assert m.asset_kinds == ["crypto", "crypto", "crypto", "stable", "stable"]
+    # SOL starts last (2020-04-10); every file ends 2024-02-13
+    assert str(m.calendar[0].date()) == "2020-04-10" and str(m.calendar[-1].date()) == "2024-02-13"
+    assert m.n_paths == 1 and m.n_steps == (m.calendar[-1] - m.calendar[0]).days + 1
+    btc = pd.read_csv(SHIPPED_DATA / "BTC.csv", index_col="date", parse_dates=True)
+    np.testing.assert_array_equal(m.close[0, :, 0], btc.loc["2020-04-10":"2024-02-13", "close"].to_numpy())
+    assert m.source["window"] == ["2020-04-10", "2024-02-13"]
+    assert all(len(b["sha256"]) == 64 for b in m.source["bars"])
+
+
+def test_a_real_market_has_no_truth_and_says_so(real):
+    assert real.is_real and real.truth is None
+    with pytest.raises(NoTruthError, match="oracle forecast needs the simulator's truth.*real data"):
+        real.require_truth("oracle forecast")
+
+
+def test_absent_blocks_are_nan_and_reading_them_by_name_is_an_error(real):
+    assert real.absent == ("onchain", "macro")
+    assert np.isnan(real.blocks.onchain).all() and np.isnan(real.blocks.macro).all()  # never zeros
+    history = SimAdapter(real).snapshot(10).history
+    assert not history.has("macro")
+    with pytest.raises(MissingDataError, match="macro column 'fed_rate' is absent from this market"):
+        history.macro_column("fed_rate")
+    with pytest.raises(MissingDataError, match="the onchain block is absent"):
+        history.onchain  # noqa: B018
+    assert "fed_rate" not in real.frame(0, "BTC").columns
+
+
+def test_a_partial_onchain_file_gives_its_columns_and_marks_the_rest_absent(tmp_path):
+    days = pd.date_range("2023-01-01", "2023-03-31", freq="D")
+    f = tmp_path / "onchain.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "whale_transactions": np.arange(len(days)) % 7}).to_csv(
+        f, index=False
+    )
+    m = import_market(FILES, onchain=f, start="2023-01-01", end="2023-03-31")
+    assert m.absent == ("onchain.active_addresses", "onchain.exchange_inflow", "onchain.exchange_outflow", "macro")
+    history = SimAdapter(m).snapshot(20).history
+    np.testing.assert_array_equal(history.onchain_column("whale_transactions")[0], np.arange(21) % 7)
+    with pytest.raises(MissingDataError, match="onchain column 'exchange_inflow' is absent"):
+        history.onchain_column("exchange_inflow")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("date,whale_transactions\n2023-01-01,3\n2023-01-02,4\n", "2 day(s) of the market's calendar missing, first 2023-01-03"),
+        ("date,whales\n2023-01-01,3\n", "unknown column(s) ['whales']"),
+        ("date,whale_transactions\n2023-01-01,3\n2023-01-02,-1\n", "row 3, column whale_transactions: -1 must be >= 0"),
+    ],
+)  # fmt: skip
+def test_a_bad_series_file_names_file_and_problem(tmp_path, content, message):
+    f = tmp_path / "onchain.csv"
+    f.write_text(content)
+    with pytest.raises(RealDataError) as info:
+        import_market(FILES, onchain=f, start="2023-01-01", end="2023-01-04")
+    assert str(f) in str(info.value) and message in str(info.value)
+
+
+def test_bar_files_without_volume_or_overlap_are_refused(tmp_path):
+    f = tmp_path / "XYZ.csv"
+    f.write_text("date,open,high,low,close\n2023-01-01,1,1,1,1\n2023-01-02,1,1,1,1\n")
+    with pytest.raises(RealDataError, match=r"XYZ.csv: missing column 'volume'"):
+        import_market([f])
+    g = tmp_path / "ABC.csv"
+    g.write_text("date,open,high,low,close,volume\n2010-01-01,1,1,1,1,5\n2010-01-02,1,1,1,1,5\n")
+    with pytest.raises(RealDataError, match="share fewer than 2 days"):
+        import_market([g, FILES[0]])
+    with pytest.raises(RealDataError, match=r"kinds: \['DOGE'\] are not among the assets"):
+        import_market(FILES, kinds={"DOGE": "crypto"})
+    with pytest.raises(RealDataError, match="--from: 'soon' is not a date"):
+        import_market(FILES, start="soon")
+
+
+def test_save_and_load_round_trip_with_the_source(real, tmp_path):
+    real.save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["kind"] == "real" and manifest["source"]["window"] == ["2022-01-01", "2022-12-31"]
+    assert not (tmp_path / "m" / "truth_assets.parquet").exists()
+    back = Market.load(tmp_path / "m")
+    assert back.digest() == real.digest() and back.absent == real.absent and back.truth is None
+    assert back.calendar.equals(real.calendar)
+
+
+def test_a_backtest_on_real_bars_values_holdings_at_real_closes(real):
+    """buy_and_hold's equity after its last fill is exactly its units times the real closes."""
+    result = backtest(registry.build(StrategySpec("buy_and_hold", ())), real)
+    fills = result.fills
+    assert len(fills.row) >= 1
+    units = fills.after[-1]
+    fill_step = int(result.decision_steps[fills.decision[-1]]) + 1  # orders fill at the next open
+    expect = (units[None, :] * real.close[0, fill_step:]).sum(axis=1)
+    np.testing.assert_allclose(result.equity[0, fill_step:], expect, rtol=1e-12)
+
+
+def test_the_lookahead_check_runs_on_real_data_and_catches_the_canary(real):
+    honest = check_lookahead(StrategySpec("equal_weight", ()), real.head(200), SimAdapter, registry.build, n_checks=4)
+    assert honest.passed
+    leaky = check_lookahead(
+        StrategySpec("strategies.canary:LeakyCanary", ()), real.head(200), SimAdapter, registry.build, n_checks=4
+    )
+    assert not leaky.passed
+
+
+def test_a_sweep_runs_a_saved_real_market_beside_a_scenario(real, tmp_path):
+    real.save(tmp_path / "real")
+    cfg = SweepConfig(
+        scenarios=(str(tmp_path / "real"), str(SCENARIOS / "default.yaml")), seeds=(1, 2, 3),
+        strategies=("equal_weight", "buy_and_hold"), horizon_days=120, seeds_per_task=3, plot_seeds=2,
+    )  # fmt: skip
+    assert isinstance(cfg.load_scenarios()["real"], SavedMarket)
+    tasks = plan_tasks(cfg)
+    assert [t.seeds for t in tasks] == [(0,), (1, 2, 3)]
+    out = run_sweep(cfg, tmp_path / "bt", simulated_wiring())
+    assert not out.failures
+    rows = out.metrics[out.metrics["scenario"] == "real"]
+    assert len(rows) == 2 and rows["sharpe_excess"].isna().all()  # no policy rate in the files: not measured
+    assert out.metrics[out.metrics["scenario"] == "default"]["sharpe_excess"].notna().all()
+    direct = backtest(registry.build(StrategySpec("equal_weight", ())), real.head(120))
+    got = rows[rows["strategy"] == "equal_weight"]["total_return"].iloc[0]
+    assert got == pytest.approx(direct.daily_equity()[0, -1] / direct.initial_value[0] - 1.0, rel=1e-9)
+    assert run_sweep(cfg, tmp_path / "bt", simulated_wiring()).tasks_run == 0  # resumes
+
+
+def test_market_import_backtest_and_lookahead_from_the_cli(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(
+        main,
+        [
+            "market",
+            "import",
+            *map(str, FILES),
+            "--from",
+            "2023-01-01",
+            "--to",
+            "2023-12-31",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "365 days 2023-01-01..2023-12-31" in res.output and "absent: onchain, macro" in res.output
+    res = runner.invoke(main, ["backtest", str(tmp_path / "r"), "--strategy", "equal_weight,hold", "--out",
+                               str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "= 2 cells" in res.output
+    res = runner.invoke(
+        main, ["lookahead", "equal_weight", str(tmp_path / "r"), "--horizon-days", "120", "--checks", "3"]
+    )
+    assert res.exit_code == 0, res.output
+    bad = tmp_path / "BAD.csv"
+    bad.write_text("date,open,high,low,close,volume\n2023-01-01,1,1,1,1,5\n2023-01-01,1,1,1,1,5\n")
+    res = runner.invoke(main, ["market", "import", str(bad), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "BAD.csv: row 3, column date: 2023-01-01 appears twice" in res.output

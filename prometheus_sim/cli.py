@@ -428,14 +428,23 @@ def market() -> None:
 @market.command("import")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--onchain", type=click.Path(dir_okay=False), default=None, help="Daily on-chain series (date + columns).")
+@click.option(
+    "--onchain", type=click.Path(dir_okay=False), default=None, help="Daily on-chain series (date + columns)."
+)
 @click.option("--macro", type=click.Path(dir_okay=False), default=None, help="Daily macro series (date + columns).")
 @click.option("--from", "start", default=None, help="First day (YYYY-MM-DD) [default: the first day all files share].")
 @click.option("--to", "end", default=None, help="Last day [default: the last day all files share].")
 @click.option("--kind", "kinds", multiple=True, metavar="ASSET=KIND", help="crypto, stable, equity or bond; repeat it.")
 @click.option("--name", default="real", show_default=True, help="The market's name (keys backtest results).")
+@click.option(
+    "--volume-in",
+    type=click.Choice(["quote", "units"]),
+    default="quote",
+    show_default=True,
+    help="The files' volume: quote currency (USD; Yahoo-style, the shipped data) or units of the asset.",
+)
 def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, macro: str | None, start: str | None,
-                  end: str | None, kinds: tuple[str, ...], name: str) -> None:  # fmt: skip
+                  end: str | None, kinds: tuple[str, ...], name: str, volume_in: str) -> None:  # fmt: skip
     """Build a one-path market from real daily bar FILES (one per asset, named after it) and save it to --out.
 
     The calendar is the days every file has; on-chain and macro blocks come from their own files
@@ -452,13 +461,16 @@ def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, ma
             raise click.BadParameter(f"{item!r}: expected ASSET=KIND", param_hint="--kind")
         kind_map[asset] = kind
     try:
-        real = import_market(list(files), onchain=onchain, macro=macro, start=start, end=end, kinds=kind_map, name=name)
+        real = import_market(list(files), onchain=onchain, macro=macro, start=start, end=end, kinds=kind_map, name=name,
+                             volume_in=volume_in)  # fmt: skip
         real.save(out_dir)
     except (RealDataError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     window = real.source["window"]
-    click.echo(f"market {real.name!r}: {', '.join(f'{a} ({k})' for a, k in zip(real.assets, real.asset_kinds, strict=True))}")
+    click.echo(
+        f"market {real.name!r}: {', '.join(f'{a} ({k})' for a, k in zip(real.assets, real.asset_kinds, strict=True))}"
+    )
     click.echo(f"{real.n_steps} days {window[0]}..{window[1]} ({CALENDAR_RULE})")
     click.echo(f"absent: {', '.join(real.absent) if real.absent else 'nothing'}")
     click.echo(f"saved to {out_dir}")
@@ -539,6 +551,40 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
         click.echo(f"{name}: ok ({spec.name}: {len(spec.assets)} assets, {spec.horizon_days} days)")
     if failed:
         sys.exit(EXIT_BAD_INPUT)
+
+
+@scenarios.command("fit")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--from", "start", required=True, help="First return date of the window (YYYY-MM-DD).")
+@click.option("--to", "end", default=None, help="Last return date [default: the last day all files share].")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--name", default=None, help="Scenario name [default: the output file's stem].")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=7, show_default=True)
+@click.option(
+    "--volume-in",
+    type=click.Choice(["quote", "units"]),
+    default="quote",
+    show_default=True,
+    help="The files' volume: quote currency (USD) or units of the asset.",
+)
+def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file: Path, name: str | None, seed: int,
+                  volume_in: str) -> None:  # fmt: skip
+    """Estimate a scenario from real daily bar FILES (GARCH + jumps by arch, pegs, correlation) and write
+    it as a commented YAML that states the window and the method; check it with `facts compare`."""
+    from prometheus_sim.fit import fit_scenario, write_scenario
+    from prometheus_sim.real import RealDataError
+    from prometheus_sim.scenario import ScenarioError
+
+    try:
+        scenario, comments = fit_scenario(list(files), start, end, name=name or out_file.stem, seed=seed,
+                                          volume_in=volume_in)  # fmt: skip
+    except (RealDataError, ScenarioError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    write_scenario(scenario, comments, out_file)
+    for line in comments:
+        click.echo(line)
+    click.echo(f"wrote {out_file}")
 
 
 @scenarios.command("list")

@@ -98,9 +98,7 @@ def check_daily_dates(dates: pd.DatetimeIndex, p: Path) -> None:
         raise RealDataError(f"{p}: {row(dup[0] + 1)}, column date: {dates[dup[0] + 1].date()} appears twice")
     back = np.flatnonzero(step < 0)
     if back.size:
-        raise RealDataError(
-            f"{p}: {row(back[0] + 1)}, column date: dates must ascend ({dates[back[0] + 1].date()})"
-        )
+        raise RealDataError(f"{p}: {row(back[0] + 1)}, column date: dates must ascend ({dates[back[0] + 1].date()})")
     gap = np.flatnonzero(step > 1)
     if gap.size:
         i = gap[0]

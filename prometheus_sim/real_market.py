@@ -8,7 +8,10 @@ Rules (stated here once, printed by ``prometheus-sim market import`` and kept in
 * **Bars**: one file per asset (CSV or Parquet, named after the asset: ``BTC.csv`` is ``BTC``) with
   ``date, open, high, low, close, volume``, checked by :func:`prometheus_sim.real.read_daily_bars`.
   ``volume`` is required here: the simulated venue's fills read the previous bar's volume for
-  market impact, and a made-up volume would be a silent fill.
+  market impact, and a made-up volume would be a silent fill. The market holds volume in units of
+  the asset (as the simulator does); ``volume_in="quote"`` (the default: Yahoo-style exports, the
+  shipped ``data/crypto_daily``, give USD volume) divides each bar's volume by its close,
+  ``"units"`` takes it as it is.
 * **Calendar**: the days every asset file has. Each file is gap-free, so that is one run of days
   from the latest first date to the earliest last date (with BTC, ETH, SOL, USDT and USDC:
   SOL's first day, 2020-04-10, to 2024-02-13). ``start``/``end`` narrow it further. Nothing is
@@ -37,6 +40,7 @@ from prometheus_sim.scenario import MACRO_COLUMNS, ONCHAIN_COLUMNS
 
 STABLECOIN_NAMES = frozenset({"USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "FDUSD", "PYUSD", "GUSD", "FRAX", "LUSD"})
 ASSET_KINDS = ("crypto", "stable", "equity", "bond")
+VOLUME_UNITS = ("quote", "units")
 CALENDAR_RULE = (
     "the days every asset file has (latest first date .. earliest last date; each file is gap-free), "
     "narrowed by --from/--to; nothing filled"
@@ -79,11 +83,14 @@ def import_market(
     end: str | None = None,
     kinds: dict[str, str] | None = None,
     name: str = "real",
+    volume_in: str = "quote",
 ) -> Market:
     """Build a one-path real market from bar files (see the module's rules); errors name file, row and column."""
     paths = [Path(f) for f in files]
     if not paths:
         raise RealDataError("no bar files given")
+    if volume_in not in VOLUME_UNITS:
+        raise RealDataError(f"volume_in: {volume_in!r} is not one of {list(VOLUME_UNITS)}")
     assets = [p.stem for p in paths]
     dupes = sorted({a for a in assets if assets.count(a) > 1})
     if dupes:
@@ -103,6 +110,8 @@ def import_market(
             raise RealDataError(
                 f"{p}: missing column 'volume': the venue's fills read the previous bar's volume for market impact"
             )
+        if volume_in == "quote":
+            frame["volume"] = frame["volume"] / frame["close"]
         bars[p.stem] = frame
     first = max(f.index[0] for f in bars.values())
     last = min(f.index[-1] for f in bars.values())
@@ -153,10 +162,11 @@ def import_market(
         ],
         **sources,
         "calendar_rule": CALENDAR_RULE,
+        "volume_in": volume_in,
         "window": [str(first.date()), str(last.date())],
     }  # fmt: skip
     asset_kinds = [kinds.get(a, default_kind(a)) for a in assets]
     return Market.from_bars(name, assets, asset_kinds, calendar, blocks, source, tuple(absent))
 
 
-__all__ = ["ASSET_KINDS", "CALENDAR_RULE", "STABLECOIN_NAMES", "default_kind", "import_market"]
+__all__ = ["VOLUME_UNITS", "ASSET_KINDS", "CALENDAR_RULE", "STABLECOIN_NAMES", "default_kind", "import_market"]

@@ -81,7 +81,9 @@ class SavedMarket:
                 sha256=hashlib.sha256(digest.encode()).hexdigest(),
             )  # fmt: skip
         except KeyError as exc:
-            raise ValueError(f"{src / MANIFEST}: missing field {exc}; written by an older version? re-import it") from None
+            raise ValueError(
+                f"{src / MANIFEST}: missing field {exc}; written by an older version? re-import it"
+            ) from None
 
     @property
     def asset_names(self) -> list[str]:

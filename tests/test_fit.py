@@ -1,0 +1,98 @@
+"""`scenarios fit`: parameters recovered from data the engine made, the shipped fitted scenario
+bracketing its window's real facts, and a header that says what was done."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from prometheus_sim.cli import main
+from prometheus_sim.facts_compare import compare
+from prometheus_sim.fit import fit_crypto, fit_peg
+from prometheus_sim.market import Market
+from prometheus_sim.real import SHIPPED_DATA, read_closes
+from prometheus_sim.scenario import ScenarioSpec, load_scenario
+from tests.conftest import SCENARIOS
+
+FITTED = SCENARIOS / "fitted_2020_2023.yaml"
+
+
+def _bars(market: Market, asset: str) -> pd.DataFrame:
+    frame = market.frame(0, asset)[["open", "high", "low", "close", "volume"]]
+    frame.index = frame.index.normalize()
+    return frame
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> Market:
+    spec = ScenarioSpec.from_dict({
+        "name": "recover", "seed": 3, "start_date": "2020-01-01", "horizon_days": 2920,
+        "assets": [
+            {"name": "BTC", "kind": "crypto", "start_price": 10000, "drift": 0.2, "vol": 0.6,
+             "process": {"type": "garch_jump", "garch": {"alpha": 0.05, "beta": 0.9},
+                         "jumps": {"intensity": 3, "mean": -0.05, "std": 0.15}}},
+            {"name": "USDC", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.06,
+             "process": {"type": "peg", "peg": {"kappa": 140}}},
+        ],
+    })  # fmt: skip
+    return Market.simulate(spec, n_paths=1)
+
+
+def test_the_peg_fit_recovers_the_engines_kappa_and_vol(synthetic):
+    bars = _bars(synthetic, "USDC")
+    fit = fit_peg("USDC", bars, bars.index[0], bars.index[-1], "units")
+    kappa = fit.process["peg"]["kappa"]
+    assert kappa == pytest.approx(140, rel=0.25), fit.notes
+    assert fit.vol == pytest.approx(0.06, rel=0.1), fit.notes
+
+
+def test_the_crypto_fit_recovers_vol_and_finds_the_jumps(synthetic):
+    bars = _bars(synthetic, "BTC")
+    fit = fit_crypto("BTC", bars, bars.index[0], bars.index[-1], "units")
+    assert fit.vol == pytest.approx(0.6, rel=0.15), fit.notes
+    assert fit.process["type"] == "garch_jump"
+    true_jumps = int((synthetic.truth.jumps[0, 1:, 0] > 0).sum())
+    assert 0 < len(fit.jump_days) <= true_jumps + 3, (len(fit.jump_days), true_jumps)
+    assert fit.process["jumps"]["mean"] < 0
+
+
+@pytest.fixture(scope="module")
+def fitted_table() -> pd.DataFrame:
+    """facts compare of the shipped fitted scenario on its window, as its header's check runs it (500 paths)."""
+    return compare(Market.simulate(load_scenario(FITTED), n_paths=500),
+                   read_closes(sorted(SHIPPED_DATA.glob("*.csv"))), "2020-01-01", "2023-12-31")  # fmt: skip
+
+
+def test_the_shipped_fitted_scenario_brackets_its_windows_crypto_facts(fitted_table):
+    """Every real fact of BTC, ETH and SOL, and every crypto pair's correlations, inside the 5-95 % band."""
+    crypto = fitted_table.loc[["BTC", "ETH", "SOL", "BTC/ETH", "BTC/SOL", "ETH/SOL"]]
+    outside = crypto[~crypto["inside"]]
+    assert outside.empty, outside
+
+
+def test_the_fitted_header_states_window_method_and_its_check(fitted_table):
+    header = "\n".join(line for line in FITTED.read_text().splitlines() if line.startswith("#"))
+    for needed in ("2020-01-01..2023-12-31", "arch", "simulated moments", "Not fitted", "common jump loading"):
+        assert needed in header, needed
+    claim = re.search(r"(\d+) of (\d+) real figures inside", header)
+    assert claim is not None
+    assert (int(claim[1]), int(claim[2])) == (int(fitted_table["inside"].sum()), len(fitted_table))
+
+
+def test_scenarios_fit_from_the_cli(tmp_path):
+    out = tmp_path / "fit.yaml"
+    files = [str(SHIPPED_DATA / f"{a}.csv") for a in ("BTC", "ETH", "USDC")]
+    res = CliRunner().invoke(main, ["scenarios", "fit", *files, "--from", "2021-01-01", "--to", "2022-12-31",
+                                    "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    spec = load_scenario(out)
+    assert spec.name == "fit" and spec.horizon_days == 730 and str(spec.start_date) == "2021-01-01"
+    assert [a.kind for a in spec.assets] == ["crypto", "crypto", "stable"]
+    assert "BTC/ETH" in spec.correlation and np.isfinite(spec.correlation["BTC/ETH"])
+    res = CliRunner().invoke(main, ["scenarios", "fit", *files, "--from", "2023-06-01", "--to", "2023-08-01",
+                                    "--out", str(tmp_path / "short.yaml")])  # fmt: skip
+    assert res.exit_code == 2 and "BTC: 62 daily returns in the window" in res.output

@@ -137,9 +137,19 @@ def simulate(
     help="A strategy's keyword argument (JSON value); repeat it. Prefix with the strategy when several.",
 )
 @click.option("--seeds", "seed_text", default="1000-1029", show_default=True, help="Seeds: '1000-1199' or '1,2,7'.")
-@click.option("--fees-bps", type=float, default=10.0, show_default=True)
-@click.option("--slippage-bps", type=float, default=1.0, show_default=True)
-@click.option("--impact", type=float, default=0.1, show_default=True, help="Extra slippage per unit of participation.")
+@click.option(
+    "--fees-bps", "fees_text", default="10", show_default=True, help="Fee in bps; a list sweeps it (5,10,30)."
+)
+@click.option(
+    "--slippage-bps", "slippage_text", default="1", show_default=True, help="Slippage in bps; a list sweeps it."
+)
+@click.option(
+    "--impact",
+    "impact_text",
+    default="0.1",
+    show_default=True,
+    help="Extra slippage per unit of participation; a list sweeps it.",
+)
 @click.option(
     "--risk-tolerance",
     "risk_tolerance_text",
@@ -163,9 +173,9 @@ def backtest(
     strategy_list: str,
     strategy_params: tuple[str, ...],
     seed_text: str,
-    fees_bps: float,
-    slippage_bps: float,
-    impact: float,
+    fees_text: str,
+    slippage_text: str,
+    impact_text: str,
     risk_tolerance_text: str,
     time_to_goal_text: str,
     initial_text: str,
@@ -195,7 +205,11 @@ def backtest(
         for spec in specs:  # parameters the factory does not take fail here, not in every cell
             registry.build(spec)
         seeds = parse_seeds(seed_text)
-        costs = CostModel(fees_bps=fees_bps, slippage_bps=slippage_bps, impact=impact)
+        import itertools
+
+        grids = (_grid("--fees-bps", fees_text, float), _grid("--slippage-bps", slippage_text, float),
+                 _grid("--impact", impact_text, float))  # fmt: skip
+        costs = tuple(CostModel(fees_bps=f, slippage_bps=sl, impact=i) for f, sl, i in itertools.product(*grids))
         options = {"risk_tolerance": ("--risk-tolerance", risk_tolerance_text, float),
                    "time_to_goal": ("--time-to-goal", time_to_goal_text, int),
                    "investment_amount": ("--initial-value", initial_text, float),
@@ -230,10 +244,11 @@ def backtest(
         sys.exit(EXIT_BAD_INPUT)
     elapsed = time.perf_counter() - started
     rows = sum(len(t.seeds) for t in tasks)  # a saved market counts its rows, not the seeds
-    cells = rows * len(names)
+    n_costs = len(config.cost_settings)
+    cells = rows * len(names) * n_costs
     click.echo(
-        f"backtested {len(names)} strategies x {rows} scenario rows ({len(seeds)} seeds per scenario, a saved "
-        f"market's own rows) from {len(paths)} sources = {cells} cells "
+        f"backtested {len(names)} strategies x {n_costs} cost setting(s) x {rows} scenario rows ({len(seeds)} seeds "
+        f"per scenario, a saved market's own rows) from {len(paths)} sources = {cells} cells "
         f"in {elapsed:.1f} s ({outcome.tasks_run} tasks run, {outcome.tasks_skipped} resumed from disk)"
     )
     if not outcome.metrics.empty:

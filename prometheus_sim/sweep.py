@@ -24,7 +24,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,12 +178,15 @@ class SweepConfig:
 
     ``costs`` and ``rules`` configure the simulated venue, ``profiles`` the users; each scenario
     file is parsed once, here, and the parsed specs travel with the config to every task.
+    ``costs`` may be a tuple of cost models: every strategy then runs under each (a cost sweep),
+    and a cell's ``strategy`` label names its costs (``equal_weight [fees 30 bps, slippage 1 bps,
+    impact 0.1]``), so reports and acceptance keep the settings apart.
     """
 
     scenarios: tuple[str, ...]
     seeds: tuple[int, ...]
     strategies: tuple[StrategySpec, ...]  # names or module:Class paths (strings are turned into specs)
-    costs: CostModel = field(default_factory=CostModel)
+    costs: CostModel | tuple[CostModel, ...] = field(default_factory=CostModel)
     rules: RebalanceRules = field(default_factory=RebalanceRules)
     profiles: ProfileGrid = field(default_factory=ProfileGrid)
     win_horizon_days: int = 7
@@ -193,7 +196,13 @@ class SweepConfig:
     specs: dict[str, Source] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        for name, kind in (("costs", CostModel), ("rules", RebalanceRules), ("profiles", ProfileGrid)):
+        if isinstance(self.costs, (tuple, list)):
+            if not self.costs or not all(isinstance(c, CostModel) for c in self.costs):
+                raise ValueError("costs: expected a CostModel or a non-empty tuple of them")
+            if len(set(self.costs)) != len(self.costs):
+                raise ValueError("costs: a cost setting is given twice")
+            object.__setattr__(self, "costs", self.costs[0] if len(self.costs) == 1 else tuple(self.costs))
+        for name, kind in (("costs", CostModel | tuple), ("rules", RebalanceRules), ("profiles", ProfileGrid)):
             if not isinstance(getattr(self, name), kind):
                 raise ValueError(f"{name}: expected a {kind.__name__}, got {type(getattr(self, name)).__name__}")
         for name in ("win_horizon_days", "seeds_per_task"):
@@ -213,6 +222,21 @@ class SweepConfig:
         object.__setattr__(self, "strategies", specs)
         if self.specs is None:
             object.__setattr__(self, "specs", self._parse_scenarios())
+
+    @property
+    def cost_settings(self) -> tuple[CostModel, ...]:
+        """Every cost model the sweep runs under (one, unless ``costs`` is a grid)."""
+        return self.costs if isinstance(self.costs, tuple) else (self.costs,)
+
+    def cell_label(self, strategy: StrategySpec, costs: CostModel) -> str:
+        """A cell's strategy label: the strategy's, plus its costs when the sweep has several."""
+        if len(self.cost_settings) == 1:
+            return strategy.label
+        return f"{strategy.label} [fees {costs.fees_bps:g} bps, slippage {costs.slippage_bps:g} bps, impact {costs.impact:g}]"
+
+    def cells(self) -> list[tuple[StrategySpec, CostModel, str]]:
+        """(strategy, costs, label) of every strategy under every cost setting, in a fixed order."""
+        return [(s, c, self.cell_label(s, c)) for c in self.cost_settings for s in self.strategies]
 
     def load_scenarios(self) -> dict[str, Source]:
         """Each scenario as it will run (horizon override applied), by its ``name`` (parsed once, at construction)."""
@@ -336,34 +360,35 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         spec = config.load_scenarios()[task.name]
         market = _market_for(spec, task, config)
     except Exception as exc:  # a broken scenario fails every cell of the task, loudly
-        for strategy in config.strategies:
-            failures.append(_failure(task.name, task.seeds, strategy.label, exc))
+        for _, _, label in config.cells():
+            failures.append(_failure(task.name, task.seeds, label, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
     plot = set(config.seeds[: config.plot_seeds])
     n_plot = sum(1 for s in task.seeds if s in plot)
     digest = market.digest()
     policy_rate = daily_policy_rate(market)
-    for k, strategy in enumerate(config.strategies):
-        name = strategy.label
+    cells = config.cells()
+    for k, (strategy, costs, name) in enumerate(cells):
+        cell_config = replace(config, costs=costs) if len(cells) > len(config.strategies) else config
         try:
-            result = _backtest_cell(strategy, market, config, wiring)
+            result = _backtest_cell(strategy, market, cell_config, wiring)
         except Exception as exc:
             result = None
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
             else:
-                part_rows, part_failures = _seed_by_seed(strategy, market, task, config, wiring)
+                part_rows, part_failures = _seed_by_seed(strategy, name, market, task, cell_config, wiring)
                 rows += part_rows
                 failures += part_failures
         if market.digest() != digest:  # sealed memory should make this impossible; checked all the same
             tampered = RuntimeError(f"strategy {name!r} changed the market's data; its cells and the rest are void")
             failures.append(_failure(task.name, task.seeds, name, tampered))
-            for later in config.strategies[k + 1 :]:
-                failures.append(_failure(task.name, task.seeds, later.label, RuntimeError(f"not run: {tampered}")))
+            for _, _, later in cells[k + 1 :]:
+                failures.append(_failure(task.name, task.seeds, later, RuntimeError(f"not run: {tampered}")))
             break
         if result is None:
             continue
-        rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate))
+        rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate, costs))
         if n_plot:
             rets = twr_returns(result.daily_equity()[:n_plot], result.daily_deposits()[:n_plot],
                                result.initial_value[:n_plot])  # fmt: skip
@@ -404,15 +429,18 @@ def daily_policy_rate(market) -> np.ndarray | None:
     return market.blocks.column("macro", "fed_rate")[:, spd - 1 :: spd] / 365.0
 
 
-def _cell_rows(result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free=None) -> pd.DataFrame:
+def _cell_rows(
+    result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free, costs: CostModel
+) -> pd.DataFrame:
     frame = path_metrics(result, risk_free)
+    frame["fees_bps"], frame["slippage_bps"], frame["impact"] = costs.fees_bps, costs.slippage_bps, costs.impact
     frame.insert(0, "strategy", strategy)
     frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
     frame.insert(0, "scenario", scenario)
     return frame
 
 
-def _seed_by_seed(strategy: StrategySpec, market, task: Task, config: SweepConfig, wiring: Wiring):
+def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config: SweepConfig, wiring: Wiring):
     """Re-run one strategy row by row of the task's market (a row alone equals its place in the batch)."""
     rows, failures = [], []
     for k, seed in enumerate(task.seeds):
@@ -420,9 +448,9 @@ def _seed_by_seed(strategy: StrategySpec, market, task: Task, config: SweepConfi
             row_market = market.rows(slice(k, k + 1))
             result = _backtest_cell(strategy, row_market, config, wiring)
         except Exception as exc:
-            failures.append(_failure(task.name, (seed,), strategy.label, exc))
+            failures.append(_failure(task.name, (seed,), label, exc))
             continue
-        rows.append(_cell_rows(result, market.name, (seed,), strategy.label, daily_policy_rate(row_market)))
+        rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs))
     return rows, failures
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from adapters.sim import SimAdapter, backtest
+from adapters.sim import SimAdapter, SimConfig, backtest
 from prometheus_sim.blocks import MissingDataError
 from prometheus_sim.cli import main, simulated_wiring
 from prometheus_sim.lookahead import check_lookahead
@@ -178,6 +178,10 @@ def test_market_import_backtest_and_lookahead_from_the_cli(tmp_path):
                                str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "= 2 cells" in res.output
+    res = runner.invoke(main, ["backtest", str(tmp_path / "r"), "--strategy", "equal_weight,hold", "--fees-bps", "0,50",
+                               "--out", str(tmp_path / "bt_costs"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "2 cost setting(s)" in res.output and "= 4 cells" in res.output
     res = runner.invoke(
         main, ["lookahead", "equal_weight", str(tmp_path / "r"), "--horizon-days", "120", "--checks", "3"]
     )
@@ -186,3 +190,24 @@ def test_market_import_backtest_and_lookahead_from_the_cli(tmp_path):
     bad.write_text("date,open,high,low,close,volume\n2023-01-01,1,1,1,1,5\n2023-01-01,1,1,1,1,5\n")
     res = runner.invoke(main, ["market", "import", str(bad), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "BAD.csv: row 3, column date: 2023-01-01 appears twice" in res.output
+
+
+def test_a_cost_sweep_on_one_real_path_keeps_the_settings_apart(real, tmp_path):
+    """Strategies x cost settings on one path: each cell labelled by its costs; dearer trading never pays more."""
+    from prometheus_sim.portfolio import CostModel
+
+    real.save(tmp_path / "real")
+    grid = (CostModel(fees_bps=0.0, slippage_bps=0.0, impact=0.0), CostModel(fees_bps=10.0), CostModel(fees_bps=100.0))
+    cfg = SweepConfig(scenarios=(str(tmp_path / "real"),), seeds=(1,), strategies=("equal_weight", "buy_and_hold"),
+                      costs=grid)  # fmt: skip
+    out = run_sweep(cfg, tmp_path / "bt", simulated_wiring())
+    assert not out.failures and len(out.metrics) == 6
+    ew = out.metrics[out.metrics["strategy"].str.startswith("equal_weight [")].sort_values("fees_bps")
+    assert list(ew["fees_bps"]) == [0.0, 10.0, 100.0]
+    assert ew["strategy"].iloc[2] == "equal_weight [fees 100 bps, slippage 1 bps, impact 0.1]"
+    assert ew["total_return"].is_monotonic_decreasing and ew["total_return"].iloc[0] > ew["total_return"].iloc[2]
+    assert (ew["fees_paid"].iloc[1:] > 0).all() and ew["fees_paid"].iloc[0] == 0.0
+    free = backtest(registry.build(StrategySpec("equal_weight", ())), real, SimConfig(costs=grid[0]))
+    assert ew["total_return"].iloc[0] == pytest.approx(free.daily_equity()[0, -1] / free.initial_value[0] - 1, rel=1e-9)
+    with pytest.raises(ValueError, match="costs: a cost setting is given twice"):
+        SweepConfig(scenarios=(str(tmp_path / "real"),), seeds=(1,), strategies=("hold",), costs=(grid[0], grid[0]))

@@ -124,7 +124,7 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
         "seeds_contiguous": bool(seeds) and seeds[-1] - seeds[0] + 1 == len(seeds),
         "strategies": sorted(s["name"] if isinstance(s, dict) else s for s in cfg.get("strategies", [])),
         "strategy_specs": [s for s in cfg.get("strategies", []) if isinstance(s, dict)],
-        "costs": {k: _costs(cfg).get(k) for k in ("fees_bps", "slippage_bps", "impact")},
+        "costs": _costs(cfg),
         "profiles": cfg.get("profiles") or {},
         "rules": cfg.get("rules") or {},
         "horizon_days": cfg.get("horizon_days"),
@@ -157,9 +157,21 @@ def used_definitions(acceptance: dict) -> dict[str, str]:
     return {"daily_return": DEFINITIONS["daily_return"], **{k: DEFINITIONS[k] for k in used}, **PORTFOLIO_DEFINITIONS}
 
 
-def _costs(cfg: dict) -> dict:
-    """The sweep's cost settings (nested under ``costs``; flat in sweeps from before that)."""
-    return cfg.get("costs") or {k: cfg.get(k) for k in ("fees_bps", "slippage_bps", "impact")}
+COST_FIELDS = ("fees_bps", "slippage_bps", "impact")
+
+
+def _costs(cfg: dict) -> list[dict]:
+    """The sweep's cost settings, one dict each (a cost sweep has several; nested under ``costs``, flat
+    in sweeps from before that)."""
+    costs = cfg.get("costs") or {k: cfg.get(k) for k in COST_FIELDS}
+    settings = costs if isinstance(costs, list) else [costs]
+    return [{k: c.get(k) for k in COST_FIELDS} for c in settings]
+
+
+def _cost_values(costs: list[dict], key: str) -> str:
+    """One cost field over the settings: ``10`` or, for a sweep, ``0 / 10 / 30``."""
+    values = list(dict.fromkeys(c[key] for c in costs))
+    return " / ".join(_g(v) for v in values)
 
 
 def _profiles_text(profiles: dict) -> str:
@@ -179,8 +191,8 @@ def execution_note(cfg: dict) -> str:
         "negative and cash is held in the stablecoin. Monthly contributions land in cash at the open of each "
         "month's first step, before fills. Equity is marked at every close; metrics use the daily close "
         "equity, as time-weighted returns."
-    ).format(fees=_g(_costs(cfg).get("fees_bps")), slip=_g(_costs(cfg).get("slippage_bps")),
-             impact=_g(_costs(cfg).get("impact")))  # fmt: skip
+    ).format(fees=_cost_values(_costs(cfg), "fees_bps"), slip=_cost_values(_costs(cfg), "slippage_bps"),
+             impact=_cost_values(_costs(cfg), "impact"))  # fmt: skip
 
 
 # ---------------------------------------------------------------- plots
@@ -354,7 +366,11 @@ def run_blocks(data: dict) -> list[Block]:
         ("Strategies", ", ".join(run["strategies"]) or "none"),
         (
             "Costs",
-            f"fees {_g(costs['fees_bps'])} bps, slippage {_g(costs['slippage_bps'])} bps, impact {_g(costs['impact'])}",
+            "; ".join(
+                f"fees {_g(c['fees_bps'])} bps, slippage {_g(c['slippage_bps'])} bps, impact {_g(c['impact'])}"
+                for c in costs
+            )
+            + (" (a cost sweep: each strategy's label names its setting)" if len(costs) > 1 else ""),
         ),
         ("Risk profiles", _profiles_text(run["profiles"])),
         ("Horizon", horizon),

@@ -436,6 +436,160 @@ def warmup() -> None:
 
 
 @main.group()
+def forecast() -> None:
+    """Train, evaluate and query the LSTM + Transformer forecaster (MLflow registry)."""
+
+
+def _feature_config(no_blocks: tuple[str, ...]):
+    from prometheus_sim.features import FeatureConfig
+
+    return FeatureConfig(**{block: block not in no_blocks for block in ("price", "volume", "onchain", "macro")})
+
+
+@forecast.command("train")
+@click.argument("scenario_files", nargs=-1, required=True)
+@click.option("--seeds", "seed_text", default="0-39", show_default=True, help="One market row per seed.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--horizon", type=click.IntRange(1, 30), default=7, show_default=True, help="Days predicted.")
+@click.option("--hidden", "hidden_dim", type=click.IntRange(min=4), default=256, show_default=True)
+@click.option("--lstm-layers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--transformer-layers", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--heads", "nhead", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Days between window ends.")
+@click.option("--max-windows", type=click.IntRange(min=1), default=None, help="Training windows per epoch [all].")
+@click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--horizon-days", type=click.IntRange(min=120), default=None, help="Override the scenarios' horizon.")
+@click.option("--asset", "assets", multiple=True, help="Assets to train on [default: the crypto assets]; repeat it.")
+@click.option(
+    "--no",
+    "no_blocks",
+    multiple=True,
+    type=click.Choice(["volume", "onchain", "macro"]),
+    help="Switch a feature block off; repeat it.",
+)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
+@click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
+def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int, horizon: int, hidden_dim: int,
+                   lstm_layers: int, transformer_layers: int, nhead: int, batch_size: int, lr: float, stride: int,
+                   max_windows: int | None, patience: int, horizon_days: int | None, assets: tuple[str, ...],
+                   no_blocks: tuple[str, ...], device: str, seed: int, tracking_uri: str | None,
+                   progress: bool | None) -> None:  # fmt: skip
+    """Train on SCENARIO_FILES x seeds, log to MLflow and register as prometheus-forecaster."""
+    from prometheus_sim.forecast.train import TrainArgs, train
+    from prometheus_sim.sweep import parse_seeds
+
+    try:
+        args = TrainArgs(
+            scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
+            epochs=epochs, horizon=horizon, hidden_dim=hidden_dim, lstm_layers=lstm_layers,
+            transformer_layers=transformer_layers, nhead=nhead, batch_size=batch_size, lr=lr, stride=stride,
+            max_windows_per_epoch=max_windows, patience=patience, horizon_days=horizon_days,
+            assets=tuple(assets) or None, features=_feature_config(no_blocks), device=device, seed=seed,
+            tracking_uri=tracking_uri, progress=sys.stderr.isatty() if progress is None else progress,
+        )  # fmt: skip
+        started = time.perf_counter()
+        result = train(args)
+    except (ValueError, KeyError) as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    best = result.history[result.meta["best_epoch"]]
+    click.echo(f"trained {len(result.history)} epochs in {time.perf_counter() - started:.1f} s; best epoch "
+               f"{result.meta['best_epoch'] + 1}: val_loss {best['val_loss']:.4f}, mae {best['mae']:.2f} %, "
+               f"mape {best['mape']:.2f} %, rmse {best['rmse']:.4f}")  # fmt: skip
+    click.echo(f"registered {result.name} version {result.version} (run {result.run_id}) in {result.tracking_uri}")
+
+
+@forecast.command("evaluate")
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option("--model", "model_ref", default="prometheus-forecaster@latest", show_default=True)
+@click.option("--seeds", "seed_text", default="1000-1019", show_default=True, help="Unseen seeds (not trained on).")
+@click.option("--horizon-days", type=click.IntRange(min=120), default=None, help="Override the scenarios' horizon.")
+@click.option(
+    "--from-day",
+    type=click.IntRange(min=0),
+    default=None,
+    help="First window day [default: the model's split day + embargo; 0 on a real market's test years].",
+)
+@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--tracking-uri", default=None)
+def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str, horizon_days: int | None,
+                      from_day: int | None, stride: int, out_dir: Path, tracking_uri: str | None) -> None:  # fmt: skip
+    """Score the model out of sample on SCENARIOS (files, names or saved market directories) beside the
+    baselines and the oracle; write a table, plots and the forecast_eval evidence to --out."""
+    from prometheus_sim.forecast.evaluate import score_market
+    from prometheus_sim.forecast.predictor import PricePredictor
+    from prometheus_sim.forecast.report import write_evaluation
+    from prometheus_sim.market import Market
+    from prometheus_sim.registry import RegistryError
+    from prometheus_sim.sweep import parse_seeds
+
+    try:
+        predictor = PricePredictor.load(model_ref, tracking_uri)
+        seeds = parse_seeds(seed_text)
+        overlap = sorted(set(seeds) & set(predictor.meta["seeds"]))
+        scored, digests = {}, {}
+        for item in scenarios:
+            if Path(item).is_dir():
+                market = Market.load(item)
+                digests[market.name] = market.digest()
+            else:
+                if overlap:
+                    raise ValueError(f"--seeds {overlap[:5]}... were used in training: evaluate on unseen seeds")
+                spec = _load_or_exit(resolve_scenario(item))
+                if horizon_days is not None:
+                    spec = spec.with_horizon(horizon_days)
+                market = Market.simulate(spec, seeds=seeds)
+                digests[spec.name] = spec.digest()
+            scored[market.name] = score_market(predictor, market, from_day, stride)
+        command = (
+            "prometheus-sim forecast evaluate " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "forecast evaluate"
+        )
+        table, row, evidence = write_evaluation(scored, out_dir, predictor, command, seed_text, digests)
+    except (RegistryError, ValueError, KeyError) as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    shown = table[table["subject"] == "crypto (pooled)"][["scenario", "forecaster", "mae_pct", "mape_7d", "rmse"]]
+    click.echo(f"model {predictor.model_uri}, out of sample:")
+    click.echo(shown.round(4).to_string(index=False))
+    click.echo(f"pooled crypto: MAE {row['mae_pct']:.2f} % [{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}] "
+               f"(target < 5), 7-day MAPE {row['mape_7d']:.2f} % (target < 10); evidence {evidence}")  # fmt: skip
+    click.echo(f"wrote {out_dir / 'table.md'}, {out_dir / 'table.csv'} and plots in {out_dir / 'plots'}")
+
+
+@forecast.command("predict")
+@click.option("--model", "model_ref", default="prometheus-forecaster@latest", show_default=True)
+@click.option("--market", "market_dir", type=click.Path(file_okay=False, exists=True), required=True)
+@click.option("--path", "path_row", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--asset", required=True)
+@click.option("--day", type=click.IntRange(min=0), default=None, help="Day index of the forecast [default: the last].")
+@click.option("--horizon-days", type=click.IntRange(min=1), default=None)
+@click.option("--level", type=click.Choice(["0.5", "0.8", "0.9", "0.95"]), default="0.8", show_default=True)
+@click.option("--tracking-uri", default=None)
+def forecast_predict(model_ref: str, market_dir: str, path_row: int, asset: str, day: int | None,
+                     horizon_days: int | None, level: str, tracking_uri: str | None) -> None:  # fmt: skip
+    """Print the guide's prediction (JSON) for one asset of a saved market at the close of a day."""
+    import json
+
+    from prometheus_sim.blocks import MissingDataError
+    from prometheus_sim.forecast.predictor import PricePredictor
+    from prometheus_sim.market import Market
+    from prometheus_sim.registry import RegistryError
+
+    try:
+        predictor = PricePredictor.load(model_ref, tracking_uri)
+        out = predictor.predict(Market.load(market_dir), asset, path_row, day, horizon_days, float(level))
+    except (RegistryError, MissingDataError, ValueError) as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(json.dumps(out, indent=2))
+
+
+@main.group()
 def market() -> None:
     """Markets from real data."""
 

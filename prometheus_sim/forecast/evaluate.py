@@ -1,0 +1,170 @@
+"""Out-of-sample scoring of a forecaster beside naive baselines and the oracle (``forecast evaluate``).
+
+Windows come from markets the model never saw (the seeds given here, which ``forecast train``
+must not have used) and start ``embargo`` days after the split day (later time as well). For each
+window the model, the baselines (:mod:`baselines`) and, on simulated markets, the oracle
+(:mod:`oracle`) predict log returns to t + 1 .. t + H; prices are ``last close x exp(.)``.
+
+Definitions (also written into the table and the evidence):
+
+* ``mae_pct``: mean |predicted price - realised price| in % of the last close, over every horizon
+  1..H of the windows (the guide's trainer MAE).
+* ``mape_7d``: mean |predicted - realised| / realised price in %, at horizon H (7 days).
+* ``rmse``: root mean squared error of the log returns; ``mse`` its square (the gap share uses it).
+* Intervals: 95 % percentile bootstrap over paths (a path's windows stay together), 400 draws.
+* Diebold-Mariano: per path, the mean difference of squared log-return errors (model minus last
+  value) over its windows and horizons; a t-test over paths (paths are independent; windows within
+  a path are not, so they are never treated as independent). Negative = the model is better.
+* ``gap_closed``: (MSE last value - MSE model) / (MSE last value - MSE oracle), with its interval.
+* Coverage: the share of realised log returns inside the conformal band, per nominal level.
+* Verdict: per crypto asset and pooled over the crypto assets' windows; stablecoins and bonds are
+  reported but do not count (they pass trivially).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from prometheus_sim.forecast.baselines import BASELINES, past_log_closes
+from prometheus_sim.forecast.data import make_windows
+from prometheus_sim.forecast.oracle import OracleUnavailable, oracle_log_returns
+from prometheus_sim.forecast.train import BAND_LEVELS
+
+BOOTSTRAP_DRAWS = 400
+MAE_TARGET, MAPE_TARGET = 5.0, 10.0
+DEFINITIONS = {
+    "mae_pct": "mean |predicted - realised price| in % of the last close, over horizons 1..H of out-of-sample windows",
+    "mape_7d": "mean |predicted - realised| / realised price in %, at the last horizon (7 days)",
+    "rmse": "root mean squared error of log returns",
+    "interval": "95 % percentile bootstrap over paths (400 draws)",
+    "dm": "Diebold-Mariano: t-test over paths of the per-path mean difference of squared log errors, model - last value",
+    "gap_closed": "(MSE last value - MSE model) / (MSE last value - MSE oracle), MSE of log returns",
+    "verdict": "per crypto asset and pooled over the crypto assets' windows; stable and bond assets do not count",
+}
+
+
+@dataclass
+class Scored:
+    """Everything one evaluation computed, per window: predictions (n, H) by forecaster name."""
+
+    real: np.ndarray
+    preds: dict[str, np.ndarray]
+    path: np.ndarray
+    asset: np.ndarray
+    end: np.ndarray
+    assets: list[str]
+    kinds: list[str]
+    bands: dict[str, np.ndarray]  # level -> (n, H) half-widths
+
+
+def score_market(predictor, market, first_day: int | None = None, stride: int = 1) -> Scored:
+    """Predict every eligible window of every path of ``market`` with the model, the baselines and the oracle."""
+    src = predictor.source(market)
+    if first_day is None:
+        first_day = int(src.n_days * predictor.meta["split"]["split_frac"]) + predictor.meta["split"]["embargo"]
+    assets = [market.assets.index(a) for a in predictor.meta["assets"] if a in market.assets]
+    if not assets:
+        raise ValueError(f"market {market.name!r} has none of the model's assets {predictor.meta['assets']}")
+    w = make_windows(src, np.arange(market.n_paths), np.array(assets), first_day=first_day, stride=stride)
+    if len(w) == 0:
+        raise ValueError(f"market {market.name!r}: no out-of-sample window from day {first_day} (of {src.n_days})")
+    real = src.targets(w)
+    model, _ = predictor.predict_windows(src, w)
+    preds = {"model": model}
+    past = past_log_closes(src.log_close, w.path, w.asset, w.end, predictor.window)
+    for name, fn in BASELINES.items():
+        preds[name] = fn(past, predictor.horizon)
+    try:
+        preds["oracle"] = oracle_log_returns(market, w.path, w.asset, w.end, predictor.horizon, src.log_close)
+    except OracleUnavailable:
+        pass
+    bands = {f"{lv:g}": predictor.band(src, w, list(market.assets), lv) for lv in BAND_LEVELS}
+    return Scored(real, preds, w.path, w.asset, w.end, list(market.assets), list(market.asset_kinds), bands)
+
+
+def _mae_pct(pred: np.ndarray, real: np.ndarray) -> float:
+    return float(np.abs(np.exp(pred) - np.exp(real)).mean() * 100.0)
+
+
+def _mape_last(pred: np.ndarray, real: np.ndarray) -> float:
+    return float((np.abs(np.exp(pred[:, -1]) - np.exp(real[:, -1])) / np.exp(real[:, -1])).mean() * 100.0)
+
+
+def _mse(pred: np.ndarray, real: np.ndarray) -> float:
+    return float(((pred - real) ** 2).mean())
+
+
+def _bootstrap(stat, groups: np.ndarray, rng: np.random.Generator, *arrays: np.ndarray) -> tuple[float, float]:
+    """95 % percentile interval of ``stat(*arrays[rows])`` resampling whole groups (paths)."""
+    ids = np.unique(groups)
+    members = [np.flatnonzero(groups == g) for g in ids]
+    values = []
+    for _ in range(BOOTSTRAP_DRAWS):
+        pick = rng.integers(0, len(ids), len(ids))
+        rows = np.concatenate([members[i] for i in pick])
+        values.append(stat(*(a[rows] for a in arrays)))
+    lo, hi = np.nanpercentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def diebold_mariano(model: np.ndarray, base: np.ndarray, real: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """(t statistic, two-sided p-value) of the per-path mean loss difference, squared log errors."""
+    from scipy import stats
+
+    d = ((model - real) ** 2 - (base - real) ** 2).mean(axis=1)
+    per_path = np.array([d[groups == g].mean() for g in np.unique(groups)])
+    if per_path.size < 3 or per_path.std(ddof=1) == 0:
+        return float("nan"), float("nan")
+    t = per_path.mean() / (per_path.std(ddof=1) / np.sqrt(per_path.size))
+    return float(t), float(2 * stats.t.sf(abs(t), df=per_path.size - 1))
+
+
+def _gap(lv: np.ndarray, model: np.ndarray, oracle: np.ndarray, real: np.ndarray) -> float:
+    denom = _mse(lv, real) - _mse(oracle, real)
+    return (_mse(lv, real) - _mse(model, real)) / denom if denom > 0 else float("nan")
+
+
+def summarise(sc: Scored, scenario: str, seed: int = 0) -> pd.DataFrame:
+    """One row per (scenario, asset or 'crypto (pooled)', forecaster): MAE, MAPE, RMSE with intervals, DM, gap, coverage."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    groups = {sc.assets[a]: sc.asset == a for a in np.unique(sc.asset)}
+    crypto = np.isin(sc.asset, [i for i, k in enumerate(sc.kinds) if k == "crypto"])
+    if crypto.any():
+        groups["crypto (pooled)"] = crypto
+    for subject, rows_of in groups.items():
+        real, path = sc.real[rows_of], sc.path[rows_of]
+        counts = subject == "crypto (pooled)" or sc.kinds[sc.assets.index(subject)] == "crypto"
+        for name, pred_all in sc.preds.items():
+            pred = pred_all[rows_of]
+            row = {"scenario": scenario, "subject": subject, "forecaster": name, "counts_for_verdict": counts,
+                   "n_windows": int(rows_of.sum()), "n_paths": int(np.unique(path).size)}  # fmt: skip
+            row["mae_pct"] = _mae_pct(pred, real)
+            row["mae_pct_low"], row["mae_pct_high"] = _bootstrap(_mae_pct, path, rng, pred, real)
+            row["mape_7d"] = _mape_last(pred, real)
+            row["mape_7d_low"], row["mape_7d_high"] = _bootstrap(_mape_last, path, rng, pred, real)
+            row["rmse"] = float(np.sqrt(_mse(pred, real)))
+            for h in range(real.shape[1]):
+                row[f"mae_pct_h{h + 1}"] = _mae_pct(pred[:, h : h + 1], real[:, h : h + 1])
+            if name != "last_value":
+                row["dm_t"], row["dm_p"] = diebold_mariano(pred, sc.preds["last_value"][rows_of], real, path)
+            if name == "model" and "oracle" in sc.preds:
+                lv, orc = sc.preds["last_value"][rows_of], sc.preds["oracle"][rows_of]
+                row["gap_closed"] = _gap(lv, pred, orc, real)
+                row["gap_closed_low"], row["gap_closed_high"] = _bootstrap(_gap, path, rng, lv, pred, orc, real)
+            if name == "model":
+                err = np.abs(pred - real)
+                for level, half in sc.bands.items():
+                    row[f"coverage_{level}"] = float((err <= half[rows_of]).mean())
+                    per_h = (err <= half[rows_of]).mean(axis=0)
+                    row[f"coverage_{level}_worst_h_gap"] = float(np.max(np.abs(per_h - float(level))))
+            if counts:
+                row["passes"] = bool(row["mae_pct"] < MAE_TARGET and row["mape_7d"] < MAPE_TARGET)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+__all__ = ["BOOTSTRAP_DRAWS", "DEFINITIONS", "Scored", "diebold_mariano", "score_market", "summarise"]

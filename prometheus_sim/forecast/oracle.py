@@ -1,0 +1,101 @@
+"""The oracle: the conditional expectation of log(price[t + h] / price[t]) given what was knowable at t
+under the generating process. Scoring only: it reads ``Market.truth`` up to t and the scenario.
+
+Known at t (and used): the scenario's parameters (drift, vol, GARCH, jumps, pegs, regime chain,
+dated shocks at their dates: the scenario fixes them), the regime at t (the chain then moves by
+its transition matrix: the regime h days on has distribution ``row(T^h)``), the step's diffusive
+variance at t (the GARCH variance then reverts to its long-run level at rate alpha + beta), and
+signal effects already scheduled (a signal effect active at t + k whose run started at most
+``lag`` days after t was fired by t). Not known (and not used): the realised future, regime
+moves, shocks' random parts, signals that fire after t.
+
+Per day k ahead, the expected log return is the engine's step mean under those expectations:
+``(mu E[drift mult] - jump compensator) dt - E[sd^2] / 2 + known signal drift + rate dt jump mean
++ dated shock jump``; a pegged asset's expected log price decays as ``x_t e^{-kappa k dt}``.
+Daily scenarios only (``steps_per_day == 1``); otherwise :class:`OracleUnavailable`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prometheus_sim.generators import build_inputs
+from prometheus_sim.generators import price as pr
+from prometheus_sim.generators import signals as sg
+
+
+class OracleUnavailable(ValueError):
+    """No oracle for this market (real data has no generating process; sub-daily steps are not handled)."""
+
+
+def _run_starts(active: np.ndarray) -> np.ndarray:
+    """For a (paths, days, G) 0/1 array: the first day of the active run each day belongs to (-1 when off)."""
+    start = np.full(active.shape, -1, dtype=np.int64)
+    current = np.full((active.shape[0], active.shape[2]), -1, dtype=np.int64)
+    for t in range(active.shape[1]):
+        on = active[:, t, :] > 0
+        begin = on & (current < 0)
+        current = np.where(begin, t, np.where(on, current, -1))
+        start[:, t, :] = current
+    return start
+
+
+def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndarray, horizon: int,
+                       log_close: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(n, horizon) expected log returns from day ``end`` to end + 1 .. end + horizon; ``log_close`` (paths, assets, days)."""
+    if market.is_real or market.truth is None:
+        raise OracleUnavailable(f"market {market.name!r} is real data: there is no generating process to condition on")
+    if market.steps_per_day != 1:
+        raise OracleUnavailable("the oracle handles daily scenarios only (steps_per_day == 1)")
+    truth = market.require_truth("the oracle forecast")
+    inp = build_inputs(market.spec)
+    ap = inp.asset_p
+    dt = 1.0 / 365.0
+    n_regimes = inp.regime_drift.shape[0]
+    trans = np.diff(np.concatenate([np.zeros((n_regimes, 1)), inp.transition_cum], axis=1), axis=1)
+    powers = [np.linalg.matrix_power(trans, k) for k in range(1, horizon + 1)]  # (R, R) each
+    n = end.shape[0]
+    out = np.zeros((n, horizon))
+    r0 = truth.regime[path, end].astype(np.int64)
+    exposure = ap[asset, pr.A_EXPOSURE]
+    n_days = market.n_steps
+
+    # signals whose effect at a future day was already scheduled at t
+    g_count = inp.signal_p.shape[0]
+    if g_count:
+        active = truth.signal_active.astype(np.int8)
+        starts = _run_starts(active)
+        lags = inp.signal_p[:, sg.S_LAG].astype(np.int64)
+        drift_strength = np.where(inp.signal_p[:, sg.S_EFFECT] == sg.EFFECT_DRIFT, inp.signal_p[:, sg.S_STRENGTH], 0.0)
+
+    kappa = ap[asset, pr.A_PEG_KAPPA]
+    is_peg = kappa > 0.0
+    alpha, beta = ap[asset, pr.A_GARCH_ALPHA], ap[asset, pr.A_GARCH_BETA]
+    is_garch = (alpha > 0.0) | (beta > 0.0)
+    base_var = ap[asset, pr.A_BASE_SD] ** 2
+    vm_regime = 1.0 + exposure[:, None] * (inp.regime_vol[None, :] - 1.0)  # (n, R)
+    vm_now = np.minimum(vm_regime[np.arange(n), r0] * inp.shock_vol[end, asset], pr.VOL_MULT_MAX)
+    h_now = (truth.vol[path, end, asset] / np.maximum(vm_now, 1e-12)) ** 2  # the base (GARCH) variance at t
+    jump_term = ap[asset, pr.A_JUMP_RATE] * dt * ap[asset, pr.A_JUMP_MEAN]
+    cumulative = np.zeros(n)
+    for k in range(1, horizon + 1):
+        day = np.minimum(end + k, n_days - 1)
+        pi = powers[k - 1][r0]  # (n, R)
+        drift_mult = 1.0 + exposure * (pi @ inp.regime_drift - 1.0)
+        vm2 = (pi * vm_regime**2).sum(axis=1) * inp.shock_vol[day, asset] ** 2
+        h_k = np.where(is_garch, base_var + (alpha + beta) ** k * (h_now - base_var), base_var)
+        sd2 = np.minimum(h_k * vm2, pr.STEP_SD_MAX**2)
+        mean = (ap[asset, pr.A_MU] * drift_mult - ap[asset, pr.A_JUMP_COMP]) * dt - 0.5 * sd2 + jump_term
+        if g_count:
+            on = active[path, day, :] > 0  # (n, G)
+            known = on & (starts[path, day, :] - lags[None, :] <= end[:, None])
+            mask = inp.signal_mask[:, asset].T > 0  # (n, G)
+            mean = mean + (known & mask).astype(float) @ drift_strength
+        mean = mean + inp.shock_jump[day, asset]
+        cumulative = cumulative + mean
+        peg_return = log_close[path, asset, end] * (np.exp(-kappa * k * dt) - 1.0)
+        out[:, k - 1] = np.where(is_peg, peg_return, cumulative)
+    return out
+
+
+__all__ = ["OracleUnavailable", "oracle_log_returns"]

@@ -1,0 +1,101 @@
+"""The model registry: MLflow, with a local SQLite store and artifact folder inside the project by default.
+
+No server is needed and nothing is written to the home directory: the default tracking URI is
+``sqlite:///<project>/.mlflow/mlflow.db`` with artifacts in ``<project>/.mlflow/artifacts``
+(``<project>`` is the source checkout, or the current directory for an installed package).
+``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` points everything at a real MLflow server instead.
+
+Models are referred to as ``name@version``, ``name@latest`` or ``name@alias`` (``name`` alone is
+``@latest``); a reference the registry cannot resolve is an error naming what exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_DIR = _PACKAGE_ROOT if (_PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+DEFAULT_STORE = PROJECT_DIR / ".mlflow"
+FORECASTER_NAME = "prometheus-forecaster"
+
+
+class RegistryError(LookupError):
+    """A model reference the registry cannot resolve; the message says what the registry holds."""
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The URI in force: the argument, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
+    if uri:
+        return uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    DEFAULT_STORE.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_STORE / 'mlflow.db'}"
+
+
+def configure(uri: str | None = None) -> str:
+    """Point MLflow at the store (telemetry off: no traffic leaves the machine) and return its URI."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    resolved = tracking_uri(uri)
+    mlflow.set_tracking_uri(resolved)
+    mlflow.set_registry_uri(resolved)
+    return resolved
+
+
+def experiment(name: str, uri: str) -> str:
+    """The experiment's id, created with the project's artifact folder when the store is the local default."""
+    import mlflow
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///") and Path(uri.removeprefix("sqlite:///")).parent == DEFAULT_STORE:
+        location = (DEFAULT_STORE / "artifacts").as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
+    """``name@version|latest|alias`` -> (name, version string); a miss names what the registry holds."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    resolved = configure(uri)
+    name, _, tag = ref.partition("@")
+    tag = tag or "latest"
+    client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException as exc:
+        raise RegistryError(f"model {ref!r}: the registry at {resolved} cannot be read ({exc})") from None
+    if not versions:
+        names = sorted({m.name for m in client.search_registered_models()})
+        raise RegistryError(f"model {name!r} is not in the registry at {resolved}; registered: {names or 'none'}")
+    numbers = sorted(int(v.version) for v in versions)
+    if tag == "latest":
+        return name, str(numbers[-1])
+    if tag.isdigit():
+        if int(tag) not in numbers:
+            raise RegistryError(f"model {name!r} has no version {tag}; versions: {numbers}")
+        return name, tag
+    try:
+        return name, str(client.get_model_version_by_alias(name, tag).version)
+    except MlflowException:
+        raise RegistryError(f"model {name!r} has no version {tag!r} (not a number, 'latest' or an alias); "
+                            f"versions: {numbers}") from None  # fmt: skip
+
+
+def load_pytorch(ref: str, uri: str | None = None):
+    """The registered PyTorch module of ``ref`` (on CPU) and its ``(name, version)``."""
+    import mlflow.pytorch
+
+    name, version = resolve(ref, uri)
+    model = mlflow.pytorch.load_model(f"models:/{name}/{version}", map_location="cpu")
+    return model, (name, version)
+
+
+__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "RegistryError", "configure", "experiment", "load_pytorch", "resolve",
+           "tracking_uri"]  # fmt: skip

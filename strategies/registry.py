@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "equal_weight": "strategies.baselines:EqualWeightRebalance",
     "sixty_forty": "strategies.baselines:SixtyForty",
     "auto_rebalance": "strategies.baselines:AutoRebalance",
+    "forecast": "strategies.forecast:ForecastStrategy",
 }
 _ADDED: dict[str, Callable[..., Strategy]] = {}
 
@@ -125,7 +126,11 @@ def describe(spec: StrategySpec | str) -> dict[str, Any]:
     except TypeError:
         source = None
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else None
-    return {**spec.to_dict(), "code": f"{target.__module__}:{target.__qualname__}", "code_sha256": digest}
+    out = {**spec.to_dict(), "code": f"{target.__module__}:{target.__qualname__}", "code_sha256": digest}
+    identity = getattr(target, "identity", None)  # e.g. the model version a registry reference resolves to
+    if callable(identity):
+        out.update(identity(**dict(spec.params)))
+    return out
 
 
 def parse_list(text: str) -> list[str]:

@@ -432,6 +432,9 @@ def warmup() -> None:
         snap.observation()
         adapter.submit(t, snap.plan([Action.REBALANCE, Action.BUY_AGGRESSIVE]))
     orders_for_target_weights(snap.holdings, snap.prices, snap.weights, snap.book.cash_index)
+    from prometheus_sim.features import compute_features
+
+    compute_features(market)  # the feature kernels (forecaster, forecast strategy)
     click.echo(f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s)")
 
 

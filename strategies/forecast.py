@@ -28,6 +28,11 @@ from prometheus_sim.registry import FORECASTER_NAME
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
 
+#: Days of history the features are computed on at each decision. Rolling windows need 30; the
+#: recursive EMAs (span 26 at most) forget the data before it to a factor (1 - 2/27)^365 < 1e-12,
+#: so features equal the full-history ones to that precision at a fraction of the cost.
+HISTORY_DAYS = 365
+
 
 @dataclass(frozen=True)
 class _HistoryMarket:
@@ -43,6 +48,9 @@ class _HistoryMarket:
 
 class ForecastStrategy(BatchStrategy):
     name = "forecast"
+    #: One user alone and the same user in a batch agree to float32 precision (a network's matrix
+    #: products may round differently between batch sizes), not to the last bit.
+    batch_rtol = 1e-5
 
     def __init__(self, model: str = f"{FORECASTER_NAME}@latest", period_days: int = 7, level: float = 0.8,
                  tilt: float = 2.0, horizon: int | None = None, tracking_uri: str | None = None):  # fmt: skip
@@ -72,7 +80,12 @@ class ForecastStrategy(BatchStrategy):
     def scores(self, snapshots: SnapshotBatch) -> np.ndarray | None:
         """Signal-to-noise ``mu / b`` per user and asset (0 for non-crypto), or None before a full window."""
         hist = snapshots.history
-        view = _HistoryMarket(hist.blocks, hist.calendar, snapshots.steps_per_day, hist.absent, list(snapshots.assets))
+        keep = min(hist.close.shape[1], HISTORY_DAYS * snapshots.steps_per_day)  # whole days: the tail ends at t
+        keep -= keep % snapshots.steps_per_day
+        blocks = type(hist.blocks)(*(arr[:, -keep:] for arr in hist.blocks))
+        view = _HistoryMarket(
+            blocks, hist.calendar[-keep:], snapshots.steps_per_day, hist.absent, list(snapshots.assets)
+        )
         src = WindowSource.from_features(compute_features(view, self.predictor.features), self.predictor.window,
                                          self.predictor.horizon)  # fmt: skip
         day = src.n_days - 1

@@ -53,3 +53,22 @@ def mini_spec() -> ScenarioSpec:
 @pytest.fixture(scope="session")
 def default_spec() -> ScenarioSpec:
     return load_scenario(SCENARIOS / "default.yaml")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory) -> str:
+    """Every test's MLflow store is a temporary SQLite file: tests never touch the project's .mlflow/."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # spawned workers (sweeps, the lookahead check) inherit it
+    return uri
+
+
+@pytest.fixture(scope="session")
+def tiny_forecaster(mlflow_store):
+    """A tiny registered prometheus-forecaster, so strategies built by name (``forecast``) can load it."""
+    from prometheus_sim.forecast.train import TrainArgs, train
+
+    args = TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(6)), epochs=1, horizon_days=300,
+                     hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128,
+                     max_windows_per_epoch=1000, tracking_uri=mlflow_store)  # fmt: skip
+    return train(args)

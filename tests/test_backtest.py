@@ -40,7 +40,7 @@ class OneShot(BaseStrategy):
         return Recommendation(Action.HOLD)
 
 
-def test_adapter_and_strategies_satisfy_their_ports(market):
+def test_adapter_and_strategies_satisfy_their_ports(market, tiny_forecaster):
     assert isinstance(SimAdapter(market), Adapter)
     for name in registry.names():
         assert isinstance(registry.create(name), Strategy)
@@ -91,7 +91,7 @@ def test_batched_run_equals_path_by_path(market):
         assert alone.fees[0] == batched.fees[p]
 
 
-def test_decide_and_decide_batch_agree(market):
+def test_decide_and_decide_batch_agree(market, tiny_forecaster):
     adapter = SimAdapter(market)
     adapter.submit(0, EqualWeightRebalance().decide_batch(adapter.snapshot(0)))
     # from all cash (step 0) and from a drifted mixed portfolio (step 90: sells and buys)
@@ -99,10 +99,12 @@ def test_decide_and_decide_batch_agree(market):
         for name in registry.names():
             strategy = registry.create(name)
             batch = strategy.decide_batch(snap)
+            # a neural model in float32 may differ in its last bits between batch sizes
+            rtol = getattr(strategy, "batch_rtol", 1e-15)
             for p in range(market.n_paths):
                 one = OrderBatch.from_recommendations([strategy.decide(snap.user(p))], snap.book)
-                np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=1e-15)
-                np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=1e-15)
+                np.testing.assert_allclose(one.buy_fraction[0], batch.buy_fraction[p], rtol=rtol, atol=rtol * 1e-3)
+                np.testing.assert_allclose(one.sell_fraction[0], batch.sell_fraction[p], rtol=rtol, atol=rtol * 1e-3)
     assert (EqualWeightRebalance().decide_batch(snap).sell_fraction > 0).any()
 
 
@@ -114,7 +116,7 @@ def test_snapshots_cannot_change_the_market(market):
         snap.prices[0, 0] = 1.0
 
 
-def test_baselines_handle_a_market_without_crypto():
+def test_baselines_handle_a_market_without_crypto(tiny_forecaster):
     from prometheus_sim.scenario import ScenarioSpec
 
     spec = ScenarioSpec.from_dict(

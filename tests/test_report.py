@@ -79,7 +79,9 @@ def test_json_has_every_summary_row_and_criterion(report):
     assert [c["name"] for c in data["acceptance"]["criteria"]] == names and names
     hold = next(r for r in data["summary"] if r["strategy"] == "hold")
     assert hold["metrics"]["win_rate"]["mean"] is None  # NaN -> null, shown as n/a
-    assert data["run"]["n_seeds"] == 20 and data["run"]["costs"] == [{"fees_bps": 10.0, "slippage_bps": 1.0, "impact": 0.1}]
+    assert data["run"]["n_seeds"] == 20 and data["run"]["costs"] == [
+        {"fees_bps": 10.0, "slippage_bps": 1.0, "impact": 0.1}
+    ]
     assert {"total_return", "sharpe", "psr", "win_rate", "daily_return", "actions", "reward"} <= set(
         data["definitions"]
     )

@@ -11,7 +11,8 @@ Definitions (also written into the table and the evidence):
   1..H of the windows (the guide's trainer MAE).
 * ``mape_7d``: mean |predicted - realised| / realised price in %, at horizon H (7 days).
 * ``rmse``: root mean squared error of the log returns; ``mse`` its square (the gap share uses it).
-* Intervals: 95 % percentile bootstrap over paths (a path's windows stay together), 400 draws.
+* Intervals: 95 % percentile bootstrap over paths (a path's windows stay together), 400 draws; on a
+  market with fewer than 3 paths (a real one) over 30-day blocks of time instead.
 * Diebold-Mariano: per path, the mean difference of squared log-return errors (model minus last
   value) over its windows and horizons; a t-test over paths (paths are independent; windows within
   a path are not, so they are never treated as independent). Negative = the model is better.
@@ -39,8 +40,8 @@ DEFINITIONS = {
     "mae_pct": "mean |predicted - realised price| in % of the last close, over horizons 1..H of out-of-sample windows",
     "mape_7d": "mean |predicted - realised| / realised price in %, at the last horizon (7 days)",
     "rmse": "root mean squared error of log returns",
-    "interval": "95 % percentile bootstrap over paths (400 draws)",
-    "dm": "Diebold-Mariano: t-test over paths of the per-path mean difference of squared log errors, model - last value",
+    "interval": "95 % percentile bootstrap over paths (400 draws); over 30-day blocks on a market of fewer than 3 paths",
+    "dm": "Diebold-Mariano: t-test over paths (or 30-day blocks) of the mean difference of squared log errors, model - last value",
     "gap_closed": "(MSE last value - MSE model) / (MSE last value - MSE oracle), MSE of log returns",
     "verdict": "per crypto asset and pooled over the crypto assets' windows; stable and bond assets do not count",
 }
@@ -83,6 +84,17 @@ def score_market(predictor, market, first_day: int | None = None, stride: int = 
         pass
     bands = {f"{lv:g}": predictor.band(src, w, list(market.assets), lv) for lv in BAND_LEVELS}
     return Scored(real, preds, w.path, w.asset, w.end, list(market.assets), list(market.asset_kinds), bands)
+
+
+BLOCK_DAYS = 30
+
+
+def _clusters(path: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """What the bootstrap and the DM test treat as independent: paths, or with fewer than 3 paths (a real
+    market is one) 30-day blocks of time within each path."""
+    if np.unique(path).size >= 3:
+        return path
+    return path * 1_000_000 + end // BLOCK_DAYS
 
 
 def _mae_pct(pred: np.ndarray, real: np.ndarray) -> float:
@@ -136,7 +148,7 @@ def summarise(sc: Scored, scenario: str, seed: int = 0) -> pd.DataFrame:
     if crypto.any():
         groups["crypto (pooled)"] = crypto
     for subject, rows_of in groups.items():
-        real, path = sc.real[rows_of], sc.path[rows_of]
+        real, path = sc.real[rows_of], _clusters(sc.path[rows_of], sc.end[rows_of])
         counts = subject == "crypto (pooled)" or sc.kinds[sc.assets.index(subject)] == "crypto"
         for name, pred_all in sc.preds.items():
             pred = pred_all[rows_of]

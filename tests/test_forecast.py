@@ -1,0 +1,183 @@
+"""The forecaster: the guide's shapes, windows and splits that cannot leak, a registry that says what it
+holds, a tiny model that finds a strong planted signal and finds nothing in a random walk, calibrated
+bands, evidence the acceptance rows read, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from prometheus_sim.cli import main
+from prometheus_sim.features import WARMUP_DAYS, compute_features
+from prometheus_sim.forecast.data import SplitPlan, WindowSource, make_windows
+from prometheus_sim.forecast.evaluate import score_market, summarise
+from prometheus_sim.forecast.model import LSTMTransformerForecaster
+from prometheus_sim.forecast.predictor import PredictionError, PricePredictor
+from prometheus_sim.forecast.train import TrainArgs, train
+from prometheus_sim.market import Market
+from prometheus_sim.registry import RegistryError
+from prometheus_sim.scenario import ScenarioSpec, load_scenario
+from tests.conftest import SCENARIOS
+
+TINY = dict(hidden_dim=32, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128)
+
+
+def _spec(tmp_path, name: str, signal_strength: float, vol_scale: float, signals: bool = True) -> str:
+    """forecasting.yaml with its signals' strength and the crypto vols changed (or no signals, regimes or jumps)."""
+    d = yaml.safe_load((SCENARIOS / "forecasting.yaml").read_text())
+    d["name"] = name
+    for a in d["assets"]:
+        if a["kind"] == "crypto":
+            a["vol"] = round(a["vol"] * vol_scale, 4)
+            if not signals:  # a plain random walk: GBM, no drift, no jumps, no GARCH
+                a["process"] = {"type": "gbm"}
+                a["drift"] = 0.0
+    if signals:
+        for s in d["signals"]:
+            s["strength"] = signal_strength if s["strength"] > 0 else -signal_strength
+    else:
+        d["signals"], d["regimes"] = [], None
+    ScenarioSpec.from_dict(d)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    return str(path)
+
+
+def test_the_guides_model_tests():
+    """Hidden 128, input (32, 30, 64): predictions and confidence (32, 7), confidence in [0, 1], gradients finite."""
+    torch.manual_seed(0)
+    model = LSTMTransformerForecaster(input_dim=64, hidden_dim=128, context_dim=4)
+    x = torch.randn(32, 30, 64, requires_grad=True)
+    pred, conf = model(x, torch.randn(32, 4))
+    assert pred.shape == (32, 7) and conf.shape == (32, 7)
+    assert bool(((conf >= 0) & (conf <= 1)).all())
+    (pred.sum() + conf.sum()).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="trained with a context C"):
+        model(torch.randn(2, 30, 64))
+    guide = LSTMTransformerForecaster()  # the guide's defaults
+    assert guide.config["hidden_dim"] == 256 and len(guide.transformer.layers) == 4 and guide.lstm.bidirectional
+
+
+def test_windows_and_splits_keep_the_future_out():
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), seeds=range(8))
+    src = WindowSource.from_features(compute_features(market), 30, 7)
+    plan = SplitPlan.of(market.n_paths, src.n_days, 7)
+    train_w = plan.train(src, np.array([0, 1, 2]))
+    val_w = plan.held_out(src, plan.val_rows, np.array([0, 1, 2]))
+    assert set(plan.train_rows).isdisjoint(plan.val_rows + plan.cal_rows)
+    assert (train_w.end + 7 <= plan.split_day - 1).all(), "every training target before the split day"
+    assert (val_w.end - 29 >= plan.split_day + plan.embargo).all(), "held-out windows start after the embargo"
+    assert (train_w.end - 29 >= WARMUP_DAYS).all()
+    # the inputs of a window ending at t do not change when every day after t does
+    t = 150
+    w = make_windows(src, np.arange(8), np.array([0, 1]), first_day=0, last_target_day=t + 7)
+    w = w.take(np.flatnonzero(w.end <= t))
+    b = market.blocks
+    later = (np.arange(market.n_steps) > t)[None, :, None]
+    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
+        close=np.where(later, b.close * 1.5, b.close), volume=np.where(later, b.volume * 9, b.volume),
+        onchain=np.where(later, b.onchain + 5, b.onchain)), {"kind": "test"})  # fmt: skip
+    src2 = WindowSource.from_features(compute_features(moved), 30, 7)
+    for got, want in zip(src2.inputs(w), src.inputs(w), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def strong(tmp_path_factory, store):
+    """A tiny model trained on a scenario with a very strong planted signal (and the scenario's path)."""
+    path = _spec(tmp_path_factory.mktemp("scen"), "strong_signal", 0.06, 0.4)
+    args = TrainArgs(scenarios=(path,), seeds=tuple(range(16)), epochs=8, horizon_days=420, stride=2, lr=3e-3,
+                     tracking_uri=store, seed=1, **{**TINY, "batch_size": 64})  # fmt: skip
+    return train(args), path
+
+
+def test_a_tiny_model_finds_a_strong_planted_signal(strong, store):
+    result, path = strong
+    predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)
+    market = Market.simulate(load_scenario(path).with_horizon(420), seeds=range(1000, 1012))
+    table = summarise(score_market(predictor, market), "strong_signal").set_index(["subject", "forecaster"])
+    pooled = table.loc["crypto (pooled)"]
+    assert pooled.loc["model", "rmse"] < pooled.loc["last_value", "rmse"]
+    assert pooled.loc["model", "dm_t"] < 0 and pooled.loc["model", "dm_p"] < 0.05, pooled.loc["model", ["dm_t", "dm_p"]]
+    assert pooled.loc["model", "gap_closed"] > 0.3  # measured 0.60 of the last-value-to-oracle gap
+    assert pooled.loc["oracle", "rmse"] <= pooled.loc["model", "rmse"] * 1.02  # the oracle is the floor (noise aside)
+    assert 0.6 < pooled.loc["model", "coverage_0.8"] < 0.95
+
+
+def test_no_skill_is_found_in_a_random_walk(tmp_path, store):
+    """On GBM with no drift and no signal, the model cannot beat last value: a clear win would mean leakage."""
+    path = _spec(tmp_path, "random_walk", 0.0, 1.0, signals=False)
+    args = TrainArgs(scenarios=(path,), seeds=tuple(range(10)), epochs=3, horizon_days=360, max_windows_per_epoch=4000,
+                     tracking_uri=store, seed=2, register_as="random-walk-forecaster", **TINY)  # fmt: skip
+    result = train(args)
+    predictor = PricePredictor.load(f"random-walk-forecaster@{result.version}", store)
+    market = Market.simulate(load_scenario(path).with_horizon(360), seeds=range(2000, 2010))
+    model = summarise(score_market(predictor, market), "rw").set_index(["subject", "forecaster"]).loc["crypto (pooled)"]
+    ratio = (model.loc["model", "rmse"] / model.loc["last_value", "rmse"]) ** 2
+    assert ratio > 0.98, f"MSE ratio {ratio:.3f} against last value on a random walk: leakage?"
+    assert not (model.loc["model", "dm_t"] < 0 and model.loc["model", "dm_p"] < 0.01)
+
+
+def test_the_registry_and_predictor_refuse_bad_input(strong, store):
+    result, path = strong
+    with pytest.raises(
+        RegistryError, match="'no-such-model' is not in the registry.*registered: \\['prometheus-forecaster'"
+    ):
+        PricePredictor.load("no-such-model@latest", store)
+    with pytest.raises(RegistryError, match="has no version 99; versions: \\["):
+        PricePredictor.load("prometheus-forecaster@99", store)
+    predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)
+    market = Market.simulate(load_scenario(path).with_horizon(200), n_paths=1)
+    out = predictor.predict(market, "BTC", horizon_days=5, level=0.95)
+    assert set(out) >= {"asset", "horizon_days", "predictions", "confidence", "timestamp", "lower", "upper"}
+    assert len(out["predictions"]) == 5 and out["confidence"] == [0.95] * 5
+    assert all(lo < p < hi for lo, p, hi in zip(out["lower"], out["predictions"], out["upper"], strict=True))
+    with pytest.raises(PredictionError, match="'USDC': the model was trained on \\['BTC', 'ETH', 'SOL'\\] only"):
+        predictor.predict(market, "USDC")
+    with pytest.raises(PredictionError, match="too little history: a forecast needs 63 days"):
+        predictor.predict(market, "BTC", day=40)
+    with pytest.raises(PredictionError, match="this model predicts 1..7 days"):
+        predictor.predict(market, "BTC", horizon_days=10)
+    b = market.blocks
+    no_onchain = Market.from_bars("bars", market.assets, market.asset_kinds, market.calendar,
+                                  b._replace(onchain=np.full_like(b.onchain, np.nan)), {"kind": "test"}, ("onchain",))  # fmt: skip
+    with pytest.raises(KeyError, match="onchain column 'whale_transactions' is absent"):
+        predictor.predict(no_onchain, "BTC")
+
+
+def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path, monkeypatch):
+    result, path = strong
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    runner = CliRunner()
+    out = tmp_path / "fc"
+    res = runner.invoke(main, ["forecast", "evaluate", path, "--model", f"prometheus-forecaster@{result.version}",
+                               "--seeds", "3000-3007", "--horizon-days", "300", "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    evidence = json.loads((out / "evidence" / "forecast_eval.json").read_text())
+    assert evidence["kind"] == "forecast_eval" and evidence["data"]["n_forecasts"] > 100
+    assert evidence["provenance"]["model_uri"].startswith("models:/prometheus-forecaster/")
+    assert "oracle" in (out / "table.md").read_text() and len(list((out / "plots").glob("*.png"))) == 3
+    from prometheus_sim.evidence import collect_evidence
+
+    assert collect_evidence(None, [out / "evidence" / "forecast_eval.json"])["forecast_eval"]
+    res = runner.invoke(main, ["forecast", "evaluate", path, "--seeds", "0-3", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "were used in training" in res.output
+    Market.simulate(load_scenario(path).with_horizon(120), n_paths=1).save(tmp_path / "m")
+    res = runner.invoke(main, ["forecast", "predict", "--market", str(tmp_path / "m"), "--asset", "ETH"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["asset"] == "ETH"
+    res = runner.invoke(
+        main, ["forecast", "predict", "--model", "nope@1", "--market", str(tmp_path / "m"), "--asset", "ETH"]
+    )
+    assert res.exit_code == 2 and "'nope' is not in the registry" in res.output

@@ -171,6 +171,16 @@ def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path, monkeypatch)
     from prometheus_sim.evidence import collect_evidence
 
     assert collect_evidence(None, [out / "evidence" / "forecast_eval.json"])["forecast_eval"]
+    # the report's forecasting section reads the evaluation the evidence came from
+    res = runner.invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "1-2", "--horizon-days", "60",
+                               "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        main, ["report", str(tmp_path / "bt"), "--evidence", str(out / "evidence" / "forecast_eval.json")]
+    )
+    assert res.exit_code == 0, res.output
+    section = (tmp_path / "bt" / "report.md").read_text().split("## Forecasting")[1].split("## ")[0]
+    assert "| strong_signal | model |" in section and "| strong_signal | oracle |" in section
     res = runner.invoke(main, ["forecast", "evaluate", path, "--seeds", "0-3", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "were used in training" in res.output
     Market.simulate(load_scenario(path).with_horizon(120), n_paths=1).save(tmp_path / "m")

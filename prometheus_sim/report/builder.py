@@ -99,9 +99,35 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) ->
         "failures": [{k: f.get(k) for k in ("scenario", "seeds", "strategy", "error")} for f in failures],
         "acceptance": acceptance,
         "summary": summary_rows(metrics),
+        "forecasting": forecasting_rows(run_dir, list(evidence)),
         "definitions": used_definitions(acceptance),
         "notes": {"intervals": INTERVAL_NOTE, "execution": execution_note(doc.get("config", {})), "plots": PLOT_NOTE},
     }
+
+
+FORECAST_COLUMNS = ("scenario", "forecaster", "n_windows", "mae_pct", "mae_pct_low", "mae_pct_high", "mape_7d",
+                    "rmse", "dm_t", "dm_p", "gap_closed", "gap_closed_low", "gap_closed_high", "coverage_0.8",
+                    "coverage_0.95")  # fmt: skip
+
+
+def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[str, Any]:
+    """The forecaster's out-of-sample table (pooled crypto rows), from each forecast_eval evidence file's
+    evaluation directory (``forecast evaluate --out``: ``table.csv`` beside ``evidence/``)."""
+    from prometheus_sim.evidence import collect_evidence
+
+    found = collect_evidence(run_dir, evidence).get("forecast_eval", [])
+    tables = []
+    for ev in found:
+        table = Path(ev.path).parent.parent / "table.csv"
+        if not table.exists():
+            continue
+        frame = pd.read_csv(table)
+        frame = frame[frame["subject"] == "crypto (pooled)"]
+        rows = [{k: (r[k] if k in r and pd.notna(r[k]) else None) for k in FORECAST_COLUMNS}
+                for r in frame.to_dict("records")]  # fmt: skip
+        tables.append({"evidence": ev.path, "table": str(table), "rows": rows,
+                       "model": ev.provenance.model_uri if ev.provenance else None})  # fmt: skip
+    return {"tables": tables, "evidence_files": [ev.path for ev in found]}
 
 
 def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
@@ -350,6 +376,7 @@ def report_blocks(data: dict) -> list[Block]:
         *run_blocks(data),
         *acceptance_blocks(data["acceptance"]),
         *summary_blocks(data),
+        *forecasting_blocks(data),
         *plot_blocks(data),
         *definition_blocks(data),
     ]
@@ -460,6 +487,34 @@ def _summary_table(rows: list[dict]) -> Table:
         cells = [fmt_interval(**r["metrics"][name], kind=kind, decimals=decimals) for r in rows]
         body.append([METRIC_LABELS.get(name, name), *cells])
     return Table(["Metric", *(r["strategy"] for r in rows)], body, css="summary", row_header=True)
+
+
+def forecasting_blocks(data: dict) -> list[Block]:
+    """The forecaster's out-of-sample scores beside the baselines and the oracle (when an evaluation is given)."""
+    fc = data.get("forecasting") or {"tables": [], "evidence_files": []}
+    blocks: list[Block] = [Heading(2, "Forecasting", "forecasting")]
+    if not fc["tables"]:
+        blocks.append(Para("No forecast evaluation was given: `prometheus-sim forecast evaluate ... --out DIR` writes "
+                           "one; pass DIR/evidence/forecast_eval.json with --evidence."))  # fmt: skip
+        return blocks
+    blocks.append(Para(
+        "Out of sample (unseen seeds, later days), pooled over the crypto assets. MAE: mean |predicted - realised "
+        "price| in % of the last close over horizons 1..7; MAPE at 7 days; intervals: 95 % bootstrap over paths; "
+        "DM: Diebold-Mariano against last value (negative t: the model is better); gap closed: share of the "
+        "last-value-to-oracle gap in MSE of log returns; coverage: realised share inside the 80 % and 95 % bands."
+    ))  # fmt: skip
+    for t in fc["tables"]:
+        blocks.append(Para(f"Model {t['model'] or '?'}, from {t['table']}."))
+        rows = [[
+            str(r["scenario"]), str(r["forecaster"]), str(r["n_windows"]),
+            fmt_interval(r["mae_pct"], r["mae_pct_low"], r["mae_pct_high"]), fmt_value(r["mape_7d"]),
+            fmt_value(r["rmse"], decimals=4), fmt_value(r["dm_t"]), fmt_value(r["dm_p"], decimals=3),
+            fmt_interval(r["gap_closed"], r["gap_closed_low"], r["gap_closed_high"]),
+            fmt_value(r["coverage_0.8"], decimals=3), fmt_value(r["coverage_0.95"], decimals=3),
+        ] for r in t["rows"]]  # fmt: skip
+        blocks.append(Table(["Scenario", "Forecaster", "Windows", "MAE %", "MAPE 7d %", "RMSE", "DM t", "DM p",
+                             "Gap closed", "Cover 80 %", "Cover 95 %"], rows, css="forecasting"))  # fmt: skip
+    return blocks
 
 
 def plot_blocks(data: dict) -> list[Block]:

@@ -438,6 +438,13 @@ def warmup() -> None:
     click.echo(f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s)")
 
 
+#: The volume unit of real bar files (market import, scenarios fit).
+VOLUME_IN = click.option(
+    "--volume-in", type=click.Choice(["quote", "units"]), default="quote", show_default=True,
+    help="The files' volume: quote currency (USD; Yahoo-style, the shipped data) or units of the asset.",
+)  # fmt: skip
+
+
 @main.group()
 def forecast() -> None:
     """Train, evaluate and query the LSTM + Transformer forecaster (MLflow registry)."""
@@ -608,13 +615,7 @@ def market() -> None:
 @click.option("--to", "end", default=None, help="Last day [default: the last day all files share].")
 @click.option("--kind", "kinds", multiple=True, metavar="ASSET=KIND", help="crypto, stable, equity or bond; repeat it.")
 @click.option("--name", default="real", show_default=True, help="The market's name (keys backtest results).")
-@click.option(
-    "--volume-in",
-    type=click.Choice(["quote", "units"]),
-    default="quote",
-    show_default=True,
-    help="The files' volume: quote currency (USD; Yahoo-style, the shipped data) or units of the asset.",
-)
+@VOLUME_IN
 def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, macro: str | None, start: str | None,
                   end: str | None, kinds: tuple[str, ...], name: str, volume_in: str) -> None:  # fmt: skip
     """Build a one-path market from real daily bar FILES (one per asset, named after it) and save it to --out.
@@ -732,13 +733,7 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--name", default=None, help="Scenario name [default: the output file's stem].")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=7, show_default=True)
-@click.option(
-    "--volume-in",
-    type=click.Choice(["quote", "units"]),
-    default="quote",
-    show_default=True,
-    help="The files' volume: quote currency (USD) or units of the asset.",
-)
+@VOLUME_IN
 def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file: Path, name: str | None, seed: int,
                   volume_in: str) -> None:  # fmt: skip
     """Estimate a scenario from real daily bar FILES (GARCH + jumps by arch, pegs, correlation) and write

@@ -428,10 +428,7 @@ class Market:
         import pyarrow.parquet as pq
 
         src = Path(directory)
-        try:
-            manifest = json.loads((src / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
+        manifest = read_manifest(src)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{src}: format_version {manifest.get('format_version')} is not {FORMAT_VERSION}")
         shapes = {k: tuple(v) for k, v in manifest["shapes"].items()}
@@ -489,6 +486,17 @@ class Market:
 #: On-chain columns that count things: integers in frames.
 COUNT_COLUMNS = ("whale_transactions", "active_addresses")
 assert set(COUNT_COLUMNS) <= set(ONCHAIN_COLUMNS)
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """A saved market's ``manifest.json``; a directory without one (or with a broken one) is named."""
+    src = Path(directory)
+    try:
+        return json.loads((src / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{src / MANIFEST}: not valid JSON ({exc})") from None
 
 
 def _array_digest(arr: np.ndarray) -> str:

@@ -63,15 +63,13 @@ class SavedMarket:
 
     @classmethod
     def read(cls, path: str | Path) -> SavedMarket:
-        from prometheus_sim.market import MANIFEST
+        from prometheus_sim.market import MANIFEST, read_manifest
 
         src = Path(path)
         try:
-            manifest = json.loads((src / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise ValueError(f"{src}: a directory without {MANIFEST}; not a saved market") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{src / MANIFEST}: not valid JSON ({exc})") from None
+            manifest = read_manifest(src)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
         try:
             digest = json.dumps(manifest["array_sha256"], sort_keys=True)
             return cls(

@@ -1,0 +1,164 @@
+"""``PortfolioEnv``: one user's portfolio on a simulated market, stepped by the backtest's own venue.
+
+Spec (Gymnasium's conventions):
+
+* **Action space**: ``Discrete(7)``, the guide's actions (:class:`~prometheus_sim.portfolio.Action`:
+  HOLD, BUY_CONSERVATIVE, BUY_MODERATE, BUY_AGGRESSIVE, SELL_PARTIAL, SELL_MAJOR, REBALANCE), planned
+  and filled by the step kernel exactly as in a backtest (:class:`adapters.sim.SimAdapter`: orders
+  decided at a close fill at the next open, with the venue's fees, slippage and impact). No fill or
+  reward logic is written here.
+* **Observation**: ``Box(float32)`` of the guide's 32-value state (portfolio value / 1e6,
+  unrealised P&L share, 30-day vol, Sharpe, top-10 allocations, risk tolerance, months to goal /
+  120, contribution / 1e4, 7-day returns of the first two crypto assets (zeros where the market has
+  fewer), mean crypto vol, fear-greed left at the guide's default 50 (no data source derives it),
+  bull and bear flags estimated from observable closes, never from ``truth``), then
+  ``RECENT_FEATURES`` of each of the first three crypto assets at the decision day (from
+  :mod:`prometheus_sim.features`, which reads nothing after the day). Values are clipped to
+  ``OBS_BOUND``.
+* **Reward**: the guide's reward of the decision's period, as the venue computes it for backtests
+  (:func:`prometheus_sim.portfolio.nb.period_rewards_nb`).
+* **Period**: one decision every ``period_days`` (default 7: weekly). At the guide's reward, doing
+  nothing scores best on average at a daily period (``benchmarks/reward_scale.py``: hold -0.0074 a
+  day against buy-and-hold -1.85 and 60/40 -1.96), since the reward penalises volatility and
+  drawdown; weekly decisions keep the per-decision costs of trading small against the period's
+  return. That is a property of the guide's reward, stated, not tuned away.
+* **Start**: a path of the pool, a start day after the features' warm-up, and a risk profile are
+  drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``); the
+  portfolio starts in cash. **End**: truncated after ``episode_days`` (never terminated: a
+  portfolio does not end).
+* **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
+  market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``.
+
+Version history: v0, the first.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from prometheus_sim.features import WARMUP_DAYS, compute_features
+from prometheus_sim.portfolio import Action, CostModel, RiskProfile, RiskProfiles
+
+RECENT_FEATURES = ("return_1d", "return_7d", "volatility_7d", "rsi_14", "macd", "bb_width")
+N_CRYPTO_FEATURED = 3
+OBS_BOUND = 1.0e4
+N_ACTIONS = len(Action)
+
+
+def _resolve(scenario: str):
+    from pathlib import Path
+
+    from prometheus_sim.scenario import load_scenario
+
+    path = Path(scenario)
+    if not path.exists():
+        path = Path(__file__).resolve().parents[2] / "scenarios" / f"{scenario}.yaml"
+    if not path.exists():
+        raise ValueError(f"scenario {scenario!r} is neither a file nor a shipped scenario name")
+    return load_scenario(path)
+
+
+class PortfolioEnv(gym.Env):
+    """See the module docstring: it is this class's spec."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        scenario: str = "default",
+        n_paths: int = 16,
+        seed: int | None = None,
+        period_days: int = 7,
+        episode_days: int = 182,
+        costs: CostModel | None = None,
+        horizon_days: int | None = None,
+        market=None,
+    ):
+        from prometheus_sim.market import Market
+
+        if n_paths < 1 or period_days < 1 or episode_days < period_days:
+            raise ValueError(f"n_paths >= 1, period_days >= 1 and episode_days >= period_days are required; got "
+                             f"{n_paths}, {period_days}, {episode_days}")  # fmt: skip
+        if market is None:
+            spec = _resolve(scenario)
+            if horizon_days is not None:
+                spec = spec.with_horizon(horizon_days)
+            market = Market.simulate(spec, seed=seed, n_paths=n_paths)
+        self.market = market
+        self.costs = costs or CostModel()
+        self.period_days = int(period_days)
+        self.episode_days = int(episode_days)
+        spd = market.steps_per_day
+        self._period = self.period_days * spd
+        self._episode = self.episode_days * spd
+        self._first = WARMUP_DAYS * spd
+        if self._first + self._episode + 1 >= market.n_steps:
+            raise ValueError(f"market {market.name!r}: {market.n_steps} steps leave no room for a {episode_days}-day "
+                             f"episode after the {WARMUP_DAYS}-day warm-up")  # fmt: skip
+        fs = compute_features(market)
+        cols = [fs.config.asset_names.index(n) for n in RECENT_FEATURES]
+        crypto = [a for a, k in enumerate(market.asset_kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
+        recent = np.zeros((market.n_paths, fs.n_days, N_CRYPTO_FEATURED, len(cols)))
+        if crypto:
+            recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols]
+        self._recent = np.nan_to_num(recent.reshape(market.n_paths, fs.n_days, -1))
+        self.action_space = gym.spaces.Discrete(N_ACTIONS)
+        n_obs = 32 + self._recent.shape[-1]
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(n_obs,), dtype=np.float32)
+        self._adapter = None
+        self._snap = None
+        self._t = 0
+        self._end = 0
+        self._path = 0
+
+    # ------------------------------------------------------------ Gymnasium API
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        from adapters.sim import SimAdapter, SimConfig
+
+        options = options or {}
+        rng = self.np_random
+        self._path = int(options.get("path", rng.integers(self.market.n_paths)))
+        last_start = self.market.n_steps - 1 - self._episode
+        start = int(options.get("start", rng.integers(self._first, last_start + 1)))
+        if not 0 <= start <= last_start:
+            raise ValueError(f"start {start}: must be in 0..{last_start}")
+        profile = options.get("profile") or RiskProfile(
+            risk_tolerance=float(rng.uniform(0.0, 1.0)), time_to_goal=int(rng.integers(6, 121)),
+            investment_amount=float(rng.choice([1e4, 1e5, 1e6])),
+        )  # fmt: skip
+        market = self.market.rows(slice(self._path, self._path + 1))
+        self._adapter = SimAdapter(market, SimConfig(costs=self.costs), RiskProfiles.of(profile, 1))
+        self._t = start
+        self._end = start + self._episode
+        self._snap = self._adapter.snapshot(start)
+        return self._observe(), self._info()
+
+    def step(self, action):
+        if self._snap is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(action) and not (
+            isinstance(action, (int, np.integer)) and 0 <= action < N_ACTIONS
+        ):
+            raise ValueError(f"action {action!r}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
+        self._adapter.submit(self._t, self._snap.plan(np.array([int(action)])))
+        self._t = min(self._t + self._period, self._end)
+        self._snap = self._adapter.snapshot(self._t)
+        reward = float(self._snap.reward[0])
+        truncated = self._t >= self._end
+        return self._observe(), reward, False, truncated, self._info()
+
+    # ------------------------------------------------------------ helpers
+
+    def _observe(self) -> np.ndarray:
+        day = self._t // self.market.steps_per_day
+        obs = np.concatenate([self._snap.observation()[0], self._recent[self._path, day]])
+        return np.clip(np.nan_to_num(obs), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+    def _info(self) -> dict:
+        return {"step": self._t, "value": float(self._snap.value[0]), "path": self._path}
+
+
+__all__ = ["N_ACTIONS", "OBS_BOUND", "PortfolioEnv", "RECENT_FEATURES"]

@@ -1,0 +1,132 @@
+"""PortfolioEnv: Gymnasium's checker, registration by string, seeded trajectories, parity with the
+backtest's venue to 1e-12, no lookahead, fees in the reward, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from adapters.sim import SimAdapter, SimConfig
+from prometheus_sim.backtest import DecisionClock, run
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import CostModel, RiskProfile
+from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.scenario import load_scenario
+from strategies.base import BatchStrategy
+from tests.conftest import ROOT, SCENARIOS
+
+PROFILE = RiskProfile(risk_tolerance=0.7, time_to_goal=36, investment_amount=250_000.0)
+
+
+@pytest.fixture(scope="module")
+def market() -> Market:
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=3)
+
+
+def test_the_env_passes_gymnasiums_checker(market):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make("prometheus_sim.rl:PrometheusPortfolio-v0", market=market, episode_days=70)
+        check_env(env.unwrapped)
+
+
+def test_make_by_string_needs_no_prior_import():
+    code = ("import gymnasium as gym; env = gym.make('prometheus_sim.rl:PrometheusPortfolio-v0', scenario='default', "
+            "n_paths=2, horizon_days=200, episode_days=28); o, _ = env.reset(seed=1); print(o.shape)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(50,)"
+
+
+def test_equally_seeded_envs_roll_identical_trajectories(market):
+    a, b = PortfolioEnv(market=market, episode_days=70), PortfolioEnv(market=market, episode_days=70)
+    oa, _ = a.reset(seed=42)
+    ob, _ = b.reset(seed=42)
+    actions = np.random.default_rng(0).integers(0, 7, 10)
+    np.testing.assert_array_equal(oa, ob)
+    for act in actions:
+        ra, rb = a.step(int(act)), b.step(int(act))
+        np.testing.assert_array_equal(ra[0], rb[0])
+        assert ra[1:4] == rb[1:4]
+
+
+class Scripted(BatchStrategy):
+    """Plays a fixed action sequence, one action per decision."""
+
+    name = "scripted"
+    decision_every_days = 7
+
+    def __init__(self, actions):
+        self.actions = list(actions)
+        self.k = 0
+
+    def decide_batch(self, snapshots):
+        act = self.actions[min(self.k, len(self.actions) - 1)]
+        self.k += 1
+        return snapshots.plan(np.array([act]))
+
+
+def test_a_fixed_action_sequence_gives_the_backtests_equity(market):
+    """The env steps the very venue a backtest uses: the same actions give the same equity, to 1e-12."""
+    actions = [6, 0, 3, 4, 0, 2, 5, 1, 6, 0]
+    costs = CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1)
+    env = PortfolioEnv(market=market, episode_days=70, costs=costs)
+    env.reset(seed=0, options={"path": 1, "start": 0, "profile": PROFILE})
+    values, rewards = [], []
+    for act in actions:
+        _, r, _, _, info = env.step(act)
+        values.append(info["value"])
+        rewards.append(r)
+    one = market.rows(slice(1, 2))
+    result = run(Scripted(actions), SimAdapter(one, SimConfig(costs=costs), PROFILE),
+                 DecisionClock.for_strategy(Scripted(actions), one.n_steps, one.steps_per_day))  # fmt: skip
+    steps = [7 * (k + 1) for k in range(len(actions))]
+    np.testing.assert_allclose(values, result.equity[0, steps], rtol=1e-12)
+    np.testing.assert_allclose(rewards, result.rewards[0, : len(actions)], rtol=1e-12)  # decision k's period
+
+
+def test_the_observation_at_t_ignores_the_future(market):
+    t = 120
+    b = market.blocks
+    later = (np.arange(market.n_steps) > t)[None, :, None]
+    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
+        open=np.where(later, b.open * 1.3, b.open), high=np.where(later, b.high * 1.3, b.high),
+        low=np.where(later, b.low * 1.3, b.low), close=np.where(later, b.close * 1.3, b.close),
+        volume=np.where(later, b.volume * 7, b.volume), onchain=np.where(later, b.onchain + 9, b.onchain),
+        macro=np.where(later, b.macro * 2, b.macro)), {"kind": "test"})  # fmt: skip
+    opts = {"path": 2, "start": t, "profile": PROFILE}
+    o1, _ = PortfolioEnv(market=market, episode_days=70).reset(seed=0, options=opts)
+    o2, _ = PortfolioEnv(market=moved, episode_days=70).reset(seed=0, options=opts)
+    np.testing.assert_array_equal(o1, o2)
+
+
+def test_fees_reach_the_reward(market):
+    def rollout(fees: float) -> tuple[float, float]:
+        env = PortfolioEnv(market=market, episode_days=70, costs=CostModel(fees_bps=fees))
+        env.reset(seed=0, options={"path": 0, "start": 40, "profile": PROFILE})
+        total, info = 0.0, {}
+        for act in [6, 4, 3, 5, 2, 6, 4, 3, 5, 2]:
+            _, r, _, _, info = env.step(act)
+            total += r
+        return total, info["value"]
+
+    cheap, dear = rollout(0.0), rollout(100.0)
+    assert dear[1] < cheap[1] and dear[0] < cheap[0]
+
+
+def test_bad_input_is_refused(market):
+    env = PortfolioEnv(market=market, episode_days=70)
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(0)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action 7: must be an integer in 0..6"):
+        env.step(7)
+    with pytest.raises(ValueError, match="neither a file nor a shipped scenario"):
+        PortfolioEnv(scenario="no_such_scenario")
+    with pytest.raises(ValueError, match="leave no room"):
+        PortfolioEnv(market=market, episode_days=400)

@@ -11,6 +11,8 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prometheus_sim.cli import main
 from prometheus_sim.features import WARMUP_DAYS, compute_features
@@ -154,6 +156,23 @@ def test_the_registry_and_predictor_refuse_bad_input(strong, store):
                                   b._replace(onchain=np.full_like(b.onchain, np.nan)), {"kind": "test"}, ("onchain",))  # fmt: skip
     with pytest.raises(KeyError, match="onchain column 'whale_transactions' is absent"):
         predictor.predict(no_onchain, "BTC")
+
+
+@settings(max_examples=6, deadline=None)
+@given(t=st.integers(80, 190), scale=st.floats(0.2, 5.0))
+def test_the_prediction_at_t_ignores_every_input_after_t(strong, store, t, scale):
+    result, path = strong
+    predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)
+    market = Market.simulate(load_scenario(path).with_horizon(200), n_paths=1)
+    b = market.blocks
+    later = (np.arange(market.n_steps) > t)[None, :, None]
+    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
+        open=np.where(later, b.open * scale, b.open), high=np.where(later, b.high * scale, b.high),
+        low=np.where(later, b.low * scale, b.low), close=np.where(later, b.close * scale, b.close),
+        volume=np.where(later, b.volume / scale, b.volume), onchain=np.where(later, b.onchain * scale, b.onchain),
+        macro=np.where(later, b.macro * scale, b.macro)), {"kind": "test"})  # fmt: skip
+    for asset in ("BTC", "SOL"):
+        assert predictor.predict(market, asset, day=t) == {**predictor.predict(moved, asset, day=t)}
 
 
 def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path, monkeypatch):

@@ -33,20 +33,22 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 demo: setup
-	@echo "== 1/6 simulate the default scenario (1,000 paths)"
+	@echo "== 1/7 simulate the default scenario (1,000 paths)"
 	$(BIN)/prometheus-sim simulate default --paths 1000 --out runs/demo/market --progress
-	@echo "== 2/6 train a quick forecaster (serving size, a few epochs) on the forecasting scenario; MLflow store in .mlflow/"
+	@echo "== 2/7 train a quick forecaster (serving size, a few epochs) on the forecasting scenario; MLflow store in .mlflow/"
 	$(BIN)/prometheus-sim forecast train forecasting --seeds 0-23 --horizon-days 730 --epochs 5 --max-windows 8000 \
 	  --hidden 64 --lstm-layers 1 --transformer-layers 1 --heads 4 --batch-size 64 --lr 0.003 --progress
-	@echo "== 3/6 score it out of sample (unseen seeds, later days) beside last value, drift, EWMA and the oracle"
+	@echo "== 3/7 score it out of sample (unseen seeds, later days) beside last value, drift, EWMA and the oracle"
 	$(BIN)/prometheus-sim forecast evaluate forecasting default --seeds 5000-5009 --out runs/demo/forecast
-	@echo "== 4/6 backtest forecast beside the baselines over every shipped scenario x seeds $(SEEDS)"
-	$(BIN)/prometheus-sim backtest scenarios/*.yaml --strategy forecast,equal_weight,sixty_forty,buy_and_hold,hold \
+	@echo "== 4/7 train a short Double-DQN policy on PortfolioEnv (weekly decisions, 16 envs)"
+	$(BIN)/prometheus-sim policy train default --seeds 0-15 --steps 20000 --num-envs 16 --progress
+	@echo "== 5/7 backtest forecast and dqn beside the baselines over every shipped scenario x seeds $(SEEDS)"
+	$(BIN)/prometheus-sim backtest scenarios/*.yaml --strategy forecast,dqn,equal_weight,sixty_forty,buy_and_hold,hold \
 	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress
-	@echo "== 5/6 acceptance criteria"
+	@echo "== 6/7 acceptance criteria"
 	$(BIN)/prometheus-sim acceptance runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
 	  || echo "(acceptance exits 1 while a criterion fails or is not measured: see the rows above)"
-	@echo "== 6/6 report"
+	@echo "== 7/7 report"
 	$(BIN)/prometheus-sim report runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json
 	@echo "HTML report: $(CURDIR)/runs/demo/backtest/report.html"
 

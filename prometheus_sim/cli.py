@@ -600,6 +600,54 @@ def forecast_predict(model_ref: str, market_dir: str, path_row: int, asset: str,
 
 
 @main.group()
+def policy() -> None:
+    """Train the Double-DQN rebalancing policy on PortfolioEnv (MLflow registry)."""
+
+
+@policy.command("train")
+@click.argument("scenario_files", nargs=-1, required=True)
+@click.option("--seeds", "seed_text", default="0-63", show_default=True, help="Market rows episodes draw paths from.")
+@click.option("--steps", "total_steps", type=click.IntRange(min=1), default=200_000, show_default=True,
+              help="Environment steps (decisions) over all envs.")  # fmt: skip
+@click.option("--num-envs", type=int, default=16, show_default=True)
+@click.option("--period-days", type=click.IntRange(min=1), default=7, show_default=True)
+@click.option("--episode-days", type=click.IntRange(min=7), default=182, show_default=True)
+@click.option("--horizon-days", type=click.IntRange(min=120), default=None)
+@click.option("--learning-starts", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
+@click.option("--progress/--no-progress", default=None)
+def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
+                 episode_days: int, horizon_days: int | None, learning_starts: int, device: str, seed: int,
+                 tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
+    """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
+    from prometheus_sim.rl.dqn import DQNArgs, train_dqn
+    from prometheus_sim.sweep import parse_seeds
+
+    try:
+        args = DQNArgs(
+            scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
+            total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
+            horizon_days=horizon_days, learning_starts=learning_starts, device=device, seed=seed,
+            tracking_uri=tracking_uri, progress=sys.stderr.isatty() if progress is None else progress,
+        )  # fmt: skip
+        started = time.perf_counter()
+        result = train_dqn(args)
+    except (ValueError, KeyError) as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    last = result.history[-1]
+    share = ", ".join(f"{a} {v:.0%}" for a, v in zip(range(7), result.meta["training_action_share"], strict=True))
+    click.echo(f"trained {last['step']:,} steps in {time.perf_counter() - started:.1f} s ({last['steps_per_s']:,.0f} "
+               f"steps/s); mean return of the last 50 episodes {last['episode_return']:.2f}; actions {share}")  # fmt: skip
+    top = max(result.meta["training_action_share"])
+    if top > 0.9:
+        click.echo(f"warning: {top:.0%} of the training actions are one action: the policy may have collapsed")
+    click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
+
+
+@main.group()
 def market() -> None:
     """Markets from real data."""
 

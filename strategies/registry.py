@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "sixty_forty": "strategies.baselines:SixtyForty",
     "auto_rebalance": "strategies.baselines:AutoRebalance",
     "forecast": "strategies.forecast:ForecastStrategy",
+    "dqn": "strategies.dqn:DQNStrategy",
 }
 _ADDED: dict[str, Callable[..., Strategy]] = {}
 

@@ -72,3 +72,13 @@ def tiny_forecaster(mlflow_store):
                      hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128,
                      max_windows_per_epoch=1000, tracking_uri=mlflow_store)  # fmt: skip
     return train(args)
+
+
+@pytest.fixture(scope="session")
+def tiny_dqn(mlflow_store):
+    """A tiny registered prometheus-dqn policy, so strategies built by name (``dqn``) can load it."""
+    from prometheus_sim.rl.dqn import DQNArgs, train_dqn
+
+    args = DQNArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(4)), total_steps=512, num_envs=4,
+                   horizon_days=300, episode_days=70, learning_starts=64, tracking_uri=mlflow_store)  # fmt: skip
+    return train_dqn(args)

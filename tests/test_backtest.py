@@ -40,7 +40,7 @@ class OneShot(BaseStrategy):
         return Recommendation(Action.HOLD)
 
 
-def test_adapter_and_strategies_satisfy_their_ports(market, tiny_forecaster):
+def test_adapter_and_strategies_satisfy_their_ports(market, tiny_forecaster, tiny_dqn):
     assert isinstance(SimAdapter(market), Adapter)
     for name in registry.names():
         assert isinstance(registry.create(name), Strategy)
@@ -91,7 +91,7 @@ def test_batched_run_equals_path_by_path(market):
         assert alone.fees[0] == batched.fees[p]
 
 
-def test_decide_and_decide_batch_agree(market, tiny_forecaster):
+def test_decide_and_decide_batch_agree(market, tiny_forecaster, tiny_dqn):
     adapter = SimAdapter(market)
     adapter.submit(0, EqualWeightRebalance().decide_batch(adapter.snapshot(0)))
     # from all cash (step 0) and from a drifted mixed portfolio (step 90: sells and buys)
@@ -116,7 +116,7 @@ def test_snapshots_cannot_change_the_market(market):
         snap.prices[0, 0] = 1.0
 
 
-def test_baselines_handle_a_market_without_crypto(tiny_forecaster):
+def test_baselines_handle_a_market_without_crypto(tiny_forecaster, tiny_dqn):
     from prometheus_sim.scenario import ScenarioSpec
 
     spec = ScenarioSpec.from_dict(

@@ -48,7 +48,7 @@ def test_the_canary_is_never_registered():
 
 
 @pytest.mark.parametrize("name", registry.names())
-def test_every_registered_strategy_passes(name, market, tiny_forecaster):
+def test_every_registered_strategy_passes(name, market, tiny_forecaster, tiny_dqn):
     report = check_lookahead(name, market, SimAdapter, registry.build, n_checks=10)
     assert report.passed, [str(f) for f in report.findings]
     assert report.steps_checked

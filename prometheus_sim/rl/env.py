@@ -62,6 +62,24 @@ def _resolve(scenario: str):
     return load_scenario(path)
 
 
+def recent_features(fs, kinds: list[str]) -> np.ndarray:
+    """(paths, days, N_CRYPTO_FEATURED x len(RECENT_FEATURES)): the observation's feature tail, zeros where
+    the market has fewer crypto assets or a feature is still in its warm-up. The env and the DQN
+    strategy both build it here, so a policy sees in a backtest what it saw in training."""
+    cols = [fs.config.asset_names.index(n) for n in RECENT_FEATURES]
+    crypto = [a for a, k in enumerate(kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
+    n_paths, n_days = fs.close.shape[:2]
+    recent = np.zeros((n_paths, n_days, N_CRYPTO_FEATURED, len(cols)))
+    if crypto:
+        recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols]
+    return np.nan_to_num(recent.reshape(n_paths, n_days, -1))
+
+
+def observation_vector(state32: np.ndarray, recent: np.ndarray) -> np.ndarray:
+    """The env's observation from the guide's state rows (n, 32) and the feature tail (n, F): clipped float32."""
+    return np.clip(np.nan_to_num(np.concatenate([state32, recent], axis=-1)), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+
 class PortfolioEnv(gym.Env):
     """See the module docstring: it is this class's spec."""
 
@@ -99,13 +117,7 @@ class PortfolioEnv(gym.Env):
         if self._first + self._episode + 1 >= market.n_steps:
             raise ValueError(f"market {market.name!r}: {market.n_steps} steps leave no room for a {episode_days}-day "
                              f"episode after the {WARMUP_DAYS}-day warm-up")  # fmt: skip
-        fs = compute_features(market)
-        cols = [fs.config.asset_names.index(n) for n in RECENT_FEATURES]
-        crypto = [a for a, k in enumerate(market.asset_kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
-        recent = np.zeros((market.n_paths, fs.n_days, N_CRYPTO_FEATURED, len(cols)))
-        if crypto:
-            recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols]
-        self._recent = np.nan_to_num(recent.reshape(market.n_paths, fs.n_days, -1))
+        self._recent = recent_features(compute_features(market), market.asset_kinds)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         n_obs = 32 + self._recent.shape[-1]
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(n_obs,), dtype=np.float32)
@@ -157,11 +169,10 @@ class PortfolioEnv(gym.Env):
 
     def _observe(self) -> np.ndarray:
         day = self._t // self.market.steps_per_day
-        obs = np.concatenate([self._snap.observation()[0], self._recent[self._path, day]])
-        return np.clip(np.nan_to_num(obs), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+        return observation_vector(self._snap.observation()[0], self._recent[self._path, day])
 
     def _info(self) -> dict:
         return {"step": self._t, "value": float(self._snap.value[0]), "path": self._path}
 
 
-__all__ = ["N_ACTIONS", "OBS_BOUND", "PortfolioEnv", "RECENT_FEATURES"]
+__all__ = ["N_ACTIONS", "OBS_BOUND", "PortfolioEnv", "RECENT_FEATURES", "observation_vector", "recent_features"]

@@ -1,0 +1,64 @@
+"""The DQN: the guide's network, a short run that learns, the strategy seeing what the env showed,
+clear errors, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from adapters.sim import SimAdapter
+from prometheus_sim.cli import main
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import RiskProfile, RiskProfiles
+from prometheus_sim.rl.dqn import DQNArgs, QNetwork, check_device
+from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.scenario import load_scenario
+from strategies.dqn import DQNStrategy
+from tests.conftest import SCENARIOS
+
+
+def test_the_guides_network():
+    net = QNetwork(50)
+    layers = list(net.net)
+    linear = [m for m in layers if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(50, 256), (256, 256), (256, 128), (128, 7)]
+    assert sum(isinstance(m, torch.nn.LayerNorm) for m in layers) == 2
+    assert net(torch.zeros(3, 50)).shape == (3, 7)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="num_envs: must be >= 1, got 0"):
+        DQNArgs(scenarios=("x",), seeds=(1,), num_envs=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device on this machine"):
+            check_device("cuda")
+    with pytest.raises(ValueError, match="cpu or cuda"):
+        check_device("tpu")
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "0"])
+    assert res.exit_code == 2 and "num_envs: must be >= 1" in res.output
+
+
+def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
+    """A policy acts in a backtest on the very observation it was trained on (same step, same user)."""
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=2)
+    profile = RiskProfile(risk_tolerance=0.3, time_to_goal=48)
+    env = PortfolioEnv(market=market, episode_days=70)
+    obs, _ = env.reset(seed=0, options={"path": 1, "start": 90, "profile": profile})
+    adapter = SimAdapter(market.rows(slice(1, 2)), profiles=RiskProfiles.of(profile, 1))
+    strategy = DQNStrategy()
+    np.testing.assert_allclose(strategy.observations(adapter.snapshot(90))[0], obs, rtol=1e-6, atol=1e-6)
+
+
+def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, tiny_dqn):
+    assert tiny_dqn.history and np.isfinite(tiny_dqn.history[-1]["steps_per_s"])
+    assert abs(sum(tiny_dqn.meta["training_action_share"]) - 1.0) < 1e-9
+    runner = CliRunner()
+    res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
+                               "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "256", "--num-envs", "4",
+                               "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "registered prometheus-dqn version" in res.output

@@ -647,6 +647,69 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
 
 
+@policy.command("evaluate")
+@click.argument("scenario_files", nargs=-1)
+@click.option("--model", "model_ref", default="prometheus-dqn@latest", show_default=True)
+@click.option("--seeds", "seed_text", default="1000-1099", show_default=True, help="Unseen seeds (not trained on).")
+@click.option("--fees-bps", "fees_text", default="10", show_default=True, help="Fee in bps; a list sweeps it.")
+@click.option("--horizon-days", type=click.IntRange(min=2), default=None)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: str, fees_text: str,
+                    horizon_days: int | None, workers: int, out_dir: Path) -> None:  # fmt: skip
+    """Sweep the policy beside hold, buy-and-hold, equal-weight and 60/40 on unseen seeds of SCENARIO_FILES
+    [default: every shipped scenario]: mean and 95 % interval of the scores, and what the policy did."""
+    import itertools
+
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, mean_interval
+    from prometheus_sim.portfolio import CostModel
+    from prometheus_sim.registry import RegistryError, resolve
+    from prometheus_sim.strategy_spec import StrategySpec
+    from prometheus_sim.sweep import SweepConfig, parse_seeds, run_sweep
+
+    files = [str(resolve_scenario(s)) for s in scenario_files] or sorted(
+        str(p) for p in SHIPPED_SCENARIOS.glob("*.yaml")
+    )
+    try:
+        name, version = resolve(model_ref)
+        seeds = parse_seeds(seed_text)
+        from prometheus_sim.registry import load_pytorch
+
+        trained_on = set(getattr(load_pytorch(f"{name}@{version}")[0], "meta", {}).get("seeds", []))
+        if trained_on & set(seeds):
+            raise ValueError(
+                f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
+            )
+        costs = tuple(CostModel(fees_bps=f) for f in itertools.chain(_grid("--fees-bps", fees_text, float)))
+        strategies = (StrategySpec("dqn", (("model", f"{name}@{version}"),)), *map(StrategySpec.of,
+                      ("hold", "buy_and_hold", "equal_weight", "sixty_forty")))  # fmt: skip
+        config = SweepConfig(scenarios=tuple(files), seeds=tuple(seeds), strategies=strategies, costs=costs,
+                             horizon_days=horizon_days)  # fmt: skip
+        outcome = run_sweep(config, out_dir, simulated_wiring(), workers=workers)
+    except (RegistryError, ValueError, KeyError) as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    m = outcome.metrics
+    m = m.assign(final_value=1.0 + m["total_return"])
+    scores = ("sharpe", "sortino", "max_drawdown", "final_value", "turnover", "fees_paid")
+    click.echo(f"policy {name}/{version} on {len(files)} scenarios x {len(seeds)} unseen seeds (mean [95 % interval]):")
+    for (scenario, strategy), group in m.groupby(["scenario", "strategy"], sort=True):
+        cells = []
+        for score in scores:
+            mean, low, high = mean_interval(group[score].to_numpy())
+            cells.append(f"{score} {mean:.3f} [{low:.3f}, {high:.3f}]")
+        click.echo(f"  {scenario:18s} {strategy:40s} " + "; ".join(cells))
+    policy_rows = m[m["strategy"].str.startswith("dqn")]
+    share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
+    click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
+    if share.max() > 0.9:
+        click.echo(f"FLAG: {share.max():.0%} of the policy's decisions are {share.idxmax().removeprefix('share_')}: "
+                   "a collapsed policy")  # fmt: skip
+    if outcome.failures:
+        click.echo(f"{len(outcome.failures)} cell(s) failed (see {out_dir / 'failures.json'})", err=True)
+        sys.exit(1)
+
+
 @main.group()
 def market() -> None:
     """Markets from real data."""

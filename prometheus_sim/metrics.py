@@ -207,6 +207,13 @@ PATH_METRICS = (
 )  # fmt: skip
 
 
+#: Share of each user's decisions labelled with each of the guide's seven actions (HOLD .. REBALANCE).
+ACTION_SHARE_COLUMNS = (
+    "share_hold", "share_buy_conservative", "share_buy_moderate", "share_buy_aggressive", "share_sell_partial",
+    "share_sell_major", "share_rebalance",
+)  # fmt: skip
+
+
 def path_metrics(result, risk_free: np.ndarray | None = None) -> pd.DataFrame:
     """One row per user of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``.
 
@@ -242,4 +249,9 @@ def path_metrics(result, risk_free: np.ndarray | None = None) -> pd.DataFrame:
             "n_scored": n_scored,
         }
     )
+    # what the policy did: the share of each action among the user's decisions (NaN without decisions)
+    actions = np.asarray(result.actions)
+    for code, name in enumerate(ACTION_SHARE_COLUMNS):
+        with np.errstate(invalid="ignore"):
+            frame[name] = (actions == code).mean(axis=1) if actions.shape[1] else np.nan
     return frame

@@ -62,3 +62,21 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
                                "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "registered prometheus-dqn version" in res.output
+
+
+def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_path, tiny_dqn):
+    runner = CliRunner()
+    res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "100-102", "--horizon-days", "120",
+                               "--fees-bps", "0,25", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "policy actions: hold" in res.output and "sharpe" in res.output
+    import pandas as pd
+
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS
+
+    m = pd.read_parquet(tmp_path / "pe" / "metrics.parquet")
+    assert {"dqn", "hold", "buy_and_hold", "equal_weight", "sixty_forty"} == {s.split(" [")[0] for s in m["strategy"]}
+    assert len(m) == 5 * 2 * 3
+    np.testing.assert_allclose(m[list(ACTION_SHARE_COLUMNS)].sum(axis=1), 1.0)
+    res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "0-2", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "were used in training" in res.output

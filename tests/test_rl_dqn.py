@@ -80,3 +80,34 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
     np.testing.assert_allclose(m[list(ACTION_SHARE_COLUMNS)].sum(axis=1), 1.0)
     res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "0-2", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "were used in training" in res.output
+
+
+def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):
+    """The learning loop works: with next week's returns in the observation (a test-only flag), a short
+    run beats both hold and buy-and-hold by a wide margin in the guide's reward (measured: +9.6 per
+    episode against -0.8 and -15.3). If it could not, training would be broken, not the market."""
+    from prometheus_sim.rl.dqn import train_dqn
+
+    args = DQNArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(8)), total_steps=12000, num_envs=8,
+                   horizon_days=500, episode_days=91, learning_starts=500, leak_future=True, seed=1,
+                   tracking_uri=mlflow_store, register_as="leaky-dqn")  # fmt: skip
+    q = train_dqn(args).model
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(500), seeds=range(100, 108))
+    env = PortfolioEnv(market=market, episode_days=91, leak_future=True)
+
+    def mean_return(policy) -> float:
+        totals = []
+        for ep in range(40):
+            obs, _ = env.reset(seed=ep)
+            total, k, done = 0.0, 0, False
+            while not done:
+                obs, r, term, trunc, _ = env.step(policy(obs, k))
+                total, k, done = total + r, k + 1, term or trunc
+            totals.append(total)
+        return float(np.mean(totals))
+
+    with torch.no_grad():
+        learned = mean_return(lambda o, k: int(q(torch.as_tensor(o)[None]).argmax()))
+    hold = mean_return(lambda o, k: 0)
+    buy_and_hold = mean_return(lambda o, k: 6 if k == 0 else 0)
+    assert learned > max(hold, buy_and_hold) + 4.0, (learned, hold, buy_and_hold)

@@ -76,6 +76,8 @@ class DQNArgs:
     tracking_uri: str | None = None
     register_as: str = DQN_NAME
     progress: bool = False
+    leak_future: bool = False
+    """TEST ONLY: the env appends the next period's returns (the learning-loop sanity check)"""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:
@@ -124,7 +126,8 @@ def make_envs(args: DQNArgs):
 
     def factory(i: int):
         market = pools[i % len(pools)][1]
-        return lambda: PortfolioEnv(market=market, period_days=args.period_days, episode_days=args.episode_days)
+        return lambda: PortfolioEnv(market=market, period_days=args.period_days, episode_days=args.episode_days,
+                                    leak_future=args.leak_future)  # fmt: skip
 
     envs = gym.vector.SyncVectorEnv([factory(i) for i in range(args.num_envs)],
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)  # fmt: skip

@@ -95,6 +95,7 @@ class PortfolioEnv(gym.Env):
         costs: CostModel | None = None,
         horizon_days: int | None = None,
         market=None,
+        leak_future: bool = False,
     ):
         from prometheus_sim.market import Market
 
@@ -118,8 +119,12 @@ class PortfolioEnv(gym.Env):
             raise ValueError(f"market {market.name!r}: {market.n_steps} steps leave no room for a {episode_days}-day "
                              f"episode after the {WARMUP_DAYS}-day warm-up")  # fmt: skip
         self._recent = recent_features(compute_features(market), market.asset_kinds)
+        # TEST ONLY (the learning-loop sanity check): the next period's log returns of the first three
+        # crypto assets appended to the observation. Never use it to score a policy.
+        self.leak_future = bool(leak_future)
+        self._crypto = [a for a, k in enumerate(market.asset_kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
-        n_obs = 32 + self._recent.shape[-1]
+        n_obs = 32 + self._recent.shape[-1] + (N_CRYPTO_FEATURED if self.leak_future else 0)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(n_obs,), dtype=np.float32)
         self._adapter = None
         self._snap = None
@@ -169,7 +174,14 @@ class PortfolioEnv(gym.Env):
 
     def _observe(self) -> np.ndarray:
         day = self._t // self.market.steps_per_day
-        return observation_vector(self._snap.observation()[0], self._recent[self._path, day])
+        obs = observation_vector(self._snap.observation()[0], self._recent[self._path, day])
+        if not self.leak_future:
+            return obs
+        close = self.market.close[self._path]
+        ahead = min(self._t + self._period, self.market.n_steps - 1)
+        leak = np.zeros(N_CRYPTO_FEATURED, dtype=np.float32)
+        leak[: len(self._crypto)] = np.log(close[ahead, self._crypto] / close[self._t, self._crypto]) * 10.0
+        return np.concatenate([obs, leak])
 
     def _info(self) -> dict:
         return {"step": self._t, "value": float(self._snap.value[0]), "path": self._path}

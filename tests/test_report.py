@@ -234,3 +234,24 @@ def test_report_shows_evidence_provenance(report, tmp_path):
     p99 = next(c for c in data["acceptance"]["criteria"] if c["name"] == "Inference latency p99")
     assert p99["status"] == "pass" and p99["evidence"][0]["verified"]
     build_report(run)  # leave the shared fixture as the other tests expect it
+
+
+def test_the_report_says_what_each_strategy_did(tmp_path):
+    """Action shares per strategy; only an AI strategy with one action above 90 % is flagged."""
+    from click.testing import CliRunner
+
+    from prometheus_sim.cli import main
+    from prometheus_sim.report.builder import action_rows
+    from prometheus_sim.sweep import load_sweep
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["backtest", "default", "--strategy", "hold,equal_weight", "--seeds", "1-2",
+                               "--horizon-days", "60", "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    _, metrics, _ = load_sweep(tmp_path / "bt")
+    rows = {r["strategy"]: r for r in action_rows(metrics)}
+    assert rows["hold"]["hold"] == 1.0 and not rows["hold"]["collapsed"]
+    flagged = action_rows(metrics.assign(strategy=metrics["strategy"].replace({"hold": "dqn"})))
+    assert [r["strategy"] for r in flagged if r["collapsed"]] == ["dqn"]
+    assert runner.invoke(main, ["report", str(tmp_path / "bt")]).exit_code == 0
+    assert "## What the strategies did" in (tmp_path / "bt" / "report.md").read_text()

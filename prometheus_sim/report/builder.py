@@ -100,6 +100,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) ->
         "acceptance": acceptance,
         "summary": summary_rows(metrics),
         "forecasting": forecasting_rows(run_dir, list(evidence)),
+        "actions": action_rows(metrics),
         "definitions": used_definitions(acceptance),
         "notes": {"intervals": INTERVAL_NOTE, "execution": execution_note(doc.get("config", {})), "plots": PLOT_NOTE},
     }
@@ -128,6 +129,24 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
         tables.append({"evidence": ev.path, "table": str(table), "rows": rows,
                        "model": ev.provenance.model_uri if ev.provenance else None})  # fmt: skip
     return {"tables": tables, "evidence_files": [ev.path for ev in found]}
+
+
+COLLAPSE_SHARE = 0.9
+
+
+def action_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per strategy (all scenarios and seeds), the mean share of decisions labelled with each action."""
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS
+
+    if metrics.empty or not set(ACTION_SHARE_COLUMNS) <= set(metrics.columns):
+        return []  # a sweep from before the action shares were recorded
+    from prometheus_sim.acceptance import AI_STRATEGIES
+
+    shares = metrics.groupby("strategy", sort=True)[list(ACTION_SHARE_COLUMNS)].mean()
+    return [{"strategy": name, **{c.removeprefix("share_"): float(v) for c, v in row.items()},
+             # baselines use one action by design; only a learned or model-driven policy can collapse
+             "collapsed": bool(str(name).split(" [")[0] in AI_STRATEGIES and row.max() > COLLAPSE_SHARE)}
+            for name, row in shares.iterrows()]  # fmt: skip
 
 
 def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
@@ -377,6 +396,7 @@ def report_blocks(data: dict) -> list[Block]:
         *acceptance_blocks(data["acceptance"]),
         *summary_blocks(data),
         *forecasting_blocks(data),
+        *action_blocks(data),
         *plot_blocks(data),
         *definition_blocks(data),
     ]
@@ -487,6 +507,23 @@ def _summary_table(rows: list[dict]) -> Table:
         cells = [fmt_interval(**r["metrics"][name], kind=kind, decimals=decimals) for r in rows]
         body.append([METRIC_LABELS.get(name, name), *cells])
     return Table(["Metric", *(r["strategy"] for r in rows)], body, css="summary", row_header=True)
+
+
+def action_blocks(data: dict) -> list[Block]:
+    """What each strategy did: its decisions' action labels, with a flag where one action dominates."""
+    rows = data.get("actions") or []
+    if not rows:
+        return []
+    names = [k for k in rows[0] if k not in ("strategy", "collapsed")]
+    body = [[r["strategy"], *(fmt_value(r[n], kind="pct", decimals=1) for n in names),
+             "one action > 90 %" if r["collapsed"] else ""] for r in rows]  # fmt: skip
+    return [
+        Heading(2, "What the strategies did", "actions"),
+        Para("Share of each strategy's decisions by the guide's action label (all scenarios and seeds). An AI "
+             "strategy (dqn, forecast) with more than 90 % of its decisions in one class is flagged: it may have "
+             "collapsed. Baselines use one action by design."),
+        Table(["Strategy", *(n.replace("_", " ") for n in names), "Flag"], body, css="actions"),
+    ]  # fmt: skip
 
 
 def forecasting_blocks(data: dict) -> list[Block]:

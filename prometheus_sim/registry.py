@@ -46,15 +46,16 @@ def configure(uri: str | None = None) -> str:
 
 
 def experiment(name: str, uri: str) -> str:
-    """The experiment's id, created with the project's artifact folder when the store is the local default."""
+    """The experiment's id. A SQLite store keeps its artifacts in ``artifacts/`` beside the database file
+    (MLflow's own default, ``./mlruns`` under the current directory, would scatter them)."""
     import mlflow
 
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     location = None
-    if uri.startswith("sqlite:///") and Path(uri.removeprefix("sqlite:///")).parent == DEFAULT_STORE:
-        location = (DEFAULT_STORE / "artifacts").as_uri()
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
 
 

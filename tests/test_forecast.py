@@ -210,3 +210,15 @@ def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path):
         main, ["forecast", "predict", "--model", "nope@1", "--market", str(tmp_path / "m"), "--asset", "ETH"]
     )
     assert res.exit_code == 2 and "'nope' is not in the registry" in res.output
+
+
+def test_artifacts_stay_beside_the_store(strong, store):
+    """A SQLite store keeps its artifacts next to its database, never in ./mlruns of the working directory."""
+    import mlflow
+
+    from tests.conftest import ROOT
+
+    run = mlflow.get_run(strong[0].run_id)
+    db_dir = store.removeprefix("sqlite:///").rsplit("/", 1)[0]
+    assert run.info.artifact_uri.startswith(f"file://{db_dir}/artifacts"), run.info.artifact_uri
+    assert not (ROOT / "mlruns").exists()

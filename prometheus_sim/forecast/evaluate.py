@@ -31,7 +31,7 @@ import pandas as pd
 
 from prometheus_sim.forecast.baselines import BASELINES, past_log_closes
 from prometheus_sim.forecast.data import make_windows
-from prometheus_sim.forecast.oracle import OracleUnavailable, oracle_log_returns
+from prometheus_sim.forecast.oracle import oracle_available, oracle_log_returns
 from prometheus_sim.forecast.train import BAND_LEVELS
 
 BOOTSTRAP_DRAWS = 400
@@ -78,10 +78,8 @@ def score_market(predictor, market, first_day: int | None = None, stride: int = 
     past = past_log_closes(src.log_close, w.path, w.asset, w.end, predictor.window)
     for name, fn in BASELINES.items():
         preds[name] = fn(past, predictor.horizon)
-    try:
+    if oracle_available(market):  # real data has no generating process to condition on
         preds["oracle"] = oracle_log_returns(market, w.path, w.asset, w.end, predictor.horizon, src.log_close)
-    except OracleUnavailable:
-        pass
     bands = {f"{lv:g}": predictor.band(src, w, list(market.assets), lv) for lv in BAND_LEVELS}
     return Scored(real, preds, w.path, w.asset, w.end, list(market.assets), list(market.asset_kinds), bands)
 

@@ -40,6 +40,11 @@ def _run_starts(active: np.ndarray) -> np.ndarray:
     return start
 
 
+def oracle_available(market) -> bool:
+    """Whether :func:`oracle_log_returns` can condition on this market (simulated, daily steps)."""
+    return not market.is_real and market.truth is not None and market.steps_per_day == 1
+
+
 def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndarray, horizon: int,
                        log_close: np.ndarray) -> np.ndarray:  # fmt: skip
     """(n, horizon) expected log returns from day ``end`` to end + 1 .. end + horizon; ``log_close`` (paths, assets, days)."""
@@ -98,4 +103,4 @@ def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndar
     return out
 
 
-__all__ = ["OracleUnavailable", "oracle_log_returns"]
+__all__ = ["OracleUnavailable", "oracle_available", "oracle_log_returns"]

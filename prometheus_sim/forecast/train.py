@@ -217,7 +217,6 @@ def train(args: TrainArgs) -> TrainResult:
 
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(False)
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device on this machine")

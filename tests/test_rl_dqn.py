@@ -78,6 +78,12 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
     assert {"dqn", "hold", "buy_and_hold", "equal_weight", "sixty_forty"} == {s.split(" [")[0] for s in m["strategy"]}
     assert len(m) == 5 * 2 * 3
     np.testing.assert_allclose(m[list(ACTION_SHARE_COLUMNS)].sum(axis=1), 1.0)
+    res = runner.invoke(main, ["report", str(tmp_path / "pe")])
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "pe" / "report.md").read_text()
+    assert "## RL training" in report and "## What the strategies did" in report
+    assert (tmp_path / "pe" / "plots" / "rl_training.png").stat().st_size > 1000
+    assert (tmp_path / "pe" / "plots" / "equity_default.png").exists()  # a cost sweep's curves are drawn too
     res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "0-2", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "were used in training" in res.output
 

@@ -101,6 +101,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) ->
         "summary": summary_rows(metrics),
         "forecasting": forecasting_rows(run_dir, list(evidence)),
         "actions": action_rows(metrics),
+        "rl": rl_training(doc.get("config", {}).get("strategies", [])),
         "definitions": used_definitions(acceptance),
         "notes": {"intervals": INTERVAL_NOTE, "execution": execution_note(doc.get("config", {})), "plots": PLOT_NOTE},
     }
@@ -132,6 +133,34 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
 
 
 COLLAPSE_SHARE = 0.9
+
+
+def rl_training(strategy_specs: list) -> list[dict[str, Any]]:
+    """Each DQN policy's training curve (mean return of recent episodes by env step), from the registry.
+
+    The sweep records the model version each ``dqn`` cell resolved to; its MLflow run holds the curve.
+    A registry that cannot be read is said, not skipped silently.
+    """
+    versions = sorted({s["model_version"] for s in strategy_specs
+                       if isinstance(s, dict) and str(s.get("model_version", "")).startswith("prometheus-dqn/")})  # fmt: skip
+    if not versions:
+        return []
+    out = []
+    try:
+        from mlflow import MlflowClient
+
+        from prometheus_sim.registry import configure
+
+        configure()
+        client = MlflowClient()
+        for ref in versions:
+            name, version = ref.split("/")
+            run_id = client.get_model_version(name, version).run_id
+            points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "episode_return"))
+            out.append({"model": ref, "points": [[int(a), float(b)] for a, b in points]})
+    except Exception as exc:  # the report still renders; the section says why the curve is missing
+        out.append({"model": ", ".join(versions), "problem": f"{type(exc).__name__}: {exc}"})
+    return out
 
 
 def action_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
@@ -253,7 +282,9 @@ def write_plots(run_dir: Path, data: dict) -> list[dict[str, Any]]:
     initial = 1.0  # the sweep's curves are growth indices
     records = []
     for scenario in (s["name"] for s in data["run"]["scenarios"]):
-        curves = _load_curves(run_dir / EQUITY_DIR, scenario, data["run"]["strategies"])
+        # the cells' labels (a cost sweep's name their costs), as the equity files are named
+        labels = sorted({r["strategy"] for r in data["summary"] if r["scenario"] == scenario})
+        curves = _load_curves(run_dir / EQUITY_DIR, scenario, labels)
         if not curves:
             continue
         n = max(frame.shape[1] for frame in curves.values())
@@ -265,6 +296,25 @@ def write_plots(run_dir: Path, data: dict) -> list[dict[str, Any]]:
             rel = f"{PLOTS_DIR}/{kind}_{scenario}.png"
             plot(curves, *extra, title, run_dir / rel)
             records.append({"file": rel, "title": title, "scenario": scenario, "kind": kind, "n_seeds": n})
+    curves = [c for c in data.get("rl") or [] if c.get("points")]
+    if curves:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for c in curves:
+            steps, values = zip(*c["points"], strict=True)
+            ax.plot(steps, values, marker="o", ms=3, label=c["model"])
+        ax.set(title="DQN training: mean return of the last 50 episodes", xlabel="env steps", ylabel="episode return")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        rel = f"{PLOTS_DIR}/rl_training.png"
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(run_dir / rel, dpi=90, metadata={"Software": None})
+        plt.close(fig)
+        records.append({"file": rel, "title": "DQN training curve", "scenario": None, "kind": "rl", "n_seeds": 0})
     return records
 
 
@@ -397,6 +447,7 @@ def report_blocks(data: dict) -> list[Block]:
         *summary_blocks(data),
         *forecasting_blocks(data),
         *action_blocks(data),
+        *rl_blocks(data),
         *plot_blocks(data),
         *definition_blocks(data),
     ]
@@ -509,6 +560,23 @@ def _summary_table(rows: list[dict]) -> Table:
     return Table(["Metric", *(r["strategy"] for r in rows)], body, css="summary", row_header=True)
 
 
+def rl_blocks(data: dict) -> list[Block]:
+    """The DQN policies' training curves (when the run has a ``dqn`` strategy)."""
+    curves = data.get("rl") or []
+    if not curves:
+        return []
+    blocks: list[Block] = [Heading(2, "RL training", "rl")]
+    for c in curves:
+        if c.get("problem"):
+            blocks.append(Para(f"Training curve of {c['model']} not available: {c['problem']}"))
+        else:
+            last = c["points"][-1] if c["points"] else None
+            tail = f"; last point: {last[1]:.2f} at {last[0]:,} steps" if last else ""
+            blocks.append(Para(f"{c['model']}: mean return of the last 50 episodes during training{tail}."))
+    blocks += [Figure(p["file"], p["title"]) for p in data.get("plots", []) if p["kind"] == "rl"]
+    return blocks
+
+
 def action_blocks(data: dict) -> list[Block]:
     """What each strategy did: its decisions' action labels, with a flag where one action dominates."""
     rows = data.get("actions") or []
@@ -556,9 +624,9 @@ def forecasting_blocks(data: dict) -> list[Block]:
 
 def plot_blocks(data: dict) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Plots", "plots"), Para(data["notes"]["plots"])]
-    if not data["plots"]:
+    if not [p for p in data["plots"] if p["kind"] != "rl"]:
         blocks.append(Para("no equity curves in this run"))
-    for scenario in dict.fromkeys(p["scenario"] for p in data["plots"]):
+    for scenario in dict.fromkeys(p["scenario"] for p in data["plots"] if p["kind"] != "rl"):
         blocks.append(Heading(3, f"Scenario {scenario}", f"plots-{scenario}"))
         blocks += [Figure(p["file"], p["title"]) for p in data["plots"] if p["scenario"] == scenario]
     return blocks

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
-from prometheus_sim.blocks import BLOCK_COLUMNS, MissingDataError, absent_message, is_absent
+from prometheus_sim.blocks import BLOCK_COLUMNS, MarketBlocks, MissingDataError, absent_message, is_absent
 
 PRICE_FEATURES = (
     "return_1d", "return_7d", "return_30d", "sma_7", "sma_30", "ema_7", "volatility_7d", "volatility_30d",
@@ -118,42 +118,35 @@ class FeatureSet:
 # ---------------------------------------------------------------- 1-D kernels (NaN-aware, causal)
 
 
+@njit(cache=True, inline="always")
+def window_sum_nb(x: np.ndarray, t: int, w: int) -> float:
+    """Sum of ``x[t - w + 1 .. t]``, or NaN when the window starts before 0 or holds a non-finite value."""
+    if t < w - 1:
+        return np.nan
+    s = 0.0
+    for k in range(t - w + 1, t + 1):
+        v = x[k]
+        if not math.isfinite(v):
+            return np.nan
+        s += v
+    return s
+
+
 @njit(cache=True)
 def rolling_mean_1d_nb(x: np.ndarray, w: int, out: np.ndarray) -> None:
     """Mean of ``x[t - w + 1 .. t]``; NaN unless all w values are finite (pandas ``min_periods=w``)."""
     for t in range(x.shape[0]):
-        if t < w - 1:
-            out[t] = np.nan
-            continue
-        s = 0.0
-        ok = True
-        for k in range(t - w + 1, t + 1):
-            v = x[k]
-            if not math.isfinite(v):
-                ok = False
-                break
-            s += v
-        out[t] = s / w if ok else np.nan
+        out[t] = window_sum_nb(x, t, w) / w
 
 
 @njit(cache=True)
 def rolling_std_1d_nb(x: np.ndarray, w: int, out: np.ndarray) -> None:
     """Std (ddof 1) of ``x[t - w + 1 .. t]``, two-pass for precision; NaN unless all w values are finite."""
     for t in range(x.shape[0]):
-        if t < w - 1:
+        m = window_sum_nb(x, t, w) / w
+        if not math.isfinite(m):
             out[t] = np.nan
             continue
-        s = 0.0
-        ok = True
-        for k in range(t - w + 1, t + 1):
-            if not math.isfinite(x[k]):
-                ok = False
-                break
-            s += x[k]
-        if not ok:
-            out[t] = np.nan
-            continue
-        m = s / w
         ss = 0.0
         for k in range(t - w + 1, t + 1):
             ss += (x[k] - m) ** 2
@@ -368,6 +361,39 @@ def compute_features(market, config: FeatureConfig | None = None) -> FeatureSet:
     )  # fmt: skip
 
 
+#: Days of history :func:`snapshot_features` computes on. Rolling windows need 30 days; the
+#: recursive EMAs (span 26 at most) forget the data before it to a factor (1 - 2/27)^365 < 1e-12,
+#: so the features equal the full-history ones to that precision at a fraction of the cost.
+HISTORY_DAYS = 365
+
+
+@dataclass(frozen=True)
+class _HistoryView:
+    """What feature computation reads of a market, cut from a snapshot's history (up to t only)."""
+
+    blocks: MarketBlocks
+    calendar: pd.DatetimeIndex
+    steps_per_day: int
+    absent: tuple[str, ...]
+    assets: list[str]
+    name: str = "history"
+
+
+def snapshot_features(snapshots, config: FeatureConfig | None = None, days: int = HISTORY_DAYS) -> FeatureSet:
+    """Features of a :class:`~prometheus_sim.snapshot.SnapshotBatch`'s history, its last ``days`` whole days.
+
+    What a strategy that decides on features (``forecast``, ``dqn``) computes at each decision: one
+    row per history row, nothing after the decision step.
+    """
+    hist = snapshots.history
+    spd = snapshots.steps_per_day
+    keep = min(hist.close.shape[1], days * spd)
+    keep -= keep % spd  # whole days: the tail ends at t
+    blocks = MarketBlocks(*(arr[:, -keep:] for arr in hist.blocks))
+    view = _HistoryView(blocks, hist.calendar[-keep:], spd, hist.absent, list(snapshots.assets))
+    return compute_features(view, config)
+
+
 def feature_frame(market, path: int = 0, asset: str | int = 0, config: FeatureConfig | None = None) -> pd.DataFrame:
     """One path and asset as a frame indexed by day: per-asset, market-wide and context features (NaN in warm-up)."""
     a = market.assets.index(asset) if isinstance(asset, str) else int(asset)
@@ -386,5 +412,5 @@ def feature_frame(market, path: int = 0, asset: str | int = 0, config: FeatureCo
 
 __all__ = [
     "MACRO_FEATURES", "ONCHAIN_FEATURES", "PRICE_FEATURES", "VOLUME_FEATURES", "WARMUP_DAYS", "FeatureConfig",
-    "FeatureSet", "compute_features", "daily_bars", "feature_frame",
+    "FeatureSet", "HISTORY_DAYS", "compute_features", "daily_bars", "feature_frame", "snapshot_features",
 ]  # fmt: skip

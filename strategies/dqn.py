@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from prometheus_sim.features import compute_features
+from prometheus_sim.features import snapshot_features
 from prometheus_sim.portfolio import OrderBatch
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
-from strategies.forecast import HISTORY_DAYS, _HistoryMarket
 
 DQN_NAME = "prometheus-dqn"
 
@@ -49,13 +48,7 @@ class DQNStrategy(BatchStrategy):
         """(n_users, obs_dim) float32, as the env builds them."""
         from prometheus_sim.rl.env import observation_vector, recent_features
 
-        hist = snapshots.history
-        spd = snapshots.steps_per_day
-        keep = min(hist.close.shape[1], HISTORY_DAYS * spd)
-        keep -= keep % spd
-        blocks = type(hist.blocks)(*(arr[:, -keep:] for arr in hist.blocks))
-        view = _HistoryMarket(blocks, hist.calendar[-keep:], spd, hist.absent, list(snapshots.assets))
-        recent = recent_features(compute_features(view), list(snapshots.book.kinds))[:, -1]
+        recent = recent_features(snapshot_features(snapshots), list(snapshots.book.kinds))[:, -1]
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)
         obs = observation_vector(snapshots.observation(), recent[rows])

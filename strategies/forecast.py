@@ -17,33 +17,14 @@ includes the model version the reference resolves to (:meth:`identity`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from prometheus_sim.features import WARMUP_DAYS, compute_features
+from prometheus_sim.features import WARMUP_DAYS, snapshot_features
 from prometheus_sim.forecast.data import Windows, WindowSource
 from prometheus_sim.portfolio import Action, OrderBatch, orders_for_target_weights
 from prometheus_sim.registry import FORECASTER_NAME
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
-
-#: Days of history the features are computed on at each decision. Rolling windows need 30; the
-#: recursive EMAs (span 26 at most) forget the data before it to a factor (1 - 2/27)^365 < 1e-12,
-#: so features equal the full-history ones to that precision at a fraction of the cost.
-HISTORY_DAYS = 365
-
-
-@dataclass(frozen=True)
-class _HistoryMarket:
-    """What feature computation reads of a market, taken from a snapshot's history (up to t only)."""
-
-    blocks: object
-    calendar: object
-    steps_per_day: int
-    absent: tuple[str, ...]
-    assets: list[str]
-    name: str = "history"
 
 
 class ForecastStrategy(BatchStrategy):
@@ -80,14 +61,8 @@ class ForecastStrategy(BatchStrategy):
     def scores(self, snapshots: SnapshotBatch) -> np.ndarray | None:
         """Signal-to-noise ``mu / b`` per user and asset (0 for non-crypto), or None before a full window."""
         hist = snapshots.history
-        keep = min(hist.close.shape[1], HISTORY_DAYS * snapshots.steps_per_day)  # whole days: the tail ends at t
-        keep -= keep % snapshots.steps_per_day
-        blocks = type(hist.blocks)(*(arr[:, -keep:] for arr in hist.blocks))
-        view = _HistoryMarket(
-            blocks, hist.calendar[-keep:], snapshots.steps_per_day, hist.absent, list(snapshots.assets)
-        )
-        src = WindowSource.from_features(compute_features(view, self.predictor.features), self.predictor.window,
-                                         self.predictor.horizon)  # fmt: skip
+        fs = snapshot_features(snapshots, self.predictor.features)
+        src = WindowSource.from_features(fs, self.predictor.window, self.predictor.horizon)
         day = src.n_days - 1
         if day + 1 < WARMUP_DAYS + self.predictor.window:
             return None

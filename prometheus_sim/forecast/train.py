@@ -152,10 +152,10 @@ def _asset_indices(market, wanted: tuple[str, ...] | None) -> np.ndarray:
 
 
 def evaluate_windows(model, pool: Pool, scaler: Scaler, device: str, batch_size: int = 1024):
-    """Predicted and realised log returns (n, H), confidence-head outputs and each window's last log close."""
+    """Predicted and realised log returns (n, H) and the confidence head's outputs."""
     import torch
 
-    preds, confs, ys, lasts = [], [], [], []
+    preds, confs, ys = [], [], []
     model.eval()
     with torch.no_grad():
         for start in range(0, len(pool), batch_size):
@@ -165,9 +165,7 @@ def evaluate_windows(model, pool: Pool, scaler: Scaler, device: str, batch_size:
             preds.append(scaler.y_inverse(p.float().cpu().numpy().astype(np.float64)))
             confs.append(k.float().cpu().numpy())
             ys.append(y)
-    for src, w in zip(pool.sources, pool.windows, strict=True):
-        lasts.append(src.last_log_close(w))
-    return np.concatenate(preds), np.concatenate(confs), np.concatenate(ys), np.concatenate(lasts)
+    return np.concatenate(preds), np.concatenate(confs), np.concatenate(ys)
 
 
 def error_metrics(pred: np.ndarray, real: np.ndarray) -> dict[str, float]:
@@ -295,7 +293,7 @@ def train(args: TrainArgs) -> TrainResult:
                 opt.step()
                 sched.step()
                 total += loss.item() * len(idx)
-            pred, _, real, _ = evaluate_windows(model, pools["val"], scaler, device)
+            pred, _, real = evaluate_windows(model, pools["val"], scaler, device)
             val_loss = float(((scaler.y(pred) - scaler.y(real)) ** 2).mean())
             metrics = {"train_loss": total / per_epoch, "val_loss": val_loss, **error_metrics(pred, real),
                        "epoch_seconds": time.perf_counter() - started}  # fmt: skip
@@ -308,7 +306,7 @@ def train(args: TrainArgs) -> TrainResult:
                 break
         model.load_state_dict(best[1])
         model = model.cpu().eval()
-        pred, _, real, _ = evaluate_windows(model, pools["cal"], scaler, "cpu")
+        pred, _, real = evaluate_windows(model, pools["cal"], scaler, "cpu")
         cal_assets = np.concatenate([w.asset for w in pools["cal"].windows])
         cal_scale = np.concatenate([src.band_scale(w) for src, w in zip(pools["cal"].sources, pools["cal"].windows,
                                                                           strict=True)])  # fmt: skip

@@ -48,7 +48,13 @@ class SimAdapter:
         market: Market,
         config: SimConfig | None = None,
         profiles: RiskProfile | RiskProfiles | list[RiskProfile] | None = None,
+        *,
+        start: int = 0,
     ):
+        """``start`` opens the books later than the market's first step: the deposit lands in cash at
+        the close of ``start`` and nothing before it is marked (an RL episode starting mid-market)."""
+        if not isinstance(start, (int, np.integer)) or not (start == 0 or 0 < start < market.n_steps - 1):
+            raise ValueError(f"start: must be 0 or a step in 1..{market.n_steps - 2}, got {start!r}")
         self.market = market
         self.config = config or SimConfig()
         self.users = np.arange(market.n_paths, dtype=np.int64)
@@ -60,12 +66,13 @@ class SimAdapter:
         self._deposit_step = contribution_steps(market.calendar)
         self._rows = np.ascontiguousarray(self.users)
         cash = self.book.cash_index
-        self.state = nb.new_state(
-            np.asarray(self.profiles.investment_amount, dtype=float),
-            market.open[:, 0, cash],
-            len(self.book.names),
-            cash,
-        )
+        amount = np.asarray(self.profiles.investment_amount, dtype=float)
+        if start == 0:  # the run's first deposit lands at the first open
+            self.state = nb.new_state(amount, market.open[:, 0, cash], len(self.book.names), cash)
+        else:
+            self.state = nb.new_state(amount, market.close[:, start, cash], len(self.book.names), cash)
+            self.state.marked[:] = start
+        self._start = int(start)
         self._now = -1  # the last snapshotted step
         self._decided = -1  # the last step orders were submitted for
         self._pending: list[Marks] = []
@@ -80,8 +87,9 @@ class SimAdapter:
         self._check_open()
         if not 0 <= t < self.n_steps:
             raise ValueError(f"step {t} out of range for {self.n_steps} steps")
-        if t < self._now or t <= self._decided:
-            raise ValueError(f"step {t} is in the past: the venue is at step {max(self._now, self._decided + 1)}")
+        if t < max(self._now, self._start) or t <= self._decided:
+            raise ValueError(f"step {t} is in the past: the venue is at step "
+                             f"{max(self._now, self._decided + 1, self._start)}")  # fmt: skip
         marks = self._advance(t)
         self._now = t
         n = len(self.users)

@@ -13,7 +13,7 @@ from prometheus_sim.cli import main
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import RiskProfile, RiskProfiles
 from prometheus_sim.rl.dqn import DQNArgs, QNetwork, check_device
-from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.rl.env import PortfolioEnv, goal_dated_from
 from prometheus_sim.scenario import load_scenario
 from strategies.dqn import DQNStrategy
 from tests.conftest import SCENARIOS
@@ -46,7 +46,8 @@ def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
     profile = RiskProfile(risk_tolerance=0.3, time_to_goal=48)
     env = PortfolioEnv(market=market, episode_days=70)
     obs, _ = env.reset(seed=0, options={"path": 1, "start": 90, "profile": profile})
-    adapter = SimAdapter(market.rows(slice(1, 2)), profiles=RiskProfiles.of(profile, 1))
+    profiles = goal_dated_from(RiskProfiles.of(profile, 1), 90, market.steps_per_day)
+    adapter = SimAdapter(market.rows(slice(1, 2)), profiles=profiles, start=90)
     strategy = DQNStrategy()
     np.testing.assert_allclose(strategy.observations(adapter.snapshot(90))[0], obs, rtol=1e-6, atol=1e-6)
 

@@ -486,6 +486,36 @@ def advance_nb(blocks, rows, t_to, state, cash_index, deposit_step, contribution
         )  # fmt: skip
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def step_row_nb(
+    blocks, p, i, t, t_to, action, planned, sell, buy, key, kind, cash_index, risky_weight,
+    fee_rate, slippage, impact, deposit_step, contribution, steps_per_day, state, marks_from, marks, deposits, pre_fill,
+):  # fmt: skip
+    """One decision of user i (market row p): plan -> fill -> mark; return (fees, notional) of the step.
+
+    ``key`` is the planner's volatility ranks at close t (:func:`rank_key_row_nb`); ``sell``/``buy``/
+    ``pre_fill`` are row i's (A,) views. :func:`step_nb` and the batched RL environment both step
+    users through here, so there is one copy of the rules.
+    """
+    if state.marked[i] < t:
+        nothing = np.zeros(kind.shape[0])
+        advance_row_nb(
+            blocks, p, i, t, state, cash_index, deposit_step, contribution, steps_per_day,
+            -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
+        )  # fmt: skip
+    pre_fill[:] = state.holdings[i]
+    if planned:
+        plan_row_nb(action, state.holdings[i], blocks.close[p, t], key, kind, cash_index, risky_weight, sell, buy)
+    state.twr_mark[i] = state.twr[i]
+    fees0 = state.fees[i]
+    notional0 = state.notional[i]
+    advance_row_nb(
+        blocks, p, i, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
+        t + 1, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill,
+    )  # fmt: skip
+    return state.fees[i] - fees0, state.notional[i] - notional0
+
+
 @njit(cache=True, error_model="numpy")
 def step_nb(
     blocks, rows, t, t_to, actions, planned, sell, buy, kind, cash_index, risky_weight,
@@ -504,26 +534,13 @@ def step_nb(
     key = np.empty(kind.shape[0])
     for i in range(rows.shape[0]):
         p = rows[i]
-        if state.marked[i] < t[i]:
-            nothing = np.zeros(kind.shape[0])
-            advance_row_nb(
-                blocks, p, i, t[i], state, cash_index, deposit_step, contribution[i], steps_per_day,
-                -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
-            )  # fmt: skip
-        pre_fill[i] = state.holdings[i]
         if planned[i]:
             rank_key_row_nb(blocks.close, p, t[i], steps_per_day, kind, key)
-            plan_row_nb(actions[i], state.holdings[i], blocks.close[p, t[i]], key, kind, cash_index,
-                        risky_weight[i], sell[i], buy[i])  # fmt: skip
-        state.twr_mark[i] = state.twr[i]
-        fees0 = state.fees[i]
-        notional0 = state.notional[i]
-        advance_row_nb(
-            blocks, p, i, t_to[i], state, cash_index, deposit_step, contribution[i], steps_per_day,
-            t[i] + 1, sell[i], buy[i], fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill[i],
+        fees_out[i], notional_out[i] = step_row_nb(
+            blocks, p, i, t[i], t_to[i], actions[i], planned[i], sell[i], buy[i], key, kind, cash_index,
+            risky_weight[i], fee_rate, slippage, impact, deposit_step, contribution[i], steps_per_day, state,
+            marks_from, marks, deposits, pre_fill[i],
         )  # fmt: skip
-        fees_out[i] = state.fees[i] - fees0
-        notional_out[i] = state.notional[i] - notional0
         if reward_out.shape[0] > 0:
             reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
 
@@ -567,36 +584,60 @@ def observation_nb(
     index is not derived from data: it stays at the guide's default, 50. ``time_to_goal`` counts
     down (:func:`months_to_goal_nb`). Closes after ``t`` are never read.
     """
-    n_assets = kind.shape[0]
-    vols = np.zeros(n_assets)
-    sorted_w = np.empty(n_assets)
-    back = 7 * steps_per_day
+    vols = np.zeros(kind.shape[0])
     for i in range(rows.shape[0]):
-        p = rows[i]
         o = out[i]
         o[:] = 0.0
-        o[0] = value[i] / 1e6
-        o[1] = unrealized[i] / value[i] if value[i] > 0.0 else 0.0
-        o[2] = vol30[i]
-        o[3] = sharpe[i]
-        sorted_w[:] = -np.sort(-weights[i])
-        for k in range(min(OBS_TOP_ALLOCATIONS, n_assets)):
-            o[4 + k] = sorted_w[k]
-        o[14] = risk_tolerance[i]
-        o[15] = months_to_goal_nb(time_to_goal[i], t, steps_per_day) / 120.0
-        o[16] = monthly_contribution[i] / 1e4
-        for j in range(2):
-            a = crypto_pair[j]
-            if a >= 0 and t >= back:
-                o[17 + j] = close[p, t, a] / close[p, t - back, a] - 1.0
-        n_crypto = 0
-        total = 0.0
-        if trailing_vol_row_nb(close, p, t, steps_per_day, vols) >= 2:
-            for a in range(n_assets):
-                if kind[a] == KIND_CRYPTO:
-                    total += vols[a]
-                    n_crypto += 1
-        o[19] = total / n_crypto if n_crypto > 0 else 0.0
-        o[20] = FEAR_GREED_DEFAULT / 100.0
-        o[21] = 1.0 if regime[i] == BULL else 0.0
-        o[22] = 1.0 if regime[i] == BEAR else 0.0
+        portfolio_obs_row_nb(o, value[i], unrealized[i], vol30[i], sharpe[i], weights[i], risk_tolerance[i],
+                             months_to_goal_nb(time_to_goal[i], t, steps_per_day), monthly_contribution[i])  # fmt: skip
+        market_obs_row_nb(close, rows[i], t, steps_per_day, kind, crypto_pair, regime[i], vols, o)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def portfolio_obs_row_nb(o, value, unrealized, vol30, sharpe, weights, risk_tolerance, months_to_goal, contribution):
+    """The user's part of the state, ``o[0:17]`` (``o`` zeroed by the caller): see :func:`observation_nb`.
+
+    The top allocations are kept sorted by insertion (no allocation: the batched RL environment
+    calls this for every env at every step); ties and order give exactly ``-np.sort(-weights)``.
+    """
+    o[0] = value / 1e6
+    o[1] = unrealized / value if value > 0.0 else 0.0
+    o[2] = vol30
+    o[3] = sharpe
+    n_top = min(OBS_TOP_ALLOCATIONS, weights.shape[0])
+    filled = 0
+    for a in range(weights.shape[0]):
+        w = weights[a]
+        if filled == n_top and w <= o[4 + n_top - 1]:
+            continue
+        k = filled if filled < n_top else n_top - 1
+        while k > 0 and o[4 + k - 1] < w:
+            o[4 + k] = o[4 + k - 1]
+            k -= 1
+        o[4 + k] = w
+        if filled < n_top:
+            filled += 1
+    o[14] = risk_tolerance
+    o[15] = months_to_goal / 120.0
+    o[16] = contribution / 1e4
+
+
+@njit(cache=True, error_model="numpy")
+def market_obs_row_nb(close, p, t, steps_per_day, kind, crypto_pair, regime, vols, o):
+    """The market's part of the state at close t, ``o[17:23]``; reads no close after t. ``vols`` is (A,) scratch."""
+    back = 7 * steps_per_day
+    for j in range(2):
+        a = crypto_pair[j]
+        if a >= 0 and t >= back:
+            o[17 + j] = close[p, t, a] / close[p, t - back, a] - 1.0
+    n_crypto = 0
+    total = 0.0
+    if trailing_vol_row_nb(close, p, t, steps_per_day, vols) >= 2:
+        for a in range(kind.shape[0]):
+            if kind[a] == KIND_CRYPTO:
+                total += vols[a]
+                n_crypto += 1
+    o[19] = total / n_crypto if n_crypto > 0 else 0.0
+    o[20] = FEAR_GREED_DEFAULT / 100.0
+    o[21] = 1.0 if regime == BULL else 0.0
+    o[22] = 1.0 if regime == BEAR else 0.0

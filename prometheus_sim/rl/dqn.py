@@ -8,9 +8,9 @@ the target network values it), and epsilon falls linearly from ``eps_start`` to 
 ``exploration_fraction`` of the run (the guide's x0.995 per update, from 0.1, suits one env, not
 many: with 16 envs it would stop exploring within a few hundred decisions).
 
-Environments: ``num_envs`` ``PortfolioEnv`` in Gymnasium's ``SyncVectorEnv`` (same-step autoreset:
-the real final observation of a truncated episode is bootstrapped from, since truncation is not
-termination). Markets: each scenario simulated once with one row per seed (the pool episodes draw
+Environments: ``num_envs`` envs of the batched :class:`~prometheus_sim.rl.vector.PortfolioVectorEnv`
+(the same env as ``PortfolioEnv``, stepped in one Numba call; same-step autoreset: the real final
+observation of a truncated episode is bootstrapped from, since truncation is not termination). Markets: each scenario simulated once with one row per seed (the pool episodes draw
 paths from). The replay buffer is preallocated on the training device. Metrics and the policy go to
 MLflow; the policy is registered as ``prometheus-dqn`` with its metadata (observation layout,
 period, scenarios' digests, seeds).
@@ -110,11 +110,9 @@ def check_device(device: str) -> str:
 
 
 def make_envs(args: DQNArgs):
-    """The vector env: ``num_envs`` PortfolioEnvs over the scenarios' market pools, same-step autoreset."""
-    import gymnasium as gym
-
+    """The vector env: ``num_envs`` envs over the scenarios' market pools, batched in Numba, same-step autoreset."""
     from prometheus_sim.market import Market
-    from prometheus_sim.rl.env import PortfolioEnv
+    from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
     from prometheus_sim.scenario import load_scenario
 
     pools = []
@@ -123,15 +121,10 @@ def make_envs(args: DQNArgs):
         if args.horizon_days is not None:
             spec = spec.with_horizon(args.horizon_days)
         pools.append((spec, Market.simulate(spec, seeds=args.seeds)))
-
-    def factory(i: int):
-        market = pools[i % len(pools)][1]
-        return lambda: PortfolioEnv(market=market, period_days=args.period_days, episode_days=args.episode_days,
-                                    leak_future=args.leak_future)  # fmt: skip
-
-    envs = gym.vector.SyncVectorEnv([factory(i) for i in range(args.num_envs)],
-                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)  # fmt: skip
-    return envs, pools
+    counts = PooledVectorEnv.split(args.num_envs, len(pools))
+    parts = [PortfolioVectorEnv(n, market=market, period_days=args.period_days, episode_days=args.episode_days,
+                                leak_future=args.leak_future) for n, (_, market) in zip(counts, pools, strict=True)]  # fmt: skip
+    return (parts[0] if len(parts) == 1 else PooledVectorEnv(parts)), pools
 
 
 def train_dqn(args: DQNArgs) -> DQNResult:

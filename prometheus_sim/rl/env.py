@@ -27,7 +27,8 @@ Spec (Gymnasium's conventions):
   to hold cash.
 * **Start**: a path of the pool, a start day after the features' warm-up, and a risk profile are
   drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``); the
-  portfolio starts in cash. **End**: truncated after ``episode_days`` (never terminated: a
+  portfolio opens in cash at the close of the start day (the deposit valued at that close), and
+  the profile's months to goal count from there (:func:`goal_dated_from`). **End**: truncated after ``episode_days`` (never terminated: a
   portfolio does not end).
 * **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
   market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``.
@@ -42,6 +43,7 @@ import numpy as np
 
 from prometheus_sim.features import WARMUP_DAYS, compute_features
 from prometheus_sim.portfolio import Action, CostModel, RiskProfile, RiskProfiles
+from prometheus_sim.portfolio.nb import DAYS_PER_MONTH
 
 RECENT_FEATURES = ("return_1d", "return_7d", "volatility_7d", "rsi_14", "macd", "bb_width")
 N_CRYPTO_FEATURED = 3
@@ -73,6 +75,19 @@ def recent_features(fs, kinds: list[str]) -> np.ndarray:
     if crypto:
         recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols]
     return np.nan_to_num(recent.reshape(n_paths, n_days, -1))
+
+
+def goal_dated_from(profiles: RiskProfiles, start: int, steps_per_day: int) -> RiskProfiles:
+    """The profiles with their goal moved so that the months left at step ``start`` are the profile's.
+
+    The venue counts a goal's months from the market's step 0 (a backtest starts there); an episode
+    starting later would otherwise open with fewer months left than drawn, or none. Whole months:
+    the months left at the start are the profile's within half a month.
+    """
+    from dataclasses import replace
+
+    shift = int(round(start / steps_per_day / DAYS_PER_MONTH))
+    return replace(profiles, time_to_goal=np.asarray(profiles.time_to_goal) + shift) if shift else profiles
 
 
 def observation_vector(state32: np.ndarray, recent: np.ndarray) -> np.ndarray:
@@ -150,7 +165,8 @@ class PortfolioEnv(gym.Env):
             investment_amount=float(rng.choice([1e4, 1e5, 1e6])),
         )  # fmt: skip
         market = self.market.rows(slice(self._path, self._path + 1))
-        self._adapter = SimAdapter(market, SimConfig(costs=self.costs), RiskProfiles.of(profile, 1))
+        profiles = goal_dated_from(RiskProfiles.of(profile, 1), start, self.market.steps_per_day)
+        self._adapter = SimAdapter(market, SimConfig(costs=self.costs), profiles, start=start)
         self._t = start
         self._end = start + self._episode
         self._snap = self._adapter.snapshot(start)
@@ -187,4 +203,12 @@ class PortfolioEnv(gym.Env):
         return {"step": self._t, "value": float(self._snap.value[0]), "path": self._path}
 
 
-__all__ = ["N_ACTIONS", "OBS_BOUND", "PortfolioEnv", "RECENT_FEATURES", "observation_vector", "recent_features"]
+__all__ = [
+    "N_ACTIONS",
+    "OBS_BOUND",
+    "PortfolioEnv",
+    "RECENT_FEATURES",
+    "goal_dated_from",
+    "observation_vector",
+    "recent_features",
+]

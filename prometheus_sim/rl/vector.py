@@ -1,0 +1,397 @@
+"""``PortfolioVectorEnv``: N portfolio environments stepped in one Numba call, on Gymnasium's vector API.
+
+Every env is :class:`~prometheus_sim.rl.env.PortfolioEnv` (same spec: actions, observation, reward,
+period, episode), batched: one call plans, fills and marks every env through the step kernel's own
+row function (:func:`~prometheus_sim.portfolio.nb.step_row_nb`, the one ``SimAdapter`` uses), then
+writes rewards and observations. No fill or reward rule is written here.
+
+What makes it fast is what a market pool allows to be done once: the planner's volatility ranks
+and the market's part of the state (7-day returns, mean crypto vol, regime flags) depend on the
+market alone, so :class:`EnvPool` tabulates them per (path, step) when the env is built, with the
+very functions a snapshot calls (memory: paths x steps x (A + 6) float64, about 22 MB for 64 paths
+of 10 years of daily bars). Autoreset is Gymnasium's same-step mode: a truncated env's last
+observation goes to ``infos["final_obs"]`` (mask ``infos["_final_obs"]``) and the returned
+observation is the new episode's first.
+
+Resets draw (path, start, risk profile) for all envs that need one from the vector env's own
+``np_random`` (vectorised, not per env), so a batched run and N single envs draw different
+episodes for the same seed; the parity tests replay the batched env's draws into single envs
+through ``reset(options=...)``. Monthly contributions are zero, as in ``PortfolioEnv``'s draws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from numba import njit, prange
+
+from prometheus_sim.portfolio import CostModel, RebalanceRules
+from prometheus_sim.portfolio import nb as pnb
+from prometheus_sim.portfolio.nb import DAYS_PER_MONTH
+from prometheus_sim.rl.env import N_ACTIONS, N_CRYPTO_FEATURED, OBS_BOUND, PortfolioEnv
+
+MARKET_OBS = slice(17, 23)  # the state's market part, tabulated per (path, step)
+AMOUNTS = np.array([1e4, 1e5, 1e6])
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def market_tables_nb(close, steps_per_day, kind, crypto_pair, key_out, mobs_out):
+    """Fill ``key_out`` (P, S, A) with the planner's ranks and ``mobs_out`` (P, S, 6) with ``o[17:23]`` at every close."""
+    n_paths, n_steps, n_assets = close.shape
+    for p in prange(n_paths):
+        vols = np.empty(n_assets)
+        o = np.zeros(pnb.OBS_SIZE)
+        for t in range(n_steps):
+            pnb.rank_key_row_nb(close, p, t, steps_per_day, kind, key_out[p, t])
+            o[:] = 0.0
+            regime = pnb.regime_row_nb(close, p, t, steps_per_day, kind)
+            pnb.market_obs_row_nb(close, p, t, steps_per_day, kind, crypto_pair, regime, vols, o)
+            mobs_out[p, t, :] = o[17:23]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bounded(x):
+    if x != x:
+        return 0.0
+    return min(max(x, -OBS_BOUND), OBS_BOUND)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def observe_row_nb(close, p, t, i, state, mobs, recent, steps_per_day, risk_tolerance, time_to_goal, crypto3,
+                   leak, period, scratch, out):  # fmt: skip
+    """Env i's observation at close t, as ``PortfolioEnv`` builds it (clipped float32)."""
+    n_assets = state.holdings.shape[1]
+    o = scratch[: pnb.OBS_SIZE]
+    weights = scratch[pnb.OBS_SIZE : pnb.OBS_SIZE + n_assets]
+    o[:] = 0.0
+    value = 0.0
+    unrealized = 0.0
+    for a in range(n_assets):
+        value += state.holdings[i, a] * close[p, t, a]
+        unrealized += state.holdings[i, a] * close[p, t, a] - state.basis[i, a]
+    for a in range(n_assets):
+        w = state.holdings[i, a] * close[p, t, a] / value
+        weights[a] = w if w == w and abs(w) != np.inf else 0.0
+    vol, sharpe = pnb.trailing_stats_row_nb(state, i)
+    months = pnb.months_to_goal_nb(time_to_goal, t, steps_per_day)
+    pnb.portfolio_obs_row_nb(o, value, unrealized, vol, sharpe, weights, risk_tolerance, months, 0.0)
+    o[17:23] = mobs[p, t]
+    for k in range(pnb.OBS_SIZE):
+        out[k] = _bounded(o[k])
+    day = t // steps_per_day
+    n_recent = recent.shape[2]
+    for k in range(n_recent):
+        out[pnb.OBS_SIZE + k] = _bounded(recent[p, day, k])
+    if leak:
+        ahead = min(t + period, close.shape[1] - 1)
+        for j in range(crypto3.shape[0]):
+            a = crypto3[j]
+            out[pnb.OBS_SIZE + n_recent + j] = math.log(close[p, ahead, a] / close[p, t, a]) * 10.0 if a >= 0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def step_envs_nb(
+    lo, hi, blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak, kind, cash_index, risky_weight,
+    fee_rate, slippage, impact, deposit_step, steps_per_day, period, risk_tolerance, time_to_goal,
+    state, sell, buy, pre_fill, scratch, reward_out, done_out, obs_out,
+):  # fmt: skip
+    """Envs ``lo..hi - 1``: plan -> fill -> mark through ``step_row_nb``, the guide's reward, the next observation."""
+    no_marks = np.empty((rows.shape[0], 0))
+    for i in range(lo, hi):
+        p = rows[i]
+        t0 = t[i]
+        t1 = min(t0 + period, end[i])
+        pnb.step_row_nb(
+            blocks, p, i, t0, t1, actions[i], True, sell[i], buy[i], key[p, t0], kind, cash_index, risky_weight[i],
+            fee_rate, slippage, impact, deposit_step, 0.0, steps_per_day, state, 0, no_marks, no_marks, pre_fill[i],
+        )  # fmt: skip
+        reward_out[i] = pnb.period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)
+        t[i] = t1
+        done_out[i] = t1 >= end[i]
+        observe_row_nb(blocks.close, p, t1, i, state, mobs, recent, steps_per_day, risk_tolerance[i],
+                       time_to_goal[i], crypto3, leak, period, scratch[i], obs_out[i])  # fmt: skip
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def vector_step_nb(
+    blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak, kind, cash_index, risky_weight,
+    fee_rate, slippage, impact, deposit_step, steps_per_day, period, risk_tolerance, time_to_goal,
+    state, sell, buy, pre_fill, scratch, reward_out, done_out, obs_out,
+):  # fmt: skip
+    """Every env, in chunks across threads (envs are independent: the bytes do not depend on the thread count).
+
+    The parallel loop only hands out chunks; the work is the serial :func:`step_envs_nb` (a
+    ``prange`` body holding the inlined step kernel itself miscompiled: books were not moved).
+    """
+    n = rows.shape[0]
+    chunk = 64
+    for c in prange((n + chunk - 1) // chunk):
+        step_envs_nb(
+            c * chunk, min((c + 1) * chunk, n), blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak,
+            kind, cash_index, risky_weight, fee_rate, slippage, impact, deposit_step, steps_per_day, period,
+            risk_tolerance, time_to_goal, state, sell, buy, pre_fill, scratch, reward_out, done_out, obs_out,
+        )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def reset_rows_nb(
+    envs, paths, starts, amounts, close, cash_index, episode, rows, t, end, state, mobs, recent, steps_per_day,
+    risk_tolerance, time_to_goal, crypto3, leak, period, scratch, obs_out,
+):  # fmt: skip
+    """Open env ``envs[j]``'s books in cash at the close of ``starts[j]`` on path ``paths[j]`` (``SimAdapter(start=...)``)."""
+    for j in range(envs.shape[0]):
+        i = envs[j]
+        p = paths[j]
+        s = starts[j]
+        rows[i] = p
+        t[i] = s
+        end[i] = s + episode
+        state.holdings[i, :] = 0.0
+        state.holdings[i, cash_index] = amounts[j] / close[p, s, cash_index]
+        state.basis[i, :] = 0.0
+        state.basis[i, cash_index] = amounts[j]
+        state.fees[i] = 0.0
+        state.notional[i] = 0.0
+        state.last_fill[i] = -(10**9)
+        state.marked[i] = s
+        state.value[i] = amounts[j]
+        state.twr[i] = 1.0
+        state.twr_mark[i] = 1.0
+        state.day_growth[i] = 1.0
+        state.ring[i, :] = 0.0
+        state.ring_n[i] = 0
+        state.contributed[i] = amounts[j]
+        observe_row_nb(close, p, s, i, state, mobs, recent, steps_per_day, risk_tolerance[i], time_to_goal[i],
+                       crypto3, leak, period, scratch[i], obs_out[i])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EnvPool:
+    """What a batched env reads of its market pool: blocks, the tabulated ranks and market state, the feature tail."""
+
+    template: PortfolioEnv
+    key: np.ndarray
+    mobs: np.ndarray
+    recent: np.ndarray
+    crypto3: np.ndarray
+    kind: np.ndarray
+    cash_index: int
+    deposit_step: np.ndarray
+
+    @classmethod
+    def build(cls, template: PortfolioEnv) -> EnvPool:
+        from prometheus_sim.portfolio import AssetBook
+        from prometheus_sim.portfolio.rules import contribution_steps
+
+        market = template.market
+        book = AssetBook.from_kinds(market.assets, market.asset_kinds)
+        kind = book.kind_codes
+        crypto = [a for a in range(len(kind)) if kind[a] == pnb.KIND_CRYPTO]
+        pair = np.array((crypto + [-1, -1])[:2], dtype=np.int64)
+        crypto3 = np.array((crypto + [-1] * N_CRYPTO_FEATURED)[:N_CRYPTO_FEATURED], dtype=np.int64)
+        key = np.empty(market.close.shape)
+        mobs = np.empty(market.close.shape[:2] + (MARKET_OBS.stop - MARKET_OBS.start,))
+        market_tables_nb(market.close, market.steps_per_day, kind, pair, key, mobs)
+        recent = np.ascontiguousarray(template._recent)
+        return cls(template, key, mobs, recent, crypto3, kind, book.cash_index, contribution_steps(market.calendar))
+
+
+@dataclass(frozen=True)
+class ResetDraws:
+    """Episode draws for some envs: market path, start step, risk profile (goal dated from the start)."""
+
+    paths: np.ndarray
+    starts: np.ndarray
+    risk_tolerance: np.ndarray
+    time_to_goal: np.ndarray
+    amounts: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, k: int, template: PortfolioEnv) -> ResetDraws:
+        market = template.market
+        last_start = market.n_steps - 1 - template._episode
+        starts = rng.integers(template._first, last_start + 1, size=k)
+        months = rng.integers(6, 121, size=k)
+        shift = np.round(starts / market.steps_per_day / DAYS_PER_MONTH).astype(np.int64)
+        return cls(
+            paths=rng.integers(market.n_paths, size=k), starts=starts, risk_tolerance=rng.uniform(0.0, 1.0, size=k),
+            time_to_goal=months + shift, amounts=rng.choice(AMOUNTS, size=k),
+        )  # fmt: skip
+
+    def profile(self, j: int, steps_per_day: int):
+        """Env j's draw as ``PortfolioEnv.reset`` options (the profile's months as drawn, before dating)."""
+        from prometheus_sim.portfolio import RiskProfile
+
+        shift = int(round(self.starts[j] / steps_per_day / DAYS_PER_MONTH))
+        profile = RiskProfile(risk_tolerance=float(self.risk_tolerance[j]),
+                              time_to_goal=int(self.time_to_goal[j]) - shift, investment_amount=float(self.amounts[j]))  # fmt: skip
+        return {"path": int(self.paths[j]), "start": int(self.starts[j]), "profile": profile}
+
+
+class PortfolioVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` :class:`PortfolioEnv` stepped together in one Numba call (see the module docstring)."""
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 256,
+        scenario: str = "default",
+        n_paths: int = 16,
+        seed: int | None = None,
+        period_days: int = 7,
+        episode_days: int = 182,
+        costs: CostModel | None = None,
+        horizon_days: int | None = None,
+        market=None,
+        leak_future: bool = False,
+        pool: EnvPool | None = None,
+    ):
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        if pool is None:
+            template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
+                                    episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,
+                                    leak_future=leak_future)  # fmt: skip
+            pool = EnvPool.build(template)
+        self.pool = pool
+        template = pool.template
+        self.num_envs = int(num_envs)
+        self.market = template.market
+        self.costs = template.costs
+        self.single_action_space = gym.spaces.Discrete(N_ACTIONS)
+        self.single_observation_space = template.observation_space
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self._rules = RebalanceRules()
+        n, n_assets = self.num_envs, len(self.market.assets)
+        self.state = pnb.new_state(np.ones(n), np.ones(n), n_assets, pool.cash_index)
+        self.rows = np.zeros(n, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.end = np.zeros(n, dtype=np.int64)
+        self.risk_tolerance = np.zeros(n)
+        self.risky_weight = np.zeros(n)
+        self.time_to_goal = np.zeros(n, dtype=np.int64)
+        self._sell = np.zeros((n, n_assets))
+        self._buy = np.zeros((n, n_assets))
+        self._pre_fill = np.zeros((n, n_assets))
+        self._scratch = np.zeros((n, pnb.OBS_SIZE + n_assets))
+        self._obs = np.zeros((n, self.single_observation_space.shape[0]), dtype=np.float32)
+        self._reward = np.zeros(n)
+        self._done = np.zeros(n, dtype=np.bool_)
+        self.last_draws: ResetDraws | None = None
+        self._started = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Every env starts a new episode (draws from ``np_random``, seeded by ``seed``)."""
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"options: the batched env draws its episodes; got {sorted(options)}")
+        self._reset_envs(np.arange(self.num_envs, dtype=np.int64))
+        self._started = True
+        return self._obs.copy(), self._info()
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(
+                f"actions: expected {self.num_envs} integers, got shape {actions.shape} of {actions.dtype}"
+            )
+        if actions.size and (actions.min() < 0 or actions.max() >= N_ACTIONS):
+            bad = actions[(actions < 0) | (actions >= N_ACTIONS)][0]
+            raise ValueError(f"action {bad}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
+        pool, tpl, costs = self.pool, self.pool.template, self.costs
+        vector_step_nb(
+            self.market.blocks, self.rows, self.t, self.end, actions.astype(np.int64), pool.key, pool.mobs,
+            pool.recent, pool.crypto3, tpl.leak_future, pool.kind, pool.cash_index, self.risky_weight,
+            costs.fees_bps / 1e4, costs.slippage_bps / 1e4, costs.impact, pool.deposit_step,
+            self.market.steps_per_day, tpl._period, self.risk_tolerance, self.time_to_goal,
+            self.state, self._sell, self._buy, self._pre_fill, self._scratch, self._reward, self._done, self._obs,
+        )  # fmt: skip
+        infos = self._info()
+        done = self._done.copy()
+        if done.any():
+            infos["final_obs"] = np.where(done[:, None], self._obs, 0.0).astype(np.float32)
+            infos["_final_obs"] = done
+            infos["final_value"] = np.where(done, self.state.value, np.nan)
+            self._reset_envs(np.flatnonzero(done))
+        return self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, infos
+
+    def close_extras(self, **kwargs) -> None:
+        self._started = False
+
+    # ------------------------------------------------------------ internals
+
+    def _reset_envs(self, envs: np.ndarray) -> None:
+        tpl = self.pool.template
+        draws = ResetDraws.draw(self.np_random, len(envs), tpl)
+        self.last_draws = draws
+        self.risk_tolerance[envs] = draws.risk_tolerance
+        self.risky_weight[envs] = self._rules.risky_weight(draws.risk_tolerance)
+        self.time_to_goal[envs] = draws.time_to_goal
+        pool = self.pool
+        reset_rows_nb(
+            envs, draws.paths, draws.starts, draws.amounts, self.market.close, pool.cash_index, tpl._episode,
+            self.rows, self.t, self.end, self.state, pool.mobs, pool.recent, self.market.steps_per_day,
+            self.risk_tolerance, self.time_to_goal, pool.crypto3, tpl.leak_future, tpl._period, self._scratch, self._obs,
+        )  # fmt: skip
+
+    def _info(self) -> dict:
+        return {"value": self.state.value.copy(), "step": self.t.copy(), "path": self.rows.copy()}
+
+
+class PooledVectorEnv(gym.vector.VectorEnv):
+    """Several :class:`PortfolioVectorEnv` (one per scenario's market pool) as one vector env: envs are
+    split evenly across pools (the first pools take the remainder) and their outputs concatenated."""
+
+    metadata = PortfolioVectorEnv.metadata
+
+    def __init__(self, parts: list[PortfolioVectorEnv]):
+        if not parts:
+            raise ValueError("parts: at least one vector env")
+        shapes = {p.single_observation_space.shape for p in parts}
+        if len(shapes) != 1:
+            raise ValueError(f"parts: observation shapes differ ({sorted(shapes)})")
+        self.parts = parts
+        self.num_envs = sum(p.num_envs for p in parts)
+        self.single_action_space = parts[0].single_action_space
+        self.single_observation_space = parts[0].single_observation_space
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self._bounds = np.cumsum([0] + [p.num_envs for p in parts])
+
+    @staticmethod
+    def split(num_envs: int, n_pools: int) -> list[int]:
+        """Envs per pool: even, the first pools taking the remainder; every pool gets at least one."""
+        if num_envs < n_pools:
+            raise ValueError(f"num_envs: {num_envs} is fewer than the {n_pools} market pools (one env each at least)")
+        return [num_envs // n_pools + (k < num_envs % n_pools) for k in range(n_pools)]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        outs = [p.reset(seed=None if seed is None else seed + k, options=options) for k, p in enumerate(self.parts)]
+        return np.concatenate([o for o, _ in outs]), self._merge([i for _, i in outs])
+
+    def step(self, actions):
+        actions = np.asarray(actions)
+        outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self._bounds[:-1], self._bounds[1:], strict=True)]
+        obs, rew, term, trunc = (np.concatenate([o[k] for o in outs]) for k in range(4))
+        return obs, rew, term, trunc, self._merge([o[4] for o in outs])
+
+    def _merge(self, infos: list[dict]) -> dict:
+        merged: dict = {}
+        for key in ("value", "step", "path"):
+            merged[key] = np.concatenate([i[key] for i in infos])
+        if any("final_obs" in i for i in infos):
+            width = self.single_observation_space.shape[0]
+            merged["final_obs"] = np.concatenate([i.get("final_obs", np.zeros((len(i["value"]), width), np.float32))
+                                                  for i in infos])  # fmt: skip
+            merged["_final_obs"] = np.concatenate([i.get("_final_obs", np.zeros(len(i["value"]), bool)) for i in infos])
+        return merged
+
+
+__all__ = ["EnvPool", "PooledVectorEnv", "PortfolioVectorEnv", "ResetDraws", "market_tables_nb", "vector_step_nb"]

@@ -1,0 +1,139 @@
+"""PortfolioVectorEnv: the batched Numba env rolls exactly the single env's trajectories, ignores the
+future, gives the same bytes at any thread count, and refuses bad input."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import CostModel, RiskProfile
+from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
+from prometheus_sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+COSTS = CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1)
+
+
+@pytest.fixture(scope="module")
+def market() -> Market:
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=3)
+
+
+def test_batched_and_single_envs_roll_the_same_trajectories(market):
+    """Same draws and actions: observations, rewards and values agree exactly, across autoresets."""
+    n = 4
+    vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=True)
+    singles = [PortfolioEnv(market=market, episode_days=35, costs=COSTS, leak_future=True) for _ in range(n)]
+    obs, _ = vec.reset(seed=7)
+    first = [singles[j].reset(options=vec.last_draws.profile(j, 1))[0] for j in range(n)]
+    np.testing.assert_array_equal(obs, np.array(first))
+    rng = np.random.default_rng(1)
+    resets = 0
+    for _ in range(14):  # 5 decisions an episode: every env resets twice
+        actions = rng.integers(0, 7, n)
+        obs, reward, term, trunc, info = vec.step(actions)
+        done = np.flatnonzero(trunc)
+        for j in range(n):
+            s_obs, s_reward, s_term, s_trunc, s_info = singles[j].step(int(actions[j]))
+            assert s_reward == reward[j] and s_trunc == trunc[j] and not s_term
+            assert s_info["value"] == info["value"][j] or j in done
+            np.testing.assert_array_equal(info["final_obs"][j] if j in done else obs[j], s_obs)
+        for k, j in enumerate(done):
+            np.testing.assert_array_equal(obs[j], singles[j].reset(options=vec.last_draws.profile(k, 1))[0])
+            resets += 1
+    assert resets == 2 * n
+
+
+def test_the_months_to_goal_count_from_the_episodes_start(market):
+    vec = PortfolioVectorEnv(64, market=market, episode_days=35)
+    obs, _ = vec.reset(seed=0)
+    drawn = np.array([vec.last_draws.profile(j, 1)["profile"].time_to_goal for j in range(64)])
+    assert vec.last_draws.starts.min() > 30  # the goal would have been eaten by the market's first months
+    np.testing.assert_allclose(obs[:, 15] * 120, drawn, atol=0.5 + 1e-4)
+
+
+def test_the_batched_observation_ignores_the_future(market):
+    t_cut = 150
+    b = market.blocks
+    later = (np.arange(market.n_steps) > t_cut)[None, :, None]
+    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
+        open=np.where(later, b.open * 1.3, b.open), high=np.where(later, b.high * 1.3, b.high),
+        low=np.where(later, b.low * 1.3, b.low), close=np.where(later, b.close * 1.3, b.close),
+        volume=np.where(later, b.volume * 7, b.volume)), {"kind": "test"})  # fmt: skip
+    a, b2 = (
+        PortfolioVectorEnv(32, market=market, episode_days=35),
+        PortfolioVectorEnv(32, market=moved, episode_days=35),
+    )
+    oa, _ = a.reset(seed=3)
+    ob, _ = b2.reset(seed=3)
+    rng = np.random.default_rng(0)
+    compared = 0
+    for _ in range(12):
+        seen = a.t <= t_cut
+        np.testing.assert_array_equal(oa[seen], ob[seen])
+        compared += int(seen.sum())
+        actions = rng.integers(0, 7, 32)
+        oa, ra, _, _, ia = a.step(actions)
+        ob, rb, _, _, ib = b2.step(actions)
+        marked = ia["step"] <= t_cut
+        np.testing.assert_array_equal(ra[marked], rb[marked])
+    assert compared > 100
+
+
+def test_the_bytes_do_not_depend_on_the_thread_count(market):
+    def roll(threads: int) -> bytes:
+        before = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            vec = PortfolioVectorEnv(200, market=market, episode_days=35, costs=COSTS)
+            out = [vec.reset(seed=5)[0]]
+            rng = np.random.default_rng(2)
+            for _ in range(8):
+                obs, reward, *_ = vec.step(rng.integers(0, 7, 200))
+                out += [obs, reward]
+            return b"".join(np.ascontiguousarray(x).tobytes() for x in out)
+        finally:
+            numba.set_num_threads(before)
+
+    assert roll(1) == roll(numba.config.NUMBA_NUM_THREADS)
+
+
+def test_pools_split_and_concatenate(market):
+    other = Market.simulate(load_scenario(SCENARIOS / "crypto_winter.yaml").with_horizon(300), n_paths=2)
+    counts = PooledVectorEnv.split(5, 2)
+    assert counts == [3, 2]
+    env = PooledVectorEnv(
+        [PortfolioVectorEnv(c, market=m, episode_days=35) for c, m in zip(counts, [market, other], strict=True)]
+    )
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (5, 50) and env.observation_space.contains(obs)
+    for _ in range(5):
+        obs, reward, term, trunc, info = env.step(np.zeros(5, dtype=np.int64))
+    assert trunc.all() and info["_final_obs"].all() and np.isfinite(reward).all()
+    with pytest.raises(ValueError, match="fewer than the 2 market pools"):
+        PooledVectorEnv.split(1, 2)
+
+
+def test_bad_input_is_refused(market):
+    with pytest.raises(ValueError, match="num_envs: must be an integer >= 1"):
+        PortfolioVectorEnv(0, market=market)
+    vec = PortfolioVectorEnv(3, market=market, episode_days=35)
+    with pytest.raises(RuntimeError, match="call reset"):
+        vec.step(np.zeros(3, dtype=np.int64))
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="action 7: must be an integer in 0..6"):
+        vec.step(np.array([0, 7, 1]))
+    with pytest.raises(ValueError, match="expected 3 integers"):
+        vec.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="draws its episodes"):
+        vec.reset(options={"path": 0})
+
+
+def test_a_profile_draw_round_trips_to_reset_options(market):
+    vec = PortfolioVectorEnv(2, market=market, episode_days=35)
+    vec.reset(seed=11)
+    opts = vec.last_draws.profile(1, 1)
+    assert isinstance(opts["profile"], RiskProfile) and 0 <= opts["path"] < market.n_paths

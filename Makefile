@@ -19,7 +19,10 @@ SEEDS ?= 1000-1009
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/requirements.txt requirements/constraints.lock.txt
+$(STAMP): pyproject.toml requirements/requirements.txt requirements/constraints.lock.txt package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing Debian's nodejs and npm (solc-js and Anvil for live mode)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements/requirements.txt -c requirements/constraints.lock.txt
@@ -47,9 +50,11 @@ demo: setup
 	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress
 	@echo "== 6/7 acceptance criteria"
 	$(BIN)/prometheus-sim acceptance runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
+	  $$([ -f runs/evidence/live_integration.json ] && echo --evidence runs/evidence/live_integration.json) \
 	  || echo "(acceptance exits 1 while a criterion fails or is not measured: see the rows above)"
 	@echo "== 7/7 report"
-	$(BIN)/prometheus-sim report runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json
+	$(BIN)/prometheus-sim report runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
+	  $$([ -f runs/evidence/live_integration.json ] && echo --evidence runs/evidence/live_integration.json)
 	@echo "HTML report: $(CURDIR)/runs/demo/backtest/report.html"
 
 test: setup browser
@@ -63,4 +68,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_simulate.py
 
 clean:
-	rm -rf $(VENV) .cache runs
+	rm -rf $(VENV) .cache runs node_modules

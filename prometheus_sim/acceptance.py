@@ -236,7 +236,10 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     no_fc = "no forecast_eval evidence (`prometheus-sim forecast evaluate --out DIR` writes DIR/evidence/forecast_eval.json; pass it with --evidence)"
     no_api = "no api_bench evidence (benchmarks/bench_api.py writes it; the inference API is not built yet)"
     no_sec = "no api_security evidence (the API's security tests write it; the API is not built yet)"
-    no_live = "no live_integration evidence (the live integration tests write it; live mode is not built yet)"
+    no_live = (
+        "no live_integration evidence (the Anvil integration tests write it: pytest tests/test_chain_anvil.py "
+        "-> runs/evidence/live_integration.json)"
+    )
     rows = [
         _evidence_row(ev, "Model", "forecast_eval", "Forecast MAE", "< 5 %", _below("mae_pct", 5.0), "%",
                       DEFINITIONS["mae_pct"], no_fc, ("mae_pct_low", "mae_pct_high")),

@@ -879,5 +879,143 @@ def scenarios_list() -> None:
         click.echo(f"{path.stem:20s} {spec.horizon_days:5d} days  {spec.description}")
 
 
+# ---------------------------------------------------------------- live mode on a chain
+
+
+def _live_strategy(name: str, strategy_params: tuple[str, ...]):
+    from prometheus_sim.strategy_spec import StrategySpec, parse_strategy_params
+    from strategies import registry
+
+    try:
+        registry.factory(name)
+        params = parse_strategy_params(strategy_params, [name])[name]
+        return registry.build(StrategySpec(name, tuple(params.items())))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise click.UsageError(_message(exc)) from None
+
+
+@main.group()
+def devchain() -> None:
+    """A local dev chain (Anvil) with the VaultManager, PolicyEngine and PriceOracle deployed."""
+
+
+@devchain.command("up")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default="devchain.json",
+              show_default=True)  # fmt: skip
+@click.option("--market", "market_dir", default=None, help="A run directory [default: simulate `default`, 1 path].")
+@click.option("--start", type=click.IntRange(min=1), default=400, show_default=True,
+              help="The market bar the oracle starts at; the bars before it warm-start the history.")  # fmt: skip
+@click.option("--block-time", type=click.FloatRange(min=0.1), default=None, help="Interval mining [default: automine].")
+@click.option("--fees-bps", type=click.FloatRange(0, 9999), default=10.0, show_default=True)
+@click.option("--cooldown-seconds", type=click.IntRange(min=0), default=0, show_default=True)
+def devchain_up(config_path: Path, market_dir: str | None, start: int, block_time: float | None, fees_bps: float,
+                cooldown_seconds: int) -> None:  # fmt: skip
+    """Start Anvil on 127.0.0.1 (a free port), deploy, feed the first bar, seed 5 vaults, write the config."""
+    from adapters.chain.commands import devchain_up as up
+
+    try:
+        cfg = up(config_path, market_dir, start, block_time, fees_bps, cooldown_seconds)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"Anvil (PID {cfg['anvil_pid']}) at {cfg['rpc_url']}, chain {cfg['chain_id']}")
+    click.echo(
+        f"VaultManager {cfg['vault_manager']}, PolicyEngine {cfg['policy_engine']}, PriceOracle {cfg['price_oracle']}"
+    )
+    click.echo(f"{len(cfg['users'])} vaults; the AI oracle account is {cfg['oracle_account']} (Anvil's account 1: "
+               f"its dev key is in {config_path.parent / 'anvil.log'})")  # fmt: skip
+    click.echo(f"wrote {config_path}")
+
+
+@devchain.command("feed")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default="devchain.json",
+              show_default=True)  # fmt: skip
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--interval", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds between bars.")
+def devchain_feed(config_path: Path, steps: int, interval: float) -> None:
+    """Push the next bars of the config's market into the oracle, one transaction (block) per bar."""
+    from adapters.chain.commands import devchain_feed as feed
+    from adapters.chain.node import NodeDown
+
+    try:
+        first, last = feed(config_path, steps, interval)
+    except (ValueError, NodeDown) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"fed bars {first}..{last}")
+
+
+@devchain.command("down")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="devchain.json", show_default=True)  # fmt: skip
+def devchain_down(config_path: Path) -> None:
+    """Stop the dev chain's Anvil (by the PID in the config)."""
+    from adapters.chain.commands import devchain_down as down
+
+    click.echo("Anvil stopped" if down(config_path) else "Anvil was not running")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--strategy", "strategy_name", default=None, help="A registered strategy name or package.module:Class.")
+@click.option("--strategy-param", "strategy_params", multiple=True, metavar="KEY=VALUE")
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Decisions to make.")
+@click.option("--execute", is_flag=True, help="Sign and send (key from PROMETHEUS_PRIVATE_KEY or a keystore).")
+@click.option("--journal", "journal_path", default=None, help="JSON-lines journal [default: the config's].")
+@click.option("--wait-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds to wait for the next bar.")  # fmt: skip
+@click.pass_context
+def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None, strategy_params: tuple[str, ...],
+         steps: int, execute: bool, journal_path: str | None, wait_timeout: float) -> None:  # fmt: skip
+    """Run a strategy live against the chain in --config: a dry run (each transaction described, nothing
+    sent) unless --execute. `live replay JOURNAL` re-runs a journal's snapshots."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config_path is None or strategy_name is None:
+        raise click.UsageError("live: --config and --strategy are required (or a subcommand: replay)")
+    from adapters.chain.commands import live_run
+    from adapters.chain.journal import read_journal
+    from adapters.chain.node import NodeDown
+    from adapters.chain.signer import Reverted
+
+    strategy = _live_strategy(strategy_name, strategy_params)
+    try:
+        result, adapter, journal = live_run(config_path, strategy, steps, execute, journal_path, wait_timeout)
+    except (ValueError, NodeDown, Reverted, TimeoutError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    run_lines = read_journal(journal)
+    run_lines = run_lines[max(i for i, x in enumerate(run_lines) if x["kind"] == "start") :]
+    for line in run_lines:
+        if line["kind"] in ("dry_run", "refused", "reverted"):
+            click.echo(f"step {line['step']}: {line['kind'].upper()}: {line['text']}"
+                       + (f" ({line['reason']})" if line.get("reason") else ""))  # fmt: skip
+        elif line["kind"] == "receipt":
+            click.echo(f"step {line['step']}: {line['user']}: {line['tx_hash']} status {line['status']}")
+    mode = "executed" if execute else "dry run: nothing was sent"
+    click.echo(f"{len(result.decision_steps)} decisions at bars {result.decision_steps.tolist()} ({mode}); "
+               f"journal {journal}")  # fmt: skip
+
+
+@live.command("replay")
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@click.option("--strategy", "strategy_name", required=True)
+@click.option("--strategy-param", "strategy_params", multiple=True, metavar="KEY=VALUE")
+def live_replay(journal: str, strategy_name: str, strategy_params: tuple[str, ...]) -> None:
+    """Feed JOURNAL's recorded snapshots to the strategy; exit 1 if any recommendation differs."""
+    from adapters.chain.replay import replay
+
+    try:
+        report = replay(journal, _live_strategy(strategy_name, strategy_params))
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for line in report.mismatches[:20]:
+        click.echo(line)
+    click.echo(f"{report.decisions} decisions replayed: "
+               + ("same recommendations" if report.ok else f"{len(report.mismatches)} differences"))  # fmt: skip
+    sys.exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -87,9 +87,12 @@ class FeatureConfig:
 
     @classmethod
     def for_market(cls, market) -> FeatureConfig:
-        """Every block the market has (a real market without on-chain or macro files gets price and volume)."""
+        """Every block the market has (a real market without on-chain or macro files gets price and volume;
+        a live history, closes only, gets price alone)."""
         return cls(
-            onchain=not is_absent("onchain", None, market.absent), macro=not is_absent("macro", None, market.absent)
+            volume=not is_absent("volume", None, market.absent),
+            onchain=not is_absent("onchain", None, market.absent),
+            macro=not is_absent("macro", None, market.absent),
         )
 
 
@@ -340,6 +343,8 @@ def compute_features(market, config: FeatureConfig | None = None) -> FeatureSet:
     asking for it raises :class:`~prometheus_sim.blocks.MissingDataError` naming it.
     """
     config = FeatureConfig.for_market(market) if config is None else config
+    if config.volume and is_absent("volume", None, market.absent):
+        raise MissingDataError(absent_message("volume", None, market.absent) + " (feature switch 'volume')")
     for block, on in (("onchain", config.onchain), ("macro", config.macro)):
         if not on:
             continue

@@ -43,7 +43,7 @@ class MarketHistory:
     high = property(lambda self: self.blocks.high)
     low = property(lambda self: self.blocks.low)
     close = property(lambda self: self.blocks.close)
-    volume = property(lambda self: self.blocks.volume)
+    volume = property(lambda self: self._block("volume"))
     onchain = property(lambda self: self._block("onchain"))
     macro = property(lambda self: self._block("macro"))
 

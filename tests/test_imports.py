@@ -64,3 +64,22 @@ def test_imports_point_one_way():
     assert {"strategies"}.isdisjoint(imported(ROOT / "prometheus_sim" / "rl" / "env.py"))
     for path in (ROOT / "strategies").rglob("*.py"):
         assert "adapters" not in set(imported(path)), f"{path.relative_to(ROOT)} imports adapters"
+
+
+def test_only_the_chain_package_imports_web3():
+    """DESIGN: one place talks to a chain. web3 and eth-account are imported under ``adapters/chain/`` only."""
+    import ast
+
+    chain_libs = {"web3", "eth_account", "eth_tester", "eth_abi", "eth_utils"}
+    offenders = []
+    for root in ("prometheus_sim", "strategies", "adapters", "examples"):  # benchmarks measure web3 itself
+        for path in (ROOT / root).rglob("*.py"):
+            if (ROOT / "adapters" / "chain") in path.parents:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])  # fmt: skip
+                if chain_libs & {n.split(".")[0] for n in names}:
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, offenders
+    assert (ROOT / "adapters" / "chain" / "node.py").read_text().count("from web3 import") == 1

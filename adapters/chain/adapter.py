@@ -1,0 +1,375 @@
+"""``ChainAdapter``: the live side of the Adapter port, on a VaultManager, a PolicyEngine and a price oracle.
+
+Steps are bars: the oracle's rounds, appended to a :class:`~prometheus_sim.datasource.DataSource`
+warm-started from history, so step t is the index of bar t in the history the strategy sees (as
+in a backtest). :class:`LiveClock` waits (by blocks or by an interval) until the bar a decision
+needs exists. ``snapshot(t)`` reads every user's exact holdings, cost basis, risk profile and
+``canRebalance`` at the latest block, prices at bar t.
+
+``submit`` turns each user's orders into the PolicyEngine's typed legs (sells, then buys, in the
+market's column order; fractions in 18 decimals), applies the guard rails, derives the
+idempotency key (keccak of user, step and legs), skips keys the chain has already seen, simulates
+every call (``eth_call`` + gas estimate) and then, only with ``execute=True``, signs and sends them
+all before awaiting the receipts together. In a dry run (the default) each transaction is
+described and nothing is sent. Every step goes to the journal.
+
+The guide's ``PortfolioState`` live: ``unrealized_pnl`` from the vault's cost basis;
+``volatility_30d`` and ``sharpe_ratio`` from the time-weighted returns between this adapter's
+snapshots (deposits are not gains), annualised by the days between them; the regime from the
+history's closes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from web3 import Web3
+from web3.logs import DISCARD
+
+from adapters.chain.config import ChainConfig
+from adapters.chain.journal import Journal
+from adapters.chain.node import Chain, NodeDown
+from adapters.chain.signer import Prepared, Reverted, Sender
+from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.datasource import HistorySource
+from prometheus_sim.portfolio import AssetBook, OrderBatch, RebalanceRules, RiskProfiles, nb
+from prometheus_sim.portfolio.model import PortfolioStates
+from prometheus_sim.ports import DRY_RUN, FILLED, NOTHING, REFUSED, Receipts
+from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
+
+WAD = 10**18
+PRICE_SCALE = 1e8
+BUY, SELL = 0, 1
+WINDOW = nb.WINDOW_DAYS
+
+
+def idempotency_key(user: str, step: int, legs: list[tuple[str, int, int]]) -> bytes:
+    """keccak(user, step, legs): the same recommendation at the same step always has the same key."""
+    text = f"{Web3.to_checksum_address(user)}|{step}|" + ";".join(f"{a}:{s}:{x}" for a, s, x in legs)
+    return bytes(Web3.keccak(text=text))
+
+
+def live_batch(t, users, book, holdings, value, profiles, states, can, history, steps_per_day, rules, marks):
+    """A live :class:`SnapshotBatch` (also rebuilt from a journal by ``live replay``)."""
+    n = len(users)
+    close_t = history.close[0, t]
+    return SnapshotBatch(
+        step=t, timestamp=history.calendar[-1], users=users, book=book, holdings=holdings,
+        prices=np.broadcast_to(close_t, (n, len(close_t))).copy(), value=value, profiles=profiles, state=states,
+        can_rebalance=can, reward=np.full(n, np.nan), history=history, steps_per_day=steps_per_day, rules=rules,
+        marks=marks,
+    )  # fmt: skip
+
+
+def broadcast_history(hist: MarketHistory, t: int, n: int) -> MarketHistory:
+    """One path's history cut at t, seen by n users (broadcast views: no copies)."""
+    cut = MarketBlocks(*(np.broadcast_to(arr[:, : t + 1], (n, t + 1) + arr.shape[2:]) for arr in hist.blocks))
+    return MarketHistory(cut, hist.calendar[: t + 1], hist.absent)
+
+
+class ChainAdapter:
+    """See the module docstring."""
+
+    def __init__(self, chain: Chain, source: HistorySource, *, users: list[str] | None = None, execute: bool = False,
+                 sender: Sender | None = None, journal: Journal | None = None, rules: RebalanceRules | None = None):  # fmt: skip
+        self.chain = chain
+        self.config: ChainConfig = chain.config
+        self.source = source
+        if tuple(source.assets) != tuple(self.config.assets):
+            raise ValueError(f"history: assets {list(source.assets)} differ from the config's tokens "
+                             f"{list(self.config.assets)}")  # fmt: skip
+        chosen = users or list(self.config.users) or chain.call(chain.vault.functions.getUsers().call)
+        if not chosen:
+            raise ValueError("users: no vaults on the VaultManager and none in the config")
+        self.users = np.array([Web3.to_checksum_address(u) for u in chosen], dtype=object)
+        for u in self.users:
+            if not chain.call(chain.vault.functions.hasVault(u).call):
+                raise ValueError(f"users: {u} has no vault on the VaultManager at {self.config.vault_manager}")
+        if execute and sender is None:
+            raise ValueError("execute: a Sender with a key is required to send transactions")
+        self.execute = execute
+        self.sender = sender
+        self.journal = journal
+        self.rules = rules or RebalanceRules()
+        self.book = AssetBook.from_kinds(list(source.assets), list(source.asset_kinds))
+        self.steps_per_day = self.config.steps_per_day
+        self.base = source.n_steps  # bar index of the oracle's round 1
+        self._tokens = [chain.token_of[a] for a in source.assets]
+        self._rounds_read = 0
+        self._last: dict | None = None
+        self._returns: list[np.ndarray] = []
+        self._period_value = 0.0
+        self._closed = False
+        if journal:
+            warm = source.history()
+            journal.write("start", config=self.config.to_json(), users=list(self.users), execute=execute,
+                          assets=list(source.assets), asset_kinds=list(source.asset_kinds),
+                          steps_per_day=self.steps_per_day, rules=vars(self.rules),
+                          warm_start={"calendar": [str(x) for x in warm.calendar], "close": warm.close[0].tolist(),
+                                      "absent": list(source.absent)})  # fmt: skip
+
+    # ------------------------------------------------------------ time
+
+    def latest_step(self) -> int:
+        """The last bar the oracle has (``base - 1`` before its first round)."""
+        rid, *_ = self.chain.call(self.chain.oracle.functions.latestRoundData(self._tokens[0]).call)
+        return self.base + int(rid) - 1
+
+    def _catch_up(self, t: int) -> None:
+        need = t - self.base + 1
+        for rid in range(self._rounds_read + 1, need + 1):
+            close = np.empty(len(self._tokens))
+            for k, token in enumerate(self._tokens):
+                _, answer, _, updated, _ = self.chain.call(self.chain.oracle.functions.getRoundData(token, rid).call)
+                close[k] = answer / PRICE_SCALE
+            stamp = self.source.history().calendar[-1] + pd.Timedelta(days=1) / self.steps_per_day
+            self.source.append(stamp, close)
+            if self.journal:
+                self.journal.write("bar", step=self.base + rid - 1, round=rid, timestamp=str(stamp), close=close.tolist(),
+                                   updated_at=int(updated))  # fmt: skip
+            self._rounds_read = rid
+
+    # ------------------------------------------------------------ the port
+
+    def snapshot(self, t: int) -> SnapshotBatch:
+        self._check_open()
+        latest = self.latest_step()
+        if t > latest:
+            raise ValueError(f"step {t}: the oracle has bars up to {latest} only (LiveClock waits for them)")
+        if t < self.base - 1 or (self._last and t < self._last["step"]):
+            raise ValueError(f"step {t} is in the past for this live run")
+        self._catch_up(t)
+        hist_full = self.source.history()
+        n, n_assets = len(self.users), len(self._tokens)
+        close_t = hist_full.close[0, t]
+        holdings, basis = np.empty((n, n_assets)), np.empty((n, n_assets))
+        profiles, can, deposited = [], np.empty(n, dtype=bool), np.empty(n)
+        for i, user in enumerate(self.users):
+            assets, units, cost = self.chain.call(self.chain.vault.functions.getBalances(user).call)
+            col = {Web3.to_checksum_address(a): k for k, a in enumerate(assets)}
+            holdings[i] = [units[col[tok]] / WAD for tok in self._tokens]
+            basis[i] = [cost[col[tok]] / WAD for tok in self._tokens]
+            rt, months, amount, monthly = self.chain.call(self.chain.vault.functions.getRiskProfile(user).call)
+            profiles.append((rt / 1e4, int(months), amount / WAD or 1.0, monthly / WAD))
+            can[i] = self.chain.call(self.chain.engine.functions.canRebalance(user).call)
+            deposited[i] = self.chain.call(self.chain.vault.functions.deposited(user).call) / WAD
+        prof = RiskProfiles(*(np.array(col) for col in zip(*profiles, strict=True)))
+        value = (holdings * close_t).sum(axis=1)
+        states = self._states(t, value, deposited, holdings, basis, close_t, hist_full)
+        history = broadcast_history(hist_full, t, n)
+        marks = self._marks(t, value, hist_full)
+        self._last = {"step": t, "value": value, "deposited": deposited, "holdings": holdings}
+        if self.journal:
+            self.journal.write("snapshot", step=t, users=list(self.users), holdings=holdings.tolist(),
+                               basis=basis.tolist(), prices=close_t.tolist(), value=value.tolist(),
+                               profiles=[list(p) for p in profiles], can_rebalance=can.tolist(),
+                               deposited=deposited.tolist(), unrealized=states.unrealized_pnl.tolist(),
+                               volatility_30d=states.volatility_30d.tolist(), sharpe=states.sharpe_ratio.tolist(),
+                               regime=states.regime.tolist())  # fmt: skip
+        return live_batch(t, self.users, self.book, holdings, value, prof, states, can, history, self.steps_per_day,
+                          self.rules, marks)  # fmt: skip
+
+    def submit(self, t: int, orders: OrderBatch) -> Receipts:
+        self._check_open()
+        if self._last is None or t != self._last["step"]:
+            raise ValueError(f"orders for step {t}: submit once per snapshot, for its step")
+        n = len(self.users)
+        orders.validate(self.book, step=t, n_paths=n)
+        status = np.full(n, NOTHING, dtype=np.int8)
+        detail = [""] * n
+        nan = np.full((n, len(self._tokens)), np.nan)
+        legs_all = [self._legs(orders, i) for i in range(n)]
+        prepared: list[tuple[int, Prepared, bytes]] = []
+        for i, legs in enumerate(legs_all):
+            if not legs:
+                continue
+            refusal = self._guard(orders, i, legs)
+            key = idempotency_key(self.users[i], t, legs)
+            if refusal is None and self.chain.call(self.chain.engine.functions.usedKeys(key).call):
+                refusal = "already submitted (its idempotency key is used on chain): not sent again"
+            confidence_bps = int(round(float(orders.confidence[i]) * 10_000))
+            text = (f"PolicyEngine.submitAIRecommendation(user={self.users[i]}, recs={self._describe(legs)}, "
+                    f"confidenceBps={confidence_bps}, idempotencyKey=0x{key.hex()})")  # fmt: skip
+            if refusal is not None:
+                status[i], detail[i] = REFUSED, f"{text}: refused: {refusal}"
+                self._log("refused", t, i, text=text, reason=refusal)
+                continue
+            fn = self.chain.engine.functions.submitAIRecommendation(self.users[i], legs, confidence_bps, key)
+            try:
+                prep = self.sender.prepare(fn, text) if self.sender else None
+            except Reverted as exc:
+                status[i], detail[i] = REFUSED, str(exc)
+                self._log("reverted", t, i, text=text, reason=str(exc))
+                continue
+            if not self.execute:
+                gas = f", gas {prep.tx['gas']}" if prep else ""
+                status[i], detail[i] = DRY_RUN, f"DRY RUN (not sent): {text}{gas}"
+                self._log("dry_run", t, i, text=text, gas=prep.tx["gas"] if prep else None)
+                continue
+            prepared.append((i, prep, key))
+        before = nan.copy()
+        after = nan.copy()
+        fees, notional = np.zeros(n), np.zeros(n)
+        if prepared:
+            for i, _, _ in prepared:
+                before[i] = self._holdings(self.users[i])
+            hashes = [self.sender.send(prep) for _, prep, _ in prepared]
+            for (i, _, key), h in zip(prepared, hashes, strict=True):
+                self._log("transaction", t, i, tx_hash=h, idempotency_key="0x" + key.hex())
+            receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
+            for (i, _, _), h, rec in zip(prepared, hashes, receipts, strict=True):
+                after[i] = self._holdings(self.users[i])
+                if rec.status != 1:
+                    status[i], detail[i] = REFUSED, f"{h}: reverted on chain"
+                    self._log("receipt", t, i, tx_hash=h, status=0)
+                    continue
+                events = self.chain.engine.events.AIRecommendationExecuted().process_receipt(rec, errors=DISCARD)
+                ev = events[0].args if events else {}
+                fees[i] = ev.get("fees", 0) / WAD
+                notional[i] = float(np.abs(after[i] - before[i]) @ self._last_prices() / 2)
+                self._period_value += notional[i]
+                status[i] = FILLED
+                detail[i] = f"{h} (block {rec.blockNumber}, gas {rec.gasUsed})"
+                self._log("receipt", t, i, tx_hash=h, status=1, block=rec.blockNumber, gas_used=rec.gasUsed,
+                          event={k: (v.hex() if isinstance(v, bytes) else v) for k, v in dict(ev).items()})  # fmt: skip
+        self._held = np.where(np.isnan(after), self._last["holdings"], after)
+        if self.journal:
+            self.journal.write("orders", step=t, action=orders.action.tolist(), sell=orders.sell_fraction.tolist(),
+                               buy=orders.buy_fraction.tolist(), confidence=orders.confidence.tolist(),
+                               status=status.tolist())  # fmt: skip
+        return Receipts(t, self.users, status, None, fees, notional, before, after, tuple(detail))
+
+    def close(self) -> None:
+        if not self._closed and self.journal:
+            self.journal.write("end")
+            self.journal.close()
+        self._closed = True
+
+    # ------------------------------------------------------------ internals
+
+    def _legs(self, orders: OrderBatch, i: int) -> list[tuple[str, int, int]]:
+        legs = []
+        for side, fractions in ((SELL, orders.sell_fraction[i]), (BUY, orders.buy_fraction[i])):
+            for a, f in enumerate(fractions):
+                if f > 0 and a != self.book.cash_index:
+                    legs.append((self._tokens[a], side, int(round(min(float(f), 1.0) * WAD))))
+        return legs
+
+    def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]]) -> str | None:
+        import os
+
+        rails = self.config.guard_rails
+        if rails.paused or os.environ.get("PROMETHEUS_PAUSE") == "1":
+            return "paused (guard_rails.paused or PROMETHEUS_PAUSE=1)"
+        if float(orders.confidence[i]) < rails.confidence_floor:
+            return f"confidence {float(orders.confidence[i]):.3f} below guard_rails.confidence_floor {rails.confidence_floor}"
+        for token, _, amount in legs:
+            asset = self.chain.asset_of[token]
+            if rails.allowlist and asset not in rails.allowlist:
+                return f"asset {asset} is not in guard_rails.allowlist {list(rails.allowlist)}"
+            if amount / WAD > rails.max_trade_fraction + 1e-12:
+                return f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction {rails.max_trade_fraction}"
+        prices = self._last_prices()
+        holdings = self._last_holdings(i)
+        moved = sum(holdings[self._tokens.index(tok)] * prices[self._tokens.index(tok)] * x / WAD
+                    for tok, side, x in legs if side == SELL)  # fmt: skip
+        moved += sum(holdings[self.book.cash_index] * prices[self.book.cash_index] * x / WAD
+                     for _, side, x in legs if side == BUY)  # fmt: skip
+        if self._period_value + moved > rails.max_period_value:
+            return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
+                    f"({self._period_value:,.0f} traded this run)")  # fmt: skip
+        return None
+
+    def _describe(self, legs) -> str:
+        return "[" + ", ".join(f"({self.chain.asset_of[t]} {'sell' if s == SELL else 'buy'} {x / WAD:.6f})"
+                               for t, s, x in legs) + "]"  # fmt: skip
+
+    def _holdings(self, user: str) -> np.ndarray:
+        assets, units, _ = self.chain.call(self.chain.vault.functions.getBalances(user).call)
+        col = {Web3.to_checksum_address(a): k for k, a in enumerate(assets)}
+        return np.array([units[col[tok]] / WAD for tok in self._tokens])
+
+    def _last_prices(self) -> np.ndarray:
+        return self.source.history().close[0, self._last["step"]]
+
+    def _last_holdings(self, i: int) -> np.ndarray:
+        return self._holdings(self.users[i])
+
+    def _marks(self, t: int, value: np.ndarray, hist: MarketHistory) -> Marks:
+        """Values at every bar since the last snapshot: the holdings then (only this run's submissions move
+        them) at each bar's close, and the value read now at t. Bars before the run's first snapshot are
+        NaN: the vaults were not observed then."""
+        first = 0 if self._last is None else self._last["step"] + 1
+        steps = np.arange(first, t + 1)
+        equity = np.full((len(self.users), len(steps)), np.nan)
+        if self._last is not None and len(steps) > 1:
+            equity[:, :-1] = self._held @ hist.close[0, first:t].T
+        equity[:, -1] = value
+        return Marks(steps, hist.calendar[first : t + 1].values, equity, None)
+
+    def _states(self, t, value, deposited, holdings, basis, close_t, hist) -> PortfolioStates:
+        n = len(self.users)
+        if self._last is not None and t > self._last["step"]:
+            prev = self._last
+            days = (t - prev["step"]) / self.steps_per_day
+            growth = (value - (deposited - prev["deposited"])) / np.where(
+                prev["value"] > 0, prev["value"], np.nan
+            ) - 1.0
+            self._returns.append(np.nan_to_num(growth) / days)  # per day, so the annualisation holds
+            self._returns = self._returns[-WINDOW:]
+        vol, sharpe = np.zeros(n), np.zeros(n)
+        if len(self._returns) >= 2:
+            r = np.array(self._returns)
+            sd = r.std(axis=0, ddof=1)
+            vol = sd * np.sqrt(nb.DAYS_PER_YEAR)
+            sharpe = np.where(sd > 0, r.mean(axis=0) / np.where(sd > 0, sd, 1) * np.sqrt(nb.DAYS_PER_YEAR), 0.0)
+        regime = nb.regime_row_nb(hist.close, 0, t, self.steps_per_day, self.book.kind_codes)
+        unrealized = (holdings * close_t).sum(axis=1) - basis.sum(axis=1)
+        return PortfolioStates(unrealized, vol, sharpe, np.full(n, regime, dtype=np.int64))
+
+    def _log(self, kind: str, t: int, i: int, **fields) -> None:
+        if self.journal:
+            self.journal.write(kind, step=t, user=self.users[i], **fields)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("this ChainAdapter is closed; make a new one for another run")
+
+
+class LiveClock:
+    """Decision steps of a live run: every ``every`` bars from ``first``, ``n_decisions`` of them.
+
+    Iterating waits until the oracle has the bar (polling every ``poll_s``; the wait is counted in
+    blocks or seconds as the config's step says, and gives up after ``timeout_s`` with a clear error).
+    """
+
+    def __init__(self, adapter: ChainAdapter, every: int, n_decisions: int, first: int | None = None,
+                 poll_s: float = 0.2, timeout_s: float = 60.0):  # fmt: skip
+        if every < 1 or n_decisions < 1:
+            raise ValueError(f"every and steps: must be >= 1, got {every} and {n_decisions}")
+        self.adapter = adapter
+        self.every = every
+        self.first = adapter.latest_step() if first is None else first
+        self.n_decisions = n_decisions
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self.last_step = self.first + every * (n_decisions - 1)
+
+    def __iter__(self):
+        for k in range(self.n_decisions):
+            step = self.first + k * self.every
+            self.wait_for(step)
+            yield step
+
+    def wait_for(self, step: int) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while self.adapter.latest_step() < step:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bar {step} did not arrive within {self.timeout_s:.0f} s (is the oracle being fed? "
+                                   "prometheus-sim devchain feed)")  # fmt: skip
+            time.sleep(self.poll_s)
+
+
+__all__ = ["ChainAdapter", "LiveClock", "NodeDown", "broadcast_history", "idempotency_key", "live_batch"]

@@ -1,0 +1,160 @@
+"""Live-mode settings (``devchain.json`` or a file of the same shape): where the chain is, what is on it,
+and the guard rails. No secret ever lives here: the signing key comes from the environment or an
+encrypted keystore (:mod:`adapters.chain.signer`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ADDRESS_FIELDS = ("vault_manager", "policy_engine", "price_oracle")
+
+
+def _address(name: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
+        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}")
+    try:
+        int(value[2:], 16)
+    except ValueError:
+        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}") from None
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardRails:
+    """What a live run may never do, whatever the strategy says.
+
+    * ``max_trade_fraction``: the largest fraction of a holding (sell) or of cash (buy) one leg may move.
+    * ``max_period_value``: the most value (dollars) one run may trade per period, all users together.
+    * ``confidence_floor``: recommendations below this confidence are not sent.
+    * ``allowlist``: the only assets a leg may name.
+    * ``max_gas_price_gwei``: no transaction is sent while the base fee plus tip is above this.
+    * ``paused``: stops every submission at once (also ``PROMETHEUS_PAUSE=1`` in the environment).
+    """
+
+    max_trade_fraction: float = 1.0
+    max_period_value: float = 1e12
+    confidence_floor: float = 0.0
+    allowlist: tuple[str, ...] = ()
+    max_gas_price_gwei: float = 500.0
+    paused: bool = False
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("max_trade_fraction", 0.0, 1.0), ("confidence_floor", 0.0, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"guard_rails.{name}: must be a number in [{low}, {high}], got {value!r}")
+        for name in ("max_period_value", "max_gas_price_gwei"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"guard_rails.{name}: must be a finite number > 0, got {value!r}")
+        if not isinstance(self.paused, bool):
+            raise ValueError(f"guard_rails.paused: must be true or false, got {self.paused!r}")
+        object.__setattr__(self, "allowlist", tuple(self.allowlist))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainConfig:
+    """One chain and the contracts a live run talks to.
+
+    ``tokens`` maps asset names (the market's columns) to token addresses; ``asset_kinds`` gives
+    each asset's kind (stable, crypto, ...). ``step_blocks`` or ``step_seconds`` is how long a live
+    step is; ``steps_per_day`` is the stated day length in steps, which maps a strategy's
+    ``decision_every_days`` to steps (1 by default: a dev chain fed one day per block, or a daily
+    interval; ``step_seconds: 3600`` with ``steps_per_day: 24`` on a real chain).
+    """
+
+    rpc_url: str
+    chain_id: int
+    vault_manager: str
+    policy_engine: str
+    price_oracle: str
+    tokens: dict[str, str]
+    asset_kinds: dict[str, str]
+    users: tuple[str, ...] = ()
+    step_blocks: int | None = 1
+    step_seconds: float | None = None
+    steps_per_day: int = 1
+    receipt_timeout_s: float = 30.0
+    guard_rails: GuardRails = field(default_factory=GuardRails)
+    history: str | None = None
+    """a run directory or CSV/Parquet of closes the market history is warm-started from"""
+    history_row: int = 0
+    """the run directory's path the live market continues"""
+    history_until: int | None = None
+    """the last warm-start bar (the oracle's round 1 is the bar after it)"""
+    oracle_account: str | None = None
+    """the PolicyEngine's authorised sender (public address: a dry run simulates from it)"""
+    journal: str = "runs/live/journal.jsonl"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rpc_url, str) or not self.rpc_url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError(f"rpc_url: expected an http(s) or ws(s) URL, got {self.rpc_url!r}")
+        if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int) or self.chain_id < 1:
+            raise ValueError(f"chain_id: must be a positive integer, got {self.chain_id!r}")
+        for name in ADDRESS_FIELDS:
+            _address(name, getattr(self, name))
+        if not isinstance(self.tokens, dict) or not self.tokens:
+            raise ValueError("tokens: a map from asset name to token address is required")
+        for asset, address in self.tokens.items():
+            _address(f"tokens.{asset}", address)
+        if set(self.asset_kinds) != set(self.tokens):
+            raise ValueError(f"asset_kinds: must name the same assets as tokens; tokens {sorted(self.tokens)}, "
+                             f"asset_kinds {sorted(self.asset_kinds)}")  # fmt: skip
+        object.__setattr__(self, "users", tuple(_address("users[]", u) for u in self.users))
+        if self.oracle_account is not None:
+            _address("oracle_account", self.oracle_account)
+        if (self.step_blocks is None) == (self.step_seconds is None):
+            raise ValueError(
+                "step_blocks, step_seconds: give exactly one (a live step is a number of blocks or an interval)"
+            )
+        if self.step_blocks is not None and (not isinstance(self.step_blocks, int) or self.step_blocks < 1):
+            raise ValueError(f"step_blocks: must be an integer >= 1, got {self.step_blocks!r}")
+        if self.step_seconds is not None and not self.step_seconds > 0:
+            raise ValueError(f"step_seconds: must be > 0, got {self.step_seconds!r}")
+        if isinstance(self.steps_per_day, bool) or not isinstance(self.steps_per_day, int) or self.steps_per_day < 1:
+            raise ValueError(f"steps_per_day: must be an integer >= 1, got {self.steps_per_day!r}")
+        if not self.receipt_timeout_s > 0:
+            raise ValueError(f"receipt_timeout_s: must be > 0, got {self.receipt_timeout_s!r}")
+        if isinstance(self.guard_rails, dict):
+            object.__setattr__(self, "guard_rails", GuardRails(**self.guard_rails))
+
+    @classmethod
+    def load(cls, file: str | Path) -> ChainConfig:
+        file = Path(file)
+        if not file.exists():
+            raise ValueError(f"config {file}: not found (prometheus-sim devchain up writes devchain.json)")
+        try:
+            raw = json.loads(file.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config {file}: not JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"config {file}: expected a JSON object")
+        for secret in ("private_key", "key", "mnemonic", "password"):
+            if secret in raw:
+                raise ValueError(f"config {file}: field {secret!r} is refused: keys come from PROMETHEUS_PRIVATE_KEY "
+                                 "or an encrypted keystore, never from a config file")  # fmt: skip
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known - {"anvil_pid", "deployer"})
+        if unknown:
+            raise ValueError(f"config {file}: unknown field(s) {unknown}")
+        raw = {k: v for k, v in raw.items() if k in known}
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ValueError(f"config {file}: {exc}") from None
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["users"] = list(self.users)
+        out["guard_rails"]["allowlist"] = list(self.guard_rails.allowlist)
+        return out
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return tuple(self.tokens)
+
+
+__all__ = ["ChainConfig", "GuardRails"]

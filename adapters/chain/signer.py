@@ -1,0 +1,138 @@
+"""Signing and sending: the key, nonces, EIP-1559 fees, simulation before every send, receipt waits.
+
+The key comes from ``PROMETHEUS_PRIVATE_KEY`` or an encrypted keystore (``PROMETHEUS_KEYSTORE``, its
+password in ``PROMETHEUS_KEYSTORE_PASSWORD``), read by eth-account; never from a config file or a
+command-line argument, and it is never written to a log or the journal (only the address is).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3.exceptions import ContractLogicError, TimeExhausted
+
+from adapters.chain.node import Chain, NodeDown
+
+KEY_ENV = "PROMETHEUS_PRIVATE_KEY"
+KEYSTORE_ENV = "PROMETHEUS_KEYSTORE"
+KEYSTORE_PASSWORD_ENV = "PROMETHEUS_KEYSTORE_PASSWORD"
+GWEI = 10**9
+
+
+class Reverted(RuntimeError):
+    """A call that the chain refuses, with its reason; nothing was sent."""
+
+
+def load_account(env: dict | None = None) -> LocalAccount:
+    """The signing account from the environment (see the module docstring), or a clear error."""
+    env = os.environ if env is None else env
+    if env.get(KEY_ENV):
+        try:
+            return Account.from_key(env[KEY_ENV])
+        except Exception:
+            raise ValueError(f"{KEY_ENV}: not a valid private key (its value is not shown)") from None
+    if env.get(KEYSTORE_ENV):
+        path = Path(env[KEYSTORE_ENV])
+        if not path.exists():
+            raise ValueError(f"{KEYSTORE_ENV}: keystore {path} not found")
+        if KEYSTORE_PASSWORD_ENV not in env:
+            raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {path}")
+        try:
+            return Account.from_key(Account.decrypt(path.read_text(), env[KEYSTORE_PASSWORD_ENV]))
+        except ValueError:
+            raise ValueError(f"{KEYSTORE_ENV}: cannot decrypt {path} with the given password") from None
+    raise ValueError(f"--execute needs a signing key: set {KEY_ENV} or {KEYSTORE_ENV} (+ {KEYSTORE_PASSWORD_ENV})")
+
+
+@dataclass
+class Prepared:
+    """A transaction simulated and priced, ready to sign (or to show in a dry run)."""
+
+    description: str
+    tx: dict
+
+
+class Sender:
+    """Sends contract calls from one account: local nonces, simulation first, fees capped."""
+
+    def __init__(self, chain: Chain, account_address: str, account: LocalAccount | None = None,
+                 max_gas_price_gwei: float = 500.0, gas_limit: int = 500_000):  # fmt: skip
+        self.chain = chain
+        self.address = chain.w3.to_checksum_address(account_address)
+        self._account = account
+        self.max_fee_cap = int(max_gas_price_gwei * GWEI)
+        self.gas_limit = gas_limit
+        self._nonce: int | None = None
+
+    def prepare(self, fn, description: str, gas_limit: int | None = None) -> Prepared:
+        """Simulate ``fn`` (``eth_call``), estimate its gas and price it; a revert raises :class:`Reverted`."""
+        w3 = self.chain.w3
+        try:
+            fn.call({"from": self.address})
+            gas = fn.estimate_gas({"from": self.address})
+            block = w3.eth.get_block("latest")
+        except ContractLogicError as exc:
+            raise Reverted(f"{description}: the chain refuses it ({exc.message or exc})") from None
+        except (OSError, ConnectionError) as exc:
+            raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+        except Exception as exc:  # an in-process chain (eth-tester) raises its own TransactionFailed
+            if "revert" not in str(exc).lower():
+                raise
+            raise Reverted(f"{description}: the chain refuses it ({exc})") from None
+        limit = gas_limit or self.gas_limit
+        if gas > limit:
+            raise Reverted(f"{description}: needs {gas} gas, above the limit of {limit}")
+        base = int(block.get("baseFeePerGas", 0) or 0)
+        tip = min(GWEI, self.max_fee_cap)
+        max_fee = 2 * base + tip
+        if base + tip > self.max_fee_cap:
+            raise Reverted(f"{description}: gas price {(base + tip) / GWEI:.2f} gwei is above the cap "
+                           f"({self.max_fee_cap / GWEI:.2f} gwei, guard_rails.max_gas_price_gwei); not sent")  # fmt: skip
+        tx = fn.build_transaction({
+            "from": self.address, "gas": int(gas * 1.2) + 10_000, "maxFeePerGas": min(max_fee, self.max_fee_cap),
+            "maxPriorityFeePerGas": tip, "chainId": self.chain.config.chain_id, "nonce": 0,
+        })  # fmt: skip
+        return Prepared(description, tx)
+
+    def send(self, prepared: Prepared) -> str:
+        """Sign locally and send; the nonce is managed here (one read of the pending count, then counted)."""
+        if self._account is None:
+            raise ValueError("this Sender has no key: it can only prepare (dry run)")
+        w3 = self.chain.w3
+        try:
+            if self._nonce is None:
+                self._nonce = w3.eth.get_transaction_count(self.address, "pending")
+            tx = dict(prepared.tx, nonce=self._nonce)
+            signed = self._account.sign_transaction(tx)
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (OSError, ConnectionError) as exc:
+            self._nonce = None  # re-read after the node is back
+            raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+        self._nonce += 1
+        return tx_hash.to_0x_hex()
+
+    def wait(self, tx_hashes: list[str], timeout_s: float) -> list[dict]:
+        """Receipts of every hash (sent together, awaited together), within ``timeout_s`` overall."""
+        w3 = self.chain.w3
+        deadline = time.monotonic() + timeout_s
+        receipts = []
+        for h in tx_hashes:
+            left = max(deadline - time.monotonic(), 0.1)
+            try:
+                receipts.append(w3.eth.wait_for_transaction_receipt(h, timeout=left, poll_latency=0.05))
+            except TimeExhausted:
+                self._nonce = None
+                raise TimeoutError(f"no receipt for {h} within {timeout_s:.0f} s; its idempotency key makes a "
+                                   "retry safe (a mined submission is never sent twice)") from None  # fmt: skip
+            except (OSError, ConnectionError) as exc:
+                self._nonce = None
+                raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+        return receipts
+
+
+__all__ = ["KEYSTORE_ENV", "KEYSTORE_PASSWORD_ENV", "KEY_ENV", "Prepared", "Reverted", "Sender", "load_account"]

@@ -1,0 +1,275 @@
+"""Live mode on eth-tester (in-process py-evm): contracts, ChainAdapter, guard rails, parity with the
+simulated venue, replay, and every bad input refused before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from eth_account import Account
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.main import get_default_account_keys
+from web3 import EthereumTesterProvider, Web3
+from web3.logs import DISCARD
+
+from adapters.chain.adapter import ChainAdapter, idempotency_key
+from adapters.chain.commands import free_port, setup_devchain
+from adapters.chain.config import ChainConfig, GuardRails
+from adapters.chain.deploy import UNIT, feed_prices
+from adapters.chain.journal import Journal, read_journal
+from adapters.chain.node import NodeDown, connect
+from adapters.chain.replay import replay
+from adapters.chain.signer import Reverted, Sender, load_account
+from adapters.sim import SimAdapter, SimConfig
+from prometheus_sim.datasource import HistorySource
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import CostModel, RebalanceRules, RiskProfile, nb
+from prometheus_sim.ports import DRY_RUN, FILLED, REFUSED
+from prometheus_sim.scenario import load_scenario
+from strategies.registry import create
+from tests.conftest import ROOT, SCENARIOS
+
+START = 60
+FAKE_URL = "http://127.0.0.1:9"  # never contacted: the tests hand connect() an in-process Web3
+
+
+@pytest.fixture(scope="module")
+def market() -> Market:
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1)
+
+
+@pytest.fixture
+def dev(market, tmp_path):
+    """A fresh eth-tester chain with the contracts, bar START as the oracle's round 1, five vaults."""
+    tester = EthereumTester(PyEVMBackend())
+    w3 = Web3(EthereumTesterProvider(tester))
+    raw = setup_devchain(w3, market, START, str(tmp_path / "market"), FAKE_URL, cooldown_seconds=3600)
+    cfg = ChainConfig(**raw)
+    chain = connect(cfg, w3)
+    key = get_default_account_keys()[1]
+    account = Account.from_key(key.to_bytes())
+    return {"w3": w3, "tester": tester, "cfg": cfg, "chain": chain, "account": account, "key": key.to_hex(),
+            "raw": raw}  # fmt: skip
+
+
+def adapter_for(dev, market, tmp_path, execute=True, rails=None):
+    chain = dev["chain"]
+    if rails is not None:
+        from dataclasses import replace
+
+        chain.config = replace(chain.config, guard_rails=rails)
+    sender = Sender(chain, dev["account"].address, dev["account"] if execute else None)
+    source = HistorySource.from_market(market, 0, until=START - 1)
+    return ChainAdapter(chain, source, execute=execute, sender=sender, journal=Journal(tmp_path / "journal.jsonl"))
+
+
+def feed(dev, market, t, prices=None):
+    closes = dict(zip(market.assets, market.close[0, t] if prices is None else prices, strict=True))
+    feed_prices(dev["w3"], dev["cfg"].price_oracle, dev["chain"].token_of, closes)
+
+
+def test_the_committed_artifacts_are_what_the_sources_compile_to():
+    out = subprocess.run(["node", "contracts_mock/compile.mjs", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "artifacts up to date" in out.stdout
+    for name in ("VaultManager", "PolicyEngine", "PriceOracle"):
+        assert json.loads((ROOT / "abis" / f"{name}.json").read_text())
+
+
+def test_vault_portfolios_are_read_exactly(dev, market, tmp_path):
+    chain = dev["chain"]
+    for user in dev["cfg"].users:
+        total, assets, allocations = chain.vault.functions.getUserPortfolio(user).call()
+        cash = chain.token_of["USDC"] if "USDC" in chain.token_of else None
+        assert total == pytest.approx(100_000 * UNIT * market.close[0, START, market.assets.index("USDC")], rel=1e-9)
+        assert (
+            sum(allocations) == 10_000
+            and allocations[[Web3.to_checksum_address(a) for a in assets].index(cash)] == 10_000
+        )
+    snap = adapter_for(dev, market, tmp_path).snapshot(START)
+    assert snap.holdings[:, market.assets.index("USDC")].tolist() == [100_000.0] * 5
+    np.testing.assert_allclose(snap.profiles.risk_tolerance, [0.2, 0.35, 0.5, 0.65, 0.8])
+    np.testing.assert_array_equal(snap.prices[0], np.round(market.close[0, START] * 1e8) / 1e8)  # 8-decimal oracle
+    assert snap.history.close.shape == (5, START + 1, len(market.assets))
+
+
+def test_a_recommendation_fills_as_the_simulated_venue_fills_it(dev, market, tmp_path):
+    """Same state, same strategy: same orders; executed at the same prices: same holdings (1e-8)."""
+    t = START
+    profile = RiskProfile(risk_tolerance=0.5, time_to_goal=36, investment_amount=100_000.0)
+    one = market.rows(slice(0, 1))
+    sim = SimAdapter(one, SimConfig(costs=CostModel(fees_bps=10.0, slippage_bps=0.0, impact=0.0)), profile, start=t)
+    sim_snap = sim.snapshot(t)
+    # the chain vault holds exactly the simulated user's units
+    w3, chain, owner = dev["w3"], dev["chain"], dev["w3"].eth.accounts[0]
+    user = w3.eth.accounts[8]
+    chain.vault.functions.createVault(user, (5000, 36, 100_000 * UNIT, 0), True).transact({"from": owner})
+    for a, units in enumerate(sim_snap.holdings[0]):
+        if units > 0:
+            chain.vault.functions.deposit(user, chain.token_of[market.assets[a]], int(round(units * UNIT))).transact(
+                {"from": owner})  # fmt: skip
+    adapter = adapter_for(dev, market, tmp_path)
+    adapter.users = np.array([user], dtype=object)
+    chain_snap = adapter.snapshot(t)
+    strategy = create("equal_weight", period_days=1)
+    sim_orders, chain_orders = strategy.decide_batch(sim_snap), strategy.decide_batch(chain_snap)
+    np.testing.assert_allclose(chain_orders.buy_fraction, sim_orders.buy_fraction, rtol=1e-9)
+    np.testing.assert_allclose(chain_orders.sell_fraction, sim_orders.sell_fraction, rtol=1e-9, atol=1e-12)
+    feed(dev, market, t + 1, prices=market.open[0, t + 1])  # the chain executes at the price the sim fills at
+    receipts = adapter.submit(t, chain_orders)
+    sim.submit(t, sim_orders)
+    assert receipts.status.tolist() == [FILLED]
+    np.testing.assert_allclose(receipts.holdings_after[0], sim.state.holdings[0], rtol=1e-8)
+    assert receipts.fees[0] == pytest.approx(sim.state.fees[0], rel=1e-8)
+
+
+def test_auto_rebalance_follows_the_portfolio_models_rule(dev, market):
+    """canRebalance: opted in and past the cool-down; autoRebalance: RebalanceRules' target, inflation-tilted."""
+    w3, chain, tester = dev["w3"], dev["chain"], dev["tester"]
+    ai, user = dev["account"].address, dev["cfg"].users[2]  # risk tolerance 0.5
+    engine = chain.engine.functions
+    assert engine.canRebalance(user).call()  # opted in, never traded
+    with pytest.raises(Exception, match="not an authorised oracle"):
+        engine.autoRebalance(user, 500).call({"from": w3.eth.accounts[3]})
+    holdings = np.array([chain.vault.functions.getBalances(user).call()[1]], dtype=float)[0] / UNIT
+    w3.eth.wait_for_transaction_receipt(engine.autoRebalance(user, 500).transact({"from": ai}))
+    after = np.array(chain.vault.functions.getBalances(user).call()[1], dtype=float) / UNIT
+    # the model's rule: target weights with the inflation tilt (5 % against a 2 % target), filled at the oracle's prices
+    from prometheus_sim.portfolio import AssetBook
+
+    book = AssetBook.from_kinds(market.assets, market.asset_kinds)
+    price = market.close[0, START]
+    target = RebalanceRules().target_weights(book, 0.5, 0.05)[0]
+    sell, buy = np.zeros(len(price)), np.zeros(len(price))
+    nb.target_orders_row_nb(holdings, price, target, book.cash_index, sell, buy)
+    expect, basis = holdings.copy(), holdings * price
+    nb.fill_row_nb(expect, basis, book.cash_index, price, np.ones(len(price)), sell, buy, 0.001, 0.0, 0.0)
+    np.testing.assert_allclose(after, expect, rtol=1e-8)
+    assert not engine.canRebalance(user).call()  # inside the cool-down
+    with pytest.raises(Exception, match="cannot rebalance now"):
+        engine.autoRebalance(user, 500).call({"from": ai})
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3601)
+    assert engine.canRebalance(user).call()
+    w3.eth.wait_for_transaction_receipt(chain.vault.functions.setAutoRebalance(False).transact({"from": user}))
+    assert not engine.canRebalance(user).call()  # opted out
+
+
+def test_dry_run_sends_nothing_and_describes_each_transaction(dev, market, tmp_path):
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    block = dev["w3"].eth.block_number
+    snap = adapter.snapshot(START)
+    receipts = adapter.submit(START, create("equal_weight", period_days=1).decide_batch(snap))
+    assert (receipts.status == DRY_RUN).all() and dev["w3"].eth.block_number == block
+    assert all("DRY RUN (not sent): PolicyEngine.submitAIRecommendation(" in d and "gas" in d for d in receipts.detail)
+    assert np.isnan(receipts.holdings_after).all()
+
+
+def test_a_used_key_and_an_unauthorised_sender_are_refused(dev, market, tmp_path):
+    chain, w3 = dev["chain"], dev["w3"]
+    user, token = dev["cfg"].users[0], chain.token_of["BTC"]
+    legs = [(token, 0, UNIT // 10)]
+    key = idempotency_key(user, START, legs)
+    fn = chain.engine.functions.submitAIRecommendation(user, legs, 9000, key)
+    intruder = Sender(chain, w3.eth.accounts[4])
+    with pytest.raises(Reverted, match="not an authorised oracle"):
+        intruder.prepare(fn, "submit")
+    sender = Sender(chain, dev["account"].address, dev["account"])
+    receipt = sender.wait([sender.send(sender.prepare(fn, "submit"))], 10)[0]
+    events = chain.engine.events.AIRecommendationExecuted().process_receipt(receipt, errors=DISCARD)
+    assert events[0].args.user == user and events[0].args.confidenceBps == 9000 and events[0].args.legs == 1
+    with pytest.raises(Reverted, match="idempotency key already used"):
+        sender.prepare(fn, "submit again")
+    # the adapter checks the key on chain before sending: a retry of the same decision is not sent twice
+    adapter = adapter_for(dev, market, tmp_path)
+    snap = adapter.snapshot(START)
+    orders = create("equal_weight", period_days=1).decide_batch(snap)
+    first = adapter.submit(START, orders)
+    adapter._last["step"] = START  # the same decision again (a retry after a timeout)
+    again = adapter.submit(START, orders)
+    assert (first.status == FILLED).all() and (again.status == REFUSED).all()
+    assert all("already submitted" in d for d in again.detail)
+
+
+@pytest.mark.parametrize(
+    ("rails", "reason"),
+    [
+        (GuardRails(paused=True), "paused"),
+        (GuardRails(allowlist=("BTC",)), "not in guard_rails.allowlist"),
+        (GuardRails(confidence_floor=1.0), None),  # equal_weight's confidence is 1.0: allowed
+        (GuardRails(max_trade_fraction=0.1), "above guard_rails.max_trade_fraction"),
+        (GuardRails(max_period_value=1000.0), "max_period_value"),
+    ],
+)
+def test_guard_rails_stop_what_they_name(dev, market, tmp_path, rails, reason):
+    adapter = adapter_for(dev, market, tmp_path, rails=rails)
+    snap = adapter.snapshot(START)
+    receipts = adapter.submit(START, create("equal_weight", period_days=1).decide_batch(snap))
+    if reason is None:
+        assert (receipts.status == FILLED).all()
+    else:
+        assert (receipts.status == REFUSED).all() and all(reason in d for d in receipts.detail)
+
+
+def test_a_journal_replays_to_the_same_recommendations(dev, market, tmp_path):
+    from prometheus_sim.backtest import run
+
+    adapter = adapter_for(dev, market, tmp_path)
+    for t in range(START + 1, START + 5):  # the run is marked through the bar after its last decision
+        feed(dev, market, t)
+    run(create("equal_weight", period_days=1), adapter, [START, START + 1, START + 2, START + 3])
+    lines = read_journal(tmp_path / "journal.jsonl")
+    kinds = [x["kind"] for x in lines]
+    assert (
+        kinds.count("snapshot") == 5
+        and kinds.count("orders") == 4
+        and kinds.count("receipt") == 20
+        and kinds[-1] == "end"
+    )
+    assert replay(tmp_path / "journal.jsonl", create("equal_weight", period_days=1)).ok
+    other = replay(tmp_path / "journal.jsonl", create("sixty_forty"))
+    assert not other.ok and "buy" in other.mismatches[0]
+    assert dev["key"][2:] not in (tmp_path / "journal.jsonl").read_text()
+
+
+def test_bad_input_is_refused_before_anything_is_sent(dev, market, tmp_path):
+    w3, raw = dev["w3"], dev["raw"]
+    with pytest.raises(ValueError, match="chain_id: the node at .* is chain 131277322940537, the config says 1"):
+        connect(ChainConfig(**{**raw, "chain_id": 1}), w3)
+    with pytest.raises(ValueError, match="policy_engine: .* is not a contract"):
+        connect(ChainConfig(**{**raw, "policy_engine": w3.eth.accounts[5]}), w3)
+    tokens = dict(raw["tokens"])
+    tokens.pop("SOL")
+    kinds = {a: k for a, k in raw["asset_kinds"].items() if a != "SOL"}
+    with pytest.raises(ValueError, match="tokens: the VaultManager holds token"):
+        connect(ChainConfig(**{**raw, "tokens": tokens, "asset_kinds": kinds}), w3)
+    down = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(NodeDown, match=f"the node at {down} does not answer"):
+        connect(ChainConfig(**{**raw, "rpc_url": down}))
+    with pytest.raises(ValueError, match="rpc_url: expected an http"):
+        ChainConfig(**{**raw, "rpc_url": "localhost:8545"})
+    with pytest.raises(ValueError, match="guard_rails.max_trade_fraction"):
+        GuardRails(max_trade_fraction=2)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**raw, "private_key": "0x01"}))
+    with pytest.raises(ValueError, match="'private_key' is refused"):
+        ChainConfig.load(bad)
+    with pytest.raises(ValueError, match="needs a signing key"):
+        load_account({})
+    with pytest.raises(ValueError, match="PROMETHEUS_PRIVATE_KEY: not a valid private key"):
+        load_account({"PROMETHEUS_PRIVATE_KEY": "0xnope"})
+    adapter = adapter_for(dev, market, tmp_path)
+    with pytest.raises(ValueError, match="the oracle has bars up to 60 only"):
+        adapter.snapshot(START + 5)
+    with pytest.raises(ValueError, match="users: 0x.* has no vault"):
+        ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 1), users=[w3.eth.accounts[9]])
+
+
+def test_a_strategy_needing_what_the_chain_lacks_fails_at_start(dev, market, tmp_path):
+    from prometheus_sim.blocks import MissingDataError
+
+    snap = adapter_for(dev, market, tmp_path).snapshot(START)
+    with pytest.raises(MissingDataError, match="volume"):
+        _ = snap.history.volume
+    assert snap.history.close.shape[1] == START + 1

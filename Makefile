@@ -30,10 +30,13 @@ $(STAMP): pyproject.toml requirements/requirements.txt requirements/constraints.
 	$(BIN)/prometheus-sim warmup
 	touch $(STAMP)
 
-# Debian's Chromium renders the HTML report in a test (headless).
+# Debian's Chromium renders the HTML report in a test (headless); Debian's redis-server backs the API's
+# rate-limit test (started and stopped by the test itself).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (for the report test)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "installing Debian's redis-server (for the API's rate-limit test)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
 
 demo: setup
 	@echo "== 1/7 simulate the default scenario (1,000 paths)"
@@ -50,11 +53,11 @@ demo: setup
 	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress
 	@echo "== 6/7 acceptance criteria"
 	$(BIN)/prometheus-sim acceptance runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
-	  $$([ -f runs/evidence/live_integration.json ] && echo --evidence runs/evidence/live_integration.json) \
+	  $$(for f in runs/evidence/*.json; do [ -f $$f ] && echo --evidence $$f; done) \
 	  || echo "(acceptance exits 1 while a criterion fails or is not measured: see the rows above)"
 	@echo "== 7/7 report"
 	$(BIN)/prometheus-sim report runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
-	  $$([ -f runs/evidence/live_integration.json ] && echo --evidence runs/evidence/live_integration.json)
+	  $$(for f in runs/evidence/*.json; do [ -f $$f ] && echo --evidence $$f; done)
 	@echo "HTML report: $(CURDIR)/runs/demo/backtest/report.html"
 
 test: setup browser

@@ -1017,5 +1017,106 @@ def live_replay(journal: str, strategy_name: str, strategy_params: tuple[str, ..
     sys.exit(0 if report.ok else 1)
 
 
+# ---------------------------------------------------------------- the inference API
+
+
+@main.command()
+@click.option(
+    "--market", default="default", show_default=True, help="A run directory or a scenario (1 path simulated)."
+)
+@click.option("--path", "path_index", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--start-day", type=click.IntRange(min=0), default=None, help="[default: day 365 or the last]")
+@click.option("--step-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="The market advances one day this often (0: never).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--forecaster", default="prometheus-forecaster@latest", show_default=True)
+@click.option("--policy", default="prometheus-dqn@latest", show_default=True, help="'' to serve no DQN.")
+@click.option("--optimize-default", type=click.Choice(["dqn", "forecast"]), default="dqn", show_default=True)
+@click.option("--keys-file", default=None, help="[default: PROMETHEUS_API_KEYS_FILE or .prometheus/api_keys.json]")
+@click.option("--rate-limit", default="100/second", show_default=True, help="Per API key, e.g. 6000/minute.")
+@click.option("--rate-limit-storage", default="memory://", show_default=True, help="memory:// or redis://host:port")
+@click.option("--batching/--no-batching", default=True, show_default=True)
+@click.option("--max-batch", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-window-ms", type=click.FloatRange(min=0), default=2.0, show_default=True)
+@click.option("--max-body-bytes", type=click.IntRange(min=256), default=16_384, show_default=True)
+@click.option("--tracking-uri", default=None)
+@click.option("--device", default="cpu", show_default=True)
+def serve(market: str, path_index: int, start_day: int | None, step_seconds: float, host: str, port: int,
+          forecaster: str, policy: str, optimize_default: str, keys_file: str | None, rate_limit: str,
+          rate_limit_storage: str, batching: bool, max_batch: int, batch_window_ms: float, max_body_bytes: int,
+          tracking_uri: str | None, device: str) -> None:  # fmt: skip
+    """Serve the inference API (FastAPI on uvicorn): forecasts, recommendations, risk; docs at /docs."""
+    import logging
+
+    import uvicorn
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    try:
+        settings = ServeSettings(
+            market=market, path=path_index, start_day=start_day, step_seconds=step_seconds, forecaster=forecaster,
+            policy=policy or None, optimize_default=optimize_default, keys_file=keys_file, rate_limit=rate_limit,
+            rate_limit_storage=rate_limit_storage, batching=batching, max_batch=max_batch,
+            batch_window_ms=batch_window_ms, max_body_bytes=max_body_bytes, tracking_uri=tracking_uri, device=device,
+        )  # fmt: skip
+        app = create_app(settings)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+@main.group()
+def keys() -> None:
+    """API keys: only their SHA-256 is stored; a new key is printed once."""
+
+
+@keys.command("add")
+@click.argument("name")
+@click.option("--keys-file", default=None)
+def keys_add(name: str, keys_file: str | None) -> None:
+    """Make a key for NAME and print it (it is not shown again)."""
+    from prometheus_sim.api.keys import KeyStore
+
+    try:
+        store = KeyStore(keys_file)
+        key = store.add(name)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(key)
+    click.echo(f"(stored as a SHA-256 hash in {store.path}; keep the key: it is not shown again)", err=True)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@click.option("--keys-file", default=None)
+def keys_revoke(name: str, keys_file: str | None) -> None:
+    """Revoke NAME's key (a running server refuses it with 403 at once)."""
+    from prometheus_sim.api.keys import KeyStore
+
+    try:
+        KeyStore(keys_file).revoke(name)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"revoked {name}")
+
+
+@keys.command("list")
+@click.option("--keys-file", default=None)
+def keys_list(keys_file: str | None) -> None:
+    """Names, creation times and whether each key is revoked (never the keys)."""
+    import datetime
+
+    from prometheus_sim.api.keys import KeyStore
+
+    for r in KeyStore(keys_file).names():
+        when = datetime.datetime.fromtimestamp(r.created, datetime.UTC).strftime("%Y-%m-%d %H:%M") if r.created else "-"
+        click.echo(f"{r.name}\t{when}\t{'revoked' if r.revoked else 'live'}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,335 @@
+"""The inference API (FastAPI, "Prometheus AI API" 1.0.0): the guide's endpoints, keys, rate limits, batching.
+
+* ``GET /health``: model versions, which strategy ``/v1/optimize/portfolio`` serves by default,
+  uptime, the market day; 503 with ``ready: false`` until the models are loaded (they load once,
+  in the background, from the MLflow registry).
+* ``POST /v1/predict/price``, ``POST /v1/optimize/portfolio``, ``POST /v1/assess/risk``,
+  ``WS /ws/predictions/{asset}`` (a 1-day prediction each time the market feed advances): an API
+  key in ``X-API-Key`` (401 without a known one, 403 for a revoked one), a per-key rate limit
+  (``limits``; memory or Redis), 413 for a body above ``max_body_bytes``, 422 naming the field.
+* ``GET /metrics``: Prometheus text format (``prometheus-client``). ``/docs``: OpenAPI.
+
+Request bodies and keys are never logged: the access log line is method, path, status, the key's
+*name* and the time taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from prometheus_sim.api import schemas
+from prometheus_sim.api.batcher import MicroBatcher
+from prometheus_sim.api.keys import Forbidden, KeyStore, Unauthorized
+from prometheus_sim.api.service import Clock, ForecastService, MarketFeed, PortfolioService, assess_risk
+
+log = logging.getLogger("prometheus_sim.api")
+TITLE, VERSION = "Prometheus AI API", "1.0.0"
+
+
+@dataclass
+class ServeSettings:
+    """Everything ``prometheus-sim serve`` takes (see ``serve --help``)."""
+
+    market: str
+    path: int = 0
+    start_day: int | None = None
+    step_seconds: float = 60.0
+    forecaster: str = "prometheus-forecaster@latest"
+    policy: str | None = "prometheus-dqn@latest"
+    optimize_default: str = "dqn"
+    keys_file: str | None = None
+    rate_limit: str = "100/second"
+    rate_limit_storage: str = "memory://"
+    batching: bool = True
+    max_batch: int = 64
+    batch_window_ms: float = 2.0
+    max_body_bytes: int = 16_384
+    tracking_uri: str | None = None
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.optimize_default not in ("dqn", "forecast"):
+            raise ValueError(f"optimize_default: dqn or forecast, got {self.optimize_default!r}")
+        if self.optimize_default == "dqn" and not self.policy:
+            raise ValueError("policy: the dqn default needs a registered policy (or --optimize-default forecast)")
+        if not self.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError(f"rate_limit_storage: memory:// or redis://host:port, got {self.rate_limit_storage!r}")
+        from limits import parse
+
+        try:
+            parse(self.rate_limit)
+        except ValueError:
+            raise ValueError(f"rate_limit: like '100/second' or '6000/minute', got {self.rate_limit!r}") from None
+
+
+def load_market(spec: str):
+    """A run directory, or a shipped scenario name / file simulated with one path."""
+    from pathlib import Path
+
+    from prometheus_sim.market import Market
+
+    p = Path(spec)
+    if p.is_dir():
+        return Market.load(p)
+    from prometheus_sim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    file = p if p.exists() else root / f"{spec}.yaml"
+    if not file.exists():
+        raise ValueError(f"market {spec!r}: neither a run directory nor a scenario")
+    return Market.simulate(load_scenario(file), n_paths=1)
+
+
+class State:
+    """What the app holds once started."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self.clock = Clock()
+        self.keys = KeyStore(settings.keys_file)
+        from limits import parse, storage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
+        self.limit = parse(settings.rate_limit)
+        uri = settings.rate_limit_storage
+        options = {} if uri.startswith("memory") else {"implementation": "redispy"}  # redis-py's asyncio client
+        self.limiter = MovingWindowRateLimiter(storage.storage_from_string("async+" + uri, **options))
+        self.feed = MarketFeed(load_market(settings.market), settings.path, settings.start_day, settings.step_seconds)
+        self.forecast: ForecastService | None = None
+        self.portfolio: dict[str, PortfolioService] = {}
+        self.models: dict[str, str] = {}
+        self.batcher: MicroBatcher | None = None
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        self.sockets: set[asyncio.Queue] = set()
+        self.metrics = _Metrics()
+
+    def load_models(self) -> None:
+        """Load the registered models once (in the background: /health says ready when done)."""
+        try:
+            from prometheus_sim.forecast.predictor import PricePredictor
+            from strategies.dqn import DQNStrategy
+            from strategies.forecast import ForecastStrategy
+
+            s = self.settings
+            predictor = PricePredictor.load(s.forecaster, s.tracking_uri, s.device)
+            if predictor.meta["features"].get("volume") and not state_has_volume(self.feed):
+                raise ValueError(f"{s.forecaster} reads volume and the market {self.feed.market.name!r} has none")
+            self.forecast = ForecastService(predictor, self.feed)
+            self.models["forecaster"] = predictor.model_uri
+            forecast_strategy = ForecastStrategy(model=s.forecaster, tracking_uri=s.tracking_uri)
+            self.portfolio["forecast"] = PortfolioService(forecast_strategy, self.feed, "forecast")
+            if s.policy:
+                dqn = DQNStrategy(model=s.policy, tracking_uri=s.tracking_uri)
+                self.portfolio["dqn"] = PortfolioService(dqn, self.feed, "dqn")
+                self.models["policy"] = f"models:/{dqn.ref[0]}/{dqn.ref[1]}"
+            service = self.forecast
+
+            def run_batch(items: list) -> list:
+                self.metrics.batch.observe(len(items))
+                return service.predict_batch(items)
+
+            self.batcher = MicroBatcher(run_batch, s.max_batch, s.batch_window_ms / 1000, s.batching)
+            self.ready.set()
+        except Exception as exc:  # reported by /health, never a crash of the server
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("model load failed: %s", self.load_error)
+
+
+def state_has_volume(feed: MarketFeed) -> bool:
+    from prometheus_sim.blocks import is_absent
+
+    return not is_absent("volume", None, feed.market.absent)
+
+
+class _Metrics:
+    def __init__(self):
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("prometheus_api_requests", "Requests answered", ["path", "status"],
+                                registry=self.registry)  # fmt: skip
+        self.latency = Histogram("prometheus_api_latency_seconds", "Request latency", ["path"], registry=self.registry,
+                                 buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2))  # fmt: skip
+        self.batch = Histogram("prometheus_api_batch_size", "Requests per model call", registry=self.registry,
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128))  # fmt: skip
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    state = State(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loop = asyncio.get_running_loop()
+        loader = loop.run_in_executor(None, state.load_models)
+
+        def push(day: int) -> None:
+            for q in list(state.sockets):
+                loop.call_soon_threadsafe(q.put_nowait, day)
+
+        state.feed.on_advance(push)
+        ticker = asyncio.create_task(_advance(state)) if settings.step_seconds > 0 else None
+        yield
+        if ticker:
+            ticker.cancel()
+        await loader
+        if state.batcher:
+            state.batcher.close()
+
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
+                  description="Forecasts, recommendations and risk from the Prometheus models (prometheus-sim).")  # fmt: skip
+    app.state.prometheus = state
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        """422 naming each field and problem; the offending values are not echoed (NaN is not JSON) nor logged."""
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        started = time.perf_counter()
+        size = request.headers.get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > settings.max_body_bytes):
+            response = JSONResponse({"detail": f"request body above {settings.max_body_bytes} bytes"}, status_code=413)
+        else:
+            response = await call_next(request)
+        path = request.url.path
+        state.metrics.requests.labels(path, str(response.status_code)).inc()
+        state.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        log.info("%s %s %d key=%s %.1f ms", request.method, path, response.status_code,
+                 getattr(request.state, "key_name", "-"), 1000 * (time.perf_counter() - started))  # fmt: skip
+        return response
+
+    async def authorised(request: Request, x_api_key: str | None = Header(None, description="Your API key.")) -> str:
+        name = _verify(state, x_api_key)
+        request.state.key_name = name
+        if not await state.limiter.hit(state.limit, "key", name):
+            raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
+        return name
+
+    def need_ready() -> None:
+        if not state.ready.is_set():
+            raise HTTPException(503, f"models are not loaded{': ' + state.load_error if state.load_error else ' yet'}")
+
+    @app.get("/health", response_model=schemas.Health)
+    async def health():
+        body = schemas.Health(
+            status="ok" if state.ready.is_set() else ("error" if state.load_error else "loading"), version=VERSION,
+            ready=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
+            optimize_default=settings.optimize_default, market=state.feed.market.name, day=state.feed.day,
+            date=str(state.feed.market.calendar[state.feed.day].date()),
+        )  # fmt: skip
+        return JSONResponse(body.model_dump(), status_code=200 if state.ready.is_set() else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics():
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/predict/price", response_model=schemas.PriceResponse,
+              responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})  # fmt: skip
+    async def predict_price(body: schemas.PriceRequest, _: str = Depends(authorised)):
+        need_ready()
+        service = state.forecast
+        if body.asset not in state.feed.assets:
+            raise _field_error("asset", f"unknown asset {body.asset!r}; this market has {state.feed.assets}")
+        if body.horizon > service.horizon:
+            raise _field_error("horizon", f"{body.horizon} days is beyond the served model's horizon of "
+                               f"{service.horizon} days (train one with `forecast train --horizon 30`)")  # fmt: skip
+        result = await state.batcher.submit((body.asset, body.horizon))
+        if isinstance(result, Exception):
+            raise HTTPException(422, str(result))
+        return result
+
+    @app.post("/v1/optimize/portfolio", response_model=schemas.OptimizeResponse,
+              responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})  # fmt: skip
+    async def optimize(body: schemas.OptimizeRequest, _: str = Depends(authorised)):
+        need_ready()
+        unknown = [a for a in body.portfolio if a not in state.feed.assets]
+        if unknown:
+            raise _field_error("portfolio", f"unknown asset(s) {unknown}; this market has {state.feed.assets}")
+        label = body.strategy or settings.optimize_default
+        if label not in state.portfolio:
+            raise _field_error("strategy", f"{label!r} is not served; served: {sorted(state.portfolio)}")
+        from prometheus_sim.portfolio import RiskProfile
+
+        profile = RiskProfile(risk_tolerance=body.risk_tolerance, time_to_goal=body.time_to_goal,
+                              investment_amount=float(sum(body.portfolio.values())))  # fmt: skip
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, state.portfolio[label].recommend, body.portfolio, profile)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.post("/v1/assess/risk", response_model=schemas.RiskResponse,
+              responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}})  # fmt: skip
+    async def risk(body: schemas.RiskRequest, _: str = Depends(authorised)):
+        unknown = [a for a in body.portfolio if a not in state.feed.assets]
+        if unknown:
+            raise _field_error("portfolio", f"unknown asset(s) {unknown}; this market has {state.feed.assets}")
+        return assess_risk(state.feed, body.portfolio)
+
+    @app.websocket("/ws/predictions/{asset}")
+    async def predictions(ws: WebSocket, asset: str):
+        try:
+            name = _verify(state, ws.headers.get("x-api-key"))
+        except HTTPException as exc:
+            await ws.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.detail)
+            return
+        if asset not in state.feed.assets:
+            await ws.close(code=4422, reason=f"unknown asset {asset!r}")
+            return
+        await ws.accept()
+        queue: asyncio.Queue = asyncio.Queue()
+        state.sockets.add(queue)
+        log.info("ws /ws/predictions/%s open key=%s", asset, name)
+        try:
+            day = state.feed.day
+            while True:
+                if not state.ready.is_set():
+                    await asyncio.sleep(0.1)
+                    continue
+                result = await state.batcher.submit((asset, 1))
+                await ws.send_json(result if isinstance(result, dict) else {"error": str(result), "day": day})
+                day = await queue.get()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            state.sockets.discard(queue)
+
+    return app
+
+
+def _verify(state: State, key: str | None) -> str:
+    try:
+        return state.keys.verify(key)
+    except Unauthorized as exc:
+        raise HTTPException(401, str(exc)) from None
+    except Forbidden as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+def _field_error(field_name: str, message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", field_name], "msg": message, "type": "value_error"}])
+
+
+async def _advance(state: State) -> None:
+    while True:
+        await asyncio.sleep(state.settings.step_seconds)
+        if not state.feed.advance():
+            return
+
+
+__all__ = ["ServeSettings", "create_app", "load_market"]

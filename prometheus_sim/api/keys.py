@@ -1,0 +1,125 @@
+"""API keys, stored hashed: a key is shown once when made, only its SHA-256 is kept.
+
+The store is a JSON file (``{name: {"sha256": ..., "created": ..., "revoked": bool}}``, default
+``.prometheus/api_keys.json``, or ``PROMETHEUS_API_KEYS_FILE``); keys may also be given as hashes
+in ``PROMETHEUS_API_KEY_HASHES`` (``name:sha256hex,...``). The server re-reads the file when it
+changes, so a revocation takes effect on the next request without a restart. Keys are random 256-bit
+tokens, so a plain SHA-256 is the right hash (no password stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_FILE = Path(".prometheus") / "api_keys.json"
+PREFIX = "psk_"
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Unauthorized(Exception):
+    """No key, or a key this server does not know (401)."""
+
+
+class Forbidden(Exception):
+    """A revoked key (403)."""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    name: str
+    sha256: str
+    created: float
+    revoked: bool = False
+
+
+class KeyStore:
+    def __init__(self, path: str | Path | None = None, env: dict | None = None):
+        env = os.environ if env is None else env
+        self.path = Path(path or env.get("PROMETHEUS_API_KEYS_FILE") or DEFAULT_FILE)
+        self._env_hashes = env.get("PROMETHEUS_API_KEY_HASHES", "")
+        self._mtime: float | None = None
+        self._records: dict[str, KeyRecord] = {}
+        self._by_hash: dict[str, KeyRecord] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        records: dict[str, KeyRecord] = {}
+        if self.path.exists():
+            try:
+                raw = json.loads(self.path.read_text())
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"key store {self.path}: not JSON ({exc})") from None
+            for name, r in raw.items():
+                records[name] = KeyRecord(name, r["sha256"], float(r.get("created", 0)), bool(r.get("revoked", False)))
+            self._mtime = self.path.stat().st_mtime
+        for item in filter(None, (x.strip() for x in self._env_hashes.split(","))):
+            name, _, h = item.partition(":")
+            if len(h) != 64:
+                raise ValueError(f"PROMETHEUS_API_KEY_HASHES: entry {name!r} needs name:sha256hex (64 hex digits)")
+            records[name] = KeyRecord(name, h.lower(), 0.0)
+        self._records = records
+        self._by_hash = {r.sha256: r for r in records.values()}
+
+    def _fresh(self) -> None:
+        if self.path.exists() and self.path.stat().st_mtime != self._mtime:
+            self.reload()
+
+    def verify(self, key: str | None) -> str:
+        """The key's name; :class:`Unauthorized` or :class:`Forbidden` otherwise."""
+        if not key:
+            raise Unauthorized("an API key is required (header X-API-Key)")
+        self._fresh()
+        h = digest(key)
+        record = self._by_hash.get(h)
+        if record is None or not hmac.compare_digest(record.sha256, h):
+            raise Unauthorized("unknown API key")
+        if record.revoked:
+            raise Forbidden(f"API key {record.name!r} is revoked")
+        return record.name
+
+    def add(self, name: str) -> str:
+        """Make a key for ``name``; return it (the only time it is seen)."""
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"name: letters, digits, - and _ only, got {name!r}")
+        self._fresh()
+        if name in self._records and not self._records[name].revoked:
+            raise ValueError(f"name: a live key named {name!r} exists; revoke it first")
+        key = PREFIX + secrets.token_urlsafe(32)
+        self._records[name] = KeyRecord(name, digest(key), time.time())
+        self._save()
+        return key
+
+    def revoke(self, name: str) -> None:
+        self._fresh()
+        if name not in self._records:
+            raise ValueError(f"name: no key named {name!r}")
+        r = self._records[name]
+        self._records[name] = KeyRecord(r.name, r.sha256, r.created, True)
+        self._save()
+
+    def names(self) -> list[KeyRecord]:
+        self._fresh()
+        return sorted(self._records.values(), key=lambda r: r.name)
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({n: {"sha256": r.sha256, "created": r.created, "revoked": r.revoked}
+                                   for n, r in self._records.items()}, indent=2) + "\n")  # fmt: skip
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+        self._mtime = self.path.stat().st_mtime
+        self._by_hash = {r.sha256: r for r in self._records.values()}
+
+
+__all__ = ["DEFAULT_FILE", "Forbidden", "KeyRecord", "KeyStore", "Unauthorized", "digest"]

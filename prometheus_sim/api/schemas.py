@@ -1,0 +1,109 @@
+"""The guide's request and response shapes, validated: every 422 names the field and the problem."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ASSETS = 64
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _check_portfolio(value: dict[str, float]) -> dict[str, float]:
+    if not value:
+        raise ValueError("must name at least one asset")
+    if len(value) > MAX_ASSETS:
+        raise ValueError(f"at most {MAX_ASSETS} assets")
+    for asset, amount in value.items():
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not math.isfinite(amount):
+            raise ValueError(f"{asset}: the value must be a finite number, got {amount!r}")
+        if amount < 0:
+            raise ValueError(f"{asset}: the value must be >= 0, got {amount}")
+    if sum(value.values()) <= 0:
+        raise ValueError("the values must add up to more than 0")
+    return value
+
+
+class PriceRequest(_Strict):
+    asset: str = Field(min_length=1, max_length=32, examples=["BTC"])
+    horizon: int = Field(7, ge=1, le=30, description="Days ahead, 1..30 (and at most the served model's horizon).")
+
+
+class PriceResponse(BaseModel):
+    asset: str
+    horizon_days: int
+    predictions: list[float]
+    confidence: list[float] = Field(description="Per day: the probability the price lands inside [lower, upper].")
+    lower: list[float]
+    upper: list[float]
+    level: float
+    last_close: float
+    timestamp: int
+    model: str
+
+
+class OptimizeRequest(_Strict):
+    user_id: str = Field(min_length=1, max_length=128)
+    portfolio: dict[str, float] = Field(description="Value held in each asset (dollars).", examples=[{"BTC": 50000}])
+    risk_tolerance: float = Field(ge=0.0, le=1.0)
+    time_to_goal: int = Field(ge=1, le=1200, description="Months.")
+    strategy: str | None = Field(None, description="dqn (default) or forecast.")
+
+    _portfolio = field_validator("portfolio")(_check_portfolio)
+
+
+class Trade(BaseModel):
+    asset: str
+    action: str
+    percentage: float
+
+
+class RiskRequest(_Strict):
+    portfolio: dict[str, float]
+
+    _portfolio = field_validator("portfolio")(_check_portfolio)
+
+
+class RiskResponse(BaseModel):
+    risk_score: float
+    volatility: float
+    sharpe_ratio: float
+    max_drawdown: float
+    recommendations: list[str]
+    window_days: int
+
+
+class OptimizeResponse(BaseModel):
+    action: str
+    recommendations: list[Trade]
+    confidence: float
+    risk_assessment: RiskResponse
+    strategy: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    ready: bool
+    uptime_s: float
+    models: dict[str, str]
+    optimize_default: str
+    market: str
+    day: int
+    date: str
+
+
+__all__ = [
+    "Health",
+    "OptimizeRequest",
+    "OptimizeResponse",
+    "PriceRequest",
+    "PriceResponse",
+    "RiskRequest",
+    "RiskResponse",
+    "Trade",
+]

@@ -196,24 +196,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        started = time.perf_counter()
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > settings.max_body_bytes):
-            response = JSONResponse({"detail": f"request body above {settings.max_body_bytes} bytes"}, status_code=413)
-        else:
-            response = await call_next(request)
-        path = request.url.path
-        state.metrics.requests.labels(path, str(response.status_code)).inc()
-        state.metrics.latency.labels(path).observe(time.perf_counter() - started)
-        log.info("%s %s %d key=%s %.1f ms", request.method, path, response.status_code,
-                 getattr(request.state, "key_name", "-"), 1000 * (time.perf_counter() - started))  # fmt: skip
-        return response
+    app.add_middleware(GuardMiddleware, state=state, max_body_bytes=settings.max_body_bytes)
 
     async def authorised(request: Request, x_api_key: str | None = Header(None, description="Your API key.")) -> str:
         name = _verify(state, x_api_key)
-        request.state.key_name = name
+        request.scope["prometheus.key_name"] = name
         if not await state.limiter.hit(state.limit, "key", name):
             raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         return name
@@ -310,6 +297,58 @@ def create_app(settings: ServeSettings) -> FastAPI:
             state.sockets.discard(queue)
 
     return app
+
+
+class GuardMiddleware:
+    """Pure ASGI (no per-request task, unlike ``@app.middleware``): 413 for a body above the limit, by its
+    declared length or as it streams in; metrics; one log line per request, with no body and no key."""
+
+    def __init__(self, app, state: State, max_body_bytes: int):
+        self.app = app
+        self.state = state
+        self.max = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = {"code": 500}
+        headers = dict(scope.get("headers") or [])
+        size = headers.get(b"content-length")
+        too_big = size is not None and (not size.isdigit() or int(size) > self.max)
+        seen = {"bytes": 0}
+
+        async def limited_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > self.max:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if too_big:
+                raise _BodyTooLarge
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            status["code"] = 413
+            response = JSONResponse({"detail": f"request body above {self.max} bytes"}, status_code=413)
+            await response(scope, receive, send)
+        path = scope["path"]
+        elapsed = time.perf_counter() - started
+        self.state.metrics.requests.labels(path, str(status["code"])).inc()
+        self.state.metrics.latency.labels(path).observe(elapsed)
+        log.info("%s %s %d key=%s %.1f ms", scope["method"], path, status["code"],
+                 scope.get("prometheus.key_name", "-"), 1000 * elapsed)  # fmt: skip
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def _verify(state: State, key: str | None) -> str:

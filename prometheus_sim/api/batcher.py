@@ -1,9 +1,10 @@
 """Inference batching: concurrent requests wait a short window and go to the model in one call.
 
-Every request's input joins a queue; the queue is flushed into one call of ``run_batch`` when it
-reaches ``max_batch`` or ``window_s`` after its first item, whichever comes first. Calls run on one
-worker thread, so the event loop keeps accepting requests while the model works and the batch
-grows with the load. ``enabled=False`` runs each request alone (the benchmark's baseline).
+Every request's input joins a queue. While the model is idle, the queue is flushed into one call of
+``run_batch`` when it reaches ``max_batch`` or ``window_s`` after its first item, whichever comes
+first; while a call is running, requests keep queueing and the next call takes all of them (up to
+``max_batch``) the moment it ends. Calls run on one worker thread, so the event loop keeps
+accepting requests while the model works, and the batch grows with the load. ``enabled=False`` runs each request alone (the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class MicroBatcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._queue: list[tuple[object, asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._running = False
         self.batches = 0
         self.items = 0
 
@@ -36,7 +38,9 @@ class MicroBatcher:
             return (await loop.run_in_executor(self._pool, self.run_batch, [item]))[0]
         future = loop.create_future()
         self._queue.append((item, future))
-        if len(self._queue) >= self.max_batch:
+        if self._running:
+            pass  # the running call's end takes the queue
+        elif len(self._queue) >= self.max_batch:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.window_s, self._flush)
@@ -46,9 +50,11 @@ class MicroBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._queue = self._queue, []
-        if batch:
-            asyncio.get_running_loop().create_task(self._run(batch))
+        if self._running or not self._queue:
+            return
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        self._running = True
+        asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch) -> None:
         loop = asyncio.get_running_loop()
@@ -57,16 +63,17 @@ class MicroBatcher:
         try:
             results = await loop.run_in_executor(self._pool, self.run_batch, [item for item, _ in batch])
         except Exception as exc:  # every waiting request gets the error, none hangs
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
+            results = [exc] * len(batch)
+        finally:
+            self._running = False
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
                 if isinstance(result, Exception):
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
+        if self._queue:  # what queued during the call goes next, at once
+            self._flush()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

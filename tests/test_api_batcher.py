@@ -1,0 +1,63 @@
+"""MicroBatcher: concurrent requests share model calls, batches grow while a call runs, errors reach every waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from prometheus_sim.api.batcher import MicroBatcher
+
+
+def slow_double(items: list) -> list:
+    time.sleep(0.01)  # a model call's fixed cost
+    return [2 * x for x in items]
+
+
+def test_concurrent_requests_share_calls_and_keep_their_answers():
+    async def main():
+        b = MicroBatcher(slow_double, max_batch=16, window_s=0.002)
+        out = await asyncio.gather(*(b.submit(i) for i in range(100)))
+        b.close()
+        return out, b.batches
+
+    out, batches = asyncio.run(main())
+    assert out == [2 * i for i in range(100)]
+    assert batches <= 8  # 100 requests, at most 16 a call: 7 calls when batching works, 100 when it does not
+
+
+def test_switched_off_every_request_is_its_own_call():
+    async def main():
+        b = MicroBatcher(slow_double, enabled=False)
+        out = await asyncio.gather(*(b.submit(i) for i in range(10)))
+        b.close()
+        return out, b.batches
+
+    out, batches = asyncio.run(main())
+    assert out == [2 * i for i in range(10)] and batches == 10
+
+
+def test_a_failing_call_fails_every_request_in_it_and_the_next_ones_still_run():
+    calls = []
+
+    def flaky(items):
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise RuntimeError("model failed")
+        return items
+
+    async def main():
+        b = MicroBatcher(flaky, max_batch=4, window_s=0.01)
+        first = await asyncio.gather(*(b.submit(i) for i in range(4)), return_exceptions=True)
+        second = await b.submit(9)
+        b.close()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert all(isinstance(r, RuntimeError) for r in first) and second == 9
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="max_batch >= 1"):
+        MicroBatcher(slow_double, max_batch=0)

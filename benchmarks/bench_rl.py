@@ -4,7 +4,8 @@
 2. ``gymnasium.vector.SyncVectorEnv`` of N of them (N = 16 and 256 by default).
 3. The batched Numba environment (``PortfolioVectorEnv``) at 256 and 4,096 envs, at 1 thread and
    at every thread, through its Gymnasium ``step`` (observation copies and autoresets included).
-4. Double-DQN training throughput (env steps/s, 16 envs, learning on every vector step).
+4. The torch twin (``TorchPortfolioVectorEnv``) at 4,096 envs on ``--device`` (float32 and float64).
+5. Double-DQN training throughput (env steps/s, 16 envs, learning on every vector step).
 
 Targets (the RL issue): batched >= 10 million env-steps/s at 4,096 envs and >= 100x SyncVectorEnv.
 Weekly decisions over ``default`` (a pool of 32 ten-year paths). Run::
@@ -75,6 +76,27 @@ def batched(market: Market, n: int, steps: int, threads: int) -> float:
         numba.set_num_threads(before)
 
 
+def torch_twin(market: Market, n: int, steps: int, device: str, dtype) -> float:
+    import torch
+
+    from prometheus_sim.rl.vector import EnvPool
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    env = TorchPortfolioVectorEnv(n, EnvPool.build(PortfolioEnv(market=market)), device=device, dtype=dtype)
+    env.reset(seed=0)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    actions = [torch.randint(0, 7, (n,), generator=g).to(device) for _ in range(steps)]
+    env.step(actions[0])
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return steps * n / (time.perf_counter() - t0)
+
+
 def training(steps: int) -> float:
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
 
@@ -89,6 +111,7 @@ def training(steps: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu", help="Where the torch twin runs (cpu or cuda).")
     args = parser.parse_args()
     repeats = 2 if args.quick else 3
     market = Market.simulate(load_scenario("scenarios/default.yaml"), n_paths=32)
@@ -110,6 +133,12 @@ def main() -> int:
         f"target >= {TARGET_BATCHED_STEPS_PER_S:,.0f}/s at 4,096 envs and >= 100x SyncVectorEnv: {verdict} "
         f"({b / TARGET_BATCHED_STEPS_PER_S:.2f} of the absolute target, {b / rate:,.0f}x)"
     )
+    import torch
+
+    for dtype in (torch.float32, torch.float64):
+        tw = statistics.median(torch_twin(market, 4096, 10, args.device, dtype) for _ in range(repeats))
+        print(f"torch twin x 4096 on {args.device} ({str(dtype).split('.')[-1]}): {tw:,.0f} env-steps/s "
+              f"({tw / b:.2f}x the batched Numba env)")  # fmt: skip
     train = training(10_000 if args.quick else 30_000)
     print(f"Double-DQN training, 16 envs (CPU): {train:,.0f} env-steps/s, including the learner's updates")
     return 0

@@ -137,3 +137,50 @@ def test_a_profile_draw_round_trips_to_reset_options(market):
     vec.reset(seed=11)
     opts = vec.last_draws.profile(1, 1)
     assert isinstance(opts["profile"], RiskProfile) and 0 <= opts["path"] < market.n_paths
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
+    """float64 on CPU: the same draws and actions give the same observations, rewards and values (1e-9)."""
+    import torch
+
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    n = 48
+    vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=leak)
+    twin = TorchPortfolioVectorEnv(n, vec.pool, device="cpu", dtype=torch.float64)
+    o_nb, _ = vec.reset(seed=4)
+    o_t = twin.reset(seed=4).numpy()
+    np.testing.assert_allclose(o_t, o_nb, rtol=1e-6, atol=1e-6)
+    rng = np.random.default_rng(3)
+    for _ in range(16):  # several autoresets (5 decisions an episode)
+        actions = rng.integers(0, 7, n)
+        o_nb, r_nb, _, d_nb, i_nb = vec.step(actions)
+        o_t, r_t, d_t, i_t = twin.step(torch.as_tensor(actions))
+        np.testing.assert_array_equal(d_t.numpy(), d_nb)
+        np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(i_t["value"].numpy(), np.where(d_nb, i_nb.get("final_value", i_nb["value"]),
+                                                                  i_nb["value"]), rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(o_t.numpy(), o_nb, rtol=1e-5, atol=1e-5)  # float32 observations
+        if d_nb.any():
+            np.testing.assert_allclose(i_t["final_obs"].numpy()[d_nb], i_nb["final_obs"][d_nb], rtol=1e-5, atol=1e-5)
+
+
+def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
+    """float32 (what a GPU runs): values within 1e-4 relative and rewards within 1e-2 over an episode."""
+    import torch
+
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    n = 32
+    vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS)
+    twin = TorchPortfolioVectorEnv(n, vec.pool, device="cpu", dtype=torch.float32)
+    vec.reset(seed=9)
+    twin.reset(seed=9)
+    rng = np.random.default_rng(5)
+    for _ in range(4):  # within the first episode: no reset draws in between
+        actions = rng.integers(0, 7, n)
+        _, r_nb, *_ = vec.step(actions)
+        _, r_t, _, i_t = twin.step(torch.as_tensor(actions))
+        np.testing.assert_allclose(i_t["value"].numpy(), vec.state.value, rtol=1e-4)
+        np.testing.assert_allclose(r_t.numpy(), r_nb, atol=1e-2)

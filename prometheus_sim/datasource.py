@@ -36,7 +36,11 @@ LIVE_ABSENT = ("volume", "onchain", "macro")
 
 @runtime_checkable
 class DataSource(Protocol):
-    """Where market history comes from: what is known now, and how it grows."""
+    """Where market history comes from: every bar known now, ending with the latest.
+
+    Implemented by :class:`HistorySource` (grown by a live venue's reads) and by the inference API's
+    ``MarketFeed`` (a run directory revealed one day per interval).
+    """
 
     assets: tuple[str, ...]
     asset_kinds: tuple[str, ...]
@@ -45,6 +49,11 @@ class DataSource(Protocol):
     def history(self) -> MarketHistory:
         """Every bar known so far (one path), ending with the latest."""
         ...
+
+
+@runtime_checkable
+class GrowingSource(DataSource, Protocol):
+    """A :class:`DataSource` a venue extends, one bar at a time (the live chain's oracle rounds)."""
 
     def append(self, timestamp: pd.Timestamp, close: np.ndarray) -> None:
         """Record the venue's latest prices as the next bar."""
@@ -142,4 +151,4 @@ class HistorySource:
             raise MissingDataError(absent_message(block, name, self.absent) + " (the chain gives closes only)")
 
 
-__all__ = ["DataSource", "HistorySource", "LIVE_ABSENT"]
+__all__ = ["DataSource", "GrowingSource", "HistorySource", "LIVE_ABSENT"]

@@ -61,3 +61,23 @@ def test_a_failing_call_fails_every_request_in_it_and_the_next_ones_still_run():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="max_batch >= 1"):
         MicroBatcher(slow_double, max_batch=0)
+
+
+def test_the_market_feed_is_a_data_source_that_never_shows_the_future():
+    from prometheus_sim.api.service import MarketFeed
+    from prometheus_sim.datasource import DataSource, GrowingSource, HistorySource
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=2)
+    feed = MarketFeed(market, path=1, start_day=50, step_seconds=0)
+    assert isinstance(feed, DataSource) and not isinstance(feed, GrowingSource)
+    assert isinstance(HistorySource.from_market(market, 0, until=10), GrowingSource)
+    seen = []
+    feed.on_advance(seen.append)
+    assert feed.history().close.shape[1] == 51
+    assert feed.advance() and seen == [51] and feed.history().close.shape[1] == 52
+    assert (feed.history().close[0] == market.close[1, :52]).all()
+    feed.day = feed.last_day
+    assert not feed.advance()

@@ -273,3 +273,16 @@ def test_a_strategy_needing_what_the_chain_lacks_fails_at_start(dev, market, tmp
     with pytest.raises(MissingDataError, match="volume"):
         _ = snap.history.volume
     assert snap.history.close.shape[1] == START + 1
+
+
+def test_a_key_comes_from_an_encrypted_keystore(tmp_path):
+    key = get_default_account_keys()[1].to_hex()
+    store = tmp_path / "oracle.json"
+    store.write_text(json.dumps(Account.encrypt(key, "correct horse")))
+    env = {"PROMETHEUS_KEYSTORE": str(store), "PROMETHEUS_KEYSTORE_PASSWORD": "correct horse"}
+    assert load_account(env).address == Account.from_key(key).address
+    with pytest.raises(ValueError, match="cannot decrypt") as bad:
+        load_account({**env, "PROMETHEUS_KEYSTORE_PASSWORD": "wrong"})
+    assert "wrong" not in str(bad.value)
+    with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE_PASSWORD: required"):
+        load_account({"PROMETHEUS_KEYSTORE": str(store)})

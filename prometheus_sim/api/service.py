@@ -34,7 +34,10 @@ RISK_WINDOW_DAYS = 365
 
 
 class MarketFeed:
-    """One daily path of a market, advancing one day every ``step_seconds`` (0: never advances)."""
+    """One daily path of a market, advancing one day every ``step_seconds`` (0: never advances).
+
+    A :class:`~prometheus_sim.datasource.DataSource`: ``history()`` is every bar up to the current day.
+    """
 
     def __init__(self, market: Market, path: int = 0, start_day: int | None = None, step_seconds: float = 60.0):
         if market.steps_per_day != 1:
@@ -44,6 +47,8 @@ class MarketFeed:
             raise ValueError(f"path: {path} is not a path of market {market.name!r} ({market.n_paths} paths)")
         self.market = market.rows(slice(path, path + 1))
         self.assets = list(self.market.assets)
+        self.asset_kinds = tuple(self.market.asset_kinds)
+        self.steps_per_day = 1
         self.book = AssetBook.from_kinds(self.assets, self.market.asset_kinds)
         last = self.market.n_steps - 1
         self.day = min(last, 365) if start_day is None else int(start_day)

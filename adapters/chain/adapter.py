@@ -21,6 +21,7 @@ history's closes.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -152,9 +153,11 @@ class ChainAdapter:
             holdings[i] = [units[col[tok]] / WAD for tok in self._tokens]
             basis[i] = [cost[col[tok]] / WAD for tok in self._tokens]
             rt, months, amount, monthly = self.chain.call(self.chain.vault.functions.getRiskProfile(user).call)
-            profiles.append((rt / 1e4, int(months), amount / WAD or 1.0, monthly / WAD))
             can[i] = self.chain.call(self.chain.engine.functions.canRebalance(user).call)
             deposited[i] = self.chain.call(self.chain.vault.functions.deposited(user).call) / WAD
+            # a vault set up without an investment amount: what was deposited stands for it (the profile needs > 0)
+            invested = amount / WAD if amount else max(deposited[i], 1e-9)
+            profiles.append((rt / 1e4, int(months), invested, monthly / WAD))
         prof = RiskProfiles(*(np.array(col) for col in zip(*profiles, strict=True)))
         value = (holdings * close_t).sum(axis=1)
         states = self._states(t, value, deposited, holdings, basis, close_t, hist_full)
@@ -228,7 +231,9 @@ class ChainAdapter:
                 events = self.chain.engine.events.AIRecommendationExecuted().process_receipt(rec, errors=DISCARD)
                 ev = events[0].args if events else {}
                 fees[i] = ev.get("fees", 0) / WAD
-                notional[i] = float(np.abs(after[i] - before[i]) @ self._last_prices() / 2)
+                moved = np.abs(after[i] - before[i]) * self._last_prices()
+                moved[self.book.cash_index] = 0.0  # the traded value: what was sold plus what was bought
+                notional[i] = float(moved.sum())
                 self._period_value += notional[i]
                 status[i] = FILLED
                 detail[i] = f"{h} (block {rec.blockNumber}, gas {rec.gasUsed})"
@@ -258,8 +263,6 @@ class ChainAdapter:
         return legs
 
     def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]]) -> str | None:
-        import os
-
         rails = self.config.guard_rails
         if rails.paused or os.environ.get("PROMETHEUS_PAUSE") == "1":
             return "paused (guard_rails.paused or PROMETHEUS_PAUSE=1)"

@@ -286,3 +286,24 @@ def test_a_key_comes_from_an_encrypted_keystore(tmp_path):
     assert "wrong" not in str(bad.value)
     with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE_PASSWORD: required"):
         load_account({"PROMETHEUS_KEYSTORE": str(store)})
+
+
+def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_path):
+    import threading
+    import time
+    from dataclasses import replace
+
+    from adapters.chain.adapter import LiveClock
+
+    dev["chain"].config = replace(dev["chain"].config, step_blocks=None, step_seconds=0.05)
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    clock = LiveClock(adapter, every=1, n_decisions=2, timeout_s=10)
+    assert clock.first == START and clock.last_step == START + 1
+    feeder = threading.Timer(0.3, feed, args=(dev, market, START + 1))
+    started = time.monotonic()
+    feeder.start()
+    assert list(clock) == [START, START + 1]
+    assert time.monotonic() - started >= 0.25  # it waited for the bar
+    feeder.join()
+    with pytest.raises(TimeoutError, match="bar 62 did not arrive within 0 s"):
+        LiveClock(adapter, every=1, n_decisions=1, first=START + 2, timeout_s=0.2).wait_for(START + 2)

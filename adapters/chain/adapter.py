@@ -344,21 +344,24 @@ class ChainAdapter:
 class LiveClock:
     """Decision steps of a live run: every ``every`` bars from ``first``, ``n_decisions`` of them.
 
-    Iterating waits until the oracle has the bar (polling every ``poll_s``; the wait is counted in
-    blocks or seconds as the config's step says, and gives up after ``timeout_s`` with a clear error).
+    A step is the oracle's next round (a bar). Waiting for it, the clock looks again every
+    ``step_blocks`` new blocks or every ``step_seconds`` (the config's cadence), and gives up after
+    ``timeout_s`` with a clear error.
     """
 
     def __init__(self, adapter: ChainAdapter, every: int, n_decisions: int, first: int | None = None,
-                 poll_s: float = 0.2, timeout_s: float = 60.0):  # fmt: skip
+                 timeout_s: float = 60.0, block_poll_s: float = 0.05):  # fmt: skip
         if every < 1 or n_decisions < 1:
             raise ValueError(f"every and steps: must be >= 1, got {every} and {n_decisions}")
         self.adapter = adapter
         self.every = every
         self.first = adapter.latest_step() if first is None else first
         self.n_decisions = n_decisions
-        self.poll_s = poll_s
         self.timeout_s = timeout_s
+        self.block_poll_s = block_poll_s
         self.last_step = self.first + every * (n_decisions - 1)
+        cfg = adapter.config
+        self.step_blocks, self.step_seconds = cfg.step_blocks, cfg.step_seconds
 
     def __iter__(self):
         for k in range(self.n_decisions):
@@ -368,11 +371,19 @@ class LiveClock:
 
     def wait_for(self, step: int) -> None:
         deadline = time.monotonic() + self.timeout_s
+        chain = self.adapter.chain
         while self.adapter.latest_step() < step:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"bar {step} did not arrive within {self.timeout_s:.0f} s (is the oracle being fed? "
                                    "prometheus-sim devchain feed)")  # fmt: skip
-            time.sleep(self.poll_s)
+            if self.step_seconds is not None:
+                time.sleep(min(self.step_seconds, max(deadline - time.monotonic(), 0.0)))
+                continue
+            seen = chain.call(lambda: chain.w3.eth.block_number)
+            while chain.call(lambda: chain.w3.eth.block_number) < seen + self.step_blocks:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(self.block_poll_s)
 
 
 __all__ = ["ChainAdapter", "LiveClock", "NodeDown", "broadcast_history", "idempotency_key", "live_batch"]

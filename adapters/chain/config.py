@@ -60,8 +60,9 @@ class ChainConfig:
     """One chain and the contracts a live run talks to.
 
     ``tokens`` maps asset names (the market's columns) to token addresses; ``asset_kinds`` gives
-    each asset's kind (stable, crypto, ...). ``step_blocks`` or ``step_seconds`` is how long a live
-    step is; ``steps_per_day`` is the stated day length in steps, which maps a strategy's
+    each asset's kind (stable, crypto, ...). A live step is the oracle's next round (a bar);
+    ``step_blocks`` or ``step_seconds`` is how often the clock looks for it (every N new blocks, or
+    every interval); ``steps_per_day`` is the stated day length in steps, which maps a strategy's
     ``decision_every_days`` to steps (1 by default: a dev chain fed one day per block, or a daily
     interval; ``step_seconds: 3600`` with ``steps_per_day: 24`` on a real chain).
     """
@@ -108,7 +109,7 @@ class ChainConfig:
             _address("oracle_account", self.oracle_account)
         if (self.step_blocks is None) == (self.step_seconds is None):
             raise ValueError(
-                "step_blocks, step_seconds: give exactly one (a live step is a number of blocks or an interval)"
+                "step_blocks, step_seconds: give exactly one (the clock looks for the next bar every N blocks or every interval)"
             )
         if self.step_blocks is not None and (not isinstance(self.step_blocks, int) or self.step_blocks < 1):
             raise ValueError(f"step_blocks: must be an integer >= 1, got {self.step_blocks!r}")

@@ -234,8 +234,8 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     _, metrics, failures = load_sweep(run)
     ev = collect_evidence(run, list(evidence_paths))
     no_fc = "no forecast_eval evidence (`prometheus-sim forecast evaluate --out DIR` writes DIR/evidence/forecast_eval.json; pass it with --evidence)"
-    no_api = "no api_bench evidence (benchmarks/bench_api.py writes it; the inference API is not built yet)"
-    no_sec = "no api_security evidence (the API's security tests write it; the API is not built yet)"
+    no_api = "no api_bench evidence (python benchmarks/bench_api.py writes runs/evidence/api_bench.json)"
+    no_sec = "no api_security evidence (pytest tests/test_api.py writes runs/evidence/api_security.json)"
     no_live = (
         "no live_integration evidence (the Anvil integration tests write it: pytest tests/test_chain_anvil.py "
         "-> runs/evidence/live_integration.json)"
@@ -264,7 +264,7 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
         _evidence_row(ev, "API", "api_soak", "Soak test (proxy for uptime)", "0 failed requests over >= 10 min",
                       _soak, "", "A bounded soak: the API under steady load for at least ten minutes; every "
                       "request must succeed. A proxy only: it says nothing about 30 days.",
-                      "no api_soak evidence (the API's soak test writes it; the API is not built yet)"),
+                      "no api_soak evidence (python benchmarks/bench_api.py --soak 600 writes runs/evidence/api_soak.json)"),
         _evidence_row(ev, "Integration", "live_integration", "Reads portfolios from VaultManager", "works",
                       _flag("reads_vault_manager"), "", "getUserPortfolio read for every vault of a dev chain, "
                       "matching the balances set up.", no_live),

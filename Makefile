@@ -13,7 +13,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SEEDS ?= 1000-1009
+SEEDS ?= 1000-1005
 
 .PHONY: setup browser demo test lint bench clean
 
@@ -39,27 +39,27 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
 
 demo: setup
-	@echo "== 1/8 simulate the default scenario (1,000 paths)"
+	@echo "== $$(date +%T) 1/8 simulate the default scenario (1,000 paths)"
 	$(BIN)/prometheus-sim simulate default --paths 1000 --out runs/demo/market --progress
-	@echo "== 2/8 train a quick forecaster (serving size, a few epochs) on the forecasting scenario; MLflow store in .mlflow/"
+	@echo "== $$(date +%T) 2/8 train a quick forecaster (serving size, a few epochs) on the forecasting scenario; MLflow store in .mlflow/"
 	$(BIN)/prometheus-sim forecast train forecasting --seeds 0-23 --horizon-days 730 --epochs 5 --max-windows 8000 \
 	  --hidden 64 --lstm-layers 1 --transformer-layers 1 --heads 4 --batch-size 64 --lr 0.003 --progress
-	@echo "== 3/8 score it out of sample (unseen seeds, later days) beside last value, drift, EWMA and the oracle"
+	@echo "== $$(date +%T) 3/8 score it out of sample (unseen seeds, later days) beside last value, drift, EWMA and the oracle"
 	$(BIN)/prometheus-sim forecast evaluate forecasting default --seeds 5000-5007 --out runs/demo/forecast
-	@echo "== 4/8 train a short Double-DQN policy on PortfolioEnv (weekly decisions, 16 envs)"
+	@echo "== $$(date +%T) 4/8 train a short Double-DQN policy on PortfolioEnv (weekly decisions, 16 envs)"
 	$(BIN)/prometheus-sim policy train default --seeds 0-15 --steps 20000 --num-envs 16 --progress
-	@echo "== 5/8 backtest forecast and dqn beside the baselines over every shipped scenario x seeds $(SEEDS)"
+	@echo "== $$(date +%T) 5/8 backtest forecast and dqn beside the baselines over every shipped scenario x seeds $(SEEDS)"
 	$(BIN)/prometheus-sim backtest scenarios/*.yaml --strategy forecast,dqn,equal_weight,sixty_forty,buy_and_hold,hold \
 	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress
-	@echo "== 6/8 acceptance criteria"
+	@echo "== $$(date +%T) 6/8 acceptance criteria"
 	$(BIN)/prometheus-sim acceptance runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
 	  $$(for f in runs/evidence/*.json; do [ -f $$f ] && echo --evidence $$f; done) \
 	  || echo "(acceptance exits 1 while a criterion fails or is not measured: see the rows above)"
-	@echo "== 7/8 report"
+	@echo "== $$(date +%T) 7/8 report"
 	$(BIN)/prometheus-sim report runs/demo/backtest --evidence runs/demo/forecast/evidence/forecast_eval.json \
 	  $$(for f in runs/evidence/*.json; do [ -f $$f ] && echo --evidence $$f; done)
 	@echo "HTML report: $(CURDIR)/runs/demo/backtest/report.html"
-	@echo "== 8/8 live mode, dry run: a dev chain (Anvil), the contracts, 5 vaults; equal_weight decides, nothing is sent"
+	@echo "== $$(date +%T) 8/8 live mode, dry run: a dev chain (Anvil), the contracts, 5 vaults; equal_weight decides, nothing is sent"
 	$(BIN)/prometheus-sim devchain up --config runs/demo/devchain.json --market runs/demo/market --start 400
 	$(BIN)/prometheus-sim devchain feed --config runs/demo/devchain.json --steps 2
 	$(BIN)/prometheus-sim live --config runs/demo/devchain.json --strategy equal_weight --strategy-param period_days=1 \

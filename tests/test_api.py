@@ -38,12 +38,12 @@ def free_port() -> int:
 class Server:
     """``prometheus-sim serve`` in a subprocess; stopped by its PID."""
 
-    def __init__(self, tmp: Path, *extra: str):
+    def __init__(self, tmp: Path, *extra: str, market: str = "default"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.keys_file = tmp / "keys.json"
         self.log = tmp / f"server-{self.port}.log"
-        cmd = [sys.executable, "-m", "prometheus_sim.cli", "serve", "--market", "default", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "prometheus_sim.cli", "serve", "--market", market, "--port", str(self.port),
                "--keys-file", str(self.keys_file), "--step-seconds", "1", *extra]  # fmt: skip
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())

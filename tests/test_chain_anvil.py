@@ -199,3 +199,50 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         import os
 
         os.kill(pid, 0)
+
+
+def test_the_api_serves_the_chains_oracle_as_its_market(tmp_path, market_dir, mlflow_store):
+    """``serve --market devchain.json``: the chain feed behind the same DataSource; a price-only forecaster."""
+    import json
+
+    import httpx
+
+    from prometheus_sim.api.keys import KeyStore
+    from prometheus_sim.features import FeatureConfig
+    from prometheus_sim.forecast.train import TrainArgs, train
+    from tests.test_api import Server
+
+    train(TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(4)), epochs=1, horizon_days=300,
+                    hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128,
+                    max_windows_per_epoch=500, tracking_uri=mlflow_store, register_as="price-only-forecaster",
+                    features=FeatureConfig(volume=False, onchain=False, macro=False)))  # fmt: skip
+    proc, url = start_anvil(log=tmp_path / "anvil.log")
+    try:
+        raw = setup_devchain(web3_for(url), Market.load(market_dir), 100, str(market_dir), url)
+        config = tmp_path / "devchain.json"
+        config.write_text(json.dumps(raw))
+        key = KeyStore(tmp_path / "keys.json").add("chain")
+        srv = Server(tmp_path, "--forecaster", "price-only-forecaster@latest", "--policy", "", "--optimize-default",
+                     "forecast", "--step-seconds", "0.2", market=str(config))  # fmt: skip
+        try:
+            health = httpx.get(srv.url + "/health").json()
+            assert health["day"] == 100 and health["market"].startswith("chain 31337")
+            first = httpx.post(srv.url + "/v1/predict/price", json={"asset": "BTC", "horizon": 3},
+                               headers={"X-API-Key": key}).json()  # fmt: skip
+            assert len(first["predictions"]) == 3
+            feed_bars(config, market_dir, 101, 101)
+            deadline = time.monotonic() + 10
+            while httpx.get(srv.url + "/health").json()["day"] < 101 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            second = httpx.post(srv.url + "/v1/predict/price", json={"asset": "BTC", "horizon": 3},
+                                headers={"X-API-Key": key}).json()  # fmt: skip
+            assert second["timestamp"] == first["timestamp"] + 86_400  # the oracle's new round is the new day
+            assert second["last_close"] == pytest.approx(Market.load(market_dir).close[0, 101, 0], rel=1e-8)
+            opt = httpx.post(srv.url + "/v1/optimize/portfolio", headers={"X-API-Key": key},
+                             json={"user_id": "u", "portfolio": {"BTC": 1000, "USDC": 1000}, "risk_tolerance": 0.5,
+                                   "time_to_goal": 24})  # fmt: skip
+            assert opt.status_code == 200 and opt.json()["strategy"] == "forecast"
+        finally:
+            srv.stop()
+    finally:
+        stop(proc)

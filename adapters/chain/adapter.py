@@ -52,6 +52,20 @@ def idempotency_key(user: str, step: int, legs: list[tuple[str, int, int]]) -> b
     return bytes(Web3.keccak(text=text))
 
 
+def read_round(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, int]:
+    """One oracle round as a bar's closes (8-decimal answers), and when it was written."""
+    close = np.empty(len(tokens))
+    updated = 0
+    for k, token in enumerate(tokens):
+        _, answer, _, updated, _ = chain.call(chain.oracle.functions.getRoundData(token, round_id).call)
+        close[k] = answer / PRICE_SCALE
+    return close, int(updated)
+
+
+def latest_round(chain: Chain, token: str) -> int:
+    return int(chain.call(chain.oracle.functions.latestRoundData(token).call)[0])
+
+
 def live_batch(t, users, book, holdings, value, profiles, states, can, history, steps_per_day, rules, marks):
     """A live :class:`SnapshotBatch` (also rebuilt from a journal by ``live replay``)."""
     n = len(users)
@@ -115,16 +129,12 @@ class ChainAdapter:
 
     def latest_step(self) -> int:
         """The last bar the oracle has (``base - 1`` before its first round)."""
-        rid, *_ = self.chain.call(self.chain.oracle.functions.latestRoundData(self._tokens[0]).call)
-        return self.base + int(rid) - 1
+        return self.base + latest_round(self.chain, self._tokens[0]) - 1
 
     def _catch_up(self, t: int) -> None:
         need = t - self.base + 1
         for rid in range(self._rounds_read + 1, need + 1):
-            close = np.empty(len(self._tokens))
-            for k, token in enumerate(self._tokens):
-                _, answer, _, updated, _ = self.chain.call(self.chain.oracle.functions.getRoundData(token, rid).call)
-                close[k] = answer / PRICE_SCALE
+            close, updated = read_round(self.chain, self._tokens, rid)
             stamp = self.source.history().calendar[-1] + pd.Timedelta(days=1) / self.steps_per_day
             self.source.append(stamp, close)
             if self.journal:
@@ -386,4 +396,13 @@ class LiveClock:
                 time.sleep(self.block_poll_s)
 
 
-__all__ = ["ChainAdapter", "LiveClock", "NodeDown", "broadcast_history", "idempotency_key", "live_batch"]
+__all__ = [
+    "ChainAdapter",
+    "LiveClock",
+    "NodeDown",
+    "broadcast_history",
+    "idempotency_key",
+    "latest_round",
+    "live_batch",
+    "read_round",
+]

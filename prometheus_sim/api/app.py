@@ -104,7 +104,13 @@ class State:
         uri = settings.rate_limit_storage
         options = {} if uri.startswith("memory") else {"implementation": "redispy"}  # redis-py's asyncio client
         self.limiter = MovingWindowRateLimiter(storage.storage_from_string("async+" + uri, **options))
-        self.feed = MarketFeed(load_market(settings.market), settings.path, settings.start_day, settings.step_seconds)
+        if settings.market.endswith(".json"):  # a chain config (devchain.json): the oracle's rounds are the market
+            from adapters.chain.feed import ChainFeed
+
+            self.feed = ChainFeed(settings.market)
+        else:
+            self.feed = MarketFeed(load_market(settings.market), settings.path, settings.start_day,
+                                   settings.step_seconds)  # fmt: skip
         self.forecast: ForecastService | None = None
         self.portfolio: dict[str, PortfolioService] = {}
         self.models: dict[str, str] = {}
@@ -365,9 +371,11 @@ def _field_error(field_name: str, message: str) -> HTTPException:
 
 
 async def _advance(state: State) -> None:
+    """Move the feed on every ``step_seconds`` (a chain feed's reads block: they run off the event loop)."""
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(state.settings.step_seconds)
-        if not state.feed.advance():
+        if not await loop.run_in_executor(None, state.feed.advance):
             return
 
 

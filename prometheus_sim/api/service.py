@@ -109,7 +109,8 @@ class ForecastService:
     def __init__(self, predictor: PricePredictor, feed: MarketFeed):
         self.predictor = predictor
         self.feed = feed
-        self.src = predictor.source(feed.market)
+        self._market = feed.market
+        self.src = predictor.source(self._market)
         self.assets = [a for a in feed.assets if a in predictor.meta["assets"]]
         self._inputs: DayInputs | None = None
         self._lock = threading.Lock()
@@ -122,6 +123,9 @@ class ForecastService:
 
     def prepare(self, day: int) -> DayInputs:
         """Every asset's scaled input at ``day`` (the feed's current day); called when the feed advances."""
+        if self.feed.market is not self._market:  # a growing feed (the chain's): its features are recomputed
+            self._market = self.feed.market
+            self.src = self.predictor.source(self._market)
         n = len(self.feed.assets)
         problem: list[str | None] = [None] * n
         need = WARMUP_DAYS + self.predictor.window
@@ -143,7 +147,7 @@ class ForecastService:
         last = np.exp(self.src.last_log_close(windows))
         half = (self.predictor.band(self.src, windows, self.feed.assets, DEFAULT_LEVEL)
                 if day + 1 >= need else np.zeros((n, self.horizon)))  # fmt: skip
-        _, days = daily_bars(self.feed.market)
+        _, days = daily_bars(self._market)
         inputs = DayInputs(day, x, c, last, half, int(days[day].timestamp()), tuple(problem))
         with self._lock:
             self._inputs = inputs

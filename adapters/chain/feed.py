@@ -13,17 +13,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from adapters.chain.adapter import latest_round, read_round
 from adapters.chain.config import ChainConfig
 from adapters.chain.node import connect
-from prometheus_sim.blocks import MarketBlocks
+from prometheus_sim.api.service import Feed
 from prometheus_sim.portfolio import AssetBook
-from prometheus_sim.snapshot import MarketHistory
 
 
-class ChainFeed:
+class ChainFeed(Feed):
     def __init__(self, config: str | Path | ChainConfig, w3=None):
         from adapters.chain.commands import history_source
 
@@ -45,7 +42,7 @@ class ChainFeed:
         self._catch_up()
 
     @property
-    def day(self) -> int:
+    def day(self) -> int:  # the latest bar read
         return self.source.n_steps - 1
 
     @property
@@ -81,25 +78,8 @@ class ChainFeed:
         with self._lock:
             new = self._catch_up()
         if new:
-            for listener in list(self._listeners):
-                listener(self.day)
+            self._notify()
         return True
-
-    def on_advance(self, listener) -> None:
-        self._listeners.append(listener)
-
-    def history(self, n_users: int = 1) -> MarketHistory:
-        hist = self.market
-        blocks = hist.blocks
-        if n_users != 1:
-            blocks = MarketBlocks(*(np.broadcast_to(a, (n_users,) + a.shape[1:]) for a in blocks))
-        return MarketHistory(blocks, hist.calendar, hist.absent)
-
-    def closes(self) -> np.ndarray:
-        return self.market.close[0]
-
-    def timestamp(self) -> int:
-        return int(self.market.calendar[-1].timestamp())
 
 
 __all__ = ["ChainFeed"]

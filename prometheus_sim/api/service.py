@@ -33,7 +33,40 @@ from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
 RISK_WINDOW_DAYS = 365
 
 
-class MarketFeed:
+class Feed:
+    """What every API feed shares: listeners told of each new day, and the history cut at the current day.
+
+    A subclass provides ``market`` (a one-path :class:`Market` holding at least the current day) and ``day``.
+    """
+
+    market: Market
+    day: int
+
+    def on_advance(self, listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener(self.day)
+
+    def history(self, n_users: int = 1) -> MarketHistory:
+        """Every bar up to the current day, seen by ``n_users`` users (views, nothing after the day)."""
+        t = self.day
+        blocks = self.market.blocks.head(t + 1)
+        if n_users != 1:
+            from prometheus_sim.blocks import MarketBlocks
+
+            blocks = MarketBlocks(*(np.broadcast_to(a, (n_users,) + a.shape[1:]) for a in blocks))
+        return MarketHistory(blocks, self.market.calendar[: t + 1], self.market.absent)
+
+    def closes(self) -> np.ndarray:
+        return self.market.close[0, : self.day + 1]
+
+    def timestamp(self) -> int:
+        return int(pd.Timestamp(self.market.calendar[self.day]).timestamp())
+
+
+class MarketFeed(Feed):
     """One daily path of a market, advancing one day every ``step_seconds`` (0: never advances).
 
     A :class:`~prometheus_sim.datasource.DataSource`: ``history()`` is every bar up to the current day.
@@ -68,28 +101,8 @@ class MarketFeed:
             if self.day >= self.last_day:
                 return False
             self.day += 1
-        for listener in list(self._listeners):
-            listener(self.day)
+        self._notify()
         return True
-
-    def on_advance(self, listener) -> None:
-        self._listeners.append(listener)
-
-    def history(self, n_users: int = 1) -> MarketHistory:
-        """Every bar up to the current day, seen by ``n_users`` users (views, nothing after the day)."""
-        t = self.day
-        blocks = self.market.blocks.head(t + 1)
-        if n_users != 1:
-            from prometheus_sim.blocks import MarketBlocks
-
-            blocks = MarketBlocks(*(np.broadcast_to(a, (n_users,) + a.shape[1:]) for a in blocks))
-        return MarketHistory(blocks, self.market.calendar[: t + 1], self.market.absent)
-
-    def closes(self) -> np.ndarray:
-        return self.market.close[0, : self.day + 1]
-
-    def timestamp(self) -> int:
-        return int(pd.Timestamp(self.market.calendar[self.day]).timestamp())
 
 
 @dataclass(frozen=True)
@@ -275,4 +288,4 @@ class Clock:
         return time.time() - self.started
 
 
-__all__ = ["Clock", "DayInputs", "ForecastService", "MarketFeed", "PortfolioService", "assess_risk"]
+__all__ = ["Clock", "DayInputs", "Feed", "ForecastService", "MarketFeed", "PortfolioService", "assess_risk"]

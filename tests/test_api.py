@@ -274,7 +274,7 @@ def test_rate_limits_live_in_redis_when_asked(tmp_path, tiny_forecaster, tiny_dq
 
 
 def test_write_the_security_evidence():
-    """Last in the module: the four security outcomes above, as evidence for the acceptance table."""
+    """After the security tests above: their four outcomes, as evidence for the acceptance table."""
     flags = {k: OUTCOMES.get(k, False) for k in ("authentication", "rate_limiting", "input_validation",
                                                   "no_sensitive_logs")}  # fmt: skip
     missing = [k for k, v in flags.items() if not v]
@@ -282,3 +282,17 @@ def test_write_the_security_evidence():
         pytest.skip(f"not every security test ran in this session (missing {missing}); no evidence written")
     write_evidence(EVIDENCE, "api_security", {**flags, "tests": ["tests/test_api.py"]}, "pytest tests/test_api.py")
     assert read_evidence(EVIDENCE).problem is None
+
+
+def test_the_issues_curl_line_works_as_written(server):
+    """`curl -X POST ... -d '{"asset": "BTC", "horizon": 7}'` declares a form body; the API reads the JSON."""
+    if shutil.which("curl"):
+        out = subprocess.run(["curl", "-s", "-H", f"X-API-Key: {server.keys['analyst']}", "-X", "POST",
+                              f"{server.url}/v1/predict/price", "-d", '{"asset": "BTC", "horizon": 7}'],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        body = json.loads(out.stdout)
+    else:
+        body = httpx.post(server.url + "/v1/predict/price", content='{"asset": "BTC", "horizon": 7}',
+                          headers={"X-API-Key": server.keys["analyst"],
+                                   "Content-Type": "application/x-www-form-urlencoded"}).json()  # fmt: skip
+    assert body["asset"] == "BTC" and len(body["predictions"]) == 7

@@ -81,3 +81,26 @@ def test_the_market_feed_is_a_data_source_that_never_shows_the_future():
     assert (feed.history().close[0] == market.close[1, :52]).all()
     feed.day = feed.last_day
     assert not feed.advance()
+
+
+def test_keys_from_the_environment_are_hashes_and_revocation_sticks(tmp_path):
+    from prometheus_sim.api.keys import Forbidden, KeyStore, Unauthorized, digest
+
+    env = {
+        "PROMETHEUS_API_KEY_HASHES": f"ops:{digest('psk_ops-secret')}",
+        "PROMETHEUS_API_KEYS_FILE": str(tmp_path / "k.json"),
+    }
+    store = KeyStore(env=env)
+    assert store.verify("psk_ops-secret") == "ops"
+    key = store.add("analyst")
+    assert key.startswith("psk_") and key not in (tmp_path / "k.json").read_text()
+    assert KeyStore(env=env).verify(key) == "analyst"  # a second reader (another server) sees the file
+    store.revoke("analyst")
+    with pytest.raises(Forbidden, match="revoked"):
+        KeyStore(env=env).verify(key)
+    with pytest.raises(Unauthorized, match="unknown"):
+        store.verify("psk_guess")
+    with pytest.raises(Unauthorized, match="required"):
+        store.verify(None)
+    with pytest.raises(ValueError, match="name:sha256hex"):
+        KeyStore(env={"PROMETHEUS_API_KEY_HASHES": "bad:123", "PROMETHEUS_API_KEYS_FILE": str(tmp_path / "x.json")})

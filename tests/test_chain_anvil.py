@@ -246,3 +246,56 @@ def test_the_api_serves_the_chains_oracle_as_its_market(tmp_path, market_dir, ml
             srv.stop()
     finally:
         stop(proc)
+
+
+def test_a_run_resumes_after_the_node_stops_answering_and_never_sends_twice(tmp_path, market_dir):
+    """The node freezes mid-run (SIGSTOP): a clear error naming it, the journal whole. It comes back
+    (SIGCONT): the same live command resumes from the chain's state (the vaults as the first run left
+    them), and no idempotency key is executed twice (a retry of one decision is refused on chain:
+    tests/test_chain.py::test_a_used_key_and_an_unauthorised_sender_are_refused)."""
+    import json
+    import signal
+
+    proc, config, key = up(tmp_path, market_dir)
+    raw = json.loads(config.read_text())
+    config.write_text(json.dumps({**raw, "rpc_timeout_s": 1.0}))
+    url = raw["rpc_url"]
+    journal = tmp_path / "journal.jsonl"
+
+    def freeze_after_first_decision():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if journal.exists() and '"kind": "orders"' in journal.read_text():
+                os.kill(proc.pid, signal.SIGSTOP)
+                return
+            time.sleep(0.02)
+
+    import os
+
+    freezer = threading.Thread(target=freeze_after_first_decision)
+    feeder = feeding(config, market_dir, START + 1, START + 1, interval_s=0.0)
+    feeder.join()
+    freezer.start()
+    try:
+        with pytest.raises(NodeDown, match=re.escape(url)):
+            live_run(config, create("equal_weight", period_days=1), 2, True, None, 10.0,
+                     env={"PROMETHEUS_PRIVATE_KEY": key})  # fmt: skip
+        freezer.join()
+        os.kill(proc.pid, signal.SIGCONT)
+        chain = connect(ChainConfig.load(config))
+        before = len(chain.engine.events.AIRecommendationExecuted().get_logs(from_block=0))
+        # resume: the same command, from the chain's state (the latest bar is the first decision again)
+        result, _, _ = live_run(config, create("equal_weight", period_days=1), 1, True, None, 10.0,
+                                env={"PROMETHEUS_PRIVATE_KEY": key})  # fmt: skip
+        after = chain.engine.events.AIRecommendationExecuted().get_logs(from_block=0)
+        keys = [bytes(e.args.idempotencyKey) for e in after]
+        assert len(keys) == len(set(keys))  # no decision was executed twice
+        assert len(after) >= before and result.decision_steps.tolist() == [START + 1]
+        lines = [x["kind"] for x in read_journal(journal)]
+        assert lines.count("start") == 2 and lines[-1] == "end"
+    finally:
+        try:
+            os.kill(proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        stop(proc)

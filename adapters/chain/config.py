@@ -79,6 +79,8 @@ class ChainConfig:
     step_seconds: float | None = None
     steps_per_day: int = 1
     receipt_timeout_s: float = 30.0
+    rpc_timeout_s: float = 10.0
+    """how long one RPC call may take before the node counts as down"""
     guard_rails: GuardRails = field(default_factory=GuardRails)
     history: str | None = None
     """a run directory or CSV/Parquet of closes the market history is warm-started from"""
@@ -117,8 +119,9 @@ class ChainConfig:
             raise ValueError(f"step_seconds: must be > 0, got {self.step_seconds!r}")
         if isinstance(self.steps_per_day, bool) or not isinstance(self.steps_per_day, int) or self.steps_per_day < 1:
             raise ValueError(f"steps_per_day: must be an integer >= 1, got {self.steps_per_day!r}")
-        if not self.receipt_timeout_s > 0:
-            raise ValueError(f"receipt_timeout_s: must be > 0, got {self.receipt_timeout_s!r}")
+        for name in ("receipt_timeout_s", "rpc_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
         if isinstance(self.guard_rails, dict):
             object.__setattr__(self, "guard_rails", GuardRails(**self.guard_rails))
 

@@ -73,7 +73,7 @@ def web3_for(rpc_url: str, timeout_s: float = 10.0) -> Web3:
 
 def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
     """Connect and check: the node answers, the chain id, code at every address, the token map."""
-    w3 = w3 or web3_for(config.rpc_url)
+    w3 = w3 or web3_for(config.rpc_url, config.rpc_timeout_s)
     try:
         chain_id = w3.eth.chain_id
     except Exception as exc:

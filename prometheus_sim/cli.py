@@ -882,14 +882,16 @@ def scenarios_list() -> None:
 # ---------------------------------------------------------------- live mode on a chain
 
 
-def _live_strategy(name: str, strategy_params: tuple[str, ...]):
+def _live_strategy(name: str, strategy_params: tuple[str, ...] | dict):
+    """(strategy, its spec as the journal records it); params as KEY=VALUE texts or a dict (from a journal)."""
     from prometheus_sim.strategy_spec import StrategySpec, parse_strategy_params
     from strategies import registry
 
     try:
         registry.factory(name)
-        params = parse_strategy_params(strategy_params, [name])[name]
-        return registry.build(StrategySpec(name, tuple(params.items())))
+        params = dict(strategy_params) if isinstance(strategy_params, dict) else (
+            parse_strategy_params(strategy_params, [name])[name])  # fmt: skip
+        return registry.build(StrategySpec(name, tuple(params.items()))), {"name": name, "params": params}
     except (KeyError, ValueError, TypeError) as exc:
         raise click.UsageError(_message(exc)) from None
 
@@ -932,13 +934,14 @@ def devchain_up(config_path: Path, market_dir: str | None, start: int, block_tim
               show_default=True)  # fmt: skip
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--interval", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds between bars.")
-def devchain_feed(config_path: Path, steps: int, interval: float) -> None:
-    """Push the next bars of the config's market into the oracle, one transaction (block) per bar."""
+@click.option("--market", "market_dir", default=None, help="A run directory [default: the one the config continues].")
+def devchain_feed(config_path: Path, steps: int, interval: float, market_dir: str | None) -> None:
+    """Push the next bars of a market into the oracle, one transaction (block) per bar."""
     from adapters.chain.commands import devchain_feed as feed
     from adapters.chain.node import NodeDown
 
     try:
-        first, last = feed(config_path, steps, interval)
+        first, last = feed(config_path, steps, interval, market_dir)
     except (ValueError, NodeDown) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -978,9 +981,11 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
     from adapters.chain.node import NodeDown
     from adapters.chain.signer import Reverted
 
-    strategy = _live_strategy(strategy_name, strategy_params)
+    strategy, spec = _live_strategy(strategy_name, strategy_params)
     try:
-        result, adapter, journal = live_run(config_path, strategy, steps, execute, journal_path, wait_timeout)
+        result, adapter, journal = live_run(
+            config_path, strategy, steps, execute, journal_path, wait_timeout, spec=spec
+        )
     except (ValueError, NodeDown, Reverted, TimeoutError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -999,14 +1004,21 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
 
 @live.command("replay")
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
-@click.option("--strategy", "strategy_name", required=True)
+@click.option("--strategy", "strategy_name", default=None, help="[default: the one the journal recorded]")
 @click.option("--strategy-param", "strategy_params", multiple=True, metavar="KEY=VALUE")
-def live_replay(journal: str, strategy_name: str, strategy_params: tuple[str, ...]) -> None:
+def live_replay(journal: str, strategy_name: str | None, strategy_params: tuple[str, ...]) -> None:
     """Feed JOURNAL's recorded snapshots to the strategy; exit 1 if any recommendation differs."""
-    from adapters.chain.replay import replay
+    from adapters.chain.replay import journal_strategy, replay
 
     try:
-        report = replay(journal, _live_strategy(strategy_name, strategy_params))
+        if strategy_name is None:
+            recorded = journal_strategy(journal)
+            if not recorded:
+                raise ValueError(f"journal {journal}: it records no strategy; give --strategy")
+            strategy, _ = _live_strategy(recorded["name"], recorded.get("params") or {})
+        else:
+            strategy, _ = _live_strategy(strategy_name, strategy_params)
+        report = replay(journal, strategy)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -1015,6 +1027,20 @@ def live_replay(journal: str, strategy_name: str, strategy_params: tuple[str, ..
     click.echo(f"{report.decisions} decisions replayed: "
                + ("same recommendations" if report.ok else f"{len(report.mismatches)} differences"))  # fmt: skip
     sys.exit(0 if report.ok else 1)
+
+
+@live.command("score")
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+def live_score(journal: str) -> None:
+    """Score JOURNAL's run from what it recorded: each vault's time-weighted return, worst fall and fees."""
+    from adapters.chain.replay import score_journal
+
+    try:
+        table = score_journal(journal)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(table.to_string(index=False, float_format=lambda x: f"{x:,.6g}"))
 
 
 # ---------------------------------------------------------------- the inference API

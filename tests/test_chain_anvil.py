@@ -101,6 +101,11 @@ def test_ten_live_steps_on_anvil(tmp_path, market_dir, caplog, capfd):
         assert all(e.args.confidenceBps == 10_000 and e.args.valueAfter > 0 for e in logs)
         holdings = np.array([chain.vault.functions.getBalances(u).call()[1] for u in cfg.users], dtype=float) / UNIT
         assert (holdings > 0).all()  # equal weight: every asset bought
+        from adapters.chain.replay import score_journal
+
+        score = score_journal(journal)  # the run scored from its journal alone: live equity moved
+        assert (score["snapshots"] == 10).all() and (score["fees"] > 0).all() and score["twr"].abs().gt(0).all()
+        assert np.isfinite(score["max_drawdown"]).all()
         # 3. auto-rebalance: only when canRebalance says so (inside the cool-down after the trades, then after it)
         w3, ai, user = chain.w3, cfg.oracle_account, cfg.users[0]
         inside = not chain.engine.functions.canRebalance(user).call()
@@ -178,7 +183,9 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         assert "5 vaults" in res.output and "private" not in config.read_text().lower()
         again = runner.invoke(main, ["devchain", "up", "--config", str(config), "--market", str(market_dir)])
         assert again.exit_code == 2 and "already up" in again.output
-        res = runner.invoke(main, ["devchain", "feed", "--config", str(config), "--steps", "3"])
+        res = runner.invoke(
+            main, ["devchain", "feed", "--config", str(config), "--steps", "3", "--market", str(market_dir)]
+        )
         assert res.exit_code == 0 and "fed bars 61..63" in res.output, res.output
         res = runner.invoke(main, ["live", "--config", str(config), "--strategy", "equal_weight", "--strategy-param",
                                    "period_days=1", "--steps", "1", "--journal", str(tmp_path / "j.jsonl")])  # fmt: skip
@@ -189,9 +196,10 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         res = runner.invoke(main, ["live", "--config", str(config), "--strategy", "equal_weight", "--execute"],
                             env={"PROMETHEUS_PRIVATE_KEY": ""})  # fmt: skip
         assert res.exit_code == 2 and "needs a signing key" in res.output
-        res = runner.invoke(main, ["live", "replay", str(tmp_path / "j.jsonl"), "--strategy", "equal_weight",
-                                   "--strategy-param", "period_days=1"])  # fmt: skip
-        assert res.exit_code == 0 and "same recommendations" in res.output, res.output
+        res = runner.invoke(main, ["live", "replay", str(tmp_path / "j.jsonl")])  # the strategy the journal recorded
+        assert res.exit_code == 0 and "1 decisions replayed: same recommendations" in res.output, res.output
+        res = runner.invoke(main, ["live", "score", str(tmp_path / "j.jsonl")])
+        assert res.exit_code == 2 and "scoring needs two or more" in res.output
     finally:
         res = runner.invoke(main, ["devchain", "down", "--config", str(config)])
         assert "Anvil stopped" in res.output

@@ -88,7 +88,8 @@ class ChainAdapter:
     """See the module docstring."""
 
     def __init__(self, chain: Chain, source: HistorySource, *, users: list[str] | None = None, execute: bool = False,
-                 sender: Sender | None = None, journal: Journal | None = None, rules: RebalanceRules | None = None):  # fmt: skip
+                 sender: Sender | None = None, journal: Journal | None = None, rules: RebalanceRules | None = None,
+                 strategy: dict | None = None):  # fmt: skip
         self.chain = chain
         self.config: ChainConfig = chain.config
         self.source = source
@@ -119,7 +120,7 @@ class ChainAdapter:
         self._closed = False
         if journal:
             warm = source.history()
-            journal.write("start", config=self.config.to_json(), users=list(self.users), execute=execute,
+            journal.write("start", config=self.config.to_json(), users=list(self.users), execute=execute, strategy=strategy,
                           assets=list(source.assets), asset_kinds=list(source.asset_kinds),
                           steps_per_day=self.steps_per_day, rules=vars(self.rules),
                           warm_start={"calendar": [str(x) for x in warm.calendar], "close": warm.close[0].tolist(),

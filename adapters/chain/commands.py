@@ -146,21 +146,22 @@ def devchain_up(config_path: Path, market_dir: str | None, start: int, block_tim
     return cfg
 
 
-def devchain_feed(config_path: Path, steps: int, interval_s: float) -> tuple[int, int]:
-    """Push the next ``steps`` bars of the config's market into the oracle; return (first, last) bar fed."""
+def devchain_feed(config_path: Path, steps: int, interval_s: float, market_dir: str | None = None) -> tuple[int, int]:
+    """Push the next ``steps`` bars of the config's market (or ``market_dir``'s) into the oracle; return
+    (first, last) bar fed. Bar k of the market is the oracle's round k - history_until."""
     from adapters.chain.deploy import feed_prices as feed
     from prometheus_sim.market import Market
 
     cfg = ChainConfig.load(config_path)
-    if cfg.history is None or cfg.history_until is None:
-        raise ValueError(f"{config_path}: no market to feed from (history and history_until are not set)")
+    if (market_dir is None and cfg.history is None) or cfg.history_until is None:
+        raise ValueError(f"{config_path}: no market to feed from (give --market, and history_until must be set)")
     chain = connect(cfg)
-    market = Market.load(cfg.history)
+    market = Market.load(market_dir or cfg.history)
     rid = chain.call(chain.oracle.functions.latestRoundData(chain.token_of[cfg.assets[0]]).call)[0]
     first = cfg.history_until + rid + 1
     last = min(first + steps - 1, market.n_steps - 1)
     if first > last:
-        raise ValueError(f"the market in {cfg.history} has no bar after {first - 1}")
+        raise ValueError(f"the market in {market_dir or cfg.history} has no bar after {first - 1}")
     deployer = chain.w3.eth.accounts[0]
     for t in range(first, last + 1):
         feed(chain.w3, chain.oracle.address, chain.token_of,
@@ -189,7 +190,7 @@ def history_source(cfg: ChainConfig) -> HistorySource:
 
 
 def live_run(config_path: Path, strategy, steps: int, execute: bool, journal_path: str | None,
-             wait_timeout_s: float, env: dict | None = None):  # fmt: skip
+             wait_timeout_s: float, env: dict | None = None, spec: dict | None = None):  # fmt: skip
     """Run ``strategy`` live through ``backtest.run`` with a ChainAdapter; return (result, adapter, journal path)."""
     from prometheus_sim.backtest import run
 
@@ -204,7 +205,8 @@ def live_run(config_path: Path, strategy, steps: int, execute: bool, journal_pat
             Sender(chain, cfg.oracle_account, None, cfg.guard_rails.max_gas_price_gwei) if cfg.oracle_account else None
         )
     journal = Path(journal_path or cfg.journal)
-    adapter = ChainAdapter(chain, source, execute=execute, sender=sender, journal=Journal(journal))
+    spec = spec or {"name": getattr(strategy, "name", type(strategy).__name__), "params": {}}
+    adapter = ChainAdapter(chain, source, execute=execute, sender=sender, journal=Journal(journal), strategy=spec)
     every = strategy.decision_every_days
     clock = LiveClock(adapter, every=1 if every is None else every * cfg.steps_per_day, n_decisions=steps,
                       timeout_s=wait_timeout_s)  # fmt: skip

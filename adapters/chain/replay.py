@@ -78,4 +78,39 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
     return ReplayReport(decisions, mismatches)
 
 
-__all__ = ["ReplayReport", "replay"]
+def journal_strategy(journal_path) -> dict | None:
+    """The strategy spec (``{"name", "params"}``) the journal's last run recorded, if any."""
+    starts = [x for x in read_journal(journal_path) if x["kind"] == "start"]
+    return starts[-1].get("strategy") if starts else None
+
+
+def score_journal(journal_path) -> pd.DataFrame:
+    """A live run scored from its journal alone: each vault's value at every snapshot (the chain's, after
+    execution, so live equity moved), deposits set apart, the time-weighted return and the worst fall."""
+    from prometheus_sim import metrics
+
+    lines = read_journal(journal_path)
+    starts = [i for i, x in enumerate(lines) if x["kind"] == "start"]
+    if not starts:
+        raise ValueError(f"journal {journal_path}: no start line (not a live run's journal)")
+    run = lines[starts[-1] :]
+    snaps = [x for x in run if x["kind"] == "snapshot"]
+    if len(snaps) < 2:
+        raise ValueError(f"journal {journal_path}: {len(snaps)} snapshot(s); scoring needs two or more")
+    users = run[0]["users"]
+    value = np.array([x["value"] for x in snaps]).T  # (users, snapshots)
+    deposited = np.array([x["deposited"] for x in snaps]).T
+    growth = (value[:, 1:] - np.diff(deposited, axis=1)) / value[:, :-1]
+    index = np.concatenate([np.ones((len(users), 1)), np.cumprod(growth, axis=1)], axis=1)
+    fees = {u: 0.0 for u in users}
+    for x in run:
+        if x["kind"] == "receipt" and x.get("status") == 1:
+            fees[x["user"]] += x.get("event", {}).get("fees", 0) / 1e18
+    return pd.DataFrame({
+        "user": users, "first_step": snaps[0]["step"], "last_step": snaps[-1]["step"], "snapshots": len(snaps),
+        "value_start": value[:, 0], "value_end": value[:, -1], "twr": index[:, -1] - 1.0,
+        "max_drawdown": metrics.max_drawdown(index), "fees": [fees[u] for u in users],
+    })  # fmt: skip
+
+
+__all__ = ["ReplayReport", "journal_strategy", "replay", "score_journal"]

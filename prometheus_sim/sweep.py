@@ -569,8 +569,19 @@ def _execute(
         for fut in as_completed(futures):
             yield fut.result()
     except BaseException:  # interrupted (SIGTERM, Ctrl-C) or a task failed: leave no worker behind
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
             proc.terminate()
+        for proc in procs:  # the workers themselves are what must not outlive us: joined, killed if need be
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        # A worker killed mid-read leaves the call queue's feeder thread blocked on a pipe nobody reads;
+        # joining it would hang the shutdown (and the exit) for good, so it is not waited for.
+        call_queue = getattr(pool, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -90,15 +90,20 @@ def test_a_fixed_action_sequence_gives_the_backtests_equity(market):
     np.testing.assert_allclose(rewards, result.rewards[0, : len(actions)], rtol=1e-12)  # decision k's period
 
 
-def test_the_observation_at_t_ignores_the_future(market):
-    t = 120
+def moved_after(market: Market, t: int) -> Market:
+    """``market`` with every block after step t changed (prices x1.3, volume x7, on-chain +9, macro x2)."""
     b = market.blocks
     later = (np.arange(market.n_steps) > t)[None, :, None]
-    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
+    return Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
         open=np.where(later, b.open * 1.3, b.open), high=np.where(later, b.high * 1.3, b.high),
         low=np.where(later, b.low * 1.3, b.low), close=np.where(later, b.close * 1.3, b.close),
         volume=np.where(later, b.volume * 7, b.volume), onchain=np.where(later, b.onchain + 9, b.onchain),
         macro=np.where(later, b.macro * 2, b.macro)), {"kind": "test"})  # fmt: skip
+
+
+def test_the_observation_at_t_ignores_the_future(market):
+    t = 120
+    moved = moved_after(market, t)
     opts = {"path": 2, "start": t, "profile": PROFILE}
     o1, _ = PortfolioEnv(market=market, episode_days=70).reset(seed=0, options=opts)
     o2, _ = PortfolioEnv(market=moved, episode_days=70).reset(seed=0, options=opts)

@@ -13,6 +13,7 @@ from prometheus_sim.rl.env import PortfolioEnv
 from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
 from prometheus_sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
+from tests.test_rl_env import moved_after
 
 COSTS = CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1)
 
@@ -57,12 +58,7 @@ def test_the_months_to_goal_count_from_the_episodes_start(market):
 
 def test_the_batched_observation_ignores_the_future(market):
     t_cut = 150
-    b = market.blocks
-    later = (np.arange(market.n_steps) > t_cut)[None, :, None]
-    moved = Market.from_bars("moved", market.assets, market.asset_kinds, market.calendar, b._replace(
-        open=np.where(later, b.open * 1.3, b.open), high=np.where(later, b.high * 1.3, b.high),
-        low=np.where(later, b.low * 1.3, b.low), close=np.where(later, b.close * 1.3, b.close),
-        volume=np.where(later, b.volume * 7, b.volume)), {"kind": "test"})  # fmt: skip
+    moved = moved_after(market, t_cut)
     a, b2 = (
         PortfolioVectorEnv(32, market=market, episode_days=35),
         PortfolioVectorEnv(32, market=moved, episode_days=35),

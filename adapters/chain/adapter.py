@@ -286,7 +286,7 @@ class ChainAdapter:
             if amount / WAD > rails.max_trade_fraction + 1e-12:
                 return f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction {rails.max_trade_fraction}"
         prices = self._last_prices()
-        holdings = self._last_holdings(i)
+        holdings = self._last["holdings"][i]  # what the snapshot just read; nothing was sent since
         moved = sum(holdings[self._tokens.index(tok)] * prices[self._tokens.index(tok)] * x / WAD
                     for tok, side, x in legs if side == SELL)  # fmt: skip
         moved += sum(holdings[self.book.cash_index] * prices[self.book.cash_index] * x / WAD
@@ -307,9 +307,6 @@ class ChainAdapter:
 
     def _last_prices(self) -> np.ndarray:
         return self.source.history().close[0, self._last["step"]]
-
-    def _last_holdings(self, i: int) -> np.ndarray:
-        return self._holdings(self.users[i])
 
     def _marks(self, t: int, value: np.ndarray, hist: MarketHistory) -> Marks:
         """Values at every bar since the last snapshot: the holdings then (only this run's submissions move

@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pandas as pd
+
 from adapters.chain.adapter import latest_round, read_round
 from adapters.chain.config import ChainConfig
 from adapters.chain.node import connect
@@ -66,8 +68,6 @@ class ChainFeed(Feed):
         new = 0
         for rid in range(self._rounds + 1, latest + 1):
             close, _ = read_round(self.chain, self._tokens, rid)
-            import pandas as pd
-
             self.source.append(self.source.history().calendar[-1] + pd.Timedelta(days=1), close)
             self._rounds = rid
             new += 1

@@ -5,6 +5,15 @@ the output is bit-identical at any thread count and for any split of paths into 
 a path the step loop is sequential because the series feed each other: macro moves at t, prices
 at t, on-chain activity reacts to the price move at t, signals fire from t and change drift or
 vol from t+lag on. Nothing at step t reads anything from a later step.
+
+A step reads top to bottom in :func:`simulate_path_nb`, a few lines or one small function per
+part: the random numbers (:func:`draw_chunk_nb`), the regime, the signals in effect
+(:func:`signal_effects_nb`), inflation and the policy rate, then per asset its jumps
+(:func:`jumps_nb`), its sub-step walk (:func:`diffusion_bar_nb` or :func:`peg_bar_nb`), its bar
+(:func:`write_bar_nb`) and its GARCH variance; then on-chain activity (:func:`onchain_step_nb`),
+the dollar index and the signals that fire (:func:`signals_observe_nb`). What is the same on
+every step (a peg's OU constants, the active addresses' and the dollar index's) is computed once
+a path.
 """
 
 from __future__ import annotations
@@ -62,47 +71,23 @@ def simulate_paths_nb(keys, path_ids, inp, blocks, truth):
 
 @njit(cache=True, error_model="numpy")
 def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
-    """Row ``i``: one path, step by step (see :func:`simulate_paths_nb`)."""
-    n_steps, steps_per_day, n_sub = inp.n_steps, inp.steps_per_day, inp.n_sub
-    asset_p, chol, driver = inp.asset_p, inp.chol, inp.driver
-    transition_cum, regime_drift, regime_vol, regime_init = (
-        inp.transition_cum,
-        inp.regime_drift,
-        inp.regime_vol,
-        inp.regime_init,
-    )
-    shock_jump, shock_vol, shock_kappa = inp.shock_jump, inp.shock_vol, inp.shock_kappa
-    shock_whale, shock_inflow, shock_rate = inp.shock_whale, inp.shock_inflow, inp.shock_rate
-    month_start, meeting = inp.month_start, inp.meeting
-    onchain_p, macro_p, signal_p, signal_mask, ring_size = (
-        inp.onchain_p,
-        inp.macro_p,
-        inp.signal_p,
-        inp.signal_mask,
-        inp.ring_size,
-    )
-    open_, high, low, close, volume, onchain, macro = (
-        blocks.open,
-        blocks.high,
-        blocks.low,
-        blocks.close,
-        blocks.volume,
-        blocks.onchain,
-        blocks.macro,
-    )
-    truth_regime, truth_drift, truth_vol, truth_jumps, truth_signal = (
-        truth.regime,
-        truth.drift,
-        truth.vol,
-        truth.jumps,
-        truth.signal_active,
-    )
+    """Row ``i``: one path, step by step (see :func:`simulate_paths_nb`).
+
+    The named tuples are unpacked once here and the parts take plain arrays: reading a field of
+    a named tuple inside the step loop costs a reference-count update per array per step.
+    """
+    n_steps, spd, n_sub, driver = inp.n_steps, inp.steps_per_day, inp.n_sub, inp.driver
+    asset_p, chol, macro_p, onchain_p = inp.asset_p, inp.chol, inp.macro_p, inp.onchain_p
+    transition_cum, regime_drift, regime_vol = inp.transition_cum, inp.regime_drift, inp.regime_vol
+    shock_jump, shock_vol, shock_kappa, shock_rate = inp.shock_jump, inp.shock_vol, inp.shock_kappa, inp.shock_rate
+    shock_whale, shock_inflow, month_start, meeting = inp.shock_whale, inp.shock_inflow, inp.month_start, inp.meeting
+    signal_p, signal_mask = inp.signal_p, inp.signal_mask
+    open_, high, low, close, volume = blocks.open, blocks.high, blocks.low, blocks.close, blocks.volume
+    onchain, macro = blocks.onchain, blocks.macro
+    truth_drift, truth_vol, truth_jumps = truth.drift, truth.vol, truth.jumps
     n_assets = asset_p.shape[0]
     n_signals = signal_p.shape[0]
-    n_regimes = regime_drift.shape[0]
-    dt_step = 1.0 / (365.0 * steps_per_day)
-    dt_sub = dt_step / n_sub
-    inv_sqrt_sub = 1.0 / math.sqrt(n_sub)
+    dt_step = 1.0 / (365.0 * spd)
     # random numbers per step, padded to whole Philox quads: a step owns a fixed block of each stream
     per_price = (n_assets * n_sub + 3) // 4 * 4
     per_asset = (n_assets + 3) // 4 * 4
@@ -120,52 +105,35 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
     drift_shift = np.empty(n_assets)
     vol_signal = np.empty(n_assets)
     aux = np.empty(7)
-    ring = np.zeros((n_signals, ring_size), dtype=np.int8)
+    ring = np.zeros((n_signals, inp.ring_size), dtype=np.int8)
     sig_state = np.zeros((n_signals, 4))
+    peg = np.zeros((n_assets + 1, pr.N_PEG_CONSTANTS))  # a row per asset, and a spare for a depeg's step
+    for a in range(n_assets):
+        if asset_p[a, pr.A_PEG_KAPPA] > 0.0:
+            pr.peg_constants_nb(asset_p[a, pr.A_PEG_KAPPA], dt_step, dt_step / n_sub, peg, a)
+    active_decay, active_noise = oc.active_ou_constants_nb(onchain_p, dt_step)
+    dxy_own, dxy_vol = mc.dxy_constants_nb(macro_p, dt_step)
     log_price = asset_p[:, pr.A_START_LOG].copy()
     garch_h = np.empty(n_assets)
     for a in range(n_assets):
         garch_h[a] = asset_p[a, pr.A_SIGMA] ** 2 * dt_step
-    regime = regime_init
+    regime = inp.regime_init
     inflation = macro_p[mc.M_INFL_START]
     rate = macro_p[mc.M_RATE_START]
     log_dxy = math.log(macro_p[mc.M_DXY_START])
     log_active = onchain_p[oc.O_ACTIVE_LOG0]
 
     for t in range(n_steps):
-        # --- random numbers for the next STEP_CHUNK steps, drawn in vectorised runs
         k = t % STEP_CHUNK
         if k == 0:
-            n = min(STEP_CHUNK, n_steps - t)
-            normals_run_nb(k0, k1, path, STREAM_PRICE, t * per_price // 4, n * per_price // 4, words, z_price)
-            normals_run_nb(k0, k1, path, STREAM_VOLUME, t * per_asset // 4, n * per_asset // 4, words, z_volume)
-            uniforms_run_nb(k0, k1, path, STREAM_JUMP, t * per_asset // 4, n * per_asset // 4, u_jumps)
-            normals_run_nb(k0, k1, path, STREAM_ONCHAIN, t, n, words, z_onchain)
-            normals_run_nb(k0, k1, path, STREAM_MACRO, t, n, words, z_macro)
-            for q in range(n):  # the macro quad's fourth word drives the regime chain
-                u_regime[q] = uniform_from_word_nb(words[4 * q + 3])
-        price_at = k * per_price
-        asset_at = k * per_asset
+            draw_chunk_nb(k0, k1, path, t, min(STEP_CHUNK, n_steps - t), per_price, per_asset,
+                          words, z_price, z_volume, u_jumps, z_onchain, z_macro, u_regime)  # fmt: skip
 
-        # --- regime: moves once per day, at the day's first step
-        if t > 0 and n_regimes > 1 and t % steps_per_day == 0:
+        # --- regime (daily), then the signals fired earlier that are in effect now
+        if t > 0 and regime_drift.shape[0] > 1 and t % spd == 0:
             regime = pr.regime_next_nb(regime, u_regime[k], transition_cum)
-        truth_regime[i, t] = regime
-
-        # --- signals fired earlier that are in effect now
-        for a in range(n_assets):
-            drift_shift[a] = 0.0
-            vol_signal[a] = 1.0
-        for g in range(n_signals):
-            active = sg.take_effect_nb(ring, g, t)
-            truth_signal[i, t, g] = active
-            if active:
-                for a in range(n_assets):
-                    if signal_mask[g, a]:
-                        if signal_p[g, sg.S_EFFECT] == sg.EFFECT_DRIFT:
-                            drift_shift[a] += signal_p[g, sg.S_STRENGTH]
-                        else:
-                            vol_signal[a] *= 1.0 + signal_p[g, sg.S_STRENGTH]
+        truth.regime[i, t] = regime
+        signal_effects_nb(signal_p, signal_mask, ring, t, truth.signal_active, i, drift_shift, vol_signal)
 
         # --- macro: inflation and the policy rate are set before prices move
         prev_rate = rate
@@ -175,8 +143,8 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
             rate = mc.policy_rate_step_nb(macro_p, rate, inflation, z_macro[4 * k + 1])
         rate = max(rate + shock_rate[t], 0.0)
 
-        # --- prices
-        pr.correlate_substeps_nb(z_price, price_at, chol, zc, n_assets, n_sub)
+        # --- prices: one bar per asset
+        pr.correlate_substeps_nb(z_price, k * per_price, chol, zc, n_assets, n_sub)
         driver_return = 0.0
         driver_z = 0.0
         for a in range(n_assets):
@@ -184,117 +152,196 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
             drift_mult = 1.0 + exposure * (regime_drift[regime] - 1.0)
             vol_mult = (1.0 + exposure * (regime_vol[regime] - 1.0)) * shock_vol[t, a] * vol_signal[a]
             vol_mult = min(vol_mult, pr.VOL_MULT_MAX)
-            sigma = asset_p[a, pr.A_SIGMA]
-            base_sd = asset_p[a, pr.A_BASE_SD]
-            alpha = asset_p[a, pr.A_GARCH_ALPHA]
-            beta = asset_p[a, pr.A_GARCH_BETA]
-            is_garch = alpha > 0.0 or beta > 0.0
-            sd = min((math.sqrt(garch_h[a]) if is_garch else base_sd) * vol_mult, pr.STEP_SD_MAX)
-            lp0 = log_price[a]
             kappa = asset_p[a, pr.A_PEG_KAPPA]
+            n_jumps = 0
             if kappa > 0.0:
-                if shock_kappa[t, a] > 0.0:
-                    kappa = shock_kappa[t, a]
-                x_open, x, hi, lo, zsum = pr.peg_path_nb(
-                    lp0, kappa, sigma * vol_mult, dt_sub, zc, a, n_assets, n_sub, shock_jump[t, a]
+                row = a
+                if shock_kappa[t, a] > 0.0:  # a depeg's recovery reverts at its own speed
+                    row = n_assets
+                    pr.peg_constants_nb(shock_kappa[t, a], dt_step, dt_step / n_sub, peg, row)
+                x_open, x, hi, lo, zsum, step_mean, sd = peg_bar_nb(
+                    asset_p, a, peg, row, vol_mult, log_price[a], zc, n_sub, shock_jump[t, a]
                 )
-                truth_drift[i, t, a] = lp0 * (math.exp(-kappa * dt_step) - 1.0)
-                truth_vol[i, t, a] = pr.peg_step_sd_nb(kappa, sigma * vol_mult, dt_step)
-                step_mean = truth_drift[i, t, a]
-                n_jumps = 0
+                truth_drift[i, t, a] = step_mean
             else:
-                jump_rate = asset_p[a, pr.A_JUMP_RATE]
-                jump_mean = asset_p[a, pr.A_JUMP_MEAN]
-                jump_std = asset_p[a, pr.A_JUMP_STD]
-                step_mean = (
-                    (asset_p[a, pr.A_MU] * drift_mult - asset_p[a, pr.A_JUMP_COMP]) * dt_step
-                    - 0.5 * sd * sd
-                    + drift_shift[a] / steps_per_day
-                )
-                n_jumps = 0
-                jump_total = 0.0
-                jump_sub = -1
-                if jump_rate > 0.0:
-                    # market-wide jumps: one arrival uniform per step for every asset (the first
-                    # slot of the step's block), sizes loading on a common factor drawn past the
-                    # assets' own slots
-                    n_jumps = poisson_inversion_nb(jump_rate * dt_step, asset_p[a, pr.A_JUMP_P0], u_jumps[asset_at])
-                    if n_jumps > _JUMP_SLOTS - 1:
-                        n_jumps = _JUMP_SLOTS - 1
-                    load = asset_p[a, pr.A_JUMP_COMMON]
-                    own = math.sqrt(1.0 - load * load)
-                    for q in range(n_jumps):
-                        z_common = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + q)
-                        z_own = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + q)
-                        jump_total += jump_mean + jump_std * (load * z_common + own * z_own)
-                    if n_jumps > 0:
-                        u_pos = uniform_at_nb(
-                            k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + _JUMP_SLOTS - 1
-                        )
-                        jump_sub = min(int(u_pos * n_sub), n_sub - 1)
-                x_open, x, hi, lo, zsum = pr.diffusion_path_nb(
-                    lp0, step_mean, sd, zc, a, n_assets, n_sub, shock_jump[t, a], jump_total, jump_sub
-                )
-                truth_drift[i, t, a] = step_mean + jump_rate * dt_step * jump_mean
-                truth_vol[i, t, a] = sd
-            # the combined effect of stacked shocks stays inside float range
-            centre = asset_p[a, pr.A_START_LOG]
-            x_open = min(max(x_open, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
-            x = min(max(x, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
-            hi = min(max(hi, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
-            lo = min(max(lo, centre - pr.LOG_PRICE_BAND), centre + pr.LOG_PRICE_BAND)
+                n_jumps, jump_total, jump_sub = 0, 0.0, -1
+                if asset_p[a, pr.A_JUMP_RATE] > 0.0:
+                    n_jumps, jump_total, jump_sub = jumps_nb(asset_p, a, k0, k1, t, path, u_jumps[k * per_asset],
+                                                             dt_step, n_sub)  # fmt: skip
+                x_open, x, hi, lo, zsum, step_mean, sd = diffusion_bar_nb(
+                    asset_p, a, garch_h[a], drift_mult, vol_mult, drift_shift[a], spd, log_price[a], zc, n_sub,
+                    shock_jump[t, a], jump_total, jump_sub,
+                )  # fmt: skip
+                truth_drift[i, t, a] = step_mean + asset_p[a, pr.A_JUMP_RATE] * dt_step * asset_p[a, pr.A_JUMP_MEAN]
+            truth_vol[i, t, a] = sd
             truth_jumps[i, t, a] = n_jumps
-            o_, h_, l_, c_ = pr.ohlc_nb(x_open, x, hi, lo)
-            step_return = x - lp0
-            open_[i, t, a] = o_
-            high[i, t, a] = h_
-            low[i, t, a] = l_
-            close[i, t, a] = c_
-            volume[i, t, a] = pr.volume_nb(
-                c_, step_return, asset_p[a, pr.A_INV_BASE_SD], asset_p[a, pr.A_VOLUME_UNIT],
-                asset_p[a, pr.A_VOLUME_SENS], asset_p[a, pr.A_VOLUME_NOISE], z_volume[asset_at + a],
-            )  # fmt: skip
-            log_price[a] = x
-            z_std = zsum * inv_sqrt_sub
-            if is_garch:  # the whole surprise (jumps and shocks too) feeds the variance, in the
-                # units of the base variance (divided by the multipliers applied on top of it,
-                # so a high-vol regime does not compound into GARCH's own persistence)
-                garch_h[a] = pr.garch_update_nb(
-                    garch_h[a], (step_return - step_mean) / vol_mult, asset_p[a, pr.A_GARCH_OMEGA], alpha, beta
-                )
+            step_return = write_bar_nb(asset_p, a, log_price[a], x_open, x, hi, lo, z_volume[k * per_asset + a],
+                                       open_, high, low, close, volume, i, t)  # fmt: skip
+            log_price[a] = min(max(x, asset_p[a, pr.A_START_LOG] - pr.LOG_PRICE_BAND),
+                               asset_p[a, pr.A_START_LOG] + pr.LOG_PRICE_BAND)  # fmt: skip
+            if asset_p[a, pr.A_GARCH_ALPHA] > 0.0 or asset_p[a, pr.A_GARCH_BETA] > 0.0:
+                # the whole surprise (jumps and shocks too) feeds the variance, in the units of the
+                # base variance (divided by the multipliers applied on top of it, so a high-vol
+                # regime does not compound into GARCH's own persistence)
+                garch_h[a] = pr.garch_update_nb(garch_h[a], (step_return - step_mean) / vol_mult,
+                                                asset_p[a, pr.A_GARCH_OMEGA], asset_p[a, pr.A_GARCH_ALPHA],
+                                                asset_p[a, pr.A_GARCH_BETA])  # fmt: skip
             if a == driver:
                 driver_return = step_return
-                driver_z = z_std
+                driver_z = zsum * (1.0 / math.sqrt(n_sub))
 
-        # --- on-chain activity reacts to the driver's move
-        # Activity reacts to the move in units of the driver's normal step vol, saturating at
-        # +/- ZS_CAP so a dated crash on a calm asset cannot push flows to infinity.
-        zs = min(max(driver_return * asset_p[driver, pr.A_INV_BASE_SD], -ZS_CAP), ZS_CAP)
-        on_at = 4 * k
-        whales = oc.whale_count_nb(onchain_p, zs, shock_whale[t], steps_per_day, k0, k1, t, path)
-        log_active = oc.active_log_step_nb(onchain_p, log_active, t, dt_step, driver_return, z_onchain[on_at])
-        inflow, outflow = oc.flows_nb(
-            onchain_p, zs, shock_inflow[t], steps_per_day, z_onchain[on_at + 1], z_onchain[on_at + 2]
-        )
-        onchain[i, t, oc.C_WHALE] = whales
-        onchain[i, t, oc.C_ACTIVE] = math.floor(math.exp(log_active) + 0.5)
-        onchain[i, t, oc.C_INFLOW] = inflow
-        onchain[i, t, oc.C_OUTFLOW] = outflow
-
-        # --- dollar index moves with (against) the driver and with rate changes
-        log_dxy = mc.dxy_log_step_nb(macro_p, log_dxy, dt_step, driver_z, z_macro[4 * k + 2], rate - prev_rate)
-        dxy_centre = macro_p[mc.M_DXY_LOG_MEAN]
-        log_dxy = min(max(log_dxy, dxy_centre - mc.DXY_LOG_BAND), dxy_centre + mc.DXY_LOG_BAND)
+        # --- on-chain activity reacts to the driver's move; the dollar index moves against it
+        log_active = onchain_step_nb(onchain_p, asset_p[driver, pr.A_INV_BASE_SD], shock_whale[t], shock_inflow[t],
+                                     spd, k0, k1, t, path, driver_return, log_active, active_decay, active_noise,
+                                     z_onchain, 4 * k, onchain, i)  # fmt: skip
+        log_dxy = mc.dxy_log_step_nb(macro_p, log_dxy, dt_step, dxy_own, dxy_vol, driver_z, z_macro[4 * k + 2],
+                                     rate - prev_rate)  # fmt: skip
         macro[i, t, mc.C_INFLATION] = inflation
         macro[i, t, mc.C_RATE] = rate
         macro[i, t, mc.C_DXY] = math.exp(log_dxy)
 
         # --- signals observe step t and schedule effects from t+lag on
-        for c in range(4):
-            aux[c] = onchain[i, t, c]
-        for c in range(3):
-            aux[4 + c] = macro[i, t, c]
-        for g in range(n_signals):
-            value = aux[int(signal_p[g, sg.S_SOURCE])]
-            if sg.signal_fires_nb(signal_p[g], value, sig_state[g]):
-                sg.schedule_effect_nb(ring, g, t, int(signal_p[g, sg.S_LAG]), int(signal_p[g, sg.S_DURATION]))
+        signals_observe_nb(signal_p, onchain, macro, i, t, aux, ring, sig_state)
+
+
+@njit(cache=True, error_model="numpy")
+def draw_chunk_nb(k0, k1, path, t, n, per_price, per_asset, words, z_price, z_volume, u_jumps, z_onchain, z_macro,
+                  u_regime):  # fmt: skip
+    """The random numbers of steps ``t .. t + n - 1``, each stream drawn in one vectorised run."""
+    normals_run_nb(k0, k1, path, STREAM_PRICE, t * per_price // 4, n * per_price // 4, words, z_price)
+    normals_run_nb(k0, k1, path, STREAM_VOLUME, t * per_asset // 4, n * per_asset // 4, words, z_volume)
+    uniforms_run_nb(k0, k1, path, STREAM_JUMP, t * per_asset // 4, n * per_asset // 4, u_jumps)
+    normals_run_nb(k0, k1, path, STREAM_ONCHAIN, t, n, words, z_onchain)
+    normals_run_nb(k0, k1, path, STREAM_MACRO, t, n, words, z_macro)
+    for q in range(n):  # the macro quad's fourth word drives the regime chain
+        u_regime[q] = uniform_from_word_nb(words[4 * q + 3])
+
+
+@njit(cache=True, error_model="numpy")
+def signal_effects_nb(signal_p, signal_mask, ring, t, active_out, i, drift_shift, vol_signal):
+    """Signals fired earlier that are in effect at t: each asset's drift shift and vol multiplier."""
+    for a in range(drift_shift.shape[0]):
+        drift_shift[a] = 0.0
+        vol_signal[a] = 1.0
+    for g in range(signal_p.shape[0]):
+        active = sg.take_effect_nb(ring, g, t)
+        active_out[i, t, g] = active
+        if active:
+            for a in range(drift_shift.shape[0]):
+                if signal_mask[g, a]:
+                    if signal_p[g, sg.S_EFFECT] == sg.EFFECT_DRIFT:
+                        drift_shift[a] += signal_p[g, sg.S_STRENGTH]
+                    else:
+                        vol_signal[a] *= 1.0 + signal_p[g, sg.S_STRENGTH]
+
+
+@njit(cache=True, error_model="numpy")
+def jumps_nb(asset_p, a, k0, k1, t, path, u_arrival, dt_step, n_sub):
+    """Asset a's Merton jumps at step t: ``(count, total log jump, the sub-step they land in or -1)``.
+
+    Jumps are market-wide: one arrival uniform per step for every asset (the first slot of the
+    step's block), sizes loading on a common factor drawn past the assets' own slots.
+    """
+    n_jumps = poisson_inversion_nb(asset_p[a, pr.A_JUMP_RATE] * dt_step, asset_p[a, pr.A_JUMP_P0], u_arrival)
+    if n_jumps == 0:
+        return 0, 0.0, -1
+    n_jumps = min(n_jumps, _JUMP_SLOTS - 1)
+    n_assets = asset_p.shape[0]
+    load = asset_p[a, pr.A_JUMP_COMMON]
+    own = math.sqrt(1.0 - load * load)
+    total = 0.0
+    for q in range(n_jumps):
+        z_common = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + q)
+        z_own = normal_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, a * _JUMP_SLOTS + q)
+        total += asset_p[a, pr.A_JUMP_MEAN] + asset_p[a, pr.A_JUMP_STD] * (load * z_common + own * z_own)
+    u_pos = uniform_at_nb(k0, k1, t, path, STREAM_JUMP_SIZE, n_assets * _JUMP_SLOTS + _JUMP_SLOTS - 1)
+    return n_jumps, total, min(int(u_pos * n_sub), n_sub - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def peg_bar_nb(asset_p, a, peg, row, vol_mult, lp0, zc, n_sub, shock_jump):
+    """A pegged asset's sub-step walk (the exact OU step with ``peg[row]``'s constants).
+
+    Returns ``(log open, log close, max, min, sum of shocks, expected log move, its std)``.
+    """
+    sd_year = asset_p[a, pr.A_SIGMA] * vol_mult
+    x_open, x, hi, lo, zsum = pr.peg_path_nb(lp0, peg[row, pr.P_DECAY_SUB], sd_year * peg[row, pr.P_NOISE_SUB], zc,
+                                             a, asset_p.shape[0], n_sub, shock_jump)  # fmt: skip
+    return x_open, x, hi, lo, zsum, lp0 * peg[row, pr.P_STEP_DRIFT], sd_year * peg[row, pr.P_STEP_SD]
+
+
+@njit(cache=True, error_model="numpy")
+def diffusion_bar_nb(asset_p, a, garch_h, drift_mult, vol_mult, drift_shift, spd, lp0, zc, n_sub, shock_jump,
+                     jump_total, jump_sub):  # fmt: skip
+    """A floating asset's sub-step walk: drift, GARCH or constant vol, jumps and dated shocks.
+
+    Returns ``(log open, log close, max, min, sum of shocks, expected diffusive log move, its std)``.
+    """
+    dt_step = 1.0 / (365.0 * spd)
+    is_garch = asset_p[a, pr.A_GARCH_ALPHA] > 0.0 or asset_p[a, pr.A_GARCH_BETA] > 0.0
+    sd = min((math.sqrt(garch_h) if is_garch else asset_p[a, pr.A_BASE_SD]) * vol_mult, pr.STEP_SD_MAX)
+    step_mean = (
+        (asset_p[a, pr.A_MU] * drift_mult - asset_p[a, pr.A_JUMP_COMP]) * dt_step - 0.5 * sd * sd + drift_shift / spd
+    )
+    x_open, x, hi, lo, zsum = pr.diffusion_path_nb(lp0, step_mean, sd, zc, a, asset_p.shape[0], n_sub, shock_jump,
+                                                   jump_total, jump_sub)  # fmt: skip
+    return x_open, x, hi, lo, zsum, step_mean, sd
+
+
+@njit(cache=True, error_model="numpy")
+def write_bar_nb(asset_p, a, lp0, x_open, x, hi, lo, z_volume, open_, high, low, close, volume, i, t):
+    """Write asset a's OHLCV at (i, t) from its log path, inside the log-price band; return the step's log return.
+
+    The band keeps the combined effect of stacked shocks inside float range.
+    """
+    low_band = asset_p[a, pr.A_START_LOG] - pr.LOG_PRICE_BAND
+    high_band = asset_p[a, pr.A_START_LOG] + pr.LOG_PRICE_BAND
+    x_open = min(max(x_open, low_band), high_band)
+    x = min(max(x, low_band), high_band)
+    hi = min(max(hi, low_band), high_band)
+    lo = min(max(lo, low_band), high_band)
+    o_, h_, l_, c_ = pr.ohlc_nb(x_open, x, hi, lo)
+    step_return = x - lp0
+    open_[i, t, a] = o_
+    high[i, t, a] = h_
+    low[i, t, a] = l_
+    close[i, t, a] = c_
+    volume[i, t, a] = pr.volume_nb(
+        c_, step_return, asset_p[a, pr.A_INV_BASE_SD], asset_p[a, pr.A_VOLUME_UNIT], asset_p[a, pr.A_VOLUME_SENS],
+        asset_p[a, pr.A_VOLUME_NOISE], z_volume,
+    )  # fmt: skip
+    return step_return
+
+
+@njit(cache=True, error_model="numpy")
+def onchain_step_nb(onchain_p, driver_inv_sd, whale_mult, inflow_mult, spd, k0, k1, t, path, driver_return,
+                    log_active, active_decay, active_noise, z_onchain, at, onchain, i):  # fmt: skip
+    """Whale transactions, active addresses and exchange flows at t, reacting to the driver's move.
+
+    Activity reacts to the move in units of the driver's normal step vol, saturating at
+    +/- ``ZS_CAP`` so a dated crash on a calm asset cannot push flows to infinity. Returns the new
+    log active addresses.
+    """
+    zs = min(max(driver_return * driver_inv_sd, -ZS_CAP), ZS_CAP)
+    whales = oc.whale_count_nb(onchain_p, zs, whale_mult, spd, k0, k1, t, path)
+    log_active = oc.active_log_step_nb(onchain_p, log_active, t, 1.0 / (365.0 * spd), active_decay, active_noise,
+                                       driver_return, z_onchain[at])  # fmt: skip
+    inflow, outflow = oc.flows_nb(onchain_p, zs, inflow_mult, spd, z_onchain[at + 1], z_onchain[at + 2])
+    onchain[i, t, oc.C_WHALE] = whales
+    onchain[i, t, oc.C_ACTIVE] = math.floor(math.exp(log_active) + 0.5)
+    onchain[i, t, oc.C_INFLOW] = inflow
+    onchain[i, t, oc.C_OUTFLOW] = outflow
+    return log_active
+
+
+@njit(cache=True, error_model="numpy")
+def signals_observe_nb(signal_p, onchain, macro, i, t, aux, ring, sig_state):
+    """Signals observe step t's on-chain and macro values and schedule their effects from t+lag on."""
+    for c in range(4):
+        aux[c] = onchain[i, t, c]
+    for c in range(3):
+        aux[4 + c] = macro[i, t, c]
+    for g in range(signal_p.shape[0]):
+        value = aux[int(signal_p[g, sg.S_SOURCE])]
+        if sg.signal_fires_nb(signal_p[g], value, sig_state[g]):
+            sg.schedule_effect_nb(ring, g, t, int(signal_p[g, sg.S_LAG]), int(signal_p[g, sg.S_DURATION]))

@@ -60,12 +60,24 @@ def policy_rate_step_nb(params, rate, inflation, z):
 
 
 @njit(cache=True, error_model="numpy")
-def dxy_log_step_nb(params, log_dxy, dt_step, z_driver, z_own, rate_change):
+def dxy_constants_nb(params, dt_step):
+    """``(sqrt(1 - rho^2), vol x sqrt(dt))``: the dollar index step's constants."""
     rho = params[M_DXY_CORR]
-    shock = rho * z_driver + math.sqrt(1.0 - rho * rho) * z_own
-    return (
+    return math.sqrt(1.0 - rho * rho), params[M_DXY_VOL] * math.sqrt(dt_step)
+
+
+@njit(cache=True, error_model="numpy")
+def dxy_log_step_nb(params, log_dxy, dt_step, own_weight, step_vol, z_driver, z_own, rate_change):
+    """Log dollar index: reverts to its mean, shocks correlated with the driver's, jumps with rate moves.
+
+    Kept within its mean x e^+-``DXY_LOG_BAND``.
+    """
+    shock = params[M_DXY_CORR] * z_driver + own_weight * z_own
+    x = (
         log_dxy
         + params[M_DXY_REVERSION] * (params[M_DXY_LOG_MEAN] - log_dxy) * dt_step
-        + params[M_DXY_VOL] * math.sqrt(dt_step) * shock
+        + step_vol * shock
         + params[M_DXY_RATE_BETA] * rate_change
     )
+    centre = params[M_DXY_LOG_MEAN]
+    return min(max(x, centre - DXY_LOG_BAND), centre + DXY_LOG_BAND)

@@ -42,16 +42,22 @@ def whale_count_nb(params, zs, whale_mult, steps_per_day, k0, k1, step, path):
 
 
 @njit(cache=True, error_model="numpy")
-def active_log_step_nb(params, log_active, step, dt_step, driver_return, z):
+def active_ou_constants_nb(params, dt_step):
+    """``(decay, noise std)`` of the exact OU step of log active addresses (the same every step)."""
+    theta = params[O_ACTIVE_REVERSION]
+    decay = math.exp(-theta * dt_step)
+    return decay, params[O_ACTIVE_VOL] * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
+
+
+@njit(cache=True, error_model="numpy")
+def active_log_step_nb(params, log_active, step, dt_step, decay, noise, driver_return, z):
     """Log active addresses: reverts to a growing trend, moves with the driver's return.
 
     The reversion is the exact Ornstein-Uhlenbeck step (stable at any reversion speed, where an
-    explicit Euler step diverges once reversion x dt > 2).
+    explicit Euler step diverges once reversion x dt > 2); ``decay`` and ``noise`` come from
+    :func:`active_ou_constants_nb`.
     """
     trend = params[O_ACTIVE_LOG0] + params[O_ACTIVE_GROWTH] * step * dt_step
-    theta = params[O_ACTIVE_REVERSION]
-    decay = math.exp(-theta * dt_step)
-    noise = params[O_ACTIVE_VOL] * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
     driver_return = min(max(driver_return, -5.0), 5.0)  # a capped price shock cannot blow up the count
     x = trend + (log_active - trend) * decay + params[O_ACTIVE_PRICE_BETA] * driver_return + noise * z
     return min(max(x, trend - ACTIVE_LOG_BAND), trend + ACTIVE_LOG_BAND)

@@ -113,17 +113,31 @@ def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jum
     return x_open, x, hi, lo, zsum
 
 
-@njit(cache=True, error_model="numpy")
-def peg_step_sd_nb(kappa, sd_year, dt_step):
-    """Std of a pegged log price's whole-step move given its start: the exact OU step's, not sd x sqrt(dt)."""
-    return sd_year * math.sqrt((1.0 - math.exp(-2.0 * kappa * dt_step)) / (2.0 * kappa))
+# Columns of a peg's per-run constants (peg_constants_nb): what the exact OU step needs, for one kappa.
+P_DECAY_SUB = 0  # exp(-kappa dt_sub): a sub-step's decay
+P_NOISE_SUB = 1  # the sub-step's noise std per unit of annual vol
+P_STEP_SD = 2  # the whole step's std per unit of annual vol (the truth's vol)
+P_STEP_DRIFT = 3  # exp(-kappa dt_step) - 1: the step's expected log move per unit of log price
+N_PEG_CONSTANTS = 4
 
 
 @njit(cache=True, error_model="numpy")
-def peg_path_nb(lp0, kappa, sd_year, dt_sub, zc, a, n_assets, n_sub, shock_jump):
-    """Exact Ornstein-Uhlenbeck walk of a pegged log price towards 0 (price 1), any ``kappa``."""
+def peg_constants_nb(kappa, dt_step, dt_sub, out, row):
+    """The exact OU step's constants for reversion ``kappa`` into ``out[row]`` (once a run, or on a depeg's day)."""
     decay = math.exp(-kappa * dt_sub)
-    noise = sd_year * math.sqrt((1.0 - decay * decay) / (2.0 * kappa))
+    out[row, P_DECAY_SUB] = decay
+    out[row, P_NOISE_SUB] = math.sqrt((1.0 - decay * decay) / (2.0 * kappa))
+    out[row, P_STEP_SD] = math.sqrt((1.0 - math.exp(-2.0 * kappa * dt_step)) / (2.0 * kappa))
+    out[row, P_STEP_DRIFT] = math.exp(-kappa * dt_step) - 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def peg_path_nb(lp0, decay, noise, zc, a, n_assets, n_sub, shock_jump):
+    """Exact Ornstein-Uhlenbeck walk of a pegged log price towards 0 (price 1), any ``kappa``.
+
+    ``decay`` and ``noise`` are the sub-step's (:data:`P_DECAY_SUB`, and :data:`P_NOISE_SUB` times
+    the annual vol in effect).
+    """
     x = lp0
     x_open = lp0
     hi = -math.inf

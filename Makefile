@@ -75,7 +75,9 @@ lint: setup
 	$(BIN)/ruff format --check prometheus_sim strategies adapters tests benchmarks examples
 
 bench: setup
+	$(BIN)/pip install --quiet -r requirements/bench.txt -c requirements/constraints.lock.txt
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_rl.py
 
 clean:
 	rm -rf $(VENV) .cache runs node_modules

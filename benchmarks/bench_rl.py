@@ -5,20 +5,39 @@
 3. The batched Numba environment (``PortfolioVectorEnv``) at 256 and 4,096 envs, at 1 thread and
    at every thread, through its Gymnasium ``step`` (observation copies and autoresets included).
 4. The torch twin (``TorchPortfolioVectorEnv``) at 4,096 envs on ``--device`` (float32 and float64).
-5. Double-DQN training throughput (env steps/s, 16 envs, learning on every vector step).
+5. DQN training throughput, env steps/s and gradient steps/s, at a stated replay ratio (gradient
+   updates per env step), three ways in the same run:
+   - the plain way (the guide's way), written here: one ``PortfolioEnv``, a Python list as the replay
+     buffer, one update per env step (replay ratio 1), the guide's ``QNetwork``, batch 64, Adam 1e-3,
+     epsilon 0.1 x 0.995 per update, plain DQN target, soft target update every update;
+   - Stable-Baselines3's DQN (benchmark-only: ``requirements/bench.txt``) on SB3's ``DummyVecEnv``
+     of N ``PortfolioEnv``, with the guide's network (a features extractor holding the guide's layers
+     up to the 128-wide ReLU, and SB3's q-head ``Linear(128, 7)`` with ``net_arch=[]``: the same
+     layers), batch 64, Adam 1e-3, gamma 0.9, tau 0.005, clip 1.0, at the same replay ratio as ours
+     (``train_freq`` x ``gradient_steps``). What differs, SB3's own: its Huber loss (ours MSE), its
+     plain DQN target (ours Double DQN: one more forward pass per update), a replay buffer in NumPy;
+     its soft target update runs once per training round (``target_update_interval``);
+   - ours, ``train_dqn`` (the batched env; ``--device cuda`` puts the torch twin, replay and network
+     on the GPU), at N envs and the same replay ratio.
+   Every one runs torch (and ours its Numba env) on ``--threads`` CPU threads (1 by default, as
+   ``train_dqn`` does). Timed: the plain loop; SB3's ``learn()``; ours' training loop (env reset
+   to the last step, MLflow metrics included, not the market simulation or the model's registration).
 
-Targets (the RL issue): batched >= 10 million env-steps/s at 4,096 envs and >= 100x SyncVectorEnv.
-Weekly decisions over ``default`` (a pool of 32 ten-year paths). Run::
+Targets (the RL issue): batched >= 10 million env-steps/s at 4,096 envs and >= 100x SyncVectorEnv;
+training >= 30x the plain way and >= 5x SB3 at the same replay ratio, at a replay ratio with which
+the policy still learns. Weekly decisions over ``default`` (a pool of 32 ten-year paths). Run::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py [--quick]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py [--quick] [--device cuda] [--train 64:1/64 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import tempfile
 import time
+from fractions import Fraction
 
 import gymnasium as gym
 import numpy as np
@@ -97,22 +116,159 @@ def torch_twin(market: Market, n: int, steps: int, device: str, dtype) -> float:
     return steps * n / (time.perf_counter() - t0)
 
 
-def training(steps: int) -> float:
+TARGET_VS_PLAIN = 30.0
+TARGET_VS_SB3 = 5.0
+TRAIN_CONFIGS = ("16:1/16", "32:1/32", "64:1/64")  # N envs : replay ratio (gradient updates per env step)
+LEARNING_STARTS = 500
+
+
+def plain_dqn(market: Market, steps: int, device: str) -> tuple[float, float]:
+    """The guide's way: one env, a Python list of transitions, one update per env step. (env-steps/s, updates/s)."""
+    import torch
+    from torch import nn
+
+    from prometheus_sim.rl.dqn import QNetwork
+
+    env = PortfolioEnv(market=market)
+    obs, _ = env.reset(seed=0)
+    q = QNetwork(env.observation_space.shape[0]).to(device)
+    target = QNetwork(env.observation_space.shape[0]).to(device)
+    target.load_state_dict(q.state_dict())
+    opt = torch.optim.Adam(q.parameters(), lr=1e-3)
+    memory: list = []
+    rng = random.Random(0)
+    eps, updates = 0.1, 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if rng.random() < eps:
+            action = rng.randrange(7)
+        else:
+            with torch.no_grad():
+                action = int(q(torch.as_tensor(obs, device=device).unsqueeze(0)).argmax())
+        next_obs, reward, term, trunc, _ = env.step(action)
+        memory.append((obs, action, reward, next_obs, term))
+        if len(memory) > 100_000:
+            memory.pop(0)
+        obs = env.reset()[0] if term or trunc else next_obs
+        if len(memory) >= 64:
+            s, a, r, s2, d = (np.array(x) for x in zip(*rng.sample(memory, 64), strict=True))
+            s, s2 = torch.as_tensor(s, device=device), torch.as_tensor(s2, device=device)
+            a = torch.as_tensor(a, device=device)
+            r = torch.as_tensor(r, dtype=torch.float32, device=device)
+            d = torch.as_tensor(d, dtype=torch.float32, device=device)
+            pred = q(s).gather(1, a.unsqueeze(1)).squeeze(1)
+            with torch.no_grad():
+                y = r + 0.9 * target(s2).max(dim=1).values * (1.0 - d)
+            loss = nn.functional.mse_loss(pred, y)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(q.parameters(), 1.0)
+            opt.step()
+            with torch.no_grad():
+                for tp, p in zip(target.parameters(), q.parameters(), strict=True):
+                    tp.copy_(0.005 * p + 0.995 * tp)
+            eps = max(0.01, eps * 0.995)
+            updates += 1
+    elapsed = time.perf_counter() - t0
+    return steps / elapsed, updates / elapsed
+
+
+def sb3_schedule(n_envs: int, ratio: Fraction) -> tuple[int, int]:
+    """SB3's (train_freq in vector steps, gradient_steps) giving ``ratio`` updates per env step with ``n_envs``."""
+    per_vector_step = ratio * n_envs
+    return per_vector_step.denominator, per_vector_step.numerator
+
+
+def sb3_dqn(market: Market, n_envs: int, ratio: Fraction, steps: int, device: str) -> tuple[float, float]:
+    """Stable-Baselines3's DQN with the guide's network at ``ratio``. (env-steps/s, updates/s)."""
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from prometheus_sim.rl.dqn import QNetwork
+
+    class GuideTrunk(BaseFeaturesExtractor):
+        """The guide's layers up to the 128-wide ReLU; SB3 adds the last one, Linear(128, 7) (``net_arch=[]``)."""
+
+        def __init__(self, observation_space):
+            super().__init__(observation_space, features_dim=128)
+            self.net = QNetwork(observation_space.shape[0]).net[:-1]
+
+        def forward(self, x):
+            return self.net(x)
+
+    envs = DummyVecEnv([lambda: PortfolioEnv(market=market) for _ in range(n_envs)])
+    envs.seed(0)
+    train_freq, gradient_steps = sb3_schedule(n_envs, ratio)
+    model = DQN("MlpPolicy", envs, learning_rate=1e-3, buffer_size=100_000, learning_starts=LEARNING_STARTS,
+                batch_size=64, tau=0.005, gamma=0.9, train_freq=(train_freq, "step"), gradient_steps=gradient_steps,
+                target_update_interval=train_freq * n_envs, exploration_fraction=0.3, exploration_initial_eps=1.0,
+                exploration_final_eps=0.01, max_grad_norm=1.0, seed=0, device=device,
+                policy_kwargs={"features_extractor_class": GuideTrunk, "net_arch": []})  # fmt: skip
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    elapsed = time.perf_counter() - t0
+    envs.close()
+    return model.num_timesteps / elapsed, model._n_updates / elapsed
+
+
+def ours(n_envs: int, ratio: Fraction, steps: int, device: str, threads: int) -> tuple[float, float]:
+    """``train_dqn`` at ``ratio``: its training loop's env-steps/s and updates/s."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = DQNArgs(scenarios=("scenarios/default.yaml",), seeds=tuple(range(16)), total_steps=steps, num_envs=16,
-                       learning_starts=500, tracking_uri=f"sqlite:///{tmp}/mlflow.db")  # fmt: skip
-        t0 = time.perf_counter()
-        train_dqn(args)
-        return steps / (time.perf_counter() - t0)
+        args = DQNArgs(scenarios=("scenarios/default.yaml",), seeds=tuple(range(32)), total_steps=steps,
+                       num_envs=n_envs, learning_starts=LEARNING_STARTS, replay_ratio=float(ratio), device=device,
+                       cpu_threads=threads, tracking_uri=f"sqlite:///{tmp}/mlflow.db")  # fmt: skip
+        last = train_dqn(args).history[-1]
+    return last["steps_per_s"], last["updates_per_s"]
+
+
+def verdict(ratio: float, target: float) -> str:
+    return "met" if ratio >= target else f"MISSED by {1 - ratio / target:.0%}"
+
+
+def training(market: Market, configs: list[str], steps: int, plain_steps: int, repeats: int, device: str,
+             threads: int) -> None:  # fmt: skip
+    """Plain way, SB3 and ours, each config; medians over ``repeats``."""
+    import numba
+    import torch
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    print(f"DQN training on {device}, torch and Numba on {threads} CPU thread(s), medians of {repeats}:")
+    runs = [plain_dqn(market, plain_steps, device) for _ in range(repeats)]
+    plain = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    print(f"  plain way, 1 env, replay ratio 1: {plain[0]:,.0f} env-steps/s, {plain[1]:,.0f} gradient steps/s")
+    for config in configs:
+        n_text, ratio_text = config.split(":")
+        n_envs, ratio = int(n_text), Fraction(ratio_text)
+        train_freq, gradient_steps = sb3_schedule(n_envs, ratio)
+        runs = [sb3_dqn(market, n_envs, ratio, steps, device) for _ in range(repeats)]
+        sb3 = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        runs = [ours(n_envs, ratio, steps, device, threads) for _ in range(repeats)]
+        us = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        vs_plain, vs_sb3 = us[0] / plain[0], us[0] / sb3[0]
+        print(f"  {n_envs} envs, replay ratio {ratio} ({steps:,} env steps, learning from {LEARNING_STARTS}):")
+        print(f"    SB3 DQN (train_freq {train_freq}, gradient_steps {gradient_steps}): {sb3[0]:,.0f} env-steps/s, "
+              f"{sb3[1]:,.0f} gradient steps/s")  # fmt: skip
+        print(f"    ours (train_dqn): {us[0]:,.0f} env-steps/s, {us[1]:,.0f} gradient steps/s")
+        print(f"    ours / plain way: {vs_plain:.1f}x (target >= {TARGET_VS_PLAIN:.0f}x: "
+              f"{verdict(vs_plain, TARGET_VS_PLAIN)}); ours / SB3 at the same replay ratio: {vs_sb3:.1f}x "
+              f"(target >= {TARGET_VS_SB3:.0f}x: {verdict(vs_sb3, TARGET_VS_SB3)})")  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default="cpu", help="Where the torch twin runs (cpu or cuda).")
+    parser.add_argument("--device", default="cpu", help="Where the torch twin and the DQN trainers run (cpu or cuda).")
+    parser.add_argument("--train", action="append", default=None, metavar="N:RATIO",
+                        help=f"DQN comparison at N envs and a replay ratio [default: {' '.join(TRAIN_CONFIGS)}].")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and Numba in the DQN runs.")
     args = parser.parse_args()
+    from prometheus_sim.rl.dqn import check_device
+
+    check_device(args.device)
     repeats = 2 if args.quick else 3
     market = Market.simulate(load_scenario("scenarios/default.yaml"), n_paths=32)
     single = statistics.median(single_env(market, 2_000 if args.quick else 5_000) for _ in range(repeats))
@@ -128,9 +284,9 @@ def main() -> int:
             b = statistics.median(batched(market, n, 200 if n == 256 else 40, threads) for _ in range(repeats))
             print(f"batched Numba env x {n}, {threads} thread(s): {b:,.0f} env-steps/s ({b / rate:,.0f}x SyncVectorEnv "
                   f"x 256, {b / single:,.0f}x one env)")  # fmt: skip
-    verdict = "met" if b >= TARGET_BATCHED_STEPS_PER_S and b >= 100 * rate else "MISSED"
+    status = "met" if b >= TARGET_BATCHED_STEPS_PER_S and b >= 100 * rate else "MISSED"
     print(
-        f"target >= {TARGET_BATCHED_STEPS_PER_S:,.0f}/s at 4,096 envs and >= 100x SyncVectorEnv: {verdict} "
+        f"target >= {TARGET_BATCHED_STEPS_PER_S:,.0f}/s at 4,096 envs and >= 100x SyncVectorEnv: {status} "
         f"({b / TARGET_BATCHED_STEPS_PER_S:.2f} of the absolute target, {b / rate:,.0f}x)"
     )
     import torch
@@ -139,8 +295,8 @@ def main() -> int:
         tw = statistics.median(torch_twin(market, 4096, 10, args.device, dtype) for _ in range(repeats))
         print(f"torch twin x 4096 on {args.device} ({str(dtype).split('.')[-1]}): {tw:,.0f} env-steps/s "
               f"({tw / b:.2f}x the batched Numba env)")  # fmt: skip
-    train = training(10_000 if args.quick else 30_000)
-    print(f"Double-DQN training, 16 envs (CPU): {train:,.0f} env-steps/s, including the learner's updates")
+    training(market, args.train or list(TRAIN_CONFIGS), 8_000 if args.quick else 30_000, 500 if args.quick else 2_000,
+             1 if args.quick else 3, args.device, args.threads)  # fmt: skip
     return 0
 
 

@@ -43,6 +43,7 @@ INTERVAL_RULE = (
     "meets the target (fail when none of it does; inconclusive otherwise). Cells from different scenarios are "
     "treated as independent draws, which they are not: read the interval as a guide."
 )
+COST_COLUMNS = ("fees_bps", "slippage_bps", "impact")
 
 
 @dataclass
@@ -92,6 +93,61 @@ def _clean(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- backtest rows
+
+
+def cost_settings(metrics: pd.DataFrame) -> list[tuple[float, float, float]]:
+    """The (fees_bps, slippage_bps, impact) settings a sweep's cells ran under, sorted."""
+    if metrics.empty or not set(COST_COLUMNS) <= set(metrics.columns):
+        return []
+    return sorted({tuple(float(v) for v in row) for row in metrics[list(COST_COLUMNS)].itertuples(index=False)})
+
+
+def default_costs() -> tuple[float, float, float]:
+    """The venue's default setting (``CostModel()``)."""
+    from prometheus_sim.portfolio import CostModel
+
+    default = CostModel()
+    return float(default.fees_bps), float(default.slippage_bps), float(default.impact)
+
+
+def reference_costs(settings: list[tuple[float, float, float]]) -> tuple[float, float, float] | None:
+    """The setting a cost sweep is scored at: the venue's default (``CostModel()``) when the sweep ran it,
+    else the most expensive one (highest fees, then slippage, then impact)."""
+    if not settings:
+        return None
+    return default_costs() if default_costs() in settings else max(settings)
+
+
+def cost_suffix(costs: tuple[float, float, float]) -> str:
+    """The label suffix a cost sweep's cells carry (as :meth:`SweepConfig.cell_label` writes it)."""
+    return f" [fees {costs[0]:g} bps, slippage {costs[1]:g} bps, impact {costs[2]:g}]"
+
+
+def base_name(label: str) -> str:
+    """A cell's strategy without its cost suffix: ``dqn [fees 10 bps, ...]`` -> ``dqn``."""
+    return str(label).split(" [")[0]
+
+
+def at_reference_costs(metrics: pd.DataFrame, failures: list[dict]) -> tuple[pd.DataFrame, list[dict], str]:
+    """A cost sweep's cells at its reference setting, labelled by strategy alone, and a note saying so.
+
+    One cost setting: everything as it is, no note. Scoring every setting together would count each
+    seed once per setting, as if the settings were independent draws.
+    """
+    settings = cost_settings(metrics)
+    if len(settings) < 2:
+        return metrics, failures, ""
+    ref = reference_costs(settings)
+    keep = (metrics[list(COST_COLUMNS)].astype(float) == pd.Series(ref, index=list(COST_COLUMNS))).all(axis=1)
+    scored = metrics[keep].assign(strategy=metrics.loc[keep, "strategy"].map(base_name))
+    suffix = cost_suffix(ref)
+    kept = [
+        {**f, "strategy": base_name(f["strategy"])} for f in failures if str(f.get("strategy", "")).endswith(suffix)
+    ]
+    why = "the venue's default" if ref == default_costs() else "the most expensive setting"
+    note = (f"a cost sweep of {len(settings)} settings: scored at fees {ref[0]:g} bps, slippage {ref[1]:g} bps, "
+            f"impact {ref[2]:g} ({why})")  # fmt: skip
+    return scored.reset_index(drop=True), kept, note
 
 
 def _verdict(low: float, high: float, meets: Callable[[float], bool]) -> str:
@@ -232,6 +288,7 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     """
     run = Path(run_dir)
     _, metrics, failures = load_sweep(run)
+    metrics, failures, cost_note = at_reference_costs(metrics, failures)
     ev = collect_evidence(run, list(evidence_paths))
     no_fc = "no forecast_eval evidence (`prometheus-sim forecast evaluate --out DIR` writes DIR/evidence/forecast_eval.json; pass it with --evidence)"
     no_api = "no api_bench evidence (python benchmarks/bench_api.py writes runs/evidence/api_bench.json)"
@@ -284,6 +341,14 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
         _evidence_row(ev, "Security", "api_security", "No sensitive data in logs", "enforced",
                       _flag("no_sensitive_logs"), "", "Keys, tokens and private keys never appear in logs.", no_sec),
     ]  # fmt: skip
+    if cost_note:
+        backtest_rows = (
+            "RL policy Sharpe in backtests",
+            "RL policy Sharpe over the policy rate",
+            "Recommendation win rate",
+        )
+        for c in (c for c in rows if c.name in backtest_rows):
+            c.note = "; ".join(t for t in (c.note, cost_note) if t)
     return AcceptanceReport(rows)
 
 

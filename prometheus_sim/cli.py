@@ -614,13 +614,18 @@ def policy() -> None:
 @click.option("--episode-days", type=click.IntRange(min=7), default=182, show_default=True)
 @click.option("--horizon-days", type=click.IntRange(min=120), default=None)
 @click.option("--learning-starts", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--replay-ratio", type=float, default=None,
+              help="Gradient updates per env step [default: one per vector step, 1/num-envs].")  # fmt: skip
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--env-backend", type=click.Choice(["numba", "torch"]), default=None,
+              help="The batched env: numba (host) or its torch twin on --device [default: torch on cuda, else numba].")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
-                 episode_days: int, horizon_days: int | None, learning_starts: int, device: str, seed: int,
-                 tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
+                 episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
+                 device: str, env_backend: str | None, seed: int, tracking_uri: str | None,
+                 progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
     from prometheus_sim.sweep import parse_seeds
@@ -629,8 +634,9 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
         args = DQNArgs(
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
-            horizon_days=horizon_days, learning_starts=learning_starts, device=device, seed=seed,
-            tracking_uri=tracking_uri, progress=sys.stderr.isatty() if progress is None else progress,
+            horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
+            env_backend=env_backend, seed=seed, tracking_uri=tracking_uri,
+            progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
         result = train_dqn(args)
@@ -640,7 +646,9 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     last = result.history[-1]
     share = ", ".join(f"{a} {v:.0%}" for a, v in zip(range(7), result.meta["training_action_share"], strict=True))
     click.echo(f"trained {last['step']:,} steps in {time.perf_counter() - started:.1f} s ({last['steps_per_s']:,.0f} "
-               f"steps/s); mean return of the last 50 episodes {last['episode_return']:.2f}; actions {share}")  # fmt: skip
+               f"steps/s, {last['updates']:,} gradient updates at {args.updates_per_env_step:.4g} per env step, "
+               f"{args.backend} env); mean return of the last 50 episodes {last['episode_return']:.2f}; "
+               f"actions {share}")  # fmt: skip
     top = max(result.meta["training_action_share"])
     if top > 0.9:
         click.echo(f"warning: {top:.0%} of the training actions are one action: the policy may have collapsed")
@@ -652,62 +660,193 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
 @click.option("--model", "model_ref", default="prometheus-dqn@latest", show_default=True)
 @click.option("--seeds", "seed_text", default="1000-1099", show_default=True, help="Unseen seeds (not trained on).")
 @click.option("--fees-bps", "fees_text", default="10", show_default=True, help="Fee in bps; a list sweeps it.")
+@click.option("--real", "use_real", is_flag=True,
+              help="Add the real series: the shipped data/crypto_daily files, imported into OUT/markets/real.")  # fmt: skip
+@click.option("--real-from", default=None, metavar="YYYY-MM-DD",
+              help="Evaluate real markets only on their days from this date [default: the whole history].")  # fmt: skip
 @click.option("--horizon-days", type=click.IntRange(min=2), default=None)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: str, fees_text: str,
-                    horizon_days: int | None, workers: int, out_dir: Path) -> None:  # fmt: skip
+def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: str, fees_text: str, use_real: bool,
+                    real_from: str | None, horizon_days: int | None, workers: int, tracking_uri: str | None,
+                    out_dir: Path) -> None:  # fmt: skip
     """Sweep the policy beside hold, buy-and-hold, equal-weight and 60/40 on unseen seeds of SCENARIO_FILES
-    [default: every shipped scenario]: mean and 95 % interval of the scores, and what the policy did."""
+    [default: every shipped scenario] and on real markets (saved market directories among SCENARIO_FILES,
+    or --real): mean and 95 % interval of the scores, whether the policy beats each baseline, the ranking
+    over a fee grid, and what the policy did. `prometheus-sim report OUT` renders it.
+
+    A real market is one path, evaluated out of time: the policy was trained on simulated markets only,
+    so by default on the whole real history; --real-from evaluates only the days from a date on.
+    """
     import itertools
+    import json
+    import os
 
     from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, mean_interval
     from prometheus_sim.portfolio import CostModel
-    from prometheus_sim.registry import RegistryError, resolve
+    from prometheus_sim.real import RealDataError
+    from prometheus_sim.registry import RegistryError, load_pytorch, resolve
+    from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
     from prometheus_sim.strategy_spec import StrategySpec
     from prometheus_sim.sweep import SweepConfig, parse_seeds, run_sweep
 
-    files = [str(resolve_scenario(s)) for s in scenario_files] or sorted(
-        str(p) for p in SHIPPED_SCENARIOS.glob("*.yaml")
-    )
+    if tracking_uri:  # the sweep's worker processes and the report find the registry through it
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    dirs = [s for s in scenario_files if Path(s).is_dir()]
+    files = [str(resolve_scenario(s)) for s in scenario_files if not Path(s).is_dir()]
+    if not scenario_files:
+        files = sorted(str(p) for p in SHIPPED_SCENARIOS.glob("*.yaml"))
     try:
         name, version = resolve(model_ref)
         seeds = parse_seeds(seed_text)
-        from prometheus_sim.registry import load_pytorch
-
-        trained_on = set(getattr(load_pytorch(f"{name}@{version}")[0], "meta", {}).get("seeds", []))
+        meta = getattr(load_pytorch(f"{name}@{version}")[0], "meta", {}) or {}
+        trained_on = set(meta.get("seeds", []))
         if trained_on & set(seeds):
             raise ValueError(
                 f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
             )
+        trained_scenarios = sorted(meta.get("scenario_digests", {}))
+        real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, trained_scenarios)
         costs = tuple(CostModel(fees_bps=f) for f in itertools.chain(_grid("--fees-bps", fees_text, float)))
         strategies = (StrategySpec("dqn", (("model", f"{name}@{version}"),)), *map(StrategySpec.of,
                       ("hold", "buy_and_hold", "equal_weight", "sixty_forty")))  # fmt: skip
-        config = SweepConfig(scenarios=tuple(files), seeds=tuple(seeds), strategies=strategies, costs=costs,
-                             horizon_days=horizon_days)  # fmt: skip
+        config = SweepConfig(scenarios=(*files, *(r["path"] for r in real)), seeds=tuple(seeds), strategies=strategies,
+                             costs=costs, horizon_days=horizon_days)  # fmt: skip
         outcome = run_sweep(config, out_dir, simulated_wiring(), workers=workers)
-    except (RegistryError, ValueError, KeyError) as exc:
+    except (RegistryError, RealDataError, ValueError, KeyError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    context = {
+        "model": f"{name}/{version}", "model_ref": model_ref,
+        "trained_on": {"scenarios": trained_scenarios, "seeds": _seed_span(meta.get("seeds", []))},
+        "seeds": _seed_span(seeds), "fees_bps": [c.fees_bps for c in costs], "real": real,
+    }  # fmt: skip
+    (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
     m = m.assign(final_value=1.0 + m["total_return"])
     scores = ("sharpe", "sortino", "max_drawdown", "final_value", "turnover", "fees_paid")
-    click.echo(f"policy {name}/{version} on {len(files)} scenarios x {len(seeds)} unseen seeds (mean [95 % interval]):")
+    n_sources = len(files) + len(real)
+    click.echo(f"policy {name}/{version} on {len(files)} scenarios x {len(seeds)} unseen seeds"
+               + (f" and {len(real)} real market(s)" if real else "") + " (mean [95 % interval]):")  # fmt: skip
     for (scenario, strategy), group in m.groupby(["scenario", "strategy"], sort=True):
         cells = []
         for score in scores:
             mean, low, high = mean_interval(group[score].to_numpy())
             cells.append(f"{score} {mean:.3f} [{low:.3f}, {high:.3f}]")
         click.echo(f"  {scenario:18s} {strategy:40s} " + "; ".join(cells))
+    for r in real:
+        click.echo(f"real market {r['name']}: {r['window'][0]}..{r['window'][1]} ({r['days']} days): {r['basis']}")
     policy_rows = m[m["strategy"].str.startswith("dqn")]
     share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
     click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
     if share.max() > 0.9:
         click.echo(f"FLAG: {share.max():.0%} of the policy's decisions are {share.idxmax().removeprefix('share_')}: "
                    "a collapsed policy")  # fmt: skip
+    verdicts = policy_evaluation(outcome.metrics, context)
+    if verdicts:
+        ref = verdicts["reference_costs"]
+        click.echo(f"against the baselines (Sharpe at fees {ref['fees_bps']:g} bps): {verdicts['headline']}")
+        for source, text in verdicts["findings"]:
+            click.echo(f"  {source}: {text}")
+        for row in verdicts["cost_sweep"]:
+            levels = ", ".join(f"{lv['costs']} {lv['policy_sharpe']:.3f} (rank {lv['rank']} of {lv['n_strategies']})"
+                               for lv in row["levels"])  # fmt: skip
+            click.echo(f"  cost sweep {row['scenario']}: {levels}: {row['holds']}")
+    click.echo(
+        f"{n_sources} sources; results in {out_dir}; `prometheus-sim report {out_dir}` renders the policy section"
+    )
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) failed (see {out_dir / 'failures.json'})", err=True)
         sys.exit(1)
+
+
+def _seed_span(seeds) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"`` (how --seeds takes them)."""
+    values, parts = sorted(int(s) for s in seeds), []
+    for s in values:
+        if parts and s == parts[-1][1] + 1:
+            parts[-1][1] = s
+        else:
+            parts.append([s, s])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None, horizon_days: int | None,
+                         out_dir: Path, trained_scenarios: list[str]) -> list[dict]:  # fmt: skip
+    """The real markets to evaluate on: saved directories and, with ``use_real``, the shipped files imported.
+
+    A market cut to ``real_from`` (or imported) is saved under OUT/markets/; each comes with its window,
+    its days and the basis for calling it out of time.
+    """
+    import pandas as pd
+
+    from prometheus_sim.market import Market
+    from prometheus_sim.real import SHIPPED_DATA
+    from prometheus_sim.real_market import import_market
+
+    sources = []
+    try:
+        if use_real:
+            market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), start=real_from, name="real")
+            sources.append((market, out_dir / "markets" / "real", real_from))
+        for d in dirs:
+            try:
+                market = Market.load(d)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{d}: not a saved market ({exc})") from None
+            if real_from is None:
+                sources.append((market, Path(d), None))
+                continue
+            if not market.is_real:
+                raise ValueError(f"--real-from: {d} is a simulated market; it applies to real markets only")
+            sources.append((_market_from(market, real_from), out_dir / "markets" / market.name, real_from))
+    except OSError as exc:
+        raise ValueError(f"real data: {exc}") from None
+    out = []
+    trained = ", ".join(trained_scenarios) or "?"
+    for market, path, cut in sources:
+        if path.parent == out_dir / "markets":
+            path.mkdir(parents=True, exist_ok=True)
+            market.save(path)
+        steps = market.n_steps if horizon_days is None else min(market.n_steps, horizon_days * market.steps_per_day)
+        days = steps // market.steps_per_day
+        calendar = market.calendar[:steps]
+        if cut is not None:
+            basis = (f"only the days from {cut} on (--real-from): out of time for a policy trained on simulated "
+                     f"markets ({trained}) calibrated to real data before that date")  # fmt: skip
+        else:
+            basis = (f"the whole real history: the policy was trained on simulated markets only ({trained}), so no "
+                     "real bar was in its training data; a scenario calibrated or fitted to real data of this period "
+                     "(default, fitted_2020_2023) shares its statistics, not its path")  # fmt: skip
+        if not market.is_real:
+            basis = "a saved simulated market: every row once, no seeds"
+        out.append({"name": market.name, "path": str(path), "days": int(days),
+                    "window": [str(pd.Timestamp(calendar[0]).date()), str(pd.Timestamp(calendar[-1]).date())],
+                    "basis": basis})  # fmt: skip
+    return out
+
+
+def _market_from(market, date: str):
+    """A real market holding only its days from ``date`` on (a new market: nothing before it is reachable)."""
+    import numpy as np
+    import pandas as pd
+
+    from prometheus_sim.blocks import MarketBlocks
+    from prometheus_sim.market import Market
+
+    try:
+        day = pd.Timestamp(date).normalize()
+    except ValueError:
+        raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
+    k = int(market.calendar.searchsorted(day))
+    if market.n_steps - k < 30 * market.steps_per_day:
+        raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
+                         f"{market.calendar[-1].date()}) has fewer than 30 days from it")  # fmt: skip
+    blocks = MarketBlocks(*(np.ascontiguousarray(a[:, k:]) for a in market.blocks))
+    source = {**(market.source or {}), "window": [str(market.calendar[k].date()), str(market.calendar[-1].date())]}
+    return Market.from_bars(market.name, market.assets, market.asset_kinds, market.calendar[k:], blocks, source,
+                            market.absent, market.steps_per_day)  # fmt: skip
 
 
 @main.group()

@@ -361,8 +361,11 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         for _, _, label in config.cells():
             failures.append(_failure(task.name, task.seeds, label, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
-    plot = set(config.seeds[: config.plot_seeds])
-    n_plot = sum(1 for s in task.seeds if s in plot)
+    if isinstance(spec, SavedMarket):  # its "seeds" are row indices, never among the sweep's seeds: its first rows
+        n_plot = min(len(task.seeds), config.plot_seeds)
+    else:
+        plot = set(config.seeds[: config.plot_seeds])
+        n_plot = sum(1 for s in task.seeds if s in plot)
     digest = market.digest()
     policy_rate = daily_policy_rate(market)
     cells = config.cells()

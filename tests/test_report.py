@@ -8,6 +8,7 @@ count of decoded plots the page's own script writes to ``<body data-plots-render
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -255,3 +256,79 @@ def test_the_report_says_what_each_strategy_did(tmp_path):
     assert [r["strategy"] for r in flagged if r["collapsed"]] == ["dqn"]
     assert runner.invoke(main, ["report", str(tmp_path / "bt")]).exit_code == 0
     assert "## What the strategies did" in (tmp_path / "bt" / "report.md").read_text()
+
+
+def _policy_metrics() -> pd.DataFrame:
+    """Synthetic sweep rows: 30 seeds of one scenario at two fee levels and one real row. At 0 bps the policy
+    (Sharpe 1.0 + noise) is above hold and below buy_and_hold (2.0); at 25 bps it drops under hold."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for fees, policy, hold, bah in ((0.0, 1.0, 0.5, 2.0), (25.0, 0.2, 0.5, 1.9)):
+        suffix = f" [fees {fees:g} bps, slippage 1 bps, impact 0.1]"
+        for name, level in (("dqn", policy), ("hold", hold), ("buy_and_hold", bah)):
+            for seed in range(30):
+                rows.append({"scenario": "sim", "seed": seed, "strategy": name + suffix,
+                             "sharpe": level + 0.05 * rng.standard_normal(), "fees_bps": fees, "slippage_bps": 1.0,
+                             "impact": 0.1, "win_rate": 0.5, "sharpe_excess": level})  # fmt: skip
+            rows.append({"scenario": "real", "seed": 0, "strategy": name + suffix, "sharpe": level, "fees_bps": fees,
+                         "slippage_bps": 1.0, "impact": 0.1, "win_rate": 0.5, "sharpe_excess": level})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_policy_section_says_plainly_where_the_policy_loses():
+    from prometheus_sim.report.builder import (
+        compare_intervals,
+        fmt_value,
+        one_path_sharpe_interval,
+        policy_blocks,
+        policy_evaluation,
+        render_markdown,
+        verdict,
+    )
+
+    assert compare_intervals({"low": 1.1, "high": 1.2}, {"low": 0.9, "high": 1.0}) == "above"
+    assert compare_intervals({"low": 0.5, "high": 0.8}, {"low": 0.9, "high": 1.0}) == "below"
+    assert compare_intervals({"low": 0.5, "high": 0.95}, {"low": 0.9, "high": 1.0}) == "overlapping"
+    # common seeds: the paired difference decides, even where the two intervals overlap
+    overlapping = ({"low": 0.5, "high": 0.95}, {"low": 0.9, "high": 1.0})
+    assert verdict(*overlapping, {"n": 30, "mean": 0.1, "low": 0.05, "high": 0.15}) == "above"
+    assert verdict(*overlapping, {"n": 30, "mean": -0.1, "low": -0.15, "high": -0.05}) == "below"
+    assert verdict(*overlapping, {"n": 30, "mean": 0.0, "low": -0.05, "high": 0.05}) == "overlapping"
+    assert verdict(*overlapping, {"n": 1, "mean": 0.1, "low": math.nan, "high": math.nan}) == "overlapping"
+    low, high = one_path_sharpe_interval(1.0, 365)  # a year of days: about +-1.96 x 1.0
+    assert high - low == pytest.approx(2 * 1.959964 * (1 + 1 / 730) ** 0.5, rel=1e-6)
+
+    context = {"model": "prometheus-dqn/1", "trained_on": {"scenarios": ["sim"], "seeds": "0-9"}, "seeds": "100-129",
+               "real": [{"name": "real", "path": "x", "days": 400, "window": ["2023-01-01", "2024-02-04"],
+                         "basis": "the whole real history"}]}  # fmt: skip
+    pe = policy_evaluation(_policy_metrics(), context)
+    assert pe["reference_costs"] == {"fees_bps": 25.0, "slippage_bps": 1.0, "impact": 0.1}  # no 10 bps: the dearest
+    verdicts = {(c["scenario"], c["baseline"]): c["verdict"] for c in pe["comparisons"]}
+    assert verdicts == {("sim", "hold"): "below", ("sim", "buy_and_hold"): "below",
+                        ("real", "hold"): "overlapping", ("real", "buy_and_hold"): "overlapping"}  # fmt: skip
+    assert pe["counts"] == {"above": 0, "overlapping": 2, "below": 2, "no interval": 0}  # one path: wide intervals
+    sweep = {r["scenario"]: r for r in pe["cost_sweep"]}
+    assert [lv["rank"] for lv in sweep["sim"]["levels"]] == [2, 3]
+    assert sweep["sim"]["holds"] == "does not hold: the policy ranks 2 at 0 bps, 3 at 25 bps"
+    md = render_markdown(policy_blocks({"policy": pe}))
+    assert "It does not beat buy_and_hold, hold everywhere" in md
+    assert "does NOT beat it (paired over 30 seeds" in md
+    at_0, at_25 = (fmt_value(lv["policy_sharpe"]) for lv in sweep["sim"]["levels"])
+    assert f"| sim | {at_0} (2 of 3) | {at_25} (3 of 3) | does not hold: the policy ranks 2 at 0 bps" in md
+    assert "real, one path, 2023-01-01..2024-02-04 (400 days)" in md
+
+
+def test_acceptance_scores_a_cost_sweep_at_one_setting():
+    from prometheus_sim.acceptance import at_reference_costs
+
+    metrics = _policy_metrics()
+    scored, failures, note = at_reference_costs(
+        metrics, [{"strategy": "dqn [fees 25 bps, slippage 1 bps, impact 0.1]", "seeds": "3"},
+                  {"strategy": "dqn [fees 0 bps, slippage 1 bps, impact 0.1]", "seeds": "4"}])  # fmt: skip
+    assert set(scored["strategy"]) == {"dqn", "hold", "buy_and_hold"} and (scored["fees_bps"] == 25.0).all()
+    assert len(scored) == 3 * 31 and failures == [{"strategy": "dqn", "seeds": "3"}]
+    assert "scored at fees 25 bps, slippage 1 bps, impact 0.1 (the most expensive setting)" in note
+    one = metrics[metrics["fees_bps"] == 0.0]
+    assert at_reference_costs(one, [])[0] is one  # one setting: as it is

@@ -66,27 +66,114 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
 
 
 def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_path, tiny_dqn):
-    runner = CliRunner()
-    res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "100-102", "--horizon-days", "120",
-                               "--fees-bps", "0,25", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
-    assert res.exit_code == 0, res.output
-    assert "policy actions: hold" in res.output and "sharpe" in res.output
+    """One scenario x 2 unseen seeds, the real series from a date and a fee grid: the sweep, policy_eval.json,
+    and a report whose policy section agrees with the sweep's metrics."""
+    import json
+
     import pandas as pd
 
-    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, mean_interval
+    from prometheus_sim.report.builder import fmt_interval, one_path_sharpe_interval
 
-    m = pd.read_parquet(tmp_path / "pe" / "metrics.parquet")
-    assert {"dqn", "hold", "buy_and_hold", "equal_weight", "sixty_forty"} == {s.split(" [")[0] for s in m["strategy"]}
-    assert len(m) == 5 * 2 * 3
-    np.testing.assert_allclose(m[list(ACTION_SHARE_COLUMNS)].sum(axis=1), 1.0)
-    res = runner.invoke(main, ["report", str(tmp_path / "pe")])
+    runner = CliRunner()
+    out = tmp_path / "pe"
+    res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "100-101", "--horizon-days", "120",
+                               "--fees-bps", "0,25", "--real", "--real-from", "2023-09-01", "--workers", "1",
+                               "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
-    report = (tmp_path / "pe" / "report.md").read_text()
-    assert "## RL training" in report and "## What the strategies did" in report
-    assert (tmp_path / "pe" / "plots" / "rl_training.png").stat().st_size > 1000
-    assert (tmp_path / "pe" / "plots" / "equity_default.png").exists()  # a cost sweep's curves are drawn too
+    assert "policy actions: hold" in res.output and "sharpe" in res.output
+    assert "real market real: 2023-09-01..2023-12-29 (120 days): only the days from 2023-09-01 on" in res.output
+    assert "cost sweep default: 0 bps" in res.output and "cost sweep real: 0 bps" in res.output
+    context = json.loads((out / "policy_eval.json").read_text())
+    assert context["real"][0]["window"] == ["2023-09-01", "2023-12-29"] and context["real"][0]["days"] == 120
+    assert context["trained_on"] == {"scenarios": ["default"], "seeds": "0-3"} and context["seeds"] == "100-101"
+
+    m = pd.read_parquet(out / "metrics.parquet")
+    assert {"dqn", "hold", "buy_and_hold", "equal_weight", "sixty_forty"} == {s.split(" [")[0] for s in m["strategy"]}
+    assert len(m) == 5 * 2 * (2 + 1) and (m["scenario"] == "real").sum() == 5 * 2  # the real market: one row
+    np.testing.assert_allclose(m[list(ACTION_SHARE_COLUMNS)].sum(axis=1), 1.0)
+
+    res = runner.invoke(main, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    report = (out / "report.md").read_text()
+    for heading in ("## RL training", "## What the strategies did", "## Policy evaluation", "### Cost sweep",
+                    "### Sharpe: real beside simulated", "### The policy against each baseline"):  # fmt: skip
+        assert heading in report, heading
+    assert (out / "plots" / "rl_training.png").stat().st_size > 1000
+    assert (out / "plots" / "equity_default.png").exists()  # a cost sweep's curves are drawn too
+    assert (out / "plots" / "equity_real.png").exists()  # and the real market's (its rows are not seeds)
+
+    pe = json.loads((out / "report.json").read_text())["policy"]
+    assert pe["reference_costs"]["fees_bps"] == 25.0  # the default 10 bps did not run: the most expensive setting
+    assert [s["scenario"] for s in pe["sources"]] == ["default", "real"]
+    assert [s["trained_on"] for s in pe["sources"]] == [True, False]
+
+    def sharpe(scenario, strategy, fees):
+        rows = m[(m["scenario"] == scenario) & (m["strategy"].str.split(" [", regex=False).str[0] == strategy)
+                 & (m["fees_bps"] == fees)]  # fmt: skip
+        return rows.sort_values("seed")["sharpe"].to_numpy()
+
+    assert len(pe["comparisons"]) == 2 * 4
+    for c in pe["comparisons"]:
+        policy, base = sharpe(c["scenario"], "dqn", 25.0), sharpe(c["scenario"], c["baseline"], 25.0)
+        if c["scenario"] == "default":
+            want_p, want_b = mean_interval(policy), mean_interval(base)
+        else:  # one path: Lo's interval over its 120 days
+            want_p = (policy[0], *one_path_sharpe_interval(policy[0], 120))
+            want_b = (base[0], *one_path_sharpe_interval(base[0], 120))
+        got_p = (c["policy"]["mean"], c["policy"]["low"], c["policy"]["high"])
+        got_b = (c["baseline_sharpe"]["mean"], c["baseline_sharpe"]["low"], c["baseline_sharpe"]["high"])
+        np.testing.assert_allclose(got_p, want_p, rtol=1e-12)
+        np.testing.assert_allclose(got_b, want_b, rtol=1e-12)
+        assert c["difference"]["mean"] == pytest.approx(float(np.mean(policy - base)), rel=1e-12, abs=1e-15)
+        if c["scenario"] == "default":  # two common seeds: the paired difference decides
+            _, d_low, d_high = mean_interval(policy - base)
+            want = "above" if d_low > 0 else "below" if d_high < 0 else "overlapping"
+        else:  # one path: the two intervals
+            want = "above" if want_p[1] > want_b[2] else "below" if want_p[2] < want_b[1] else "overlapping"
+        assert c["verdict"] == want
+        assert fmt_interval(*want_p) in report and fmt_interval(*want_b) in report
+    for row in pe["cost_sweep"]:
+        assert [lv["fees_bps"] for lv in row["levels"]] == [0.0, 25.0]
+        for lv in row["levels"]:
+            means = {s: sharpe(row["scenario"], s, lv["fees_bps"]).mean() for s in pe["strategies"]}
+            assert lv["policy_sharpe"] == pytest.approx(means["dqn"], rel=1e-12)
+            assert lv["rank"] == 1 + sum(v > means["dqn"] for v in means.values())
+        ranks = {lv["rank"] for lv in row["levels"]}
+        assert (row["holds"].startswith("does not hold")) == (len(ranks) > 1)
+        assert row["holds"] in report
+    rl = next(c for c in json.loads((out / "report.json").read_text())["acceptance"]["criteria"]
+              if c["name"] == "RL policy Sharpe in backtests")  # fmt: skip
+    assert rl["cells"] == 3 and "scored at fees 25 bps" in rl["note"]  # a cost sweep's RL row is measured
+    before = {f: (out / f).read_bytes() for f in ("report.md", "report.html", "report.json")}
+    assert runner.invoke(main, ["report", str(out)]).exit_code == 0
+    assert before == {f: (out / f).read_bytes() for f in ("report.md", "report.html", "report.json")}
+
     res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "0-2", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "were used in training" in res.output
+
+
+def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
+    """A saved real market given by directory, evaluated only from --real-from on; nothing else swept."""
+    import json
+
+    from prometheus_sim.real import SHIPPED_DATA
+
+    runner = CliRunner()
+    files = [str(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))]
+    res = runner.invoke(main, ["market", "import", *files, "--from", "2023-01-01", "--to", "2023-12-31",
+                               "--out", str(tmp_path / "r")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-10-01",
+                               "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    real = json.loads((tmp_path / "pe" / "policy_eval.json").read_text())["real"]
+    assert real == [{"name": "real", "path": str(tmp_path / "pe" / "markets" / "real"), "days": 92,
+                     "window": ["2023-10-01", "2023-12-31"], "basis": real[0]["basis"]}]  # fmt: skip
+    assert Market.load(tmp_path / "pe" / "markets" / "real").calendar[0] == np.datetime64("2023-10-01")
+    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-15",
+                               "--out", str(tmp_path / "short")])  # fmt: skip
+    assert res.exit_code == 2 and "fewer than 30 days" in res.output
 
 
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):
@@ -118,3 +205,49 @@ def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):
     hold = mean_return(lambda o, k: 0)
     buy_and_hold = mean_return(lambda o, k: 6 if k == 0 else 0)
     assert learned > max(hold, buy_and_hold) + 4.0, (learned, hold, buy_and_hold)
+
+
+def test_the_trainer_runs_on_the_torch_twin(mlflow_store, tiny_dqn):
+    """``env_backend="torch"``: env, replay and network on the training device (CPU here). Same args as
+    ``tiny_dqn`` (the Numba env): the float32 twin draws the same episodes, so the run matches it
+    (measured on CPU: the same actions, the last mean return 1.5e-5 apart)."""
+    from prometheus_sim.rl.dqn import train_dqn
+
+    threads = torch.get_num_threads()
+    args = DQNArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(4)), total_steps=512, num_envs=4,
+                   horizon_days=300, episode_days=70, learning_starts=64, tracking_uri=mlflow_store,
+                   env_backend="torch", register_as="torch-twin-dqn")  # fmt: skip
+    run = train_dqn(args)
+    assert torch.get_num_threads() == threads  # cpu_threads is restored
+    assert run.meta["env_backend"] == "torch" and tiny_dqn.meta["env_backend"] == "numba"
+    last, numba_last = run.history[-1], tiny_dqn.history[-1]
+    assert last["updates"] == numba_last["updates"] == (512 // 4 - 15)  # one per vector step once 64 are stored
+    assert last["episode_return"] == pytest.approx(numba_last["episode_return"], abs=0.05)
+    np.testing.assert_allclose(run.meta["training_action_share"], tiny_dqn.meta["training_action_share"], atol=0.02)
+
+
+def test_the_replay_ratio_sets_the_gradient_updates(mlflow_store):
+    assert DQNArgs(scenarios=("x",), seeds=(1,), num_envs=16).updates_per_env_step == 1 / 16
+    assert DQNArgs(scenarios=("x",), seeds=(1,), num_envs=16, train_every=4).updates_per_env_step == 1 / 64
+    assert DQNArgs(scenarios=("x",), seeds=(1,), num_envs=16, replay_ratio=0.125).updates_per_env_step == 0.125
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "256", "--num-envs", "4",
+                                    "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64",
+                                    "--replay-ratio", "0.5", "--env-backend", "torch"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    # 64 vector steps; 64 transitions are stored after the 16th: 2 updates on each of the last 49
+    assert "98 gradient updates at 0.5 per env step, torch env" in res.output
+
+
+def test_bad_training_settings_are_refused():
+    with pytest.raises(ValueError, match="env_backend: numba or torch, got 'jax'"):
+        DQNArgs(scenarios=("x",), seeds=(1,), env_backend="jax")
+    with pytest.raises(ValueError, match="replay_ratio: gradient updates per env step, must be > 0, got 0"):
+        DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.0)
+    with pytest.raises(ValueError, match="replay_ratio and train_every: give one of them, not both"):
+        DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.1, train_every=2)
+    with pytest.raises(ValueError, match="cpu_threads: must be >= 1 or None, got 0"):
+        DQNArgs(scenarios=("x",), seeds=(1,), cpu_threads=0)
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--env-backend", "jax"])
+    assert res.exit_code == 2 and "Invalid value for '--env-backend'" in res.output
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--replay-ratio", "-1"])
+    assert res.exit_code == 2 and "replay_ratio: gradient updates per env step, must be > 0" in res.output

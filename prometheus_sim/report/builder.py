@@ -102,6 +102,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) ->
         "forecasting": forecasting_rows(run_dir, list(evidence)),
         "actions": action_rows(metrics),
         "rl": rl_training(doc.get("config", {}).get("strategies", [])),
+        "policy": policy_evaluation(metrics, read_policy_context(run_dir)),
         "definitions": used_definitions(acceptance),
         "notes": {"intervals": INTERVAL_NOTE, "execution": execution_note(doc.get("config", {})), "plots": PLOT_NOTE},
     }
@@ -176,6 +177,238 @@ def action_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
              # baselines use one action by design; only a learned or model-driven policy can collapse
              "collapsed": bool(str(name).split(" [")[0] in AI_STRATEGIES and row.max() > COLLAPSE_SHARE)}
             for name, row in shares.iterrows()]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the policy beside the baselines
+
+POLICY_FILE = "policy_eval.json"  # what `policy evaluate` writes beside its sweep
+POLICY = "dqn"
+VERDICT_WORDS = {
+    "above": "beats it (the difference's whole interval is above 0)",
+    "overlapping": "not established (the interval holds 0)",
+    "below": "does not beat it (the difference's whole interval is below 0)",
+    "no interval": "not established (no interval)",
+}
+INTERVAL_VERDICT_WORDS = {  # with no pairs (one path), the two intervals are compared
+    "above": "beats it (its whole interval is above the baseline's)",
+    "overlapping": "not established (the intervals overlap)",
+    "below": "does not beat it (its whole interval is below the baseline's)",
+    "no interval": "not established (no interval)",
+}
+VERDICT_RULE = (
+    "The verdict reads the paired difference when the policy and the baseline ran on at least two common seeds "
+    "(the same market paths, so the market's luck cancels): the policy beats the baseline when that difference's "
+    "whole 95 % interval is above 0, does not beat it when it is below 0, and the difference is not established "
+    "when it holds 0. With no pairs (a real market: one path) it compares the two intervals instead: above, "
+    "below, or overlapping. Two intervals that overlap can still differ: comparing them is the weaker test."
+)
+ONE_PATH_NOTE = (
+    "A real market is one path: its interval is not over seeds but Lo's (2002) for a Sharpe ratio estimated from "
+    "T daily returns taken as independent: SR ± 1.96 × sqrt((1 + SR_d² / 2) / T) × sqrt(365), SR_d = SR / "
+    "sqrt(365). It ignores fat tails and autocorrelation, so it is too narrow if anything."
+)
+
+
+def read_policy_context(run_dir: str | Path) -> dict[str, Any]:
+    """What ``policy evaluate`` wrote beside its sweep (the model, its training data, the real markets and
+    the window each was evaluated on); {} for a plain backtest."""
+    path = Path(run_dir) / POLICY_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def one_path_sharpe_interval(sharpe: float, days: int | None, level: float = 0.95) -> tuple[float, float]:
+    """Lo's (2002) interval for an annualised Sharpe ratio from ``days`` iid daily returns (see ONE_PATH_NOTE)."""
+    from statistics import NormalDist
+
+    from prometheus_sim.metrics import PERIODS_PER_YEAR
+
+    if not (_finite(sharpe) and days and days > 1):
+        return float("nan"), float("nan")
+    sr_d = sharpe / math.sqrt(PERIODS_PER_YEAR)
+    half = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt((1 + sr_d**2 / 2) / days) * math.sqrt(PERIODS_PER_YEAR)
+    return sharpe - half, sharpe + half
+
+
+def verdict(policy: dict, baseline: dict, difference: dict) -> str:
+    """``above``, ``below``, ``overlapping`` or ``no interval`` by :data:`VERDICT_RULE`: the paired difference
+    over common seeds when there are two or more, else the two intervals."""
+    if difference["n"] >= 2 and _finite(difference["low"]) and _finite(difference["high"]):
+        if difference["low"] > 0.0:
+            return "above"
+        if difference["high"] < 0.0:
+            return "below"
+        return "overlapping"
+    return compare_intervals(policy, baseline)
+
+
+def _verdict_words(comparison: dict) -> str:
+    paired = comparison["difference"]["n"] >= 2 and _finite(comparison["difference"]["low"])
+    return (VERDICT_WORDS if paired else INTERVAL_VERDICT_WORDS)[comparison["verdict"]]
+
+
+def compare_intervals(policy: dict, baseline: dict) -> str:
+    """``above``, ``below`` or ``overlapping`` (the policy's 95 % interval against the baseline's)."""
+    bounds = (policy["low"], policy["high"], baseline["low"], baseline["high"])
+    if not all(_finite(b) for b in bounds):
+        return "no interval"
+    if policy["low"] > baseline["high"]:
+        return "above"
+    if policy["high"] < baseline["low"]:
+        return "below"
+    return "overlapping"
+
+
+def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | None:
+    """The ``dqn`` policy beside each baseline, per scenario and real market (None without a ``dqn`` cell).
+
+    Sharpe per (source, strategy) at the reference cost setting (the venue's default when the sweep ran
+    it, else the most expensive), each baseline compared by interval (above, overlapping, below) and by
+    the paired difference over common seeds; over a cost sweep, the policy's mean Sharpe and rank at
+    every setting; the policy's action shares.
+    """
+    from prometheus_sim.acceptance import BASELINES, base_name, cost_settings, reference_costs
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS
+
+    if metrics.empty:
+        return None
+    m = metrics.assign(base=metrics["strategy"].map(base_name))
+    if POLICY not in set(m["base"]):
+        return None
+    settings = cost_settings(m)
+    if settings:
+        m["costs"] = list(m[["fees_bps", "slippage_bps", "impact"]].astype(float).itertuples(index=False, name=None))
+    else:  # a sweep from before costs were recorded per cell
+        settings, m["costs"] = [None], None
+    ref = reference_costs(settings) if settings != [None] else None
+    present = set(m["base"])
+    strategies = [POLICY, *(b for b in BASELINES if b in present),
+                  *sorted(present - {POLICY, *BASELINES})]  # fmt: skip
+    baselines = [b for b in BASELINES if b in present]
+    real = {r["name"]: r for r in context.get("real", [])}
+    trained = set(context.get("trained_on", {}).get("scenarios", []))
+    groups = {key: g for key, g in m.groupby(["scenario", "base", "costs"], sort=False, dropna=False)}
+
+    def rows(scenario: str, strategy: str, costs) -> pd.DataFrame:
+        return groups.get((scenario, strategy, costs), m.iloc[:0])
+
+    def stat(scenario: str, strategy: str, costs) -> dict[str, Any]:
+        values = rows(scenario, strategy, costs)["sharpe"].to_numpy(dtype=float)
+        mean, low, high = mean_interval(values)
+        how = "seeds"
+        if len(values) == 1 and scenario in real:
+            (low, high), how = one_path_sharpe_interval(mean, real[scenario].get("days")), "one path (Lo 2002)"
+        return {"mean": mean, "low": low, "high": high, "n": int(len(values)), "interval": how}
+
+    names = sorted(set(m["scenario"]), key=lambda s: (s in real, s))
+    sources, sharpe, comparisons, findings = [], [], [], []
+    for scenario in names:
+        n = len(rows(scenario, POLICY, ref))
+        if scenario in real:
+            r = real[scenario]
+            data = f"real, one path, {r['window'][0]}..{r['window'][1]} ({r['days']} days)"
+        else:
+            data = f"simulated, {n} seeds"
+        sources.append({"scenario": scenario, "kind": "real" if scenario in real else "simulated", "n": n,
+                        "data": data, "trained_on": scenario in trained})  # fmt: skip
+        stats = {s: stat(scenario, s, ref) for s in strategies}
+        sharpe.append({"scenario": scenario, "data": data, "strategies": stats})
+        p = stats[POLICY]
+        words = []
+        for b in baselines:
+            both = rows(scenario, POLICY, ref)[["seed", "sharpe"]].merge(
+                rows(scenario, b, ref)[["seed", "sharpe"]], on="seed", suffixes=("_policy", "_baseline")
+            )
+            d_mean, d_low, d_high = mean_interval((both["sharpe_policy"] - both["sharpe_baseline"]).to_numpy(float))
+            difference = {"mean": d_mean, "low": d_low, "high": d_high, "n": int(len(both))}
+            found = verdict(p, stats[b], difference)
+            comparisons.append({"scenario": scenario, "data": data, "baseline": b, "policy": p, "baseline_sharpe": stats[b],
+                                "difference": difference, "verdict": found})  # fmt: skip
+            words.append(_finding(b, stats[b], difference, found))
+        findings.append([scenario, f"{data}: the policy's Sharpe {fmt_interval(p['mean'], p['low'], p['high'])}; "
+                                   + "; ".join(words) + "."])  # fmt: skip
+    counts = {v: sum(c["verdict"] == v for c in comparisons) for v in VERDICT_WORDS}
+    not_beaten = sorted({c["baseline"] for c in comparisons if c["verdict"] != "above"})
+    headline = (
+        f"In {len(comparisons)} comparisons of Sharpe (one per source and baseline): the policy beats the baseline "
+        f"in {counts['above']}, the difference is not established in {counts['overlapping'] + counts['no interval']}, "
+        f"and it is worse in {counts['below']} (the rule: below). "
+        + ("It beats every baseline on every source." if not not_beaten else
+           f"It does not beat {', '.join(not_beaten)} everywhere: see the sources below.")
+    )  # fmt: skip
+    cost_rows = _cost_sweep(names, strategies, settings, stat) if len(settings) > 1 else []
+    shares = []
+    for scenario in names:
+        mine = rows(scenario, POLICY, ref)
+        if not set(ACTION_SHARE_COLUMNS) <= set(mine.columns) or mine.empty:
+            continue
+        mean = mine[list(ACTION_SHARE_COLUMNS)].mean()
+        shares.append({"scenario": scenario, **{c.removeprefix("share_"): float(v) for c, v in mean.items()},
+                       "collapsed": bool(mean.max() > COLLAPSE_SHARE)})  # fmt: skip
+    return {
+        "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
+        "real": list(real.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
+        "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
+        "findings": findings, "cost_sweep": cost_rows, "actions": shares,
+    }  # fmt: skip
+
+
+def _cost_dict(costs) -> dict | None:
+    return None if costs is None else dict(zip(COST_FIELDS, costs, strict=True))
+
+
+def _finding(baseline: str, b: dict, difference: dict, found: str) -> str:
+    """One baseline's comparison in words, with its Sharpe, the gap in means and what the verdict read."""
+    diff = difference["mean"]
+    gap = f"{abs(diff):.2f} {'above' if diff >= 0 else 'below'} it" if _finite(diff) else "no difference measured"
+    if difference["n"] >= 2 and _finite(difference["low"]):
+        basis = f"paired over {difference['n']} seeds {fmt_interval(diff, difference['low'], difference['high'])}"
+        why = {"above": "above 0", "below": "below 0", "overlapping": "holds 0"}[found]
+    else:
+        basis = "one path: the two intervals"
+        why = {"above": "above", "below": "below", "overlapping": "overlap", "no interval": "none"}[found]
+    text = f"{baseline} {fmt_interval(b['mean'], b['low'], b['high'])}: "
+    return (
+        text
+        + {
+            "above": f"beats it ({basis}, {why}; mean {gap})",
+            "below": f"does NOT beat it ({basis}, {why}; mean {gap})",
+            "overlapping": f"not established ({basis}, {why}; mean {gap})",
+            "no interval": f"not established (no interval; mean {gap})",
+        }[found]
+    )
+
+
+def _cost_label(costs: tuple, settings: list[tuple]) -> str:
+    """``10 bps`` when only fees vary over the sweep, else every field."""
+    if len({c[1:] for c in settings}) == 1:
+        return f"{costs[0]:g} bps"
+    return f"fees {costs[0]:g} bps, slippage {costs[1]:g} bps, impact {costs[2]:g}"
+
+
+def _cost_sweep(names: list[str], strategies: list[str], settings: list[tuple], stat) -> list[dict[str, Any]]:
+    """Per source: at each cost setting (cheapest first), the policy's mean Sharpe and its rank among the
+    strategies by mean Sharpe; whether the ranking holds as costs rise."""
+    out = []
+    for scenario in names:
+        levels = []
+        for costs in settings:
+            means = {s: stat(scenario, s, costs)["mean"] for s in strategies}
+            ranked = sorted((s for s in strategies if _finite(means[s])), key=lambda s: -means[s])
+            ranked += [s for s in strategies if s not in ranked]
+            levels.append({"costs": _cost_label(costs, settings), **_cost_dict(costs), "policy_sharpe": means[POLICY],
+                           "rank": ranked.index(POLICY) + 1, "n_strategies": len(ranked), "ranking": ranked,
+                           "means": means})  # fmt: skip
+        ranks = [lv["rank"] for lv in levels]
+        if all(lv["ranking"] == levels[0]["ranking"] for lv in levels):
+            holds = f"holds: the same order at every setting (the policy {ranks[0]} of {levels[0]['n_strategies']})"
+        elif len(set(ranks)) == 1:
+            holds = f"the policy's rank holds ({ranks[0]} of {levels[0]['n_strategies']}); the baselines reorder"
+        else:
+            moves = ", ".join(f"{lv['rank']} at {lv['costs']}" for lv in levels)
+            holds = f"does not hold: the policy ranks {moves}"
+        out.append({"scenario": scenario, "levels": levels, "holds": holds,
+                    "policy_rank_holds": len(set(ranks)) == 1})  # fmt: skip
+    return out
 
 
 def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
@@ -448,6 +681,7 @@ def report_blocks(data: dict) -> list[Block]:
         *forecasting_blocks(data),
         *action_blocks(data),
         *rl_blocks(data),
+        *policy_blocks(data),
         *plot_blocks(data),
         *definition_blocks(data),
     ]
@@ -592,6 +826,63 @@ def action_blocks(data: dict) -> list[Block]:
              "collapsed. Baselines use one action by design."),
         Table(["Strategy", *(n.replace("_", " ") for n in names), "Flag"], body, css="actions"),
     ]  # fmt: skip
+
+
+def policy_blocks(data: dict) -> list[Block]:
+    """The policy beside each baseline, per simulated scenario and real market; the cost sweep; its actions."""
+    pe = data.get("policy")
+    if not pe:
+        return []
+    ref = pe["reference_costs"]
+    at = (f" at fees {_g(ref['fees_bps'])} bps, slippage {_g(ref['slippage_bps'])} bps, impact {_g(ref['impact'])}"
+          if ref else "")  # fmt: skip
+    trained = pe.get("trained_on") or {}
+    intro = (
+        f"Policy {pe.get('model') or 'dqn'}"
+        + (f", trained on {', '.join(trained.get('scenarios', []))} seeds {trained.get('seeds')}" if trained else "")
+        + (f"; evaluated on unseen seeds {pe['seeds']}" if pe.get("seeds") else "")
+        + f". Sharpe{at}: mean [95 % interval] over seeds for a simulated scenario. The paired difference is the "
+        "mean over common seeds of (policy - baseline), with its interval. " + VERDICT_RULE
+    )  # fmt: skip
+    blocks: list[Block] = [Heading(2, "Policy evaluation", "policy"), Para(intro)]
+    if pe["real"]:
+        blocks.append(Para(ONE_PATH_NOTE))
+        blocks.append(Bullets([(f"Real market {r['name']}", f"{r['window'][0]}..{r['window'][1]}, {r['days']} days; "
+                                f"{r['basis']}") for r in pe["real"]]))  # fmt: skip
+    blocks += [Para(pe["headline"]), Bullets([(a, b) for a, b in pe["findings"]])]
+    blocks.append(Heading(3, "Sharpe: real beside simulated", "policy-sharpe"))
+    body = [[r["scenario"], r["data"],
+             "yes" if next(s for s in pe["sources"] if s["scenario"] == r["scenario"])["trained_on"] else "no",
+             *(fmt_interval(r["strategies"][s]["mean"], r["strategies"][s]["low"], r["strategies"][s]["high"])
+               for s in pe["strategies"])] for r in pe["sharpe"]]  # fmt: skip
+    blocks.append(Table(["Source", "Data", "Trained on it", *pe["strategies"]], body, css="summary"))
+    blocks.append(Heading(3, "The policy against each baseline", "policy-vs-baselines"))
+    body = [[c["scenario"], fmt_interval(c["policy"]["mean"], c["policy"]["low"], c["policy"]["high"]), c["baseline"],
+             fmt_interval(c["baseline_sharpe"]["mean"], c["baseline_sharpe"]["low"], c["baseline_sharpe"]["high"]),
+             fmt_interval(c["difference"]["mean"], c["difference"]["low"], c["difference"]["high"]),
+             _verdict_words(c)] for c in pe["comparisons"]]  # fmt: skip
+    blocks.append(Table(["Source", "Policy Sharpe", "Baseline", "Baseline Sharpe", "Paired difference", "Verdict"],
+                        body, css="policy"))  # fmt: skip
+    blocks.append(Heading(3, "Cost sweep", "policy-costs"))
+    if not pe["cost_sweep"]:
+        blocks.append(
+            Para("One cost setting in this run: no cost sweep (`policy evaluate --fees-bps 0,5,10,25` runs one).")
+        )
+    else:
+        labels = [lv["costs"] for lv in pe["cost_sweep"][0]["levels"]]
+        blocks.append(Para("Per source and cost setting (cheapest first): the policy's mean Sharpe and its rank among "
+                           f"the {pe['cost_sweep'][0]['levels'][0]['n_strategies']} strategies by mean Sharpe; the "
+                           "last column says whether the ranking holds as costs rise."))  # fmt: skip
+        body = [[r["scenario"], *(f"{fmt_value(lv['policy_sharpe'])} ({lv['rank']} of {lv['n_strategies']})"
+                                  for lv in r["levels"]), r["holds"]] for r in pe["cost_sweep"]]  # fmt: skip
+        blocks.append(Table(["Source", *labels, "Ranking as costs rise"], body, css="policy-costs"))
+    if pe["actions"]:
+        names = [k for k in pe["actions"][0] if k not in ("scenario", "collapsed")]
+        body = [[r["scenario"], *(fmt_value(r[n], kind="pct", decimals=1) for n in names),
+                 "one action > 90 %" if r["collapsed"] else ""] for r in pe["actions"]]  # fmt: skip
+        blocks += [Heading(3, f"What the policy did{at}", "policy-actions"),
+                   Table(["Source", *(n.replace("_", " ") for n in names), "Flag"], body, css="actions")]  # fmt: skip
+    return blocks
 
 
 def forecasting_blocks(data: dict) -> list[Block]:

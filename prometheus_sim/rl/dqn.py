@@ -8,12 +8,26 @@ the target network values it), and epsilon falls linearly from ``eps_start`` to 
 ``exploration_fraction`` of the run (the guide's x0.995 per update, from 0.1, suits one env, not
 many: with 16 envs it would stop exploring within a few hundred decisions).
 
+Replay ratio: gradient updates per env step. By default one update every ``train_every`` vector
+steps, i.e. 1 / (num_envs x train_every) (16 envs: 1/16); ``replay_ratio`` sets it directly (the
+updates owed to the env steps so far are made after each vector step, so 1/64 with 16 envs is one
+update every fourth vector step, and 1/8 two updates per vector step).
+
 Environments: ``num_envs`` envs of the batched :class:`~prometheus_sim.rl.vector.PortfolioVectorEnv`
-(the same env as ``PortfolioEnv``, stepped in one Numba call; same-step autoreset: the real final
-observation of a truncated episode is bootstrapped from, since truncation is not termination). Markets: each scenario simulated once with one row per seed (the pool episodes draw
-paths from). The replay buffer is preallocated on the training device. Metrics and the policy go to
-MLflow; the policy is registered as ``prometheus-dqn`` with its metadata (observation layout,
-period, scenarios' digests, seeds).
+(``env_backend="numba"``: the same env as ``PortfolioEnv``, stepped in one Numba call on the host)
+or of its torch twin :class:`~prometheus_sim.rl.vector_torch.TorchPortfolioVectorEnv`
+(``"torch"``: float32 on the training device, so env, replay buffer and network never leave it;
+the default on CUDA). Same-step autoreset: the real final observation of a truncated episode is
+bootstrapped from, since truncation is not termination. Markets: each scenario simulated once with
+one row per seed (the pool episodes draw paths from). The replay buffer is one preallocated float32
+table on the training device (observation, next observation, action, reward, termination per row);
+exploration and replay indices are drawn by a seeded torch generator on that device. Torch and
+the Numba env run on ``cpu_threads`` threads (1 by default: the guide's net at batch 64 and a few
+dozen envs gain little from a second thread, and on a busy machine OpenMP threads that spin-wait
+for each other cost far more than they give: measured on this 2-core machine under load, a
+16-env Numba step took 12 ms at 2 threads and 0.13 ms at 1, a gradient step 50-70 ms against 8 ms).
+Metrics and the policy go to MLflow; the policy is registered as ``prometheus-dqn`` with its
+metadata (observation layout, period, scenarios' digests, seeds).
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from torch import nn
 from prometheus_sim.rl.env import N_ACTIONS, RECENT_FEATURES
 
 DQN_NAME = "prometheus-dqn"
+ENV_BACKENDS = ("numba", "torch")
 
 
 class QNetwork(nn.Module):
@@ -67,11 +82,17 @@ class DQNArgs:
     """share of the run over which epsilon falls linearly"""
     learning_starts: int = 1_000
     train_every: int = 1
-    """gradient steps happen every this many vector steps"""
+    """one gradient update every this many vector steps (replay ratio 1 / (num_envs x train_every))"""
+    replay_ratio: float | None = None
+    """gradient updates per env step, instead of ``train_every`` (e.g. 1/64)"""
     period_days: int = 7
     episode_days: int = 182
     horizon_days: int | None = None
     device: str = "cpu"
+    env_backend: str | None = None
+    """"numba" (the host's batched env) or "torch" (its twin on ``device``); None: torch on CUDA, else numba"""
+    cpu_threads: int | None = 1
+    """threads torch and the Numba env use during the run (restored after); None leaves both as they are"""
     seed: int = 0
     tracking_uri: str | None = None
     register_as: str = DQN_NAME
@@ -88,6 +109,27 @@ class DQNArgs:
             raise ValueError("scenarios and seeds: at least one of each")
         if not 0.0 < self.exploration_fraction <= 1.0:
             raise ValueError(f"exploration_fraction: must be in (0, 1], got {self.exploration_fraction}")
+        if self.train_every < 1:
+            raise ValueError(f"train_every: must be >= 1, got {self.train_every}")
+        if self.replay_ratio is not None:
+            if not 0.0 < self.replay_ratio < float("inf"):
+                raise ValueError(f"replay_ratio: gradient updates per env step, must be > 0, got {self.replay_ratio}")
+            if self.train_every != 1:
+                raise ValueError("replay_ratio and train_every: give one of them, not both")
+        if self.env_backend is not None and self.env_backend not in ENV_BACKENDS:
+            raise ValueError(f"env_backend: {' or '.join(ENV_BACKENDS)}, got {self.env_backend!r}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
+
+    @property
+    def updates_per_env_step(self) -> float:
+        """The replay ratio this run trains at."""
+        return self.replay_ratio if self.replay_ratio is not None else 1.0 / (self.num_envs * self.train_every)
+
+    @property
+    def backend(self) -> str:
+        """The env backend this run uses (``env_backend``, or its default for ``device``)."""
+        return self.env_backend or ("torch" if self.device.startswith("cuda") else "numba")
 
 
 @dataclass
@@ -127,27 +169,88 @@ def make_envs(args: DQNArgs):
     return (parts[0] if len(parts) == 1 else PooledVectorEnv(parts)), pools
 
 
+class HostEnvs:
+    """The Numba vector env seen as tensors on ``device``: what the loop needs of a step, nothing else."""
+
+    def __init__(self, envs, device: str):
+        self.envs, self.device = envs, torch.device(device)
+
+    def reset(self, seed: int) -> torch.Tensor:
+        return torch.from_numpy(self.envs.reset(seed=seed)[0]).to(self.device)
+
+    def step(self, actions: torch.Tensor):
+        """(next obs, real next obs (a truncated episode's last), reward, terminated, done) as tensors."""
+        obs, rew, term, trunc, infos = self.envs.step(actions.cpu().numpy())
+        done = term | trunc
+        real_next = np.where(done[:, None], infos["final_obs"], obs) if done.any() else obs
+        to = lambda a: torch.from_numpy(a).to(self.device)  # noqa: E731
+        return to(obs), to(real_next), to(rew.astype(np.float32)), to(term), to(done)
+
+    def close(self) -> None:
+        self.envs.close()
+
+
+class DeviceEnvs:
+    """The torch twins (one per market pool, envs split as ``PooledVectorEnv`` splits them) on ``device``."""
+
+    def __init__(self, envs, device: str):
+        from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+        parts = getattr(envs, "parts", [envs])
+        self.parts = [TorchPortfolioVectorEnv(p.num_envs, p.pool, device=device, dtype=torch.float32) for p in parts]
+        self.bounds = np.cumsum([0] + [p.num_envs for p in parts]).tolist()
+
+    def reset(self, seed: int) -> torch.Tensor:
+        return torch.cat([p.reset(seed=seed + k) for k, p in enumerate(self.parts)])  # PooledVectorEnv's seeds
+
+    def step(self, actions: torch.Tensor):
+        outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self.bounds[:-1], self.bounds[1:], strict=True)]
+        obs, rew, done = (torch.cat([o[k] for o in outs]) for k in range(3))
+        real_next = torch.cat([o[3]["final_obs"] for o in outs])  # the pre-reset observation of every env
+        return obs, real_next, rew.float(), torch.zeros_like(done), done  # episodes end by truncation only
+
+    def close(self) -> None:
+        pass
+
+
 def train_dqn(args: DQNArgs) -> DQNResult:
     """Train, log and register the policy (see the module docstring)."""
+    import numba
+
+    device = check_device(args.device)
+    threads = torch.get_num_threads(), numba.get_num_threads()
+    if args.cpu_threads is not None:
+        torch.set_num_threads(args.cpu_threads)
+        numba.set_num_threads(min(args.cpu_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return _train(args, device)
+    finally:
+        torch.set_num_threads(threads[0])
+        numba.set_num_threads(threads[1])
+
+
+def _train(args: DQNArgs, device: str) -> DQNResult:
     import mlflow
     import mlflow.pytorch
     from tqdm import tqdm
 
     from prometheus_sim import registry
 
-    device = check_device(args.device)
-    rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
-    envs, pools = make_envs(args)
-    obs_dim = envs.single_observation_space.shape[0]
+    gen = torch.Generator(device=device).manual_seed(args.seed)  # exploration and replay draws
+    numba_envs, pools = make_envs(args)
+    envs = DeviceEnvs(numba_envs, device) if args.backend == "torch" else HostEnvs(numba_envs, device)
+    obs_dim = numba_envs.single_observation_space.shape[0]
     q = QNetwork(obs_dim).to(device)
     target = QNetwork(obs_dim).to(device)
     target.load_state_dict(q.state_dict())
-    opt = torch.optim.Adam(q.parameters(), lr=args.lr)
-    n = args.buffer_size
-    buf = {"obs": torch.zeros((n, obs_dim), device=device), "next": torch.zeros((n, obs_dim), device=device),
-           "act": torch.zeros(n, dtype=torch.long, device=device), "rew": torch.zeros(n, device=device),
-           "done": torch.zeros(n, device=device)}  # fmt: skip
+    q_params, target_params = list(q.parameters()), list(target.parameters())
+    opt = torch.optim.Adam(q_params, lr=args.lr, fused=True)
+    # the replay buffer: one float32 row per transition, [obs | next obs | action | reward | terminated]
+    n, num_envs = args.buffer_size, args.num_envs
+    buf = torch.zeros((n, 2 * obs_dim + 3), device=device)
+    OBS, NEXT, ACT, REW, TERM = slice(0, obs_dim), slice(obs_dim, 2 * obs_dim), 2 * obs_dim, 2 * obs_dim + 1, -1
+    slots = torch.arange(num_envs, device=device)
     size, ptr = 0, 0
 
     uri = registry.configure(args.tracking_uri)
@@ -155,70 +258,71 @@ def train_dqn(args: DQNArgs) -> DQNResult:
     run_name = f"{'+'.join(spec.name for spec, _ in pools)}__dqn__{args.seed}"
     history: list[dict] = []
     episode_returns: list[float] = []
-    running = np.zeros(args.num_envs)
-    action_counts = np.zeros(N_ACTIONS, dtype=np.int64)
-    obs, _ = envs.reset(seed=args.seed)
-    n_iters = args.total_steps // args.num_envs
+    running = torch.zeros(num_envs, dtype=torch.float64, device=device)
+    action_counts = torch.zeros(N_ACTIONS, dtype=torch.long, device=device)
+    obs = envs.reset(seed=args.seed)
+    n_iters = args.total_steps // num_envs
     explore_iters = max(1, int(args.exploration_fraction * n_iters))
+    ratio = args.updates_per_env_step
+    owed, updates = 0, 0  # gradient updates owed to the env steps so far (the replay ratio), and made
     started = time.perf_counter()
-    loss_value = float("nan")
+    loss = torch.tensor(float("nan"))
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({k: (str(v) if isinstance(v, tuple) or v is None else v)
                            for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
-        bar = tqdm(range(n_iters), desc="dqn", unit="step", unit_scale=args.num_envs, disable=not args.progress)
+        mlflow.log_params({"updates_per_env_step": ratio, "backend": args.backend})
+        bar = tqdm(range(n_iters), desc="dqn", unit="step", unit_scale=num_envs, disable=not args.progress)
         for it in bar:
             eps = args.eps_start + (args.eps_end - args.eps_start) * min(1.0, it / explore_iters)
             with torch.no_grad():
-                greedy = q(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()
-            explore = rng.random(args.num_envs) < eps
-            actions = np.where(explore, rng.integers(0, N_ACTIONS, args.num_envs), greedy)
-            action_counts += np.bincount(actions, minlength=N_ACTIONS)
-            next_obs, rewards, terms, truncs, infos = envs.step(actions)
-            done = terms | truncs
-            real_next = next_obs.copy()
-            for i in np.flatnonzero(done):
-                real_next[i] = infos["final_obs"][i]
-            k = (ptr + np.arange(args.num_envs)) % n
-            buf["obs"][k] = torch.as_tensor(obs, device=device)
-            buf["next"][k] = torch.as_tensor(real_next, device=device)
-            buf["act"][k] = torch.as_tensor(actions, device=device)
-            buf["rew"][k] = torch.as_tensor(rewards, dtype=torch.float32, device=device)
-            buf["done"][k] = torch.as_tensor(terms, dtype=torch.float32, device=device)  # truncation bootstraps
-            ptr, size = (ptr + args.num_envs) % n, min(size + args.num_envs, n)
+                greedy = q(obs).argmax(dim=1)
+            explore = torch.rand(num_envs, generator=gen, device=device) < eps
+            actions = torch.where(explore, torch.randint(0, N_ACTIONS, (num_envs,), generator=gen, device=device),
+                                  greedy)  # fmt: skip
+            action_counts += torch.bincount(actions, minlength=N_ACTIONS)
+            next_obs, real_next, rewards, terms, dones = envs.step(actions)
+            k = slice(ptr, ptr + num_envs) if ptr + num_envs <= n else (ptr + slots) % n
+            buf[k] = torch.cat([obs, real_next, actions[:, None].float(), rewards[:, None], terms[:, None].float()], 1)
+            ptr, size = (ptr + num_envs) % n, min(size + num_envs, n)
             running += rewards
-            for i in np.flatnonzero(done):
-                episode_returns.append(float(running[i]))
-                running[i] = 0.0
+            if dones.any():
+                episode_returns.extend(running[dones].tolist())
+                running[dones] = 0.0
             obs = next_obs
-            if size >= args.learning_starts and it % args.train_every == 0:
-                idx = torch.as_tensor(rng.integers(0, size, args.batch_size), device=device)
+            due = int(ratio * (it + 1) * num_envs + 1e-9)
+            for _ in range(due - owed if size >= args.learning_starts else 0):
+                batch = buf[torch.randint(0, size, (args.batch_size,), generator=gen, device=device)]
                 with torch.no_grad():
-                    best = q(buf["next"][idx]).argmax(dim=1, keepdim=True)  # Double DQN: online picks,
-                    value = target(buf["next"][idx]).gather(1, best).squeeze(1)  # target values
-                    y = buf["rew"][idx] + args.gamma * value * (1.0 - buf["done"][idx])
-                pred = q(buf["obs"][idx]).gather(1, buf["act"][idx].unsqueeze(1)).squeeze(1)
+                    best = q(batch[:, NEXT]).argmax(dim=1, keepdim=True)  # Double DQN: online picks,
+                    value = target(batch[:, NEXT]).gather(1, best).squeeze(1)  # target values
+                    y = batch[:, REW] + args.gamma * value * (1.0 - batch[:, TERM])  # truncation bootstraps
+                pred = q(batch[:, OBS]).gather(1, batch[:, ACT].long().unsqueeze(1)).squeeze(1)
                 loss = nn.functional.mse_loss(pred, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(q.parameters(), 1.0)
+                nn.utils.clip_grad_norm_(q_params, 1.0, foreach=True)
                 opt.step()
                 with torch.no_grad():
-                    for tp, p in zip(target.parameters(), q.parameters(), strict=True):
-                        tp.lerp_(p, args.tau)
-                loss_value = loss.item()
+                    torch._foreach_lerp_(target_params, q_params, args.tau)
+                updates += 1
+            owed = due
             if (it + 1) % max(1, n_iters // 20) == 0 or it == n_iters - 1:
                 recent = float(np.mean(episode_returns[-50:])) if episode_returns else float("nan")
-                row = {"step": (it + 1) * args.num_envs, "episode_return": recent, "loss": loss_value, "epsilon": eps,
-                       "steps_per_s": (it + 1) * args.num_envs / (time.perf_counter() - started)}  # fmt: skip
+                elapsed = time.perf_counter() - started
+                row = {"step": (it + 1) * num_envs, "episode_return": recent, "loss": loss.item(), "epsilon": eps,
+                       "updates": updates, "steps_per_s": (it + 1) * num_envs / elapsed,
+                       "updates_per_s": updates / elapsed}  # fmt: skip
                 history.append(row)
                 mlflow.log_metrics({k: v for k, v in row.items() if k != "step" and np.isfinite(v)}, step=row["step"])
                 bar.set_postfix(ret=f"{recent:.2f}", eps=f"{eps:.2f}")
         envs.close()
-        share = action_counts / action_counts.sum()
+        counts = action_counts.cpu().numpy()
+        share = counts / counts.sum()
         meta = {
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
             "recent_features": list(RECENT_FEATURES), "scenario_digests": {s.name: s.digest() for s, _ in pools},
             "seeds": [int(s) for s in args.seeds], "training_action_share": share.tolist(),
+            "updates_per_env_step": ratio, "env_backend": args.backend,
             "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()},
         }  # fmt: skip
         model = q.cpu().eval()
@@ -229,4 +333,4 @@ def train_dqn(args: DQNArgs) -> DQNResult:
     return DQNResult(model, meta, history, args.register_as, str(info.registered_model_version), run.info.run_id)
 
 
-__all__ = ["DQNArgs", "DQNResult", "DQN_NAME", "QNetwork", "check_device", "make_envs", "train_dqn"]
+__all__ = ["DQNArgs", "DQNResult", "DQN_NAME", "ENV_BACKENDS", "QNetwork", "check_device", "make_envs", "train_dqn"]

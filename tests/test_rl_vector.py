@@ -10,7 +10,8 @@ import pytest
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import CostModel, RiskProfile
 from prometheus_sim.rl.env import PortfolioEnv
-from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
+from prometheus_sim.rl.prefetch import prefetch_nb
+from prometheus_sim.rl.vector import PREFETCH_AHEAD, PooledVectorEnv, PortfolioVectorEnv
 from prometheus_sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
 from tests.test_rl_env import moved_after
@@ -25,7 +26,7 @@ def market() -> Market:
 
 def test_batched_and_single_envs_roll_the_same_trajectories(market):
     """Same draws and actions: observations, rewards and values agree exactly, across autoresets."""
-    n = 4
+    n = PREFETCH_AHEAD + 3  # some envs are stepped after the kernel prefetched their rows
     vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=True)
     singles = [PortfolioEnv(market=market, episode_days=35, costs=COSTS, leak_future=True) for _ in range(n)]
     obs, _ = vec.reset(seed=7)
@@ -180,3 +181,25 @@ def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
         _, r_t, _, i_t = twin.step(torch.as_tensor(actions))
         np.testing.assert_allclose(i_t["value"].numpy(), vec.state.value, rtol=1e-4)
         np.testing.assert_allclose(r_t.numpy(), r_nb, atol=1e-2)
+
+
+def test_prefetch_emits_the_hint_and_changes_no_value():
+    """The kernel's prefetch is a real prefetch instruction, leaves every value as it was, and takes
+    only C-contiguous arrays (its flat index means nothing for others)."""
+
+    @numba.njit
+    def gather(values, index, ahead):
+        total = 0.0
+        for k in range(index.shape[0]):
+            if k + ahead < index.shape[0]:
+                prefetch_nb(values, index[k + ahead])
+            total += values[index[k]]
+        return total
+
+    values = np.random.default_rng(0).standard_normal(100_000)
+    index = np.random.default_rng(1).integers(0, values.size, 5_000)
+    assert gather(values, index, 4) == gather(values, index, 10**9)  # never prefetching: the same bytes
+    assert np.isclose(gather(values, index, 4), values[index].sum(), rtol=1e-12, atol=0.0)
+    assert "prefetch" in gather.inspect_asm(gather.signatures[0])
+    with pytest.raises(numba.core.errors.TypingError, match="prefetch_nb"):
+        gather(values[::2], index // 2, 4)  # a strided view: layout "A"

@@ -285,9 +285,13 @@ def target_orders_nb(holdings, prices, target, cash_index, sell_out, buy_out):
         target_orders_row_nb(holdings[p], prices[p], target[p], cash_index, sell_out[p], buy_out[p])
 
 
-@njit(cache=True, error_model="numpy")
-def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy):
-    """Turn one action code into sell and buy fractions (see ``Action``'s docstring for each)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy, target):
+    """Turn one action code into sell and buy fractions (see ``Action``'s docstring for each).
+
+    ``target`` is (A,) scratch for the rebalance's weights: nothing on the step path allocates, so the
+    batched RL env can run it without reference counting (see ``rl.vector.step_envs_nb``).
+    """
     n_assets = holdings.shape[0]
     for a in range(n_assets):
         sell[a] = 0.0
@@ -336,10 +340,8 @@ def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, se
         for a in range(n_assets):
             if kind[a] == KIND_CRYPTO:
                 n_crypto += 1
-        target = np.zeros(n_assets)
         for a in range(n_assets):
-            if kind[a] == KIND_CRYPTO:
-                target[a] = risky_weight / n_crypto
+            target[a] = risky_weight / n_crypto if kind[a] == KIND_CRYPTO else 0.0
         target[cash_index] = 1.0 - (risky_weight if n_crypto > 0 else 0.0)
         target_orders_row_nb(holdings, price, target, cash_index, sell, buy)
 
@@ -348,10 +350,12 @@ def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, se
 def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash_index, risky_weight, sell, buy):
     """Plan every row's action at its step ``t[i]`` from closes up to then; fills ``sell`` and ``buy``."""
     key = np.empty(kind.shape[0])
+    target = np.empty(kind.shape[0])
     for i in range(actions.shape[0]):
         p = rows[i]
         rank_key_row_nb(close, p, t[i], steps_per_day, kind, key)
-        plan_row_nb(actions[i], holdings[i], close[p, t[i]], key, kind, cash_index, risky_weight[i], sell[i], buy[i])
+        plan_row_nb(actions[i], holdings[i], close[p, t[i]], key, kind, cash_index, risky_weight[i], sell[i], buy[i],
+                    target)  # fmt: skip
 
 
 # ---------------------------------------------------------------- mark, state and reward
@@ -388,7 +392,8 @@ def advance_row_nb(
             state.contributed[i] += contribution
             deposit = contribution
         if s == fill_at:
-            pre_fill[:] = h
+            for a in range(n_assets):  # loops, not slice assignments: this is every backtest's hot path
+                pre_fill[a] = h[a]
             fee, notional = fill_row_nb(
                 h, state.basis[i], cash_index, open_[p, s], volume[p, s - 1], sell, buy, fee_rate, slippage, impact
             )
@@ -462,7 +467,14 @@ def months_to_goal_nb(time_to_goal, step, steps_per_day):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def period_reward_row_nb(state, i, risk_tolerance, time_to_goal, steps_per_day):
+    """The guide's reward of user i's period since its last decision, at its last marked close."""
     vol, sharpe = trailing_stats_row_nb(state, i)
+    return period_reward_stats_row_nb(state, i, vol, sharpe, risk_tolerance, time_to_goal, steps_per_day)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def period_reward_stats_row_nb(state, i, vol, sharpe, risk_tolerance, time_to_goal, steps_per_day):
+    """:func:`period_reward_row_nb` given user i's :func:`trailing_stats_row_nb` (a caller that needs them too)."""
     months = months_to_goal_nb(time_to_goal, state.marked[i], steps_per_day)
     return reward_nb(state.twr[i] / state.twr_mark[i] - 1.0, vol, risk_tolerance, months, sharpe)
 
@@ -497,15 +509,16 @@ def step_row_nb(
     ``pre_fill`` are row i's (A,) views. :func:`step_nb` and the batched RL environment both step
     users through here, so there is one copy of the rules.
     """
-    if state.marked[i] < t:
-        nothing = np.zeros(kind.shape[0])
+    if state.marked[i] < t:  # no fill on the way (fill_at -1): the orders and pre_fill are not touched
         advance_row_nb(
             blocks, p, i, t, state, cash_index, deposit_step, contribution, steps_per_day,
-            -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
+            -1, sell, buy, 0.0, 0.0, 0.0, marks_from, marks, deposits, pre_fill,
         )  # fmt: skip
-    pre_fill[:] = state.holdings[i]
-    if planned:
-        plan_row_nb(action, state.holdings[i], blocks.close[p, t], key, kind, cash_index, risky_weight, sell, buy)
+    if planned:  # pre_fill is the planner's scratch until it is written just below
+        plan_row_nb(action, state.holdings[i], blocks.close[p, t], key, kind, cash_index, risky_weight, sell, buy,
+                    pre_fill)  # fmt: skip
+    for a in range(kind.shape[0]):
+        pre_fill[a] = state.holdings[i, a]
     state.twr_mark[i] = state.twr[i]
     fees0 = state.fees[i]
     notional0 = state.notional[i]

@@ -3,6 +3,8 @@ future, gives the same bytes at any thread count, and refuses bad input."""
 
 from __future__ import annotations
 
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -184,8 +186,8 @@ def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
 
 
 def test_prefetch_emits_the_hint_and_changes_no_value():
-    """The kernel's prefetch is a real prefetch instruction, leaves every value as it was, and takes
-    only C-contiguous arrays (its flat index means nothing for others)."""
+    """The kernel's prefetch is a real prefetch instruction, leaves every value as it was, and
+    compiles to nothing for a strided array (its flat index names no element there)."""
 
     @numba.njit
     def gather(values, index, ahead):
@@ -196,10 +198,33 @@ def test_prefetch_emits_the_hint_and_changes_no_value():
             total += values[index[k]]
         return total
 
+    hint = re.compile(r"^\s*(prefetcht[0-2]|prefetchnta|prfm)\b", re.MULTILINE)  # x86-64 or ARM
     values = np.random.default_rng(0).standard_normal(100_000)
     index = np.random.default_rng(1).integers(0, values.size, 5_000)
     assert gather(values, index, 4) == gather(values, index, 10**9)  # never prefetching: the same bytes
     assert np.isclose(gather(values, index, 4), values[index].sum(), rtol=1e-12, atol=0.0)
-    assert "prefetch" in gather.inspect_asm(gather.signatures[0])
-    with pytest.raises(numba.core.errors.TypingError, match="prefetch_nb"):
-        gather(values[::2], index // 2, 4)  # a strided view: layout "A"
+    contiguous = gather.signatures[0]
+    assert hint.search(gather.inspect_asm(contiguous))
+    np.testing.assert_allclose(gather(values[::2], index // 2, 4), values[::2][index // 2].sum(), rtol=1e-12)
+    strided = [sig for sig in gather.signatures if sig != contiguous][0]
+    assert not hint.search(gather.inspect_asm(strided))
+
+
+def test_stepping_allocates_nothing_through_numbas_runtime(market):
+    """The step kernel runs without reference counting: anything it allocated would never be freed."""
+    from numba.core.runtime import _nrt_python, rtsys
+
+    vec = PortfolioVectorEnv(PREFETCH_AHEAD + 60, market=market, episode_days=35, costs=COSTS)
+    vec.reset(seed=3)
+    rng = np.random.default_rng(4)
+    vec.step(rng.integers(0, 7, vec.num_envs))  # compiled before counting
+    _nrt_python.memsys_enable_stats()
+    try:
+        before = rtsys.get_allocation_stats()
+        for _ in range(30):  # autoresets included (5 decisions an episode)
+            vec.step(rng.integers(0, 7, vec.num_envs))
+        after = rtsys.get_allocation_stats()
+    finally:
+        _nrt_python.memsys_disable_stats()
+    assert after.alloc - before.alloc == after.free - before.free
+    assert after.mi_alloc - before.mi_alloc == after.mi_free - before.mi_free

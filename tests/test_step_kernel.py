@@ -64,6 +64,14 @@ def test_the_kernel_alone_and_the_loop_give_the_same_equity(market):
         )  # fmt: skip
     np.testing.assert_allclose(result.equity, equity, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(result.deposits, deposits)
+    narrow = np.zeros((n, n_assets - 1))  # the row functions index by asset without bounds checks
+    with pytest.raises(ValueError, match="one column per asset"):
+        nb.step_nb(
+            market.blocks, rows, np.full(n, 0), np.full(n, 1), table[0].astype(np.int64), np.ones(n, np.bool_),
+            sell, buy, book.kind_codes, book.cash_index, risky, c.fees_bps / 1e4, c.slippage_bps / 1e4, c.impact,
+            contribution_steps(market.calendar), profiles.monthly_contribution, 1, profiles.risk_tolerance,
+            profiles.time_to_goal, state, np.zeros(n), np.zeros(n), np.zeros(n), 0, equity, deposits, narrow,
+        )  # fmt: skip
     assert deposits.sum() > 0 and len(np.unique(table)) == 7
     np.testing.assert_array_equal(result.actions, table[:-1].T)
 

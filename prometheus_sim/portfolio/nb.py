@@ -544,6 +544,8 @@ def step_nb(
     venue that scores rewards over whole decision periods, not per fill); this step's fees and notional go to
     ``fees_out``/``notional_out``, and the holdings just before the fill to ``pre_fill[i]``.
     """
+    if pre_fill.shape[1] != kind.shape[0] or sell.shape[1] != kind.shape[0] or buy.shape[1] != kind.shape[0]:
+        raise ValueError("step_nb: sell, buy and pre_fill need one column per asset (the row functions do not check)")
     key = np.empty(kind.shape[0])
     for i in range(rows.shape[0]):
         p = rows[i]

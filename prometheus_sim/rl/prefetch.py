@@ -19,12 +19,18 @@ _READ, _KEEP_IN_ALL_CACHES, _DATA_CACHE = 0, 3, 1
 
 @intrinsic
 def prefetch_nb(typingctx, array, flat_index):
-    """Prefetch element ``array.ravel()[flat_index]`` of a C-contiguous array (for reading)."""
-    if not (isinstance(array, types.Array) and array.layout == "C" and isinstance(flat_index, types.Integer)):
+    """Prefetch element ``array.ravel()[flat_index]`` of a C-contiguous array (for reading).
+
+    For an array of any other layout the flat index names no element, so the call compiles to
+    nothing (a kernel handed a strided view still runs, only without the hint).
+    """
+    if not (isinstance(array, types.Array) and isinstance(flat_index, types.Integer)):
         return None
     signature = types.void(array, flat_index)
 
     def codegen(context, builder, sig, args):
+        if sig.args[0].layout != "C":
+            return context.get_dummy_value()
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         byte_ptr = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -288,3 +289,21 @@ def test_editing_a_strategys_code_refuses_a_stale_resume(tmp_path, monkeypatch):
     module.write_text(module.read_text() + "# edited\n")
     with pytest.raises(ValueError, match=r"other settings \(strategies\);"):
         run_sweep(cfg, tmp_path / "r", WIRING)
+
+
+def test_a_local_worker_computes_on_one_thread_in_every_library():
+    """Two workers on two cores, each with torch's default thread per core, spin-wait on each other
+    (the demo's backtest went from 14 s to 265 s): a worker's Numba, torch and BLAS use one thread."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from prometheus_sim.sweep import _one_thread; _one_thread(); "
+        "import numba, torch; from threadpoolctl import threadpool_info; "
+        "print(numba.get_num_threads(), torch.get_num_threads(), max(p['num_threads'] for p in threadpool_info()))"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    }
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["1", "1", "1"]

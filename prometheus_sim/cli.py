@@ -414,28 +414,20 @@ def _market_to_check(scenario: str, seed: int | None, n_paths: int, horizon_days
 
 
 @main.command()
-def warmup() -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Processes compiling side by side (1: one after the other, in this process).")  # fmt: skip
+def warmup(jobs: int) -> None:
     """Compile every Numba kernel into the cache now (``make setup`` runs it), so no later command waits."""
     import os
 
-    from adapters.sim import SimAdapter
-    from prometheus_sim.market import Market
-    from prometheus_sim.portfolio import Action
-    from prometheus_sim.portfolio.orders import orders_for_target_weights
-    from prometheus_sim.scenario import load_scenario
+    from prometheus_sim.warmup import warm
 
     started = time.perf_counter()
-    market = Market.simulate(load_scenario(SHIPPED_SCENARIOS / "default.yaml").with_horizon(40), n_paths=2)
-    adapter = SimAdapter(market)  # the step kernel, its planner, state and observation
-    for t in (0, 35):
-        snap = adapter.snapshot(t)
-        snap.observation()
-        adapter.submit(t, snap.plan([Action.REBALANCE, Action.BUY_AGGRESSIVE]))
-    orders_for_target_weights(snap.holdings, snap.prices, snap.weights, snap.book.cash_index)
-    from prometheus_sim.features import compute_features
-
-    compute_features(market)  # the feature kernels (forecaster, forecast strategy)
-    click.echo(f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s)")
+    groups = warm(jobs)
+    each = ", ".join(f"{name.removeprefix('compile_').replace('_', ' ')} {s:.1f} s" for name, s in groups.items())
+    click.echo(
+        f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s: {each})"
+    )
 
 
 #: The volume unit of real bar files (market import, scenarios fit).

@@ -102,3 +102,12 @@ def test_backtest_refuses_an_out_that_is_a_file_and_a_market_without_cash(tmp_pa
     nocash.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(main, ["backtest", str(nocash), "--strategy", "hold", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "needs a stablecoin" in result.output
+
+
+def test_warmup_compiles_every_group_side_by_side():
+    """``make setup``'s last step: both groups run (in two processes) and report their seconds;
+    a job count below 1 is refused."""
+    result = CliRunner().invoke(main, ["warmup", "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    assert "simulator and venue" in result.output and "features and rl" in result.output
+    assert CliRunner().invoke(main, ["warmup", "--jobs", "0"]).exit_code == 2

@@ -413,6 +413,30 @@ def _market_to_check(scenario: str, seed: int | None, n_paths: int, horizon_days
     return Market.simulate(spec, seed=seed, n_paths=n_paths)
 
 
+def compile_simulator_and_venue() -> float:
+    """Simulate 2 paths of 40 days of ``default``, then step the venue and size orders on them; return seconds.
+
+    A ``warmup`` group (:func:`prometheus_sim.warmup.warm` may run it in a process of its own), here
+    because it wires ``adapters``, which the core does not import. The venue runs on a simulated market here: a snapshot reads ``market.close``, whose layout Numba
+    types differently for a simulated market (a view) and a real one (contiguous).
+    """
+    from adapters.sim import SimAdapter
+    from prometheus_sim.market import Market
+    from prometheus_sim.portfolio import Action
+    from prometheus_sim.portfolio.orders import orders_for_target_weights
+    from prometheus_sim.scenario import load_scenario
+
+    started = time.perf_counter()
+    market = Market.simulate(load_scenario(SHIPPED_SCENARIOS / "default.yaml").with_horizon(40), n_paths=2)
+    adapter = SimAdapter(market)  # the step kernel, its planner, state and observation
+    for t in (0, 35):
+        snap = adapter.snapshot(t)
+        snap.observation()
+        adapter.submit(t, snap.plan([Action.REBALANCE, Action.BUY_AGGRESSIVE]))
+    orders_for_target_weights(snap.holdings, snap.prices, snap.weights, snap.book.cash_index)
+    return time.perf_counter() - started
+
+
 @main.command()
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes compiling side by side (1: one after the other, in this process).")  # fmt: skip
@@ -420,10 +444,10 @@ def warmup(jobs: int) -> None:
     """Compile every Numba kernel into the cache now (``make setup`` runs it), so no later command waits."""
     import os
 
-    from prometheus_sim.warmup import warm
+    from prometheus_sim.warmup import compile_features_and_rl, warm
 
     started = time.perf_counter()
-    groups = warm(jobs)
+    groups = warm((compile_simulator_and_venue, compile_features_and_rl), jobs)
     each = ", ".join(f"{name.removeprefix('compile_').replace('_', ' ')} {s:.1f} s" for name, s in groups.items())
     click.echo(
         f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s: {each})"

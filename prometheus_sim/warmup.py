@@ -4,7 +4,9 @@ Compiling is the slow part of a fresh install (about a minute here), and single-
 process, so the kernels are compiled in two groups side by side:
 
 - the simulator (``Market.simulate``, the largest kernel), then on its market the venue: the step
-  kernel with its planner, state and observation (``SimAdapter``) and the order sizing;
+  kernel with its planner, state and observation (``SimAdapter``) and the order sizing. That group
+  lives with the CLI (``prometheus_sim.cli.compile_simulator_and_venue``): the core does not import
+  ``adapters``;
 - the feature kernels and the batched RL env, whose observation reads them, on the shipped real
   series (``data/crypto_daily``), which needs no simulator, so this group does not wait for the
   first. Its market blocks have the same Numba types as a simulated market's (read-only
@@ -20,34 +22,9 @@ atomically, so two processes compiling a shared helper at once both leave a vali
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
-
-SHIPPED_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def compile_simulator_and_venue() -> float:
-    """Simulate 2 paths of 40 days of ``default``, then step the venue and size orders on them; return seconds.
-
-    The venue runs on a simulated market here: a snapshot reads ``market.close``, whose layout Numba
-    types differently for a simulated market (a view) and a real one (contiguous).
-    """
-    from adapters.sim import SimAdapter
-    from prometheus_sim.market import Market
-    from prometheus_sim.portfolio import Action
-    from prometheus_sim.portfolio.orders import orders_for_target_weights
-    from prometheus_sim.scenario import load_scenario
-
-    started = time.perf_counter()
-    market = Market.simulate(load_scenario(SHIPPED_SCENARIOS / "default.yaml").with_horizon(40), n_paths=2)
-    adapter = SimAdapter(market)  # the step kernel, its planner, state and observation
-    for t in (0, 35):
-        snap = adapter.snapshot(t)
-        snap.observation()
-        adapter.submit(t, snap.plan([Action.REBALANCE, Action.BUY_AGGRESSIVE]))
-    orders_for_target_weights(snap.holdings, snap.prices, snap.weights, snap.book.cash_index)
-    return time.perf_counter() - started
 
 
 def _real_market():
@@ -75,18 +52,16 @@ def compile_features_and_rl() -> float:
     return time.perf_counter() - started
 
 
-GROUPS = (compile_simulator_and_venue, compile_features_and_rl)
-
-
-def warm(jobs: int = 2) -> dict[str, float]:
-    """Compile every group (``jobs`` processes side by side; 1: here, one after the other); seconds per group."""
+def warm(groups: Sequence[Callable[[], float]], jobs: int = 2) -> dict[str, float]:
+    """Run the compile ``groups`` (``jobs`` processes side by side; 1: here, one after the other); seconds
+    per group. A group is a module-level function (a spawned process imports it by name) returning seconds."""
     if jobs < 1:
         raise ValueError(f"jobs: must be >= 1, got {jobs}")
     if jobs == 1:
-        return {group.__name__: group() for group in GROUPS}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(GROUPS)), mp_context=get_context("spawn")) as pool:
-        futures = {group.__name__: pool.submit(group) for group in GROUPS}
+        return {group.__name__: group() for group in groups}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=get_context("spawn")) as pool:
+        futures = {group.__name__: pool.submit(group) for group in groups}
         return {name: future.result() for name, future in futures.items()}
 
 
-__all__ = ["GROUPS", "compile_features_and_rl", "compile_simulator_and_venue", "warm"]
+__all__ = ["compile_features_and_rl", "warm"]

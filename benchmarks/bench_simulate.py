@@ -459,23 +459,29 @@ def _cli_command(out_dir: str) -> tuple[list[str], str]:
     return [sys.executable, "-m", "prometheus_sim.cli", *args], f"{Path(sys.executable).name} -m prometheus_sim.cli"
 
 
+def _run_timed(cmd: list[str], how: str, env: dict[str, str], timeout: float) -> tuple[str, float, str | None]:
+    """Run one CLI command: (stdout, wall seconds, None), or ("", seconds, why it failed)."""
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        return "", elapsed, f"`{how}` exited {proc.returncode}: {last[-1] if last else 'no output'}"
+    return proc.stdout, elapsed, None
+
+
 def measure_cli(runs: int = 3) -> Json:
     """Warm-cache CLI start: one untimed run to fill caches, then ``runs`` timed ones."""
     times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
-        cmd, how = _cli_command(str(Path(tmp) / "out0"))
         for k in range(runs + 1):
             cmd, how = _cli_command(str(Path(tmp) / f"out{k}"))
-            t0 = time.perf_counter()
-            try:
-                proc = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=600, cwd=REPO)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                return {"measured": False, "how": how, "reason": f"{type(exc).__name__}: {exc}"}
-            elapsed = time.perf_counter() - t0
-            if proc.returncode != 0:
-                last = (proc.stderr or proc.stdout).strip().splitlines()
-                reason = f"`{how}` exited {proc.returncode}: {last[-1] if last else 'no output'}"
-                return {"measured": False, "how": how, "reason": reason}
+            _, elapsed, failed = _run_timed(cmd, how, child_env(), 600)
+            if failed:
+                return {"measured": False, "how": how, "reason": failed}
             if k > 0:
                 times.append(elapsed)
     return {"measured": True, "how": how, "times_s": times, "median_s": statistics.median(times)}
@@ -488,19 +494,13 @@ def measure_first_run() -> Json:
         env = child_env(NUMBA_CACHE_DIR=cache)
         cmd, how = _cli_command(str(Path(cache) / "out"))
         warmup = [cmd[0], "warmup"] if cmd[0].endswith("prometheus-sim") else [*cmd[:3], "warmup"]
-        t0 = time.perf_counter()
-        done = subprocess.run(warmup, env=env, capture_output=True, text=True, timeout=1200, cwd=REPO)
-        warmup_s = time.perf_counter() - t0
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip()[-200:]
-            return {"measured": False, "reason": f"warmup exited {done.returncode}: {said}"}
-        t0 = time.perf_counter()
-        first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200, cwd=REPO)
-        first_s = time.perf_counter() - t0
-        if first.returncode != 0:
-            said = (first.stderr or first.stdout).strip()[-200:]
-            return {"measured": False, "reason": f"`{how}` exited {first.returncode}: {said}"}
-        wait = re.search(r"kernels loaded or compiled before that in ([0-9.]+) s", first.stdout)
+        _, warmup_s, failed = _run_timed(warmup, "prometheus-sim warmup", env, 1200)
+        if failed:
+            return {"measured": False, "reason": failed}
+        out, first_s, failed = _run_timed(cmd, how, env, 1200)
+        if failed:
+            return {"measured": False, "reason": failed}
+        wait = re.search(r"kernels loaded or compiled before that in ([0-9.]+) s", out)
         if wait is None:
             return {"measured": False, "reason": "the CLI no longer prints its compile wait"}
         return {"measured": True, "how": how, "warmup_s": warmup_s, "first_simulate_s": first_s,

@@ -69,9 +69,9 @@ def observe_row_nb(close, p, t, i, state, vol, sharpe, mobs, recent, steps_per_d
 
     ``vol, sharpe`` are env i's :func:`~prometheus_sim.portfolio.nb.trailing_stats_row_nb` (the step
     computes them once for the reward and the observation). ``scratch`` (OBS_SIZE + A,) holds the
-    unclipped state, then the weights. Written with explicit
-    loops, no slice views or slice assignments: this runs for every env at every step, and those
-    cost more than the arithmetic (measured: 241 -> 145 ns an env on 4,096 envs).
+    unclipped state, then the weights. Written with explicit loops, no slice views or slice
+    assignments: this runs for every env at every step, and those cost more than the arithmetic
+    (measured: 241 -> 145 ns an env on 4,096 envs).
     """
     holdings, basis = state.holdings, state.basis
     n_assets = holdings.shape[1]
@@ -137,13 +137,14 @@ def step_envs_nb(
 ):  # fmt: skip
     """Envs ``lo..hi - 1``: plan -> fill -> mark through ``step_row_nb``, the guide's reward, the next observation.
 
-    Compiled without Numba's reference counting (``_nrt=False``; so nothing here allocates: ``no_marks``,
-    an (n, 0) array, comes in). Every function it calls must be ``inline="always"`` or return no array:
-    a helper compiled elsewhere with reference counting that returned a new array would leak it here
-    (a test checks that stepping allocates nothing through Numba's runtime). Every row view the step takes (``sell[i]``, ``state.holdings[i]``,
-    ``open[p, s]``...) otherwise costs an atomic increment and decrement that Numba's pruning does not
-    remove in a body this size: measured on 4,096 envs, 1 thread, the step part took 500-620 ns an env
-    with them and 255-295 ns without, same bytes.
+    Compiled without Numba's reference counting (``_nrt=False``): every row view the step takes
+    (``sell[i]``, ``state.holdings[i]``, ``open[p, s]``...) otherwise costs an atomic increment and
+    decrement that Numba's pruning does not remove in a body this size (measured on 4,096 envs, 1
+    thread: the step part took 500-620 ns an env with them and 255-295 ns without, same bytes). So
+    nothing here allocates (``no_marks``, an (n, 0) array, comes in), and every function it calls must
+    be ``inline="always"`` or return no array: a helper compiled elsewhere with reference counting that
+    returned a new array would leak it here (a test checks that stepping allocates nothing through
+    Numba's runtime).
     """
     for i in range(lo, hi):
         if i + PREFETCH_AHEAD < hi:

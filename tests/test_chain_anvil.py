@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import requests
 from web3.logs import DISCARD
 
 from adapters.chain.commands import ANVIL, live_run, setup_devchain, start_anvil, stop_pid
@@ -69,8 +70,18 @@ def feed_bars(config, market_dir, first, last, interval_s=0.0):
     return chain
 
 
-def feeding(config, market_dir, first, last, interval_s=0.15) -> threading.Thread:
-    thread = threading.Thread(target=feed_bars, args=(config, market_dir, first, last, interval_s))
+def feeding(config, market_dir, first, last, interval_s=0.15, node_may_go=False) -> threading.Thread:
+    """Feed bars on a thread; with ``node_may_go`` the feeder stops quietly once the node is gone
+    (a test that kills the node mid-run tests the live runner, not this helper)."""
+
+    def feed():
+        try:
+            feed_bars(config, market_dir, first, last, interval_s)
+        except (NodeDown, requests.exceptions.ConnectionError):
+            if not node_may_go:
+                raise
+
+    thread = threading.Thread(target=feed)
     thread.start()
     return thread
 
@@ -141,7 +152,7 @@ def test_a_node_that_goes_away_mid_run_is_a_clear_error(tmp_path, market_dir):
     proc, config, key = up(tmp_path, market_dir)
     url = ChainConfig.load(config).rpc_url
     journal = tmp_path / "journal.jsonl"
-    feeder = feeding(config, market_dir, START + 1, START + 2)
+    feeder = feeding(config, market_dir, START + 1, START + 2, node_may_go=True)
 
     def kill_after_first_decision():
         deadline = time.monotonic() + 30

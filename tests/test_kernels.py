@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from prometheus_sim.generators.price import correlate_substeps_nb, garch_update_nb, ohlc_nb
+from prometheus_sim.generators.engine import prices_from_logs_nb
+from prometheus_sim.generators.price import correlate_substeps_nb, garch_update_nb
 from prometheus_sim.market import Market
 from prometheus_sim.scenario import ScenarioSpec
 from tests.conftest import minimal_dict
@@ -36,12 +37,18 @@ def test_correlation_kernel_matches_numpy():
     np.testing.assert_allclose(out.reshape(s, a), (chol @ z[5:].reshape(s, a).T).T, rtol=1e-13)
 
 
-def test_ohlc_kernel_keeps_the_ordering_even_when_extremes_are_the_endpoints():
+def test_bars_from_logs_keep_the_ordering_even_when_extremes_are_the_endpoints():
+    """Log open, high, low, close (and volume noise) to prices: low <= open, close <= high always."""
     lo_, hi_ = math.log(100.0), math.log(101.0)
-    open_, high, low, close = ohlc_nb(lo_, hi_, hi_, lo_)
-    assert low == open_ == pytest.approx(100.0) and high == close == pytest.approx(101.0)
-    open_, high, low, close = ohlc_nb(hi_, lo_, math.log(102.0), math.log(99.0))
-    assert low == pytest.approx(99.0) and high == pytest.approx(102.0) and low <= close <= open_ <= high
+    logs = np.array([[lo_, hi_, lo_, hi_], [hi_, math.log(102.0), math.log(99.0), lo_]])  # open, high, low, close
+    open_, high, low, close = (logs[:, c].copy() for c in range(4))
+    volume = np.array([0.0, 0.1])
+    prices_from_logs_nb(open_, high, low, close, volume, np.array([1000.0, 1000.0]), 0, 2)
+    assert low[0] == open_[0] == pytest.approx(100.0) and high[0] == close[0] == pytest.approx(101.0)
+    assert (
+        low[1] == pytest.approx(99.0) and high[1] == pytest.approx(102.0) and low[1] <= close[1] <= open_[1] <= high[1]
+    )
+    np.testing.assert_allclose(volume, [1000.0 / 101.0, 1000.0 / 100.0 * math.exp(0.1)], rtol=1e-15)
 
 
 def test_gbm_log_returns_have_the_textbook_mean_and_std():

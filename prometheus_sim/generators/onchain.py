@@ -11,6 +11,7 @@ import math
 
 from numba import njit
 
+from prometheus_sim.fastexp import exp_nb
 from prometheus_sim.rng import STREAM_WHALE, poisson_nb
 
 # Indices into the on-chain parameter vector built by generators.params.
@@ -68,6 +69,6 @@ def flows_nb(params, zs, inflow_mult, steps_per_day, z_in, z_out):
     """Exchange inflow (up on down moves) and outflow (up on up moves), lognormal, mean-one noise."""
     fv = params[O_FLOW_VOL]
     beta = params[O_FLOW_BETA]
-    inflow = params[O_INFLOW_PER_DAY] / steps_per_day * math.exp(fv * z_in - 0.5 * fv * fv + beta * max(0.0, -zs))
-    outflow = params[O_OUTFLOW_PER_DAY] / steps_per_day * math.exp(fv * z_out - 0.5 * fv * fv + beta * max(0.0, zs))
+    inflow = params[O_INFLOW_PER_DAY] / steps_per_day * exp_nb(fv * z_in - 0.5 * fv * fv + beta * max(0.0, -zs))
+    outflow = params[O_OUTFLOW_PER_DAY] / steps_per_day * exp_nb(fv * z_out - 0.5 * fv * fv + beta * max(0.0, zs))
     return inflow * inflow_mult, outflow

@@ -155,23 +155,3 @@ def peg_path_nb(lp0, decay, noise, zc, a, n_assets, n_sub, shock_jump):
         if x < lo:
             lo = x
     return x_open, x, hi, lo, zsum
-
-
-@njit(cache=True, error_model="numpy")
-def ohlc_nb(log_open, log_close, log_hi, log_lo):
-    """OHLC from the sub-step path; guarantees low <= open, close <= high."""
-    open_price = math.exp(log_open)
-    close = math.exp(log_close)
-    # An extreme at the open or the close needs no extra exp.
-    high = close if log_hi == log_close else open_price if log_hi == log_open else math.exp(log_hi)
-    low = close if log_lo == log_close else open_price if log_lo == log_open else math.exp(log_lo)
-    high = max(high, open_price, close)
-    low = min(low, open_price, close)
-    return open_price, high, low, close
-
-
-@njit(cache=True, error_model="numpy")
-def volume_nb(close, step_return, inv_base_sd, notional, sensitivity, noise, z):
-    """Traded units: the step's notional over price, up with |return| / normal step vol, lognormal noise."""
-    scale = 1.0 + sensitivity * abs(step_return) * inv_base_sd
-    return notional / close * scale * math.exp(noise * z - 0.5 * noise * noise)

@@ -7,8 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Caches stay inside the project so runs never write to the home directory.
-export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+# Caches stay inside the project so runs never write to the home directory. Numba's compiled kernels go
+# where the package puts them itself: .cache/numba/<digest of the kernel sources>, fresh after any change.
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -6,29 +6,49 @@ imported where they are used.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 __version__ = "0.1.0"
 
 
+def kernel_sources_digest(package: Path | None = None) -> str:
+    """12 hex digits of SHA-256 over every module of the package that uses Numba (path and bytes).
+
+    Numba's on-disk cache only notices a change to the file that defines a function, not to the
+    files it calls into (an edit to ``fastexp.py`` or ``rng.py`` would leave the engine's compiled
+    code stale, and the simulator would give the old bytes without a word). A cache folder per
+    digest of all the kernel sources makes any such change start a fresh, correct cache.
+    """
+    package = package or Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        data = path.read_bytes()
+        if b"numba" in data:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + data)
+    return digest.hexdigest()[:12]
+
+
 def _default_numba_cache() -> None:
     """One compiled-kernel cache for every way the package is run, unless the user set ``NUMBA_CACHE_DIR``.
 
-    The project's ``.cache/numba`` when the package runs from a writable checkout (what the Makefile
-    uses too), else ``$XDG_CACHE_HOME/prometheus-sim/numba`` (``~/.cache/...``). Set before Numba is
-    imported, which reads it once.
+    ``.cache/numba/<kernel_sources_digest()>`` in the project when the package runs from a writable
+    checkout (``make`` and a plain ``prometheus-sim`` call alike), else
+    ``$XDG_CACHE_HOME/prometheus-sim/numba/<digest>`` (``~/.cache/...``). Set before Numba is
+    imported, which reads it once. A folder the user sets is taken as it is (Numba's own rule then
+    applies: only a change to a function's own file recompiles it).
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "pyproject.toml").exists() and os.access(checkout, os.W_OK):
-        target = checkout / ".cache" / "numba"
+        base = checkout / ".cache" / "numba"
     else:
-        target = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prometheus-sim" / "numba"
-    os.environ["NUMBA_CACHE_DIR"] = str(target)
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prometheus-sim" / "numba"
+    os.environ["NUMBA_CACHE_DIR"] = str(base / kernel_sources_digest())
 
 
 _default_numba_cache()
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "kernel_sources_digest"]

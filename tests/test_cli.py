@@ -48,10 +48,35 @@ def test_the_package_picks_a_numba_cache_when_none_is_set(tmp_path):
     probe = "import prometheus_sim, os, numba; print(os.environ['NUMBA_CACHE_DIR']); print(numba.config.CACHE_DIR)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                          check=True).stdout.split()  # fmt: skip
-    assert out == [str(ROOT / ".cache" / "numba")] * 2  # the same folder the Makefile uses
+    from prometheus_sim import kernel_sources_digest
+
+    assert out == [str(ROOT / ".cache" / "numba" / kernel_sources_digest())] * 2  # make and plain calls alike
     mine = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "NUMBA_CACHE_DIR": str(tmp_path)},
                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     assert mine == [str(tmp_path)] * 2
+
+
+def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(tmp_path):
+    """Numba recompiles a function only when its own file changes: an edit to a helper it calls into
+    (here the kernel's exp) must still lead to a fresh cache folder, or the old machine code runs."""
+    import shutil
+
+    from prometheus_sim import kernel_sources_digest
+    from tests.conftest import ROOT
+
+    copy = tmp_path / "prometheus_sim"
+    shutil.copytree(ROOT / "prometheus_sim", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = kernel_sources_digest(copy)
+    assert before == kernel_sources_digest(ROOT / "prometheus_sim")
+    helper = copy / "fastexp.py"
+    helper.write_text(helper.read_text().replace("_TABLE_BITS = 6", "_TABLE_BITS = 7"))
+    assert kernel_sources_digest(copy) != before
+    helper.write_text((ROOT / "prometheus_sim" / "fastexp.py").read_text())
+    assert kernel_sources_digest(copy) == before
+    plain = copy / "metrics.py"  # no Numba in it: an edit there keeps the compiled kernels
+    assert b"numba" not in plain.read_bytes()
+    plain.write_text(plain.read_text() + "\n# an edit\n")
+    assert kernel_sources_digest(copy) == before
 
 
 def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):

@@ -14,19 +14,20 @@ __version__ = "0.1.0"
 
 
 def kernel_sources_digest(package: Path | None = None) -> str:
-    """12 hex digits of SHA-256 over every module of the package that uses Numba (path and bytes).
+    """12 hex digits of SHA-256 over every module of the package (path and bytes).
 
     Numba's on-disk cache only notices a change to the file that defines a function, not to the
-    files it calls into (an edit to ``fastexp.py`` or ``rng.py`` would leave the engine's compiled
-    code stale, and the simulator would give the old bytes without a word). A cache folder per
-    digest of all the kernel sources makes any such change start a fresh, correct cache.
+    files it calls into or takes constants from (an edit to ``fastexp.py``, ``rng.py`` or a bound
+    in ``rl/env.py`` would leave another module's compiled kernel stale, and it would give the old
+    bytes without a word). A cache folder per digest of the whole package makes any such change
+    start a fresh, correct cache. Every module counts, not only those that import Numba: a kernel
+    freezes plain constants from modules that never mention it. The price is a recompile after
+    any edit in a checkout; an installed package never changes.
     """
     package = package or Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
-        data = path.read_bytes()
-        if b"numba" in data:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + data)
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

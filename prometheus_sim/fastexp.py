@@ -2,24 +2,27 @@
 
 Why not ``math.exp``: in a Numba kernel it is a call into the C library, which LLVM can neither
 vectorise (this machine kind has no SVML) nor fold into the surrounding code, and the kernel
-makes about 4.5 of them per asset-step (a bar's open, high, low and close, its volume, on-chain
+made about 4.5 of them per asset-step (a bar's open, high, low and close, its volume, on-chain
 flows and the dollar index): measured at about 45 of 133 ns per asset-step. A second reason is
 bit-identity: the simulator promises the same bytes on any machine, and the C library's ``exp``
-is one of the few things in the kernel that differs between library versions. This one is
-plain IEEE-754 arithmetic (add, multiply, floor, a table read), so it gives the same bits
-wherever the kernel runs.
+differs between library versions. This one is plain IEEE-754 arithmetic (add, multiply, a
+table read, integer and bit moves) on constants computed without the C library (Python's
+``decimal``, correctly rounded), so it gives the same bits wherever the kernel runs. (The kernel
+still calls libm in a few rare or once-a-run places: the ziggurat's wedge and tail, about 1.5 %
+of normals; Poisson draws; a peg's OU constants.)
 
 Method (Tang's table-driven exp, as in most libms): ``x = (64 m + j) ln2/64 + r`` with
 ``|r| <= ln2/128``; ``exp(x) = 2^m * 2^(j/64) * exp(r)``, ``exp(r) - 1`` by a degree-5
-polynomial (its truncation error, below 3.4e-17, is under a third of an ulp). The scale ``2^m``
-is built from exponent bits in two halves, so results in the subnormal range and overflow to
-``inf`` come out right without a branch. Accuracy: within 1 ulp of the correctly rounded value
-over the whole double range (``tests/test_fastexp.py`` checks it against ``math.exp``).
+polynomial (its truncation error, at most 3.5e-17, is under a third of an ulp). The scale
+``2^m`` is built from exponent bits in two halves, so results in the subnormal range and
+overflow to ``inf`` come out right without a branch. Accuracy: within 1 ulp of the correctly
+rounded value over the whole double range (``tests/test_fastexp.py`` checks it against
+``decimal``'s correctly rounded exp).
 """
 
 from __future__ import annotations
 
-import math
+import decimal
 
 import numpy as np
 from llvmlite import ir
@@ -28,9 +31,18 @@ from numba.extending import intrinsic
 
 _TABLE_BITS = 6
 _TABLE_SIZE = 1 << _TABLE_BITS
-# 2^(j/64), j = 0..63, each the double nearest to the exact value
-EXP2_TABLE = np.array([2.0 ** (j / _TABLE_SIZE) for j in range(_TABLE_SIZE)])
-_INV_STEP = _TABLE_SIZE / math.log(2.0)
+
+
+def _decimal_constants() -> tuple[np.ndarray, float]:
+    """2^(j/64) for j = 0..63 and 64/ln2, each the double nearest the exact value, without the C library."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40
+        ln2 = decimal.Decimal(2).ln()
+        table = np.array([float((ln2 * j / _TABLE_SIZE).exp()) for j in range(_TABLE_SIZE)])
+        return table, float(_TABLE_SIZE / ln2)
+
+
+EXP2_TABLE, _INV_STEP = _decimal_constants()
 # ln2/64 in two parts (fdlibm's split of ln2, divided by 64: exact): the high part ends in 21 zero bits,
 # so k x _STEP_HI is exact for every k the clamp allows, and the low part carries ln2 past double precision
 _STEP_HI = 6.93147180369123816490e-01 / _TABLE_SIZE

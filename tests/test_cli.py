@@ -58,7 +58,8 @@ def test_the_package_picks_a_numba_cache_when_none_is_set(tmp_path):
 
 def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(tmp_path):
     """Numba recompiles a function only when its own file changes: an edit to a helper it calls into
-    (here the kernel's exp) must still lead to a fresh cache folder, or the old machine code runs."""
+    (the kernel's exp) or to a constant it freezes from a module that never mentions Numba (the RL
+    env's observation bound) must still lead to a fresh cache folder, or the old machine code runs."""
     import shutil
 
     from prometheus_sim import kernel_sources_digest
@@ -68,15 +69,15 @@ def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(
     shutil.copytree(ROOT / "prometheus_sim", copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = kernel_sources_digest(copy)
     assert before == kernel_sources_digest(ROOT / "prometheus_sim")
-    helper = copy / "fastexp.py"
-    helper.write_text(helper.read_text().replace("_TABLE_BITS = 6", "_TABLE_BITS = 7"))
-    assert kernel_sources_digest(copy) != before
-    helper.write_text((ROOT / "prometheus_sim" / "fastexp.py").read_text())
-    assert kernel_sources_digest(copy) == before
-    plain = copy / "metrics.py"  # no Numba in it: an edit there keeps the compiled kernels
-    assert b"numba" not in plain.read_bytes()
-    plain.write_text(plain.read_text() + "\n# an edit\n")
-    assert kernel_sources_digest(copy) == before
+    for module, old, new in [("fastexp.py", "_TABLE_BITS = 6", "_TABLE_BITS = 7"),
+                             ("rl/env.py", "OBS_BOUND = ", "OBS_BOUND = 2 * ")]:  # fmt: skip
+        path = copy / module
+        original = path.read_text()
+        assert old in original, (module, old)
+        path.write_text(original.replace(old, new, 1))
+        assert kernel_sources_digest(copy) != before, module
+        path.write_text(original)
+        assert kernel_sources_digest(copy) == before
 
 
 def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):

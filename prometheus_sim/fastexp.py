@@ -85,7 +85,7 @@ def _pow2_nb(m):
     return _float64_from_bits((m + 1023) << 52)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def exp_nb(x):
     """e ** x in float64, within 1 ulp, inf above 709.78, 0 below -745.13, NaN for NaN."""
     xc = min(max(x, _X_MIN), _X_MAX)  # NaN stays NaN and flows through to the result

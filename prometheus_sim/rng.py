@@ -114,7 +114,7 @@ def uniform_from_word_nb(word):
     return (float(word) + 0.5) * _TWO_M32
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _normal_slow_nb(word, k0, k1, c0, c1, c2, j):
     """Finish a ziggurat draw that missed the fast path, drawing fresh words as needed."""
     attempt = 0
@@ -156,7 +156,7 @@ def _normal_from_word_nb(word, k0, k1, c0, c1, c2, j):
     return _normal_slow_nb(word, k0, k1, c0, c1, c2, j)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def normals_run_nb(k0, k1, path, stream, first, n_quads, words, out):
     """Normals of quads ``first .. first + n_quads - 1`` of the ``(path, stream)`` sequence.
 
@@ -191,7 +191,7 @@ def normals_run_nb(k0, k1, path, stream, first, n_quads, words, out):
                 out[j] = _normal_slow_nb(w, k0, k1, first + j // 4, path, stream, j % 4)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def uniforms_run_nb(k0, k1, path, stream, first, n_quads, out):
     """Uniforms in (0, 1) of quads ``first .. first + n_quads - 1`` (same layout as normals)."""
     for q in range(n_quads):
@@ -202,7 +202,7 @@ def uniforms_run_nb(k0, k1, path, stream, first, n_quads, out):
         out[4 * q + 3] = uniform_from_word_nb(w3)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def normal_at_nb(k0, k1, step, path, stream, j):
     """The j-th normal of block ``(step, path, stream)``, alone; for j < 4 it is word j of quad ``step``
     in :func:`normals_run_nb`."""
@@ -212,7 +212,7 @@ def normal_at_nb(k0, k1, step, path, stream, j):
     return _normal_from_word_nb(word, k0, k1, step, path, stream, j)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def uniform_at_nb(k0, k1, step, path, stream, j):
     """The j-th uniform of block ``(step, path, stream)``, alone."""
     words = philox4x32_nb(step, path, stream, j // 4, k0, k1)
@@ -221,7 +221,7 @@ def uniform_at_nb(k0, k1, step, path, stream, j):
     return uniform_from_word_nb(word)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def poisson_inversion_nb(lam, p0, u):
     """Poisson(lam) by inversion from one uniform, given ``p0 = exp(-lam)``; for small ``lam`` (< 30)."""
     if u <= p0:
@@ -236,7 +236,7 @@ def poisson_inversion_nb(lam, p0, u):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def poisson_nb(lam, k0, k1, step, path, stream):
     """Poisson(lam) from block ``(step, path, stream)``; exact for any ``lam``.
 

@@ -86,6 +86,7 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
     open_, high, low, close, volume = blocks.open, blocks.high, blocks.low, blocks.close, blocks.volume
     onchain, macro = blocks.onchain, blocks.macro
     truth_drift, truth_vol, truth_jumps = truth.drift, truth.vol, truth.jumps
+    truth_regime, truth_signal_active = truth.regime, truth.signal_active
     n_assets = asset_p.shape[0]
     n_signals = signal_p.shape[0]
     dt_step = 1.0 / (365.0 * spd)
@@ -138,8 +139,8 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
         # --- regime (daily), then the signals fired earlier that are in effect now
         if t > 0 and regime_drift.shape[0] > 1 and t % spd == 0:
             regime = pr.regime_next_nb(regime, u_regime[k], transition_cum)
-        truth.regime[i, t] = regime
-        signal_effects_nb(signal_p, signal_mask, ring, t, truth.signal_active, i, drift_shift, vol_signal)
+        truth_regime[i, t] = regime
+        signal_effects_nb(signal_p, signal_mask, ring, t, truth_signal_active, i, drift_shift, vol_signal)
 
         # --- macro: inflation and the policy rate are set before prices move
         prev_rate = rate
@@ -216,7 +217,7 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
             prices_from_logs_nb(open_f, high_f, low_f, close_f, volume_f, volume_scale, first, (t + 1) * n_assets)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def draw_chunk_nb(k0, k1, path, t, n, per_price, per_asset, words, z_price, z_volume, u_jumps, z_onchain, z_macro,
                   u_regime):  # fmt: skip
     """The random numbers of steps ``t .. t + n - 1``, each stream drawn in one vectorised run."""
@@ -229,7 +230,7 @@ def draw_chunk_nb(k0, k1, path, t, n, per_price, per_asset, words, z_price, z_vo
         u_regime[q] = uniform_from_word_nb(words[4 * q + 3])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def signal_effects_nb(signal_p, signal_mask, ring, t, active_out, i, drift_shift, vol_signal):
     """Signals fired earlier that are in effect at t: each asset's drift shift and vol multiplier."""
     for a in range(drift_shift.shape[0]):
@@ -247,7 +248,7 @@ def signal_effects_nb(signal_p, signal_mask, ring, t, active_out, i, drift_shift
                         vol_signal[a] *= 1.0 + signal_p[g, sg.S_STRENGTH]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def jumps_nb(asset_p, a, k0, k1, t, path, u_arrival, dt_step, n_sub):
     """Asset a's Merton jumps at step t: ``(count, total log jump, the sub-step they land in or -1)``.
 
@@ -270,7 +271,7 @@ def jumps_nb(asset_p, a, k0, k1, t, path, u_arrival, dt_step, n_sub):
     return n_jumps, total, min(int(u_pos * n_sub), n_sub - 1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def peg_bar_nb(asset_p, a, peg, row, vol_mult, lp0, zc, n_sub, shock_jump):
     """A pegged asset's sub-step walk (the exact OU step with ``peg[row]``'s constants).
 
@@ -282,7 +283,7 @@ def peg_bar_nb(asset_p, a, peg, row, vol_mult, lp0, zc, n_sub, shock_jump):
     return x_open, x, hi, lo, zsum, lp0 * peg[row, pr.P_STEP_DRIFT], sd_year * peg[row, pr.P_STEP_SD]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def diffusion_bar_nb(asset_p, a, garch_h, drift_mult, vol_mult, drift_shift, spd, lp0, zc, n_sub, shock_jump,
                      jump_total, jump_sub):  # fmt: skip
     """A floating asset's sub-step walk: drift, GARCH or constant vol, jumps and dated shocks.
@@ -300,7 +301,7 @@ def diffusion_bar_nb(asset_p, a, garch_h, drift_mult, vol_mult, drift_shift, spd
     return x_open, x, hi, lo, zsum, step_mean, sd
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def write_log_bar_nb(asset_p, a, lp0, x_open, x, hi, lo, z_volume, open_f, high_f, low_f, close_f, volume_f, at,
                      volume_scale, at_scale):  # fmt: skip
     """Write asset a's bar in logs at flat index ``at`` (inside the log-price band); return the step's log return.
@@ -327,7 +328,7 @@ def write_log_bar_nb(asset_p, a, lp0, x_open, x, hi, lo, z_volume, open_f, high_
     return step_return
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def prices_from_logs_nb(open_f, high_f, low_f, close_f, volume_f, volume_scale, start, stop):
     """Flat entries ``start .. stop - 1``: log OHLC to prices (low <= open, close <= high), volume to units.
 
@@ -358,7 +359,7 @@ def prices_from_logs_nb(open_f, high_f, low_f, close_f, volume_f, volume_scale, 
         v[j] = volume_scale[j] / c[j] * exp_nb(v[j])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def onchain_step_nb(onchain_p, driver_inv_sd, whale_mult, inflow_mult, spd, k0, k1, t, path, driver_return,
                     log_active, active_decay, active_noise, z_onchain, at, onchain, i):  # fmt: skip
     """Whale transactions, active addresses and exchange flows at t, reacting to the driver's move.
@@ -379,7 +380,7 @@ def onchain_step_nb(onchain_p, driver_inv_sd, whale_mult, inflow_mult, spd, k0, 
     return log_active
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def signals_observe_nb(signal_p, onchain, macro, i, t, aux, ring, sig_state):
     """Signals observe step t's on-chain and macro values and schedule their effects from t+lag on."""
     for c in range(4):

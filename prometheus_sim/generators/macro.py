@@ -36,13 +36,13 @@ C_RATE = 1
 C_DXY = 2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def inflation_step_nb(params, inflation, z):
     mean = params[M_INFL_MEAN]
     return mean + params[M_INFL_PHI] * (inflation - mean) + params[M_INFL_VOL] * z
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def policy_rate_step_nb(params, rate, inflation, z):
     """Move one step towards neutral + response x (inflation - target) + noise; floor at 0."""
     target = (
@@ -59,14 +59,14 @@ def policy_rate_step_nb(params, rate, inflation, z):
     return max(rate, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def dxy_constants_nb(params, dt_step):
     """``(sqrt(1 - rho^2), vol x sqrt(dt))``: the dollar index step's constants."""
     rho = params[M_DXY_CORR]
     return math.sqrt(1.0 - rho * rho), params[M_DXY_VOL] * math.sqrt(dt_step)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def dxy_log_step_nb(params, log_dxy, dt_step, own_weight, step_vol, z_driver, z_own, rate_change):
     """Log dollar index: reverts to its mean, shocks correlated with the driver's, jumps with rate moves.
 

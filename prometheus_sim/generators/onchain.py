@@ -36,13 +36,13 @@ C_INFLOW = 2
 C_OUTFLOW = 3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def whale_count_nb(params, zs, whale_mult, steps_per_day, k0, k1, step, path):
     lam = params[O_WHALE_PER_DAY] / steps_per_day * (1.0 + params[O_WHALE_SENS] * abs(zs)) * whale_mult
     return float(poisson_nb(lam, k0, k1, step, path, STREAM_WHALE))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def active_ou_constants_nb(params, dt_step):
     """``(decay, noise std)`` of the exact OU step of log active addresses (the same every step)."""
     theta = params[O_ACTIVE_REVERSION]
@@ -50,7 +50,7 @@ def active_ou_constants_nb(params, dt_step):
     return decay, params[O_ACTIVE_VOL] * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def active_log_step_nb(params, log_active, step, dt_step, decay, noise, driver_return, z):
     """Log active addresses: reverts to a growing trend, moves with the driver's return.
 
@@ -64,7 +64,7 @@ def active_log_step_nb(params, log_active, step, dt_step, decay, noise, driver_r
     return min(max(x, trend - ACTIVE_LOG_BAND), trend + ACTIVE_LOG_BAND)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def flows_nb(params, zs, inflow_mult, steps_per_day, z_in, z_out):
     """Exchange inflow (up on down moves) and outflow (up on up moves), lognormal, mean-one noise."""
     fv = params[O_FLOW_VOL]

@@ -42,7 +42,7 @@ STEP_SD_MAX = 0.5  # log-return std of one step, diffusion (GARCH included)
 LOG_PRICE_BAND = 40.0  # log prices stay within start +- 40 (a factor of 2e17 either way)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def regime_next_nb(state, u, transition_cum):
     """Next Markov state from a uniform draw and the cumulative transition matrix."""
     row = transition_cum[state]
@@ -53,7 +53,7 @@ def regime_next_nb(state, u, transition_cum):
     return n - 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def correlate_substeps_nb(z, start, chol, out, n_assets, n_sub):
     """``out[s*A + a] = sum_b chol[a, b] z[start + s*A + b]``: correlated normals for each sub-step."""
     for s in range(n_sub):
@@ -65,13 +65,13 @@ def correlate_substeps_nb(z, start, chol, out, n_assets, n_sub):
             out[base + a] = acc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def jump_compensator_nb(mean, std):
     """E[e^J - 1] for J ~ N(mean, std^2): subtracted from the drift so jumps leave E[return] alone."""
     return math.exp(mean + 0.5 * std * std) - 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def garch_update_nb(h, eps, omega, alpha, beta):
     """One GARCH(1,1) variance step from this step's whole surprise ``eps`` (diffusion, jumps and shocks).
 
@@ -81,7 +81,7 @@ def garch_update_nb(h, eps, omega, alpha, beta):
     return min(omega + alpha * eps * eps + beta * h, STEP_SD_MAX * STEP_SD_MAX)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def diffusion_path_nb(lp0, step_mean, step_sd, zc, a, n_assets, n_sub, shock_jump, jump_total, jump_sub):
     """Walk one asset's log price through the sub-steps of a step.
 
@@ -121,7 +121,7 @@ P_STEP_DRIFT = 3  # exp(-kappa dt_step) - 1: the step's expected log move per un
 N_PEG_CONSTANTS = 4
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def peg_constants_nb(kappa, dt_step, dt_sub, out, row):
     """The exact OU step's constants for reversion ``kappa`` into ``out[row]`` (once a run, or on a depeg's day)."""
     decay = math.exp(-kappa * dt_sub)
@@ -131,7 +131,7 @@ def peg_constants_nb(kappa, dt_step, dt_sub, out, row):
     out[row, P_STEP_DRIFT] = math.exp(-kappa * dt_step) - 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def peg_path_nb(lp0, decay, noise, zc, a, n_assets, n_sub, shock_jump):
     """Exact Ornstein-Uhlenbeck walk of a pegged log price towards 0 (price 1), any ``kappa``.
 

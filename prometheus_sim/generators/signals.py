@@ -28,7 +28,7 @@ EFFECT_DRIFT = 0
 EFFECT_VOL = 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def signal_fires_nb(params, g, value, state):
     """Test signal g's source value at t; update its running state ``state[g]``: mean, var, prev, count.
 
@@ -60,7 +60,7 @@ def signal_fires_nb(params, g, value, state):
     return fired
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def schedule_effect_nb(ring, g, step, lag, duration):
     """Mark steps step+lag .. step+lag+duration-1 as in effect for signal g."""
     size = ring.shape[1]
@@ -68,7 +68,7 @@ def schedule_effect_nb(ring, g, step, lag, duration):
         ring[g, (step + k) % size] = 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", _nrt=False)
 def take_effect_nb(ring, g, step):
     """Whether signal g is in effect at this step; clears the slot for reuse."""
     slot = step % ring.shape[1]

@@ -73,6 +73,32 @@ def test_sealing_copies_nothing():
     assert grew < 16 * 2**20, f"sealing grew the peak by {grew / 2**20:.0f} MiB: it copied"
 
 
+def test_rows_written_by_the_file_land_where_the_array_says():
+    arena = Arena({"a": ((5, 3, 2), np.float64), "b": ((5, 4), np.int8)})
+    arena.write_rows("a", 1, np.full((2, 3, 2), 7.0))
+    arena.write_rows("a", 4, np.arange(6.0).reshape(1, 3, 2))
+    arena.write_rows("b", 0, np.ones((5, 4), np.int8))
+    sealed = arena.seal()
+    assert (sealed["a"][1:3] == 7.0).all() and (sealed["a"][4].ravel() == np.arange(6.0)).all()
+    assert (sealed["a"][0] == 0).all() and (sealed["a"][3] == 0).all() and (sealed["b"] == 1).all()
+
+
+@pytest.mark.parametrize(
+    "rows, first",
+    [
+        (np.zeros((2, 3, 2), np.float32), 0),
+        (np.zeros((2, 3, 3)), 0),
+        (np.zeros((2, 3, 2)), 4),
+        (np.zeros((1, 3, 2)), -1),
+    ],
+    ids=["dtype", "shape", "past the end", "negative row"],
+)
+def test_rows_that_do_not_fit_are_refused_by_name(rows, first):
+    arena = Arena({"a": ((5, 3, 2), np.float64)})
+    with pytest.raises(ValueError, match=r"rows of 'a' must be float64 shaped \(k, 3, 2\) within its 5 rows"):
+        arena.write_rows("a", first, rows)
+
+
 def test_a_writable_view_left_behind_stops_sealing():
     arena = Arena({"x": ((4,), np.float64)})
     keep = arena.arrays["x"]

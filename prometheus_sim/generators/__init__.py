@@ -96,16 +96,19 @@ def generate(
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
     seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
     keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
-    # the kernel writes straight into sealable shared memory; sealing afterwards copies nothing
-    arena = Arena(layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals)))
-    out = from_named(arena.arrays)
-    b = truth = None
+    # the kernel fills a reused buffer of CHUNK_PATHS rows, which is written into sealable shared
+    # memory by the file (Arena.write_rows: no page fault per page); sealing then copies nothing
+    shapes = layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
+    arena = Arena(shapes)
+    rows = min(CHUNK_PATHS, len(path_ids))
+    buffer = {name: np.empty((rows, *shape[1:]), dtype) for name, (shape, dtype) in shapes.items()}
     for start in range(0, len(path_ids), CHUNK_PATHS):
-        sl = slice(start, start + CHUNK_PATHS)
-        b = out.blocks.rows(sl)
-        truth = TruthArrays(*(getattr(out, name)[sl] for name in TRUTH_FIELDS))
-        simulate_paths_nb(keys[sl], path_ids[sl], inp, b, truth)
+        n = min(CHUNK_PATHS, len(path_ids) - start)
+        part = from_named({name: arr[:n] for name, arr in buffer.items()})
+        truth = TruthArrays(*(getattr(part, name) for name in TRUTH_FIELDS))
+        simulate_paths_nb(keys[start : start + n], path_ids[start : start + n], inp, part.blocks, truth)
+        for name, arr in buffer.items():
+            arena.write_rows(name, start, arr[:n])
         if progress is not None:
-            progress(min(CHUNK_PATHS, len(path_ids) - start))
-    del out, b, truth
+            progress(n)
     return from_named(arena.seal())

@@ -74,7 +74,10 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
         raise RegistryError(f"model {ref!r}: the registry at {resolved} cannot be read ({exc})") from None
     if not versions:
         names = sorted({m.name for m in client.search_registered_models()})
-        raise RegistryError(f"model {name!r} is not in the registry at {resolved}; registered: {names or 'none'}")
+        hint = ""
+        if "/" in name and name.rpartition("/")[0] in names:  # MLflow's models:/name/version spelling
+            hint = f" (a version is written name@version: {name.rpartition('/')[0]}@{name.rpartition('/')[2]})"
+        raise RegistryError(f"model {name!r} is not in the registry at {resolved}; registered: {names or 'none'}{hint}")
     numbers = sorted(int(v.version) for v in versions)
     if tag == "latest":
         return name, str(numbers[-1])

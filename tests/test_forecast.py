@@ -138,6 +138,8 @@ def test_the_registry_and_predictor_refuse_bad_input(strong, store):
         RegistryError, match="'no-such-model' is not in the registry.*registered: \\[.*'prometheus-forecaster'"
     ):
         PricePredictor.load("no-such-model@latest", store)
+    with pytest.raises(RegistryError, match="a version is written name@version: prometheus-forecaster@1\\)"):
+        PricePredictor.load("prometheus-forecaster/1", store)
     with pytest.raises(RegistryError, match="has no version 99; versions: \\["):
         PricePredictor.load("prometheus-forecaster@99", store)
     predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)

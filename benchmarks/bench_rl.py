@@ -4,6 +4,8 @@
 2. ``gymnasium.vector.SyncVectorEnv`` of N of them (N = 16 and 256 by default).
 3. The batched Numba environment (``PortfolioVectorEnv``) at 256 and 4,096 envs, at 1 thread and
    at every thread, through its Gymnasium ``step`` (observation copies and autoresets included).
+3b. Peak memory of DQN training at 4,096 envs, in a fresh process (host RSS; on CUDA the device's
+   peak allocation too), against the issue's 8 GiB.
 4. The torch twin (``TorchPortfolioVectorEnv``) at 4,096 envs on ``--device`` (float32 and float64).
 5. DQN training throughput, env steps/s and gradient steps/s, at a stated replay ratio (gradient
    updates per env step), three ways in the same run:
@@ -33,8 +35,11 @@ the policy still learns. Weekly decisions over ``default`` (a pool of 32 ten-yea
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -224,6 +229,29 @@ def ours(n_envs: int, ratio: Fraction, steps: int, device: str, threads: int) ->
     return last["steps_per_s"], last["updates_per_s"]
 
 
+def training_memory(n_envs: int, steps: int, device: str) -> dict:
+    """Peak memory of ``train_dqn`` at ``n_envs`` (64 ten-year ``default`` paths, the default env backend),
+    in a fresh process so nothing measured before counts: the host's peak RSS and, on CUDA, the
+    device's peak allocation. The issue's bound: training at 4,096 envs fits in 8 GiB."""
+    code = f"""
+import json, resource, tempfile
+from prometheus_sim.rl.dqn import DQNArgs, train_dqn
+with tempfile.TemporaryDirectory() as tmp:
+    args = DQNArgs(scenarios=("scenarios/default.yaml",), seeds=tuple(range(64)), total_steps={steps},
+                   num_envs={n_envs}, device={device!r}, tracking_uri=f"sqlite:///{{tmp}}/mlflow.db")
+    history = train_dqn(args).history
+out = {{"host_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "steps": history[-1]["step"]}}
+if {device!r}.startswith("cuda"):
+    import torch
+    out["device_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def verdict(ratio: float, target: float) -> str:
     return "met" if ratio >= target else f"MISSED by {1 - ratio / target:.0%}"
 
@@ -289,6 +317,15 @@ def main() -> int:
         f"target >= {TARGET_BATCHED_STEPS_PER_S:,.0f}/s at 4,096 envs and >= 100x SyncVectorEnv: {status} "
         f"({b / TARGET_BATCHED_STEPS_PER_S:.2f} of the absolute target, {b / rate:,.0f}x)"
     )
+    memory = training_memory(4096, 4096 * (20 if args.quick else 60), args.device)
+    if "error" in memory:
+        print(f"training at 4,096 envs, peak memory: not measured ({memory['error']})")
+    else:
+        peak = memory.get("device_peak_mib", memory["host_peak_mib"])
+        where = "device" if "device_peak_mib" in memory else "host (peak RSS of the process)"
+        print(f"training at 4,096 envs ({memory['steps']:,} env steps, fresh process): peak memory on the {where} "
+              f"{peak:,.0f} MiB, host {memory['host_peak_mib']:,.0f} MiB (target: fits in 8 GiB: "
+              f"{'met' if peak <= 8 * 1024 else 'MISSED'})")  # fmt: skip
     import torch
 
     for dtype in (torch.float32, torch.float64):

@@ -61,17 +61,26 @@ def signal_fires_nb(params, g, value, state):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def schedule_effect_nb(ring, g, step, lag, duration):
-    """Mark steps step+lag .. step+lag+duration-1 as in effect for signal g."""
+def schedule_effect_nb(ring, g, slot, lag, duration):
+    """Mark steps lag .. lag + duration - 1 after the one in ring slot ``slot`` as in effect for signal g.
+
+    The ring holds ``size`` steps (at least lag + duration), so slot ``(slot + k) % size`` is found by
+    subtraction, not division: an integer division costs tens of cycles, paid every step.
+    """
     size = ring.shape[1]
-    for k in range(lag, lag + duration):
-        ring[g, (step + k) % size] = 1
+    at = slot + lag
+    while at >= size:
+        at -= size
+    for _ in range(duration):
+        ring[g, at] = 1
+        at += 1
+        if at == size:
+            at = 0
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def take_effect_nb(ring, g, step):
-    """Whether signal g is in effect at this step; clears the slot for reuse."""
-    slot = step % ring.shape[1]
+def take_effect_nb(ring, g, slot):
+    """Whether signal g is in effect at the step in ring slot ``slot``; clears the slot for reuse."""
     active = ring[g, slot]
     ring[g, slot] = 0
     return active

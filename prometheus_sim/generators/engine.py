@@ -6,7 +6,9 @@ a path the step loop is sequential because the series feed each other: macro mov
 at t, on-chain activity reacts to the price move at t, signals fire from t and change drift or
 vol from t+lag on. Nothing at step t reads anything from a later step.
 
-A step reads top to bottom in :func:`simulate_path_nb`, a few lines or one small function per
+:func:`simulate_path_nb` allocates a path's working memory (:class:`PathWork`) and
+:func:`run_path_nb`, compiled without reference counting, steps it. A step reads top to bottom
+in :func:`run_path_nb`, a few lines or one small function per
 part: the random numbers (:func:`draw_chunk_nb`), the regime, the signals in effect
 (:func:`signal_effects_nb`), inflation and the policy rate, then per asset its jumps
 (:func:`jumps_nb`), its sub-step walk (:func:`diffusion_bar_nb` or :func:`peg_bar_nb`), its bar

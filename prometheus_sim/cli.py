@@ -6,6 +6,7 @@ Heavy modules (numba kernels, pandas, matplotlib) are imported inside the comman
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -81,6 +82,7 @@ def simulate(
 
     from prometheus_sim.facts import correlation_table, stylised_facts
     from prometheus_sim.market import Market
+    from prometheus_sim.warmup import kernels_cached
 
     if threads is not None:
         if threads > numba.config.NUMBA_NUM_THREADS:
@@ -90,6 +92,10 @@ def simulate(
         numba.set_num_threads(threads)
     show = sys.stderr.isatty() if progress is None else progress
     seed = spec.seed if seed is None else seed
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    if cache and not kernels_cached(Path(cache)):
+        click.echo(f"compiling the simulator's kernels into {cache}: once, about 20 s on 2 cores "
+                   "(`prometheus-sim warmup`, which `make setup` runs, does it ahead)", err=True)  # fmt: skip
     started = time.perf_counter()
     Market.simulate(spec.with_horizon(2), seed=seed, n_paths=1)  # loads (or compiles) the kernels, timed apart
     compile_s = time.perf_counter() - started
@@ -441,17 +447,20 @@ def compile_simulator_and_venue() -> float:
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes compiling side by side (1: one after the other, in this process).")  # fmt: skip
 def warmup(jobs: int) -> None:
-    """Compile every Numba kernel into the cache now (``make setup`` runs it), so no later command waits."""
-    import os
-
-    from prometheus_sim.warmup import compile_features_and_rl, warm
+    """Compile every Numba kernel into the cache now (``make setup`` runs it), so no later command waits;
+    remove the cache folders of older kernel sources beside it."""
+    from prometheus_sim.warmup import compile_features_and_rl, prune_kernel_caches, warm
 
     started = time.perf_counter()
     groups = warm((compile_simulator_and_venue, compile_features_and_rl), jobs)
     each = ", ".join(f"{name.removeprefix('compile_').replace('_', ' ')} {s:.1f} s" for name, s in groups.items())
-    click.echo(
-        f"kernels compiled into {os.environ.get('NUMBA_CACHE_DIR')} ({time.perf_counter() - started:.1f} s: {each})"
-    )
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    click.echo(f"kernels compiled into {cache} ({time.perf_counter() - started:.1f} s: {each})")
+    removed, freed = prune_kernel_caches(Path(cache)) if cache else ([], 0)
+    if removed:
+        click.echo(
+            f"removed {len(removed)} cache folder(s) of older kernel sources beside it ({freed / 2**20:.0f} MiB)"
+        )
 
 
 #: The volume unit of real bar files (market import, scenarios fit).

@@ -21,10 +21,12 @@ atomically, so two processes compiling a shared helper at once both leave a vali
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 
 def _real_market():
@@ -64,4 +66,42 @@ def warm(groups: Sequence[Callable[[], float]], jobs: int = 2) -> dict[str, floa
         return {name: future.result() for name, future in futures.items()}
 
 
-__all__ = ["compile_features_and_rl", "warm"]
+def _is_digest_folder(path: Path) -> bool:
+    name = path.name
+    return path.is_dir() and len(name) == 12 and all(c in "0123456789abcdef" for c in name)
+
+
+def stale_kernel_caches(current: Path) -> list[Path]:
+    """Sibling cache folders of ``current`` named by another kernel-sources digest: compiled code no source
+    in this package can use any more (each edit of a kernel module, or another version, leaves one).
+
+    Only folders named like a digest (12 hex digits) count; anything else beside them is not ours.
+    """
+    if not _is_digest_folder(current) or not current.parent.is_dir():
+        return []
+    return sorted(p for p in current.parent.iterdir() if _is_digest_folder(p) and p.name != current.name)
+
+
+def prune_kernel_caches(current: Path) -> tuple[list[Path], int]:
+    """Remove :func:`stale_kernel_caches` of ``current``; returns what was removed and the bytes freed.
+
+    Why at warm-up: it is the install's step that fills the current folder, so the old ones are
+    replaced at the moment they become useless. Another checkout of another version sharing the
+    user-wide cache recompiles its kernels once (its warm-up); nothing else is lost.
+    """
+    removed, freed = [], 0
+    for folder in stale_kernel_caches(current):
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+            freed += size
+    return removed, freed
+
+
+def kernels_cached(cache: Path) -> bool:
+    """Whether ``cache`` already holds the simulator's compiled kernel (so the next simulate only loads it)."""
+    return cache.is_dir() and any(cache.rglob("engine.simulate_paths_nb-*.nbi"))
+
+
+__all__ = ["compile_features_and_rl", "kernels_cached", "prune_kernel_caches", "stale_kernel_caches", "warm"]

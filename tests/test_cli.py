@@ -137,3 +137,38 @@ def test_warmup_compiles_every_group_side_by_side():
     assert result.exit_code == 0, result.output
     assert "simulator and venue" in result.output and "features and rl" in result.output
     assert CliRunner().invoke(main, ["warmup", "--jobs", "0"]).exit_code == 2
+
+
+def test_warmup_prunes_only_cache_folders_of_other_kernel_sources(tmp_path):
+    from prometheus_sim.warmup import prune_kernel_caches, stale_kernel_caches
+
+    current, old, older = tmp_path / "0123456789ab", tmp_path / "aaaaaaaaaaaa", tmp_path / "bbbbbbbbbbbb"
+    others = [tmp_path / "base_d8b0", tmp_path / "notes.txt", tmp_path / "ABCDEF012345"]  # not a digest folder
+    for folder in (current, old, older, others[0], others[2]):
+        (folder / "generators").mkdir(parents=True)
+        (folder / "generators" / "engine.nbc").write_bytes(b"x" * 1000)
+    others[1].write_text("keep")
+    assert stale_kernel_caches(current) == [old, older]
+    removed, freed = prune_kernel_caches(current)
+    assert removed == [old, older] and freed == 2000
+    assert current.exists() and all(p.exists() for p in others) and not old.exists() and not older.exists()
+    assert stale_kernel_caches(tmp_path / "custom-cache") == []  # a folder the user named: never pruned around
+
+
+def test_simulate_says_when_it_must_compile_first(tmp_path, monkeypatch):
+    """With no compiled simulator in the cache folder the first ``simulate`` says it compiles once (about
+    20 s), instead of a silent wait; with one, nothing."""
+    import os
+    from pathlib import Path
+
+    from prometheus_sim.warmup import kernels_cached
+
+    args = ["simulate", "default", "--paths", "2", "--no-plots", "--out", str(tmp_path / "run")]
+    warm = CliRunner().invoke(main, args)
+    assert warm.exit_code == 0 and "compiling the simulator's kernels" not in warm.output
+    assert kernels_cached(Path(os.environ["NUMBA_CACHE_DIR"]))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty"))  # what the notice checks (Numba's is set)
+    cold = CliRunner().invoke(main, args)
+    assert cold.exit_code == 0, cold.output
+    assert f"compiling the simulator's kernels into {tmp_path / 'empty'}: once" in cold.output
+    assert not kernels_cached(tmp_path / "empty")

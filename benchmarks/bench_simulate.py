@@ -166,15 +166,15 @@ def child_ours(task: Json) -> Json:
     generate(spec, SEED, np.arange(2))
     compile_s = time.perf_counter() - t0
     ids = np.arange(task["paths"])
-    times, cpu, memory, first = timed_runs(lambda: generate(spec, SEED, ids), task["repeats"])
-    result = {
+
+    def keep(out) -> Json:  # what the report needs of the first output; the arrays are dropped
+        return {"outputs_bytes": _outputs_nbytes(out), **({"sha256": _outputs_sha256(out)} if task.get("hash") else {})}
+
+    times, cpu, memory, kept = timed_runs(lambda: generate(spec, SEED, ids), task["repeats"], keep=keep)
+    return {
         "paths": task["paths"], "days": task["days"], "assets": len(spec.assets), "substeps": spec.substeps,
-        "times_s": times, "cpu_s": cpu, "warmup_s": compile_s, "memory": memory,
-        "outputs_bytes": _outputs_nbytes(first), **_numba_info(),
+        "times_s": times, "cpu_s": cpu, "warmup_s": compile_s, "memory": memory, **kept, **_numba_info(),
     }  # fmt: skip
-    if task.get("hash"):
-        result["sha256"] = _outputs_sha256(first)
-    return result
 
 
 def child_reference(task: Json) -> Json:

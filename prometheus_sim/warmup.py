@@ -101,7 +101,7 @@ def prune_kernel_caches(current: Path) -> tuple[list[Path], int]:
 
 def kernels_cached(cache: Path) -> bool:
     """Whether ``cache`` already holds the simulator's compiled kernel (so the next simulate only loads it)."""
-    return cache.is_dir() and any(cache.rglob("engine.simulate_paths_nb-*.nbi"))
+    return cache.is_dir() and any(cache.rglob("engine.simulate_rows_nb-*.nbi"))
 
 
 __all__ = ["compile_features_and_rl", "kernels_cached", "prune_kernel_caches", "stale_kernel_caches", "warm"]

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -88,7 +90,9 @@ def generate(
 
     The arrays come back sealed: read-only for good (:mod:`prometheus_sim.sealed`).
     """
-    from prometheus_sim.generators.engine import simulate_paths_nb
+    import numba
+
+    from prometheus_sim.generators.engine import simulate_rows_nb
 
     inp = build_inputs(spec)
     path_ids = np.ascontiguousarray(path_ids, dtype=np.int64)
@@ -102,13 +106,23 @@ def generate(
     arena = Arena(shapes)
     rows = min(CHUNK_PATHS, len(path_ids))
     buffer = {name: np.empty((rows, *shape[1:]), dtype) for name, (shape, dtype) in shapes.items()}
-    for start in range(0, len(path_ids), CHUNK_PATHS):
-        n = min(CHUNK_PATHS, len(path_ids) - start)
-        part = from_named({name: arr[:n] for name, arr in buffer.items()})
-        truth = TruthArrays(*(getattr(part, name) for name in TRUTH_FIELDS))
-        simulate_paths_nb(keys[start : start + n], path_ids[start : start + n], inp, part.blocks, truth)
-        for name, arr in buffer.items():
-            arena.write_rows(name, start, arr[:n])
-        if progress is not None:
-            progress(n)
+    # Numba's thread count (NUMBA_NUM_THREADS, numba.set_num_threads: the CLI's --threads, one in sweep
+    # workers); each thread steps a contiguous share of a chunk's rows (the kernel releases the GIL)
+    threads = max(1, min(numba.get_num_threads(), rows))
+    with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        for start in range(0, len(path_ids), CHUNK_PATHS):
+            n = min(CHUNK_PATHS, len(path_ids) - start)
+            part = from_named({name: arr[:n] for name, arr in buffer.items()})
+            truth = TruthArrays(*(getattr(part, name) for name in TRUTH_FIELDS))
+            args = (keys[start : start + n], path_ids[start : start + n], inp, part.blocks, truth)
+            if pool is None:
+                simulate_rows_nb(0, n, *args)
+            else:
+                shares = [(n * w // threads, n * (w + 1) // threads) for w in range(threads)]
+                for done in [pool.submit(simulate_rows_nb, lo, hi, *args) for lo, hi in shares]:
+                    done.result()  # waits, and re-raises a thread's error here
+            for name, arr in buffer.items():
+                arena.write_rows(name, start, arr[:n])
+            if progress is not None:
+                progress(n)
     return from_named(arena.seal())

@@ -27,7 +27,7 @@ from prometheus_sim.scenario import (
 
 
 class KernelInputs(NamedTuple):
-    """Everything :func:`simulate_paths_nb` needs besides the seed, path ids and outputs.
+    """Everything :func:`simulate_rows_nb` needs besides the seed, path ids and outputs.
 
     A named tuple, so the kernel takes it whole and reads fields by name: no positional list of
     arrays to keep in the same order in two places.

@@ -1,7 +1,7 @@
 """Price kernels: regime switching, correlated diffusion, GARCH(1,1), Merton jumps, pegs, OHLCV.
 
 Pure ``@njit`` functions on scalars and arrays, called once per (path, step) by
-:func:`prometheus_sim.generators.engine.simulate_paths_nb`. Log prices are the state; OHLC is
+:func:`prometheus_sim.generators.engine.simulate_rows_nb`. Log prices are the state; OHLC is
 read off the intraday sub-steps (the bar's "trades"), so ``low <= open, close <= high`` holds by
 construction and the open, the first sub-step, is a price the previous bar's close did not know.
 """

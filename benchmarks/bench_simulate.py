@@ -562,7 +562,8 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
         table("1. Our kernel (generate)", [("not measured", ours["error"])])
     else:
         table("1. Our kernel (generate), warm", [
-            ("numba", f"{ours['numba']}, {ours['numba_threads']} threads, layer {ours['threading_layer']}"),
+            ("numba", f"{ours['numba']}; the simulator on {ours['numba_threads']} threads of its own (generate); "
+                      f"Numba's threading layer, for other kernels: {ours['threading_layer']}"),
             ("compile/warm-up call (2 paths)", f"{ours['warmup_s']:.2f} s"),
             *run_rows(ours),
             ("daily asset-steps / s of wall time (median)", _msteps(ours["asset_steps_per_s"])),

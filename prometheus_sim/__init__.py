@@ -40,6 +40,7 @@ def _default_numba_cache() -> None:
     imported, which reads it once. A folder the user sets is taken as it is (Numba's own rule then
     applies: only a change to a function's own file recompiles it).
     """
+    global PACKAGE_KERNEL_CACHE
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     checkout = Path(__file__).resolve().parent.parent
@@ -47,9 +48,13 @@ def _default_numba_cache() -> None:
         base = checkout / ".cache" / "numba"
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prometheus-sim" / "numba"
-    os.environ["NUMBA_CACHE_DIR"] = str(base / kernel_sources_digest())
+    PACKAGE_KERNEL_CACHE = base / kernel_sources_digest()
+    os.environ["NUMBA_CACHE_DIR"] = str(PACKAGE_KERNEL_CACHE)
 
 
+#: The kernel cache folder the package chose (None when the user set ``NUMBA_CACHE_DIR``): the only
+#: folder whose siblings ``prometheus-sim warmup`` may prune.
+PACKAGE_KERNEL_CACHE: Path | None = None
 _default_numba_cache()
 
-__all__ = ["__version__", "kernel_sources_digest"]
+__all__ = ["PACKAGE_KERNEL_CACHE", "__version__", "kernel_sources_digest"]

@@ -82,6 +82,8 @@ class Arena:
         position = offset + first_row * (data.nbytes // rows.shape[0])
         while data.nbytes:
             written = os.pwrite(self._fd, data, position)
+            if written <= 0:
+                raise OSError(f"writing rows of {name!r} into the market's memory wrote nothing")
             data, position = data[written:], position + written
 
     def seal(self) -> dict[str, np.ndarray]:

@@ -634,6 +634,14 @@ def _one_thread() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
+def _run_task_on_one_thread(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
+    """:func:`run_task` on a Dask worker, on one compute thread. Numba's thread count is per thread and
+    a Dask worker runs tasks on its executor's threads, so setting it once per worker (``client.run``
+    runs on the worker's event-loop thread) left the tasks on every core."""
+    _one_thread()
+    return run_task(task, config, wiring)
+
+
 def _execute_dask(tasks: list[Task], config: SweepConfig, wiring: Wiring, workers: int, scheduler: str | None):
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -646,8 +654,7 @@ def _execute_dask(tasks: list[Task], config: SweepConfig, wiring: Wiring, worker
         cluster = None
         client = Client(scheduler)
     try:
-        client.run(_one_thread)
-        futures = [client.submit(run_task, task, config, wiring, pure=False) for task in tasks]
+        futures = [client.submit(_run_task_on_one_thread, task, config, wiring, pure=False) for task in tasks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:

@@ -66,20 +66,39 @@ def warm(groups: Sequence[Callable[[], float]], jobs: int = 2) -> dict[str, floa
         return {name: future.result() for name, future in futures.items()}
 
 
+NUMBA_CACHE_SUFFIXES = (".nbi", ".nbc")
+
+
 def _is_digest_folder(path: Path) -> bool:
     name = path.name
     return path.is_dir() and len(name) == 12 and all(c in "0123456789abcdef" for c in name)
+
+
+def _holds_only_numba_cache(folder: Path) -> bool:
+    try:
+        return all(f.suffix in NUMBA_CACHE_SUFFIXES for f in folder.rglob("*") if not f.is_dir())
+    except OSError:  # changing under our feet (another process pruning): leave it
+        return False
 
 
 def stale_kernel_caches(current: Path) -> list[Path]:
     """Sibling cache folders of ``current`` named by another kernel-sources digest: compiled code no source
     in this package can use any more (each edit of a kernel module, or another version, leaves one).
 
-    Only folders named like a digest (12 hex digits) count; anything else beside them is not ours.
+    Only when ``current`` is the folder the package chose itself (``PACKAGE_KERNEL_CACHE``: never a
+    folder the user set through ``NUMBA_CACHE_DIR``), and only siblings named like a digest (12 hex
+    digits) that hold nothing but Numba's cache files (``.nbi``, ``.nbc``): anything else is not ours.
     """
-    if not _is_digest_folder(current) or not current.parent.is_dir():
+    import prometheus_sim
+
+    chosen = prometheus_sim.PACKAGE_KERNEL_CACHE
+    if chosen is None or Path(current) != chosen or not current.parent.is_dir():
         return []
-    return sorted(p for p in current.parent.iterdir() if _is_digest_folder(p) and p.name != current.name)
+    return sorted(
+        p
+        for p in current.parent.iterdir()
+        if p.name != current.name and _is_digest_folder(p) and _holds_only_numba_cache(p)
+    )
 
 
 def prune_kernel_caches(current: Path) -> tuple[list[Path], int]:
@@ -91,7 +110,12 @@ def prune_kernel_caches(current: Path) -> tuple[list[Path], int]:
     """
     removed, freed = [], 0
     for folder in stale_kernel_caches(current):
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        size = 0
+        for f in folder.rglob("*"):
+            try:
+                size += f.stat().st_size if f.is_file() else 0
+            except OSError:  # removed meanwhile by another process
+                continue
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
             removed.append(folder)
@@ -104,4 +128,11 @@ def kernels_cached(cache: Path) -> bool:
     return cache.is_dir() and any(cache.rglob("engine.simulate_rows_nb-*.nbi"))
 
 
-__all__ = ["compile_features_and_rl", "kernels_cached", "prune_kernel_caches", "stale_kernel_caches", "warm"]
+__all__ = [
+    "NUMBA_CACHE_SUFFIXES",
+    "compile_features_and_rl",
+    "kernels_cached",
+    "prune_kernel_caches",
+    "stale_kernel_caches",
+    "warm",
+]

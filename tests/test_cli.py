@@ -139,20 +139,30 @@ def test_warmup_compiles_every_group_side_by_side():
     assert CliRunner().invoke(main, ["warmup", "--jobs", "0"]).exit_code == 2
 
 
-def test_warmup_prunes_only_cache_folders_of_other_kernel_sources(tmp_path):
+def test_warmup_prunes_only_cache_folders_of_other_kernel_sources(tmp_path, monkeypatch):
+    """Siblings of the package's own cache folder named like a digest and holding only Numba's files go;
+    a digest-named folder with anything else in it, other names, and any folder the user chose stay."""
+    import prometheus_sim
     from prometheus_sim.warmup import prune_kernel_caches, stale_kernel_caches
 
     current, old, older = tmp_path / "0123456789ab", tmp_path / "aaaaaaaaaaaa", tmp_path / "bbbbbbbbbbbb"
-    others = [tmp_path / "base_d8b0", tmp_path / "notes.txt", tmp_path / "ABCDEF012345"]  # not a digest folder
+    photos = tmp_path / "c0ffee123456"  # named like a digest, but not a Numba cache
+    others = [tmp_path / "base_d8b0", tmp_path / "notes.txt", tmp_path / "ABCDEF012345", photos]
     for folder in (current, old, older, others[0], others[2]):
-        (folder / "generators").mkdir(parents=True)
-        (folder / "generators" / "engine.nbc").write_bytes(b"x" * 1000)
+        (folder / "generators_1f2e").mkdir(parents=True)
+        (folder / "generators_1f2e" / "engine.run_path_nb-150.py311.nbi").write_bytes(b"x" * 400)
+        (folder / "generators_1f2e" / "engine.run_path_nb-150.py311.1.nbc").write_bytes(b"x" * 600)
     others[1].write_text("keep")
+    (photos / "2026").mkdir(parents=True)
+    (photos / "2026" / "beach.jpg").write_bytes(b"jpeg")
+    monkeypatch.setattr(prometheus_sim, "PACKAGE_KERNEL_CACHE", None)  # the user set NUMBA_CACHE_DIR
+    assert stale_kernel_caches(current) == []
+    monkeypatch.setattr(prometheus_sim, "PACKAGE_KERNEL_CACHE", current)
     assert stale_kernel_caches(current) == [old, older]
     removed, freed = prune_kernel_caches(current)
     assert removed == [old, older] and freed == 2000
     assert current.exists() and all(p.exists() for p in others) and not old.exists() and not older.exists()
-    assert stale_kernel_caches(tmp_path / "custom-cache") == []  # a folder the user named: never pruned around
+    assert stale_kernel_caches(tmp_path / "fedcba987654") == []  # not the folder the package chose
 
 
 def test_simulate_says_when_it_must_compile_first(tmp_path, monkeypatch):

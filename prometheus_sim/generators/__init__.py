@@ -106,8 +106,9 @@ def generate(
     arena = Arena(shapes)
     rows = min(CHUNK_PATHS, len(path_ids))
     buffer = {name: np.empty((rows, *shape[1:]), dtype) for name, (shape, dtype) in shapes.items()}
-    # Numba's thread count (NUMBA_NUM_THREADS, numba.set_num_threads: the CLI's --threads, one in sweep
-    # workers); each thread steps a contiguous share of a chunk's rows (the kernel releases the GIL)
+    # Numba's thread count as the calling thread sees it (NUMBA_NUM_THREADS, or numba.set_num_threads in
+    # this thread: the CLI's --threads, one in sweep workers); each thread steps a contiguous share of a
+    # chunk's rows (the kernel releases the GIL)
     threads = max(1, min(numba.get_num_threads(), rows))
     with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
         for start in range(0, len(path_ids), CHUNK_PATHS):

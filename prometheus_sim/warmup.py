@@ -69,9 +69,10 @@ def warm(groups: Sequence[Callable[[], float]], jobs: int = 2) -> dict[str, floa
 NUMBA_CACHE_SUFFIXES = (".nbi", ".nbc")
 
 
-def _is_digest_folder(path: Path) -> bool:
+def _is_digest_folder(path: Path, like: Path) -> bool:
+    """Named like ``like``'s :func:`~prometheus_sim.kernel_sources_digest` (as many hex digits)."""
     name = path.name
-    return path.is_dir() and len(name) == 12 and all(c in "0123456789abcdef" for c in name)
+    return path.is_dir() and len(name) == len(like.name) and all(c in "0123456789abcdef" for c in name)
 
 
 def _holds_only_numba_cache(folder: Path) -> bool:
@@ -86,8 +87,8 @@ def stale_kernel_caches(current: Path) -> list[Path]:
     in this package can use any more (each edit of a kernel module, or another version, leaves one).
 
     Only when ``current`` is the folder the package chose itself (``PACKAGE_KERNEL_CACHE``: never a
-    folder the user set through ``NUMBA_CACHE_DIR``), and only siblings named like a digest (12 hex
-    digits) that hold nothing but Numba's cache files (``.nbi``, ``.nbc``): anything else is not ours.
+    folder the user set through ``NUMBA_CACHE_DIR``), and only siblings named like a digest (as many
+    hex digits as ``current``'s name) that hold nothing but Numba's cache files (``.nbi``, ``.nbc``): anything else is not ours.
     """
     import prometheus_sim
 
@@ -97,7 +98,7 @@ def stale_kernel_caches(current: Path) -> list[Path]:
     return sorted(
         p
         for p in current.parent.iterdir()
-        if p.name != current.name and _is_digest_folder(p) and _holds_only_numba_cache(p)
+        if p.name != current.name and _is_digest_folder(p, current) and _holds_only_numba_cache(p)
     )
 
 
@@ -125,7 +126,9 @@ def prune_kernel_caches(current: Path) -> tuple[list[Path], int]:
 
 def kernels_cached(cache: Path) -> bool:
     """Whether ``cache`` already holds the simulator's compiled kernel (so the next simulate only loads it)."""
-    return cache.is_dir() and any(cache.rglob("engine.simulate_rows_nb-*.nbi"))
+    from prometheus_sim.generators.engine import simulate_rows_nb
+
+    return cache.is_dir() and any(cache.rglob(f"engine.{simulate_rows_nb.__name__}-*.nbi"))
 
 
 __all__ = [

@@ -39,13 +39,16 @@ _EXTRA_BIT = _U64(0x80000000)
 _TWO_M32 = 2.0**-32
 
 # Stream identifiers: one per kind of draw, so adding a draw to one block never shifts another.
-STREAM_PRICE = 0
-STREAM_VOLUME = 1
-STREAM_JUMP = 2
-STREAM_JUMP_SIZE = 3
-STREAM_ONCHAIN = 5
-STREAM_WHALE = 6
-STREAM_MACRO = 7  # three macro normals per step; the quad's fourth word drives the regime chain
+# NumPy integers, not Python ints: Numba types a Python int global as a literal, and a kernel
+# passing it to another compiles that one once per value (five copies of the normal sampler and
+# four of its vectorised run, about 2.5 s of a cold compile); an int64 global compiles once.
+STREAM_PRICE = np.int64(0)
+STREAM_VOLUME = np.int64(1)
+STREAM_JUMP = np.int64(2)
+STREAM_JUMP_SIZE = np.int64(3)
+STREAM_ONCHAIN = np.int64(5)
+STREAM_WHALE = np.int64(6)
+STREAM_MACRO = np.int64(7)  # three macro normals per step; the quad's fourth word drives the regime chain
 
 
 @njit(cache=True, inline="always")
@@ -244,7 +247,8 @@ def poisson_nb(lam, k0, k1, step, path, stream):
     rejection (the method NumPy uses), two uniforms per attempt, two attempts per Philox call.
     """
     if lam < 10.0:
-        return poisson_inversion_nb(lam, math.exp(-lam), uniform_at_nb(k0, k1, step, path, stream, 0))
+        # np.int64(0), not 0: a literal argument would compile uniform_at_nb a second time
+        return poisson_inversion_nb(lam, math.exp(-lam), uniform_at_nb(k0, k1, step, path, stream, np.int64(0)))
     slam = math.sqrt(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b

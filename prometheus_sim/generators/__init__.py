@@ -92,7 +92,7 @@ def generate(
     """
     import numba
 
-    from prometheus_sim.generators.engine import simulate_rows_nb
+    from prometheus_sim.generators.engine import path_work, simulate_rows_nb
 
     inp = build_inputs(spec)
     path_ids = np.ascontiguousarray(path_ids, dtype=np.int64)
@@ -110,6 +110,7 @@ def generate(
     # this thread: the CLI's --threads, one in sweep workers); each thread steps a contiguous share of a
     # chunk's rows (the kernel releases the GIL)
     threads = max(1, min(numba.get_num_threads(), rows))
+    works = [path_work(inp) for _ in range(threads)]  # each thread's working memory, reused row after row
     with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
         for start in range(0, len(path_ids), CHUNK_PATHS):
             n = min(CHUNK_PATHS, len(path_ids) - start)
@@ -117,10 +118,11 @@ def generate(
             truth = TruthArrays(*(getattr(part, name) for name in TRUTH_FIELDS))
             args = (keys[start : start + n], path_ids[start : start + n], inp, part.blocks, truth)
             if pool is None:
-                simulate_rows_nb(0, n, *args)
+                simulate_rows_nb(0, n, *args, works[0])
             else:
-                shares = [(n * w // threads, n * (w + 1) // threads) for w in range(threads)]
-                for done in [pool.submit(simulate_rows_nb, lo, hi, *args) for lo, hi in shares]:
+                runs = [pool.submit(simulate_rows_nb, n * w // threads, n * (w + 1) // threads, *args, works[w])
+                        for w in range(threads)]  # fmt: skip
+                for done in runs:
                     done.result()  # waits, and re-raises a thread's error here
             for name, arr in buffer.items():
                 arena.write_rows(name, start, arr[:n])

@@ -6,9 +6,9 @@ a path the step loop is sequential because the series feed each other: macro mov
 at t, on-chain activity reacts to the price move at t, signals fire from t and change drift or
 vol from t+lag on. Nothing at step t reads anything from a later step.
 
-:func:`simulate_path_nb` allocates a path's working memory (:class:`PathWork`) and
-:func:`run_path_nb`, compiled without reference counting, steps it. A step reads top to bottom
-in :func:`run_path_nb`, a few lines or one small function per
+:func:`simulate_rows_nb` hands each row a thread's working memory (:class:`PathWork`, allocated
+once a thread by :func:`path_work`) and :func:`run_path_nb`, compiled without reference counting,
+steps it. A step reads top to bottom in :func:`run_path_nb`, a few lines or one small function per
 part: the random numbers (:func:`draw_chunk_nb`), the regime, the signals in effect
 (:func:`signal_effects_nb`), inflation and the policy rate, then per asset its jumps
 (:func:`jumps_nb`), its sub-step walk (:func:`diffusion_bar_nb` or :func:`peg_bar_nb`), its bar
@@ -54,32 +54,13 @@ ZS_CAP = 8.0
 STEP_CHUNK = 64
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def simulate_rows_nb(lo, hi, keys, path_ids, inp, blocks, truth):
-    """Fill rows ``lo .. hi - 1`` of ``blocks`` and ``truth`` (all shaped ``(paths, steps, ...)``) for their
-    (seed key, path id) pairs.
-
-    ``keys[i]`` is the Philox key (the two 32-bit halves of path i's seed) and ``path_ids[i]`` its
-    path number: row i depends on nothing else, which is what makes splits and batches agree.
-    ``inp`` is :class:`~prometheus_sim.generators.params.KernelInputs`, ``blocks`` a
-    :class:`~prometheus_sim.blocks.MarketBlocks` and ``truth`` a ``TruthArrays``: named tuples
-    read by field name.
-
-    A serial loop that releases the GIL: :func:`~prometheus_sim.generators.generate` runs one call
-    per thread, each on its share of a chunk's rows. Numba's ``prange`` did the same job, but its
-    parallel compilation passes alone took about 8 s of a cold first ``generate`` (20.8 -> 12.8 s
-    without them), and its idle threads spun: interleaved, 1,000 paths x 3,650 days at 2 threads,
-    112 -> 103 ns of CPU an asset-step at the same wall time and the same bytes.
-    """
-    for i in range(lo, hi):
-        simulate_path_nb(i, keys, path_ids, inp, blocks, truth)
-
-
 class PathWork(NamedTuple):
     """One path's working memory: the random numbers of a chunk of steps, scratch and running state.
 
-    Allocated per path by :func:`simulate_path_nb` (which needs Numba's reference counting to
-    allocate) and handed whole to :func:`run_path_nb`, which has none.
+    Allocated once per thread by :func:`path_work` and reused for every row that thread steps:
+    :func:`simulate_rows_nb` resets the running state at the start of each row, and the rest is
+    written before it is read. The kernel then allocates nothing, so it runs without Numba's
+    reference counting.
     """
 
     zc: np.ndarray  # correlated normals of one step's sub-steps, (sub-step, asset) flat
@@ -101,27 +82,14 @@ class PathWork(NamedTuple):
     garch_h: np.ndarray
 
 
-class FlatBars(NamedTuple):
-    """Row i of the open, high, low, close and volume blocks as flat ``(step, asset)`` arrays:
-    a chunk of steps is one contiguous run in each."""
-
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-
-@njit(cache=True, error_model="numpy")
-def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
-    """Row ``i``: allocate the path's working memory, then step it (:func:`run_path_nb`)."""
+def path_work(inp) -> PathWork:
+    """A path's working memory for ``inp`` (:class:`~prometheus_sim.generators.params.KernelInputs`): one per thread."""
     n_assets = inp.asset_p.shape[0]
     n_signals = inp.signal_p.shape[0]
-    n_sub = inp.n_sub
-    per_price = (n_assets * n_sub + 3) // 4 * 4
+    per_price = (n_assets * inp.n_sub + 3) // 4 * 4
     per_asset = (n_assets + 3) // 4 * 4
-    work = PathWork(
-        np.empty(n_assets * n_sub),
+    return PathWork(
+        np.empty(n_assets * inp.n_sub),
         np.empty(STEP_CHUNK * per_price),
         np.empty(STEP_CHUNK * per_asset),
         np.empty(STEP_CHUNK * per_asset),
@@ -136,23 +104,62 @@ def simulate_path_nb(i, keys, path_ids, inp, blocks, truth):
         np.zeros((n_signals, inp.ring_size), dtype=np.int8),
         np.zeros((n_signals, 4)),
         np.zeros((n_assets + 1, pr.N_PEG_CONSTANTS)),
-        inp.asset_p[:, pr.A_START_LOG].copy(),
+        np.empty(n_assets),
         np.empty(n_assets),
     )
-    flat = inp.n_steps * n_assets
-    bars = FlatBars(
-        blocks.open[i].reshape(flat),
-        blocks.high[i].reshape(flat),
-        blocks.low[i].reshape(flat),
-        blocks.close[i].reshape(flat),
-        blocks.volume[i].reshape(flat),
-    )
-    run_path_nb(i, keys[i, 0], keys[i, 1], path_ids[i], inp, blocks, truth, bars, work)
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+class FlatBars(NamedTuple):
+    """Row i of the open, high, low, close and volume blocks as flat ``(step, asset)`` arrays:
+    a chunk of steps is one contiguous run in each."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def simulate_rows_nb(lo, hi, keys, path_ids, inp, blocks, truth, work):
+    """Fill rows ``lo .. hi - 1`` of ``blocks`` and ``truth`` (all shaped ``(paths, steps, ...)``) for their
+    (seed key, path id) pairs, in the working memory ``work`` (:func:`path_work`).
+
+    ``keys[i]`` is the Philox key (the two 32-bit halves of path i's seed) and ``path_ids[i]`` its
+    path number: row i depends on nothing else, which is what makes splits and batches agree.
+    ``inp`` is :class:`~prometheus_sim.generators.params.KernelInputs`, ``blocks`` a
+    :class:`~prometheus_sim.blocks.MarketBlocks` and ``truth`` a ``TruthArrays``: named tuples
+    read by field name.
+
+    A serial loop that releases the GIL: :func:`~prometheus_sim.generators.generate` runs one call
+    per thread, each on its share of a chunk's rows with its own ``work``. Numba's ``prange`` did
+    the same job, but its parallel compilation passes alone took about 8 s of a cold first
+    ``generate`` (20.8 -> 12.8 s without them), and its idle threads spun: interleaved, 1,000
+    paths x 3,650 days at 2 threads, 112 -> 103 ns of CPU an asset-step at the same wall time
+    and the same bytes. The working memory comes from Python rather than from a Numba function
+    between this loop and :func:`run_path_nb`: Numba re-optimises every caller's module with its
+    callees linked in, so each level of calls above the step loop cost a cold compile seconds.
+    """
+    flat = inp.n_steps * inp.asset_p.shape[0]
+    for i in range(lo, hi):
+        work.ring[:, :] = 0
+        work.sig_state[:, :] = 0.0
+        work.peg[:, :] = 0.0
+        for a in range(inp.asset_p.shape[0]):  # a loop: a slice copy could overlap, and copying needs an allocation
+            work.log_price[a] = inp.asset_p[a, pr.A_START_LOG]
+        bars = FlatBars(
+            blocks.open[i].reshape(flat),
+            blocks.high[i].reshape(flat),
+            blocks.low[i].reshape(flat),
+            blocks.close[i].reshape(flat),
+            blocks.volume[i].reshape(flat),
+        )
+        run_path_nb(i, keys[i, 0], keys[i, 1], path_ids[i], inp, blocks, truth, bars, work)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False, inline="always")
 def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
-    """Row ``i``, step by step (see :func:`simulate_rows_nb`), in the memory :func:`simulate_path_nb` gave.
+    """Row ``i``, step by step (see :func:`simulate_rows_nb`), in the memory ``work``.
 
     Compiled without Numba's reference counting (``_nrt=False``): with it, every array handed to
     a part of the step costs an atomic increment and decrement per call, which measured at a third
@@ -161,7 +168,9 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
     named tuples are unpacked once, and the parts take plain arrays. The parts called once a step
     with many arrays (signal effects, on-chain activity, signals observed) are inlined
     (``inline="always"``): passing their arrays cost more than their work (67.5 -> 61.9 ns an
-    asset-step; inlining the per-asset bar parts as well gained nothing measurable).
+    asset-step; inlining the per-asset bar parts as well gained nothing measurable). This
+    function is itself inlined into :func:`simulate_rows_nb`, so the cold compile optimises the
+    step loop's module once rather than once per level of calls.
     """
     n_steps, spd, n_sub, driver = inp.n_steps, inp.steps_per_day, inp.n_sub, inp.driver
     asset_p, chol, macro_p, onchain_p = inp.asset_p, inp.chol, inp.macro_p, inp.onchain_p
@@ -206,7 +215,9 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
     rate = macro_p[mc.M_RATE_START]
     log_dxy = math.log(macro_p[mc.M_DXY_START])
     log_active = onchain_p[oc.O_ACTIVE_LOG0]
-    slot = 0  # t's slot in the signals' ring, t % ring size, kept by counting (no division a step)
+    # t's slot in the signals' ring, t % ring size, kept by counting (no division a step); an int64
+    # from the start, or Numba's first pass over the loop compiles the ring's parts for a literal 0 too
+    slot = np.int64(0)
 
     for t in range(n_steps):
         k = t % STEP_CHUNK

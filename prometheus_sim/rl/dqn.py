@@ -265,12 +265,12 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
     explore_iters = max(1, int(args.exploration_fraction * n_iters))
     ratio = args.updates_per_env_step
     owed, updates = 0, 0  # gradient updates owed to the env steps so far (the replay ratio), and made
-    started = time.perf_counter()
     loss = torch.tensor(float("nan"))
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({k: (str(v) if isinstance(v, tuple) or v is None else v)
                            for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
         mlflow.log_params({"updates_per_env_step": ratio, "backend": args.backend})
+        started = time.perf_counter()  # the training loop's rates count the loop, not the run's set-up
         bar = tqdm(range(n_iters), desc="dqn", unit="step", unit_scale=num_envs, disable=not args.progress)
         for it in bar:
             eps = args.eps_start + (args.eps_end - args.eps_start) * min(1.0, it / explore_iters)

@@ -229,43 +229,47 @@ def rsi_1d_nb(close: np.ndarray, w: int, out: np.ndarray) -> None:
 
 @njit(cache=True)
 def asset_features_1d_nb(close: np.ndarray, volume: np.ndarray, price: bool, vol: bool, out: np.ndarray) -> None:
-    """Every per-asset feature of one series, columns in ``PRICE_FEATURES`` then ``VOLUME_FEATURES`` order."""
+    """Every per-asset feature of one series, columns in ``PRICE_FEATURES`` then ``VOLUME_FEATURES`` order.
+
+    Windows are passed as ``np.int64(w)``: a bare ``7`` is a Numba literal, and each window value
+    would compile its own copy of the rolling function it is passed to.
+    """
     n = close.shape[0]
     tmp = np.empty(n)
     tmp2 = np.empty(n)
     ret = np.empty(n)
-    pct_change_1d_nb(close, 1, 0.0, ret)
+    pct_change_1d_nb(close, np.int64(1), 0.0, ret)
     c = 0
     if price:
-        pct_change_1d_nb(close, 1, 0.0, out[:, 0])
-        pct_change_1d_nb(close, 7, 0.0, out[:, 1])
-        pct_change_1d_nb(close, 30, 0.0, out[:, 2])
-        rolling_mean_1d_nb(close, 7, tmp)
+        pct_change_1d_nb(close, np.int64(1), 0.0, out[:, 0])
+        pct_change_1d_nb(close, np.int64(7), 0.0, out[:, 1])
+        pct_change_1d_nb(close, np.int64(30), 0.0, out[:, 2])
+        rolling_mean_1d_nb(close, np.int64(7), tmp)
         out[:, 3] = tmp / close
-        rolling_mean_1d_nb(close, 30, tmp)
+        rolling_mean_1d_nb(close, np.int64(30), tmp)
         out[:, 4] = tmp / close
-        ema_1d_nb(close, 7, tmp)
+        ema_1d_nb(close, np.int64(7), tmp)
         out[:, 5] = tmp / close
-        rolling_std_1d_nb(ret, 7, out[:, 6])
-        rolling_std_1d_nb(ret, 30, out[:, 7])
+        rolling_std_1d_nb(ret, np.int64(7), out[:, 6])
+        rolling_std_1d_nb(ret, np.int64(30), out[:, 7])
         rsi_1d_nb(close, 14, out[:, 8])
-        ema_1d_nb(close, 12, tmp)
-        ema_1d_nb(close, 26, tmp2)
+        ema_1d_nb(close, np.int64(12), tmp)
+        ema_1d_nb(close, np.int64(26), tmp2)
         macd = (tmp - tmp2) / close
         out[:, 9] = macd
-        ema_1d_nb(macd, 9, out[:, 10])
-        rolling_mean_1d_nb(close, 20, tmp)
-        rolling_std_1d_nb(close, 20, tmp2)
+        ema_1d_nb(macd, np.int64(9), out[:, 10])
+        rolling_mean_1d_nb(close, np.int64(20), tmp)
+        rolling_std_1d_nb(close, np.int64(20), tmp2)
         out[:, 11] = (tmp + 2.0 * tmp2) / close
         out[:, 12] = (tmp - 2.0 * tmp2) / close
         out[:, 13] = out[:, 11] - out[:, 12]
         c = 14
     if vol:
-        rolling_mean_1d_nb(volume, 7, tmp)
+        rolling_mean_1d_nb(volume, np.int64(7), tmp)
         out[:, c] = tmp / volume
-        rolling_mean_1d_nb(volume, 30, tmp)
+        rolling_mean_1d_nb(volume, np.int64(30), tmp)
         out[:, c + 1] = tmp / volume
-        pct_change_1d_nb(volume, 1, 0.0, out[:, c + 2])
+        pct_change_1d_nb(volume, np.int64(1), 0.0, out[:, c + 2])
         rolling_corr_1d_nb(close, volume, 7, out[:, c + 3])
 
 
@@ -292,13 +296,13 @@ def market_features_nb(onchain: np.ndarray, macro: np.ndarray, use_onchain: bool
         if use_onchain:
             whale = np.ascontiguousarray(onchain[p, :, 0])
             active = np.ascontiguousarray(onchain[p, :, 1])
-            rolling_mean_1d_nb(whale, 7, tmp)
+            rolling_mean_1d_nb(whale, np.int64(7), tmp)
             market_out[p, :, 0] = tmp
-            pct_change_1d_nb(whale, 1, 1.0, tmp)
+            pct_change_1d_nb(whale, np.int64(1), 1.0, tmp)
             market_out[p, :, 1] = tmp
-            rolling_mean_1d_nb(active, 7, tmp)
+            rolling_mean_1d_nb(active, np.int64(7), tmp)
             market_out[p, :, 2] = tmp
-            pct_change_1d_nb(active, 1, 1.0, tmp)
+            pct_change_1d_nb(active, np.int64(1), 1.0, tmp)
             market_out[p, :, 3] = tmp
             for t in range(n):
                 market_out[p, t, 4] = onchain[p, t, 2] - onchain[p, t, 3]

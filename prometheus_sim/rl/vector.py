@@ -44,7 +44,8 @@ CACHE_LINE_BYTES = 64  # prefetch loops step one line: CACHE_LINE_BYTES // items
 def market_tables_nb(close, steps_per_day, kind, crypto_pair, key_out, mobs_out):
     """Fill ``key_out`` (P, S, A) with the planner's ranks and ``mobs_out`` (P, S, 6) with ``o[17:23]`` at every close."""
     n_paths, n_steps, n_assets = close.shape
-    for p in prange(n_paths):
+    for q in prange(n_paths):
+        p = np.int64(q)  # prange's index is unsigned: the row functions would compile a second time for it
         vols = np.empty(n_assets)
         o = np.zeros(pnb.OBS_SIZE)
         for t in range(n_steps):

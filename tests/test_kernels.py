@@ -163,3 +163,21 @@ def test_macro_series_behave():
     r_btc = np.diff(np.log(m.close[:, :, 0]), axis=1).ravel()
     r_dxy = np.diff(np.log(dxy), axis=1).ravel()
     assert np.corrcoef(r_btc, r_dxy)[0, 1] < -0.1
+
+
+def test_the_kernel_refuses_working_memory_made_for_other_inputs():
+    """The step loop runs without bounds checks, so a work area sized for another scenario must be refused up front."""
+    from prometheus_sim.generators import TRUTH_FIELDS, TruthArrays, build_inputs, from_named, layout
+    from prometheus_sim.generators.engine import path_work, simulate_rows_nb
+    from prometheus_sim.rng import seed_key
+
+    small = _one_asset({"type": "gbm"}, days=10)
+    other = build_inputs(ScenarioSpec.from_dict(minimal_dict()).with_horizon(10))  # more assets than `small`
+    inp = build_inputs(small)
+    arrays = from_named({k: np.zeros(shape, dtype) for k, (shape, dtype) in layout(1, inp.n_steps, 1, 0).items()})
+    truth = TruthArrays(*(getattr(arrays, name) for name in TRUTH_FIELDS))
+    keys = np.array([seed_key(1)], dtype=np.uint64).reshape(1, 2)
+    with pytest.raises(ValueError, match="work: not made by path_work"):
+        simulate_rows_nb(0, 1, keys, np.arange(1), inp, arrays.blocks, truth, path_work(other))
+    simulate_rows_nb(0, 1, keys, np.arange(1), inp, arrays.blocks, truth, path_work(inp))  # its own: fine
+    assert np.all(arrays.blocks.close[0] > 0)

@@ -140,12 +140,16 @@ def simulate_rows_nb(lo, hi, keys, path_ids, inp, blocks, truth, work):
     between this loop and :func:`run_path_nb`: Numba re-optimises every caller's module with its
     callees linked in, so each level of calls above the step loop cost a cold compile seconds.
     """
-    flat = inp.n_steps * inp.asset_p.shape[0]
+    n_assets = inp.asset_p.shape[0]
+    if (work.zc.shape[0] != n_assets * inp.n_sub or work.log_price.shape[0] != n_assets
+            or work.ring.shape[0] != inp.signal_p.shape[0] or work.ring.shape[1] != inp.ring_size):  # fmt: skip
+        raise ValueError("work: not made by path_work for these inputs (the kernel does not check its indices)")
+    flat = inp.n_steps * n_assets
     for i in range(lo, hi):
         work.ring[:, :] = 0
         work.sig_state[:, :] = 0.0
         work.peg[:, :] = 0.0
-        for a in range(inp.asset_p.shape[0]):  # a loop: a slice copy could overlap, and copying needs an allocation
+        for a in range(n_assets):  # a loop: a slice copy could overlap, and copying needs an allocation
             work.log_price[a] = inp.asset_p[a, pr.A_START_LOG]
         bars = FlatBars(
             blocks.open[i].reshape(flat),

@@ -23,14 +23,17 @@
      on the GPU), at N envs and the same replay ratio.
    Every one runs torch (and ours its Numba env) on ``--threads`` CPU threads (1 by default, as
    ``train_dqn`` does); ``--threads 1 --threads 2`` runs SB3 and ours at both, and rates each at its
-   best thread count as well as at equal ones. Timed: the plain loop; SB3's ``learn()``; ours' training loop (env reset
-   to the last step, MLflow metrics included, not the market simulation or the model's registration).
+   best thread count as well as at equal ones (the plain way runs at the first count given). Timed:
+   the plain loop; SB3's ``learn()`` (its own set-up and env reset included); ours' training loop,
+   its first step to its last with MLflow metrics included (not the env reset, the MLflow run's
+   set-up, the market simulation or the model's registration).
 
 Targets (the RL issue): batched >= 10 million env-steps/s at 4,096 envs and >= 100x SyncVectorEnv;
 training >= 30x the plain way and >= 5x SB3 at the same replay ratio, at a replay ratio with which
 the policy still learns. Weekly decisions over ``default`` (a pool of 32 ten-year paths). Run::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py [--quick] [--device cuda] [--train 64:1/64 ...] [--threads 1 --threads 2]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py [--quick] [--device cuda] [--train 64:1/64 ...]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py --threads 1 --threads 2  # each thread count, both trainers
 """
 
 from __future__ import annotations
@@ -269,10 +272,24 @@ def training(market: Market, configs: list[str], steps: int, plain_steps: int, r
              thread_counts: list[int]) -> None:  # fmt: skip
     """Plain way, SB3 and ours, each config at each thread count; medians over ``repeats``.
 
-    With several thread counts, each trainer is also rated at its best one: a user runs each
-    library the way it runs fastest on the machine, and the two do not gain alike (SB3's many small
-    operations lose to OpenMP's hand-offs at two threads; ours gains on the matrix products).
+    With several thread counts (a repeated count runs once), each trainer is also rated at its best
+    one: a user runs each library the way it runs fastest on the machine, and the two do not gain
+    alike (ours gains on the matrix products; SB3's many small operations gain little or lose to
+    OpenMP's hand-offs, depending on the machine's load).
     """
+    import numba
+    import torch
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        _training(market, configs, steps, plain_steps, repeats, device, list(dict.fromkeys(thread_counts)))
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+
+
+def _training(market: Market, configs: list[str], steps: int, plain_steps: int, repeats: int, device: str,
+              thread_counts: list[int]) -> None:  # fmt: skip
     print(f"DQN training on {device}, torch and Numba on {', '.join(map(str, thread_counts))} CPU thread(s), "
           f"medians of {repeats}:")  # fmt: skip
     _set_threads(thread_counts[0])
@@ -305,7 +322,6 @@ def training(market: Market, configs: list[str], steps: int, plain_steps: int, r
             ratio_best = ours_at[best_us][0] / sb3_at[best_sb3][0]
             print(f"    each at its best thread count: ours ({best_us} thread(s)) / SB3 ({best_sb3} thread(s)): "
                   f"{ratio_best:.1f}x (target >= {TARGET_VS_SB3:.0f}x: {verdict(ratio_best, TARGET_VS_SB3)})")  # fmt: skip
-    _set_threads(thread_counts[0])
 
 
 def main() -> int:

@@ -143,7 +143,9 @@ def simulate_rows_nb(lo, hi, keys, path_ids, inp, blocks, truth, work):
     n_assets = inp.asset_p.shape[0]
     if (work.zc.shape[0] != n_assets * inp.n_sub or work.log_price.shape[0] != n_assets
             or work.ring.shape[0] != inp.signal_p.shape[0] or work.ring.shape[1] != inp.ring_size):  # fmt: skip
-        raise ValueError("work: not made by path_work for these inputs (the kernel does not check its indices)")
+        # the loop has no bounds checks: a work area sized for other inputs would write past its arrays
+        # (blocks and truth are the caller's, shaped by generators.layout for the same inputs)
+        raise ValueError("work: not made by path_work for these inputs")
     flat = inp.n_steps * n_assets
     for i in range(lo, hi):
         work.ring[:, :] = 0

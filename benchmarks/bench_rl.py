@@ -30,7 +30,7 @@
 
 Targets (the RL issue): batched >= 10 million env-steps/s at 4,096 envs and >= 100x SyncVectorEnv;
 training >= 30x the plain way and >= 5x SB3 at the same replay ratio, at a replay ratio with which
-the policy still learns. Weekly decisions over ``default`` (a pool of 32 ten-year paths). Run::
+the policy still learns. Weekly decisions over ``default`` (a pool of 32 three-year paths: 1,095 days). Run::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py [--quick] [--device cuda] [--train 64:1/64 ...]
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rl.py --threads 1 --threads 2  # each thread count, both trainers
@@ -234,7 +234,7 @@ def ours(n_envs: int, ratio: Fraction, steps: int, device: str, threads: int) ->
 
 
 def training_memory(n_envs: int, steps: int, device: str) -> dict:
-    """Peak memory of ``train_dqn`` at ``n_envs`` (64 ten-year ``default`` paths, the default env backend),
+    """Peak memory of ``train_dqn`` at ``n_envs`` (64 three-year ``default`` paths, the default env backend),
     in a fresh process so nothing measured before counts: the host's peak RSS and, on CUDA, the
     device's peak allocation. The issue's bound: training at 4,096 envs fits in 8 GiB."""
     code = f"""

@@ -181,3 +181,38 @@ def test_the_kernel_refuses_working_memory_made_for_other_inputs():
         simulate_rows_nb(0, 1, keys, np.arange(1), inp, arrays.blocks, truth, path_work(other))
     simulate_rows_nb(0, 1, keys, np.arange(1), inp, arrays.blocks, truth, path_work(inp))  # its own: fine
     assert np.all(arrays.blocks.close[0] > 0)
+
+
+def test_each_simulator_kernel_compiles_once_per_run():
+    """No Numba literal or layout variants: a second compiled copy of any simulator function is seconds of cold compile.
+
+    Runs in a fresh interpreter (other tests call some of these functions directly, with other types):
+    every shipped scenario is generated, then every dispatcher of the simulator's modules must hold at
+    most one compiled signature. A Python int passed from one kernel to another is typed as a literal
+    and compiles a copy per value (the stream ids once made five copies of the normal sampler).
+    """
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = """
+import sys, numba, numpy as np
+from pathlib import Path
+from prometheus_sim.generators import generate
+from prometheus_sim.scenario import load_scenario
+for path in sorted(Path("scenarios").glob("*.yaml")):
+    generate(load_scenario(path).with_horizon(40), 1, np.arange(2))
+mods = [m for n, m in sorted(sys.modules.items()) if n.startswith(("prometheus_sim.generators", "prometheus_sim.rng",
+                                                                    "prometheus_sim.fastexp"))]
+for m in mods:
+    for name, f in vars(m).items():
+        if isinstance(f, numba.core.registry.CPUDispatcher) and f.py_func.__module__ == m.__name__ and len(f.overloads) > 1:
+            print(f"{m.__name__}.{name}: {[str(s) for s in f.overloads]}")
+print("checked", len(mods))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("checked ") and int(lines[-1].split()[1]) >= 8, done.stdout
+    assert lines[:-1] == [], "compiled more than once:\n" + "\n".join(lines[:-1])

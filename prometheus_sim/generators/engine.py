@@ -138,7 +138,7 @@ def simulate_rows_nb(lo, hi, keys, path_ids, inp, blocks, truth, work):
     paths x 3,650 days at 2 threads, 112 -> 103 ns of CPU an asset-step at the same wall time
     and the same bytes. The working memory comes from Python rather than from a Numba function
     between this loop and :func:`run_path_nb`: Numba re-optimises every caller's module with its
-    callees linked in, so each level of calls above the step loop cost a cold compile seconds.
+    callees linked in, so each level of calls above the step loop added seconds to a cold compile.
     """
     n_assets = inp.asset_p.shape[0]
     if (work.zc.shape[0] != n_assets * inp.n_sub or work.log_price.shape[0] != n_assets

@@ -94,7 +94,7 @@ def simulate(
     seed = spec.seed if seed is None else seed
     cache = os.environ.get("NUMBA_CACHE_DIR", "")
     if cache and not kernels_cached(Path(cache)):
-        click.echo(f"compiling the simulator's kernels into {cache}: once, about 20 s on 2 cores "
+        click.echo(f"compiling the simulator's kernels into {cache}: once, about 9 s on 2 cores "
                    "(`prometheus-sim warmup`, which `make setup` runs, does it ahead)", err=True)  # fmt: skip
     started = time.perf_counter()
     Market.simulate(spec.with_horizon(2), seed=seed, n_paths=1)  # loads (or compiles) the kernels, timed apart

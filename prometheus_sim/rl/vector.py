@@ -11,19 +11,18 @@ market alone, so :class:`EnvPool` tabulates them per (path, step) when the env i
 very functions a snapshot calls (memory: paths x steps x A float64 ranks and x 6 float32 market
 state, about 15 MB for 64 paths of 10 years of daily bars; the feature tail is float32 too). Autoreset is Gymnasium's same-step mode: a truncated env's last
 observation goes to ``infos["final_obs"]`` (mask ``infos["_final_obs"]``) and the returned
-observation is the new episode's first. The step kernel resets a finished env itself, from the env's
-row of an :class:`EpisodeQueue`: episodes (path, start, risk profile) drawn ahead from the vector
-env's own ``np_random``, a few per env at a time (vectorised, not per env). So a batched run and N
-single envs draw different episodes for the same seed; the parity tests replay the batched env's
-draws (``last_draws``) into single envs through ``reset(options=...)``. Monthly contributions are
-zero, as in ``PortfolioEnv``'s draws.
+observation is the new episode's first.
+
+Resets draw (path, start, risk profile) for all envs that need one from the vector env's own
+``np_random`` (vectorised, not per env), so a batched run and N single envs draw different
+episodes for the same seed; the parity tests replay the batched env's draws into single envs
+through ``reset(options=...)``. Monthly contributions are zero, as in ``PortfolioEnv``'s draws.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -38,7 +37,6 @@ from prometheus_sim.rl.prefetch import prefetch_nb
 MARKET_OBS_FROM, N_MARKET_OBS = 17, 6  # the state's market part o[17:23], tabulated per (path, step)
 AMOUNTS = np.array([1e4, 1e5, 1e6])
 PREFETCH_AHEAD = 4  # envs: 2 gave 612/466 ns an env step, 4 519/463, 8 533/562 (two runs, 4,096 envs, 1 thread)
-QUEUE_DEPTH = 4  # episodes drawn ahead per env (EpisodeQueue): a refill every few episodes, not every step
 CACHE_LINE_BYTES = 64  # prefetch loops step one line: CACHE_LINE_BYTES // itemsize elements (8 float64, 16 float32)
 
 
@@ -146,16 +144,9 @@ def prefetch_env_nb(j, blocks, rows, t, end, key, mobs, recent, steps_per_day, p
 def step_envs_nb(
     lo, hi, blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak, kind, cash_index, risky_weight,
     fee_rate, slippage, impact, deposit_step, steps_per_day, period, risk_tolerance, time_to_goal,
-    state, sell, buy, pre_fill, scratch, no_marks, queue, episode, reward_out, done_out, obs_out, final_obs,
-    value_out, step_out, path_out,
+    state, sell, buy, pre_fill, scratch, no_marks, reward_out, done_out, obs_out,
 ):  # fmt: skip
     """Envs ``lo..hi - 1``: plan -> fill -> mark through ``step_row_nb``, the guide's reward, the next observation.
-
-    An env whose episode ends here writes its last observation to ``final_obs`` and starts its next
-    queued episode (:func:`reset_row_nb`), whose first observation goes to ``obs_out``; ``value_out``,
-    ``step_out`` and ``path_out`` keep what the step ended on (the info Gymnasium hands back), and
-    ``done_out`` which envs were reset. (A second Numba call for the resets, with the draws made in
-    NumPy each step, had cost about 60 us a step at 4,096 envs: an eighth of the step at two threads.)
 
     Compiled without Numba's reference counting (``_nrt=False``): every row view the step takes
     (``sell[i]``, ``state.holdings[i]``, ``open[p, s]``...) otherwise costs an atomic increment and
@@ -180,25 +171,16 @@ def step_envs_nb(
         reward_out[i] = pnb.period_reward_stats_row_nb(state, i, vol, sharpe, risk_tolerance[i], time_to_goal[i],
                                                        steps_per_day)  # fmt: skip
         t[i] = t1
-        done = t1 >= end[i]
-        done_out[i] = done
-        value_out[i] = state.value[i]
-        step_out[i] = t1
-        path_out[i] = p
+        done_out[i] = t1 >= end[i]
         observe_row_nb(blocks.close, p, t1, i, state, vol, sharpe, mobs, recent, steps_per_day, risk_tolerance[i],
-                       time_to_goal[i], crypto3, leak, period, scratch[i], final_obs[i] if done else obs_out[i])  # fmt: skip
-        if done:
-            reset_row_nb(i, queue, episode, blocks.close, cash_index, rows, t, end, state, risk_tolerance,
-                         risky_weight, time_to_goal, mobs, recent, steps_per_day, crypto3, leak, period, scratch[i],
-                         obs_out[i])  # fmt: skip
+                       time_to_goal[i], crypto3, leak, period, scratch[i], obs_out[i])  # fmt: skip
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def vector_step_nb(
     blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak, kind, cash_index, risky_weight,
     fee_rate, slippage, impact, deposit_step, steps_per_day, period, risk_tolerance, time_to_goal,
-    state, sell, buy, pre_fill, scratch, no_marks, queue, episode, reward_out, done_out, obs_out, final_obs,
-    value_out, step_out, path_out,
+    state, sell, buy, pre_fill, scratch, no_marks, reward_out, done_out, obs_out,
 ):  # fmt: skip
     """Every env, in chunks across threads (envs are independent: the bytes do not depend on the thread count).
 
@@ -211,58 +193,41 @@ def vector_step_nb(
         step_envs_nb(
             c * chunk, min((c + 1) * chunk, n), blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak,
             kind, cash_index, risky_weight, fee_rate, slippage, impact, deposit_step, steps_per_day, period,
-            risk_tolerance, time_to_goal, state, sell, buy, pre_fill, scratch, no_marks, queue, episode, reward_out,
-            done_out, obs_out, final_obs, value_out, step_out, path_out,
+            risk_tolerance, time_to_goal, state, sell, buy, pre_fill, scratch, no_marks, reward_out, done_out, obs_out,
         )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def reset_row_nb(i, queue, episode, close, cash_index, rows, t, end, state, risk_tolerance, risky_weight, time_to_goal,
-                 mobs, recent, steps_per_day, crypto3, leak, period, scratch, obs_out):  # fmt: skip
-    """Open env i's books in cash for its next queued episode (:class:`EpisodeQueue`, row ``(i, queue.pos[i])``),
-    as ``SimAdapter(start=...)`` does, and write its first observation to ``obs_out``. Explicit loops, no
-    slice views: the step kernel calls this without Numba's reference counting."""
-    k = queue.pos[i]
-    queue.pos[i] = k + 1
-    p = queue.paths[i, k]
-    s = queue.starts[i, k]
-    amount = queue.amounts[i, k]
-    risk_tolerance[i] = queue.risk_tolerance[i, k]
-    risky_weight[i] = queue.risky_weight[i, k]
-    time_to_goal[i] = queue.time_to_goal[i, k]
-    rows[i] = p
-    t[i] = s
-    end[i] = s + episode
-    for a in range(state.holdings.shape[1]):
-        state.holdings[i, a] = 0.0
-        state.basis[i, a] = 0.0
-    state.holdings[i, cash_index] = amount / close[p, s, cash_index]
-    state.basis[i, cash_index] = amount
-    state.fees[i] = 0.0
-    state.notional[i] = 0.0
-    state.last_fill[i] = -(10**9)
-    state.marked[i] = s
-    state.value[i] = amount
-    state.twr[i] = 1.0
-    state.twr_mark[i] = 1.0
-    state.day_growth[i] = 1.0
-    for d in range(state.ring.shape[1]):
-        state.ring[i, d] = 0.0
-    state.ring_n[i] = 0
-    state.contributed[i] = amount
-    vol, sharpe = pnb.trailing_stats_row_nb(state, i)
-    observe_row_nb(close, p, s, i, state, vol, sharpe, mobs, recent, steps_per_day, risk_tolerance[i],
-                   time_to_goal[i], crypto3, leak, period, scratch, obs_out)  # fmt: skip
-
-
-@njit(cache=True, error_model="numpy", _nrt=False)
-def reset_envs_nb(envs, queue, episode, close, cash_index, rows, t, end, state, risk_tolerance, risky_weight,
-                  time_to_goal, mobs, recent, steps_per_day, crypto3, leak, period, scratch, obs_out):  # fmt: skip
-    """Envs ``envs`` start their next queued episodes (:func:`reset_row_nb`): ``reset()`` does all of them."""
+@njit(cache=True, error_model="numpy")
+def reset_rows_nb(
+    envs, paths, starts, amounts, close, cash_index, episode, rows, t, end, state, mobs, recent, steps_per_day,
+    risk_tolerance, time_to_goal, crypto3, leak, period, scratch, obs_out,
+):  # fmt: skip
+    """Open env ``envs[j]``'s books in cash at the close of ``starts[j]`` on path ``paths[j]`` (``SimAdapter(start=...)``)."""
     for j in range(envs.shape[0]):
         i = envs[j]
-        reset_row_nb(i, queue, episode, close, cash_index, rows, t, end, state, risk_tolerance, risky_weight,
-                     time_to_goal, mobs, recent, steps_per_day, crypto3, leak, period, scratch[i], obs_out[i])  # fmt: skip
+        p = paths[j]
+        s = starts[j]
+        rows[i] = p
+        t[i] = s
+        end[i] = s + episode
+        state.holdings[i, :] = 0.0
+        state.holdings[i, cash_index] = amounts[j] / close[p, s, cash_index]
+        state.basis[i, :] = 0.0
+        state.basis[i, cash_index] = amounts[j]
+        state.fees[i] = 0.0
+        state.notional[i] = 0.0
+        state.last_fill[i] = -(10**9)
+        state.marked[i] = s
+        state.value[i] = amounts[j]
+        state.twr[i] = 1.0
+        state.twr_mark[i] = 1.0
+        state.day_growth[i] = 1.0
+        state.ring[i, :] = 0.0
+        state.ring_n[i] = 0
+        state.contributed[i] = amounts[j]
+        vol, sharpe = pnb.trailing_stats_row_nb(state, i)
+        observe_row_nb(close, p, s, i, state, vol, sharpe, mobs, recent, steps_per_day, risk_tolerance[i],
+                       time_to_goal[i], crypto3, leak, period, scratch[i], obs_out[i])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -332,60 +297,6 @@ class ResetDraws:
         return {"path": int(self.paths[j]), "start": int(self.starts[j]), "profile": profile}
 
 
-class QueueArrays(NamedTuple):
-    """:class:`EpisodeQueue`'s arrays as the step kernel reads them: row i is env i's next episodes."""
-
-    paths: np.ndarray  # (n, depth) int64
-    starts: np.ndarray  # (n, depth) int64
-    risk_tolerance: np.ndarray  # (n, depth)
-    time_to_goal: np.ndarray  # (n, depth) int64, months, dated from the market's first step
-    amounts: np.ndarray  # (n, depth)
-    risky_weight: np.ndarray  # (n, depth): the rebalancer's risky share for the risk tolerance
-    pos: np.ndarray  # (n,) int64: env i's next unused column
-
-
-class EpisodeQueue:
-    """Each env's next ``depth`` episodes (:class:`ResetDraws`), drawn ahead for every env in one go.
-
-    Why: autoresets happen inside the step kernel (:func:`reset_row_nb`), which cannot call NumPy's
-    generator; drawing the episodes of the 160-odd envs a week finishes (of 4,096) took five NumPy
-    calls a step besides. Env i's k-th episode after a refill is row (i, k), whichever envs finish
-    when, and a refill (``depth`` x ``num_envs`` draws from the vector env's ``np_random``) happens
-    before a step in which some env could run out: the draws depend on the seed and on which envs
-    finished when, exactly as before, only in another order. The torch twin reads the same queue.
-    """
-
-    def __init__(self, num_envs: int, template: PortfolioEnv, rules: RebalanceRules, depth: int = QUEUE_DEPTH):
-        self.num_envs, self.template, self.rules, self.depth = num_envs, template, rules, depth
-        self.arrays: QueueArrays | None = None
-
-    def refill(self, rng: np.random.Generator) -> None:
-        """Draw every env's next ``depth`` episodes; unused ones are dropped (they are independent draws)."""
-        n, d = self.num_envs, self.depth
-        draws = ResetDraws.draw(rng, n * d, self.template)
-        shaped = {f.name: getattr(draws, f.name).reshape(n, d) for f in fields(ResetDraws)}
-        risky = np.asarray(self.rules.risky_weight(draws.risk_tolerance), dtype=float).reshape(n, d)
-        self.arrays = QueueArrays(**shaped, risky_weight=risky, pos=np.zeros(n, dtype=np.int64))
-
-    def ensure(self, rng: np.random.Generator) -> QueueArrays:
-        """The arrays, refilled first if some env has used all of its episodes (each step resets an env at most once)."""
-        if self.arrays is None or self.arrays.pos.max() >= self.depth:
-            self.refill(rng)
-        return self.arrays
-
-    @staticmethod
-    def draws(arrays: QueueArrays, envs: np.ndarray, columns: np.ndarray) -> ResetDraws:
-        """The draws at rows ``envs``, columns ``columns`` of ``arrays`` (a refill replaces the arrays), as :class:`ResetDraws`."""
-        return ResetDraws(*(getattr(arrays, f.name)[envs, columns] for f in fields(ResetDraws)))
-
-    def take(self, envs: np.ndarray) -> ResetDraws:
-        """Envs ``envs`` use their next episodes (the torch twin's resets; the Numba kernel does this itself)."""
-        q = self.arrays
-        columns = q.pos[envs]
-        q.pos[envs] += 1
-        return self.draws(q, envs, columns)
-
-
 class PortfolioVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` :class:`PortfolioEnv` stepped together in one Numba call (see the module docstring)."""
 
@@ -436,14 +347,9 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         self._scratch = np.zeros((n, pnb.OBS_SIZE + n_assets))
         self._no_marks = np.empty((n, 0))  # no equity recorded: the step kernel's marks window is empty
         self._obs = np.zeros((n, self.single_observation_space.shape[0]), dtype=np.float32)
-        self._final_obs = np.zeros_like(self._obs)
         self._reward = np.zeros(n)
         self._done = np.zeros(n, dtype=np.bool_)
-        self._info_value = np.zeros(n)
-        self._info_step = np.zeros(n, dtype=np.int64)
-        self._info_path = np.zeros(n, dtype=np.int64)
-        self._queue = EpisodeQueue(n, template, self._rules)
-        self._last_reset: tuple[QueueArrays, np.ndarray, np.ndarray] | None = None  # last_draws: arrays, envs, columns
+        self.last_draws: ResetDraws | None = None
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -451,24 +357,9 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"options: the batched env draws its episodes; got {sorted(options)}")
-        self._queue.refill(self.np_random)
-        envs = np.arange(self.num_envs, dtype=np.int64)
-        self._last_reset = (self._queue.arrays, envs, np.zeros(self.num_envs, dtype=np.int64))
-        pool, tpl = self.pool, self.pool.template
-        reset_envs_nb(
-            envs, self._queue.arrays, tpl._episode, self.market.close, pool.cash_index, self.rows, self.t, self.end,
-            self.state, self.risk_tolerance, self.risky_weight, self.time_to_goal, pool.mobs, pool.recent,
-            self.market.steps_per_day, pool.crypto3, tpl.leak_future, tpl._period, self._scratch, self._obs,
-        )  # fmt: skip
+        self._reset_envs(np.arange(self.num_envs, dtype=np.int64))
         self._started = True
-        return self._obs.copy(), {"value": self.state.value.copy(), "step": self.t.copy(), "path": self.rows.copy()}
-
-    @property
-    def last_draws(self) -> ResetDraws | None:
-        """The episodes the last ``reset`` or step started, in env order (``profile(k, ...)``: the k-th of them)."""
-        if self._last_reset is None:
-            return None
-        return EpisodeQueue.draws(*self._last_reset)
+        return self._obs.copy(), self._info()
 
     def step(self, actions):
         if not self._started:
@@ -482,30 +373,46 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             bad = actions[(actions < 0) | (actions >= N_ACTIONS)][0]
             raise ValueError(f"action {bad}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
         pool, tpl, costs = self.pool, self.pool.template, self.costs
-        queue = self._queue.ensure(self.np_random)
-        columns = queue.pos.copy()
         vector_step_nb(
-            self.market.blocks, self.rows, self.t, self.end, actions.astype(np.int64, copy=False), pool.key, pool.mobs,
+            self.market.blocks, self.rows, self.t, self.end, actions.astype(np.int64), pool.key, pool.mobs,
             pool.recent, pool.crypto3, tpl.leak_future, pool.kind, pool.cash_index, self.risky_weight,
             costs.fees_bps / 1e4, costs.slippage_bps / 1e4, costs.impact, pool.deposit_step,
             self.market.steps_per_day, tpl._period, self.risk_tolerance, self.time_to_goal,
-            self.state, self._sell, self._buy, self._pre_fill, self._scratch, self._no_marks, queue, tpl._episode,
-            self._reward, self._done, self._obs, self._final_obs, self._info_value, self._info_step, self._info_path,
+            self.state, self._sell, self._buy, self._pre_fill, self._scratch, self._no_marks, self._reward, self._done,
+            self._obs,
         )  # fmt: skip
-        infos = {"value": self._info_value.copy(), "step": self._info_step.copy(), "path": self._info_path.copy()}
+        infos = self._info()
         done = self._done.copy()
         if done.any():
             final_obs = np.zeros_like(self._obs)  # the finished envs' rows only: a full np.where took longer
-            final_obs[done] = self._final_obs[done]
+            final_obs[done] = self._obs[done]
             infos["final_obs"] = final_obs
             infos["_final_obs"] = done
-            infos["final_value"] = np.where(done, self._info_value, np.nan)
-            envs = np.flatnonzero(done)
-            self._last_reset = (queue, envs, columns[envs])
+            infos["final_value"] = np.where(done, self.state.value, np.nan)
+            self._reset_envs(np.flatnonzero(done))
         return self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, infos
 
     def close_extras(self, **kwargs) -> None:
         self._started = False
+
+    # ------------------------------------------------------------ internals
+
+    def _reset_envs(self, envs: np.ndarray) -> None:
+        tpl = self.pool.template
+        draws = ResetDraws.draw(self.np_random, len(envs), tpl)
+        self.last_draws = draws
+        self.risk_tolerance[envs] = draws.risk_tolerance
+        self.risky_weight[envs] = self._rules.risky_weight(draws.risk_tolerance)
+        self.time_to_goal[envs] = draws.time_to_goal
+        pool = self.pool
+        reset_rows_nb(
+            envs, draws.paths, draws.starts, draws.amounts, self.market.close, pool.cash_index, tpl._episode,
+            self.rows, self.t, self.end, self.state, pool.mobs, pool.recent, self.market.steps_per_day,
+            self.risk_tolerance, self.time_to_goal, pool.crypto3, tpl.leak_future, tpl._period, self._scratch, self._obs,
+        )  # fmt: skip
+
+    def _info(self) -> dict:
+        return {"value": self.state.value.copy(), "step": self.t.copy(), "path": self.rows.copy()}
 
 
 class PooledVectorEnv(gym.vector.VectorEnv):

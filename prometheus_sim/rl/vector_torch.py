@@ -22,7 +22,7 @@ import torch
 from prometheus_sim.portfolio import RebalanceRules
 from prometheus_sim.portfolio import nb as pnb
 from prometheus_sim.rl.env import N_ACTIONS, OBS_BOUND
-from prometheus_sim.rl.vector import EnvPool, EpisodeQueue
+from prometheus_sim.rl.vector import EnvPool, ResetDraws
 
 W = pnb.WINDOW_DAYS
 
@@ -61,7 +61,6 @@ class TorchPortfolioVectorEnv:
         self.t, self.end = torch.zeros_like(self.rows), torch.zeros_like(self.rows)
         self.rt, self.risky, self.ttg = z(n), z(n), z(n)
         self.rng = np.random.default_rng(seed)
-        self.queue = EpisodeQueue(self.n, self.tpl, self.rules)  # the Numba env's episode queue, read the same way
         noncash = torch.ones(a, dtype=torch.bool, device=self.device)
         noncash[self.cash] = False
         self.noncash = noncash
@@ -77,7 +76,6 @@ class TorchPortfolioVectorEnv:
             from gymnasium.utils import seeding
 
             self.rng, _ = seeding.np_random(seed)
-        self.queue.refill(self.rng)
         self._reset(torch.arange(self.n, device=self.device))
         return self._observe(self.t)
 
@@ -85,7 +83,6 @@ class TorchPortfolioVectorEnv:
         actions = torch.as_tensor(actions, device=self.device)
         if actions.shape != (self.n,) or actions.min() < 0 or actions.max() >= N_ACTIONS:
             raise ValueError(f"actions: expected {self.n} integers in 0..{N_ACTIONS - 1}")
-        self.queue.ensure(self.rng)  # where the Numba env refills: the same draws for the same seed
         p, t = self.rows, self.t
         t1 = torch.minimum(t + self.period, self.end)
         sell, buy = self._plan(actions, p, t)
@@ -268,7 +265,8 @@ class TorchPortfolioVectorEnv:
         return obs.to(torch.float32)
 
     def _reset(self, envs: torch.Tensor):
-        draws = self.queue.take(envs.cpu().numpy())
+        k = int(envs.numel())
+        draws = ResetDraws.draw(self.rng, k, self.tpl)
         self.last_draws = draws
         as_t = lambda a, dt=self.dtype: torch.as_tensor(a, dtype=dt, device=self.device)  # noqa: E731
         p, s = as_t(draws.paths, torch.long), as_t(draws.starts, torch.long)

@@ -21,7 +21,7 @@ from prometheus_sim.portfolio import (
     Trade,
     plan_actions,
 )
-from prometheus_sim.portfolio.nb import execute_orders_nb, reward_nb
+from prometheus_sim.portfolio.nb import WINDOW_DAYS, execute_orders_nb, new_state, reward_nb, trailing_stats_row_nb
 
 BOOK = AssetBook.from_kinds(("BTC", "ETH", "USDC", "BOND"), ("crypto", "crypto", "stable", "bond"))
 PRICES = np.array([[50_000.0, 2_500.0, 1.0, 100.0]])
@@ -310,3 +310,22 @@ def test_cost_basis_is_what_was_paid_so_unrealized_pnl_starts_at_minus_the_fees(
                       sell.sell_fraction, sell.buy_fraction, 0.0, 0.0, 0.0, fees, notional)  # fmt: skip
     assert basis[0, 0] == pytest.approx(1_800.0)
     assert basis[0, 2] == pytest.approx(5_000.0 + 0.4 * 3_000.0 / 1.001 * 1.1)
+
+
+def test_trailing_stats_are_the_sample_statistics_of_the_filled_window():
+    """Volatility and Sharpe over the ring's filled days, at every fill (the sums run four at a time, then a tail)."""
+    rng = np.random.default_rng(5)
+    state = new_state(np.ones(1), np.ones(1), 2, 0)
+    state.ring[0] = rng.normal(0.001, 0.02, WINDOW_DAYS)
+    for pushed in range(WINDOW_DAYS + 6):
+        state.ring_n[0] = pushed
+        vol, sharpe = trailing_stats_row_nb(state, 0)
+        window = state.ring[0, : min(pushed, WINDOW_DAYS)]
+        if window.size < 2:
+            assert (vol, sharpe) == (0.0, 0.0)
+            continue
+        sd = window.std(ddof=1)
+        assert vol == pytest.approx(sd * math.sqrt(365.0), rel=1e-12)
+        assert sharpe == pytest.approx(window.mean() / sd * math.sqrt(365.0), rel=1e-12)
+    state.ring[0] = 0.01  # a flat window: no volatility, and a Sharpe of 0 rather than a division by zero
+    assert trailing_stats_row_nb(state, 0) == (0.0, 0.0)

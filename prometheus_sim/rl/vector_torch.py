@@ -223,9 +223,9 @@ class TorchPortfolioVectorEnv:
         mean = torch.where(filled, self.ring, 0.0).sum(dim=1) / torch.clamp(nf, min=1.0)
         var = torch.where(filled, (self.ring - mean[:, None]) ** 2, 0.0).sum(dim=1) / torch.clamp(nf - 1.0, min=1.0)
         sd = torch.sqrt(var)
-        ok = n >= 2
+        ok = (n >= 2) & (sd > pnb.FLAT_SD * mean.abs())  # as trailing_stats_row_nb: a flat window has no volatility
         vol = torch.where(ok, sd * np.sqrt(pnb.DAYS_PER_YEAR), 0.0)
-        sharpe = torch.where(ok & (sd > 0), mean / torch.where(sd > 0, sd, 1.0) * np.sqrt(pnb.DAYS_PER_YEAR), 0.0)
+        sharpe = torch.where(ok, mean / torch.where(ok, sd, 1.0) * np.sqrt(pnb.DAYS_PER_YEAR), 0.0)
         return vol, sharpe
 
     def _months(self, step):

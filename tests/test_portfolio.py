@@ -327,5 +327,5 @@ def test_trailing_stats_are_the_sample_statistics_of_the_filled_window():
         sd = window.std(ddof=1)
         assert vol == pytest.approx(sd * math.sqrt(365.0), rel=1e-12)
         assert sharpe == pytest.approx(window.mean() / sd * math.sqrt(365.0), rel=1e-12)
-    state.ring[0] = 0.01  # a flat window: no volatility, and a Sharpe of 0 rather than a division by zero
+    state.ring[0] = 0.01  # a flat window: no volatility, and a Sharpe of 0 rather than the mean over rounding noise
     assert trailing_stats_row_nb(state, 0) == (0.0, 0.0)

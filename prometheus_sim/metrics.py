@@ -188,8 +188,18 @@ def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sqrt(np.mean((forecast - actual) ** 2)))
 
 
-def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a normal-approximation confidence interval over independent seeds."""
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def mean_interval(
+    values: np.ndarray, level: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
+) -> tuple[float, float, float]:
+    """Mean and a normal-approximation confidence interval over independent seeds.
+
+    ``bounds`` is the range the metric cannot leave (:data:`METRIC_BOUNDS`): the interval is cut to it,
+    because with few seeds the normal approximation reaches past it (fees of -0.0002 over four seeds),
+    and no mean of such values can lie there.
+    """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:
@@ -198,7 +208,16 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
     if x.size < 2:
         return m, float("nan"), float("nan")
     half = NormalDist().inv_cdf(0.5 + level / 2) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return m, m - half, m + half
+    low, high = bounds
+    return m, max(m - half, low), min(m + half, high)
+
+
+#: The range each bounded metric cannot leave (others are unbounded): what :func:`mean_interval` cuts to.
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "total_return": (-1.0, math.inf), "final_value": (0.0, math.inf), "annual_vol": (0.0, math.inf),
+    "max_drawdown": (0.0, 1.0), "turnover": (0.0, math.inf), "fees_paid": (0.0, math.inf), "psr": (0.0, 1.0),
+    "win_rate": (0.0, 1.0), "n_scored": (0.0, math.inf),
+}  # fmt: skip
 
 
 PATH_METRICS = (

@@ -57,6 +57,12 @@ def test_win_rate_and_intervals():
     mean, lo, hi = m.mean_interval(np.array([1.0, 2.0, 3.0, 4.0]))
     half = 1.959964 * np.std([1, 2, 3, 4], ddof=1) / 2
     assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-6)
+    # a bounded metric's interval stops at its bound (fees over four seeds, one of them large)
+    fees = np.array([0.0, 0.0, 0.0, 0.004])
+    assert m.mean_interval(fees)[1] < 0.0
+    mean, lo, hi = m.mean_interval(fees, bounds=m.METRIC_BOUNDS["fees_paid"])
+    assert mean == pytest.approx(0.001) and lo == 0.0 and hi == m.mean_interval(fees)[2]
+    assert m.mean_interval(np.array([0.9, 1.0, 1.0, 1.0]), bounds=m.METRIC_BOUNDS["win_rate"])[2] == 1.0
     assert m.mae_pct(np.array([110.0]), np.array([100.0])) == pytest.approx(10.0)
     f, a = np.array([110.0, 9.0]), np.array([100.0, 10.0])
     assert m.mae_pct(f, a) == pytest.approx(5.5 / 55 * 100)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from prometheus_sim.metrics import DEFINITIONS, mean_interval
+from prometheus_sim.metrics import DEFINITIONS, METRIC_BOUNDS, UNBOUNDED, mean_interval
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -448,7 +448,9 @@ def summary_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
     for (scenario, strategy), group in metrics.groupby(["scenario", "strategy"], sort=True):
         stats = {}
         for name in SUMMARY_METRICS:
-            mean, low, high = mean_interval(group[name].to_numpy(dtype=float))
+            mean, low, high = mean_interval(
+                group[name].to_numpy(dtype=float), bounds=METRIC_BOUNDS.get(name, UNBOUNDED)
+            )
             stats[name] = {"mean": mean, "low": low, "high": high}
         rows.append({"scenario": scenario, "strategy": strategy, "n_seeds": int(len(group)), "metrics": stats})
     return rows

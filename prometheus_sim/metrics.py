@@ -209,12 +209,15 @@ def mean_interval(
         return m, float("nan"), float("nan")
     half = NormalDist().inv_cdf(0.5 + level / 2) * float(x.std(ddof=1)) / math.sqrt(x.size)
     low, high = bounds
-    return m, max(m - half, low), min(m + half, high)
+    # never past the mean itself: a value outside the range (a day losing more than its equity when a large
+    # deposit lands, say) must not turn the interval inside out
+    return m, min(max(m - half, low), m), max(min(m + half, high), m)
 
 
 #: The range each bounded metric cannot leave (others are unbounded): what :func:`mean_interval` cuts to.
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
-    "total_return": (-1.0, math.inf), "final_value": (0.0, math.inf), "annual_vol": (0.0, math.inf),
+    "total_return": (-1.0, math.inf), "annual_return": (-1.0, math.inf), "final_value": (0.0, math.inf),
+    "annual_vol": (0.0, math.inf),
     "max_drawdown": (0.0, 1.0), "turnover": (0.0, math.inf), "fees_paid": (0.0, math.inf), "psr": (0.0, 1.0),
     "win_rate": (0.0, 1.0), "n_scored": (0.0, math.inf),
 }  # fmt: skip

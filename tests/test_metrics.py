@@ -63,6 +63,9 @@ def test_win_rate_and_intervals():
     mean, lo, hi = m.mean_interval(fees, bounds=m.METRIC_BOUNDS["fees_paid"])
     assert mean == pytest.approx(0.001) and lo == 0.0 and hi == m.mean_interval(fees)[2]
     assert m.mean_interval(np.array([0.9, 1.0, 1.0, 1.0]), bounds=m.METRIC_BOUNDS["win_rate"])[2] == 1.0
+    # values outside the range (they can happen: a day losing more than its equity) never exclude the mean
+    mean, lo, hi = m.mean_interval(np.array([1.9, 1.8, 1.2, 1.1]), bounds=(0.0, 1.0))
+    assert lo <= mean <= hi and mean == pytest.approx(1.5)
     assert m.mae_pct(np.array([110.0]), np.array([100.0])) == pytest.approx(10.0)
     f, a = np.array([110.0, 9.0]), np.array([100.0, 10.0])
     assert m.mae_pct(f, a) == pytest.approx(5.5 / 55 * 100)

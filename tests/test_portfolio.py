@@ -327,5 +327,13 @@ def test_trailing_stats_are_the_sample_statistics_of_the_filled_window():
         sd = window.std(ddof=1)
         assert vol == pytest.approx(sd * math.sqrt(365.0), rel=1e-12)
         assert sharpe == pytest.approx(window.mean() / sd * math.sqrt(365.0), rel=1e-12)
-    state.ring[0] = 0.01  # a flat window: no volatility, and a Sharpe of 0 rather than the mean over rounding noise
+    # flat windows (a price growing by the same share every day, computed day by day as the kernel does):
+    # no volatility, and a Sharpe of 0 rather than the mean over rounding noise
+    for growth in (0.01, 1e-4, 1e-5, 0.0):
+        prices = 100.0 * np.cumprod(np.full(WINDOW_DAYS + 1, 1.0 + growth))
+        state.ring[0] = prices[1:] / prices[:-1] - 1.0
+        assert trailing_stats_row_nb(state, 0) == (0.0, 0.0), growth
+    state.ring[0, 3] = np.nan
     assert trailing_stats_row_nb(state, 0) == (0.0, 0.0)
+    state.ring[0] = rng.normal(0.0, 1e-6, WINDOW_DAYS)  # tiny but real moves keep their volatility
+    assert trailing_stats_row_nb(state, 0)[0] == pytest.approx(state.ring[0].std(ddof=1) * math.sqrt(365.0), rel=1e-9)

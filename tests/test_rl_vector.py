@@ -185,6 +185,28 @@ def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
         np.testing.assert_allclose(r_t.numpy(), r_nb, atol=1e-2)
 
 
+@pytest.mark.parametrize("dtype_name", ["float64", "float32"])
+def test_the_torch_twins_trailing_stats_call_a_flat_window_flat(market, dtype_name):
+    """As trailing_stats_row_nb: a window of equal returns has no volatility and a Sharpe of 0 (not the mean over
+    rounding noise, about 1e8 in float32), while a real window keeps its statistics."""
+    import torch
+
+    from prometheus_sim.portfolio.nb import WINDOW_DAYS
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    dtype = getattr(torch, dtype_name)
+    twin = TorchPortfolioVectorEnv(3, PortfolioVectorEnv(3, market=market).pool, device="cpu", dtype=dtype)
+    prices = 100.0 * torch.cumprod(torch.full((WINDOW_DAYS + 1,), 1.0 + 1e-4, dtype=dtype), 0)
+    real = torch.as_tensor(np.random.default_rng(2).normal(1e-3, 0.02, WINDOW_DAYS), dtype=dtype)
+    twin.ring[:] = torch.stack([prices[1:] / prices[:-1] - 1.0, torch.zeros(WINDOW_DAYS, dtype=dtype), real])
+    twin.ring_n[:] = WINDOW_DAYS
+    vol, sharpe = twin._stats()
+    assert vol[:2].tolist() == [0.0, 0.0] and sharpe[:2].tolist() == [0.0, 0.0]
+    sd = float(real.double().std())
+    assert float(vol[2]) == pytest.approx(sd * np.sqrt(365.0), rel=1e-5)
+    assert float(sharpe[2]) == pytest.approx(float(real.double().mean()) / sd * np.sqrt(365.0), rel=1e-4)
+
+
 def test_prefetch_emits_the_hint_and_changes_no_value():
     """The kernel's prefetch is a real prefetch instruction, leaves every value as it was, and
     compiles to nothing for a strided array (its flat index names no element there)."""

@@ -32,8 +32,9 @@ from numba import njit
 
 MAX_SLIPPAGE = 0.5
 WINDOW_DAYS = 30  # trailing window of the portfolio's volatility and Sharpe, and of asset ranks
-# A window's standard deviation at or below this share of its mean is rounding, not volatility: the two-pass
-# formula leaves about 1e-16 x |mean| for returns that are all the same; real ones are 1e-3 x |mean| and more
+# A window's daily standard deviation at or below this (times |mean| when that is above 1) is rounding, not
+# volatility: a day's return is its growth - 1, so returns that are all the same still differ by about 1e-16;
+# the calmest real portfolio (cash in a stablecoin) moves about 1e-4 a day
 FLAT_SD = 1e-12
 DAYS_PER_YEAR = 365.0
 DAYS_PER_MONTH = 365.0 / 12.0
@@ -461,9 +462,10 @@ def trailing_stats_row_nb(state, i):
         d = ring[i, k] - mean
         a0 += d * d
     sd = math.sqrt(((a0 + a1) + (a2 + a3)) / (n - 1))
-    if sd <= FLAT_SD * abs(mean):
+    if not sd > FLAT_SD * max(abs(mean), 1.0):
         # every return the same (a flat window) leaves only rounding in the deviations: no volatility, and a
-        # Sharpe of 0, as for a window of zeros, rather than mean / 1e-18 (about 1e17, which reached the reward)
+        # Sharpe of 0, as for a window of zeros, rather than mean / 1e-16 (1e12 and more, which reached the
+        # reward); a NaN return gives 0 too, as in the torch twin
         return 0.0, 0.0
     vol = sd * math.sqrt(DAYS_PER_YEAR)
     sharpe = mean / sd * math.sqrt(DAYS_PER_YEAR)

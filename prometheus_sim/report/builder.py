@@ -46,7 +46,8 @@ METRIC_LABELS = {"turnover": "turnover (x per year)", "psr": "psr (probability)"
 
 INTERVAL_NOTE = (
     "Intervals are 95 % confidence intervals of the mean over seeds, by the normal approximation: "
-    "mean ± 1.96 × sample std / sqrt(n), treating seeds as independent draws of the scenario. "
+    "mean ± 1.96 × sample std / sqrt(n), treating seeds as independent draws of the scenario, cut to the "
+    "metric's range (fees, turnover, drawdown and volatility cannot go below 0). "
     "Seeds where a metric is undefined (e.g. win_rate when a strategy made no scored recommendation) "
     "are left out of that metric's mean."
 )

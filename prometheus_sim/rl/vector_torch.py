@@ -223,7 +223,10 @@ class TorchPortfolioVectorEnv:
         mean = torch.where(filled, self.ring, 0.0).sum(dim=1) / torch.clamp(nf, min=1.0)
         var = torch.where(filled, (self.ring - mean[:, None]) ** 2, 0.0).sum(dim=1) / torch.clamp(nf - 1.0, min=1.0)
         sd = torch.sqrt(var)
-        ok = (n >= 2) & (sd > pnb.FLAT_SD * mean.abs())  # as trailing_stats_row_nb: a flat window has no volatility
+        # as trailing_stats_row_nb, a flat window has no volatility; float32's rounding (1.2e-7 of a day's growth)
+        # needs a floor of its own, far below a real portfolio's daily moves (1e-4 and up)
+        flat = pnb.FLAT_SD if self.dtype == torch.float64 else 100.0 * torch.finfo(self.dtype).eps
+        ok = (n >= 2) & (sd > flat * torch.clamp(mean.abs(), min=1.0))
         vol = torch.where(ok, sd * np.sqrt(pnb.DAYS_PER_YEAR), 0.0)
         sharpe = torch.where(ok, mean / torch.where(ok, sd, 1.0) * np.sqrt(pnb.DAYS_PER_YEAR), 0.0)
         return vol, sharpe

@@ -217,9 +217,8 @@ def mean_interval(
 #: The range each bounded metric cannot leave (others are unbounded): what :func:`mean_interval` cuts to.
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "total_return": (-1.0, math.inf), "annual_return": (-1.0, math.inf), "final_value": (0.0, math.inf),
-    "annual_vol": (0.0, math.inf),
-    "max_drawdown": (0.0, 1.0), "turnover": (0.0, math.inf), "fees_paid": (0.0, math.inf), "psr": (0.0, 1.0),
-    "win_rate": (0.0, 1.0), "n_scored": (0.0, math.inf),
+    "annual_vol": (0.0, math.inf), "max_drawdown": (0.0, 1.0), "turnover": (0.0, math.inf),
+    "fees_paid": (0.0, math.inf), "psr": (0.0, 1.0), "win_rate": (0.0, 1.0), "n_scored": (0.0, math.inf),
 }  # fmt: skip
 
 

@@ -88,7 +88,8 @@ def stale_kernel_caches(current: Path) -> list[Path]:
 
     Only when ``current`` is the folder the package chose itself (``PACKAGE_KERNEL_CACHE``: never a
     folder the user set through ``NUMBA_CACHE_DIR``), and only siblings named like a digest (as many
-    hex digits as ``current``'s name) that hold nothing but Numba's cache files (``.nbi``, ``.nbc``): anything else is not ours.
+    hex digits as ``current``'s name) that hold nothing but Numba's cache files (``.nbi``, ``.nbc``):
+    anything else is not ours.
     """
     import prometheus_sim
 

@@ -100,6 +100,26 @@ def test_the_bytes_do_not_depend_on_the_thread_count(market):
     assert roll(1) == roll(numba.config.NUMBA_NUM_THREADS)
 
 
+def test_returned_observations_are_never_written_again(market):
+    """The env hands its observation arrays back without a copy, so it must never write to one again:
+    each step fills a new array, and the resets of finished envs write into the step's own."""
+    vec = PortfolioVectorEnv(70, market=market, episode_days=35, costs=COSTS)
+    first, _ = vec.reset(seed=1)
+    kept = [(first, first.copy())]
+    rng = np.random.default_rng(6)
+    resets = 0
+    for _ in range(12):  # five decisions an episode: autoresets included
+        obs, _, _, truncated, info = vec.step(rng.integers(0, 7, vec.num_envs))
+        kept.append((obs, obs.copy()))
+        resets += int(truncated.sum())
+        if "final_obs" in info:
+            kept.append((info["final_obs"], info["final_obs"].copy()))
+    assert resets > 0
+    assert len({id(array) for array, _ in kept}) == len(kept)
+    for array, snapshot in kept:
+        assert np.array_equal(array, snapshot)
+
+
 def test_pools_split_and_concatenate(market):
     other = Market.simulate(load_scenario(SCENARIOS / "crypto_winter.yaml").with_horizon(300), n_paths=2)
     counts = PooledVectorEnv.split(5, 2)

@@ -240,6 +240,26 @@ def reset_rows_nb(
                        time_to_goal[i], crypto3, leak, period, scratch, obs_out[i])  # fmt: skip
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def reset_envs_nb(
+    envs, paths, starts, amounts, close, cash_index, episode, rows, t, end, state, mobs, recent, steps_per_day,
+    risk_tolerance, time_to_goal, crypto3, leak, period, scratch, obs_out,
+):  # fmt: skip
+    """:func:`reset_rows_nb` for chunks of ``CHUNK_ENVS`` envs across threads, each with its own ``scratch`` row.
+
+    Episodes are fixed in length and start together, so every env of a batch finishes at the same
+    step, which resets all of them: at 4,096 envs the kernel took 0.3-1.0 ms on one thread and
+    0.18-0.22 ms on two (the whole reset, draws included, 0.9-1.0 -> 0.28-0.30 ms at two threads).
+    """
+    k = envs.shape[0]
+    for c in prange((k + CHUNK_ENVS - 1) // CHUNK_ENVS):
+        lo, hi = c * CHUNK_ENVS, min((c + 1) * CHUNK_ENVS, k)
+        reset_rows_nb(
+            envs[lo:hi], paths[lo:hi], starts[lo:hi], amounts[lo:hi], close, cash_index, episode, rows, t, end, state,
+            mobs, recent, steps_per_day, risk_tolerance, time_to_goal, crypto3, leak, period, scratch[c], obs_out,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EnvPool:
     """What a batched env reads of its market pool: blocks, the tabulated ranks and market state, the feature tail."""
@@ -368,9 +388,10 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"options: the batched env draws its episodes; got {sorted(options)}")
+        self._obs = np.empty_like(self._obs)  # every row is written below; see step()
         self._reset_envs(np.arange(self.num_envs, dtype=np.int64))
         self._started = True
-        return self._obs.copy(), self._info()
+        return self._obs, self._info()
 
     def step(self, actions):
         if not self._started:
@@ -384,6 +405,10 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             bad = actions[(actions < 0) | (actions >= N_ACTIONS)][0]
             raise ValueError(f"action {bad}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
         pool, tpl, costs = self.pool, self.pool.template, self.costs
+        # a new array each step, which the kernel fills row by row (every env steps), is handed back as
+        # it is: the env never writes to an observation array it returned, and no copy is made (a copy
+        # of 4,096 observations took about 12 us, a fifth of the step's serial Python part)
+        self._obs = np.empty_like(self._obs)
         vector_step_nb(
             self.market.blocks, self.rows, self.t, self.end, actions.astype(np.int64), pool.key, pool.mobs,
             pool.recent, pool.crypto3, tpl.leak_future, pool.kind, pool.cash_index, self.risky_weight,
@@ -401,7 +426,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             infos["_final_obs"] = done
             infos["final_value"] = np.where(done, self.state.value, np.nan)
             self._reset_envs(np.flatnonzero(done))
-        return self._obs.copy(), self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, infos
+        return self._obs, self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, infos
 
     def close_extras(self, **kwargs) -> None:
         self._started = False
@@ -416,10 +441,10 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         self.risky_weight[envs] = self._rules.risky_weight(draws.risk_tolerance)
         self.time_to_goal[envs] = draws.time_to_goal
         pool = self.pool
-        reset_rows_nb(
+        reset_envs_nb(
             envs, draws.paths, draws.starts, draws.amounts, self.market.close, pool.cash_index, tpl._episode,
             self.rows, self.t, self.end, self.state, pool.mobs, pool.recent, self.market.steps_per_day,
-            self.risk_tolerance, self.time_to_goal, pool.crypto3, tpl.leak_future, tpl._period, self._scratch[0], self._obs,
+            self.risk_tolerance, self.time_to_goal, pool.crypto3, tpl.leak_future, tpl._period, self._scratch, self._obs,
         )  # fmt: skip
 
     def _info(self) -> dict:

@@ -120,6 +120,28 @@ def test_returned_observations_are_never_written_again(market):
         assert np.array_equal(array, snapshot)
 
 
+def test_final_observations_when_all_or_some_envs_finish(market):
+    """Envs finish together (one episode length), and the step hands its own array over as final_obs;
+    when only some finish (here: the odd envs' episodes are made one decision longer), final_obs holds
+    their rows and zeros elsewhere. Both give the same final rows."""
+    together = PortfolioVectorEnv(10, market=market, episode_days=35, costs=COSTS)
+    staggered = PortfolioVectorEnv(10, market=market, episode_days=35, costs=COSTS)
+    together.reset(seed=8)
+    staggered.reset(seed=8)
+    staggered.end[1::2] += together.pool.template._period
+    rng = np.random.default_rng(9)
+    for _ in range(10):
+        actions = rng.integers(0, 7, 10)
+        _, _, _, done_all, info_all = together.step(actions)
+        _, _, _, done_some, info_some = staggered.step(actions)
+        if done_all.any():
+            break
+    assert done_all.all() and info_all["_final_obs"].all()
+    assert (done_some == (np.arange(10) % 2 == 0)).all() and (info_some["_final_obs"] == done_some).all()
+    np.testing.assert_array_equal(info_some["final_obs"][0::2], info_all["final_obs"][0::2])
+    assert not info_some["final_obs"][1::2].any()
+
+
 def test_pools_split_and_concatenate(market):
     other = Market.simulate(load_scenario(SCENARIOS / "crypto_winter.yaml").with_horizon(300), n_paths=2)
     counts = PooledVectorEnv.split(5, 2)

@@ -194,11 +194,13 @@ UNBOUNDED = (-math.inf, math.inf)
 def mean_interval(
     values: np.ndarray, level: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
 ) -> tuple[float, float, float]:
-    """Mean and a normal-approximation confidence interval over independent seeds.
+    """Mean and a Student-t confidence interval (n - 1 degrees of freedom) over independent seeds.
 
-    ``bounds`` is the range the metric cannot leave (:data:`METRIC_BOUNDS`): the interval is cut to it,
-    because with few seeds the normal approximation reaches past it (fees of -0.0002 over four seeds),
-    and no mean of such values can lie there.
+    Student's t, not the normal approximation: with the sample's own standard deviation, mean +-
+    1.96 x std / sqrt(n) covers the mean less often than stated (86 % of the time at four seeds,
+    92 % at ten, for normal values; t is 3.18 at four seeds, 2.09 at twenty, 1.98 at a hundred). ``bounds`` is the range the metric cannot leave
+    (:data:`METRIC_BOUNDS`): the interval is cut to it, because with few seeds it reaches past it
+    (fees of -0.0002 over four seeds), and no mean of such values can lie there.
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
@@ -207,7 +209,9 @@ def mean_interval(
     m = float(x.mean())
     if x.size < 2:
         return m, float("nan"), float("nan")
-    half = NormalDist().inv_cdf(0.5 + level / 2) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    from scipy.special import stdtrit  # imported here: 0.2 s that only the commands which score pay
+
+    half = float(stdtrit(x.size - 1, 0.5 + level / 2)) * float(x.std(ddof=1)) / math.sqrt(x.size)
     low, high = bounds
     # never past the mean itself: a value outside the range (a day losing more than its equity when a large
     # deposit lands, say) must not turn the interval inside out

@@ -55,7 +55,7 @@ def test_win_rate_and_intervals():
     assert m.win_rate(np.array([[1, 0, -1], [1, -1, -1]])) == pytest.approx(2 / 3)
     assert math.isnan(m.win_rate(np.array([-1, -1])))
     mean, lo, hi = m.mean_interval(np.array([1.0, 2.0, 3.0, 4.0]))
-    half = 1.959964 * np.std([1, 2, 3, 4], ddof=1) / 2
+    half = 3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2  # Student's t at 0.975 with 3 degrees of freedom (tables)
     assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-6)
     # a bounded metric's interval stops at its bound (fees over four seeds, one of them large)
     fees = np.array([0.0, 0.0, 0.0, 0.004])

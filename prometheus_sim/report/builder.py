@@ -45,8 +45,9 @@ SUMMARY_METRICS: dict[str, tuple[str, int]] = {
 METRIC_LABELS = {"turnover": "turnover (x per year)", "psr": "psr (probability)"}
 
 INTERVAL_NOTE = (
-    "Intervals are 95 % confidence intervals of the mean over seeds, by the normal approximation: "
-    "mean ± 1.96 × sample std / sqrt(n), treating seeds as independent draws of the scenario, cut to the "
+    "Intervals are 95 % confidence intervals of the mean over seeds, by Student's t: mean ± t × sample "
+    "std / sqrt(n), t with n - 1 degrees of freedom (3.18 at 4 seeds, 2.09 at 20, 1.98 at 100), treating "
+    "seeds as independent draws of the scenario, cut to the "
     "metric's range (fees, turnover, drawdown and volatility cannot go below 0). "
     "Seeds where a metric is undefined (e.g. win_rate when a strategy made no scored recommendation) "
     "are left out of that metric's mean."

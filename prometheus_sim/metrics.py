@@ -198,9 +198,11 @@ def mean_interval(
 
     Student's t, not the normal approximation: with the sample's own standard deviation, mean +-
     1.96 x std / sqrt(n) covers the mean less often than stated (86 % of the time at four seeds,
-    92 % at ten, for normal values; t is 3.18 at four seeds, 2.09 at twenty, 1.98 at a hundred). ``bounds`` is the range the metric cannot leave
-    (:data:`METRIC_BOUNDS`): the interval is cut to it, because with few seeds it reaches past it
-    (fees of -0.0002 over four seeds), and no mean of such values can lie there.
+    92 % at ten, for normal values; t is 3.18 at four seeds, 2.09 at twenty, 1.98 at a hundred).
+
+    ``bounds`` is the range the metric cannot leave (:data:`METRIC_BOUNDS`): the interval is cut to
+    it, because with few seeds it reaches past it (fees of -0.0002 over four seeds), and no mean of
+    such values can lie there.
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]

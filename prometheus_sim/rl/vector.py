@@ -153,10 +153,10 @@ def step_envs_nb(
 
     ``sell``, ``buy``, ``pre_fill`` (A,) and ``scratch`` (OBS_SIZE + A,) are this chunk's work rows,
     rewritten by every env before it reads them: one row per chunk stays in the L1 cache, where a
-    row per env streamed about 500 bytes per env through memory at each step.
+    row per env streamed about 400 bytes per env through memory at each step.
 
     Compiled without Numba's reference counting (``_nrt=False``): every row view the step takes
-    (``sell[i]``, ``state.holdings[i]``, ``open[p, s]``...) otherwise costs an atomic increment and
+    (``state.holdings[i]``, ``open[p, s]``, ``obs_out[i]``...) otherwise costs an atomic increment and
     decrement that Numba's pruning does not remove in a body this size (measured on 4,096 envs, 1
     thread: the step part took 500-620 ns an env with them and 255-295 ns without, same bytes). So
     nothing here allocates (``no_marks``, an (n, 0) array, comes in), and every function it calls must

@@ -204,6 +204,8 @@ def mean_interval(
     it, because with few seeds it reaches past it (fees of -0.0002 over four seeds), and no mean of
     such values can lie there.
     """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: a confidence level in (0, 1), got {level}")
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size == 0:

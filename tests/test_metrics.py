@@ -57,6 +57,9 @@ def test_win_rate_and_intervals():
     mean, lo, hi = m.mean_interval(np.array([1.0, 2.0, 3.0, 4.0]))
     half = 3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2  # Student's t at 0.975 with 3 degrees of freedom (tables)
     assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half), rel=1e-6)
+    for level in (0.0, 1.0, 95.0):
+        with pytest.raises(ValueError, match="level: a confidence level in"):
+            m.mean_interval(np.array([1.0, 2.0]), level=level)
     # a bounded metric's interval stops at its bound (fees over four seeds, one of them large)
     fees = np.array([0.0, 0.0, 0.0, 0.004])
     assert m.mean_interval(fees)[1] < 0.0

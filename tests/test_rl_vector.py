@@ -100,21 +100,27 @@ def test_the_bytes_do_not_depend_on_the_thread_count(market):
     assert roll(1) == roll(numba.config.NUMBA_NUM_THREADS)
 
 
-def test_returned_observations_are_never_written_again(market):
+@pytest.mark.parametrize("staggered", [False, True])
+def test_returned_observations_are_never_written_again(market, staggered):
     """The env hands its observation arrays back without a copy, so it must never write to one again:
-    each step fills a new array, and the resets of finished envs write into the step's own."""
+    each step fills a new array, and the resets write into a new one when every env finished, into
+    the step's own (before it is returned) when some did (staggered: the odd envs' episodes are made
+    one decision longer, so from then on half the envs finish at each of two steps)."""
     vec = PortfolioVectorEnv(70, market=market, episode_days=35, costs=COSTS)
     first, _ = vec.reset(seed=1)
+    if staggered:
+        vec.end[1::2] += vec.pool.template._period
     kept = [(first, first.copy())]
     rng = np.random.default_rng(6)
-    resets = 0
+    resets, partial = 0, 0
     for _ in range(12):  # five decisions an episode: autoresets included
         obs, _, _, truncated, info = vec.step(rng.integers(0, 7, vec.num_envs))
         kept.append((obs, obs.copy()))
         resets += int(truncated.sum())
+        partial += int(truncated.any() and not truncated.all())
         if "final_obs" in info:
             kept.append((info["final_obs"], info["final_obs"].copy()))
-    assert resets > 0
+    assert resets > 0 and (partial > 0) == staggered
     assert len({id(array) for array, _ in kept}) == len(kept)
     for array, snapshot in kept:
         assert np.array_equal(array, snapshot)

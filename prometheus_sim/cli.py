@@ -710,7 +710,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     import json
     import os
 
-    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, METRIC_BOUNDS, UNBOUNDED, mean_interval
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, metric_interval
     from prometheus_sim.portfolio import CostModel
     from prometheus_sim.real import RealDataError
     from prometheus_sim.registry import RegistryError, load_pytorch, resolve
@@ -759,7 +759,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     for (scenario, strategy), group in m.groupby(["scenario", "strategy"], sort=True):
         cells = []
         for score in scores:
-            mean, low, high = mean_interval(group[score].to_numpy(), bounds=METRIC_BOUNDS.get(score, UNBOUNDED))
+            mean, low, high = metric_interval(group[score].to_numpy(), score)
             cells.append(f"{score} {mean:.3f} [{low:.3f}, {high:.3f}]")
         click.echo(f"  {scenario:18s} {strategy:40s} " + "; ".join(cells))
     for r in real:

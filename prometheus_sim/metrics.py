@@ -230,6 +230,11 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 
 
+def metric_interval(values: np.ndarray, metric: str, level: float = 0.95) -> tuple[float, float, float]:
+    """:func:`mean_interval` of a named metric, cut to its range in :data:`METRIC_BOUNDS` (if it has one)."""
+    return mean_interval(values, level, METRIC_BOUNDS.get(metric, UNBOUNDED))
+
+
 PATH_METRICS = (
     "total_return", "annual_return", "annual_vol", "sharpe", "sharpe_excess", "sortino", "max_drawdown", "calmar",
     "turnover", "fees_paid", "psr", "win_rate", "n_scored",

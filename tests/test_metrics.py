@@ -65,6 +65,8 @@ def test_win_rate_and_intervals():
     assert m.mean_interval(fees)[1] < 0.0
     mean, lo, hi = m.mean_interval(fees, bounds=m.METRIC_BOUNDS["fees_paid"])
     assert mean == pytest.approx(0.001) and lo == 0.0 and hi == m.mean_interval(fees)[2]
+    assert m.metric_interval(fees, "fees_paid") == (mean, lo, hi)
+    assert m.metric_interval(fees, "sharpe") == m.mean_interval(fees)  # an unbounded metric is not cut
     assert m.mean_interval(np.array([0.9, 1.0, 1.0, 1.0]), bounds=m.METRIC_BOUNDS["win_rate"])[2] == 1.0
     # values outside the range (they can happen: a day losing more than its equity) never exclude the mean
     mean, lo, hi = m.mean_interval(np.array([1.9, 1.8, 1.2, 1.1]), bounds=(0.0, 1.0))

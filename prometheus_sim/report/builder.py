@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from prometheus_sim.metrics import DEFINITIONS, METRIC_BOUNDS, UNBOUNDED, mean_interval
+from prometheus_sim.metrics import DEFINITIONS, mean_interval, metric_interval
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -47,8 +47,8 @@ METRIC_LABELS = {"turnover": "turnover (x per year)", "psr": "psr (probability)"
 INTERVAL_NOTE = (
     "Intervals are 95 % confidence intervals of the mean over seeds, by Student's t: mean ± t × sample "
     "std / sqrt(n), t with n - 1 degrees of freedom (3.18 at 4 seeds, 2.09 at 20, 1.98 at 100), treating "
-    "seeds as independent draws of the scenario, cut to the "
-    "metric's range (fees, turnover, drawdown and volatility cannot go below 0). "
+    "seeds as independent draws of the scenario, cut to the metric's range (fees, turnover, drawdown and "
+    "volatility cannot go below 0). "
     "Seeds where a metric is undefined (e.g. win_rate when a strategy made no scored recommendation) "
     "are left out of that metric's mean."
 )
@@ -450,9 +450,7 @@ def summary_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
     for (scenario, strategy), group in metrics.groupby(["scenario", "strategy"], sort=True):
         stats = {}
         for name in SUMMARY_METRICS:
-            mean, low, high = mean_interval(
-                group[name].to_numpy(dtype=float), bounds=METRIC_BOUNDS.get(name, UNBOUNDED)
-            )
+            mean, low, high = metric_interval(group[name].to_numpy(dtype=float), name)
             stats[name] = {"mean": mean, "low": low, "high": high}
         rows.append({"scenario": scenario, "strategy": strategy, "n_seeds": int(len(group)), "metrics": stats})
     return rows

@@ -21,7 +21,14 @@ from prometheus_sim.portfolio import (
     Trade,
     plan_actions,
 )
-from prometheus_sim.portfolio.nb import WINDOW_DAYS, execute_orders_nb, new_state, reward_nb, trailing_stats_row_nb
+from prometheus_sim.portfolio.nb import (
+    WINDOW_DAYS,
+    execute_orders_nb,
+    new_state,
+    portfolio_obs_row_nb,
+    reward_nb,
+    trailing_stats_row_nb,
+)  # fmt: skip
 
 BOOK = AssetBook.from_kinds(("BTC", "ETH", "USDC", "BOND"), ("crypto", "crypto", "stable", "bond"))
 PRICES = np.array([[50_000.0, 2_500.0, 1.0, 100.0]])
@@ -312,21 +319,40 @@ def test_cost_basis_is_what_was_paid_so_unrealized_pnl_starts_at_minus_the_fees(
     assert basis[0, 2] == pytest.approx(5_000.0 + 0.4 * 3_000.0 / 1.001 * 1.1)
 
 
+@pytest.mark.parametrize("n_assets", [1, 2, 5, 8, 9, 12])
+def test_top_allocations_are_the_weights_sorted_descending(n_assets):
+    """o[4:14] is ``-np.sort(-weights)[:10]`` and zeros after: the sorting network (up to 8 assets, ties,
+    zeros) and the insertion sort (more) alike."""
+    rng = np.random.default_rng(n_assets)
+    for trial in range(300):
+        w = rng.choice([0.0, 0.1, 0.25, 0.5], size=n_assets) if trial % 2 else rng.uniform(0.0, 1.0, n_assets)
+        o = np.zeros(23)
+        portfolio_obs_row_nb(o, 1.0, 0.0, 0.0, 0.0, w, 0.5, 10.0, 0.0)
+        expected = np.zeros(10)
+        top = -np.sort(-w)[:10]
+        expected[: top.size] = top
+        np.testing.assert_array_equal(o[4:14], expected)
+
+
 def test_trailing_stats_are_the_sample_statistics_of_the_filled_window():
-    """Volatility and Sharpe over the ring's filled days, at every fill (the sums run four at a time, then a tail)."""
+    """Volatility and Sharpe over the ring's filled days, at every fill (one pass, eight sums at a time, then a tail;
+    the deviations are taken from the first day's return, here a crash far from the rest in the second round)."""
     rng = np.random.default_rng(5)
     state = new_state(np.ones(1), np.ones(1), 2, 0)
-    state.ring[0] = rng.normal(0.001, 0.02, WINDOW_DAYS)
-    for pushed in range(WINDOW_DAYS + 6):
-        state.ring_n[0] = pushed
-        vol, sharpe = trailing_stats_row_nb(state, 0)
-        window = state.ring[0, : min(pushed, WINDOW_DAYS)]
-        if window.size < 2:
-            assert (vol, sharpe) == (0.0, 0.0)
-            continue
-        sd = window.std(ddof=1)
-        assert vol == pytest.approx(sd * math.sqrt(365.0), rel=1e-12)
-        assert sharpe == pytest.approx(window.mean() / sd * math.sqrt(365.0), rel=1e-12)
+    for first in (None, -0.5):
+        state.ring[0] = rng.normal(0.001, 0.02, WINDOW_DAYS)
+        if first is not None:
+            state.ring[0, 0] = first
+        for pushed in range(WINDOW_DAYS + 6):
+            state.ring_n[0] = pushed
+            vol, sharpe = trailing_stats_row_nb(state, 0)
+            window = state.ring[0, : min(pushed, WINDOW_DAYS)]
+            if window.size < 2:
+                assert (vol, sharpe) == (0.0, 0.0)
+                continue
+            sd = window.std(ddof=1)
+            assert vol == pytest.approx(sd * math.sqrt(365.0), rel=1e-12)
+            assert sharpe == pytest.approx(window.mean() / sd * math.sqrt(365.0), rel=1e-12)
     # flat windows (a price growing by the same share every day, computed day by day as the kernel does):
     # no volatility, and a Sharpe of 0 rather than the mean over rounding noise
     for growth in (0.01, 1e-4, 1e-5, 0.0):

@@ -658,13 +658,88 @@ def observation_nb(
 def portfolio_obs_row_nb(o, value, unrealized, vol30, sharpe, weights, risk_tolerance, months_to_goal, contribution):
     """The user's part of the state, ``o[0:17]`` (``o`` zeroed by the caller): see :func:`observation_nb`.
 
-    The top allocations are kept sorted by insertion (no allocation: the batched RL environment
-    calls this for every env at every step); ties and order give exactly ``-np.sort(-weights)``.
+    The top allocations are exactly ``-np.sort(-weights)[:10]``, zeros after (no allocation: the
+    batched RL environment calls this for every env at every step): up to eight assets through a
+    sorting network (:func:`_top8_nb`), more by insertion.
     """
     o[0] = value / 1e6
     o[1] = unrealized / value if value > 0.0 else 0.0
     o[2] = vol30
     o[3] = sharpe
+    n_weights = weights.shape[0]
+    if n_weights <= 8 <= OBS_TOP_ALLOCATIONS:
+        _top8_nb(weights, n_weights, o)
+    else:
+        _top_insertion_nb(weights, o)
+    o[14] = risk_tolerance
+    o[15] = months_to_goal / 120.0
+    o[16] = contribution / 1e4
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ce(a, b):
+    """A sorting network's compare-exchange: (larger, smaller), as selects."""
+    return (a if a >= b else b), (b if a >= b else a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _top8_nb(weights, n, o):
+    """``o[4:4 + n]`` = the n <= 8 ``weights`` in descending order, by the 19-comparator sorting network for 8.
+
+    The insertion sort branched on every comparison, and with each env's own mix of holdings those
+    branches were unpredictable: the sort cost about 20 ns an env-step. The network has no data-
+    dependent branch (padding is -inf, which sorts last): about 15 ns an env-step less (4,096 envs,
+    one thread, CPU time, 3 of 4 interleaved rounds; the fourth even). Equal weights are equal
+    numbers, so the order among ties cannot show.
+    """
+    w0 = weights[0] if n > 0 else -np.inf
+    w1 = weights[1] if n > 1 else -np.inf
+    w2 = weights[2] if n > 2 else -np.inf
+    w3 = weights[3] if n > 3 else -np.inf
+    w4 = weights[4] if n > 4 else -np.inf
+    w5 = weights[5] if n > 5 else -np.inf
+    w6 = weights[6] if n > 6 else -np.inf
+    w7 = weights[7] if n > 7 else -np.inf
+    w0, w2 = _ce(w0, w2)
+    w1, w3 = _ce(w1, w3)
+    w4, w6 = _ce(w4, w6)
+    w5, w7 = _ce(w5, w7)
+    w0, w4 = _ce(w0, w4)
+    w1, w5 = _ce(w1, w5)
+    w2, w6 = _ce(w2, w6)
+    w3, w7 = _ce(w3, w7)
+    w0, w1 = _ce(w0, w1)
+    w2, w3 = _ce(w2, w3)
+    w4, w5 = _ce(w4, w5)
+    w6, w7 = _ce(w6, w7)
+    w2, w4 = _ce(w2, w4)
+    w3, w5 = _ce(w3, w5)
+    w1, w4 = _ce(w1, w4)
+    w3, w6 = _ce(w3, w6)
+    w1, w2 = _ce(w1, w2)
+    w3, w4 = _ce(w3, w4)
+    w5, w6 = _ce(w5, w6)
+    if n > 0:
+        o[4] = w0
+    if n > 1:
+        o[5] = w1
+    if n > 2:
+        o[6] = w2
+    if n > 3:
+        o[7] = w3
+    if n > 4:
+        o[8] = w4
+    if n > 5:
+        o[9] = w5
+    if n > 6:
+        o[10] = w6
+    if n > 7:
+        o[11] = w7
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _top_insertion_nb(weights, o):
+    """``o[4:14]``: the ten largest ``weights`` in descending order, kept sorted by insertion (any count)."""
     n_top = min(OBS_TOP_ALLOCATIONS, weights.shape[0])
     filled = 0
     for a in range(weights.shape[0]):
@@ -678,9 +753,6 @@ def portfolio_obs_row_nb(o, value, unrealized, vol30, sharpe, weights, risk_tole
         o[4 + k] = w
         if filled < n_top:
             filled += 1
-    o[14] = risk_tolerance
-    o[15] = months_to_goal / 120.0
-    o[16] = contribution / 1e4
 
 
 @njit(cache=True, error_model="numpy")

@@ -14,6 +14,9 @@ import hashlib
 import itertools
 import json
 import math
+import re
+import typing
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -48,7 +51,6 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(lines))
 
 
-_NUMBERS = (float, int, float | None, int | None)
 _FIELD_MARK = "@field "  # a model-level error about one of its fields: _describe moves the name into the path
 
 
@@ -59,17 +61,50 @@ class _Strict(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_booleans_as_numbers(cls, data: Any) -> Any:
-        """YAML reads ``yes``, ``no``, ``on``, ``true`` as booleans; pydantic would take them as 1 or 0."""
-        if isinstance(data, dict):
-            for name, value in data.items():
-                field = cls.model_fields.get(name)
-                if isinstance(value, bool) and field is not None and field.annotation in _NUMBERS:
-                    raise ValueError(
-                        f"{_FIELD_MARK}{name}: must be a number, got {value!r} "
-                        "(YAML reads yes/no/on/off/true/false as booleans)"
-                    )
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        """A number is written as one, in a plain field and inside a list or mapping of numbers alike:
+        YAML reads ``yes``, ``no``, ``on``, ``true`` as booleans and a quoted value as text, which pydantic
+        would take as 1, 0 or the number the text spells. A date is written as one too (an integer
+        would be taken as seconds since 1970)."""
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is None:
+                continue
+            if _admits(field.annotation, float, int):
+                text_ok = _admits(field.annotation, str)
+                found = _first_inside(
+                    value, lambda v, text_ok=text_ok: isinstance(v, bool) or (isinstance(v, str) and not text_ok)
+                )
+                if found is not None:
+                    where, bad = found
+                    why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
+                           else "a quoted value is text: write the number without quotes")  # fmt: skip
+                    raise ValueError(f"{_FIELD_MARK}{name}{where}: must be a number, got {bad!r} ({why})")
+            elif _admits(field.annotation, dt.date) and isinstance(value, int | float) and not isinstance(value, bool):
+                raise ValueError(f"{_FIELD_MARK}{name}: must be a date (YYYY-MM-DD), got {value!r}")
         return data
+
+
+def _admits(annotation: Any, *types: type) -> bool:
+    """Whether a field's type is one of ``types`` or a union or container of them (a nested model checks its own)."""
+    if annotation in types:
+        return True
+    return any(_admits(arg, *types) for arg in typing.get_args(annotation))
+
+
+def _first_inside(value: Any, wrong: Callable[[Any], bool], where: str = "") -> tuple[str, Any] | None:
+    """(subscript path, the element) of the first element of ``value`` (itself, or inside its lists and
+    mappings' values) for which ``wrong`` holds: the path reads ``""``, ``"[0][1]"``, ``"['BTC/ETH']"``."""
+    if wrong(value):
+        return where, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        found = _first_inside(item, wrong, f"{where}[{key!r}]")
+        if found is not None:
+            return found
+    return None
 
 
 # ---------------------------------------------------------------- assets and processes
@@ -421,6 +456,8 @@ class ScenarioSpec(_Strict):
 
 
 class _DuplicateKey(yaml.YAMLError):
+    """A mapping key YAML allows and a scenario cannot: one given twice, or one that is not a name."""
+
     def __init__(self, path: str, problem: str):
         super().__init__(problem)
         self.path, self.problem = path, problem
@@ -435,6 +472,13 @@ _ScenarioLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# YAML 1.1 (PyYAML) reads 1e9 and 2.5e10 as text (its floats need a dot and a signed exponent); YAML 1.2
+# and every user read them as numbers. Numbers are strict here (text is not a number), so they resolve.
+_ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -442,6 +486,8 @@ def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode,
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
+        if not isinstance(key, Hashable):  # YAML allows `? [a, b]` as a key; no scenario field is named so
+            raise _DuplicateKey("", f"line {line}: a key must be a name, got the {type(key).__name__} {key!r}")
         if key in seen:
             raise _DuplicateKey(str(key), f"key {key!r} is given twice (lines {seen[key]} and {line}); remove one")
         seen[key] = line

@@ -209,6 +209,17 @@ def test_validation_holes_are_closed(tmp_path):
     }
     with pytest.raises(ScenarioError, match=r"regimes\.transition\[1\]\[0\]: must be a number, got False"):
         ScenarioSpec.from_dict(minimal_dict(regimes=regimes))
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text(text.replace("vol: 0.55", 'vol: "0.55"', 1))
+    with pytest.raises(
+        ScenarioError, match=r"assets\[0\]\.vol: must be a number, got '0\.55' \(a quoted value is text"
+    ):
+        load_scenario(quoted)
+    epoch = tmp_path / "epoch.yaml"
+    epoch.write_text(text.replace("start_date: 2024-01-01", "start_date: 0"))
+    with pytest.raises(ScenarioError, match=r"start_date: must be a date \(YYYY-MM-DD\), got 0"):
+        load_scenario(epoch)
+    assert load_scenario(SCENARIOS / "default.yaml").assets[0].volume.daily_usd == 2.5e10  # written 2.5e10, unquoted
     listed_key = tmp_path / "listed_key.yaml"
     listed_key.write_text(text + "? [vol, drift]\n: 1\n")
     with pytest.raises(ScenarioError, match=r"line \d+: a key must be a name, got the list \['vol', 'drift'\]"):

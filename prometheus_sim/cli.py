@@ -727,7 +727,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     try:
         name, version = resolve(model_ref)
         seeds = parse_seeds(seed_text)
-        meta = getattr(load_pytorch(f"{name}@{version}")[0], "meta", {}) or {}
+        meta = getattr(load_pytorch(f"{name}@{version}")[0], "meta", None)
+        if not isinstance(meta, dict) or meta.get("kind") != "prometheus-dqn":  # refused here, not in each worker
+            raise ValueError(
+                f"--model {model_ref}: {name}/{version} is not a prometheus DQN policy (no policy metadata)"
+            )
         trained_on = set(meta.get("seeds", []))
         if trained_on & set(seeds):
             raise ValueError(
@@ -812,6 +816,8 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     from prometheus_sim.real import SHIPPED_DATA
     from prometheus_sim.real_market import import_market
 
+    if real_from is not None and not use_real and not dirs:
+        raise ValueError("--real-from: there is no real market to cut (give --real or a saved real market folder)")
     sources = []
     try:
         if use_real:

@@ -151,6 +151,26 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
 
     res = runner.invoke(main, ["policy", "evaluate", "default", "--seeds", "0-2", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "were used in training" in res.output
+    res = runner.invoke(
+        main, ["policy", "evaluate", "default", "--real-from", "2023-10-01", "--out", str(tmp_path / "y")]
+    )
+    assert res.exit_code == 2 and "--real-from: there is no real market to cut" in res.output, res.output
+
+
+def test_policy_evaluate_refuses_a_model_that_is_not_a_policy(tmp_path, mlflow_store):
+    """Any registered PyTorch model resolves; one without the policy's metadata is refused before the sweep
+    (it used to fail in every worker, leaving a half-written OUT and NaN action shares)."""
+    import mlflow.pytorch
+
+    mlflow.set_tracking_uri(mlflow_store)
+    with mlflow.start_run():
+        mlflow.pytorch.log_model(torch.nn.Linear(3, 7), name="model", serialization_format="pickle",
+                                 pip_requirements=["torch==2.13.0"], registered_model_name="not-a-policy")  # fmt: skip
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "not-a-policy@latest", "--seeds",
+                                    "1000-1001", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--model not-a-policy@latest: not-a-policy/1 is not a prometheus DQN policy" in res.output
+    assert not (tmp_path / "pe").exists()
 
 
 def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
@@ -247,6 +267,14 @@ def test_bad_training_settings_are_refused():
         DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.1, train_every=2)
     with pytest.raises(ValueError, match="cpu_threads: must be >= 1 or None, got 0"):
         DQNArgs(scenarios=("x",), seeds=(1,), cpu_threads=0)
+    with pytest.raises(ValueError, match=r"seed: must be >= 0 .*, got -1"):
+        DQNArgs(scenarios=("x",), seeds=(1,), seed=-1)
+    with pytest.raises(
+        ValueError, match=r"learning_starts: 5000 is not below total_steps \(4096\): no gradient update"
+    ):
+        DQNArgs(scenarios=("x",), seeds=(1,), total_steps=4096, learning_starts=5000)
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--seed", "-1"])
+    assert res.exit_code == 2 and "seed: must be >= 0" in res.output, res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--env-backend", "jax"])
     assert res.exit_code == 2 and "Invalid value for '--env-backend'" in res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--replay-ratio", "-1"])

@@ -105,6 +105,11 @@ class DQNArgs:
             raise ValueError(f"num_envs: must be >= 1, got {self.num_envs}")
         if self.total_steps < self.num_envs:
             raise ValueError(f"total_steps: must be >= num_envs ({self.num_envs}), got {self.total_steps}")
+        if self.seed < 0:
+            raise ValueError(f"seed: must be >= 0 (it seeds NumPy, torch and the envs), got {self.seed}")
+        if self.learning_starts >= self.total_steps:
+            raise ValueError(f"learning_starts: {self.learning_starts} is not below total_steps ({self.total_steps}): "
+                             "no gradient update would be made")  # fmt: skip
         if not self.scenarios or not self.seeds:
             raise ValueError("scenarios and seeds: at least one of each")
         if not 0.0 < self.exploration_fraction <= 1.0:
@@ -316,6 +321,9 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
                 mlflow.log_metrics({k: v for k, v in row.items() if k != "step" and np.isfinite(v)}, step=row["step"])
                 bar.set_postfix(ret=f"{recent:.2f}", eps=f"{eps:.2f}")
         envs.close()
+        if updates == 0:  # an untrained network must not become the latest registered policy
+            raise ValueError(f"no gradient update was made in {n_iters * num_envs} env steps (replay ratio {ratio:g}, "
+                             f"learning_starts {args.learning_starts}): nothing registered")  # fmt: skip
         counts = action_counts.cpu().numpy()
         share = counts / counts.sum()
         meta = {

@@ -18,13 +18,14 @@ Spec (Gymnasium's conventions):
 * **Reward**: the guide's reward of the decision's period, as the venue computes it for backtests
   (:func:`prometheus_sim.portfolio.nb.period_rewards_nb`).
 * **Period**: one decision every ``period_days`` (default 7: weekly). The guide's reward makes
-  all-cash the best policy at both periods tried: mean episode reward (182 days, ``default``, 100
-  episodes, +- standard error) daily: hold -9.2 +- 1.1, buy-and-hold -232 +- 11, rebalance every
-  day -224 +- 11; weekly: hold -1.3 +- 0.2, buy-and-hold -23.4 +- 3.2, rebalance every week
-  -22.2 +- 3.3 (the reward penalises volatility and drawdown far more than it pays return). Weekly
-  is the default because it ranks the policies the same way at a seventh of the trading costs.
-  That is a property of the guide's reward, stated, not tuned away: a policy trained on it learns
-  to hold cash.
+  all-cash the best policy at both periods tried: mean reward per episode (182 days from a cash
+  start, ``default`` at seed 7, 100 paths x 5 starts, +- standard error; ``benchmarks/reward_scale.py``)
+  daily: hold (cash) -12.1 +- 0.4, buy-and-hold -262.8 +- 5.9, 60/40 -317.4 +- 9.6; weekly: hold
+  -1.8 +- 0.1, buy-and-hold -27.4 +- 1.6, 60/40 -16.1 +- 1.4 (the reward penalises volatility and
+  drawdown far more than it pays return). Weekly is the default: both periods put cash first, and
+  weekly decides at a seventh of the trading costs (buy-and-hold and 60/40 swap places between the
+  two). That is a property of the guide's reward, stated, not tuned away: a policy trained on it
+  learns to hold cash.
 * **Start**: a path of the pool, a start day after the features' warm-up, and a risk profile are
   drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``); the
   portfolio opens in cash at the close of the start day (the deposit valued at that close), and

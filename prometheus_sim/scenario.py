@@ -80,11 +80,21 @@ class _Strict(BaseModel):
                 if found is not None:
                     where, bad = found
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
-                           else "a quoted value is text: write the number without quotes")  # fmt: skip
+                           else _why_text(bad))  # fmt: skip
                     raise ValueError(f"{_FIELD_MARK}{name}{where}: must be a number, got {bad!r} ({why})")
             elif _admits(field.annotation, dt.date) and isinstance(value, int | float) and not isinstance(value, bool):
                 raise ValueError(f"{_FIELD_MARK}{name}: must be a date (YYYY-MM-DD), got {value!r}")
         return data
+
+
+def _why_text(text: str) -> str:
+    """Why a number arrived as text, said so that the fix is plain."""
+    try:
+        float(text)
+    except ValueError:
+        return "it is text"
+    return ("a quoted value is text: write the number without quotes (a YAML 1.1 loader such as "
+            "yaml.safe_load also reads 1e9 as text; load_scenario reads it as a number)")  # fmt: skip
 
 
 def _admits(annotation: Any, *types: type) -> bool:
@@ -177,7 +187,8 @@ class ProcessSpec(_Strict):
 class VolumeSpec(_Strict):
     """Traded volume: a daily notional, scaled up on days with large absolute returns."""
 
-    daily_usd: float = Field(default=1.0e9, gt=0.0, le=1.0e15)
+    daily_usd: float = Field(default=1.0e9, ge=1.0, le=1.0e15,
+                             description="volume is notional / price: below a dollar it underflows to 0 at high prices")  # fmt: skip
     abs_return_sensitivity: float = Field(default=0.5, ge=0.0, le=100.0, description="x |return| / step vol")
     noise: float = Field(default=0.25, ge=0.0, le=2.0, description="lognormal noise std")
 

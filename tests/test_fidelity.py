@@ -122,8 +122,17 @@ def extreme_scenarios(draw):
     shocks = [{"type": "crash", "day": draw(st.integers(0, days - 1)), "size": draw(st.sampled_from([-3.0, 3.0])),
                "vol_mult": 10.0, "duration_days": 300} for _ in range(min(n_crashes, 300))]  # fmt: skip
     shocks += [{"type": "rate_hike", "day": d % days, "bps": 1000.0} for d in range(draw(st.integers(0, 80)))]
-    shocks += [{"type": "whale_dump", "day": 5, "size": -3.0, "whale_mult": 1000.0, "inflow_mult": 1000.0,
-                "duration_days": 365}]  # fmt: skip
+    shocks += [
+        {
+            "type": "whale_dump",
+            "day": 5 + k % 3,
+            "size": -3.0,
+            "whale_mult": 1000.0,
+            "inflow_mult": 1000.0,
+            "duration_days": 365,
+        }
+        for k in range(draw(st.integers(1, 120)))
+    ]  # fmt: skip (stacked: 1000^120)
     shocks += [{"type": "depeg", "day": 3, "asset": "C", "depth": 0.99, "recovery_half_life_days": 3650.0}]
     signals = [{"name": f"s{g}", "source": "whale_transactions", "threshold": -1e6, "transform": "change",
                 "lag_days": 1, "duration_days": 364, "effect": "vol", "strength": 10.0} for g in range(3)]  # fmt: skip

@@ -28,6 +28,9 @@ O_FLOW_VOL = 9
 O_FLOW_BETA = 10
 N_ONCHAIN_PARAMS = 11
 ACTIVE_LOG_BAND = 10.0  # active addresses stay within their trend x e^+-10, so the count stays an exact integer
+# Whale dumps in effect together multiply their whale and inflow multipliers, up to the most one dump may
+# set (scenario.WhaleDumpShock's bound): 120 stacked dumps of 1000x made 1000^120, and the series infinite.
+SHOCK_MULT_MAX = 1000.0
 
 # Column order of the on-chain block (matches scenario.ONCHAIN_COLUMNS).
 C_WHALE = 0

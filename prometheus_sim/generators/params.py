@@ -143,8 +143,8 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
         elif isinstance(shock, WhaleDumpShock):
             a = names.index(shock.asset) if shock.asset is not None else driver
             end = min(n_steps, (shock.day + shock.duration_days) * spd)
-            shock_whale[start:end] *= shock.whale_mult
-            shock_inflow[start:end] *= shock.inflow_mult
+            np.minimum(shock_whale[start:end] * shock.whale_mult, oc.SHOCK_MULT_MAX, out=shock_whale[start:end])
+            np.minimum(shock_inflow[start:end] * shock.inflow_mult, oc.SHOCK_MULT_MAX, out=shock_inflow[start:end])
             shock_jump[min(n_steps - 1, start + spd), a] += shock.size
         elif isinstance(shock, RateHikeShock):
             shock_rate[start] += shock.bps / 10_000.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -36,20 +37,39 @@ def _default_numba_cache() -> None:
 
     ``.cache/numba/<kernel_sources_digest()>`` in the project when the package runs from a writable
     checkout (``make`` and a plain ``prometheus-sim`` call alike), else
-    ``$XDG_CACHE_HOME/prometheus-sim/numba/<digest>`` (``~/.cache/...``). Set before Numba is
-    imported, which reads it once. A folder the user sets is taken as it is (Numba's own rule then
-    applies: only a change to a function's own file recompiles it).
+    ``$XDG_CACHE_HOME/prometheus-sim/numba/<digest>`` (``~/.cache/...``), else, when neither can be
+    written (no home, a read-only one), a folder of this user's under the system's temporary
+    directory: the first of them that can be created and written. Numba itself would otherwise fall
+    back to ``__pycache__`` next to the package, where the digest no longer guards against stale
+    kernels. Set before Numba is imported, which reads it once. A folder the user sets is taken as it
+    is (Numba's own rule then applies: only a change to a function's own file recompiles it).
     """
     global PACKAGE_KERNEL_CACHE
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").exists() and os.access(checkout, os.W_OK):
-        base = checkout / ".cache" / "numba"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prometheus-sim" / "numba"
-    PACKAGE_KERNEL_CACHE = base / kernel_sources_digest()
-    os.environ["NUMBA_CACHE_DIR"] = str(PACKAGE_KERNEL_CACHE)
+    candidates = []
+    if (checkout / "pyproject.toml").exists():
+        candidates.append(checkout / ".cache" / "numba")
+    home = os.environ.get("XDG_CACHE_HOME") or Path(os.path.expanduser("~")) / ".cache"
+    candidates.append(Path(home) / "prometheus-sim" / "numba")
+    candidates.append(Path(tempfile.gettempdir()) / f"prometheus-sim-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    digest = kernel_sources_digest()
+    PACKAGE_KERNEL_CACHE = writable_folder([base / digest for base in candidates])
+    if PACKAGE_KERNEL_CACHE is not None:
+        os.environ["NUMBA_CACHE_DIR"] = str(PACKAGE_KERNEL_CACHE)
+
+
+def writable_folder(candidates: list[Path]) -> Path | None:
+    """The first of ``candidates`` that exists or can be made, and can be written to; None if none can."""
+    for folder in candidates:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                return folder
+        except OSError:
+            continue
+    return None
 
 
 #: The kernel cache folder the package chose (None when the user set ``NUMBA_CACHE_DIR``): the only
@@ -57,4 +77,4 @@ def _default_numba_cache() -> None:
 PACKAGE_KERNEL_CACHE: Path | None = None
 _default_numba_cache()
 
-__all__ = ["PACKAGE_KERNEL_CACHE", "__version__", "kernel_sources_digest"]
+__all__ = ["PACKAGE_KERNEL_CACHE", "__version__", "kernel_sources_digest", "writable_folder"]

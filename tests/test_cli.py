@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -54,6 +55,21 @@ def test_the_package_picks_a_numba_cache_when_none_is_set(tmp_path):
     mine = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "NUMBA_CACHE_DIR": str(tmp_path)},
                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     assert mine == [str(tmp_path)] * 2
+
+
+def test_the_cache_folder_is_one_that_can_be_written(tmp_path):
+    """No writable home (an unset or read-only one): the package still picks a folder of its own, never
+    Numba's fallback next to the package files, where the digest would not guard against stale kernels."""
+    from prometheus_sim import writable_folder
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, so no folder can be made under it")
+    assert (
+        writable_folder([blocked / "numba", Path("/proc/no/such"), tmp_path / "ok" / "numba"])
+        == tmp_path / "ok" / "numba"
+    )
+    assert (tmp_path / "ok" / "numba").is_dir()
+    assert writable_folder([blocked / "numba"]) is None
 
 
 def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(tmp_path):

@@ -135,3 +135,11 @@ def test_bad_input_is_refused(market):
         PortfolioEnv(scenario="no_such_scenario")
     with pytest.raises(ValueError, match="leave no room"):
         PortfolioEnv(market=market, episode_days=400)
+    with pytest.raises(ValueError, match=r"episode_days: must be at least period_days \(30\), got 7"):
+        PortfolioEnv(market=market, period_days=30, episode_days=7)
+    with pytest.raises(ValueError, match="period_days: must be >= 1, got 0"):
+        PortfolioEnv(market=market, period_days=0)
+    with pytest.raises(ValueError, match=rf"path {market.n_paths}: must be in 0..{market.n_paths - 1}"):
+        env.reset(options={"path": market.n_paths})
+    with pytest.raises(ValueError, match="path -1: must be in"):
+        env.reset(options={"path": -1})

@@ -160,8 +160,12 @@ def test_pools_split_and_concatenate(market):
     for _ in range(5):
         obs, reward, term, trunc, info = env.step(np.zeros(5, dtype=np.int64))
     assert trunc.all() and info["_final_obs"].all() and np.isfinite(reward).all()
+    assert info["final_value"].shape == (5,) and np.isfinite(info["final_value"]).all()  # each pool's, kept
     with pytest.raises(ValueError, match="fewer than the 2 market pools"):
         PooledVectorEnv.split(1, 2)
+    for wrong in (np.zeros(6, dtype=np.int64), np.zeros(4, dtype=np.int64)):  # never dropped or split unevenly
+        with pytest.raises(ValueError, match=r"actions: expected 5 integers, got shape \(\d,\)"):
+            env.step(wrong)
 
 
 def test_bad_input_is_refused(market):
@@ -180,15 +184,20 @@ def test_bad_input_is_refused(market):
 
 
 def test_a_profile_draw_round_trips_to_reset_options(market):
+    """A batched env's draw, handed to a single env's reset, opens the same episode: same observation."""
     vec = PortfolioVectorEnv(2, market=market, episode_days=35)
-    vec.reset(seed=11)
-    opts = vec.last_draws.profile(1, 1)
+    obs, _ = vec.reset(seed=11)
+    opts = vec.last_draws.profile(1, market.steps_per_day)
     assert isinstance(opts["profile"], RiskProfile) and 0 <= opts["path"] < market.n_paths
+    single = PortfolioEnv(market=market, episode_days=35)
+    first, _ = single.reset(options=opts)
+    np.testing.assert_array_equal(first, obs[1])
 
 
 @pytest.mark.parametrize("leak", [False, True])
 def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
-    """float64 on CPU: the same draws and actions give the same observations, rewards and values (1e-9)."""
+    """float64 on CPU: the same draws and actions give the same observations, rewards and values (1e-12;
+    the observations are float32 on both sides, computed in float64 first)."""
     import torch
 
     from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
@@ -198,7 +207,7 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
     twin = TorchPortfolioVectorEnv(n, vec.pool, device="cpu", dtype=torch.float64)
     o_nb, _ = vec.reset(seed=4)
     o_t = twin.reset(seed=4).numpy()
-    np.testing.assert_allclose(o_t, o_nb, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(o_t, o_nb, rtol=1e-12, atol=1e-12)
     rng = np.random.default_rng(3)
     for _ in range(16):  # several autoresets (5 decisions an episode)
         actions = rng.integers(0, 7, n)
@@ -208,9 +217,9 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
         np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(i_t["value"].numpy(), np.where(d_nb, i_nb.get("final_value", i_nb["value"]),
                                                                   i_nb["value"]), rtol=1e-12)  # fmt: skip
-        np.testing.assert_allclose(o_t.numpy(), o_nb, rtol=1e-5, atol=1e-5)  # float32 observations
+        np.testing.assert_allclose(o_t.numpy(), o_nb, rtol=1e-12, atol=1e-12)
         if d_nb.any():
-            np.testing.assert_allclose(i_t["final_obs"].numpy()[d_nb], i_nb["final_obs"][d_nb], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(i_t["final_obs"].numpy()[d_nb], i_nb["final_obs"][d_nb], rtol=1e-12, atol=1e-12)
 
 
 def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
@@ -231,6 +240,9 @@ def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
         _, r_t, _, i_t = twin.step(torch.as_tensor(actions))
         np.testing.assert_allclose(i_t["value"].numpy(), vec.state.value, rtol=1e-4)
         np.testing.assert_allclose(r_t.numpy(), r_nb, atol=1e-2)
+    for wrong in (torch.full((n,), 2.5), torch.ones(n, dtype=torch.bool), torch.zeros(n + 1, dtype=torch.int64)):
+        with pytest.raises(ValueError, match=f"actions: expected {n} integers in 0..6"):
+            twin.step(wrong)  # a float action is not truncated to one, nor a flag taken as action 1
 
 
 @pytest.mark.parametrize("dtype_name", ["float64", "float32"])

@@ -115,9 +115,12 @@ class PortfolioEnv(gym.Env):
     ):
         from prometheus_sim.market import Market
 
-        if n_paths < 1 or period_days < 1 or episode_days < period_days:
-            raise ValueError(f"n_paths >= 1, period_days >= 1 and episode_days >= period_days are required; got "
-                             f"{n_paths}, {period_days}, {episode_days}")  # fmt: skip
+        if market is None and n_paths < 1:
+            raise ValueError(f"n_paths: must be >= 1, got {n_paths}")
+        if period_days < 1:
+            raise ValueError(f"period_days: must be >= 1, got {period_days}")
+        if episode_days < period_days:
+            raise ValueError(f"episode_days: must be at least period_days ({period_days}), got {episode_days}")
         if market is None:
             spec = _resolve(scenario)
             if horizon_days is not None:
@@ -157,6 +160,8 @@ class PortfolioEnv(gym.Env):
         options = options or {}
         rng = self.np_random
         self._path = int(options.get("path", rng.integers(self.market.n_paths)))
+        if not 0 <= self._path < self.market.n_paths:
+            raise ValueError(f"path {self._path}: must be in 0..{self.market.n_paths - 1} (the pool's paths)")
         last_start = self.market.n_steps - 1 - self._episode
         start = int(options.get("start", rng.integers(self._first, last_start + 1)))
         if not 0 <= start <= last_start:

@@ -491,6 +491,8 @@ class PooledVectorEnv(gym.vector.VectorEnv):
 
     def step(self, actions):
         actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions: expected {self.num_envs} integers, got shape {actions.shape}")
         outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self._bounds[:-1], self._bounds[1:], strict=True)]
         obs, rew, term, trunc = (np.concatenate([o[k] for o in outs]) for k in range(4))
         return obs, rew, term, trunc, self._merge([o[4] for o in outs])
@@ -504,6 +506,8 @@ class PooledVectorEnv(gym.vector.VectorEnv):
             merged["final_obs"] = np.concatenate([i.get("final_obs", np.zeros((len(i["value"]), width), np.float32))
                                                   for i in infos])  # fmt: skip
             merged["_final_obs"] = np.concatenate([i.get("_final_obs", np.zeros(len(i["value"]), bool)) for i in infos])
+            merged["final_value"] = np.concatenate([i.get("final_value", np.full(len(i["value"]), np.nan))
+                                                    for i in infos])  # fmt: skip
         return merged
 
 

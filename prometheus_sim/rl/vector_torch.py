@@ -81,8 +81,10 @@ class TorchPortfolioVectorEnv:
 
     def step(self, actions: torch.Tensor):
         actions = torch.as_tensor(actions, device=self.device)
-        if actions.shape != (self.n,) or actions.min() < 0 or actions.max() >= N_ACTIONS:
-            raise ValueError(f"actions: expected {self.n} integers in 0..{N_ACTIONS - 1}")
+        if (actions.shape != (self.n,) or actions.dtype.is_floating_point or actions.dtype.is_complex
+                or actions.dtype == torch.bool or actions.min() < 0 or actions.max() >= N_ACTIONS):  # fmt: skip
+            raise ValueError(f"actions: expected {self.n} integers in 0..{N_ACTIONS - 1}, got {actions.dtype} "
+                             f"shaped {tuple(actions.shape)}")  # fmt: skip
         p, t = self.rows, self.t
         t1 = torch.minimum(t + self.period, self.end)
         sell, buy = self._plan(actions, p, t)

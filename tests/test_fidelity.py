@@ -40,7 +40,9 @@ def test_the_truth_standardises_every_process_to_std_one(kind, steps_per_day):
     z = (r - m.truth.drift[:, 1:, 0]) / m.truth.vol[:, 1:, 0]
     calm = m.truth.jumps[:, 1:, 0] == 0  # away from jumps
     n = calm.sum()
-    assert abs(z[calm].std() - 1.0) < 4 * math.sqrt(2 / n) + 0.01, z[calm].std()
+    # four standard errors of a normal sample's std (1 / sqrt(2n)); 4 sqrt(2 / n) + 0.01, the variance's, let a
+    # truth a few percent off pass
+    assert abs(z[calm].std() - 1.0) < 4 * math.sqrt(1 / (2 * n)) + 0.005, z[calm].std()
     assert abs(z[calm].mean()) < 4 / math.sqrt(n) + 0.02
 
 

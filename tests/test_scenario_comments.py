@@ -57,3 +57,64 @@ def test_the_comment_real_data_counts_hold(path):
         table = compare(market, closes, start, end)
         got = (int(table["inside"].sum()), len(table))
         assert got == (int(inside), int(total)), f"{path.name} {start}..{end}: comment {inside}/{total}, now {got}"
+
+
+def _final_ratio(m: Market, a: int) -> np.ndarray:
+    return m.close[:, -1, a] / m.close[:, 0, a]
+
+
+def _variance_ratio_10(m: Market, a: int) -> float:
+    """Median over paths of var(10-day log return) / (10 var(daily log return)): below 1 is mean reversion."""
+    r = np.diff(np.log(m.close[:, :, a]), axis=1)
+    r10 = np.lib.stride_tricks.sliding_window_view(r, 10, axis=1).sum(axis=-1)
+    return float(np.median(r10.var(axis=1) / (10.0 * r.var(axis=1))))
+
+
+def _active_outside_shocks(m: Market, spec, signal: str) -> float:
+    """Share of path-days a signal is in effect outside the 14 days from each dated shock's day."""
+    g = list(m.truth.signal_names).index(signal)
+    quiet = np.ones(m.n_steps, dtype=bool)
+    for shock in spec.shocks:
+        quiet[shock.day * m.steps_per_day : (shock.day + 14) * m.steps_per_day] = False
+    return float(m.truth.signal_active[:, quiet, g].mean())
+
+
+# per asset: (statistic, tolerance as (absolute, relative): the larger of the two applies)
+ASSET_STATS = {
+    "q05": (lambda m, f, a, n: float(np.percentile(_final_ratio(m, a), 5)), (0.02, 0.15)),  # close[last] / close[0]
+    "q95": (lambda m, f, a, n: float(np.percentile(_final_ratio(m, a), 95)), (0.02, 0.15)),
+    "below": (lambda m, f, a, n: float(np.mean(_final_ratio(m, a) < 1.0)), (0.05, 0.0)),  # share of paths
+    "mdd": (lambda m, f, a, n: float(f[(n, "max_drawdown")]), (0.03, 0.0)),  # median maximum drawdown
+    "kurt": (lambda m, f, a, n: float(f[(n, "excess_kurtosis")]), (0.3, 0.2)),  # median excess kurtosis
+    "vr10": (lambda m, f, a, n: _variance_ratio_10(m, a), (0.05, 0.0)),
+}
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_comment_stats_hold(path):
+    """`# check-stats:` holds the other figures a scenario's comment states, as ``SUBJECT STAT VALUE`` items:
+    an asset with one of ``ASSET_STATS``, ``regime flips`` (a year, within 10 %), or a signal's
+    ``active_outside`` (share of days in effect away from the dated shocks, within 25 %). 200 paths, the seed."""
+    from prometheus_sim.facts import stylised_facts
+
+    lines = [line for line in path.read_text().splitlines() if line.startswith("# check-stats:")]
+    if not lines:
+        pytest.skip(f"{path.name} states no such figures")
+    items = [item.split() for item in lines[0].removeprefix("# check-stats:").split(",")]
+    spec = load_scenario(path)
+    m = Market.simulate(spec, n_paths=200)
+    facts = stylised_facts(m)["median"]
+    off = {}
+    for subject, stat, value in items:
+        expected = float(value)
+        if subject == "regime" and stat == "flips":
+            got, (absolute, relative) = (np.diff(m.truth.regime, axis=1) != 0).sum(axis=1).mean() * 365.0 / (
+                m.n_steps / m.steps_per_day - 1), (0.0, 0.1)  # fmt: skip
+        elif stat == "active_outside":
+            got, (absolute, relative) = _active_outside_shocks(m, spec, subject), (0.0, 0.25)
+        else:
+            fn, (absolute, relative) = ASSET_STATS[stat]
+            got = fn(m, facts, m.assets.index(subject), subject)
+        if abs(got - expected) > max(absolute, relative * abs(expected)):
+            off[f"{subject} {stat}"] = (expected, round(float(got), 4))
+    assert items and not off, f"{path.name}: comment vs engine: {off}"

@@ -647,11 +647,18 @@ def policy() -> None:
 @click.option("--env-backend", type=click.Choice(["numba", "torch"]), default=None,
               help="The batched env: numba (host) or its torch twin on --device [default: torch on cuda, else numba].")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--checkpoints",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="State dicts of the network logged along the run (the run's checkpoints/ artifacts).",
+)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
-                 device: str, env_backend: str | None, seed: int, tracking_uri: str | None,
+                 device: str, env_backend: str | None, seed: int, checkpoints: int, tracking_uri: str | None,
                  progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
@@ -662,7 +669,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
-            env_backend=env_backend, seed=seed, tracking_uri=tracking_uri,
+            env_backend=env_backend, seed=seed, checkpoints=checkpoints, tracking_uri=tracking_uri,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()

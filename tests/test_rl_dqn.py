@@ -53,8 +53,18 @@ def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
 
 
 def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, tiny_dqn):
+    import mlflow.pytorch
+    from mlflow import MlflowClient
+
     assert tiny_dqn.history and np.isfinite(tiny_dqn.history[-1]["steps_per_s"])
     assert abs(sum(tiny_dqn.meta["training_action_share"]) - 1.0) < 1e-9
+    # five checkpoints along the run (128 vector steps of 4 envs), the last the registered policy's weights
+    saved = [a.path for a in MlflowClient(mlflow_store).list_artifacts(tiny_dqn.run_id, "checkpoints")]
+    assert saved == [f"checkpoints/step_{s:010d}" for s in (100, 204, 304, 408, 512)], saved
+    net = QNetwork(tiny_dqn.meta["obs_dim"])
+    net.load_state_dict(mlflow.pytorch.load_state_dict(f"runs:/{tiny_dqn.run_id}/{saved[-1]}"))
+    for mine, theirs in zip(net.state_dict().values(), tiny_dqn.model.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs)
     runner = CliRunner()
     res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
                                "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
@@ -267,6 +277,8 @@ def test_bad_training_settings_are_refused():
         DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.1, train_every=2)
     with pytest.raises(ValueError, match="cpu_threads: must be >= 1 or None, got 0"):
         DQNArgs(scenarios=("x",), seeds=(1,), cpu_threads=0)
+    with pytest.raises(ValueError, match="checkpoints: must be >= 0, got -1"):
+        DQNArgs(scenarios=("x",), seeds=(1,), checkpoints=-1)
     with pytest.raises(ValueError, match=r"seed: must be >= 0 .*, got -1"):
         DQNArgs(scenarios=("x",), seeds=(1,), seed=-1)
     with pytest.raises(

@@ -27,7 +27,8 @@ dozen envs gain little from a second thread, and on a busy machine OpenMP thread
 for each other cost far more than they give: measured on this 2-core machine under load, a
 16-env Numba step took 12 ms at 2 threads and 0.13 ms at 1, a gradient step 50-70 ms against 8 ms).
 Metrics and the policy go to MLflow; the policy is registered as ``prometheus-dqn`` with its
-metadata (observation layout, period, scenarios' digests, seeds).
+metadata (observation layout, period, scenarios' digests, seeds), and ``checkpoints`` state dicts
+of the online network along the run are logged to its artifacts (``checkpoints/step_<env steps>``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class DQNArgs:
     cpu_threads: int | None = 1
     """threads torch and the Numba env use during the run (restored after); None leaves both as they are"""
     seed: int = 0
+    checkpoints: int = 5
+    """the online network's state dict is logged to the run's artifacts this many times, evenly spaced
+    (``checkpoints/step_<env steps>``; the last is the registered policy's); 0 for none"""
     tracking_uri: str | None = None
     register_as: str = DQN_NAME
     progress: bool = False
@@ -105,6 +109,8 @@ class DQNArgs:
             raise ValueError(f"num_envs: must be >= 1, got {self.num_envs}")
         if self.total_steps < self.num_envs:
             raise ValueError(f"total_steps: must be >= num_envs ({self.num_envs}), got {self.total_steps}")
+        if self.checkpoints < 0:
+            raise ValueError(f"checkpoints: must be >= 0, got {self.checkpoints}")
         if self.seed < 0:
             raise ValueError(f"seed: must be >= 0 (it seeds NumPy, torch and the envs), got {self.seed}")
         if self.learning_starts >= self.total_steps:
@@ -268,6 +274,7 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
     obs = envs.reset(seed=args.seed)
     n_iters = args.total_steps // num_envs
     explore_iters = max(1, int(args.exploration_fraction * n_iters))
+    saves = {n_iters * (k + 1) // args.checkpoints - 1 for k in range(args.checkpoints)} if args.checkpoints else set()
     ratio = args.updates_per_env_step
     owed, updates = 0, 0  # gradient updates owed to the env steps so far (the replay ratio), and made
     loss = torch.tensor(float("nan"))
@@ -320,6 +327,9 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
                 history.append(row)
                 mlflow.log_metrics({k: v for k, v in row.items() if k != "step" and np.isfinite(v)}, step=row["step"])
                 bar.set_postfix(ret=f"{recent:.2f}", eps=f"{eps:.2f}")
+            if it in saves:  # load one with QNetwork(obs_dim).load_state_dict(mlflow.pytorch.load_state_dict(uri))
+                state = {k: v.detach().cpu() for k, v in q.state_dict().items()}  # loads on any machine
+                mlflow.pytorch.log_state_dict(state, f"checkpoints/step_{(it + 1) * num_envs:010d}")
         envs.close()
         if updates == 0:  # an untrained network must not become the latest registered policy
             raise ValueError(f"no gradient update was made in {n_iters * num_envs} env steps (replay ratio {ratio:g}, "

@@ -74,9 +74,7 @@ class _Strict(BaseModel):
                 continue
             if _admits(field.annotation, float, int):
                 text_ok = _admits(field.annotation, str)
-                found = _first_inside(
-                    value, lambda v, text_ok=text_ok: isinstance(v, bool) or (isinstance(v, str) and not text_ok)
-                )
+                found = _first_inside(value, lambda v, text_ok=text_ok: _not_a_number(v, text_ok))
                 if found is not None:
                     where, bad = found
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
@@ -87,14 +85,25 @@ class _Strict(BaseModel):
         return data
 
 
+# What YAML 1.1 (PyYAML's safe_load) reads as text and YAML 1.2 as a number: 1e9, 2.5e10 (no dot or no
+# exponent sign). Scenarios are written so; such text from a caller's own loader is taken as the number.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+def _not_a_number(value: Any, text_ok: bool) -> bool:
+    """A boolean, or text that is not an exponent float (a quoted ``"0.55"`` is text, not a number)."""
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, str) and not text_ok and not _EXPONENT_FLOAT.match(value)
+
+
 def _why_text(text: str) -> str:
     """Why a number arrived as text, said so that the fix is plain."""
     try:
         float(text)
     except ValueError:
         return "it is text"
-    return ("a quoted value is text: write the number without quotes (a YAML 1.1 loader such as "
-            "yaml.safe_load also reads 1e9 as text; load_scenario reads it as a number)")  # fmt: skip
+    return "a quoted value is text: write the number without quotes"
 
 
 def _admits(annotation: Any, *types: type) -> bool:
@@ -484,10 +493,10 @@ _ScenarioLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 # YAML 1.1 (PyYAML) reads 1e9 and 2.5e10 as text (its floats need a dot and a signed exponent); YAML 1.2
-# and every user read them as numbers. Numbers are strict here (text is not a number), so they resolve.
+# and every user read them as numbers: here they resolve as numbers, so a quoted one stays text.
 _ScenarioLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    _EXPONENT_FLOAT,
     list("-+0123456789."),
 )
 

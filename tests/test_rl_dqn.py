@@ -172,8 +172,10 @@ def test_policy_evaluate_refuses_a_model_that_is_not_a_policy(tmp_path, mlflow_s
     (it used to fail in every worker, leaving a half-written OUT and NaN action shares)."""
     import mlflow.pytorch
 
-    mlflow.set_tracking_uri(mlflow_store)
-    with mlflow.start_run():
+    from prometheus_sim import registry
+
+    uri = registry.configure(mlflow_store)
+    with mlflow.start_run(experiment_id=registry.experiment("not-a-policy", uri)):  # artifacts beside the store
         mlflow.pytorch.log_model(torch.nn.Linear(3, 7), name="model", serialization_format="pickle",
                                  pip_requirements=["torch==2.13.0"], registered_model_name="not-a-policy")  # fmt: skip
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "not-a-policy@latest", "--seeds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from prometheus_sim.cli import main
@@ -220,6 +221,8 @@ def test_validation_holes_are_closed(tmp_path):
     with pytest.raises(ScenarioError, match=r"start_date: must be a date \(YYYY-MM-DD\), got 0"):
         load_scenario(epoch)
     assert load_scenario(SCENARIOS / "default.yaml").assets[0].volume.daily_usd == 2.5e10  # written 2.5e10, unquoted
+    # PyYAML's own safe_load reads 2.5e10 as text: a caller's dict from it still validates, with the number
+    assert ScenarioSpec.from_dict(yaml.safe_load(text)).assets[0].volume.daily_usd == 2.5e10
     listed_key = tmp_path / "listed_key.yaml"
     listed_key.write_text(text + "? [vol, drift]\n: 1\n")
     with pytest.raises(ScenarioError, match=r"line \d+: a key must be a name, got the list \['vol', 'drift'\]"):

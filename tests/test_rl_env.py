@@ -131,6 +131,8 @@ def test_bad_input_is_refused(market):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action 7: must be an integer in 0..6"):
         env.step(7)
+    with pytest.raises(ValueError, match="action True: must be an integer in 0..6"):
+        env.step(True)
     with pytest.raises(ValueError, match="neither a file nor a shipped scenario"):
         PortfolioEnv(scenario="no_such_scenario")
     with pytest.raises(ValueError, match="leave no room"):

@@ -181,9 +181,10 @@ class PortfolioEnv(gym.Env):
     def step(self, action):
         if self._snap is None:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(action) and not (
-            isinstance(action, (int, np.integer)) and 0 <= action < N_ACTIONS
-        ):
+        if isinstance(action, (bool, np.bool_)) or (
+            not self.action_space.contains(action)
+            and not (isinstance(action, (int, np.integer)) and 0 <= action < N_ACTIONS)
+        ):  # a flag is not an action: True would run as action 1
             raise ValueError(f"action {action!r}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
         self._adapter.submit(self._t, self._snap.plan(np.array([int(action)])))
         self._t = min(self._t + self._period, self._end)

@@ -493,7 +493,7 @@ _ScenarioLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 # YAML 1.1 (PyYAML) reads 1e9 and 2.5e10 as text (its floats need a dot and a signed exponent); YAML 1.2
-# and every user read them as numbers: here they resolve as numbers, so a quoted one stays text.
+# and every user read them as numbers, and so does this loader.
 _ScenarioLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     _EXPONENT_FLOAT,

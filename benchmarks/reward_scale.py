@@ -8,7 +8,7 @@ environment's (``PortfolioEnv``'s defaults): the books open in cash at the close
 the features' warm-up, a risk profile drawn as the env draws it (risk tolerance uniform in [0, 1], 6 to
 120 months to the goal), 182 days of decisions; its reward is the sum over its decisions, reported as
 the mean over paths x starts with its standard error. ``sixty_forty`` keeps its monthly rebalance;
-``hold`` never trades (cash); ``buy_and_hold`` buys equal weights at the first decision.
+``hold`` never trades (cash); ``buy_and_hold`` buys the profile's target weights at the first decision.
 
 Run from the repository root::
 

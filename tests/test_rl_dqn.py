@@ -36,6 +36,8 @@ def test_bad_arguments_are_refused():
             check_device("cuda")
     with pytest.raises(ValueError, match="cpu or cuda"):
         check_device("tpu")
+    with pytest.raises(ValueError, match=r"'cuda:abc': cpu or cuda\[:n\]"):
+        check_device("cuda:abc")
     res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "0"])
     assert res.exit_code == 2 and "num_envs: must be >= 1" in res.output
 
@@ -268,6 +270,15 @@ def test_the_replay_ratio_sets_the_gradient_updates(mlflow_store):
     assert res.exit_code == 0, res.output
     # 64 vector steps; 64 transitions are stored after the 16th: 2 updates on each of the last 49
     assert "98 gradient updates at 0.5 per env step, torch env" in res.output
+
+
+def test_a_cuda_index_beyond_the_machines_devices_is_refused(monkeypatch):
+    """On a machine with two GPUs (torch's answers stood in: this one has none), cuda:1 is taken, cuda:7 is not."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("cuda:1") == "cuda:1" and check_device("cuda") == "cuda"
+    with pytest.raises(ValueError, match=r"--device cuda:7: this machine has 2 CUDA device\(s\), cuda:0..cuda:1"):
+        check_device("cuda:7")
 
 
 def test_bad_training_settings_are_refused():

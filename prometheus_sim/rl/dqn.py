@@ -155,10 +155,16 @@ class DQNResult:
 
 def check_device(device: str) -> str:
     """The device, or a clear error when it is not on this machine (not a crash deep in torch)."""
+    import re
+
+    form = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
+    if form is None:
+        raise ValueError(f"--device {device!r}: cpu or cuda[:n]")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device on this machine (torch sees none); use --device cpu")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise ValueError(f"--device {device!r}: cpu or cuda[:n]")
+    if form.group(1) is not None and int(form.group(1)) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ValueError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
     return device
 
 

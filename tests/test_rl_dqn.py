@@ -40,6 +40,12 @@ def test_bad_arguments_are_refused():
         check_device("cuda:abc")
     res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "0"])
     assert res.exit_code == 2 and "num_envs: must be >= 1" in res.output
+    # the same refusals through the CLI, before any market is simulated or model loaded
+    res = CliRunner().invoke(main, ["policy", "train", "no_such_scenario"])
+    assert res.exit_code == 2 and "neither a file nor a shipped scenario" in res.output, res.output
+    if not torch.cuda.is_available():
+        res = CliRunner().invoke(main, ["policy", "train", "default", "--device", "cuda"])
+        assert res.exit_code == 2 and "no CUDA device on this machine" in res.output, res.output
 
 
 def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
@@ -167,6 +173,37 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
         main, ["policy", "evaluate", "default", "--real-from", "2023-10-01", "--out", str(tmp_path / "y")]
     )
     assert res.exit_code == 2 and "--real-from: there is no real market to cut" in res.output, res.output
+
+
+def test_policy_evaluate_flags_a_collapsed_policy(tmp_path, mlflow_store, tiny_dqn):
+    """A policy whose every decision is one action (here: a network that always values sell_major highest) is
+    flagged by name, whatever it scores."""
+    import copy
+
+    import mlflow.pytorch
+
+    from prometheus_sim import registry
+    from prometheus_sim.portfolio import Action
+
+    collapsed = copy.deepcopy(tiny_dqn.model)
+    with torch.no_grad():
+        collapsed.net[-1].weight.zero_()
+        collapsed.net[-1].bias.copy_(torch.arange(7) == int(Action.SELL_MAJOR))
+    uri = registry.configure(mlflow_store)
+    with mlflow.start_run(experiment_id=registry.experiment("collapsed", uri)):  # artifacts beside the store
+        mlflow.pytorch.log_model(collapsed, name="model", serialization_format="pickle",
+                                 pip_requirements=["torch==2.13.0"], registered_model_name="collapsed-dqn")  # fmt: skip
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "collapsed-dqn@latest", "--seeds",
+                                    "100-101", "--horizon-days", "120", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "FLAG: 100% of the policy's decisions are sell_major: a collapsed policy" in res.output, res.output
+
+
+def test_policy_evaluate_refuses_a_model_the_registry_lacks(tmp_path, mlflow_store):
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "no-such-policy@latest",
+                                    "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and "no-such-policy" in res.output and "not in the registry" in res.output, res.output
+    assert not (tmp_path / "pe").exists()
 
 
 def test_policy_evaluate_refuses_a_model_that_is_not_a_policy(tmp_path, mlflow_store):

@@ -59,7 +59,7 @@ class SimAdapter:
         self.config = config or SimConfig()
         self.users = np.arange(market.n_paths, dtype=np.int64)
         self.profiles = RiskProfiles.of(profiles or RiskProfile(), market.n_paths)
-        self.book = AssetBook.from_kinds(market.assets, market.asset_kinds)
+        self.book = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes)
         self.steps_per_day = market.steps_per_day
         self.n_steps = market.n_steps
         self._kind = self.book.kind_codes

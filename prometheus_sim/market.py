@@ -273,6 +273,13 @@ class Market:
         return list(self._kinds)
 
     @property
+    def asset_sizes(self) -> list[float] | None:
+        """Each asset's declared daily dollar volume (the scenario's ``volume.daily_usd``), the size that
+        orders the crypto assets the guide's state features (:func:`~prometheus_sim.portfolio.model.crypto_by_size`);
+        None for a real market, whose data states no size."""
+        return None if self.spec is None else [float(a.volume.daily_usd) for a in self.spec.assets]
+
+    @property
     def name(self) -> str:
         """The scenario's name, or the real market's."""
         return self._name

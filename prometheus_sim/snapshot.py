@@ -150,15 +150,15 @@ class SnapshotBatch:
     def observation(self) -> np.ndarray:
         """The guide's 32-value DQN state per user, shape (n_users, 32) (:func:`~prometheus_sim.portfolio.nb.observation_nb`).
 
-        BTC and ETH stand for the first two crypto assets in the market's column order (zeros
-        where it has fewer); ``time_to_goal`` counts down from the profile's months.
+        BTC and ETH stand for the market's two largest crypto assets (``book.featured``: BTC and ETH
+        by name, then by declared size; zeros where it has fewer); ``time_to_goal`` counts down from
+        the profile's months.
         """
         from prometheus_sim.portfolio import nb
 
         n = self.n_users
         kind = self.book.kind_codes
-        crypto = [a for a in range(len(kind)) if kind[a] == nb.KIND_CRYPTO][:2]
-        pair = np.array(crypto + [-1] * (2 - len(crypto)), dtype=np.int64)
+        pair = self.book.featured_columns(2)
         out = np.empty((n, nb.OBS_SIZE))
         nb.observation_nb(
             self.history.close, np.arange(n, dtype=np.int64), self.step, self.steps_per_day, kind, pair,

@@ -48,7 +48,7 @@ class DQNStrategy(BatchStrategy):
         """(n_users, obs_dim) float32, as the env builds them."""
         from prometheus_sim.rl.env import observation_vector, recent_features
 
-        recent = recent_features(snapshot_features(snapshots), list(snapshots.book.kinds))[:, -1]
+        recent = recent_features(snapshot_features(snapshots), snapshots.book.featured)[:, -1]
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)
         obs = observation_vector(snapshots.observation(), recent[rows])

@@ -82,7 +82,7 @@ class MarketFeed(Feed):
         self.assets = list(self.market.assets)
         self.asset_kinds = tuple(self.market.asset_kinds)
         self.steps_per_day = 1
-        self.book = AssetBook.from_kinds(self.assets, self.market.asset_kinds)
+        self.book = AssetBook.from_kinds(self.assets, self.market.asset_kinds, self.market.asset_sizes)
         last = self.market.n_steps - 1
         self.day = min(last, 365) if start_day is None else int(start_day)
         if not 0 <= self.day <= last:

@@ -212,6 +212,30 @@ class Recommendation:
         return legs, round(self.confidence * 10_000)
 
 
+LARGEST_BY_NAME = ("BTC", "ETH")
+
+
+def crypto_by_size(names, kinds, sizes=None) -> tuple[int, ...]:
+    """The crypto columns, largest first: what the guide's ``btc_return_7d``/``eth_return_7d`` and the
+    RL observation's feature tail read.
+
+    The guide names BTC and ETH, so assets named so (any case) come first, in that order; the other
+    crypto assets follow by ``sizes`` (a scenario's declared daily dollar volume, the only size a
+    scenario states), largest first, ties and markets without sizes (real data, a chain) in column
+    order. A declared figure, never realised data: the order cannot depend on a path's future.
+    """
+    crypto = [a for a, k in enumerate(kinds) if k == "crypto"]
+    if sizes is not None and len(sizes) != len(kinds):
+        raise ValueError(f"sizes: one per asset ({len(kinds)}), got {len(sizes)}")
+
+    def rank(a: int):
+        name = str(names[a]).upper()
+        by_name = LARGEST_BY_NAME.index(name) if name in LARGEST_BY_NAME else len(LARGEST_BY_NAME)
+        return (by_name, -float(sizes[a]) if sizes is not None else 0.0, a)
+
+    return tuple(sorted(crypto, key=rank))
+
+
 @dataclass(frozen=True)
 class AssetBook:
     """Which columns are cash, crypto and defensive assets; shared by planning and checking."""
@@ -220,9 +244,13 @@ class AssetBook:
     cash_index: int
     risky: tuple[int, ...]
     kinds: tuple[str, ...] = ()
+    featured: tuple[int, ...] = ()  # the crypto columns, largest first (:func:`crypto_by_size`)
 
     @classmethod
-    def from_kinds(cls, names: list[str] | tuple[str, ...], kinds: list[str] | tuple[str, ...]) -> AssetBook:
+    def from_kinds(
+        cls, names: list[str] | tuple[str, ...], kinds: list[str] | tuple[str, ...], sizes=None
+    ) -> AssetBook:
+        """The book of a market's columns; ``sizes`` (one per asset, or None) orders :attr:`featured`."""
         stables = [i for i, k in enumerate(kinds) if k == "stable"]
         if not stables:
             raise ValueError("a portfolio needs a stablecoin to hold cash in; the scenario has none")
@@ -230,7 +258,12 @@ class AssetBook:
         if unknown:
             raise ValueError(f"asset kind {unknown[0]!r} unknown; known: {list(KIND_CODES)}")
         risky = tuple(i for i, k in enumerate(kinds) if k == "crypto")
-        return cls(names=tuple(names), cash_index=stables[0], risky=risky, kinds=tuple(kinds))
+        return cls(names=tuple(names), cash_index=stables[0], risky=risky, kinds=tuple(kinds),
+                   featured=crypto_by_size(names, kinds, sizes))  # fmt: skip
+
+    def featured_columns(self, k: int) -> np.ndarray:
+        """The ``k`` largest crypto columns, int64, padded with -1 where the market has fewer."""
+        return np.array((list(self.featured) + [-1] * k)[:k], dtype=np.int64)
 
     @property
     def kind_codes(self) -> np.ndarray:

@@ -9,10 +9,11 @@ Spec (Gymnasium's conventions):
   reward logic is written here.
 * **Observation**: ``Box(float32)`` of the guide's 32-value state (portfolio value / 1e6,
   unrealised P&L share, 30-day vol, Sharpe, top-10 allocations, risk tolerance, months to goal /
-  120, contribution / 1e4, 7-day returns of the first two crypto assets (zeros where the market has
+  120, contribution / 1e4, 7-day returns of the two largest crypto assets (BTC and ETH by name, then
+  by the scenario's declared daily dollar volume: ``AssetBook.featured``; zeros where the market has
   fewer), mean crypto vol, fear-greed left at the guide's default 50 (no data source derives it),
   bull and bear flags estimated from observable closes, never from ``truth``), then
-  ``RECENT_FEATURES`` of each of the first three crypto assets at the decision day (from
+  ``RECENT_FEATURES`` of each of the three largest crypto assets at the decision day (from
   :mod:`prometheus_sim.features`, which reads nothing after the day). Values are clipped to
   ``OBS_BOUND``.
 * **Reward**: the guide's reward of the decision's period, as the venue computes it for backtests
@@ -43,7 +44,7 @@ import gymnasium as gym
 import numpy as np
 
 from prometheus_sim.features import WARMUP_DAYS, compute_features
-from prometheus_sim.portfolio import Action, CostModel, RiskProfile, RiskProfiles
+from prometheus_sim.portfolio import Action, AssetBook, CostModel, RiskProfile, RiskProfiles
 from prometheus_sim.portfolio.nb import DAYS_PER_MONTH
 
 RECENT_FEATURES = ("return_1d", "return_7d", "volatility_7d", "rsi_14", "macd", "bb_width")
@@ -65,12 +66,13 @@ def _resolve(scenario: str):
     return load_scenario(path)
 
 
-def recent_features(fs, kinds: list[str]) -> np.ndarray:
-    """(paths, days, N_CRYPTO_FEATURED x len(RECENT_FEATURES)): the observation's feature tail, zeros where
-    the market has fewer crypto assets or a feature is still in its warm-up. The env and the DQN
-    strategy both build it here, so a policy sees in a backtest what it saw in training."""
+def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
+    """(paths, days, N_CRYPTO_FEATURED x len(RECENT_FEATURES)): the observation's feature tail for the
+    ``featured`` crypto columns (``AssetBook.featured``: largest first), zeros where the market has fewer
+    crypto assets or a feature is still in its warm-up. The env and the DQN strategy both build it
+    here, so a policy sees in a backtest what it saw in training."""
     cols = [fs.config.asset_names.index(n) for n in RECENT_FEATURES]
-    crypto = [a for a, k in enumerate(kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
+    crypto = list(featured)[:N_CRYPTO_FEATURED]
     n_paths, n_days = fs.close.shape[:2]
     recent = np.zeros((n_paths, n_days, N_CRYPTO_FEATURED, len(cols)))
     if crypto:
@@ -137,11 +139,12 @@ class PortfolioEnv(gym.Env):
         if self._first + self._episode + 1 >= market.n_steps:
             raise ValueError(f"market {market.name!r}: {market.n_steps} steps leave no room for a {episode_days}-day "
                              f"episode after the {WARMUP_DAYS}-day warm-up")  # fmt: skip
-        self._recent = recent_features(compute_features(market), market.asset_kinds)
-        # TEST ONLY (the learning-loop sanity check): the next period's log returns of the first three
+        featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
+        self._recent = recent_features(compute_features(market), featured)
+        # TEST ONLY (the learning-loop sanity check): the next period's log returns of the three largest
         # crypto assets appended to the observation. Never use it to score a policy.
         self.leak_future = bool(leak_future)
-        self._crypto = [a for a, k in enumerate(market.asset_kinds) if k == "crypto"][:N_CRYPTO_FEATURED]
+        self._crypto = list(featured)[:N_CRYPTO_FEATURED]
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         n_obs = 32 + self._recent.shape[-1] + (N_CRYPTO_FEATURED if self.leak_future else 0)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(n_obs,), dtype=np.float32)

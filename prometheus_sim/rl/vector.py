@@ -280,11 +280,10 @@ class EnvPool:
         from prometheus_sim.portfolio.rules import contribution_steps
 
         market = template.market
-        book = AssetBook.from_kinds(market.assets, market.asset_kinds)
+        book = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes)
         kind = book.kind_codes
-        crypto = [a for a in range(len(kind)) if kind[a] == pnb.KIND_CRYPTO]
-        pair = np.array((crypto + [-1, -1])[:2], dtype=np.int64)
-        crypto3 = np.array((crypto + [-1] * N_CRYPTO_FEATURED)[:N_CRYPTO_FEATURED], dtype=np.int64)
+        pair = book.featured_columns(2)
+        crypto3 = book.featured_columns(N_CRYPTO_FEATURED)
         key = np.empty(market.close.shape)
         # the state's market part and the feature tail only ever reach the float32 observation, so they are
         # kept in float32: rounding before or after the clip to +-OBS_BOUND (a float32 number) gives the same

@@ -15,6 +15,7 @@ kernels read. Conventions shared by every part:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
@@ -215,7 +216,7 @@ class Recommendation:
 LARGEST_BY_NAME = ("BTC", "ETH")
 
 
-def crypto_by_size(names, kinds, sizes=None) -> tuple[int, ...]:
+def crypto_by_size(names: Sequence[str], kinds: Sequence[str], sizes: Sequence[float] | None = None) -> tuple[int, ...]:
     """The crypto columns, largest first: what the guide's ``btc_return_7d``/``eth_return_7d`` and the
     RL observation's feature tail read.
 
@@ -247,9 +248,7 @@ class AssetBook:
     featured: tuple[int, ...] = ()  # the crypto columns, largest first (:func:`crypto_by_size`)
 
     @classmethod
-    def from_kinds(
-        cls, names: list[str] | tuple[str, ...], kinds: list[str] | tuple[str, ...], sizes=None
-    ) -> AssetBook:
+    def from_kinds(cls, names: Sequence[str], kinds: Sequence[str], sizes: Sequence[float] | None = None) -> AssetBook:
         """The book of a market's columns; ``sizes`` (one per asset, or None) orders :attr:`featured`."""
         stables = [i for i, k in enumerate(kinds) if k == "stable"]
         if not stables:

@@ -79,9 +79,15 @@ def server(tmp_path_factory, tiny_forecaster, tiny_dqn):
     srv.stop()
 
 
+# How long a request or a push may take before the test gives up: generous, because these tests check what
+# the API answers, not how fast (benchmarks/bench_api.py measures that); a first request may load models
+# and, on a busy 2-core machine in its slow phase, took over 10 s.
+PATIENCE_S = 60
+
+
 def post(server, path: str, body, key: str | None = None, **kw) -> httpx.Response:
     headers = {"X-API-Key": key} if key else {}
-    return httpx.post(server.url + path, json=body, headers=headers, timeout=10, **kw)
+    return httpx.post(server.url + path, json=body, headers=headers, timeout=PATIENCE_S, **kw)
 
 
 def test_health_reports_models_and_the_optimize_default(server):
@@ -190,8 +196,8 @@ def test_the_websocket_pushes_a_prediction_each_market_day(server):
     async def listen():
         uri = f"ws://127.0.0.1:{server.port}/ws/predictions/ETH"
         async with websockets.connect(uri, additional_headers={"X-API-Key": server.keys["analyst"]}) as ws:
-            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            second = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            first = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
+            second = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
         with pytest.raises(websockets.exceptions.InvalidStatus):
             async with websockets.connect(uri):
                 pass
@@ -200,6 +206,40 @@ def test_the_websocket_pushes_a_prediction_each_market_day(server):
     first, second = asyncio.run(listen())
     assert first["asset"] == "ETH" and first["horizon_days"] == 1 and len(first["predictions"]) == 1
     assert second["timestamp"] > first["timestamp"]  # the feed advanced a day between them
+
+
+def test_a_websocket_sends_each_market_day_once(tmp_path, tiny_forecaster, tiny_dqn, mlflow_store):
+    """The feed advancing while a push is being computed (so that push already shows the new day) must not
+    send that day twice: the advance's notice is then stale. In process, the day moved by hand."""
+    from fastapi.testclient import TestClient
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    key = KeyStore(tmp_path / "keys.json").add("ws")
+    app = create_app(ServeSettings(market="default", step_seconds=0, keys_file=str(tmp_path / "keys.json"),
+                                   tracking_uri=mlflow_store))  # fmt: skip
+    state = app.state.prometheus
+    with TestClient(app) as client:
+        assert state.ready.wait(PATIENCE_S), "the models did not load"
+        submit, calls = state.batcher.submit, []
+
+        async def advancing_submit(item):
+            if not calls:
+                state.feed.advance()  # the first prediction is computed after the day moved on
+            result = await submit(item)
+            calls.append(result["timestamp"])  # once computed: the day each prediction saw
+            return result
+
+        state.batcher.submit = advancing_submit
+        with client.websocket_connect("/ws/predictions/ETH", headers={"X-API-Key": key}) as ws:
+            first = ws.receive_json()
+            deadline = time.monotonic() + PATIENCE_S
+            while len(calls) < 2 and time.monotonic() < deadline:  # the stale notice's prediction, not to be sent
+                time.sleep(0.01)
+            state.feed.advance()
+            second = ws.receive_json()
+    assert second["timestamp"] > first["timestamp"], (first["timestamp"], second["timestamp"])
+    assert calls[0] == calls[1] == first["timestamp"] and len(calls) == 3
 
 
 def test_metrics_are_prometheus_text(server):
@@ -223,7 +263,7 @@ def test_no_generated_request_makes_a_500(server):
                   database=None)  # fmt: skip
         def check(case):
             case.headers = {**(case.headers or {}), **headers}
-            response = case.call(timeout=10)
+            response = case.call(timeout=PATIENCE_S)
             assert response.status_code < 500, (case.method, case.path, case.body, response.text[:300])
 
         check()
@@ -261,7 +301,8 @@ def test_rate_limits_live_in_redis_when_asked(tmp_path, tiny_forecaster, tiny_dq
         key = KeyStore(tmp_path / "keys.json").add("redis")
         srv = Server(tmp_path, "--rate-limit", "5/minute", "--rate-limit-storage", f"redis://127.0.0.1:{port}")
         try:
-            codes = [httpx.post(srv.url + "/v1/assess/risk", json={"portfolio": {"BTC": 1}}, headers={"X-API-Key": key}).status_code
+            codes = [httpx.post(srv.url + "/v1/assess/risk", json={"portfolio": {"BTC": 1}}, headers={"X-API-Key": key},
+                                timeout=PATIENCE_S).status_code
                      for _ in range(7)]  # fmt: skip
         finally:
             srv.stop()

@@ -290,12 +290,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
         log.info("ws /ws/predictions/%s open key=%s", asset, name)
         try:
             day = state.feed.day
+            pushed = None  # the market day of the last prediction sent
             while True:
                 if not state.ready.is_set():
                     await asyncio.sleep(0.1)
                     continue
                 result = await state.batcher.submit((asset, 1))
-                await ws.send_json(result if isinstance(result, dict) else {"error": str(result), "day": day})
+                if not isinstance(result, dict):
+                    await ws.send_json({"error": str(result), "day": day})
+                elif result.get("timestamp") != pushed:
+                    # a notice for a day already sent (the feed advanced while the previous prediction was being
+                    # computed, so that one already saw the new day) sends nothing twice: one push per market day
+                    await ws.send_json(result)
+                    pushed = result.get("timestamp")
                 day = await queue.get()
         except WebSocketDisconnect:
             pass

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -245,11 +246,13 @@ class AssetBook:
     cash_index: int
     risky: tuple[int, ...]
     kinds: tuple[str, ...] = ()
-    featured: tuple[int, ...] = ()  # the crypto columns, largest first (:func:`crypto_by_size`)
+    sizes: tuple[float, ...] | None = None  # each asset's declared size, where the market states one
 
     @classmethod
     def from_kinds(cls, names: Sequence[str], kinds: Sequence[str], sizes: Sequence[float] | None = None) -> AssetBook:
         """The book of a market's columns; ``sizes`` (one per asset, or None) orders :attr:`featured`."""
+        if sizes is not None and len(sizes) != len(kinds):
+            raise ValueError(f"sizes: one per asset ({len(kinds)}), got {len(sizes)}")
         stables = [i for i, k in enumerate(kinds) if k == "stable"]
         if not stables:
             raise ValueError("a portfolio needs a stablecoin to hold cash in; the scenario has none")
@@ -258,7 +261,12 @@ class AssetBook:
             raise ValueError(f"asset kind {unknown[0]!r} unknown; known: {list(KIND_CODES)}")
         risky = tuple(i for i, k in enumerate(kinds) if k == "crypto")
         return cls(names=tuple(names), cash_index=stables[0], risky=risky, kinds=tuple(kinds),
-                   featured=crypto_by_size(names, kinds, sizes))  # fmt: skip
+                   sizes=None if sizes is None else tuple(float(x) for x in sizes))  # fmt: skip
+
+    @cached_property
+    def featured(self) -> tuple[int, ...]:
+        """The crypto columns, largest first (:func:`crypto_by_size`; a book built without kinds: ``risky``)."""
+        return crypto_by_size(self.names, self.kinds, self.sizes) if self.kinds else self.risky
 
     def featured_columns(self, k: int) -> np.ndarray:
         """The ``k`` largest crypto columns, int64, padded with -1 where the market has fewer."""

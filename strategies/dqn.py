@@ -5,6 +5,14 @@ Each decision builds, per user, exactly the observation the policy was trained o
 three crypto assets, from the snapshot's history only) and takes the greedy action. It decides
 every ``period_days`` the policy was trained with. Rebuilt from its spec in every worker (the model
 comes from the MLflow registry there); its resume identity includes the resolved model version.
+
+The observation names no asset, except in two places: the guide's ``btc_return_7d``/``eth_return_7d``
+and the feature tail read the market's largest crypto assets (``AssetBook.featured``). A policy
+trained where those were BTC, ETH and SOL would, on a market whose third largest crypto is another
+asset (or that has only two), read that asset's data, or zeros, in slots it learned as SOL's. So a
+policy's metadata records the featured assets of each training market, and the strategy refuses a
+market whose featured assets match none of them, naming both, unless ``allow_other_assets=True``
+(a deliberate transfer). A policy registered before the record was kept is not checked.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from prometheus_sim.features import snapshot_features
-from prometheus_sim.portfolio import OrderBatch
+from prometheus_sim.portfolio import AssetBook, OrderBatch
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
 
@@ -24,7 +32,8 @@ class DQNStrategy(BatchStrategy):
     #: float32 network: one user alone and in a batch agree to float32 precision
     batch_rtol = 1e-5
 
-    def __init__(self, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None):
+    def __init__(self, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None,
+                 allow_other_assets: bool = False):  # fmt: skip
         import torch
 
         from prometheus_sim.registry import load_pytorch
@@ -33,9 +42,29 @@ class DQNStrategy(BatchStrategy):
         meta = getattr(self.model, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != DQN_NAME:
             raise ValueError(f"model {model!r} is not a prometheus DQN policy (no policy metadata)")
+        if not isinstance(allow_other_assets, bool):
+            raise ValueError(f"allow_other_assets: true or false, got {allow_other_assets!r}")
         self.meta = meta
+        self.allow_other_assets = allow_other_assets
         self.decision_every_days = int(meta["period_days"])
         self._torch = torch
+
+    def check_market(self, book: AssetBook) -> None:
+        """Refuse a market whose featured crypto assets are not those of a training market (module docstring)."""
+        from prometheus_sim.rl.env import featured_names
+
+        trained = self.meta.get("featured_assets")
+        if trained is None or self.allow_other_assets:
+            return
+        here = featured_names(book)
+        if here not in {tuple(names) for names in trained.values()}:
+            seen = "; ".join(f"{scenario}: {', '.join(names) or 'none'}" for scenario, names in trained.items())
+            raise ValueError(
+                f"policy {self.ref[0]}/{self.ref[1]} was trained on markets whose largest crypto assets were "
+                f"[{seen}]; this market's are {', '.join(here) or 'none'}, so its observation would put other "
+                "data in the slots the policy learned (train on such a market, or pass allow_other_assets=true "
+                "to decide anyway)"
+            )
 
     @classmethod
     def identity(cls, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:
@@ -48,6 +77,7 @@ class DQNStrategy(BatchStrategy):
         """(n_users, obs_dim) float32, as the env builds them."""
         from prometheus_sim.rl.env import observation_vector, recent_features
 
+        self.check_market(snapshots.book)
         recent = recent_features(snapshot_features(snapshots), snapshots.book.featured)[:, -1]
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)

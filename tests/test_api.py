@@ -19,7 +19,7 @@ import pytest
 
 from prometheus_sim.api.keys import KeyStore
 from prometheus_sim.evidence import read_evidence, write_evidence
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SCENARIOS
 
 EVIDENCE = ROOT / "runs" / "evidence" / "api_security.json"
 PORTFOLIO = {"BTC": 50000, "ETH": 30000, "USDC": 20000}
@@ -240,6 +240,20 @@ def test_a_websocket_sends_each_market_day_once(tmp_path, tiny_forecaster, tiny_
             second = ws.receive_json()
     assert second["timestamp"] > first["timestamp"], (first["timestamp"], second["timestamp"])
     assert calls[0] == calls[1] == first["timestamp"] and len(calls) == 3
+
+
+def test_a_policy_is_refused_at_start_on_a_market_it_was_not_trained_for(tmp_path, tiny_forecaster, tiny_dqn,
+                                                                         mlflow_store):  # fmt: skip
+    """SOL's column under another name: the policy's observation would read that asset in SOL's slots.
+    The server says so on /health at start instead of answering recommendations built on it."""
+    from prometheus_sim.api.app import ServeSettings, State
+
+    scenario = tmp_path / "avax.yaml"
+    scenario.write_text((SCENARIOS / "default.yaml").read_text().replace("SOL", "AVAX"))
+    state = State(ServeSettings(market=str(scenario), step_seconds=0, tracking_uri=mlflow_store))
+    state.load_models()
+    assert not state.ready.is_set()
+    assert "this market's are BTC, ETH, AVAX" in state.load_error, state.load_error
 
 
 def test_metrics_are_prometheus_text(server):

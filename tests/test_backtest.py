@@ -137,8 +137,11 @@ def test_baselines_handle_a_market_without_crypto(tiny_forecaster, tiny_dqn):
         }  # fmt: skip
     )
     m = Market.simulate(spec, n_paths=2)
+    with pytest.raises(ValueError, match="this market's are none"):  # no crypto where the policy saw BTC, ETH, SOL
+        backtest(registry.create("dqn"), m)
     for name in registry.names():
-        result = backtest(registry.create(name), m)
+        params = {"allow_other_assets": True} if name == "dqn" else {}
+        result = backtest(registry.create(name, **params), m)
         assert result.equity.shape == (2, m.n_steps)
         assert np.isfinite(result.equity).all()
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import requests
+import yaml
 from web3.logs import DISCARD
 
 from adapters.chain.commands import ANVIL, live_run, setup_devchain, start_anvil, stop_pid
@@ -176,6 +177,25 @@ def test_a_node_that_goes_away_mid_run_is_a_clear_error(tmp_path, market_dir):
     assert [x["kind"] for x in lines].count("orders") >= 1
     with pytest.raises(NodeDown, match=re.escape(url)):
         connect(ChainConfig.load(config))
+
+
+def test_a_policy_refuses_a_chain_whose_assets_it_was_not_trained_on(tmp_path, tiny_dqn):
+    """The vaults hold AVAX where the policy learned SOL: refused, naming both, before anything is journalled."""
+    from prometheus_sim.scenario import ScenarioSpec
+    from strategies.dqn import DQNStrategy
+
+    raw = yaml.safe_load((SCENARIOS / "default.yaml").read_text().replace("SOL", "AVAX"))
+    avax = tmp_path / "avax_market"
+    Market.simulate(ScenarioSpec.from_dict(raw).with_horizon(150), n_paths=1).save(avax)
+    proc, config, key = up(tmp_path, avax)
+    try:
+        with pytest.raises(ValueError, match="this market's are BTC, ETH, AVAX"):
+            live_run(config, DQNStrategy(), 2, True, None, 10.0, env={"PROMETHEUS_PRIVATE_KEY": key})
+        assert not (tmp_path / "journal.jsonl").exists()
+        result, _, _ = live_run(config, DQNStrategy(allow_other_assets=True), 1, False, None, 10.0)
+        assert result.decision_steps.tolist() == [START]  # told to transfer, it decides (a dry run)
+    finally:
+        stop(proc)
 
 
 def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path, market_dir):

@@ -60,6 +60,27 @@ def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
     np.testing.assert_allclose(strategy.observations(adapter.snapshot(90))[0], obs, rtol=1e-6, atol=1e-6)
 
 
+def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tiny_dqn):
+    """The observation reads the market's three largest crypto assets by position: a policy trained where they
+    were BTC, ETH, SOL must not read another asset's data (or zeros) in SOL's slot without being told to."""
+    import yaml
+
+    from prometheus_sim.scenario import ScenarioSpec
+
+    assert tiny_dqn.meta["featured_assets"] == {"default": ["BTC", "ETH", "SOL"]}
+    raw = yaml.safe_load((SCENARIOS / "default.yaml").read_text().replace("SOL", "AVAX"))  # SOL under another name
+    market = Market.simulate(ScenarioSpec.from_dict(raw).with_horizon(120), n_paths=1)
+    snapshot = SimAdapter(market).snapshot(60)
+    with pytest.raises(ValueError, match=r"default: BTC, ETH, SOL\]; this market's are BTC, ETH, AVAX"):
+        DQNStrategy().decide_batch(snapshot)
+    with pytest.raises(ValueError, match="allow_other_assets: true or false"):
+        DQNStrategy(allow_other_assets="yes")
+    relaxed = DQNStrategy(allow_other_assets=True)
+    assert relaxed.decide_batch(snapshot).action.shape == (1,)
+    same = SimAdapter(Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1))
+    assert DQNStrategy().decide_batch(same.snapshot(60)).action.shape == (1,)
+
+
 def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, tiny_dqn):
     import mlflow.pytorch
     from mlflow import MlflowClient

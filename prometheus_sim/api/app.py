@@ -137,6 +137,7 @@ class State:
             self.portfolio["forecast"] = PortfolioService(forecast_strategy, self.feed, "forecast")
             if s.policy:
                 dqn = DQNStrategy(model=s.policy, tracking_uri=s.tracking_uri)
+                dqn.check_market(self.feed.book)  # a market the policy was not trained for is refused at start
                 self.portfolio["dqn"] = PortfolioService(dqn, self.feed, "dqn")
                 self.models["policy"] = f"models:/{dqn.ref[0]}/{dqn.ref[1]}"
             service = self.forecast

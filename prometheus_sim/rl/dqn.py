@@ -27,8 +27,9 @@ dozen envs gain little from a second thread, and on a busy machine OpenMP thread
 for each other cost far more than they give: measured on this 2-core machine under load, a
 16-env Numba step took 12 ms at 2 threads and 0.13 ms at 1, a gradient step 50-70 ms against 8 ms).
 Metrics and the policy go to MLflow; the policy is registered as ``prometheus-dqn`` with its
-metadata (observation layout, period, scenarios' digests, seeds), and ``checkpoints`` state dicts
-of the online network along the run are logged to its artifacts (``checkpoints/step_<env steps>``).
+metadata (observation layout, the crypto assets it featured, period, scenarios' digests, seeds), and
+``checkpoints`` state dicts of the online network along the run are logged to its artifacts
+(``checkpoints/step_<env steps>``).
 """
 
 from __future__ import annotations
@@ -166,6 +167,15 @@ def check_device(device: str) -> str:
         count = torch.cuda.device_count()
         raise ValueError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
     return device
+
+
+def featured_assets(pools) -> dict[str, list[str]]:
+    """Per training scenario, the crypto assets the observation featured (``DQNStrategy`` checks a market against them)."""
+    from prometheus_sim.portfolio import AssetBook
+    from prometheus_sim.rl.env import featured_names
+
+    return {spec.name: list(featured_names(AssetBook.from_kinds(m.assets, m.asset_kinds, m.asset_sizes)))
+            for spec, m in pools}  # fmt: skip
 
 
 def make_envs(args: DQNArgs):
@@ -344,7 +354,8 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
         share = counts / counts.sum()
         meta = {
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
-            "recent_features": list(RECENT_FEATURES), "scenario_digests": {s.name: s.digest() for s, _ in pools},
+            "recent_features": list(RECENT_FEATURES), "featured_assets": featured_assets(pools),
+            "scenario_digests": {s.name: s.digest() for s, _ in pools},
             "seeds": [int(s) for s in args.seeds], "training_action_share": share.tolist(),
             "updates_per_env_step": ratio, "env_backend": args.backend,
             "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()},

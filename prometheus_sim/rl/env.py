@@ -66,6 +66,12 @@ def _resolve(scenario: str):
     return load_scenario(path)
 
 
+def featured_names(book: AssetBook) -> tuple[str, ...]:
+    """The names of the crypto assets the observation reads (``btc_return_7d``, ``eth_return_7d`` and the
+    feature tail; largest first, at most ``N_CRYPTO_FEATURED``): a policy records them with its weights."""
+    return tuple(book.names[a] for a in book.featured[:N_CRYPTO_FEATURED])
+
+
 def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
     """(paths, days, N_CRYPTO_FEATURED x len(RECENT_FEATURES)): the observation's feature tail for the
     ``featured`` crypto columns (``AssetBook.featured``: largest first), zeros where the market has fewer

@@ -43,10 +43,17 @@ def test_batched_and_single_envs_roll_the_same_trajectories(market):
         for j in range(n):
             s_obs, s_reward, s_term, s_trunc, s_info = singles[j].step(int(actions[j]))
             assert s_reward == reward[j] and s_trunc == trunc[j] and not s_term
-            assert s_info["value"] == info["value"][j] or j in done
+            last = info["final_info"] if j in done else info  # Gymnasium's same-step keys
+            assert (s_info["value"], s_info["step"], s_info["path"]) == (last["value"][j], last["step"][j],
+                                                                         last["path"][j])  # fmt: skip
             np.testing.assert_array_equal(info["final_obs"][j] if j in done else obs[j], s_obs)
         for k, j in enumerate(done):
-            np.testing.assert_array_equal(obs[j], singles[j].reset(options=vec.last_draws.profile(k, 1))[0])
+            assert info["_final_info"][j] and info["final_info"]["_value"][j] and info["_final_obs"][j]
+            assert info["final_value"][j] == info["final_info"]["value"][j]
+            s_obs, s_info = singles[j].reset(options=vec.last_draws.profile(k, 1))
+            np.testing.assert_array_equal(obs[j], s_obs)
+            assert (s_info["value"], s_info["step"], s_info["path"]) == (info["value"][j], info["step"][j],
+                                                                         info["path"][j])  # the new episode's
             resets += 1
     assert resets == 2 * n
 
@@ -75,9 +82,10 @@ def test_the_batched_observation_ignores_the_future(market):
         np.testing.assert_array_equal(oa[seen], ob[seen])
         compared += int(seen.sum())
         actions = rng.integers(0, 7, 32)
-        oa, ra, _, _, ia = a.step(actions)
+        oa, ra, _, trunc, ia = a.step(actions)
         ob, rb, _, _, ib = b2.step(actions)
-        marked = ia["step"] <= t_cut
+        last = ia["final_info"]["step"] if trunc.any() else ia["step"]  # a finished env's: before its reset
+        marked = np.where(trunc, last, ia["step"]) <= t_cut
         np.testing.assert_array_equal(ra[marked], rb[marked])
     assert compared > 100
 
@@ -161,6 +169,8 @@ def test_pools_split_and_concatenate(market):
         obs, reward, term, trunc, info = env.step(np.zeros(5, dtype=np.int64))
     assert trunc.all() and info["_final_obs"].all() and np.isfinite(reward).all()
     assert info["final_value"].shape == (5,) and np.isfinite(info["final_value"]).all()  # each pool's, kept
+    np.testing.assert_array_equal(info["final_info"]["value"], info["final_value"])
+    assert info["_final_info"].all() and (info["final_info"]["step"] != info["step"]).all()  # last step, new start
     with pytest.raises(ValueError, match="fewer than the 2 market pools"):
         PooledVectorEnv.split(1, 2)
     for wrong in (np.zeros(6, dtype=np.int64), np.zeros(4, dtype=np.int64)):  # never dropped or split unevenly

@@ -9,9 +9,13 @@ What makes it fast is what a market pool allows to be done once: the planner's v
 and the market's part of the state (7-day returns, mean crypto vol, regime flags) depend on the
 market alone, so :class:`EnvPool` tabulates them per (path, step) when the env is built, with the
 very functions a snapshot calls (memory: paths x steps x A float64 ranks and x 6 float32 market
-state, about 15 MB for 64 paths of 10 years of daily bars; the feature tail is float32 too). Autoreset is Gymnasium's same-step mode: a truncated env's last
-observation goes to ``infos["final_obs"]`` (mask ``infos["_final_obs"]``) and the returned
-observation is the new episode's first. Every step returns a new observation array, which the env
+state, about 15 MB for 64 paths of 10 years of daily bars; the feature tail is float32 too).
+
+Autoreset is Gymnasium's same-step mode, with the keys Gymnasium's own vector envs write: a truncated env's last observation goes to ``infos["final_obs"]`` (mask
+``infos["_final_obs"]``), its last step's info (``value``, ``step``, ``path``) to ``infos["final_info"]``
+(a dict of arrays with their ``_value``-style masks; mask ``infos["_final_info"]``) and, for short,
+its final value to ``infos["final_value"]`` (NaN elsewhere); the returned observation and the top-level
+info are the new episode's first. Every step returns a new observation array, which the env
 never writes to again (no copy is made, and none is needed).
 
 Resets draw (path, start, risk profile) for all envs that need one from the vector env's own
@@ -417,21 +421,23 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             self.state, self._sell, self._buy, self._pre_fill, self._scratch, self._no_marks, self._reward, self._done,
             self._obs,
         )  # fmt: skip
-        infos = self._info()
         done = self._done.copy()
-        if done.any():
-            if done.all():  # the usual case (episodes have one length and start together): the step's array
-                # is every env's final observation as it stands, and the resets fill a new one (a zeroed copy
-                # of the finished rows took 100-170 us at 4,096 envs, up to 800 us when earlier ones were kept)
-                final_obs = self._obs
-                self._obs = np.empty_like(final_obs)
-            else:
-                final_obs = np.zeros_like(self._obs)  # the finished envs' rows only: a full np.where took longer
-                final_obs[done] = self._obs[done]
-            infos["final_obs"] = final_obs
-            infos["_final_obs"] = done
-            infos["final_value"] = np.where(done, self.state.value, np.nan)
-            self._reset_envs(np.flatnonzero(done))
+        if not done.any():
+            return self._obs, self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, self._info()
+        final = self._info()
+        if done.all():  # the usual case (episodes have one length and start together): the step's array
+            # is every env's final observation as it stands, and the resets fill a new one (a zeroed copy
+            # of the finished rows took 100-170 us at 4,096 envs, up to 800 us when earlier ones were kept)
+            final_obs = self._obs
+            self._obs = np.empty_like(final_obs)
+        else:
+            final_obs = np.zeros_like(self._obs)  # the finished envs' rows only: a full np.where took longer
+            final_obs[done] = self._obs[done]
+        self._reset_envs(np.flatnonzero(done))
+        infos = self._info()  # as Gymnasium's same-step mode has it: the new episodes' info, the last step's apart
+        infos["final_obs"], infos["_final_obs"] = final_obs, done
+        infos["final_info"], infos["_final_info"] = {**final, **{f"_{k}": done for k in final}}, done
+        infos["final_value"] = np.where(done, final["value"], np.nan)
         return self._obs, self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, infos
 
     def close_extras(self, **kwargs) -> None:
@@ -501,10 +507,15 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         for key in ("value", "step", "path"):
             merged[key] = np.concatenate([i[key] for i in infos])
         if any("final_obs" in i for i in infos):
+            keys = ("value", "step", "path")
+            done = np.concatenate([i.get("_final_obs", np.zeros(len(i["value"]), bool)) for i in infos])
+            finals = [i.get("final_info", {k: i[k] for k in keys}) for i in infos]  # a part with none: its own
+            merged["final_info"] = {k: np.concatenate([f[k] for f in finals]) for k in keys}
+            merged["final_info"].update({f"_{k}": done for k in keys})
+            merged["_final_info"] = merged["_final_obs"] = done
             width = self.single_observation_space.shape[0]
             merged["final_obs"] = np.concatenate([i.get("final_obs", np.zeros((len(i["value"]), width), np.float32))
                                                   for i in infos])  # fmt: skip
-            merged["_final_obs"] = np.concatenate([i.get("_final_obs", np.zeros(len(i["value"]), bool)) for i in infos])
             merged["final_value"] = np.concatenate([i.get("final_value", np.full(len(i["value"]), np.nan))
                                                     for i in infos])  # fmt: skip
         return merged

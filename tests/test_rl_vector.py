@@ -52,8 +52,8 @@ def test_batched_and_single_envs_roll_the_same_trajectories(market):
             assert info["final_value"][j] == info["final_info"]["value"][j]
             s_obs, s_info = singles[j].reset(options=vec.last_draws.profile(k, 1))
             np.testing.assert_array_equal(obs[j], s_obs)
-            assert (s_info["value"], s_info["step"], s_info["path"]) == (info["value"][j], info["step"][j],
-                                                                         info["path"][j])  # the new episode's
+            new_episode = (info["value"][j], info["step"][j], info["path"][j])
+            assert (s_info["value"], s_info["step"], s_info["path"]) == new_episode
             resets += 1
     assert resets == 2 * n
 

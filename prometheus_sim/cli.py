@@ -699,12 +699,14 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
 @click.option("--real-from", default=None, metavar="YYYY-MM-DD",
               help="Evaluate real markets only on their days from this date [default: the whole history].")  # fmt: skip
 @click.option("--horizon-days", type=click.IntRange(min=2), default=None)
+@click.option("--allow-other-assets", is_flag=True,
+              help="Evaluate on markets whose three largest crypto assets differ from training's [default: refused].")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: str, fees_text: str, use_real: bool,
-                    real_from: str | None, horizon_days: int | None, workers: int, tracking_uri: str | None,
-                    out_dir: Path) -> None:  # fmt: skip
+                    real_from: str | None, horizon_days: int | None, allow_other_assets: bool, workers: int,
+                    tracking_uri: str | None, out_dir: Path) -> None:  # fmt: skip
     """Sweep the policy beside hold, buy-and-hold, equal-weight and 60/40 on unseen seeds of SCENARIO_FILES
     [default: every shipped scenario] and on real markets (saved market directories among SCENARIO_FILES,
     or --real): mean and 95 % interval of the scores, whether the policy beats each baseline, the ranking
@@ -746,8 +748,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             )
         trained_scenarios = sorted(meta.get("scenario_digests", {}))
         real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, trained_scenarios)
+        if not allow_other_assets:  # refused here, before a worker starts, naming each market
+            _policy_markets_fit(meta, f"{name}/{version}", files, [r["path"] for r in real])
         costs = tuple(CostModel(fees_bps=f) for f in itertools.chain(_grid("--fees-bps", fees_text, float)))
-        strategies = (StrategySpec("dqn", (("model", f"{name}@{version}"),)), *map(StrategySpec.of,
+        dqn_params = (("model", f"{name}@{version}"),) + ((("allow_other_assets", True),) if allow_other_assets else ())
+        strategies = (StrategySpec("dqn", dqn_params), *map(StrategySpec.of,
                       ("hold", "buy_and_hold", "equal_weight", "sixty_forty")))  # fmt: skip
         config = SweepConfig(scenarios=(*files, *(r["path"] for r in real)), seeds=tuple(seeds), strategies=strategies,
                              costs=costs, horizon_days=horizon_days)  # fmt: skip
@@ -808,6 +813,27 @@ def _seed_span(seeds) -> str:
         else:
             parts.append([s, s])
     return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _policy_markets_fit(meta: dict, model: str, files: list[str], market_dirs: list[str]) -> None:
+    """Refuse, naming each, the markets whose featured crypto assets the policy never saw (``strategies.dqn``)."""
+    from prometheus_sim.market import Market
+    from prometheus_sim.portfolio import AssetBook
+    from prometheus_sim.scenario import load_scenario
+    from strategies.dqn import featured_mismatch
+
+    problems = []
+    for f in files:
+        spec = load_scenario(f)
+        book = AssetBook.from_kinds(spec.asset_names, spec.asset_kinds, spec.asset_sizes)
+        problems.append((f, featured_mismatch(meta, book)))
+    for d in market_dirs:
+        market = Market.load(d)
+        problems.append((d, featured_mismatch(meta, AssetBook.from_kinds(market.assets, market.asset_kinds,
+                                                                         market.asset_sizes))))  # fmt: skip
+    refused = [f"{where}: policy {model} {why}" for where, why in problems if why]
+    if refused:
+        raise ValueError("; ".join(refused) + " (--allow-other-assets evaluates anyway)")
 
 
 def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None, horizon_days: int | None,

@@ -277,7 +277,7 @@ class Market:
         """Each asset's declared daily dollar volume (the scenario's ``volume.daily_usd``), the size that
         orders the crypto assets the guide's state features (:func:`~prometheus_sim.portfolio.model.crypto_by_size`);
         None for a real market, whose data states no size."""
-        return None if self.spec is None else [float(a.volume.daily_usd) for a in self.spec.assets]
+        return None if self.spec is None else self.spec.asset_sizes
 
     @property
     def name(self) -> str:

@@ -423,6 +423,16 @@ class ScenarioSpec(_Strict):
         return [a.name for a in self.assets]
 
     @property
+    def asset_kinds(self) -> list[str]:
+        return [a.kind for a in self.assets]
+
+    @property
+    def asset_sizes(self) -> list[float]:
+        """Each asset's declared daily dollar volume (``volume.daily_usd``): the size that orders the crypto
+        assets the guide's state features (:func:`~prometheus_sim.portfolio.model.crypto_by_size`)."""
+        return [float(a.volume.daily_usd) for a in self.assets]
+
+    @property
     def n_steps(self) -> int:
         return self.horizon_days * self.steps_per_day
 

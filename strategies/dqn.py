@@ -27,6 +27,22 @@ from strategies.base import BatchStrategy
 DQN_NAME = "prometheus-dqn"
 
 
+def featured_mismatch(meta: dict, book: AssetBook) -> str | None:
+    """Why a policy with metadata ``meta`` must not decide on ``book``'s market, or None (module docstring)."""
+    from prometheus_sim.rl.env import featured_names
+
+    trained = meta.get("featured_assets")
+    here = featured_names(book)
+    if trained is None or here in {tuple(names) for names in trained.values()}:
+        return None
+    seen = "; ".join(f"{scenario}: {', '.join(names) or 'none'}" for scenario, names in trained.items())
+    return (
+        f"was trained on markets whose largest crypto assets were [{seen}]; this market's are "
+        f"{', '.join(here) or 'none'}, so its observation would put other data in the slots the policy learned "
+        "(train on such a market, or pass allow_other_assets=true to decide anyway)"
+    )
+
+
 class DQNStrategy(BatchStrategy):
     name = "dqn"
     #: float32 network: one user alone and in a batch agree to float32 precision
@@ -51,20 +67,9 @@ class DQNStrategy(BatchStrategy):
 
     def check_market(self, book: AssetBook) -> None:
         """Refuse a market whose featured crypto assets are not those of a training market (module docstring)."""
-        from prometheus_sim.rl.env import featured_names
-
-        trained = self.meta.get("featured_assets")
-        if trained is None or self.allow_other_assets:
-            return
-        here = featured_names(book)
-        if here not in {tuple(names) for names in trained.values()}:
-            seen = "; ".join(f"{scenario}: {', '.join(names) or 'none'}" for scenario, names in trained.items())
-            raise ValueError(
-                f"policy {self.ref[0]}/{self.ref[1]} was trained on markets whose largest crypto assets were "
-                f"[{seen}]; this market's are {', '.join(here) or 'none'}, so its observation would put other "
-                "data in the slots the policy learned (train on such a market, or pass allow_other_assets=true "
-                "to decide anyway)"
-            )
+        problem = None if self.allow_other_assets else featured_mismatch(self.meta, book)
+        if problem:
+            raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} {problem}")
 
     @classmethod
     def identity(cls, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:
@@ -93,4 +98,4 @@ class DQNStrategy(BatchStrategy):
         return snapshots.plan(q.argmax(dim=1).numpy())
 
 
-__all__ = ["DQNStrategy"]
+__all__ = ["DQNStrategy", "featured_mismatch"]

@@ -60,7 +60,7 @@ def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
     np.testing.assert_allclose(strategy.observations(adapter.snapshot(90))[0], obs, rtol=1e-6, atol=1e-6)
 
 
-def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tiny_dqn):
+def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tmp_path, tiny_dqn):
     """The observation reads the market's three largest crypto assets by position: a policy trained where they
     were BTC, ETH, SOL must not read another asset's data (or zeros) in SOL's slot without being told to."""
     import yaml
@@ -75,6 +75,15 @@ def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tiny_d
         DQNStrategy().decide_batch(snapshot)
     with pytest.raises(ValueError, match="allow_other_assets: true or false"):
         DQNStrategy(allow_other_assets="yes")
+    # policy evaluate refuses it before any worker starts, naming the file, and evaluates it when told to
+    avax = tmp_path / "avax.yaml"
+    avax.write_text((SCENARIOS / "default.yaml").read_text().replace("SOL", "AVAX"))
+    args = ["policy", "evaluate", str(avax), "--seeds", "100", "--horizon-days", "120", "--workers", "1"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "refused")])
+    assert res.exit_code == 2 and f"{avax}: policy prometheus-dqn/" in res.output, res.output
+    assert "this market's are BTC, ETH, AVAX" in res.output and not (tmp_path / "refused" / "metrics.parquet").exists()
+    res = CliRunner().invoke(main, [*args, "--allow-other-assets", "--out", str(tmp_path / "told")])
+    assert res.exit_code == 0 and (tmp_path / "told" / "metrics.parquet").exists(), res.output
     relaxed = DQNStrategy(allow_other_assets=True)
     assert relaxed.decide_batch(snapshot).action.shape == (1,)
     same = SimAdapter(Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1))

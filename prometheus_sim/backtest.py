@@ -50,8 +50,10 @@ class DecisionClock:
 
     @classmethod
     def for_strategy(cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
+        """Every ``decision_every_days`` days at a day's close (its last step when a day has several), from the
+        first day's: where a day's bar, and the features of whole days, are complete, as in the RL env."""
         every = getattr(strategy, "decision_every_days", 1)
-        return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day)
+        return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day, start=steps_per_day - 1)
 
 
 @dataclass(frozen=True)

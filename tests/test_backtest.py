@@ -246,3 +246,14 @@ def test_run_accepts_any_clock(market):
     result = run(EqualWeightRebalance(), adapter, [0, 7, 50])
     assert list(result.decision_steps) == [0, 7, 50]
     assert result.equity.shape == (6, 52) and np.isfinite(result.equity).all()  # marked through the last fill
+
+
+def test_decisions_fall_on_a_days_close():
+    """At several steps a day a strategy decides at each day's last step, where the day's bar and the features
+    of whole days are complete (as the RL env's decisions do); daily, from step 0."""
+
+    class Weekly:
+        decision_every_days = 7
+
+    assert list(DecisionClock.for_strategy(Weekly(), 4 * 30, 4)) == [3, 31, 59, 87, 115]
+    assert list(DecisionClock.for_strategy(Weekly(), 30, 1)) == [0, 7, 14, 21, 28]

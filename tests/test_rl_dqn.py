@@ -48,16 +48,20 @@ def test_bad_arguments_are_refused():
         assert res.exit_code == 2 and "no CUDA device on this machine" in res.output, res.output
 
 
-def test_the_strategy_sees_what_the_env_showed(tiny_dqn):
-    """A policy acts in a backtest on the very observation it was trained on (same step, same user)."""
-    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=2)
+@pytest.mark.parametrize("steps_per_day", [1, 4])
+def test_the_strategy_sees_what_the_env_showed(tiny_dqn, steps_per_day):
+    """A policy acts in a backtest on the very observation it was trained on (same step, same user; at four
+    steps a day, at a day's close, where episodes start and decisions fall)."""
+    spec = load_scenario(SCENARIOS / "default.yaml").with_overrides(horizon_days=300, steps_per_day=steps_per_day)
+    market = Market.simulate(spec, n_paths=2)
     profile = RiskProfile(risk_tolerance=0.3, time_to_goal=48)
     env = PortfolioEnv(market=market, episode_days=70)
-    obs, _ = env.reset(seed=0, options={"path": 1, "start": 90, "profile": profile})
-    profiles = goal_dated_from(RiskProfiles.of(profile, 1), 90, market.steps_per_day)
-    adapter = SimAdapter(market.rows(slice(1, 2)), profiles=profiles, start=90)
+    start = env.start_step(90)
+    obs, _ = env.reset(seed=0, options={"path": 1, "start": start, "profile": profile})
+    profiles = goal_dated_from(RiskProfiles.of(profile, 1), start, market.steps_per_day)
+    adapter = SimAdapter(market.rows(slice(1, 2)), profiles=profiles, start=start)
     strategy = DQNStrategy()
-    np.testing.assert_allclose(strategy.observations(adapter.snapshot(90))[0], obs, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(strategy.observations(adapter.snapshot(start))[0], obs, rtol=1e-6, atol=1e-6)
 
 
 def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tmp_path, tiny_dqn):

@@ -14,9 +14,10 @@ from gymnasium.utils.env_checker import check_env
 
 from adapters.sim import SimAdapter, SimConfig
 from prometheus_sim.backtest import DecisionClock, run
+from prometheus_sim.features import WARMUP_DAYS
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import CostModel, RiskProfile
-from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.rl.env import PortfolioEnv, observation_vector
 from prometheus_sim.scenario import load_scenario
 from strategies.base import BatchStrategy
 from tests.conftest import ROOT, SCENARIOS
@@ -98,7 +99,7 @@ def moved_after(market: Market, t: int) -> Market:
         open=np.where(later, b.open * 1.3, b.open), high=np.where(later, b.high * 1.3, b.high),
         low=np.where(later, b.low * 1.3, b.low), close=np.where(later, b.close * 1.3, b.close),
         volume=np.where(later, b.volume * 7, b.volume), onchain=np.where(later, b.onchain + 9, b.onchain),
-        macro=np.where(later, b.macro * 2, b.macro)), {"kind": "test"})  # fmt: skip
+        macro=np.where(later, b.macro * 2, b.macro)), {"kind": "test"}, steps_per_day=market.steps_per_day)  # fmt: skip
 
 
 def test_the_observation_at_t_ignores_the_future(market):
@@ -108,6 +109,32 @@ def test_the_observation_at_t_ignores_the_future(market):
     o1, _ = PortfolioEnv(market=market, episode_days=70).reset(seed=0, options=opts)
     o2, _ = PortfolioEnv(market=moved, episode_days=70).reset(seed=0, options=opts)
     np.testing.assert_array_equal(o1, o2)
+
+
+@pytest.fixture(scope="module")
+def market4() -> Market:
+    """``default`` at four steps a day: a day's features are complete only at its last step."""
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_overrides(horizon_days=260, steps_per_day=4),
+                           n_paths=2)  # fmt: skip
+
+
+def test_at_several_steps_a_day_episodes_open_at_a_close_and_the_observation_ignores_the_future(market4):
+    env = PortfolioEnv(market=market4, episode_days=70)
+    starts = {env.reset(seed=k)[1]["step"] for k in range(40)}
+    assert len(starts) > 10 and all(s % 4 == 3 for s in starts), sorted(starts)  # each a day's last step
+    for t in (400, 401, 403):  # day 100's first, second and last steps
+        moved = moved_after(market4, t)
+        opts = {"path": 1, "start": t, "profile": PROFILE}
+        o1, _ = PortfolioEnv(market=market4, episode_days=70).reset(seed=0, options=opts)
+        o2, _ = PortfolioEnv(market=moved, episode_days=70).reset(seed=0, options=opts)
+        np.testing.assert_array_equal(o1, o2)  # the feature tail of day 100 read at step 400 failed this
+    # inside a day the tail is the day before's, at its close the day's own
+    tail = PortfolioEnv(market=market4, episode_days=70)._recent[1]
+    for t, day in ((400, 99), (402, 99), (403, 100)):
+        o, _ = PortfolioEnv(market=market4, episode_days=70).reset(seed=0, options={"path": 1, "start": t})
+        np.testing.assert_array_equal(
+            o[32 : 32 + tail.shape[1]], observation_vector(np.zeros((1, 32)), tail[day][None])[0, 32:]
+        )
 
 
 def test_fees_reach_the_reward(market):
@@ -137,11 +164,36 @@ def test_bad_input_is_refused(market):
         PortfolioEnv(scenario="no_such_scenario")
     with pytest.raises(ValueError, match="leave no room"):
         PortfolioEnv(market=market, episode_days=400)
+    # the longest episode that fits: one start, right after the warm-up, ending at the market's last close
+    snug = PortfolioEnv(market=market, episode_days=market.n_steps - WARMUP_DAYS - 1)
+    assert snug.reset(seed=0)[1]["step"] == WARMUP_DAYS and snug._end == market.n_steps - 1
+    with pytest.raises(ValueError, match=f"at least {market.n_steps + 1} days"):
+        PortfolioEnv(market=market, episode_days=market.n_steps - WARMUP_DAYS)
     with pytest.raises(ValueError, match=r"episode_days: must be at least period_days \(30\), got 7"):
         PortfolioEnv(market=market, period_days=30, episode_days=7)
-    with pytest.raises(ValueError, match="period_days: must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="period_days: must be an integer >= 1, got 0"):
         PortfolioEnv(market=market, period_days=0)
     with pytest.raises(ValueError, match=rf"path {market.n_paths}: must be in 0..{market.n_paths - 1}"):
         env.reset(options={"path": market.n_paths})
     with pytest.raises(ValueError, match="path -1: must be in"):
         env.reset(options={"path": -1})
+    # no silent coercion: a float path or step, a flag, a float period, an unknown option, a bad profile
+    with pytest.raises(ValueError, match="path 1.7: must be an integer"):
+        env.reset(options={"path": 1.7})
+    with pytest.raises(ValueError, match="start 40.5: must be an integer step"):
+        env.reset(options={"start": 40.5})
+    with pytest.raises(ValueError, match=r"options: unknown key\(s\) \['begin'\]"):
+        env.reset(options={"begin": 40})
+    with pytest.raises(ValueError, match="profile: a RiskProfile, got str"):
+        env.reset(options={"profile": "x"})
+    for kwargs, words in (({"period_days": 1.5}, "period_days: must be an integer >= 1, got 1.5"),
+                          ({"n_paths": 1.5, "market": None}, "n_paths: must be an integer >= 1, got 1.5"),
+                          ({"seed": "abc", "market": None}, "seed: must be an integer >= 0, got 'abc'"),
+                          ({"scenario": 5, "market": None}, "scenario: a shipped name or a file path, got 5"),
+                          ({"render_mode": "human"}, "render_mode: this env renders nothing")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            PortfolioEnv(**{"market": market, "episode_days": 70, **kwargs})
+    assert PortfolioEnv(market=market, episode_days=70, render_mode=None).render_mode is None  # gym.make passes it
+    env.close()
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(0)  # a closed env does not step on

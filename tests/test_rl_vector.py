@@ -26,13 +26,22 @@ def market() -> Market:
     return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=3)
 
 
-def test_batched_and_single_envs_roll_the_same_trajectories(market):
-    """Same draws and actions: observations, rewards and values agree exactly, across autoresets."""
+@pytest.fixture(scope="module")
+def market4() -> Market:
+    return Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_overrides(horizon_days=200, steps_per_day=4),
+                           n_paths=2)  # fmt: skip
+
+
+@pytest.mark.parametrize("steps_per_day", [1, 4])
+def test_batched_and_single_envs_roll_the_same_trajectories(market, market4, steps_per_day):
+    """Same draws and actions: observations, rewards and values agree exactly, across autoresets (at four
+    steps a day too: the feature tail is the last whole day's in both)."""
+    market = market if steps_per_day == 1 else market4
     n = PREFETCH_AHEAD + 3  # some envs are stepped after the kernel prefetched their rows
     vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=True)
     singles = [PortfolioEnv(market=market, episode_days=35, costs=COSTS, leak_future=True) for _ in range(n)]
     obs, _ = vec.reset(seed=7)
-    first = [singles[j].reset(options=vec.last_draws.profile(j, 1))[0] for j in range(n)]
+    first = [singles[j].reset(options=vec.last_draws.profile(j, market.steps_per_day))[0] for j in range(n)]
     np.testing.assert_array_equal(obs, np.array(first))
     rng = np.random.default_rng(1)
     resets = 0
@@ -50,7 +59,7 @@ def test_batched_and_single_envs_roll_the_same_trajectories(market):
         for k, j in enumerate(done):
             assert info["_final_info"][j] and info["final_info"]["_value"][j] and info["_final_obs"][j]
             assert info["final_value"][j] == info["final_info"]["value"][j]
-            s_obs, s_info = singles[j].reset(options=vec.last_draws.profile(k, 1))
+            s_obs, s_info = singles[j].reset(options=vec.last_draws.profile(k, market.steps_per_day))
             np.testing.assert_array_equal(obs[j], s_obs)
             new_episode = (info["value"][j], info["step"][j], info["path"][j])
             assert (s_info["value"], s_info["step"], s_info["path"]) == new_episode
@@ -225,11 +234,13 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
         o_t, r_t, d_t, i_t = twin.step(torch.as_tensor(actions))
         np.testing.assert_array_equal(d_t.numpy(), d_nb)
         np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(i_t["value"].numpy(), np.where(d_nb, i_nb.get("final_value", i_nb["value"]),
-                                                                  i_nb["value"]), rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(i_t["value"].numpy(), i_nb["value"], rtol=1e-12)  # the new episodes' after a reset
         np.testing.assert_allclose(o_t.numpy(), o_nb, rtol=1e-12, atol=1e-12)
         if d_nb.any():
             np.testing.assert_allclose(i_t["final_obs"].numpy()[d_nb], i_nb["final_obs"][d_nb], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(i_t["final_info"]["value"].numpy()[d_nb], i_nb["final_info"]["value"][d_nb],
+                                       rtol=1e-12)  # fmt: skip
+            assert (i_t["_final_info"].numpy() == d_nb).all() and (i_t["final_info"]["_value"].numpy() == d_nb).all()
 
 
 def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
@@ -253,6 +264,12 @@ def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
     for wrong in (torch.full((n,), 2.5), torch.ones(n, dtype=torch.bool), torch.zeros(n + 1, dtype=torch.int64)):
         with pytest.raises(ValueError, match=f"actions: expected {n} integers in 0..6"):
             twin.step(wrong)  # a float action is not truncated to one, nor a flag taken as action 1
+    with pytest.raises(RuntimeError, match="call reset"):
+        TorchPortfolioVectorEnv(n, vec.pool).step(torch.zeros(n, dtype=torch.int64))  # not NaN rewards
+    with pytest.raises(ValueError, match="--device 'tpu': cpu or cuda"):
+        TorchPortfolioVectorEnv(n, vec.pool, device="tpu")
+    with pytest.raises(ValueError, match="num_envs: must be an integer >= 1, got True"):
+        TorchPortfolioVectorEnv(True, vec.pool)
 
 
 @pytest.mark.parametrize("dtype_name", ["float64", "float32"])

@@ -28,10 +28,12 @@ Spec (Gymnasium's conventions):
   two). That is a property of the guide's reward, stated, not tuned away: a policy trained on it
   learns to hold cash.
 * **Start**: a path of the pool, a start day after the features' warm-up, and a risk profile are
-  drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``); the
-  portfolio opens in cash at the close of the start day (the deposit valued at that close), and
-  the profile's months to goal count from there (:func:`goal_dated_from`). **End**: truncated after ``episode_days`` (never terminated: a
-  portfolio does not end).
+  drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``, ``start``
+  a step); the portfolio opens in cash at the close of the start day (its last step when a day has
+  several: every decision then falls on a day's close, where the day's features are complete), and
+  the profile's months to goal count from there (:func:`goal_dated_from`). The feature tail is that of
+  the last whole day at or before the step, so a start given inside a day reads the day before.
+  **End**: truncated after ``episode_days`` (never terminated: a portfolio does not end).
 * **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
   market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``.
 
@@ -58,6 +60,8 @@ def _resolve(scenario: str):
 
     from prometheus_sim.scenario import load_scenario
 
+    if not isinstance(scenario, (str, Path)):
+        raise ValueError(f"scenario: a shipped name or a file path, got {scenario!r}")
     path = Path(scenario)
     if not path.exists():
         path = Path(__file__).resolve().parents[2] / "scenarios" / f"{scenario}.yaml"
@@ -99,6 +103,22 @@ def goal_dated_from(profiles: RiskProfiles, start: int, steps_per_day: int) -> R
     return replace(profiles, time_to_goal=np.asarray(profiles.time_to_goal) + shift) if shift else profiles
 
 
+def last_whole_day(t, steps_per_day: int):
+    """The last day whose close is at or before step ``t``: the day of the features an observation at t reads
+    (``t // steps_per_day`` would be the day t is in, whose later steps are the future). Arrays or ints."""
+    return (t + 1) // steps_per_day - 1
+
+
+def int_arg(name: str, value, minimum: int) -> int:
+    """An integer argument (not a bool, not a float) of at least ``minimum``, or a ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+RESET_OPTIONS = ("path", "start", "profile")
+
+
 def observation_vector(state32: np.ndarray, recent: np.ndarray) -> np.ndarray:
     """The env's observation from the guide's state rows (n, 32) and the feature tail (n, F): clipped float32."""
     return np.clip(np.nan_to_num(np.concatenate([state32, recent], axis=-1)), -OBS_BOUND, OBS_BOUND).astype(np.float32)
@@ -120,13 +140,21 @@ class PortfolioEnv(gym.Env):
         horizon_days: int | None = None,
         market=None,
         leak_future: bool = False,
+        render_mode: str | None = None,
     ):
         from prometheus_sim.market import Market
 
-        if market is None and n_paths < 1:
-            raise ValueError(f"n_paths: must be >= 1, got {n_paths}")
-        if period_days < 1:
-            raise ValueError(f"period_days: must be >= 1, got {period_days}")
+        if render_mode is not None:
+            raise ValueError(f"render_mode: this env renders nothing (render_modes is empty), got {render_mode!r}")
+        self.render_mode = None
+        if market is None:
+            int_arg("n_paths", n_paths, 1)
+        period_days = int_arg("period_days", period_days, 1)
+        episode_days = int_arg("episode_days", episode_days, 1)
+        if seed is not None:
+            seed = int_arg("seed", seed, 0)
+        if horizon_days is not None:
+            horizon_days = int_arg("horizon_days", horizon_days, 1)
         if episode_days < period_days:
             raise ValueError(f"episode_days: must be at least period_days ({period_days}), got {episode_days}")
         if market is None:
@@ -141,10 +169,14 @@ class PortfolioEnv(gym.Env):
         spd = market.steps_per_day
         self._period = self.period_days * spd
         self._episode = self.episode_days * spd
-        self._first = WARMUP_DAYS * spd
-        if self._first + self._episode + 1 >= market.n_steps:
-            raise ValueError(f"market {market.name!r}: {market.n_steps} steps leave no room for a {episode_days}-day "
-                             f"episode after the {WARMUP_DAYS}-day warm-up")  # fmt: skip
+        # episodes start at a day's close (its last step), from the first day after the warm-up to the
+        # last day that leaves a whole episode before the market's last close
+        self._first_day = WARMUP_DAYS
+        self._last_day = market.n_steps // spd - 1 - self.episode_days
+        if self._last_day < self._first_day:
+            raise ValueError(f"market {market.name!r}: {market.n_steps // spd} days leave no room for a "
+                             f"{episode_days}-day episode after the {WARMUP_DAYS}-day warm-up (at least "
+                             f"{WARMUP_DAYS + episode_days + 1} days)")  # fmt: skip
         featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
         self._recent = recent_features(compute_features(market), featured)
         # TEST ONLY (the learning-loop sanity check): the next period's log returns of the three largest
@@ -160,22 +192,41 @@ class PortfolioEnv(gym.Env):
         self._end = 0
         self._path = 0
 
+    def start_step(self, day):
+        """The step an episode starting on ``day`` opens at: the day's close (its last step). Arrays or ints."""
+        spd = self.market.steps_per_day
+        return day * spd + spd - 1
+
     # ------------------------------------------------------------ Gymnasium API
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         from adapters.sim import SimAdapter, SimConfig
 
-        options = options or {}
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(RESET_OPTIONS))
+        if unknown:
+            raise ValueError(f"options: unknown key(s) {unknown}; known: {list(RESET_OPTIONS)}")
         rng = self.np_random
-        self._path = int(options.get("path", rng.integers(self.market.n_paths)))
-        if not 0 <= self._path < self.market.n_paths:
-            raise ValueError(f"path {self._path}: must be in 0..{self.market.n_paths - 1} (the pool's paths)")
+        path = options["path"] if "path" in options else int(rng.integers(self.market.n_paths))
+        if isinstance(path, (bool, np.bool_)) or not isinstance(path, (int, np.integer)):
+            raise ValueError(f"path {path!r}: must be an integer in 0..{self.market.n_paths - 1} (the pool's paths)")
+        if not 0 <= path < self.market.n_paths:
+            raise ValueError(f"path {path}: must be in 0..{self.market.n_paths - 1} (the pool's paths)")
         last_start = self.market.n_steps - 1 - self._episode
-        start = int(options.get("start", rng.integers(self._first, last_start + 1)))
-        if not 0 <= start <= last_start:
-            raise ValueError(f"start {start}: must be in 0..{last_start}")
-        profile = options.get("profile") or RiskProfile(
+        if "start" in options:
+            start = options["start"]
+            if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+                raise ValueError(f"start {start!r}: must be an integer step in {self.start_step(0)}..{last_start}")
+            if not self.start_step(0) <= start <= last_start:  # from the first day's close: a day's features
+                raise ValueError(f"start {start}: must be in {self.start_step(0)}..{last_start}")
+        else:
+            start = self.start_step(int(rng.integers(self._first_day, self._last_day + 1)))
+        profile = options.get("profile")
+        if profile is not None and not isinstance(profile, RiskProfile):
+            raise ValueError(f"profile: a RiskProfile, got {type(profile).__name__}")
+        self._path, start = int(path), int(start)
+        profile = profile or RiskProfile(
             risk_tolerance=float(rng.uniform(0.0, 1.0)), time_to_goal=int(rng.integers(6, 121)),
             investment_amount=float(rng.choice([1e4, 1e5, 1e6])),
         )  # fmt: skip
@@ -189,7 +240,7 @@ class PortfolioEnv(gym.Env):
 
     def step(self, action):
         if self._snap is None:
-            raise RuntimeError("call reset() before step()")
+            raise RuntimeError("call reset() before step() (and after close())")
         if isinstance(action, (bool, np.bool_)) or (
             not self.action_space.contains(action)
             and not (isinstance(action, (int, np.integer)) and 0 <= action < N_ACTIONS)
@@ -204,8 +255,14 @@ class PortfolioEnv(gym.Env):
 
     # ------------------------------------------------------------ helpers
 
+    def close(self) -> None:
+        """Gymnasium's close: the episode ends; stepping again needs a reset."""
+        self._snap = None
+        self._adapter = None
+        super().close()
+
     def _observe(self) -> np.ndarray:
-        day = self._t // self.market.steps_per_day
+        day = last_whole_day(self._t, self.market.steps_per_day)
         obs = observation_vector(self._snap.observation()[0], self._recent[self._path, day])
         if not self.leak_future:
             return obs

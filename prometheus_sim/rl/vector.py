@@ -36,7 +36,7 @@ from numba import njit, prange
 from prometheus_sim.portfolio import CostModel, RebalanceRules
 from prometheus_sim.portfolio import nb as pnb
 from prometheus_sim.portfolio.nb import DAYS_PER_MONTH
-from prometheus_sim.rl.env import N_ACTIONS, N_CRYPTO_FEATURED, OBS_BOUND, PortfolioEnv
+from prometheus_sim.rl.env import N_ACTIONS, N_CRYPTO_FEATURED, OBS_BOUND, PortfolioEnv, int_arg
 from prometheus_sim.rl.prefetch import prefetch_nb
 
 MARKET_OBS_FROM, N_MARKET_OBS = 17, 6  # the state's market part o[17:23], tabulated per (path, step)
@@ -101,7 +101,7 @@ def observe_row_nb(close, p, t, i, state, vol, sharpe, mobs, recent, steps_per_d
         scratch[MARKET_OBS_FROM + k] = mobs[p, t, k]
     for k in range(pnb.OBS_SIZE):
         out[k] = _bounded(scratch[k])
-    day = t // steps_per_day
+    day = (t + 1) // steps_per_day - 1  # the last whole day (``env.last_whole_day``): t may be inside a day
     n_recent = recent.shape[2]
     for k in range(n_recent):
         out[pnb.OBS_SIZE + k] = _bounded(recent[p, day, k])
@@ -137,7 +137,7 @@ def prefetch_env_nb(j, blocks, rows, t, end, key, mobs, recent, steps_per_day, p
     prefetch_nb(key, row + n_assets - 1)
     prefetch_nb(mobs, (q * n_steps + t1) * mobs.shape[2])
     prefetch_nb(mobs, (q * n_steps + t1 + 1) * mobs.shape[2] - 1)
-    tail = (q * recent.shape[1] + t1 // steps_per_day) * recent.shape[2]
+    tail = (q * recent.shape[1] + (t1 + 1) // steps_per_day - 1) * recent.shape[2]
     for k in range(0, recent.shape[2], CACHE_LINE_BYTES // recent.itemsize):
         prefetch_nb(recent, tail + k)
     prefetch_nb(recent, tail + recent.shape[2] - 1)  # an unaligned row's last line
@@ -312,8 +312,7 @@ class ResetDraws:
     @classmethod
     def draw(cls, rng: np.random.Generator, k: int, template: PortfolioEnv) -> ResetDraws:
         market = template.market
-        last_start = market.n_steps - 1 - template._episode
-        starts = rng.integers(template._first, last_start + 1, size=k)
+        starts = template.start_step(rng.integers(template._first_day, template._last_day + 1, size=k))
         months = rng.integers(6, 121, size=k)
         shift = np.round(starts / market.steps_per_day / DAYS_PER_MONTH).astype(np.int64)
         return cls(
@@ -350,8 +349,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         leak_future: bool = False,
         pool: EnvPool | None = None,
     ):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        int_arg("num_envs", num_envs, 1)
         if pool is None:
             template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
                                     episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,

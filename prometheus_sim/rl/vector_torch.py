@@ -21,7 +21,7 @@ import torch
 
 from prometheus_sim.portfolio import RebalanceRules
 from prometheus_sim.portfolio import nb as pnb
-from prometheus_sim.rl.env import N_ACTIONS, OBS_BOUND
+from prometheus_sim.rl.env import N_ACTIONS, OBS_BOUND, int_arg, last_whole_day
 from prometheus_sim.rl.vector import EnvPool, ResetDraws
 
 W = pnb.WINDOW_DAYS
@@ -30,12 +30,12 @@ W = pnb.WINDOW_DAYS
 class TorchPortfolioVectorEnv:
     def __init__(self, num_envs: int, pool: EnvPool, device: str = "cpu", dtype: torch.dtype = torch.float64,
                  seed: int | None = None):  # fmt: skip
-        if num_envs < 1:
-            raise ValueError(f"num_envs: must be >= 1, got {num_envs}")
-        self.n = int(num_envs)
+        from prometheus_sim.rl.dqn import check_device
+
+        self.n = int_arg("num_envs", num_envs, 1)
         self.pool = pool
         self.tpl = pool.template
-        self.device = torch.device(device)
+        self.device = torch.device(check_device(str(device)))  # 'tpu' or a missing GPU: a clear error, not torch's
         self.dtype = dtype
         m = self.tpl.market
         as_t = lambda a: torch.tensor(np.asarray(a), dtype=dtype, device=self.device)  # noqa: E731 - a copy: sealed arrays are read-only
@@ -67,6 +67,7 @@ class TorchPortfolioVectorEnv:
         self.is_crypto = (self.kind == pnb.KIND_CRYPTO) & noncash
         self.is_defensive = (self.kind != pnb.KIND_CRYPTO) & noncash
         self.env_index = torch.arange(n, device=self.device)
+        self._started = False
 
     # ------------------------------------------------------------ the API
 
@@ -77,9 +78,15 @@ class TorchPortfolioVectorEnv:
 
             self.rng, _ = seeding.np_random(seed)
         self._reset(torch.arange(self.n, device=self.device))
+        self._started = True
         return self._observe(self.t)
 
     def step(self, actions: torch.Tensor):
+        """(obs, reward, done, info), Gymnasium's same-step autoreset as ``PortfolioVectorEnv`` writes it: a finished
+        env's last observation in ``info["final_obs"]`` and its last value in ``info["final_info"]["value"]`` (masks
+        beside them); ``obs`` and ``info["value"]`` are the new episode's."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
         actions = torch.as_tensor(actions, device=self.device)
         if (actions.shape != (self.n,) or actions.dtype.is_floating_point or actions.dtype.is_complex
                 or actions.dtype == torch.bool or actions.min() < 0 or actions.max() >= N_ACTIONS):  # fmt: skip
@@ -96,11 +103,13 @@ class TorchPortfolioVectorEnv:
         obs = self._observe(t1)
         done = t1 >= self.end
         final = obs.clone()
-        value = self.value.clone()
+        final_value = self.value.clone()
         if bool(done.any()):
             self._reset(torch.nonzero(done).squeeze(1))
             obs = torch.where(done[:, None], self._observe(self.t), obs)
-        return obs, reward, done, {"final_obs": final, "_final_obs": done, "value": value}
+        info = {"final_obs": final, "_final_obs": done, "value": self.value.clone(),
+                "final_info": {"value": final_value, "_value": done}, "_final_info": done}  # fmt: skip
+        return obs, reward, done, info
 
     # ------------------------------------------------------------ the step, as the kernel does it
 
@@ -260,7 +269,7 @@ class TorchPortfolioVectorEnv:
         o[:, 14] = self.rt
         o[:, 15] = self._months(t) / 120.0
         o[:, 17:23] = self.mobs[p, t]
-        parts = [o, self.recent[p, torch.div(t, self.spd, rounding_mode="floor")]]
+        parts = [o, self.recent[p, last_whole_day(t, self.spd)]]
         obs = torch.clamp(torch.nan_to_num(torch.cat(parts, dim=1), nan=0.0), -OBS_BOUND, OBS_BOUND)
         if self.tpl.leak_future:
             ahead = torch.clamp(t + self.period, max=self.close.shape[1] - 1)

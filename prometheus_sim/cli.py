@@ -227,7 +227,7 @@ def backtest(
             for field, (option, _, _) in options.items():
                 text = text.replace(f"profiles.{field}:", f"{option}:")
             raise ValueError(text) from None
-    except (KeyError, ValueError, TypeError) as exc:
+    except (LookupError, ValueError, TypeError) as exc:  # LookupError: KeyError, a model not in the registry
         raise click.UsageError(_message(exc)) from None
     try:  # parses every scenario file, once for the whole run; a bad file names its fields
         config = SweepConfig(
@@ -380,7 +380,7 @@ def lookahead(
         params = parse_strategy_params(strategy_params, [name])[name]
         strategy_spec = StrategySpec(name, tuple(params.items()))
         registry.build(strategy_spec)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (LookupError, ValueError, TypeError) as exc:
         raise click.UsageError(f"{_message(exc)} (and 'canary')") from None
     market = _market_to_check(scenario, seed, n_paths, horizon_days)
     try:
@@ -847,10 +847,11 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
 
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA
-    from prometheus_sim.real_market import import_market
+    from prometheus_sim.real_market import import_market, parse_day
 
     if real_from is not None and not use_real and not dirs:
         raise ValueError("--real-from: there is no real market to cut (give --real or a saved real market folder)")
+    parse_day(real_from, "--real-from")  # named as typed (the importer would call it --from)
     sources = []
     try:
         if use_real:
@@ -1097,7 +1098,7 @@ def _live_strategy(name: str, strategy_params: tuple[str, ...] | dict):
         params = dict(strategy_params) if isinstance(strategy_params, dict) else (
             parse_strategy_params(strategy_params, [name])[name])  # fmt: skip
         return registry.build(StrategySpec(name, tuple(params.items()))), {"name": name, "params": params}
-    except (KeyError, ValueError, TypeError) as exc:
+    except (LookupError, ValueError, TypeError) as exc:
         raise click.UsageError(_message(exc)) from None
 
 

@@ -65,7 +65,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _day(text: str | None, option: str) -> pd.Timestamp | None:
+def parse_day(text: str | None, option: str) -> pd.Timestamp | None:
+    """``text`` as a day, or a RealDataError naming ``option`` (the flag the user typed)."""
     if text is None:
         return None
     try:
@@ -115,7 +116,7 @@ def import_market(
         bars[p.stem] = frame
     first = max(f.index[0] for f in bars.values())
     last = min(f.index[-1] for f in bars.values())
-    lo, hi = _day(start, "--from"), _day(end, "--to")
+    lo, hi = parse_day(start, "--from"), parse_day(end, "--to")
     first = max(first, lo) if lo is not None else first
     last = min(last, hi) if hi is not None else last
     if last - first < pd.Timedelta(days=1):
@@ -169,4 +170,12 @@ def import_market(
     return Market.from_bars(name, assets, asset_kinds, calendar, blocks, source, tuple(absent))
 
 
-__all__ = ["VOLUME_UNITS", "ASSET_KINDS", "CALENDAR_RULE", "STABLECOIN_NAMES", "default_kind", "import_market"]
+__all__ = [
+    "VOLUME_UNITS",
+    "ASSET_KINDS",
+    "CALENDAR_RULE",
+    "STABLECOIN_NAMES",
+    "default_kind",
+    "import_market",
+    "parse_day",
+]

@@ -24,14 +24,32 @@ class RegistryError(LookupError):
     """A model reference the registry cannot resolve; the message says what the registry holds."""
 
 
+# the stores MLflow's registry works with; its file store (a folder, file://) refuses to start in MLflow 3
+# ("maintenance mode") and an unknown scheme fails deep in MLflow, so both are refused here, by name
+STORE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+", "mysql://", "mysql+", "mssql://", "mssql+",
+                 "http://", "https://", "databricks")  # fmt: skip
+
+
 def tracking_uri(uri: str | None = None) -> str:
     """The URI in force: the argument, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
     if uri:
-        return uri
+        return check_store(uri, "--tracking-uri")
     if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+        return check_store(os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI")
     DEFAULT_STORE.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_STORE / 'mlflow.db'}"
+
+
+def check_store(uri: str, source: str) -> str:
+    """``uri`` when MLflow's registry can use it, else a ValueError naming ``source`` and what to write."""
+    if uri.startswith(STORE_SCHEMES):
+        return uri
+    hint = ""
+    if "://" not in uri or uri.startswith("file:"):
+        folder = Path(uri.removeprefix("file://").removeprefix("file:"))
+        hint = f" (for a local store write sqlite:///{folder / 'mlflow.db'})"
+    raise ValueError(f"{source} {uri!r}: MLflow's registry needs a database or server URI: sqlite:///path/to/mlflow.db, "
+                     f"postgresql://..., mysql://... or http(s)://host:port{hint}")  # fmt: skip
 
 
 def configure(uri: str | None = None) -> str:
@@ -95,11 +113,15 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
 def load_pytorch(ref: str, uri: str | None = None):
     """The registered PyTorch module of ``ref`` (on CPU) and its ``(name, version)``."""
     import mlflow.pytorch
+    from mlflow.exceptions import MlflowException
 
     name, version = resolve(ref, uri)
-    model = mlflow.pytorch.load_model(f"models:/{name}/{version}", map_location="cpu")
+    try:
+        model = mlflow.pytorch.load_model(f"models:/{name}/{version}", map_location="cpu")
+    except MlflowException as exc:  # another flavour (a scikit-learn model, say) under that name
+        raise RegistryError(f"{name}/{version} is not a PyTorch model: {exc.message.splitlines()[0]}") from None
     return model, (name, version)
 
 
-__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "RegistryError", "configure", "experiment", "load_pytorch", "resolve",
-           "tracking_uri"]  # fmt: skip
+__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "RegistryError", "check_store", "configure", "experiment",
+           "load_pytorch", "resolve", "tracking_uri"]  # fmt: skip

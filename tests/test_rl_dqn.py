@@ -46,6 +46,46 @@ def test_bad_arguments_are_refused():
     if not torch.cuda.is_available():
         res = CliRunner().invoke(main, ["policy", "train", "default", "--device", "cuda"])
         assert res.exit_code == 2 and "no CUDA device on this machine" in res.output, res.output
+    # arguments with which no update, or not the asked-for checkpoints, could be made are refused up front
+    base = {"scenarios": ("x",), "seeds": (1,), "num_envs": 256, "total_steps": 200_000}
+    for change, words in (({"learning_starts": 150_000}, r"more than the replay buffer holds \(buffer_size 100000\)"),
+                          ({"total_steps": 1000, "learning_starts": 999}, "not below the 768 env steps trained"),
+                          ({"total_steps": 1024, "learning_starts": 10, "checkpoints": 5},
+                           r"checkpoints: at most one per vector step \(4 in this run\)"),
+                          ({"seed": 2**64}, r"seed: must be in 0..2\*\*63 - 1"),
+                          ({"tracking_uri": "file:///tmp/runs"}, "for a local store write sqlite:////tmp/runs/mlflow.db"),
+                          ({"tracking_uri": "garbage://x"}, "needs a database or server URI")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            DQNArgs(**{**base, **change})
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--tracking-uri", "/tmp/plain/folder"])
+    assert res.exit_code == 2 and "write sqlite:////tmp/plain/folder/mlflow.db" in res.output, res.output
+
+
+def test_a_model_that_is_missing_or_not_a_policy_is_a_clear_error(tmp_path, tiny_dqn, mlflow_store):
+    """backtest and policy evaluate name the model and say what is wrong: no traceback."""
+    import mlflow
+    import mlflow.pyfunc
+
+    from prometheus_sim import registry
+
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input: list[str], params=None) -> list[str]:
+            return model_input
+
+    registry.configure(mlflow_store)
+    with mlflow.start_run(experiment_id=registry.experiment("not-torch", mlflow_store)):
+        mlflow.pyfunc.log_model(name="model", python_model=Constant(), registered_model_name="not-torch")
+    runner = CliRunner()
+    for model, words in (("no-such-model", "no-such-model"), ("not-torch", "not-torch/1 is not a PyTorch model")):
+        res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn", "--strategy-param", f"model={model}",
+                                   "--seeds", "1", "--out", str(tmp_path / "bt")])  # fmt: skip
+        assert res.exit_code == 2 and words in res.output and "Traceback" not in res.output, res.output
+        res = runner.invoke(main, ["policy", "evaluate", "default", "--model", model, "--seeds", "100",
+                                   "--out", str(tmp_path / "pe")])  # fmt: skip
+        assert res.exit_code == 2 and words in res.output, res.output
+    res = runner.invoke(main, ["policy", "evaluate", "default", "--real", "--real-from", "notadate", "--seeds", "100",
+                               "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and "--real-from: 'notadate' is not a date" in res.output, res.output
 
 
 @pytest.mark.parametrize("steps_per_day", [1, 4])

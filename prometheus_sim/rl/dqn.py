@@ -112,11 +112,22 @@ class DQNArgs:
             raise ValueError(f"total_steps: must be >= num_envs ({self.num_envs}), got {self.total_steps}")
         if self.checkpoints < 0:
             raise ValueError(f"checkpoints: must be >= 0, got {self.checkpoints}")
-        if self.seed < 0:
-            raise ValueError(f"seed: must be >= 0 (it seeds NumPy, torch and the envs), got {self.seed}")
-        if self.learning_starts >= self.total_steps:
-            raise ValueError(f"learning_starts: {self.learning_starts} is not below total_steps ({self.total_steps}): "
-                             "no gradient update would be made")  # fmt: skip
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed: must be in 0..2**63 - 1 (it seeds NumPy, torch and the envs), got {self.seed}")
+        trained = self.total_steps // self.num_envs * self.num_envs  # whole vector steps
+        if self.learning_starts >= trained:
+            raise ValueError(f"learning_starts: {self.learning_starts} is not below the {trained} env steps trained "
+                             "(total_steps in whole vector steps): no gradient update would be made")  # fmt: skip
+        if self.learning_starts > self.buffer_size:
+            raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "
+                             f"(buffer_size {self.buffer_size}): no gradient update would be made")  # fmt: skip
+        if self.checkpoints > trained // self.num_envs:
+            raise ValueError(f"checkpoints: at most one per vector step ({trained // self.num_envs} in this run), "
+                             f"got {self.checkpoints}")  # fmt: skip
+        if self.tracking_uri is not None:
+            from prometheus_sim.registry import check_store
+
+            check_store(self.tracking_uri, "tracking_uri")
         if not self.scenarios or not self.seeds:
             raise ValueError("scenarios and seeds: at least one of each")
         if not 0.0 < self.exploration_fraction <= 1.0:

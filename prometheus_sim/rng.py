@@ -245,7 +245,11 @@ def poisson_nb(lam, k0, k1, step, path, stream):
 
     Small means use inversion of one uniform; large means use Hormann's PTRS transformed
     rejection (the method NumPy uses), two uniforms per attempt, two attempts per Philox call.
+    A mean that is not a number draws 0: PTRS would never accept (the simulator keeps means finite;
+    this keeps a slip from hanging a run).
     """
+    if lam != lam:
+        return 0
     if lam < 10.0:
         # np.int64(0), not 0: a literal argument would compile uniform_at_nb a second time
         return poisson_inversion_nb(lam, math.exp(-lam), uniform_at_nb(k0, k1, step, path, stream, np.int64(0)))

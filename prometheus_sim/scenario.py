@@ -1,7 +1,7 @@
 """Scenario files: YAML -> validated, frozen :class:`ScenarioSpec`.
 
 Validation happens once, here, at the edge. Every problem is reported with the
-path of the field it concerns (``assets[1].vol: must be > 0, got -0.2``) and
+path of the field it concerns (``assets[1].vol: must be >= 1e-06, got -0.2``) and
 all problems are reported at once, so a user fixes a file in one pass. Nothing
 downstream (the Numba kernels) re-checks inputs, which is why the bounds here
 are tight enough that a valid spec can never overflow or produce NaN prices.
@@ -212,7 +212,8 @@ class AssetSpec(_Strict):
     kind: Literal["crypto", "stable", "equity", "bond"]
     start_price: float = Field(ge=1.0e-8, le=1.0e12, description="volume is notional / price: smaller overflows it")
     drift: float = Field(ge=-5.0, le=5.0, description="expected annual return (GBM mu)")
-    vol: float = Field(gt=0.0, le=5.0, description="annual volatility (long-run for GARCH)")
+    vol: float = Field(ge=1.0e-6, le=5.0,
+                       description="annual volatility (long-run for GARCH); below 1e-6 a step's underflows")  # fmt: skip
     process: ProcessSpec = ProcessSpec()
     volume: VolumeSpec = VolumeSpec()
     regime_exposure: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -341,7 +342,8 @@ class DepegShock(_Strict):
     day: int = Field(ge=0)
     asset: str
     depth: float = Field(gt=0.0, lt=1.0, description="fractional price drop, e.g. 0.12")
-    recovery_half_life_days: float = Field(default=5.0, gt=0.0, le=3650.0)
+    recovery_half_life_days: float = Field(default=5.0, ge=1.0e-3, le=3650.0,
+                                           description="below 1e-3 days the reversion speed leaves float range")  # fmt: skip
     recovery_days: int = Field(default=30, ge=1, le=3650, description="how long the slow recovery lasts")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from prometheus_sim.facts import stylised_facts
 from prometheus_sim.market import Market
-from prometheus_sim.scenario import ScenarioSpec, load_scenario
+from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
 from tests.conftest import SCENARIOS
 
 PROCESSES = {
@@ -108,7 +108,7 @@ def extreme_scenarios(draw):
     """Stacked shocks and signals and fields at their bounds: what once gave 0, inf or nonsense."""
     days = 60
     spd = draw(st.sampled_from([1, 4]))
-    vol = draw(st.sampled_from([0.05, 1.0, 5.0]))
+    vol = draw(st.sampled_from([1e-6, 0.05, 1.0, 5.0]))  # 1e-6: the floor, where a step's sd is ~5e-8
     process = draw(st.sampled_from([
         {"type": "garch_jump", "garch": {"alpha": 0.3, "beta": 0.69}, "jumps": {"intensity": 365, "mean": -1.0, "std": 1.0}},
         {"type": "merton", "jumps": {"intensity": 365, "mean": 1.0, "std": 1.0}},
@@ -116,13 +116,14 @@ def extreme_scenarios(draw):
     ]))  # fmt: skip
     assets = [
         {"name": "X", "kind": "crypto", "start_price": draw(st.sampled_from([1e-8, 1.0, 1e12])), "drift": 5.0,
-         "vol": vol, "process": process},
+         "vol": vol, "process": process, "volume": {"daily_usd": 1e15, "abs_return_sensitivity": 100.0}},
         {"name": "C", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.5,
          "process": {"type": "peg", "peg": {"kappa": draw(st.sampled_from([1e-3, 500.0, 1e5]))}}},
     ]  # fmt: skip
     n_crashes = draw(st.integers(0, 300))
+    calm = draw(st.sampled_from([1e-200, 0.5, 10.0]))  # stacked calm crashes once multiplied vol to 0: NaN
     shocks = [{"type": "crash", "day": draw(st.integers(0, days - 1)), "size": draw(st.sampled_from([-3.0, 3.0])),
-               "vol_mult": 10.0, "duration_days": 300} for _ in range(min(n_crashes, 300))]  # fmt: skip
+               "vol_mult": 10.0 if k % 2 else calm, "duration_days": 300} for k in range(min(n_crashes, 300))]  # fmt: skip
     shocks += [{"type": "rate_hike", "day": d % days, "bps": 1000.0} for d in range(draw(st.integers(0, 80)))]
     shocks += [
         {
@@ -141,6 +142,8 @@ def extreme_scenarios(draw):
     return {
         "name": "extreme", "horizon_days": days, "steps_per_day": spd, "assets": assets, "shocks": shocks,
         "signals": signals,
+        "regimes": {"states": [{"name": "still", "vol_mult": draw(st.sampled_from([1e-300, 1e-3, 1.0]))}],
+                    "transition": [[1.0]], "initial": "still"},
         "onchain": {"active_reversion": 10_000.0, "active_price_beta": 10.0, "whale_tx_per_day": 1e6},
         "macro": {"dxy": {"rate_beta": 100.0}},
     }  # fmt: skip
@@ -157,3 +160,38 @@ def test_every_valid_scenario_stays_finite(data):
     assert np.isfinite(m.onchain).all() and (m.onchain >= 0).all()
     assert np.isfinite(m.macro).all() and (m.macro[:, :, 2] > 0).all()
     assert (m.low <= m.close).all() and (m.close <= m.high).all()
+    for name in ("drift", "vol", "shock_jump", "shock_vol"):
+        assert np.isfinite(getattr(m.truth, name)).all(), f"truth.{name}"
+
+
+def test_the_reviews_non_finite_scenarios_are_finite_or_refused():
+    """Found by an adversarial review, each once NaN, a hang, inf or a ZeroDivisionError."""
+    garch_btc = {"name": "BTC", "kind": "crypto", "start_price": 1, "drift": 0.1, "vol": 0.5,
+                 "process": {"type": "garch", "garch": {"alpha": 0.1, "beta": 0.8}}}  # fmt: skip
+    eth = {"name": "ETH", "kind": "crypto", "start_price": 100, "drift": 0.1, "vol": 0.5}
+    usdc = {"name": "USDC", "kind": "stable", "start_price": 1, "drift": 0, "vol": 0.01,
+            "process": {"type": "peg", "peg": {"kappa": 300}}}  # fmt: skip
+    calm = {"type": "crash", "day": 0, "size": 0, "vol_mult": 1.0e-200, "assets": ["BTC"]}
+    still = {"states": [{"name": "still", "vol_mult": 1.0e-300}], "transition": [[1]], "initial": "still"}
+    cases = {
+        "two calm crashes (vol x 1e-400: NaN GARCH)": {"assets": [garch_btc, eth], "shocks": [calm, calm],
+                                                       "onchain": {"driver": "ETH"}},
+        "the same on the on-chain driver (a Poisson mean of NaN: a hang)": {"assets": [garch_btc],
+                                                                             "shocks": [calm, calm]},
+        "a regime at vol x 1e-300": {"assets": [garch_btc], "regimes": still},
+        "310 stacked crashes (truth.shock_vol 1e310)": {"assets": [garch_btc, eth], "shocks": [
+            {"type": "crash", "day": 1, "size": -0.01, "vol_mult": 10.0, "duration_days": 5}] * 310},
+    }  # fmt: skip
+    for what, body in cases.items():
+        m = Market.simulate(ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, "substeps": 1, **body}), n_paths=3)
+        for arr in (m.open, m.high, m.low, m.close, m.volume, m.onchain, m.macro, m.truth.vol, m.truth.shock_vol):
+            assert np.isfinite(arr).all(), what
+        assert (m.close > 0).all() and (m.volume > 0).all(), what
+    for field, asset, words in (("vol", {**eth, "vol": 5e-324}, r"assets\[0\].vol: must be >= 1e-06, got 5e-324"),
+                                ("half-life", None, r"shocks\[0\].recovery_half_life_days: must be >= 0.001")):  # fmt: skip
+        body = {"assets": [asset or eth, usdc]}
+        if asset is None:
+            body["shocks"] = [{"type": "depeg", "day": 3, "asset": "USDC", "depth": 0.1,
+                               "recovery_half_life_days": 5e-324}]  # fmt: skip
+        with pytest.raises(ScenarioError, match=words):
+            ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, **body})

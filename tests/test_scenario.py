@@ -38,7 +38,7 @@ def _problems(data) -> list[tuple[str, str]]:
 def test_negative_vol_is_named_with_its_path_and_value():
     data = minimal_dict()
     data["assets"][1]["vol"] = -0.2
-    assert ("assets[1].vol", "must be > 0.0, got -0.2") in _problems(data)
+    assert ("assets[1].vol", "must be >= 1e-06, got -0.2") in _problems(data)
 
 
 def test_all_problems_are_reported_at_once():
@@ -157,7 +157,7 @@ def test_validate_command_prints_every_problem_and_exits_2(tmp_path):
     assert result.exit_code == 2
     out = result.output
     assert "ok" in out
-    assert "assets[1].vol: must be > 0.0, got -0.2" in out
+    assert "assets[1].vol: must be >= 1e-06, got -0.2" in out
     assert "assets[2].kind" in out and "assets[2].start_price" in out
     assert isinstance(result.exception, SystemExit), result.exception  # the command exited; nothing escaped it
 

@@ -253,7 +253,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
             exposure = asset_p[a, pr.A_EXPOSURE]
             drift_mult = 1.0 + exposure * (regime_drift[regime] - 1.0)
             vol_mult = (1.0 + exposure * (regime_vol[regime] - 1.0)) * shock_vol[t, a] * vol_signal[a]
-            vol_mult = min(vol_mult, pr.VOL_MULT_MAX)
+            vol_mult = min(max(vol_mult, pr.VOL_MULT_MIN), pr.VOL_MULT_MAX)
             kappa = asset_p[a, pr.A_PEG_KAPPA]
             n_jumps = 0
             if kappa > 0.0:

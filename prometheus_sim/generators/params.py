@@ -139,7 +139,8 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
             end = min(n_steps, (shock.day + shock.duration_days) * spd)
             for a in targets:
                 shock_jump[start, a] += shock.size
-                shock_vol[start:end, a] *= shock.vol_mult
+                np.clip(shock_vol[start:end, a] * shock.vol_mult, 1.0 / pr.SHOCK_VOL_BOUND, pr.SHOCK_VOL_BOUND,
+                        out=shock_vol[start:end, a])  # fmt: skip
         elif isinstance(shock, WhaleDumpShock):
             a = names.index(shock.asset) if shock.asset is not None else driver
             end = min(n_steps, (shock.day + shock.duration_days) * spd)

@@ -38,6 +38,8 @@ N_ASSET_PARAMS = 20
 
 # Bounds on the combined effect of regimes, shocks and signals, so every valid scenario stays finite.
 VOL_MULT_MAX = 25.0  # the product of every volatility multiplier in effect
+VOL_MULT_MIN = 1.0e-6  # ... and its floor: stacked calm multipliers must not reach 0 (GARCH divides by it)
+SHOCK_VOL_BOUND = 1.0e100  # stacked crashes' product, kept finite in the truth (the kernel applies VOL_MULT_*)
 STEP_SD_MAX = 0.5  # log-return std of one step, diffusion (GARCH included)
 LOG_PRICE_BAND = 40.0  # log prices stay within start +- 40 (a factor of 2e17 either way)
 

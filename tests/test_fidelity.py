@@ -187,11 +187,9 @@ def test_the_reviews_non_finite_scenarios_are_finite_or_refused():
         for arr in (m.open, m.high, m.low, m.close, m.volume, m.onchain, m.macro, m.truth.vol, m.truth.shock_vol):
             assert np.isfinite(arr).all(), what
         assert (m.close > 0).all() and (m.volume > 0).all(), what
-    for field, asset, words in (("vol", {**eth, "vol": 5e-324}, r"assets\[0\].vol: must be >= 1e-06, got 5e-324"),
-                                ("half-life", None, r"shocks\[0\].recovery_half_life_days: must be >= 0.001")):  # fmt: skip
-        body = {"assets": [asset or eth, usdc]}
-        if asset is None:
-            body["shocks"] = [{"type": "depeg", "day": 3, "asset": "USDC", "depth": 0.1,
-                               "recovery_half_life_days": 5e-324}]  # fmt: skip
+    depeg = {"type": "depeg", "day": 3, "asset": "USDC", "depth": 0.1, "recovery_half_life_days": 5e-324}
+    for body, words in (({"assets": [{**eth, "vol": 5e-324}, usdc]}, r"assets\[0\].vol: must be >= 1e-06, got 5e-324"),
+                        ({"assets": [eth, usdc], "shocks": [depeg]},
+                         r"shocks\[0\].recovery_half_life_days: must be >= 0.001")):  # fmt: skip
         with pytest.raises(ScenarioError, match=words):
             ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, **body})

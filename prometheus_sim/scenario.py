@@ -80,7 +80,10 @@ class _Strict(BaseModel):
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
                            else _why_text(bad))  # fmt: skip
                     raise ValueError(f"{_FIELD_MARK}{name}{where}: must be a number, got {bad!r} ({why})")
-            elif _admits(field.annotation, dt.date) and isinstance(value, int | float) and not isinstance(value, bool):
+            elif _admits(field.annotation, dt.date) and (
+                (isinstance(value, int | float) and not isinstance(value, bool))
+                or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value))
+            ):  # a quoted '0' too: pydantic would read it as 1970-01-01
                 raise ValueError(f"{_FIELD_MARK}{name}: must be a date (YYYY-MM-DD), got {value!r}")
         return data
 
@@ -390,7 +393,8 @@ class ScenarioSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="names result files: no '/'")
     description: str = ""
     seed: int = Field(default=0, ge=0, lt=2**64)
-    start_date: dt.date = dt.date(2024, 1, 1)
+    start_date: dt.date = Field(default=dt.date(2024, 1, 1), ge=dt.date(1900, 1, 1), le=dt.date(2100, 12, 31),
+                                description="plots and calendars need a date their libraries can hold")  # fmt: skip
     horizon_days: int = Field(ge=2, le=36_500)
     steps_per_day: int = Field(default=1, ge=1, le=1440)
     substeps: int = Field(default=4, ge=1, le=64, description="intraday sub-steps per step, for OHLC")
@@ -495,9 +499,47 @@ class _DuplicateKey(yaml.YAMLError):
         self.path, self.problem = path, problem
 
 
+MAX_EXPANDED_VALUES = 100_000  # what a scenario's aliases may expand to (a few hundred in a large file)
+
+
 class _ScenarioLoader(yaml.SafeLoader):
     """YAML's safe loader, stricter: a key given twice is an error (YAML would silently keep the
-    last), and dates stay text so an impossible one is reported against its field, not as a crash."""
+    last), and dates stay text so an impossible one is reported against its field, not as a crash.
+    A value an explicit tag cannot make (``!!timestamp 2023-02-29``, ``!!int abc``) is an error naming
+    its line, and so is a document whose aliases expand past ``MAX_EXPANDED_VALUES`` values (nested
+    aliases multiply: a 471-byte file expanded to millions and took 27 s to refuse)."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _BadValue(node.start_mark.line + 1, node.tag, exc) from None
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            size = _expanded_size(node, {})
+            if size > MAX_EXPANDED_VALUES:
+                raise yaml.YAMLError(f"its aliases expand to {size:,} values, more than the "
+                                     f"{MAX_EXPANDED_VALUES:,} a scenario may hold")  # fmt: skip
+        return node
+
+
+class _BadValue(yaml.YAMLError):
+    def __init__(self, line: int, tag: str, exc: Exception):
+        super().__init__(f"line {line}: {tag.removeprefix('tag:yaml.org,2002:')} value cannot be read ({exc})")
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Values in ``node`` with every alias expanded (memoised per node: linear in the file, not in the expansion)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 1  # a node that contains itself (YAML allows it) counts once
+        if isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(child, memo) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    return memo[key]
 
 
 _ScenarioLoader.yaml_implicit_resolvers = {
@@ -516,6 +558,8 @@ _ScenarioLoader.add_implicit_resolver(
 def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged by construct_mapping, which
+            continue  # lets the mapping's own keys override the merged ones (that is what merging is for)
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, Hashable):  # YAML allows `? [a, b]` as a key; no scenario field is named so
@@ -543,6 +587,8 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
         raise ScenarioError([(exc.path, exc.problem)], source) from None
+    except RecursionError:
+        raise ScenarioError([("", "invalid YAML: nested deeper than it can be read")], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -730,10 +776,10 @@ def _correlation_problems(spec: ScenarioSpec, known: set[str]) -> list[tuple[str
         broken = _non_pd_block(spec.correlation_matrix())
         if broken is not None:
             names = [spec.asset_names[i] for i in broken]
-            detail = ", ".join(
-                f"{a}/{b}={spec.correlation_matrix()[spec.asset_names.index(a), spec.asset_names.index(b)]:g}"
-                for a, b in itertools.combinations(names, 2)
-            )
+            block = spec.correlation_matrix()[np.ix_(broken, broken)]
+            detail = ", ".join(f"{names[i]}/{names[j]}={block[i, j]:g}" for i, j in itertools.combinations(
+                range(len(names)), 2)) if len(names) <= 6 else (
+                f"{len(names) * (len(names) - 1) // 2} pairs, smallest eigenvalue {np.linalg.eigvalsh(block).min():.3g}")  # fmt: skip
             problems.append(
                 ("correlation", f"not positive-definite: the pairs among {names} cannot hold together ({detail})")
             )
@@ -741,15 +787,21 @@ def _correlation_problems(spec: ScenarioSpec, known: set[str]) -> list[tuple[str
 
 
 def _non_pd_block(corr: np.ndarray) -> tuple[int, ...] | None:
-    """Smallest set of assets whose correlation block is not positive-definite, or None."""
+    """A minimal set of assets whose correlation block is not positive-definite, or None.
+
+    Greedy: each asset in turn is dropped when the block stays broken without it. A principal block of a
+    positive-definite matrix is positive-definite, so what is left breaks with every asset it holds:
+    no proper subset does. At most one Cholesky a asset (searching subsets smallest first took about
+    2^n of them: 10 s at 16 assets, about an hour at 25, for a matrix only broken as a whole)."""
     n = corr.shape[0]
     if _is_pd(corr):
         return None
-    for size in range(3, n + 1):
-        for idx in itertools.combinations(range(n), size):
-            if not _is_pd(corr[np.ix_(idx, idx)]):
-                return idx
-    return tuple(range(n))
+    keep = list(range(n))
+    for i in range(n):
+        rest = [j for j in keep if j != i]
+        if len(rest) >= 2 and not _is_pd(corr[np.ix_(rest, rest)]):
+            keep = rest
+    return tuple(keep)
 
 
 def _is_pd(mat: np.ndarray) -> bool:

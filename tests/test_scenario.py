@@ -237,3 +237,47 @@ def test_validation_holes_are_closed(tmp_path):
     for fragment in ("bool.yaml", "nothere.yaml", "twice.yaml", "listed_key.yaml", "date.yaml", "default: ok"):
         assert fragment in result.output
     assert isinstance(result.exception, SystemExit), result.exception  # the command exited; nothing escaped it
+
+
+HEAD = "name: x\nhorizon_days: 30\nassets:\n  - {name: USDC, kind: stable, start_price: 1, drift: 0, vol: 0.01}\n"
+
+
+def test_the_reviews_yaml_holes_are_named_errors(tmp_path):
+    """Found by an adversarial review: each once a traceback, minutes of work, or a silently wrong value."""
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
+    )  # 10^7 values from a few hundred bytes
+    cases = {
+        "timestamp": (HEAD + "start_date: !!timestamp 2023-02-29\n", "line 5: timestamp value cannot be read"),
+        "int": ("name: x\nhorizon_days: !!int abc\n", "line 2: int value cannot be read"),
+        "deep": (HEAD + "description: " + "[" * 2000 + "]" * 2000 + "\n", "nested deeper than it can be read"),
+        "laughs": (HEAD + laughs, r"aliases expand to [\d,]+ values, more than the 100,000"),
+        "epoch": (HEAD + "start_date: '0'\n", r"start_date: must be a date \(YYYY-MM-DD\), got '0'"),
+        "year 1": (HEAD + "start_date: 0001-01-01\n", "start_date: must be >= 1900-01-01"),
+    }
+    for what, (text, words) in cases.items():
+        path = tmp_path / f"{what.replace(' ', '_')}.yaml"
+        path.write_text(text)
+        with pytest.raises(ScenarioError, match=words):
+            load_scenario(path)
+    # validate checks every file after one of these
+    good = tmp_path / "good.yaml"
+    good.write_text(HEAD)
+    result = CliRunner().invoke(main, ["scenarios", "validate", str(tmp_path / "timestamp.yaml"), str(good)])
+    assert result.exit_code == 2 and "good.yaml: ok" in result.output and "Traceback" not in result.output
+    # merge keys work (the mapping's own keys override the merged ones); a key given twice is still refused
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("name: x\nhorizon_days: 30\nassets:\n  - &usdc {name: USDC, kind: stable, start_price: 1, "
+                      "drift: 0, vol: 0.01}\n  - {<<: *usdc, name: USDT, vol: 0.02}\n")  # fmt: skip
+    assert [(a.name, a.vol) for a in load_scenario(merged).assets] == [("USDC", 0.01), ("USDT", 0.02)]
+
+
+def test_a_large_correlation_broken_only_as_a_whole_is_refused_at_once():
+    """25 assets, every pair at -0.042: each smaller block is fine, the whole is not. A smallest-first
+    search of subsets took about an hour; the greedy one names all 25 in a few milliseconds."""
+    data = minimal_dict()
+    data["assets"] = [{"name": f"A{k}", "kind": "crypto", "start_price": 1.0, "drift": 0.0, "vol": 0.5}
+                      for k in range(25)] + [data["assets"][-1]]  # fmt: skip
+    data["correlation"] = {f"A{i}/A{j}": -0.042 for i in range(25) for j in range(i + 1, 25)}
+    (msg,) = [m for p, m in _problems(data) if p == "correlation"]
+    assert "the pairs among ['A0', 'A1'" in msg and "'A24']" in msg and "300 pairs, smallest eigenvalue" in msg

@@ -68,6 +68,7 @@ class _Strict(BaseModel):
         would be taken as seconds since 1970)."""
         if not isinstance(data, dict):
             return data
+        refused = {}
         for name, value in data.items():
             field = cls.model_fields.get(name)
             if field is None:
@@ -79,13 +80,25 @@ class _Strict(BaseModel):
                     where, bad = found
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
                            else _why_text(bad))  # fmt: skip
-                    raise ValueError(f"{_FIELD_MARK}{name}{where}: must be a number, got {bad!r} ({why})")
+                    refused[name] = _Refused(where, f"must be a number, got {bad!r} ({why})")
             elif _admits(field.annotation, dt.date) and (
                 (isinstance(value, int | float) and not isinstance(value, bool))
                 or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value))
             ):  # a quoted '0' too: pydantic would read it as 1970-01-01
-                raise ValueError(f"{_FIELD_MARK}{name}: must be a date (YYYY-MM-DD), got {value!r}")
-        return data
+                refused[name] = _Refused("", f"must be a date (YYYY-MM-DD), got {value!r}")
+        # each refused value is swapped for a marker no field accepts, so the rest of the section is still
+        # validated and every problem is reported at once; _describe words the marker's error
+        return {**data, **refused} if refused else data
+
+
+class _Refused:
+    """A value refused before validation (where inside the field, and why): fails any field's type check."""
+
+    def __init__(self, where: str, message: str):
+        self.where, self.message = where, message
+
+    def __repr__(self) -> str:
+        return self.message
 
 
 # What YAML 1.1 (PyYAML's safe_load) reads as text and YAML 1.2 as a number: 1e9, 2.5e10 (no dot or no
@@ -416,7 +429,8 @@ class ScenarioSpec(_Strict):
         try:
             spec = cls.model_validate(data)
         except ValidationError as exc:
-            raise ScenarioError([_describe(err) for err in exc.errors()], source) from None
+            # dict.fromkeys: one problem once (a union field reports a refused value once per member)
+            raise ScenarioError(list(dict.fromkeys(_describe(err) for err in exc.errors())), source) from None
         problems = _semantic_problems(spec)
         if problems:
             raise ScenarioError(problems, source)
@@ -620,6 +634,8 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
+    if isinstance(got, _Refused):
+        return f"{path}{got.where}", got.message
     got_s = repr(got) if isinstance(got, str) else str(got)
     bounds = {
         "greater_than": (">", "gt"),

@@ -281,3 +281,16 @@ def test_a_large_correlation_broken_only_as_a_whole_is_refused_at_once():
     data["correlation"] = {f"A{i}/A{j}": -0.042 for i in range(25) for j in range(i + 1, 25)}
     (msg,) = [m for p, m in _problems(data) if p == "correlation"]
     assert "the pairs among ['A0', 'A1'" in msg and "'A24']" in msg and "300 pairs, smallest eigenvalue" in msg
+
+
+def test_a_boolean_does_not_hide_the_sections_other_problems():
+    data = minimal_dict(seed=True)
+    data["assets"][0].update(start_price=-5, volume={"daily_usd": True})
+    data["assets"][1]["vol"] = False
+    data["regimes"] = {"states": [{"name": "a"}, {"name": "b"}], "transition": [[0.5, True], [0.5, 0.5]]}
+    problems = dict(_problems(data))
+    assert problems["seed"].startswith("must be a number, got True (YAML reads yes/no")
+    assert problems["assets[0].start_price"] == "must be >= 1e-08, got -5"
+    assert problems["assets[0].volume.daily_usd"].startswith("must be a number, got True")
+    assert problems["assets[1].vol"].startswith("must be a number, got False")
+    assert problems["regimes.transition[0][1]"].startswith("must be a number, got True")

@@ -514,6 +514,8 @@ class _DuplicateKey(yaml.YAMLError):
 
 
 MAX_EXPANDED_VALUES = 100_000  # what a scenario's aliases may expand to (a few hundred in a large file)
+MAX_DEPTH = 64  # levels of nesting (a shipped scenario has five)
+NESTED_TOO_DEEP = f"nested deeper than the {MAX_DEPTH} levels a scenario may have"
 
 
 class _ScenarioLoader(yaml.SafeLoader):
@@ -532,7 +534,9 @@ class _ScenarioLoader(yaml.SafeLoader):
     def get_single_node(self):
         node = super().get_single_node()
         if node is not None:
-            size = _expanded_size(node, {})
+            size, depth = _expanded_size(node, {})
+            if depth > MAX_DEPTH:
+                raise yaml.YAMLError(NESTED_TOO_DEEP)
             if size > MAX_EXPANDED_VALUES:
                 raise yaml.YAMLError(f"its aliases expand to {size:,} values, more than the "
                                      f"{MAX_EXPANDED_VALUES:,} a scenario may hold")  # fmt: skip
@@ -544,15 +548,16 @@ class _BadValue(yaml.YAMLError):
         super().__init__(f"line {line}: {tag.removeprefix('tag:yaml.org,2002:')} value cannot be read ({exc})")
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """Values in ``node`` with every alias expanded (memoised per node: linear in the file, not in the expansion)."""
+def _expanded_size(node: yaml.Node, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, depth) of ``node`` with every alias expanded (memoised per node: linear in the file, not in
+    the expansion). Nodes are composed by recursion, so a depth Python cannot reach is caught as well."""
     key = id(node)
     if key not in memo:
-        memo[key] = 1  # a node that contains itself (YAML allows it) counts once
-        if isinstance(node, yaml.SequenceNode):
-            memo[key] = 1 + sum(_expanded_size(child, memo) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        memo[key] = (1, 1)  # a node that contains itself (YAML allows it) counts once
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])  # fmt: skip
+        parts = [_expanded_size(child, memo) for child in children]
+        memo[key] = (1 + sum(size for size, _ in parts), 1 + max((depth for _, depth in parts), default=0))
     return memo[key]
 
 
@@ -602,7 +607,7 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     except _DuplicateKey as exc:
         raise ScenarioError([(exc.path, exc.problem)], source) from None
     except RecursionError:
-        raise ScenarioError([("", "invalid YAML: nested deeper than it can be read")], source) from None
+        raise ScenarioError([("", f"invalid YAML: {NESTED_TOO_DEEP}")], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

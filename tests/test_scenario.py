@@ -250,7 +250,8 @@ def test_the_reviews_yaml_holes_are_named_errors(tmp_path):
     cases = {
         "timestamp": (HEAD + "start_date: !!timestamp 2023-02-29\n", "line 5: timestamp value cannot be read"),
         "int": ("name: x\nhorizon_days: !!int abc\n", "line 2: int value cannot be read"),
-        "deep": (HEAD + "description: " + "[" * 2000 + "]" * 2000 + "\n", "nested deeper than it can be read"),
+        "deep": (HEAD + "description: " + "[" * 2000 + "]" * 2000 + "\n", "nested deeper than the 64 levels"),
+        "deep, readable": (HEAD + "description: " + "[" * 80 + "]" * 80 + "\n", "nested deeper than the 64 levels"),
         "laughs": (HEAD + laughs, r"aliases expand to [\d,]+ values, more than the 100,000"),
         "epoch": (HEAD + "start_date: '0'\n", r"start_date: must be a date \(YYYY-MM-DD\), got '0'"),
         "year 1": (HEAD + "start_date: 0001-01-01\n", "start_date: must be >= 1900-01-01"),

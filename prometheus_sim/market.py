@@ -87,7 +87,7 @@ class Market:
         self.seed = int(self.seeds[0]) if np.all(self.seeds == self.seeds[0]) else None
         self.calendar = calendar(spec)
         self.blocks = arrays.blocks
-        self._name, self._assets, self._kinds = spec.name, tuple(spec.asset_names), tuple(a.kind for a in spec.assets)
+        self._name, self._assets, self._kinds = spec.name, tuple(spec.asset_names), tuple(spec.asset_kinds)
         self._steps_per_day = spec.steps_per_day
         inputs = build_inputs(spec)
         regime_names = tuple(s.name for s in spec.regimes.states) if spec.regimes else ("base",)

@@ -321,7 +321,7 @@ class SweepOutcome:
 
 
 def _kinds(source: Source) -> list[str]:
-    return list(source.kinds) if isinstance(source, SavedMarket) else [a.kind for a in source.assets]
+    return list(source.kinds) if isinstance(source, SavedMarket) else source.asset_kinds
 
 
 def plan_tasks(config: SweepConfig) -> list[Task]:

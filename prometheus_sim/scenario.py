@@ -592,8 +592,17 @@ def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode,
 _ScenarioLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
+EXTENSION_PREFIX = "x-"
+
+
 def load_scenario(path: str | Path) -> ScenarioSpec:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file.
+
+    Top-level keys that start with ``x-`` are extension fields, dropped before validation: they give
+    YAML anchors a home (``x-stable: &stable {kind: stable, drift: 0}``, then ``<<: *stable`` in each
+    stablecoin), which an unknown key otherwise could not be. They are not part of the scenario: not
+    in its digest, its manifest or ``Market.spec``.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -615,6 +624,8 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         raise ScenarioError([("", f"invalid YAML: {where}{problem}")], source) from None
     if data is None:
         raise ScenarioError([("", "the file is empty")], source)
+    if isinstance(data, dict):  # extension fields: a home for shared anchors, as Compose files have them
+        data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
     return ScenarioSpec.from_dict(data, source)
 
 

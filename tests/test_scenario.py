@@ -271,6 +271,18 @@ def test_the_reviews_yaml_holes_are_named_errors(tmp_path):
     merged.write_text("name: x\nhorizon_days: 30\nassets:\n  - &usdc {name: USDC, kind: stable, start_price: 1, "
                       "drift: 0, vol: 0.01}\n  - {<<: *usdc, name: USDT, vol: 0.02}\n")  # fmt: skip
     assert [(a.name, a.vol) for a in load_scenario(merged).assets] == [("USDC", 0.01), ("USDT", 0.02)]
+    # a top-level x- key holds shared anchors and is not part of the scenario; other unknown keys still fail
+    base = ("name: x\nhorizon_days: 30\nassets:\n  - {<<: *stable, name: USDC}\n  - {<<: *stable, name: USDT, "
+            "vol: 0.02}\n")  # fmt: skip
+    anchored = tmp_path / "anchored.yaml"
+    anchored.write_text("x-stable: &stable {kind: stable, start_price: 1, drift: 0, vol: 0.01}\n" + base)
+    spec = load_scenario(anchored)
+    assert [(a.name, a.kind, a.vol) for a in spec.assets] == [("USDC", "stable", 0.01), ("USDT", "stable", 0.02)]
+    assert "x-stable" not in spec.model_dump() and spec.digest() == load_scenario(merged).digest()
+    (tmp_path / "unanchored.yaml").write_text("y-stable: &stable {kind: stable, start_price: 1, drift: 0, vol: 0.01}\n"
+                                              + base)  # fmt: skip
+    with pytest.raises(ScenarioError, match="y-stable: unknown key"):
+        load_scenario(tmp_path / "unanchored.yaml")
 
 
 def test_a_large_correlation_broken_only_as_a_whole_is_refused_at_once():

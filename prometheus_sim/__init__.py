@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,8 +43,10 @@ def _default_numba_cache() -> None:
     written (no home, a read-only one), a folder of this user's under the system's temporary
     directory: the first of them that can be created and written. Numba itself would otherwise fall
     back to ``__pycache__`` next to the package, where the digest no longer guards against stale
-    kernels. Set before Numba is imported, which reads it once. A folder the user sets is taken as it
-    is (Numba's own rule then applies: only a change to a function's own file recompiles it).
+    kernels. Numba reads the variable when imported; when it was imported first, its configuration is
+    reloaded here. Only a folder no one else may write is taken (see :func:`writable_folder`). A
+    folder the user sets is taken as it is (Numba's own rule then applies: only a change to a
+    function's own file recompiles it).
     """
     global PACKAGE_KERNEL_CACHE
     if os.environ.get("NUMBA_CACHE_DIR"):
@@ -58,18 +62,46 @@ def _default_numba_cache() -> None:
     PACKAGE_KERNEL_CACHE = writable_folder([base / digest for base in candidates])
     if PACKAGE_KERNEL_CACHE is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(PACKAGE_KERNEL_CACHE)
+        numba = sys.modules.get("numba")
+        if numba is not None:  # imported first (a notebook, vectorbt): it read the variable already
+            numba.core.config.reload_config()
 
 
 def writable_folder(candidates: list[Path]) -> Path | None:
-    """The first of ``candidates`` that exists or can be made, and can be written to; None if none can."""
+    """The first of ``candidates`` that exists or can be made, is this user's own, and can be written to.
+
+    Numba unpickles the index files it finds in its cache folder, so a folder someone else could
+    write to would let them run code as this user: the fallback under the shared temporary
+    directory (``/tmp/prometheus-sim-<uid>``, whose name anyone can take first) especially. A
+    candidate is skipped when it, or the folder it was made under, is a symbolic link, belongs to
+    another user, or can be written by others (or by a group not the user's own). Folders made here
+    are private (mode 0700).
+    None if no candidate qualifies.
+    """
     for folder in candidates:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            for f in reversed([folder, *folder.parents]):  # missing ones made private, top down
+                if not os.path.lexists(f):
+                    os.mkdir(f, 0o700)
+            if not (_owned_and_private(folder.parent) and _owned_and_private(folder)):
+                continue
             with tempfile.TemporaryFile(dir=folder):
                 return folder
         except OSError:
             continue
     return None
+
+
+def _owned_and_private(folder: Path) -> bool:
+    """A real folder (not a link) of this user's that no one else may write: not others, and not its
+    group unless that is the user's own primary group (a umask of 002 with a group per user)."""
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        return False
+    if not hasattr(os, "getuid"):  # no owners to compare (Windows): the folder's own access rules apply
+        return True
+    group_may_write = info.st_mode & stat.S_IWGRP and info.st_gid != os.getgid()
+    return info.st_uid == os.getuid() and not info.st_mode & stat.S_IWOTH and not group_may_write
 
 
 #: The kernel cache folder the package chose (None when the user set ``NUMBA_CACHE_DIR``): the only

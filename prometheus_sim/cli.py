@@ -20,11 +20,13 @@ EXIT_BAD_INPUT = 2
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the name of a shipped scenario (``default`` -> scenarios/default.yaml)."""
     path = Path(name_or_path)
-    if path.exists():
+    if path.is_file():  # a folder named like a shipped scenario (a run's --out default) does not hide it
         return path
     for candidate in (Path("scenarios") / f"{name_or_path}.yaml", SHIPPED_SCENARIOS / f"{name_or_path}.yaml"):
-        if candidate.exists():
+        if candidate.is_file():
             return candidate
+    if path.exists():
+        return path  # a folder or other non-file: the loader names the problem with the path
     shipped = sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.yaml"))
     raise click.UsageError(f"scenario {name_or_path!r} is neither a file nor a shipped scenario; shipped: {shipped}")
 
@@ -108,6 +110,8 @@ def simulate(
     facts.to_csv(out_dir / "stylised_facts.csv")
     correlation_table(market).to_csv(out_dir / "correlation.csv")
     (out_dir / "stylised_facts.txt").write_text(facts.round(4).to_string() + "\n")
+    for old_chart in out_dir.glob("fan_*.png"):  # a reused --out: no chart of another market's assets stays
+        old_chart.unlink()
     charts = []
     if plots:
         from prometheus_sim.report.fan_chart import fan_chart

@@ -29,6 +29,7 @@ from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
 from prometheus_sim.sealed import is_sealed, seal_copy
 
 MANIFEST = "manifest.json"
+TRUTH_FILES = ("truth_assets.parquet", "truth_paths.parquet")  # written only for a simulated market
 FORMAT_VERSION = 1
 
 
@@ -389,6 +390,9 @@ class Market:
             file = f"{name}.parquet"
             pq.write_table(table, out / file, compression="zstd")
             files[name] = file
+        for stale in TRUTH_FILES:  # a market without truth saved over one with it: no stale truth beside it
+            if stale.removesuffix(".parquet") not in files:
+                (out / stale).unlink(missing_ok=True)
         manifest = {
             "format_version": FORMAT_VERSION,
             "package_version": __version__,

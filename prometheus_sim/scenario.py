@@ -332,7 +332,11 @@ class CrashShock(_Strict):
 
 
 class WhaleDumpShock(_Strict):
-    """A whale sells: whale transactions and exchange inflow spike, then the price drops."""
+    """A whale sells: whale transactions and exchange inflow spike on ``day``, the price drops the next day.
+
+    On the horizon's last day the price move falls after the market ends, as a crash's later days do:
+    the dump is valid, and a market cut at ``day + 1`` is the longer market's first days.
+    """
 
     type: Literal["whale_dump"]
     day: int = Field(ge=0)
@@ -490,12 +494,15 @@ class ScenarioSpec(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def with_horizon(self, horizon_days: int) -> ScenarioSpec:
-        """The same scenario over a different horizon; shocks that would fall after it are dropped."""
+        """The same scenario over a different horizon; shocks dated after it are dropped.
+
+        A shock dated inside the horizon is kept, even when part of its effect would fall after it (a
+        whale dump on the last day: its whale and inflow multipliers act that day, its price move
+        would land the next): a shorter market is then the first days of the longer one, byte for byte.
+        """
         data = self.model_dump(mode="python")
         data["horizon_days"] = horizon_days
-        data["shocks"] = [
-            s for s in data["shocks"] if s["day"] < horizon_days - (1 if s["type"] == "whale_dump" else 0)
-        ]
+        data["shocks"] = [s for s in data["shocks"] if s["day"] < horizon_days]
         return ScenarioSpec.from_dict(data)
 
     def with_overrides(self, **changes: Any) -> ScenarioSpec:
@@ -734,10 +741,6 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         where = f"shocks[{i}]"
         if shock.day >= spec.horizon_days:
             problems.append((f"{where}.day", f"must be < horizon_days ({spec.horizon_days}), got {shock.day}"))
-        elif isinstance(shock, WhaleDumpShock) and shock.day >= spec.horizon_days - 1:
-            problems.append(
-                (f"{where}.day", f"a whale dump's price impact lands the next day: must be < {spec.horizon_days - 1}")
-            )
         targets: list[str] = []
         if isinstance(shock, CrashShock) and shock.assets is not None:
             targets = shock.assets

@@ -72,6 +72,43 @@ def test_the_cache_folder_is_one_that_can_be_written(tmp_path):
     assert writable_folder([blocked / "numba"]) is None
 
 
+def test_the_cache_folder_is_never_one_someone_else_could_write(tmp_path):
+    """Numba unpickles its cache's index files: a folder another user could write (the shared temp
+    fallback, whose name anyone can take first) would run their code as this user. Such a folder, or a
+    link standing in for one, is skipped; the folders the package makes are private."""
+    import os
+
+    from prometheus_sim import writable_folder
+
+    open_to_all = tmp_path / "prometheus-sim-0"
+    open_to_all.mkdir()
+    os.chmod(open_to_all, 0o777)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(elsewhere)
+    fallback = tmp_path / "mine" / "numba" / "abc"
+    assert writable_folder([open_to_all / "abc", tmp_path / "link" / "abc", fallback]) == fallback
+    assert [oct(p.stat().st_mode & 0o777) for p in (fallback, fallback.parent)] == ["0o700", "0o700"]
+    os.chmod(open_to_all, 0o700)
+    assert writable_folder([open_to_all / "abc"]) == open_to_all / "abc"  # private again: taken
+
+
+def test_the_package_cache_holds_when_numba_was_imported_first(tmp_path):
+    """Numba reads NUMBA_CACHE_DIR once, when imported: a script that imports it (or vectorbt) before the
+    package must still compile into the package's digest folder, not Numba's stale-prone __pycache__."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    probe = ("import numba; import prometheus_sim; from prometheus_sim import fastexp; fastexp.exp_nb(1.0); "
+             "print(prometheus_sim.PACKAGE_KERNEL_CACHE); print(numba.config.CACHE_DIR); "
+             "print(fastexp.exp_nb._cache._cache_path)")  # fmt: skip
+    chosen, config, used = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True,
+                                          text=True, check=True).stdout.split()  # fmt: skip
+    assert config == chosen and used.startswith(chosen + os.sep)
+
+
 def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(tmp_path):
     """Numba recompiles a function only when its own file changes: an edit to a helper it calls into
     (the kernel's exp) or to a constant it freezes from a module that never mentions Numba (the RL
@@ -94,6 +131,32 @@ def test_the_cache_folder_follows_every_kernel_source_not_only_the_calling_file(
         assert kernel_sources_digest(copy) != before, module
         path.write_text(original)
         assert kernel_sources_digest(copy) == before
+
+
+def test_a_reused_out_folder_holds_only_the_new_run_and_does_not_hide_a_shipped_name(tmp_path, monkeypatch):
+    """``--out default`` then ``simulate default`` again from the same folder: the folder is not the scenario.
+    A second market of other assets in the same --out leaves no chart of the first's; a real market saved
+    over a simulated one leaves no truth beside it."""
+    monkeypatch.chdir(tmp_path)
+    first = CliRunner().invoke(main, ["simulate", "default", "--paths", "2", "--out", "default", "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "default" / "fan_BOND.png").exists()
+    again = CliRunner().invoke(main, ["simulate", "default", "--paths", "2", "--out", "default2", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    other = CliRunner().invoke(main, ["simulate", "fitted_2020_2023", "--paths", "2", "--out", "default",
+                                      "--no-progress", "--no-plots"])  # fmt: skip
+    assert other.exit_code == 0, other.output
+    assert not list((tmp_path / "default").glob("fan_*.png"))
+    market = Market.load(tmp_path / "default")
+    assert "BOND" not in market.assets
+    assert (tmp_path / "default" / "truth_assets.parquet").exists()
+    from prometheus_sim.real_market import import_market
+    from tests.test_real_market import FILES
+
+    import_market(FILES, start="2023-01-01", end="2023-03-31").save(tmp_path / "default")
+    assert not (tmp_path / "default" / "truth_assets.parquet").exists()
+    assert not (tmp_path / "default" / "truth_paths.parquet").exists()
+    assert Market.load(tmp_path / "default").is_real
 
 
 def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):

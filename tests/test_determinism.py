@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from prometheus_sim.market import Market
-from prometheus_sim.scenario import ScenarioSpec
+from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
 from tests.conftest import ROOT, SCENARIOS
 
 _CHILD = """
@@ -65,6 +65,21 @@ def test_a_longer_horizon_leaves_the_common_prefix_untouched(default_spec):
     long = Market.simulate(default_spec.with_overrides(horizon_days=260), seed=3, n_paths=16)
     for name, arr in short.named_arrays().items():
         np.testing.assert_array_equal(arr, long.named_arrays()[name][:, :200], err_msg=name)
+
+
+def test_a_horizon_cut_on_a_dated_shock_keeps_its_effect_that_day():
+    """``with_horizon`` (the CLI's --horizon-days) cutting at a whale dump's day + 1: the dump is kept, so
+    the cut market is the full one's first days; it used to be dropped, and with it that day's whales."""
+    from prometheus_sim.scenario import load_scenario
+
+    spec = load_scenario(SCENARIOS / "whale_dump.yaml")
+    full = Market.simulate(spec.with_horizon(60), seed=5, n_paths=3)
+    for cut in (40, 41, 42):  # the first dump is dated day 40: its whales act that day, its price move on 41
+        short = Market.simulate(spec.with_horizon(cut), seed=5, n_paths=3)
+        for name, arr in short.named_arrays().items():
+            np.testing.assert_array_equal(arr, full.named_arrays()[name][:, :cut], err_msg=f"{name} cut at {cut}")
+    whales = full.onchain[:, :, ONCHAIN_COLUMNS.index("whale_transactions")]
+    assert whales[:, 40].mean() > 3 * whales[:, 30:39].mean()
 
 
 def test_seed_defaults_to_the_scenario_seed(mini_spec: ScenarioSpec):

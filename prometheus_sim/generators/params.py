@@ -146,7 +146,8 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
             end = min(n_steps, (shock.day + shock.duration_days) * spd)
             np.minimum(shock_whale[start:end] * shock.whale_mult, oc.SHOCK_MULT_MAX, out=shock_whale[start:end])
             np.minimum(shock_inflow[start:end] * shock.inflow_mult, oc.SHOCK_MULT_MAX, out=shock_inflow[start:end])
-            shock_jump[min(n_steps - 1, start + spd), a] += shock.size
+            if start + spd < n_steps:  # the dump's price move lands the next day; a dump on the last day has none
+                shock_jump[start + spd, a] += shock.size
         elif isinstance(shock, RateHikeShock):
             shock_rate[start] += shock.bps / 10_000.0
         elif isinstance(shock, DepegShock):

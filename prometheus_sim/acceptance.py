@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from prometheus_sim.evidence import Evidence, collect_evidence
-from prometheus_sim.metrics import DEFINITIONS, mean_interval
+from prometheus_sim.metrics import DEFINITIONS, metric_interval
 from prometheus_sim.sweep import load_sweep
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
@@ -176,8 +176,8 @@ def _seed_count(seeds: str) -> int:
     return int(hi) - int(lo) + 1 if hi else 1
 
 
-def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], bool]) -> dict[str, Any]:
-    mean, low, high = mean_interval(values)
+def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], bool], column: str) -> dict[str, Any]:
+    mean, low, high = metric_interval(values, column)  # cut to the metric's range: a win rate's stays in [0, 1]
     if n_failed:
         status, why = FAIL, f"{n_failed} of {n_ran + n_failed} cells failed"
     elif n_ran < MIN_CELLS:
@@ -201,7 +201,7 @@ def _backtest_row(
     baselines = {}
     for b in BASELINES:
         if b in present:
-            s = _score_cells(*_cells(metrics, failures, (b,), column), meets)
+            s = _score_cells(*_cells(metrics, failures, (b,), column), meets, column)
             baselines[b] = {k: s[k] for k in ("measured", "low", "high", "status", "cells")}
     notes = []
     if baselines.get(DO_NOTHING, {}).get("status") == PASS:
@@ -210,7 +210,7 @@ def _backtest_row(
     if not have:
         return Criterion("Model", name, target, NOT_MEASURED, unit=unit, baselines=baselines, definition=definition,
                          note="; ".join([missing, *notes]))  # fmt: skip
-    s = _score_cells(*_cells(metrics, failures, have, column), meets)
+    s = _score_cells(*_cells(metrics, failures, have, column), meets, column)
     notes.insert(0, f"strategies: {', '.join(have)}" + (f"; {s['why']}" if s["why"] else ""))
     return Criterion("Model", name, target, s["status"], s["measured"], s["low"], s["high"], unit, s["cells"],
                      s["failed"], baselines, definition=definition, note="; ".join(notes))  # fmt: skip

@@ -719,17 +719,15 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     A real market is one path, evaluated out of time: the policy was trained on simulated markets only,
     so by default on the whole real history; --real-from evaluates only the days from a date on.
     """
-    import itertools
     import json
     import os
 
     from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, metric_interval
-    from prometheus_sim.portfolio import CostModel
     from prometheus_sim.real import RealDataError
     from prometheus_sim.registry import RegistryError, load_pytorch, resolve
     from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
     from prometheus_sim.strategy_spec import StrategySpec
-    from prometheus_sim.sweep import SweepConfig, parse_seeds, run_sweep
+    from prometheus_sim.sweep import SweepConfig, check_cost_settings, parse_seeds, run_sweep
 
     if tracking_uri:  # the sweep's worker processes and the report find the registry through it
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -751,10 +749,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
                 f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
             )
         trained_scenarios = sorted(meta.get("scenario_digests", {}))
-        real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, trained_scenarios)
+        costs = tuple(_cost_model("--fees-bps", f) for f in _grid("--fees-bps", fees_text, float))
+        check_cost_settings(costs)  # refused before anything is written
+        real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, meta)
         if not allow_other_assets:  # refused here, before a worker starts, naming each market
             _policy_markets_fit(meta, f"{name}/{version}", files, [r["path"] for r in real])
-        costs = tuple(CostModel(fees_bps=f) for f in itertools.chain(_grid("--fees-bps", fees_text, float)))
         dqn_params = (("model", f"{name}@{version}"),) + ((("allow_other_assets", True),) if allow_other_assets else ())
         strategies = (StrategySpec("dqn", dqn_params), *map(StrategySpec.of,
                       ("hold", "buy_and_hold", "equal_weight", "sixty_forty")))  # fmt: skip
@@ -767,15 +766,20 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     context = {
         "model": f"{name}/{version}", "model_ref": model_ref,
         "trained_on": {"scenarios": trained_scenarios, "seeds": _seed_span(meta.get("seeds", []))},
-        "seeds": _seed_span(seeds), "fees_bps": [c.fees_bps for c in costs], "real": real,
+        "seeds": _seed_span(seeds) if files else None, "fees_bps": [c.fees_bps for c in costs], "real": real,
+        "is_training_scenario": _training_sources(meta, config, real),
     }  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
     m = m.assign(final_value=1.0 + m["total_return"])
     scores = ("sharpe", "sortino", "max_drawdown", "final_value", "turnover", "fees_paid")
     n_sources = len(files) + len(real)
-    click.echo(f"policy {name}/{version} on {len(files)} scenarios x {len(seeds)} unseen seeds"
-               + (f" and {len(real)} real market(s)" if real else "") + " (mean [95 % interval]):")  # fmt: skip
+    n_real = sum(r["kind"] == "real" for r in real)
+    click.echo(f"policy {name}/{version} on "
+               + (f"{len(files)} scenarios x {len(seeds)} unseen seeds" if files else "no seeded scenario")
+               + (f", {n_real} real market(s)" if n_real else "")
+               + (f", {len(real) - n_real} saved simulated market(s)" if len(real) > n_real else "")
+               + " (mean [95 % interval]):")  # fmt: skip
     for (scenario, strategy), group in m.groupby(["scenario", "strategy"], sort=True):
         cells = []
         for score in scores:
@@ -783,7 +787,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             cells.append(f"{score} {mean:.3f} [{low:.3f}, {high:.3f}]")
         click.echo(f"  {scenario:18s} {strategy:40s} " + "; ".join(cells))
     for r in real:
-        click.echo(f"real market {r['name']}: {r['window'][0]}..{r['window'][1]} ({r['days']} days): {r['basis']}")
+        click.echo(f"{r['kind']} market {r['name']}: {r['window'][0]}..{r['window'][1]} ({r['days']} days): "
+                   f"{r['basis']}")  # fmt: skip
     policy_rows = m[m["strategy"].str.startswith("dqn")]
     share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
     click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
@@ -806,6 +811,16 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     if outcome.failures:
         click.echo(f"{len(outcome.failures)} cell(s) failed (see {out_dir / 'failures.json'})", err=True)
         sys.exit(1)
+
+
+def _cost_model(option: str, fees_bps: float):
+    """A venue's costs at ``fees_bps``; a refused value names the option as typed."""
+    from prometheus_sim.portfolio import CostModel
+
+    try:
+        return CostModel(fees_bps=fees_bps)
+    except ValueError as exc:
+        raise ValueError(f"{option} {fees_bps:g}: {exc}") from None
 
 
 def _seed_span(seeds) -> str:
@@ -841,17 +856,21 @@ def _policy_markets_fit(meta: dict, model: str, files: list[str], market_dirs: l
 
 
 def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None, horizon_days: int | None,
-                         out_dir: Path, trained_scenarios: list[str]) -> list[dict]:  # fmt: skip
-    """The real markets to evaluate on: saved directories and, with ``use_real``, the shipped files imported.
+                         out_dir: Path, meta: dict) -> list[dict]:  # fmt: skip
+    """The saved markets and real series to evaluate on: saved directories and, with ``use_real``, the shipped
+    files imported; each with its kind (real or simulated), window, days and what its days are to the policy.
 
-    A market cut to ``real_from`` (or imported) is saved under OUT/markets/; each comes with its window,
-    its days and the basis for calling it out of time.
+    Refused, before anything is written: a saved simulated market holding a path the policy trained on
+    (in-sample), a real market with fewer than 30 days from ``real_from``, and an OUT/markets/ folder that
+    already holds another market (a run under other settings). A market cut to ``real_from`` (or imported) is
+    saved under OUT/markets/.
     """
     import pandas as pd
 
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA
     from prometheus_sim.real_market import import_market, parse_day
+    from prometheus_sim.rl.provenance import in_sample_rows, time_basis, training_scenario
 
     if real_from is not None and not use_real and not dirs:
         raise ValueError("--real-from: there is no real market to cut (give --real or a saved real market folder)")
@@ -860,42 +879,83 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     try:
         if use_real:
             market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), start=real_from, name="real")
+            _enough_days(market, real_from)
             sources.append((market, out_dir / "markets" / "real", real_from))
         for d in dirs:
             try:
                 market = Market.load(d)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{d}: not a saved market ({exc})") from None
-            if real_from is None:
-                sources.append((market, Path(d), None))
-                continue
             if not market.is_real:
-                raise ValueError(f"--real-from: {d} is a simulated market; it applies to real markets only")
-            sources.append((_market_from(market, real_from), out_dir / "markets" / market.name, real_from))
+                if real_from is not None:
+                    raise ValueError(f"--real-from: {d} is a simulated market; it applies to real markets only")
+                rows = in_sample_rows(meta, market)
+                if rows:
+                    raise ValueError(
+                        f"{d}: simulated from {training_scenario(meta, market.spec)}, the policy's training scenario, "
+                        f"and its row(s) {rows[:5]} are paths the policy trained on (path 0 of seed(s) "
+                        f"{sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with unseen seeds"
+                    )  # fmt: skip
+                sources.append((market, Path(d), None))
+            elif real_from is None:
+                sources.append((market, Path(d), None))
+            else:
+                sources.append((_market_from(market, real_from), out_dir / "markets" / market.name, real_from))
     except OSError as exc:
         raise ValueError(f"real data: {exc}") from None
-    out = []
-    trained = ", ".join(trained_scenarios) or "?"
-    for market, path, cut in sources:
-        if path.parent == out_dir / "markets":
+    to_save = [(market, path) for market, path, _ in sources if path.parent == out_dir / "markets"]
+    for market, path in to_save:  # every check first: a refused run changes nothing on disk
+        _refuse_another_market(path, market)
+    for market, path in to_save:
+        if not (path / "manifest.json").exists():
             path.mkdir(parents=True, exist_ok=True)
             market.save(path)
+    out = []
+    for market, path, cut in sources:
         steps = market.n_steps if horizon_days is None else min(market.n_steps, horizon_days * market.steps_per_day)
         days = steps // market.steps_per_day
         calendar = market.calendar[:steps]
-        if cut is not None:
-            basis = (f"only the days from {cut} on (--real-from): out of time for a policy trained on simulated "
-                     f"markets ({trained}) calibrated to real data before that date")  # fmt: skip
+        first = pd.Timestamp(calendar[0]).date()
+        trained = None if market.is_real else training_scenario(meta, market.spec)
+        if market.is_real:
+            basis = time_basis(meta, first, cut is not None)
         else:
-            basis = (f"the whole real history: the policy was trained on simulated markets only ({trained}), so no "
-                     "real bar was in its training data; a scenario calibrated or fitted to real data of this period "
-                     "(default, fitted_2020_2023) shares its statistics, not its path")  # fmt: skip
-        if not market.is_real:
-            basis = "a saved simulated market: every row once, no seeds"
-        out.append({"name": market.name, "path": str(path), "days": int(days),
-                    "window": [str(pd.Timestamp(calendar[0]).date()), str(pd.Timestamp(calendar[-1]).date())],
-                    "basis": basis})  # fmt: skip
+            basis = (f"a saved simulated market of {market.n_paths} path(s), each row once (no seeds); "
+                     + (f"the policy's training scenario {trained}, none of its training paths"
+                        if trained else "not a scenario the policy trained on"))  # fmt: skip
+        out.append({"name": market.name, "path": str(path), "days": int(days), "paths": int(market.n_paths),
+                    "kind": "real" if market.is_real else "simulated", "training_scenario": trained,
+                    "window": [str(first), str(pd.Timestamp(calendar[-1]).date())], "basis": basis})  # fmt: skip
     return out
+
+
+def _refuse_another_market(path: Path, market) -> None:
+    """``path`` may hold this very market (a resumed run), never another one."""
+    import json
+
+    manifest = path / "manifest.json"
+    if not manifest.exists():
+        return
+    saved = json.loads(manifest.read_text()).get("array_sha256")
+    if saved != market.array_digests():
+        raise ValueError(f"{path} holds another market (a run with other settings): use another --out or delete it")
+
+
+def _enough_days(market, date: str | None) -> None:
+    """A real market cut to ``date`` keeps at least 30 days: fewer give a Sharpe from a handful of decisions."""
+    if date is not None and market.n_steps < 30 * market.steps_per_day:
+        raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
+                         f"{market.calendar[-1].date()}) has fewer than 30 days from it")  # fmt: skip
+
+
+def _training_sources(meta: dict, config, real: list[dict]) -> dict[str, bool]:
+    """Per source of the sweep: is it a scenario the policy trained on (compared in full, not by name)?"""
+    from prometheus_sim.rl.provenance import training_scenario
+    from prometheus_sim.scenario import ScenarioSpec
+
+    saved = {r["name"]: r.get("training_scenario") is not None for r in real}
+    return {name: training_scenario(meta, source) is not None if isinstance(source, ScenarioSpec) else saved[name]
+            for name, source in config.load_scenarios().items()}  # fmt: skip
 
 
 def _market_from(market, date: str):

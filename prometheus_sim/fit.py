@@ -359,6 +359,7 @@ def fit_scenario(
     scenario = {
         "name": name,
         "description": f"Fitted to real daily returns {t0.date()}..{t1.date()} (prometheus-sim scenarios fit).",
+        "calibrated_to": {"start": t0.date(), "end": t1.date()},
         "seed": seed,
         "start_date": dt.date(t0.year, t0.month, t0.day),
         "horizon_days": horizon,

@@ -25,6 +25,7 @@ import pandas as pd
 from prometheus_sim import __version__
 from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks, is_absent
 from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
+from prometheus_sim.generators.params import shock_moves
 from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
 from prometheus_sim.sealed import is_sealed, seal_copy
 
@@ -48,7 +49,9 @@ class MarketTruth:
     jumps: np.ndarray  # (P, T, A) int16 number of Merton jumps in each step
     signal_active: np.ndarray  # (P, T, G) int8: 1 where signal g moved drift or vol
     signal_names: tuple[str, ...]
-    shock_jump: np.ndarray  # (T, A) dated log-price jumps from the scenario's shocks
+    shock_jump: (
+        np.ndarray
+    )  # (T, A) the expected log move of the close from the scenario's dated shocks (params.shock_moves)
     shock_vol: np.ndarray  # (T, A) dated volatility multipliers
 
 
@@ -100,7 +103,7 @@ class Market:
             jumps=arrays.jumps,
             signal_active=arrays.signal_active,
             signal_names=tuple(s.name for s in spec.signals),
-            shock_jump=inputs.shock_jump,
+            shock_jump=shock_moves(inputs),
             shock_vol=inputs.shock_vol,
         )
         self._freeze()

@@ -401,6 +401,23 @@ class SignalSpec(_Strict):
         return self
 
 
+class CalibrationWindow(_Strict):
+    """The real-data days a scenario's parameters were chosen or fitted to look like.
+
+    Metadata, not simulation: a model trained on the scenario has seen those days' statistics (not
+    their path), so only real days after ``end`` are out of time for it (``policy evaluate`` says so).
+    """
+
+    start: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2100, 12, 31))
+    end: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2100, 12, 31))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalibrationWindow:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
 # ---------------------------------------------------------------- the scenario
 
 
@@ -409,6 +426,9 @@ class ScenarioSpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", description="names result files: no '/'")
     description: str = ""
+    calibrated_to: CalibrationWindow | None = Field(
+        default=None, description="real-data days the parameters were chosen to match; later days are out of time"
+    )
     seed: int = Field(default=0, ge=0, lt=2**64)
     start_date: dt.date = Field(default=dt.date(2024, 1, 1), ge=dt.date(1900, 1, 1), le=dt.date(2100, 12, 31),
                                 description="plots and calendars need a date their libraries can hold")  # fmt: skip
@@ -489,8 +509,15 @@ class ScenarioSpec(_Strict):
         return corr
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON form: two specs with the same digest simulate alike."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON form: two specs with the same digest simulate alike.
+
+        ``calibrated_to`` counts only when set, so a scenario without it keeps the digest it had before
+        the field existed (sweep resumes and policies' records still match).
+        """
+        data = self.model_dump(mode="json")
+        if data["calibrated_to"] is None:
+            del data["calibrated_to"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def with_horizon(self, horizon_days: int) -> ScenarioSpec:

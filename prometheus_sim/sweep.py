@@ -197,8 +197,7 @@ class SweepConfig:
         if isinstance(self.costs, (tuple, list)):
             if not self.costs or not all(isinstance(c, CostModel) for c in self.costs):
                 raise ValueError("costs: expected a CostModel or a non-empty tuple of them")
-            if len(set(self.costs)) != len(self.costs):
-                raise ValueError("costs: a cost setting is given twice")
+            check_cost_settings(tuple(self.costs))
             object.__setattr__(self, "costs", self.costs[0] if len(self.costs) == 1 else tuple(self.costs))
         for name, kind in (("costs", CostModel | tuple), ("rules", RebalanceRules), ("profiles", ProfileGrid)):
             if not isinstance(getattr(self, name), kind):
@@ -230,7 +229,7 @@ class SweepConfig:
         """A cell's strategy label: the strategy's, plus its costs when the sweep has several."""
         if len(self.cost_settings) == 1:
             return strategy.label
-        return f"{strategy.label} [fees {costs.fees_bps:g} bps, slippage {costs.slippage_bps:g} bps, impact {costs.impact:g}]"
+        return f"{strategy.label} [{_costs_text(costs)}]"
 
     def cells(self) -> list[tuple[StrategySpec, CostModel, str]]:
         """(strategy, costs, label) of every strategy under every cost setting, in a fixed order."""
@@ -283,6 +282,26 @@ class SweepConfig:
         d["strategies"] = [wiring.describe(spec) for spec in self.strategies]
         d["package_version"] = __version__
         return json.loads(json.dumps(d))
+
+
+def check_cost_settings(costs: tuple[CostModel, ...]) -> None:
+    """A cost grid's settings are distinct, and so are their labels, which key cells, result files and the
+    report's groups (``10`` and ``10.000001`` bps would print alike and be pooled as one)."""
+    if len(set(costs)) != len(costs):
+        raise ValueError("costs: a cost setting is given twice")
+    labels: dict[str, CostModel] = {}
+    for c in costs:
+        label = _costs_text(c)
+        if label in labels:
+            raise ValueError(f"costs: fees {labels[label].fees_bps!r} and {c.fees_bps!r} bps (slippage, impact "
+                             f"alike) both print as [{label}], so their cells would mix: give settings that differ "
+                             "within 6 significant digits")  # fmt: skip
+        labels[label] = c
+
+
+def _costs_text(costs: CostModel) -> str:
+    """How a cost setting reads in a cell's label (``acceptance.cost_suffix`` reads it back alike)."""
+    return f"fees {costs.fees_bps:g} bps, slippage {costs.slippage_bps:g} bps, impact {costs.impact:g}"
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,14 @@ def test_the_soak_proxy_and_flags(run_dir, tmp_path):
 def test_acceptance_on_a_missing_run_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["acceptance", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "not a sweep directory" in result.output
+
+
+def test_a_rows_interval_stays_inside_its_metrics_range():
+    """Three win rates of 1, 1 and 1/3: the t interval's upper end is above 1 unless cut, as the report's
+    interval note says every interval is (one row read 77.8 % [43.9, 111.7])."""
+    from prometheus_sim.acceptance import _score_cells
+
+    row = _score_cells(np.array([1.0, 1.0, 1 / 3]), 3, 0, lambda v: v > 0.5, "win_rate")
+    assert row["measured"] == pytest.approx(7 / 9) and row["high"] == 1.0 and 0.0 <= row["low"] < 7 / 9
+    unbounded = _score_cells(np.array([1.0, 1.0, 1 / 3]), 3, 0, lambda v: v > 0.5, "sharpe")
+    assert unbounded["high"] > 1.0

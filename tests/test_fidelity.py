@@ -193,3 +193,21 @@ def test_the_reviews_non_finite_scenarios_are_finite_or_refused():
                          r"shocks\[0\].recovery_half_life_days: must be >= 0.001")):  # fmt: skip
         with pytest.raises(ScenarioError, match=words):
             ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, **body})
+
+
+def test_the_truth_gives_a_depegs_expected_move_on_its_step():
+    """A peg reverts within the de-peg's own step (the shock lands after the first sub-step and decays over the
+    rest): ``truth.drift + truth.shock_jump`` is the step's expected move, so the standardised residual has mean
+    0 there (it was 3.6 sd off when the shock was recorded whole)."""
+    from prometheus_sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    m = Market.simulate(load_scenario(SCENARIOS / "stablecoin_depeg.yaml"), n_paths=400, seed=3)
+    a = m.assets.index("USDC")
+    t = 120  # the de-peg's day
+    r = np.log(m.close[:, t, a] / m.close[:, t - 1, a])
+    z = (r - m.truth.drift[:, t, a] - m.truth.shock_jump[t, a]) / m.truth.vol[:, t, a]
+    assert abs(z.mean()) < 4 / math.sqrt(len(z)) and abs(z.std() - 1.0) < 0.15
+    assert m.truth.shock_jump[t, a] == pytest.approx(
+        math.log(1 - 0.12) * math.exp(-math.log(2) / (6 / 365) / 4 / 365) ** 3
+    )

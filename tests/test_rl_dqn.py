@@ -174,7 +174,9 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
                                "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "policy actions: hold" in res.output and "sharpe" in res.output
-    assert "real market real: 2023-09-01..2023-12-29 (120 days): only the days from 2023-09-01 on" in res.output
+    assert "real market real: 2023-09-01..2023-12-29 (120 days): the days from 2023-09-01 on" in res.output
+    # default was set to match real days 2020-01-01..2023-12-31 (its calibrated_to): these are not out of time
+    assert "NOT out of time" in res.output and "(--real-from 2024-01-01)" in res.output
     assert "cost sweep default: 0 bps" in res.output and "cost sweep real: 0 bps" in res.output
     context = json.loads((out / "policy_eval.json").read_text())
     assert context["real"][0]["window"] == ["2023-09-01", "2023-12-29"] and context["real"][0]["days"] == 120
@@ -249,6 +251,62 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
     assert res.exit_code == 2 and "--real-from: there is no real market to cut" in res.output, res.output
 
 
+def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn, monkeypatch):
+    """A saved simulated market holding a training path is refused (in-sample), one of unseen seeds runs and is
+    called simulated, not real; a same-named scenario with other parameters is not "trained on"; real days are
+    out of time only after the training scenarios' calibration window; a refused run writes nothing."""
+    import json
+    from pathlib import Path
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    # tiny_dqn trained on default's seeds 0-3: path 0 of seed 2 is a training path, path 1 of it and seed 50 are not
+    for seed, out in ((2, "train2"), (50, "unseen50")):
+        res = runner.invoke(main, ["simulate", "default", "--seed", str(seed), "--paths", "2", "--no-plots",
+                                   "--no-progress", "--out", out])  # fmt: skip
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["policy", "evaluate", "train2", "--workers", "1", "--horizon-days", "60", "--out", "a"])
+    assert res.exit_code == 2 and "in-sample" in res.output and "path 0 of seed(s) [2]" in res.output, res.output
+    assert not Path("a").exists()
+
+    default4 = Path("default4.yaml")
+    default4.write_text((SCENARIOS / "default.yaml").read_text().replace("steps_per_day: 1", "steps_per_day: 4")
+                        .replace("name: default", "name: default4"))  # fmt: skip
+    res = runner.invoke(main, ["policy", "evaluate", "unseen50", str(default4), "--seeds", "100", "--horizon-days",
+                               "60", "--workers", "1", "--out", "b"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "simulated market default: " in res.output and "a saved simulated market of 2 path(s)" in res.output
+    assert "real market" not in res.output and "no seeded scenario" not in res.output
+    assert runner.invoke(main, ["report", "b"]).exit_code == 0
+    pe = json.loads(Path("b/report.json").read_text())["policy"]
+    data = {s["scenario"]: (s["kind"], s["data"], s["trained_on"]) for s in pe["sources"]}
+    assert data["default"][0] == "simulated" and "a saved market of 2 path(s)" in data["default"][1]
+    assert data["default"][2] is True  # the training scenario, none of its training paths
+    assert data["default4"][2] is False  # default at four steps a day: another scenario
+
+    # --real with --real-from keeps the 30-day minimum a saved real market has
+    res = runner.invoke(main, ["policy", "evaluate", "--real", "--real-from", "2024-02-01", "--workers", "1",
+                               "--out", "c"])  # fmt: skip
+    assert res.exit_code == 2 and "has fewer than 30 days from it" in res.output, res.output
+    assert not Path("c").exists()
+    d = ["policy", "evaluate", "default", "--seeds", "100", "--real", "--horizon-days", "60", "--workers", "1",
+         "--out", "d"]  # fmt: skip
+    res = runner.invoke(main, [*d, "--real-from", "2024-01-01"])
+    assert res.exit_code == 0, res.output
+    assert "all before these: out of time" in res.output and "NOT out of time" not in res.output
+    assert "1 scenarios x 1 unseen seeds, 1 real market(s) (mean" in res.output
+    saved = Path("d/markets/real/manifest.json").read_bytes()
+    res = runner.invoke(main, [*d, "--real-from", "2023-11-01"])
+    assert res.exit_code == 2 and "holds another market" in res.output, res.output
+    assert Path("d/markets/real/manifest.json").read_bytes() == saved  # a refused run leaves the saved market
+
+    # costs that would print alike, and a bad fee, are refused before anything is written
+    for fees, words in (("10,10.000001", "both print as [fees 10 bps"), ("-5", "--fees-bps -5: fees_bps")):
+        res = runner.invoke(main, ["policy", "evaluate", "--real", "--fees-bps", fees, "--out", "e"])
+        assert res.exit_code == 2 and words in res.output, res.output
+        assert not Path("e").exists()
+
+
 def test_policy_evaluate_flags_a_collapsed_policy(tmp_path, mlflow_store, tiny_dqn):
     """A policy whose every decision is one action (here: a network that always values sell_major highest) is
     flagged by name, whatever it scores."""
@@ -313,8 +371,10 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
                                "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 0, res.output
     real = json.loads((tmp_path / "pe" / "policy_eval.json").read_text())["real"]
-    assert real == [{"name": "real", "path": str(tmp_path / "pe" / "markets" / "real"), "days": 92,
-                     "window": ["2023-10-01", "2023-12-31"], "basis": real[0]["basis"]}]  # fmt: skip
+    assert real == [{"name": "real", "path": str(tmp_path / "pe" / "markets" / "real"), "days": 92, "paths": 1,
+                     "kind": "real", "training_scenario": None, "window": ["2023-10-01", "2023-12-31"],
+                     "basis": real[0]["basis"]}]  # fmt: skip
+    assert "NOT out of time" in real[0]["basis"]  # default was set to match real days through 2023-12-31
     assert Market.load(tmp_path / "pe" / "markets" / "real").calendar[0] == np.datetime64("2023-10-01")
     res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-15",
                                "--out", str(tmp_path / "short")])  # fmt: skip

@@ -286,8 +286,13 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
     strategies = [POLICY, *(b for b in BASELINES if b in present),
                   *sorted(present - {POLICY, *BASELINES})]  # fmt: skip
     baselines = [b for b in BASELINES if b in present]
-    real = {r["name"]: r for r in context.get("real", [])}
-    trained = set(context.get("trained_on", {}).get("scenarios", []))
+    saved = {r["name"]: r for r in context.get("real", [])}  # saved and real markets (runs before 2026-12-04: real)
+    real = {n: r for n, r in saved.items() if r.get("kind", "real") == "real"}
+    # compared in full by `policy evaluate` (a scenario of the same name with other parameters is not it); by name
+    # in runs written before it did
+    trained = context.get("is_training_scenario")
+    if trained is None:
+        trained = {n: True for n in context.get("trained_on", {}).get("scenarios", [])}
     groups = {key: g for key, g in m.groupby(["scenario", "base", "costs"], sort=False, dropna=False)}
 
     def rows(scenario: str, strategy: str, costs) -> pd.DataFrame:
@@ -308,10 +313,13 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
         if scenario in real:
             r = real[scenario]
             data = f"real, one path, {r['window'][0]}..{r['window'][1]} ({r['days']} days)"
+        elif scenario in saved:
+            r = saved[scenario]
+            data = f"simulated, a saved market of {r.get('paths', n)} path(s), {r['window'][0]}..{r['window'][1]}"
         else:
             data = f"simulated, {n} seeds"
         sources.append({"scenario": scenario, "kind": "real" if scenario in real else "simulated", "n": n,
-                        "data": data, "trained_on": scenario in trained})  # fmt: skip
+                        "data": data, "trained_on": bool(trained.get(scenario, False))})  # fmt: skip
         stats = {s: stat(scenario, s, ref) for s in strategies}
         sharpe.append({"scenario": scenario, "data": data, "strategies": stats})
         p = stats[POLICY]
@@ -348,7 +356,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
                        "collapsed": bool(mean.max() > COLLAPSE_SHARE)})  # fmt: skip
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
-        "real": list(real.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
+        "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
         "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
         "findings": findings, "cost_sweep": cost_rows, "actions": shares,
     }  # fmt: skip
@@ -847,10 +855,12 @@ def policy_blocks(data: dict) -> list[Block]:
         "mean over common seeds of (policy - baseline), with its interval. " + VERDICT_RULE
     )  # fmt: skip
     blocks: list[Block] = [Heading(2, "Policy evaluation", "policy"), Para(intro)]
-    if pe["real"]:
+    if any(r.get("kind", "real") == "real" for r in pe["real"]):
         blocks.append(Para(ONE_PATH_NOTE))
-        blocks.append(Bullets([(f"Real market {r['name']}", f"{r['window'][0]}..{r['window'][1]}, {r['days']} days; "
-                                f"{r['basis']}") for r in pe["real"]]))  # fmt: skip
+    if pe["real"]:
+        blocks.append(Bullets([(f"{'Real' if r.get('kind', 'real') == 'real' else 'Saved simulated'} market {r['name']}",
+                                f"{r['window'][0]}..{r['window'][1]}, {r['days']} days; {r['basis']}")
+                               for r in pe["real"]]))  # fmt: skip
     blocks += [Para(pe["headline"]), Bullets([(a, b) for a, b in pe["findings"]])]
     blocks.append(Heading(3, "Sharpe: real beside simulated", "policy-sharpe"))
     body = [[r["scenario"], r["data"],

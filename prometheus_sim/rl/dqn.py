@@ -367,6 +367,9 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
             "recent_features": list(RECENT_FEATURES), "featured_assets": featured_assets(pools),
             "scenario_digests": {s.name: s.digest() for s, _ in pools},
+            "scenario_specs": {s.name: s.model_dump(mode="json") for s, _ in pools},  # in full: rl.provenance
+            "calibrated_to": {s.name: s.calibrated_to and [str(s.calibrated_to.start), str(s.calibrated_to.end)]
+                              for s, _ in pools},  # the real days each training market was set to match
             "seeds": [int(s) for s in args.seeds], "training_action_share": share.tolist(),
             "updates_per_env_step": ratio, "env_backend": args.backend,
             "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()},

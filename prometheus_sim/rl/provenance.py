@@ -1,0 +1,89 @@
+"""What a policy was trained on, set against what it is evaluated on: the same scenario, in-sample paths, real days in time.
+
+A registered policy's metadata (``rl.dqn``) records its training scenarios in full, their seeds and the
+real days each was set to match (``calibrated_to``). ``policy evaluate`` asks three questions of it:
+
+- is a source the scenario the policy trained on? Compared up to the shorter horizon (a path's first
+  days do not depend on the horizon, so a cut of the training scenario is the same scenario), never
+  by name alone: ``default`` at four steps a day is another scenario;
+- does a saved simulated market hold a path the policy trained on (path 0 of a training seed of that
+  scenario)? Then it is in-sample, and evaluating on it would flatter the policy;
+- are a real market's days out of time, i.e. after every training scenario's calibration window?
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prometheus_sim.scenario import ScenarioError, ScenarioSpec
+
+
+def training_specs(meta: dict[str, Any]) -> dict[str, ScenarioSpec]:
+    """The policy's training scenarios as they ran (empty for a policy registered before they were recorded)."""
+    out = {}
+    for name, dump in (meta.get("scenario_specs") or {}).items():
+        try:
+            out[name] = ScenarioSpec.from_dict(dump)
+        except ScenarioError:  # recorded by another version of the schema: compared by digest below
+            continue
+    return out
+
+
+def training_scenario(meta: dict[str, Any], spec: ScenarioSpec) -> str | None:
+    """The name of the training scenario ``spec`` is, up to the shorter of their horizons; None if it is none."""
+    recorded = training_specs(meta)
+    for name, trained in recorded.items():
+        days = min(trained.horizon_days, spec.horizon_days)
+        if trained.with_horizon(days).digest() == spec.with_horizon(days).digest():
+            return name
+    if recorded:
+        return None
+    # a policy registered before the specs were recorded: its digests, which match only at the same horizon
+    return next((name for name, d in (meta.get("scenario_digests") or {}).items() if d == spec.digest()), None)
+
+
+def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
+    """Rows of a saved simulated ``market`` that are paths the policy trained on (path 0 of a training seed)."""
+    if market.is_real or market.spec is None or training_scenario(meta, market.spec) is None:
+        return []
+    seeds = {int(s) for s in meta.get("seeds", [])}
+    return [i for i in range(market.n_paths) if int(market.path_ids[i]) == 0 and int(market.seeds[i]) in seeds]
+
+
+def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
+    """Whether real days from ``first_day`` on are out of time for the policy, and why, in one sentence.
+
+    Out of time only when every training scenario declares the real days it was set to match
+    (``calibrated_to``) and ``first_day`` is after all of them; a scenario that declares none leaves it
+    unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history).
+    """
+    names = sorted(meta.get("scenario_digests") or {})
+    windows = meta.get("calibrated_to") or {}
+    known = {n: windows[n] for n in names if windows.get(n)}
+    unknown = [n for n in names if not windows.get(n)]
+    days = f"the days from {first_day} on (--real-from)" if cut else f"the whole real history (from {first_day})"
+    trained = f"the policy was trained on simulated markets only ({', '.join(names) or 'unrecorded'})"
+    if not names:
+        return f"{days}: {trained}; whether these days are out of time is unknown"
+    parts = [f"{days}: {trained}, so no real bar was in its training data"]
+    if known:
+        last = max(dt.date.fromisoformat(w[1]) for w in known.values())
+        spans = ", ".join(sorted({f"{w[0]}..{w[1]}" for w in known.values()}))
+        if first_day > last and not unknown:
+            parts.append(f"its scenarios were set to match real days {spans}, all before these: out of time")
+        elif first_day > last:
+            parts.append(f"the scenarios that say so were set to match real days {spans}, before these")
+        else:
+            parts.append(
+                f"NOT out of time: its scenarios were set to match real days {spans}, which these overlap, so it saw "
+                f"their statistics (not this path); only days after {last} are out of time "
+                f"(--real-from {last + dt.timedelta(days=1)})"
+            )
+    if unknown:
+        parts.append(f"{', '.join(unknown)} declare no calibration window (calibrated_to): out of time for them is "
+                     "unknown")  # fmt: skip
+    return "; ".join(parts)
+
+
+__all__ = ["in_sample_rows", "time_basis", "training_scenario", "training_specs"]

@@ -53,6 +53,7 @@ def test_bad_arguments_are_refused():
                           ({"total_steps": 1024, "learning_starts": 10, "checkpoints": 5},
                            r"checkpoints: at most one per vector step \(4 in this run\)"),
                           ({"seed": 2**64}, r"seed: must be in 0..2\*\*63 - 1"),
+                          ({"buffer_size": 128, "learning_starts": 10}, r"buffer_size: 128 holds less than one vector step"),
                           ({"tracking_uri": "file:///tmp/runs"}, "for a local store write sqlite:////tmp/runs/mlflow.db"),
                           ({"tracking_uri": "garbage://x"}, "needs a database or server URI")):  # fmt: skip
         with pytest.raises(ValueError, match=words):

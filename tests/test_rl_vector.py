@@ -213,14 +213,21 @@ def test_a_profile_draw_round_trips_to_reset_options(market):
     np.testing.assert_array_equal(first, obs[1])
 
 
-@pytest.mark.parametrize("leak", [False, True])
-def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
+@pytest.fixture(scope="module")
+def market3() -> Market:
+    """Three non-cash assets (BTC, ETH, SOL beside USDC): a buy's share of cash, 1/6 each, is not a binary fraction."""
+    return Market.simulate(load_scenario(SCENARIOS / "fitted_2020_2023.yaml").with_horizon(300), n_paths=3)
+
+
+@pytest.mark.parametrize("leak,pool", [(False, "market"), (True, "market"), (False, "market3")])
+def test_the_torch_twin_rolls_the_numba_envs_trajectories(leak, pool, request):
     """float64 on CPU: the same draws and actions give the same observations, rewards and values (1e-12;
     the observations are float32 on both sides, computed in float64 first)."""
     import torch
 
     from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
 
+    market = request.getfixturevalue(pool)
     n = 48
     vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=leak)
     twin = TorchPortfolioVectorEnv(n, vec.pool, device="cpu", dtype=torch.float64)
@@ -241,6 +248,17 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(market, leak):
             np.testing.assert_allclose(i_t["final_info"]["value"].numpy()[d_nb], i_nb["final_info"]["value"][d_nb],
                                        rtol=1e-12)  # fmt: skip
             assert (i_t["_final_info"].numpy() == d_nb).all() and (i_t["final_info"]["_value"].numpy() == d_nb).all()
+
+
+def test_the_torch_twin_refuses_a_dtype_it_cannot_hold_a_book_in(market):
+    import torch
+
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    pool = PortfolioVectorEnv(2, market=market, episode_days=35).pool
+    for dtype in (torch.float16, torch.int64):
+        with pytest.raises(ValueError, match="dtype: torch.float32 .* or torch.float64"):
+            TorchPortfolioVectorEnv(2, pool, dtype=dtype)
 
 
 def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):

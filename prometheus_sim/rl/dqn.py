@@ -118,6 +118,9 @@ class DQNArgs:
         if self.learning_starts >= trained:
             raise ValueError(f"learning_starts: {self.learning_starts} is not below the {trained} env steps trained "
                              "(total_steps in whole vector steps): no gradient update would be made")  # fmt: skip
+        if self.buffer_size < self.num_envs:  # one vector step's rows would overwrite each other on the wrap
+            raise ValueError(f"buffer_size: {self.buffer_size} holds less than one vector step "
+                             f"(num_envs {self.num_envs})")  # fmt: skip
         if self.learning_starts > self.buffer_size:
             raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "
                              f"(buffer_size {self.buffer_size}): no gradient update would be made")  # fmt: skip

@@ -5,7 +5,7 @@ observation), so that a GPU trainer keeps envs, replay and network on the device
 host round trip per step. It reads the same :class:`~prometheus_sim.rl.vector.EnvPool` tables
 and draws the same episodes from the same seeded generator as
 :class:`~prometheus_sim.rl.vector.PortfolioVectorEnv`; the parity tests hold it to the Numba env
-(float64 on CPU: values 1e-12 relative, rewards 1e-12 absolute; float32, the device setting:
+(float64 on CPU: values and rewards 1e-12 relative, plus 1e-12 absolute near 0; float32, the device setting:
 values 1e-4 relative and rewards 1e-2 absolute over an episode, tested on CPU). The rules it mirrors live in :mod:`prometheus_sim.portfolio.nb` (``plan_row_nb``,
 ``fill_row_nb``, ``advance_row_nb``, ``reward_nb``, ``observation_nb``); a change there needs the
 same change here, which the parity tests catch.
@@ -36,6 +36,8 @@ class TorchPortfolioVectorEnv:
         self.pool = pool
         self.tpl = pool.template
         self.device = torch.device(check_device(str(device)))  # 'tpu' or a missing GPU: a clear error, not torch's
+        if dtype not in (torch.float32, torch.float64):  # float16 overflows a $1e6 book; integers cannot hold prices
+            raise ValueError(f"dtype: torch.float32 (the device setting) or torch.float64 (parity), got {dtype}")
         self.dtype = dtype
         m = self.tpl.market
         as_t = lambda a: torch.tensor(np.asarray(a), dtype=dtype, device=self.device)  # noqa: E731 - a copy: sealed arrays are read-only
@@ -127,7 +129,9 @@ class TorchPortfolioVectorEnv:
                 pick = torch.where(mask, key, big).argmin(dim=1)
                 buy[rows[m], pick[m]] = share
         m = action == pnb.BUY_MODERATE
-        buy[m] = torch.where(self.noncash, pnb.BUY_CASH_SHARE / (a - 1), 0.0).to(self.dtype)
+        # in the env's dtype from the start: torch.where of two Python numbers is torch's default float32, which
+        # rounds a share like 1/6 (three non-cash assets) before any cast
+        buy[m] = self.noncash.to(self.dtype) * (pnb.BUY_CASH_SHARE / (a - 1))
         m = action == pnb.BUY_AGGRESSIVE
         if bool(self.is_crypto.any()):
             wild = torch.where(self.is_crypto, key, -big).argmax(dim=1)

@@ -72,8 +72,16 @@ def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[
     return r.to_numpy(), window_closes
 
 
+def window_days(closes: pd.DataFrame, names: list[str], start: str | None, end: str | None) -> int:
+    """Days a simulation needs to hold the longest real window of ``names`` (its returns plus one)."""
+    return 1 + max(len(real_window(closes[n], start, end)[0]) for n in names if n in closes.columns)
+
+
 def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
     """One row per (subject, fact): the real figure, the simulated p05 / median / p95 over paths, inside or not.
+
+    Each subject's simulated figures come from the paths' first days, as many as its real window has
+    (its first return onwards): like with like. Paths shorter than a window are refused.
 
     ``closes`` holds real daily closes, one column per asset (names as in the scenario); assets in
     only one of the two are skipped.
@@ -84,6 +92,14 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
     sim_close = daily_closes(market)  # (paths, days, assets)
     sim_r = np.diff(np.log(sim_close), axis=1)
     rows = []
+
+    def same_length(n: int, what: str) -> int:
+        """Paths are cut to the real window's length: kurtosis, autocorrelations and drawdowns depend on it
+        (a 365-day window judged against 3-year paths sat inside bands it would miss at its own length)."""
+        if n > sim_r.shape[1]:
+            raise ValueError(f"{what}: the window has {n} daily returns, the simulated paths {sim_r.shape[1]}: "
+                             f"simulate at least {n + 1} days to compare like with like")  # fmt: skip
+        return n
 
     def add(subject: str, fact: str, real: float, sim: np.ndarray) -> None:
         sim = sim[np.isfinite(sim)]
@@ -97,7 +113,8 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
         r, c = real_window(closes[name], start, end)
         real_r[name] = pd.Series(np.log(closes[name].dropna()).diff().dropna())
         real = asset_facts(r[None, :], c[None, :])
-        sim = asset_facts(sim_r[:, :, a], sim_close[:, :, a])
+        n = same_length(len(r), name)
+        sim = asset_facts(sim_r[:, :n, a], sim_close[:, : n + 1, a][:, -len(c) :])
         for fact in ASSET_FACTS:
             add(name, fact, float(real[fact][0]), sim[fact])
     for i, x in enumerate(names):
@@ -111,7 +128,8 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
                 continue
             real = pair_facts(joined.iloc[:, 0].to_numpy()[None], joined.iloc[:, 1].to_numpy()[None])
             a, b = market.assets.index(x), market.assets.index(y)
-            sim = pair_facts(sim_r[:, :, a], sim_r[:, :, b])
+            n = same_length(len(joined), f"{x}/{y}")
+            sim = pair_facts(sim_r[:, :n, a], sim_r[:, :n, b])
             for fact in PAIR_FACTS:
                 add(f"{x}/{y}", fact, float(real[fact][0]), sim[fact])
     return pd.DataFrame(rows).set_index(["subject", "fact"])

@@ -355,7 +355,7 @@ def fit_scenario(
         if "jumps" in f.process:
             f.process["jumps"]["common"] = round(load, 3)
     corr, corr_note = shock_correlation(fits)
-    horizon = (t1 - t0).days + 1
+    horizon = (t1 - t0).days + 2  # the window's returns (dated t0..t1) and the close before the first
     scenario = {
         "name": name,
         "description": f"Fitted to real daily returns {t0.date()}..{t1.date()} (prometheus-sim scenarios fit).",
@@ -431,7 +431,8 @@ def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str) -> l
     ]
     inside_300 = int(compare(market.rows(slice(0, 300)), closes, start, end)["inside"].sum())
     lines.append(
-        f"check-facts (real figures inside the 5-95 % band, 300 paths): {start}..{end} {inside_300}/{len(table)}"
+        f"check-facts (real figures inside the 5-95 % band, 300 paths as long as each window): {start}..{end} "
+        f"{inside_300}/{len(table)}"
     )
     lines += [
         f"Check (`prometheus-sim facts compare {spec.name} --from {start} --to {end} --paths {CHECK_PATHS}`, seed "

@@ -159,6 +159,29 @@ def test_a_reused_out_folder_holds_only_the_new_run_and_does_not_hide_a_shipped_
     assert Market.load(tmp_path / "default").is_real
 
 
+def test_validate_says_when_a_garch_assets_vol_is_not_what_it_gets():
+    """whale_dump's BTC declares vol 0.55, but its jumps fed through alpha leave omega at its floor: the long-run
+    diffusive vol is higher, and validate says by how much; default's assets get what they declare."""
+    import math
+
+    from prometheus_sim.generators.params import long_run_diffusive_vols
+    from prometheus_sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    res = CliRunner().invoke(main, ["scenarios", "validate", "whale_dump", "default"])
+    assert res.exit_code == 0, res.output
+    assert "note: BTC: its jumps feed GARCH more variance than vol 0.55 leaves room for" in res.output
+    assert res.output.count("note:") == 2  # BTC and ETH of whale_dump, none of default's
+    spec = load_scenario(SCENARIOS / "whale_dump.yaml")
+    declared, actual = long_run_diffusive_vols(spec)["BTC"]
+    btc = next(a for a in spec.assets if a.name == "BTC")
+    g, j = btc.process.garch, btc.process.jumps
+    jump_var = j.intensity * (j.mean**2 + j.std**2)  # a year's, as vol^2 is
+    assert actual == pytest.approx(math.sqrt((0.05 * declared**2 * (1 - g.alpha - g.beta) + g.alpha * jump_var)
+                                             / (1 - g.alpha - g.beta)))  # fmt: skip
+    assert long_run_diffusive_vols(load_scenario(SCENARIOS / "default.yaml")) == {}
+
+
 def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nhorizon_days: 10\nassets: []\n")

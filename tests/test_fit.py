@@ -90,7 +90,8 @@ def test_scenarios_fit_from_the_cli(tmp_path):
                                     "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
     spec = load_scenario(out)
-    assert spec.name == "fit" and spec.horizon_days == 730 and str(spec.start_date) == "2021-01-01"
+    # 730 returns dated 2021-01-01..2022-12-31 and the close before them: paths as long as the window
+    assert spec.name == "fit" and spec.horizon_days == 731 and str(spec.start_date) == "2021-01-01"
     assert [a.kind for a in spec.assets] == ["crypto", "crypto", "stable"]
     assert "BTC/ETH" in spec.correlation and np.isfinite(spec.correlation["BTC/ETH"])
     res = CliRunner().invoke(main, ["scenarios", "fit", *files, "--from", "2023-06-01", "--to", "2023-08-01",

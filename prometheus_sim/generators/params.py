@@ -64,6 +64,33 @@ def calendar(spec: ScenarioSpec) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(spec.start_date), periods=spec.n_steps, freq=pd.Timedelta(minutes=minutes))
 
 
+OMEGA_FLOOR = 0.05  # omega's least share of the diffusive budget vol^2 dt (1 - alpha - beta)
+
+
+def long_run_diffusive_vols(spec: ScenarioSpec) -> dict[str, tuple[float, float]]:
+    """GARCH assets whose jumps feed the variance more than ``vol`` leaves room for: {name: (vol, long-run vol)}.
+
+    omega leaves room for the jumps so that the long-run diffusive variance is ``vol^2 dt``; when
+    alpha x the jumps' variance per step exceeds (1 - OMEGA_FLOOR) of that budget, omega stays at its
+    floor and the long-run diffusive vol is higher than declared: sqrt((omega + alpha jump_var) / (1 -
+    alpha - beta) / dt), the same in any steps per day. ``scenarios validate`` reports it.
+    """
+    out = {}
+    for asset in spec.assets:
+        proc = asset.process
+        if proc.garch is None or proc.jumps is None:
+            continue
+        dt = 1.0 / 365.0  # the ratio below does not depend on the step
+        alpha, beta = proc.garch.alpha, proc.garch.beta
+        target = asset.vol**2 * dt * (1.0 - alpha - beta)
+        jump_var = proc.jumps.intensity * dt * (proc.jumps.mean**2 + proc.jumps.std**2)
+        if target - alpha * jump_var >= OMEGA_FLOOR * target:
+            continue
+        omega = OMEGA_FLOOR * target
+        out[asset.name] = (asset.vol, math.sqrt((omega + alpha * jump_var) / (1.0 - alpha - beta) / dt))
+    return out
+
+
 def build_inputs(spec: ScenarioSpec) -> KernelInputs:
     n_assets = len(spec.assets)
     n_steps = spec.n_steps
@@ -105,7 +132,7 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
         jump_var = (
             asset_p[a, pr.A_JUMP_RATE] * dt_step * (asset_p[a, pr.A_JUMP_MEAN] ** 2 + asset_p[a, pr.A_JUMP_STD] ** 2)
         )
-        asset_p[a, pr.A_GARCH_OMEGA] = max(target - alpha * jump_var, 0.05 * target)
+        asset_p[a, pr.A_GARCH_OMEGA] = max(target - alpha * jump_var, OMEGA_FLOOR * target)
         asset_p[a, pr.A_VOLUME_UNIT] = asset.volume.daily_usd / spd
 
     chol = np.linalg.cholesky(spec.correlation_matrix())

@@ -722,7 +722,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     import json
     import os
 
-    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, metric_interval
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, collapsed_sources, metric_interval
     from prometheus_sim.real import RealDataError
     from prometheus_sim.registry import RegistryError, load_pytorch, resolve
     from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
@@ -795,6 +795,9 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     if share.max() > 0.9:
         click.echo(f"FLAG: {share.max():.0%} of the policy's decisions are {share.idxmax().removeprefix('share_')}: "
                    "a collapsed policy")  # fmt: skip
+    else:  # pooled over sources a collapse on one of them averages away: each source on its own
+        for source, top, action in collapsed_sources(policy_rows):
+            click.echo(f"FLAG: on {source}, {top:.0%} of the policy's decisions are {action}: collapsed there")
     verdicts = policy_evaluation(outcome.metrics, context)
     if verdicts:
         ref = verdicts["reference_costs"]

@@ -247,6 +247,16 @@ ACTION_SHARE_COLUMNS = (
     "share_sell_major", "share_rebalance",
 )  # fmt: skip
 
+COLLAPSE_SHARE = 0.9  # a policy with more than this share of its decisions in one action is flagged
+
+
+def collapsed_sources(rows, by: str = "scenario") -> list[tuple[str, float, str]]:
+    """(source, share, action) of every source (a ``by`` group of metric rows) where one action takes more
+    than :data:`COLLAPSE_SHARE` of the decisions: a collapse on one source averages away when pooled."""
+    shares = rows.groupby(by)[list(ACTION_SHARE_COLUMNS)].mean()
+    return [(str(source), float(row.max()), str(row.idxmax()).removeprefix("share_"))
+            for source, row in shares.iterrows() if row.max() > COLLAPSE_SHARE]  # fmt: skip
+
 
 def path_metrics(result, risk_free: np.ndarray | None = None) -> pd.DataFrame:
     """One row per user of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``.

@@ -109,3 +109,21 @@ def test_edges_are_defined_and_quiet():
         # deposits after a total loss do not revive the index
         revived = m.twr_returns(np.array([[0.0, 500.0]]), np.array([[0.0, 500.0]]), np.array([100.0]))
         assert revived.tolist() == [[-1.0, 0.0]]
+
+
+def test_a_collapse_on_one_source_is_flagged_though_the_pool_is_not():
+    """Sources A and B: all hold on A, all rebalance on B. Pooled, no action passes 90 %; A and B each do."""
+    import pandas as pd
+
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, collapsed_sources
+
+    rows = []
+    for source, action in (("A", "share_hold"), ("B", "share_rebalance"), ("C", None)):
+        for _ in range(3):
+            shares = dict.fromkeys(ACTION_SHARE_COLUMNS, 0.0 if action else 1 / 7)
+            if action:
+                shares[action] = 1.0
+            rows.append({"scenario": source, **shares})
+    frame = pd.DataFrame(rows)
+    assert frame[list(ACTION_SHARE_COLUMNS)].mean().max() < 0.9
+    assert collapsed_sources(frame) == [("A", 1.0, "hold"), ("B", 1.0, "rebalance")]

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from prometheus_sim.metrics import DEFINITIONS, mean_interval, metric_interval
+from prometheus_sim.metrics import COLLAPSE_SHARE, DEFINITIONS, mean_interval, metric_interval
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -133,9 +133,6 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
         tables.append({"evidence": ev.path, "table": str(table), "rows": rows,
                        "model": ev.provenance.model_uri if ev.provenance else None})  # fmt: skip
     return {"tables": tables, "evidence_files": [ev.path for ev in found]}
-
-
-COLLAPSE_SHARE = 0.9
 
 
 def rl_training(strategy_specs: list) -> list[dict[str, Any]]:
@@ -304,7 +301,8 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
         how = "seeds"
         if len(values) == 1 and scenario in real:
             (low, high), how = one_path_sharpe_interval(mean, real[scenario].get("days")), "one path (Lo 2002)"
-        return {"mean": mean, "low": low, "high": high, "n": int(len(values)), "interval": how}
+        n_used = int(sum(map(math.isfinite, values)))  # mean_interval drops non-finite values
+        return {"mean": mean, "low": low, "high": high, "n": n_used, "interval": how}
 
     names = sorted(set(m["scenario"]), key=lambda s: (s in real, s))
     sources, sharpe, comparisons, findings = [], [], [], []

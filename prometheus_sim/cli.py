@@ -716,8 +716,9 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     or --real): mean and 95 % interval of the scores, whether the policy beats each baseline, the ranking
     over a fee grid, and what the policy did. `prometheus-sim report OUT` renders it.
 
-    A real market is one path, evaluated out of time: the policy was trained on simulated markets only,
-    so by default on the whole real history; --real-from evaluates only the days from a date on.
+    A real market is one path; the policy was trained on simulated markets only, so by default it is
+    evaluated on the whole real history; --real-from evaluates only the days from a date on. Whether those
+    days are out of time is read from the training scenarios' calibrated_to windows, and said.
     """
     import json
     import os

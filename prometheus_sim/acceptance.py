@@ -188,7 +188,9 @@ def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], boo
         status, why = _verdict(low, high, meets), ""
     n_values = int(sum(1 for v in values if math.isfinite(v)))
     if n_values < n_ran and status != FAIL:
-        why = "; ".join(t for t in (why, f"{n_ran - n_values} cells had no value (e.g. nothing scored)") if t)
+        empty = (f"{n_ran - n_values} cells had no value (e.g. nothing scored, or, for an excess Sharpe, a real "
+                 "market without a policy rate)")  # fmt: skip
+        why = "; ".join(t for t in (why, empty) if t)
     return {"measured": mean, "low": low, "high": high, "status": status, "cells": n_ran, "failed": n_failed,
             "why": why}  # fmt: skip
 

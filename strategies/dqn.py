@@ -13,6 +13,12 @@ asset (or that has only two), read that asset's data, or zeros, in slots it lear
 policy's metadata records the featured assets of each training market, and the strategy refuses a
 market whose featured assets match none of them, naming both, unless ``allow_other_assets=True``
 (a deliberate transfer). A policy registered before the record was kept is not checked.
+
+Training episodes begin after the features' warm-up (``features.WARMUP_DAYS``, 33 days: the 30-day
+statistics and the feature tail need that much history), so the policy has never decided on the
+zeros and part-filled windows before it. A backtest decides from its first day; until the warm-up has
+passed the strategy holds (until 2026-12-04 it let the network decide there, on observations it had
+never seen: the first five weekly decisions of every backtest).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from prometheus_sim.features import snapshot_features
-from prometheus_sim.portfolio import AssetBook, OrderBatch
+from prometheus_sim.portfolio import Action, AssetBook, OrderBatch
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
 
@@ -93,9 +99,16 @@ class DQNStrategy(BatchStrategy):
         return obs
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        """The greedy action per user; HOLD while the features are still warming up (module docstring)."""
+        from prometheus_sim.features import WARMUP_DAYS
+        from prometheus_sim.rl.env import last_whole_day
+
         with self._torch.no_grad():
             q = self.model(self._torch.as_tensor(self.observations(snapshots)))
-        return snapshots.plan(q.argmax(dim=1).numpy())
+        actions = q.argmax(dim=1).numpy()
+        if last_whole_day(snapshots.step, snapshots.steps_per_day) < WARMUP_DAYS:
+            actions = np.full_like(actions, int(Action.HOLD))
+        return snapshots.plan(actions)
 
 
 __all__ = ["DQNStrategy", "featured_mismatch"]

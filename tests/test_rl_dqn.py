@@ -105,6 +105,25 @@ def test_the_strategy_sees_what_the_env_showed(tiny_dqn, steps_per_day):
     np.testing.assert_allclose(strategy.observations(adapter.snapshot(start))[0], obs, rtol=1e-6, atol=1e-6)
 
 
+def test_the_strategy_holds_until_the_features_have_warmed_up(tiny_dqn):
+    """Training episodes start after the 33-day warm-up: before it, the strategy holds whatever the network
+    would say (a network that always values sell_major highest shows it), and after it the network decides."""
+    import copy
+
+    from prometheus_sim.features import WARMUP_DAYS
+    from prometheus_sim.portfolio import Action
+
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1)
+    strategy = DQNStrategy()
+    strategy.model = copy.deepcopy(strategy.model)  # edited below: no other test may see it
+    with torch.no_grad():
+        strategy.model.net[-1].weight.zero_()
+        strategy.model.net[-1].bias.copy_(torch.arange(7) == int(Action.SELL_MAJOR))
+    adapter = SimAdapter(market)
+    assert strategy.decide_batch(adapter.snapshot(WARMUP_DAYS - 1)).action.tolist() == [int(Action.HOLD)]
+    assert strategy.decide_batch(adapter.snapshot(WARMUP_DAYS)).action.tolist() == [int(Action.SELL_MAJOR)]
+
+
 def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tmp_path, tiny_dqn):
     """The observation reads the market's three largest crypto assets by position: a policy trained where they
     were BTC, ETH, SOL must not read another asset's data (or zeros) in SOL's slot without being told to."""

@@ -49,9 +49,8 @@ class MarketTruth:
     jumps: np.ndarray  # (P, T, A) int16 number of Merton jumps in each step
     signal_active: np.ndarray  # (P, T, G) int8: 1 where signal g moved drift or vol
     signal_names: tuple[str, ...]
-    shock_jump: (
-        np.ndarray
-    )  # (T, A) the expected log move of the close from the scenario's dated shocks (params.shock_moves)
+    # (T, A) the expected log move of the close from the scenario's dated shocks (params.shock_moves)
+    shock_jump: np.ndarray
     shock_vol: np.ndarray  # (T, A) dated volatility multipliers
 
 

@@ -945,9 +945,10 @@ def _refuse_another_market(path: Path, market) -> None:
         raise ValueError(f"{path} holds another market (a run with other settings): use another --out or delete it")
 
 
-def _enough_days(market, date: str | None) -> None:
-    """A real market cut to ``date`` keeps at least 30 days: fewer give a Sharpe from a handful of decisions."""
-    if date is not None and market.n_steps < 30 * market.steps_per_day:
+def _enough_days(market, date: str | None, first: int = 0) -> None:
+    """A real market cut to ``date`` (at step ``first``, or already cut) keeps at least 30 days: fewer give a
+    Sharpe from a handful of decisions."""
+    if date is not None and market.n_steps - first < 30 * market.steps_per_day:
         raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
                          f"{market.calendar[-1].date()}) has fewer than 30 days from it")  # fmt: skip
 
@@ -975,9 +976,7 @@ def _market_from(market, date: str):
     except ValueError:
         raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
     k = int(market.calendar.searchsorted(day))
-    if market.n_steps - k < 30 * market.steps_per_day:
-        raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
-                         f"{market.calendar[-1].date()}) has fewer than 30 days from it")  # fmt: skip
+    _enough_days(market, date, k)
     blocks = MarketBlocks(*(np.ascontiguousarray(a[:, k:]) for a in market.blocks))
     source = {**(market.source or {}), "window": [str(market.calendar[k].date()), str(market.calendar[-1].date())]}
     return Market.from_bars(market.name, market.assets, market.asset_kinds, market.calendar[k:], blocks, source,

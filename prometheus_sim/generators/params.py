@@ -81,14 +81,27 @@ def long_run_diffusive_vols(spec: ScenarioSpec) -> dict[str, tuple[float, float]
         if proc.garch is None or proc.jumps is None:
             continue
         dt = 1.0 / 365.0  # the ratio below does not depend on the step
-        alpha, beta = proc.garch.alpha, proc.garch.beta
-        target = asset.vol**2 * dt * (1.0 - alpha - beta)
-        jump_var = proc.jumps.intensity * dt * (proc.jumps.mean**2 + proc.jumps.std**2)
-        if target - alpha * jump_var >= OMEGA_FLOOR * target:
-            continue
-        omega = OMEGA_FLOOR * target
-        out[asset.name] = (asset.vol, math.sqrt((omega + alpha * jump_var) / (1.0 - alpha - beta) / dt))
+        alpha, beta, j = proc.garch.alpha, proc.garch.beta, proc.jumps
+        omega, jump_var, floored = garch_omega(asset.vol, alpha, beta, j.intensity, j.mean, j.std, dt)
+        if floored:
+            out[asset.name] = (asset.vol, math.sqrt((omega + alpha * jump_var) / (1.0 - alpha - beta) / dt))
     return out
+
+
+def garch_omega(vol: float, alpha: float, beta: float, jump_rate: float, jump_mean: float, jump_std: float,
+                dt: float) -> tuple[float, float, bool]:  # fmt: skip
+    """(omega, the jumps' variance per step, whether omega sits at its floor) for a step of ``dt`` years.
+
+    Jumps feed the GARCH variance; omega leaves room for them, so the long-run *diffusive* variance stays
+    vol^2 dt: (omega + alpha x E[jump^2 per step]) / (1 - alpha - beta), unless that room runs out.
+    """
+    target = vol**2 * dt * (1.0 - alpha - beta)
+    jump_var = jump_rate * dt * (jump_mean**2 + jump_std**2)
+    return (
+        max(target - alpha * jump_var, OMEGA_FLOOR * target),
+        jump_var,
+        target - alpha * jump_var < OMEGA_FLOOR * target,
+    )
 
 
 def build_inputs(spec: ScenarioSpec) -> KernelInputs:
@@ -125,14 +138,10 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
             j = proc.jumps
             asset_p[a, pr.A_JUMP_COMP] = j.intensity * (math.exp(j.mean + 0.5 * j.std**2) - 1.0)
         asset_p[a, pr.A_JUMP_P0] = math.exp(-asset_p[a, pr.A_JUMP_RATE] * dt_step)
-        alpha, beta = asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA]
-        # Jumps feed the GARCH variance; omega leaves room for them, so the long-run *diffusive*
-        # variance stays vol^2 dt: (omega + alpha x E[jump^2 per step]) / (1 - alpha - beta).
-        target = asset.vol**2 * dt_step * (1.0 - alpha - beta)
-        jump_var = (
-            asset_p[a, pr.A_JUMP_RATE] * dt_step * (asset_p[a, pr.A_JUMP_MEAN] ** 2 + asset_p[a, pr.A_JUMP_STD] ** 2)
-        )
-        asset_p[a, pr.A_GARCH_OMEGA] = max(target - alpha * jump_var, OMEGA_FLOOR * target)
+        asset_p[a, pr.A_GARCH_OMEGA] = garch_omega(
+            asset.vol, asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA], asset_p[a, pr.A_JUMP_RATE],
+            asset_p[a, pr.A_JUMP_MEAN], asset_p[a, pr.A_JUMP_STD], dt_step,
+        )[0]  # fmt: skip
         asset_p[a, pr.A_VOLUME_UNIT] = asset.volume.daily_usd / spd
 
     chol = np.linalg.cholesky(spec.correlation_matrix())

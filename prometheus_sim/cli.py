@@ -82,7 +82,7 @@ def simulate(
     import numba
     from tqdm import tqdm
 
-    from prometheus_sim.facts import correlation_table, stylised_facts
+    from prometheus_sim.facts import stylised_facts_and_correlation
     from prometheus_sim.market import Market
     from prometheus_sim.warmup import kernels_cached
 
@@ -106,9 +106,9 @@ def simulate(
         market = Market.simulate(spec, seed=seed, n_paths=n_paths, progress=bar.update)
     elapsed = time.perf_counter() - started
     market.save(out_dir)
-    facts = stylised_facts(market)
+    facts, correlation = stylised_facts_and_correlation(market)
     facts.to_csv(out_dir / "stylised_facts.csv")
-    correlation_table(market).to_csv(out_dir / "correlation.csv")
+    correlation.to_csv(out_dir / "correlation.csv")
     (out_dir / "stylised_facts.txt").write_text(facts.round(4).to_string() + "\n")
     for old_chart in out_dir.glob("fan_*.png"):  # a reused --out: no chart of another market's assets stays
         old_chart.unlink()

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 ALIGN = 64
+COPY_PIECE_BYTES = 16 << 20  # seal_copy writes about this much at a time
 HAVE_MEMFD = hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")
 
 
@@ -67,23 +68,38 @@ class Arena:
         a small reused buffer and hands it over here spends about 40 % less system time than one that
         writes into the mapping (``benchmarks/bench_simulate.py``, section 1b), at one memcpy's cost.
         """
-        shape, dtype, offset = self._layout[name]
+        shape, dtype, _ = self._layout[name]
         if rows.dtype != dtype or rows.shape[1:] != shape[1:] or not 0 <= first_row <= shape[0] - rows.shape[0]:
             raise ValueError(
                 f"rows of {name!r} must be {dtype} shaped (k, {', '.join(map(str, shape[1:]))}) within its "
                 f"{shape[0]} rows; got {rows.dtype} {rows.shape} at row {first_row}"
             )
-        if rows.size == 0:
+        self._write(name, first_row * int(np.prod(shape[1:], dtype=np.int64)), rows)
+
+    def write_elements(self, name: str, start: int, values: np.ndarray) -> None:
+        """Copy ``values`` (any shape, C order) into array ``name``'s elements ``start, start + 1, ...`` (as
+        :meth:`write_rows` does, with a write to the file): for data that comes in runs not cut at rows."""
+        shape, dtype, _ = self._layout[name]
+        size = int(np.prod(shape, dtype=np.int64))
+        if values.dtype != dtype or not 0 <= start <= size - values.size:
+            raise ValueError(f"elements of {name!r} must be {dtype} within its {size}; "
+                             f"got {values.dtype} x {values.size} at {start}")  # fmt: skip
+        self._write(name, start, values)
+
+    def _write(self, name: str, start: int, values: np.ndarray) -> None:
+        """``values`` at element ``start`` of array ``name`` (checked by the caller)."""
+        shape, dtype, offset = self._layout[name]
+        if values.size == 0:
             return
         if not HAVE_MEMFD:
-            self.arrays[name][first_row : first_row + rows.shape[0]] = rows
+            self.arrays[name].reshape(-1)[start : start + values.size] = values.reshape(-1)
             return
-        data = memoryview(np.ascontiguousarray(rows)).cast("B")
-        position = offset + first_row * (data.nbytes // rows.shape[0])
+        data = memoryview(np.ascontiguousarray(values)).cast("B")
+        position = offset + start * dtype.itemsize
         while data.nbytes:
             written = os.pwrite(self._fd, data, position)
             if written <= 0:
-                raise OSError(f"writing rows of {name!r} into the market's memory wrote nothing")
+                raise OSError(f"writing {name!r} into the market's memory wrote nothing")
             data, position = data[written:], position + written
 
     def seal(self) -> dict[str, np.ndarray]:
@@ -116,7 +132,14 @@ def seal_copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Copies of ``arrays`` in sealed memory (for data that was not generated in place: loads, cuts)."""
     arena = Arena({name: (arr.shape, arr.dtype) for name, arr in arrays.items()})
     for name, arr in arrays.items():
-        arena.arrays[name][...] = arr
+        if arr.ndim == 0:
+            arena.write_elements(name, 0, arr)
+            continue
+        # a few MiB of rows at a time: a strided source (a cut market's view) is made contiguous a piece
+        # at a time, not in full beside its copy
+        step = max(1, COPY_PIECE_BYTES // max(arr[:1].nbytes, 1))
+        for first in range(0, arr.shape[0], step):
+            arena.write_rows(name, first, arr[first : first + step])
     return arena.seal()
 
 

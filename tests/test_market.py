@@ -83,6 +83,73 @@ def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
         Market.load(tmp_path / "elsewhere")
 
 
+def test_save_writes_whole_paths_a_row_group_at_a_time_and_loads_any_grouping(market, tmp_path, monkeypatch):
+    """Small row groups (as a large market gets) round-trip exactly; so does a file written as one table
+    (the plain way, and this package's files before 2026-12-04); the rows are those of the old writer."""
+    import pyarrow.parquet as pq
+
+    from prometheus_sim import parquet_tables
+
+    monkeypatch.setattr(parquet_tables, "ROWS_PER_GROUP", 2 * 90 * 5)  # two paths of OHLCV rows a group
+    out = market.save(tmp_path / "m")
+    ohlcv = pq.ParquetFile(out / "ohlcv.parquet")
+    assert ohlcv.num_row_groups == 6 and ohlcv.metadata.row_group(0).num_rows == 2 * 90 * 5
+    assert pq.ParquetFile(out / "onchain.parquet").num_row_groups == 2  # a per-path block: ten paths, then two
+    table = ohlcv.read()
+    assert table.column("path").to_pylist()[:: 90 * 5] == list(range(12))
+    assert table.column("asset").to_pylist()[:6] == [*market.assets, market.assets[0]]
+    assert table.column("timestamp").to_pylist()[5] == market.calendar[1]
+    np.testing.assert_array_equal(table.column("close").to_numpy(), market.close.reshape(-1))
+    assert Market.load(out).digest() == market.digest()
+    for name in ("ohlcv", "truth_assets", "onchain"):  # rewritten as one table each
+        pq.write_table(pq.read_table(out / f"{name}.parquet"), out / f"{name}.parquet")
+    assert Market.load(out).digest() == market.digest()
+
+
+def test_a_save_that_fails_midway_keeps_the_file_it_was_replacing(tmp_path):
+    from prometheus_sim.parquet_tables import write_by_paths
+
+    file = tmp_path / "x.parquet"
+
+    def columns(p0: int, p1: int) -> dict:
+        return {"path": np.repeat(np.arange(p0, p1), 3), "value": np.arange(p0 * 3, p1 * 3, dtype=float)}
+
+    write_by_paths(file, 4, 3, columns)
+    before = file.read_bytes()
+
+    def failing(p0: int, p1: int) -> dict:
+        if p0 > 0:
+            raise OSError("disk full")
+        return columns(p0, p1)
+
+    import prometheus_sim.parquet_tables as pt
+
+    old = pt.ROWS_PER_GROUP
+    pt.ROWS_PER_GROUP = 3  # one path a group, so the failure comes after a group was written
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            write_by_paths(file, 4, 3, failing)
+    finally:
+        pt.ROWS_PER_GROUP = old
+    assert file.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.parquet"]  # no partial file left behind
+
+
+def test_load_names_a_missing_column_and_a_short_file(market, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = market.save(tmp_path / "m")
+    table = pq.read_table(out / "macro.parquet")
+    pq.write_table(table.drop_columns(["fed_rate"]), out / "macro.parquet")
+    with pytest.raises(ValueError, match=r"macro\.parquet: no column 'fed_rate'"):
+        Market.load(out)
+    pq.write_table(table.slice(0, 90), out / "macro.parquet")
+    with pytest.raises(
+        ValueError, match=r"macro\.parquet: 90 rows, but the manifest's shape \(12, 90\) for 'inflation_rate'"
+    ):
+        Market.load(out)
+
+
 def test_bad_path_requests_are_refused(default_spec):
     with pytest.raises(ValueError, match="n_paths"):
         Market.simulate(default_spec, n_paths=0)

@@ -99,6 +99,26 @@ def test_rows_that_do_not_fit_are_refused_by_name(rows, first):
         arena.write_rows("a", first, rows)
 
 
+def test_runs_of_elements_not_cut_at_rows_land_in_order_and_bad_ones_are_refused():
+    arena = Arena({"a": ((4, 3), np.float64)})
+    arena.write_elements("a", 0, np.arange(5.0))  # a run ending inside row 1 (a Parquet row group need not end at a row)
+    arena.write_elements("a", 5, np.arange(5.0, 12.0))
+    for bad, start in ((np.zeros(2, np.float32), 0), (np.zeros(2), 11), (np.zeros(1), -1)):
+        with pytest.raises(ValueError, match=r"elements of 'a' must be float64 within its 12"):
+            arena.write_elements("a", start, bad)
+    assert (arena.seal()["a"].ravel() == np.arange(12.0)).all()
+
+
+def test_seal_copy_writes_a_strided_source_a_piece_at_a_time(monkeypatch):
+    from prometheus_sim import sealed
+
+    monkeypatch.setattr(sealed, "COPY_PIECE_BYTES", 3 * 5 * 8)  # three rows of the cut array a piece
+    source = np.arange(7 * 9 * 2, dtype=np.float64).reshape(7, 9, 2)[:, :5, 1]  # rows of 5 strided values
+    copies = sealed.seal_copy({"cut": source, "scalar": np.array(2.5)})
+    np.testing.assert_array_equal(copies["cut"], source)
+    assert copies["scalar"] == 2.5 and is_sealed(copies["cut"])
+
+
 def test_a_writable_view_left_behind_stops_sealing():
     arena = Arena({"x": ((4,), np.float64)})
     keep = arena.arrays["x"]

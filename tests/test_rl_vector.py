@@ -242,12 +242,19 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(leak, pool, request):
         np.testing.assert_array_equal(d_t.numpy(), d_nb)
         np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(i_t["value"].numpy(), i_nb["value"], rtol=1e-12)  # the new episodes' after a reset
+        for key in ("step", "path"):
+            np.testing.assert_array_equal(i_t[key].numpy(), i_nb[key])
+        if not d_nb.any():  # the Numba env writes the final keys only on a step where an env finished
+            assert np.isnan(i_t["final_value"].numpy()).all()
         np.testing.assert_allclose(o_t.numpy(), o_nb, rtol=1e-12, atol=1e-12)
         if d_nb.any():
             np.testing.assert_allclose(i_t["final_obs"].numpy()[d_nb], i_nb["final_obs"][d_nb], rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(i_t["final_info"]["value"].numpy()[d_nb], i_nb["final_info"]["value"][d_nb],
                                        rtol=1e-12)  # fmt: skip
             assert (i_t["_final_info"].numpy() == d_nb).all() and (i_t["final_info"]["_value"].numpy() == d_nb).all()
+            for key in ("step", "path"):
+                np.testing.assert_array_equal(i_t["final_info"][key].numpy()[d_nb], i_nb["final_info"][key][d_nb])
+            np.testing.assert_allclose(i_t["final_value"].numpy(), i_nb["final_value"], rtol=1e-12)  # NaN where not done
 
 
 def test_the_torch_twin_refuses_a_dtype_it_cannot_hold_a_book_in(market):

@@ -85,8 +85,9 @@ class TorchPortfolioVectorEnv:
 
     def step(self, actions: torch.Tensor):
         """(obs, reward, done, info), Gymnasium's same-step autoreset as ``PortfolioVectorEnv`` writes it: a finished
-        env's last observation in ``info["final_obs"]`` and its last value in ``info["final_info"]["value"]`` (masks
-        beside them); ``obs`` and ``info["value"]`` are the new episode's."""
+        env's last observation in ``info["final_obs"]``, its last ``value``, ``step`` and ``path`` in
+        ``info["final_info"]`` (masks beside them) and its final value in ``info["final_value"]`` (NaN elsewhere);
+        ``obs`` and ``info``'s own ``value``, ``step`` and ``path`` are the new episode's."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = torch.as_tensor(actions, device=self.device)
@@ -105,12 +106,13 @@ class TorchPortfolioVectorEnv:
         obs = self._observe(t1)
         done = t1 >= self.end
         final = obs.clone()
-        final_value = self.value.clone()
+        last = {"value": self.value.clone(), "step": self.t.clone(), "path": self.rows.clone()}
         if bool(done.any()):
             self._reset(torch.nonzero(done).squeeze(1))
             obs = torch.where(done[:, None], self._observe(self.t), obs)
-        info = {"final_obs": final, "_final_obs": done, "value": self.value.clone(),
-                "final_info": {"value": final_value, "_value": done}, "_final_info": done}  # fmt: skip
+        info = {"value": self.value.clone(), "step": self.t.clone(), "path": self.rows.clone(),
+                "final_obs": final, "_final_obs": done, "final_info": {**last, **{f"_{k}": done for k in last}},
+                "_final_info": done, "final_value": torch.where(done, last["value"], torch.nan)}  # fmt: skip
         return obs, reward, done, info
 
     # ------------------------------------------------------------ the step, as the kernel does it

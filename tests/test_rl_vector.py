@@ -254,7 +254,9 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(leak, pool, request):
             assert (i_t["_final_info"].numpy() == d_nb).all() and (i_t["final_info"]["_value"].numpy() == d_nb).all()
             for key in ("step", "path"):
                 np.testing.assert_array_equal(i_t["final_info"][key].numpy()[d_nb], i_nb["final_info"][key][d_nb])
-            np.testing.assert_allclose(i_t["final_value"].numpy(), i_nb["final_value"], rtol=1e-12)  # NaN where not done
+            np.testing.assert_allclose(
+                i_t["final_value"].numpy(), i_nb["final_value"], rtol=1e-12
+            )  # NaN where not done
 
 
 def test_the_torch_twin_refuses_a_dtype_it_cannot_hold_a_book_in(market):

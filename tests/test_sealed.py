@@ -101,7 +101,9 @@ def test_rows_that_do_not_fit_are_refused_by_name(rows, first):
 
 def test_runs_of_elements_not_cut_at_rows_land_in_order_and_bad_ones_are_refused():
     arena = Arena({"a": ((4, 3), np.float64)})
-    arena.write_elements("a", 0, np.arange(5.0))  # a run ending inside row 1 (a Parquet row group need not end at a row)
+    arena.write_elements(
+        "a", 0, np.arange(5.0)
+    )  # a run ending inside row 1 (a Parquet row group need not end at a row)
     arena.write_elements("a", 5, np.arange(5.0, 12.0))
     for bad, start in ((np.zeros(2, np.float32), 0), (np.zeros(2), 11), (np.zeros(1), -1)):
         with pytest.raises(ValueError, match=r"elements of 'a' must be float64 within its 12"):

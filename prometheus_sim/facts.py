@@ -117,19 +117,21 @@ FACT_CHUNK_PATHS = 64
 """Paths whose facts are computed together: each fact is one path's, so the figures do not depend on it, and
 the temporaries (returns, squares, centred copies: about six times the closes) stay those of a chunk
 (1,000 paths of ``default`` took 230 MiB above the market's arrays when all were computed at once)."""
+FACT_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+"""Threads for the facts: the CPUs this process may use, at most four (each holds a chunk's temporaries)."""
 
 
 def _per_path_facts(market: Market) -> dict[str, np.ndarray]:
     """Every per-path fact of every path, chunks of paths computed on threads (NumPy's loops run without
     the GIL; each chunk's figures are its own paths', so neither the threads nor the chunks change them)."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=FACT_THREADS) as pool:
         chunks = list(pool.map(_path_facts, _daily_close_chunks(market)))
     return {fact: np.concatenate([c[fact] for c in chunks]) for fact in chunks[0]}
 
 
 def _daily_close_chunks(market: Market):
     closes = daily_closes(market)
-    for p0 in range(0, closes.shape[0], FACT_CHUNK_PATHS):
+    for p0 in range(0, max(closes.shape[0], 1), FACT_CHUNK_PATHS):  # a market of no paths: one empty chunk
         yield closes[p0 : p0 + FACT_CHUNK_PATHS]
 
 

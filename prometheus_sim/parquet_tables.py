@@ -12,19 +12,18 @@ and left off the floating-point ones: prices and volumes hardly ever repeat, so 
 overflowed and were dropped page by page after being built. Writing 300 paths of ``default``'s
 OHLCV with zstd: 0.91 -> 0.33 s, 68.7 -> 60.5 MiB.
 
-Each file is written under a temporary name and renamed when complete: a save that fails midway
-leaves the file it was replacing as it was, never half a file.
+``Market.save`` writes every file under a temporary name and renames them all only when every one
+is complete: a save that fails midway leaves the market it was replacing as it was.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-ROWS_PER_GROUP = 1 << 18
+ROWS_PER_GROUP = 1 << 18  # 262,144 rows a group: 15-20 MiB of an OHLCV group (pyarrow writes 1 << 20 by default)
 COMPRESSION = "zstd"
 
 Columns = Callable[[int, int], dict]
@@ -37,29 +36,29 @@ def paths_per_group(rows_per_path: int) -> int:
 
 
 def write_by_paths(file: Path, n_paths: int, rows_per_path: int, columns: Columns) -> None:
-    """Write ``columns`` for every path to ``file``, one row group per :func:`paths_per_group` paths."""
+    """Write ``columns`` for every path to ``file``, one row group per :func:`paths_per_group` paths.
+
+    ``Market.save`` passes a temporary name and renames every file only when all are written, so a save
+    that fails midway leaves the market it was replacing as it was (its files and manifest agree).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     step = paths_per_group(rows_per_path)
-    partial = file.with_name(f".{file.name}.partial")
     writer = None
     try:
-        for p0 in range(0, n_paths, step):
+        for p0 in range(0, max(n_paths, 1), step):  # a market of no paths still gets its (empty) table
             group = columns(p0, min(p0 + step, n_paths))
             table = pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in group.items()})
             if writer is None:
                 coded = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-                writer = pq.ParquetWriter(partial, table.schema, compression=COMPRESSION, use_dictionary=coded)
-            writer.write_table(table, row_group_size=table.num_rows)
+                writer = pq.ParquetWriter(file, table.schema, compression=COMPRESSION, use_dictionary=coded)
+            if table.num_rows:
+                writer.write_table(table, row_group_size=table.num_rows)
             del group, table
-        writer.close()
-        writer = None
-        os.replace(partial, file)
     finally:
         if writer is not None:
             writer.close()
-        partial.unlink(missing_ok=True)
 
 
 class GroupIndex:
@@ -127,6 +126,9 @@ def read_arrays(file: Path, arena, arrays: dict[str, str]) -> None:
 def read_block(file: Path, columns: list[str], shape: tuple[int, ...], dtype) -> np.ndarray:
     """A ``(paths, steps, len(columns))`` array from one file column each (an on-chain or macro block,
     the signal windows): assembled here, then handed to the arena in one write."""
+    if len(columns) != shape[-1]:
+        raise ValueError(f"{file}: the manifest's shape {tuple(shape)} has {shape[-1]} columns, "
+                         f"the scenario names {len(columns)} ({columns})")  # fmt: skip
     block = np.empty(shape, dtype)
     if not columns:
         return block

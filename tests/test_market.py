@@ -106,33 +106,35 @@ def test_save_writes_whole_paths_a_row_group_at_a_time_and_loads_any_grouping(ma
     assert Market.load(out).digest() == market.digest()
 
 
-def test_a_save_that_fails_midway_keeps_the_file_it_was_replacing(tmp_path):
-    from prometheus_sim.parquet_tables import write_by_paths
+def test_a_save_that_fails_midway_leaves_the_market_it_was_replacing(market, default_spec, tmp_path, monkeypatch):
+    """Every file is replaced or none is: one file failing (here OHLCV, written beside four others on threads)
+    leaves the old market whole and loadable, and no temporary file behind."""
+    from prometheus_sim import parquet_tables
 
-    file = tmp_path / "x.parquet"
+    out = market.save(tmp_path / "m")
+    other = Market.simulate(default_spec.with_overrides(horizon_days=90), seed=18, n_paths=12)
+    write = parquet_tables.write_by_paths
 
-    def columns(p0: int, p1: int) -> dict:
-        return {"path": np.repeat(np.arange(p0, p1), 3), "value": np.arange(p0 * 3, p1 * 3, dtype=float)}
-
-    write_by_paths(file, 4, 3, columns)
-    before = file.read_bytes()
-
-    def failing(p0: int, p1: int) -> dict:
-        if p0 > 0:
+    def failing(file, n_paths, rows_per_path, columns):
+        if "ohlcv" in file.name:
             raise OSError("disk full")
-        return columns(p0, p1)
+        write(file, n_paths, rows_per_path, columns)
 
-    import prometheus_sim.parquet_tables as pt
+    monkeypatch.setattr(parquet_tables, "write_by_paths", failing)
+    with pytest.raises(OSError, match="disk full"):
+        other.save(out)
+    assert Market.load(out).digest() == market.digest()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no partial file left behind
+    monkeypatch.setattr(parquet_tables, "write_by_paths", write)
+    assert Market.load(other.save(out)).digest() == other.digest()
 
-    old = pt.ROWS_PER_GROUP
-    pt.ROWS_PER_GROUP = 3  # one path a group, so the failure comes after a group was written
-    try:
-        with pytest.raises(OSError, match="disk full"):
-            write_by_paths(file, 4, 3, failing)
-    finally:
-        pt.ROWS_PER_GROUP = old
-    assert file.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.parquet"]  # no partial file left behind
+
+def test_a_market_of_no_paths_saves_loads_and_has_nan_facts(market, tmp_path):
+    from prometheus_sim.facts import stylised_facts
+
+    empty = market.rows(slice(0, 0))
+    assert Market.load(empty.save(tmp_path / "m")).digest() == empty.digest()
+    assert stylised_facts(empty)["median"].isna().all()
 
 
 def test_load_names_a_missing_column_and_a_short_file(market, tmp_path):
@@ -147,6 +149,12 @@ def test_load_names_a_missing_column_and_a_short_file(market, tmp_path):
     with pytest.raises(
         ValueError, match=r"macro\.parquet: 90 rows, but the manifest's shape \(12, 90\) for 'inflation_rate'"
     ):
+        Market.load(out)
+    out = market.save(tmp_path / "n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shapes"]["truth.signal_active"][2] = 1  # the scenario names two signals
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"truth_paths\.parquet: the manifest's shape \(12, 90, 1\) has 1 columns"):
         Market.load(out)
 
 

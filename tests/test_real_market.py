@@ -106,12 +106,18 @@ def test_bar_files_without_volume_or_overlap_are_refused(tmp_path):
         import_market(FILES, start="soon")
 
 
-def test_save_and_load_round_trip_with_the_source(real, tmp_path):
+def test_save_and_load_round_trip_with_the_source(real, tmp_path, monkeypatch):
     real.save(tmp_path / "m")
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["kind"] == "real" and manifest["source"]["window"] == ["2022-01-01", "2022-12-31"]
     assert not (tmp_path / "m" / "truth_assets.parquet").exists()
+    import prometheus_sim.market as market_module
+
+    copied = []  # load reads straight into sealed memory: nothing is copied into it a second time
+    monkeypatch.setattr(market_module, "seal_copy", lambda arrays: copied.append(sorted(arrays)) or {})
     back = Market.load(tmp_path / "m")
+    assert copied == []
+    monkeypatch.undo()
     assert back.digest() == real.digest() and back.absent == real.absent and back.truth is None
     assert back.calendar.equals(real.calendar)
 

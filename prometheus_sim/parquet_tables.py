@@ -128,7 +128,7 @@ def read_block(file: Path, columns: list[str], shape: tuple[int, ...], dtype) ->
     the signal windows): assembled here, then handed to the arena in one write."""
     if len(columns) != shape[-1]:
         raise ValueError(f"{file}: the manifest's shape {tuple(shape)} has {shape[-1]} columns, "
-                         f"the scenario names {len(columns)} ({columns})")  # fmt: skip
+                         f"but {len(columns)} are named ({columns})")  # fmt: skip
     block = np.empty(shape, dtype)
     if not columns:
         return block

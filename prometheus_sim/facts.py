@@ -27,7 +27,12 @@ def daily_closes(market: Market) -> np.ndarray:
 
 def daily_log_returns(market: Market) -> np.ndarray:
     """ndarray of shape (paths, days - 1, assets)."""
-    return np.diff(np.log(daily_closes(market)), axis=1)
+    return log_returns(daily_closes(market))
+
+
+def log_returns(closes: np.ndarray) -> np.ndarray:
+    """Log returns along axis 1: (paths, n, ...) -> (paths, n - 1, ...)."""
+    return np.diff(np.log(closes), axis=1)
 
 
 def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
@@ -109,7 +114,7 @@ def _facts_frame(market: Market, per_path: dict[str, np.ndarray]) -> pd.DataFram
 
 def correlation_table(market: Market) -> pd.DataFrame:
     """Median over paths of each pair's daily-return correlation, as an asset x asset frame."""
-    per_path = np.concatenate([pair_correlations(np.diff(np.log(c), axis=1)) for c in _daily_close_chunks(market)])
+    per_path = np.concatenate([pair_correlations(log_returns(c)) for c in _daily_close_chunks(market)])
     return pd.DataFrame(np.nanmedian(per_path, axis=0), index=market.assets, columns=market.assets)
 
 
@@ -137,7 +142,7 @@ def _daily_close_chunks(market: Market):
 
 def _path_facts(closes: np.ndarray) -> dict[str, np.ndarray]:
     """Every per-path fact of some paths' daily closes (paths, days, assets): (paths, assets) each."""
-    rets = np.diff(np.log(closes), axis=1)
+    rets = log_returns(closes)
     n_assets = rets.shape[2]
     acf = squared_return_acf(rets)
     abs_acf = abs_return_acf(rets)

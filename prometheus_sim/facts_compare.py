@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prometheus_sim.facts import daily_closes, excess_kurtosis, series_acf
+from prometheus_sim.facts import daily_closes, excess_kurtosis, log_returns, series_acf
 from prometheus_sim.market import Market
 
 ASSET_FACTS = ("annual_vol", "excess_kurtosis", "acf1_r", "acf1_r2", "acf10_r2", "acf1_abs", "acf10_abs",
@@ -90,7 +90,7 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
     if not names:
         raise ValueError(f"no asset in common: scenario {market.assets}, data {list(closes.columns)}")
     sim_close = daily_closes(market)  # (paths, days, assets)
-    sim_r = np.diff(np.log(sim_close), axis=1)
+    sim_r = log_returns(sim_close)
     rows = []
 
     def same_length(n: int, what: str) -> int:
@@ -147,7 +147,7 @@ def compare_plots(market: Market, closes: pd.DataFrame, start: str | None, end: 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sim_r = np.diff(np.log(daily_closes(market)), axis=1)
+    sim_r = log_returns(daily_closes(market))
     files = []
     for name in (a for a in market.assets if a in closes.columns):
         a = market.assets.index(name)

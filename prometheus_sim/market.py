@@ -91,8 +91,13 @@ class Market:
         self.seeds = np.broadcast_to(np.asarray(seed, dtype=np.uint64), self.path_ids.shape).copy()
         # the one seed of every row, or None when rows come from different seeds (a seed sweep)
         self.seed = int(self.seeds[0]) if self.seeds.size and np.all(self.seeds == self.seeds[0]) else None
-        self.calendar = calendar(spec)
         self.blocks = arrays.blocks
+        full = calendar(spec)
+        n_steps = self.blocks.n_steps
+        if n_steps > len(full):
+            raise ValueError(f"arrays have {n_steps} steps, scenario {spec.name!r} only {len(full)}")
+        # a market cut by head() (saved, then loaded) holds the scenario's first n_steps steps
+        self.calendar = full[:n_steps]
         self._name, self._assets, self._kinds = spec.name, tuple(spec.asset_names), tuple(spec.asset_kinds)
         self._steps_per_day = spec.steps_per_day
         inputs = build_inputs(spec)
@@ -105,8 +110,8 @@ class Market:
             jumps=arrays.jumps,
             signal_active=arrays.signal_active,
             signal_names=tuple(s.name for s in spec.signals),
-            shock_jump=shock_moves(inputs),
-            shock_vol=inputs.shock_vol,
+            shock_jump=shock_moves(inputs)[:n_steps],
+            shock_vol=inputs.shock_vol[:n_steps],
         )
         self._freeze()
 

@@ -69,6 +69,18 @@ def test_save_and_load_round_trip_exactly(market, tmp_path):
     pd.testing.assert_frame_equal(loaded.frame(5, "SOL"), market.frame(5, "SOL"))
 
 
+def test_a_cut_market_loads_with_its_own_calendar_and_shocks(market, tmp_path):
+    # head() cuts the steps; loading used to give it the scenario's whole calendar and shock series
+    cut = market.head(40)
+    cut.save(tmp_path / "cut")
+    loaded = Market.load(tmp_path / "cut")
+    assert loaded.n_steps == 40 and len(loaded.calendar) == 40
+    pd.testing.assert_index_equal(loaded.calendar, market.calendar[:40])
+    assert loaded.truth.shock_jump.shape[0] == 40 and loaded.truth.shock_vol.shape[0] == 40
+    np.testing.assert_array_equal(loaded.truth.shock_jump, cut.truth.shock_jump)
+    pd.testing.assert_frame_equal(loaded.frame(2, "BTC"), cut.frame(2, "BTC"))
+
+
 def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
     import pyarrow.parquet as pq
 

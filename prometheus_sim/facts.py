@@ -82,7 +82,7 @@ def pair_correlations(returns: np.ndarray) -> np.ndarray:
 def stylised_facts(market: Market) -> pd.DataFrame:
     """One row per (asset, fact); columns ``median, p05, p95`` over paths.
 
-    Facts: ``annual_vol`` (std of daily log returns x sqrt 365), ``excess_kurtosis``,
+    Facts: ``annual_vol`` (std of daily log returns, ddof 1, x sqrt 365), ``excess_kurtosis``,
     ``sq_return_acf_lag1`` and ``sq_return_acf_lag10``, ``sq_return_acf_min_1_10`` (the smallest
     of lags 1..10, positive when clustering persists), ``abs_return_acf_lag1`` and
     ``abs_return_acf_lag10`` (of absolute returns), ``mean_corr_to_others`` and
@@ -154,7 +154,7 @@ def _path_facts(closes: np.ndarray) -> dict[str, np.ndarray]:
         else np.full((rets.shape[0], 1), np.nan)
     )
     return {
-        "annual_vol": rets.std(axis=1) * np.sqrt(365.0),
+        "annual_vol": rets.std(axis=1, ddof=1) * np.sqrt(365.0),  # as FACTS.md and facts_compare define it
         "excess_kurtosis": excess_kurtosis(rets),
         "sq_return_acf_lag1": acf[:, 0],
         "sq_return_acf_lag10": acf[:, ACF_LAGS - 1],

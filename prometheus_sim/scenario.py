@@ -702,6 +702,11 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return path, "unknown key"
     if kind == "literal_error":
         return path, f"must be one of {ctx.get('expected')}, got {got_s}"
+    if kind == "int_parsing_size" and isinstance(got, float) and got.is_integer():
+        # YAML reads 1e19 as a float; pydantic takes integral floats as integers only up to 2**63, and above
+        # 2**53 a float cannot tell neighbouring integers apart, so the digits must be written out
+        return path, (f"must be an integer written in digits: {got!r} is a float, and a float this large "
+                      f"skips integers (write {int(got)} if that is the value meant)")  # fmt: skip
     if kind in ("finite_number",):
         return path, f"must be a finite number, got {got_s}"
     if kind.endswith("_parsing") or kind.endswith("_type"):

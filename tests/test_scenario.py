@@ -307,3 +307,13 @@ def test_a_boolean_does_not_hide_the_sections_other_problems():
     assert problems["assets[0].volume.daily_usd"].startswith("must be a number, got True")
     assert problems["assets[1].vol"].startswith("must be a number, got False")
     assert problems["regimes.transition[0][1]"].startswith("must be a number, got True")
+
+
+def test_a_seed_written_as_a_large_float_is_refused_with_the_digits_to_write():
+    # YAML reads 1e19 as a float; below 2**53 every integer is a float, above it floats skip integers
+    assert ScenarioSpec.from_dict(minimal_dict(seed=1e3)).seed == 1000
+    ((path, msg),) = _problems(minimal_dict(seed=1e19))
+    assert path == "seed"
+    assert msg.startswith("must be an integer written in digits: 1e+19 is a float")
+    assert "write 10000000000000000000" in msg
+    assert ScenarioSpec.from_dict(minimal_dict(seed=10**19)).seed == 10**19

@@ -44,6 +44,34 @@ def simulated_wiring():
     return Wiring(strategy=build, describe=describe, adapter=sweep_adapter)
 
 
+def _output_dir(ctx: click.Context, param: click.Parameter, text: str | None) -> Path | None:
+    """An output folder that can be made and written, checked before any work (a run used to end, after
+    simulating, in a traceback from a path through a file, a device or an over-long name)."""
+    if text is None:
+        return None
+    if text.strip() == "":
+        raise click.BadParameter("is empty: name a folder ('.' for this one)", ctx, param)
+    value = Path(text)
+    existing, missing = value.absolute(), []
+    try:
+        while not existing.exists():
+            missing.append(existing.name)
+            existing = existing.parent
+    except OSError as exc:  # a name longer than the file system allows, among others
+        raise click.BadParameter(f"{text[:60]}: {exc.strerror}", ctx, param) from None
+    if not existing.is_dir():
+        where = "exists and is not a folder" if not missing else f"lies under {existing}, which is not a folder"
+        raise click.BadParameter(f"{text} {where}", ctx, param)
+    name_max = os.pathconf(existing, "PC_NAME_MAX")
+    for name in missing:  # ENOENT at a missing parent hides a later name's ENAMETOOLONG
+        if len(os.fsencode(name)) > name_max:
+            raise click.BadParameter(f"{text[:60]}: the name {name[:20]}... is longer than the {name_max} bytes "
+                                     "a file name may have here", ctx, param)  # fmt: skip
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{text}: {existing} is not writable", ctx, param)
+    return value
+
+
 def _load_or_exit(path: Path):
     from prometheus_sim.scenario import ScenarioError, load_scenario
 
@@ -64,7 +92,9 @@ def main() -> None:
 @click.argument("scenario")
 @click.option("--paths", "n_paths", type=click.IntRange(min=1), default=100, show_default=True, help="Paths.")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="Seed [default: the scenario's].")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output dir.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output dir.", callback=_output_dir
+)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: when stderr is a terminal].")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write a fan chart PNG per asset.")
@@ -176,7 +206,7 @@ def simulate(
 @click.option("--scheduler", default=None, help="Dask scheduler address [default: a local cluster].")
 @click.option("--seeds-per-task", type=click.IntRange(min=1), default=25, show_default=True)
 @click.option("--plot-seeds", type=click.IntRange(min=0), default=50, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: when stderr is a terminal].")
 def backtest(
     scenario_files: tuple[str, ...],
@@ -554,7 +584,7 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
     help="First window day [default: the model's split day + embargo; 0 on a real market's test years].",
 )
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
 @click.option("--tracking-uri", default=None)
 def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str, horizon_days: int | None,
                       from_day: int | None, stride: int, out_dir: Path, tracking_uri: str | None) -> None:  # fmt: skip
@@ -707,7 +737,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
               help="Evaluate on markets whose three largest crypto assets differ from training's [default: refused].")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
 def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: str, fees_text: str, use_real: bool,
                     real_from: str | None, horizon_days: int | None, allow_other_assets: bool, workers: int,
                     tracking_uri: str | None, out_dir: Path) -> None:  # fmt: skip
@@ -990,7 +1020,7 @@ def market() -> None:
 
 @market.command("import")
 @click.argument("files", nargs=-1, required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
 @click.option(
     "--onchain", type=click.Path(dir_okay=False), default=None, help="Daily on-chain series (date + columns)."
 )
@@ -1048,9 +1078,10 @@ def facts() -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
     default=None,
     help="Write compare.csv and plots here.",
+    callback=_output_dir,
 )
 def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_paths: int, seed: int | None,
                   out_dir: Path | None) -> None:  # fmt: skip

@@ -154,12 +154,12 @@ class Market:
         realisation per seed (what a sweep over seeds uses).
         """
         if seeds is not None:
-            seed_arr = np.asarray([int(s) for s in seeds], dtype=np.uint64)
+            seed_arr = np.asarray([_seed_value(s, "seeds") for s in seeds], dtype=np.uint64)
             if seed_arr.size == 0:
                 raise ValueError("seeds must not be empty")
             ids = np.zeros(seed_arr.size, dtype=np.int64) if path_ids is None else np.asarray(list(path_ids))
             return cls(spec, seed_arr, ids, generate(spec, seed_arr, ids, progress=progress))
-        seed = spec.seed if seed is None else int(seed)
+        seed = spec.seed if seed is None else _seed_value(seed, "seed")
         if path_ids is None:
             if n_paths < 1:
                 raise ValueError(f"n_paths must be >= 1, got {n_paths}")
@@ -520,6 +520,15 @@ class Market:
 #: On-chain columns that count things: integers in frames.
 COUNT_COLUMNS = ("whale_transactions", "active_addresses")
 assert set(COUNT_COLUMNS) <= set(ONCHAIN_COLUMNS)
+
+
+def _seed_value(seed: object, name: str) -> int:
+    """A seed as given: an integer in [0, 2**64) (1.5 or True used to be taken as 1 without a word)."""
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"{name}: must be an integer, got {seed!r} ({type(seed).__name__})")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"{name}: must be in [0, 2**64), got {seed}")
+    return int(seed)
 
 
 def read_manifest(directory: str | Path) -> dict:

@@ -30,8 +30,10 @@ OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 SIGNAL_SOURCES = ONCHAIN_COLUMNS + MACRO_COLUMNS
 ASSET_KINDS = ("crypto", "stable", "equity", "bond")
 
-# Largest |expected log-price move| a scenario may imply over its horizon. e**300 is far inside
-# float64's range, so a valid spec can never make prices overflow to inf or underflow to 0.
+# Largest |expected log-price move| a scenario may imply over its horizon (worst regime throughout, six
+# standard deviations). e**300 is far inside float64's range, so a valid spec can never make prices
+# overflow to inf or underflow to 0. The kernel's backstop band (generators.price.LOG_PRICE_BAND) is the
+# same 300: a price the scenario allows is never silently held at the band.
 MAX_LOG_MOVE = 300.0
 # Longest look-ahead (lag + duration) of a signal, in days: bounds the kernel's ring buffer.
 MAX_SIGNAL_SPAN_DAYS = 365
@@ -79,7 +81,7 @@ class _Strict(BaseModel):
                 if found is not None:
                     where, bad = found
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
-                           else _why_text(bad))  # fmt: skip
+                           else "a boolean is not a number" if isinstance(bad, np.bool_) else _why_text(bad))  # fmt: skip
                     refused[name] = _Refused(where, f"must be a number, got {bad!r} ({why})")
             elif _admits(field.annotation, dt.date) and (
                 (isinstance(value, int | float) and not isinstance(value, bool))
@@ -108,7 +110,7 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE
 
 def _not_a_number(value: Any, text_ok: bool) -> bool:
     """A boolean, or text that is not an exponent float (a quoted ``"0.55"`` is text, not a number)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):  # NumPy's booleans too (a caller's array of flags)
         return True
     return isinstance(value, str) and not text_ok and not _EXPONENT_FLOAT.match(value)
 
@@ -574,7 +576,70 @@ class _ScenarioLoader(yaml.SafeLoader):
             if size > MAX_EXPANDED_VALUES:
                 raise yaml.YAMLError(f"its aliases expand to {size:,} values, more than the "
                                      f"{MAX_EXPANDED_VALUES:,} a scenario may hold")  # fmt: skip
+            problems = _node_problems(self, node, "", set())
+            if problems:
+                raise _NodeProblems(problems)
         return node
+
+
+class _NodeProblems(yaml.YAMLError):
+    """Problems found in the composed document, each against the field path where it is written."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{path}: {problem}" for path, problem in problems))
+        self.problems = problems
+
+
+# Plain (unquoted) scalars that YAML 1.1 does not read as the decimal number they look like: a leading 0
+# is octal (010 is 8; 090 is text), 0b binary, 0x hexadecimal, 0o text, and 1:30 base 60 (90).
+_NOT_DECIMAL = re.compile(
+    r"[-+]?(?:0[0-9_]+|0[bB][0-9_]*|0[xX][0-9a-fA-F_]*|0[oO][0-9_]*|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)"
+)
+
+
+def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited: set[int]) -> list[tuple[str, str]]:
+    """Keys given twice in one mapping and numbers YAML 1.1 misreads, with the path of the field each is in.
+
+    Walked on the composed nodes, before any value is made, so that a nested problem is named where it is
+    (``assets[0].drift``), not by its key alone. An aliased node is walked once (its first path).
+    """
+    if id(node) in visited:
+        return []
+    visited.add(id(node))
+    problems: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                problems += _node_problems(loader, value_node, path, visited)  # merged keys may be overridden
+                continue
+            key = loader.construct_object(key_node)  # 1 and 1.0 are one key, as in the mapping made from it
+            where = f"{path}.{key}" if path else str(key)
+            mark = key_node.start_mark
+            if key in seen:
+                first = seen[key]
+                at = (f"line {mark.line + 1}, columns {first.column + 1} and {mark.column + 1}"
+                      if first.line == mark.line else f"lines {first.line + 1} and {mark.line + 1}")  # fmt: skip
+                problems.append((where, f"key {key!r} is given twice ({at}); remove one"))
+            else:
+                seen[key] = mark
+            problems += _node_problems(loader, value_node, where, visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, child in enumerate(node.value):
+            problems += _node_problems(loader, child, f"{path}[{k}]", visited)
+    elif node.style is None and _NOT_DECIMAL.fullmatch(node.value):
+        try:
+            read = yaml.safe_load(node.value)
+        except yaml.YAMLError:
+            read = node.value
+        problems.append(
+            (
+                path,
+                f"{node.value} (line {node.start_mark.line + 1}) is not a decimal number: YAML reads "
+                f"it as {read!r}; write numbers in decimal digits (and quote text that looks like one)",
+            )
+        )
+    return problems
 
 
 class _BadValue(yaml.YAMLError):
@@ -649,6 +714,8 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
         raise ScenarioError([(exc.path, exc.problem)], source) from None
+    except _NodeProblems as exc:
+        raise ScenarioError(exc.problems, source) from None
     except RecursionError:
         raise ScenarioError([("", f"invalid YAML: {NESTED_TOO_DEEP}")], source) from None
     except yaml.YAMLError as exc:
@@ -687,6 +754,18 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     if isinstance(got, _Refused):
         return f"{path}{got.where}", got.message
     got_s = repr(got) if isinstance(got, str) else str(got)
+    if len(got_s) > 60:  # a 400-digit integer, a long text: its start and its size say enough
+        got_s = f"{got_s[:24]}... ({len(got_s)} characters)"
+    if kind == "float_type" and isinstance(got, int) and not isinstance(got, bool):
+        return path, f"is too large a number (beyond a float's range, about 1.8e308), got {got_s}"
+    if kind == "int_from_float":
+        return path, f"must be a whole number, got {got_s}"
+    if kind == "date_from_datetime_inexact":
+        return path, f"must be a date (YYYY-MM-DD) without a time of day, got {got_s}"
+    loc = tuple(err.get("loc", ()))
+    if kind == "invalid_key" or (loc and loc[-1] == "[key]"):  # the key itself is the last part of loc
+        parent = _loc_to_path(loc[:-2] if loc[-1] == "[key]" else loc[:-1])
+        return parent, f"a key must be text, got {got_s}"
     bounds = {
         "greater_than": (">", "gt"),
         "greater_than_equal": (">=", "ge"),
@@ -782,6 +861,8 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
             field = f"{where}.assets[{j}]" if isinstance(shock, CrashShock) else f"{where}.asset"
             if asset not in known:
                 problems.append((field, f"unknown asset {asset!r}; known: {names}"))
+        if isinstance(shock, CrashShock) and shock.assets is not None:
+            problems += _target_list_problems(f"{where}.assets", shock.assets)
         if isinstance(shock, DepegShock) and shock.asset in known:
             asset_spec = spec.assets[names.index(shock.asset)]
             if asset_spec.process.type != "peg":
@@ -802,12 +883,34 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         for j, asset in enumerate(signal.assets or []):
             if asset not in known:
                 problems.append((f"{where}.assets[{j}]", f"unknown asset {asset!r}; known: {names}"))
+        if signal.assets is not None:
+            problems += _target_list_problems(f"{where}.assets", signal.assets)
+        span = signal.window_days * spec.steps_per_day
+        if signal.transform == "zscore" and span <= 1.0:
+            problems.append((f"{where}.window_days", f"window_days x steps_per_day (the EWMA's span in steps) must be "
+                             f"> 1, got {span:g}: a span of one step or less weighs only the newest value, so the "
+                             "std is 0 and the z-score never fires"))  # fmt: skip
         if signal.assets is None and not spec.default_risky_assets():
             problems.append((f"{where}.assets", "no crypto asset to default to; list the assets"))
     sig_names = [s.name for s in spec.signals]
     for i, name in enumerate(sig_names):
         if sig_names.index(name) != i:
             problems.append((f"signals[{i}].name", f"duplicate name {name!r}"))
+    return problems
+
+
+def _target_list_problems(field: str, assets: list[str]) -> list[tuple[str, str]]:
+    """A shock's or signal's list of assets: each named once (a repeat applied the effect twice), and not empty."""
+    if not assets:
+        return [(field, "an empty list targets no asset: name at least one, or leave the key out for every crypto "
+                        "asset")]  # fmt: skip
+    first: dict[str, int] = {}
+    problems = []
+    for j, asset in enumerate(assets):
+        if asset in first:
+            problems.append((f"{field}[{j}]", f"{asset!r} is listed twice (also [{first[asset]}]): its effect would "
+                                              "apply twice"))  # fmt: skip
+        first.setdefault(asset, j)
     return problems
 
 

@@ -191,6 +191,24 @@ def test_simulate_rejects_bad_scenarios_with_exit_2(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_every_out_folder_is_checked_before_any_work(tmp_path):
+    """A path through a file, a device, an empty name or an over-long one: a clear error naming --out, before
+    simulating (each once ended a finished run in a traceback)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    cases = {str(afile / "sub"): "which is not a folder", "/dev/null": "exists and is not a folder",
+             "": "is empty: name a folder", str(tmp_path / ("x" * 300)): "File name too long",
+             str(tmp_path / "new" / ("y" * 300) / "o"): "is longer than the"}  # fmt: skip
+    commands = (["simulate", "default", "--paths", "2", "--no-progress"], ["backtest", "default", "--strategy", "hold"],
+                ["facts", "compare", "default", "--paths", "10"])  # fmt: skip
+    for out, message in cases.items():
+        for command in commands:
+            result = CliRunner().invoke(main, [*command, "--out", out])
+            assert result.exit_code == 2, (command, out, result.output)
+            assert "Invalid value for '--out'" in result.output and message in result.output, (command, result.output)
+    assert not (tmp_path / "new").exists()
+
+
 def test_simulate_rejects_too_many_threads(tmp_path):
     result = CliRunner().invoke(
         main, ["simulate", "default", "--paths", "2", "--threads", "4096", "--out", str(tmp_path / "o")]
@@ -223,7 +241,7 @@ def test_backtest_refuses_an_out_that_is_a_file_and_a_market_without_cash(tmp_pa
     afile = tmp_path / "afile"
     afile.write_text("x")
     result = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--out", str(afile / "sub")])
-    assert result.exit_code == 2 and "cannot create it" in result.output
+    assert result.exit_code == 2 and "which is not a folder" in result.output
     data = minimal_dict()
     data["assets"] = data["assets"][:2]
     nocash = tmp_path / "nocash.yaml"

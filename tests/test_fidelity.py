@@ -214,3 +214,32 @@ def test_the_truth_gives_a_depegs_expected_move_on_its_step():
     assert m.truth.shock_jump[t, a] == pytest.approx(
         math.log(1 - 0.12) * math.exp(-math.log(2) / (6 / 365) / 4 / 365) ** 3
     )
+
+
+def test_a_drift_the_scenario_allows_is_never_held_at_the_price_band():
+    """Validation allows expected log moves up to MAX_LOG_MOVE; the kernel's backstop band is as wide, so a
+    strong but valid drift runs its course (the band was 40 once: this scenario sat at start x e**40 for
+    two years of days with equal closes)."""
+    from prometheus_sim.generators.price import LOG_PRICE_BAND
+    from prometheus_sim.scenario import MAX_LOG_MOVE
+
+    assert LOG_PRICE_BAND == MAX_LOG_MOVE
+    spec = ScenarioSpec.from_dict({"name": "b", "horizon_days": 3650, "assets": [
+        {"name": "BTC", "kind": "crypto", "start_price": 100, "drift": 5.0, "vol": 0.1}]})  # fmt: skip
+    close = Market.simulate(spec, n_paths=2).close[:, :, 0]
+    assert np.log(close[:, -1] / 100).min() > 45  # about 5 x 10 years
+    assert (np.diff(close, axis=1) != 0).all()
+
+
+def test_a_slow_peg_moves_like_its_vol_says():
+    """1 - exp(-2 kappa dt) rounded to 0 below kappa dt ~ 1e-16, freezing the price at 1 (found by a review)."""
+    for kappa in (1e-3, 1e-17):
+        spec = ScenarioSpec.from_dict({"name": "p", "horizon_days": 365, "assets": [
+            {"name": "BTC", "kind": "crypto", "start_price": 100, "drift": 0.0, "vol": 0.5},
+            {"name": "USDX", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.5,
+             "process": {"type": "peg", "peg": {"kappa": kappa}}}]})  # fmt: skip
+        m = Market.simulate(spec, n_paths=20)
+        r = np.diff(np.log(m.close[:, :, 1]), axis=1)
+        assert 0.45 < r.std() * np.sqrt(365) < 0.55, kappa
+        z = r / m.truth.vol[:, 1:, 1]  # the truth's step sd standardises the returns
+        assert 0.9 < z.std() < 1.1, kappa

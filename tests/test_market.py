@@ -175,3 +175,15 @@ def test_bad_path_requests_are_refused(default_spec):
         Market.simulate(default_spec, n_paths=0)
     with pytest.raises(ValueError, match="path_ids"):
         Market.simulate(default_spec, path_ids=[])
+
+
+def test_simulate_refuses_a_seed_that_is_not_an_integer(default_spec):
+    spec = default_spec.with_overrides(horizon_days=5)
+    for bad in (1.5, True, "3"):
+        with pytest.raises(TypeError, match="seed: must be an integer"):
+            Market.simulate(spec, seed=bad)
+    with pytest.raises(ValueError, match=r"seed: must be in \[0, 2\*\*64\), got -1"):
+        Market.simulate(spec, seed=-1)
+    with pytest.raises(TypeError, match="seeds: must be an integer, got 2.0"):
+        Market.simulate(spec, seeds=[1, 2.0])
+    assert Market.simulate(spec, seed=np.uint64(2**64 - 1)).seed == 2**64 - 1

@@ -317,3 +317,59 @@ def test_a_seed_written_as_a_large_float_is_refused_with_the_digits_to_write():
     assert msg.startswith("must be an integer written in digits: 1e+19 is a float")
     assert "write 10000000000000000000" in msg
     assert ScenarioSpec.from_dict(minimal_dict(seed=10**19)).seed == 10**19
+
+
+def test_the_second_reviews_validation_holes_are_refused_by_field():
+    """Found by an adversarial review: each was accepted and simulated something other than what was written."""
+    crash = {"type": "crash", "day": 3, "size": -0.5, "vol_mult": 3.0}
+    signal = {"name": "s", "source": "whale_transactions", "threshold": 2.0, "strength": 0.01}
+    data = minimal_dict(shocks=[{**crash, "assets": ["BTC", "ETH", "BTC"]}, {**crash, "assets": []}],
+                        signals=[{**signal, "window_days": 1.0}, {**signal, "name": "t", "assets": ["ETH", "ETH"]}])  # fmt: skip
+    problems = dict(_problems(data))
+    assert problems["shocks[0].assets[2]"] == "'BTC' is listed twice (also [0]): its effect would apply twice"
+    assert problems["shocks[1].assets"].startswith("an empty list targets no asset")
+    assert problems["signals[0].window_days"].startswith("window_days x steps_per_day (the EWMA's span in steps) "
+                                                          "must be > 1, got 1")  # fmt: skip
+    assert problems["signals[1].assets[1]"].startswith("'ETH' is listed twice")
+    assert len(problems) == 4
+    # a span above one step is fine, at 1 step a day or 4
+    ScenarioSpec.from_dict(minimal_dict(signals=[{**signal, "window_days": 1.5}]))
+    ScenarioSpec.from_dict(minimal_dict(steps_per_day=4, signals=[{**signal, "window_days": 0.5}]))
+
+
+def test_numbers_yaml_1_1_misreads_are_refused_where_they_are_written(tmp_path):
+    """010 is octal 8, 1:30 base-60 90, 0x1e hex 30 and 090 text in YAML 1.1: refused, naming the field and line;
+    a key given twice inside a nested mapping is named by its full path."""
+    text = ("name: t\nhorizon_days: 010\nseed: 1:30\nassets:\n"
+            "  - {name: BTC, kind: crypto, start_price: 0x1e, drift: 0.1, vol: 0.5, drift: 0.2}\n"
+            "  - {name: ETH, kind: crypto, start_price: 090, drift: 0.1, vol: 0.5}\n")  # fmt: skip
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "s.yaml")
+    problems = dict(err.value.errors)
+    assert problems["horizon_days"].startswith("010 (line 2) is not a decimal number: YAML reads it as 8")
+    assert problems["seed"].startswith("1:30 (line 3) is not a decimal number: YAML reads it as 90")
+    assert problems["assets[0].start_price"].startswith("0x1e (line 5) is not a decimal number: YAML reads it as 30")
+    assert problems["assets[1].start_price"].startswith("090 (line 6) is not a decimal number: YAML reads it as '090'")
+    assert problems["assets[0].drift"] == "key 'drift' is given twice (line 5, columns 50 and 72); remove one"
+    # quoted, such text is text (a name), and decimal forms with underscores or a leading 0. stay numbers
+    (tmp_path / "ok.yaml").write_text(text.replace("010", "1_0").replace("1:30", "'7'").replace("0x1e", "0.5e1")
+                                      .replace(", drift: 0.2}", "}").replace("090", "90"))  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "ok.yaml")
+    assert dict(err.value.errors) == {"seed": "must be a number, got '7' (a quoted value is text: write the number "
+                                              "without quotes)"}  # fmt: skip
+
+
+def test_odd_values_from_the_python_api_get_plain_messages():
+    import numpy as np
+
+    data = minimal_dict(seed=np.bool_(True), horizon_days=30.5)
+    data["assets"][0]["start_price"] = 10**400
+    data["correlation"] = {1: 0.5}
+    problems = dict(_problems(data))
+    assert problems["seed"] == "must be a number, got np.True_ (a boolean is not a number)"
+    assert problems["horizon_days"] == "must be a whole number, got 30.5"
+    assert problems["assets[0].start_price"].startswith("is too large a number (beyond a float's range")
+    assert problems["assets[0].start_price"].endswith("(401 characters)")
+    assert problems["correlation"] == "a key must be text, got 1"

@@ -41,7 +41,10 @@ VOL_MULT_MAX = 25.0  # the product of every volatility multiplier in effect
 VOL_MULT_MIN = 1.0e-6  # ... and its floor: stacked calm multipliers must not reach 0 (GARCH divides by it)
 SHOCK_VOL_BOUND = 1.0e100  # stacked crashes' product, kept finite in the truth (the kernel applies VOL_MULT_*)
 STEP_SD_MAX = 0.5  # log-return std of one step, diffusion (GARCH included)
-LOG_PRICE_BAND = 40.0  # log prices stay within start +- 40 (a factor of 2e17 either way)
+# log prices stay within start +- 300 (e**300 = 2e130 either way: with start prices in [1e-8, 1e12] and volume
+# as notional / price, every bar stays finite and positive); validation refuses scenarios whose expected move
+# reaches it (scenario.MAX_LOG_MOVE, the same 300), so it only stops what stacked shocks could add
+LOG_PRICE_BAND = 300.0
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
@@ -126,11 +129,12 @@ N_PEG_CONSTANTS = 4
 @njit(cache=True, error_model="numpy", _nrt=False)
 def peg_constants_nb(kappa, dt_step, dt_sub, out, row):
     """The exact OU step's constants for reversion ``kappa`` into ``out[row]`` (once a run, or on a depeg's day)."""
-    decay = math.exp(-kappa * dt_sub)
-    out[row, P_DECAY_SUB] = decay
-    out[row, P_NOISE_SUB] = math.sqrt((1.0 - decay * decay) / (2.0 * kappa))
-    out[row, P_STEP_SD] = math.sqrt((1.0 - math.exp(-2.0 * kappa * dt_step)) / (2.0 * kappa))
-    out[row, P_STEP_DRIFT] = math.exp(-kappa * dt_step) - 1.0
+    # expm1, not 1 - exp: for a slow peg (kappa dt below about 1e-16) 1 - exp(-2 kappa dt) rounds to 0 and
+    # the asset would never move; expm1 keeps the variance's 2 dt limit
+    out[row, P_DECAY_SUB] = math.exp(-kappa * dt_sub)
+    out[row, P_NOISE_SUB] = math.sqrt(-math.expm1(-2.0 * kappa * dt_sub) / (2.0 * kappa))
+    out[row, P_STEP_SD] = math.sqrt(-math.expm1(-2.0 * kappa * dt_step) / (2.0 * kappa))
+    out[row, P_STEP_DRIFT] = math.expm1(-kappa * dt_step)
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)

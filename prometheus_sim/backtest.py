@@ -51,9 +51,17 @@ class DecisionClock:
     @classmethod
     def for_strategy(cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
         """Every ``decision_every_days`` days at a day's close (its last step when a day has several), from the
-        first day's: where a day's bar, and the features of whole days, are complete, as in the RL env."""
+        first day's: where a day's bar, and the features of whole days, are complete, as in the RL env.
+
+        A strategy with ``first_decision_day`` (days of history it needs, e.g. the DQN policy's feature
+        warm-up) first decides at the first day of that same grid at or after it: before it, no decision is
+        made, so none is counted as the strategy's (a policy's action shares were a sixth warm-up holds)."""
         every = getattr(strategy, "decision_every_days", 1)
-        return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day, start=steps_per_day - 1)
+        first = getattr(strategy, "first_decision_day", 0)
+        if every is None:
+            return cls(n_steps=n_steps, every=None, start=first * steps_per_day + steps_per_day - 1)
+        first_day = -(-first // every) * every  # the grid's first day at or after ``first``
+        return cls(n_steps=n_steps, every=every * steps_per_day, start=first_day * steps_per_day + steps_per_day - 1)
 
 
 @dataclass(frozen=True)

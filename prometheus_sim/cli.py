@@ -895,7 +895,8 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     files imported; each with its kind (real or simulated), window, days and what its days are to the policy.
 
     Refused, before anything is written: a saved simulated market holding a path the policy trained on
-    (in-sample), a real market with fewer than 30 days from ``real_from``, and an OUT/markets/ folder that
+    (in-sample), a real market with fewer days from ``real_from`` than the policy's warm-up and one decision
+    period (:func:`_policy_min_days`), and an OUT/markets/ folder that
     already holds another market (a run under other settings). A market cut to ``real_from`` (or imported) is
     saved under OUT/markets/.
     """
@@ -913,7 +914,7 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     try:
         if use_real:
             market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), start=real_from, name="real")
-            _enough_days(market, real_from)
+            _enough_days(market, real_from, meta)
             sources.append((market, out_dir / "markets" / "real", real_from))
         for d in dirs:
             try:
@@ -934,7 +935,7 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
             elif real_from is None:
                 sources.append((market, Path(d), None))
             else:
-                sources.append((_market_from(market, real_from), out_dir / "markets" / market.name, real_from))
+                sources.append((_market_from(market, real_from, meta), out_dir / "markets" / market.name, real_from))
     except OSError as exc:
         raise ValueError(f"real data: {exc}") from None
     to_save = [(market, path) for market, path, _ in sources if path.parent == out_dir / "markets"]
@@ -975,12 +976,28 @@ def _refuse_another_market(path: Path, market) -> None:
         raise ValueError(f"{path} holds another market (a run with other settings): use another --out or delete it")
 
 
-def _enough_days(market, date: str | None, first: int = 0) -> None:
-    """A real market cut to ``date`` (at step ``first``, or already cut) keeps at least 30 days: fewer give a
-    Sharpe from a handful of decisions."""
-    if date is not None and market.n_steps - first < 30 * market.steps_per_day:
+def _policy_min_days(meta: dict) -> tuple[int, int]:
+    """(days a cut real market must keep, the policy's first decision day): its first decision comes after the
+    features' warm-up, which a cut market counts from its cut, rounded up to its decision grid (as the
+    decision clock does), and one decision period after that is the least that lets a decision fill and
+    count; never fewer than the 30 days any real window needs."""
+    from prometheus_sim.features import WARMUP_DAYS
+
+    period = int(meta.get("period_days", 1))
+    first = -(-WARMUP_DAYS // period) * period
+    return max(first + period, 30), first
+
+
+def _enough_days(market, date: str | None, meta: dict, first: int = 0) -> None:
+    """A real market cut to ``date`` (at step ``first``, or already cut) keeps the days :func:`_policy_min_days`
+    asks (a 30-day window once passed: the policy never decided in it, and the report blamed the policy)."""
+    need, decides = _policy_min_days(meta)
+    if date is not None and market.n_steps - first < need * market.steps_per_day:
         raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
-                         f"{market.calendar[-1].date()}) has fewer than 30 days from it")  # fmt: skip
+                         f"{market.calendar[-1].date()}) has {(market.n_steps - first) // market.steps_per_day} "
+                         f"days from it, fewer than {need}: the policy's first decision is on day {decides} of "
+                         f"a cut market (after the features' warm-up, counted from the cut), and a decision "
+                         "period more is the least that scores one")  # fmt: skip
 
 
 def _training_sources(meta: dict, config, real: list[dict]) -> dict[str, bool]:
@@ -993,7 +1010,7 @@ def _training_sources(meta: dict, config, real: list[dict]) -> dict[str, bool]:
             for name, source in config.load_scenarios().items()}  # fmt: skip
 
 
-def _market_from(market, date: str):
+def _market_from(market, date: str, meta: dict):
     """A real market holding only its days from ``date`` on (a new market: nothing before it is reachable)."""
     import numpy as np
     import pandas as pd
@@ -1006,7 +1023,7 @@ def _market_from(market, date: str):
     except ValueError:
         raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
     k = int(market.calendar.searchsorted(day))
-    _enough_days(market, date, k)
+    _enough_days(market, date, meta, k)
     blocks = MarketBlocks(*(np.ascontiguousarray(a[:, k:]) for a in market.blocks))
     source = {**(market.source or {}), "window": [str(market.calendar[k].date()), str(market.calendar[-1].date())]}
     return Market.from_bars(market.name, market.assets, market.asset_kinds, market.calendar[k:], blocks, source,

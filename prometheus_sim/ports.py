@@ -86,6 +86,8 @@ class Strategy(Protocol):
     name: str
     #: Days between decisions; ``None`` decides once, at the first step.
     decision_every_days: int | None
+    #: Optional (0 when absent): days of history needed before the first decision. The clock's first
+    #: decision is then the first of its grid (day 0, every, 2 x every...) at or after this day.
 
     def decide(self, snapshot: Snapshot) -> Recommendation: ...
 
@@ -103,6 +105,7 @@ class PerUserStrategy:
         self.inner = inner
         self.name = str(getattr(inner, "name", type(inner).__name__))
         self.decision_every_days = getattr(inner, "decision_every_days", 1)
+        self.first_decision_day = getattr(inner, "first_decision_day", 0)
 
     def decide(self, snapshot: Snapshot) -> Recommendation:
         return self.inner.decide(snapshot)
@@ -131,6 +134,9 @@ def as_strategy(obj: object) -> Strategy:
         raise TypeError(f"{type(obj).__name__}.decision_every_days: must be an integer >= 1 or None, got {every!r}")
     if not hasattr(strategy, "decision_every_days"):
         strategy.decision_every_days = 1
+    first = getattr(strategy, "first_decision_day", 0)
+    if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+        raise TypeError(f"{type(obj).__name__}.first_decision_day: must be an integer >= 0, got {first!r}")
     return strategy  # type: ignore[return-value]
 
 

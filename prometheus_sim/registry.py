@@ -82,6 +82,8 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    if not isinstance(ref, str) or not ref.partition("@")[0].strip():
+        raise RegistryError(f"model: must be a registered name, name@version, name@latest or name@alias, got {ref!r}")
     resolved = configure(uri)
     name, _, tag = ref.partition("@")
     tag = tag or "latest"
@@ -102,7 +104,7 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
     if tag.isdigit():
         if int(tag) not in numbers:
             raise RegistryError(f"model {name!r} has no version {tag}; versions: {numbers}")
-        return name, tag
+        return name, str(int(tag))  # @01 is version 1 (one identity, one resume key)
     try:
         return name, str(client.get_model_version_by_alias(name, tag).version)
     except MlflowException:

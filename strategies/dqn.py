@@ -16,9 +16,12 @@ market whose featured assets match none of them, naming both, unless ``allow_oth
 
 Training episodes begin after the features' warm-up (``features.WARMUP_DAYS``, 33 days: the 30-day
 statistics and the feature tail need that much history), so the policy has never decided on the
-zeros and part-filled windows before it. A backtest decides from its first day; until the warm-up has
-passed the strategy holds (until 2026-12-04 it let the network decide there, on observations it had
-never seen: the first five weekly decisions of every backtest).
+zeros and part-filled windows before it. So the strategy's first decision is the first of its weekly
+grid after the warm-up (``first_decision_day``: day 35 at weekly decisions), and the portfolio stays as
+it starts until then. Until 2026-12-04 the network decided there, on observations it had never seen;
+then the strategy held there, and those five holds were counted among the policy's actions (a sixth of
+a year's decisions, enough to hide a collapsed policy from the 90 % flag). A caller that asks it
+anyway (live mode, a direct call) gets HOLD before the warm-up.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ class DQNStrategy(BatchStrategy):
         self.meta = meta
         self.allow_other_assets = allow_other_assets
         self.decision_every_days = int(meta["period_days"])
+        from prometheus_sim.features import WARMUP_DAYS
+
+        self.first_decision_day = WARMUP_DAYS  # the clock rounds it up to the decision grid (module docstring)
         self._torch = torch
 
     def check_market(self, book: AssetBook) -> None:

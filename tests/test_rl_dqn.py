@@ -304,10 +304,11 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert data["default"][2] is True  # the training scenario, none of its training paths
     assert data["default4"][2] is False  # default at four steps a day: another scenario
 
-    # --real with --real-from keeps the 30-day minimum a saved real market has
+    # --real with --real-from keeps the minimum a saved real market has: the warm-up and one decision period
     res = runner.invoke(main, ["policy", "evaluate", "--real", "--real-from", "2024-02-01", "--workers", "1",
                                "--out", "c"])  # fmt: skip
-    assert res.exit_code == 2 and "has fewer than 30 days from it" in res.output, res.output
+    assert res.exit_code == 2 and "has 13 days from it, fewer than 42: the policy's first decision is on day 35" in (
+        res.output), res.output  # fmt: skip
     assert not Path("c").exists()
     d = ["policy", "evaluate", "default", "--seeds", "100", "--real", "--horizon-days", "60", "--workers", "1",
          "--out", "d"]  # fmt: skip
@@ -346,10 +347,25 @@ def test_policy_evaluate_flags_a_collapsed_policy(tmp_path, mlflow_store, tiny_d
         mlflow.pytorch.log_model(collapsed, name="model", serialization_format="pickle",
                                  pip_requirements=["torch==2.13.0"], registered_model_name="collapsed-dqn")  # fmt: skip
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "collapsed-dqn@latest", "--seeds",
-                                    "100-101", "--horizon-days", "600", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
+                                    "100-101", "--horizon-days", "120", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 0, res.output
-    # 86 weekly decisions: the 5 before the features' warm-up hold (the strategy's rule), the other 81 sell
-    assert "FLAG: 94% of the policy's decisions are sell_major: a collapsed policy" in res.output, res.output
+    # 12 weekly decisions after the features' warm-up (days 35..112), all sell_major. Before the policy's first
+    # decision moved past the warm-up, the 5 weekly holds before it counted as the policy's: 71 %, not flagged
+    assert "FLAG: 100% of the policy's decisions are sell_major: a collapsed policy" in res.output, res.output
+    assert "policy actions: hold 0.0%" in res.output, res.output
+
+
+def test_a_model_parameter_that_is_not_a_name_is_refused_plainly(tmp_path, mlflow_store, tiny_dqn):
+    """``model=3`` (YAML reads it as a number) once crashed with AttributeError in the registry lookup."""
+    from prometheus_sim.registry import resolve
+
+    for model in ("3", "null", "@1"):
+        res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "dqn", "--strategy-param",
+                                        f"model={model}", "--seeds", "1000", "--out", str(tmp_path / "b")])  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert "model: must be a registered name, name@version, name@latest or name@alias, got" in res.output
+    name, version = tiny_dqn.name, tiny_dqn.version
+    assert resolve(f"{name}@0{version}", mlflow_store) == (name, version)  # one version, one identity
 
 
 def test_policy_evaluate_refuses_a_model_the_registry_lacks(tmp_path, mlflow_store):
@@ -397,9 +413,10 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
                      "basis": real[0]["basis"]}]  # fmt: skip
     assert "NOT out of time" in real[0]["basis"]  # default was set to match real days through 2023-12-31
     assert Market.load(tmp_path / "pe" / "markets" / "real").calendar[0] == np.datetime64("2023-10-01")
-    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-15",
+    # 37 days: more than the 30 once asked, but the policy's first decision (day 35) could not fill and count
+    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-11-25",
                                "--out", str(tmp_path / "short")])  # fmt: skip
-    assert res.exit_code == 2 and "fewer than 30 days" in res.output
+    assert res.exit_code == 2 and "has 37 days from it, fewer than 42" in res.output, res.output
 
 
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):

@@ -197,3 +197,20 @@ def test_bad_input_is_refused(market):
     env.close()
     with pytest.raises(RuntimeError, match="call reset"):
         env.step(0)  # a closed env does not step on
+
+
+def test_stepping_an_ended_episode_is_refused_before_anything_moves(market):
+    """Found by a review: the extra step submitted an order, then failed deep in the adapter ("step 714 is in the
+    past"), and every later step failed differently."""
+    env = PortfolioEnv(market=market, episode_days=21)
+    env.reset(seed=0)
+    truncated = False
+    while not truncated:
+        *_, truncated, info = env.step(0)
+    value = info["value"]
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match=r"the episode has ended .*: call reset\(\) before step\(\)"):
+            env.step(3)
+    assert env._info()["value"] == value  # nothing was bought
+    env.reset(seed=1)
+    env.step(3)  # and a reset steps on as usual

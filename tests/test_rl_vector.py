@@ -270,6 +270,21 @@ def test_the_torch_twin_refuses_a_dtype_it_cannot_hold_a_book_in(market):
             TorchPortfolioVectorEnv(2, pool, dtype=dtype)
 
 
+def test_the_torch_twin_checks_unsigned_actions_as_the_numba_env_does(market):
+    """uint16..uint64 tensors have no min/max in torch: a uint64 batch crashed with NotImplementedError."""
+    import torch
+
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    twin = TorchPortfolioVectorEnv(2, PortfolioVectorEnv(2, market=market, episode_days=35).pool, seed=0)
+    twin.reset()
+    for bad in (np.array([1, 7], np.uint64), np.array([1, 2**63 + 1], np.uint64), np.array([1, 70000], np.uint32)):
+        with pytest.raises(ValueError, match="actions: expected 2 integers in 0..6"):
+            twin.step(bad)
+    twin.step(np.array([1, 2], np.uint64))
+    twin.step(torch.tensor([3, 0], dtype=torch.uint8))
+
+
 def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):
     """float32 (what a GPU runs): values within 1e-4 relative and rewards within 1e-2 over an episode."""
     import torch

@@ -246,6 +246,8 @@ class PortfolioEnv(gym.Env):
             and not (isinstance(action, (int, np.integer)) and 0 <= action < N_ACTIONS)
         ):  # a flag is not an action: True would run as action 1
             raise ValueError(f"action {action!r}: must be an integer in 0..{N_ACTIONS - 1} (the guide's seven actions)")
+        if self._t >= self._end:  # checked before anything is submitted: the episode's books stay as they ended
+            raise RuntimeError("the episode has ended (truncated at its last step): call reset() before step()")
         self._adapter.submit(self._t, self._snap.plan(np.array([int(action)])))
         self._t = min(self._t + self._period, self._end)
         self._snap = self._adapter.snapshot(self._t)

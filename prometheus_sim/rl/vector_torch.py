@@ -91,8 +91,10 @@ class TorchPortfolioVectorEnv:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = torch.as_tensor(actions, device=self.device)
-        if (actions.shape != (self.n,) or actions.dtype.is_floating_point or actions.dtype.is_complex
-                or actions.dtype == torch.bool or actions.min() < 0 or actions.max() >= N_ACTIONS):  # fmt: skip
+        integral = not (actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool)
+        if integral and actions.dtype != torch.int64:  # torch has no min/max for uint16..uint64: compare as int64
+            actions = actions.to(torch.int64)  # a uint64 above 2**63 wraps negative, and is refused below
+        if (actions.shape != (self.n,) or not integral or actions.min() < 0 or actions.max() >= N_ACTIONS):  # fmt: skip
             raise ValueError(f"actions: expected {self.n} integers in 0..{N_ACTIONS - 1}, got {actions.dtype} "
                              f"shaped {tuple(actions.shape)}")  # fmt: skip
         p, t = self.rows, self.t

@@ -302,3 +302,21 @@ def test_simulate_says_when_it_must_compile_first(tmp_path, monkeypatch):
     assert cold.exit_code == 0, cold.output
     assert f"compiling the simulator's kernels into {tmp_path / 'empty'}: once" in cold.output
     assert not kernels_cached(tmp_path / "empty")
+
+
+def test_a_run_that_outgrows_memory_says_so_without_a_traceback(tmp_path):
+    """2,000,000 paths under a 3 GB address-space limit: a plain message and exit 1 (a sweep over 200,000 seeds
+    once ended in a traceback of OSError: [Errno 12])."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    out = subprocess.run([sys.executable, "-m", "prometheus_sim.cli", "simulate", "default", "--paths", "2000000",
+                          "--no-plots", "--no-progress", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, preexec_fn=limit, timeout=300)  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert "error: prometheus-sim simulate ran out of memory: ask for fewer paths" in out.stderr
+    assert "Traceback" not in out.stderr

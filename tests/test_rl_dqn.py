@@ -316,6 +316,7 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert res.exit_code == 0, res.output
     assert "all before these: out of time" in res.output and "NOT out of time" not in res.output
     assert "1 scenarios x 1 unseen seeds, 1 real market(s) (mean" in res.output
+    assert "(one path: no interval over paths)" in res.output and "nan" not in res.output  # one seed, one real path
     saved = Path("d/markets/real/manifest.json").read_bytes()
     res = runner.invoke(main, [*d, "--real-from", "2023-11-01"])
     assert res.exit_code == 2 and "holds another market" in res.output, res.output

@@ -55,6 +55,9 @@ def _output_dir(ctx: click.Context, param: click.Parameter, text: str | None) ->
     existing, missing = value.absolute(), []
     try:
         while not existing.exists():
+            if existing.is_symlink():  # exists() follows links: a dangling link or a loop is not a missing folder
+                raise click.BadParameter(f"{text}: {existing} is a symbolic link to nothing (or a loop of links), so "
+                                         "no folder can be made there", ctx, param)  # fmt: skip
             missing.append(existing.name)
             existing = existing.parent
     except OSError as exc:  # a name longer than the file system allows, among others
@@ -452,6 +455,10 @@ def lookahead(
         f"{result.strategy} on {result.scenario}: checked {len(result.steps_checked)} of {result.n_decisions} "
         f"decision steps {result.steps_checked if len(result.steps_checked) <= 20 else ''}".rstrip()
     )
+    if not result.steps_checked:  # nothing checked is not a pass (a policy that first decides after its warm-up)
+        click.echo(f"error: {result.strategy} made no decision in {market.n_steps // market.steps_per_day} days, so "
+                   "nothing was checked: give a longer --horizon-days", err=True)  # fmt: skip
+        sys.exit(EXIT_BAD_INPUT)
     if result.passed:
         click.echo("no lookahead: every checked decision and its inputs are unchanged when later data is removed")
         return
@@ -804,6 +811,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
                 f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
             )
         trained_scenarios = sorted(meta.get("scenario_digests", {}))
+        need, decides = _policy_min_days(meta)
+        if horizon_days is not None and horizon_days < need:  # the policy would never decide: shares NaN, hold's scores
+            raise ValueError(f"--horizon-days {horizon_days}: fewer than {need} days; the policy's first decision is on "
+                             f"day {decides} (after the features' warm-up), and a decision period more is the least "
+                             "that scores one")  # fmt: skip
         costs = tuple(_cost_model("--fees-bps", f) for f in _grid("--fees-bps", fees_text, float))
         check_cost_settings(costs)  # refused before anything is written
         real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, meta)

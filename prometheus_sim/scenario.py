@@ -121,6 +121,8 @@ def _why_text(text: str) -> str:
         float(text)
     except ValueError:
         return "it is text"
+    if re.fullmatch(r"[-+]?0[0-9_]+(\.[0-9_]*)?", text.strip()):  # 090 unquoted: YAML 1.1 keeps it as text
+        return "it is text: YAML reads a number with a leading 0 that is not octal as text; write it without the 0"
     return "a quoted value is text: write the number without quotes"
 
 
@@ -590,8 +592,9 @@ class _NodeProblems(yaml.YAMLError):
         self.problems = problems
 
 
-# Plain (unquoted) scalars that YAML 1.1 does not read as the decimal number they look like: a leading 0
-# is octal (010 is 8; 090 is text), 0b binary, 0x hexadecimal, 0o text, and 1:30 base 60 (90).
+# Plain (unquoted) scalars that YAML 1.1 reads as a number other than the decimal one they look like: a
+# leading 0 is octal (010 is 8), 0b binary, 0x hexadecimal, and 1:30 base 60 (90). (090 and 0o7 stay text.)
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _NOT_DECIMAL = re.compile(
     r"[-+]?(?:0[0-9_]+|0[bB][0-9_]*|0[xX][0-9a-fA-F_]*|0[oO][0-9_]*|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)"
 )
@@ -627,7 +630,12 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
     elif isinstance(node, yaml.SequenceNode):
         for k, child in enumerate(node.value):
             problems += _node_problems(loader, child, f"{path}[{k}]", visited)
-    elif node.style is None and _NOT_DECIMAL.fullmatch(node.value):
+    elif (
+        node.style is None
+        and node.tag in (_INT_TAG, _FLOAT_TAG)
+        and node.tag == loader.resolve(yaml.ScalarNode, node.value, (True, False))  # implicit, not !!float 010
+        and _NOT_DECIMAL.fullmatch(node.value)
+    ):  # text that stays text (090, 0x, a name) is a text field's business, and a number field says so itself
         try:
             read = yaml.safe_load(node.value)
         except yaml.YAMLError:

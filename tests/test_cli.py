@@ -196,7 +196,9 @@ def test_every_out_folder_is_checked_before_any_work(tmp_path):
     simulating (each once ended a finished run in a traceback)."""
     afile = tmp_path / "afile"
     afile.write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     cases = {str(afile / "sub"): "which is not a folder", "/dev/null": "exists and is not a folder",
+             str(tmp_path / "dangling" / "sub"): "is a symbolic link to nothing",
              "": "is empty: name a folder", str(tmp_path / ("x" * 300)): "File name too long",
              str(tmp_path / "new" / ("y" * 300) / "o"): "is longer than the"}  # fmt: skip
     commands = (["simulate", "default", "--paths", "2", "--no-progress"], ["backtest", "default", "--strategy", "hold"],

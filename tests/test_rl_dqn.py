@@ -369,6 +369,19 @@ def test_a_model_parameter_that_is_not_a_name_is_refused_plainly(tmp_path, mlflo
     assert resolve(f"{name}@0{version}", mlflow_store) == (name, version)  # one version, one identity
 
 
+def test_a_horizon_with_no_policy_decision_is_refused_not_passed(tmp_path, mlflow_store, tiny_dqn):
+    """The policy first decides after its warm-up (day 35 at weekly decisions): a 20-day lookahead check once
+    'passed' having checked 0 of 0 decisions, and a 20-day evaluation scored hold under the policy's name."""
+    ref = f"{tiny_dqn.name}@{tiny_dqn.version}"
+    res = CliRunner().invoke(main, ["lookahead", "dqn", "default", "--strategy-param", f"model={ref}",
+                                    "--horizon-days", "20", "--paths", "1", "--checks", "2"])  # fmt: skip
+    assert res.exit_code == 2 and "made no decision in 20 days, so nothing was checked" in res.output, res.output
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", ref, "--seeds", "100",
+                                    "--horizon-days", "20", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and "--horizon-days 20: fewer than 42 days" in res.output, res.output
+    assert not (tmp_path / "pe").exists()
+
+
 def test_policy_evaluate_refuses_a_model_the_registry_lacks(tmp_path, mlflow_store):
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "no-such-policy@latest",
                                     "--out", str(tmp_path / "pe")])  # fmt: skip

@@ -24,6 +24,12 @@ from prometheus_sim.snapshot import SnapshotBatch
 WIN_UNSCORED = -1
 
 
+def first_grid_day(first_day: int, every_days: int | None) -> int:
+    """The first day of a decision grid (day 0, every, 2 x every...) at or after ``first_day``: where a strategy
+    with ``first_decision_day`` first decides (``every_days`` None: a single decision, on ``first_day``)."""
+    return first_day if every_days is None else -(-first_day // every_days) * every_days
+
+
 @dataclass(frozen=True)
 class DecisionClock:
     """Decision steps ``start, start + every, ...`` before the last step (orders fill at t + 1).
@@ -57,11 +63,9 @@ class DecisionClock:
         warm-up) first decides at the first day of that same grid at or after it: before it, no decision is
         made, so none is counted as the strategy's (a policy's action shares were a sixth warm-up holds)."""
         every = getattr(strategy, "decision_every_days", 1)
-        first = getattr(strategy, "first_decision_day", 0)
-        if every is None:
-            return cls(n_steps=n_steps, every=None, start=first * steps_per_day + steps_per_day - 1)
-        first_day = -(-first // every) * every  # the grid's first day at or after ``first``
-        return cls(n_steps=n_steps, every=every * steps_per_day, start=first_day * steps_per_day + steps_per_day - 1)
+        first_day = first_grid_day(getattr(strategy, "first_decision_day", 0), every)
+        return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day,
+                   start=first_day * steps_per_day + steps_per_day - 1)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -304,4 +308,4 @@ def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestR
     return recorder.result(getattr(strategy, "name", type(strategy).__name__))
 
 
-__all__ = ["BacktestResult", "DecisionClock", "Fills", "RunRecorder", "run", "score_wins"]
+__all__ = ["BacktestResult", "DecisionClock", "Fills", "RunRecorder", "first_grid_day", "run", "score_wins"]

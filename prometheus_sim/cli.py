@@ -1018,10 +1018,11 @@ def _policy_min_days(meta: dict) -> tuple[int, int]:
     features' warm-up, which a cut market counts from its cut, rounded up to its decision grid (as the
     decision clock does), and one decision period after that is the least that lets a decision fill and
     count; never fewer than the 30 days any real window needs."""
+    from prometheus_sim.backtest import first_grid_day
     from prometheus_sim.features import WARMUP_DAYS
 
     period = int(meta.get("period_days", 1))
-    first = -(-WARMUP_DAYS // period) * period
+    first = first_grid_day(WARMUP_DAYS, period)  # as the clock places the dqn strategy's first decision
     return max(first + period, 30), first
 
 

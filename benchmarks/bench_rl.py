@@ -47,6 +47,7 @@ the policy still learns. Weekly decisions over ``default`` (a pool of 32 three-y
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import statistics
@@ -381,6 +382,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads and min(args.threads) < 1:
         parser.error(f"--threads: each count must be >= 1, got {args.threads}")
+    if importlib.util.find_spec("stable_baselines3") is None:
+        # checked before anything is measured: the SB3 comparison comes last, after minutes of env figures
+        parser.error(
+            "stable-baselines3 is not installed (a benchmark-only dependency): run `make bench`, or "
+            "`.venv/bin/pip install -r requirements/bench.txt -c requirements/constraints.lock.txt` first"
+        )
     from prometheus_sim.rl.dqn import check_device
 
     check_device(args.device)

@@ -98,9 +98,16 @@ def store(mlflow_store):
 
 @pytest.fixture(scope="module")
 def strong(tmp_path_factory, store):
-    """A tiny model trained on a scenario with a very strong planted signal (and the scenario's path)."""
+    """A tiny model trained on a scenario with a very strong planted signal (and the scenario's path).
+
+    lr 1e-3 for 12 epochs: at 3e-3 for 8 the model found the signal on some CPUs and not on others
+    (torch's kernels differ by instruction set, so training does too): scored on 32 unseen paths,
+    training seeds 1-3 gave DM p 0.038, 0.049, 0.051 and a seed-3 run at 12 epochs closed 0.19 of the
+    gap (p 0.30); at 1e-3 for 12 epochs seeds 1, 2, 3, 4 gave p 0.009, 0.033, 0.003, 0.003 and closed
+    0.40-0.56 of the gap (2026-12-04).
+    """
     path = _spec(tmp_path_factory.mktemp("scen"), "strong_signal", 0.06, 0.4)
-    args = TrainArgs(scenarios=(path,), seeds=tuple(range(16)), epochs=8, horizon_days=420, stride=2, lr=3e-3,
+    args = TrainArgs(scenarios=(path,), seeds=tuple(range(16)), epochs=12, horizon_days=420, stride=2, lr=1e-3,
                      tracking_uri=store, seed=1, **{**TINY, "batch_size": 64})  # fmt: skip
     return train(args), path
 
@@ -108,12 +115,13 @@ def strong(tmp_path_factory, store):
 def test_a_tiny_model_finds_a_strong_planted_signal(strong, store):
     result, path = strong
     predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)
-    market = Market.simulate(load_scenario(path).with_horizon(420), seeds=range(1000, 1012))
+    # 32 unseen paths: on 12 even the oracle's edge over the last value had DM p 0.009
+    market = Market.simulate(load_scenario(path).with_horizon(420), seeds=range(1000, 1032))
     table = summarise(score_market(predictor, market), "strong_signal").set_index(["subject", "forecaster"])
     pooled = table.loc["crypto (pooled)"]
     assert pooled.loc["model", "rmse"] < pooled.loc["last_value", "rmse"]
     assert pooled.loc["model", "dm_t"] < 0 and pooled.loc["model", "dm_p"] < 0.05, pooled.loc["model", ["dm_t", "dm_p"]]
-    assert pooled.loc["model", "gap_closed"] > 0.3  # measured 0.60 of the last-value-to-oracle gap
+    assert pooled.loc["model", "gap_closed"] > 0.3  # measured 0.48 of the last-value-to-oracle gap (0.40-0.56 by seed)
     assert pooled.loc["oracle", "rmse"] <= pooled.loc["model", "rmse"] * 1.02  # the oracle is the floor (noise aside)
     assert 0.6 < pooled.loc["model", "coverage_0.8"] < 0.95
 

@@ -862,7 +862,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
     if share.max() > 0.9:
         click.echo(f"FLAG: {share.max():.0%} of the policy's decisions are {share.idxmax().removeprefix('share_')}: "
-                   "a collapsed policy")  # fmt: skip
+                   "a collapsed policy (training is sensitive to its --seed and to the machine's floating-point "
+                   "rounding: train another seed and compare; README, Determinism)")  # fmt: skip
     else:  # pooled over sources a collapse on one of them averages away: each source on its own
         for source, top, action in collapsed_sources(policy_rows):
             click.echo(f"FLAG: on {source}, {top:.0%} of the policy's decisions are {action}: collapsed there")

@@ -94,18 +94,21 @@ class _Commands(click.Group):
 
         try:
             return super().invoke(ctx)
-        except MemoryError:
-            self._out_of_memory(ctx)
+        except MemoryError as exc:
+            self._out_of_memory(ctx, str(exc))
         except OSError as exc:
             if exc.errno != errno.ENOMEM:
                 raise
-            self._out_of_memory(ctx)
+            self._out_of_memory(ctx, "")
 
     @staticmethod
-    def _out_of_memory(ctx: click.Context) -> None:
+    def _out_of_memory(ctx: click.Context, why: str) -> None:
         command = " ".join(["prometheus-sim", ctx.invoked_subcommand or ""]).strip()
-        click.echo(f"error: {command} ran out of memory: ask for fewer paths, seeds or horizon days (or fewer "
-                   "--workers), or run on a machine with more memory", err=True)  # fmt: skip
+        if why:  # refused up front (generators.check_memory): the sizes say by how much
+            click.echo(f"error: {command}: {why}", err=True)
+        else:
+            click.echo(f"error: {command} ran out of memory: ask for fewer paths, seeds or horizon days (or fewer "
+                       "--workers), or run on a machine with more memory", err=True)  # fmt: skip
         sys.exit(1)
 
 

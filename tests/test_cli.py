@@ -307,8 +307,9 @@ def test_simulate_says_when_it_must_compile_first(tmp_path, monkeypatch):
 
 
 def test_a_run_that_outgrows_memory_says_so_without_a_traceback(tmp_path):
-    """2,000,000 paths under a 3 GB address-space limit: a plain message and exit 1 (a sweep over 200,000 seeds
-    once ended in a traceback of OSError: [Errno 12])."""
+    """20,000 paths (about 7 GiB of outputs) under a 3 GB address-space limit: a plain message and exit 1 (a sweep
+    over 200,000 seeds once ended in a traceback of OSError: [Errno 12]). On a machine with less than 7 GiB
+    available the up-front check refuses it instead, with a message that says the same."""
     import resource
     import subprocess
     import sys
@@ -316,9 +317,41 @@ def test_a_run_that_outgrows_memory_says_so_without_a_traceback(tmp_path):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
 
-    out = subprocess.run([sys.executable, "-m", "prometheus_sim.cli", "simulate", "default", "--paths", "2000000",
+    out = subprocess.run([sys.executable, "-m", "prometheus_sim.cli", "simulate", "default", "--paths", "20000",
                           "--no-plots", "--no-progress", "--out", str(tmp_path / "o")],
                          capture_output=True, text=True, preexec_fn=limit, timeout=300)  # fmt: skip
     assert out.returncode == 1, out.stderr
-    assert "error: prometheus-sim simulate ran out of memory: ask for fewer paths" in out.stderr
+    assert "error: prometheus-sim simulate" in out.stderr and "ask for fewer paths, seeds or horizon days" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_simulation_larger_than_the_memory_available_is_refused_before_any_work(tmp_path):
+    """2,000,000 paths of default (about 700 GiB of outputs): refused up front with the sizes, before any work
+    (filling memory part-way could end in the kernel's out-of-memory killer, with no message)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "prometheus_sim.cli", "simulate", "default", "--paths", "2000000",
+                          "--no-plots", "--no-progress", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert "error: prometheus-sim simulate: 2,000,000 paths x 1,095 steps of 'default' needs" in out.stderr
+    assert "GiB for its outputs, more than the" in out.stderr and "GiB this machine has available" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir()), "nothing written"
+
+
+def test_check_memory_compares_the_outputs_with_what_is_available(monkeypatch):
+    """The library refuses a market whose outputs exceed what /proc/meminfo says is available, and only then."""
+    import prometheus_sim.generators as generators
+    from prometheus_sim.scenario import load_scenario
+
+    assert generators.available_memory_bytes() > 0  # this runs on Linux: /proc/meminfo is read
+    spec = load_scenario("scenarios/default.yaml").with_overrides(horizon_days=30)
+    monkeypatch.setattr(generators, "available_memory_bytes", lambda: 1024)
+    with pytest.raises(MemoryError, match=r"2 paths x 30 steps of 'default' needs 0.0 GiB for its outputs, more than"):
+        Market.simulate(spec, n_paths=2)
+    monkeypatch.setattr(generators, "available_memory_bytes", lambda: None)  # unknown (not Linux): no refusal
+    assert Market.simulate(spec, n_paths=2).n_paths == 2
+    monkeypatch.setattr(generators, "available_memory_bytes", lambda: 2**40)
+    assert Market.simulate(spec, n_paths=2).n_paths == 2

@@ -92,23 +92,28 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context):
         import errno
 
+        from prometheus_sim.memory import OutputsTooLarge
+
         try:
             return super().invoke(ctx)
-        except MemoryError as exc:
-            self._out_of_memory(ctx, str(exc))
+        except OutputsTooLarge as exc:  # refused up front (generators.check_memory): the sizes say by how much
+            click.echo(f"error: {self._command(ctx)}: {exc}", err=True)
+            sys.exit(1)
+        except MemoryError:
+            self._out_of_memory(ctx)
         except OSError as exc:
             if exc.errno != errno.ENOMEM:
                 raise
-            self._out_of_memory(ctx, "")
+            self._out_of_memory(ctx)
 
     @staticmethod
-    def _out_of_memory(ctx: click.Context, why: str) -> None:
-        command = " ".join(["prometheus-sim", ctx.invoked_subcommand or ""]).strip()
-        if why:  # refused up front (generators.check_memory): the sizes say by how much
-            click.echo(f"error: {command}: {why}", err=True)
-        else:
-            click.echo(f"error: {command} ran out of memory: ask for fewer paths, seeds or horizon days (or fewer "
-                       "--workers), or run on a machine with more memory", err=True)  # fmt: skip
+    def _command(ctx: click.Context) -> str:
+        return " ".join(["prometheus-sim", ctx.invoked_subcommand or ""]).strip()
+
+    @classmethod
+    def _out_of_memory(cls, ctx: click.Context) -> None:
+        click.echo(f"error: {cls._command(ctx)} ran out of memory: ask for fewer paths, seeds or horizon days (or "
+                   "fewer --workers), or run on a machine with more memory", err=True)  # fmt: skip
         sys.exit(1)
 
 
@@ -154,6 +159,13 @@ def simulate(
         numba.set_num_threads(threads)
     show = sys.stderr.isatty() if progress is None else progress
     seed = spec.seed if seed is None else seed
+    # a market too large for this machine is refused before the kernels load or compile (seconds, on a cold cache)
+    from prometheus_sim.generators import build_inputs, layout
+    from prometheus_sim.memory import check_memory, outputs_nbytes
+
+    steps = build_inputs(spec).n_steps
+    check_memory(outputs_nbytes(layout(n_paths, steps, len(spec.assets), len(spec.signals))),
+                 f"{n_paths:,} paths x {steps:,} steps of {spec.name!r}")  # fmt: skip
     cache = os.environ.get("NUMBA_CACHE_DIR", "")
     if cache and not kernels_cached(Path(cache)):
         click.echo(f"compiling the simulator's kernels into {cache}: once, about 9 s on 2 cores "
@@ -869,7 +881,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
                    "rounding: train another seed and compare; README, Determinism)")  # fmt: skip
     else:  # pooled over sources a collapse on one of them averages away: each source on its own
         for source, top, action in collapsed_sources(policy_rows):
-            click.echo(f"FLAG: on {source}, {top:.0%} of the policy's decisions are {action}: collapsed there")
+            click.echo(f"FLAG: on {source}, {top:.0%} of the policy's decisions are {action}: collapsed there "
+                       "(train another seed and compare; README, Determinism)")  # fmt: skip
     verdicts = policy_evaluation(outcome.metrics, context)
     if verdicts:
         ref = verdicts["reference_costs"]

@@ -335,23 +335,42 @@ def test_a_simulation_larger_than_the_memory_available_is_refused_before_any_wor
                           "--no-plots", "--no-progress", "--out", str(tmp_path / "o")],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 1, out.stderr
-    assert "error: prometheus-sim simulate: 2,000,000 paths x 1,095 steps of 'default' needs" in out.stderr
-    assert "GiB for its outputs, more than the" in out.stderr and "GiB this machine has available" in out.stderr
+    assert "error: prometheus-sim simulate: 2,000,000 paths x 1,095 steps of 'default' needs" in out.stderr, out.stderr
+    assert "GiB for its outputs," in out.stderr and "GiB this machine has available" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir()), "nothing written"
 
 
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="reads Linux's /proc/meminfo")
 def test_check_memory_compares_the_outputs_with_what_is_available(monkeypatch):
-    """The library refuses a market whose outputs exceed what /proc/meminfo says is available, and only then."""
-    import prometheus_sim.generators as generators
+    """The library refuses a market whose outputs exceed what /proc/meminfo says is available, and only then; a
+    batch over seeds is counted in seeds."""
+    import prometheus_sim.memory as memory
     from prometheus_sim.scenario import load_scenario
 
-    assert generators.available_memory_bytes() > 0  # this runs on Linux: /proc/meminfo is read
+    assert memory.available_memory_bytes() > 0
     spec = load_scenario("scenarios/default.yaml").with_overrides(horizon_days=30)
-    monkeypatch.setattr(generators, "available_memory_bytes", lambda: 1024)
-    with pytest.raises(MemoryError, match=r"2 paths x 30 steps of 'default' needs 0.0 GiB for its outputs, more than"):
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1024)
+    with pytest.raises(memory.OutputsTooLarge, match=r"^2 paths x 30 steps of 'default' needs \d+\.\d\d KiB for its "
+                       r"outputs, \d+\.\d\d KiB more than the 1\.00 KiB this machine has available"):  # fmt: skip
         Market.simulate(spec, n_paths=2)
-    monkeypatch.setattr(generators, "available_memory_bytes", lambda: None)  # unknown (not Linux): no refusal
+    with pytest.raises(memory.OutputsTooLarge, match=r"^3 seeds x 30 steps"):
+        Market.simulate(spec, seeds=range(3))
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: None)  # unknown (not Linux): no refusal
     assert Market.simulate(spec, n_paths=2).n_paths == 2
-    monkeypatch.setattr(generators, "available_memory_bytes", lambda: 2**40)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**40)
     assert Market.simulate(spec, n_paths=2).n_paths == 2
+
+
+def test_an_allocation_that_fails_later_keeps_the_general_advice(monkeypatch, tmp_path):
+    """Only the up-front refusal prints its own text: NumPy's "Unable to allocate ..." (any other MemoryError) gets
+    the plain advice, as before."""
+
+    def fails(*args, **kwargs):
+        raise MemoryError("Unable to allocate 728. TiB for an array with shape (10000000, 10000000)")
+
+    monkeypatch.setattr(Market, "simulate", fails)
+    res = CliRunner().invoke(main, ["simulate", "default", "--paths", "2", "--no-plots", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "error: prometheus-sim simulate ran out of memory: ask for fewer paths, seeds or horizon days" in res.output
+    assert "Unable to allocate" not in res.output and "Traceback" not in res.output

@@ -16,11 +16,12 @@ import numpy as np
 
 from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.generators.params import KernelInputs, build_inputs, calendar
+from prometheus_sim.memory import check_memory, outputs_nbytes
 from prometheus_sim.rng import seed_key
 from prometheus_sim.scenario import ScenarioSpec
 from prometheus_sim.sealed import Arena
 
-__all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "check_memory", "KernelInputs"]
+__all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "KernelInputs"]
 
 # Paths per kernel call: large enough to keep both cores busy, small enough for a live progress bar.
 CHUNK_PATHS = 64
@@ -62,39 +63,6 @@ def layout(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> dict[st
     }  # fmt: skip
 
 
-def outputs_nbytes(shapes: dict[str, tuple[tuple[int, ...], type]]) -> int:
-    """Bytes of the arrays :func:`layout` describes."""
-    return sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for shape, dtype in shapes.values())
-
-
-def available_memory_bytes() -> int | None:
-    """The kernel's estimate of memory available to new allocations (``MemAvailable``), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def check_memory(nbytes: int, what: str) -> None:
-    """Refuse, before any work, a simulation whose outputs alone exceed the memory available now.
-
-    Why up front: the outputs live in shared memory that is filled chunk by chunk, and a machine that runs
-    out of it part-way need not raise an error at all (without swap, Linux's out-of-memory killer may end
-    the process), so a user could wait through most of the run for nothing. Only a certain failure is
-    refused (outputs > available); a run that fits narrowly is left to try.
-    """
-    available = available_memory_bytes()
-    if available is not None and nbytes > available:
-        raise MemoryError(
-            f"{what} needs {nbytes / 2**30:,.1f} GiB for its outputs, more than the {available / 2**30:,.1f} GiB "
-            "this machine has available: ask for fewer paths, seeds or horizon days"
-        )
-
-
 def from_named(arrays: dict[str, np.ndarray]) -> GeneratedArrays:
     """Named arrays (see :func:`layout`) as :class:`GeneratedArrays`."""
     return GeneratedArrays(
@@ -132,7 +100,8 @@ def generate(
     if path_ids.ndim != 1 or (path_ids.size and (path_ids.min() < 0 or path_ids.max() >= 2**32)):
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
     shapes = layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
-    check_memory(outputs_nbytes(shapes), f"{len(path_ids):,} paths x {inp.n_steps:,} steps of {spec.name!r}")
+    rows = "seeds" if np.ndim(seed) > 0 else "paths"  # a batch over seeds holds one path of each
+    check_memory(outputs_nbytes(shapes), f"{len(path_ids):,} {rows} x {inp.n_steps:,} steps of {spec.name!r}")
     seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
     keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
     # the kernel fills a reused buffer of CHUNK_PATHS rows, which is written into sealable shared

@@ -96,7 +96,7 @@ class _Commands(click.Group):
 
         try:
             return super().invoke(ctx)
-        except OutputsTooLarge as exc:  # refused up front (generators.check_memory): the sizes say by how much
+        except OutputsTooLarge as exc:  # refused up front (memory.check_memory): the sizes say by how much
             click.echo(f"error: {self._command(ctx)}: {exc}", err=True)
             sys.exit(1)
         except MemoryError:

@@ -100,8 +100,8 @@ def generate(
     if path_ids.ndim != 1 or (path_ids.size and (path_ids.min() < 0 or path_ids.max() >= 2**32)):
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
     shapes = layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
-    rows = "seeds" if np.ndim(seed) > 0 else "paths"  # a batch over seeds holds one path of each
-    check_memory(outputs_nbytes(shapes), f"{len(path_ids):,} {rows} x {inp.n_steps:,} steps of {spec.name!r}")
+    counted = "seeds" if np.ndim(seed) > 0 else "paths"  # a batch over seeds holds one path of each
+    check_memory(outputs_nbytes(shapes), f"{len(path_ids):,} {counted} x {inp.n_steps:,} steps of {spec.name!r}")
     seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
     keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
     # the kernel fills a reused buffer of CHUNK_PATHS rows, which is written into sealable shared

@@ -161,6 +161,26 @@ def test_keys_are_required_and_revocation_is_immediate(server):
             "less than or equal to 1",
         ),
         ("/v1/assess/risk", {"portfolio": {"DOGE": 5}}, "portfolio", "unknown asset"),
+        # an asset of the market the served model was not trained on (was a 500 through the micro-batcher)
+        ("/v1/predict/price", {"asset": "USDC", "horizon": 1}, "asset", "the model was trained on"),
+        # more in all than a risk profile takes (was a 500), or than a float sums (weights of 0, a null drawdown)
+        (
+            "/v1/optimize/portfolio",
+            {"user_id": "u", "portfolio": {"BTC": 6e14, "ETH": 6e14}, "risk_tolerance": 0.5, "time_to_goal": 24},
+            "portfolio",
+            "at most 1e+15 in all",
+        ),
+        ("/v1/assess/risk", {"portfolio": {"BTC": 1e308, "ETH": 1e308}}, "portfolio", "at most 1e+15 in all"),
+        # strict types: JSON's true and "100" are not numbers (they were read as 1 and 100)
+        ("/v1/assess/risk", {"portfolio": {"BTC": True}}, "portfolio", "valid number"),
+        ("/v1/assess/risk", {"portfolio": {"BTC": "100"}}, "portfolio", "valid number"),
+        ("/v1/predict/price", {"asset": "BTC", "horizon": True}, "horizon", "valid integer"),
+        (
+            "/v1/optimize/portfolio",
+            {"user_id": "u", "portfolio": PORTFOLIO, "risk_tolerance": 0.5, "time_to_goal": 24, "strategy": ""},
+            "strategy",
+            "at least 1 character",
+        ),
     ],
 )
 def test_bad_input_gets_a_422_naming_the_field(server, path, body, field, words):
@@ -179,6 +199,25 @@ def test_nan_holdings_and_oversized_bodies_are_refused(server):
     r = httpx.post(server.url + "/v1/assess/risk", content=big, headers=headers)
     assert r.status_code == 413
     OUTCOMES["input_validation"] = True
+
+
+def test_a_streamed_body_over_the_limit_gets_413_and_paths_do_not_make_metric_series(server):
+    """A chunked body (no Content-Length) past the limit is a 413, as a declared one is (Starlette had turned it into
+    a 400); requests to made-up paths share one metrics label, so a client cannot grow the metrics without bound;
+    a risk assessment's drawdown does not depend on the portfolio's size."""
+    headers = {"X-API-Key": server.keys["analyst"], "Content-Type": "application/json"}
+    chunks = [b'{"portfolio": {'] + [f'"A{i}": 1.0, '.encode() for i in range(2000)] + [b'"BTC": 1.0}}']
+    r = httpx.post(server.url + "/v1/assess/risk", content=iter(chunks), headers=headers, timeout=PATIENCE_S)
+    assert r.status_code == 413, r.text
+    assert "request body above" in r.json()["detail"]
+    for k in range(3):
+        assert httpx.get(server.url + f"/made-up/{k}").status_code == 404
+    text = httpx.get(server.url + "/metrics").text
+    assert "/made-up/" not in text and 'path="(no route)",status="404"' in text
+    assert 'path="/v1/assess/risk",status="413"' in text
+    small = post(server, "/v1/assess/risk", {"portfolio": {"BTC": 1e-300}}, server.keys["analyst"]).json()
+    large = post(server, "/v1/assess/risk", {"portfolio": {"BTC": 1e12}}, server.keys["analyst"]).json()
+    assert small["max_drawdown"] == large["max_drawdown"] and small["volatility"] == large["volatility"]
 
 
 def test_the_rate_limit_is_per_key(server):
@@ -240,6 +279,32 @@ def test_a_websocket_sends_each_market_day_once(tmp_path, tiny_forecaster, tiny_
             second = ws.receive_json()
     assert second["timestamp"] > first["timestamp"], (first["timestamp"], second["timestamp"])
     assert calls[0] == calls[1] == first["timestamp"] and len(calls) == 3
+
+
+def test_in_process_a_bad_content_length_is_a_400_and_a_model_unknown_asset_an_error_message(
+    tmp_path, tiny_forecaster, tiny_dqn, mlflow_store
+):
+    """What uvicorn itself refuses before the app sees it, checked on the app: a Content-Length that is not a number
+    is a 400 that says so (it was a 413); and the websocket for a market asset the served model was not trained on
+    sends an error message (the micro-batcher raised the item's error, which escaped the socket)."""
+    from fastapi.testclient import TestClient
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    key = KeyStore(tmp_path / "keys.json").add("probe")
+    app = create_app(ServeSettings(market="default", step_seconds=0, keys_file=str(tmp_path / "keys.json"),
+                                   tracking_uri=mlflow_store))  # fmt: skip
+    state = app.state.prometheus
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert state.ready.wait(PATIENCE_S), "the models did not load"
+        r = client.post("/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}',
+                        headers={"X-API-Key": key, "Content-Type": "application/json", "Content-Length": "abc"})  # fmt: skip
+        assert (
+            r.status_code == 400 and r.json()["detail"] == "Content-Length must be a whole number of bytes, got 'abc'"
+        )
+        with client.websocket_connect("/ws/predictions/USDC", headers={"X-API-Key": key}) as ws:
+            message = ws.receive_json()
+    assert "the model was trained on" in message["error"] and "USDC" in message["error"], message
 
 
 def test_a_policy_is_refused_at_start_on_a_market_it_was_not_trained_for(tmp_path, tiny_forecaster, tiny_dqn,

@@ -243,8 +243,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise _field_error("horizon", f"{body.horizon} days is beyond the served model's horizon of "
                                f"{service.horizon} days (train one with `forecast train --horizon 30`)")  # fmt: skip
         result = await state.batcher.submit((body.asset, body.horizon))
-        if isinstance(result, Exception):
-            raise HTTPException(422, str(result))
+        if isinstance(result, Exception):  # e.g. an asset of the market the model was not trained on
+            raise _field_error("asset", str(result))
         return result
 
     @app.post("/v1/optimize/portfolio", response_model=schemas.OptimizeResponse,
@@ -334,18 +334,29 @@ class GuardMiddleware:
             scope = dict(scope, headers=[(k, b"application/json" if k == b"content-type" else v)
                                          for k, v in scope["headers"]])  # fmt: skip
         size = headers.get(b"content-length")
-        too_big = size is not None and (not size.isdigit() or int(size) > self.max)
-        seen = {"bytes": 0}
+        if size is not None and not size.isdigit():
+            response = JSONResponse({"detail": f"Content-Length must be a whole number of bytes, got {size.decode(errors='replace')!r}"},
+                                    status_code=400)  # fmt: skip
+            await response(scope, receive, send)
+            self._record(scope, 400, started)
+            return
+        too_big = size is not None and int(size) > self.max
+        seen = {"bytes": 0, "over": False}
 
         async def limited_receive():
             message = await receive()
             if message["type"] == "http.request":
                 seen["bytes"] += len(message.get("body", b""))
                 if seen["bytes"] > self.max:
+                    seen["over"] = True
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message):
+            if seen["over"]:
+                # a streamed body outgrew the limit: Starlette turns the error into a 400 ("error parsing the
+                # body"); that answer is dropped, and the 413 below is sent instead
+                return
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)
@@ -354,15 +365,22 @@ class GuardMiddleware:
             if too_big:
                 raise _BodyTooLarge
             await self.app(scope, limited_receive, tracking_send)
+            if seen["over"]:
+                raise _BodyTooLarge
         except _BodyTooLarge:
             status["code"] = 413
             response = JSONResponse({"detail": f"request body above {self.max} bytes"}, status_code=413)
             await response(scope, receive, send)
-        path = scope["path"]
+        self._record(scope, status["code"], started)
+
+    def _record(self, scope, code: int, started: float) -> None:
+        """Count and time the request, labelled by its route's template (``/ws/predictions/{asset}``), not the
+        raw path: a client probing made-up paths would otherwise add a new metric series for each."""
+        route = getattr(scope.get("route"), "path", None) or "(no route)"
         elapsed = time.perf_counter() - started
-        self.state.metrics.requests.labels(path, str(status["code"])).inc()
-        self.state.metrics.latency.labels(path).observe(elapsed)
-        log.info("%s %s %d key=%s %.1f ms", scope["method"], path, status["code"],
+        self.state.metrics.requests.labels(route, str(code)).inc()
+        self.state.metrics.latency.labels(route).observe(elapsed)
+        log.info("%s %s %d key=%s %.1f ms", scope["method"], scope["path"], code,
                  scope.get("prometheus.key_name", "-"), 1000 * elapsed)  # fmt: skip
 
 

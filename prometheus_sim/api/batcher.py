@@ -60,16 +60,19 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         self.batches += 1
         self.items += len(batch)
+        failed: Exception | None = None
         try:
             results = await loop.run_in_executor(self._pool, self.run_batch, [item for item, _ in batch])
         except Exception as exc:  # every waiting request gets the error, none hangs
-            results = [exc] * len(batch)
+            failed, results = exc, [exc] * len(batch)
         finally:
             self._running = False
         for (_, fut), result in zip(batch, results, strict=True):
             if not fut.done():
-                if isinstance(result, Exception):
-                    fut.set_exception(result)
+                # a batch that failed raises in every waiter; an item's own error (an exception object in the
+                # results, e.g. an asset the model was not trained on) is that item's answer, for it to report
+                if failed is not None:
+                    fut.set_exception(failed)
                 else:
                     fut.set_result(result)
         if self._queue:  # what queued during the call goes next, at once

@@ -7,10 +7,15 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_ASSETS = 64
+# the most a portfolio may hold in all: the bound of a risk profile's investment_amount (portfolio.RiskProfile);
+# past it the sum of the values (a float) would also stop being exact enough to weigh the assets
+MAX_TOTAL_VALUE = 1e15
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: JSON's true, "100" and 3.0 are not numbers or whole numbers here (coerced, `"horizon": true` was a
+    # one-day forecast); an int is still a float
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 def _check_portfolio(value: dict[str, float]) -> dict[str, float]:
@@ -23,8 +28,11 @@ def _check_portfolio(value: dict[str, float]) -> dict[str, float]:
             raise ValueError(f"{asset}: the value must be a finite number, got {amount!r}")
         if amount < 0:
             raise ValueError(f"{asset}: the value must be >= 0, got {amount}")
-    if sum(value.values()) <= 0:
+    total = sum(value.values())  # inf past float range (math.fsum raises OverflowError there)
+    if total <= 0:
         raise ValueError("the values must add up to more than 0")
+    if total > MAX_TOTAL_VALUE:
+        raise ValueError(f"the values add up to {total:.6g}; at most {MAX_TOTAL_VALUE:.0e} in all")
     return value
 
 
@@ -51,7 +59,7 @@ class OptimizeRequest(_Strict):
     portfolio: dict[str, float] = Field(description="Value held in each asset (dollars).", examples=[{"BTC": 50000}])
     risk_tolerance: float = Field(ge=0.0, le=1.0)
     time_to_goal: int = Field(ge=1, le=1200, description="Months.")
-    strategy: str | None = Field(None, description="dqn (default) or forecast.")
+    strategy: str | None = Field(None, min_length=1, max_length=64, description="dqn (default) or forecast.")
 
     _portfolio = field_validator("portfolio")(_check_portfolio)
 

@@ -256,7 +256,7 @@ def assess_risk(feed: MarketFeed, portfolio: dict[str, float]) -> dict:
     weights = values / total
     close = feed.closes()[-(RISK_WINDOW_DAYS + 1) :]
     returns = (close[1:] / close[:-1] - 1.0) @ weights
-    equity = total * np.cumprod(np.concatenate([[1.0], 1.0 + returns]))
+    equity = np.cumprod(np.concatenate([[1.0], 1.0 + returns]))  # from 1: a drawdown does not depend on the size
     vol = float(metrics.annual_vol(returns[None])[0]) if len(returns) > 1 else 0.0
     sharpe = float(metrics.sharpe(returns[None])[0]) if len(returns) > 1 else 0.0
     drawdown = float(metrics.max_drawdown(equity[None])[0])

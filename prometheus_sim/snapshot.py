@@ -126,6 +126,15 @@ class SnapshotBatch:
     rules: RebalanceRules
     marks: Marks
 
+    def __post_init__(self) -> None:
+        # The strategy gets its own read-only copy of the ids. A venue addresses users by its own array
+        # (market rows in a simulation, vault owners live). A strategy that wrote to that array sent
+        # the kernel to rows outside the market (garbage scores, or a segfault at 10**9), and live it
+        # could redirect recommendations.
+        users = np.array(self.users, copy=True)
+        users.flags.writeable = False
+        object.__setattr__(self, "users", users)
+
     @property
     def n_users(self) -> int:
         return self.holdings.shape[0]

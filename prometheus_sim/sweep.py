@@ -392,7 +392,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         cell_config = replace(config, costs=costs) if len(cells) > len(config.strategies) else config
         try:
             result = _backtest_cell(strategy, market, cell_config, wiring)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a strategy's sys.exit() is its cell's failure, not the sweep's end
             result = None
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
@@ -467,7 +467,7 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
         try:
             row_market = market.rows(slice(k, k + 1))
             result = _backtest_cell(strategy, row_market, config, wiring)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             failures.append(_failure(task.name, (seed,), label, exc))
             continue
         rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs))

@@ -81,10 +81,24 @@ def _import(path: str, what: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise KeyError(f"{what} {path!r}: cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # the module itself is broken (a SyntaxError, an error at its top level): say where
+        if isinstance(exc, SyntaxError):
+            problem = f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})"
+        else:
+            problem = f"{type(exc).__name__}: {exc} ({_last_frame(exc)})"
+        raise KeyError(f"{what} {path!r}: importing module {module_name!r} failed: {problem}") from None
     try:
         return getattr(module, attr)
     except AttributeError:
         raise KeyError(f"{what} {path!r}: module {module_name!r} has no {attr!r}") from None
+
+
+def _last_frame(exc: BaseException) -> str:
+    """Where an exception was raised: the innermost frame's file and line."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "no traceback"
 
 
 def factory(name: str) -> Callable[..., Strategy]:

@@ -257,3 +257,24 @@ def test_decisions_fall_on_a_days_close():
 
     assert list(DecisionClock.for_strategy(Weekly(), 4 * 30, 4)) == [3, 31, 59, 87, 115]
     assert list(DecisionClock.for_strategy(Weekly(), 30, 1)) == [0, 7, 14, 21, 28]
+
+
+def test_a_strategy_cannot_move_the_venues_users_through_its_snapshot(market):
+    """A snapshot's ``users`` is the strategy's own read-only copy: writing to the venue's array once sent the step
+    kernel to market rows outside the market (garbage scores, a segfault at 10**9), and live it is the array the
+    chain adapter submits to."""
+
+    class MovesUsers(EqualWeightRebalance):
+        def decide_batch(self, snapshots):
+            snapshots.users.flags.writeable = True  # a copy that owns its data can be made writable again...
+            snapshots.users[:] = 10**9  # ... and written, without reaching the venue
+            return super().decide_batch(snapshots)
+
+    adapter = SimAdapter(market)
+    snap = adapter.snapshot(0)
+    with pytest.raises(ValueError, match="read-only"):
+        snap.users[0] = 5
+    moved = backtest(MovesUsers(), market)
+    plain = backtest(EqualWeightRebalance(), market)
+    np.testing.assert_array_equal(moved.users, np.arange(market.n_paths))
+    np.testing.assert_array_equal(moved.equity, plain.equity)

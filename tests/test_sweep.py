@@ -121,6 +121,28 @@ def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_pat
     assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
 
 
+class ExitsAtStep30(BaseStrategy):
+    """Calls sys.exit() in the middle of a run, as a careless strategy's error path might."""
+
+    name = "exits"
+    decision_every_days = 30
+
+    def decide(self, snapshot):
+        if snapshot.step == 30:
+            raise SystemExit(3)
+        return Recommendation(Action.HOLD)
+
+
+def test_a_strategy_that_calls_sys_exit_fails_its_cells_only(tmp_path):
+    """SystemExit is not an Exception: it once ended the whole sweep with exit code 3, no message and no
+    other strategy's results."""
+    with registry.registered("exits", ExitsAtStep30):
+        outcome = run_sweep(_config(scenarios=SCEN[:1], strategies=("equal_weight", "exits")), tmp_path / "x", WIRING)
+    failures = json.loads((tmp_path / "x" / "failures.json").read_text())
+    assert failures and all(f["strategy"] == "exits" and f["error"] == "SystemExit: 3" for f in failures)
+    assert (outcome.metrics["strategy"] == "equal_weight").sum() == 12
+
+
 def test_scenarios_sharing_a_name_are_refused(tmp_path):
     copy = tmp_path / "copy.yaml"
     copy.write_text((SCENARIOS / "default.yaml").read_text())
@@ -307,3 +329,24 @@ def test_a_local_worker_computes_on_one_thread_in_every_library():
     }
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["1", "1", "1"]
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("x = 1 / 0\n", "importing module 'broken_strategy_mod' failed: ZeroDivisionError: division by zero ("),
+        ("def f(:\n", "importing module 'broken_strategy_mod' failed: SyntaxError: invalid syntax ("),
+    ],
+)
+def test_a_strategy_module_that_fails_to_import_is_a_usage_error(source, words, tmp_path, monkeypatch):
+    """A module:Class whose module raises at import (not an ImportError) once ended in a 45-line traceback."""
+    import sys
+
+    (tmp_path / "broken_strategy_mod.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "broken_strategy_mod", raising=False)
+    res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "broken_strategy_mod:X", "--seeds", "1000",
+                                    "--out", str(tmp_path / "o")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert words in res.output and "broken_strategy_mod.py, line 1)" in res.output
+    assert "Traceback" not in res.output

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim.portfolio import Action, OrderBatch
-from prometheus_sim.ports import FILLED, Adapter, Receipts, Strategy, as_strategy
+from prometheus_sim.ports import FILLED, Adapter, Receipts, Strategy, as_strategy, decide_orders
 from prometheus_sim.snapshot import SnapshotBatch
 
 WIN_UNSCORED = -1
@@ -296,7 +296,7 @@ def run(strategy: Strategy, adapter: Adapter, clock: Iterable[int]) -> BacktestR
         for t in clock:
             snap = adapter.snapshot(t)
             recorder.observe(snap)
-            orders = strategy.decide_batch(snap)
+            orders = decide_orders(strategy, snap)
             recorder.record(snap, orders, adapter.submit(t, orders))
             last_seen = t
         if end is None and last_seen is not None:

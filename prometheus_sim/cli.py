@@ -463,8 +463,9 @@ def lookahead(
         result = check_lookahead(
             strategy_spec, market, SimAdapter, registry.build, n_checks=checks, every_step=all_steps
         )
-    except ValueError as exc:  # e.g. a scenario without a stablecoin to hold cash in
-        click.echo(f"error: {exc}", err=True)
+    except Exception as exc:  # a scenario without a stablecoin to hold cash in, or the strategy itself failing:
+        # exit 2, never 1, which means the check found lookahead
+        click.echo(f"error: the lookahead check of {strategy} stopped: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     click.echo(
         f"{result.strategy} on {result.scenario}: checked {len(result.steps_checked)} of {result.n_decisions} "

@@ -36,7 +36,7 @@ import numpy as np
 from prometheus_sim.backtest import DecisionClock
 from prometheus_sim.market import Market
 from prometheus_sim.portfolio import OrderBatch
-from prometheus_sim.ports import Adapter, Strategy, as_strategy
+from prometheus_sim.ports import Adapter, Strategy, as_strategy, decide_orders
 from prometheus_sim.snapshot import SnapshotBatch
 from prometheus_sim.strategy_spec import StrategySpec
 
@@ -101,7 +101,7 @@ def _run_recording(
         if stop_at is not None and t > stop_at:
             break
         snap = adapter.snapshot(t)
-        orders: OrderBatch = strategy.decide_batch(snap)
+        orders: OrderBatch = decide_orders(strategy, snap)
         records[t] = _Record(
             inputs={k: _row_digests(v) for k, v in _snapshot_inputs(snap).items()},
             orders={k: np.array(getattr(orders, k), copy=True) for k in ORDER_FIELDS},

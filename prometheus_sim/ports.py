@@ -118,6 +118,18 @@ class PerUserStrategy:
         return f"PerUserStrategy({self.inner!r})"
 
 
+def decide_orders(strategy: Strategy, snapshots: SnapshotBatch) -> OrderBatch:
+    """``strategy.decide_batch(snapshots)``, checked to be an :class:`OrderBatch`: the backtest loop and the
+    lookahead check both ask through here, so a strategy returning None, a dict or one Recommendation hears
+    that, not an AttributeError from inside the loop."""
+    orders = strategy.decide_batch(snapshots)
+    if not isinstance(orders, OrderBatch):
+        raise TypeError(f"{getattr(strategy, 'name', type(strategy).__name__)}.decide_batch returned "
+                        f"{type(orders).__name__} at step {snapshots.step}: it must return an OrderBatch "
+                        "(snapshots.plan(actions) or OrderBatch.hold(n_users, n_assets) make one)")  # fmt: skip
+    return orders
+
+
 def as_strategy(obj: object) -> Strategy:
     """``obj`` itself when it has ``decide_batch``; wrapped when it has only ``decide``; else a clear error."""
     if callable(getattr(obj, "decide_batch", None)):
@@ -146,6 +158,7 @@ __all__ = [
     "Receipts",
     "Strategy",
     "as_strategy",
+    "decide_orders",
     "STATUS_NAMES",
     "NOTHING",
     "FILLED",

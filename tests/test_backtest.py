@@ -278,3 +278,18 @@ def test_a_strategy_cannot_move_the_venues_users_through_its_snapshot(market):
     plain = backtest(EqualWeightRebalance(), market)
     np.testing.assert_array_equal(moved.users, np.arange(market.n_paths))
     np.testing.assert_array_equal(moved.equity, plain.equity)
+
+
+def test_a_strategy_that_returns_no_order_batch_is_told_so(market):
+    """None (or a dict, or one Recommendation) from decide_batch: a TypeError naming the strategy, the step and what to
+    return, not an AttributeError from inside the loop."""
+
+    class ReturnsNone(EqualWeightRebalance):
+        name = "returns_none"
+
+        def decide_batch(self, snapshots):
+            return None
+
+    with pytest.raises(TypeError, match=r"^returns_none\.decide_batch returned NoneType at step 0: it must return an "
+                                        r"OrderBatch \(snapshots\.plan\(actions\)"):  # fmt: skip
+        backtest(ReturnsNone(), market)

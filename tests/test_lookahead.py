@@ -76,3 +76,30 @@ def test_lookahead_on_a_scenario_without_cash_is_a_bad_input(tmp_path):
     f.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(main, ["lookahead", "equal_weight", str(f), "--horizon-days", "30"])
     assert result.exit_code == 2 and "needs a stablecoin" in result.output
+
+
+def test_lookahead_of_a_strategy_that_fails_is_a_bad_input_naming_it(tmp_path, monkeypatch):
+    """A strategy that raises, or returns no OrderBatch, stops the check with exit 2 and its name and problem: the
+    traceback it gave ended in exit 1, which reads as lookahead found."""
+    import sys
+
+    (tmp_path / "failing_strats.py").write_text(
+        "from strategies.baselines import EqualWeightRebalance\n\n"
+        "class Raises(EqualWeightRebalance):\n"
+        "    name = 'raises'\n\n"
+        "    def decide_batch(self, snapshots):\n"
+        "        raise RuntimeError('boom in decide_batch')\n\n"
+        "class ReturnsNone(EqualWeightRebalance):\n"
+        "    name = 'returns_none'\n\n"
+        "    def decide_batch(self, snapshots):\n"
+        "        return None\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "failing_strats", raising=False)
+    for cls, words in [("Raises", "RuntimeError: boom in decide_batch"),
+                       ("ReturnsNone", "returns_none.decide_batch returned NoneType at step 0: it must return an "
+                                       "OrderBatch")]:  # fmt: skip
+        res = CliRunner().invoke(main, ["lookahead", f"failing_strats:{cls}", "default", "--horizon-days", "40",
+                                        "--paths", "2", "--checks", "2"])  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert f"error: the lookahead check of failing_strats:{cls} stopped: " in res.output and words in res.output

@@ -22,7 +22,7 @@ from prometheus_sim.market import Market
 from prometheus_sim.portfolio import AssetBook, CostModel, OrderBatch, RebalanceRules, RiskProfile, RiskProfiles, nb
 from prometheus_sim.portfolio.model import PortfolioStates
 from prometheus_sim.portfolio.rules import contribution_steps
-from prometheus_sim.ports import FILLED, NOTHING, Receipts, Strategy
+from prometheus_sim.ports import FILLED, NOTHING, Receipts, Strategy, as_strategy
 from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
 
 
@@ -193,6 +193,7 @@ def backtest(
     """Convenience: a fresh :class:`SimAdapter`, the strategy's own clock, wins scored after the run."""
     if not isinstance(win_horizon_days, int) or win_horizon_days < 1:
         raise ValueError(f"win_horizon_days: must be an integer >= 1, got {win_horizon_days!r}")
+    strategy = as_strategy(strategy)  # its checks first: the clock divides by decision_every_days
     adapter = SimAdapter(market, config, profiles)
     result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
     result = result.scored(market.close, win_horizon_days * market.steps_per_day)

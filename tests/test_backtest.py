@@ -293,3 +293,13 @@ def test_a_strategy_that_returns_no_order_batch_is_told_so(market):
     with pytest.raises(TypeError, match=r"^returns_none\.decide_batch returned NoneType at step 0: it must return an "
                                         r"OrderBatch \(snapshots\.plan\(actions\)"):  # fmt: skip
         backtest(ReturnsNone(), market)
+
+
+@pytest.mark.parametrize(("attr", "value"), [("decision_every_days", 0), ("decision_every_days", "7"),
+                                             ("first_decision_day", "5")])  # fmt: skip
+def test_the_python_api_checks_a_strategys_clock_attributes_first(market, attr, value):
+    """adapters.sim.backtest built the clock before the strategy's checks: 0 days was a ZeroDivisionError."""
+    strategy = EqualWeightRebalance()
+    setattr(strategy, attr, value)
+    with pytest.raises(TypeError, match=rf"^EqualWeightRebalance\.{attr}: must be an integer"):
+        backtest(strategy, market)

@@ -160,12 +160,9 @@ def simulate(
     show = sys.stderr.isatty() if progress is None else progress
     seed = spec.seed if seed is None else seed
     # a market too large for this machine is refused before the kernels load or compile (seconds, on a cold cache)
-    from prometheus_sim.generators import build_inputs, layout
-    from prometheus_sim.memory import check_memory, outputs_nbytes
+    from prometheus_sim.generators import check_outputs_fit
 
-    steps = build_inputs(spec).n_steps
-    check_memory(outputs_nbytes(layout(n_paths, steps, len(spec.assets), len(spec.signals))),
-                 f"{n_paths:,} paths x {steps:,} steps of {spec.name!r}")  # fmt: skip
+    check_outputs_fit(spec, n_paths)
     cache = os.environ.get("NUMBA_CACHE_DIR", "")
     if cache and not kernels_cached(Path(cache)):
         click.echo(f"compiling the simulator's kernels into {cache}: once, about 9 s on 2 cores "

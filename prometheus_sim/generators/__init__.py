@@ -21,7 +21,7 @@ from prometheus_sim.rng import seed_key
 from prometheus_sim.scenario import ScenarioSpec
 from prometheus_sim.sealed import Arena
 
-__all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "KernelInputs"]
+__all__ = ["GeneratedArrays", "generate", "build_inputs", "calendar", "check_outputs_fit", "KernelInputs"]
 
 # Paths per kernel call: large enough to keep both cores busy, small enough for a live progress bar.
 CHUNK_PATHS = 64
@@ -63,6 +63,13 @@ def layout(n_paths: int, n_steps: int, n_assets: int, n_signals: int) -> dict[st
     }  # fmt: skip
 
 
+def check_outputs_fit(spec: ScenarioSpec, n_rows: int, counted: str = "paths") -> None:
+    """Refuse (:class:`~prometheus_sim.memory.OutputsTooLarge`) ``n_rows`` rows of ``spec`` whose outputs alone exceed
+    the memory available: :func:`generate` asks first, and the CLI before its kernels load."""
+    shapes = layout(n_rows, spec.n_steps, len(spec.assets), len(spec.signals))
+    check_memory(outputs_nbytes(shapes), f"{n_rows:,} {counted} x {spec.n_steps:,} steps of {spec.name!r}")
+
+
 def from_named(arrays: dict[str, np.ndarray]) -> GeneratedArrays:
     """Named arrays (see :func:`layout`) as :class:`GeneratedArrays`."""
     return GeneratedArrays(
@@ -99,9 +106,8 @@ def generate(
     path_ids = np.ascontiguousarray(path_ids, dtype=np.int64)
     if path_ids.ndim != 1 or (path_ids.size and (path_ids.min() < 0 or path_ids.max() >= 2**32)):
         raise ValueError("path_ids must be a 1-D array of integers in [0, 2**32)")
+    check_outputs_fit(spec, len(path_ids), "seeds" if np.ndim(seed) > 0 else "paths")  # a seed batch: a path each
     shapes = layout(len(path_ids), inp.n_steps, len(spec.assets), len(spec.signals))
-    counted = "seeds" if np.ndim(seed) > 0 else "paths"  # a batch over seeds holds one path of each
-    check_memory(outputs_nbytes(shapes), f"{len(path_ids):,} {counted} x {inp.n_steps:,} steps of {spec.name!r}")
     seeds = np.broadcast_to(np.asarray(seed, dtype=object), path_ids.shape)
     keys = np.array([seed_key(int(s)) for s in seeds], dtype=np.uint64).reshape(len(path_ids), 2)
     # the kernel fills a reused buffer of CHUNK_PATHS rows, which is written into sealable shared

@@ -44,6 +44,17 @@ def simulated_wiring():
     return Wiring(strategy=build, describe=describe, adapter=sweep_adapter)
 
 
+def policy_wiring():
+    """The composition root for scoring a policy's checkpoints (``rl.select``): a strategy deciding by an
+    in-memory network, the simulated venue, and baselines by registry name."""
+    from adapters.sim import sweep_adapter
+    from prometheus_sim.rl.select import PolicyWiring
+    from strategies.dqn import DQNStrategy
+    from strategies.registry import build
+
+    return PolicyWiring(policy=DQNStrategy.from_network, adapter=sweep_adapter, reference=build)
+
+
 def _output_dir(ctx: click.Context, param: click.Parameter, text: str | None) -> Path | None:
     """An output folder that can be made and written, checked before any work (a run used to end, after
     simulating, in a traceback from a path through a file, a device or an over-long name)."""
@@ -732,26 +743,35 @@ def policy() -> None:
     show_default=True,
     help="State dicts of the network logged along the run (the run's checkpoints/ artifacts).",
 )
+@click.option("--select-seeds", "select_text", default=None, metavar="SEEDS",
+              help="Held-out seeds (none of --seeds, none you will evaluate on): every checkpoint is backtested "
+                   "on them and the one with the highest mean Sharpe is registered [default: the last checkpoint]. "
+                   "README, RL: the last is often a policy that holds cash.")  # fmt: skip
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
-                 device: str, env_backend: str | None, seed: int, checkpoints: int, tracking_uri: str | None,
-                 progress: bool | None) -> None:  # fmt: skip
+                 device: str, env_backend: str | None, seed: int, checkpoints: int, select_text: str | None,
+                 tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
     from prometheus_sim.sweep import parse_seeds
 
     try:
+        try:
+            select_seeds = tuple(parse_seeds(select_text)) if select_text is not None else ()
+        except ValueError as exc:
+            raise ValueError(f"--select-seeds {select_text!r}: {exc}") from None
         args = DQNArgs(
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
             env_backend=env_backend, seed=seed, checkpoints=checkpoints, tracking_uri=tracking_uri,
+            select_seeds=select_seeds,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
-        result = train_dqn(args)
+        result = train_dqn(args, policy_wiring() if args.select_seeds else None)
     except (ValueError, KeyError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -764,7 +784,29 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     top = max(result.meta["training_action_share"])
     if top > 0.9:
         click.echo(f"warning: {top:.0%} of the training actions are one action: the policy may have collapsed")
+    if "selection" in result.meta:
+        _print_selection(result.meta["selection"])
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
+
+
+def _print_selection(selection: dict) -> None:
+    """Each checkpoint's validation score, the chosen one, and the 60/40 baseline on the same paths."""
+    seeds = _seed_span(selection["seeds"])
+    reference = selection["reference"].get("sixty_forty")
+    click.echo(f"{len(selection['scores'])} checkpoints backtested on validation seeds {seeds} in "
+               f"{selection['seconds']:.1f} s (mean Sharpe [95 % interval], most frequent action):")  # fmt: skip
+    for s in selection["scores"]:
+        mark = "  <- registered" if s["step"] == selection["chosen_step"] else ""
+        sharpe = "nan" if s["sharpe"] is None else f"{s['sharpe']:.3f} [{s['low']:.3f}, {s['high']:.3f}]"
+        click.echo(f"  step {s['step']:>10,}: {sharpe}, {s['top_action']} {s['top_share']:.0%}{mark}")
+    best = next(s for s in selection["scores"] if s["step"] == selection["chosen_step"])
+    if reference is not None:
+        click.echo(f"  60/40 on the same paths: {reference:.3f}")
+        if best["sharpe"] is None or best["sharpe"] <= reference:
+            click.echo("warning: no checkpoint beat 60/40 on the validation seeds: train another --seed and compare")
+    if best["top_share"] > 0.9:
+        click.echo(f"warning: the registered checkpoint takes {best['top_action']} on {best['top_share']:.0%} of its "
+                   "validation decisions: a collapsed policy")  # fmt: skip
 
 
 @policy.command("evaluate")
@@ -823,6 +865,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             raise ValueError(
                 f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
             )
+        chosen_on = set(meta.get("selection", {}).get("seeds", []))
+        if chosen_on & set(seeds):
+            raise ValueError(f"--seeds {sorted(chosen_on & set(seeds))[:5]}... chose this policy among its checkpoints "
+                             "(policy train --select-seeds): use seeds it has not seen")  # fmt: skip
         trained_scenarios = sorted(meta.get("scenario_digests", {}))
         need, decides = _policy_min_days(meta)
         if horizon_days is not None and horizon_days < need:  # the policy would never decide: shares NaN, hold's scores

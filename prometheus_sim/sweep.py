@@ -427,11 +427,17 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
 
 
 def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiring):
+    return backtest_scored(wiring.strategy(spec), market, config, wiring.adapter)
+
+
+def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[Any, SweepConfig, RiskProfiles], Any]):
+    """A built strategy backtested on ``market`` as a sweep's cell is (the config's costs and risk profiles),
+    ready for :func:`~prometheus_sim.metrics.path_metrics`; what also scores a policy's checkpoints
+    (:mod:`prometheus_sim.rl.select`) on held-out seeds, so they are scored as ``policy evaluate`` scores."""
     from prometheus_sim.backtest import DecisionClock, run
 
-    strategy = wiring.strategy(spec)
-    adapter = wiring.adapter(market, config, config.profiles.for_seeds(market.seeds))
-    result = run(strategy, adapter, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+    venue = adapter(market, config, config.profiles.for_seeds(market.seeds))
+    result = run(strategy, venue, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
 

@@ -59,21 +59,33 @@ class DQNStrategy(BatchStrategy):
 
     def __init__(self, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None,
                  allow_other_assets: bool = False):  # fmt: skip
-        import torch
-
         from prometheus_sim.registry import load_pytorch
 
-        self.model, self.ref = load_pytorch(model, tracking_uri)
-        meta = getattr(self.model, "meta", None)
+        network, ref = load_pytorch(model, tracking_uri)
+        self._adopt(network, ref, allow_other_assets, f"model {model!r}")
+
+    @classmethod
+    def from_network(cls, network, label: str = "checkpoint") -> DQNStrategy:
+        """A strategy deciding by an in-memory network that carries its run's ``meta`` (the trainer scoring
+        its checkpoints, :mod:`prometheus_sim.rl.select`): nothing is loaded from the registry."""
+        self = cls.__new__(cls)
+        self._adopt(network, (label, "in memory"), False, label)
+        return self
+
+    def _adopt(self, network, ref: tuple[str, str], allow_other_assets: bool, what: str) -> None:
+        import torch
+
+        from prometheus_sim.features import WARMUP_DAYS
+
+        meta = getattr(network, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != DQN_NAME:
-            raise ValueError(f"model {model!r} is not a prometheus DQN policy (no policy metadata)")
+            raise ValueError(f"{what} is not a prometheus DQN policy (no policy metadata)")
         if not isinstance(allow_other_assets, bool):
             raise ValueError(f"allow_other_assets: true or false, got {allow_other_assets!r}")
+        self.model, self.ref = network.eval(), ref
         self.meta = meta
         self.allow_other_assets = allow_other_assets
         self.decision_every_days = int(meta["period_days"])
-        from prometheus_sim.features import WARMUP_DAYS
-
         self.first_decision_day = WARMUP_DAYS  # the clock rounds it up to the decision grid (module docstring)
         self._torch = torch
 

@@ -29,7 +29,9 @@ for each other cost far more than they give: measured on this 2-core machine und
 Metrics and the policy go to MLflow; the policy is registered as ``prometheus-dqn`` with its
 metadata (observation layout, the crypto assets it featured, period, scenarios' digests, seeds), and
 ``checkpoints`` state dicts of the online network along the run are logged to its artifacts
-(``checkpoints/step_<env steps>``).
+(``checkpoints/step_<env steps>``). The last is registered, unless ``select_seeds`` names held-out seeds:
+then each checkpoint is backtested on them and the one with the highest mean Sharpe is registered
+(:mod:`prometheus_sim.rl.select` says why: the run's last network is often one that holds cash).
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ class DQNArgs:
     seed: int = 0
     checkpoints: int = 5
     """the online network's state dict is logged to the run's artifacts this many times, evenly spaced
-    (``checkpoints/step_<env steps>``; the last is the registered policy's); 0 for none"""
+    (``checkpoints/step_<env steps>``; the last is the registered policy's unless ``select_seeds``); 0 for none"""
+    select_seeds: tuple[int, ...] = ()
+    """held-out seeds of the training scenarios on which every checkpoint is backtested; the one with the
+    highest mean Sharpe there is registered (:mod:`prometheus_sim.rl.select`); empty: the last"""
     tracking_uri: str | None = None
     register_as: str = DQN_NAME
     progress: bool = False
@@ -124,6 +129,13 @@ class DQNArgs:
         if self.learning_starts > self.buffer_size:
             raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "
                              f"(buffer_size {self.buffer_size}): no gradient update would be made")  # fmt: skip
+        if self.select_seeds:
+            if self.checkpoints < 1:
+                raise ValueError("select_seeds: checkpoints are what is chosen from; checkpoints must be >= 1")
+            shared = sorted(set(self.select_seeds) & set(self.seeds))
+            if shared:
+                raise ValueError(f"select_seeds: {shared[:5]} are also training seeds; validation needs seeds "
+                                 "the policy never trained on")  # fmt: skip
         if self.checkpoints > trained // self.num_envs:
             raise ValueError(f"checkpoints: at most one per vector step ({trained // self.num_envs} in this run), "
                              f"got {self.checkpoints}")  # fmt: skip
@@ -254,23 +266,29 @@ class DeviceEnvs:
         pass
 
 
-def train_dqn(args: DQNArgs) -> DQNResult:
-    """Train, log and register the policy (see the module docstring)."""
+def train_dqn(args: DQNArgs, wiring=None) -> DQNResult:
+    """Train, log and register the policy (see the module docstring).
+
+    ``wiring`` (a :class:`~prometheus_sim.rl.select.PolicyWiring`) is needed when ``args.select_seeds``
+    asks for the checkpoints to be scored: the strategy and venue it builds are not the core's to import.
+    """
     import numba
 
     device = check_device(args.device)
+    if args.select_seeds and wiring is None:
+        raise ValueError("select_seeds: scoring checkpoints needs a PolicyWiring (the CLI hands one in)")
     threads = torch.get_num_threads(), numba.get_num_threads()
     if args.cpu_threads is not None:
         torch.set_num_threads(args.cpu_threads)
         numba.set_num_threads(min(args.cpu_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        return _train(args, device)
+        return _train(args, device, wiring)
     finally:
         torch.set_num_threads(threads[0])
         numba.set_num_threads(threads[1])
 
 
-def _train(args: DQNArgs, device: str) -> DQNResult:
+def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     import mlflow
     import mlflow.pytorch
     from tqdm import tqdm
@@ -308,6 +326,7 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
     ratio = args.updates_per_env_step
     owed, updates = 0, 0  # gradient updates owed to the env steps so far (the replay ratio), and made
     loss = torch.tensor(float("nan"))
+    kept: list[tuple[int, dict]] = []  # (env steps, state dict on the CPU) of each checkpoint, to choose from
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({k: (str(v) if isinstance(v, tuple) or v is None else v)
                            for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
@@ -358,8 +377,10 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
                 mlflow.log_metrics({k: v for k, v in row.items() if k != "step" and np.isfinite(v)}, step=row["step"])
                 bar.set_postfix(ret=f"{recent:.2f}", eps=f"{eps:.2f}")
             if it in saves:  # load one with QNetwork(obs_dim).load_state_dict(mlflow.pytorch.load_state_dict(uri))
-                state = {k: v.detach().cpu() for k, v in q.state_dict().items()}  # loads on any machine
+                # on the CPU, .cpu() is the live tensor: the copy keeps this checkpoint's weights for the selection
+                state = {k: v.detach().cpu().clone() for k, v in q.state_dict().items()}  # loads on any machine
                 mlflow.pytorch.log_state_dict(state, f"checkpoints/step_{(it + 1) * num_envs:010d}")
+                kept.append(((it + 1) * num_envs, state))
         envs.close()
         if updates == 0:  # an untrained network must not become the latest registered policy
             raise ValueError(f"no gradient update was made in {n_iters * num_envs} env steps (replay ratio {ratio:g}, "
@@ -379,10 +400,36 @@ def _train(args: DQNArgs, device: str) -> DQNResult:
         }  # fmt: skip
         model = q.cpu().eval()
         model.meta = meta
+        if args.select_seeds:
+            meta["selection"] = _choose_checkpoint(args, model, kept, wiring)
         mlflow.log_dict(meta, "dqn.json")
         info = mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
                                         pip_requirements=["torch==2.13.0"], registered_model_name=args.register_as)  # fmt: skip
     return DQNResult(model, meta, history, args.register_as, str(info.registered_model_version), run.info.run_id)
+
+
+def _choose_checkpoint(args: DQNArgs, model: QNetwork, kept: list[tuple[int, dict]], wiring) -> dict:
+    """Load the best checkpoint on ``args.select_seeds`` into ``model``; log every score; return the record."""
+    import mlflow
+
+    from prometheus_sim.portfolio import CostModel
+    from prometheus_sim.rl.select import select_checkpoint
+
+    def network(state: dict) -> QNetwork:
+        net = QNetwork(model.meta["obs_dim"])
+        net.load_state_dict(state)
+        net.meta = model.meta
+        return net.eval()
+
+    networks = [(step, network(state)) for step, state in kept]
+    costs = CostModel()  # the costs the envs train with (make_envs gives them none)
+    selection = select_checkpoint(networks, args.scenarios, args.select_seeds, wiring, costs, args.horizon_days)
+    for score in selection.scores:
+        if np.isfinite(score.sharpe):
+            mlflow.log_metric("validation_sharpe", score.sharpe, step=score.step)
+    model.load_state_dict(kept[selection.chosen][1])
+    mlflow.set_tag("chosen_checkpoint", f"checkpoints/step_{selection.best.step:010d}")
+    return selection.as_meta()
 
 
 __all__ = ["DQNArgs", "DQNResult", "DQN_NAME", "ENV_BACKENDS", "QNetwork", "check_device", "make_envs", "train_dqn"]

@@ -894,6 +894,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         "trained_on": {"scenarios": trained_scenarios, "seeds": _seed_span(meta.get("seeds", []))},
         "seeds": _seed_span(seeds) if files else None, "fees_bps": [c.fees_bps for c in costs], "real": real,
         "is_training_scenario": _training_sources(meta, config, real),
+        "selected_on": _selected_on(meta),
     }  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
@@ -953,6 +954,16 @@ def _cost_model(option: str, fees_bps: float):
         return CostModel(fees_bps=fees_bps)
     except ValueError as exc:
         raise ValueError(f"{option} {fees_bps:g}: {exc}") from None
+
+
+def _selected_on(meta: dict) -> dict | None:
+    """How the policy was chosen among its run's checkpoints (``policy train --select-seeds``), or None."""
+    selection = meta.get("selection")
+    if not selection:
+        return None
+    best = next(s for s in selection["scores"] if s["step"] == selection["chosen_step"])
+    return {"seeds": _seed_span(selection["seeds"]), "step": selection["chosen_step"], "sharpe": best["sharpe"],
+            "checkpoints": len(selection["scores"])}  # fmt: skip
 
 
 def _seed_span(seeds) -> str:

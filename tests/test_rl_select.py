@@ -30,7 +30,9 @@ def test_the_highest_mean_sharpe_is_chosen_ties_to_the_later_and_nan_never():
     assert choose([_score(1, math.nan), _score(2, math.nan)]) == 1  # nothing scored: the last, as without selection
 
 
-def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlflow_store):
+def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlflow_store, tmp_path):
+    import json
+
     import mlflow.pytorch
     from mlflow import MlflowClient
 
@@ -68,6 +70,19 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     chosen = next(s for s in sel["scores"] if s["step"] == sel["chosen_step"])
     assert metric_interval(swept, "sharpe") == pytest.approx((chosen["sharpe"], chosen["low"], chosen["high"]),
                                                              rel=1e-12)  # fmt: skip
+    # policy evaluate says how the policy was chosen, and the report repeats it
+    out = tmp_path / "pe"
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", f"selected-dqn@{result.version}",
+                                    "--seeds", "30-31", "--horizon-days", "120", "--workers", "1", "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    context = json.loads((out / "policy_eval.json").read_text())
+    assert context["selected_on"] == {"seeds": "10-12", "step": sel["chosen_step"], "sharpe": chosen["sharpe"],
+                                      "checkpoints": 5}  # fmt: skip
+    assert CliRunner().invoke(main, ["report", str(out)]).exit_code == 0
+    html = (out / "report.html").read_text()
+    assert (
+        f"checkpoint at step {sel['chosen_step']:,}, chosen among 5 by its mean Sharpe on held-out seeds 10-12" in html
+    )
     # policy evaluate refuses the validation seeds as it refuses the training ones
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", f"selected-dqn@{result.version}",
                                     "--seeds", "12-20", "--horizon-days", "120", "--out", "unused"])  # fmt: skip

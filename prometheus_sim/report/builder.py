@@ -354,6 +354,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
                        "collapsed": bool(mean.max() > COLLAPSE_SHARE)})  # fmt: skip
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
+        "selected_on": context.get("selected_on"),
         "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
         "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
         "findings": findings, "cost_sweep": cost_rows, "actions": shares,
@@ -845,9 +846,15 @@ def policy_blocks(data: dict) -> list[Block]:
     at = (f" at fees {_g(ref['fees_bps'])} bps, slippage {_g(ref['slippage_bps'])} bps, impact {_g(ref['impact'])}"
           if ref else "")  # fmt: skip
     trained = pe.get("trained_on") or {}
+    chosen, sel = "", pe.get("selected_on")
+    if sel:  # policy train --select-seeds
+        score = "no finite score" if sel["sharpe"] is None else f"{sel['sharpe']:.3f} there"
+        chosen = (f"; the run's checkpoint at step {sel['step']:,}, chosen among {sel['checkpoints']} by its mean "
+                  f"Sharpe on held-out seeds {sel['seeds']} ({score})")  # fmt: skip
     intro = (
         f"Policy {pe.get('model') or 'dqn'}"
         + (f", trained on {', '.join(trained.get('scenarios', []))} seeds {trained.get('seeds')}" if trained else "")
+        + chosen
         + (f"; evaluated on unseen seeds {pe['seeds']}" if pe.get("seeds") else "")
         + f". Sharpe{at}: mean [95 % interval] over seeds for a simulated scenario. The paired difference is the "
         "mean over common seeds of (policy - baseline), with its interval. " + VERDICT_RULE

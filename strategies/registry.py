@@ -116,11 +116,40 @@ def build(spec: StrategySpec | str) -> Strategy:
     """A fresh strategy from its spec (parameters passed as keyword arguments); ``decide``-only objects are wrapped."""
     spec = StrategySpec.of(spec)
     make = factory(spec.name)
+    _check_number_params(make, spec)
     try:
         obj = make(**spec.kwargs())
     except TypeError as exc:
         raise ValueError(f"strategy {spec}: {exc}") from None
     return as_strategy(obj)
+
+
+def _fits_default(value: Any, default: Any) -> bool:
+    """Whether ``value`` is of the kind of a numeric or boolean ``default`` (an int is a float; a bool is neither)."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return True  # other defaults (None, strings, objects): the strategy checks its own
+
+
+def _check_number_params(make: Callable[..., Any], spec: StrategySpec) -> None:
+    """Refuse a parameter whose default is a number or a flag and whose value is not one: ``lookback=3O``
+    (a letter O) reached the strategy as the string ``'3O'`` and failed in every cell with a TypeError
+    from inside it."""
+    try:
+        parameters = inspect.signature(make).parameters
+    except (TypeError, ValueError):  # a builtin or an object without a signature: nothing to compare with
+        return
+    for key, value in spec.params:
+        p = parameters.get(key)
+        if p is None or p.default is inspect.Parameter.empty or _fits_default(value, p.default):
+            continue
+        kind = type(p.default).__name__
+        raise ValueError(f"strategy {spec}: parameter {key}={value!r} is not a{'n' if kind == 'int' else ''} {kind} "
+                         f"like its default {p.default!r} (--strategy-param reads numbers and true/false as JSON)")  # fmt: skip
 
 
 def create(name: str, **params) -> Strategy:

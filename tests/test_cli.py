@@ -226,6 +226,14 @@ def test_simulate_rejects_too_many_threads(tmp_path):
         (["default", "--initial-value", "inf"], "--initial-value: must be a number in (0.0"),
         (["default", "--risk-tolerance", "0.5,1.5"], "--risk-tolerance: must be a number in [0.0, 1.0], got 1.5"),
         (["default", "--strategy-param", "period_days=0"], "period_days: must be an integer >= 1"),
+        (
+            ["default", "--strategy-param", "period_days=3O"],
+            "parameter period_days='3O' is not an int like its default 30",
+        ),
+        (
+            ["default", "--strategy-param", "period_days=true"],
+            "parameter period_days=True is not an int like its default",
+        ),
     ],
 )
 def test_backtest_refuses_bad_input_up_front(args, message, tmp_path):
@@ -374,3 +382,13 @@ def test_an_allocation_that_fails_later_keeps_the_general_advice(monkeypatch, tm
     assert res.exit_code == 1
     assert "error: prometheus-sim simulate ran out of memory: ask for fewer paths, seeds or horizon days" in res.output
     assert "Unable to allocate" not in res.output and "Traceback" not in res.output
+
+
+def test_a_parameter_that_is_not_the_number_its_default_is_refused_by_name():
+    """``risky_share=0.6x`` reached the strategy as a string; an int where the default is a float is a number."""
+    from prometheus_sim.strategy_spec import StrategySpec
+    from strategies.registry import build
+
+    with pytest.raises(ValueError, match=r"risky_share='0.6x' is not a float like its default 0.6"):
+        build(StrategySpec("sixty_forty", (("risky_share", "0.6x"),)))
+    assert build(StrategySpec("sixty_forty", (("risky_share", 1),))).risky_share == 1

@@ -365,3 +365,27 @@ def test_trailing_stats_are_the_sample_statistics_of_the_filled_window():
     assert trailing_stats_row_nb(state, 0) == (0.0, 0.0)
     state.ring[0] = rng.normal(0.0, 1e-6, WINDOW_DAYS)  # tiny but real moves keep their volatility
     assert trailing_stats_row_nb(state, 0)[0] == pytest.approx(state.ring[0].std(ddof=1) * math.sqrt(365.0), rel=1e-9)
+
+
+def test_target_weights_that_are_not_weights_are_refused_naming_the_entry():
+    """A NaN, a short, a weight above 1, a leveraged row or a wrong shape used to become silent orders (a NaN
+    bought and sold nothing; a row summing to 2 was scaled to what the cash buys)."""
+    from prometheus_sim.portfolio import orders_for_target_weights
+
+    holdings = np.array([[1.0, 100.0, 0.0], [0.5, 0.0, 10.0]])
+    prices = np.array([[100.0, 1.0, 10.0], [100.0, 1.0, 10.0]])
+    sell, buy = orders_for_target_weights(holdings, prices, np.array([0.5, 0.25, 0.25]), 1)
+    # row 0: 200 in all, BTC at its 100 target, 50 of cash buys asset 2; row 1: 150, asset 2 sells 62.5 of its 100,
+    # which buys the 25 BTC is short
+    assert sell.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.625]] and buy.tolist() == [[0.0, 0.0, 0.5], [0.4, 0.0, 0.0]]
+    # rounding of a weight computed as 1 - sum(others) passes
+    orders_for_target_weights(holdings, prices, np.array([0.7, 0.1 + 1e-12, 0.2]), 1)
+    for target, words in (
+        (np.array([0.5, np.nan, 0.5]), r"target\[0, 1\] is nan; weights must be finite numbers in \[0, 1\]"),
+        (np.array([[0.5, 0.5, 0.0], [1.2, -0.2, 0.0]]), r"target\[1, 0\] is 1.2"),
+        (np.array([-0.1, 0.6, 0.5]), r"target\[0, 0\] is -0.1"),
+        (np.array([[0.5, 0.5, 0.0], [0.9, 0.0, 0.9]]), r"row 1 sums to 1.8; a row sums to at most 1"),
+        (np.array([0.5, 0.5]), r"shape \(2,\) does not fit the holdings' \(2, 3\)"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            orders_for_target_weights(holdings, prices, target, 1)

@@ -222,14 +222,42 @@ def orders_for_target_weights(
     """Sell and buy fractions that move each portfolio to ``target`` weights (before costs).
 
     Overweight assets sell the excess; the cash after those sells is spent on underweight assets
-    in proportion to their shortfall. ``target`` has shape (n_assets,) or (n, n_assets).
+    in proportion to their shortfall. ``target`` has shape (n_assets,) or (n, n_assets): finite weights
+    in [0, 1] whose rows sum to at most 1 (the rest stays in cash), checked here, since a NaN, a negative
+    (a short) or a leveraged row would otherwise become silent orders (a NaN sells nothing and buys
+    nothing; a row summing to 2 is scaled down to whatever the cash buys). ``TOLERANCE`` allows the
+    rounding of weights computed as ``1 - sum(others)``.
     """
     holdings = np.ascontiguousarray(holdings, dtype=float)
     sell = np.zeros_like(holdings)
     buy = np.zeros_like(holdings)
-    target = np.ascontiguousarray(np.broadcast_to(np.asarray(target, dtype=float), holdings.shape))
+    target = np.asarray(target, dtype=float)
+    try:
+        target = np.ascontiguousarray(np.broadcast_to(target, holdings.shape))
+    except ValueError:
+        raise ValueError(f"target weights: shape {target.shape} does not fit the holdings' {holdings.shape} "
+                         "(one weight per asset, or one row per user)") from None  # fmt: skip
+    _check_target(target)
     target_orders_nb(holdings, np.ascontiguousarray(prices, dtype=float), target, cash_index, sell, buy)
     return sell, buy
+
+
+TOLERANCE = 1e-9  # on each weight's [0, 1] and on a row's sum
+
+
+def _check_target(target: np.ndarray) -> None:
+    """Refuse, naming the first offending entry, weights that are not finite, below 0, above 1, or sum above 1."""
+    bad = ~np.isfinite(target) | (target < -TOLERANCE) | (target > 1.0 + TOLERANCE)
+    if bad.any():
+        user, asset = np.argwhere(bad)[0]
+        raise ValueError(f"target weights: target[{user}, {asset}] is {float(target[user, asset])!r}; weights must be "
+                         "finite numbers in [0, 1] (no shorts, no leverage)")  # fmt: skip
+    sums = target.sum(axis=1)
+    over = sums > 1.0 + TOLERANCE
+    if over.any():
+        user = int(np.flatnonzero(over)[0])
+        raise ValueError(f"target weights: row {user} sums to {float(sums[user])!r}; a row sums to at most 1 (the rest "
+                         "stays in cash; more would need leverage)")  # fmt: skip
 
 
 __all__ = ["OrderBatch", "orders_for_target_weights", "plan_actions"]

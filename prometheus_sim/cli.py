@@ -795,13 +795,17 @@ def _print_selection(selection: dict) -> None:
     reference = selection["reference"].get("sixty_forty")
     click.echo(f"{len(selection['scores'])} checkpoints backtested on validation seeds {seeds} in "
                f"{selection['seconds']:.1f} s (mean Sharpe [95 % interval], most frequent action):")  # fmt: skip
+
+    def num(x) -> str:  # None: not finite (one seed has no interval; a policy that never decided no Sharpe)
+        return "n/a" if x is None else f"{x:.3f}"
+
     for s in selection["scores"]:
         mark = "  <- registered" if s["step"] == selection["chosen_step"] else ""
-        sharpe = "nan" if s["sharpe"] is None else f"{s['sharpe']:.3f} [{s['low']:.3f}, {s['high']:.3f}]"
-        click.echo(f"  step {s['step']:>10,}: {sharpe}, {s['top_action']} {s['top_share']:.0%}{mark}")
+        click.echo(f"  step {s['step']:>10,}: {num(s['sharpe'])} [{num(s['low'])}, {num(s['high'])}], "
+                   f"{s['top_action']} {s['top_share']:.0%}{mark}")  # fmt: skip
     best = next(s for s in selection["scores"] if s["step"] == selection["chosen_step"])
     if reference is not None:
-        click.echo(f"  60/40 on the same paths: {reference:.3f}")
+        click.echo(f"  60/40 on the same paths: {num(reference)}")
         if best["sharpe"] is None or best["sharpe"] <= reference:
             click.echo("warning: no checkpoint beat 60/40 on the validation seeds: train another --seed and compare")
     if best["top_share"] > 0.9:
@@ -1037,8 +1041,9 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                 if rows:
                     raise ValueError(
                         f"{d}: simulated from {training_scenario(meta, market.spec)}, the policy's training scenario, "
-                        f"and its row(s) {rows[:5]} are paths the policy trained on (path 0 of seed(s) "
-                        f"{sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with unseen seeds"
+                        f"and its row(s) {rows[:5]} are paths the policy trained on or was chosen on (path 0 of "
+                        f"seed(s) {sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with "
+                        "unseen seeds"
                     )  # fmt: skip
                 sources.append((market, Path(d), None))
             elif real_from is None:

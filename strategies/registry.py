@@ -17,6 +17,7 @@ import hashlib
 import importlib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,32 +125,59 @@ def build(spec: StrategySpec | str) -> Strategy:
     return as_strategy(obj)
 
 
-def _fits_default(value: Any, default: Any) -> bool:
-    """Whether ``value`` is of the kind of a numeric or boolean ``default`` (an int is a float; a bool is neither)."""
-    if isinstance(default, bool):
+NUMERIC_WORDS = {"int", "float", "bool"}
+NONE_WORDS = {"None", "Optional", "NoneType"}
+EXPECTED = {"bool": "true or false", "int": "an integer", "float": "a number"}
+
+
+def _expected_kind(p: inspect.Parameter) -> tuple[str | None, bool]:
+    """(``"bool"``, ``"int"``, ``"float"`` or None, whether None is allowed) for a parameter, from its annotation
+    when it names only these types (``int``, ``float | None``, ``Optional[int]``), else from a numeric default
+    (an int default is taken as any number: ``share: float = 0`` is common). None: not checked here."""
+    annotation = p.annotation
+    if annotation is not inspect.Parameter.empty:
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+        words = set(re.findall(r"[A-Za-z_]+", text))
+        types = words - NONE_WORDS
+        if types and words <= NUMERIC_WORDS | NONE_WORDS:
+            kind = (
+                "bool" if types == {"bool"} else "int" if types == {"int"} else "float" if "bool" not in types else None
+            )
+            return kind, bool(words & NONE_WORDS) or p.default is None
+        return None, True
+    if isinstance(p.default, bool):
+        return "bool", False
+    if isinstance(p.default, (int, float)):
+        return "float", False
+    return None, True
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind == "bool":
         return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return True  # other defaults (None, strings, objects): the strategy checks its own
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if kind == "int" else isinstance(value, (int, float))
 
 
 def _check_number_params(make: Callable[..., Any], spec: StrategySpec) -> None:
-    """Refuse a parameter whose default is a number or a flag and whose value is not one: ``lookback=3O``
-    (a letter O) reached the strategy as the string ``'3O'`` and failed in every cell with a TypeError
-    from inside it."""
+    """Refuse a parameter that takes a number or a flag (by its annotation or default) given something else:
+    ``lookback=3O`` (a letter O) reached the strategy as the string ``'3O'`` and failed in every cell with a
+    TypeError from inside it, or was cut silently (``horizon=2.5`` to 2)."""
     try:
         parameters = inspect.signature(make).parameters
     except (TypeError, ValueError):  # a builtin or an object without a signature: nothing to compare with
         return
     for key, value in spec.params:
         p = parameters.get(key)
-        if p is None or p.default is inspect.Parameter.empty or _fits_default(value, p.default):
+        if p is None:
             continue
-        kind = type(p.default).__name__
-        raise ValueError(f"strategy {spec}: parameter {key}={value!r} is not a{'n' if kind == 'int' else ''} {kind} "
-                         f"like its default {p.default!r} (--strategy-param reads numbers and true/false as JSON)")  # fmt: skip
+        kind, none_ok = _expected_kind(p)
+        if kind is None or (value is None and none_ok) or _fits(value, kind):
+            continue
+        raise ValueError(f"strategy {spec}: parameter {key}={value!r} is not {EXPECTED[kind]}"
+                         f"{' (or null)' if none_ok else ''} (--strategy-param reads numbers, true/false and null "
+                         "as JSON)")  # fmt: skip
 
 
 def create(name: str, **params) -> Strategy:

@@ -228,11 +228,11 @@ def test_simulate_rejects_too_many_threads(tmp_path):
         (["default", "--strategy-param", "period_days=0"], "period_days: must be an integer >= 1"),
         (
             ["default", "--strategy-param", "period_days=3O"],
-            "parameter period_days='3O' is not an int like its default 30",
+            "parameter period_days='3O' is not an integer",
         ),
         (
             ["default", "--strategy-param", "period_days=true"],
-            "parameter period_days=True is not an int like its default",
+            "parameter period_days=True is not an integer",
         ),
     ],
 )
@@ -384,11 +384,27 @@ def test_an_allocation_that_fails_later_keeps_the_general_advice(monkeypatch, tm
     assert "Unable to allocate" not in res.output and "Traceback" not in res.output
 
 
-def test_a_parameter_that_is_not_the_number_its_default_is_refused_by_name():
-    """``risky_share=0.6x`` reached the strategy as a string; an int where the default is a float is a number."""
+def test_a_parameter_that_is_not_the_number_its_default_is_refused_by_name(tmp_path, monkeypatch):
+    """``risky_share=0.6x`` or ``horizon=3O`` reached the strategy as a string (``horizon=2.5`` was cut to 2); an
+    int where the annotation says float is a number, and a parameter the check cannot type is left alone."""
     from prometheus_sim.strategy_spec import StrategySpec
     from strategies.registry import build
 
-    with pytest.raises(ValueError, match=r"risky_share='0.6x' is not a float like its default 0.6"):
+    with pytest.raises(ValueError, match=r"risky_share='0.6x' is not a number \(--strategy-param reads"):
         build(StrategySpec("sixty_forty", (("risky_share", "0.6x"),)))
     assert build(StrategySpec("sixty_forty", (("risky_share", 1),))).risky_share == 1
+    for value, words in (("3O", r"horizon='3O' is not an integer \(or null\)"), (2.5, "horizon=2.5 is not an integer")):
+        with pytest.raises(ValueError, match=words):  # refused before the forecaster is looked up
+            build(StrategySpec("forecast", (("horizon", value),)))
+    (tmp_path / "mine.py").write_text(
+        "class Tilted:\n"
+        "    name = 'tilted'\n"
+        "    def __init__(self, min_move: float = 0, label='x', flag: bool = False, **extra):\n"
+        "        self.min_move, self.label, self.flag = min_move, label, flag\n"
+        "    def decide_batch(self, snapshots):\n"
+        "        return None\n"
+    )  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert build(StrategySpec("mine:Tilted", (("min_move", 0.02), ("label", 3), ("other", "x")))).min_move == 0.02
+    with pytest.raises(ValueError, match=r"flag=1 is not true or false"):
+        build(StrategySpec("mine:Tilted", (("flag", 1),)))

@@ -378,8 +378,11 @@ def test_target_weights_that_are_not_weights_are_refused_naming_the_entry():
     # row 0: 200 in all, BTC at its 100 target, 50 of cash buys asset 2; row 1: 150, asset 2 sells 62.5 of its 100,
     # which buys the 25 BTC is short
     assert sell.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.625]] and buy.tolist() == [[0.0, 0.0, 0.5], [0.4, 0.0, 0.0]]
-    # rounding of a weight computed as 1 - sum(others) passes
+    # rounding of a weight computed as 1 - sum(others) passes, and so do float32 weights (a network's softmax)
     orders_for_target_weights(holdings, prices, np.array([0.7, 0.1 + 1e-12, 0.2]), 1)
+    weights32 = np.float32([0.2, 0.2, 0.2, 0.4, 0.0])
+    assert weights32.sum(dtype=np.float64) > 1.0
+    orders_for_target_weights(np.ones((1, 5)), np.ones((1, 5)), weights32, 4)
     for target, words in (
         (np.array([0.5, np.nan, 0.5]), r"target\[0, 1\] is nan; weights must be finite numbers in \[0, 1\]"),
         (np.array([[0.5, 0.5, 0.0], [1.2, -0.2, 0.0]]), r"target\[1, 0\] is 1.2"),

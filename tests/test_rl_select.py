@@ -83,6 +83,14 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     assert (
         f"checkpoint at step {sel['chosen_step']:,}, chosen among 5 by its mean Sharpe on held-out seeds 10-12" in html
     )
+    # ... and a saved simulated market holding a path it was chosen on, as it refuses one holding a training path
+    sim = tmp_path / "sim11"
+    res = CliRunner().invoke(main, ["simulate", "default", "--seed", "11", "--paths", "2", "--no-plots", "--no-progress",
+                                    "--out", str(sim)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["policy", "evaluate", str(sim), "--model", f"selected-dqn@{result.version}",
+                                    "--horizon-days", "120", "--out", str(tmp_path / "unused")])  # fmt: skip
+    assert res.exit_code == 2 and "trained on or was chosen on (path 0 of seed(s) [11])" in res.output, res.output
     # policy evaluate refuses the validation seeds as it refuses the training ones
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", f"selected-dqn@{result.version}",
                                     "--seeds", "12-20", "--horizon-days", "120", "--out", "unused"])  # fmt: skip
@@ -92,6 +100,13 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
 def test_selection_settings_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match=r"select_seeds: \[2, 3\] are also training seeds"):
         DQNArgs(**TINY, select_seeds=(2, 3, 9))
+    for seeds, words in (
+        ((-1,), r"integers in \[0, 2\*\*64\), got -1"),
+        (("10",), "got '10'"),
+        ((10, 10), "a seed is given twice"),
+    ):
+        with pytest.raises(ValueError, match=words):  # refused before training, not after it
+            DQNArgs(**TINY, select_seeds=seeds)
     with pytest.raises(ValueError, match="checkpoints must be >= 1"):
         DQNArgs(**TINY, select_seeds=(9,), checkpoints=0)
     with pytest.raises(ValueError, match="needs a PolicyWiring"):
@@ -105,7 +120,8 @@ def test_selection_settings_that_cannot_work_are_refused():
 def test_policy_train_prints_each_checkpoints_score_and_the_registered_one(mlflow_store):
     res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "256", "--num-envs", "4",
                                     "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64",
-                                    "--checkpoints", "2", "--select-seeds", "20-21"])  # fmt: skip
+                                    "--checkpoints", "2", "--select-seeds", "20"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "2 checkpoints backtested on validation seeds 20-21" in res.output, res.output
+    assert "2 checkpoints backtested on validation seeds 20 in" in res.output, res.output
+    assert "[n/a, n/a]" in res.output, res.output  # one seed: a mean, no interval (it once crashed after registering)
     assert res.output.count("<- registered") == 1 and "60/40 on the same paths:" in res.output, res.output

@@ -226,7 +226,7 @@ def orders_for_target_weights(
     in [0, 1] whose rows sum to at most 1 (the rest stays in cash), checked here, since a NaN, a negative
     (a short) or a leveraged row would otherwise become silent orders (a NaN sells nothing and buys
     nothing; a row summing to 2 is scaled down to whatever the cash buys). ``TOLERANCE`` allows the
-    rounding of weights computed as ``1 - sum(others)``.
+    rounding of weights computed as ``1 - sum(others)`` and of float32 weights.
     """
     holdings = np.ascontiguousarray(holdings, dtype=float)
     sell = np.zeros_like(holdings)
@@ -242,7 +242,7 @@ def orders_for_target_weights(
     return sell, buy
 
 
-TOLERANCE = 1e-9  # on each weight's [0, 1] and on a row's sum
+TOLERANCE = 1e-6  # on each weight's [0, 1] and on a row's sum: float32 weights (a network's softmax) sum to 1 +- 1e-7
 
 
 def _check_target(target: np.ndarray) -> None:

@@ -130,6 +130,12 @@ class DQNArgs:
             raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "
                              f"(buffer_size {self.buffer_size}): no gradient update would be made")  # fmt: skip
         if self.select_seeds:
+            bad = [s for s in self.select_seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer))
+                   or not 0 <= s < 2**64]  # fmt: skip
+            if bad:
+                raise ValueError(f"select_seeds: seeds are integers in [0, 2**64), got {bad[0]!r}")
+            if len(set(self.select_seeds)) != len(self.select_seeds):
+                raise ValueError("select_seeds: a seed is given twice (each path would count twice in the score)")
             if self.checkpoints < 1:
                 raise ValueError("select_seeds: checkpoints are what is chosen from; checkpoints must be >= 1")
             shared = sorted(set(self.select_seeds) & set(self.seeds))

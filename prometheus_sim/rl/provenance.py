@@ -44,10 +44,11 @@ def training_scenario(meta: dict[str, Any], spec: ScenarioSpec) -> str | None:
 
 
 def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
-    """Rows of a saved simulated ``market`` that are paths the policy trained on (path 0 of a training seed)."""
+    """Rows of a saved simulated ``market`` that are paths the policy has seen: path 0 of a training seed, or of a
+    seed its checkpoint was chosen on (``policy train --select-seeds``, :mod:`prometheus_sim.rl.select`)."""
     if market.is_real or market.spec is None or training_scenario(meta, market.spec) is None:
         return []
-    seeds = {int(s) for s in meta.get("seeds", [])}
+    seeds = {int(s) for s in meta.get("seeds", [])} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
     return [i for i in range(market.n_paths) if int(market.path_ids[i]) == 0 and int(market.seeds[i]) in seeds]
 
 

@@ -85,14 +85,16 @@ class Selection:
         return {
             "metric": f"mean {SELECTION_METRIC} over the validation paths (backtest, greedy policy)",
             "seeds": list(self.seeds),
-            "scores": [
-                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(s).items()}
-                for s in self.scores
-            ],  # fmt: skip
+            "scores": [{k: _finite_or_none(v) for k, v in asdict(s).items()} for s in self.scores],
             "chosen_step": self.best.step,
-            "reference": {REFERENCE_STRATEGY: self.reference},
+            "reference": {REFERENCE_STRATEGY: _finite_or_none(self.reference)},
             "seconds": round(self.seconds, 2),
         }
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN: a float that is not finite is recorded as None (a single seed has no interval)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def choose(scores: list[CheckpointScore] | tuple[CheckpointScore, ...]) -> int:
@@ -148,9 +150,8 @@ def select_checkpoint(
                                       top_share=float(share[top])))  # fmt: skip
     reference = None
     if wiring.reference is not None:
-        reference = metric_interval(
-            sharpes(wiring.reference(StrategySpec.of(REFERENCE_STRATEGY)))[0], SELECTION_METRIC
-        )[0]
+        baseline = sharpes(wiring.reference(StrategySpec.of(REFERENCE_STRATEGY)))[0]
+        reference = float(metric_interval(baseline, SELECTION_METRIC)[0])
     return Selection(seeds=tuple(int(s) for s in seeds), scores=tuple(scores), chosen=choose(scores),
                      reference=reference, seconds=time.perf_counter() - started)  # fmt: skip
 

@@ -8,9 +8,10 @@ on a host where that run ends holding cash): the ten checkpoints' (40,000 to 400
 on validation seeds 900-931 of ``default`` was 0.095, 0.008, 0.416, 0.008, 0.725, 0.826, 0.204, 0.186,
 0.008, 0.008 (60/40 0.742), and on the unseen evaluation seeds 1000-1099 0.013, 0.008, 0.303, 0.008,
 0.516, 0.557, 0.123, 0.141, 0.022, 0.008 (60/40 0.501): the same order at the top, and the run's
-last checkpoint, the one registered until then, among the worst. So the trainer can backtest the greedy policy of every checkpoint on the
-training scenarios (the sweep's default risk profiles, the run's costs) for seeds used neither in
-training nor in the evaluation, and register the one with the highest mean Sharpe there.
+last checkpoint, the one registered until then, among the worst. So the trainer can backtest the
+greedy policy of every checkpoint on the training scenarios (the sweep's default risk profiles, the
+run's costs) for seeds used neither in training nor in the evaluation, and register the one with the
+highest mean Sharpe there.
 
 What this is and is not: model selection on a validation set by the score the acceptance criterion
 uses (Sharpe), not a change of the reward the network learns, nor of how a policy is evaluated; the

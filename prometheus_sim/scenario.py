@@ -80,6 +80,9 @@ class _Strict(BaseModel):
                 found = _first_inside(value, lambda v, text_ok=text_ok: _not_a_number(v, text_ok))
                 if found is not None:
                     where, bad = found
+                    if isinstance(bad, _SelfReference):
+                        refused[name] = _Refused(where, f"must be numbers, got {bad!r}")
+                        continue
                     why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
                            else "a boolean is not a number" if isinstance(bad, np.bool_) else _why_text(bad))  # fmt: skip
                     refused[name] = _Refused(where, f"must be a number, got {bad!r} ({why})")
@@ -133,14 +136,28 @@ def _admits(annotation: Any, *types: type) -> bool:
     return any(_admits(arg, *types) for arg in typing.get_args(annotation))
 
 
-def _first_inside(value: Any, wrong: Callable[[Any], bool], where: str = "") -> tuple[str, Any] | None:
+class _SelfReference:
+    """What :func:`_first_inside` reports for a list or mapping inside itself (YAML's ``vol: &v [*v]``)."""
+
+    def __repr__(self) -> str:
+        return "a list or mapping that contains itself (an alias inside its own anchor)"
+
+
+def _first_inside(
+    value: Any, wrong: Callable[[Any], bool], where: str = "", _open: tuple[Any, ...] = ()
+) -> tuple[str, Any] | None:
     """(subscript path, the element) of the first element of ``value`` (itself, or inside its lists and
-    mappings' values) for which ``wrong`` holds: the path reads ``""``, ``"[0][1]"``, ``"['BTC/ETH']"``."""
+    mappings' values) for which ``wrong`` holds: the path reads ``""``, ``"[0][1]"``, ``"['BTC/ETH']"``.
+    A container met again inside itself is reported as a :class:`_SelfReference` (it recursed without end)."""
     if wrong(value):
         return where, value
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    if not isinstance(value, dict | list | tuple):
+        return None
+    if any(value is seen for seen in _open):
+        return where, _SelfReference()
+    items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, item in items:
-        found = _first_inside(item, wrong, f"{where}[{key!r}]")
+        found = _first_inside(item, wrong, f"{where}[{key!r}]", (*_open, value))
         if found is not None:
             return found
     return None
@@ -743,11 +760,11 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for k, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("crash", "whale_dump", "rate_hike", "depeg"):
-            continue  # pydantic's union tag: not a field the user wrote
+        elif part in ("crash", "whale_dump", "rate_hike", "depeg") and loc[k - 2 : k - 1] == ("shocks",):
+            continue  # pydantic's union tag after a shock's index: not a field the user wrote (a key so named is)
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -1018,25 +1035,64 @@ def _regime_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
 
 
 def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
-    """Reject specs whose expected log-price move could leave float64's comfortable range."""
+    """Reject specs whose log-price move could reach the kernel's band (start x e^+-300) or leave float range.
+
+    The asset's own drift, vol and jumps under its worst regime, then, taken at their worst since a
+    validator cannot know how often a signal fires: every drift signal on the asset in effect every day,
+    every vol signal and crash multiplying its volatility at once (the kernel's caps: the product at
+    ``VOL_MULT_MAX``, a step's std at ``STEP_SD_MAX``) for as long as they can last, and every crash's jump.
+    Before the signals and crashes were counted, a drift signal of strength 10 that always fired, or a
+    crash with ``vol_mult: 10`` for 3,000 days on a vol-1 asset, validated and held prices at the band
+    for most of the run. A peg ignores drift and drift signals (it reverts to its level), so they are not
+    counted for one.
+    """
+    from prometheus_sim.generators.price import STEP_SD_MAX, VOL_MULT_MAX
+
     problems: list[tuple[str, str]] = []
-    years = spec.horizon_days / 365.0
+    days = spec.horizon_days
+    years = days / 365.0
     states = spec.regimes.states if spec.regimes else [RegimeState(name="base")]
     worst_drift = max(abs(s.drift_mult) for s in states)
     worst_vol = max(s.vol_mult for s in states)
+    risky = spec.default_risky_assets()
+    crashes = [(k, sh) for k, sh in enumerate(spec.shocks) if isinstance(sh, CrashShock)]
     for i, asset in enumerate(spec.assets):
+        peg = asset.process.type == "peg"
         mult_d = 1.0 + asset.exposure * (worst_drift - 1.0)
         mult_v = 1.0 + asset.exposure * (worst_vol - 1.0)
         jumps = asset.process.jumps
         jump_move = jumps.intensity * (abs(jumps.mean) + 3 * jumps.std) if jumps else 0.0
-        per_year = abs(asset.drift) * max(mult_d, 1.0) + 0.5 * (asset.vol * mult_v) ** 2 + jump_move
-        move = per_year * years + 6 * asset.vol * mult_v * math.sqrt(years)
+        drift = 0.0 if peg else abs(asset.drift) * max(mult_d, 1.0)
+        per_year = drift + 0.5 * (asset.vol * mult_v) ** 2 + jump_move
+        # a peg's log price is an OU process: its spread over any span is at most sigma / sqrt(2 kappa), and it
+        # has no drag; otherwise the spread grows with the square root of time
+        spread_years = min(years, 1.0 / (2.0 * asset.process.peg.kappa)) if peg else years
+        move = (jump_move * years if peg else per_year * years) + 6 * asset.vol * mult_v * math.sqrt(spread_years)
+        hits = [(k, sg) for k, sg in enumerate(spec.signals) if asset.name in (sg.assets or risky)]
+        drift_signals = [(k, sg) for k, sg in hits if sg.effect == "drift" and not peg]
+        vol_signals = [(k, sg) for k, sg in hits if sg.effect == "vol" and sg.strength > 0.0]
+        my_crashes = [(k, sh) for k, sh in crashes if asset.name in (sh.assets or risky)]
+        move += days * sum(abs(sg.strength) for _, sg in drift_signals)
+        move += sum(abs(sh.size) for _, sh in my_crashes)
+        mult = mult_v * math.prod(sh.vol_mult for _, sh in my_crashes if sh.vol_mult > 1.0)
+        mult = min(mult * math.prod(1.0 + sg.strength for _, sg in vol_signals), VOL_MULT_MAX)
+        if mult > mult_v:
+            raised = days if vol_signals else min(days, sum(sh.duration_days for _, sh in my_crashes))
+            if peg:
+                move += 6 * asset.vol * mult * math.sqrt(min(raised / 365.0, 1.0 / (2.0 * asset.process.peg.kappa)))
+            else:
+                steps = raised * spec.steps_per_day
+                sd = min(asset.vol * mult / math.sqrt(365.0 * spec.steps_per_day), STEP_SD_MAX)
+                move += 0.5 * sd * sd * steps + 6 * sd * math.sqrt(steps)
         if move > MAX_LOG_MOVE:
+            causes = [f"signals[{k}]" for k, _ in drift_signals + vol_signals]
+            causes += [f"shocks[{k}]" for k, sh in my_crashes if sh.vol_mult > 1.0 or sh.size != 0.0]
+            extra = f" with {', '.join(causes)} at their worst (always in effect)" if causes else ""
             problems.append(
                 (
                     f"assets[{i}]",
-                    f"drift, vol and jumps over {spec.horizon_days} days imply log-price moves "
-                    f"up to {move:.0f}, beyond +/-{MAX_LOG_MOVE:.0f}: prices would leave float range",
+                    f"drift, vol and jumps{extra} over {days} days imply log-price moves up to {move:.0f}, "
+                    f"beyond +/-{MAX_LOG_MOVE:.0f}: prices would be held at the kernel's band or leave float range",
                 )
             )
     return problems

@@ -155,7 +155,13 @@ def extreme_scenarios(draw):
 @settings(max_examples=25, deadline=None)
 @given(extreme_scenarios())
 def test_every_valid_scenario_stays_finite(data):
-    spec = ScenarioSpec.from_dict(data)
+    """Valid: finite, positive data. Since the validator counts signals and crashes at their worst, many of these
+    stacks (a hundred crashes of size 3 is a log move of 300) are refused instead, for the log-price move only."""
+    try:
+        spec = ScenarioSpec.from_dict(data)
+    except ScenarioError as exc:
+        assert all("imply log-price moves up to" in problem for _, problem in exc.errors), str(exc)
+        return
     m = Market.simulate(spec, n_paths=2)
     for name in ("open", "high", "low", "close", "volume"):
         arr = getattr(m, name)

@@ -386,3 +386,36 @@ def test_odd_values_from_the_python_api_get_plain_messages():
     assert problems["assets[0].start_price"].startswith("is too large a number (beyond a float's range")
     assert problems["assets[0].start_price"].endswith("(401 characters)")
     assert problems["correlation"] == "a key must be text, got 1"
+
+
+def test_signals_and_crashes_that_would_hold_prices_at_the_band_are_refused():
+    """A drift signal that always fires (strength 10 a day) or a crash multiplying a vol-1 asset's volatility by
+    10 for years validated, and the kernel then held prices at start x e^+-300 for most of the run."""
+    always = {"name": "up", "source": "dxy_index", "transform": "change", "threshold": -1.0e6, "effect": "drift",
+              "strength": 10.0, "duration_days": 364, "assets": ["BTC"]}  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"assets\[0\]: drift, vol and jumps with signals\[0\] at their worst"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=120, signals=[always]))
+    crash = {"type": "crash", "day": 1, "size": -0.1, "vol_mult": 10.0, "duration_days": 3000, "assets": ["ETH"]}
+    with pytest.raises(ScenarioError, match=r"assets\[1\]: drift, vol and jumps with shocks\[0\] at their worst"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, shocks=[crash]))
+    # the same crash for a month, and a small planted signal, are fine; so is a strongly reverting peg in a crash
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, shocks=[{**crash, "duration_days": 30}]))
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, signals=[{**always, "strength": 0.01}]))
+    on_peg = {**crash, "assets": ["USDC"], "duration_days": 3000}
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, shocks=[on_peg]))
+
+
+def test_an_alias_inside_its_own_anchor_and_keys_named_like_shocks_are_named(tmp_path):
+    """``vol: &v [*v]`` recursed without end (a RecursionError traceback, and the other files unchecked); a key
+    named ``crash``, ``rate_hike``... lost its name in 'unknown key' (taken for pydantic's union tag)."""
+    path = tmp_path / "rec.yaml"
+    path.write_text("name: t\nhorizon_days: 30\nassets:\n"
+                    "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: &v [*v], crash: 1}\n"
+                    "macro: {rate_hike: 0.01}\n"
+                    "shocks:\n  - {type: crash, day: 1, size: -0.1, depeg: 0.2}\n")  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert "assets[0].vol[0]: must be numbers, got a list or mapping that contains itself" in text, text
+    for key in ("assets[0].crash", "macro.rate_hike", "shocks[0].depeg"):
+        assert f"{key}: unknown key" in text, text

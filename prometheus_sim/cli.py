@@ -1277,6 +1277,10 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
         for asset, (declared, actual) in long_run_diffusive_vols(spec).items():
             click.echo(f"  note: {asset}: its jumps feed GARCH more variance than vol {declared:g} leaves room for "
                        f"(omega at its floor), so its long-run diffusive vol is {actual:.3f}, not {declared:g}")  # fmt: skip
+        for i, why in spec.signals_that_never_act():
+            click.echo(f"  note: signals[{i}] ({spec.signals[i].name}): {why}")
+        for i, why in spec.ignored_drifts():
+            click.echo(f"  note: assets[{i}] ({spec.assets[i].name}): {why}")
     if failed:
         sys.exit(EXIT_BAD_INPUT)
 

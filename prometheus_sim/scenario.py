@@ -291,7 +291,9 @@ class OnchainSpec(_Strict):
     whale_return_sensitivity: float = Field(default=0.5, ge=0.0, le=20.0)
     active_addresses: float = Field(default=900_000.0, gt=0.0, le=1.0e10)
     active_growth: float = Field(default=0.1, ge=-2.0, le=2.0, description="annual log growth of the trend")
-    active_reversion: float = Field(default=20.0, gt=0.0, le=10_000.0, description="per year")
+    active_reversion: float = Field(default=20.0, ge=1.0e-3, le=10_000.0,
+                                    description="per year; below 1e-3 (a half-life of 700 years) the exact step's "
+                                    "1 - e^(-2 kappa dt) rounds to 0 and active_vol would do nothing")  # fmt: skip
     active_price_beta: float = Field(default=0.5, ge=-10.0, le=10.0)
     active_vol: float = Field(default=0.5, ge=0.0, le=5.0, description="annual")
     inflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12, description="driver-asset units")
@@ -513,6 +515,28 @@ class ScenarioSpec(_Strict):
             if asset.kind == "crypto":
                 return i
         return 0
+
+    def signals_that_never_act(self) -> list[tuple[int, str]]:
+        """(index, why) of each signal whose first possible effect comes after the scenario's last step: a
+        z-score fires once its warm-up (``ceil(window_days x steps_per_day)`` steps) has passed, a change from
+        the second step, and either acts ``lag_days`` later. Valid (a sweep's ``--horizon-days`` may shorten
+        a scenario past its signals), so ``scenarios validate`` notes it rather than refusing."""
+        n_steps = self.horizon_days * self.steps_per_day
+        out = []
+        for i, sg in enumerate(self.signals):
+            fires = math.ceil(sg.window_days * self.steps_per_day) if sg.transform == "zscore" else 1
+            first = fires + sg.lag_days * self.steps_per_day
+            if first >= n_steps:
+                what = f"its z-score's warm-up ({fires} steps)" if sg.transform == "zscore" else "its first change"
+                out.append((i, f"{what} and lag ({sg.lag_days} days) put its first possible effect at step {first}, "
+                               f"after the last step ({n_steps - 1}): it never acts"))  # fmt: skip
+        return out
+
+    def ignored_drifts(self) -> list[tuple[int, str]]:
+        """(index, why) of each pegged asset given a drift: its log price reverts to its level, so the drift (and a
+        regime's ``drift_mult``) has no effect. Valid, so as not to refuse old files; ``scenarios validate`` notes it."""
+        return [(i, f"a peg reverts to its level and ignores drift, so drift {a.drift:g} has no effect")
+                for i, a in enumerate(self.assets) if a.process.type == "peg" and a.drift != 0.0]  # fmt: skip
 
     def default_risky_assets(self) -> list[str]:
         """Crypto assets, the default target of crashes and signals."""

@@ -419,3 +419,31 @@ def test_an_alias_inside_its_own_anchor_and_keys_named_like_shocks_are_named(tmp
     assert "assets[0].vol[0]: must be numbers, got a list or mapping that contains itself" in text, text
     for key in ("assets[0].crash", "macro.rate_hike", "shocks[0].depeg"):
         assert f"{key}: unknown key" in text, text
+
+
+def test_validate_notes_signals_that_never_act_and_drift_a_peg_ignores(tmp_path):
+    """Both valid (a sweep's --horizon-days may shorten a scenario past its signals; old files set a peg's drift),
+    and both once passed silently: a signal whose warm-up and lag outlast the horizon, a peg's drift."""
+    data = minimal_dict(horizon_days=30)
+    data["assets"][2]["drift"] = 0.05
+    data["signals"] = [{"name": "slow", "source": "dxy_index", "transform": "zscore", "threshold": 1.5,
+                        "window_days": 60, "effect": "drift", "strength": 0.01},
+                       {"name": "late", "source": "dxy_index", "transform": "change", "threshold": 0.1,
+                        "lag_days": 40, "effect": "drift", "strength": 0.01}]  # fmt: skip
+    spec = ScenarioSpec.from_dict(data)
+    assert [i for i, _ in spec.signals_that_never_act()] == [0, 1]
+    assert (
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=400, signals=data["signals"])).signals_that_never_act() == []
+    )
+    path = tmp_path / "notes.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(main, ["scenarios", "validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "note: signals[0] (slow): its z-score's warm-up (60 steps)" in res.output, res.output
+    assert "note: signals[1] (late): its first change and lag (40 days)" in res.output, res.output
+    assert (
+        "note: assets[2] (USDC): a peg reverts to its level and ignores drift, so drift 0.05 has no effect"
+        in res.output
+    )
+    with pytest.raises(ScenarioError, match=r"onchain.active_reversion: must be >= 0.001"):
+        ScenarioSpec.from_dict(minimal_dict(onchain={"active_reversion": 1e-20}))

@@ -880,10 +880,16 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     known = set(names)
 
     seen: dict[str, int] = {}
+    folded: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in seen:
             problems.append((f"assets[{i}].name", f"duplicate name {name!r} (also assets[{seen[name]}])"))
+        elif name.casefold() in folded:  # files are named by asset (fan_BTC.png): one file on a case-blind disk
+            other = folded[name.casefold()]
+            problems.append((f"assets[{i}].name", f"{name!r} differs from assets[{other}]'s {names[other]!r} only in "
+                             "case; files named by asset would collide on a case-insensitive file system"))  # fmt: skip
         seen.setdefault(name, i)
+        folded.setdefault(name.casefold(), i)
 
     if 1440 % spec.steps_per_day:
         problems.append(("steps_per_day", f"must divide 1440 (whole minutes per step), got {spec.steps_per_day}"))

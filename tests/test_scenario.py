@@ -447,3 +447,11 @@ def test_validate_notes_signals_that_never_act_and_drift_a_peg_ignores(tmp_path)
     )
     with pytest.raises(ScenarioError, match=r"onchain.active_reversion: must be >= 0.001"):
         ScenarioSpec.from_dict(minimal_dict(onchain={"active_reversion": 1e-20}))
+
+
+def test_asset_names_that_differ_only_in_case_are_refused():
+    data = minimal_dict()
+    data["assets"][1]["name"] = "btc"
+    data["correlation"] = {}
+    with pytest.raises(ScenarioError, match=r"assets\[1\].name: 'btc' differs from assets\[0\]'s 'BTC' only in case"):
+        ScenarioSpec.from_dict(data)

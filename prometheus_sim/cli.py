@@ -31,6 +31,16 @@ def resolve_scenario(name_or_path: str) -> Path:
     raise click.UsageError(f"scenario {name_or_path!r} is neither a file nor a shipped scenario; shipped: {shipped}")
 
 
+def _is_market_dir(name: str) -> bool:
+    """Whether a command argument is a saved market's folder: a folder, unless it has no manifest and is named like
+    a scenario ``resolve_scenario`` finds (``default/``, a run's output, must not hide the shipped ``default``)."""
+    path = Path(name)
+    if not path.is_dir():
+        return False
+    shipped = any((d / f"{name}.yaml").is_file() for d in (Path("scenarios"), SHIPPED_SCENARIOS))
+    return (path / "manifest.json").is_file() or not shipped
+
+
 def simulated_wiring():
     """The composition root for sweeps: strategies by registry name, the simulated venue.
 
@@ -495,7 +505,7 @@ def _market_to_check(scenario: str, seed: int | None, n_paths: int, horizon_days
     """A saved market directory (cut to the horizon) or a simulated one."""
     from prometheus_sim.market import Market
 
-    if Path(scenario).is_dir():
+    if _is_market_dir(scenario):
         try:
             saved = Market.load(scenario)
         except (OSError, ValueError) as exc:
@@ -658,7 +668,7 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
         overlap = sorted(set(seeds) & set(predictor.meta["seeds"]))
         scored, digests = {}, {}
         for item in scenarios:
-            if Path(item).is_dir():
+            if _is_market_dir(item):
                 market = Market.load(item)
                 digests[market.name] = market.digest()
             else:
@@ -852,8 +862,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
 
     if tracking_uri:  # the sweep's worker processes and the report find the registry through it
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    dirs = [s for s in scenario_files if Path(s).is_dir()]
-    files = [str(resolve_scenario(s)) for s in scenario_files if not Path(s).is_dir()]
+    dirs = [s for s in scenario_files if _is_market_dir(s)]
+    files = [str(resolve_scenario(s)) for s in scenario_files if not _is_market_dir(s)]
     if not scenario_files:
         files = sorted(str(p) for p in SHIPPED_SCENARIOS.glob("*.yaml"))
     try:

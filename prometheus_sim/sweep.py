@@ -104,24 +104,27 @@ class SavedMarket:
 Source = ScenarioSpec | SavedMarket
 
 
+MAX_SEEDS = 1_000_000  # a run of more is a typo (1000-100000000000 once built a set of 1e11 seeds: minutes, GBs)
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"1000-1199"``, ``"1,2,5-7"`` -> a sorted list of unique seeds; errors name the bad part."""
+    """``"1000-1199"``, ``"1,2,5-7"`` -> a sorted list of unique seeds; errors name the bad part.
+
+    At most ``MAX_SEEDS``, counted before any range is expanded."""
     seeds: set[int] = set()
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
         try:
-            if "-" in part:
-                lo_s, hi_s = part.split("-", 1)
-                lo, hi = int(lo_s), int(hi_s)
-                if hi < lo:
-                    raise ValueError(f"seed range {part!r} is empty (end before start)")
-                seeds.update(range(lo, hi + 1))
-            else:
-                seeds.add(int(part))
-        except ValueError as exc:
-            msg = str(exc) if "empty" in str(exc) else f"seed {part!r} is not an integer or a range like 1000-1199"
-            raise ValueError(msg) from None
+            lo, hi = (int(x) for x in part.split("-", 1)) if "-" in part else (int(part), int(part))
+        except ValueError:
+            raise ValueError(f"seed {part!r} is not an integer or a range like 1000-1199") from None
+        if hi < lo:
+            raise ValueError(f"seed range {part!r} is empty (end before start)")
+        if hi - lo + 1 + len(seeds) > MAX_SEEDS:
+            raise ValueError(f"seed range {part!r} holds {hi - lo + 1:,} seeds; at most {MAX_SEEDS:,} in all "
+                             "(a digit too many?)")  # fmt: skip
+        seeds.update(range(lo, hi + 1))
     if not seeds:
         raise ValueError(f"no seeds in {text!r}")
     bad = [s for s in seeds if not 0 <= s < 2**64]

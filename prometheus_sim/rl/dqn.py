@@ -125,7 +125,21 @@ class DQNArgs:
                              "(total_steps in whole vector steps): no gradient update would be made")  # fmt: skip
         if self.buffer_size < self.num_envs:  # one vector step's rows would overwrite each other on the wrap
             raise ValueError(f"buffer_size: {self.buffer_size} holds less than one vector step "
-                             f"(num_envs {self.num_envs})")  # fmt: skip
+                             f"(num_envs {self.num_envs}): use at most {self.buffer_size} envs")  # fmt: skip
+        for name, low, high, closed in (("lr", 0.0, 1.0, False), ("gamma", 0.0, 1.0, True), ("tau", 0.0, 1.0, False),
+                                        ("eps_start", 0.0, 1.0, True), ("eps_end", 0.0, 1.0, True)):  # fmt: skip
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (low <= value <= high if closed else low < value <= high)
+            ):
+                span = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
+                raise ValueError(f"{name}: a number in {span}, got {value!r}")
+        for name in ("batch_size", "period_days", "episode_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: an integer >= 1, got {value!r}")
         if self.learning_starts > self.buffer_size:
             raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "
                              f"(buffer_size {self.buffer_size}): no gradient update would be made")  # fmt: skip
@@ -391,6 +405,9 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
         if updates == 0:  # an untrained network must not become the latest registered policy
             raise ValueError(f"no gradient update was made in {n_iters * num_envs} env steps (replay ratio {ratio:g}, "
                              f"learning_starts {args.learning_starts}): nothing registered")  # fmt: skip
+        if not all(bool(torch.isfinite(p).all()) for p in q_params):  # nor a diverged one
+            raise ValueError(f"training diverged: the network's weights are not finite (last loss {loss.item():g}); "
+                             "nothing registered (lower lr, or check the scenario's rewards)")  # fmt: skip
         counts = action_counts.cpu().numpy()
         share = counts / counts.sum()
         meta = {

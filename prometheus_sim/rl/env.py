@@ -30,7 +30,10 @@ Spec (Gymnasium's conventions):
 * **Start**: a path of the pool, a start day after the features' warm-up, and a risk profile are
   drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``, ``start``
   a step); the portfolio opens in cash at the close of the start day (its last step when a day has
-  several: every decision then falls on a day's close, where the day's features are complete), and
+  several: every decision then falls on a day's close, where the day's features are complete), except
+  at step 0, which is the venue's whole run from the first open, as a backtest starts (so the first
+  period's reward includes day 0's own move; the parity test with ``backtest.run`` uses it, and drawn
+  starts are never 0: they come after the features' warm-up), and
   the profile's months to goal count from there (:func:`goal_dated_from`). The feature tail is that of
   the last whole day at or before the step, so a start given inside a day reads the day before.
   **End**: truncated after ``episode_days`` (never terminated: a portfolio does not end).
@@ -63,8 +66,9 @@ def _resolve(scenario: str):
     if not isinstance(scenario, (str, Path)):
         raise ValueError(f"scenario: a shipped name or a file path, got {scenario!r}")
     path = Path(scenario)
-    if not path.exists():
-        path = Path(__file__).resolve().parents[2] / "scenarios" / f"{scenario}.yaml"
+    if not path.is_file():  # a folder named like a shipped scenario (a run's output, say) does not hide it
+        shipped = Path(__file__).resolve().parents[2] / "scenarios" / f"{scenario}.yaml"
+        path = shipped if shipped.is_file() else path
     if not path.exists():
         raise ValueError(f"scenario {scenario!r} is neither a file nor a shipped scenario name")
     return load_scenario(path)
@@ -163,7 +167,11 @@ class PortfolioEnv(gym.Env):
                 spec = spec.with_horizon(horizon_days)
             market = Market.simulate(spec, seed=seed, n_paths=n_paths)
         self.market = market
-        self.costs = costs or CostModel()
+        if costs is not None and not isinstance(
+            costs, CostModel
+        ):  # a dict failed at the first step, 0 became the default
+            raise ValueError(f"costs: a CostModel (prometheus_sim.portfolio.CostModel) or None, got {costs!r}")
+        self.costs = costs if costs is not None else CostModel()
         self.period_days = int(period_days)
         self.episode_days = int(episode_days)
         spd = market.steps_per_day
@@ -203,6 +211,8 @@ class PortfolioEnv(gym.Env):
         super().reset(seed=seed)
         from adapters.sim import SimAdapter, SimConfig
 
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options: a dict with keys among {list(RESET_OPTIONS)}, or None; got {options!r}")
         options = dict(options or {})
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:

@@ -43,6 +43,7 @@ MARKET_OBS_FROM, N_MARKET_OBS = 17, 6  # the state's market part o[17:23], tabul
 AMOUNTS = np.array([1e4, 1e5, 1e6])
 PREFETCH_AHEAD = 4  # envs: 2 gave 612/466 ns an env step, 4 519/463, 8 533/562 (two runs, 4,096 envs, 1 thread)
 CACHE_LINE_BYTES = 64  # prefetch loops step one line: CACHE_LINE_BYTES // itemsize elements (8 float64, 16 float32)
+MAX_ENVS = 2**24  # 16.8 M envs: about 12 GiB of books and observations
 CHUNK_ENVS = 64  # envs a thread steps at a time; each chunk has one row of scratch (orders, pre-fill holdings, state)
 
 
@@ -350,6 +351,9 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         pool: EnvPool | None = None,
     ):
         int_arg("num_envs", num_envs, 1)
+        if num_envs > MAX_ENVS:  # 10**9 envs was a raw MemoryError from NumPy
+            raise ValueError(f"num_envs: at most {MAX_ENVS:,} (each env holds about 700 bytes of books and a 50-value "
+                             f"observation), got {num_envs:,}")  # fmt: skip
         if pool is None:
             template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
                                     episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,
@@ -494,11 +498,17 @@ class PooledVectorEnv(gym.vector.VectorEnv):
 
     def step(self, actions):
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"actions: expected {self.num_envs} integers, got shape {actions.shape}")
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(
+                f"actions: expected {self.num_envs} integers, got shape {actions.shape} of {actions.dtype}"
+            )
         outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self._bounds[:-1], self._bounds[1:], strict=True)]
         obs, rew, term, trunc = (np.concatenate([o[k] for o in outs]) for k in range(4))
         return obs, rew, term, trunc, self._merge([o[4] for o in outs])
+
+    def close_extras(self, **kwargs) -> None:
+        for part in self.parts:  # a step after close() is refused, as a single vector env refuses it
+            part.close()
 
     def _merge(self, infos: list[dict]) -> dict:
         merged: dict = {}

@@ -135,7 +135,7 @@ class TorchPortfolioVectorEnv:
         m = action == pnb.BUY_MODERATE
         # in the env's dtype from the start: torch.where of two Python numbers is torch's default float32, which
         # rounds a share like 1/6 (three non-cash assets) before any cast
-        buy[m] = self.noncash.to(self.dtype) * (pnb.BUY_CASH_SHARE / (a - 1))
+        buy[m] = self.noncash.to(self.dtype) * (pnb.BUY_CASH_SHARE / max(a - 1, 1))  # cash alone: nothing to buy
         m = action == pnb.BUY_AGGRESSIVE
         if bool(self.is_crypto.any()):
             wild = torch.where(self.is_crypto, key, -big).argmax(dim=1)

@@ -1,0 +1,93 @@
+"""Bad or odd input to the RL surface, from an adversarial review: each once hung, crashed deep inside, or passed
+silently. Each is now refused naming the field, or handled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import RiskProfile
+from prometheus_sim.rl.dqn import DQNArgs
+from prometheus_sim.rl.env import PortfolioEnv
+from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
+from prometheus_sim.scenario import ScenarioSpec, load_scenario
+from prometheus_sim.sweep import parse_seeds
+from tests.conftest import SCENARIOS, minimal_dict
+
+
+def test_a_seed_range_with_a_digit_too_many_is_refused_before_it_is_built():
+    """``1000-100000000000`` built a set of 1e11 seeds (minutes and gigabytes) before anything was checked."""
+    with pytest.raises(ValueError, match=r"seed range '1000-100000000000' holds 99,999,999,001 seeds; at most"):
+        parse_seeds("1000-100000000000")
+    assert len(parse_seeds("0-999999")) == 1_000_000
+
+
+def test_a_folder_named_like_a_shipped_scenario_does_not_hide_it(tmp_path, monkeypatch):
+    from prometheus_sim.cli import _is_market_dir
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()  # a run's output, say
+    assert not _is_market_dir("default")
+    env = PortfolioEnv(scenario="default", n_paths=1, horizon_days=400)
+    assert env.market.spec.name == "default"
+    (tmp_path / "mine").mkdir()  # a folder named like no scenario stays a (broken) saved market, named as such
+    assert _is_market_dir("mine")
+
+
+def test_the_torch_twin_steps_a_market_of_cash_alone():
+    """BUY_MODERATE split the cash share over (assets - 1) = 0 assets: a ZeroDivisionError the Numba env never hit."""
+    from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
+
+    data = minimal_dict(horizon_days=200, correlation={})
+    data["assets"] = [a for a in data["assets"] if a["name"] == "USDC"]
+    market = Market.simulate(ScenarioSpec.from_dict(data), n_paths=2)
+    vec = PortfolioVectorEnv(3, market=market, episode_days=35)
+    twin = TorchPortfolioVectorEnv(3, vec.pool, device="cpu", dtype=torch.float64)
+    vec.reset(seed=1)
+    twin.reset(seed=1)
+    actions = np.array([2, 2, 2])  # buy_moderate
+    _, r_nb, _, _, _ = vec.step(actions)
+    _, r_t, _, _ = twin.step(torch.as_tensor(actions))
+    np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
+
+
+def test_env_arguments_and_reset_options_are_checked_where_given():
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=2)
+    for bad in ({"fees_bps": 5}, 0):  # a dict failed at the first step; 0 silently became the default costs
+        with pytest.raises(ValueError, match="costs: a CostModel"):
+            PortfolioVectorEnv(2, market=market, costs=bad)
+    with pytest.raises(ValueError, match="num_envs: at most 16,777,216"):
+        PortfolioVectorEnv(10**9, market=market)
+    env = PortfolioEnv(market=market, episode_days=35)
+    with pytest.raises(ValueError, match="options: a dict"):
+        env.reset(options="abc")
+    # start 0 is the venue's whole run from the first open, as a backtest starts (the env's docstring says so); any
+    # other start opens the book in cash at that close
+    profile = RiskProfile(risk_tolerance=0.5, time_to_goal=60, investment_amount=100_000.0)
+    _, info = env.reset(options={"start": 1, "profile": profile})
+    assert info["value"] == pytest.approx(100_000.0, rel=1e-12)
+
+
+def test_a_pool_of_vector_envs_closes_its_parts_and_counts_all_envs_in_errors():
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=2)
+    pooled = PooledVectorEnv([PortfolioVectorEnv(2, market=market, episode_days=35),
+                              PortfolioVectorEnv(3, market=market, episode_days=35)])  # fmt: skip
+    pooled.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions: expected 5 integers, got shape \(5,\) of float64"):
+        pooled.step(np.zeros(5))
+    pooled.close()
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        pooled.step(np.zeros(5, dtype=np.int64))
+
+
+def test_training_settings_that_cannot_train_are_refused():
+    base = {"scenarios": ("x",), "seeds": (1,)}
+    for change, words in (({"batch_size": 0}, "batch_size: an integer >= 1"), ({"gamma": -1.0}, r"gamma: a number in \[0"),
+                          ({"tau": 5.0}, r"tau: a number in \(0, 1\]"), ({"eps_start": 3.0}, "eps_start"),
+                          ({"lr": float("nan")}, "lr: a number"), ({"lr": -1.0}, "lr: a number"),
+                          ({"period_days": 7.5}, "period_days: an integer >= 1"),
+                          ({"num_envs": 200_000, "total_steps": 400_000}, "use at most 100000 envs")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            DQNArgs(**{**base, **change})

@@ -60,6 +60,8 @@ def test_env_arguments_and_reset_options_are_checked_where_given():
             PortfolioVectorEnv(2, market=market, costs=bad)
     with pytest.raises(ValueError, match="num_envs: at most 16,777,216"):
         PortfolioVectorEnv(10**9, market=market)
+    with pytest.raises(ValueError, match=r"market: given with n_paths, seed, horizon_days, which build a market"):
+        PortfolioEnv(market=market, horizon_days=50, n_paths=0, seed=3)  # all three were ignored without a word
     env = PortfolioEnv(market=market, episode_days=35)
     with pytest.raises(ValueError, match="options: a dict"):
         env.reset(options="abc")

@@ -153,6 +153,12 @@ class PortfolioEnv(gym.Env):
         self.render_mode = None
         if market is None:
             int_arg("n_paths", n_paths, 1)
+        else:  # these build a market: with one given they were ignored without a word
+            given = {k: v for k, v in (("scenario", scenario != "default"), ("n_paths", n_paths != 16),
+                                       ("seed", seed is not None), ("horizon_days", horizon_days is not None)) if v}  # fmt: skip
+            if given:
+                raise ValueError(f"market: given with {', '.join(given)}, which build a market of their own; pass "
+                                 "either a market or those (cut a market with market.head(steps))")  # fmt: skip
         period_days = int_arg("period_days", period_days, 1)
         episode_days = int_arg("episode_days", episode_days, 1)
         if seed is not None:
@@ -167,9 +173,7 @@ class PortfolioEnv(gym.Env):
                 spec = spec.with_horizon(horizon_days)
             market = Market.simulate(spec, seed=seed, n_paths=n_paths)
         self.market = market
-        if costs is not None and not isinstance(
-            costs, CostModel
-        ):  # a dict failed at the first step, 0 became the default
+        if costs is not None and not isinstance(costs, CostModel):  # a dict failed at the first step; 0 was the default
             raise ValueError(f"costs: a CostModel (prometheus_sim.portfolio.CostModel) or None, got {costs!r}")
         self.costs = costs if costs is not None else CostModel()
         self.period_days = int(period_days)

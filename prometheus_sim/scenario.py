@@ -83,7 +83,7 @@ class _Strict(BaseModel):
                     if isinstance(bad, _SelfReference):
                         refused[name] = _Refused(where, f"must be numbers, got {bad!r}")
                         continue
-                    why = ("YAML reads yes/no/on/off/true/false as booleans" if isinstance(bad, bool)
+                    why = (YAML_BOOLEANS if isinstance(bad, bool)
                            else "a boolean is not a number" if isinstance(bad, np.bool_) else _why_text(bad))  # fmt: skip
                     refused[name] = _Refused(where, f"must be a number, got {bad!r} ({why})")
             elif _admits(field.annotation, dt.date) and (
@@ -782,6 +782,9 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
 # ---------------------------------------------------------------- error wording
 
 
+YAML_BOOLEANS = "YAML reads yes/no/on/off/true/false as booleans"
+
+
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for k, part in enumerate(loc):
@@ -814,7 +817,8 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     loc = tuple(err.get("loc", ()))
     if kind == "invalid_key" or (loc and loc[-1] == "[key]"):  # the key itself is the last part of loc
         parent = _loc_to_path(loc[:-2] if loc[-1] == "[key]" else loc[:-1])
-        return parent, f"a key must be text, got {got_s}"
+        hint = f" ({YAML_BOOLEANS}: quote it)" if isinstance(got, bool) else ""
+        return parent or "(top level)", f"a key must be text, got {got_s}{hint}"
     bounds = {
         "greater_than": (">", "gt"),
         "greater_than_equal": (">=", "ge"),
@@ -839,7 +843,8 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
         return path, f"must be a finite number, got {got_s}"
     if kind.endswith("_parsing") or kind.endswith("_type"):
         wanted = kind.split("_")[0]
-        return path, f"must be {_ARTICLE.get(wanted, wanted)}, got {got_s}"
+        hint = f" ({YAML_BOOLEANS}: quote it)" if isinstance(got, bool) and wanted == "string" else ""
+        return path, f"must be {_ARTICLE.get(wanted, wanted)}, got {got_s}{hint}"
     if kind == "too_short":
         return path, f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":

@@ -455,3 +455,14 @@ def test_asset_names_that_differ_only_in_case_are_refused():
     data["correlation"] = {}
     with pytest.raises(ScenarioError, match=r"assets\[1\].name: 'btc' differs from assets\[0\]'s 'BTC' only in case"):
         ScenarioSpec.from_dict(data)
+
+
+def test_yaml_booleans_as_keys_or_names_say_why(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text("name: yes\nhorizon_days: 30\nno: 1\nassets:\n"
+                    "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n")  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert "name: must be a string, got True (YAML reads yes/no/on/off/true/false as booleans: quote it)" in text
+    assert "(top level): a key must be text, got False (YAML reads yes/no" in text, text

@@ -49,8 +49,8 @@ demo: setup
 	  --hidden 64 --lstm-layers 1 --transformer-layers 1 --heads 4 --batch-size 64 --lr 0.003 --progress
 	@echo "== $$(date +%T) 3/8 score it out of sample (unseen seeds, later days) beside last value, drift, EWMA and the oracle"
 	$(BIN)/prometheus-sim forecast evaluate forecasting default --seeds 5000-5007 --out runs/demo/forecast
-	@echo "== $$(date +%T) 4/8 train a short Double-DQN policy on PortfolioEnv (weekly decisions, 16 envs; the checkpoint with the best Sharpe on held-out seeds 900-907 is registered)"
-	$(BIN)/prometheus-sim policy train default --seeds 0-15 --steps 20000 --num-envs 16 --select-seeds 900-907 --progress
+	@echo "== $$(date +%T) 4/8 train a short Double-DQN policy on PortfolioEnv (weekly decisions, 64 envs, one update per 64 env steps; the checkpoint with the best Sharpe on held-out seeds 900-907 is registered)"
+	$(BIN)/prometheus-sim policy train default --seeds 0-15 --steps 200000 --num-envs 64 --replay-ratio 0.015625 --select-seeds 900-907 --progress
 	@echo "== $$(date +%T) 5/8 backtest forecast and dqn beside the baselines over every shipped scenario x seeds $(SEEDS)"
 	$(BIN)/prometheus-sim backtest scenarios/*.yaml --strategy forecast,dqn,equal_weight,sixty_forty,buy_and_hold,hold \
 	  --seeds $(SEEDS) --fees-bps 10 --workers 2 --out runs/demo/backtest --progress

@@ -292,8 +292,9 @@ class OnchainSpec(_Strict):
     active_addresses: float = Field(default=900_000.0, gt=0.0, le=1.0e10)
     active_growth: float = Field(default=0.1, ge=-2.0, le=2.0, description="annual log growth of the trend")
     active_reversion: float = Field(default=20.0, ge=1.0e-3, le=10_000.0,
-                                    description="per year; below 1e-3 (a half-life of 700 years) the exact step's "
-                                    "1 - e^(-2 kappa dt) rounds to 0 and active_vol would do nothing")  # fmt: skip
+                                    description="per year; at least 1e-3 (a half-life of 700 years; slower is no "
+                                    "reversion): at 1e-20 the exact step's 1 - e^(-2 kappa dt) rounded to 0 and "
+                                    "active_vol did nothing")  # fmt: skip
     active_price_beta: float = Field(default=0.5, ge=-10.0, le=10.0)
     active_vol: float = Field(default=0.5, ge=0.0, le=5.0, description="annual")
     inflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12, description="driver-asset units")

@@ -1104,6 +1104,10 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         # has no drag; otherwise the spread grows with the square root of time
         spread_years = min(years, 1.0 / (2.0 * asset.process.peg.kappa)) if peg else years
         move = (jump_move * years if peg else per_year * years) + 6 * asset.vol * mult_v * math.sqrt(spread_years)
+        if peg:  # it reverts from its start price to 1, and its depegs push it down
+            move += abs(math.log(asset.start_price)) + sum(
+                -math.log1p(-sh.depth) for sh in spec.shocks if isinstance(sh, DepegShock) and sh.asset == asset.name
+            )
         hits = [(k, sg) for k, sg in enumerate(spec.signals) if asset.name in (sg.assets or risky)]
         drift_signals = [(k, sg) for k, sg in hits if sg.effect == "drift" and not peg]
         vol_signals = [(k, sg) for k, sg in hits if sg.effect == "vol" and sg.strength > 0.0]

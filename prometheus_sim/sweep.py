@@ -600,6 +600,14 @@ def _execute(
         for fut in as_completed(futures):
             yield fut.result()
     except BaseException:  # interrupted (SIGTERM, Ctrl-C) or a task failed: leave no worker behind
+        # A worker killed mid-read leaves the call queue's feeder thread blocked on a pipe nobody reads, and
+        # joining it hangs the shutdown (and the exit) for good, so it must not be waited for. That is said
+        # before any worker is stopped: the executor's manager thread joins the call queue as soon as it sees
+        # a worker die, and when this came after the workers were stopped, the manager could be inside that
+        # join already (a parent that ignored SIGTERM for 30 s, in 2 of 4 clean-clone test runs on 2026-12-04).
+        call_queue = getattr(pool, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
         procs = list((getattr(pool, "_processes", None) or {}).values())
         for proc in procs:
             proc.terminate()
@@ -608,11 +616,14 @@ def _execute(
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout=5)
-        # A worker killed mid-read leaves the call queue's feeder thread blocked on a pipe nobody reads;
-        # joining it would hang the shutdown (and the exit) for good, so it is not waited for.
-        call_queue = getattr(pool, "_call_queue", None)
-        if call_queue is not None:
-            call_queue.cancel_join_thread()
+        # A worker stopped while sending a result leaves the manager thread reading the rest of that message
+        # for ever (the shutdown below and the interpreter's exit both join it: a parent stuck after SIGTERM,
+        # seen in 1 of 6-10 runs of the SIGTERM test, its stack dumped by faulthandler). The workers are gone,
+        # so closing this process's end of the result pipe, the last writer, turns that read into an EOF, which
+        # the manager takes for a broken pool and stops.
+        result_queue = getattr(pool, "_result_queue", None)
+        if result_queue is not None:
+            result_queue._writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

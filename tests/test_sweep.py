@@ -288,7 +288,10 @@ def test_sigterm_leaves_no_worker_behind(tmp_path):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "prometheus_sim.cli"]
     args = ["backtest", "default", "--strategy", "equal_weight", "--seeds", "1-400", "--seeds-per-task", "1",
             "--workers", "2", "--out", str(tmp_path / "t")]  # fmt: skip
-    proc = subprocess.Popen(cmd + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    err = tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # a SIGABRT then prints every thread's stack
+    with err.open("wb") as sink:
+        proc = subprocess.Popen(cmd + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink, env=env)
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((tmp_path / "t" / "cells").glob("*.parquet")):
@@ -296,7 +299,16 @@ def test_sigterm_leaves_no_worker_behind(tmp_path):
     children = parent.children(recursive=True)
     assert len(children) >= 2 and proc.poll() is None
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) != 0
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # say where the parent is stuck, and leave nothing running for later tests
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=15)
+        for child in children:
+            if child.is_running():
+                child.kill()
+        pytest.fail("the sweep's parent did not exit within 30 s of SIGTERM; its threads:\n" + err.read_text()[-6000:])
+    assert code != 0
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, [p.cmdline()[:3] for p in alive]
 

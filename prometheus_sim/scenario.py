@@ -654,7 +654,14 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
     problems: list[tuple[str, str]] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, yaml.Mark] = {}
+        merge: yaml.Mark | None = None
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # YAML keeps the last of two, silently
+                mark = key_node.start_mark
+                if merge is not None:
+                    problems.append((path or "(top level)", f"'<<' is given twice (lines {merge.line + 1} and "
+                                     f"{mark.line + 1}); merge several in one: '<<: [*a, *b]'"))  # fmt: skip
+                merge = mark
             if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
                 problems += _node_problems(loader, value_node, path, visited)  # merged keys may be overridden
                 continue
@@ -672,6 +679,8 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
     elif isinstance(node, yaml.SequenceNode):
         for k, child in enumerate(node.value):
             problems += _node_problems(loader, child, f"{path}[{k}]", visited)
+    elif node.tag == "tag:yaml.org,2002:binary":  # bytes, which a name field would take as its text
+        problems.append((path, f"!!binary (line {node.start_mark.line + 1}) is not a scenario value: write text"))
     elif (
         node.style is None
         and node.tag in (_INT_TAG, _FLOAT_TAG)

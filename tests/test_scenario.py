@@ -466,3 +466,16 @@ def test_yaml_booleans_as_keys_or_names_say_why(tmp_path):
     text = str(err.value)
     assert "name: must be a string, got True (YAML reads yes/no/on/off/true/false as booleans: quote it)" in text
     assert "(top level): a key must be text, got False (YAML reads yes/no" in text, text
+
+
+def test_a_second_merge_key_and_binary_values_are_refused(tmp_path):
+    """YAML keeps the last of two ``<<`` keys silently, and ``!!binary`` made a name of bytes."""
+    path = tmp_path / "m.yaml"
+    path.write_text("x-c: &c {kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n"
+                    "x-d: &d {kind: crypto, start_price: 100, drift: 0.2, vol: 0.6}\n"
+                    "name: !!binary dGVzdA==\nhorizon_days: 30\nassets:\n  - <<: *c\n    <<: *d\n    name: BTC\n")  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert "assets[0]: '<<' is given twice (lines 6 and 7); merge several in one" in text, text
+    assert "name: !!binary (line 3) is not a scenario value" in text, text

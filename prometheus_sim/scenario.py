@@ -620,18 +620,10 @@ class _ScenarioLoader(yaml.SafeLoader):
             if size > MAX_EXPANDED_VALUES:
                 raise yaml.YAMLError(f"its aliases expand to {size:,} values, more than the "
                                      f"{MAX_EXPANDED_VALUES:,} a scenario may hold")  # fmt: skip
-            problems = _node_problems(self, node, "", set())
-            if problems:
-                raise _NodeProblems(problems)
+            # kept, not raised: the document is still made and validated, so a file's YAML-level problems and
+            # its field-level ones are reported together (load_scenario joins them)
+            self.node_problems = _node_problems(self, node, "", set())
         return node
-
-
-class _NodeProblems(yaml.YAMLError):
-    """Problems found in the composed document, each against the field path where it is written."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{path}: {problem}" for path, problem in problems))
-        self.problems = problems
 
 
 # Plain (unquoted) scalars that YAML 1.1 reads as a number other than the decimal one they look like: a
@@ -769,12 +761,11 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         raise ScenarioError([("", "file not found")], source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([("", f"cannot read file: {exc}")], source) from None
+    loader = _ScenarioLoader(text)
     try:
-        data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKey as exc:
-        raise ScenarioError([(exc.path, exc.problem)], source) from None
-    except _NodeProblems as exc:
-        raise ScenarioError(exc.problems, source) from None
+        data = loader.get_single_data()
+    except _DuplicateKey as exc:  # the walk of the nodes named it with its path, beside any other problem
+        raise ScenarioError(getattr(loader, "node_problems", None) or [(exc.path, exc.problem)], source) from None
     except RecursionError:
         raise ScenarioError([("", f"invalid YAML: {NESTED_TOO_DEEP}")], source) from None
     except yaml.YAMLError as exc:
@@ -782,11 +773,23 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError([("", f"invalid YAML: {where}{problem}")], source) from None
-    if data is None:
+    finally:
+        loader.dispose()
+    node_problems = getattr(loader, "node_problems", [])
+    if data is None and not node_problems:
         raise ScenarioError([("", "the file is empty")], source)
     if isinstance(data, dict):  # extension fields: a home for shared anchors, as Compose files have them
         data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
-    return ScenarioSpec.from_dict(data, source)
+    if not node_problems:
+        return ScenarioSpec.from_dict(data, source)
+    try:  # the fields' own problems too, but none about a value YAML misread (those are named already)
+        ScenarioSpec.from_dict(data, source)
+        more = []
+    except ScenarioError as exc:
+        named = [path for path, _ in node_problems]
+        more = [(path, problem) for path, problem in exc.errors
+                if not any(path == n or path.startswith((f"{n}.", f"{n}[")) for n in named)]  # fmt: skip
+    raise ScenarioError(node_problems + more, source)
 
 
 # ---------------------------------------------------------------- error wording

@@ -479,3 +479,17 @@ def test_a_second_merge_key_and_binary_values_are_refused(tmp_path):
     text = str(err.value)
     assert "assets[0]: '<<' is given twice (lines 6 and 7); merge several in one" in text, text
     assert "name: !!binary (line 3) is not a scenario value" in text, text
+
+
+def test_yaml_level_and_field_level_problems_are_reported_together(tmp_path):
+    """An octal number hid every field-level problem: fixing it showed the next (drift above its bound)."""
+    path = tmp_path / "o.yaml"
+    path.write_text("name: t\nhorizon_days: 30\nassets:\n"
+                    "  - {name: BTC, kind: crypto, start_price: 010, drift: 9, vol: 0.5}\n")  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert err.value.errors == [
+        ("assets[0].start_price", "010 (line 4) is not a decimal number: YAML reads it as 8; write numbers in decimal "
+         "digits (and quote text that looks like one)"),
+        ("assets[0].drift", "must be <= 5.0, got 9"),
+    ]  # fmt: skip

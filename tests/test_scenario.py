@@ -405,17 +405,22 @@ def test_signals_and_crashes_that_would_hold_prices_at_the_band_are_refused():
     ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, shocks=[on_peg]))
 
 
+def _problems_of(tmp_path, yaml_text: str) -> ScenarioError:
+    """The ScenarioError that loading ``yaml_text`` from a file raises (it must raise one)."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    return err.value
+
+
 def test_an_alias_inside_its_own_anchor_and_keys_named_like_shocks_are_named(tmp_path):
     """``vol: &v [*v]`` recursed without end (a RecursionError traceback, and the other files unchecked); a key
     named ``crash``, ``rate_hike``... lost its name in 'unknown key' (taken for pydantic's union tag)."""
-    path = tmp_path / "rec.yaml"
-    path.write_text("name: t\nhorizon_days: 30\nassets:\n"
-                    "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: &v [*v], crash: 1}\n"
-                    "macro: {rate_hike: 0.01}\n"
-                    "shocks:\n  - {type: crash, day: 1, size: -0.1, depeg: 0.2}\n")  # fmt: skip
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(path)
-    text = str(err.value)
+    text = str(_problems_of(tmp_path, "name: t\nhorizon_days: 30\nassets:\n"
+                            "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: &v [*v], crash: 1}\n"
+                            "macro: {rate_hike: 0.01}\n"
+                            "shocks:\n  - {type: crash, day: 1, size: -0.1, depeg: 0.2}\n"))  # fmt: skip
     assert "assets[0].vol[0]: must be numbers, got a list or mapping that contains itself" in text, text
     for key in ("assets[0].crash", "macro.rate_hike", "shocks[0].depeg"):
         assert f"{key}: unknown key" in text, text
@@ -458,37 +463,27 @@ def test_asset_names_that_differ_only_in_case_are_refused():
 
 
 def test_yaml_booleans_as_keys_or_names_say_why(tmp_path):
-    path = tmp_path / "b.yaml"
-    path.write_text("name: yes\nhorizon_days: 30\nno: 1\nassets:\n"
-                    "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n")  # fmt: skip
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(path)
-    text = str(err.value)
+    text = str(_problems_of(tmp_path, "name: yes\nhorizon_days: 30\nno: 1\nassets:\n"
+                            "  - {name: BTC, kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n"))  # fmt: skip
     assert "name: must be a string, got True (YAML reads yes/no/on/off/true/false as booleans: quote it)" in text
     assert "(top level): a key must be text, got False (YAML reads yes/no" in text, text
 
 
 def test_a_second_merge_key_and_binary_values_are_refused(tmp_path):
     """YAML keeps the last of two ``<<`` keys silently, and ``!!binary`` made a name of bytes."""
-    path = tmp_path / "m.yaml"
-    path.write_text("x-c: &c {kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n"
-                    "x-d: &d {kind: crypto, start_price: 100, drift: 0.2, vol: 0.6}\n"
-                    "name: !!binary dGVzdA==\nhorizon_days: 30\nassets:\n  - <<: *c\n    <<: *d\n    name: BTC\n")  # fmt: skip
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(path)
-    text = str(err.value)
+    text = str(_problems_of(tmp_path, "x-c: &c {kind: crypto, start_price: 100, drift: 0.1, vol: 0.5}\n"
+                            "x-d: &d {kind: crypto, start_price: 100, drift: 0.2, vol: 0.6}\n"
+                            "name: !!binary dGVzdA==\nhorizon_days: 30\nassets:\n  - <<: *c\n    <<: *d\n"
+                            "    name: BTC\n"))  # fmt: skip
     assert "assets[0]: '<<' is given twice (lines 6 and 7); merge several in one" in text, text
     assert "name: !!binary (line 3) is not a scenario value" in text, text
 
 
 def test_yaml_level_and_field_level_problems_are_reported_together(tmp_path):
     """An octal number hid every field-level problem: fixing it showed the next (drift above its bound)."""
-    path = tmp_path / "o.yaml"
-    path.write_text("name: t\nhorizon_days: 30\nassets:\n"
-                    "  - {name: BTC, kind: crypto, start_price: 010, drift: 9, vol: 0.5}\n")  # fmt: skip
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(path)
-    assert err.value.errors == [
+    err = _problems_of(tmp_path, "name: t\nhorizon_days: 30\nassets:\n"
+                       "  - {name: BTC, kind: crypto, start_price: 010, drift: 9, vol: 0.5}\n")  # fmt: skip
+    assert err.errors == [
         ("assets[0].start_price", "010 (line 4) is not a decimal number: YAML reads it as 8; write numbers in decimal "
          "digits (and quote text that looks like one)"),
         ("assets[0].drift", "must be <= 5.0, got 9"),

@@ -22,13 +22,19 @@ def resolve_scenario(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():  # a folder named like a shipped scenario (a run's --out default) does not hide it
         return path
-    for candidate in (Path("scenarios") / f"{name_or_path}.yaml", SHIPPED_SCENARIOS / f"{name_or_path}.yaml"):
-        if candidate.is_file():
-            return candidate
+    named = _named_scenario(name_or_path)
+    if named is not None:
+        return named
     if path.exists():
         return path  # a folder or other non-file: the loader names the problem with the path
     shipped = sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.yaml"))
     raise click.UsageError(f"scenario {name_or_path!r} is neither a file nor a shipped scenario; shipped: {shipped}")
+
+
+def _named_scenario(name: str) -> Path | None:
+    """The scenario file a bare name stands for (``./scenarios/NAME.yaml``, then the shipped one), or None."""
+    return next((c for c in (Path("scenarios") / f"{name}.yaml", SHIPPED_SCENARIOS / f"{name}.yaml") if c.is_file()),
+                None)  # fmt: skip
 
 
 def _is_market_dir(name: str) -> bool:
@@ -37,8 +43,7 @@ def _is_market_dir(name: str) -> bool:
     path = Path(name)
     if not path.is_dir():
         return False
-    shipped = any((d / f"{name}.yaml").is_file() for d in (Path("scenarios"), SHIPPED_SCENARIOS))
-    return (path / "manifest.json").is_file() or not shipped
+    return (path / "manifest.json").is_file() or _named_scenario(name) is None
 
 
 def simulated_wiring():

@@ -42,16 +42,47 @@ MAX_STEPS = 2_000_000
 
 
 class ScenarioError(ValueError):
-    """A scenario failed validation. ``errors`` holds ``(field_path, problem)`` pairs."""
+    """A scenario failed validation. ``errors`` holds ``(field_path, problem)`` pairs.
 
-    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
+    ``lines`` (field path -> line of the file, from :func:`load_scenario`) puts each problem's line beside it
+    in the message, the nearest written field's for a key that is missing; ``note`` ends the message."""
+
+    def __init__(
+        self,
+        errors: list[tuple[str, str]],
+        source: str | None = None,
+        lines: dict[str, int] | None = None,
+        note: str = "",
+    ):
         self.errors = list(errors)
         self.source = source
+        self.note = note
         head = f"{source}: " if source else ""
-        lines = [f"{head}{len(self.errors)} problem(s) in scenario"]
-        lines += [f"  {path}: {problem}" if path else f"  {problem}" for path, problem in self.errors]
-        super().__init__("\n".join(lines))
+        out = [f"{head}{len(self.errors)} problem(s) in scenario"]
+        for path, problem in self.errors:
+            line = _line_of(path, lines or {}) if "line " not in problem else None
+            at = f" (line {line})" if line is not None else ""
+            out.append(f"  {path}: {problem}{at}" if path else f"  {problem}{at}")
+        if note:
+            out.append(note)
+        super().__init__("\n".join(out))
 
+
+def _line_of(path: str, lines: dict[str, int]) -> int | None:
+    """The line of ``path``, or of the nearest field above it that the file writes (a missing key's mapping)."""
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return None
+
+
+# Checks between fields (correlation pairs, shocks' and signals' assets, the combined log move) need every
+# field valid first: a message listing field problems says they are still to come.
+_CROSS_FIELD_LATER = (
+    "(checks across fields, such as asset names in correlations, shocks and signals, run once these are fixed)"
+)
 
 _FIELD_MARK = "@field "  # a model-level error about one of its fields: _describe moves the name into the path
 
@@ -478,7 +509,8 @@ class ScenarioSpec(_Strict):
             spec = cls.model_validate(data)
         except ValidationError as exc:
             # dict.fromkeys: one problem once (a union field reports a refused value once per member)
-            raise ScenarioError(list(dict.fromkeys(_describe(err) for err in exc.errors())), source) from None
+            problems = list(dict.fromkeys(_describe(err) for err in exc.errors()))
+            raise ScenarioError(problems, source, note=_CROSS_FIELD_LATER) from None
         problems = _semantic_problems(spec)
         if problems:
             raise ScenarioError(problems, source)
@@ -623,6 +655,7 @@ class _ScenarioLoader(yaml.SafeLoader):
             # kept, not raised: the document is still made and validated, so a file's YAML-level problems and
             # its field-level ones are reported together (load_scenario joins them)
             self.node_problems = _node_problems(self, node, "", set())
+            self.field_lines = _field_lines(self, node, "", {}, set())
         return node
 
 
@@ -691,6 +724,35 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
             )
         )
     return problems
+
+
+def _field_lines(
+    loader: yaml.SafeLoader, node: yaml.Node, path: str, out: dict[str, int], visited: set[int]
+) -> dict[str, int]:
+    """Field path -> the line its key (or list item) starts on, in the paths validation names
+    (``assets[1].vol``), so a problem found on the made values can say where it was written. Merged
+    keys (``<<: *anchor``) take the anchor's lines unless the mapping writes the key itself."""
+    if id(node) in visited:  # a node that contains itself
+        return out
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        merged = [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]
+        for value_node in merged:  # first, so the mapping's own keys override them, as in the made mapping
+            for one in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                _field_lines(loader, one, path, out, visited)
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = loader.construct_object(key_node)
+            where = f"{path}.{key}" if path else str(key)
+            out[where] = out[f"{path}[{key!r}]"] = key_node.start_mark.line + 1  # a mapping's entry: correlation['A/B']
+            _field_lines(loader, value_node, where, out, visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, child in enumerate(node.value):
+            out[f"{path}[{k}]"] = child.start_mark.line + 1
+            _field_lines(loader, child, f"{path}[{k}]", out, visited)
+    visited.discard(id(node))  # an alias used in two places has a line in each path (its anchor's)
+    return out
 
 
 class _BadValue(yaml.YAMLError):
@@ -776,20 +838,22 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     finally:
         loader.dispose()
     node_problems = getattr(loader, "node_problems", [])
+    lines = getattr(loader, "field_lines", {})
     if data is None and not node_problems:
         raise ScenarioError([("", "the file is empty")], source)
     if isinstance(data, dict):  # extension fields: a home for shared anchors, as Compose files have them
         data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
-    if not node_problems:
-        return ScenarioSpec.from_dict(data, source)
     try:  # the fields' own problems too, but none about a value YAML misread (those are named already)
-        ScenarioSpec.from_dict(data, source)
-        more = []
+        spec = ScenarioSpec.from_dict(data, source)
+        more, note = [], ""
     except ScenarioError as exc:
         named = [path for path, _ in node_problems]
         more = [(path, problem) for path, problem in exc.errors
                 if not any(path == n or path.startswith((f"{n}.", f"{n}[")) for n in named)]  # fmt: skip
-    raise ScenarioError(node_problems + more, source)
+        note = exc.note
+    if not node_problems and not more:
+        return spec
+    raise ScenarioError(node_problems + more, source, lines, note)
 
 
 # ---------------------------------------------------------------- error wording

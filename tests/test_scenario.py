@@ -488,3 +488,32 @@ def test_yaml_level_and_field_level_problems_are_reported_together(tmp_path):
          "digits (and quote text that looks like one)"),
         ("assets[0].drift", "must be <= 5.0, got 9"),
     ]  # fmt: skip
+
+
+def test_field_problems_give_the_line_they_are_written_on(tmp_path):
+    """A field's problem said which field but not where: in a long file with anchors, ``assets[1].vol`` took a
+    search. Each problem now ends with its line (the anchor's for a merged key, the item's for a missing one),
+    and a message listing field problems says the checks across fields are still to come."""
+    text = ("name: t\nhorizon_days: 30\n"          # lines 1-2
+            "x-stable: &stable\n  kind: stable\n  vol: -3\n"          # 3-5
+            "assets:\n"          # 6
+            "  - name: BTC\n    kind: crypto\n    start_price: 100\n    vol: -1\n    drift: 0.1\n"          # 7-11
+            "  - <<: *stable\n    name: USDC\n    start_price: 1\n"          # 12-14
+            "correlation:\n  BTC/XRP: 0.5\n")  # fmt: skip
+    err = _problems_of(tmp_path, text)
+    assert err.errors == [
+        ("assets[0].vol", "must be >= 1e-06, got -1"),
+        ("assets[1].drift", "is required"),
+        ("assets[1].vol", "must be >= 1e-06, got -3"),
+    ]
+    lines = str(err).splitlines()
+    assert lines[1:] == [
+        "  assets[0].vol: must be >= 1e-06, got -1 (line 10)",
+        "  assets[1].drift: is required (line 12)",
+        "  assets[1].vol: must be >= 1e-06, got -3 (line 5)",
+        "(checks across fields, such as asset names in correlations, shocks and signals, run once these are fixed)",
+    ]
+    fixed = _problems_of(tmp_path, text.replace("vol: -1", "vol: 0.5").replace("vol: -3", "vol: 0.01")
+                         .replace("  - <<: *stable\n", "  - <<: *stable\n    drift: 0\n"))  # fmt: skip
+    assert "correlation" in str(fixed) and "XRP" in str(fixed) and "run once these are fixed" not in str(fixed)
+    assert "correlation['BTC/XRP']: unknown asset(s) ['XRP']; known: ['BTC', 'USDC'] (line 17)" in str(fixed)

@@ -344,9 +344,43 @@ def test_a_simulation_larger_than_the_memory_available_is_refused_before_any_wor
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 1, out.stderr
     assert "error: prometheus-sim simulate: 2,000,000 paths x 1,095 steps of 'default' needs" in out.stderr, out.stderr
-    assert "GiB for its outputs," in out.stderr and "GiB this machine has available" in out.stderr
+    assert "GiB for its outputs," in out.stderr and "GiB available to this process" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir()), "nothing written"
+
+
+def test_available_memory_counts_a_containers_cgroup_limit(tmp_path):
+    """MemAvailable is the machine's: under a container's memory limit a run it let through could be killed
+    part-way. The smaller of the two counts, from cgroup v2 or v1, at the group or any group above it."""
+    import prometheus_sim.memory as memory
+
+    proc, sys_cgroup = tmp_path / "proc", tmp_path / "cgroup"
+    (proc / "self").mkdir(parents=True)
+    (proc / "meminfo").write_text("MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n")
+
+    def write(folder: Path, **files: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (folder / name.replace("_", ".", 1)).write_text(text)
+
+    # v2: the group's own limit is 'max'; its parent's leaves 1 GiB - 0.25 GiB + 0.125 GiB of dropped cache
+    (proc / "self" / "cgroup").write_text("0::/kube/pod1\n")
+    write(sys_cgroup / "kube" / "pod1", memory_max="max\n", memory_current="100\n")
+    write(sys_cgroup / "kube", memory_max=f"{2**30}\n", memory_current=f"{2**28}\n",
+          memory_stat=f"anon 5\ninactive_file {2**27}\n")  # fmt: skip
+    assert memory.available_memory_bytes(proc, sys_cgroup) == 2**30 - 2**28 + 2**27
+    # no limit anywhere: MemAvailable
+    write(sys_cgroup / "kube", memory_max="max\n")
+    assert memory.available_memory_bytes(proc, sys_cgroup) == 4000000 * 1024
+    # v1 inside a namespace (the group's path is not under the mount: the mount's root is the group)
+    (proc / "self" / "cgroup").write_text("5:cpu,cpuacct:/x\n4:memory:/process_api/abc\n0::/\n")
+    write(sys_cgroup / "memory", memory_limit_in_bytes=f"{3 * 2**30}\n", memory_usage_in_bytes=f"{2**30}\n",
+          memory_stat="total_inactive_file 0\n")  # fmt: skip
+    assert memory.available_memory_bytes(proc, sys_cgroup) == 2 * 2**30
+    write(sys_cgroup / "memory", memory_limit_in_bytes="9223372036854771712\n")  # v1's "no limit"
+    assert memory.available_memory_bytes(proc, sys_cgroup) == 4000000 * 1024
+    (proc / "meminfo").unlink()
+    assert memory.available_memory_bytes(proc, sys_cgroup) is None  # neither known: nothing is refused
 
 
 @pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="reads Linux's /proc/meminfo")
@@ -360,7 +394,7 @@ def test_check_memory_compares_the_outputs_with_what_is_available(monkeypatch):
     spec = load_scenario("scenarios/default.yaml").with_overrides(horizon_days=30)
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1024)
     with pytest.raises(memory.OutputsTooLarge, match=r"^2 paths x 30 steps of 'default' needs \d+\.\d\d KiB for its "
-                       r"outputs, \d+\.\d\d KiB more than the 1\.00 KiB this machine has available"):  # fmt: skip
+                       r"outputs, \d+\.\d\d KiB more than the 1\.00 KiB available to this process"):  # fmt: skip
         Market.simulate(spec, n_paths=2)
     with pytest.raises(memory.OutputsTooLarge, match=r"^3 seeds x 30 steps"):
         Market.simulate(spec, seeds=range(3))

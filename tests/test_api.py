@@ -201,6 +201,26 @@ def test_nan_holdings_and_oversized_bodies_are_refused(server):
     OUTCOMES["input_validation"] = True
 
 
+def test_the_key_is_asked_before_the_body_and_the_body_must_be_utf8_without_repeated_keys(server):
+    """Malformed JSON without a key got a 422 (the body was parsed before the key was asked for); bytes that are
+    not UTF-8 got a bare 400 naming nothing; a key given twice kept the last value silently."""
+    url = server.url + "/v1/assess/risk"
+    json_type = {"Content-Type": "application/json"}
+    r = httpx.post(url, content=b'{"portfolio": ', headers=json_type, timeout=PATIENCE_S)
+    assert r.status_code == 401, r.text
+    keyed = {**json_type, "X-API-Key": server.keys["analyst"]}
+    r = httpx.post(url, content=b'{"portfolio": ', headers=keyed, timeout=PATIENCE_S)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid", r.text
+    r = httpx.post(url, content=b'{"portfolio": {"BTC\xff": 1}}', headers=keyed, timeout=PATIENCE_S)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"loc": ["body"], "msg": "the body must be UTF-8 JSON: byte 19 is not UTF-8",
+                                   "type": "json_invalid"}]  # fmt: skip
+    r = httpx.post(url, content=b'{"portfolio": {"BTC": 1, "BTC": 100}}', headers=keyed, timeout=PATIENCE_S)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "BTC"] and "given twice" in r.json()["detail"][0]["msg"]
+    assert httpx.post(url, content=b'{"portfolio": {"BTC": 1}}', headers=keyed, timeout=PATIENCE_S).status_code == 200
+
+
 def test_a_streamed_body_over_the_limit_gets_413_and_paths_do_not_make_metric_series(server):
     """A chunked body (no Content-Length) past the limit is a 413, as a declared one is (Starlette had turned it into
     a 400); requests to made-up paths share one metrics label, so a client cannot grow the metrics without bound;

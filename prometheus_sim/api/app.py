@@ -16,6 +16,7 @@ Request bodies and keys are never logged: the access log line is method, path, s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from prometheus_sim.api import schemas
 from prometheus_sim.api.batcher import MicroBatcher
@@ -206,11 +208,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.add_middleware(GuardMiddleware, state=state, max_body_bytes=settings.max_body_bytes)
 
     async def authorised(request: Request, x_api_key: str | None = Header(None, description="Your API key.")) -> str:
-        name = _verify(state, x_api_key)
-        request.scope["prometheus.key_name"] = name
-        if not await state.limiter.hit(state.limit, "key", name):
-            raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
+        """The key's name, once a request: the route (:class:`KeyFirstRoute`) has already asked, before the body
+        was read; this dependency is what puts the header in the OpenAPI schema."""
+        name = request.scope.get(KEY_NAME)
+        if name is None:
+            name = _verify(state, x_api_key)
+            request.scope[KEY_NAME] = name
+            if not await state.limiter.hit(state.limit, "key", name):
+                raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         return name
+
+    app.router.route_class = _key_first_route(authorised)  # the routes below; set before they are declared
 
     def need_ready() -> None:
         if not state.ready.is_set():
@@ -381,11 +389,75 @@ class GuardMiddleware:
         self.state.metrics.requests.labels(route, str(code)).inc()
         self.state.metrics.latency.labels(route).observe(elapsed)
         log.info("%s %s %d key=%s %.1f ms", scope["method"], scope["path"], code,
-                 scope.get("prometheus.key_name", "-"), 1000 * elapsed)  # fmt: skip
+                 scope.get(KEY_NAME, "-"), 1000 * elapsed)  # fmt: skip
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+KEY_NAME = "prometheus.key_name"  # the request scope's entry naming the caller's key (the access log prints it)
+
+
+def _key_first_route(authorised) -> type[APIRoute]:
+    """A route class whose POST endpoints ask for the key before the body is read, then check the body's text.
+
+    FastAPI reads and parses the JSON body before it runs an endpoint's dependencies, so a request without a
+    key got 422 for malformed JSON (telling a stranger how the body is parsed, at the cost of a parse) and a
+    key's rate limit was not counted for it. Before the body is handed on, two things JSON parsers accept
+    and this API must not: bytes that are not UTF-8 (Starlette's answer was a bare 400 naming nothing) and a
+    key given twice in one object (the last one won, silently: ``{"portfolio": {"BTC": 1, "BTC": 100}}``).
+    """
+
+    class KeyFirstRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+            if "POST" not in self.methods:
+                return handler
+
+            async def key_first(request: Request):
+                await authorised(request, request.headers.get("x-api-key"))
+                problem = _body_problem(await request.body())
+                if problem is not None:
+                    return JSONResponse({"detail": [problem]}, status_code=422)
+                return await handler(request)
+
+            return key_first
+
+    return KeyFirstRoute
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _body_problem(body: bytes) -> dict | None:
+    """A 422 detail entry for a body that is not UTF-8 or repeats a key in one object; None otherwise (malformed
+    JSON and the fields are left to FastAPI's own validation, which names them)."""
+    if not body:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {"loc": ["body"], "msg": f"the body must be UTF-8 JSON: byte {exc.start} is not UTF-8",
+                "type": "json_invalid"}  # fmt: skip
+    try:
+        json.loads(text, object_pairs_hook=_refuse_repeated_keys)
+    except _RepeatedKey as exc:
+        return {"loc": ["body", str(exc)], "msg": f"key {str(exc)!r} is given twice in one object; give it once",
+                "type": "value_error"}  # fmt: skip
+    except (ValueError, RecursionError):  # malformed: FastAPI's own error names where
+        return None
+    return None
 
 
 def _verify(state: State, key: str | None) -> str:

@@ -439,8 +439,16 @@ def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[An
     (:mod:`prometheus_sim.rl.select`) on held-out seeds, so they are scored as ``policy evaluate`` scores."""
     from prometheus_sim.backtest import DecisionClock, run
 
+    clock = DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day)
+    if next(iter(clock), None) is None:  # scored anyway, a cell would show cash's figures as the strategy's
+        spd = market.steps_per_day
+        days, first, last = market.n_steps // spd, clock.start // spd, (market.n_steps - 2) // spd
+        name = getattr(strategy, "name", type(strategy).__name__)
+        raise ValueError(f"{name} makes no decision on {market.name}'s {days} days: its first decision is on day "
+                         f"{first} (after its history warm-up) and the last decision a backtest can fill is on day "
+                         f"{last}; use a longer horizon")  # fmt: skip
     venue = adapter(market, config, config.profiles.for_seeds(market.seeds))
-    result = run(strategy, venue, DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day))
+    result = run(strategy, venue, clock)
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
 

@@ -143,6 +143,31 @@ def test_a_strategy_that_calls_sys_exit_fails_its_cells_only(tmp_path):
     assert (outcome.metrics["strategy"] == "equal_weight").sum() == 12
 
 
+class WarmsUpForAYear(BaseStrategy):
+    """Needs a year of history before its first decision (as the DQN policy needs its features' warm-up)."""
+
+    name = "slow_starter"
+    decision_every_days = 7
+    first_decision_day = 365
+
+    def decide(self, snapshot):
+        return Recommendation(Action.BUY_MODERATE)
+
+
+def test_a_strategy_that_never_decides_on_a_market_fails_its_cells(tmp_path):
+    """A horizon shorter than a strategy's warm-up gave a cell with no decision, scored silently: its Sharpe, return
+    and drawdown were cash's, reported as the strategy's."""
+    with registry.registered("slow_starter", WarmsUpForAYear):
+        outcome = run_sweep(_config(scenarios=SCEN[:1], strategies=("equal_weight", "slow_starter"),
+                                    horizon_days=200), tmp_path / "w", WIRING)  # fmt: skip
+    failures = json.loads((tmp_path / "w" / "failures.json").read_text())
+    assert failures and all(f["strategy"] == "slow_starter" for f in failures)
+    assert ("ValueError: slow_starter makes no decision on default's 200 days: its first decision is on day 371 "
+            "(after its history warm-up) and the last decision a backtest can fill is on day 198; use a longer "
+            "horizon") in {f["error"] for f in failures}  # fmt: skip
+    assert set(outcome.metrics["strategy"]) == {"equal_weight"}
+
+
 def test_scenarios_sharing_a_name_are_refused(tmp_path):
     copy = tmp_path / "copy.yaml"
     copy.write_text((SCENARIOS / "default.yaml").read_text())

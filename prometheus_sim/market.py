@@ -447,6 +447,7 @@ class Market:
                 "scenario_name": self.spec.name, "scenario_digest": self.spec.digest(),
                 "scenario": self.spec.model_dump(mode="json"), "seed": self.seed, "seeds": [int(x) for x in self.seeds],
             })  # fmt: skip
+        manifest["provenance_sha256"] = _provenance_digest(manifest)
         written = out / f".{MANIFEST}.partial"
         written.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         os.replace(written, out / MANIFEST)
@@ -459,6 +460,8 @@ class Market:
         The columns are read a row group at a time and written straight into the memory that is then
         sealed (:mod:`prometheus_sim.parquet_tables`), so loading holds about the arrays themselves.
         """
+        import pyarrow as pa
+
         from prometheus_sim.parquet_tables import read_arrays, read_block
         from prometheus_sim.sealed import Arena
 
@@ -487,8 +490,12 @@ class Market:
             ]  # fmt: skip
         # independent files into separate arrays, decoded by pyarrow and written by pwrite without the GIL
         with ThreadPoolExecutor(max_workers=min(len(reads), os.cpu_count() or 1)) as pool:
-            for done in [pool.submit(*read) for read in reads]:
-                done.result()
+            for read, done in [(read, pool.submit(*read)) for read in reads]:
+                path = read[1] if isinstance(read[1], Path) else file(read[1])
+                try:
+                    done.result()
+                except pa.ArrowException as exc:  # pyarrow's own errors name no file
+                    raise ValueError(f"{path}: cannot be read as this market's data ({exc})") from exc
         arrays = arena.seal()
         blocks = MarketBlocks(**{name: arrays[name] for name in MarketBlocks._fields})
         if spec is None:
@@ -511,10 +518,22 @@ class Market:
 
     @staticmethod
     def _check_digests(market: Market, manifest: dict, src: Path) -> None:
+        """Every array against its recorded hash, and the manifest's own description of the market (scenario,
+        seeds, path ids, calendar) against the digests recorded beside it: an edit to either is refused."""
         got = market.array_digests()
-        bad = [k for k, v in manifest["array_sha256"].items() if got.get(k) != v]
+        recorded = manifest.get("array_sha256") or {}
+        unhashed = sorted(set(got) - set(recorded))
+        if unhashed:  # an array without a hash would be taken unchecked
+            raise ValueError(f"{src}: {MANIFEST} records no hash for arrays {unhashed} (edited or truncated?)")
+        bad = [k for k, v in recorded.items() if got.get(k) != v]
         if bad:
             raise ValueError(f"{src}: arrays {bad} do not match the hashes in {MANIFEST} (file corrupted?)")
+        if not market.is_real and market.spec.digest() != manifest.get("scenario_digest"):
+            raise ValueError(f"{src}: the scenario in {MANIFEST} does not match its scenario_digest (edited?): the "
+                             "arrays were simulated from another scenario")  # fmt: skip
+        if "provenance_sha256" in manifest and _provenance_digest(manifest) != manifest["provenance_sha256"]:
+            raise ValueError(f"{src}: {MANIFEST}'s seeds, path ids, calendar or assets do not match its "
+                             "provenance_sha256 (edited?)")  # fmt: skip
 
 
 #: On-chain columns that count things: integers in frames.
@@ -540,6 +559,17 @@ def read_manifest(directory: str | Path) -> dict:
         raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{src / MANIFEST}: not valid JSON ({exc})") from None
+
+
+PROVENANCE_FIELDS = ("kind", "name", "assets", "asset_kinds", "absent", "path_ids", "calendar", "scenario_digest",
+                     "seed", "seeds", "source")  # fmt: skip
+
+
+def _provenance_digest(manifest: dict) -> str:
+    """SHA-256 of what a manifest says the market is, beyond its arrays' own hashes: which seeds and paths, which
+    days, which assets (``policy evaluate`` refuses training seeds by them). Markets saved before it have none."""
+    fields = {k: manifest.get(k) for k in PROVENANCE_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _array_digest(arr: np.ndarray) -> str:

@@ -95,6 +95,36 @@ def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
         Market.load(tmp_path / "elsewhere")
 
 
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda m: m["scenario"].update(start_date="2030-06-01"), "does not match its scenario_digest"),
+        (lambda m: m["scenario"]["assets"][0].update(vol=0.9), "does not match its scenario_digest"),
+        (lambda m: m.update(array_sha256={}), "records no hash for arrays"),
+        (lambda m: m.update(seeds=[7] * len(m["seeds"])), "do not match its provenance_sha256"),
+        (lambda m: m.update(path_ids=m["path_ids"][::-1]), "do not match its provenance_sha256"),
+    ],
+)
+def test_load_refuses_an_edited_manifest(market, tmp_path, edit, words):
+    """The arrays were checked against their hashes, but the manifest's own account of them was taken as written:
+    another start date moved the calendar, an added shock changed the truth's shock moves, an emptied hash table
+    checked nothing, and other seeds made a market claim paths it does not hold (``policy evaluate`` refuses
+    training seeds by them)."""
+    out = market.save(tmp_path / "m")
+    manifest = json.loads((out / "manifest.json").read_text())
+    edit(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=words):
+        Market.load(out)
+
+
+def test_a_truncated_file_is_named(market, tmp_path):
+    out = market.save(tmp_path / "m")
+    (out / "ohlcv.parquet").write_bytes((out / "ohlcv.parquet").read_bytes()[:-200])
+    with pytest.raises(ValueError, match=r"ohlcv\.parquet: cannot be read as this market's data \(Parquet magic"):
+        Market.load(out)
+
+
 def test_save_writes_whole_paths_a_row_group_at_a_time_and_loads_any_grouping(market, tmp_path, monkeypatch):
     """Small row groups (as a large market gets) round-trip exactly; so does a file written as one table
     (the plain way, and this package's files before 2026-12-04); the rows are those of the old writer."""

@@ -1296,6 +1296,8 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
             click.echo(f"  note: signals[{i}] ({spec.signals[i].name}): {why}")
         for i, why in spec.ignored_drifts():
             click.echo(f"  note: assets[{i}] ({spec.assets[i].name}): {why}")
+        for i, why in spec.signal_drifts_pegs_ignore():
+            click.echo(f"  note: signals[{i}] ({spec.signals[i].name}): {why}")
     if failed:
         sys.exit(EXIT_BAD_INPUT)
 

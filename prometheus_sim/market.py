@@ -50,7 +50,7 @@ class MarketTruth:
     drift: np.ndarray  # (P, T, A) expected log return of each step given the state at its start
     vol: np.ndarray  # (P, T, A) std of the diffusive log return of each step
     jumps: np.ndarray  # (P, T, A) int16 number of Merton jumps in each step
-    signal_active: np.ndarray  # (P, T, G) int8: 1 where signal g moved drift or vol
+    signal_active: np.ndarray  # (P, T, G) int8: 1 where signal g is in effect (a drift signal moves no peg)
     signal_names: tuple[str, ...]
     # (T, A) the expected log move of the close from the scenario's dated shocks (params.shock_moves)
     shock_jump: np.ndarray

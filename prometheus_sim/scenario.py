@@ -571,6 +571,21 @@ class ScenarioSpec(_Strict):
         return [(i, f"a peg reverts to its level and ignores drift, so drift {a.drift:g} has no effect")
                 for i, a in enumerate(self.assets) if a.process.type == "peg" and a.drift != 0.0]  # fmt: skip
 
+    def signal_drifts_pegs_ignore(self) -> list[tuple[int, str]]:
+        """(index, why) of each drift signal aimed at a pegged asset: a peg's log price reverts to its level and
+        ignores drift, a signal's as well as its own, so the signal moves it not at all (while ``truth.signal_active``
+        still marks the signal in effect). Valid; ``scenarios validate`` notes it (use ``effect: vol`` on a peg)."""
+        pegged = {a.name for a in self.assets if a.process.type == "peg"}
+        out = []
+        for i, sg in enumerate(self.signals):
+            targets = sg.assets if sg.assets is not None else self.default_risky_assets()
+            hit = [name for name in targets if name in pegged]
+            if sg.effect == "drift" and hit:
+                whole = " (every asset it targets: it moves nothing)" if len(hit) == len(targets) else ""
+                out.append((i, f"a drift signal does not move pegged {', '.join(hit)}{whole}: a peg reverts to its "
+                               "level and ignores drift"))  # fmt: skip
+        return out
+
     def default_risky_assets(self) -> list[str]:
         """Crypto assets, the default target of crashes and signals."""
         return [a.name for a in self.assets if a.kind == "crypto"]

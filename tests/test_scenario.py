@@ -454,6 +454,30 @@ def test_validate_notes_signals_that_never_act_and_drift_a_peg_ignores(tmp_path)
         ScenarioSpec.from_dict(minimal_dict(onchain={"active_reversion": 1e-20}))
 
 
+def test_validate_notes_a_drift_signal_aimed_at_a_peg(tmp_path):
+    """A drift signal on USDC validated without a word and did nothing, while the truth marked it in effect on 61 %
+    of steps (found by a review): a peg ignores drift, a signal's too."""
+    data = minimal_dict(horizon_days=400)
+    data["signals"] = [{"name": "on_peg", "source": "dxy_index", "transform": "change", "threshold": 0.001,
+                        "effect": "drift", "strength": -0.01, "assets": ["USDC"]},
+                       {"name": "mixed", "source": "dxy_index", "transform": "change", "threshold": 0.001,
+                        "effect": "drift", "strength": -0.01, "assets": ["BTC", "USDC"]},
+                       {"name": "vol_on_peg", "source": "dxy_index", "transform": "change", "threshold": 0.001,
+                        "effect": "vol", "strength": 0.5, "assets": ["USDC"]},
+                       {"name": "crypto", "source": "dxy_index", "transform": "change", "threshold": 0.001,
+                        "effect": "drift", "strength": -0.01}]  # fmt: skip
+    spec = ScenarioSpec.from_dict(data)
+    assert spec.signal_drifts_pegs_ignore() == [
+        (0, "a drift signal does not move pegged USDC (every asset it targets: it moves nothing): a peg reverts to "
+            "its level and ignores drift"),
+        (1, "a drift signal does not move pegged USDC: a peg reverts to its level and ignores drift"),
+    ]  # fmt: skip
+    path = tmp_path / "peg_signal.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(main, ["scenarios", "validate", str(path)])
+    assert res.exit_code == 0 and "note: signals[0] (on_peg): a drift signal does not move pegged USDC" in res.output
+
+
 def test_asset_names_that_differ_only_in_case_are_refused():
     data = minimal_dict()
     data["assets"][1]["name"] = "btc"

@@ -428,10 +428,11 @@ ShockSpec = Annotated[CrashShock | WhaleDumpShock | RateHikeShock | DepegShock, 
 class SignalSpec(_Strict):
     """A lead-lag link from an on-chain or macro series at t to returns over t+lag..t+lag+duration-1.
 
-    The source *fires* at t when its transform crosses ``threshold`` (``zscore``: the value
-    against its trailing EWMA mean and std, which use data before t only; ``change``: the
-    value minus the previous step's). A negative threshold fires on moves below it. While a
-    firing is in effect, ``effect: drift`` adds ``strength`` to the daily expected log return
+    The source is observed once a day, at the day's last step, and *fires* on day d when its transform
+    crosses ``threshold`` (``zscore``: the value against its trailing EWMA mean and std over
+    ``window_days`` days, which use days before d only; ``change``: the value minus the previous day's).
+    A negative threshold fires on moves below it. A firing acts on every step of days d + ``lag_days`` to
+    d + ``lag_days`` + ``duration_days`` - 1. While a firing is in effect, ``effect: drift`` adds ``strength`` to the daily expected log return
     of the target assets, ``effect: vol`` multiplies their volatility by ``1 + strength``.
     Strength 0 means no link.
     """
@@ -550,17 +551,18 @@ class ScenarioSpec(_Strict):
         return 0
 
     def signals_that_never_act(self) -> list[tuple[int, str]]:
-        """(index, why) of each signal whose first possible effect comes after the scenario's last step: a
-        z-score fires once its warm-up (``ceil(window_days x steps_per_day)`` steps) has passed, a change from
-        the second step, and either acts ``lag_days`` later. Valid (a sweep's ``--horizon-days`` may shorten
-        a scenario past its signals), so ``scenarios validate`` notes it rather than refusing."""
-        n_steps = self.horizon_days * self.steps_per_day
+        """(index, why) of each signal whose first possible effect comes after the scenario's last step: a signal
+        observes its source once a day; a z-score fires once its warm-up (``ceil(window_days)`` days) has passed,
+        a change from the second day, and either acts from the first step ``lag_days`` later. Valid (a sweep's
+        ``--horizon-days`` may shorten a scenario past its signals), so ``scenarios validate`` notes it."""
+        spd = self.steps_per_day
+        n_steps = self.horizon_days * spd
         out = []
         for i, sg in enumerate(self.signals):
-            fires = math.ceil(sg.window_days * self.steps_per_day) if sg.transform == "zscore" else 1
-            first = fires + sg.lag_days * self.steps_per_day
+            fires = math.ceil(sg.window_days) if sg.transform == "zscore" else 1  # the first day it may fire
+            first = (fires + sg.lag_days) * spd
             if first >= n_steps:
-                what = f"its z-score's warm-up ({fires} steps)" if sg.transform == "zscore" else "its first change"
+                what = f"its z-score's warm-up ({fires} days)" if sg.transform == "zscore" else "its first change"
                 out.append((i, f"{what} and lag ({sg.lag_days} days) put its first possible effect at step {first}, "
                                f"after the last step ({n_steps - 1}): it never acts"))  # fmt: skip
         return out
@@ -1037,11 +1039,10 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
                 problems.append((f"{where}.assets[{j}]", f"unknown asset {asset!r}; known: {names}"))
         if signal.assets is not None:
             problems += _target_list_problems(f"{where}.assets", signal.assets)
-        span = signal.window_days * spec.steps_per_day
-        if signal.transform == "zscore" and span <= 1.0:
-            problems.append((f"{where}.window_days", f"window_days x steps_per_day (the EWMA's span in steps) must be "
-                             f"> 1, got {span:g}: a span of one step or less weighs only the newest value, so the "
-                             "std is 0 and the z-score never fires"))  # fmt: skip
+        if signal.transform == "zscore" and signal.window_days <= 1.0:
+            problems.append((f"{where}.window_days", f"must be > 1 for a z-score (its EWMA's span in days: a signal "
+                             f"observes its source once a day), got {signal.window_days:g}: a span of one day or "
+                             "less weighs only the newest value, so the std is 0 and the z-score never fires"))  # fmt: skip
         if signal.assets is None and not spec.default_risky_assets():
             problems.append((f"{where}.assets", "no crypto asset to default to; list the assets"))
     sig_names = [s.name for s in spec.signals]

@@ -96,7 +96,7 @@ def valid_specs(draw):
                 "source": draw(st.sampled_from(["exchange_inflow", "whale_transactions", "fed_rate", "dxy_index"])),
                 "transform": draw(st.sampled_from(["zscore", "change"])),
                 "threshold": draw(st.sampled_from([-2.0, 1.5, 0.001])),
-                # above 1 day: a z-score needs an EWMA span of more than one step (window_days x steps_per_day)
+                # above 1 day: a z-score needs an EWMA span of more than one observation (one a day)
                 "window_days": draw(st.floats(1, 30, exclude_min=True)),
                 "lag_days": draw(st.integers(1, 5)),
                 "duration_days": draw(st.integers(1, 10)),

@@ -328,13 +328,14 @@ def test_the_second_reviews_validation_holes_are_refused_by_field():
     problems = dict(_problems(data))
     assert problems["shocks[0].assets[2]"] == "'BTC' is listed twice (also [0]): its effect would apply twice"
     assert problems["shocks[1].assets"].startswith("an empty list targets no asset")
-    assert problems["signals[0].window_days"].startswith("window_days x steps_per_day (the EWMA's span in steps) "
-                                                          "must be > 1, got 1")  # fmt: skip
+    assert problems["signals[0].window_days"].startswith("must be > 1 for a z-score (its EWMA's span in days: a "
+                                                          "signal observes its source once a day), got 1")  # fmt: skip
     assert problems["signals[1].assets[1]"].startswith("'ETH' is listed twice")
     assert len(problems) == 4
-    # a span above one step is fine, at 1 step a day or 4
+    # a span above one day is fine; below, at any steps a day, it is not (the source is observed once a day)
     ScenarioSpec.from_dict(minimal_dict(signals=[{**signal, "window_days": 1.5}]))
-    ScenarioSpec.from_dict(minimal_dict(steps_per_day=4, signals=[{**signal, "window_days": 0.5}]))
+    with pytest.raises(ScenarioError, match=r"signals\[0\]\.window_days: must be > 1 for a z-score"):
+        ScenarioSpec.from_dict(minimal_dict(steps_per_day=4, signals=[{**signal, "window_days": 0.5}]))
 
 
 def test_numbers_yaml_1_1_misreads_are_refused_where_they_are_written(tmp_path):
@@ -444,7 +445,7 @@ def test_validate_notes_signals_that_never_act_and_drift_a_peg_ignores(tmp_path)
     path.write_text(yaml.safe_dump(data))
     res = CliRunner().invoke(main, ["scenarios", "validate", str(path)])
     assert res.exit_code == 0, res.output
-    assert "note: signals[0] (slow): its z-score's warm-up (60 steps)" in res.output, res.output
+    assert "note: signals[0] (slow): its z-score's warm-up (60 days)" in res.output, res.output
     assert "note: signals[1] (late): its first change and lag (40 days)" in res.output, res.output
     assert (
         "note: assets[2] (USDC): a peg reverts to its level and ignores drift, so drift 0.05 has no effect"

@@ -34,9 +34,10 @@ def _spec(strength: float, effect: str = "drift", source: str = "exchange_inflow
 
 
 def _reference_firing(values: np.ndarray, spec: ScenarioSpec) -> np.ndarray:
-    """Slow, obvious re-implementation of when a signal fires, from the observable series alone."""
+    """Slow, obvious re-implementation of when a signal fires, from the observable series alone: ``values`` is the
+    source at each day's last step (a signal observes once a day), the result one flag a day."""
     sig = spec.signals[0]
-    window = sig.window_days * spec.steps_per_day
+    window = sig.window_days
     alpha = 2.0 / (window + 1.0)
     fired = np.zeros(values.shape, dtype=bool)
     for p in range(values.shape[0]):
@@ -68,24 +69,41 @@ def _windows(fired: np.ndarray, lag: int, duration: int) -> np.ndarray:
 
 
 def _source(market: Market, name: str) -> np.ndarray:
+    """The source at each day's last step (what a signal observes)."""
     frame_cols = {"exchange_inflow": (market.onchain, 2), "whale_transactions": (market.onchain, 0),
                   "fed_rate": (market.macro, 1)}  # fmt: skip
     arr, col = frame_cols[name]
-    return arr[:, :, col]
+    spd = market.steps_per_day
+    return arr[:, spd - 1 :: spd, col]
 
 
+@pytest.mark.parametrize("steps_per_day", [1, 4])
 @pytest.mark.parametrize(
     ("source", "overrides"),
     [("exchange_inflow", {}), ("fed_rate", {"transform": "change", "threshold": 0.004, "duration_days": 10})],
 )
-def test_effect_windows_follow_the_observable_source_exactly(source, overrides):
-    spec = _spec(-0.01, source=source, **overrides)
+def test_effect_windows_follow_the_observable_source_exactly(source, overrides, steps_per_day):
+    """A firing on day d acts on every step of days d + lag .. d + lag + duration - 1, at any steps a day."""
+    spec = _spec(-0.01, source=source, **overrides).with_overrides(steps_per_day=steps_per_day)
     market = Market.simulate(spec, n_paths=40)
     fired = _reference_firing(_source(market, source), spec)
     sig = spec.signals[0]
-    expected = _windows(fired, sig.lag_days, sig.duration_days)
+    expected = np.repeat(_windows(fired, sig.lag_days, sig.duration_days), steps_per_day, axis=1)
     assert expected.any()
     np.testing.assert_array_equal(market.truth.signal_active[:, :, 0].astype(bool), expected)
+
+
+def test_a_signal_acts_as_often_at_any_steps_per_day():
+    """Tested at every step, a signal fired up to steps_per_day times as often: at 24 steps a day default's
+    inflow signal was in effect on 57 % of steps against 9 % at one, and BTC's expected return a year turned from
+    +0.16 to -0.59 (found by a review). Observed once a day, it acts on about the same share at any clock."""
+    from prometheus_sim.scenario import load_scenario
+
+    spec = load_scenario("scenarios/default.yaml").with_overrides(horizon_days=365)
+    share = {spd: Market.simulate(spec.with_overrides(steps_per_day=spd), n_paths=24).truth.signal_active.mean()
+             for spd in (1, 24)}  # fmt: skip
+    assert share[1] > 0.02
+    assert share[24] == pytest.approx(share[1], rel=0.35), share
 
 
 @pytest.mark.parametrize("strength", [-0.01, 0.0, 0.006])

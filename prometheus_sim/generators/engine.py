@@ -303,8 +303,9 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
         macro[i, t, mc.C_RATE] = rate
         macro[i, t, mc.C_DXY] = exp_nb(log_dxy)
 
-        # --- signals observe step t and schedule effects from t+lag on
-        signals_observe_nb(signal_p, onchain, macro, i, t, slot, aux, ring, sig_state)
+        # --- signals observe each day's last step and schedule their effects from the start of day + lag on
+        if spd == 1 or t % spd == spd - 1:
+            signals_observe_nb(signal_p, onchain, macro, i, t, slot, aux, ring, sig_state)
         slot = slot + 1 if slot + 1 < ring.shape[1] else 0
 
         # --- the chunk's bars: log prices to prices, in one vectorised pass

@@ -239,13 +239,15 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
     signal_mask = np.zeros((n_sig, n_assets), dtype=np.int8)
     ring_size = 1
     for g, s in enumerate(spec.signals):
-        window_steps = s.window_days * spd
+        # a signal observes its source once a day, at the day's last step (so its z-score's EWMA and its firings
+        # are per day at any steps_per_day: tested every step, it fired up to steps_per_day times as often), and
+        # a firing on day d acts on every step of days d + lag .. d + lag + duration - 1
         signal_p[g, sg.S_SOURCE] = SIGNAL_SOURCES.index(s.source)
         signal_p[g, sg.S_TRANSFORM] = sg.TRANSFORM_ZSCORE if s.transform == "zscore" else sg.TRANSFORM_CHANGE
         signal_p[g, sg.S_THRESHOLD] = s.threshold
-        signal_p[g, sg.S_ALPHA] = 2.0 / (window_steps + 1.0)
-        signal_p[g, sg.S_WARMUP] = math.ceil(window_steps)
-        signal_p[g, sg.S_LAG] = s.lag_days * spd
+        signal_p[g, sg.S_ALPHA] = 2.0 / (s.window_days + 1.0)
+        signal_p[g, sg.S_WARMUP] = math.ceil(s.window_days)
+        signal_p[g, sg.S_LAG] = s.lag_days * spd - (spd - 1)  # from the day's last step to day + lag's first
         signal_p[g, sg.S_DURATION] = s.duration_days * spd
         signal_p[g, sg.S_EFFECT] = sg.EFFECT_DRIFT if s.effect == "drift" else sg.EFFECT_VOL
         signal_p[g, sg.S_STRENGTH] = s.strength

@@ -55,15 +55,20 @@ class DecisionClock:
         return self.n_steps - 1
 
     @classmethod
-    def for_strategy(cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1) -> DecisionClock:
+    def for_strategy(
+        cls, strategy: Strategy, n_steps: int, steps_per_day: int = 1, not_before_day: int = 0
+    ) -> DecisionClock:
         """Every ``decision_every_days`` days at a day's close (its last step when a day has several), from the
         first day's: where a day's bar, and the features of whole days, are complete, as in the RL env.
 
         A strategy with ``first_decision_day`` (days of history it needs, e.g. the DQN policy's feature
         warm-up) first decides at the first day of that same grid at or after it: before it, no decision is
-        made, so none is counted as the strategy's (a policy's action shares were a sixth warm-up holds)."""
+        made, so none is counted as the strategy's (a policy's action shares were a sixth warm-up holds).
+
+        ``not_before_day`` holds every strategy of a comparison to one first decision day (``policy evaluate``:
+        the policy's), its own grid then running from there, so all are scored on the same days in the market."""
         every = getattr(strategy, "decision_every_days", 1)
-        first_day = first_grid_day(getattr(strategy, "first_decision_day", 0), every)
+        first_day = max(first_grid_day(getattr(strategy, "first_decision_day", 0), every), not_before_day)
         return cls(n_steps=n_steps, every=None if every is None else every * steps_per_day,
                    start=first_day * steps_per_day + steps_per_day - 1)  # fmt: skip
 

@@ -902,8 +902,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         dqn_params = (("model", f"{name}@{version}"),) + ((("allow_other_assets", True),) if allow_other_assets else ())
         strategies = (StrategySpec("dqn", dqn_params), *map(StrategySpec.of,
                       ("hold", "buy_and_hold", "equal_weight", "sixty_forty")))  # fmt: skip
+        # every strategy first decides on the policy's first decision day (after its features' warm-up): the
+        # baselines used to trade from day 0, scored on weeks the policy must sit out in cash
         config = SweepConfig(scenarios=(*files, *(r["path"] for r in real)), seeds=tuple(seeds), strategies=strategies,
-                             costs=costs, horizon_days=horizon_days)  # fmt: skip
+                             costs=costs, horizon_days=horizon_days, first_decision_day=decides)  # fmt: skip
         outcome = run_sweep(config, out_dir, simulated_wiring(), workers=workers)
     except (RegistryError, RealDataError, ValueError, KeyError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
@@ -913,7 +915,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         "trained_on": {"scenarios": trained_scenarios, "seeds": _seed_span(meta.get("seeds", []))},
         "seeds": _seed_span(seeds) if files else None, "fees_bps": [c.fees_bps for c in costs], "real": real,
         "is_training_scenario": _training_sources(meta, config, real),
-        "selected_on": _selected_on(meta),
+        "selected_on": _selected_on(meta), "first_decision_day": config.first_decision_day,
     }  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
@@ -936,6 +938,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     for r in real:
         click.echo(f"{r['kind']} market {r['name']}: {r['window'][0]}..{r['window'][1]} ({r['days']} days): "
                    f"{r['basis']}")  # fmt: skip
+    click.echo(f"every strategy first decides on day {config.first_decision_day} of each market (the policy's first "
+               "decision, after its features' warm-up), so all are scored on the same days")  # fmt: skip
     policy_rows = m[m["strategy"].str.startswith("dqn")]
     share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
     click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
@@ -1067,6 +1071,14 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                 sources.append((_market_from(market, real_from, meta), out_dir / "markets" / market.name, real_from))
     except OSError as exc:
         raise ValueError(f"real data: {exc}") from None
+    need, decides = _policy_min_days(meta)
+    for market, path, _ in sources:  # a saved market given whole: found short only by its failed cell, after the run
+        days = min(market.n_steps, (horizon_days or market.n_steps) * market.steps_per_day) // market.steps_per_day
+        if days < need:
+            raise ValueError(f"{path}: market {market.name!r} has {days} days" + (" (--horizon-days)" if horizon_days
+                             and horizon_days * market.steps_per_day < market.n_steps else "") + f", fewer than "
+                             f"{need}: the policy's first decision is on day {decides} (after the features' warm-up), "
+                             "and a decision period more is the least that scores one")  # fmt: skip
     to_save = [(market, path) for market, path, _ in sources if path.parent == out_dir / "markets"]
     for market, path in to_save:  # every check first: a refused run changes nothing on disk
         _refuse_another_market(path, market)

@@ -194,6 +194,9 @@ class SweepConfig:
     seeds_per_task: int = 25
     plot_seeds: int = 50
     horizon_days: int | None = None  # override every scenario's horizon (shocks after it are dropped)
+    # no strategy decides before this day (policy evaluate: the policy's first decision day, after its features'
+    # warm-up, so the baselines are not scored on weeks the policy must sit out in cash)
+    first_decision_day: int = 0
     specs: dict[str, Source] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -211,6 +214,12 @@ class SweepConfig:
                 raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
         if not isinstance(self.plot_seeds, int) or self.plot_seeds < 0:
             raise ValueError(f"plot_seeds: must be an integer >= 0, got {self.plot_seeds!r}")
+        if (
+            isinstance(self.first_decision_day, bool)
+            or not isinstance(self.first_decision_day, int)
+            or (self.first_decision_day < 0)
+        ):
+            raise ValueError(f"first_decision_day: must be an integer >= 0, got {self.first_decision_day!r}")
         if not self.seeds:
             raise ValueError("seeds: at least one seed")
         if not self.strategies:
@@ -281,6 +290,8 @@ class SweepConfig:
         """
         d = asdict(self)
         d.pop("specs")
+        if not d["first_decision_day"]:  # a sweep written before the field existed resumes under its own key
+            d.pop("first_decision_day")
         d["scenarios"] = {name: spec.digest() for name, spec in self.specs.items()}
         d["strategies"] = [wiring.describe(spec) for spec in self.strategies]
         d["package_version"] = __version__
@@ -439,7 +450,7 @@ def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[An
     (:mod:`prometheus_sim.rl.select`) on held-out seeds, so they are scored as ``policy evaluate`` scores."""
     from prometheus_sim.backtest import DecisionClock, run
 
-    clock = DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day)
+    clock = DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day, config.first_decision_day)
     if next(iter(clock), None) is None:  # scored anyway, a cell would show cash's figures as the strategy's
         spd = market.steps_per_day
         days, first, last = market.n_steps // spd, clock.start // spd, (market.n_steps - 2) // spd

@@ -241,6 +241,22 @@ def test_clock_decides_before_the_last_step():
     assert list(DecisionClock(1, every=1)) == []
 
 
+def test_a_clock_can_hold_every_strategy_to_one_first_decision_day():
+    """policy evaluate's baselines first decide when the policy does (day 35), each on its own grid from there."""
+
+    class Monthly:
+        decision_every_days = 30
+
+    class WarmedUpWeekly:
+        decision_every_days = 7
+        first_decision_day = 33
+
+    assert list(DecisionClock.for_strategy(Monthly(), 100))[:2] == [0, 30]
+    assert list(DecisionClock.for_strategy(Monthly(), 100, not_before_day=35)) == [35, 65, 95]
+    assert list(DecisionClock.for_strategy(WarmedUpWeekly(), 50, not_before_day=35)) == [35, 42]
+    assert list(DecisionClock.for_strategy(Monthly(), 800, steps_per_day=4, not_before_day=35))[:2] == [143, 263]
+
+
 def test_run_accepts_any_clock(market):
     adapter = SimAdapter(market)
     result = run(EqualWeightRebalance(), adapter, [0, 7, 50])

@@ -278,6 +278,10 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     import json
     from pathlib import Path
 
+    import pandas as pd
+
+    from prometheus_sim.real import SHIPPED_DATA
+
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
     # tiny_dqn trained on default's seeds 0-3: path 0 of seed 2 is a training path, path 1 of it and seed 50 are not
@@ -317,10 +321,24 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert "all before these: out of time" in res.output and "NOT out of time" not in res.output
     assert "1 scenarios x 1 unseen seeds, 1 real market(s) (mean" in res.output
     assert "(one path: no interval over paths)" in res.output and "nan" not in res.output  # one seed, one real path
+    # the baselines first decide when the policy does: on the cut market they traded from day 0 while the policy
+    # sat 35 days in cash, and a Sharpe of the cash weeks was set beside theirs
+    assert "every strategy first decides on day 35 of each market" in res.output
+    assert json.loads(Path("d/policy_eval.json").read_text())["first_decision_day"] == 35
+    equity = pd.read_parquet("d/equity/real__equal_weight.parquet")
+    # in cash (a stablecoin: it moves a little) through day 35's close; the first fill is at day 36's open
+    assert (equity.iloc[:36] - 1.0).abs().max().max() < 1e-3 < (equity.iloc[36:] - 1.0).abs().max().max()
     saved = Path("d/markets/real/manifest.json").read_bytes()
     res = runner.invoke(main, [*d, "--real-from", "2023-11-01"])
     assert res.exit_code == 2 and "holds another market" in res.output, res.output
     assert Path("d/markets/real/manifest.json").read_bytes() == saved  # a refused run leaves the saved market
+
+    # a saved market too short for the policy is refused up front (it was found by its failed cell, after the run)
+    assert runner.invoke(main, ["market", "import", *map(str, sorted(SHIPPED_DATA.glob("*.csv"))), "--from",
+                                "2024-01-10", "--name", "short", "--out", "short"]).exit_code == 0  # fmt: skip
+    res = runner.invoke(main, ["policy", "evaluate", "short", "--workers", "1", "--out", "f"])
+    assert res.exit_code == 2 and "short: market 'short' has 35 days, fewer than 42" in res.output, res.output
+    assert not Path("f").exists()
 
     # costs that would print alike, and a bad fee, are refused before anything is written
     for fees, words in (("10,10.000001", "both print as [fees 10 bps"), ("-5", "--fees-bps -5: fees_bps")):

@@ -354,7 +354,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
                        "collapsed": bool(mean.max() > COLLAPSE_SHARE)})  # fmt: skip
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
-        "selected_on": context.get("selected_on"),
+        "selected_on": context.get("selected_on"), "first_decision_day": context.get("first_decision_day"),
         "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
         "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
         "findings": findings, "cost_sweep": cost_rows, "actions": shares,
@@ -856,6 +856,9 @@ def policy_blocks(data: dict) -> list[Block]:
         + (f", trained on {', '.join(trained.get('scenarios', []))} seeds {trained.get('seeds')}" if trained else "")
         + chosen
         + (f"; evaluated on unseen seeds {pe['seeds']}" if pe.get("seeds") else "")
+        + (f"; every strategy first decides on day {pe['first_decision_day']} of each market (the policy's first "
+           "decision, after its features' warm-up), so all are scored on the same days" if pe.get("first_decision_day")
+           else "")
         + f". Sharpe{at}: mean [95 % interval] over seeds for a simulated scenario. The paired difference is the "
         "mean over common seeds of (policy - baseline), with its interval. " + VERDICT_RULE
     )  # fmt: skip

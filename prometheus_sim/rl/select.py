@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from prometheus_sim.backtest import first_grid_day
 from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, metric_interval, path_metrics
 from prometheus_sim.portfolio import CostModel
 from prometheus_sim.strategy_spec import StrategySpec
@@ -126,8 +127,10 @@ def select_checkpoint(
     started = time.perf_counter()
     if not networks:
         raise ValueError("checkpoints: at least one to choose from (checkpoints >= 1)")
+    first = wiring.policy(networks[0][1])  # the reference first decides when the policy does (as policy evaluate)
+    first_day = first_grid_day(getattr(first, "first_decision_day", 0), getattr(first, "decision_every_days", 1))
     config = SweepConfig(scenarios=scenarios, seeds=seeds, strategies=(StrategySpec.of("dqn"),),
-                         costs=costs or CostModel(), horizon_days=horizon_days)  # fmt: skip
+                         costs=costs or CostModel(), horizon_days=horizon_days, first_decision_day=first_day)  # fmt: skip
     markets = [Market.simulate(spec, seeds=seeds) for spec in config.load_scenarios().values()]
 
     def sharpes(strategy) -> tuple[np.ndarray, np.ndarray]:

@@ -121,7 +121,7 @@ def import_market(
     last = min(last, hi) if hi is not None else last
     if last - first < pd.Timedelta(days=1):
         spans = {a: f"{f.index[0].date()}..{f.index[-1].date()}" for a, f in bars.items()}
-        raise RealDataError(f"the files share fewer than 2 days in the window {start}..{end}: {spans}")
+        raise RealDataError(f"the files share fewer than 2 days in the window {start or ''}..{end or ''}: {spans}")
     calendar = pd.date_range(first, last, freq="D")
     n_steps = len(calendar)
 

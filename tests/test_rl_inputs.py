@@ -90,6 +90,8 @@ def test_training_settings_that_cannot_train_are_refused():
                           ({"tau": 5.0}, r"tau: a number in \(0, 1\]"), ({"eps_start": 3.0}, "eps_start"),
                           ({"lr": float("nan")}, "lr: a number"), ({"lr": -1.0}, "lr: a number"),
                           ({"period_days": 7.5}, "period_days: an integer >= 1"),
-                          ({"num_envs": 200_000, "total_steps": 400_000}, "use at most 100000 envs")):  # fmt: skip
+                          ({"num_envs": 200_000, "total_steps": 400_000}, "use at most 100000 envs"),
+                          ({"scenarios": (str(SCENARIOS / "default.yaml"), "scenarios/../scenarios/default.yaml")},
+                           "name one scenario more than once")):  # fmt: skip
         with pytest.raises(ValueError, match=words):
             DQNArgs(**{**base, **change})

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,6 +112,10 @@ class DQNArgs:
     """TEST ONLY: the env appends the next period's returns (the learning-loop sanity check)"""
 
     def __post_init__(self) -> None:
+        resolved = [str(Path(s).resolve()) if Path(s).exists() else s for s in self.scenarios]
+        twice = sorted({s for s, r in zip(self.scenarios, resolved, strict=True) if resolved.count(r) > 1})
+        if twice:  # trained twice as often, silently (a run named default+default)
+            raise ValueError(f"scenarios: {twice} name one scenario more than once; give each once")
         if self.num_envs < 1:
             raise ValueError(f"num_envs: must be >= 1, got {self.num_envs}")
         if self.total_steps < self.num_envs:

@@ -274,14 +274,16 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
     The same model as the kernel's price part, as a user would write it by hand: a per-path
     Markov regime that moves once a day and scales drift and vol by each asset's exposure; dated
     shocks (jumps, vol multipliers, peg overrides) with the kernel's clamps (vol multiplier, step
-    sd, log-price band); Cholesky-correlated normals per sub-step; GARCH(1,1) fed by the step's
-    whole surprise (jumps and shocks too) in base-variance units; market-wide Merton jumps (one
+    sd, log-price band); Cholesky-correlated normals per sub-step; GARCH(1,1) fed by the day's
+    whole surprise (jumps and shocks too) in base-variance units, once a day; market-wide Merton jumps (one
     arrival uniform per step for every asset, sizes loading on a common factor, one sub-step for
     all) with a drift compensator; an exact Ornstein-Uhlenbeck walk of pegged log prices; the open
     as the first sub-step's price; OHLC from the sub-step extremes; volume = notional / close x
     (1 + sens |r| / sd) x lognormal. Not included: signals (their drift shifts), on-chain, macro
     and the truth arrays.
     """
+    import math
+
     import numpy as np
     from scipy.stats import poisson
 
@@ -318,6 +320,7 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
 
     log_price = np.broadcast_to(centre, (n_paths, n_assets)).copy()
     garch_h = np.broadcast_to(sigma**2 * dt_step, (n_paths, n_assets)).copy()
+    day_eps = np.zeros((n_paths, n_assets))
     regime = np.full(n_paths, inp.regime_init, dtype=np.int64)
 
     for t in range(n_steps):
@@ -380,8 +383,12 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
             * np.exp(vol_noise * z_vol - 0.5 * vol_noise * vol_noise)
         )  # fmt: skip
 
-        eps = (step_return - step_mean) / vol_mult  # the whole surprise, in base-variance units
-        garch_h = np.where(is_garch, np.minimum(omega + alpha * eps * eps + beta * garch_h, pr.STEP_SD_MAX**2), garch_h)
+        day_eps += (step_return - step_mean) / vol_mult  # the whole surprise, in base-variance units
+        if t % spd == spd - 1:  # once a day, from the day's surprise (its variance is spd x a step's)
+            eps = day_eps / math.sqrt(spd)
+            garch_h = np.where(is_garch, np.minimum(omega + alpha * eps * eps + beta * garch_h, pr.STEP_SD_MAX**2),
+                               garch_h)  # fmt: skip
+            day_eps[:] = 0.0
         log_price = x
     return out
 

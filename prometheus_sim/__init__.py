@@ -13,7 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-__version__ = "0.1.0"
+# 0.2.0 (2026-12-04): signals observe once a day and GARCH updates once a day, so a scenario with steps_per_day
+# above 1 simulates other bytes than under 0.1.0 (daily scenarios are unchanged); sweeps resume under the version
+__version__ = "0.2.0"
 
 
 def kernel_sources_digest(package: Path | None = None) -> str:

@@ -29,7 +29,7 @@ from prometheus_sim import __version__
 from prometheus_sim.blocks import BLOCK_COLUMNS, PER_ASSET_BLOCKS, MarketBlocks, is_absent
 from prometheus_sim.generators import GeneratedArrays, build_inputs, calendar, generate
 from prometheus_sim.generators.params import shock_moves
-from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioSpec
+from prometheus_sim.scenario import ONCHAIN_COLUMNS, ScenarioError, ScenarioSpec
 from prometheus_sim.sealed import is_sealed, seal_copy
 
 MANIFEST = "manifest.json"
@@ -482,7 +482,16 @@ class Market:
         reads += [(block_into_arena, block, block, list(columns)) for block, columns in BLOCK_COLUMNS.items()]
         spec = None
         if manifest.get("kind") != "real":
-            spec = ScenarioSpec.from_dict(manifest["scenario"], source=str(src / MANIFEST))
+            try:
+                spec = ScenarioSpec.from_dict(manifest["scenario"], source=str(src / MANIFEST))
+            except ScenarioError as exc:  # a market saved by an older version under rules this one refuses
+                saved_by = manifest.get("package_version", "an unknown version")
+                if saved_by == __version__:
+                    raise
+                raise ValueError(
+                    f"{src}: simulated by prometheus-sim {saved_by}, whose scenario is not valid in "
+                    f"{__version__} (simulate it again with this version): {exc}"
+                ) from None
             reads += [
                 (read_arrays, file("truth_assets"), arena, {k: f"truth.{k}" for k in ("drift", "vol", "jumps")}),
                 (read_arrays, file("truth_paths"), arena, {"regime": "truth.regime"}),
@@ -531,6 +540,9 @@ class Market:
         if not market.is_real and market.spec.digest() != manifest.get("scenario_digest"):
             raise ValueError(f"{src}: the scenario in {MANIFEST} does not match its scenario_digest (edited?): the "
                              "arrays were simulated from another scenario")  # fmt: skip
+        if "provenance_sha256" not in manifest and _version(manifest.get("package_version")) >= PROVENANCE_SINCE:
+            raise ValueError(f"{src}: {MANIFEST} has no provenance_sha256, which every save since "
+                             f"{'.'.join(map(str, PROVENANCE_SINCE))} writes (edited?)")  # fmt: skip
         if "provenance_sha256" in manifest and _provenance_digest(manifest) != manifest["provenance_sha256"]:
             raise ValueError(f"{src}: {MANIFEST}'s seeds, path ids, calendar or assets do not match its "
                              "provenance_sha256 (edited?)")  # fmt: skip
@@ -563,6 +575,17 @@ def read_manifest(directory: str | Path) -> dict:
 
 PROVENANCE_FIELDS = ("kind", "name", "assets", "asset_kinds", "absent", "path_ids", "calendar", "scenario_digest",
                      "seed", "seeds", "source")  # fmt: skip
+
+
+PROVENANCE_SINCE = (0, 2, 0)  # the first version whose saves record provenance_sha256
+
+
+def _version(text: object) -> tuple[int, ...]:
+    """``"0.2.0"`` as ``(0, 2, 0)``; anything unreadable as ``()`` (older than every version)."""
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError:
+        return ()
 
 
 def _provenance_digest(manifest: dict) -> str:

@@ -453,7 +453,9 @@ def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[An
     clock = DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day, config.first_decision_day)
     if next(iter(clock), None) is None:  # scored anyway, a cell would show cash's figures as the strategy's
         spd = market.steps_per_day
-        days, first, last = market.n_steps // spd, clock.start // spd, (market.n_steps - 2) // spd
+        # a decision is at a day's last step and fills at the next, so the last day that can decide is the one
+        # whose last step comes before the market's last
+        days, first, last = market.n_steps // spd, clock.start // spd, (market.n_steps - spd - 1) // spd
         name = getattr(strategy, "name", type(strategy).__name__)
         raise ValueError(f"{name} makes no decision on {market.name}'s {days} days: its first decision is on day "
                          f"{first} (after its history warm-up) and the last decision a backtest can fill is on day "

@@ -118,6 +118,27 @@ def test_load_refuses_an_edited_manifest(market, tmp_path, edit, words):
         Market.load(out)
 
 
+def test_a_market_saved_by_another_version_is_named_when_its_scenario_no_longer_validates(market, tmp_path):
+    """0.2.0 observes signals once a day and refuses a z-score span of one day or less; a market 0.1.0 saved with
+    window_days 0.75 at 4 steps a day (valid then) gets a message that says which version saved it and what to do,
+    not a scenario error the user cannot edit. Provenance is required from 0.2.0 on, not before it."""
+    out = market.save(tmp_path / "m")
+    manifest = json.loads((out / "manifest.json").read_text())
+    old = {**manifest, "package_version": "0.1.0"}
+    old.pop("provenance_sha256")
+    (out / "manifest.json").write_text(json.dumps(old))
+    assert Market.load(out).digest() == market.digest()  # saved before provenance existed: still loads
+    old["scenario"] = {**old["scenario"], "steps_per_day": 4, "signals": [
+        {**old["scenario"]["signals"][0], "transform": "zscore", "window_days": 0.75}]}  # fmt: skip
+    (out / "manifest.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"simulated by prometheus-sim 0\.1\.0, whose scenario is not valid in "
+                                         r"0\.2\.0 \(simulate it again with this version\)"):  # fmt: skip
+        Market.load(out)
+    (out / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "provenance_sha256"}))
+    with pytest.raises(ValueError, match="has no provenance_sha256, which every save since 0.2.0 writes"):
+        Market.load(out)
+
+
 def test_a_truncated_file_is_named(market, tmp_path):
     out = market.save(tmp_path / "m")
     (out / "ohlcv.parquet").write_bytes((out / "ohlcv.parquet").read_bytes()[:-200])

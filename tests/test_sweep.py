@@ -168,6 +168,23 @@ def test_a_strategy_that_never_decides_on_a_market_fails_its_cells(tmp_path):
     assert set(outcome.metrics["strategy"]) == {"equal_weight"}
 
 
+def test_the_last_day_that_can_decide_is_named_at_several_steps_a_day():
+    """At 4 steps a day the message named the last day a backtest can fill as the day after it (found by a review):
+    decisions sit on a day's last step and fill at the next, so on 20 days the last is day 18, at any clock."""
+    from prometheus_sim.sweep import backtest_scored
+
+    config = _config(scenarios=SCEN[:1], strategies=("equal_weight",))
+    spec = config.load_scenarios()["default"].with_overrides(horizon_days=20, steps_per_day=4)
+    market = Market.simulate(spec, seeds=[1])
+    late, last = WarmsUpForAYear(), WarmsUpForAYear()
+    late.decision_every_days = last.decision_every_days = 1
+    late.first_decision_day, last.first_decision_day = 19, 18
+    with pytest.raises(ValueError, match="first decision is on day 19 .* the last decision a backtest can fill is on "
+                                         "day 18;"):  # fmt: skip
+        backtest_scored(late, market, config, WIRING.adapter)
+    assert len(backtest_scored(last, market, config, WIRING.adapter).decision_steps) == 1
+
+
 def test_scenarios_sharing_a_name_are_refused(tmp_path):
     copy = tmp_path / "copy.yaml"
     copy.write_text((SCENARIOS / "default.yaml").read_text())

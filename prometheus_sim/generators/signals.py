@@ -1,4 +1,4 @@
-"""Lead-lag signal kernels: a source series at t fires, and moves returns over t+lag..t+lag+dur-1.
+"""Lead-lag signal kernels: a source observed once a day fires on day d, and moves returns over days d+lag..d+lag+dur-1.
 
 Each signal keeps a ring buffer of future steps in which it is in effect, so overlapping firings
 never stack and nothing at step t is read from a later step. The z-score uses an EWMA mean and
@@ -14,10 +14,10 @@ from numba import njit
 S_SOURCE = 0  # column in the combined (on-chain + macro) vector
 S_TRANSFORM = 1  # 0: zscore, 1: change
 S_THRESHOLD = 2
-S_ALPHA = 3  # EWMA weight per step
-S_WARMUP = 4  # steps before the z-score may fire
-S_LAG = 5  # steps
-S_DURATION = 6  # steps
+S_ALPHA = 3  # EWMA weight per observation (one a day)
+S_WARMUP = 4  # observations (days) before the z-score may fire
+S_LAG = 5  # steps from the firing day's last step to the first step it acts on
+S_DURATION = 6  # steps it acts on
 S_EFFECT = 7  # 0: drift, 1: vol
 S_STRENGTH = 8
 N_SIGNAL_PARAMS = 9

@@ -266,6 +266,14 @@ def simulate(
 @click.option("--initial-value", "initial_text", default="100000", show_default=True, help="Value or grid.")
 @click.option("--monthly-contribution", "contribution_text", default="0", show_default=True, help="Value or grid.")
 @click.option("--horizon-days", type=click.IntRange(min=2), default=None, help="Override every scenario's horizon.")
+@click.option(
+    "--first-decision-day",
+    "first_decision_text",
+    default="0",
+    show_default=True,
+    help="No strategy decides before this day (each then on its own grid); 'aligned': the latest first decision "
+    "among the strategies (e.g. dqn's, after its features' warm-up), so all are scored on the same days.",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address [default: a local cluster].")
@@ -286,6 +294,7 @@ def backtest(
     initial_text: str,
     contribution_text: str,
     horizon_days: int | None,
+    first_decision_text: str,
     workers: int,
     executor: str,
     scheduler: str | None,
@@ -307,8 +316,8 @@ def backtest(
         names = registry.parse_list(strategy_list)
         params = parse_strategy_params(strategy_params, names)
         specs = tuple(StrategySpec(n, tuple(params[n].items())) for n in names)
-        for spec in specs:  # parameters the factory does not take fail here, not in every cell
-            registry.build(spec)
+        built = [registry.build(spec) for spec in specs]  # parameters the factory does not take fail here, not per cell
+        first_decision_day = _first_decision_day(first_decision_text, built)
         seeds = parse_seeds(seed_text)
         import itertools
 
@@ -332,6 +341,7 @@ def backtest(
         config = SweepConfig(
             scenarios=tuple(str(p) for p in paths), seeds=tuple(seeds), strategies=specs, costs=costs,
             profiles=profiles, seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
+            first_decision_day=first_decision_day,
         )  # fmt: skip
     except ValueError as exc:
         click.echo(str(exc), err=True)
@@ -1115,6 +1125,23 @@ def _refuse_another_market(path: Path, market) -> None:
     saved = json.loads(manifest.read_text()).get("array_sha256")
     if saved != market.array_digests():
         raise ValueError(f"{path} holds another market (a run with other settings): use another --out or delete it")
+
+
+def _first_decision_day(text: str, strategies: list) -> int:
+    """``--first-decision-day``: a whole number of days, or ``aligned`` (the latest first decision among the built
+    strategies, each on its own grid: where the last of them can first decide)."""
+    from prometheus_sim.backtest import first_grid_day
+
+    if text.strip() == "aligned":
+        return max(first_grid_day(getattr(s, "first_decision_day", 0), getattr(s, "decision_every_days", 1))
+                   for s in strategies)  # fmt: skip
+    try:
+        day = int(text)
+    except ValueError:
+        raise ValueError(f"--first-decision-day: a whole number of days >= 0 or 'aligned', got {text!r}") from None
+    if day < 0:
+        raise ValueError(f"--first-decision-day: a whole number of days >= 0 or 'aligned', got {text!r}")
+    return day
 
 
 def _policy_min_days(meta: dict) -> tuple[int, int]:

@@ -168,6 +168,25 @@ def test_a_strategy_that_never_decides_on_a_market_fails_its_cells(tmp_path):
     assert set(outcome.metrics["strategy"]) == {"equal_weight"}
 
 
+class WarmsUpForAMonth(WarmsUpForAYear):
+    name = "month_starter"
+    first_decision_day = 30
+
+
+def test_backtest_can_hold_every_strategy_to_the_latest_first_decision(tmp_path):
+    """--first-decision-day aligned: a strategy that needs 30 days of history first decides on day 35 (its weekly
+    grid), and so does every other strategy of the run, on its own grid from there (equal_weight: monthly)."""
+    out = tmp_path / "al"
+    with registry.registered("month_starter", WarmsUpForAMonth):
+        res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "equal_weight,month_starter", "--seeds",
+                                        "1-2", "--horizon-days", "90", "--first-decision-day", "aligned", "--out",
+                                        str(out), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "sweep.json").read_text())["config"]["first_decision_day"] == 35
+    equity = pd.read_parquet(out / "equity" / "default__equal_weight.parquet")  # cash, a stablecoin, moves a little
+    assert (equity.iloc[:36] - 1.0).abs().max().max() < 5e-3 and (equity.iloc[36:] - 1.0).abs().max().max() > 1e-2
+
+
 def test_the_last_day_that_can_decide_is_named_at_several_steps_a_day():
     """At 4 steps a day the message named the last day a backtest can fill as the day after it (found by a review):
     decisions sit on a day's last step and fill at the next, so on 20 days the last is day 18, at any clock."""
@@ -225,6 +244,7 @@ def test_backtest_command(tmp_path):
         (["--strategy", "equal_weight,moon"], "unknown strategy 'moon'"),
         (["--strategy", "hold", "--seeds", "9-3"], "empty"),
         (["--strategy", "hold", "--fees-bps", "-4"], "fees_bps"),
+        (["--strategy", "hold", "--first-decision-day", "soon"], "--first-decision-day: a whole number of days"),
     ],
 )
 def test_backtest_command_rejects_bad_input(args, message, tmp_path):

@@ -404,6 +404,12 @@ def test_signals_and_crashes_that_would_hold_prices_at_the_band_are_refused():
     ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, signals=[{**always, "strength": 0.01}]))
     on_peg = {**crash, "assets": ["USDC"], "duration_days": 3000}
     ScenarioSpec.from_dict(minimal_dict(horizon_days=3000, shocks=[on_peg]))
+    # whale dumps' price drops count as crashes' do (110 dumps of -3 validated and held BTC at the band, while the
+    # truth's shock moves summed to -330: found by a review); the driver (BTC here) is a dump's default asset
+    dumps = [{"type": "whale_dump", "day": d, "size": -3.0, "duration_days": 1} for d in range(110)]
+    with pytest.raises(ScenarioError, match=r"assets\[0\]: drift, vol and jumps with shocks\[0\], shocks\[1\]"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=120, shocks=dumps))
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=120, shocks=dumps[:10]))
 
 
 def _problems_of(tmp_path, yaml_text: str) -> ScenarioError:

@@ -1273,7 +1273,7 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
                   out_dir: Path | None) -> None:  # fmt: skip
     """SCENARIO's stylised facts (5-95 % band over paths) beside real DATA files (default: the shipped
     data/crypto_daily/*.csv), with FACTS.md's definitions; exit 1 if a real figure falls outside its band."""
-    from prometheus_sim.facts_compare import compare, compare_plots, window_days
+    from prometheus_sim.facts_compare import compare, compare_plots, outside_rows, verdict_counts, window_days
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes
 
@@ -1291,8 +1291,11 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
     click.echo(f"{spec.name} ({n_paths} paths{longer}) beside real data, returns dated {start}..{end}; each figure "
                "from the paths' first days, as many as the real window has")  # fmt: skip
     click.echo(table.round(4).to_string())
-    outside = table[~table["inside"]]
-    click.echo(f"{len(table) - len(outside)} of {len(table)} real figures inside the simulated 5-95 % band")
+    outside = outside_rows(table)
+    inside, _, unknown = verdict_counts(table)
+    click.echo(f"{inside} of {len(table)} real figures inside the simulated 5-95 % band"
+               + (f"; {unknown} not computable on this window (NA: too few tail days), not counted as outside"
+                  if unknown else ""))  # fmt: skip
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         table.to_csv(out_dir / "compare.csv")

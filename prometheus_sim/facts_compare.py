@@ -3,8 +3,10 @@
 Per asset: annual vol (std of daily log returns, ddof 1, x sqrt 365), excess kurtosis (moment
 estimator), lag-1 ACF of r, lag-1 and lag-10 ACF of r^2 and of |r| (statsmodels convention),
 max drawdown of daily closes. Per pair: the correlation of daily log returns, and split on
-"tail days" (|r| of the first asset above 3 x its std) and the other days. For each, the
-simulated 5-95 % band over paths and whether the real figure falls inside it.
+"tail days" (|r_BTC| above 3 x its std over the pair's joined days, as FACTS.md defines it for every
+pair; the pair's first asset where the market has no BTC) and the other days. For each, the
+simulated 5-95 % band over paths and whether the real figure falls inside it (``inside`` is NA where
+either cannot be computed, e.g. a tail correlation over fewer than three tail days: not a miss).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ASSET_FACTS = ("annual_vol", "excess_kurtosis", "acf1_r", "acf1_r2", "acf10_r2",
                "max_drawdown")  # fmt: skip
 PAIR_FACTS = ("corr", "corr_tail", "corr_rest")
 TAIL_SIGMAS = 3.0
+TAIL_ANCHOR = "BTC"  # FACTS.md: every pair's tail days are BTC's
 
 
 def asset_facts(returns: np.ndarray, closes: np.ndarray) -> dict[str, np.ndarray]:
@@ -39,11 +42,13 @@ def asset_facts(returns: np.ndarray, closes: np.ndarray) -> dict[str, np.ndarray
     }
 
 
-def pair_facts(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
-    """Correlations along axis 1 of two (paths, n) return arrays: all days, tail days of ``a``, the rest."""
+def pair_facts(a: np.ndarray, b: np.ndarray, anchor: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Correlations along axis 1 of two (paths, n) return arrays: all days, tail days of ``anchor`` (BTC's returns on
+    the same days; default ``a``), the rest."""
+    anchor = a if anchor is None else anchor
     out = {k: np.full(a.shape[0], np.nan) for k in PAIR_FACTS}
     for p in range(a.shape[0]):
-        tail = np.abs(a[p]) > TAIL_SIGMAS * a[p].std(ddof=1)
+        tail = np.abs(anchor[p]) > TAIL_SIGMAS * anchor[p].std(ddof=1)
         out["corr"][p] = np.corrcoef(a[p], b[p])[0, 1]
         if tail.sum() > 2:
             out["corr_tail"][p] = np.corrcoef(a[p][tail], b[p][tail])[0, 1]
@@ -104,8 +109,9 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
     def add(subject: str, fact: str, real: float, sim: np.ndarray) -> None:
         sim = sim[np.isfinite(sim)]
         lo, med, hi = (np.quantile(sim, q) if sim.size else np.nan for q in (0.05, 0.5, 0.95))
+        computable = bool(np.isfinite(real) and np.isfinite(lo) and np.isfinite(hi))
         rows.append({"subject": subject, "fact": fact, "real": real, "p05": lo, "median": med, "p95": hi,
-                     "inside": bool(lo <= real <= hi)})  # fmt: skip
+                     "inside": bool(lo <= real <= hi) if computable else pd.NA})  # fmt: skip
 
     real_r = {}
     for name in names:
@@ -117,22 +123,38 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
         sim = asset_facts(sim_r[:, :n, a], sim_close[:, : n + 1, a][:, -len(c) :])
         for fact in ASSET_FACTS:
             add(name, fact, float(real[fact][0]), sim[fact])
+    anchor = TAIL_ANCHOR if TAIL_ANCHOR in names else None
     for i, x in enumerate(names):
         for y in names[i + 1 :]:
-            joined = pd.concat([real_r[x], real_r[y]], axis=1, join="inner").dropna()
+            by = anchor or x  # the series whose tail days split the pair
+            joined = pd.concat([real_r[x], real_r[y], real_r[by]], axis=1, join="inner").dropna()
             if start is not None:
                 joined = joined[joined.index >= pd.Timestamp(start)]
             if end is not None:
                 joined = joined[joined.index <= pd.Timestamp(end)]
             if len(joined) < 30:
                 continue
-            real = pair_facts(joined.iloc[:, 0].to_numpy()[None], joined.iloc[:, 1].to_numpy()[None])
-            a, b = market.assets.index(x), market.assets.index(y)
+            real = pair_facts(*(joined.iloc[:, k].to_numpy()[None] for k in range(3)))
+            a, b, c = (market.assets.index(name) for name in (x, y, by))
             n = same_length(len(joined), f"{x}/{y}")
-            sim = pair_facts(sim_r[:, :n, a], sim_r[:, :n, b])
+            sim = pair_facts(sim_r[:, :n, a], sim_r[:, :n, b], sim_r[:, :n, c])
             for fact in PAIR_FACTS:
                 add(f"{x}/{y}", fact, float(real[fact][0]), sim[fact])
-    return pd.DataFrame(rows).set_index(["subject", "fact"])
+    table = pd.DataFrame(rows).set_index(["subject", "fact"])
+    table["inside"] = table["inside"].astype("boolean")  # NA: not computable, neither inside nor a miss
+    return table
+
+
+def outside_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`compare` table whose real figure falls outside its band (not those not computable)."""
+    return table[table["inside"].eq(False).fillna(False).to_numpy(dtype=bool)]
+
+
+def verdict_counts(table: pd.DataFrame) -> tuple[int, int, int]:
+    """(inside, outside, not computable) rows of a :func:`compare` table."""
+    unknown = int(table["inside"].isna().sum())
+    outside = len(outside_rows(table))
+    return len(table) - outside - unknown, outside, unknown
 
 
 def compare_plots(market: Market, closes: pd.DataFrame, start: str | None, end: str | None, out_dir) -> list:

@@ -417,13 +417,13 @@ def fit_scenario(
 def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str) -> list[str]:
     """What ``facts compare`` says of the fitted scenario on its own window (CHECK_PATHS paths), for the header."""
     from prometheus_sim.facts import stylised_facts
-    from prometheus_sim.facts_compare import compare
+    from prometheus_sim.facts_compare import compare, outside_rows, verdict_counts
     from prometheus_sim.market import Market
 
     spec = ScenarioSpec.from_dict(scenario)
     market = Market.simulate(spec, n_paths=CHECK_PATHS)
     table = compare(market, closes, start, end)
-    outside = table[~table["inside"]]
+    outside = outside_rows(table)
     # the figures tests/test_scenario_comments.py holds every shipped scenario to (200 paths, its seed)
     first = market.rows(slice(0, 200))
     finals = np.median(first.close[:, -1, :] / first.close[:, 0, :] - 1.0, axis=0) * 100.0
@@ -433,14 +433,14 @@ def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str) -> l
         "check: " + ", ".join(f"{a} {v:+.1f}" for a, v in zip(first.assets, finals, strict=True)),
         "check-vol: " + ", ".join(f"{a} {vols[(a, 'annual_vol')]:.2f}" for a in first.assets),
     ]
-    inside_300 = int(compare(market.rows(slice(0, 300)), closes, start, end)["inside"].sum())
+    inside_300 = verdict_counts(compare(market.rows(slice(0, 300)), closes, start, end))[0]
     lines.append(
         f"check-facts (real figures inside the 5-95 % band, 300 paths as long as each window): {start}..{end} "
         f"{inside_300}/{len(table)}"
     )
     lines += [
         f"Check (`prometheus-sim facts compare {spec.name} --from {start} --to {end} --paths {CHECK_PATHS}`, seed "
-        f"{spec.seed}): {len(table) - len(outside)} of {len(table)} real figures inside the simulated 5-95 % band."
+        f"{spec.seed}): {verdict_counts(table)[0]} of {len(table)} real figures inside the simulated 5-95 % band."
     ]
     by_subject: dict[str, list[str]] = {}
     for (subject, fact), row in outside.iterrows():

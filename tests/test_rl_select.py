@@ -97,6 +97,19 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     assert res.exit_code == 2 and "[12]... chose this policy among its checkpoints" in res.output, res.output
 
 
+def test_a_checkpoint_before_the_first_update_is_no_candidate(mlflow_store):
+    """With learning_starts 256 the step-128 checkpoint is the initial network: it was scored, chosen and registered
+    (1.025 on the validation seeds), past the trainer's own guard against registering an untrained network (found
+    by a review). The run's update count is the one DQNArgs predicts, and a ratio that makes none is refused first."""
+    args = DQNArgs(**{**TINY, "learning_starts": 256}, checkpoints=4, select_seeds=(10, 11), tracking_uri=mlflow_store,
+                   register_as="late-dqn")  # fmt: skip
+    result = train_dqn(args, policy_wiring())
+    assert [s["step"] for s in result.meta["selection"]["scores"]] == [256, 384, 512]
+    assert result.history[-1]["updates"] == args.expected_updates() == 65
+    with pytest.raises(ValueError, match=r"replay ratio 0.001 makes no gradient update in the 256 env steps"):
+        DQNArgs(**{**TINY, "total_steps": 256}, replay_ratio=0.001)
+
+
 def test_selection_settings_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match=r"select_seeds: \[2, 3\] are also training seeds"):
         DQNArgs(**TINY, select_seeds=(2, 3, 9))

@@ -183,6 +183,22 @@ class DQNArgs:
             raise ValueError(f"env_backend: {' or '.join(ENV_BACKENDS)}, got {self.env_backend!r}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
+        if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads
+            raise ValueError(f"replay ratio {self.updates_per_env_step:g} makes no gradient update in the "
+                             f"{trained} env steps trained after learning_starts {self.learning_starts}: raise it, "
+                             "or train longer")  # fmt: skip
+
+    def expected_updates(self) -> int:
+        """Gradient updates the run will make: those owed by the replay ratio once the buffer holds
+        ``learning_starts`` transitions (the training loop's own count; none are owed for the steps before)."""
+        ratio, n = self.updates_per_env_step, self.num_envs
+        n_iters = self.total_steps // n
+        first = max(0, -(-self.learning_starts // n) - 1)  # the first vector step after which learning may start
+
+        def due(it: int) -> int:  # updates owed after vector step it (as _train counts them)
+            return int(ratio * (it + 1) * n + 1e-9) if it >= 0 else 0
+
+        return max(0, due(n_iters - 1) - due(first - 1)) if first < n_iters else 0
 
     @property
     def updates_per_env_step(self) -> float:
@@ -405,7 +421,8 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
                 # on the CPU, .cpu() is the live tensor: the copy keeps this checkpoint's weights for the selection
                 state = {k: v.detach().cpu().clone() for k, v in q.state_dict().items()}  # loads on any machine
                 mlflow.pytorch.log_state_dict(state, f"checkpoints/step_{(it + 1) * num_envs:010d}")
-                kept.append(((it + 1) * num_envs, state))
+                if updates > 0:  # a checkpoint before the first update is the initial network: no candidate
+                    kept.append(((it + 1) * num_envs, state))
         envs.close()
         if updates == 0:  # an untrained network must not become the latest registered policy
             raise ValueError(f"no gradient update was made in {n_iters * num_envs} env steps (replay ratio {ratio:g}, "

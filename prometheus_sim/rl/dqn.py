@@ -369,7 +369,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     loss = torch.tensor(float("nan"))
     kept: list[tuple[int, dict]] = []  # (env steps, state dict on the CPU) of each checkpoint, to choose from
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
-        mlflow.log_params({k: (str(v) if isinstance(v, tuple) or v is None else v)
+        mlflow.log_params({k: (_param_text(v) if isinstance(v, tuple) or v is None else v)
                            for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
         mlflow.log_params({"updates_per_env_step": ratio, "backend": args.backend})
         started = time.perf_counter()  # the training loop's rates count the loop, not the run's set-up
@@ -449,8 +449,24 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
             meta["selection"] = _choose_checkpoint(args, model, kept, wiring)
         mlflow.log_dict(meta, "dqn.json")
         info = mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
-                                        pip_requirements=["torch==2.13.0"], registered_model_name=args.register_as)  # fmt: skip
+                                        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+                                        registered_model_name=args.register_as)  # fmt: skip
     return DQNResult(model, meta, history, args.register_as, str(info.registered_model_version), run.info.run_id)
+
+
+def _param_text(value) -> str:
+    """A run parameter as MLflow keeps it (at most 6,000 characters, cut silently beyond): a tuple of integers as
+    runs (``0-63,900``), so 800 seeds fit; anything else as ``str``. The full lists are in ``dqn.json``."""
+    if isinstance(value, tuple) and value and all(isinstance(v, (int, np.integer)) for v in value):
+        runs, start, prev = [], int(value[0]), int(value[0])
+        for v in map(int, value[1:]):
+            if v != prev + 1:
+                runs.append(f"{start}-{prev}" if prev > start else str(start))
+                start = v
+            prev = v
+        runs.append(f"{start}-{prev}" if prev > start else str(start))
+        return ",".join(runs)
+    return str(value)
 
 
 def _choose_checkpoint(args: DQNArgs, model: QNetwork, kept: list[tuple[int, dict]], wiring) -> dict:

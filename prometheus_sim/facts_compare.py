@@ -79,7 +79,10 @@ def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[
 
 def window_days(closes: pd.DataFrame, names: list[str], start: str | None, end: str | None) -> int:
     """Days a simulation needs to hold the longest real window of ``names`` (its returns plus one)."""
-    return 1 + max(len(real_window(closes[n], start, end)[0]) for n in names if n in closes.columns)
+    common = [n for n in names if n in closes.columns]
+    if not common:  # max() of nothing said "max() arg is an empty sequence"
+        raise ValueError(f"no asset in common: scenario {list(names)}, data {list(closes.columns)}")
+    return 1 + max(len(real_window(closes[n], start, end)[0]) for n in common)
 
 
 def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:

@@ -85,3 +85,14 @@ def test_facts_compare_command(tmp_path):
     assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare_BTC.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(main, ["facts", "compare", "default", str(tmp_path / "nope.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.output
+    # no asset shared with the data: said so (it was "max() arg is an empty sequence"); a window too short for BTC's
+    # tail days leaves those figures NA, not counted as outside (they were, and set the exit status)
+    renamed = (SCENARIOS / "default.yaml").read_text()
+    for name in ("BTC", "ETH", "SOL", "USDC", "USDT"):
+        renamed = renamed.replace(name, f"X{name}")
+    (tmp_path / "renamed.yaml").write_text(renamed)
+    bad = CliRunner().invoke(main, ["facts", "compare", str(tmp_path / "renamed.yaml"), "--paths", "10"])
+    assert bad.exit_code == 2 and "no asset in common" in bad.output, bad.output
+    short = CliRunner().invoke(main, ["facts", "compare", "default", "--from", "2022-01-01", "--to", "2022-03-31",
+                                      "--paths", "20"])  # fmt: skip
+    assert "not computable on this window (NA: too few tail days), not counted as outside" in short.output, short.output

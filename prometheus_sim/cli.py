@@ -343,6 +343,7 @@ def backtest(
             profiles=profiles, seeds_per_task=seeds_per_task, plot_seeds=plot_seeds, horizon_days=horizon_days,
             first_decision_day=first_decision_day,
         )  # fmt: skip
+        _refuse_in_sample(config, specs, built)
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -1125,6 +1126,25 @@ def _refuse_another_market(path: Path, market) -> None:
     saved = json.loads(manifest.read_text()).get("array_sha256")
     if saved != market.array_digests():
         raise ValueError(f"{path} holds another market (a run with other settings): use another --out or delete it")
+
+
+def _refuse_in_sample(config, specs, built) -> None:
+    """A policy backtested on paths it trained on, or was chosen on, is refused (as ``policy evaluate`` refuses
+    them): the acceptance row "RL policy Sharpe" passed on a policy's own training seeds, called unseen."""
+    from prometheus_sim.rl.provenance import training_scenario
+    from prometheus_sim.scenario import ScenarioSpec
+
+    for spec, strategy in zip(specs, built, strict=True):
+        meta = getattr(strategy, "meta", None)
+        if not isinstance(meta, dict) or "seeds" not in meta or "obs_dim" not in meta:  # a registered DQN policy's
+            continue
+        seen = {int(s) for s in meta["seeds"]} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
+        overlap = sorted(seen & {int(s) for s in config.seeds})
+        for name, source in config.load_scenarios().items():
+            if overlap and isinstance(source, ScenarioSpec) and training_scenario(meta, source) is not None:
+                raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {spec.label} trained "
+                                 f"or was chosen on these seeds of {name} (in-sample); backtest it on seeds it has "
+                                 "not seen, as policy evaluate does")  # fmt: skip
 
 
 def _first_decision_day(text: str, strategies: list) -> int:

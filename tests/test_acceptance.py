@@ -97,6 +97,32 @@ def test_too_few_cells_are_not_measured_and_the_interval_decides(tmp_path):
     assert r.status == INCONCLUSIVE and r.low < 0 < r.high
 
 
+def test_cells_without_a_value_do_not_count_towards_the_minimum(tmp_path):
+    """A win rate of 1.0 on 2 cells of 24 (the rest scored nothing) passed at a zero-width interval (found by a
+    review): the minimum counts the cells with a value."""
+    values = [float("nan")] * 22 + [1.0, 1.0]
+    r = row(evaluate(fake_run(tmp_path / "sparse", {"dqn": values})), "Recommendation win rate")
+    assert r.status == NOT_MEASURED and "only 2 cells with a value (at least 20 needed)" in r.note
+
+
+def test_evidence_with_an_interval_and_failed_requests_is_judged_by_them(run_dir, tmp_path):
+    """MAE 4.9 [3.0, 7.5] passed '< 5 %' though its own interval straddles 5; p99 latency and throughput passed on a
+    benchmark in which 85 % of requests failed (its p99 counts only those that succeeded). Found by a review."""
+    fc = write_evidence(tmp_path / "fc.json", "forecast_eval", {"mae_pct": 4.9, "mae_pct_low": 3.0, "mae_pct_high": 7.5,
+                        "mape_7d": 9.0, "mape_7d_low": 8.0, "mape_7d_high": 9.5, "n_forecasts": 400},
+                        command="prometheus-sim forecast evaluate ...")  # fmt: skip
+    api = write_evidence(tmp_path / "api.json", "api_bench", {"p50_ms": 5.0, "p99_ms": 40.0, "predictions_per_s": 1500.0,
+                         "duration_s": 60.0,
+                         "n_requests": 100000, "failed_requests": 85000}, command="bench_api.py")  # fmt: skip
+    report = evaluate(run_dir, [fc, api])
+    mae = row(report, "Forecast MAE")
+    assert mae.status == INCONCLUSIVE and "straddles the target" in mae.note
+    assert row(report, "7-day forecast MAPE").status == PASS  # the whole interval below 10
+    for name in ("Inference latency p99", "Inference throughput"):
+        r = row(report, name)
+        assert r.status == FAIL and "85000 of 100000 requests failed" in r.note, (name, r.note)
+
+
 def test_a_do_nothing_baseline_that_passes_is_called_out(tmp_path):
     rng = np.random.default_rng(3)
     cells = {"dqn": list(0.2 + rng.normal(0, 0.05, 30)), "hold": list(0.015 + rng.normal(0, 0.001, 30))}

@@ -320,6 +320,21 @@ def test_the_policy_section_says_plainly_where_the_policy_loses():
     assert "real, one path, 2023-01-01..2024-02-04 (400 days)" in md
 
 
+def test_a_policy_without_baselines_or_a_record_of_its_training_is_not_said_to_beat_anything():
+    """A run of dqn alone said "It beats every baseline on every source" after 0 comparisons, with a stray "; .";
+    and a backtest run (no policy_eval.json) called the policy's own training scenario "Trained on it: no"."""
+    from prometheus_sim.report.builder import policy_blocks, policy_evaluation, render_markdown
+
+    alone = _policy_metrics()
+    alone = alone[alone["strategy"].str.startswith("dqn")]
+    pe = policy_evaluation(alone, {})
+    assert pe["comparisons"] == [] and "No baseline ran beside the policy: nothing is compared." in pe["headline"]
+    assert "beats every baseline" not in pe["headline"]
+    assert all(not text.endswith("; .") for _, text in pe["findings"]), pe["findings"]
+    assert {s["trained_on"] for s in pe["sources"]} == {None}
+    assert "| not recorded |" in render_markdown(policy_blocks({"policy": pe}))
+
+
 def test_acceptance_scores_a_cost_sweep_at_one_setting():
     from prometheus_sim.acceptance import at_reference_costs
 

@@ -168,9 +168,16 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
     for mine, theirs in zip(net.state_dict().values(), tiny_dqn.model.state_dict().values(), strict=True):
         assert torch.equal(mine, theirs)
     runner = CliRunner()
-    res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
-                               "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "100-102", "--horizon-days",
+                               "120", "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
+    # its training seeds are refused, as policy evaluate refuses them (an in-sample backtest passed the acceptance
+    # row "RL policy Sharpe" as if on unseen seeds: found by a review)
+    res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
+                               "--out", str(tmp_path / "bt_in"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2 and "--seeds [1, 2, 3]: dqn trained or was chosen on these seeds of default" in (
+        res.output), res.output  # fmt: skip
+    assert not (tmp_path / "bt_in").exists()
     res = runner.invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "256", "--num-envs", "4",
                                "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64"])  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -288,7 +288,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
     # compared in full by `policy evaluate` (a scenario of the same name with other parameters is not it); by name
     # in runs written before it did
     trained = context.get("is_training_scenario")
-    if trained is None:
+    if trained is None and "trained_on" in context:
         trained = {n: True for n in context.get("trained_on", {}).get("scenarios", [])}
     groups = {key: g for key, g in m.groupby(["scenario", "base", "costs"], sort=False, dropna=False)}
 
@@ -317,7 +317,8 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
         else:
             data = f"simulated, {n} seeds"
         sources.append({"scenario": scenario, "kind": "real" if scenario in real else "simulated", "n": n,
-                        "data": data, "trained_on": bool(trained.get(scenario, False))})  # fmt: skip
+                        "data": data,  # None: not recorded (a backtest run; policy evaluate records it)
+                        "trained_on": None if trained is None else bool(trained.get(scenario, False))})  # fmt: skip
         stats = {s: stat(scenario, s, ref) for s in strategies}
         sharpe.append({"scenario": scenario, "data": data, "strategies": stats})
         p = stats[POLICY]
@@ -332,15 +333,16 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
             comparisons.append({"scenario": scenario, "data": data, "baseline": b, "policy": p, "baseline_sharpe": stats[b],
                                 "difference": difference, "verdict": found})  # fmt: skip
             words.append(_finding(b, stats[b], difference, found))
-        findings.append([scenario, f"{data}: the policy's Sharpe {fmt_interval(p['mean'], p['low'], p['high'])}; "
-                                   + "; ".join(words) + "."])  # fmt: skip
+        findings.append([scenario, f"{data}: the policy's Sharpe {fmt_interval(p['mean'], p['low'], p['high'])}"
+                                   + ("; " + "; ".join(words) if words else "") + "."])  # fmt: skip
     counts = {v: sum(c["verdict"] == v for c in comparisons) for v in VERDICT_WORDS}
     not_beaten = sorted({c["baseline"] for c in comparisons if c["verdict"] != "above"})
     headline = (
         f"In {len(comparisons)} comparisons of Sharpe (one per source and baseline): the policy beats the baseline "
         f"in {counts['above']}, the difference is not established in {counts['overlapping'] + counts['no interval']}, "
         f"and it is worse in {counts['below']} (the rule: below). "
-        + ("It beats every baseline on every source." if not not_beaten else
+        + ("No baseline ran beside the policy: nothing is compared." if not comparisons else
+           "It beats every baseline on every source." if not not_beaten else
            f"It does not beat {', '.join(not_beaten)} everywhere: see the sources below.")
     )  # fmt: skip
     cost_rows = _cost_sweep(names, strategies, settings, stat) if len(settings) > 1 else []
@@ -872,7 +874,8 @@ def policy_blocks(data: dict) -> list[Block]:
     blocks += [Para(pe["headline"]), Bullets([(a, b) for a, b in pe["findings"]])]
     blocks.append(Heading(3, "Sharpe: real beside simulated", "policy-sharpe"))
     body = [[r["scenario"], r["data"],
-             "yes" if next(s for s in pe["sources"] if s["scenario"] == r["scenario"])["trained_on"] else "no",
+             {True: "yes", False: "no", None: "not recorded"}[
+                 next(s for s in pe["sources"] if s["scenario"] == r["scenario"])["trained_on"]],
              *(fmt_interval(r["strategies"][s]["mean"], r["strategies"][s]["low"], r["strategies"][s]["high"])
                for s in pe["strategies"])] for r in pe["sharpe"]]  # fmt: skip
     blocks.append(Table(["Source", "Data", "Trained on it", *pe["strategies"]], body, css="summary"))

@@ -307,7 +307,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
         # --- on-chain activity reacts to the driver's move; the dollar index moves against it
         if spd == 1 or t % spd == 0:
             # the exchange flows' noise is the day's, drawn at its first step: a fresh draw each step made a day's
-            # total vary less the more steps it has (coefficient of variation 0.50 at one step a day, 0.17 at 24)
+            # total vary less the more steps it has (coefficient of variation 0.50 at one step a day, 0.24 at 24)
             flow_z_in, flow_z_out = z_onchain[4 * k + 1], z_onchain[4 * k + 2]
         log_active = onchain_step_nb(onchain_p, asset_p[driver, pr.A_INV_BASE_SD], shock_whale[t], shock_inflow[t],
                                      spd, k0, k1, t, path, driver_return, log_active, active_decay, active_noise,

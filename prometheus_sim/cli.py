@@ -1131,15 +1131,14 @@ def _refuse_another_market(path: Path, market) -> None:
 def _refuse_in_sample(config, specs, built) -> None:
     """A policy backtested on paths it trained on, or was chosen on, is refused (as ``policy evaluate`` refuses
     them): the acceptance row "RL policy Sharpe" passed on a policy's own training seeds, called unseen."""
-    from prometheus_sim.rl.provenance import training_scenario
+    from prometheus_sim.rl.provenance import seen_seeds, training_scenario
     from prometheus_sim.scenario import ScenarioSpec
 
     for spec, strategy in zip(specs, built, strict=True):
         meta = getattr(strategy, "meta", None)
         if not isinstance(meta, dict) or "seeds" not in meta or "obs_dim" not in meta:  # a registered DQN policy's
             continue
-        seen = {int(s) for s in meta["seeds"]} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
-        overlap = sorted(seen & {int(s) for s in config.seeds})
+        overlap = sorted(seen_seeds(meta) & {int(s) for s in config.seeds})
         for name, source in config.load_scenarios().items():
             if overlap and isinstance(source, ScenarioSpec) and training_scenario(meta, source) is not None:
                 raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {spec.label} trained "

@@ -195,10 +195,7 @@ class DQNArgs:
         n_iters = self.total_steps // n
         first = max(0, -(-self.learning_starts // n) - 1)  # the first vector step after which learning may start
 
-        def due(it: int) -> int:  # updates owed after vector step it (as _train counts them)
-            return int(ratio * (it + 1) * n + 1e-9) if it >= 0 else 0
-
-        return max(0, due(n_iters - 1) - due(first - 1)) if first < n_iters else 0
+        return max(0, updates_due(ratio, n_iters - 1, n) - updates_due(ratio, first - 1, n)) if first < n_iters else 0
 
     @property
     def updates_per_env_step(self) -> float:
@@ -209,6 +206,12 @@ class DQNArgs:
     def backend(self) -> str:
         """The env backend this run uses (``env_backend``, or its default for ``device``)."""
         return self.env_backend or ("torch" if self.device.startswith("cuda") else "numba")
+
+
+def updates_due(ratio: float, it: int, num_envs: int) -> int:
+    """Gradient updates owed by the replay ratio after vector step ``it`` (0 before the first): the training loop
+    makes the difference at each step once learning has started, and :meth:`DQNArgs.expected_updates` sums it."""
+    return int(ratio * (it + 1) * num_envs + 1e-9) if it >= 0 else 0
 
 
 @dataclass
@@ -391,7 +394,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
                 episode_returns.extend(running[dones].tolist())
                 running[dones] = 0.0
             obs = next_obs
-            due = int(ratio * (it + 1) * num_envs + 1e-9)
+            due = updates_due(ratio, it, num_envs)
             for _ in range(due - owed if size >= args.learning_starts else 0):
                 batch = buf[torch.randint(0, size, (args.batch_size,), generator=gen, device=device)]
                 with torch.no_grad():
@@ -493,4 +496,14 @@ def _choose_checkpoint(args: DQNArgs, model: QNetwork, kept: list[tuple[int, dic
     return selection.as_meta()
 
 
-__all__ = ["DQNArgs", "DQNResult", "DQN_NAME", "ENV_BACKENDS", "QNetwork", "check_device", "make_envs", "train_dqn"]
+__all__ = [
+    "DQNArgs",
+    "DQNResult",
+    "DQN_NAME",
+    "ENV_BACKENDS",
+    "QNetwork",
+    "check_device",
+    "make_envs",
+    "train_dqn",
+    "updates_due",
+]

@@ -43,12 +43,17 @@ def training_scenario(meta: dict[str, Any], spec: ScenarioSpec) -> str | None:
     return next((name for name, d in (meta.get("scenario_digests") or {}).items() if d == spec.digest()), None)
 
 
+def seen_seeds(meta: dict[str, Any]) -> set[int]:
+    """Seeds whose path 0 of a training scenario the policy has seen: trained on, or chosen on (``--select-seeds``)."""
+    return {int(s) for s in meta.get("seeds", [])} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
+
+
 def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
     """Rows of a saved simulated ``market`` that are paths the policy has seen: path 0 of a training seed, or of a
     seed its checkpoint was chosen on (``policy train --select-seeds``, :mod:`prometheus_sim.rl.select`)."""
     if market.is_real or market.spec is None or training_scenario(meta, market.spec) is None:
         return []
-    seeds = {int(s) for s in meta.get("seeds", [])} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
+    seeds = seen_seeds(meta)
     return [i for i in range(market.n_paths) if int(market.path_ids[i]) == 0 and int(market.seeds[i]) in seeds]
 
 
@@ -87,4 +92,4 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["in_sample_rows", "time_basis", "training_scenario", "training_specs"]
+__all__ = ["in_sample_rows", "seen_seeds", "time_basis", "training_scenario", "training_specs"]

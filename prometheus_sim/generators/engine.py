@@ -232,6 +232,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
 
     for t in range(n_steps):
         k = t % STEP_CHUNK
+        day_end = spd == 1 or t % spd == spd - 1  # once a step: GARCH and the signals act on whole days
         if k == 0:
             draw_chunk_nb(k0, k1, path, t, min(STEP_CHUNK, n_steps - t), per_price, per_asset,
                           words, z_price, z_volume, u_jumps, z_onchain, z_macro, u_regime)  # fmt: skip
@@ -295,7 +296,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
                 # same alpha and beta made a faster process: daily excess kurtosis 5 at one step a day,
                 # 40 at 24). The day's variance is spd x the step's, so h' = omega + alpha E^2 / spd + beta h.
                 day_surprise[a] += (step_return - step_mean) / vol_mult
-                if spd == 1 or t % spd == spd - 1:
+                if day_end:
                     garch_h[a] = pr.garch_update_nb(garch_h[a], day_surprise[a] * inv_sqrt_spd if spd > 1
                                                     else day_surprise[a], asset_p[a, pr.A_GARCH_OMEGA],
                                                     asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA])  # fmt: skip
@@ -319,7 +320,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
         macro[i, t, mc.C_DXY] = exp_nb(log_dxy)
 
         # --- signals observe each day's last step and schedule their effects from the start of day + lag on
-        if spd == 1 or t % spd == spd - 1:
+        if day_end:
             signals_observe_nb(signal_p, onchain, macro, i, t, slot, aux, ring, sig_state)
         slot = slot + 1 if slot + 1 < ring.shape[1] else 0
 

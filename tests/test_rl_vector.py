@@ -165,6 +165,28 @@ def test_final_observations_when_all_or_some_envs_finish(market):
     assert not info_some["final_obs"][1::2].any()
 
 
+def test_infos_carry_gymnasium_keys_and_masks(market):
+    """The batched, pooled and Gymnasium's own SyncVectorEnv of single envs write the same info keys, each with
+    its ``_key`` mask: every env at the top level, the finished ones in ``final_info``."""
+    import gymnasium as gym
+
+    sync = gym.vector.SyncVectorEnv([lambda: PortfolioEnv(market=market, episode_days=35) for _ in range(3)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)  # fmt: skip
+    ours = PortfolioVectorEnv(3, market=market, episode_days=35)
+    pooled = PooledVectorEnv([PortfolioVectorEnv(2, market=market, episode_days=35),
+                              PortfolioVectorEnv(1, market=market, episode_days=35)])  # fmt: skip
+    infos = [env.reset(seed=3)[1] for env in (sync, ours, pooled)]
+    for info in infos:
+        assert set(info) == set(infos[0]) == {"value", "_value", "step", "_step", "path", "_path"}
+        assert info["_value"].all() and info["_step"].all() and info["_path"].all()
+    for _ in range(5):
+        infos = [env.step(np.zeros(3, dtype=np.int64))[4] for env in (sync, ours, pooled)]
+    for info in infos:
+        assert set(info) >= set(infos[0]) - {"final_value"} and set(info["final_info"]) == set(infos[0]["final_info"])
+        assert info["_final_info"].all() and info["final_info"]["_value"].all() and info["_step"].all()
+    sync.close()
+
+
 def test_pools_split_and_concatenate(market):
     other = Market.simulate(load_scenario(SCENARIOS / "crypto_winter.yaml").with_horizon(300), n_paths=2)
     counts = PooledVectorEnv.split(5, 2)
@@ -243,6 +265,8 @@ def test_the_torch_twin_rolls_the_numba_envs_trajectories(leak, pool, request):
         np.testing.assert_allclose(r_t.numpy(), r_nb, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(i_t["value"].numpy(), i_nb["value"], rtol=1e-12)  # the new episodes' after a reset
         for key in ("step", "path"):
+            np.testing.assert_array_equal(i_t[key].numpy(), i_nb[key])
+        for key in ("_value", "_step", "_path"):
             np.testing.assert_array_equal(i_t[key].numpy(), i_nb[key])
         if not d_nb.any():  # the Numba env writes the final keys only on a step where an env finished
             assert np.isnan(i_t["final_value"].numpy()).all()

@@ -22,7 +22,7 @@ import torch
 from prometheus_sim.portfolio import RebalanceRules
 from prometheus_sim.portfolio import nb as pnb
 from prometheus_sim.rl.env import N_ACTIONS, OBS_BOUND, int_arg, last_whole_day
-from prometheus_sim.rl.vector import EnvPool, ResetDraws
+from prometheus_sim.rl.vector import EnvPool, ResetDraws, with_masks
 
 W = pnb.WINDOW_DAYS
 
@@ -112,8 +112,9 @@ class TorchPortfolioVectorEnv:
         if bool(done.any()):
             self._reset(torch.nonzero(done).squeeze(1))
             obs = torch.where(done[:, None], self._observe(self.t), obs)
-        info = {"value": self.value.clone(), "step": self.t.clone(), "path": self.rows.clone(),
-                "final_obs": final, "_final_obs": done, "final_info": {**last, **{f"_{k}": done for k in last}},
+        every = torch.ones_like(done)
+        info = {**with_masks({"value": self.value.clone(), "step": self.t.clone(), "path": self.rows.clone()}, every),
+                "final_obs": final, "_final_obs": done, "final_info": with_masks(last, done),
                 "_final_info": done, "final_value": torch.where(done, last["value"], torch.nan)}  # fmt: skip
         return obs, reward, done, info
 

@@ -273,45 +273,72 @@ def asset_features_1d_nb(close: np.ndarray, volume: np.ndarray, price: bool, vol
         rolling_corr_1d_nb(close, volume, 7, out[:, c + 3])
 
 
+@njit(cache=True)
+def asset_features_job_nb(close: np.ndarray, volume: np.ndarray, price: bool, vol: bool, out: np.ndarray,
+                          job: int) -> None:  # fmt: skip
+    """One (path, asset) of :func:`asset_features_nb`: ``job`` = path x assets + asset."""
+    n_assets = close.shape[2]
+    p, a = job // n_assets, job % n_assets
+    buf = np.empty((close.shape[1], out.shape[3]))
+    asset_features_1d_nb(np.ascontiguousarray(close[p, :, a]), np.ascontiguousarray(volume[p, :, a]), price, vol, buf)
+    out[p, :, a, :] = buf
+
+
 @njit(cache=True, parallel=True)
 def asset_features_nb(close: np.ndarray, volume: np.ndarray, price: bool, vol: bool, out: np.ndarray) -> None:
-    """``close, volume``: (paths, days, assets); ``out``: (paths, days, assets, F_a)."""
-    n_paths, _, n_assets = close.shape
-    for job in prange(n_paths * n_assets):
-        p, a = job // n_assets, job % n_assets
-        buf = np.empty((close.shape[1], out.shape[3]))
-        asset_features_1d_nb(
-            np.ascontiguousarray(close[p, :, a]), np.ascontiguousarray(volume[p, :, a]), price, vol, buf
-        )
-        out[p, :, a, :] = buf
+    """``close, volume``: (paths, days, assets); ``out``: (paths, days, assets, F_a). Jobs across threads."""
+    for job in prange(close.shape[0] * close.shape[2]):
+        asset_features_job_nb(close, volume, price, vol, out, np.int64(job))
+
+
+@njit(cache=True)
+def asset_features_serial_nb(close: np.ndarray, volume: np.ndarray, price: bool, vol: bool, out: np.ndarray) -> None:
+    """:func:`asset_features_nb` on the calling thread (no OpenMP: see :func:`compute_features`)."""
+    for job in range(close.shape[0] * close.shape[2]):
+        asset_features_job_nb(close, volume, price, vol, out, np.int64(job))
+
+
+@njit(cache=True)
+def market_features_path_nb(onchain: np.ndarray, macro: np.ndarray, use_onchain: bool, use_macro: bool,
+                            market_out: np.ndarray, context_out: np.ndarray, p: int) -> None:  # fmt: skip
+    """Path p of :func:`market_features_nb`."""
+    n = onchain.shape[1]
+    tmp = np.empty(n)
+    if use_onchain:
+        whale = np.ascontiguousarray(onchain[p, :, 0])
+        active = np.ascontiguousarray(onchain[p, :, 1])
+        rolling_mean_1d_nb(whale, np.int64(7), tmp)
+        market_out[p, :, 0] = tmp
+        pct_change_1d_nb(whale, np.int64(1), 1.0, tmp)
+        market_out[p, :, 1] = tmp
+        rolling_mean_1d_nb(active, np.int64(7), tmp)
+        market_out[p, :, 2] = tmp
+        pct_change_1d_nb(active, np.int64(1), 1.0, tmp)
+        market_out[p, :, 3] = tmp
+        for t in range(n):
+            market_out[p, t, 4] = onchain[p, t, 2] - onchain[p, t, 3]
+    if use_macro:
+        for t in range(n):
+            context_out[p, t, 0] = macro[p, t, 0]
+            context_out[p, t, 1] = macro[p, t, 1]
+            context_out[p, t, 2] = macro[p, t, 1] - macro[p, t - 1, 1] if t > 0 else np.nan
+            context_out[p, t, 3] = macro[p, t, 2] / macro[p, t - 1, 2] - 1.0 if t > 0 else np.nan
 
 
 @njit(cache=True, parallel=True)
 def market_features_nb(onchain: np.ndarray, macro: np.ndarray, use_onchain: bool, use_macro: bool,
                        market_out: np.ndarray, context_out: np.ndarray) -> None:  # fmt: skip
-    """``onchain`` (paths, days, 4), ``macro`` (paths, days, 3) -> ONCHAIN_FEATURES and MACRO_FEATURES."""
+    """``onchain`` (paths, days, 4), ``macro`` (paths, days, 3) -> ONCHAIN_FEATURES and MACRO_FEATURES. Paths across threads."""
     for p in prange(onchain.shape[0]):
-        n = onchain.shape[1]
-        tmp = np.empty(n)
-        if use_onchain:
-            whale = np.ascontiguousarray(onchain[p, :, 0])
-            active = np.ascontiguousarray(onchain[p, :, 1])
-            rolling_mean_1d_nb(whale, np.int64(7), tmp)
-            market_out[p, :, 0] = tmp
-            pct_change_1d_nb(whale, np.int64(1), 1.0, tmp)
-            market_out[p, :, 1] = tmp
-            rolling_mean_1d_nb(active, np.int64(7), tmp)
-            market_out[p, :, 2] = tmp
-            pct_change_1d_nb(active, np.int64(1), 1.0, tmp)
-            market_out[p, :, 3] = tmp
-            for t in range(n):
-                market_out[p, t, 4] = onchain[p, t, 2] - onchain[p, t, 3]
-        if use_macro:
-            for t in range(n):
-                context_out[p, t, 0] = macro[p, t, 0]
-                context_out[p, t, 1] = macro[p, t, 1]
-                context_out[p, t, 2] = macro[p, t, 1] - macro[p, t - 1, 1] if t > 0 else np.nan
-                context_out[p, t, 3] = macro[p, t, 2] / macro[p, t - 1, 2] - 1.0 if t > 0 else np.nan
+        market_features_path_nb(onchain, macro, use_onchain, use_macro, market_out, context_out, np.int64(p))
+
+
+@njit(cache=True)
+def market_features_serial_nb(onchain: np.ndarray, macro: np.ndarray, use_onchain: bool, use_macro: bool,
+                              market_out: np.ndarray, context_out: np.ndarray) -> None:  # fmt: skip
+    """:func:`market_features_nb` on the calling thread (no OpenMP: see :func:`compute_features`)."""
+    for p in range(onchain.shape[0]):
+        market_features_path_nb(onchain, macro, use_onchain, use_macro, market_out, context_out, np.int64(p))
 
 
 # ---------------------------------------------------------------- the layer people call
@@ -340,8 +367,14 @@ def daily_bars(market) -> tuple[dict[str, np.ndarray], pd.DatetimeIndex]:
     return out, market.calendar[:cut:spd].normalize()
 
 
-def compute_features(market, config: FeatureConfig | None = None) -> FeatureSet:
+def compute_features(market, config: FeatureConfig | None = None, *, threads: bool = True) -> FeatureSet:
     """Every feature of every path and asset (see the module docstring); one call for the whole market.
+
+    ``threads``: the (path, asset) jobs run across Numba's threads; ``False`` runs them on the calling thread,
+    for a single env or a snapshot's few paths. Those must not start Numba's OpenMP threads: a process that
+    has started them and forks (Gymnasium's ``AsyncVectorEnv`` builds an env in the parent to read its spaces,
+    then forks its workers) is killed at its children's first OpenMP kernel ("fork() called from a process
+    already using GNU OpenMP"). Same bytes either way.
 
     A block the market lacks (a real market without on-chain or macro files) cannot be switched on:
     asking for it raises :class:`~prometheus_sim.blocks.MissingDataError` naming it.
@@ -359,10 +392,12 @@ def compute_features(market, config: FeatureConfig | None = None) -> FeatureSet:
     close = np.ascontiguousarray(bars["close"])
     n_paths, n_days, n_assets = close.shape
     asset = np.empty((n_paths, n_days, n_assets, len(config.asset_names)))
-    asset_features_nb(close, np.ascontiguousarray(bars["volume"]), config.price, config.volume, asset)
+    (asset_features_nb if threads else asset_features_serial_nb)(
+        close, np.ascontiguousarray(bars["volume"]), config.price, config.volume, asset
+    )
     market_out = np.full((n_paths, n_days, len(ONCHAIN_FEATURES)), np.nan)
     context = np.full((n_paths, n_days, len(MACRO_FEATURES)), np.nan)
-    market_features_nb(np.ascontiguousarray(bars["onchain"]), np.ascontiguousarray(bars["macro"]), config.onchain,
+    (market_features_nb if threads else market_features_serial_nb)(np.ascontiguousarray(bars["onchain"]), np.ascontiguousarray(bars["macro"]), config.onchain,
                        config.macro, market_out, context)  # fmt: skip
     return FeatureSet(
         config=config, asset=asset, market=market_out[:, :, : len(config.market_names)],
@@ -400,7 +435,7 @@ def snapshot_features(snapshots, config: FeatureConfig | None = None, days: int 
     keep -= keep % spd  # whole days: the tail ends at t
     blocks = MarketBlocks(*(arr[:, -keep:] for arr in hist.blocks))
     view = _HistoryView(blocks, hist.calendar[-keep:], spd, hist.absent, list(snapshots.assets))
-    return compute_features(view, config)
+    return compute_features(view, config, threads=False)  # a decision's few paths: fork-safe (compute_features)
 
 
 def feature_frame(market, path: int = 0, asset: str | int = 0, config: FeatureConfig | None = None) -> pd.DataFrame:

@@ -44,6 +44,27 @@ def test_make_by_string_needs_no_prior_import():
     assert out.stdout.strip() == "(50,)"
 
 
+def test_make_vec_gives_the_batched_env_and_gymnasiums_async_workers_live():
+    """``make_vec``'s default is the batched env; ``async`` forks Gymnasium's workers after the parent built an env
+    (and here after it ran Numba's OpenMP threads too): a single env starts none, so the workers live (they were
+    killed: "fork() called from a process already using GNU OpenMP")."""
+    code = (
+        "import gymnasium as gym, numpy as np\n"
+        "from prometheus_sim.rl import ENV_ID\n"
+        "from prometheus_sim.rl.vector import PortfolioVectorEnv\n"
+        "kw = dict(n_paths=2, horizon_days=200, episode_days=28)\n"
+        "batched = gym.make_vec(ENV_ID, num_envs=3, **kw)\n"
+        "assert isinstance(batched.unwrapped, PortfolioVectorEnv) and batched.num_envs == 3\n"
+        "batched.reset(seed=0); batched.step(np.arange(3))\n"  # the batched env's OpenMP kernels ran here
+        "env = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode='async', **kw)\n"
+        "o, _ = env.reset(seed=1); o, r, te, tr, _ = env.step(np.array([1, 2])); env.close()\n"
+        "print(o.shape, bool(np.isfinite(r).all()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "(2, 50) True"
+
+
 def test_equally_seeded_envs_roll_identical_trajectories(market):
     a, b = PortfolioEnv(market=market, episode_days=70), PortfolioEnv(market=market, episode_days=70)
     oa, _ = a.reset(seed=42)

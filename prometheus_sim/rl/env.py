@@ -190,7 +190,8 @@ class PortfolioEnv(gym.Env):
                              f"{episode_days}-day episode after the {WARMUP_DAYS}-day warm-up (at least "
                              f"{WARMUP_DAYS + episode_days + 1} days)")  # fmt: skip
         featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
-        self._recent = recent_features(compute_features(market), featured)
+        # on the calling thread: a single env starts no OpenMP threads, so AsyncVectorEnv's forked workers live
+        self._recent = recent_features(compute_features(market, threads=False), featured)
         # TEST ONLY (the learning-loop sanity check): the next period's log returns of the three largest
         # crypto assets appended to the observation. Never use it to score a policy.
         self.leak_future = bool(leak_future)

@@ -538,4 +538,12 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         return merged
 
 
-__all__ = ["INFO_KEYS", "EnvPool", "PooledVectorEnv", "PortfolioVectorEnv", "ResetDraws", "market_tables_nb", "vector_step_nb"]
+__all__ = [
+    "INFO_KEYS",
+    "EnvPool",
+    "PooledVectorEnv",
+    "PortfolioVectorEnv",
+    "ResetDraws",
+    "market_tables_nb",
+    "vector_step_nb",
+]

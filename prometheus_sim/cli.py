@@ -269,10 +269,11 @@ def simulate(
 @click.option(
     "--first-decision-day",
     "first_decision_text",
-    default="0",
+    default="aligned",
     show_default=True,
     help="No strategy decides before this day (each then on its own grid); 'aligned': the latest first decision "
-    "among the strategies (e.g. dqn's, after its features' warm-up), so all are scored on the same days.",
+    "among the strategies (e.g. dqn's, after its features' warm-up), so all are scored on the same days "
+    "(baselines alone: day 0). 0 lets each strategy decide as early as it can.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -315,7 +316,8 @@ def backtest(
     try:
         names = registry.parse_list(strategy_list)
         params = parse_strategy_params(strategy_params, names)
-        specs = tuple(StrategySpec(n, tuple(params[n].items())) for n in names)
+        # a registry reference (dqn's, forecast's model) is pinned to the version it names now: every cell loads it
+        specs = tuple(registry.pinned(StrategySpec(n, tuple(params[n].items()))) for n in names)
         built = [registry.build(spec) for spec in specs]  # parameters the factory does not take fail here, not per cell
         first_decision_day = _first_decision_day(first_decision_text, built)
         seeds = parse_seeds(seed_text)
@@ -749,7 +751,7 @@ def policy() -> None:
 @click.option("--seeds", "seed_text", default="0-63", show_default=True, help="Market rows episodes draw paths from.")
 @click.option("--steps", "total_steps", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="Environment steps (decisions) over all envs.")  # fmt: skip
-@click.option("--num-envs", type=int, default=16, show_default=True)
+@click.option("--num-envs", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--period-days", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--episode-days", type=click.IntRange(min=7), default=182, show_default=True)
 @click.option("--horizon-days", type=click.IntRange(min=120), default=None)
@@ -761,7 +763,7 @@ def policy() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--env-backend", type=click.Choice(["numba", "torch"]), default=None,
               help="The batched env: numba (host) or its torch twin on --device [default: torch on cuda, else numba].")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option(
     "--checkpoints",
     type=click.IntRange(min=0),
@@ -784,12 +786,15 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     from prometheus_sim.sweep import parse_seeds
 
     try:
-        try:
-            select_seeds = tuple(parse_seeds(select_text)) if select_text is not None else ()
-        except ValueError as exc:
-            raise ValueError(f"--select-seeds {select_text!r}: {exc}") from None
+        seeds = {}
+        for option, text in (("--seeds", seed_text), ("--select-seeds", select_text)):
+            try:
+                seeds[option] = tuple(parse_seeds(text)) if text is not None else ()
+            except ValueError as exc:
+                raise ValueError(f"{option} {text!r}: {exc}") from None
+        select_seeds = seeds["--select-seeds"]
         args = DQNArgs(
-            scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=tuple(parse_seeds(seed_text)),
+            scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=seeds["--seeds"],
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
             env_backend=env_backend, seed=seed, checkpoints=checkpoints, tracking_uri=tracking_uri,
@@ -799,7 +804,13 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
         started = time.perf_counter()
         result = train_dqn(args, policy_wiring() if args.select_seeds else None)
     except (ValueError, KeyError) as exc:
-        click.echo(f"error: {_message(exc)}", err=True)
+        text = _message(exc)
+        for field in ("num_envs", "period_days", "episode_days", "horizon_days", "learning_starts", "replay_ratio",
+                      "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device"):  # fmt: skip
+            option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
+            if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
+                text = option + text[len(field) :]
+        click.echo(f"error: {text}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     last = result.history[-1]
     share = ", ".join(f"{a} {v:.0%}" for a, v in zip(range(7), result.meta["training_action_share"], strict=True))
@@ -807,9 +818,11 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
                f"steps/s, {last['updates']:,} gradient updates at {args.updates_per_env_step:.4g} per env step, "
                f"{args.backend} env); mean return of the last 50 episodes {last['episode_return']:.2f}; "
                f"actions {share}")  # fmt: skip
-    top = max(result.meta["training_action_share"])
+    greedy = result.meta["greedy_action_share"]  # the executed actions include exploration's random ones, which
+    top = max(greedy)  # kept the top share under 90 % (about 86 % at most at the default epsilon schedule)
     if top > 0.9:
-        click.echo(f"warning: {top:.0%} of the training actions are one action: the policy may have collapsed")
+        click.echo(f"warning: in the last tenth of training the network itself chose action {greedy.index(top)} for "
+                   f"{top:.0%} of its decisions (exploration left out): the policy may have collapsed")  # fmt: skip
     if "selection" in result.meta:
         _print_selection(result.meta["selection"])
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
@@ -1144,6 +1157,26 @@ def _refuse_in_sample(config, specs, built) -> None:
                 raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {spec.label} trained "
                                  f"or was chosen on these seeds of {name} (in-sample); backtest it on seeds it has "
                                  "not seen, as policy evaluate does")  # fmt: skip
+            rows = [] if isinstance(source, ScenarioSpec) else _saved_rows_seen(meta, source)
+            if rows:
+                raise ValueError(f"{name}: row(s) {rows[:5]} of this saved market are paths {spec.label} trained or was "
+                                 "chosen on (path 0 of a seed it has seen, in-sample); simulate it with unseen seeds")  # fmt: skip
+
+
+def _saved_rows_seen(meta: dict, saved) -> list[int]:
+    """Rows of a saved simulated market (a sweep's ``SavedMarket``, by its manifest) that a policy has seen."""
+    from prometheus_sim.market import read_manifest
+    from prometheus_sim.rl.provenance import seen_rows
+    from prometheus_sim.scenario import ScenarioError, ScenarioSpec
+
+    manifest = read_manifest(Path(saved.path))
+    if manifest.get("kind") != "simulated" or "scenario" not in manifest:
+        return []
+    try:
+        spec = ScenarioSpec.from_dict(manifest["scenario"])
+    except ScenarioError:  # saved by a version whose scenario no longer validates: no scenario to compare
+        return []
+    return seen_rows(meta, spec, manifest["path_ids"], manifest["seeds"])
 
 
 def _first_decision_day(text: str, strategies: list) -> int:

@@ -615,6 +615,16 @@ class ScenarioSpec(_Strict):
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def paths_digest(self) -> str:
+        """SHA-256 of what shapes the simulated paths: :meth:`digest` without the labels (``name``, ``description``,
+        ``calibrated_to``) and the default ``seed`` (a market's seeds are its own). A renamed copy of a scenario has
+        another digest and the same paths digest, so a policy's training scenario is recognised under any name."""
+        data = self.model_dump(mode="json")
+        for label in ("name", "description", "calibrated_to", "seed"):
+            del data[label]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
     def with_horizon(self, horizon_days: int) -> ScenarioSpec:
         """The same scenario over a different horizon; shocks dated after it are dropped.
 

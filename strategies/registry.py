@@ -205,6 +205,25 @@ def describe(spec: StrategySpec | str) -> dict[str, Any]:
     return out
 
 
+def pinned(spec: StrategySpec | str) -> StrategySpec:
+    """``spec`` with its registry reference (``model``, default ``...@latest`` or an alias) replaced by the version
+    it resolves to now (``prometheus-dqn@5``), for a strategy that declares ``identity``; others as they are.
+
+    Why: every cell of a sweep builds its strategy again, in whichever worker runs it, so ``@latest`` was resolved
+    once per cell; a version registered while the run went on was loaded by the later cells, under the version the
+    run recorded at its start (29 of 150 cells came from another network, review of 2026-12-04).
+    """
+    spec = StrategySpec.of(spec)
+    make = factory(spec.name)
+    target = make if inspect.isclass(make) or inspect.isfunction(make) else type(make)
+    identity = getattr(target, "identity", None)
+    version = identity(**dict(spec.params)).get("model_version") if callable(identity) else None
+    if version is None:
+        return spec
+    name, number = version.rsplit("/", 1)
+    return StrategySpec(spec.name, tuple({**dict(spec.params), "model": f"{name}@{number}"}.items()), spec.model_uri)
+
+
 def parse_list(text: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]``, each checked (registered, or an importable ``module:Class``)."""
     items = [s.strip() for s in text.split(",") if s.strip()]

@@ -39,7 +39,12 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match=r"'cuda:abc': cpu or cuda\[:n\]"):
         check_device("cuda:abc")
     res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "0"])
-    assert res.exit_code == 2 and "num_envs: must be >= 1" in res.output
+    assert res.exit_code == 2 and "Invalid value for '--num-envs': 0 is not in the range x>=1" in res.output, res.output
+    # the option the user typed is named, not the field behind it
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "5-2"])
+    assert res.exit_code == 2 and "error: --seeds '5-2': seed range '5-2' is empty" in res.output, res.output
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--episode-days", "30", "--period-days", "100"])
+    assert res.exit_code == 2 and "error: --episode-days: must be at least" in res.output, res.output
     # the same refusals through the CLI, before any market is simulated or model loaded
     res = CliRunner().invoke(main, ["policy", "train", "no_such_scenario"])
     assert res.exit_code == 2 and "neither a file nor a shipped scenario" in res.output, res.output
@@ -160,6 +165,9 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
 
     assert tiny_dqn.history and np.isfinite(tiny_dqn.history[-1]["steps_per_s"])
     assert abs(sum(tiny_dqn.meta["training_action_share"]) - 1.0) < 1e-9
+    greedy = np.array(tiny_dqn.meta["greedy_action_share"]) * 12 * 4  # the last tenth: 12 of 128 steps, 4 envs
+    assert abs(greedy.sum() - 48) < 1e-9 and np.allclose(greedy, greedy.round())
+    assert tiny_dqn.meta["torch_threads"] == 1  # DQNArgs.cpu_threads' default: part of what a seed repeats
     # five checkpoints along the run (128 vector steps of 4 envs), the last the registered policy's weights
     saved = [a.path for a in MlflowClient(mlflow_store).list_artifacts(tiny_dqn.run_id, "checkpoints")]
     assert saved == [f"checkpoints/step_{s:010d}" for s in (100, 204, 304, 408, 512)], saved
@@ -171,6 +179,14 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
     res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "100-102", "--horizon-days",
                                "120", "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
+    # the run loads the version @latest names when it starts, in every cell (each cell resolved it again)
+    from prometheus_sim.registry import resolve
+    from prometheus_sim.strategy_spec import StrategySpec
+    from strategies.registry import pinned
+
+    name, version = resolve("prometheus-dqn@latest")
+    assert dict(pinned("dqn").params)["model"] == f"{name}@{version}" and pinned("hold") == StrategySpec.of("hold")
+    assert f'"model": "{name}@{version}"' in (tmp_path / "bt" / "sweep.json").read_text()
     # its training seeds are refused, as policy evaluate refuses them (an in-sample backtest passed the acceptance
     # row "RL policy Sharpe" as if on unseen seeds: found by a review)
     res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
@@ -299,6 +315,15 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     res = runner.invoke(main, ["policy", "evaluate", "train2", "--workers", "1", "--horizon-days", "60", "--out", "a"])
     assert res.exit_code == 2 and "in-sample" in res.output and "path 0 of seed(s) [2]" in res.output, res.output
     assert not Path("a").exists()
+    # backtest refuses it too (it ran, and acceptance scored it), and a renamed copy of the training scenario
+    res = runner.invoke(main, ["backtest", "train2", "--strategy", "dqn,hold", "--out", "bt_saved", "--no-progress"])
+    assert res.exit_code == 2 and "row(s) [0] of this saved market are paths dqn trained" in res.output, res.output
+    copy = Path("default_copy.yaml")
+    copy.write_text((SCENARIOS / "default.yaml").read_text().replace("name: default", "name: default_copy"))
+    res = runner.invoke(main, ["backtest", str(copy), "--strategy", "dqn,hold", "--seeds", "2", "--horizon-days", "60",
+                               "--out", "bt_copy", "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2 and "dqn trained or was chosen on these seeds of default_copy" in res.output, res.output
+    assert not Path("bt_saved").exists() and not Path("bt_copy").exists()
 
     default4 = Path("default4.yaml")
     default4.write_text((SCENARIOS / "default.yaml").read_text().replace("steps_per_day: 1", "steps_per_day: 4")
@@ -547,8 +572,8 @@ def test_bad_training_settings_are_refused():
     ):
         DQNArgs(scenarios=("x",), seeds=(1,), total_steps=4096, learning_starts=5000)
     res = CliRunner().invoke(main, ["policy", "train", "default", "--seed", "-1"])
-    assert res.exit_code == 2 and "seed: must be in 0..2**63 - 1" in res.output, res.output
+    assert res.exit_code == 2 and "Invalid value for '--seed': -1 is not in the range" in res.output, res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--env-backend", "jax"])
     assert res.exit_code == 2 and "Invalid value for '--env-backend'" in res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--replay-ratio", "-1"])
-    assert res.exit_code == 2 and "replay_ratio: gradient updates per env step, must be > 0" in res.output
+    assert res.exit_code == 2 and "--replay-ratio: gradient updates per env step, must be > 0" in res.output

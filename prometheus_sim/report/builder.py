@@ -447,6 +447,7 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
         "rules": cfg.get("rules") or {},
         "horizon_days": cfg.get("horizon_days"),
         "win_horizon_days": cfg.get("win_horizon_days"),
+        "first_decision_day": int(cfg.get("first_decision_day") or 0),
         "plot_seeds": cfg.get("plot_seeds"),
     }
 
@@ -718,6 +719,13 @@ def run_blocks(data: dict) -> list[Block]:
         ("Risk profiles", _profiles_text(run["profiles"])),
         ("Horizon", horizon),
         ("Win-rate horizon", f"{run['win_horizon_days']} days"),
+        (
+            "First decision",
+            f"no strategy decides before day {run['first_decision_day']}, so all are scored on the same days"
+            if run.get("first_decision_day")
+            else "each strategy decides from its own first day "
+            "(a strategy with a warm-up, e.g. dqn, holds its opening book until then)",
+        ),
     ]
     scen = Table(
         ["Scenario", "Scenario digest (SHA-256)", "Result rows"],

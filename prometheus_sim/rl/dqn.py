@@ -97,7 +97,9 @@ class DQNArgs:
     env_backend: str | None = None
     """"numba" (the host's batched env) or "torch" (its twin on ``device``); None: torch on CUDA, else numba"""
     cpu_threads: int | None = 1
-    """threads torch and the Numba env use during the run (restored after); None leaves both as they are"""
+    """threads torch and the Numba env use during the run (restored after); None leaves both as they are. Part of
+    what a seed repeats: the same seed at 2 threads trains other weights than at 1 (torch's reductions split across
+    threads round differently); the policy's metadata records the count (``torch_threads``)"""
     seed: int = 0
     checkpoints: int = 5
     """the online network's state dict is logged to the run's artifacts this many times, evenly spaced
@@ -363,8 +365,10 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     episode_returns: list[float] = []
     running = torch.zeros(num_envs, dtype=torch.float64, device=device)
     action_counts = torch.zeros(N_ACTIONS, dtype=torch.long, device=device)
+    greedy_counts = torch.zeros(N_ACTIONS, dtype=torch.long, device=device)
     obs = envs.reset(seed=args.seed)
     n_iters = args.total_steps // num_envs
+    late = n_iters - max(1, n_iters // 10)  # the last tenth: the network's own choices near its final weights
     explore_iters = max(1, int(args.exploration_fraction * n_iters))
     saves = {n_iters * (k + 1) // args.checkpoints - 1 for k in range(args.checkpoints)} if args.checkpoints else set()
     ratio = args.updates_per_env_step
@@ -385,6 +389,8 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
             actions = torch.where(explore, torch.randint(0, N_ACTIONS, (num_envs,), generator=gen, device=device),
                                   greedy)  # fmt: skip
             action_counts += torch.bincount(actions, minlength=N_ACTIONS)
+            if it >= late:  # exploration's random actions left out: what the network itself would do
+                greedy_counts += torch.bincount(greedy, minlength=N_ACTIONS)
             next_obs, real_next, rewards, terms, dones = envs.step(actions)
             k = slice(ptr, ptr + num_envs) if ptr + num_envs <= n else (ptr + slots) % n
             buf[k] = torch.cat([obs, real_next, actions[:, None].float(), rewards[:, None], terms[:, None].float()], 1)
@@ -435,6 +441,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
                              "nothing registered (lower lr, or check the scenario's rewards)")  # fmt: skip
         counts = action_counts.cpu().numpy()
         share = counts / counts.sum()
+        greedy_share = greedy_counts.cpu().numpy() / max(1, int(greedy_counts.sum()))
         meta = {
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
             "recent_features": list(RECENT_FEATURES), "featured_assets": featured_assets(pools),
@@ -443,7 +450,8 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
             "calibrated_to": {s.name: s.calibrated_to and [str(s.calibrated_to.start), str(s.calibrated_to.end)]
                               for s, _ in pools},  # the real days each training market was set to match
             "seeds": [int(s) for s in args.seeds], "training_action_share": share.tolist(),
-            "updates_per_env_step": ratio, "env_backend": args.backend,
+            "greedy_action_share": greedy_share.tolist(),  # the last tenth's greedy choices: collapse shows here
+            "updates_per_env_step": ratio, "env_backend": args.backend, "torch_threads": torch.get_num_threads(),
             "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()},
         }  # fmt: skip
         model = q.cpu().eval()

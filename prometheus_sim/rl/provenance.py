@@ -4,8 +4,9 @@ A registered policy's metadata (``rl.dqn``) records its training scenarios in fu
 real days each was set to match (``calibrated_to``). ``policy evaluate`` asks three questions of it:
 
 - is a source the scenario the policy trained on? Compared up to the shorter horizon (a path's first
-  days do not depend on the horizon, so a cut of the training scenario is the same scenario), never
-  by name alone: ``default`` at four steps a day is another scenario;
+  days do not depend on the horizon, so a cut of the training scenario is the same scenario), by what
+  shapes its paths, never by name: ``default`` at four steps a day is another scenario, and a renamed
+  copy of ``default`` is ``default``;
 - does a saved simulated market hold a path the policy trained on (path 0 of a training seed of that
   scenario)? Then it is in-sample, and evaluating on it would flatter the policy;
 - are a real market's days out of time, i.e. after every training scenario's calibration window?
@@ -35,7 +36,7 @@ def training_scenario(meta: dict[str, Any], spec: ScenarioSpec) -> str | None:
     recorded = training_specs(meta)
     for name, trained in recorded.items():
         days = min(trained.horizon_days, spec.horizon_days)
-        if trained.with_horizon(days).digest() == spec.with_horizon(days).digest():
+        if trained.with_horizon(days).paths_digest() == spec.with_horizon(days).paths_digest():  # any name
             return name
     if recorded:
         return None
@@ -51,10 +52,20 @@ def seen_seeds(meta: dict[str, Any]) -> set[int]:
 def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
     """Rows of a saved simulated ``market`` that are paths the policy has seen: path 0 of a training seed, or of a
     seed its checkpoint was chosen on (``policy train --select-seeds``, :mod:`prometheus_sim.rl.select`)."""
-    if market.is_real or market.spec is None or training_scenario(meta, market.spec) is None:
+    if market.is_real or market.spec is None:
         return []
-    seeds = seen_seeds(meta)
-    return [i for i in range(market.n_paths) if int(market.path_ids[i]) == 0 and int(market.seeds[i]) in seeds]
+    return seen_rows(meta, market.spec, market.path_ids, market.seeds)
+
+
+def seen_rows(meta: dict[str, Any], spec: ScenarioSpec, path_ids, seeds) -> list[int]:
+    """:func:`in_sample_rows` of a simulated market given as its scenario and its rows' path ids and seeds (what
+    a saved market's manifest records, so a sweep checks one without loading its arrays)."""
+    if training_scenario(meta, spec) is None:
+        return []
+    seen = seen_seeds(meta)
+    return [
+        i for i, (path, seed) in enumerate(zip(path_ids, seeds, strict=True)) if int(path) == 0 and int(seed) in seen
+    ]
 
 
 def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
@@ -92,4 +103,4 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["in_sample_rows", "seen_seeds", "time_basis", "training_scenario", "training_specs"]
+__all__ = ["in_sample_rows", "seen_rows", "seen_seeds", "time_basis", "training_scenario", "training_specs"]

@@ -98,18 +98,54 @@ def test_a_batch_over_seeds_equals_each_seed_simulated_alone(default_spec):
             np.testing.assert_array_equal(arr[0], batch.named_arrays()[name][row], err_msg=f"{name} seed {seed}")
 
 
-def test_shipped_scenarios_give_the_golden_bytes_on_any_machine():
-    """A SHA-256 per shipped scenario (30 days, 3 paths), committed: the same bytes here, in CI and elsewhere.
+GOLDEN_EXTRA = ROOT / "tests" / "data" / "golden_every_process_24.yaml"
 
-    Regenerate tests/golden_digests.json only when the engine or a scenario changes on purpose.
-    """
-    import json
 
+def golden_markets():
+    """(name, market) of what the golden digests pin: every shipped scenario over its whole horizon (2 paths: every
+    dated shock and signal acts; a 30-day cut, the pin until 2026-12-04, had none) and a scenario of every process,
+    shock and a firing signal at 24 steps a day (``tests/data``)."""
     from prometheus_sim.scenario import load_scenario
-    from tests.conftest import ROOT
 
+    for path in [*sorted(SCENARIOS.glob("*.yaml")), GOLDEN_EXTRA]:
+        yield path.stem, Market.simulate(load_scenario(path), n_paths=2)
+
+
+def test_shipped_scenarios_give_the_golden_bytes_on_any_machine():
+    """A SHA-256 per shipped scenario and the every-process one (:func:`golden_markets`), committed: the same bytes
+    here, in CI and elsewhere. Regenerate tests/golden_digests.json only when the engine or a scenario changes on
+    purpose (``python -c "from tests.test_determinism import write_golden; write_golden()"``)."""
     golden = json.loads((ROOT / "tests" / "golden_digests.json").read_text())
-    assert set(golden) == {p.stem for p in SCENARIOS.glob("*.yaml")}
-    for name, digest in golden.items():
-        spec = load_scenario(SCENARIOS / f"{name}.yaml").with_horizon(30)
-        assert Market.simulate(spec, n_paths=3).digest() == digest, name
+    assert set(golden) == {p.stem for p in SCENARIOS.glob("*.yaml")} | {GOLDEN_EXTRA.stem}
+    for name, market in golden_markets():
+        assert market.digest() == golden[name], name
+
+
+def write_golden() -> None:
+    digests = {name: market.digest() for name, market in golden_markets()}
+    (ROOT / "tests" / "golden_digests.json").write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+
+
+def test_the_order_shocks_are_listed_in_changes_nothing():
+    """Shocks apply by day, then by content: two overlapping depegs (listed first, the later one's fast recovery was
+    overwritten by the earlier one's slow one: USDC stuck at 0.82 against 0.996) and overlapping crashes (their vol
+    multipliers' products round by the order they are taken in) give the same bytes in either order."""
+    spec = ScenarioSpec.from_dict({
+        "name": "order", "horizon_days": 60, "assets": [
+            {"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.5},
+            {"name": "USDC", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 0.02,
+             "process": {"type": "peg", "peg": {"kappa": 500}}}],
+        "shocks": [
+            {"type": "depeg", "day": 10, "asset": "USDC", "depth": 0.1, "recovery_half_life_days": 100,
+             "recovery_days": 40},
+            {"type": "depeg", "day": 12, "asset": "USDC", "depth": 0.1, "recovery_half_life_days": 0.5,
+             "recovery_days": 3},
+            {"type": "crash", "day": 20, "size": -0.1, "vol_mult": 10.0, "duration_days": 20},
+            {"type": "crash", "day": 20, "size": -0.1, "vol_mult": 10.0, "duration_days": 20},
+            {"type": "crash", "day": 25, "size": 0.0, "vol_mult": 0.1, "duration_days": 5}],
+    })  # fmt: skip
+    listed = Market.simulate(spec, n_paths=8, seed=3)
+    reverse = Market.simulate(spec.model_copy(update={"shocks": spec.shocks[::-1]}), n_paths=8, seed=3)
+    assert listed.array_digests() == reverse.array_digests()
+    usdc = np.median(listed.close[:, 13:20, 1], axis=0)
+    assert (usdc > 0.97).all(), usdc  # the later, fast depeg's recovery holds from its own day

@@ -6,6 +6,7 @@ computed here once, in NumPy, so the kernel only does per-path work.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import NamedTuple
 
@@ -168,7 +169,9 @@ def build_inputs(spec: ScenarioSpec) -> KernelInputs:
     shock_rate = np.zeros(n_steps)
     risky = [names.index(n) for n in spec.default_risky_assets()]
     driver = spec.driver_index
-    for shock in spec.shocks:
+    # in order of day, then of content: the order a file lists its shocks in changes nothing (a later depeg takes over
+    # its asset's reversion from its own day; listed first, an earlier one overwrote it, review of 2026-12-04)
+    for shock in sorted(spec.shocks, key=lambda s: (s.day, json.dumps(s.model_dump(mode="json"), sort_keys=True))):
         start = shock.day * spd
         if isinstance(shock, CrashShock):
             targets = [names.index(n) for n in shock.assets] if shock.assets is not None else risky

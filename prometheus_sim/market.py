@@ -157,15 +157,13 @@ class Market:
             seed_arr = np.asarray([_seed_value(s, "seeds") for s in seeds], dtype=np.uint64)
             if seed_arr.size == 0:
                 raise ValueError("seeds must not be empty")
-            ids = np.zeros(seed_arr.size, dtype=np.int64) if path_ids is None else np.asarray(list(path_ids))
+            ids = np.zeros(seed_arr.size, dtype=np.int64) if path_ids is None else _path_ids(path_ids)
             return cls(spec, seed_arr, ids, generate(spec, seed_arr, ids, progress=progress))
         seed = spec.seed if seed is None else _seed_value(seed, "seed")
         if path_ids is None:
-            if n_paths < 1:
-                raise ValueError(f"n_paths must be >= 1, got {n_paths}")
-            ids = np.arange(n_paths, dtype=np.int64)
+            ids = np.arange(_whole_number(n_paths, "n_paths", 1), dtype=np.int64)
         else:
-            ids = np.asarray(list(path_ids), dtype=np.int64)
+            ids = _path_ids(path_ids)
             if ids.size == 0:
                 raise ValueError("path_ids must not be empty")
         return cls(spec, seed, ids, generate(spec, seed, ids, progress=progress))
@@ -308,6 +306,8 @@ class Market:
         return self._steps_per_day
 
     def _asset_index(self, asset: str | int) -> int:
+        if isinstance(asset, bool | np.bool_):  # True was ETH (index 1) without a word
+            raise TypeError(f"asset: a name or an index, got {asset!r}")
         if isinstance(asset, (int, np.integer)):
             if not 0 <= asset < len(self.assets):
                 raise IndexError(f"asset index {asset} out of range for {len(self.assets)} assets")
@@ -324,6 +324,8 @@ class Market:
         inflation_rate, fed_rate, dxy_index`` (those a real market has). ``path`` is a row of this
         market (0-based).
         """
+        if isinstance(path, bool | np.bool_) or not isinstance(path, int | np.integer):
+            raise TypeError(f"path: a row of this market, an integer, got {path!r} ({type(path).__name__})")
         if not 0 <= path < self.n_paths:
             raise IndexError(f"path {path} out of range for {self.n_paths} paths")
         a = self._asset_index(asset)
@@ -553,6 +555,15 @@ COUNT_COLUMNS = ("whale_transactions", "active_addresses")
 assert set(COUNT_COLUMNS) <= set(ONCHAIN_COLUMNS)
 
 
+def _whole_number(value: object, name: str, low: int = 0, high: int = 2**63) -> int:
+    """An integer in [low, high) as given: 2.5 paths were 3, path id 1.7 was path 1 and True path 1, without a word."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name}: must be an integer, got {value!r} ({type(value).__name__})")
+    if not low <= int(value) < high:
+        raise ValueError(f"{name}: must be in [{low}, {high:,}), got {value}")
+    return int(value)
+
+
 def _seed_value(seed: object, name: str) -> int:
     """A seed as given: an integer in [0, 2**64) (1.5 or True used to be taken as 1 without a word)."""
     if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
@@ -560,6 +571,10 @@ def _seed_value(seed: object, name: str) -> int:
     if not 0 <= int(seed) < 2**64:
         raise ValueError(f"{name}: must be in [0, 2**64), got {seed}")
     return int(seed)
+
+
+def _path_ids(path_ids: Iterable[int]) -> np.ndarray:
+    return np.asarray([_whole_number(p, "path_ids") for p in path_ids], dtype=np.int64)
 
 
 def read_manifest(directory: str | Path) -> dict:

@@ -50,6 +50,11 @@ def test_frame_errors_name_the_problem(market):
         market.frame(0, "DOGE")
     with pytest.raises(IndexError, match="path 12 out of range"):
         market.frame(12, "BTC")
+    for bad in (True, 1.0):  # True was a pandas error about 1-dimensional data, 1.0 a raw NumPy IndexError
+        with pytest.raises(TypeError, match="path: a row of this market, an integer"):
+            market.frame(bad, "BTC")
+    with pytest.raises(TypeError, match="asset: a name or an index, got True"):  # was ETH, index 1
+        market.frame(0, True)
 
 
 def test_save_and_load_round_trip_exactly(market, tmp_path):
@@ -226,6 +231,18 @@ def test_bad_path_requests_are_refused(default_spec):
         Market.simulate(default_spec, n_paths=0)
     with pytest.raises(ValueError, match="path_ids"):
         Market.simulate(default_spec, path_ids=[])
+    # 2.5 paths were 3, path id 1.7 was 1, True was 1 and 3.99 was 3: a different path than asked for, without a word
+    spec = default_spec.with_overrides(horizon_days=5)
+    with pytest.raises(TypeError, match=r"n_paths: must be an integer, got 2.5"):
+        Market.simulate(spec, n_paths=2.5)
+    for ids in ([1.7], [True, False]):
+        with pytest.raises(TypeError, match="path_ids: must be an integer"):
+            Market.simulate(spec, path_ids=ids)
+    with pytest.raises(TypeError, match="path_ids: must be an integer, got 3.99"):
+        Market.simulate(spec, seeds=[1, 2], path_ids=[0, 3.99])
+    with pytest.raises(ValueError, match=r"path_ids: must be in \[0, "):
+        Market.simulate(spec, path_ids=[-1])
+    assert Market.simulate(spec, path_ids=np.array([4], dtype=np.uint8)).path_ids.tolist() == [4]
 
 
 def test_simulate_refuses_a_seed_that_is_not_an_integer(default_spec):

@@ -125,7 +125,7 @@ def test_selection_settings_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match="needs a PolicyWiring"):
         train_dqn(DQNArgs(**TINY, select_seeds=(9,)))
     res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--select-seeds", "3-5"])
-    assert res.exit_code == 2 and "select_seeds: [3] are also training seeds" in res.output, res.output
+    assert res.exit_code == 2 and "error: --select-seeds: [3] are also training seeds" in res.output, res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--select-seeds", "x"])
     assert res.exit_code == 2 and "--select-seeds 'x': seed 'x' is not an integer" in res.output, res.output
 

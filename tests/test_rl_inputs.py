@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prometheus_sim.market import Market
-from prometheus_sim.portfolio import RiskProfile
+from prometheus_sim.portfolio import CostModel, RiskProfile
 from prometheus_sim.rl.dqn import DQNArgs
 from prometheus_sim.rl.env import PortfolioEnv
 from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
@@ -62,6 +62,16 @@ def test_env_arguments_and_reset_options_are_checked_where_given():
         PortfolioVectorEnv(10**9, market=market)
     with pytest.raises(ValueError, match=r"market: given with n_paths, seed, horizon_days, which build a market"):
         PortfolioEnv(market=market, horizon_days=50, n_paths=0, seed=3)  # all three were ignored without a word
+    for bad in ("no", 1, None):  # "no" from a config file was truthy: next period's returns leaked into the state
+        with pytest.raises(ValueError, match="leak_future: true or false"):
+            PortfolioEnv(market=market, leak_future=bad)
+    with pytest.raises(ValueError, match="market: a prometheus_sim.market.Market, got str"):
+        PortfolioEnv(market="default")
+    # a pool fixes the market, period, episode, costs and observation: other settings beside it were ignored
+    pool = PortfolioVectorEnv(2, market=market, episode_days=35).pool
+    assert PortfolioVectorEnv(3, pool=pool).pool is pool
+    with pytest.raises(ValueError, match="pool: given with scenario, period_days, costs, leak_future, which"):
+        PortfolioVectorEnv(2, pool=pool, scenario="crypto_winter", period_days=1, costs=CostModel(), leak_future=True)
     env = PortfolioEnv(market=market, episode_days=35)
     with pytest.raises(ValueError, match="options: a dict"):
         env.reset(options="abc")

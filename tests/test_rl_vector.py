@@ -204,6 +204,16 @@ def test_pools_split_and_concatenate(market):
     assert info["_final_info"].all() and (info["final_info"]["step"] != info["step"]).all()  # last step, new start
     with pytest.raises(ValueError, match="fewer than the 2 market pools"):
         PooledVectorEnv.split(1, 2)
+    # runs seeded 0 and 1 draw other episodes in every pool (pool k took seed + k: pool 1 at 0 replayed pool 0 at 1)
+    twins = PooledVectorEnv([PortfolioVectorEnv(16, market=market, episode_days=35) for _ in range(2)])
+    twins.reset(seed=0)
+    zero = [p.last_draws for p in twins.parts]
+    twins.reset(seed=1)
+    one = [p.last_draws for p in twins.parts]
+    assert not np.array_equal(zero[1].starts, one[0].starts) and not np.array_equal(zero[0].starts, one[1].starts)
+    alone = PortfolioVectorEnv(16, market=market, episode_days=35)
+    alone.reset(seed=1)
+    np.testing.assert_array_equal(alone.last_draws.starts, one[0].starts)  # the first pool keeps the run's seed
     for wrong in (np.zeros(6, dtype=np.int64), np.zeros(4, dtype=np.int64)):  # never dropped or split unevenly
         with pytest.raises(ValueError, match=r"actions: expected 5 integers, got shape \(\d,\)"):
             env.step(wrong)

@@ -300,7 +300,10 @@ class DeviceEnvs:
         self.bounds = np.cumsum([0] + [p.num_envs for p in parts]).tolist()
 
     def reset(self, seed: int) -> torch.Tensor:
-        return torch.cat([p.reset(seed=seed + k) for k, p in enumerate(self.parts)])  # PooledVectorEnv's seeds
+        from prometheus_sim.rl.vector import part_seeds
+
+        seeds = part_seeds(seed, len(self.parts))  # PooledVectorEnv's
+        return torch.cat([p.reset(seed=s) for s, p in zip(seeds, self.parts, strict=True)])
 
     def step(self, actions: torch.Tensor):
         outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self.bounds[:-1], self.bounds[1:], strict=True)]

@@ -151,6 +151,11 @@ class PortfolioEnv(gym.Env):
         if render_mode is not None:
             raise ValueError(f"render_mode: this env renders nothing (render_modes is empty), got {render_mode!r}")
         self.render_mode = None
+        if not isinstance(leak_future, bool | np.bool_):  # "no" from a config file was truthy: the future leaked in
+            raise ValueError(f"leak_future: true or false (TEST ONLY), got {leak_future!r}")
+        if market is not None and not isinstance(market, Market):
+            raise ValueError(f"market: a prometheus_sim.market.Market, got {type(market).__name__} (a scenario goes "
+                             "in scenario=)")  # fmt: skip
         if market is None:
             int_arg("n_paths", n_paths, 1)
         else:  # these build a market: with one given they were ignored without a word

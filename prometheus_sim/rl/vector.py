@@ -363,6 +363,15 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         if num_envs > MAX_ENVS:  # 10**9 envs was a raw MemoryError from NumPy
             raise ValueError(f"num_envs: at most {MAX_ENVS:,} (each env holds about 700 bytes of books and a 50-value "
                              f"observation), got {num_envs:,}")  # fmt: skip
+        if pool is not None:  # the pool's template holds the market, period, episode, costs and observation
+            given = [k for k, v in (("scenario", scenario != "default"), ("n_paths", n_paths != 16),
+                                    ("seed", seed is not None), ("period_days", period_days != 7),
+                                    ("episode_days", episode_days != 182), ("costs", costs is not None),
+                                    ("horizon_days", horizon_days is not None), ("market", market is not None),
+                                    ("leak_future", leak_future is not False)) if v]  # fmt: skip
+            if given:  # they were ignored without a word: a run trained on other settings than it asked for
+                raise ValueError(f"pool: given with {', '.join(given)}, which the pool's env already fixes; pass "
+                                 "either a pool or those")  # fmt: skip
         if pool is None:
             template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
                                     episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,
@@ -477,6 +486,14 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         return with_masks(self._values(), np.ones(self.num_envs, dtype=np.bool_))
 
 
+def part_seeds(seed: int, n: int) -> list[int]:
+    """Seeds of ``n`` market pools' envs for a run seeded ``seed``: the first is ``seed`` itself (a one-pool run draws
+    the episodes it always drew), the others come from ``SeedSequence(seed)``. ``seed + k`` made pool 1 at seed 0
+    replay pool 0's episodes at seed 1, so two seeds of a run on two scenarios were not independent (review)."""
+    children = np.random.SeedSequence(seed).spawn(n - 1) if n > 1 else []
+    return [int(seed)] + [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+
+
 class PooledVectorEnv(gym.vector.VectorEnv):
     """Several :class:`PortfolioVectorEnv` (one per scenario's market pool) as one vector env: envs are
     split evenly across pools (the first pools take the remainder) and their outputs concatenated."""
@@ -505,7 +522,8 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         return [num_envs // n_pools + (k < num_envs % n_pools) for k in range(n_pools)]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        outs = [p.reset(seed=None if seed is None else seed + k, options=options) for k, p in enumerate(self.parts)]
+        seeds = [None] * len(self.parts) if seed is None else part_seeds(seed, len(self.parts))
+        outs = [p.reset(seed=s, options=options) for s, p in zip(seeds, self.parts, strict=True)]
         return np.concatenate([o for o, _ in outs]), self._merge([i for _, i in outs])
 
     def step(self, actions):

@@ -6,7 +6,10 @@ host round trip per step. It reads the same :class:`~prometheus_sim.rl.vector.En
 and draws the same episodes from the same seeded generator as
 :class:`~prometheus_sim.rl.vector.PortfolioVectorEnv`; the parity tests hold it to the Numba env
 (float64 on CPU: values and rewards 1e-12 relative, plus 1e-12 absolute near 0; float32, the device setting:
-values 1e-4 relative and rewards 1e-2 absolute over an episode, tested on CPU). The rules it mirrors live in :mod:`prometheus_sim.portfolio.nb` (``plan_row_nb``,
+values 1e-4 relative and rewards 1e-2 absolute over an episode, tested on CPU, for books whose daily moves are
+above float32's flat-window floor, about 1.2e-5 of a day: a book held in a cash stablecoin of vol 1e-6 a year is
+"flat" in float32, its volatility and Sharpe 0, where the Numba env computes them, Sharpe up to 16, and rewards then
+differ by up to 0.16 a step; use float64 there). The rules it mirrors live in :mod:`prometheus_sim.portfolio.nb` (``plan_row_nb``,
 ``fill_row_nb``, ``advance_row_nb``, ``reward_nb``, ``observation_nb``); a change there needs the
 same change here, which the parity tests catch.
 

@@ -173,7 +173,7 @@ def simulate(
     import numba
     from tqdm import tqdm
 
-    from prometheus_sim.facts import stylised_facts_and_correlation
+    from prometheus_sim.facts import FACTS_MIN_DAYS, stylised_facts_and_correlation
     from prometheus_sim.market import Market
     from prometheus_sim.warmup import kernels_cached
 
@@ -220,6 +220,9 @@ def simulate(
         f"kernels loaded or compiled before that in {compile_s:.2f} s)"
     )
     click.echo(facts.xs("annual_vol", level="fact").round(3).to_string())
+    if market.n_steps // market.steps_per_day < FACTS_MIN_DAYS:
+        click.echo(f"note: {market.n_steps // market.steps_per_day} days: stylised facts need {FACTS_MIN_DAYS} (the "
+                   "lag-10 autocorrelations); those that cannot be computed are NaN")  # fmt: skip
     click.echo(f"market:  {out_dir}/ (manifest.json + Parquet blocks, {market.nbytes / 2**20:.0f} MiB in memory)")
     click.echo(f"facts:   {out_dir / 'stylised_facts.csv'}")
     if charts:

@@ -8,6 +8,7 @@ volatility, cross-asset correlation and drawdowns. All are computed on *daily* l
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,6 +17,9 @@ import pandas as pd
 from prometheus_sim.market import Market
 
 ACF_LAGS = 10
+FACTS_MIN_DAYS = ACF_LAGS + 3
+"""Days below which some facts cannot be computed (the lag-10 autocorrelations need 12 returns; a shorter market's
+facts are NaN where they cannot be, and say so, rather than NumPy's warnings)."""
 QUANTILES = {"median": 0.5, "p05": 0.05, "p95": 0.95}
 
 
@@ -94,8 +98,15 @@ def stylised_facts(market: Market) -> pd.DataFrame:
 def stylised_facts_and_correlation(market: Market) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`stylised_facts` and :func:`correlation_table` from one pass over the paths (what ``simulate`` writes)."""
     per_path = _per_path_facts(market)
-    corr = pd.DataFrame(np.nanmedian(per_path["corr"], axis=0), index=market.assets, columns=market.assets)
+    corr = pd.DataFrame(_median_over_paths(per_path["corr"]), index=market.assets, columns=market.assets)
     return _facts_frame(market, per_path), corr
+
+
+def _median_over_paths(values: np.ndarray) -> np.ndarray:
+    """Median over paths, ignoring NaN; NaN (without NumPy's all-NaN warning) where no path has a figure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=0)
 
 
 def _facts_frame(market: Market, per_path: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -115,7 +126,7 @@ def _facts_frame(market: Market, per_path: dict[str, np.ndarray]) -> pd.DataFram
 def correlation_table(market: Market) -> pd.DataFrame:
     """Median over paths of each pair's daily-return correlation, as an asset x asset frame."""
     per_path = np.concatenate([pair_correlations(log_returns(c)) for c in _daily_close_chunks(market)])
-    return pd.DataFrame(np.nanmedian(per_path, axis=0), index=market.assets, columns=market.assets)
+    return pd.DataFrame(_median_over_paths(per_path), index=market.assets, columns=market.assets)
 
 
 FACT_CHUNK_PATHS = 64
@@ -129,7 +140,10 @@ FACT_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffi
 def _per_path_facts(market: Market) -> dict[str, np.ndarray]:
     """Every per-path fact of every path, chunks of paths computed on threads (NumPy's loops run without
     the GIL; each chunk's figures are its own paths', so neither the threads nor the chunks change them)."""
-    with ThreadPoolExecutor(max_workers=FACT_THREADS) as pool:
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=FACT_THREADS) as pool:
+        # too few days for a fact makes it NaN (FACTS_MIN_DAYS), which is the answer: NumPy's warnings about the
+        # empty or degenerate windows behind it (degrees of freedom, 0/0, all-NaN slices) say nothing more
+        warnings.simplefilter("ignore", RuntimeWarning)
         chunks = list(pool.map(_path_facts, _daily_close_chunks(market)))
     return {fact: np.concatenate([c[fact] for c in chunks]) for fact in chunks[0]}
 
@@ -142,6 +156,11 @@ def _daily_close_chunks(market: Market):
 
 def _path_facts(closes: np.ndarray) -> dict[str, np.ndarray]:
     """Every per-path fact of some paths' daily closes (paths, days, assets): (paths, assets) each."""
+    with np.errstate(invalid="ignore", divide="ignore"):  # per thread: see _per_path_facts
+        return _path_facts_of(closes)
+
+
+def _path_facts_of(closes: np.ndarray) -> dict[str, np.ndarray]:
     rets = log_returns(closes)
     n_assets = rets.shape[2]
     acf = squared_return_acf(rets)

@@ -69,3 +69,19 @@ def test_fact_functions_match_obvious_references():
             peak = max(peak, v)
             worst = max(worst, 1 - v / peak)
         assert max_drawdown(prices)[p, 0] == pytest.approx(worst, rel=1e-12)
+
+
+def test_a_market_too_short_for_the_facts_gives_nan_facts_without_numpys_warnings(default_spec):
+    """``horizon_days: 2`` is valid: its facts are NaN (one return), and say so, not in NumPy's RuntimeWarnings."""
+    import warnings
+
+    from prometheus_sim.facts import FACTS_MIN_DAYS, stylised_facts_and_correlation
+
+    for days in (2, FACTS_MIN_DAYS):
+        market = Market.simulate(default_spec.with_horizon(days), n_paths=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            facts, corr = stylised_facts_and_correlation(market)
+        lag10 = facts.xs("sq_return_acf_lag10", level="fact")["median"]
+        assert lag10.isna().all() if days == 2 else lag10.notna().any(), (days, lag10)
+        assert corr.isna().all().all() if days == 2 else corr.notna().any().any()

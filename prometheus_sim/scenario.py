@@ -588,6 +588,21 @@ class ScenarioSpec(_Strict):
                                "level and ignores drift"))  # fmt: skip
         return out
 
+    def vanishing_activity(self) -> str | None:
+        """Why active addresses fall to 0 within the horizon (their trend, ``active_addresses`` x e^(``active_growth``
+        x years), below half an address), or None. Valid; ``scenarios validate`` notes it: a count of 0 on a third
+        of the days, or a signal keyed on the series, is rarely what a file means."""
+        oc = self.onchain
+        if oc.active_growth >= 0.0:
+            return None
+        day = math.log(0.5 / oc.active_addresses) / oc.active_growth * 365.0
+        if day >= self.horizon_days:
+            return None
+        return (
+            f"active_addresses {oc.active_addresses:g} with active_growth {oc.active_growth:g} a year trend below "
+            f"one address from day {max(day, 0.0):.0f} of {self.horizon_days}: the count is 0 from about then"
+        )
+
     def default_risky_assets(self) -> list[str]:
         """Crypto assets, the default target of crashes and signals."""
         return [a.name for a in self.assets if a.kind == "crypto"]
@@ -1008,6 +1023,7 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     problems += _correlation_problems(spec, known)
     problems += _regime_problems(spec)
     problems += _log_move_problems(spec)
+    problems += _macro_problems(spec)
 
     if spec.onchain.driver is not None and spec.onchain.driver not in known:
         problems.append(("onchain.driver", f"unknown asset {spec.onchain.driver!r}; known: {names}"))
@@ -1169,6 +1185,35 @@ def _regime_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
             problems.append((where, f"must sum to 1, got {math.fsum(row):.12g}"))
     if regimes.initial not in names:
         problems.append(("regimes.initial", f"unknown state {regimes.initial!r}; states: {names}"))
+    return problems
+
+
+DXY_LOG_BAND = 10.0
+"""The dollar index stays within its mean x e^+-10 (``generators.macro``); a scenario whose start or rate moves
+would reach that band is refused, since the kernel would hold the series there without a word."""
+POLICY_RATE_MAX = 1.0  # policy_rate.start's own bound: 100 %
+
+
+def _macro_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
+    """The macro series' combined effects kept meaningful, not only finite: 100 rate hikes of 1000 bps validated
+    and gave a policy rate of 1,004 % and a dollar index of 6.45e5; a ``dxy.start`` of 1000 against a mean of 0.01
+    was clamped to mean x e^10 (220) from the first step (review of 2026-12-04)."""
+    problems = []
+    dxy, rate = spec.macro.dxy, spec.macro.policy_rate
+    if abs(math.log(dxy.start / dxy.mean)) > DXY_LOG_BAND:
+        problems.append(("macro.dxy.start", f"{dxy.start:g} is more than e^{DXY_LOG_BAND:g} from macro.dxy.mean "
+                         f"({dxy.mean:g}), the band the dollar index is kept in: it would start at the band's edge"))  # fmt: skip
+    hikes = sorted((s for s in spec.shocks if isinstance(s, RateHikeShock)), key=lambda s: s.day)
+    stacked = list(itertools.accumulate(s.bps / 10_000.0 for s in hikes))
+    if stacked and rate.start + max(stacked) > POLICY_RATE_MAX:  # the rule's own steps aside: the hikes' sum alone
+        problems.append(("shocks", f"the rate hikes stack the policy rate to {rate.start + max(stacked):.0%} "
+                         f"(macro.policy_rate.start {rate.start:g} plus {max(stacked) * 10_000:,.0f} bps), above "
+                         f"the {POLICY_RATE_MAX:.0%} a policy rate may start at"))  # fmt: skip
+    widest = max((abs(x) for x in stacked), default=0.0)
+    if widest * abs(dxy.rate_beta) > DXY_LOG_BAND:
+        problems.append(("macro.dxy.rate_beta", f"{dxy.rate_beta:g} x the rate hikes' stacked {widest * 10_000:,.0f} "
+                         f"bps moves the dollar index by e^{widest * abs(dxy.rate_beta):.3g}, beyond the e^"
+                         f"{DXY_LOG_BAND:g} band it is kept in: it would sit at the band's edge"))  # fmt: skip
     return problems
 
 

@@ -548,3 +548,28 @@ def test_field_problems_give_the_line_they_are_written_on(tmp_path):
                          .replace("  - <<: *stable\n", "  - <<: *stable\n    drift: 0\n"))  # fmt: skip
     assert "correlation" in str(fixed) and "XRP" in str(fixed) and "run once these are fixed" not in str(fixed)
     assert "correlation['BTC/XRP']: unknown asset(s) ['XRP']; known: ['BTC', 'USDC'] (line 17)" in str(fixed)
+
+
+def test_macro_moves_that_would_sit_at_their_bounds_are_refused_and_vanishing_activity_is_noted(tmp_path):
+    """100 rate hikes of 1000 bps gave a policy rate of 1,004 % and a dollar index of 6.45e5; dxy.start 1000 against
+    a mean of 0.01 was clamped to 220 from the first step; active addresses shrinking 2 a year were 0 on 28 % of
+    days: all validated without a word (review of 2026-12-04)."""
+    hikes = [{"type": "rate_hike", "day": d, "bps": 1000} for d in range(1, 11)]
+    with pytest.raises(ScenarioError) as err:
+        ScenarioSpec.from_dict(minimal_dict(shocks=hikes))
+    assert "the rate hikes stack the policy rate to 105%" in str(err.value) and "shocks" in str(err.value)
+    ScenarioSpec.from_dict(minimal_dict(shocks=hikes[:5]))  # 5 % + 50 %: fine
+    with pytest.raises(ScenarioError, match=r"macro.dxy.rate_beta: 30 x the rate hikes' stacked 5,000 bps"):
+        ScenarioSpec.from_dict(minimal_dict(shocks=hikes[:5], macro={"dxy": {"rate_beta": 30}}))
+    cut = [{"type": "rate_hike", "day": d, "bps": -1000} for d in range(1, 6)]  # cuts move the dollar index too
+    with pytest.raises(ScenarioError, match=r"macro.dxy.rate_beta: -30 x the rate hikes' stacked 5,000 bps"):
+        ScenarioSpec.from_dict(minimal_dict(shocks=cut, macro={"dxy": {"rate_beta": -30}}))
+    with pytest.raises(ScenarioError, match=r"macro.dxy.start: 1000 is more than e\^10 from macro.dxy.mean \(0.01\)"):
+        ScenarioSpec.from_dict(minimal_dict(macro={"dxy": {"start": 1000, "mean": 0.01}}))
+    shrinking = ScenarioSpec.from_dict(minimal_dict(horizon_days=3650, onchain={"active_growth": -2.0}))
+    assert "trend below one address from day 2629 of 3650" in shrinking.vanishing_activity()
+    assert ScenarioSpec.from_dict(minimal_dict(onchain={"active_growth": -2.0})).vanishing_activity() is None
+    path = tmp_path / "shrinking.yaml"
+    path.write_text(yaml.safe_dump(minimal_dict(horizon_days=3650, onchain={"active_growth": -2.0})))
+    res = CliRunner().invoke(main, ["scenarios", "validate", str(path)])
+    assert res.exit_code == 0 and "note: onchain: active_addresses 900000 with active_growth -2" in res.output

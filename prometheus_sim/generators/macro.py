@@ -12,6 +12,8 @@ import math
 
 from numba import njit
 
+from prometheus_sim.scenario import DXY_LOG_BAND  # the dollar index stays within its mean x e^+-10: validated
+
 M_INFL_MEAN = 0
 M_INFL_PHI = 1
 M_INFL_VOL = 2
@@ -29,7 +31,6 @@ M_INFL_START = 13
 M_RATE_START = 14
 M_DXY_START = 15
 N_MACRO_PARAMS = 16
-DXY_LOG_BAND = 10.0  # the dollar index stays within its mean x e^+-10 whatever rate hikes a scenario stacks
 
 C_INFLATION = 0
 C_RATE = 1

@@ -413,3 +413,44 @@ def test_stepping_allocates_nothing_through_numbas_runtime(market):
         _nrt_python.memsys_disable_stats()
     assert after.alloc - before.alloc == after.free - before.free
     assert after.mi_alloc - before.mi_alloc == after.mi_free - before.mi_free
+
+
+def test_next_step_autoreset_rolls_the_same_episodes_a_step_later_and_takes_gymnasiums_wrappers(market):
+    """Next-step mode: the same episodes as same-step mode (the same draws in the same order); a finished env
+    returns its last observation, truncated, then its new episode's first with reward 0 and its action ignored.
+    Gymnasium's NormalizeObservation (which refuses same-step mode) wraps it."""
+    import gymnasium as gym
+
+    same = PortfolioVectorEnv(5, market=market, episode_days=21, costs=COSTS)
+    nxt = PortfolioVectorEnv(5, market=market, episode_days=21, costs=COSTS, autoreset_mode="NextStep")
+    assert nxt.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    assert same.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    o_same, _ = same.reset(seed=4)
+    o_next, _ = nxt.reset(seed=4)
+    np.testing.assert_array_equal(o_same, o_next)
+    rng = np.random.default_rng(2)
+    restarts = 0
+    for _ in range(9):  # three decisions an episode: three episodes
+        actions = rng.integers(0, 7, 5)
+        o_same, r_same, _, d_same, i_same = same.step(actions)
+        o_next, r_next, _, d_next, i_next = nxt.step(actions)
+        np.testing.assert_array_equal(r_same, r_next)
+        np.testing.assert_array_equal(d_same, d_next)
+        if d_next.any():
+            np.testing.assert_array_equal(o_next, i_same["final_obs"])  # the last observation, returned as such
+            np.testing.assert_array_equal(i_next["value"], i_same["final_info"]["value"])
+            o_next, r_next, _, d_next, i_next = nxt.step(rng.integers(0, 7, 5))  # actions ignored
+            assert (r_next == 0).all() and not d_next.any()
+            restarts += 1
+        np.testing.assert_array_equal(o_same, o_next)  # then in step again: the new episodes' observations
+        np.testing.assert_array_equal(i_same["value"], i_next["value"])
+        np.testing.assert_array_equal(same.last_draws.starts, nxt.last_draws.starts)
+    assert restarts == 3
+    wrapped = gym.wrappers.vector.NormalizeObservation(PortfolioVectorEnv(4, market=market, episode_days=21,
+                                                                          autoreset_mode="NextStep"))  # fmt: skip
+    wrapped.reset(seed=0)
+    for _ in range(4):
+        obs, *_ = wrapped.step(np.zeros(4, dtype=np.int64))
+    assert obs.shape == (4, 50) and np.isfinite(obs).all()
+    with pytest.raises(ValueError, match="autoreset_mode: gymnasium.vector.AutoresetMode.SAME_STEP or NEXT_STEP"):
+        PortfolioVectorEnv(2, market=market, autoreset_mode="Disabled")

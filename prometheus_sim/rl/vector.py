@@ -11,7 +11,10 @@ market alone, so :class:`EnvPool` tabulates them per (path, step) when the env i
 very functions a snapshot calls (memory: paths x steps x A float64 ranks and x 6 float32 market
 state, about 15 MB for 64 paths of 10 years of daily bars; the feature tail is float32 too).
 
-Autoreset is Gymnasium's same-step mode, with the keys Gymnasium's own vector envs write: a truncated env's last observation goes to ``infos["final_obs"]`` (mask
+Autoreset is Gymnasium's same-step mode by default (``autoreset_mode=AutoresetMode.NEXT_STEP`` gives its next-step
+mode, which Gymnasium's vector observation wrappers such as ``NormalizeObservation`` need: a finished env returns
+its last observation, truncated, and its new episode's first on the next step, reward 0, its action ignored), with
+the keys Gymnasium's own vector envs write: a truncated env's last observation goes to ``infos["final_obs"]`` (mask
 ``infos["_final_obs"]``), its last step's info (``value``, ``step``, ``path``) to ``infos["final_info"]``
 (a dict of arrays with their ``_value``-style masks; mask ``infos["_final_info"]``) and, for short,
 its final value to ``infos["final_value"]`` (NaN elsewhere); the returned observation and the top-level
@@ -358,8 +361,18 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         market=None,
         leak_future: bool = False,
         pool: EnvPool | None = None,
+        autoreset_mode: str | gym.vector.AutoresetMode = gym.vector.AutoresetMode.SAME_STEP,
     ):
         int_arg("num_envs", num_envs, 1)
+        try:
+            mode = gym.vector.AutoresetMode(autoreset_mode)
+        except ValueError:
+            mode = None
+        if mode not in (gym.vector.AutoresetMode.SAME_STEP, gym.vector.AutoresetMode.NEXT_STEP):
+            raise ValueError(f"autoreset_mode: gymnasium.vector.AutoresetMode.SAME_STEP or NEXT_STEP ('SameStep', "
+                             f"'NextStep'), got {autoreset_mode!r}")  # fmt: skip
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}  # what Gymnasium's wrappers read
         if num_envs > MAX_ENVS:  # 10**9 envs was a raw MemoryError from NumPy
             raise ValueError(f"num_envs: at most {MAX_ENVS:,} (each env holds about 700 bytes of books and a 50-value "
                              f"observation), got {num_envs:,}")  # fmt: skip
@@ -405,6 +418,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         self._reward = np.zeros(n)
         self._done = np.zeros(n, dtype=np.bool_)
         self.last_draws: ResetDraws | None = None
+        self._pending = np.zeros(n, dtype=np.bool_)  # next-step mode: envs that finished last step, reset on this one
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -413,6 +427,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         if options:
             raise ValueError(f"options: the batched env draws its episodes; got {sorted(options)}")
         self._obs = np.empty_like(self._obs)  # every row is written below; see step()
+        self._pending[:] = False
         self._reset_envs(np.arange(self.num_envs, dtype=np.int64))
         self._started = True
         return self._obs, self._info()
@@ -433,6 +448,10 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         # it is: the env never writes to an observation array it returned, and no copy is made (a copy
         # of 4,096 observations took 11-16 us)
         self._obs = np.empty_like(self._obs)
+        next_step = self.autoreset_mode == gym.vector.AutoresetMode.NEXT_STEP
+        restart = np.flatnonzero(self._pending) if next_step else np.empty(0, dtype=np.int64)
+        if restart.size:  # the kernel steps every env: these step from their new start, and are reset again below
+            self._reset_envs(restart)
         vector_step_nb(
             self.market.blocks, self.rows, self.t, self.end, actions.astype(np.int64), pool.key, pool.mobs,
             pool.recent, pool.crypto3, tpl.leak_future, pool.kind, pool.cash_index, self.risky_weight,
@@ -441,6 +460,8 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             self.state, self._sell, self._buy, self._pre_fill, self._scratch, self._no_marks, self._reward, self._done,
             self._obs,
         )  # fmt: skip
+        if next_step:
+            return self._next_step_outputs(restart)
         done = self._done.copy()
         if not done.any():
             return self._obs, self._reward.copy(), np.zeros(self.num_envs, dtype=np.bool_), done, self._info()
@@ -465,9 +486,25 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
 
     # ------------------------------------------------------------ internals
 
-    def _reset_envs(self, envs: np.ndarray) -> None:
+    def _next_step_outputs(self, restart: np.ndarray):
+        """Gymnasium's next-step autoreset: an env that finished on the last step returns its new episode's first
+        observation now, with reward 0, not truncated, its action ignored; one that finishes now returns its last
+        observation, truncated, and starts again on the next step. The kernel stepped the restarted envs from
+        their new start with the ignored action (it steps every env): the same draws open their books again,
+        which costs one reset more an episode and keeps the step kernel as it is."""
+        reward = self._reward.copy()
+        done = self._done.copy()
+        if restart.size:
+            self._reset_envs(restart, self.last_draws)
+            reward[restart] = 0.0
+            done[restart] = False
+        self._pending = done.copy()
+        return self._obs, reward, np.zeros(self.num_envs, dtype=np.bool_), done, self._info()
+
+    def _reset_envs(self, envs: np.ndarray, draws: ResetDraws | None = None) -> None:
+        """Open ``envs``' books on new episodes (``draws``, or drawn now from ``np_random``)."""
         tpl = self.pool.template
-        draws = ResetDraws.draw(self.np_random, len(envs), tpl)
+        draws = ResetDraws.draw(self.np_random, len(envs), tpl) if draws is None else draws
         self.last_draws = draws
         self.risk_tolerance[envs] = draws.risk_tolerance
         self.risky_weight[envs] = self._rules.risky_weight(draws.risk_tolerance)
@@ -506,6 +543,10 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         shapes = {p.single_observation_space.shape for p in parts}
         if len(shapes) != 1:
             raise ValueError(f"parts: observation shapes differ ({sorted(shapes)})")
+        modes = {p.autoreset_mode for p in parts}
+        if len(modes) != 1:
+            raise ValueError(f"parts: autoreset modes differ ({sorted(m.value for m in modes)})")
+        self.metadata = {**type(self).metadata, "autoreset_mode": modes.pop()}
         self.parts = parts
         self.num_envs = sum(p.num_envs for p in parts)
         self.single_action_space = parts[0].single_action_space

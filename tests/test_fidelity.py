@@ -164,7 +164,10 @@ def extreme_scenarios(draw):
     calm = draw(st.sampled_from([1e-200, 0.5, 10.0]))  # stacked calm crashes once multiplied vol to 0: NaN
     shocks = [{"type": "crash", "day": draw(st.integers(0, days - 1)), "size": draw(st.sampled_from([-3.0, 3.0])),
                "vol_mult": 10.0 if k % 2 else calm, "duration_days": 300} for k in range(min(n_crashes, 300))]  # fmt: skip
-    shocks += [{"type": "rate_hike", "day": d % days, "bps": 1000.0} for d in range(draw(st.integers(0, 80)))]
+    # the largest rate moves validation lets through with rate_beta 100: 1000 bps every day, hikes and cuts in turn
+    # (80 hikes of 1000 bps gave a dollar index of inf; since 2026-12-04 stacked hikes beyond the band are refused)
+    shocks += [{"type": "rate_hike", "day": d, "bps": 1000.0 if d % 2 == 0 else -1000.0}
+               for d in range(draw(st.integers(0, days)))]  # fmt: skip
     shocks += [
         {
             "type": "whale_dump",

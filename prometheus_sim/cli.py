@@ -420,11 +420,14 @@ _EVIDENCE_OPTION = click.option(
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @_EVIDENCE_OPTION
-def report(run_dir: Path, evidence: tuple[Path, ...]) -> None:
+@click.option("--tracking-uri", default=None,
+              help="MLflow store holding the run's DQN policies (their training curves) [default: the one `policy "
+                   "evaluate` recorded, else MLFLOW_TRACKING_URI, else .mlflow/].")  # fmt: skip
+def report(run_dir: Path, evidence: tuple[Path, ...], tracking_uri: str | None) -> None:
     """Write RUN_DIR/report.{md,html,json} and plots from a backtest run."""
     from prometheus_sim.report.builder import build_report
 
-    files = _read_run_or_exit(build_report, run_dir, list(evidence))
+    files = _read_run_or_exit(build_report, run_dir, list(evidence), tracking_uri)
     plots = [k for k in files if k.startswith("plots/")]
     for name in ("report.md", "report.json", "report.html"):
         click.echo(f"{name:12s} {files[name]}")
@@ -863,7 +866,8 @@ def _print_selection(selection: dict) -> None:
 @click.option("--real", "use_real", is_flag=True,
               help="Add the real series: the shipped data/crypto_daily files, imported into OUT/markets/real.")  # fmt: skip
 @click.option("--real-from", default=None, metavar="YYYY-MM-DD",
-              help="Evaluate real markets only on their days from this date [default: the whole history].")  # fmt: skip
+              help="The policy decides on real markets from this date (the features' warm-up days before it are "
+                   "kept as history) [default: the whole history].")  # fmt: skip
 @click.option("--horizon-days", type=click.IntRange(min=2), default=None)
 @click.option("--allow-other-assets", is_flag=True,
               help="Evaluate on markets whose three largest crypto assets differ from training's [default: refused].")  # fmt: skip
@@ -879,15 +883,17 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     over a fee grid, and what the policy did. `prometheus-sim report OUT` renders it.
 
     A real market is one path; the policy was trained on simulated markets only, so by default it is
-    evaluated on the whole real history; --real-from evaluates only the days from a date on. Whether those
-    days are out of time is read from the training scenarios' calibrated_to windows, and said.
+    evaluated on the whole real history; --real-from makes it decide from a date on (the warm-up's days before
+    the date kept as history). Whether those days are out of time is read from the training scenarios'
+    calibrated_to windows, and said; a window that is not is marked in the report and left out of acceptance.
     """
     import json
     import os
 
-    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, collapsed_sources, metric_interval
+    from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, collapsed_sources, metric_interval, never_traded
     from prometheus_sim.real import RealDataError
     from prometheus_sim.registry import RegistryError, load_pytorch, resolve
+    from prometheus_sim.registry import tracking_uri as registry_uri
     from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
     from prometheus_sim.strategy_spec import StrategySpec
     from prometheus_sim.sweep import SweepConfig, check_cost_settings, parse_seeds, run_sweep
@@ -943,6 +949,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         "seeds": _seed_span(seeds) if files else None, "fees_bps": [c.fees_bps for c in costs], "real": real,
         "is_training_scenario": _training_sources(meta, config, real),
         "selected_on": _selected_on(meta), "first_decision_day": config.first_decision_day,
+        "tracking_uri": registry_uri(tracking_uri),  # where `report` finds the policy's training curve
     }  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
@@ -978,6 +985,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         for source, top, action in collapsed_sources(policy_rows):
             click.echo(f"FLAG: on {source}, {top:.0%} of the policy's decisions are {action}: collapsed there "
                        "(train another seed and compare; README, Determinism)")  # fmt: skip
+    for source, rows in policy_rows.groupby("scenario"):  # sells of an all-cash book are actions that trade nothing
+        if never_traded(rows):
+            click.echo(f"FLAG: on {source}, the policy never traded (turnover 0 in every cell): it held its opening "
+                       "book, whatever its actions are called")  # fmt: skip
     verdicts = policy_evaluation(outcome.metrics, context)
     if verdicts:
         ref = verdicts["reference_costs"]
@@ -1064,16 +1075,17 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA
     from prometheus_sim.real_market import import_market, parse_day
-    from prometheus_sim.rl.provenance import in_sample_rows, time_basis, training_scenario
+    from prometheus_sim.rl.provenance import in_sample_rows, out_of_time, time_basis, training_scenario
 
     if real_from is not None and not use_real and not dirs:
         raise ValueError("--real-from: there is no real market to cut (give --real or a saved real market folder)")
     parse_day(real_from, "--real-from")  # named as typed (the importer would call it --from)
     sources = []
     try:
-        if use_real:
-            market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), start=real_from, name="real")
-            _enough_days(market, real_from, meta)
+        if use_real:  # the whole series, then cut so the warm-up's days come before --real-from (_market_from)
+            market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), name="real")
+            if real_from is not None:
+                market = _market_from(market, real_from, meta)
             sources.append((market, out_dir / "markets" / "real", real_from))
         for d in dirs:
             try:
@@ -1114,22 +1126,34 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
             path.mkdir(parents=True, exist_ok=True)
             market.save(path)
     out = []
+    period = int(meta.get("period_days", 1))
     for market, path, cut in sources:
         steps = market.n_steps if horizon_days is None else min(market.n_steps, horizon_days * market.steps_per_day)
         days = steps // market.steps_per_day
         calendar = market.calendar[:steps]
         first = pd.Timestamp(calendar[0]).date()
+        decides_from = pd.Timestamp(calendar[min(decides * market.steps_per_day, steps - 1)]).date()
+        decisions = len(range(decides, days - 1, period))  # each fills the next day: the last day decides nothing
         trained = None if market.is_real else training_scenario(meta, market.spec)
+        timely = out_of_time(meta, decides_from) if market.is_real else None
         if market.is_real:
-            basis = time_basis(meta, first, cut is not None)
+            basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None)
+            basis += (f"; the policy decides {decisions} time(s), from {decides_from} (the {decides} days before are "
+                      "its features' warm-up, in which every strategy holds its opening book)")  # fmt: skip
+            if decisions < FEW_DECISIONS:
+                basis += f"; too few decisions to judge the policy by (fewer than {FEW_DECISIONS})"
         else:
             basis = (f"a saved simulated market of {market.n_paths} path(s), each row once (no seeds); "
                      + (f"the policy's training scenario {trained}, none of its training paths"
                         if trained else "not a scenario the policy trained on"))  # fmt: skip
         out.append({"name": market.name, "path": str(path), "days": int(days), "paths": int(market.n_paths),
                     "kind": "real" if market.is_real else "simulated", "training_scenario": trained,
-                    "window": [str(first), str(pd.Timestamp(calendar[-1]).date())], "basis": basis})  # fmt: skip
+                    "window": [str(first), str(pd.Timestamp(calendar[-1]).date())], "basis": basis,
+                    "decides_from": str(decides_from), "decisions": decisions, "out_of_time": timely})  # fmt: skip
     return out
+
+
+FEW_DECISIONS = 10  # a real window with fewer policy decisions than this is said to be too few to judge by
 
 
 def _refuse_another_market(path: Path, market) -> None:
@@ -1219,9 +1243,10 @@ def _enough_days(market, date: str | None, meta: dict, first: int = 0) -> None:
     if date is not None and market.n_steps - first < need * market.steps_per_day:
         raise ValueError(f"--real-from {date}: market {market.name!r} ({market.calendar[0].date()}.."
                          f"{market.calendar[-1].date()}) has {(market.n_steps - first) // market.steps_per_day} "
-                         f"days from it, fewer than {need}: the policy's first decision is on day {decides} of "
-                         f"a cut market (after the features' warm-up, counted from the cut), and a decision "
-                         "period more is the least that scores one")  # fmt: skip
+                         f"days from {market.calendar[first].date()} (the cut, less the {decides} days before it "
+                         f"that the features' warm-up needs, where the data has them), fewer than {need}: the "
+                         f"policy's first decision is on day {decides} of a cut market, and a decision period more "
+                         "is the least that scores one")  # fmt: skip
 
 
 def _training_sources(meta: dict, config, real: list[dict]) -> dict[str, bool]:
@@ -1235,7 +1260,10 @@ def _training_sources(meta: dict, config, real: list[dict]) -> dict[str, bool]:
 
 
 def _market_from(market, date: str, meta: dict):
-    """A real market holding only its days from ``date`` on (a new market: nothing before it is reachable)."""
+    """A real market whose policy decisions start on ``date``: its days from ``date`` on, after the days before it
+    the features' warm-up needs (:func:`_policy_min_days`; fewer when the data starts later). Until 2026-12-04 the
+    cut market started on ``date`` and restarted the warm-up there, so on the 44 days from 2024-01-01 the policy
+    decided twice, on its last nine days (review). A new market: nothing earlier is reachable."""
     import numpy as np
     import pandas as pd
 
@@ -1246,7 +1274,8 @@ def _market_from(market, date: str, meta: dict):
         day = pd.Timestamp(date).normalize()
     except ValueError:
         raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
-    k = int(market.calendar.searchsorted(day))
+    _, decides = _policy_min_days(meta)
+    k = max(0, int(market.calendar.searchsorted(day)) - decides * market.steps_per_day)
     _enough_days(market, date, meta, k)
     blocks = MarketBlocks(*(np.ascontiguousarray(a[:, k:]) for a in market.blocks))
     source = {**(market.source or {}), "window": [str(market.calendar[k].date()), str(market.calendar[-1].date())]}

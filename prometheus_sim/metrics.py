@@ -258,6 +258,14 @@ def collapsed_sources(rows, by: str = "scenario") -> list[tuple[str, float, str]
             for source, row in shares.iterrows() if row.max() > COLLAPSE_SHARE]  # fmt: skip
 
 
+def never_traded(rows: pd.DataFrame) -> bool:
+    """Whether a strategy's metric rows (one source's cells) traded nothing at all: turnover 0 in every cell, so it
+    held its opening book (cash) throughout. Its actions' labels can still say "sell" (selling an all-cash book
+    trades nothing), so the >90 % flag misses a policy that mixes hold and sells and never trades (review)."""
+    turnover = rows["turnover"].to_numpy(dtype=float) if "turnover" in rows else np.array([])
+    return bool(turnover.size) and bool(np.all(turnover[np.isfinite(turnover)] == 0.0))
+
+
 def path_metrics(result, risk_free: np.ndarray | None = None) -> pd.DataFrame:
     """One row per user of a :class:`~prometheus_sim.backtest.BacktestResult`, columns ``PATH_METRICS``.
 

@@ -127,3 +127,14 @@ def test_a_collapse_on_one_source_is_flagged_though_the_pool_is_not():
     frame = pd.DataFrame(rows)
     assert frame[list(ACTION_SHARE_COLUMNS)].mean().max() < 0.9
     assert collapsed_sources(frame) == [("A", 1.0, "hold"), ("B", 1.0, "rebalance")]
+
+
+def test_never_traded_is_turnover_zero_in_every_cell_whatever_the_actions_are_called():
+    """Sells of an all-cash book trade nothing: a policy mixing hold and sells below the 90 % flag held its opening
+    book and was never flagged (review)."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"turnover": [0.0, 0.0], "share_hold": [0.74, 0.6], "share_sell_major": [0.26, 0.4]})
+    assert m.never_traded(rows)
+    assert not m.never_traded(rows.assign(turnover=[0.0, 0.01]))
+    assert not m.never_traded(rows.iloc[:0]) and not m.never_traded(pd.DataFrame({"share_hold": [1.0]}))

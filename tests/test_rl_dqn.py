@@ -217,12 +217,15 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
                                "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "policy actions: hold" in res.output and "sharpe" in res.output
-    assert "real market real: 2023-09-01..2023-12-29 (120 days): the days from 2023-09-01 on" in res.output
+    # the warm-up's 35 days come before the cut, so the policy decides from the cut on (it restarted there)
+    assert "real market real: 2023-07-28..2023-11-24 (120 days): the days from 2023-09-01 on" in res.output
+    assert "the policy decides 12 time(s), from 2023-09-01" in res.output
     # default was set to match real days 2020-01-01..2023-12-31 (its calibrated_to): these are not out of time
     assert "NOT out of time" in res.output and "(--real-from 2024-01-01)" in res.output
     assert "cost sweep default: 0 bps" in res.output and "cost sweep real: 0 bps" in res.output
     context = json.loads((out / "policy_eval.json").read_text())
-    assert context["real"][0]["window"] == ["2023-09-01", "2023-12-29"] and context["real"][0]["days"] == 120
+    assert context["real"][0]["window"] == ["2023-07-28", "2023-11-24"] and context["real"][0]["days"] == 120
+    assert context["real"][0]["out_of_time"] is False and context["real"][0]["decides_from"] == "2023-09-01"
     assert context["trained_on"] == {"scenarios": ["default"], "seeds": "0-3"} and context["seeds"] == "100-101"
 
     m = pd.read_parquet(out / "metrics.parquet")
@@ -281,7 +284,11 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
         assert row["holds"] in report
     rl = next(c for c in json.loads((out / "report.json").read_text())["acceptance"]["criteria"]
               if c["name"] == "RL policy Sharpe in backtests")  # fmt: skip
-    assert rl["cells"] == 3 and "scored at fees 25 bps" in rl["note"]  # a cost sweep's RL row is measured
+    assert "scored at fees 25 bps" in rl["note"]  # a cost sweep's RL row is measured
+    # the real window overlaps default's calibration window (not out of time): left out of the row, and said (it was
+    # pooled with the unseen seeds, and one such cell turned a negative mean positive)
+    assert rl["cells"] == 2 and "left out: real market(s) real, whose days overlap" in rl["note"]
+    assert "| real | real, one path, 2023-07-28..2023-11-24 (120 days) | no | NO: its days overlap" in report
     before = {f: (out / f).read_bytes() for f in ("report.md", "report.html", "report.json")}
     assert runner.invoke(main, ["report", str(out)]).exit_code == 0
     assert before == {f: (out / f).read_bytes() for f in ("report.md", "report.html", "report.json")}
@@ -341,16 +348,17 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert data["default4"][2] is False  # default at four steps a day: another scenario
 
     # --real with --real-from keeps the minimum a saved real market has: the warm-up and one decision period
-    res = runner.invoke(main, ["policy", "evaluate", "--real", "--real-from", "2024-02-01", "--workers", "1",
+    res = runner.invoke(main, ["policy", "evaluate", "--real", "--real-from", "2024-02-10", "--workers", "1",
                                "--out", "c"])  # fmt: skip
-    assert res.exit_code == 2 and "has 13 days from it, fewer than 42: the policy's first decision is on day 35" in (
-        res.output), res.output  # fmt: skip
+    assert res.exit_code == 2 and "has 39 days from 2024-01-06 (the cut, less the 35 days before it" in res.output
+    assert "fewer than 42: the policy's first decision is on day 35" in res.output, res.output
     assert not Path("c").exists()
     d = ["policy", "evaluate", "default", "--seeds", "100", "--real", "--horizon-days", "60", "--workers", "1",
          "--out", "d"]  # fmt: skip
     res = runner.invoke(main, [*d, "--real-from", "2024-01-01"])
     assert res.exit_code == 0, res.output
     assert "all before these: out of time" in res.output and "NOT out of time" not in res.output
+    assert "the policy decides 4 time(s), from 2024-01-01" in res.output and "too few decisions to judge" in res.output
     assert "1 scenarios x 1 unseen seeds, 1 real market(s) (mean" in res.output
     assert "(one path: no interval over paths)" in res.output and "nan" not in res.output  # one seed, one real path
     # the baselines first decide when the policy does: on the cut market they traded from day 0 while the policy
@@ -472,15 +480,17 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
                                "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 0, res.output
     real = json.loads((tmp_path / "pe" / "policy_eval.json").read_text())["real"]
-    assert real == [{"name": "real", "path": str(tmp_path / "pe" / "markets" / "real"), "days": 92, "paths": 1,
-                     "kind": "real", "training_scenario": None, "window": ["2023-10-01", "2023-12-31"],
-                     "basis": real[0]["basis"]}]  # fmt: skip
+    # the 35 days before the cut are the features' warm-up: the policy decides from the cut on
+    assert real == [{"name": "real", "path": str(tmp_path / "pe" / "markets" / "real"), "days": 127, "paths": 1,
+                     "kind": "real", "training_scenario": None, "window": ["2023-08-27", "2023-12-31"],
+                     "basis": real[0]["basis"], "decides_from": "2023-10-01", "decisions": 13,
+                     "out_of_time": False}]  # fmt: skip
     assert "NOT out of time" in real[0]["basis"]  # default was set to match real days through 2023-12-31
-    assert Market.load(tmp_path / "pe" / "markets" / "real").calendar[0] == np.datetime64("2023-10-01")
-    # 37 days: more than the 30 once asked, but the policy's first decision (day 35) could not fill and count
-    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-11-25",
+    assert Market.load(tmp_path / "pe" / "markets" / "real").calendar[0] == np.datetime64("2023-08-27")
+    # 39 days with the warm-up's: the policy's first decision (day 35) could not fill and count
+    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-28",
                                "--out", str(tmp_path / "short")])  # fmt: skip
-    assert res.exit_code == 2 and "has 37 days from it, fewer than 42" in res.output, res.output
+    assert res.exit_code == 2 and "has 39 days from 2023-11-23" in res.output and "fewer than 42" in res.output
 
 
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):

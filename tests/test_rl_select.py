@@ -83,6 +83,14 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     assert (
         f"checkpoint at step {sel['chosen_step']:,}, chosen among 5 by its mean Sharpe on held-out seeds 10-12" in html
     )
+    # the training curve says which network was registered (its end is the run's last, another one) and that its
+    # returns include exploration; the store comes from policy_eval.json, as `policy evaluate` recorded it
+    assert context["tracking_uri"] == mlflow_store
+    rl = json.loads((out / "report.json").read_text())["rl"]
+    assert [c["chosen_step"] for c in rl] == [sel["chosen_step"]] and rl[0]["points"]
+    md = (out / "report.md").read_text()
+    assert f"The registered policy is the run's checkpoint at step {sel['chosen_step']:,} (dashed line)" in md
+    assert "with exploration's random actions among them" in md
     # ... and a saved simulated market holding a path it was chosen on, as it refuses one holding a training path
     sim = tmp_path / "sim11"
     res = CliRunner().invoke(main, ["simulate", "default", "--seed", "11", "--paths", "2", "--no-plots", "--no-progress",

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from prometheus_sim.metrics import COLLAPSE_SHARE, DEFINITIONS, mean_interval, metric_interval
+from prometheus_sim.metrics import COLLAPSE_SHARE, DEFINITIONS, mean_interval, metric_interval, never_traded
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -63,13 +63,15 @@ PLOT_NOTE = (
 # ---------------------------------------------------------------- public entry point
 
 
-def build_report(run_dir: str | Path, evidence: list[str | Path] = ()) -> dict[str, Path]:
+def build_report(
+    run_dir: str | Path, evidence: list[str | Path] = (), tracking_uri: str | None = None
+) -> dict[str, Path]:
     """Write the report files into ``run_dir``; return them keyed by path relative to ``run_dir``.
 
     ``evidence`` adds evidence files to those in ``run_dir/evidence``.
     """
     run = Path(run_dir)
-    data = collect_report_data(run, evidence)
+    data = collect_report_data(run, evidence, tracking_uri)
     data["plots"] = write_plots(run, data)
     blocks = report_blocks(data)
     files = {
@@ -89,8 +91,10 @@ def _write(path: Path, text: str) -> Path:
 # ---------------------------------------------------------------- data
 
 
-def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) -> dict[str, Any]:
-    """Everything the report says, as plain data (``report.json`` minus the plot list)."""
+def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = (),
+                        tracking_uri: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything the report says, as plain data (``report.json`` minus the plot list). ``tracking_uri``: the MLflow
+    store of the run's DQN policies (default: the one ``policy evaluate`` recorded, else MLflow's own default)."""
     from prometheus_sim.acceptance import evaluate
     from prometheus_sim.sweep import load_sweep
 
@@ -103,7 +107,10 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = ()) ->
         "summary": summary_rows(metrics),
         "forecasting": forecasting_rows(run_dir, list(evidence)),
         "actions": action_rows(metrics),
-        "rl": rl_training(doc.get("config", {}).get("strategies", [])),
+        "rl": rl_training(
+            doc.get("config", {}).get("strategies", []),
+            tracking_uri or read_policy_context(run_dir).get("tracking_uri"),
+        ),
         "policy": policy_evaluation(metrics, read_policy_context(run_dir)),
         "definitions": used_definitions(acceptance),
         "notes": {"intervals": INTERVAL_NOTE, "execution": execution_note(doc.get("config", {})), "plots": PLOT_NOTE},
@@ -135,14 +142,15 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
     return {"tables": tables, "evidence_files": [ev.path for ev in found]}
 
 
-def rl_training(strategy_specs: list) -> list[dict[str, Any]]:
-    """Each DQN policy's training curve (mean return of recent episodes by env step), from the registry.
+def rl_training(strategy_specs: list, tracking_uri: str | None = None) -> list[dict[str, Any]]:
+    """Each DQN policy's training curve (mean return of recent episodes by env step), from the registry at
+    ``tracking_uri`` (None: MLflow's default, ``MLFLOW_TRACKING_URI`` or ``.mlflow/``).
 
     The sweep records the model version each ``dqn`` cell resolved to; its MLflow run holds the curve.
     A registry that cannot be read is said, not skipped silently.
     """
-    versions = sorted({s["model_version"] for s in strategy_specs
-                       if isinstance(s, dict) and str(s.get("model_version", "")).startswith("prometheus-dqn/")})  # fmt: skip
+    versions = sorted({s["model_version"] for s in strategy_specs  # any registered name (policy train --register-as)
+                       if isinstance(s, dict) and s.get("name") == "dqn" and "/" in str(s.get("model_version", ""))})  # fmt: skip
     if not versions:
         return []
     out = []
@@ -151,13 +159,15 @@ def rl_training(strategy_specs: list) -> list[dict[str, Any]]:
 
         from prometheus_sim.registry import configure
 
-        configure()
+        configure(tracking_uri)
         client = MlflowClient()
         for ref in versions:
             name, version = ref.split("/")
             run_id = client.get_model_version(name, version).run_id
             points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "episode_return"))
-            out.append({"model": ref, "points": [[int(a), float(b)] for a, b in points]})
+            chosen = client.get_run(run_id).data.tags.get("chosen_checkpoint")  # policy train --select-seeds
+            out.append({"model": ref, "points": [[int(a), float(b)] for a, b in points],
+                        "chosen_step": int(chosen.rsplit("_", 1)[1]) if chosen else None})  # fmt: skip
     except Exception as exc:  # the report still renders; the section says why the curve is missing
         out.append({"model": ", ".join(versions), "problem": f"{type(exc).__name__}: {exc}"})
     return out
@@ -318,7 +328,10 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
             data = f"simulated, {n} seeds"
         sources.append({"scenario": scenario, "kind": "real" if scenario in real else "simulated", "n": n,
                         "data": data,  # None: not recorded (a backtest run; policy evaluate records it)
-                        "trained_on": None if trained is None else bool(trained.get(scenario, False))})  # fmt: skip
+                        "trained_on": None if trained is None else bool(trained.get(scenario, False)),
+                        # a real window the policy's scenarios were set to match is in time: a "no" in "Trained on
+                        # it" beside it read as unseen (review); None: simulated, unknown or not recorded
+                        "out_of_time": real[scenario].get("out_of_time") if scenario in real else None})  # fmt: skip
         stats = {s: stat(scenario, s, ref) for s in strategies}
         sharpe.append({"scenario": scenario, "data": data, "strategies": stats})
         p = stats[POLICY]
@@ -353,7 +366,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict) -> dict[str, Any] | 
             continue
         mean = mine[list(ACTION_SHARE_COLUMNS)].mean()
         shares.append({"scenario": scenario, **{c.removeprefix("share_"): float(v) for c, v in mean.items()},
-                       "collapsed": bool(mean.max() > COLLAPSE_SHARE)})  # fmt: skip
+                       "collapsed": bool(mean.max() > COLLAPSE_SHARE), "never_traded": never_traded(mine)})  # fmt: skip
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
         "selected_on": context.get("selected_on"), "first_decision_day": context.get("first_decision_day"),
@@ -551,8 +564,12 @@ def write_plots(run_dir: Path, data: dict) -> list[dict[str, Any]]:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for c in curves:
             steps, values = zip(*c["points"], strict=True)
-            ax.plot(steps, values, marker="o", ms=3, label=c["model"])
-        ax.set(title="DQN training: mean return of the last 50 episodes", xlabel="env steps", ylabel="episode return")
+            (line,) = ax.plot(steps, values, marker="o", ms=3, label=c["model"])
+            if c.get("chosen_step") is not None:  # the registered network is that checkpoint, not the run's last
+                ax.axvline(c["chosen_step"], color=line.get_color(), ls="--", lw=1,
+                           label=f"{c['model']}: registered checkpoint")  # fmt: skip
+        ax.set(title="DQN training: mean return of the last 50 episodes (exploring)", xlabel="env steps",
+               ylabel="episode return")  # fmt: skip
         ax.legend(fontsize=8)
         fig.tight_layout()
         rel = f"{PLOTS_DIR}/rl_training.png"
@@ -824,8 +841,12 @@ def rl_blocks(data: dict) -> list[Block]:
             blocks.append(Para(f"Training curve of {c['model']} not available: {c['problem']}"))
         else:
             last = c["points"][-1] if c["points"] else None
-            tail = f"; last point: {last[1]:.2f} at {last[0]:,} steps" if last else ""
-            blocks.append(Para(f"{c['model']}: mean return of the last 50 episodes during training{tail}."))
+            tail = f"; last point: {last[1]:.2f} at {last[0]:,} steps (the run's last network)" if last else ""
+            chosen = (f" The registered policy is the run's checkpoint at step {c['chosen_step']:,} (dashed line), "
+                      "chosen by its Sharpe on held-out seeds, not the run's last network."
+                      if c.get("chosen_step") is not None else "")  # fmt: skip
+            blocks.append(Para(f"{c['model']}: mean return of the last 50 episodes during training, with "
+                               f"exploration's random actions among them (epsilon-greedy){tail}.{chosen}"))  # fmt: skip
     blocks += [Figure(p["file"], p["title"]) for p in data.get("plots", []) if p["kind"] == "rl"]
     return blocks
 
@@ -881,12 +902,15 @@ def policy_blocks(data: dict) -> list[Block]:
                                for r in pe["real"]]))  # fmt: skip
     blocks += [Para(pe["headline"]), Bullets([(a, b) for a, b in pe["findings"]])]
     blocks.append(Heading(3, "Sharpe: real beside simulated", "policy-sharpe"))
+    source = {s["scenario"]: s for s in pe["sources"]}
     body = [[r["scenario"], r["data"],
-             {True: "yes", False: "no", None: "not recorded"}[
-                 next(s for s in pe["sources"] if s["scenario"] == r["scenario"])["trained_on"]],
+             {True: "yes", False: "no", None: "not recorded"}[source[r["scenario"]]["trained_on"]],
+             {True: "yes", False: "NO: its days overlap the training scenarios' calibration window",
+              None: "n/a" if source[r["scenario"]]["kind"] != "real" else "unknown"}[
+                 source[r["scenario"]].get("out_of_time")],
              *(fmt_interval(r["strategies"][s]["mean"], r["strategies"][s]["low"], r["strategies"][s]["high"])
                for s in pe["strategies"])] for r in pe["sharpe"]]  # fmt: skip
-    blocks.append(Table(["Source", "Data", "Trained on it", *pe["strategies"]], body, css="summary"))
+    blocks.append(Table(["Source", "Data", "Trained on it", "Out of time", *pe["strategies"]], body, css="summary"))
     blocks.append(Heading(3, "The policy against each baseline", "policy-vs-baselines"))
     body = [[c["scenario"], fmt_interval(c["policy"]["mean"], c["policy"]["low"], c["policy"]["high"]), c["baseline"],
              fmt_interval(c["baseline_sharpe"]["mean"], c["baseline_sharpe"]["low"], c["baseline_sharpe"]["high"]),
@@ -908,9 +932,11 @@ def policy_blocks(data: dict) -> list[Block]:
                                   for lv in r["levels"]), r["holds"]] for r in pe["cost_sweep"]]  # fmt: skip
         blocks.append(Table(["Source", *labels, "Ranking as costs rise"], body, css="policy-costs"))
     if pe["actions"]:
-        names = [k for k in pe["actions"][0] if k not in ("scenario", "collapsed")]
+        names = [k for k in pe["actions"][0] if k not in ("scenario", "collapsed", "never_traded")]
         body = [[r["scenario"], *(fmt_value(r[n], kind="pct", decimals=1) for n in names),
-                 "one action > 90 %" if r["collapsed"] else ""] for r in pe["actions"]]  # fmt: skip
+                 "; ".join(f for f in ("one action > 90 %" if r["collapsed"] else "",
+                                       "never traded: holds its opening book" if r.get("never_traded") else "") if f)]
+                for r in pe["actions"]]  # fmt: skip
         blocks += [Heading(3, f"What the policy did{at}", "policy-actions"),
                    Table(["Source", *(n.replace("_", " ") for n in names), "Flag"], body, css="actions")]  # fmt: skip
     return blocks

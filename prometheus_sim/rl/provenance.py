@@ -68,18 +68,35 @@ def seen_rows(meta: dict[str, Any], spec: ScenarioSpec, path_ids, seeds) -> list
     ]
 
 
-def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
+def out_of_time(meta: dict[str, Any], first_day: dt.date) -> bool | None:
+    """True when every training scenario declares the real days it was set to match (``calibrated_to``) and
+    ``first_day`` is after all of them; False when a declared window reaches ``first_day``; None when unknown."""
+    names = sorted(meta.get("scenario_digests") or {})
+    windows = meta.get("calibrated_to") or {}
+    known = [dt.date.fromisoformat(windows[n][1]) for n in names if windows.get(n)]
+    if known and first_day <= max(known):
+        return False
+    return True if names and len(known) == len(names) else None
+
+
+def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: int | None = None) -> str:
     """Whether real days from ``first_day`` on are out of time for the policy, and why, in one sentence.
 
     Out of time only when every training scenario declares the real days it was set to match
-    (``calibrated_to``) and ``first_day`` is after all of them; a scenario that declares none leaves it
-    unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history).
+    (``calibrated_to``) and ``first_day`` is after all of them (:func:`out_of_time`); a scenario that declares
+    none leaves it unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history);
+    ``days_kept``: only the first so many days are used (``--horizon-days``), not the whole history.
     """
     names = sorted(meta.get("scenario_digests") or {})
     windows = meta.get("calibrated_to") or {}
     known = {n: windows[n] for n in names if windows.get(n)}
     unknown = [n for n in names if not windows.get(n)]
-    days = f"the days from {first_day} on (--real-from)" if cut else f"the whole real history (from {first_day})"
+    if cut:
+        days = f"the days from {first_day} on (--real-from)"
+    elif days_kept is not None:  # a 200-day slice was called "the whole real history" (review)
+        days = f"the real history's first {days_kept} days (from {first_day}, --horizon-days)"
+    else:
+        days = f"the whole real history (from {first_day})"
     trained = f"the policy was trained on simulated markets only ({', '.join(names) or 'unrecorded'})"
     if not names:
         return f"{days}: {trained}; whether these days are out of time is unknown"
@@ -103,4 +120,12 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["in_sample_rows", "seen_rows", "seen_seeds", "time_basis", "training_scenario", "training_specs"]
+__all__ = [
+    "in_sample_rows",
+    "out_of_time",
+    "seen_rows",
+    "seen_seeds",
+    "time_basis",
+    "training_scenario",
+    "training_specs",
+]

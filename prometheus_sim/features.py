@@ -431,10 +431,12 @@ def snapshot_features(snapshots, config: FeatureConfig | None = None, days: int 
     """
     hist = snapshots.history
     spd = snapshots.steps_per_day
-    keep = min(hist.close.shape[1], days * spd)
-    keep -= keep % spd  # whole days: the tail ends at t
-    blocks = MarketBlocks(*(arr[:, -keep:] for arr in hist.blocks))
-    view = _HistoryView(blocks, hist.calendar[-keep:], spd, hist.absent, list(snapshots.assets))
+    end = hist.close.shape[1] // spd * spd  # the last whole day's close (t itself at a day's close)
+    keep = min(end, days * spd)
+    # whole calendar days ending at the last whole day, as the env's feature tail (``last_whole_day``): counted
+    # back from t inside a day, every "day" straddled two (a live clock's decisions keep their offset in the day)
+    blocks = MarketBlocks(*(arr[:, end - keep : end] for arr in hist.blocks))
+    view = _HistoryView(blocks, hist.calendar[end - keep : end], spd, hist.absent, list(snapshots.assets))
     return compute_features(view, config, threads=False)  # a decision's few paths: fork-safe (compute_features)
 
 

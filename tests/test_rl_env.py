@@ -112,6 +112,50 @@ def test_a_fixed_action_sequence_gives_the_backtests_equity(market):
     np.testing.assert_allclose(rewards, result.rewards[0, : len(actions)], rtol=1e-12)  # decision k's period
 
 
+class ScriptedLate(Scripted):
+    """Scripted, first deciding on day 35 (as dqn after its features' warm-up), recording the state it is shown."""
+
+    first_decision_day = 35
+
+    def __init__(self, actions):
+        super().__init__(actions)
+        self.seen = []
+
+    def decide_batch(self, snapshots):
+        st = snapshots.state
+        self.seen.append((st.unrealized_pnl[0], st.volatility_30d[0], st.sharpe_ratio[0]))
+        return super().decide_batch(snapshots)
+
+
+def test_a_strategy_first_deciding_late_is_shown_the_state_an_episode_opening_there_shows(market):
+    """A backtest's books open at the first open, an episode's at its start: the portfolio statistics (30-day
+    window of daily returns, cost basis) start at the venue's first snapshot, so a policy first deciding on day 35
+    is shown the unrealised P&L, volatility and Sharpe it saw in training (35 days of stablecoin noise gave a
+    Sharpe of 3.1 against 6.8 at the second decision, review)."""
+    actions = [6, 0, 3, 4, 0, 2, 5, 1]
+    costs = CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1)
+    env = PortfolioEnv(market=market, episode_days=70, costs=costs)
+    env.reset(seed=0, options={"path": 1, "start": 35, "profile": PROFILE})
+    shown = []
+    for act in actions:
+        st = env._snap.state
+        shown.append((st.unrealized_pnl[0], st.volatility_30d[0], st.sharpe_ratio[0]))
+        env.step(act)
+    one = market.rows(slice(1, 2))
+    strategy = ScriptedLate(actions)
+    run(strategy, SimAdapter(one, SimConfig(costs=costs), PROFILE),
+        DecisionClock.for_strategy(strategy, 35 + 7 * len(actions) + 1, one.steps_per_day))  # fmt: skip
+    assert len(strategy.seen) == len(actions)
+    # the books' scale differs by the stablecoin's drift over 35 days (1.7e-4): P&L relative to the value
+    scale = PROFILE.investment_amount
+    for (pnl_e, vol_e, sharpe_e), (pnl_b, vol_b, sharpe_b) in zip(shown, strategy.seen, strict=True):
+        assert abs(pnl_e - pnl_b) / scale < 1e-3
+        assert vol_b == pytest.approx(vol_e, rel=1e-9, abs=1e-12) and sharpe_b == pytest.approx(
+            sharpe_e, rel=1e-9, abs=1e-9
+        )
+    assert any(v > 0 for _, v, _ in strategy.seen)  # the window filled: the statistics were compared, not zeros
+
+
 def moved_after(market: Market, t: int) -> Market:
     """``market`` with every block after step t changed (prices x1.3, volume x7, on-chain +9, macro x2)."""
     b = market.blocks
@@ -235,3 +279,20 @@ def test_stepping_an_ended_episode_is_refused_before_anything_moves(market):
     assert env._info()["value"] == value  # nothing was bought
     env.reset(seed=1)
     env.step(3)  # and a reset steps on as usual
+
+
+def test_a_decision_inside_a_day_reads_the_feature_tail_of_the_last_whole_day(market4):
+    """At four steps a day the strategy's feature tail (``snapshot_features``) is the last whole day's at every step
+    of a day, as the env's is: counted back from t inside a day, every "day" straddled two (all 18 values off by up
+    to 5 at steps 160-162, review; a live clock decides at whatever step it started on)."""
+    from prometheus_sim.features import snapshot_features
+    from prometheus_sim.portfolio import AssetBook
+    from prometheus_sim.rl.env import last_whole_day, recent_features
+
+    env = PortfolioEnv(market=market4, episode_days=70)
+    featured = AssetBook.from_kinds(market4.assets, market4.asset_kinds, market4.asset_sizes).featured
+    one = market4.rows(slice(1, 2))
+    for t in (159, 160, 161, 162, 163):  # day 39's close, then day 40's four steps
+        snap = SimAdapter(one, SimConfig(), PROFILE).snapshot(t)
+        tail = recent_features(snapshot_features(snap), featured)[0, -1]
+        np.testing.assert_allclose(tail, env._recent[1, last_whole_day(t, 4)], rtol=1e-12, atol=1e-12, err_msg=str(t))

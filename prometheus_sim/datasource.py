@@ -29,6 +29,7 @@ from prometheus_sim.blocks import (
     absent_message,
     is_absent,
 )
+from prometheus_sim.portfolio import AssetBook
 from prometheus_sim.snapshot import MarketHistory
 
 LIVE_ABSENT = ("volume", "onchain", "macro")
@@ -71,6 +72,7 @@ class HistorySource:
         close: np.ndarray,
         steps_per_day: int = 1,
         absent: tuple[str, ...] = LIVE_ABSENT,
+        asset_sizes: tuple[float, ...] | list[float] | None = None,
     ):
         close = np.asarray(close, dtype=float)
         if close.ndim != 2 or close.shape[1] != len(assets):
@@ -81,6 +83,9 @@ class HistorySource:
             raise ValueError("close: every warm-start price must be finite and > 0")
         self.assets = tuple(assets)
         self.asset_kinds = tuple(asset_kinds)
+        # which crypto assets a policy's observation features (largest first): a simulated market's sizes, kept from
+        # the market a live run warm-starts from (without them the columns' order chose: DOGE in SOL's slots)
+        self.asset_sizes = None if asset_sizes is None else tuple(float(x) for x in asset_sizes)
         self.steps_per_day = int(steps_per_day)
         self.absent = tuple(absent)
         self._calendar = list(pd.DatetimeIndex(calendar))
@@ -93,7 +98,7 @@ class HistorySource:
             raise ValueError(f"path: {path} is not a path of market {market.name!r} ({market.n_paths} paths)")
         end = market.n_steps if until is None else until + 1
         return cls(market.assets, market.asset_kinds, market.calendar[:end], market.close[path, :end],
-                   market.steps_per_day)  # fmt: skip
+                   market.steps_per_day, asset_sizes=market.asset_sizes)  # fmt: skip
 
     @classmethod
     def from_run_dir(cls, directory: str | Path, path: int = 0, until: int | None = None) -> HistorySource:
@@ -116,6 +121,10 @@ class HistorySource:
             raise ValueError(f"history file {file}: no column for asset(s) {missing}")
         assets = list(asset_kinds)
         return cls(assets, [asset_kinds[a] for a in assets], frame.index, frame[assets].to_numpy(dtype=float))
+
+    def book(self) -> AssetBook:
+        """The book of this history's columns, with the sizes that order the featured crypto assets."""
+        return AssetBook.from_kinds(list(self.assets), list(self.asset_kinds), self.asset_sizes)
 
     # ------------------------------------------------------------ the port
 

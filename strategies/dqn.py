@@ -107,6 +107,12 @@ class DQNStrategy(BatchStrategy):
         from prometheus_sim.rl.env import observation_vector, recent_features
 
         self.check_market(snapshots.book)
+        contributing = np.asarray(snapshots.profiles.monthly_contribution, dtype=float) > 0
+        if contributing.any() and not self.meta.get("monthly_contributions"):  # every training episode had none
+            raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} was trained without monthly contributions (its "
+                             "episodes never had one), and this run's profiles contribute (monthly_contribution "
+                             f"{float(np.max(snapshots.profiles.monthly_contribution)):g}): its observation would hold "
+                             "a contribution it never saw; run it with monthly_contribution 0")  # fmt: skip
         recent = recent_features(snapshot_features(snapshots), snapshots.book.featured)[:, -1]
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)

@@ -68,3 +68,22 @@ def test_the_batched_env_features_the_same_columns(shuffled):
                for j in range(2)]  # fmt: skip
     np.testing.assert_array_equal(obs, np.array(singles))
     np.testing.assert_array_equal(vec.pool.crypto3, [4, 2, 0])
+
+
+def test_a_live_warm_start_keeps_the_sizes_that_order_the_featured_assets(tmp_path):
+    """Live mode builds its book from the history it warm-starts from: without the market's sizes the columns' order
+    chose, so a policy was refused on the very market it trained on (DOGE listed before SOL took SOL's slot), or,
+    allowed, read DOGE's data in SOL's slots (review). A journal's replay keeps them too."""
+    from adapters.sim import SimAdapter
+    from prometheus_sim.datasource import HistorySource
+
+    raw = yaml.safe_load((SCENARIOS / "default.yaml").read_text())
+    doge = {**next(a for a in raw["assets"] if a["name"] == "SOL"), "name": "DOGE"}
+    doge["volume"] = {**doge["volume"], "daily_usd": 1.0e8}  # smaller than SOL, listed before it
+    raw["assets"] = [*raw["assets"][:2], doge, *raw["assets"][2:]]
+    raw["correlation"] = {}
+    market = Market.simulate(ScenarioSpec.from_dict(raw).with_horizon(60), n_paths=1)
+    assert market.assets[:4] == ["BTC", "ETH", "DOGE", "SOL"]
+    market.save(tmp_path / "m")
+    for source in (HistorySource.from_market(market), HistorySource.from_run_dir(tmp_path / "m")):
+        assert source.book().featured == SimAdapter(market).book.featured == (0, 1, 3, 2)  # BTC, ETH, SOL, DOGE

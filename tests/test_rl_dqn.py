@@ -157,6 +157,12 @@ def test_the_strategy_refuses_a_market_whose_featured_assets_it_never_saw(tmp_pa
     assert relaxed.decide_batch(snapshot).action.shape == (1,)
     same = SimAdapter(Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1))
     assert DQNStrategy().decide_batch(same.snapshot(60)).action.shape == (1,)
+    # a monthly contribution is an observation slot no training episode ever filled (all had none): refused
+    saving = RiskProfile(monthly_contribution=500.0)
+    paying = SimAdapter(Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), n_paths=1),
+                        profiles=saving)  # fmt: skip
+    with pytest.raises(ValueError, match=r"trained without monthly contributions .* \(monthly_contribution 500\)"):
+        DQNStrategy().decide_batch(paying.snapshot(60))
 
 
 def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, tiny_dqn):

@@ -35,7 +35,7 @@ from adapters.chain.node import Chain, NodeDown
 from adapters.chain.signer import Prepared, Reverted, Sender
 from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.datasource import HistorySource
-from prometheus_sim.portfolio import AssetBook, OrderBatch, RebalanceRules, RiskProfiles, nb
+from prometheus_sim.portfolio import OrderBatch, RebalanceRules, RiskProfiles, nb
 from prometheus_sim.portfolio.model import PortfolioStates
 from prometheus_sim.ports import DRY_RUN, FILLED, NOTHING, REFUSED, Receipts
 from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
@@ -109,7 +109,7 @@ class ChainAdapter:
         self.sender = sender
         self.journal = journal
         self.rules = rules or RebalanceRules()
-        self.book = AssetBook.from_kinds(list(source.assets), list(source.asset_kinds))
+        self.book = source.book()
         self.steps_per_day = self.config.steps_per_day
         self.base = source.n_steps  # bar index of the oracle's round 1
         self._tokens = [chain.token_of[a] for a in source.assets]
@@ -122,6 +122,7 @@ class ChainAdapter:
             warm = source.history()
             journal.write("start", config=self.config.to_json(), users=list(self.users), execute=execute, strategy=strategy,
                           assets=list(source.assets), asset_kinds=list(source.asset_kinds),
+                          asset_sizes=None if source.asset_sizes is None else list(source.asset_sizes),
                           steps_per_day=self.steps_per_day, rules=vars(self.rules),
                           warm_start={"calendar": [str(x) for x in warm.calendar], "close": warm.close[0].tolist(),
                                       "absent": list(source.absent)})  # fmt: skip

@@ -26,7 +26,6 @@ from adapters.chain.journal import Journal
 from adapters.chain.node import ROOT, NodeDown, connect, web3_for
 from adapters.chain.signer import Sender, load_account
 from prometheus_sim.datasource import HistorySource
-from prometheus_sim.portfolio import AssetBook
 
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 N_VAULTS = 5
@@ -199,7 +198,7 @@ def live_run(config_path: Path, strategy, steps: int, execute: bool, journal_pat
     source = history_source(cfg)
     check_market = getattr(strategy, "check_market", None)  # a policy refuses assets it was not trained on,
     if check_market is not None:  # before anything is read from the chain or journalled
-        check_market(AssetBook.from_kinds(list(source.assets), list(source.asset_kinds)))
+        check_market(source.book())
     chain = connect(cfg)
     if execute:
         account = load_account(env)

@@ -19,7 +19,6 @@ from adapters.chain.adapter import latest_round, read_round
 from adapters.chain.config import ChainConfig
 from adapters.chain.node import connect
 from prometheus_sim.api.service import Feed
-from prometheus_sim.portfolio import AssetBook
 
 
 class ChainFeed(Feed):
@@ -35,7 +34,7 @@ class ChainFeed(Feed):
         self.assets = list(self.source.assets)
         self.asset_kinds = tuple(self.source.asset_kinds)
         self.steps_per_day = 1
-        self.book = AssetBook.from_kinds(self.assets, list(self.asset_kinds))
+        self.book = self.source.book()
         self._tokens = [self.chain.token_of[a] for a in self.assets]
         self._rounds = 0
         self._listeners: list = []

@@ -16,7 +16,7 @@ import pandas as pd
 from adapters.chain.adapter import broadcast_history, live_batch
 from adapters.chain.journal import read_journal
 from prometheus_sim.datasource import HistorySource
-from prometheus_sim.portfolio import AssetBook, RebalanceRules, RiskProfiles
+from prometheus_sim.portfolio import RebalanceRules, RiskProfiles
 from prometheus_sim.portfolio.model import PortfolioStates
 from prometheus_sim.snapshot import Marks
 
@@ -39,10 +39,16 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
     start = starts[-1]
     lines = lines[lines.index(start) :]
     warm = start["warm_start"]
-    source = HistorySource(start["assets"], start["asset_kinds"], pd.DatetimeIndex(warm["calendar"]),
-                           np.array(warm["close"]).reshape(-1, len(start["assets"])), start["steps_per_day"],
-                           tuple(warm["absent"]))  # fmt: skip
-    book = AssetBook.from_kinds(start["assets"], start["asset_kinds"])
+    source = HistorySource(
+        start["assets"],
+        start["asset_kinds"],
+        pd.DatetimeIndex(warm["calendar"]),
+        np.array(warm["close"]).reshape(-1, len(start["assets"])),
+        start["steps_per_day"],
+        tuple(warm["absent"]),
+        start.get("asset_sizes"),
+    )  # fmt: skip (journals before 2026-12-04: none)
+    book = source.book()
     rules = RebalanceRules(**start["rules"])
     users = np.array(start["users"], dtype=object)
     mismatches: list[str] = []

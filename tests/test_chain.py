@@ -307,3 +307,37 @@ def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_p
     feeder.join()
     with pytest.raises(TimeoutError, match="bar 62 did not arrive within 0 s"):
         LiveClock(adapter, every=1, n_decisions=1, first=START + 2, timeout_s=0.2).wait_for(START + 2)
+
+
+def test_live_volatility_and_sharpe_are_over_daily_returns_as_in_training(dev, market, tmp_path):
+    """A vault holding a fixed book, snapshotted weekly as the live clock does: its volatility and Sharpe are those of
+    the book's trailing 30 daily returns at the oracle's prices (the step kernel's definition, which the policy
+    trained on). They were taken from one return per snapshot scaled to a day: about 3.4 times too low (review)."""
+    w3, chain, owner = dev["w3"], dev["chain"], dev["w3"].eth.accounts[0]
+    user = w3.eth.accounts[8]
+    chain.vault.functions.createVault(user, (5000, 36, 100_000 * UNIT, 0), True).transact({"from": owner})
+    units = {"BTC": 0.5, "ETH": 8.0, "USDC": 40_000.0}
+    for asset, u in units.items():
+        chain.vault.functions.deposit(user, chain.token_of[asset], int(round(u * UNIT))).transact({"from": owner})
+    held = np.array([units.get(a, 0.0) for a in market.assets])
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    adapter.users = np.array([user], dtype=object)
+    seen = {}
+    for t in range(START, START + 43):
+        if t > START:
+            feed(dev, market, t)
+        if (t - START) % 7 == 0:
+            snap = adapter.snapshot(t)
+            adapter.submit(t, snap.plan(np.zeros(1, dtype=np.int64)))
+            seen[t] = (snap.state.volatility_30d[0], snap.state.sharpe_ratio[0])
+    oracle = np.round(market.close[0] * 1e8) / 1e8  # the oracle's eight decimals
+    value = oracle[START : START + 43] @ held
+    for t, (vol, sharpe) in seen.items():
+        r = (value[1 : t - START + 1] / value[: t - START] - 1.0)[-30:]
+        if len(r) < 2:
+            assert (vol, sharpe) == (0.0, 0.0)
+            continue
+        sd = r.std(ddof=1)
+        assert vol == pytest.approx(sd * np.sqrt(365.0), rel=1e-6), t
+        assert sharpe == pytest.approx(r.mean() / sd * np.sqrt(365.0), rel=1e-6), t
+    assert len(seen) == 7 and seen[START + 42][0] > 0.1

@@ -51,7 +51,12 @@ def _default_numba_cache() -> None:
     function's own file recompiles it).
     """
     global PACKAGE_KERNEL_CACHE
-    if os.environ.get("NUMBA_CACHE_DIR"):
+    user_set = os.environ.get("NUMBA_CACHE_DIR")
+    if user_set:
+        absolute = os.path.abspath(user_set)  # relative, it was one cache per working directory
+        if absolute != user_set:
+            os.environ["NUMBA_CACHE_DIR"] = absolute
+            _reload_numba_config()
         return
     checkout = Path(__file__).resolve().parent.parent
     candidates = []
@@ -59,14 +64,27 @@ def _default_numba_cache() -> None:
         candidates.append(checkout / ".cache" / "numba")
     home = os.environ.get("XDG_CACHE_HOME") or Path(os.path.expanduser("~")) / ".cache"
     candidates.append(Path(home) / "prometheus-sim" / "numba")
-    candidates.append(Path(tempfile.gettempdir()) / f"prometheus-sim-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    try:  # no usable temporary directory (a read-only container) made `import prometheus_sim` itself fail
+        candidates.append(Path(tempfile.gettempdir()) / f"prometheus-sim-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    except OSError:
+        pass
     digest = kernel_sources_digest()
     PACKAGE_KERNEL_CACHE = writable_folder([base / digest for base in candidates])
+    if PACKAGE_KERNEL_CACHE is None:  # e.g. /tmp/prometheus-sim-<uid> taken by another user, home read-only
+        try:  # a private folder of a name no one can take first; the next run compiles again
+            PACKAGE_KERNEL_CACHE = Path(tempfile.mkdtemp(prefix="prometheus-sim-")) / digest
+            PACKAGE_KERNEL_CACHE.mkdir(mode=0o700)
+        except OSError:
+            PACKAGE_KERNEL_CACHE = None  # Numba's own choice then; a kernel it cannot cache says so when compiled
     if PACKAGE_KERNEL_CACHE is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(PACKAGE_KERNEL_CACHE)
-        numba = sys.modules.get("numba")
-        if numba is not None:  # imported first (a notebook, vectorbt): it read the variable already
-            numba.core.config.reload_config()
+        _reload_numba_config()
+
+
+def _reload_numba_config() -> None:
+    numba = sys.modules.get("numba")
+    if numba is not None:  # imported first (a notebook, vectorbt): it read the variable already
+        numba.core.config.reload_config()
 
 
 def writable_folder(candidates: list[Path]) -> Path | None:
@@ -84,7 +102,10 @@ def writable_folder(candidates: list[Path]) -> Path | None:
         try:
             for f in reversed([folder, *folder.parents]):  # missing ones made private, top down
                 if not os.path.lexists(f):
-                    os.mkdir(f, 0o700)
+                    try:
+                        os.mkdir(f, 0o700)
+                    except FileExistsError:  # another process made it just now (two first runs at once): fine,
+                        pass  # it is checked below like any other (it was skipped, and the cache split in two)
             if not (_owned_and_private(folder.parent) and _owned_and_private(folder)):
                 continue
             with tempfile.TemporaryFile(dir=folder):

@@ -111,12 +111,32 @@ def _load_or_exit(path: Path):
         sys.exit(EXIT_BAD_INPUT)
 
 
+def _can_write(folder: Path) -> bool:
+    """Whether ``folder`` exists or can be made, and can be written to (a cache folder the user set)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def _raised_in_numba_cache(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while Numba read its on-disk cache (its ``caching`` module is in the traceback)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "numba" in tb.tb_frame.f_code.co_filename and "caching" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class _Commands(click.Group):
     """The command group, saying plainly when a run asks for more memory than the machine gives it (a sweep over
     200,000 seeds ended in a traceback of ``OSError: [Errno 12]``)."""
 
     def invoke(self, ctx: click.Context):
         import errno
+        import pickle
 
         from prometheus_sim.memory import OutputsTooLarge
 
@@ -125,6 +145,15 @@ class _Commands(click.Group):
         except OutputsTooLarge as exc:  # refused up front (memory.check_memory): the sizes say by how much
             click.echo(f"error: {self._command(ctx)}: {exc}", err=True)
             sys.exit(1)
+        except (EOFError, pickle.UnpicklingError) as exc:
+            if not _raised_in_numba_cache(exc):
+                raise
+            # a truncated or damaged cache file: click showed an EOFError as "Aborted!", as if Ctrl-C, every run
+            cache = os.environ.get("NUMBA_CACHE_DIR", "")
+            click.echo(f"error: {self._command(ctx)}: the compiled-kernel cache in {cache} is damaged "
+                       f"({type(exc).__name__}: {exc}); remove that folder and run again (`prometheus-sim warmup` "
+                       "rebuilds it)", err=True)  # fmt: skip
+            sys.exit(EXIT_BAD_INPUT)
         except MemoryError:
             self._out_of_memory(ctx)
         except OSError as exc:
@@ -190,9 +219,14 @@ def simulate(
 
     check_outputs_fit(spec, n_paths)
     cache = os.environ.get("NUMBA_CACHE_DIR", "")
-    if cache and not kernels_cached(Path(cache)):
-        click.echo(f"compiling the simulator's kernels into {cache}: once, about 9 s on 2 cores "
-                   "(`prometheus-sim warmup`, which `make setup` runs, does it ahead)", err=True)  # fmt: skip
+    cached = bool(cache) and kernels_cached(Path(cache))
+    if cache and not cached:
+        if not _can_write(Path(cache)):  # Numba then caches where its own rule says (~/.cache/numba), or not at all
+            click.echo(f"warning: NUMBA_CACHE_DIR {cache} cannot be written: the kernels are not cached there (set "
+                       "it to a folder you can write, or unset it for the package's own)", err=True)  # fmt: skip
+        else:
+            click.echo(f"compiling the simulator's kernels into {cache}: once, about 9 s on 2 cores "
+                       "(`prometheus-sim warmup`, which `make setup` runs, does it ahead)", err=True)  # fmt: skip
     started = time.perf_counter()
     Market.simulate(spec.with_horizon(2), seed=seed, n_paths=1)  # loads (or compiles) the kernels, timed apart
     compile_s = time.perf_counter() - started
@@ -217,7 +251,7 @@ def simulate(
     click.echo(
         f"simulated {spec.name}: {market.n_paths} paths x {market.n_steps} steps x {len(market.assets)} assets, "
         f"seed {seed}, in {elapsed:.2f} s ({asset_steps / elapsed / 1e6:.1f} M asset-steps/s; "
-        f"kernels loaded or compiled before that in {compile_s:.2f} s)"
+        f"kernels {'loaded' if cached else 'compiled'} before that in {compile_s:.2f} s)"
     )
     click.echo(facts.xs("annual_vol", level="fact").round(3).to_string())
     if market.n_steps // market.steps_per_day < FACTS_MIN_DAYS:
@@ -578,7 +612,8 @@ def warmup(jobs: int) -> None:
     groups = warm((compile_simulator_and_venue, compile_features_and_rl), jobs)
     each = ", ".join(f"{name.removeprefix('compile_').replace('_', ' ')} {s:.1f} s" for name, s in groups.items())
     cache = os.environ.get("NUMBA_CACHE_DIR", "")
-    click.echo(f"kernels compiled into {cache} ({time.perf_counter() - started:.1f} s: {each})")
+    click.echo(f"kernels compiled, or loaded where already cached, into {cache} ({time.perf_counter() - started:.1f} s: "
+               f"{each})")  # fmt: skip
     removed, freed = prune_kernel_caches(Path(cache)) if cache else ([], 0)
     if removed:
         click.echo(

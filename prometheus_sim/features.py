@@ -371,7 +371,7 @@ def compute_features(market, config: FeatureConfig | None = None, *, threads: bo
     """Every feature of every path and asset (see the module docstring); one call for the whole market.
 
     ``threads``: the (path, asset) jobs run across Numba's threads; ``False`` runs them on the calling thread,
-    for a single env or a snapshot's few paths. Those must not start Numba's OpenMP threads: a process that
+    for a single env. It must not start Numba's OpenMP threads: a process that
     has started them and forks (Gymnasium's ``AsyncVectorEnv`` builds an env in the parent to read its spaces,
     then forks its workers) is killed at its children's first OpenMP kernel ("fork() called from a process
     already using GNU OpenMP"). Same bytes either way.
@@ -437,7 +437,8 @@ def snapshot_features(snapshots, config: FeatureConfig | None = None, days: int 
     # back from t inside a day, every "day" straddled two (a live clock's decisions keep their offset in the day)
     blocks = MarketBlocks(*(arr[:, end - keep : end] for arr in hist.blocks))
     view = _HistoryView(blocks, hist.calendar[end - keep : end], spd, hist.absent, list(snapshots.assets))
-    return compute_features(view, config, threads=False)  # a decision's few paths: fork-safe (compute_features)
+    # across Numba's threads: 25 paths x 365 days took 5.0 ms a decision against 9.4 ms on one thread (2 cores)
+    return compute_features(view, config)
 
 
 def feature_frame(market, path: int = 0, asset: str | int = 0, config: FeatureConfig | None = None) -> pd.DataFrame:

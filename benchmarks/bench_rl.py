@@ -356,12 +356,16 @@ def _training(market: Market, configs: list[str], steps: int, plain_steps: int, 
             print(f"    {threads} thread(s): SB3 DQN (train_freq {train_freq}, gradient_steps {gradient_steps}): "
                   f"{sb3[0]:,.0f} env-steps/s, {sb3[1]:,.0f} gradient steps/s; ours (train_dqn): {us[0]:,.0f} "
                   f"env-steps/s, {us[1]:,.0f} gradient steps/s")  # fmt: skip
-            print(f"      ours / plain way: {vs_plain:.1f}x (target >= {TARGET_VS_PLAIN:.0f}x: "
+            print(f"      ours ({threads} thread(s)) / plain way ({thread_counts[0]} thread(s)): {vs_plain:.1f}x "
+                  f"(target >= {TARGET_VS_PLAIN:.0f}x: "
                   f"{verdict(vs_plain, TARGET_VS_PLAIN)}); ours / SB3 at the same replay ratio and threads: "
                   f"{vs_sb3:.1f}x (target >= {TARGET_VS_SB3:.0f}x: {verdict(vs_sb3, TARGET_VS_SB3)})")  # fmt: skip
             print(f"      per gradient update, ours / plain way: {us[1] / plain[1]:.2f}x: the plain way (the guide's) "
                   f"makes one update per env step, ours {ratio}, so most of the env-steps ratio is fewer updates "
                   "per env step, which the issue's target allows at a ratio where the policy still learns")  # fmt: skip
+        print("    note: SB3 steps Gymnasium's DummyVecEnv of single PortfolioEnvs (how an SB3 user steps an env), ours "
+              "the batched env: most of the ratio is the env's batching, not the trainer (a review ran SB3 on a "
+              "near-free env at 0.9-1.1x ours, 2026-12-04)")  # fmt: skip
         if len(thread_counts) > 1:
             best_sb3 = max(sb3_at, key=lambda t: sb3_at[t][0])
             best_us = max(ours_at, key=lambda t: ours_at[t][0])

@@ -101,8 +101,10 @@ REFERENCE_MEMORY_SHARE = 0.5  # of MemAvailable its outputs may take before fall
 SMALL_OUTPUTS_BYTES = 64 * 2**20  # below this the peak/outputs ratio is dominated by malloc reuse
 
 REFERENCE_NOTE = (
-    "reference covers prices + volume only; our kernel also generates on-chain, macro, "
-    "signals and truth arrays, so the ratio is conservative"
+    "reference covers prices + volume only (regimes, GARCH, correlated sub-steps, market-wide jumps, the clamps); "
+    "our kernel also generates signals, on-chain activity (whale Poisson draws, active addresses, flows), macro "
+    "and the truth arrays, which a review's rough NumPy stand-in put at about 107 ns an asset-step more for the "
+    "reference (2026-12-04, not measured here): the ratio leaves that out"
 )
 
 
@@ -198,12 +200,13 @@ def child_reference(task: Json) -> Json:
         reason = f"outputs {est_bytes / 2**30:.1f} GiB > {REFERENCE_MEMORY_SHARE:.0%} of available memory"
     run_days = REFERENCE_FALLBACK_DAYS if reason else days
     inp = build_inputs(_load_spec(run_days))
-    times, cpu, memory, first = timed_runs(lambda: reference_simulate(inp, SEED, paths), repeats)
+    # the outputs' size only is kept, as for ours: a kept first output made the later runs meet other memory
+    times, cpu, memory, outputs_bytes = timed_runs(lambda: reference_simulate(inp, SEED, paths), repeats,
+                                                   keep=lambda out: int(sum(a.nbytes for a in out.values())))  # fmt: skip
     return {
         "paths": paths, "days": run_days, "assets": n_assets, "requested_days": days,
         "fallback_reason": reason, "probe_days": probe_days, "probe_s": probe_s,
-        "times_s": times, "cpu_s": cpu, "memory": memory,
-        "outputs_bytes": int(sum(a.nbytes for a in first.values())),
+        "times_s": times, "cpu_s": cpu, "memory": memory, "outputs_bytes": outputs_bytes,
     }  # fmt: skip
 
 
@@ -339,7 +342,10 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int) -> dict[str, 
 
         # market-wide jumps: one arrival uniform per path and step for every asset, sizes
         # loading on a common factor, all in one sub-step
-        n_jumps = (rng.random((n_paths, 1, 1)) > jump_cdf[None]).sum(axis=1)  # (paths, asset)
+        # the count by inversion of that uniform, a binary search per asset (comparing it against the whole table
+        # took 28 % of this reference's time: a hand-written reference would not, review of 2026-12-04)
+        u = rng.random(n_paths)
+        n_jumps = np.stack([np.searchsorted(jump_cdf[:, j], u, side="left") for j in range(jmp.size)], axis=1)
         most = int(n_jumps.max()) if n_jumps.size else 0
         jump_total = np.zeros((n_paths, jmp.size))
         if most > 0:
@@ -518,11 +524,13 @@ def measure_first_run() -> Json:
         out, first_s, failed = _run_timed(cmd, how, env, 1200)
         if failed:
             return {"measured": False, "reason": failed}
-        wait = re.search(r"kernels loaded or compiled before that in ([0-9.]+) s", out)
+        wait = re.search(r"kernels (loaded|compiled) before that in ([0-9.]+) s", out)
         if wait is None:
             return {"measured": False, "reason": "the CLI no longer prints its compile wait"}
+        if wait.group(1) == "compiled":  # the warm-up left the simulator's kernels out of the cache
+            return {"measured": False, "reason": f"the first simulate after the warm-up compiled ({wait.group(2)} s)"}
         return {"measured": True, "how": how, "warmup_s": warmup_s, "first_simulate_s": first_s,
-                "kernel_wait_s": float(wait.group(1))}  # fmt: skip
+                "kernel_wait_s": float(wait.group(2))}  # fmt: skip
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -684,10 +692,26 @@ def _thread_row(r: Json) -> str:
     return f"{_msteps(r['asset_steps_per_s'])}  (median {r['median_s']:.3f} s, {cores:.2f} cores used)"
 
 
+ISSUE_SIZE = (1000, 3650)  # the size issue 9 states its speed targets at (paths, days)
+
+
 def print_summary(res: Json) -> Json:
+    """The targets' verdicts. A speed figure measured at another size than the issue's, or with the reference at its
+    fallback length, is INFO, not PASS or MISS: the ratio depends strongly on the size (a 50 x 365 smoke run
+    printed 5.07x "PASS" where full runs give 2-3.7x, review of 2026-12-04)."""
     ours, ref, thr, cli = res["ours"], res["reference"], res["threads"], res["cli"]
     summary = Summary()
-    add = summary.add
+    sized = (not err(ours) and (ours.get("paths"), ours.get("days")) == ISSUE_SIZE
+             and (err(ref) or not ref.get("fallback_reason")))  # fmt: skip
+    where = "" if sized else f" (at {ours.get('paths')} x {ours.get('days')}, not the issue's 1,000 x 3,650)"
+
+    def add(key: str, label: str, ok: bool | None, figure: str) -> None:
+        speed = key in ("ratio_vs_reference", "ratio_vs_reference_1thread", "absolute_throughput")
+        if speed and not sized and ok is not None:
+            summary.add(key, label, None, figure + where, word="INFO")
+        else:
+            summary.add(key, label, ok, figure)
+
     if err(ours) or err(ref):
         add("ratio_vs_reference", f"per CPU-second >= {TARGET_RATIO_VS_REFERENCE:g}x NumPy reference", None, "-")
     else:

@@ -200,12 +200,9 @@ def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], boo
 def _in_time_real_markets(run: Path) -> list[str]:
     """Real markets of a ``policy evaluate`` run whose days the policy's scenarios were set to match (recorded in
     its ``policy_eval.json`` as not out of time): not a test of the policy on unseen data."""
-    import json
+    from prometheus_sim.report.builder import read_policy_context
 
-    path = run / "policy_eval.json"
-    if not path.exists():
-        return []
-    real = json.loads(path.read_text()).get("real", [])
+    real = read_policy_context(run).get("real", [])
     return sorted(r["name"] for r in real if r.get("kind", "real") == "real" and r.get("out_of_time") is False)
 
 

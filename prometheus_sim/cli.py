@@ -1459,8 +1459,9 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
             click.echo(f"  note: assets[{i}] ({spec.assets[i].name}): {why}")
         for i, why in spec.signal_drifts_pegs_ignore():
             click.echo(f"  note: signals[{i}] ({spec.signals[i].name}): {why}")
-        if spec.vanishing_activity():
-            click.echo(f"  note: onchain: {spec.vanishing_activity()}")
+        vanishing = spec.vanishing_activity()
+        if vanishing:
+            click.echo(f"  note: onchain: {vanishing}")
     if failed:
         sys.exit(EXIT_BAD_INPUT)
 

@@ -108,7 +108,7 @@ class DQNStrategy(BatchStrategy):
 
         self.check_market(snapshots.book)
         contributing = np.asarray(snapshots.profiles.monthly_contribution, dtype=float) > 0
-        if contributing.any() and not self.meta.get("monthly_contributions"):  # every training episode had none
+        if contributing.any():  # no training episode has one: PortfolioEnv and its batched form draw none
             raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} was trained without monthly contributions (its "
                              "episodes never had one), and this run's profiles contribute (monthly_contribution "
                              f"{float(np.max(snapshots.profiles.monthly_contribution)):g}): its observation would hold "

@@ -1,9 +1,13 @@
 """The plain NumPy reference of the simulator's model, as a user would write it by hand: the bar of issue 9's speed target.
 
-``default_rng``, vectorised over paths (and assets), a Python loop over steps and sub-steps. It takes its
+``default_rng``, vectorised over paths, a Python loop over steps and sub-steps, written as a NumPy user minding speed
+would (a review of 2026-12-04 measured the first version 25 % slower than this): the running state is kept
+(assets, paths), so every operation's inner loop runs over the paths; jump sizes are drawn only for the paths whose
+arrival uniform says a jump happened; the sub-step walk is running sums in place; each step's values go into a
+time-major buffer of ``CHUNK_STEPS`` steps, copied into the (paths, steps, ...) outputs once a chunk. It takes its
 numbers from :func:`~prometheus_sim.generators.build_inputs`, so it simulates the same model as the kernel
 (``prometheus_sim.generators.engine``), with its own random numbers: the outputs agree in distribution, not in
-bytes (:func:`model_statistics` and ``tests/test_bench_reference.py`` check that they agree).
+bytes (:func:`model_statistics`, section 3c of ``bench_simulate.py`` and ``tests/test_bench_reference.py`` check it).
 
 Two extents, both timed by ``bench_simulate.py``:
 
@@ -12,8 +16,7 @@ Two extents, both timed by ``bench_simulate.py``:
   policy rate, dollar index), the lead-lag signals (their z-score or change tests, scheduled effects on drift and
   vol) and the truth (regime, drift, vol, jump counts, signals in effect).
 - ``everything=False``: prices and volume only (regimes, GARCH, correlated sub-steps, market-wide jumps, pegs,
-  the clamps), with no signals: the reference this benchmark used until 2026-12-04. It does less work than the
-  kernel, so a ratio against it understates the kernel.
+  the clamps), with no signals. It does less work than the kernel, so a ratio against it understates the kernel.
 """
 
 from __future__ import annotations
@@ -25,6 +28,41 @@ import numpy as np
 
 if TYPE_CHECKING:
     from prometheus_sim.generators import KernelInputs
+
+CHUNK_STEPS = 64  # steps buffered time-major before they are copied into the (paths, steps, ...) outputs
+ASSET_WIDE = ("open", "high", "low", "close", "volume", "drift", "vol", "jumps")  # kept (assets, paths) a step
+
+
+class _Outputs:
+    """The outputs in ``generate``'s layout, filled a chunk of steps at a time.
+
+    Writing ``out[:, t]`` into a (paths, steps, assets) array every step is a strided write of a few bytes per path
+    (5.4 ns an element at 1,000 x 3,650 against 3.8 through this buffer, review of 2026-12-04).
+    """
+
+    def __init__(self, shapes: dict[str, tuple[tuple[int, ...], type]]) -> None:
+        self.out = {name: (np.zeros if name == "jumps" else np.empty)(shape, dtype)
+                    for name, (shape, dtype) in shapes.items()}  # fmt: skip
+        self.buffer = {
+            name: np.zeros((CHUNK_STEPS, shape[2], shape[0]) if name in ASSET_WIDE
+                           else (CHUNK_STEPS, shape[0], *shape[2:]), dtype)
+            for name, (shape, dtype) in shapes.items()
+        }  # fmt: skip
+
+    def at(self, name: str, t: int) -> np.ndarray:
+        """Step t's row of ``name``: (assets, paths) for the asset-wide arrays, (paths, ...) for the others."""
+        return self.buffer[name][t % CHUNK_STEPS]
+
+    def end_step(self, t: int, n_steps: int) -> None:
+        if t % CHUNK_STEPS == CHUNK_STEPS - 1 or t == n_steps - 1:
+            t0 = t - t % CHUNK_STEPS
+            for name, buf in self.buffer.items():
+                rows = buf[: t - t0 + 1]
+                self.out[name][:, t0 : t + 1] = (
+                    rows.transpose(2, 0, 1) if name in ASSET_WIDE else np.moveaxis(rows, 0, 1)
+                )
+            if "jumps" in self.buffer:
+                self.buffer["jumps"][:] = 0
 
 
 def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: bool = True) -> dict[str, np.ndarray]:
@@ -44,160 +82,169 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
     """
     from scipy.stats import poisson
 
+    from prometheus_sim.generators import layout
     from prometheus_sim.generators import price as pr
 
     rng = np.random.default_rng(seed)
     ap = inp.asset_p
     n_steps, spd, n_sub = inp.n_steps, inp.steps_per_day, inp.n_sub
-    n_assets = ap.shape[0]
+    n_assets, n_paths = ap.shape[0], int(n_paths)
     dt_step = 1.0 / (365.0 * spd)
     dt_sub = dt_step / n_sub
-    shape = (n_paths, n_steps, n_assets)
-    out = {k: np.empty(shape) for k in ("open", "high", "low", "close", "volume")}
+    shapes = layout(n_paths, n_steps, n_assets, inp.signal_p.shape[0])
+    if not everything:
+        shapes = {name: shapes[name] for name in ("open", "high", "low", "close", "volume")}
+    outputs = _Outputs(shapes)
 
-    exposure = ap[:, pr.A_EXPOSURE]
-    mu, sigma = ap[:, pr.A_MU], ap[:, pr.A_SIGMA]
-    base_sd, inv_base_sd = ap[:, pr.A_BASE_SD], ap[:, pr.A_INV_BASE_SD]
+    def column(c: int) -> np.ndarray:  # a per-asset parameter as an (assets, 1) column, broadcast over paths
+        return ap[:, c][:, None].copy()
+
+    exposure, mu, sigma = column(pr.A_EXPOSURE), column(pr.A_MU), column(pr.A_SIGMA)
+    base_sd, jump_comp = column(pr.A_BASE_SD), column(pr.A_JUMP_COMP)
     alpha, beta, omega = ap[:, pr.A_GARCH_ALPHA], ap[:, pr.A_GARCH_BETA], ap[:, pr.A_GARCH_OMEGA]
-    jump_comp = ap[:, pr.A_JUMP_COMP]
-    is_garch = (alpha > 0.0) | (beta > 0.0)
+    garch = np.flatnonzero((alpha > 0.0) | (beta > 0.0))
+    constant = np.flatnonzero((alpha <= 0.0) & (beta <= 0.0))
+    g_alpha, g_beta, g_omega = alpha[garch, None], beta[garch, None], omega[garch, None]
     peg = np.flatnonzero(ap[:, pr.A_PEG_KAPPA] > 0.0)
     jmp = np.flatnonzero((ap[:, pr.A_JUMP_RATE] > 0.0) & (ap[:, pr.A_PEG_KAPPA] <= 0.0))
     jump_lam = ap[jmp, pr.A_JUMP_RATE] * dt_step
-    jump_mean, jump_std = ap[jmp, pr.A_JUMP_MEAN], ap[jmp, pr.A_JUMP_STD]
-    load = ap[jmp, pr.A_JUMP_COMMON]
+    jump_mean, jump_std = ap[jmp, pr.A_JUMP_MEAN][:, None], ap[jmp, pr.A_JUMP_STD][:, None]
+    load = ap[jmp, pr.A_JUMP_COMMON][:, None]
     own = np.sqrt(1.0 - load * load)
     jump_cdf = poisson.cdf(np.arange(32)[:, None], jump_lam[None, :])  # inversion table, (count, asset)
-    vol_unit, vol_sens, vol_noise = ap[:, pr.A_VOLUME_UNIT], ap[:, pr.A_VOLUME_SENS], ap[:, pr.A_VOLUME_NOISE]
-    chol_t = inp.chol.T
-    tcum = inp.transition_cum
-    n_regimes = inp.regime_drift.shape[0]
-    centre = ap[:, pr.A_START_LOG]
+    no_jump = jump_cdf[0].min() if jmp.size else 1.0  # a uniform below this is no jump for any asset
+    volume_unit, volume_noise = column(pr.A_VOLUME_UNIT), column(pr.A_VOLUME_NOISE)
+    volume_sens = column(pr.A_VOLUME_SENS) * column(pr.A_INV_BASE_SD)
+    truth_jump_drift = column(pr.A_JUMP_RATE) * dt_step * column(pr.A_JUMP_MEAN)
+    centre = column(pr.A_START_LOG)
     band_lo, band_hi = centre - pr.LOG_PRICE_BAND, centre + pr.LOG_PRICE_BAND
+    sigma_peg = sigma[peg]
+    sqrt_sub = math.sqrt(n_sub)
 
-    log_price = np.broadcast_to(centre, (n_paths, n_assets)).copy()
-    garch_h = np.broadcast_to(sigma**2 * dt_step, (n_paths, n_assets)).copy()
-    day_eps = np.zeros((n_paths, n_assets))
+    log_price = np.repeat(centre, n_paths, axis=1)  # (assets, paths)
+    garch_h = (sigma**2 * dt_step)[garch] * np.ones((1, n_paths))
+    day_eps = np.zeros((garch.size, n_paths))
     regime = np.full(n_paths, inp.regime_init, dtype=np.int64)
-
     if everything:
-        full = _FullState(inp, n_paths, rng)
-        out.update(full.outputs)
+        full = _FullState(inp, n_paths, rng, outputs)
 
     for t in range(n_steps):
-        if t > 0 and n_regimes > 1 and t % spd == 0:
+        if t > 0 and inp.regime_drift.shape[0] > 1 and t % spd == 0:
             u = rng.random(n_paths)
-            regime = (u[:, None] >= tcum[regime, :-1]).sum(axis=1)
-        drift_mult = 1.0 + exposure * (inp.regime_drift[regime][:, None] - 1.0)
-        vol_mult = (1.0 + exposure * (inp.regime_vol[regime][:, None] - 1.0)) * inp.shock_vol[t]
-        drift_shift = 0.0
+            regime = (u[:, None] >= inp.transition_cum[regime, :-1]).sum(axis=1)
+        drift_mult = 1.0 + exposure * (inp.regime_drift[regime] - 1.0)  # (assets, paths)
+        vol_mult = (1.0 + exposure * (inp.regime_vol[regime] - 1.0)) * inp.shock_vol[t][:, None]
         if everything:
-            full.outputs["regime"][:, t] = regime
+            outputs.at("regime", t)[...] = regime
             prev_rate = full.macro_before_prices(t)
             drift_shift, vol_signal = full.signals_in_effect(t)
-            vol_mult = vol_mult * vol_signal
-        vol_mult = np.clip(vol_mult, pr.VOL_MULT_MIN, pr.VOL_MULT_MAX)
-        sd = np.minimum(np.where(is_garch, np.sqrt(garch_h), base_sd) * vol_mult, pr.STEP_SD_MAX)
-        step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd + drift_shift / spd
-        sub_mean = step_mean / n_sub
-        sub_sd = sd / np.sqrt(n_sub)
+            if vol_signal is not None:
+                vol_mult *= vol_signal
+        np.clip(vol_mult, pr.VOL_MULT_MIN, pr.VOL_MULT_MAX, out=vol_mult)
+        sd = np.empty((n_assets, n_paths))
+        sd[garch] = np.sqrt(garch_h) * vol_mult[garch]
+        sd[constant] = base_sd[constant] * vol_mult[constant]
+        np.minimum(sd, pr.STEP_SD_MAX, out=sd)
+        step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd
+        if everything:
+            step_mean += drift_shift / spd
 
-        z = rng.standard_normal((n_sub, n_paths, n_assets)) @ chol_t  # correlated, per sub-step
+        z = inp.chol @ rng.standard_normal((n_sub, n_assets, n_paths))  # (sub-step, asset, path), correlated
 
-        # market-wide jumps: one arrival uniform per path and step for every asset, sizes
-        # loading on a common factor, all in one sub-step; the count by inversion of that uniform,
-        # a binary search per asset (comparing it against the whole table took 28 % of this
-        # reference's time: a hand-written reference would not, review of 2026-12-04)
+        # market-wide jumps: one arrival uniform per path and step for every asset; only the paths it says jump
+        # draw sizes (loading on a common factor) and the sub-step they land in, all assets in the same one
         u = rng.random(n_paths)
-        n_jumps = np.zeros((n_paths, 0), dtype=np.int64)
-        if jmp.size:
-            n_jumps = np.stack([np.searchsorted(jump_cdf[:, j], u, side="left") for j in range(jmp.size)], axis=1)
-        most = int(n_jumps.max()) if n_jumps.size else 0
-        jump_total = np.zeros((n_paths, jmp.size))
-        if most > 0:
-            first_k = np.arange(most)[None, :, None] < n_jumps[:, None, :]  # (paths, slot, asset)
-            z_common = rng.standard_normal((n_paths, most, 1))
-            z_own = rng.standard_normal((n_paths, most, jmp.size))
-            sizes = jump_mean + jump_std * (load * z_common + own * z_own)
-            jump_total = (sizes * first_k).sum(axis=1)
-        jump_sub = rng.integers(0, n_sub, size=(n_paths, 1))
+        hit = np.flatnonzero(u > no_jump)
+        if hit.size:
+            counts = np.stack([np.searchsorted(jump_cdf[:, j], u[hit], side="left") for j in range(jmp.size)])
+            most = int(counts.max())
+            z_common = rng.standard_normal((most, 1, hit.size))
+            z_own = rng.standard_normal((most, jmp.size, hit.size))
+            sizes = jump_mean + jump_std * (load * z_common + own * z_own)  # (slot, asset, hit path)
+            jump_total = (sizes * (np.arange(most)[:, None, None] < counts[None])).sum(axis=0)
+            jump_sub = rng.integers(0, n_sub, size=hit.size)
 
-        kappa = np.where(inp.shock_kappa[t, peg] > 0.0, inp.shock_kappa[t, peg], ap[peg, pr.A_PEG_KAPPA])
+        kappa = np.where(inp.shock_kappa[t, peg] > 0.0, inp.shock_kappa[t, peg], ap[peg, pr.A_PEG_KAPPA])[:, None]
         decay = np.exp(-kappa * dt_sub)
-        peg_noise = sigma[peg] * vol_mult[:, peg] * np.sqrt((1.0 - decay * decay) / (2.0 * kappa))
+        peg_noise = sigma_peg * vol_mult[peg] * np.sqrt((1.0 - decay * decay) / (2.0 * kappa))
 
-        x = log_price.copy()
-        hi = np.full_like(x, -np.inf)
-        lo = np.full_like(x, np.inf)
-        x_open = x
-        for s in range(n_sub):
-            x_peg = x[:, peg] * decay + peg_noise * z[s][:, peg]
-            x += sub_mean + sub_sd * z[s]
-            x[:, peg] = x_peg
-            if s == 0:
-                x += inp.shock_jump[t]
-            x[:, jmp] += np.where(jump_sub == s, jump_total, 0.0)
-            if s == 0:
-                x_open = x.copy()
-            np.maximum(hi, x, out=hi)
-            np.minimum(lo, x, out=lo)
-        x_open, x, hi, lo = (np.clip(v, band_lo, band_hi) for v in (x_open, x, hi, lo))
-
-        open_, close = np.exp(x_open), np.exp(x)
+        walk = z * (sd / sqrt_sub)  # the sub-steps' moves, then their running sums: the sub-step log prices
+        walk += step_mean / n_sub
+        walk[0] += log_price
+        walk[0] += inp.shock_jump[t][:, None]
+        if hit.size:
+            walk[jump_sub[None, :], jmp[:, None], hit[None, :]] += jump_total
+        for s in range(1, n_sub):
+            walk[s] += walk[s - 1]
+        if peg.size:  # a peg's exact OU walk replaces its rows
+            x_peg = log_price[peg]
+            for s in range(n_sub):
+                x_peg = x_peg * decay + peg_noise * z[s, peg]
+                if s == 0:
+                    x_peg += inp.shock_jump[t, peg][:, None]
+                walk[s, peg] = x_peg
+        bar = np.empty((4, n_assets, n_paths))  # log open, high, low, close
+        bar[0] = walk[0]
+        np.maximum.reduce(walk, axis=0, out=bar[1])
+        np.minimum.reduce(walk, axis=0, out=bar[2])
+        bar[3] = walk[-1]
+        np.clip(bar, band_lo, band_hi, out=bar)
+        x = bar[3].copy()
         step_return = x - log_price
-        out["open"][:, t] = open_
-        out["high"][:, t] = np.maximum(np.maximum(np.exp(hi), open_), close)
-        out["low"][:, t] = np.minimum(np.minimum(np.exp(lo), open_), close)
-        out["close"][:, t] = close
-        z_vol = rng.standard_normal((n_paths, n_assets))
-        out["volume"][:, t] = (
-            vol_unit / close * (1.0 + vol_sens * np.abs(step_return) * inv_base_sd)
-            * np.exp(vol_noise * z_vol - 0.5 * vol_noise * vol_noise)
-        )  # fmt: skip
+        np.exp(bar, out=bar)
+        open_, high, low, close = bar
+        np.maximum(high, open_, out=high)
+        np.maximum(high, close, out=high)
+        np.minimum(low, open_, out=low)
+        np.minimum(low, close, out=low)
+        for name, values in (("open", open_), ("high", high), ("low", low), ("close", close)):
+            outputs.at(name, t)[...] = values
+        volume = np.exp(volume_noise * rng.standard_normal((n_assets, n_paths)) - 0.5 * volume_noise * volume_noise)
+        volume *= 1.0 + volume_sens * np.abs(step_return)
+        volume *= volume_unit
+        volume /= close
+        outputs.at("volume", t)[...] = volume
         if everything:
             # the truth: the expected log move (jumps' mean included) and its std, the jump counts; a peg's
             # from its exact OU step, at the reversion in effect
-            drift = step_mean + ap[:, pr.A_JUMP_RATE] * dt_step * ap[:, pr.A_JUMP_MEAN]
-            vol = sd.copy()
-            drift[:, peg] = log_price[:, peg] * np.expm1(-kappa * dt_step)
-            vol[:, peg] = sigma[peg] * vol_mult[:, peg] * np.sqrt(-np.expm1(-2.0 * kappa * dt_step) / (2.0 * kappa))
-            full.outputs["drift"][:, t] = drift
-            full.outputs["vol"][:, t] = vol
-            full.outputs["jumps"][:, t, jmp] = n_jumps
-            driver_z = z[:, :, inp.driver].sum(axis=0) / math.sqrt(n_sub)
-            full.after_prices(t, step_return[:, inp.driver], driver_z, prev_rate)
+            drift = step_mean + truth_jump_drift
+            if peg.size:
+                drift[peg] = log_price[peg] * np.expm1(-kappa * dt_step)
+                sd[peg] = sigma_peg * vol_mult[peg] * np.sqrt(-np.expm1(-2.0 * kappa * dt_step) / (2.0 * kappa))
+            outputs.at("drift", t)[...] = drift
+            outputs.at("vol", t)[...] = sd
+            if hit.size:
+                outputs.at("jumps", t)[jmp[:, None], hit[None, :]] = counts
+            driver_z = z[:, inp.driver].sum(axis=0) / sqrt_sub
+            full.after_prices(t, step_return[inp.driver], driver_z, prev_rate)
 
-        day_eps += (step_return - step_mean) / vol_mult  # the whole surprise, in base-variance units
-        if t % spd == spd - 1:  # once a day, from the day's surprise (its variance is spd x a step's)
-            eps = day_eps / math.sqrt(spd)
-            garch_h = np.where(is_garch, np.minimum(omega + alpha * eps * eps + beta * garch_h, pr.STEP_SD_MAX**2),
-                               garch_h)  # fmt: skip
-            day_eps[:] = 0.0
+        if garch.size:  # once a day, from the day's whole surprise in base-variance units
+            day_eps += (step_return[garch] - step_mean[garch]) / vol_mult[garch]
+            if t % spd == spd - 1:
+                eps = day_eps / math.sqrt(spd)
+                garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, pr.STEP_SD_MAX**2)
+                day_eps[:] = 0.0
         log_price = x
-    return out
+        outputs.end_step(t, n_steps)
+    return outputs.out
 
 
 class _FullState:
     """What :func:`reference_simulate` adds to prices with ``everything``: macro, on-chain, signals and the truth.
 
-    Running state per path (vectors over paths), updated in the kernel's order around the price step.
+    Running state per path (vectors over paths), updated in the kernel's order around the price step; what it
+    makes goes into the step's rows of ``outputs``.
     """
 
-    def __init__(self, inp: KernelInputs, n_paths: int, rng: np.random.Generator) -> None:
+    def __init__(self, inp: KernelInputs, n_paths: int, rng: np.random.Generator, outputs: _Outputs) -> None:
         from prometheus_sim.generators import macro as mc
         from prometheus_sim.generators import onchain as oc
         from prometheus_sim.generators import signals as sg
 
-        self.inp, self.rng, self.n = inp, rng, n_paths
-        n_steps, n_assets, n_sig = inp.n_steps, inp.asset_p.shape[0], inp.signal_p.shape[0]
+        self.inp, self.rng, self.n, self.outputs = inp, rng, n_paths, outputs
+        n_sig = inp.signal_p.shape[0]
         self.spd = inp.steps_per_day
         self.dt = 1.0 / (365.0 * self.spd)
-        self.outputs = {
-            "onchain": np.empty((n_paths, n_steps, 4)), "macro": np.empty((n_paths, n_steps, 3)),
-            "regime": np.empty((n_paths, n_steps), np.int8), "drift": np.empty((n_paths, n_steps, n_assets)),
-            "vol": np.empty((n_paths, n_steps, n_assets)), "jumps": np.zeros((n_paths, n_steps, n_assets), np.int16),
-            "signal_active": np.empty((n_paths, n_steps, n_sig), np.int8),
-        }  # fmt: skip
         m, o = inp.macro_p, inp.onchain_p
         self.inflation = np.full(n_paths, m[mc.M_INFL_START])
         self.rate = np.full(n_paths, m[mc.M_RATE_START])
@@ -219,8 +266,8 @@ class _FullState:
         self.slot = 0
         mask = inp.signal_mask.astype(bool)
         drift_effect = sp[:, sg.S_EFFECT] == sg.EFFECT_DRIFT
-        self.drift_table = np.where(mask & drift_effect[:, None], sp[:, sg.S_STRENGTH][:, None], 0.0)  # (G, A)
-        self.vol_factor = np.where(mask & ~drift_effect[:, None], 1.0 + sp[:, sg.S_STRENGTH][:, None], 1.0)
+        self.drift_table = np.where(mask & drift_effect[:, None], sp[:, sg.S_STRENGTH][:, None], 0.0).T  # (A, G)
+        self.vol_factor = np.where(mask & ~drift_effect[:, None], 1.0 + sp[:, sg.S_STRENGTH][:, None], 1.0)  # (G, A)
         self.has_vol = bool((~drift_effect).any())
         self.source = sp[:, sg.S_SOURCE].astype(np.int64)
         self.zscore = sp[:, sg.S_TRANSFORM] == sg.TRANSFORM_ZSCORE
@@ -243,14 +290,15 @@ class _FullState:
         self.rate = np.maximum(rate + inp.shock_rate[t], 0.0)
         return prev
 
-    def signals_in_effect(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """The drift shift and vol multiplier per (path, asset) from signals fired earlier that act at t."""
-        active = self.ring[:, :, self.slot]
-        self.outputs["signal_active"][:, t] = active
-        drift_shift = active @ self.drift_table
-        vol_signal = 1.0
+    def signals_in_effect(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The drift shift and vol multiplier (``None`` when no signal acts on vol) per (asset, path) from the
+        signals fired earlier that act at t."""
+        active = self.ring[:, :, self.slot]  # (path, signal)
+        self.outputs.at("signal_active", t)[...] = active
+        drift_shift = self.drift_table @ active.T
+        vol_signal = None
         if self.has_vol:
-            vol_signal = np.where(active[:, :, None], self.vol_factor[None], 1.0).prod(axis=1)
+            vol_signal = np.where(active.T[:, None, :], self.vol_factor[:, :, None], 1.0).prod(axis=0)
         self.ring[:, :, self.slot] = False
         return drift_shift, vol_signal
 
@@ -262,7 +310,7 @@ class _FullState:
         from prometheus_sim.generators import price as pr
 
         inp, o, m, spd, dt = self.inp, self.inp.onchain_p, self.inp.macro_p, self.spd, self.dt
-        onchain, macro = self.outputs["onchain"][:, t], self.outputs["macro"][:, t]
+        onchain, macro = self.outputs.at("onchain", t), self.outputs.at("macro", t)
         z = self.rng.standard_normal((2, self.n))  # active addresses, the dollar index's own shock
         if spd == 1 or t % spd == 0:
             self.flow_z = self.rng.standard_normal((2, self.n))  # the day's flow noise
@@ -324,38 +372,87 @@ class _FullState:
                 self.ring[:, g, idx] |= fired[:, g, None]
 
 
-def model_statistics(arrays: dict[str, np.ndarray], steps_per_day: int) -> dict[str, tuple[float, float]]:
+def model_statistics(arrays: dict[str, np.ndarray], steps_per_day: int, driver: int) -> dict[str, tuple[float, float]]:
     """Per-path statistics of a simulation's outputs, as ``name -> (mean over paths, its standard error)``.
 
-    What a user would check to see that two simulators draw the same model: each asset's mean and std of
-    daily log returns and mean log volume; the on-chain series' means (log for the counts' scale), the macro
-    series' means, the truth's mean vol and jump rate per asset, the share of steps in each signal's effect and
-    the regime's mean. Paths are independent, so the standard error is the spread of the per-path values over
-    sqrt(paths).
+    What a user would check to see that two simulators draw the same model, chosen so that a cheaper model shows
+    (review of 2026-12-04: means alone missed uncorrelated assets, one sub-step instead of four, independent jump
+    sizes and a flipped dollar-index correlation): each asset's mean and std of daily log returns, mean log
+    volume, mean log(high / low) (the intraday sub-steps) and lag-1 autocorrelation of squared daily returns
+    (GARCH); every pair of assets' correlation of daily returns, and of their returns on steps where both jump
+    (the jump sizes' common factor); the on-chain and macro series' means, the dollar index's correlation with
+    the driver's (asset ``driver``) returns; the truth's mean drift, vol and jump rate per asset, the share of steps in each
+    signal's effect and the regime's mean. Paths are independent, so the standard error is the spread of the
+    per-path values over sqrt(paths); a statistic undefined on some paths (no co-jump) is averaged over the others.
     """
     per_path: dict[str, np.ndarray] = {}
     close = arrays["close"]
-    daily = np.log(close[:, spd_slice(close.shape[1], steps_per_day)])
-    r = np.diff(daily, axis=1)
-    for a in range(close.shape[2]):
-        per_path[f"asset {a}: mean daily log return"] = r[:, :, a].mean(axis=1)
-        per_path[f"asset {a}: std of daily log return"] = r[:, :, a].std(axis=1)
-        per_path[f"asset {a}: mean log volume"] = np.log(arrays["volume"][:, :, a]).mean(axis=1)
-        if "vol" in arrays:
-            per_path[f"asset {a}: truth vol, mean"] = arrays["vol"][:, :, a].mean(axis=1)
-            per_path[f"asset {a}: truth jumps per step"] = arrays["jumps"][:, :, a].mean(axis=1)
+    days = spd_slice(close.shape[1], steps_per_day)
+    r = np.diff(np.log(close[:, days]), axis=1)  # (paths, days - 1, assets)
+    n_assets = close.shape[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a in range(n_assets):
+            per_path[f"asset {a}: mean daily log return"] = r[:, :, a].mean(axis=1)
+            per_path[f"asset {a}: std of daily log return"] = r[:, :, a].std(axis=1)
+            per_path[f"asset {a}: mean log volume"] = np.log(arrays["volume"][:, :, a]).mean(axis=1)
+            per_path[f"asset {a}: mean log(high / low)"] = np.log(
+                arrays["high"][:, :, a] / arrays["low"][:, :, a]
+            ).mean(axis=1)
+            per_path[f"asset {a}: lag-1 autocorrelation of r^2"] = _row_corr(r[:, 1:, a] ** 2, r[:, :-1, a] ** 2)
+            if "vol" in arrays:
+                per_path[f"asset {a}: truth drift, mean"] = arrays["drift"][:, :, a].mean(axis=1)
+                per_path[f"asset {a}: truth vol, mean"] = arrays["vol"][:, :, a].mean(axis=1)
+                per_path[f"asset {a}: truth jumps per step"] = arrays["jumps"][:, :, a].mean(axis=1)
+        step_r = np.diff(np.log(close), axis=1)  # per step: jumps land within a step
+        for a in range(n_assets):
+            for b in range(a + 1, n_assets):
+                per_path[f"assets {a}, {b}: correlation of daily returns"] = _row_corr(r[:, :, a], r[:, :, b])
+                if "jumps" in arrays:
+                    both = (arrays["jumps"][:, 1:, a] > 0) & (arrays["jumps"][:, 1:, b] > 0)
+                    if both.any():
+                        product = np.where(both, step_r[:, :, a] * step_r[:, :, b], 0.0).sum(axis=1)
+                        per_path[f"assets {a}, {b}: mean return product when both jump"] = product / both.sum(axis=1)
     if "onchain" in arrays:
         for c, name in enumerate(("whale transactions", "active addresses", "exchange inflow", "exchange outflow")):
             per_path[f"{name}, mean"] = arrays["onchain"][:, :, c].mean(axis=1)
         for c, name in enumerate(("inflation", "policy rate", "dollar index")):
             per_path[f"{name}, mean"] = arrays["macro"][:, :, c].mean(axis=1)
+        dxy = np.diff(np.log(arrays["macro"][:, days, 2]), axis=1)
+        per_path["dollar index: correlation with the driver's returns"] = _row_corr(dxy, r[:, :, driver])
         for g in range(arrays["signal_active"].shape[2]):
             per_path[f"signal {g}: share of steps in effect"] = arrays["signal_active"][:, :, g].mean(axis=1)
         per_path["regime, mean"] = arrays["regime"].mean(axis=1)
-    n = close.shape[0]
-    return {k: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(n))) for k, v in per_path.items()}
+    stats = {}
+    for name, values in per_path.items():
+        values = values[np.isfinite(values)]
+        if values.size >= 2:
+            stats[name] = (float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size)))
+    return stats
+
+
+def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's correlation of ``x`` with ``y`` (NaN where either is constant)."""
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
+    return (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
 
 
 def spd_slice(n_steps: int, steps_per_day: int) -> slice:
     """Each day's last step (its close), so returns are daily at any steps per day."""
     return slice(steps_per_day - 1, n_steps, steps_per_day)
+
+
+def agreement(ours: dict[str, tuple[float, float]], reference: dict[str, tuple[float, float]]) -> list[dict]:
+    """Each statistic of :func:`model_statistics` on both sides and the z-score of their difference (inf where
+    one side lacks it, or where both are exact and differ)."""
+    rows = []
+    for name in [*ours, *(n for n in reference if n not in ours)]:
+        if name not in ours or name not in reference:
+            rows.append({"statistic": name, "ours": ours.get(name, (math.nan,))[0],
+                         "reference": reference.get(name, (math.nan,))[0], "z": math.inf})  # fmt: skip
+            continue
+        (mean_ours, se_ours), (mean_ref, se_ref) = ours[name], reference[name]
+        se = math.hypot(se_ours, se_ref)
+        z = (mean_ours - mean_ref) / se if se > 0 else (0.0 if mean_ours == mean_ref else math.inf)
+        rows.append({"statistic": name, "ours": mean_ours, "reference": mean_ref, "z": z})
+    return rows

@@ -107,7 +107,7 @@ class _Strict(BaseModel):
             if field is None:
                 continue
             if _admits(field.annotation, float, int):
-                text_ok = _admits(field.annotation, str)
+                text_ok = _values_admit(field.annotation, str)
                 found = _first_inside(value, lambda v, text_ok=text_ok: _not_a_number(v, text_ok))
                 if found is not None:
                     where, bad = found
@@ -117,6 +117,12 @@ class _Strict(BaseModel):
                     why = (YAML_BOOLEANS if isinstance(bad, bool)
                            else "a boolean is not a number" if isinstance(bad, np.bool_) else _why_text(bad))  # fmt: skip
                     refused[name] = _Refused(where, f"must be a number, got {bad!r} ({why})")
+                if (isinstance(value, float) and value.is_integer() and abs(value) >= 2.0**53
+                        and not _admits(field.annotation, float)):  # fmt: skip
+                    # a whole-number float above 2**53 skips integers: 9007199254740993.0 is read as ...992
+                    refused[name] = _Refused("", f"must be an integer written in digits: {value!r} is a float, and "
+                                                 f"a float this large skips integers (write {int(value)} if that is "
+                                                 "the value meant)")  # fmt: skip
             elif _admits(field.annotation, dt.date) and (
                 (isinstance(value, int | float) and not isinstance(value, bool))
                 or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value))
@@ -165,6 +171,17 @@ def _admits(annotation: Any, *types: type) -> bool:
     if annotation in types:
         return True
     return any(_admits(arg, *types) for arg in typing.get_args(annotation))
+
+
+def _values_admit(annotation: Any, *types: type) -> bool:
+    """:func:`_admits` for what a field's values may be: a mapping's key type does not count (``dict[str, float]``
+    takes no text as a value; its ``str`` keys let ``correlation: {BTC/ETH: "0.8"}`` through, review of 2026-12-04)."""
+    if annotation in types:
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict and len(args) == 2:
+        return _values_admit(args[1], *types)
+    return any(_values_admit(arg, *types) for arg in args)
 
 
 class _SelfReference:
@@ -682,7 +699,13 @@ class _ScenarioLoader(yaml.SafeLoader):
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError) as exc:
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
+            # PyYAML's constructors fail on some tagged values with errors of their own (``!!bool 7``: KeyError,
+            # ``!!int ""``: IndexError, ``!!timestamp 2024/01/01``: AttributeError): each is the value's problem,
+            # and their own words ("'NoneType' object has no attribute 'groupdict'") would not say so
+            if isinstance(exc, KeyError | IndexError | AttributeError):
+                value = getattr(node, "value", "")
+                exc = ValueError(f"{value!r} is not one" if isinstance(value, str) else "not one")
             raise _BadValue(node.start_mark.line + 1, node.tag, exc) from None
 
     def get_single_node(self):
@@ -844,6 +867,15 @@ def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode,
 
 
 _ScenarioLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def _refuse_set(loader: yaml.SafeLoader, node: yaml.Node) -> None:
+    """``!!set`` is refused: a set has no order, so a scenario's digest (a sweep's resume key) would change with
+    Python's hash seed (review of 2026-12-04)."""
+    raise ValueError("a set has no order; write a list")
+
+
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:set", _refuse_set)
 
 
 EXTENSION_PREFIX = "x-"
@@ -1024,6 +1056,7 @@ def _semantic_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     problems += _regime_problems(spec)
     problems += _log_move_problems(spec)
     problems += _macro_problems(spec)
+    problems += _onchain_problems(spec)
 
     if spec.onchain.driver is not None and spec.onchain.driver not in known:
         problems.append(("onchain.driver", f"unknown asset {spec.onchain.driver!r}; known: {names}"))
@@ -1194,27 +1227,89 @@ would reach that band is refused, since the kernel would hold the series there w
 POLICY_RATE_MAX = 1.0  # policy_rate.start's own bound: 100 %
 
 
+INFLATION_MAX = 5.0  # |inflation| the series may reach: 500 %, the bound on its start and mean
+SPREAD_SDS = 6.0  # how many standard deviations of a series' spread the bounds below allow for
+
+
+def _spread(vol: float, years: float, reversion_per_year: float) -> float:
+    """The std of an AR(1) / OU series' move from its start over ``years``: the random walk's vol sqrt(years) while
+    that is below the stationary spread vol / sqrt(2 reversion), that spread after."""
+    walk = vol * math.sqrt(years)
+    return walk if reversion_per_year <= 0.0 else min(walk, vol / math.sqrt(2.0 * reversion_per_year))
+
+
 def _macro_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     """The macro series' combined effects kept meaningful, not only finite: 100 rate hikes of 1000 bps validated
     and gave a policy rate of 1,004 % and a dollar index of 6.45e5; a ``dxy.start`` of 1000 against a mean of 0.01
-    was clamped to mean x e^10 (220) from the first step (review of 2026-12-04)."""
+    was clamped to mean x e^10 (220) from the first step (review of 2026-12-04). Then (a second review, the same
+    day) the series' own dynamics: inflation with ``phi: 0.99999, vol: 1`` ranged from -7,540 % to +5,480 %, a
+    policy rule answering it reached 4,990 %, and a dollar index with no reversion and vol 2 sat at its band for
+    hundreds of steps. Each series' reach (its start, SPREAD_SDS standard deviations of its spread over the
+    horizon, and what feeds it) is bounded."""
     problems = []
-    dxy, rate = spec.macro.dxy, spec.macro.policy_rate
+    years = spec.horizon_days / 365.0
+    macro = spec.macro
+    infl, rate, dxy = macro.inflation, macro.policy_rate, macro.dxy
     if abs(math.log(dxy.start / dxy.mean)) > DXY_LOG_BAND:
         problems.append(("macro.dxy.start", f"{dxy.start:g} is more than e^{DXY_LOG_BAND:g} from macro.dxy.mean "
                          f"({dxy.mean:g}), the band the dollar index is kept in: it would start at the band's edge"))  # fmt: skip
+    # inflation: monthly AR(1), so a month's reversion is 1 - phi (per year: 12 (1 - phi) in the OU sense)
+    months = spec.horizon_days / (365.0 / 12.0)
+    infl_spread = infl.vol * min(math.sqrt(months), 1.0 / math.sqrt(max(1.0 - infl.phi * infl.phi, 1e-300)))
+    infl_reach = max(abs(infl.start), abs(infl.mean)) + SPREAD_SDS * infl_spread
+    if infl_reach > INFLATION_MAX:
+        problems.append(("macro.inflation.vol", f"{infl.vol:g} a month with phi {infl.phi:g} spreads inflation by "
+                         f"{infl_spread:.3g} (std) over {spec.horizon_days} days: it could reach {infl_reach:.0%}, "
+                         f"beyond +/-{INFLATION_MAX:.0%}"))  # fmt: skip
     hikes = sorted((s for s in spec.shocks if isinstance(s, RateHikeShock)), key=lambda s: s.day)
     stacked = list(itertools.accumulate(s.bps / 10_000.0 for s in hikes))
     if stacked and rate.start + max(stacked) > POLICY_RATE_MAX:  # the rule's own steps aside: the hikes' sum alone
         problems.append(("shocks", f"the rate hikes stack the policy rate to {rate.start + max(stacked):.0%} "
                          f"(macro.policy_rate.start {rate.start:g} plus {max(stacked) * 10_000:,.0f} bps), above "
                          f"the {POLICY_RATE_MAX:.0%} a policy rate may start at"))  # fmt: skip
+    # the rule steps towards neutral + response (inflation - target) + noise, one step a meeting
+    meetings = spec.horizon_days // rate.meeting_every_days
+    target_high = rate.neutral + rate.inflation_response * (min(infl_reach, INFLATION_MAX) - rate.inflation_target)
+    rule_high = min(max(rate.start, target_high + SPREAD_SDS * rate.noise), rate.start + rate.step * meetings)
+    rate_high = rule_high + max(max(stacked, default=0.0), 0.0)
+    if not problems and rate_high > POLICY_RATE_MAX:
+        problems.append(("macro.policy_rate.inflation_response", f"{rate.inflation_response:g} x inflation up to "
+                         f"{min(infl_reach, INFLATION_MAX):.1%} sets the rule's target up to {target_high:.0%}, and "
+                         f"{meetings} meetings of {rate.step:g} (with the hikes) could take the policy rate to "
+                         f"{rate_high:.0%}, above {POLICY_RATE_MAX:.0%}"))  # fmt: skip
     widest = max((abs(x) for x in stacked), default=0.0)
     if widest * abs(dxy.rate_beta) > DXY_LOG_BAND:
         problems.append(("macro.dxy.rate_beta", f"{dxy.rate_beta:g} x the rate hikes' stacked {widest * 10_000:,.0f} "
                          f"bps moves the dollar index by e^{widest * abs(dxy.rate_beta):.3g}, beyond the e^"
                          f"{DXY_LOG_BAND:g} band it is kept in: it would sit at the band's edge"))  # fmt: skip
+    elif not problems:
+        dxy_spread = _spread(dxy.vol, years, dxy.reversion)
+        rate_range = max(min(rate_high, POLICY_RATE_MAX) - rate.start, rate.start)  # up to its high, or down to 0
+        dxy_reach = abs(math.log(dxy.start / dxy.mean)) + SPREAD_SDS * dxy_spread + abs(dxy.rate_beta) * rate_range
+        if dxy_reach > DXY_LOG_BAND:
+            problems.append(("macro.dxy.vol", f"{dxy.vol:g} a year with reversion {dxy.reversion:g} spreads the "
+                             f"dollar index's log by {dxy_spread:.3g} (std) over {spec.horizon_days} days; with its "
+                             f"start and rate moves (rate_beta {dxy.rate_beta:g}) it could move e^{dxy_reach:.3g} "
+                             f"from macro.dxy.mean, beyond the e^{DXY_LOG_BAND:g} band it is kept in"))  # fmt: skip
     return problems
+
+
+ACTIVE_COUNT_MAX = 2.0**53  # active addresses stay exact integers (and inside int64, which the kernel rounds through)
+
+
+def _onchain_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
+    """Active addresses' trend times the e^+-``ACTIVE_LOG_BAND`` they may stray from it stays an exact integer:
+    ``active_addresses: 1e10`` with ``active_growth: 2`` over 11 years validated, and the count wrapped through
+    int64 to -9.2e18 (review of 2026-12-04)."""
+    from prometheus_sim.generators.onchain import ACTIVE_LOG_BAND
+
+    oc = spec.onchain
+    top = math.log(oc.active_addresses) + max(oc.active_growth, 0.0) * spec.horizon_days / 365.0 + ACTIVE_LOG_BAND
+    if top > math.log(ACTIVE_COUNT_MAX):
+        return [("onchain.active_growth", f"active_addresses {oc.active_addresses:g} growing {oc.active_growth:g} a "
+                 f"year for {spec.horizon_days} days, with the e^{ACTIVE_LOG_BAND:g} they may stray above their trend, "
+                 f"reach e^{top:.1f}, beyond the 2^53 (e^{math.log(ACTIVE_COUNT_MAX):.1f}) a count stays exact to")]  # fmt: skip
+    return []
 
 
 def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
@@ -1230,9 +1325,14 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     for most of the run. A peg ignores drift and drift signals (it reverts to its level), so they are not
     counted for one.
     """
+    from prometheus_sim.generators.params import long_run_diffusive_vols
     from prometheus_sim.generators.price import STEP_SD_MAX, VOL_MULT_MAX
 
     problems: list[tuple[str, str]] = []
+    # a GARCH asset whose jumps feed it more variance than its vol leaves room for runs at its long-run vol, not
+    # the declared one: bounded with the declared vol, a vol-0.5 asset with strong jumps validated and ended at
+    # e^-24 to e^-50 of its start, and a vol-0.01 one was held at the band (review of 2026-12-04)
+    long_run = {name: actual for name, (_, actual) in long_run_diffusive_vols(spec).items()}
     days = spec.horizon_days
     years = days / 365.0
     states = spec.regimes.states if spec.regimes else [RegimeState(name="base")]
@@ -1247,16 +1347,17 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     dumps = [(k, sh) for k, sh in enumerate(spec.shocks) if isinstance(sh, WhaleDumpShock)]
     for i, asset in enumerate(spec.assets):
         peg = asset.process.type == "peg"
+        vol = max(asset.vol, long_run.get(asset.name, 0.0))
         mult_d = 1.0 + asset.exposure * (worst_drift - 1.0)
         mult_v = 1.0 + asset.exposure * (worst_vol - 1.0)
         jumps = asset.process.jumps
         jump_move = jumps.intensity * (abs(jumps.mean) + 3 * jumps.std) if jumps else 0.0
         drift = 0.0 if peg else abs(asset.drift) * max(mult_d, 1.0)
-        per_year = drift + 0.5 * (asset.vol * mult_v) ** 2 + jump_move
+        per_year = drift + 0.5 * (vol * mult_v) ** 2 + jump_move
         # a peg's log price is an OU process: its spread over any span is at most sigma / sqrt(2 kappa), and it
         # has no drag; otherwise the spread grows with the square root of time
         spread_years = min(years, 1.0 / (2.0 * asset.process.peg.kappa)) if peg else years
-        move = (jump_move * years if peg else per_year * years) + 6 * asset.vol * mult_v * math.sqrt(spread_years)
+        move = (jump_move * years if peg else per_year * years) + 6 * vol * mult_v * math.sqrt(spread_years)
         if peg:  # it reverts from its start price to 1, and its depegs push it down
             move += abs(math.log(asset.start_price)) + sum(
                 -math.log1p(-sh.depth) for sh in spec.shocks if isinstance(sh, DepegShock) and sh.asset == asset.name
@@ -1273,16 +1374,19 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         if mult > mult_v:
             raised = days if vol_signals else min(days, sum(sh.duration_days for _, sh in my_crashes))
             if peg:
-                move += 6 * asset.vol * mult * math.sqrt(min(raised / 365.0, 1.0 / (2.0 * asset.process.peg.kappa)))
+                move += 6 * vol * mult * math.sqrt(min(raised / 365.0, 1.0 / (2.0 * asset.process.peg.kappa)))
             else:
                 steps = raised * spec.steps_per_day
-                sd = min(asset.vol * mult / math.sqrt(365.0 * spec.steps_per_day), STEP_SD_MAX)
+                sd = min(vol * mult / math.sqrt(365.0 * spec.steps_per_day), STEP_SD_MAX)
                 move += 0.5 * sd * sd * steps + 6 * sd * math.sqrt(steps)
         if move > MAX_LOG_MOVE:
             causes = [f"signals[{k}]" for k, _ in drift_signals + vol_signals]
             causes += [f"shocks[{k}]" for k, sh in sorted(my_crashes + my_dumps) if getattr(sh, "vol_mult", 1.0) > 1.0
                        or sh.size != 0.0]  # fmt: skip
             extra = f" with {', '.join(causes)} at their worst (always in effect)" if causes else ""
+            if vol > asset.vol:
+                extra += (f" (at its long-run diffusive vol {vol:.3g}, not the declared {asset.vol:g}: its jumps "
+                          "feed GARCH more variance than vol leaves room for)")  # fmt: skip
             problems.append(
                 (
                     f"assets[{i}]",

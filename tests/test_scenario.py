@@ -573,3 +573,46 @@ def test_macro_moves_that_would_sit_at_their_bounds_are_refused_and_vanishing_ac
     path.write_text(yaml.safe_dump(minimal_dict(horizon_days=3650, onchain={"active_growth": -2.0})))
     res = CliRunner().invoke(main, ["scenarios", "validate", str(path)])
     assert res.exit_code == 0 and "note: onchain: active_addresses 900000 with active_growth -2" in res.output
+
+
+def test_the_third_reviews_holes_are_refused_by_field(tmp_path):
+    """Found by an adversarial review (2026-12-04): each validated and then simulated something absurd (a negative
+    count, prices held at the band, inflation of +-5,000 %, a dollar index at its band) or crashed the loader."""
+    # tags PyYAML's constructors fail on with errors of their own: a named line, not a traceback
+    for tagged, words in (("!!bool 7", "bool value cannot be read ('7' is not one)"),
+                          ('!!int ""', "int value cannot be read ('' is not one)"),
+                          ("!!timestamp 2024/01/01", "timestamp value cannot be read ('2024/01/01' is not one)")):  # fmt: skip
+        assert f"line 2: {words}" in str(_problems_of(tmp_path, f"name: x\nseed: {tagged}\n"))
+    # a set has no order (the digest would change with Python's hash seed)
+    text = "name: x\nassets: !!set {BTC, ETH}\n"
+    assert "line 2: set value cannot be read (a set has no order; write a list)" in str(_problems_of(tmp_path, text))
+    # quoted numbers in the one mapping of numbers: its text keys let them through
+    problems = dict(_problems(minimal_dict(correlation={"BTC/ETH": "0.7"})))
+    assert problems["correlation['BTC/ETH']"].startswith("must be a number, got '0.7' (a quoted value is text")
+    # a whole-number float beyond 2**53 was rounded to its neighbour without a word
+    ((path, msg),) = _problems(minimal_dict(seed=9007199254740993.0))
+    assert path == "seed" and msg.startswith("must be an integer written in digits")
+    assert ScenarioSpec.from_dict(minimal_dict(seed=2.0**52)).seed == 2**52
+    # active addresses growing past 2**53 wrapped through int64 to -9.2e18
+    with pytest.raises(ScenarioError, match=r"onchain.active_growth: active_addresses 1e\+10 growing 2 a year"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=4015, onchain={"active_addresses": 1e10, "active_growth": 2}))
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=4015, onchain={"active_addresses": 1e6, "active_growth": 1}))
+    # macro series' own dynamics
+    with pytest.raises(ScenarioError, match=r"macro.inflation.vol: 1 a month with phi 0.99999 spreads inflation"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=36500, macro={"inflation": {"phi": 0.99999, "vol": 1}}))
+    rule = {"inflation": {"start": 0.5, "mean": 0.5}, "policy_rate": {"inflation_response": 10, "step": 0.05,
+                                                                      "meeting_every_days": 1}}  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"macro.policy_rate.inflation_response: 10 x inflation up to"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=1000, macro=rule))
+    with pytest.raises(ScenarioError, match=r"macro.dxy.vol: 2 a year with reversion 0 spreads the dollar index"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=36500, macro={"dxy": {"reversion": 0, "vol": 2}}))
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=3650, macro={"dxy": {"reversion": 0, "vol": 0.07}}))
+    # a GARCH asset whose jumps feed it more than its vol leaves room for: bounded at its long-run vol
+    garch_jump = {"name": "BTC", "kind": "crypto", "start_price": 42000.0, "drift": 0.0, "vol": 0.5,
+                  "process": {"type": "garch_jump", "garch": {"alpha": 0.3, "beta": 0.699},
+                              "jumps": {"intensity": 20, "mean": -0.05, "std": 0.12}}}  # fmt: skip
+    with pytest.raises(
+        ScenarioError,
+        match=r"assets\[0\]: drift, vol and jumps \(at its long-run diffusive vol 10.1, not the declared 0.5",
+    ):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=3650, assets=[garch_jump], correlation={}))

@@ -489,7 +489,7 @@ def onchain_step_nb(onchain_p, driver_inv_sd, whale_mult, inflow_mult, spd, k0, 
                                        driver_return, z_active)  # fmt: skip
     inflow, outflow = oc.flows_nb(onchain_p, zs, inflow_mult, spd, z_in, z_out)
     onchain[i, t, oc.C_WHALE] = whales
-    onchain[i, t, oc.C_ACTIVE] = math.floor(exp_nb(log_active) + 0.5)
+    onchain[i, t, oc.C_ACTIVE] = np.floor(exp_nb(log_active) + 0.5)  # a float: math.floor's int64 could wrap
     onchain[i, t, oc.C_INFLOW] = inflow
     onchain[i, t, oc.C_OUTFLOW] = outflow
     return log_active

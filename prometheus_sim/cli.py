@@ -930,6 +930,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     from prometheus_sim.registry import RegistryError, load_pytorch, resolve
     from prometheus_sim.registry import tracking_uri as registry_uri
     from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
+    from prometheus_sim.scenario import load_scenario
     from prometheus_sim.strategy_spec import StrategySpec
     from prometheus_sim.sweep import SweepConfig, check_cost_settings, parse_seeds, run_sweep
 
@@ -956,12 +957,20 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         if chosen_on & set(seeds):
             raise ValueError(f"--seeds {sorted(chosen_on & set(seeds))[:5]}... chose this policy among its checkpoints "
                              "(policy train --select-seeds): use seeds it has not seen")  # fmt: skip
+        _policy_observation_fits(meta, model_ref, f"{name}/{version}")
         trained_scenarios = sorted(meta.get("scenario_digests", {}))
         need, decides = _policy_min_days(meta)
         if horizon_days is not None and horizon_days < need:  # the policy would never decide: shares NaN, hold's scores
             raise ValueError(f"--horizon-days {horizon_days}: fewer than {need} days; the policy's first decision is on "
                              f"day {decides} (after the features' warm-up), and a decision period more is the least "
                              "that scores one")  # fmt: skip
+        if horizon_days is None:  # a scenario file shorter than that: every cell failed, then a KeyError (review)
+            for file in files:
+                days = load_scenario(file).horizon_days
+                if days < need:
+                    raise ValueError(f"{file}: its {days} days are fewer than {need}; the policy's first decision is "
+                                     f"on day {decides} (after the features' warm-up), and a decision period more is "
+                                     "the least that scores one")  # fmt: skip
         costs = tuple(_cost_model("--fees-bps", f) for f in _grid("--fees-bps", fees_text, float))
         check_cost_settings(costs)  # refused before anything is written
         real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, meta)
@@ -988,6 +997,9 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     }  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
+    if m.empty:  # every cell failed (each one's error is in the sweep's log): nothing to score
+        click.echo(f"error: no cell of the evaluation finished; see {out_dir} for each one's error", err=True)
+        sys.exit(1)
     m = m.assign(final_value=1.0 + m["total_return"])
     scores = ("sharpe", "sortino", "max_drawdown", "final_value", "turnover", "fees_paid")
     n_sources = len(files) + len(real)
@@ -1256,6 +1268,23 @@ def _first_decision_day(text: str, strategies: list) -> int:
     if day < 0:
         raise ValueError(f"--first-decision-day: a whole number of days >= 0 or 'aligned', got {text!r}")
     return day
+
+
+def _policy_observation_fits(meta: dict, model_ref: str, label: str) -> None:
+    """Refuse, before any cell runs, a policy whose observation this version's env does not build: one trained with
+    the future leaked in (the test-only ``leak_future``: 53 values) or with another observation size. Each dqn cell
+    failed in its worker after the baselines had run, and the evaluation printed NaN action shares (review of
+    2026-12-04)."""
+    from prometheus_sim.portfolio.nb import OBS_SIZE
+    from prometheus_sim.rl.env import N_CRYPTO_FEATURED, RECENT_FEATURES
+
+    if (meta.get("args") or {}).get("leak_future"):
+        raise ValueError(f"--model {model_ref}: {label} was trained with the next period's returns in its observation "
+                         "(leak_future, the learning loop's test-only oracle): it cannot be scored")  # fmt: skip
+    expected = OBS_SIZE + N_CRYPTO_FEATURED * len(RECENT_FEATURES)
+    if meta.get("obs_dim") != expected:
+        raise ValueError(f"--model {model_ref}: {label} takes observations of {meta.get('obs_dim')} values; this "
+                         f"version's environment builds {expected}")  # fmt: skip
 
 
 def _policy_min_days(meta: dict) -> tuple[int, int]:

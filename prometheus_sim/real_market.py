@@ -28,6 +28,7 @@ Rules (stated here once, printed by ``prometheus-sim market import`` and kept in
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,12 @@ def parse_day(text: str | None, option: str) -> pd.Timestamp | None:
     """``text`` as a day, or a RealDataError naming ``option`` (the flag the user typed)."""
     if text is None:
         return None
+    # YYYY-MM-DD only: pandas also reads "today", "now", "2024", "20240101", "" and "NaT" (no date: tracebacks
+    # later) and times with a zone (which the markets' naive calendars cannot be compared with), review of 2026-12-04
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise RealDataError(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
     try:
-        return pd.Timestamp(text).normalize()
+        return pd.Timestamp(text.strip())
     except ValueError:
         raise RealDataError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
 

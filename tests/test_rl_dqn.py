@@ -92,6 +92,11 @@ def test_a_model_that_is_missing_or_not_a_policy_is_a_clear_error(tmp_path, tiny
     res = runner.invoke(main, ["policy", "evaluate", "default", "--real", "--real-from", "notadate", "--seeds", "100",
                                "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 2 and "--real-from: 'notadate' is not a date" in res.output, res.output
+    # what pandas reads as a day but is none, or not one in the markets' calendars (tracebacks, review of 2026-12-04)
+    for text in ("", "NaT", "today", "20240101", "2024-01-01T00:00+05:00"):
+        res = runner.invoke(main, ["policy", "evaluate", "default", "--real", "--real-from", text, "--seeds", "100",
+                                   "--out", str(tmp_path / "rf")])  # fmt: skip
+        assert res.exit_code == 2 and f"--real-from: {text!r} is not a date (YYYY-MM-DD)" in res.output, res.output
 
 
 @pytest.mark.parametrize("steps_per_day", [1, 4])
@@ -444,6 +449,39 @@ def test_a_horizon_with_no_policy_decision_is_refused_not_passed(tmp_path, mlflo
                                     "--horizon-days", "20", "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 2 and "--horizon-days 20: fewer than 42 days" in res.output, res.output
     assert not (tmp_path / "pe").exists()
+    # a scenario file that short: every cell failed, then a KeyError on the empty scores (review of 2026-12-04)
+    short = tmp_path / "short36.yaml"
+    short.write_text((SCENARIOS / "default.yaml").read_text().replace("horizon_days: 1095", "horizon_days: 36"))
+    res = CliRunner().invoke(main, ["policy", "evaluate", str(short), "--model", ref, "--seeds", "100",
+                                    "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and f"{short}: its 36 days are fewer than 42" in res.output, res.output
+    assert not (tmp_path / "pe").exists()
+
+
+def test_policy_evaluate_refuses_a_policy_whose_observation_it_cannot_build(tmp_path, mlflow_store, tiny_dqn):
+    """The test-only oracle (leak_future: 53 values) or another size: each dqn cell failed in its worker after the
+    baselines had run, and the evaluation printed NaN action shares (review of 2026-12-04)."""
+    import copy
+
+    import mlflow.pytorch
+
+    from prometheus_sim import registry
+
+    uri = registry.configure(mlflow_store)
+    for name, change in (("oracle-dqn", {"obs_dim": 53, "leak": True}), ("wide-dqn", {"obs_dim": 60, "leak": False})):
+        model = copy.deepcopy(tiny_dqn.model)
+        model.meta = {**model.meta, "obs_dim": change["obs_dim"],
+                      "args": {**model.meta["args"], "leak_future": change["leak"]}}  # fmt: skip
+        with mlflow.start_run(experiment_id=registry.experiment(name, uri)):
+            mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
+                                     pip_requirements=["torch==2.13.0"], registered_model_name=name)  # fmt: skip
+        res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", f"{name}@latest", "--seeds", "100",
+                                        "--horizon-days", "60", "--out", str(tmp_path / name)])  # fmt: skip
+        assert res.exit_code == 2, res.output
+        words = ("was trained with the next period's returns in its observation" if change["leak"]
+                 else "takes observations of 60 values; this version's environment builds 50")  # fmt: skip
+        assert words in res.output, res.output
+        assert not (tmp_path / name).exists()
 
 
 def test_policy_evaluate_refuses_a_model_the_registry_lacks(tmp_path, mlflow_store):

@@ -232,6 +232,14 @@ def test_bad_input_is_refused(market):
         vec.step(np.zeros(2, dtype=np.int64))
     with pytest.raises(ValueError, match="draws its episodes"):
         vec.reset(options={"path": 0})
+    # a boolean among integers: np.asarray made [True, 1, 2] integers, and True ran as action 1 (review)
+    for mixed in ([True, 1, 2], [np.True_, 0, 0], (0, False, 1)):
+        with pytest.raises(ValueError, match="actions: a boolean is not an action"):
+            vec.step(mixed)
+    pooled = PooledVectorEnv([PortfolioVectorEnv(2, market=market, episode_days=35) for _ in range(2)])
+    pooled.reset(seed=0)
+    with pytest.raises(ValueError, match="actions: a boolean is not an action"):
+        pooled.step([1, True, 0, 2])
 
 
 def test_a_profile_draw_round_trips_to_reset_options(market):
@@ -317,6 +325,8 @@ def test_the_torch_twin_checks_unsigned_actions_as_the_numba_env_does(market):
             twin.step(bad)
     twin.step(np.array([1, 2], np.uint64))
     twin.step(torch.tensor([3, 0], dtype=torch.uint8))
+    with pytest.raises(ValueError, match="actions: a boolean is not an action"):
+        twin.step([True, 2])
 
 
 def test_the_torch_twin_in_float32_stays_within_its_stated_tolerance(market):

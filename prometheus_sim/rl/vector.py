@@ -270,6 +270,13 @@ def reset_envs_nb(
         )  # fmt: skip
 
 
+def refuse_booleans(actions) -> None:
+    """A list of actions with a boolean among its integers is refused: ``np.asarray([True, 1, 2])`` is an integer array,
+    and ``True`` ran as action 1 where the single env refuses it (review of 2026-12-04)."""
+    if isinstance(actions, list | tuple) and any(isinstance(a, bool | np.bool_) for a in actions):
+        raise ValueError("actions: a boolean is not an action (integers in 0..6)")
+
+
 INFO_KEYS = ("value", "step", "path")
 
 
@@ -435,6 +442,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         if not self._started:
             raise RuntimeError("call reset() before step()")
+        refuse_booleans(actions)
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
             raise ValueError(
@@ -568,6 +576,7 @@ class PooledVectorEnv(gym.vector.VectorEnv):
         return np.concatenate([o for o, _ in outs]), self._merge([i for _, i in outs])
 
     def step(self, actions):
+        refuse_booleans(actions)
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
             raise ValueError(

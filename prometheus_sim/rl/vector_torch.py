@@ -25,7 +25,7 @@ import torch
 from prometheus_sim.portfolio import RebalanceRules
 from prometheus_sim.portfolio import nb as pnb
 from prometheus_sim.rl.env import N_ACTIONS, OBS_BOUND, int_arg, last_whole_day
-from prometheus_sim.rl.vector import EnvPool, ResetDraws, with_masks
+from prometheus_sim.rl.vector import EnvPool, ResetDraws, refuse_booleans, with_masks
 
 W = pnb.WINDOW_DAYS
 
@@ -93,6 +93,7 @@ class TorchPortfolioVectorEnv:
         ``obs`` and ``info``'s own ``value``, ``step`` and ``path`` are the new episode's."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
+        refuse_booleans(actions)
         actions = torch.as_tensor(actions, device=self.device)
         integral = not (actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool)
         if integral and actions.dtype != torch.int64:  # torch has no min/max for uint16..uint64: compare as int64

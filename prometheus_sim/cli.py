@@ -834,6 +834,10 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             except ValueError as exc:
                 raise ValueError(f"{option} {text!r}: {exc}") from None
         select_seeds = seeds["--select-seeds"]
+        if tracking_uri is not None:  # named as the option typed (DQNArgs would name its field)
+            from prometheus_sim.registry import check_store
+
+            check_store(tracking_uri, "--tracking-uri")
         args = DQNArgs(
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=seeds["--seeds"],
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
@@ -847,7 +851,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     except (ValueError, KeyError) as exc:
         text = _message(exc)
         for field in ("num_envs", "period_days", "episode_days", "horizon_days", "learning_starts", "replay_ratio",
-                      "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device"):  # fmt: skip
+                      "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device", "tracking_uri"):  # fmt: skip
             option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
             if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
                 text = option + text[len(field) :]
@@ -927,7 +931,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
 
     from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, collapsed_sources, metric_interval, never_traded
     from prometheus_sim.real import RealDataError
-    from prometheus_sim.registry import RegistryError, load_pytorch, resolve
+    from prometheus_sim.registry import RegistryError, check_store, load_pytorch, resolve
     from prometheus_sim.registry import tracking_uri as registry_uri
     from prometheus_sim.report.builder import POLICY_FILE, policy_evaluation
     from prometheus_sim.scenario import load_scenario
@@ -935,6 +939,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     from prometheus_sim.sweep import SweepConfig, check_cost_settings, parse_seeds, run_sweep
 
     if tracking_uri:  # the sweep's worker processes and the report find the registry through it
+        try:  # checked as the option typed (set first, it was named MLFLOW_TRACKING_URI)
+            check_store(tracking_uri, "--tracking-uri")
+        except ValueError as exc:
+            click.echo(f"error: {_message(exc)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     dirs = [s for s in scenario_files if _is_market_dir(s)]
     files = [str(resolve_scenario(s)) for s in scenario_files if not _is_market_dir(s)]
@@ -972,7 +981,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
                                      f"on day {decides} (after the features' warm-up), and a decision period more is "
                                      "the least that scores one")  # fmt: skip
         costs = tuple(_cost_model("--fees-bps", f) for f in _grid("--fees-bps", fees_text, float))
-        check_cost_settings(costs)  # refused before anything is written
+        try:  # refused before anything is written, as the option typed
+            check_cost_settings(costs)
+        except ValueError as exc:
+            raise ValueError(f"--fees-bps {fees_text}: {_message(exc).removeprefix('costs: ')}") from None
         real = _policy_real_markets(dirs, use_real, real_from, horizon_days, out_dir, meta)
         if not allow_other_assets:  # refused here, before a worker starts, naming each market
             _policy_markets_fit(meta, f"{name}/{version}", files, [r["path"] for r in real])

@@ -60,11 +60,25 @@ def test_bad_arguments_are_refused():
                           ({"seed": 2**64}, r"seed: must be in 0..2\*\*63 - 1"),
                           ({"buffer_size": 128, "learning_starts": 10}, r"buffer_size: 128 holds less than one vector step"),
                           ({"tracking_uri": "file:///tmp/runs"}, "for a local store write sqlite:////tmp/runs/mlflow.db"),
-                          ({"tracking_uri": "garbage://x"}, "needs a database or server URI")):  # fmt: skip
+                          ({"tracking_uri": "garbage://x"}, "needs a database or server URI"),
+                          # the Python API's types (review of 2026-12-04: each failed deep in training or misread)
+                          ({"checkpoints": 1.5}, "checkpoints: an integer, got 1.5"),
+                          ({"cpu_threads": 1.5}, "cpu_threads: an integer or None, got 1.5"),
+                          ({"num_envs": True}, "num_envs: an integer, got True"),
+                          ({"total_steps": 2e5}, "total_steps: an integer, got 200000.0"),
+                          ({"scenarios": "default"}, "scenarios: a tuple of scenario names or files, got 'default'"),
+                          ({"seeds": (0, 0)}, "seeds: a seed is given twice"),
+                          ({"seeds": (True,)}, "seeds: integers >= 0, got True"),
+                          ({"learning_starts": -5}, "learning_starts >= 0 and train_every >= 1, got -5"),
+                          ({"replay_ratio": True}, "replay_ratio: a number")):  # fmt: skip
         with pytest.raises(ValueError, match=words):
             DQNArgs(**{**base, **change})
     res = CliRunner().invoke(main, ["policy", "train", "default", "--tracking-uri", "/tmp/plain/folder"])
     assert res.exit_code == 2 and "write sqlite:////tmp/plain/folder/mlflow.db" in res.output, res.output
+    assert "error: --tracking-uri '/tmp/plain/folder'" in res.output, res.output  # the option, not the field
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--tracking-uri", "/tmp/plain/folder", "--out",
+                                    "/tmp/never-written"])  # fmt: skip
+    assert res.exit_code == 2 and "error: --tracking-uri '/tmp/plain/folder'" in res.output, res.output
 
 
 def test_a_model_that_is_missing_or_not_a_policy_is_a_clear_error(tmp_path, tiny_dqn, mlflow_store):
@@ -392,7 +406,11 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert not Path("f").exists()
 
     # costs that would print alike, and a bad fee, are refused before anything is written
-    for fees, words in (("10,10.000001", "both print as [fees 10 bps"), ("-5", "--fees-bps -5: fees_bps")):
+    for fees, words in (
+        ("10,10.000001", "--fees-bps 10,10.000001: fees 10.0 and 10.000001 bps (slippage, impact alike) both print as"),
+        ("10,10", "--fees-bps 10,10: a cost setting is given twice"),
+        ("-5", "--fees-bps -5: fees_bps"),
+    ):
         res = runner.invoke(main, ["policy", "evaluate", "--real", "--fees-bps", fees, "--out", "e"])
         assert res.exit_code == 2 and words in res.output, res.output
         assert not Path("e").exists()

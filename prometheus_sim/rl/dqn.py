@@ -114,6 +114,29 @@ class DQNArgs:
     """TEST ONLY: the env appends the next period's returns (the learning-loop sanity check)"""
 
     def __post_init__(self) -> None:
+        # types first, as the Python API takes what it is given (review of 2026-12-04: checkpoints=1.5 and
+        # cpu_threads=1.5 failed deep in training, num_envs=True ran one env, a bare scenario text was read letter by
+        # letter, seeds=(0, 0) trained on one path twice)
+        if isinstance(self.scenarios, str | Path) or not all(isinstance(s, str | Path) for s in self.scenarios):
+            raise ValueError(f"scenarios: a tuple of scenario names or files, got {self.scenarios!r}")
+        for name in ("total_steps", "num_envs", "buffer_size", "learning_starts", "train_every", "seed", "checkpoints",
+                     "cpu_threads", "horizon_days"):  # fmt: skip
+            value = getattr(self, name)
+            optional = name in ("cpu_threads", "horizon_days")
+            if not (optional and value is None) and (
+                isinstance(value, bool) or not isinstance(value, int | np.integer)
+            ):
+                raise ValueError(f"{name}: an integer{' or None' if optional else ''}, got {value!r}")
+        if self.learning_starts < 0 or self.train_every < 1:
+            raise ValueError(f"learning_starts >= 0 and train_every >= 1, got {self.learning_starts} and "
+                             f"{self.train_every}")  # fmt: skip
+        if isinstance(self.replay_ratio, bool):
+            raise ValueError(f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio}")
+        bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
+        if bad:
+            raise ValueError(f"seeds: integers >= 0, got {bad[0]!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: a seed is given twice (its paths would be trained on twice as often)")
         resolved = [str(Path(s).resolve()) if Path(s).exists() else s for s in self.scenarios]
         twice = sorted({s for s, r in zip(self.scenarios, resolved, strict=True) if resolved.count(r) > 1})
         if twice:  # trained twice as often, silently (a run named default+default)
@@ -183,6 +206,11 @@ class DQNArgs:
                 raise ValueError("replay_ratio and train_every: give one of them, not both")
         if self.env_backend is not None and self.env_backend not in ENV_BACKENDS:
             raise ValueError(f"env_backend: {' or '.join(ENV_BACKENDS)}, got {self.env_backend!r}")
+        if self.learning_starts < 0 or self.train_every < 1:
+            raise ValueError(f"learning_starts >= 0 and train_every >= 1, got {self.learning_starts} and "
+                             f"{self.train_every}")  # fmt: skip
+        if isinstance(self.replay_ratio, bool):
+            raise ValueError(f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
         if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads

@@ -1350,6 +1350,11 @@ def _market_from(market, date: str, meta: dict):
         day = pd.Timestamp(date).normalize()
     except ValueError:
         raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
+    first, last = market.calendar[0].normalize(), market.calendar[-1].normalize()
+    if not first <= day <= last:  # before the data it was the whole history, after it a count of the days (review)
+        raise ValueError(f"--real-from {date}: {'before' if day < first else 'after'} the days of market "
+                         f"{market.name!r} ({first.date()}..{last.date()})"
+                         + ("; leave --real-from out to evaluate on the whole history" if day < first else ""))  # fmt: skip
     _, decides = _policy_min_days(meta)
     k = max(0, int(market.calendar.searchsorted(day)) - decides * market.steps_per_day)
     _enough_days(market, date, meta, k)

@@ -378,6 +378,12 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
     assert res.exit_code == 2 and "has 39 days from 2024-01-06 (the cut, less the 35 days before it" in res.output
     assert "fewer than 42: the policy's first decision is on day 35" in res.output, res.output
     assert not Path("c").exists()
+    # a date outside the data: before it, the whole history was evaluated without a word (review of 2026-12-04)
+    for date, words in (("1900-01-01", "before the days of market 'real' (2020-04-10..2024-02-13); leave --real-from"),
+                        ("2099-01-01", "after the days of market 'real' (2020-04-10..2024-02-13)")):  # fmt: skip
+        res = runner.invoke(main, ["policy", "evaluate", "--real", "--real-from", date, "--workers", "1", "--out", "c"])
+        assert res.exit_code == 2 and f"--real-from {date}: {words}" in res.output, res.output
+        assert not Path("c").exists()
     d = ["policy", "evaluate", "default", "--seeds", "100", "--real", "--horizon-days", "60", "--workers", "1",
          "--out", "d"]  # fmt: skip
     res = runner.invoke(main, [*d, "--real-from", "2024-01-01"])

@@ -1178,6 +1178,11 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                              f"{need}: the policy's first decision is on day {decides} (after the features' warm-up), "
                              "and a decision period more is the least that scores one")  # fmt: skip
     to_save = [(market, path) for market, path, _ in sources if path.parent == out_dir / "markets"]
+    saved_at = [path for _, path in to_save]
+    shared = sorted({path for path in saved_at if saved_at.count(path) > 1})
+    if shared:  # two real markets of one name: the second cut was skipped, then refused as given twice (review)
+        raise ValueError(f"real markets named {shared[0].name!r} are given twice (--real imports one so named): "
+                         f"their cuts would share {shared[0]}; import one under another --name")  # fmt: skip
     for market, path in to_save:  # every check first: a refused run changes nothing on disk
         _refuse_another_market(path, market)
     for market, path in to_save:

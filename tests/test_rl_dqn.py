@@ -559,6 +559,12 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
     res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-28",
                                "--out", str(tmp_path / "short")])  # fmt: skip
     assert res.exit_code == 2 and "has 39 days from 2023-11-23" in res.output and "fewer than 42" in res.output
+    # --real's market and a saved one both named real: the second cut was skipped, then refused as a path the user
+    # never typed, and the first was left on disk (review of 2026-12-04)
+    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real", "--real-from", "2023-10-01",
+                               "--out", str(tmp_path / "both")])  # fmt: skip
+    assert res.exit_code == 2 and "real markets named 'real' are given twice" in res.output, res.output
+    assert not (tmp_path / "both").exists()
 
 
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):

@@ -855,14 +855,20 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
             if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
                 text = option + text[len(field) :]
+        if text.startswith("buffer_size:"):  # no option sets it: the envs asked for are what does not fit
+            text = f"--num-envs {num_envs}: more envs than the replay buffer's {DQNArgs.buffer_size:,} rows hold"
         click.echo(f"error: {text}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     last = result.history[-1]
     share = ", ".join(f"{a} {v:.0%}" for a, v in zip(range(7), result.meta["training_action_share"], strict=True))
+    episodes = (
+        f"mean return of the last 50 episodes {last['episode_return']:.2f}"
+        if last["episode_return"] == last["episode_return"]
+        else f"no episode finished (each is {args.episode_days} days)"
+    )  # NaN: printed 'nan' (review)
     click.echo(f"trained {last['step']:,} steps in {time.perf_counter() - started:.1f} s ({last['steps_per_s']:,.0f} "
                f"steps/s, {last['updates']:,} gradient updates at {args.updates_per_env_step:.4g} per env step, "
-               f"{args.backend} env); mean return of the last 50 episodes {last['episode_return']:.2f}; "
-               f"actions {share}")  # fmt: skip
+               f"{args.backend} env); {episodes}; actions {share}")  # fmt: skip
     greedy = result.meta["greedy_action_share"]  # the executed actions include exploration's random ones, which
     top = max(greedy)  # kept the top share under 90 % (about 86 % at most at the default epsilon schedule)
     if top > 0.9:

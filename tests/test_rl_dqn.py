@@ -76,6 +76,8 @@ def test_bad_arguments_are_refused():
     res = CliRunner().invoke(main, ["policy", "train", "default", "--tracking-uri", "/tmp/plain/folder"])
     assert res.exit_code == 2 and "write sqlite:////tmp/plain/folder/mlflow.db" in res.output, res.output
     assert "error: --tracking-uri '/tmp/plain/folder'" in res.output, res.output  # the option, not the field
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "200000"])
+    assert res.exit_code == 2 and "error: --num-envs 200000: more envs than the replay buffer's 100,000" in res.output
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--tracking-uri", "/tmp/plain/folder", "--out",
                                     "/tmp/never-written"])  # fmt: skip
     assert res.exit_code == 2 and "error: --tracking-uri '/tmp/plain/folder'" in res.output, res.output

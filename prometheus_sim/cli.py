@@ -1146,13 +1146,16 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
         raise ValueError("--real-from: there is no real market to cut (give --real or a saved real market folder)")
     parse_day(real_from, "--real-from")  # named as typed (the importer would call it --from)
     sources = []
+    origins: list[str] = []  # where each source came from, to name it
     try:
         if use_real:  # the whole series, then cut so the warm-up's days come before --real-from (_market_from)
             market = import_market(sorted(SHIPPED_DATA.glob("*.csv")), name="real")
             if real_from is not None:
                 market = _market_from(market, real_from, meta)
             sources.append((market, out_dir / "markets" / "real", real_from))
+            origins.append("--real")
         for d in dirs:
+            origins.append(str(d))
             try:
                 market = Market.load(d)
             except (OSError, ValueError) as exc:
@@ -1183,12 +1186,14 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                              and horizon_days * market.steps_per_day < market.n_steps else "") + f", fewer than "
                              f"{need}: the policy's first decision is on day {decides} (after the features' warm-up), "
                              "and a decision period more is the least that scores one")  # fmt: skip
+    names = [market.name for market, _, _ in sources]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:  # results are keyed by name, and --real-from's cuts saved by it: the second cut was
+        # skipped, then refused as a path never typed; without --real-from the first was saved first (reviews)
+        given = [origin for origin, name in zip(origins, names, strict=True) if name == twice]
+        raise ValueError(f"markets named {twice!r} are given twice ({' and '.join(given)}; --real imports one named "
+                         "'real'): import one under another name (market import --name)")  # fmt: skip
     to_save = [(market, path) for market, path, _ in sources if path.parent == out_dir / "markets"]
-    saved_at = [path for _, path in to_save]
-    shared = sorted({path for path in saved_at if saved_at.count(path) > 1})
-    if shared:  # two real markets of one name: the second cut was skipped, then refused as given twice (review)
-        raise ValueError(f"real markets named {shared[0].name!r} are given twice (--real imports one so named): "
-                         f"their cuts would share {shared[0]}; import one under another --name")  # fmt: skip
     for market, path in to_save:  # every check first: a refused run changes nothing on disk
         _refuse_another_market(path, market)
     for market, path in to_save:

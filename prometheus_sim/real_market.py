@@ -72,7 +72,7 @@ def parse_day(text: str | None, option: str) -> pd.Timestamp | None:
         return None
     # YYYY-MM-DD only: pandas also reads "today", "now", "2024", "20240101", "" and "NaT" (no date: tracebacks
     # later) and times with a zone (which the markets' naive calendars cannot be compared with), review of 2026-12-04
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text.strip()):  # ASCII digits: \d takes other scripts' too
         raise RealDataError(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
     try:
         return pd.Timestamp(text.strip())

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from numpy_reference import agreement, model_statistics, reference_simulate  # noqa: E402
 
-Z_MAX = 4.0  # about 35 statistics: |z| beyond 4 by chance is about 2 in 1,000 runs, and the seeds are fixed
+Z_MAX = 4.0  # about 65 statistics: |z| beyond 4 by chance is about 4 in 1,000 runs, and the seeds are fixed
 
 
 def _ours(spec, n_paths: int) -> dict[str, np.ndarray]:

@@ -69,7 +69,9 @@ def test_bad_arguments_are_refused():
                           ({"scenarios": "default"}, "scenarios: a tuple of scenario names or files, got 'default'"),
                           ({"seeds": (0, 0)}, "seeds: a seed is given twice"),
                           ({"seeds": (True,)}, "seeds: integers >= 0, got True"),
-                          ({"learning_starts": -5}, "learning_starts >= 0 and train_every >= 1, got -5"),
+                          ({"learning_starts": -5}, "learning_starts: must be >= 0, got -5"),
+                          ({"seeds": 5}, "seeds: a tuple of integers, got 5"),
+                          ({"replay_ratio": "0.25"}, "replay_ratio: a number"),
                           ({"replay_ratio": True}, "replay_ratio: a number")):  # fmt: skip
         with pytest.raises(ValueError, match=words):
             DQNArgs(**{**base, **change})
@@ -109,7 +111,7 @@ def test_a_model_that_is_missing_or_not_a_policy_is_a_clear_error(tmp_path, tiny
                                "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 2 and "--real-from: 'notadate' is not a date" in res.output, res.output
     # what pandas reads as a day but is none, or not one in the markets' calendars (tracebacks, review of 2026-12-04)
-    for text in ("", "NaT", "today", "20240101", "2024-01-01T00:00+05:00"):
+    for text in ("", "NaT", "today", "20240101", "2024-01-01T00:00+05:00", "\uff12\uff10\uff12\uff14-01-01"):
         res = runner.invoke(main, ["policy", "evaluate", "default", "--real", "--real-from", text, "--seeds", "100",
                                    "--out", str(tmp_path / "rf")])  # fmt: skip
         assert res.exit_code == 2 and f"--real-from: {text!r} is not a date (YYYY-MM-DD)" in res.output, res.output
@@ -561,12 +563,14 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
     res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real-from", "2023-12-28",
                                "--out", str(tmp_path / "short")])  # fmt: skip
     assert res.exit_code == 2 and "has 39 days from 2023-11-23" in res.output and "fewer than 42" in res.output
-    # --real's market and a saved one both named real: the second cut was skipped, then refused as a path the user
-    # never typed, and the first was left on disk (review of 2026-12-04)
-    res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real", "--real-from", "2023-10-01",
-                               "--out", str(tmp_path / "both")])  # fmt: skip
-    assert res.exit_code == 2 and "real markets named 'real' are given twice" in res.output, res.output
-    assert not (tmp_path / "both").exists()
+    # --real's market and a saved one both named real: with --real-from the second cut was skipped, then refused as
+    # a path the user never typed; without it the first was saved first; both left it on disk (reviews, 2026-12-04)
+    for cut in (["--real-from", "2023-10-01"], []):
+        res = runner.invoke(main, ["policy", "evaluate", str(tmp_path / "r"), "--real", *cut,
+                                   "--out", str(tmp_path / "both")])  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert f"markets named 'real' are given twice (--real and {tmp_path / 'r'};" in res.output, res.output
+        assert not (tmp_path / "both").exists()
 
 
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):

@@ -233,7 +233,7 @@ def test_bad_input_is_refused(market):
     with pytest.raises(ValueError, match="draws its episodes"):
         vec.reset(options={"path": 0})
     # a boolean among integers: np.asarray made [True, 1, 2] integers, and True ran as action 1 (review)
-    for mixed in ([True, 1, 2], [np.True_, 0, 0], (0, False, 1)):
+    for mixed in ([True, 1, 2], [np.True_, 0, 0], (0, False, 1), [np.array(True), 1, 2]):
         with pytest.raises(ValueError, match="actions: a boolean is not an action"):
             vec.step(mixed)
     pooled = PooledVectorEnv([PortfolioVectorEnv(2, market=market, episode_days=35) for _ in range(2)])

@@ -593,6 +593,8 @@ def test_the_third_reviews_holes_are_refused_by_field(tmp_path):
     ((path, msg),) = _problems(minimal_dict(seed=9007199254740993.0))
     assert path == "seed" and msg.startswith("must be an integer written in digits")
     assert ScenarioSpec.from_dict(minimal_dict(seed=2.0**52)).seed == 2**52
+    ((path, msg),) = _problems(minimal_dict(horizon_days=1.0e16))  # out of the field's range: that is the problem
+    assert path == "horizon_days" and msg.startswith("must be <= 36500"), msg
     # active addresses growing past 2**53 wrapped through int64 to -9.2e18
     with pytest.raises(ScenarioError, match=r"onchain.active_growth: active_addresses 1e\+10 growing 2 a year"):
         ScenarioSpec.from_dict(minimal_dict(horizon_days=4015, onchain={"active_addresses": 1e10, "active_growth": 2}))
@@ -602,9 +604,12 @@ def test_the_third_reviews_holes_are_refused_by_field(tmp_path):
         ScenarioSpec.from_dict(minimal_dict(horizon_days=36500, macro={"inflation": {"phi": 0.99999, "vol": 1}}))
     rule = {"inflation": {"start": 0.5, "mean": 0.5}, "policy_rate": {"inflation_response": 10, "step": 0.05,
                                                                       "meeting_every_days": 1}}  # fmt: skip
-    with pytest.raises(ScenarioError, match=r"macro.policy_rate.inflation_response: 10 x inflation up to"):
-        ScenarioSpec.from_dict(minimal_dict(horizon_days=1000, macro=rule))
-    with pytest.raises(ScenarioError, match=r"macro.dxy.vol: 2 a year with reversion 0 spreads the dollar index"):
+    # a rule answering 50 % inflation may set a rate of 500 % (the rate follows its rule); what it moves, the dollar
+    # index, may not leave its band: at rate_beta 2 those swings would
+    ScenarioSpec.from_dict(minimal_dict(horizon_days=1000, macro=rule))
+    with pytest.raises(ScenarioError, match=r"macro.dxy.rate_beta: the dollar index could move e\^10.\d+ from"):
+        ScenarioSpec.from_dict(minimal_dict(horizon_days=1000, macro={**rule, "dxy": {"rate_beta": 2}}))
+    with pytest.raises(ScenarioError, match=r"macro.dxy.vol: the dollar index could move e\^120 from macro.dxy.mean"):
         ScenarioSpec.from_dict(minimal_dict(horizon_days=36500, macro={"dxy": {"reversion": 0, "vol": 2}}))
     ScenarioSpec.from_dict(minimal_dict(horizon_days=3650, macro={"dxy": {"reversion": 0, "vol": 0.07}}))
     # a GARCH asset whose jumps feed it more than its vol leaves room for: bounded at its long-run vol

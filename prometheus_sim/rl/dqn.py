@@ -127,11 +127,15 @@ class DQNArgs:
                 isinstance(value, bool) or not isinstance(value, int | np.integer)
             ):
                 raise ValueError(f"{name}: an integer{' or None' if optional else ''}, got {value!r}")
-        if self.learning_starts < 0 or self.train_every < 1:
-            raise ValueError(f"learning_starts >= 0 and train_every >= 1, got {self.learning_starts} and "
-                             f"{self.train_every}")  # fmt: skip
-        if isinstance(self.replay_ratio, bool):
-            raise ValueError(f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio}")
+        if self.learning_starts < 0:
+            raise ValueError(f"learning_starts: must be >= 0, got {self.learning_starts}")
+        if self.replay_ratio is not None and (isinstance(self.replay_ratio, bool)
+                                              or not isinstance(self.replay_ratio, int | float | np.number)):  # fmt: skip
+            raise ValueError(
+                f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio!r}"
+            )
+        if not isinstance(self.seeds, tuple | list):
+            raise ValueError(f"seeds: a tuple of integers, got {self.seeds!r}")
         bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
         if bad:
             raise ValueError(f"seeds: integers >= 0, got {bad[0]!r}")
@@ -161,7 +165,7 @@ class DQNArgs:
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
-                or not isinstance(value, (int, float))
+                or not isinstance(value, int | float | np.number)
                 or not (low <= value <= high if closed else low < value <= high)
             ):
                 span = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
@@ -206,11 +210,6 @@ class DQNArgs:
                 raise ValueError("replay_ratio and train_every: give one of them, not both")
         if self.env_backend is not None and self.env_backend not in ENV_BACKENDS:
             raise ValueError(f"env_backend: {' or '.join(ENV_BACKENDS)}, got {self.env_backend!r}")
-        if self.learning_starts < 0 or self.train_every < 1:
-            raise ValueError(f"learning_starts >= 0 and train_every >= 1, got {self.learning_starts} and "
-                             f"{self.train_every}")  # fmt: skip
-        if isinstance(self.replay_ratio, bool):
-            raise ValueError(f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
         if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads

@@ -273,7 +273,9 @@ def reset_envs_nb(
 def refuse_booleans(actions) -> None:
     """A list of actions with a boolean among its integers is refused: ``np.asarray([True, 1, 2])`` is an integer array,
     and ``True`` ran as action 1 where the single env refuses it (review of 2026-12-04)."""
-    if isinstance(actions, list | tuple) and any(isinstance(a, bool | np.bool_) for a in actions):
+    if isinstance(actions, list | tuple) and any(
+        isinstance(a, bool | np.bool_) or str(getattr(a, "dtype", "")) in ("bool", "torch.bool") for a in actions
+    ):  # a 0-d boolean array or tensor among them too
         raise ValueError("actions: a boolean is not an action (integers in 0..6)")
 
 

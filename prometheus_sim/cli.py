@@ -1113,7 +1113,10 @@ def _policy_markets_fit(meta: dict, model: str, files: list[str], market_dirs: l
     problems = []
     for f in files:
         spec = load_scenario(f)
-        book = AssetBook.from_kinds(spec.asset_names, spec.asset_kinds, spec.asset_sizes)
+        try:
+            book = AssetBook.from_kinds(spec.asset_names, spec.asset_kinds, spec.asset_sizes)
+        except ValueError as exc:  # no stablecoin: said without naming which scenario (review of 2026-12-04)
+            raise ValueError(f"{f}: {exc}") from None
         problems.append((f, featured_mismatch(meta, book)))
     for d in market_dirs:
         market = Market.load(d)

@@ -667,3 +667,27 @@ def test_bad_training_settings_are_refused():
     assert res.exit_code == 2 and "Invalid value for '--env-backend'" in res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--replay-ratio", "-1"])
     assert res.exit_code == 2 and "--replay-ratio: gradient updates per env step, must be > 0" in res.output
+
+
+def test_a_scenario_without_a_stablecoin_is_named(tmp_path):
+    """A portfolio holds cash in a stablecoin; the refusal said "the scenario has none" without saying which
+    (review of 2026-12-04). Refused before any market is simulated."""
+    crypto = tmp_path / "crypto_only.yaml"
+    crypto.write_text(yaml_without_stables((SCENARIOS / "default.yaml").read_text()))
+    res = CliRunner().invoke(main, ["policy", "train", str(crypto), "--steps", "64", "--num-envs", "4",
+                                    "--learning-starts", "8", "--checkpoints", "0"])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"error: scenarios: {crypto} has no stablecoin, and a portfolio needs one" in res.output, res.output
+
+
+def yaml_without_stables(text: str) -> str:
+    """``default.yaml`` with its stablecoin's kind turned to crypto: a scenario a portfolio cannot hold cash in."""
+    import yaml
+
+    data = yaml.safe_load(text)
+    for asset in data["assets"]:
+        if asset["kind"] == "stable":
+            asset["kind"] = "crypto"
+            asset["process"] = {"type": "gbm"}
+    data["name"] = "crypto_only"
+    return yaml.safe_dump(data)

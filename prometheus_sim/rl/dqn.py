@@ -286,6 +286,8 @@ def make_envs(args: DQNArgs):
     pools = []
     for path in args.scenarios:
         spec = load_scenario(path)
+        if "stable" not in spec.asset_kinds:  # refused before the others simulate, naming the scenario (review)
+            raise ValueError(f"scenarios: {path} has no stablecoin, and a portfolio needs one to hold cash in")
         if args.horizon_days is not None:
             spec = spec.with_horizon(args.horizon_days)
         pools.append((spec, Market.simulate(spec, seeds=args.seeds)))

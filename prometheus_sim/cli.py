@@ -950,6 +950,12 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         except ValueError as exc:
             click.echo(f"error: {_message(exc)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        database = Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
+        if database is not None and not database.is_file():  # evaluation reads a registry: MLflow would create an
+            # empty one (and its folders) and then find no policy in it (review of 2026-12-04)
+            click.echo(f"error: --tracking-uri {tracking_uri!r}: no registry at {database} (the file does not exist)",
+                       err=True)  # fmt: skip
+            sys.exit(EXIT_BAD_INPUT)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     dirs = [s for s in scenario_files if _is_market_dir(s)]
     files = [str(resolve_scenario(s)) for s in scenario_files if not _is_market_dir(s)]

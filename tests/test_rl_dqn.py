@@ -28,7 +28,7 @@ def test_the_guides_network():
     assert net(torch.zeros(3, 50)).shape == (3, 7)
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="num_envs: must be >= 1, got 0"):
         DQNArgs(scenarios=("x",), seeds=(1,), num_envs=0)
     if not torch.cuda.is_available():
@@ -78,6 +78,11 @@ def test_bad_arguments_are_refused():
     res = CliRunner().invoke(main, ["policy", "train", "default", "--tracking-uri", "/tmp/plain/folder"])
     assert res.exit_code == 2 and "write sqlite:////tmp/plain/folder/mlflow.db" in res.output, res.output
     assert "error: --tracking-uri '/tmp/plain/folder'" in res.output, res.output  # the option, not the field
+    missing = tmp_path / "no" / "such" / "mlflow.db"  # evaluation reads a registry: none is created for it
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--tracking-uri", f"sqlite:///{missing}",
+                                    "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and f"no registry at {missing} (the file does not exist)" in res.output, res.output
+    assert not (tmp_path / "no").exists()
     res = CliRunner().invoke(main, ["policy", "train", "default", "--num-envs", "200000"])
     assert res.exit_code == 2 and "error: --num-envs 200000: more envs than the replay buffer's 100,000" in res.output
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--tracking-uri", "/tmp/plain/folder", "--out",

@@ -1366,15 +1366,12 @@ def _market_from(market, date: str, meta: dict):
     cut market started on ``date`` and restarted the warm-up there, so on the 44 days from 2024-01-01 the policy
     decided twice, on its last nine days (review). A new market: nothing earlier is reachable."""
     import numpy as np
-    import pandas as pd
 
     from prometheus_sim.blocks import MarketBlocks
     from prometheus_sim.market import Market
+    from prometheus_sim.real_market import parse_day
 
-    try:
-        day = pd.Timestamp(date).normalize()
-    except ValueError:
-        raise ValueError(f"--real-from: {date!r} is not a date (YYYY-MM-DD)") from None
+    day = parse_day(date, "--real-from")  # the one parser of --real-from (its caller has checked it already)
     first, last = market.calendar[0].normalize(), market.calendar[-1].normalize()
     if not first <= day <= last:  # before the data it was the whole history, after it a count of the days (review)
         raise ValueError(f"--real-from {date}: {'before' if day < first else 'after'} the days of market "

@@ -119,8 +119,8 @@ class DQNArgs:
         # letter, seeds=(0, 0) trained on one path twice)
         if isinstance(self.scenarios, str | Path) or not all(isinstance(s, str | Path) for s in self.scenarios):
             raise ValueError(f"scenarios: a tuple of scenario names or files, got {self.scenarios!r}")
-        for name in ("total_steps", "num_envs", "buffer_size", "learning_starts", "train_every", "seed", "checkpoints",
-                     "cpu_threads", "horizon_days"):  # fmt: skip
+        for name in ("total_steps", "num_envs", "buffer_size", "batch_size", "learning_starts", "train_every", "seed",
+                     "checkpoints", "period_days", "episode_days", "cpu_threads", "horizon_days"):  # fmt: skip
             value = getattr(self, name)
             optional = name in ("cpu_threads", "horizon_days")
             if not (optional and value is None) and (
@@ -170,9 +170,9 @@ class DQNArgs:
             ):
                 span = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
                 raise ValueError(f"{name}: a number in {span}, got {value!r}")
-        for name in ("batch_size", "period_days", "episode_days"):
+        for name in ("batch_size", "period_days", "episode_days"):  # integers (checked first): at least 1
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if value < 1:
                 raise ValueError(f"{name}: an integer >= 1, got {value!r}")
         if self.learning_starts > self.buffer_size:
             raise ValueError(f"learning_starts: {self.learning_starts} is more than the replay buffer holds "

@@ -126,7 +126,8 @@ class DQNArgs:
             if not (optional and value is None) and (
                 isinstance(value, bool) or not isinstance(value, int | np.integer)
             ):
-                raise ValueError(f"{name}: an integer{' or None' if optional else ''}, got {value!r}")
+                at_least = " >= 1" if name in ("batch_size", "period_days", "episode_days") else ""
+                raise ValueError(f"{name}: an integer{at_least}{' or None' if optional else ''}, got {value!r}")
         if self.learning_starts < 0:
             raise ValueError(f"learning_starts: must be >= 0, got {self.learning_starts}")
         if self.replay_ratio is not None and (isinstance(self.replay_ratio, bool)

@@ -112,6 +112,8 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
     load = ap[jmp, pr.A_JUMP_COMMON][:, None]
     own = np.sqrt(1.0 - load * load)
     jump_cdf = poisson.cdf(np.arange(32)[:, None], jump_lam[None, :])  # inversion table, (count, asset)
+    garch_jmp = np.flatnonzero(np.isin(garch, jmp))  # rows of the GARCH state whose asset jumps
+    jmp_garch = np.searchsorted(jmp, garch[garch_jmp])  # and their rows among the jumping assets
     no_jump = jump_cdf[0].min() if jmp.size else 1.0  # a uniform below this is no jump for any asset
     volume_unit, volume_noise = column(pr.A_VOLUME_UNIT), column(pr.A_VOLUME_NOISE)
     volume_sens = column(pr.A_VOLUME_SENS) * column(pr.A_INV_BASE_SD)
@@ -218,8 +220,16 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
             driver_z = z[:, inp.driver].sum(axis=0) / sqrt_sub
             full.after_prices(t, step_return[inp.driver], driver_z, prev_rate)
 
-        if garch.size:  # once a day, from the day's whole surprise in base-variance units
-            day_eps += (step_return[garch] - step_mean[garch]) / vol_mult[garch]
+        if garch.size:  # once a day, from the day's whole surprise: diffusion in base-variance units, jumps and
+            # shocks divided only by a multiplier above one
+            shock = inp.shock_jump[t][garch, None]
+            vm = vol_mult[garch]
+            day_eps += (step_return[garch] - step_mean[garch] - shock) / vm + shock / np.maximum(vm, 1.0)
+            if hit.size and garch_jmp.size:  # the jumps of the paths that jumped: divided as a shock, not as diffusion
+                vm = vol_mult[garch[garch_jmp][:, None], hit[None, :]]
+                day_eps[garch_jmp[:, None], hit[None, :]] += jump_total[jmp_garch] * (
+                    1.0 / np.maximum(vm, 1.0) - 1.0 / vm
+                )
             if t % spd == spd - 1:
                 eps = day_eps / math.sqrt(spd)
                 garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, pr.STEP_SD_MAX**2)

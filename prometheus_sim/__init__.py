@@ -15,7 +15,10 @@ from pathlib import Path
 
 # 0.2.0 (2026-12-04): signals observe once a day and GARCH updates once a day, so a scenario with steps_per_day
 # above 1 simulates other bytes than under 0.1.0 (daily scenarios are unchanged); sweeps resume under the version
-__version__ = "0.2.0"
+# 0.3.0 (2026-12-05): jumps and dated shocks feed GARCH divided only by a vol multiplier above one (they were divided
+# by any multiplier, so a calming one amplified them): every scenario with GARCH, jumps and regimes simulates other
+# bytes (default's vols were recalibrated to keep its figures); a sweep begun under 0.2.0 is not resumed
+__version__ = "0.3.0"
 
 
 def kernel_sources_digest(package: Path | None = None) -> str:

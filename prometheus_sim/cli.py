@@ -804,6 +804,13 @@ def policy() -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--env-backend", type=click.Choice(["numba", "torch"]), default=None,
               help="The batched env: numba (host) or its torch twin on --device [default: torch on cuda, else numba].")  # fmt: skip
+@click.option(
+    "--env-dtype",
+    type=click.Choice(["float32", "float64"]),
+    default="float32",
+    show_default=True,
+    help="The torch twin's arithmetic (with --env-backend torch): float64 repeats a Numba run.",
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option(
     "--checkpoints",
@@ -820,8 +827,8 @@ def policy() -> None:
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
-                 device: str, env_backend: str | None, seed: int, checkpoints: int, select_text: str | None,
-                 tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
+                 device: str, env_backend: str | None, env_dtype: str, seed: int, checkpoints: int,
+                 select_text: str | None, tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
     from prometheus_sim.sweep import parse_seeds
@@ -842,8 +849,8 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=seeds["--seeds"],
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
-            env_backend=env_backend, seed=seed, checkpoints=checkpoints, tracking_uri=tracking_uri,
-            select_seeds=select_seeds,
+            env_backend=env_backend, env_dtype=env_dtype, seed=seed, checkpoints=checkpoints,
+            tracking_uri=tracking_uri, select_seeds=select_seeds,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()

@@ -105,7 +105,7 @@ def test_declared_correlation_is_the_diffusive_one_and_jumps_add_co_movement(def
     tail = np.abs(btc) > 3 * btc.std(axis=1, keepdims=True)
     tail_corr = np.corrcoef(btc[tail], eth[tail])[0, 1]
     rest_corr = np.corrcoef(btc[~tail], eth[~tail])[0, 1]
-    assert abs(total - 0.824) < 0.01  # as the README and default's comment state it (real 2020-2023: 0.837)
+    assert abs(total - 0.828) < 0.01  # as the README and default's comment state it (real 2020-2023: 0.837)
     assert tail_corr > rest_corr + 0.05 and tail_corr > 0.85  # real: 0.91-0.95 on |BTC| > 3 sigma days
     both = (m.truth.jumps[:, 1:, 0] > 0) == (m.truth.jumps[:, 1:, 1] > 0)
     assert both.mean() > 0.99  # arrivals are common (BTC's rate is higher: it jumps whenever ETH does)
@@ -114,7 +114,7 @@ def test_declared_correlation_is_the_diffusive_one_and_jumps_add_co_movement(def
 # The facts for the crypto assets: annual vol, excess kurtosis, lag-1 and lag-10 ACF of r^2 and |r|
 FACTS = ("annual_vol", "excess_kurtosis", "acf1_r2", "acf10_r2", "acf1_abs", "acf10_abs")
 # What default's comment says it departs from, and why (a figure coming inside, or another leaving, fails here)
-DEFAULT_DEPARTS = {("BTC", "acf10_abs")}
+DEFAULT_DEPARTS: set[tuple[str, str]] = set()  # at seed 7 none (BTC's kurtosis leaves at most other seeds)
 
 
 def test_default_crypto_holds_the_real_facts_inside_its_band_at_the_real_windows_length():
@@ -134,7 +134,7 @@ def test_default_crypto_holds_the_real_facts_inside_its_band_at_the_real_windows
     outside = {key for key, row in rows.iterrows() if not row["inside"]}
     assert outside == DEFAULT_DEPARTS, rows[~rows["inside"]]
     comment = (SCENARIOS / "default.yaml").read_text()
-    assert "BTC's lag-10 ACF of |r|, real 0.072,\n# is below the band" in comment
+    assert "fall inside the simulated 5-95 % bands" in comment and "all 18 at seed 7" in comment
 
 
 # ---------------------------------------------------------------- every valid scenario stays finite

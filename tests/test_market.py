@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from prometheus_sim import __version__
 from prometheus_sim.market import Market
 
 COLUMNS = [
@@ -136,8 +138,12 @@ def test_a_market_saved_by_another_version_is_named_when_its_scenario_no_longer_
     old["scenario"] = {**old["scenario"], "steps_per_day": 4, "signals": [
         {**old["scenario"]["signals"][0], "transform": "zscore", "window_days": 0.75}]}  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(old))
-    with pytest.raises(ValueError, match=r"simulated by prometheus-sim 0\.1\.0, whose scenario is not valid in "
-                                         r"0\.2\.0 \(simulate it again with this version\)"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"simulated by prometheus-sim 0\.1\.0, whose scenario is not valid in "
+        + re.escape(__version__)
+        + r" \(simulate it again with this version\)",
+    ):
         Market.load(out)
     (out / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "provenance_sha256"}))
     with pytest.raises(ValueError, match="has no provenance_sha256, which every save since 0.2.0 writes"):

@@ -186,10 +186,11 @@ def test_with_horizon_drops_shocks_that_fall_after_it():
 
 def test_validation_holes_are_closed(tmp_path):
     text = (SCENARIOS / "default.yaml").read_text()
+    assert text.count("    vol: 0.58\n") == 1  # BTC's: the edits below must find it (the test passed vacuously if not)
     booleans = tmp_path / "bool.yaml"
-    booleans.write_text(text.replace("vol: 0.55", "vol: yes", 1))
+    booleans.write_text(text.replace("vol: 0.58", "vol: yes", 1))
     twice = tmp_path / "twice.yaml"
-    twice.write_text(text.replace("    vol: 0.55\n", "    vol: 0.55\n    vol: 4.0\n", 1))
+    twice.write_text(text.replace("    vol: 0.58\n", "    vol: 0.58\n    vol: 4.0\n", 1))
     date = tmp_path / "date.yaml"
     date.write_text(text.replace("start_date: 2024-01-01", "start_date: 2024-13-45"))
     with pytest.raises(ScenarioError, match=r"assets\[0\]\.vol: must be a number, got True"):
@@ -211,9 +212,9 @@ def test_validation_holes_are_closed(tmp_path):
     with pytest.raises(ScenarioError, match=r"regimes\.transition\[1\]\[0\]: must be a number, got False"):
         ScenarioSpec.from_dict(minimal_dict(regimes=regimes))
     quoted = tmp_path / "quoted.yaml"
-    quoted.write_text(text.replace("vol: 0.55", 'vol: "0.55"', 1))
+    quoted.write_text(text.replace("vol: 0.58", 'vol: "0.58"', 1))
     with pytest.raises(
-        ScenarioError, match=r"assets\[0\]\.vol: must be a number, got '0\.55' \(a quoted value is text"
+        ScenarioError, match=r"assets\[0\]\.vol: must be a number, got '0\.58' \(a quoted value is text"
     ):
         load_scenario(quoted)
     epoch = tmp_path / "epoch.yaml"

@@ -287,10 +287,12 @@ def test_backtest_command_takes_profile_grids(tmp_path):
 
 def test_backtest_command_names_the_bad_field_of_a_scenario(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((SCENARIOS / "default.yaml").read_text().replace("vol: 0.55", "vol: -0.55", 1))
+    text = (SCENARIOS / "default.yaml").read_text()
+    assert "vol: 0.58" in text  # BTC's, which the edit below turns negative
+    bad.write_text(text.replace("vol: 0.58", "vol: -0.58", 1))
     result = CliRunner().invoke(main, ["backtest", str(bad), "--strategy", "hold", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
-    assert "vol: must be >= 1e-06, got -0.55" in result.output and not (tmp_path / "o").exists()
+    assert "vol: must be >= 1e-06, got -0.58" in result.output and not (tmp_path / "o").exists()
 
 
 def test_the_readmes_own_strategy_runs_from_the_cli_at_two_workers(tmp_path):

@@ -261,7 +261,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
             vol_mult = (1.0 + exposure * (regime_vol[regime] - 1.0)) * shock_vol[t, a] * vol_signal[a]
             vol_mult = min(max(vol_mult, pr.VOL_MULT_MIN), pr.VOL_MULT_MAX)
             kappa = asset_p[a, pr.A_PEG_KAPPA]
-            n_jumps = 0
+            n_jumps, jump_total = 0, 0.0
             if kappa > 0.0:
                 row = a
                 if shock_kappa[t, a] > 0.0:  # a depeg's recovery reverts at its own speed
@@ -272,7 +272,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
                 )
                 truth_drift[i, t, a] = step_mean
             else:
-                n_jumps, jump_total, jump_sub = 0, 0.0, -1
+                jump_sub = -1
                 if asset_p[a, pr.A_JUMP_RATE] > 0.0:
                     n_jumps, jump_total, jump_sub = jumps_nb(asset_p, a, k0, k1, t, path, u_jumps[k * per_asset],
                                                              dt_step, n_sub)  # fmt: skip
@@ -289,13 +289,18 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
             log_price[a] = min(max(x, asset_p[a, pr.A_START_LOG] - pr.LOG_PRICE_BAND),
                                asset_p[a, pr.A_START_LOG] + pr.LOG_PRICE_BAND)  # fmt: skip
             if asset_p[a, pr.A_GARCH_ALPHA] > 0.0 or asset_p[a, pr.A_GARCH_BETA] > 0.0:
-                # the whole surprise (jumps and shocks too) feeds the variance, in the units of the
-                # base variance (divided by the multipliers applied on top of it, so a high-vol
-                # regime does not compound into GARCH's own persistence); once a day, from the day's
-                # surprise, so alpha and beta are daily at any steps_per_day (updated every step, the
+                # the whole surprise (jumps and shocks too) feeds the variance. Its diffusive part is
+                # divided by the multipliers applied on top of the base variance, so a high-vol regime
+                # does not compound into GARCH's own persistence. The jumps and dated shocks, which no
+                # multiplier scaled, are divided only by a multiplier above one (a crash's own vol_mult
+                # already writes down the turbulence after it; fed whole, crypto_winter's BTC vol went
+                # from 1.10 to 1.49), never by one below it (divided, a calming multiplier of 0.01 made
+                # a jump count 100x and held the variance at its cap for weeks). Once a day, from the
+                # day's surprise, so alpha and beta are daily at any steps_per_day (updated every step, the
                 # same alpha and beta made a faster process: daily excess kurtosis 5 at one step a day,
                 # 40 at 24). The day's variance is spd x the step's, so h' = omega + alpha E^2 / spd + beta h.
-                day_surprise[a] += (step_return - step_mean) / vol_mult
+                unscaled = jump_total + shock_jump[t, a]
+                day_surprise[a] += (step_return - step_mean - unscaled) / vol_mult + unscaled / max(vol_mult, 1.0)
                 if day_end:
                     garch_h[a] = pr.garch_update_nb(garch_h[a], day_surprise[a] * inv_sqrt_spd if spd > 1
                                                     else day_surprise[a], asset_p[a, pr.A_GARCH_OMEGA],

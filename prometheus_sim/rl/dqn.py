@@ -96,6 +96,9 @@ class DQNArgs:
     device: str = "cpu"
     env_backend: str | None = None
     """"numba" (the host's batched env) or "torch" (its twin on ``device``); None: torch on CUDA, else numba"""
+    env_dtype: str = "float32"
+    """the torch twin's arithmetic: "float32" (what a GPU runs fast) or "float64" (the Numba env's, so a run on the
+    twin repeats a Numba run: in float32 a greedy action near a tie can flip and the two runs part ways)"""
     cpu_threads: int | None = 1
     """threads torch and the Numba env use during the run (restored after); None leaves both as they are. Part of
     what a seed repeats: the same seed at 2 threads trains other weights than at 1 (torch's reductions split across
@@ -211,6 +214,13 @@ class DQNArgs:
                 raise ValueError("replay_ratio and train_every: give one of them, not both")
         if self.env_backend is not None and self.env_backend not in ENV_BACKENDS:
             raise ValueError(f"env_backend: {' or '.join(ENV_BACKENDS)}, got {self.env_backend!r}")
+        if self.env_dtype not in ("float32", "float64"):
+            raise ValueError(f"env_dtype: float32 or float64, got {self.env_dtype!r}")
+        if self.env_dtype != "float32" and self.backend != "torch":
+            raise ValueError(
+                f"env_dtype: sets the torch twin's arithmetic; this run steps the Numba env "
+                f"(float64 always), so {self.env_dtype!r} would change nothing: give env_backend='torch' (--env-backend torch)"
+            )
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
         if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads
@@ -322,24 +332,25 @@ class HostEnvs:
 class DeviceEnvs:
     """The torch twins (one per market pool, envs split as ``PooledVectorEnv`` splits them) on ``device``."""
 
-    def __init__(self, envs, device: str):
+    def __init__(self, envs, device: str, dtype: torch.dtype = torch.float32):
         from prometheus_sim.rl.vector_torch import TorchPortfolioVectorEnv
 
         parts = getattr(envs, "parts", [envs])
-        self.parts = [TorchPortfolioVectorEnv(p.num_envs, p.pool, device=device, dtype=torch.float32) for p in parts]
+        self.parts = [TorchPortfolioVectorEnv(p.num_envs, p.pool, device=device, dtype=dtype) for p in parts]
         self.bounds = np.cumsum([0] + [p.num_envs for p in parts]).tolist()
 
     def reset(self, seed: int) -> torch.Tensor:
         from prometheus_sim.rl.vector import part_seeds
 
         seeds = part_seeds(seed, len(self.parts))  # PooledVectorEnv's
-        return torch.cat([p.reset(seed=s) for s, p in zip(seeds, self.parts, strict=True)])
+        return torch.cat([p.reset(seed=s) for s, p in zip(seeds, self.parts, strict=True)]).float()
 
     def step(self, actions: torch.Tensor):
         outs = [p.step(actions[a:b]) for p, a, b in zip(self.parts, self.bounds[:-1], self.bounds[1:], strict=True)]
         obs, rew, done = (torch.cat([o[k] for o in outs]) for k in range(3))
         real_next = torch.cat([o[3]["final_obs"] for o in outs])  # the pre-reset observation of every env
-        return obs, real_next, rew.float(), torch.zeros_like(done), done  # episodes end by truncation only
+        # episodes end by truncation only; the network and the replay buffer take float32 whatever the env's arithmetic
+        return obs.float(), real_next.float(), rew.float(), torch.zeros_like(done), done
 
     def close(self) -> None:
         pass
@@ -377,7 +388,8 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     torch.manual_seed(args.seed)
     gen = torch.Generator(device=device).manual_seed(args.seed)  # exploration and replay draws
     numba_envs, pools = make_envs(args)
-    envs = DeviceEnvs(numba_envs, device) if args.backend == "torch" else HostEnvs(numba_envs, device)
+    envs = (DeviceEnvs(numba_envs, device, getattr(torch, args.env_dtype)) if args.backend == "torch"
+            else HostEnvs(numba_envs, device))  # fmt: skip
     obs_dim = numba_envs.single_observation_space.shape[0]
     q = QNetwork(obs_dim).to(device)
     target = QNetwork(obs_dim).to(device)

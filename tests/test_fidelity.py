@@ -293,3 +293,27 @@ def test_a_slow_peg_moves_like_its_vol_says():
         assert 0.45 < r.std() * np.sqrt(365) < 0.55, kappa
         z = r / m.truth.vol[:, 1:, 1]  # the truth's step sd standardises the returns
         assert 0.9 < z.std() < 1.1, kappa
+
+
+def test_a_calming_multiplier_does_not_amplify_what_jumps_and_crashes_feed_garch():
+    """GARCH reads the diffusion in units of the base variance (divided by the multipliers on top of it), and the
+    jumps and dated shocks as they moved the price: a calm regime (vol_mult 0.05) or a crash that calms (0.01) must
+    leave the GARCH variance where a multiplier of one leaves it, so the step vol is the multiplier times the same
+    figure. Until 2026-12-05 jumps and shocks were divided by the multiplier too: 0.01 made the crash count 100x and
+    held the variance at its cap for weeks. Above one they are divided (a crash's own vol_mult writes down the
+    turbulence after it), so there the variance is lower than at one."""
+    asset = {"name": "SOL", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 1.1,
+             "process": {"type": "garch_jump", "garch": {"alpha": 0.14, "beta": 0.78},
+                         "jumps": {"intensity": 10, "mean": -0.015, "std": 0.15}}}  # fmt: skip
+
+    def vols(mult: float) -> np.ndarray:
+        data = {"name": "calm", "seed": 3, "horizon_days": 200, "assets": [asset],
+                "regimes": {"states": [{"name": "only", "vol_mult": mult}], "transition": [[1.0]], "initial": "only"},
+                "shocks": [{"type": "crash", "day": 20, "size": -0.3, "vol_mult": 1.0, "duration_days": 1}]}  # fmt: skip
+        return Market.simulate(ScenarioSpec.from_dict(data), n_paths=20).truth.vol[:, :, 0]
+
+    base = vols(1.0)
+    np.testing.assert_allclose(vols(0.05) / 0.05, base, rtol=1e-9)
+    np.testing.assert_allclose(vols(0.5) / 0.5, base, rtol=1e-9)
+    loud = vols(2.0) / 2.0  # jumps and the crash divided by 2: less variance after them than at one
+    assert loud[:, 22:40].mean() < 0.9 * base[:, 22:40].mean()  # the weeks after the crash

@@ -1474,6 +1474,7 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
     spec = _load_or_exit(resolve_scenario(scenario))
     files = list(data) or sorted(str(p) for p in SHIPPED_DATA.glob("*.csv"))
     try:
+        _check_window(start, end)
         closes = read_closes(files)
         days = max(spec.horizon_days, window_days(closes, spec.asset_names, start, end))
         market = Market.simulate(spec.with_horizon(days), seed=seed, n_paths=n_paths)
@@ -1541,6 +1542,16 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def _check_window(start: str, end: str | None) -> None:
+    """--from and --to as typed: YYYY-MM-DD days (pandas alone would read "today", "2024" or "20240101" as some
+    day and compare a window nobody asked for), the first not after the last."""
+    from prometheus_sim.real_market import parse_day
+
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if last is not None and first > last:
+        raise ValueError(f"--from {start} is after --to {end}: the window has no days")
+
+
 @scenarios.command("fit")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--from", "start", required=True, help="First return date of the window (YYYY-MM-DD).")
@@ -1558,6 +1569,7 @@ def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file:
     from prometheus_sim.scenario import ScenarioError
 
     try:
+        _check_window(start, end)
         scenario, comments = fit_scenario(list(files), start, end, name=name or out_file.stem, seed=seed,
                                           volume_in=volume_in)  # fmt: skip
     except (RealDataError, ScenarioError, ValueError) as exc:

@@ -96,3 +96,19 @@ def test_facts_compare_command(tmp_path):
     short = CliRunner().invoke(main, ["facts", "compare", "default", "--from", "2022-01-01", "--to", "2022-03-31",
                                       "--paths", "20"])  # fmt: skip
     assert "not computable on this window (NA: too few tail days), not counted as outside" in short.output, short.output
+
+
+@pytest.mark.parametrize(
+    "command", [["facts", "compare", "default"], ["scenarios", "fit", str(SHIPPED_DATA / "BTC.csv")]]
+)
+def test_a_window_is_given_as_days_or_refused(command, tmp_path):
+    """--from and --to take YYYY-MM-DD days only (pandas read "today" and "2024" as some day: a window nobody asked
+    for, compared or fitted silently), the first not after the last; refused before any work, exit 2, nothing
+    written."""
+    out = ["--out", str(tmp_path / "fit.yaml")] if command[0] == "scenarios" else []
+    for window, said in ((["--from", "today"], "--from: 'today' is not a date (YYYY-MM-DD)"),
+                         (["--from", "2021-01-01", "--to", "2024"], "--to: '2024' is not a date (YYYY-MM-DD)"),
+                         (["--from", "2023-01-01", "--to", "2022-01-01"], "--from 2023-01-01 is after --to 2022-01-01")):  # fmt: skip
+        res = CliRunner().invoke(main, [*command, *window, *out, "--seed", "3"])
+        assert res.exit_code == 2 and said in res.output, res.output
+    assert not (tmp_path / "fit.yaml").exists()

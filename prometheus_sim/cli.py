@@ -858,7 +858,8 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     except (ValueError, KeyError) as exc:
         text = _message(exc)
         for field in ("num_envs", "period_days", "episode_days", "horizon_days", "learning_starts", "replay_ratio",
-                      "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device", "tracking_uri"):  # fmt: skip
+                      "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device", "tracking_uri",
+                      "env_dtype", "env_backend"):  # fmt: skip
             option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
             if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
                 text = option + text[len(field) :]

@@ -343,7 +343,10 @@ def fit_scenario(
         raise RealDataError("no bar files given")
     bars = {p.stem: read_daily_bars(p) for p in paths}
     t0 = pd.Timestamp(start)
-    t1 = pd.Timestamp(end) if end else min(b.index[-1] for b in bars.values())
+    last = min(b.index[-1] for b in bars.values())
+    t1 = pd.Timestamp(end) if end else last
+    if t1 > last:  # the scenario would say it was calibrated to days no file has (calibrated_to, the comments)
+        raise RealDataError(f"--to {end}: after the last day all files share ({last.date()})")
     kinds = {a: (kinds or {}).get(a, default_kind(a)) for a in bars}
     fits = []
     for asset, b in bars.items():

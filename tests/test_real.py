@@ -111,4 +111,7 @@ def test_a_window_is_given_as_days_or_refused(command, tmp_path):
                          (["--from", "2023-01-01", "--to", "2022-01-01"], "--from 2023-01-01 is after --to 2022-01-01")):  # fmt: skip
         res = CliRunner().invoke(main, [*command, *window, *out, "--seed", "3"])
         assert res.exit_code == 2 and said in res.output, res.output
+    if command[0] == "scenarios":  # a window past the data: the fit would say it was calibrated to days no file has
+        res = CliRunner().invoke(main, [*command, "--from", "2022-01-01", "--to", "2030-01-01", *out])
+        assert res.exit_code == 2 and "--to 2030-01-01: after the last day all files share (2024-02-13)" in res.output
     assert not (tmp_path / "fit.yaml").exists()

@@ -45,6 +45,8 @@ def test_bad_arguments_are_refused(tmp_path):
     assert res.exit_code == 2 and "error: --seeds '5-2': seed range '5-2' is empty" in res.output, res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--episode-days", "30", "--period-days", "100"])
     assert res.exit_code == 2 and "error: --episode-days: must be at least" in res.output, res.output
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--env-dtype", "float64"])  # on cpu: the Numba env
+    assert res.exit_code == 2 and "error: --env-dtype: sets the torch twin's arithmetic" in res.output, res.output
     # the same refusals through the CLI, before any market is simulated or model loaded
     res = CliRunner().invoke(main, ["policy", "train", "no_such_scenario"])
     assert res.exit_code == 2 and "neither a file nor a shipped scenario" in res.output, res.output

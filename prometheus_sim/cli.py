@@ -1068,7 +1068,7 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         if never_traded(rows):
             click.echo(f"FLAG: on {source}, the policy never traded (turnover 0 in every cell): it held its opening "
                        "book, whatever its actions are called")  # fmt: skip
-    verdicts = policy_evaluation(outcome.metrics, context)
+    verdicts = policy_evaluation(outcome.metrics, context, out_dir)
     if verdicts:
         ref = verdicts["reference_costs"]
         click.echo(f"against the baselines (Sharpe at fees {ref['fees_bps']:g} bps): {verdicts['headline']}")

@@ -36,7 +36,8 @@ DEFINITIONS: dict[str, str] = {
     "given the sample's length, skew and kurtosis.",
     "win_rate": "share of non-HOLD recommendations whose traded portfolio, win_horizon_days (7 by default) "
     "later, is worth more than the same portfolio left untouched (HOLD from the same state); fees and "
-    "slippage included.",
+    "slippage included. A non-HOLD decision that traded nothing (a sell from an all-cash book) is not scored "
+    "(n_scored counts those that were); the acceptance row is the mean of the cells' rates.",
     "mae_pct": "mean |forecast - actual| / mean |actual| x 100: the mean absolute error as a percentage "
     "of the mean price (1-day-ahead forecasts).",
     "mape": "mean of |forecast - actual| / |actual| x 100: the mean absolute percentage error.",

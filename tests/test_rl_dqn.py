@@ -244,7 +244,9 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
     import pandas as pd
 
     from prometheus_sim.metrics import ACTION_SHARE_COLUMNS, mean_interval
-    from prometheus_sim.report.builder import fmt_interval, one_path_sharpe_interval
+    from prometheus_sim.metrics import sharpe as sharpe_of
+    from prometheus_sim.report.builder import fmt_interval
+    from prometheus_sim.report.one_path import returns_from_growth, sharpe_difference_interval, sharpe_interval
 
     runner = CliRunner()
     out = tmp_path / "pe"
@@ -284,6 +286,11 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
     assert [s["scenario"] for s in pe["sources"]] == ["default", "real"]
     assert [s["trained_on"] for s in pe["sources"]] == [True, False]
 
+    def daily(strategy):  # the real market's saved curve at the reference 25 bps
+        name = m[(m["scenario"] == "real") & (m["fees_bps"] == 25.0)
+                 & (m["strategy"].str.split(" [", regex=False).str[0] == strategy)]["strategy"].iloc[0]  # fmt: skip
+        return returns_from_growth(pd.read_parquet(out / "equity" / f"real__{name}.parquet").iloc[:, 0].to_numpy())
+
     def sharpe(scenario, strategy, fees):
         rows = m[(m["scenario"] == scenario) & (m["strategy"].str.split(" [", regex=False).str[0] == strategy)
                  & (m["fees_bps"] == fees)]  # fmt: skip
@@ -294,9 +301,13 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
         policy, base = sharpe(c["scenario"], "dqn", 25.0), sharpe(c["scenario"], c["baseline"], 25.0)
         if c["scenario"] == "default":
             want_p, want_b = mean_interval(policy), mean_interval(base)
-        else:  # one path: Lo's interval over its 120 days
-            want_p = (policy[0], *one_path_sharpe_interval(policy[0], 120))
-            want_b = (base[0], *one_path_sharpe_interval(base[0], 120))
+        else:  # one path: the stationary bootstrap over its 120 days, from the saved equity curves
+            r_p, r_b = daily("dqn"), daily(c["baseline"])
+            assert sharpe_of(r_p) == pytest.approx(policy[0], rel=1e-9) and len(r_p) == 120
+            want_p, want_b = (policy[0], *sharpe_interval(r_p)), (base[0], *sharpe_interval(r_b))
+            want_d = sharpe_difference_interval(r_p, r_b)
+            assert (c["difference"]["low"], c["difference"]["high"]) == pytest.approx(want_d, rel=1e-12)
+            assert c["difference"]["over"] == "days" and c["difference"]["days"] == 120
         got_p = (c["policy"]["mean"], c["policy"]["low"], c["policy"]["high"])
         got_b = (c["baseline_sharpe"]["mean"], c["baseline_sharpe"]["low"], c["baseline_sharpe"]["high"])
         np.testing.assert_allclose(got_p, want_p, rtol=1e-12)
@@ -305,8 +316,8 @@ def test_policy_evaluate_sweeps_the_baselines_and_says_what_the_policy_did(tmp_p
         if c["scenario"] == "default":  # two common seeds: the paired difference decides
             _, d_low, d_high = mean_interval(policy - base)
             want = "above" if d_low > 0 else "below" if d_high < 0 else "overlapping"
-        else:  # one path: the two intervals
-            want = "above" if want_p[1] > want_b[2] else "below" if want_p[2] < want_b[1] else "overlapping"
+        else:  # one path: the paired difference over its days
+            want = "above" if want_d[0] > 0 else "below" if want_d[1] < 0 else "overlapping"
         assert c["verdict"] == want
         assert fmt_interval(*want_p) in report and fmt_interval(*want_b) in report
     for row in pe["cost_sweep"]:

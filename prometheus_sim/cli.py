@@ -481,11 +481,12 @@ def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
 
     result = _read_run_or_exit(evaluate, run_dir, list(evidence))
     for c in result.criteria:
-        value = _num(c.measured)
+        num = _percent if c.unit == "fraction" and "%" in c.target else _num  # a win rate beside ">= 80 %"
+        value = num(c.measured)
         if c.low is not None and c.high is not None:
-            value += f" [{_num(c.low)}, {_num(c.high)}]"
+            value += f" [{num(c.low)}, {num(c.high)}]"
         cells = f"; {c.cells} cells, {c.failed_cells} failed" if c.cells or c.failed_cells else ""
-        base = ", ".join(f"{k} {_num(v['measured'])} {v['status']}" for k, v in c.baselines.items())
+        base = ", ".join(f"{k} {num(v['measured']) or 'no value'} {v['status']}" for k, v in c.baselines.items())
         click.echo(f"{c.status.upper():14s} {c.name}: target {c.target}; measured {value or '-'}{cells}"
                    + (f"; baselines: {base}" if base else "") + (f"  ({c.note})" if c.note else ""))  # fmt: skip
     if result.failed:
@@ -494,6 +495,10 @@ def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
 
 def _num(value) -> str:
     return "" if value is None or value != value else f"{value:.4g}"
+
+
+def _percent(value) -> str:
+    return "" if value is None or value != value else f"{100 * value:.1f} %"
 
 
 @main.command()
@@ -1045,12 +1050,19 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         cells = []
         for score in scores:
             mean, low, high = metric_interval(group[score].to_numpy(), score)
-            spread = f"[{low:.3f}, {high:.3f}]" if len(group) > 1 else "(one path: no interval over paths)"
-            cells.append(f"{score} {mean:.3f} {spread}")
+            places = 5 if score == "fees_paid" else 3  # fees of a few bps of the money: 0.000 hid them
+            spread = (
+                f"[{low:.{places}f}, {high:.{places}f}]" if len(group) > 1 else "(one path: no interval over paths)"
+            )
+            cells.append(f"{score} {mean:.{places}f} {spread}")
         click.echo(f"  {scenario:18s} {strategy:40s} " + "; ".join(cells))
     for r in real:
         click.echo(f"{r['kind']} market {r['name']}: {r['window'][0]}..{r['window'][1]} ({r['days']} days): "
                    f"{r['basis']}")  # fmt: skip
+    if n_real:
+        click.echo("a real market is one path: its Sharpe intervals below are over its days (a stationary bootstrap "
+                   "of the daily returns, the policy and each baseline resampled on the same days; the report's "
+                   "Policy evaluation says how)")  # fmt: skip
     click.echo(f"every strategy first decides on day {config.first_decision_day} of each market (the policy's first "
                "decision, after its features' warm-up), so all are scored on the same days")  # fmt: skip
     policy_rows = m[m["strategy"].str.startswith("dqn")]

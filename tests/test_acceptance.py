@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -222,3 +223,15 @@ def test_a_rows_interval_stays_inside_its_metrics_range():
     assert row["measured"] == pytest.approx(7 / 9) and row["high"] == 1.0 and 0.0 <= row["low"] < 7 / 9
     unbounded = _score_cells(np.array([1.0, 1.0, 1 / 3]), 3, 0, lambda v: v > 0.5, "sharpe")
     assert unbounded["high"] > 1.0
+
+
+def test_the_win_rate_prints_in_the_units_of_its_target(tmp_path):
+    """The win rate's target is ">= 80 %": its measured value and interval print as percentages too (they printed
+    as 0.512 beside it), and a baseline without a value says so instead of leaving a blank."""
+    run = fake_run(tmp_path / "w", {"dqn": [0.5, 0.52, 0.54] * 8, "hold": [math.nan] * 24})
+    result = CliRunner().invoke(main, ["acceptance", str(run)])
+    line = next(x for x in result.output.splitlines() if "Recommendation win rate" in x)
+    assert "target >= 80 %; measured 52.0 % [51.3 %, 52.7 %]" in line, line
+    assert "hold no value not measured" in line, line
+    sharpe = next(x for x in result.output.splitlines() if x.startswith("PASS") and "RL policy Sharpe in" in x)
+    assert "measured 0.52 [" in sharpe  # a Sharpe ratio stays a number

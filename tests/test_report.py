@@ -278,7 +278,7 @@ def _policy_metrics() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_the_policy_section_says_plainly_where_the_policy_loses():
+def test_the_policy_section_says_plainly_where_the_policy_loses(tmp_path):
     from prometheus_sim.report.builder import (
         compare_intervals,
         fmt_value,
@@ -305,6 +305,8 @@ def test_the_policy_section_says_plainly_where_the_policy_loses():
                "real": [{"name": "real", "path": "x", "days": 400, "window": ["2023-01-01", "2024-02-04"],
                          "basis": "the whole real history"}]}  # fmt: skip
     pe = policy_evaluation(_policy_metrics(), context)
+    same = policy_evaluation(_policy_metrics(), context, tmp_path)  # a run dir without curves: Lo's, as before
+    assert json.dumps(same, sort_keys=True, default=str) == json.dumps(pe, sort_keys=True, default=str)
     assert pe["reference_costs"] == {"fees_bps": 25.0, "slippage_bps": 1.0, "impact": 0.1}  # no 10 bps: the dearest
     verdicts = {(c["scenario"], c["baseline"]): c["verdict"] for c in pe["comparisons"]}
     assert verdicts == {("sim", "hold"): "below", ("sim", "buy_and_hold"): "below",
@@ -353,7 +355,7 @@ def test_acceptance_scores_a_cost_sweep_at_one_setting():
 def test_one_path_intervals_keep_the_days_dependence_and_pair_the_strategies():
     """A real market's intervals come from a stationary bootstrap over its days (prometheus_sim.report.one_path).
     On independent returns it agrees with Lo's iid interval; on mean-reverting ones (a stablecoin book: lag-1
-    autocorrelation -0.45) it is narrower, as it must be (Lo's was about four times too wide for the real market's
+    autocorrelation -0.45) it is narrower, as it must be (Lo's was about eight times too wide for the real market's
     hold); two strategies resampled on the same days give a paired interval of their Sharpe difference; seeded."""
     from prometheus_sim.metrics import sharpe
     from prometheus_sim.report.builder import one_path_sharpe_interval
@@ -381,3 +383,31 @@ def test_one_path_intervals_keep_the_days_dependence_and_pair_the_strategies():
     assert sharpe_interval(np.zeros(500)) == (0.0, 0.0)
     # an equity curve's returns start from 1 before its first day
     np.testing.assert_allclose(returns_from_growth(np.array([1.1, 0.99, 1.188])), [0.1, -0.1, 0.2])
+
+
+def test_one_path_intervals_resample_both_series_blocks_and_refuse_too_few_days(monkeypatch):
+    """A pair is resampled with the longer of the two series' block lengths (a mean-reverting hold's dependence is
+    kept when it is the baseline); fewer than MIN_DAYS days give no interval rather than an error inside arch; a
+    curve that falls to 0 has returns 0 after it, as metrics.twr_returns defines them."""
+    import prometheus_sim.report.one_path as one_path
+    from prometheus_sim.metrics import sharpe
+
+    rng = np.random.default_rng(9)
+    iid = 0.001 + 0.02 * rng.standard_normal(1000)
+    noise = 0.0005 * rng.standard_normal(1001)
+    reverting = noise[1:] - 0.8 * noise[:-1]
+    long_pair = one_path.block_length(iid, reverting)
+    assert long_pair == one_path.block_length(reverting) > 5 * one_path.block_length(iid)
+    seen = []
+    real_block = one_path.block_length
+    monkeypatch.setattr(one_path, "block_length", lambda *s: seen.append(len(s)) or real_block(*s))
+    one_path.sharpe_difference_interval(iid, reverting)
+    assert seen == [2]  # both series, not the first alone
+    monkeypatch.undo()
+    for days in (3, 7, one_path.MIN_DAYS - 1):
+        assert all(math.isnan(x) for x in one_path.sharpe_interval(iid[:days]))
+        assert all(math.isnan(x) for x in one_path.sharpe_difference_interval(iid[:days], reverting[:days]))
+    assert all(math.isfinite(x) for x in one_path.sharpe_interval(iid[: one_path.MIN_DAYS]))
+    lost = one_path.returns_from_growth(np.array([0.5, 0.0, 0.0, 0.0]))
+    np.testing.assert_array_equal(lost, [-0.5, -1.0, 0.0, 0.0])
+    assert math.isfinite(float(sharpe(lost)))

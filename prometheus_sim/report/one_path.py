@@ -3,11 +3,11 @@
 Over simulated seeds an interval comes from the spread over paths; a real market has one path, so its
 interval has to come from the days. Lo's (2002) interval, used until 2026-12-05, takes the daily returns
 as independent: for a book of stablecoins, whose daily returns mean-revert (lag-1 autocorrelation about
--0.45), it was about eight times too wide (the real series' hold: [-0.99, 1.00] against [-0.11, 0.14]), and
-where volatility clusters it is too narrow. The stationary
-bootstrap (Politis & Romano 1994) resamples blocks of consecutive days of random length, so it keeps
-the returns' dependence; the mean block length is Politis & White's (2004) automatic choice (with Patton,
-Politis & White's 2009 correction, as ``arch`` computes it), the largest over the series resampled.
+-0.45), it was about eight times too wide (the real series' hold: [-0.99, 1.00] against [-0.11, 0.14]),
+and where volatility clusters it is too narrow. The stationary bootstrap (Politis & Romano 1994)
+resamples blocks of consecutive days of random length, so it keeps the returns' dependence; the mean
+block length is Politis & White's (2004) automatic choice (with Patton, Politis & White's 2009
+correction, as ``arch`` computes it), the largest over the series resampled.
 
 Every strategy ran on the same days, so two strategies' returns are resampled together, the same days
 in each draw: the interval of their Sharpe difference is paired, the market's luck cancelling as it does
@@ -26,7 +26,6 @@ from prometheus_sim.metrics import sharpe
 BOOTSTRAP_REPS = 2000
 MIN_DAYS = 30  # fewer days than this: no interval (the block length's estimate needs more lags than days)
 BOOTSTRAP_SEED = 0
-METHOD = "stationary bootstrap over days (Politis & Romano 1994), paired"
 
 
 def returns_from_growth(growth: np.ndarray) -> np.ndarray:

@@ -1333,12 +1333,15 @@ def _policy_observation_fits(meta: dict, model_ref: str, label: str) -> None:
     failed in its worker after the baselines had run, and the evaluation printed NaN action shares (review of
     2026-12-04)."""
     from prometheus_sim.portfolio.nb import OBS_SIZE
-    from prometheus_sim.rl.env import N_CRYPTO_FEATURED, RECENT_FEATURES
+    from prometheus_sim.rl.env import N_CRYPTO_FEATURED, RECENT_FEATURES, observation_mismatch
 
     if (meta.get("args") or {}).get("leak_future"):
         raise ValueError(f"--model {model_ref}: {label} was trained with the next period's returns in its observation "
                          "(leak_future, the learning loop's test-only oracle): it cannot be scored")  # fmt: skip
     expected = OBS_SIZE + N_CRYPTO_FEATURED * len(RECENT_FEATURES)
+    problem = observation_mismatch(meta)
+    if problem:
+        raise ValueError(f"--model {model_ref}: {label} {problem}")
     if meta.get("obs_dim") != expected:
         raise ValueError(f"--model {model_ref}: {label} takes observations of {meta.get('obs_dim')} values; this "
                          f"version's environment builds {expected}")  # fmt: skip

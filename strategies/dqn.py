@@ -80,6 +80,11 @@ class DQNStrategy(BatchStrategy):
         meta = getattr(network, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != DQN_NAME:
             raise ValueError(f"{what} is not a prometheus DQN policy (no policy metadata)")
+        from prometheus_sim.rl.env import observation_mismatch
+
+        problem = observation_mismatch(meta)
+        if problem:
+            raise ValueError(f"{what} {problem}")
         if not isinstance(allow_other_assets, bool):
             raise ValueError(f"allow_other_assets: true or false, got {allow_other_assets!r}")
         self.model, self.ref = network.eval(), ref

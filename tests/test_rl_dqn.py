@@ -726,3 +726,31 @@ def yaml_without_stables(text: str) -> str:
             asset["process"] = {"type": "gbm"}
     data["name"] = "crypto_only"
     return yaml.safe_dump(data)
+
+
+def test_a_policy_trained_on_another_observation_version_is_refused(tiny_dqn):
+    """rsi_14 enters the observation on 0-1 since observation version 1 (it was 0-100 beside returns of ~0.01); a
+    policy that recorded no version (0) or another one is refused by the strategy and by policy evaluate's check,
+    not fed inputs on scales it never saw. A fresh policy records this version and its RSI slots hold 0-1."""
+    import copy
+
+    from prometheus_sim.cli import _policy_observation_fits
+    from prometheus_sim.portfolio.nb import OBS_SIZE
+    from prometheus_sim.rl.env import OBSERVATION_VERSION, RECENT_FEATURES, PortfolioEnv
+    from strategies.dqn import DQNStrategy
+
+    assert tiny_dqn.meta["observation_version"] == OBSERVATION_VERSION == 1
+    DQNStrategy.from_network(tiny_dqn.model)  # this version's policy is taken
+    for meta in ({k: v for k, v in tiny_dqn.meta.items() if k != "observation_version"},
+                 {**tiny_dqn.meta, "observation_version": 7}):  # fmt: skip
+        old = copy.deepcopy(tiny_dqn.model)
+        old.meta = meta
+        said = f"was trained on observation version {meta.get('observation_version', 0)}"
+        with pytest.raises(ValueError, match=said + r" \(0: rsi_14 on 0-100\); this package builds version 1"):
+            DQNStrategy.from_network(old)
+        with pytest.raises(ValueError, match="--model m: p/1 " + said):
+            _policy_observation_fits(meta, "m", "p/1")
+    env = PortfolioEnv(scenario="default", n_paths=4)
+    rsi = [OBS_SIZE + k * len(RECENT_FEATURES) + RECENT_FEATURES.index("rsi_14") for k in range(3)]
+    seen = np.array([env.reset(seed=s)[0][rsi] for s in range(20)])
+    assert (seen >= 0.0).all() and (seen <= 1.0).all() and seen.std() > 0.01, seen

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prometheus_sim.rl.env import N_ACTIONS, RECENT_FEATURES
+from prometheus_sim.rl.env import N_ACTIONS, OBSERVATION_VERSION, RECENT_FEATURES
 
 DQN_NAME = "prometheus-dqn"
 ENV_BACKENDS = ("numba", "torch")
@@ -490,6 +490,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
         meta = {
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
             "recent_features": list(RECENT_FEATURES), "featured_assets": featured_assets(pools),
+            "observation_version": OBSERVATION_VERSION,
             "scenario_digests": {s.name: s.digest() for s, _ in pools},
             "scenario_specs": {s.name: s.model_dump(mode="json") for s, _ in pools},  # in full: rl.provenance
             "calibrated_to": {s.name: s.calibrated_to and [str(s.calibrated_to.start), str(s.calibrated_to.end)]

@@ -40,7 +40,10 @@ Spec (Gymnasium's conventions):
 * **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
   market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``.
 
-Version history: v0, the first.
+Version history: v0, the first. Its observation has its own version (:data:`OBSERVATION_VERSION`, in every
+trained policy's metadata): 1 since 2026-12-05, ``rsi_14`` on 0-1 (it was 0-100 beside returns of about 0.01,
+dwarfing them in the network's first layer; the other recent features, MACD and Bollinger width included, are
+already ratios to the close). A policy trained on another observation version is refused, not fed data it never saw.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ from prometheus_sim.portfolio import Action, AssetBook, CostModel, RiskProfile, 
 from prometheus_sim.portfolio.nb import DAYS_PER_MONTH
 
 RECENT_FEATURES = ("return_1d", "return_7d", "volatility_7d", "rsi_14", "macd", "bb_width")
+#: the recent features' scale in the observation: each column divided by this (rsi_14 from 0-100 to 0-1)
+RECENT_SCALE = tuple(100.0 if name == "rsi_14" else 1.0 for name in RECENT_FEATURES)
+OBSERVATION_VERSION = 1
 N_CRYPTO_FEATURED = 3
 OBS_BOUND = 1.0e4
 N_ACTIONS = len(Action)
@@ -90,8 +96,22 @@ def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
     n_paths, n_days = fs.close.shape[:2]
     recent = np.zeros((n_paths, n_days, N_CRYPTO_FEATURED, len(cols)))
     if crypto:
-        recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols]
+        recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols] / np.asarray(RECENT_SCALE)
     return np.nan_to_num(recent.reshape(n_paths, n_days, -1))
+
+
+def observation_mismatch(meta: dict) -> str | None:
+    """Why a policy with metadata ``meta`` must not be fed this version's observation, or None: one trained on
+    another :data:`OBSERVATION_VERSION` (none recorded: 0, from before the versions) would get inputs on other
+    scales than it learned."""
+    trained = meta.get("observation_version", 0)
+    if trained == OBSERVATION_VERSION:
+        return None
+    return (
+        f"was trained on observation version {trained} (0: rsi_14 on 0-100); this package builds version "
+        f"{OBSERVATION_VERSION} (rsi_14 on 0-1), so its inputs would be on scales it never saw: train it again "
+        "(prometheus-sim policy train)"
+    )
 
 
 def goal_dated_from(profiles: RiskProfiles, start: int, steps_per_day: int) -> RiskProfiles:
@@ -305,5 +325,6 @@ __all__ = [
     "RECENT_FEATURES",
     "goal_dated_from",
     "observation_vector",
+    "observation_mismatch",
     "recent_features",
 ]

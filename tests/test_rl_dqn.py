@@ -594,9 +594,9 @@ def test_policy_evaluate_cuts_a_saved_real_market_at_a_date(tmp_path, tiny_dqn):
 def test_a_policy_fed_the_future_learns_to_use_it(mlflow_store):
     """The learning loop works: with next week's returns in the observation (a test-only flag), a short
     run beats both hold and buy-and-hold by a wide margin in the guide's reward. If it could not, training
-    would be broken, not the market. Measured (2026-12-05, package 0.3.0) per episode, training seeds 0-4:
-    +17.0, +2.0, +15.2, +13.8, +16.8 against hold -0.9 and buy-and-hold -17.4: one short run in five (seed 1,
-    which this test used until then: +9.6 on 0.2.0's data) beats both but not by the margin; seed 0 is taken."""
+    would be broken, not the market. Measured (2026-12-05, package 0.3.0, observation version 1) per episode,
+    training seeds 0-4: +12.3, +15.7, +16.6, +20.1, +16.7 against hold -0.9 and buy-and-hold -17.4 (with RSI on
+    0-100, version 0: +17.0, +2.0, +15.2, +13.8, +16.8, seed 1 short of the margin); seed 0 is taken."""
     from prometheus_sim.rl.dqn import train_dqn
 
     args = DQNArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(8)), total_steps=12000, num_envs=8,

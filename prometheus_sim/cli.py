@@ -1329,7 +1329,8 @@ def _first_decision_day(text: str, strategies: list) -> int:
 
 def _policy_observation_fits(meta: dict, model_ref: str, label: str) -> None:
     """Refuse, before any cell runs, a policy whose observation this version's env does not build: one trained with
-    the future leaked in (the test-only ``leak_future``: 53 values) or with another observation size. Each dqn cell
+    the future leaked in (the test-only ``leak_future``: 53 values), on another observation version (rsi_14's
+    scale) or with another observation size. Each dqn cell
     failed in its worker after the baselines had run, and the evaluation printed NaN action shares (review of
     2026-12-04)."""
     from prometheus_sim.portfolio.nb import OBS_SIZE

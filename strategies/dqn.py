@@ -12,7 +12,8 @@ trained where those were BTC, ETH and SOL would, on a market whose third largest
 asset (or that has only two), read that asset's data, or zeros, in slots it learned as SOL's. So a
 policy's metadata records the featured assets of each training market, and the strategy refuses a
 market whose featured assets match none of them, naming both, unless ``allow_other_assets=True``
-(a deliberate transfer). A policy registered before the record was kept is not checked.
+(a deliberate transfer). A policy registered before the record was kept (2026-12-03) also records no observation
+version (0) and is refused at load (:func:`prometheus_sim.rl.env.observation_mismatch`).
 
 Training episodes begin after the features' warm-up (``features.WARMUP_DAYS``, 33 days: the 30-day
 statistics and the feature tail need that much history), so the policy has never decided on the

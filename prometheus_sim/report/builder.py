@@ -199,7 +199,7 @@ VERDICT_WORDS = {
     "below": "does not beat it (the difference's whole interval is below 0)",
     "no interval": "not established (no interval)",
 }
-INTERVAL_VERDICT_WORDS = {  # with no pairs (one path), the two intervals are compared
+INTERVAL_VERDICT_WORDS = {  # a real market whose run saved no equity curves (older runs): the two intervals compared
     "above": "beats it (its whole interval is above the baseline's)",
     "overlapping": "not established (the intervals overlap)",
     "below": "does not beat it (its whole interval is below the baseline's)",

@@ -16,8 +16,8 @@ update every fourth vector step, and 1/8 two updates per vector step).
 Environments: ``num_envs`` envs of the batched :class:`~prometheus_sim.rl.vector.PortfolioVectorEnv`
 (``env_backend="numba"``: the same env as ``PortfolioEnv``, stepped in one Numba call on the host)
 or of its torch twin :class:`~prometheus_sim.rl.vector_torch.TorchPortfolioVectorEnv`
-(``"torch"``: float32 on the training device, so env, replay buffer and network never leave it;
-the default on CUDA). Same-step autoreset: the real final observation of a truncated episode is
+(``"torch"``: on the training device, so env, replay buffer and network never leave it; float32 unless
+``env_dtype="float64"``, with which a run repeats the Numba one exactly; the default on CUDA). Same-step autoreset: the real final observation of a truncated episode is
 bootstrapped from, since truncation is not termination. Markets: each scenario simulated once with
 one row per seed (the pool episodes draw paths from). The replay buffer is one preallocated float32
 table on the training device (observation, next observation, action, reward, termination per row);

@@ -317,8 +317,16 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
     def rows(scenario: str, strategy: str, costs) -> pd.DataFrame:
         return groups.get((scenario, strategy, costs), m.iloc[:0])
 
+    curves: dict[tuple, np.ndarray | None] = {}  # each real cell's returns, read once (the policy's for every pair)
+
     def daily(scenario: str, strategy: str, costs) -> np.ndarray | None:
         """A real market's daily returns of the strategy's cell at ``costs`` (None: no curve saved)."""
+        key = (scenario, strategy, costs)
+        if key not in curves:
+            curves[key] = _read_daily(scenario, strategy, costs)
+        return curves[key]
+
+    def _read_daily(scenario: str, strategy: str, costs) -> np.ndarray | None:
         names = rows(scenario, strategy, costs)["strategy"].unique()
         if run_dir is None or len(names) != 1:
             return None

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from prometheus_sim.metrics import sharpe
+from prometheus_sim.metrics import sharpe, twr_returns
 
 BOOTSTRAP_REPS = 2000
 MIN_DAYS = 30  # fewer days than this: no interval (the block length's estimate needs more lags than days)
@@ -30,11 +30,10 @@ BOOTSTRAP_SEED = 0
 
 def returns_from_growth(growth: np.ndarray) -> np.ndarray:
     """Daily returns of a time-weighted growth index that starts from 1 before its first day (``equity/``'s
-    curves: the sweep drops that leading 1)."""
-    g = np.concatenate([[1.0], np.asarray(growth, dtype=float)])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = g[1:] / g[:-1] - 1.0
-    return np.where(g[:-1] > 0, out, 0.0)  # as metrics.twr_returns: a book worth nothing stays lost, returns 0
+    curves: the sweep drops that leading 1): :func:`~prometheus_sim.metrics.twr_returns` of the curve with no
+    deposits, so a book worth nothing has returns 0 after it, as the metrics count them."""
+    g = np.asarray(growth, dtype=float)[None, :]
+    return twr_returns(g, np.zeros_like(g), np.ones(1))[0]
 
 
 def block_length(*series: np.ndarray) -> float:

@@ -20,30 +20,41 @@ EXIT_BAD_INPUT = 2
 def resolve_scenario(name_or_path: str) -> Path:
     """A scenario file path, or the name of a shipped scenario (``default`` -> scenarios/default.yaml)."""
     path = Path(name_or_path)
-    if path.is_file():  # a folder named like a shipped scenario (a run's --out default) does not hide it
+    if _path_test(path, Path.is_file):  # a folder named like a shipped scenario (a run's --out) does not hide it
         return path
     named = _named_scenario(name_or_path)
     if named is not None:
         return named
-    if path.exists():
+    if _path_test(path, Path.exists):
         return path  # a folder or other non-file: the loader names the problem with the path
     shipped = sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.yaml"))
     raise click.UsageError(f"scenario {name_or_path!r} is neither a file nor a shipped scenario; shipped: {shipped}")
 
 
+def _path_test(path: Path, test) -> bool:
+    """``test(path)`` (``Path.is_file``...), with a path the system cannot look up (a name too long for it, a
+    folder that may not be searched) refused as bad input naming the path, not a traceback: the system's
+    reason is the user's answer (review of 2026-12-05: a 300-character name stopped `scenarios validate`)."""
+    try:
+        return test(path)
+    except OSError as exc:
+        raise click.UsageError(f"{str(path)[:80]!r}{'...' if len(str(path)) > 80 else ''}: cannot look up this path "
+                               f"({exc.strerror or exc})") from None  # fmt: skip
+
+
 def _named_scenario(name: str) -> Path | None:
     """The scenario file a bare name stands for (``./scenarios/NAME.yaml``, then the shipped one), or None."""
-    return next((c for c in (Path("scenarios") / f"{name}.yaml", SHIPPED_SCENARIOS / f"{name}.yaml") if c.is_file()),
-                None)  # fmt: skip
+    return next((c for c in (Path("scenarios") / f"{name}.yaml", SHIPPED_SCENARIOS / f"{name}.yaml")
+                 if _path_test(c, Path.is_file)), None)  # fmt: skip
 
 
 def _is_market_dir(name: str) -> bool:
     """Whether a command argument is a saved market's folder: a folder, unless it has no manifest and is named like
     a scenario ``resolve_scenario`` finds (``default/``, a run's output, must not hide the shipped ``default``)."""
     path = Path(name)
-    if not path.is_dir():
+    if not _path_test(path, Path.is_dir):
         return False
-    return (path / "manifest.json").is_file() or _named_scenario(name) is None
+    return _path_test(path / "manifest.json", Path.is_file) or _named_scenario(name) is None
 
 
 def simulated_wiring():

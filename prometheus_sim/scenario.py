@@ -9,6 +9,7 @@ are tight enough that a valid spec can never overflow or produce NaN prices.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import itertools
@@ -125,12 +126,21 @@ class _Strict(BaseModel):
                                                  "the value meant)")  # fmt: skip
             elif _admits(field.annotation, dt.date) and (
                 (isinstance(value, int | float) and not isinstance(value, bool))
-                or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value))
-            ):  # a quoted '0' too: pydantic would read it as 1970-01-01
+                or (isinstance(value, str) and _reads_as_number(value))
+            ):  # a quoted '0' or '8.64e4' too: pydantic would read it as seconds since 1970
                 refused[name] = _Refused("", f"must be a date (YYYY-MM-DD), got {value!r}")
         # each refused value is swapped for a marker no field accepts, so the rest of the section is still
         # validated and every problem is reported at once; _describe words the marker's error
         return {**data, **refused} if refused else data
+
+
+def _reads_as_number(text: str) -> bool:
+    """Whether Python reads ``text`` as a number (``'0'``, ``'8.64e4'``, ``'.5'``, ``'1_000'``, ``'nan'``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Refused:
@@ -148,11 +158,17 @@ class _Refused:
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
+# Set while load_scenario validates what its own loader made: that loader reads 1e9 as a number, so text in a
+# number field was quoted there ("5e-1" is refused as "0.5" is); a caller's dict may hold YAML 1.1's text.
+_TEXT_FROM_FILE: contextvars.ContextVar[bool] = contextvars.ContextVar("scenario_text_from_file", default=False)
+
+
 def _not_a_number(value: Any, text_ok: bool) -> bool:
-    """A boolean, or text that is not an exponent float (a quoted ``"0.55"`` is text, not a number)."""
+    """A boolean, or text that is not an exponent float (a quoted ``"0.55"`` is text, not a number; from a
+    scenario file, any text is)."""
     if isinstance(value, bool | np.bool_):  # NumPy's booleans too (a caller's array of flags)
         return True
-    return isinstance(value, str) and not text_ok and not _EXPONENT_FLOAT.match(value)
+    return isinstance(value, str) and not text_ok and (_TEXT_FROM_FILE.get() or not _EXPONENT_FLOAT.match(value))
 
 
 def _why_text(text: str) -> str:
@@ -760,9 +776,12 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
             if key_node.tag == "tag:yaml.org,2002:merge":  # YAML keeps the last of two, silently
                 mark = key_node.start_mark
                 if merge is not None:
-                    problems.append((path or "(top level)", f"'<<' is given twice (lines {merge.line + 1} and "
+                    problems.append((path or "(top level)", f"{MERGE_TWICE} (lines {merge.line + 1} and "
                                      f"{mark.line + 1}); merge several in one: '<<: [*a, *b]'"))  # fmt: skip
                 merge = mark
+            elif not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]: 1`: no scenario field is named so
+                problems.append((path or "(top level)", f"line {key_node.start_mark.line + 1}: a key must be a name, "
+                                 f"got {_key_text(loader, key_node)}"))  # fmt: skip
             if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
                 problems += _node_problems(loader, value_node, path, visited)  # merged keys may be overridden
                 continue
@@ -777,6 +796,7 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
             else:
                 seen[key] = mark
             problems += _node_problems(loader, value_node, where, visited)
+        problems += _merge_overlaps(loader, node, path)
     elif isinstance(node, yaml.SequenceNode):
         for k, child in enumerate(node.value):
             problems += _node_problems(loader, child, f"{path}[{k}]", visited)
@@ -800,6 +820,68 @@ def _node_problems(loader: yaml.SafeLoader, node: yaml.Node, path: str, visited:
             )
         )
     return problems
+
+
+MERGE_TWICE = "'<<' is given twice"
+
+
+def _key_text(loader: yaml.SafeLoader, key_node: yaml.Node) -> str:
+    """A key that is not a name, as the problem shows it (``the list ['vol', 'drift']``)."""
+    try:
+        key = loader.construct_object(key_node, deep=True)
+    except yaml.YAMLError:
+        return f"a {key_node.id}"
+    return f"the {type(key).__name__} {key!r}"
+
+
+def _merged_keys(node: yaml.Node, visited: set[int]) -> dict[str, yaml.Node]:
+    """Key -> value node of what merging ``node`` brings (its own keys over those it merges itself)."""
+    if not isinstance(node, yaml.MappingNode) or id(node) in visited:
+        return {}
+    visited = visited | {id(node)}
+    keys: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            for one in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                keys = {**_merged_keys(one, visited), **keys}
+    keys.update({k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)
+                 and k.tag != "tag:yaml.org,2002:merge"})  # fmt: skip
+    return keys
+
+
+def _merge_overlaps(loader: yaml.SafeLoader, node: yaml.MappingNode, path: str) -> list[tuple[str, str]]:
+    """Keys two merged mappings (``<<: [*a, *b]``) give different values and the mapping does not set itself.
+
+    Which one YAML keeps is not settled: the merge spec and PyYAML 6.0.3 keep the first, PyYAML 6.0.4 the last
+    (review of 2026-12-05), so one file made two scenarios, digests and outputs on two installs."""
+    sources = [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]
+    merged = [one for v in sources for one in (v.value if isinstance(v, yaml.SequenceNode) else [v])]
+    if len(merged) < 2:
+        return []
+    own = {k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"}
+    first: dict[str, yaml.Node] = {}
+    problems = []
+    for one in merged:
+        for key, value_node in _merged_keys(one, set()).items():
+            if key in own:
+                continue
+            if key in first and not _same_value(loader, first[key], value_node):
+                problems.append((f"{path}.{key}" if path else key,
+                                 f"merged twice with different values (lines {first[key].start_mark.line + 1} and "
+                                 f"{value_node.start_mark.line + 1}); which one YAML keeps differs between PyYAML "
+                                 "versions: set it in the mapping itself"))  # fmt: skip
+            first.setdefault(key, value_node)
+    return problems
+
+
+def _same_value(loader: yaml.SafeLoader, a: yaml.Node, b: yaml.Node) -> bool:
+    """Whether two nodes make the same value (one that cannot be made is not the same as any)."""
+    if a is b:
+        return True
+    try:
+        return loader.construct_object(a, deep=True) == loader.construct_object(b, deep=True)
+    except yaml.YAMLError:
+        return False
 
 
 def _field_lines(
@@ -870,10 +952,10 @@ def _mapping_without_duplicates(loader: _ScenarioLoader, node: yaml.MappingNode,
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, Hashable):  # YAML allows `? [a, b]` as a key; no scenario field is named so
-            raise _DuplicateKey("", f"line {line}: a key must be a name, got the {type(key).__name__} {key!r}")
-        if key in seen:
+            raise _DuplicateKey("", f"line {line}: a key must be a name, got {_key_text(loader, key_node)}")
+        if key in seen and not hasattr(loader, "node_problems"):  # otherwise the walk of the nodes named it, with
             raise _DuplicateKey(str(key), f"key {key!r} is given twice (lines {seen[key]} and {line}); remove one")
-        seen[key] = line
+        seen[key] = line  # its path, and the rest is still made, so the other fields' problems show beside it
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -892,6 +974,14 @@ _ScenarioLoader.add_constructor("tag:yaml.org,2002:set", _refuse_set)
 EXTENSION_PREFIX = "x-"
 
 
+def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> str:
+    """A character YAML refuses (a control character such as a form feed, NUL or DEL), with its line and column."""
+    before = text[: exc.position]
+    line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    return (f"line {line}, column {column}: character #x{exc.character:04x} is not allowed in YAML (control "
+            "characters other than tab and line breaks cannot appear, even in a comment)")  # fmt: skip
+
+
 def load_scenario(path: str | Path) -> ScenarioSpec:
     """Read and validate a scenario YAML file.
 
@@ -908,13 +998,18 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
         raise ScenarioError([("", "file not found")], source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([("", f"cannot read file: {exc}")], source) from None
-    loader = _ScenarioLoader(text)
+    try:  # the loader checks the characters as it is made: a control character fails here
+        loader = _ScenarioLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ScenarioError([("", f"invalid YAML: {_reader_problem(text, exc)}")], source) from None
     try:
         data = loader.get_single_data()
     except _DuplicateKey as exc:  # the walk of the nodes named it with its path, beside any other problem
         raise ScenarioError(getattr(loader, "node_problems", None) or [(exc.path, exc.problem)], source) from None
     except RecursionError:
         raise ScenarioError([("", f"invalid YAML: {NESTED_TOO_DEEP}")], source) from None
+    except yaml.reader.ReaderError as exc:
+        raise ScenarioError([("", f"invalid YAML: {_reader_problem(text, exc)}")], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -929,10 +1024,14 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     if isinstance(data, dict):  # extension fields: a home for shared anchors, as Compose files have them
         data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
     try:  # the fields' own problems too, but none about a value YAML misread (those are named already)
-        spec = ScenarioSpec.from_dict(data, source)
+        token = _TEXT_FROM_FILE.set(True)  # this loader reads 5e-1 as a number: text in a number field was quoted
+        try:
+            spec = ScenarioSpec.from_dict(data, source)
+        finally:
+            _TEXT_FROM_FILE.reset(token)
         more, note = [], ""
     except ScenarioError as exc:
-        named = [path for path, _ in node_problems]
+        named = [path for path, problem in node_problems if not problem.startswith(MERGE_TWICE)]  # those hide nothing
         more = [(path, problem) for path, problem in exc.errors
                 if not any(path == n or path.startswith((f"{n}.", f"{n}[")) for n in named)]  # fmt: skip
         note = exc.note

@@ -352,7 +352,9 @@ def test_numbers_yaml_1_1_misreads_are_refused_where_they_are_written(tmp_path):
     assert problems["horizon_days"].startswith("010 (line 2) is not a decimal number: YAML reads it as 8")
     assert problems["seed"].startswith("1:30 (line 3) is not a decimal number: YAML reads it as 90")
     assert problems["assets[0].start_price"].startswith("0x1e (line 5) is not a decimal number: YAML reads it as 30")
-    assert "assets[1].start_price" not in problems  # 090 stays text in YAML 1.1: its field says why, below
+    # 090 stays text in YAML 1.1, not misread: its field says why (beside the key given twice, which no longer
+    # stops the document from being made)
+    assert problems["assets[1].start_price"].startswith("must be a number, got '090' (it is text"), problems
     assert problems["assets[0].drift"] == "key 'drift' is given twice (line 5, columns 50 and 72); remove one"
     # text that YAML keeps as text is left to its field (a name may be 090, 0x or an explicit !!str 010)
     (tmp_path / "names.yaml").write_text(text.replace("name: t", "name: !!str 010").replace("horizon_days: 010",
@@ -622,3 +624,65 @@ def test_the_third_reviews_holes_are_refused_by_field(tmp_path):
         match=r"assets\[0\]: drift, vol and jumps \(at its long-run diffusive vol 10.1, not the declared 0.5",
     ):
         ScenarioSpec.from_dict(minimal_dict(horizon_days=3650, assets=[garch_jump], correlation={}))
+
+
+def test_a_control_character_and_a_path_too_long_are_reported_and_the_other_files_checked(tmp_path):
+    """A form feed in a comment was a ReaderError traceback (PyYAML checks the characters as its loader is
+    made, outside the try), and a 300-character argument an OSError from ``is_file``; both stopped
+    ``scenarios validate`` before the files after them (review of 2026-12-05)."""
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(minimal_dict()))
+    feed = tmp_path / "feed.yaml"
+    feed.write_text("# page break \x0c\n" + good.read_text())
+    err = _problems_of(tmp_path, "name: t\x00\n")
+    assert err.errors == [
+        (
+            "",
+            "invalid YAML: line 1, column 8: character #x0000 is not allowed in YAML (control "
+            "characters other than tab and line breaks cannot appear, even in a comment)",
+        )
+    ]
+    result = CliRunner().invoke(main, ["scenarios", "validate", str(feed), str(tmp_path / ("a" * 300)), str(good)])
+    assert result.exit_code == 2, result.output
+    assert "line 1, column 14: character #x000c is not allowed" in result.output, result.output
+    assert "cannot look up this path (File name too long)" in result.output, result.output
+    assert f"{good}: ok" in result.output, result.output
+
+
+def test_a_duplicate_key_or_merge_hides_no_other_problem_and_overlapping_merges_are_refused(tmp_path):
+    """A key given twice, or '<<' given twice, stopped the document from being made, so a field's own problem
+    showed only after that one was fixed; two merged mappings giving one key different values were taken
+    silently, and which value won depends on the PyYAML version (6.0.3 the first, 6.0.4 the last)."""
+    asset = "  - name: BTC\n    kind: crypto\n    start_price: -5\n    drift: 0.1\n"
+    err = _problems_of(tmp_path, f"name: t\nhorizon_days: 30\nassets:\n{asset}    vol: 0.5\n    vol: 0.6\n")
+    problems = dict(err.errors)
+    assert problems["assets[0].vol"] == "key 'vol' is given twice (lines 8 and 9); remove one", err.errors
+    assert problems["assets[0].start_price"].startswith("must be >= 1e-08, got -5"), err.errors
+    anchors = "x-c: &c {kind: crypto, drift: 0.1, vol: 0.5}\nx-d: &d {kind: crypto, drift: 0.1, vol: 0.6}\n"
+    err = _problems_of(tmp_path, anchors + "name: t\nhorizon_days: 30\nassets:\n  - <<: [*c, *d]\n"
+                       "    name: BTC\n    start_price: -5\n  - <<: [*c, *d]\n    name: ETH\n    vol: 0.7\n"
+                       "    start_price: 5\n")  # fmt: skip
+    assert dict(err.errors) == {
+        "assets[0].vol": "merged twice with different values (lines 1 and 2); which one YAML keeps differs between "
+        "PyYAML versions: set it in the mapping itself",
+        "assets[0].start_price": "must be >= 1e-08, got -5",
+    }, err.errors  # kind and drift agree; ETH sets vol itself
+    err = _problems_of(tmp_path, anchors + "name: t\nhorizon_days: 30\nassets:\n  - <<: *c\n    <<: *d\n"
+                       "    name: BTC\n    start_price: -5\n")  # fmt: skip
+    assert [p for p, _ in err.errors] == ["assets[0]", "assets[0].vol", "assets[0].start_price"], err.errors
+
+
+def test_numbers_in_exponent_form_are_neither_dates_nor_quoted_numbers(tmp_path):
+    """``start_date: '8.64e4'`` made a calendar from 1970-01-02 (seconds since 1970) and a quoted ``"5e-1"`` was
+    taken as the number where ``"0.5"`` is refused; from a caller's dict YAML 1.1's unquoted 5e-1 text still is."""
+    good = minimal_dict()
+    path = tmp_path / "dates.yaml"
+    path.write_text(yaml.safe_dump(good) + "start_date: '8.64e4'\n")  # quoted (unquoted, a number: refused before)
+    with pytest.raises(ScenarioError, match=r"start_date: must be a date \(YYYY-MM-DD\), got '8.64e4'"):
+        load_scenario(path)
+    path.write_text(yaml.safe_dump(good).replace("vol: 0.6", "vol: '6e-1'"))
+    assert "vol: '6e-1'" in path.read_text()
+    with pytest.raises(ScenarioError, match=r"vol: must be a number, got '6e-1' \(a quoted value is text"):
+        load_scenario(path)
+    btc = {**good["assets"][0], "vol": "6e-1"}
+    assert ScenarioSpec.from_dict({**good, "assets": [btc, *good["assets"][1:]]}).assets[0].vol == 0.6

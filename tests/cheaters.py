@@ -65,3 +65,37 @@ class RareLeak(BatchStrategy):
             batch.buy_fraction[jump, 0] = 0.5
             batch.action[jump] = Action.BUY_AGGRESSIVE
         return batch
+
+
+class Resimulator(BatchStrategy):
+    """Simulates each shipped scenario at its own seed and keeps the copy whose closes match its history: the
+    future read off a deterministic, public simulator (found by a review of 2026-12-05)."""
+
+    name = "resimulator"
+    decision_every_days = 1
+
+    def __init__(self) -> None:
+        self.future: np.ndarray | None = None
+        self.looked = False
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        if not self.looked:  # once a run: the first decision's history identifies the path
+            self.looked = True
+            self.future = self._copy_of(np.asarray(snapshots.history.close))
+        return buy_the_risers(snapshots, self.future)
+
+    @staticmethod
+    def _copy_of(seen: np.ndarray) -> np.ndarray | None:
+        from prometheus_sim.market import Market
+        from prometheus_sim.scenario import load_scenario
+        from tests.conftest import SCENARIOS
+
+        for path in sorted(SCENARIOS.glob("*.yaml")):
+            spec = load_scenario(path)
+            if len(spec.assets) != seen.shape[2]:
+                continue
+            copy = Market.simulate(spec.with_horizon(max(spec.horizon_days, 400)), seed=spec.seed,
+                                   n_paths=seen.shape[0]).close  # fmt: skip
+            if copy.shape[1] >= seen.shape[1] and np.array_equal(copy[:, : seen.shape[1]], seen):
+                return np.array(copy)
+        return None

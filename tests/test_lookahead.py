@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -103,3 +106,25 @@ def test_lookahead_of_a_strategy_that_fails_is_a_bad_input_naming_it(tmp_path, m
                                         "--paths", "2", "--checks", "2"])  # fmt: skip
         assert res.exit_code == 2, res.output
         assert f"error: the lookahead check of failing_strats:{cls} stopped: " in res.output and words in res.output
+
+
+def test_the_command_simulates_at_a_seed_a_strategy_cannot_reproduce():
+    """A strategy that re-simulates the public scenario at its own seed read the future off its copy in every run,
+    and passed; the command now draws the market's seed (printed, and repeated by --seed)."""
+    from prometheus_sim.scenario import load_scenario
+    from tests.cheaters import Resimulator
+    from tests.conftest import SCENARIOS
+
+    runner = CliRunner()
+    runs = [runner.invoke(main, ["lookahead", "tests.cheaters:Resimulator", "default", "--horizon-days", "60",
+                                 "--checks", "2"]) for _ in range(2)]  # fmt: skip
+    seeds = [int(re.search(r"seed (\d+) \(drawn; --seed \1 repeats this check\)", r.output).group(1)) for r in runs]
+    spec = load_scenario(SCENARIOS / "default.yaml").with_horizon(60)
+    assert all(r.exit_code == 0 for r in runs) and len(set(seeds)) == 2 and spec.seed not in seeds, seeds
+    drawn = Market.simulate(spec, seed=seeds[0], n_paths=4)
+    assert Resimulator._copy_of(np.asarray(drawn.close[:, :30])) is None  # nothing to read the future off
+    at_own_seed = Market.simulate(spec, seed=spec.seed, n_paths=4)
+    assert Resimulator._copy_of(np.asarray(at_own_seed.close[:, :30])) is not None  # the hole the draw closes
+    repeat = runner.invoke(main, ["lookahead", "sixty_forty", "default", "--horizon-days", "60", "--checks", "2",
+                                  "--seed", str(seeds[0])])  # fmt: skip
+    assert repeat.exit_code == 0 and "drawn" not in repeat.output, repeat.output

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from prometheus_sim import __version__
+from prometheus_sim.code_identity import source_digest
 from prometheus_sim.metrics import growth_index, path_metrics, twr_returns
 from prometheus_sim.portfolio import AssetBook, CostModel, RebalanceRules, RiskProfile, RiskProfiles
 from prometheus_sim.scenario import ScenarioError, ScenarioSpec, load_scenario
@@ -286,7 +287,8 @@ class SweepConfig:
         code hash (``wiring.describe``), the package version.
 
         A resume refuses a directory written under another key, so edited scenario files, edited
-        strategy code or a new package version never mix with stale cells.
+        strategy code (and the project modules it imports), edited venue or sweep code (``engine_sha256``) or a
+        new package version never mix with stale cells.
         """
         d = asdict(self)
         d.pop("specs")
@@ -295,6 +297,9 @@ class SweepConfig:
         d["scenarios"] = {name: spec.digest() for name, spec in self.specs.items()}
         d["strategies"] = [wiring.describe(spec) for spec in self.strategies]
         d["package_version"] = __version__
+        # the code that makes a cell besides the strategy's (the venue, the sweep, the market and metrics they
+        # import): in a source checkout it changes without a new version
+        d["engine_sha256"] = source_digest([__name__, getattr(wiring.adapter, "__module__", None) or __name__])
         return json.loads(json.dumps(d))
 
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from prometheus_sim.code_identity import source_digest
 from prometheus_sim.ports import Strategy, as_strategy
 from prometheus_sim.strategy_spec import StrategySpec
 
@@ -186,9 +187,11 @@ def create(name: str, **params) -> Strategy:
 
 
 def describe(spec: StrategySpec | str) -> dict[str, Any]:
-    """What identifies a strategy's results: its spec, where its code lives and a SHA-256 of that file.
+    """What identifies a strategy's results: its spec, where its code lives and a SHA-256 of that file and of
+    every project module it imports (:func:`~prometheus_sim.code_identity.source_digest`).
 
-    A sweep's resume key includes this, so editing a strategy's source never mixes stale cells.
+    A sweep's resume key includes this, so editing a strategy's source, or a module it reads from, never mixes
+    stale cells (the file alone was hashed until 2026-12-05: a helper's edit resumed into old cells).
     """
     spec = StrategySpec.of(spec)
     make = factory(spec.name)
@@ -197,7 +200,10 @@ def describe(spec: StrategySpec | str) -> dict[str, Any]:
         source = inspect.getsourcefile(target)
     except TypeError:
         source = None
-    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else None
+    digest = None
+    if source:
+        # the file alone where its module cannot be found by name (``__main__``, a script run as one)
+        digest = source_digest([target.__module__]) or hashlib.sha256(Path(source).read_bytes()).hexdigest()
     out = {**spec.to_dict(), "code": f"{target.__module__}:{target.__qualname__}", "code_sha256": digest}
     identity = getattr(target, "identity", None)  # e.g. the model version a registry reference resolves to
     if callable(identity):

@@ -426,3 +426,30 @@ def test_a_strategy_module_that_fails_to_import_is_a_usage_error(source, words, 
     assert res.exit_code == 2, res.output
     assert words in res.output and "broken_strategy_mod.py, line 1)" in res.output
     assert "Traceback" not in res.output
+
+
+def test_editing_a_module_a_strategy_imports_refuses_a_stale_resume(tmp_path, monkeypatch):
+    """The resume key hashed only the strategy's own file: a review changed the helper module a strategy read its
+    risky share from (0.9 -> 0.1), deleted two cells, and the resume mixed cells of both (2026-12-05)."""
+    (tmp_path / "shares.py").write_text("RISKY = 0.9\n")
+    (tmp_path / "tilt.py").write_text("from shares import RISKY\nfrom strategies.baselines import HoldStrategy\n\n"
+                                      "class Tilt(HoldStrategy):\n    risky = RISKY\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = _config(scenarios=SCEN[:1], strategies=("tilt:Tilt",), seeds=(1, 2))
+    run_sweep(cfg, tmp_path / "r", WIRING)
+    assert run_sweep(cfg, tmp_path / "r", WIRING).tasks_skipped == 1  # unchanged code: resumes
+    (tmp_path / "shares.py").write_text("RISKY = 0.1\n")  # same size: a cache keyed by time and size could miss it
+    with pytest.raises(ValueError, match=r"other settings \(strategies\);"):
+        run_sweep(cfg, tmp_path / "r", WIRING)
+
+
+def test_the_resume_key_holds_the_venue_and_sweep_code():
+    """What makes a cell besides the strategy (the venue, the sweep and the market and metrics code they import)
+    is in the key: in a source checkout it changes without a new package version."""
+    from prometheus_sim.code_identity import source_closure
+
+    key = _config(scenarios=SCEN[:1], strategies=("hold",), seeds=(1,)).result_key(WIRING)
+    closure = source_closure(["prometheus_sim.sweep", WIRING.adapter.__module__])
+    assert {"adapters.sim", "prometheus_sim.metrics", "prometheus_sim.portfolio.nb", "prometheus_sim.generators.engine"
+            } <= set(closure) and not any(name.startswith(("numpy", "pandas")) for name in closure)  # fmt: skip
+    assert len(key["engine_sha256"]) == 64

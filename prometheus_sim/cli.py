@@ -395,6 +395,7 @@ def backtest(
             first_decision_day=first_decision_day,
         )  # fmt: skip
         _refuse_in_sample(config, specs, built)
+        policy_context = _backtest_policy_context(config, built, horizon_days, out_dir)
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -409,6 +410,12 @@ def backtest(
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    if policy_context is not None:
+        import json
+
+        from prometheus_sim.report.builder import POLICY_FILE
+
+        (out_dir / POLICY_FILE).write_text(json.dumps(policy_context, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     rows = sum(len(t.seeds) for t in tasks)  # a saved market counts its rows, not the seeds
     n_costs = len(config.cost_settings)
@@ -905,9 +912,12 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
                f"{args.backend} env); {episodes}; actions {share}")  # fmt: skip
     greedy = result.meta["greedy_action_share"]  # the executed actions include exploration's random ones, which
     top = max(greedy)  # kept the top share under 90 % (about 86 % at most at the default epsilon schedule)
-    if top > 0.9:
+    registered_other = result.meta.get("registered_step") != result.meta.get("action_shares_of_step")
+    if top > 0.9:  # with selection the registered network may be an earlier checkpoint: its own shares follow
         click.echo(f"warning: in the last tenth of training the network itself chose action {greedy.index(top)} for "
-                   f"{top:.0%} of its decisions (exploration left out): the policy may have collapsed")  # fmt: skip
+                   f"{top:.0%} of its decisions (exploration left out): "
+                   + ("the last network may have collapsed; the checkpoint registered is an earlier one (its own "
+                      "actions below)" if registered_other else "the policy may have collapsed"))  # fmt: skip
     if "selection" in result.meta:
         _print_selection(result.meta["selection"])
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
@@ -1313,6 +1323,34 @@ def _refuse_in_sample(config, specs, built) -> None:
             if rows:
                 raise ValueError(f"{name}: row(s) {rows[:5]} of this saved market are paths {spec.label} trained or was "
                                  "chosen on (path 0 of a seed it has seen, in-sample); simulate it with unseen seeds")  # fmt: skip
+
+
+def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: Path) -> dict | None:
+    """What ``policy evaluate`` records beside its sweep, for a backtest that runs a DQN policy on saved or real
+    markets: each market's kind, window and whether its days are out of time for the policy. With it the report
+    names a real market as real (one path, intervals bootstrapped over its days) and acceptance leaves out one whose
+    days the policy's scenarios were set to match; without it a plain backtest called the real market "simulated,
+    1 seeds" and counted it as unseen data (review of 2026-12-05). None without a policy or a saved market. With
+    several policies the first one's training decides what is out of time."""
+    from prometheus_sim.registry import tracking_uri as registry_uri
+
+    policies = [
+        b for b in built if isinstance(getattr(b, "meta", None), dict) and b.meta.get("kind") == "prometheus-dqn"
+    ]
+    dirs = [p for p in config.scenarios if _is_market_dir(p)]
+    if not policies or not dirs:
+        return None
+    policy = policies[0]
+    meta = policy.meta
+    real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, meta)
+    name, version = policy.ref
+    return {
+        "model": f"{name}/{version}", "model_ref": f"{name}@{version}", "written_by": "backtest",
+        "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
+        "seeds": _seed_span(config.seeds), "real": real, "is_training_scenario": _training_sources(meta, config, real),
+        "selected_on": _selected_on(meta), "first_decision_day": config.first_decision_day,
+        "fees_bps": [c.fees_bps for c in config.cost_settings], "tracking_uri": registry_uri(None),
+    }  # fmt: skip
 
 
 def _saved_rows_seen(meta: dict, saved) -> list[int]:

@@ -12,6 +12,7 @@ Models are referred to as ``name@version``, ``name@latest`` or ``name@alias`` (`
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,7 @@ class RegistryError(LookupError):
 
 # the stores MLflow's registry works with; its file store (a folder, file://) refuses to start in MLflow 3
 # ("maintenance mode") and an unknown scheme fails deep in MLflow, so both are refused here, by name
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 STORE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+", "mysql://", "mysql+", "mssql://", "mssql+",
                  "http://", "https://", "databricks")  # fmt: skip
 
@@ -42,6 +44,17 @@ def tracking_uri(uri: str | None = None) -> str:
 
 def check_store(uri: str, source: str) -> str:
     """``uri`` when MLflow's registry can use it, else a ValueError naming ``source`` and what to write."""
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        try:
+            head = database.read_bytes()[:16] if database.is_file() else b""
+        except OSError as exc:
+            raise ValueError(f"{source} {uri!r}: cannot read {database} ({exc.strerror or exc})") from None
+        if head and head != SQLITE_HEADER:  # an empty file is an empty database to SQLite
+            # found only deep in SQLAlchemy ("file is not a database"), and by training only after its markets
+            # were simulated and its envs built (review of 2026-12-05)
+            raise ValueError(f"{source} {uri!r}: {database} is not an SQLite database (it does not start with "
+                             "SQLite's header); give the registry's mlflow.db, or a new file name for a new one")  # fmt: skip
     if uri.startswith(STORE_SCHEMES):
         return uri
     hint = ""
@@ -122,6 +135,12 @@ def load_pytorch(ref: str, uri: str | None = None):
         model = mlflow.pytorch.load_model(f"models:/{name}/{version}", map_location="cpu")
     except MlflowException as exc:  # another flavour (a scikit-learn model, say) under that name
         raise RegistryError(f"{name}/{version} is not a PyTorch model: {exc.message.splitlines()[0]}") from None
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as exc:
+        # its files deleted or cut short under the store: torch's own words ("PytorchStreamReader failed reading
+        # zip archive", a FileNotFoundError for model.pt2) named neither the model nor the fix (review 2026-12-05)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RegistryError(f"{name}/{version}: its model files are damaged or missing ({type(exc).__name__}: "
+                            f"{first[:200]}); register it again or pick another version") from None  # fmt: skip
     return model, (name, version)
 
 

@@ -682,7 +682,10 @@ def test_bad_training_settings_are_refused():
         DQNArgs(scenarios=("x",), seeds=(1,), env_backend="torch", env_dtype="float16")
     with pytest.raises(ValueError, match="env_dtype: sets the torch twin's arithmetic; this run steps the Numba env"):
         DQNArgs(scenarios=("x",), seeds=(1,), env_dtype="float64")  # cpu: the Numba env unless told otherwise
-    with pytest.raises(ValueError, match="replay_ratio: gradient updates per env step, must be > 0, got 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"replay_ratio: gradient updates per env step, must be in \(0, 64\] \(the guide.s way is 1\), got 0",
+    ):
         DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.0)
     with pytest.raises(ValueError, match="replay_ratio and train_every: give one of them, not both"):
         DQNArgs(scenarios=("x",), seeds=(1,), replay_ratio=0.1, train_every=2)
@@ -701,7 +704,7 @@ def test_bad_training_settings_are_refused():
     res = CliRunner().invoke(main, ["policy", "train", "default", "--env-backend", "jax"])
     assert res.exit_code == 2 and "Invalid value for '--env-backend'" in res.output
     res = CliRunner().invoke(main, ["policy", "train", "default", "--replay-ratio", "-1"])
-    assert res.exit_code == 2 and "--replay-ratio: gradient updates per env step, must be > 0" in res.output
+    assert res.exit_code == 2 and "--replay-ratio: gradient updates per env step, must be in (0, 64]" in res.output
 
 
 def test_a_scenario_without_a_stablecoin_is_named(tmp_path):
@@ -754,3 +757,82 @@ def test_a_policy_trained_on_another_observation_version_is_refused(tiny_dqn):
     rsi = [OBS_SIZE + k * len(RECENT_FEATURES) + RECENT_FEATURES.index("rsi_14") for k in range(3)]
     seen = np.array([env.reset(seed=s)[0][rsi] for s in range(20)])
     assert (seen >= 0.0).all() and (seen <= 1.0).all() and seen.std() > 0.01, seen
+
+
+def _register_linear(uri: str, name: str, meta: dict | None = None):
+    """A PyTorch model registered under ``name`` (a Linear, with ``meta`` as its policy metadata if given)."""
+    import mlflow.pytorch
+
+    from prometheus_sim import registry
+
+    net = torch.nn.Linear(3, 7)
+    if meta is not None:
+        net.meta = meta
+    with mlflow.start_run(experiment_id=registry.experiment(name, registry.configure(uri))):
+        return mlflow.pytorch.log_model(net, name="model", serialization_format="pickle",
+                                        pip_requirements=["torch==2.13.0"], registered_model_name=name)  # fmt: skip
+
+
+def test_a_damaged_model_file_or_policy_metadata_is_a_clear_error(tmp_path, mlflow_store):
+    """A model file cut short under the store was torch's 'PytorchStreamReader failed reading zip archive'
+    traceback, a policy whose metadata says period_days 0 a ZeroDivisionError (review of 2026-12-05)."""
+    from pathlib import Path
+
+    info = _register_linear(mlflow_store, "cut-short")
+    store = Path(mlflow_store.removeprefix("sqlite:///")).parent
+    (file,) = [p for p in store.rglob("model.pth") if info.model_id in str(p)]
+    file.write_bytes(file.read_bytes()[:100])
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "cut-short@latest", "--seeds",
+                                    "1000", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "cut-short/1: its model files are damaged or missing" in res.output, res.output
+    meta = {"kind": "prometheus-dqn", "period_days": 0, "observation_version": 1, "obs_dim": 50}
+    _register_linear(mlflow_store, "period-zero", meta)
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", "period-zero@latest", "--seeds",
+                                    "1000", "--out", str(tmp_path / "pe2")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "period-zero/1 has metadata whose period_days is 0, not the whole number of days" in res.output, res.output
+
+
+def test_a_store_that_is_not_sqlite_and_args_out_of_range_are_refused_first(tmp_path):
+    """A file of text as the SQLite store was SQLAlchemy's 'file is not a database' after the markets were built;
+    NumPy integers in DQNArgs reached torch's manual_seed; replay_ratio 1e308 overflowed (review of 2026-12-05)."""
+    junk = tmp_path / "junk.db"
+    junk.write_text("garbage")
+    base = {"scenarios": ("default",), "seeds": (0, 1), "total_steps": 4096, "num_envs": 4, "learning_starts": 64}
+    with pytest.raises(ValueError, match=r"junk.db is not an SQLite database"):
+        DQNArgs(**base, tracking_uri=f"sqlite:///{junk}")
+    with pytest.raises(ValueError, match=r"replay_ratio: gradient updates per env step, must be in \(0, 64"):
+        DQNArgs(**base, replay_ratio=1e308)
+    args = DQNArgs(**{**base, "seeds": (np.int64(0), np.int64(1)), "num_envs": np.int64(4)}, seed=np.int64(3))
+    assert type(args.seed) is int and type(args.num_envs) is int and all(type(s) is int for s in args.seeds)
+
+
+def test_a_plain_backtest_of_the_policy_on_a_real_market_is_scored_as_policy_evaluate_scores_it(tmp_path, tiny_dqn):
+    """``backtest`` with dqn on a real market whose days the policy's training scenario was set to match counted that
+    market in acceptance as unseen data, and the report called it "simulated, 1 seeds" with no interval (review of
+    2026-12-05): the backtest now records the markets as ``policy evaluate`` does."""
+    import json
+
+    from prometheus_sim.acceptance import evaluate
+    from prometheus_sim.real import SHIPPED_DATA
+    from prometheus_sim.report.builder import policy_evaluation, read_policy_context
+    from prometheus_sim.sweep import load_sweep
+
+    runner = CliRunner()
+    files = [str(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))]
+    res = runner.invoke(main, ["market", "import", *files, "--from", "2023-01-01", "--to", "2023-12-31",
+                               "--out", str(tmp_path / "r")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["backtest", str(tmp_path / "r"), "default", "--strategy", "dqn,hold", "--seeds",
+                               "1000-1001", "--horizon-days", "200", "--out", str(tmp_path / "bt")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    real = read_policy_context(tmp_path / "bt")["real"]
+    assert [(r["name"], r["kind"], r["out_of_time"]) for r in real] == [("real", "real", False)], real
+    _, metrics, failures = load_sweep(tmp_path / "bt")
+    pe = policy_evaluation(metrics, read_policy_context(tmp_path / "bt"), tmp_path / "bt")
+    row = next(s for s in pe["sources"] if s["scenario"] == "real")
+    assert row["kind"] == "real" and row["data"].startswith("real, one path"), row
+    rl = next(c for c in evaluate(tmp_path / "bt").criteria if c.name == "RL policy Sharpe in backtests")
+    assert "left out: real market(s) real" in rl.note and rl.cells == 2, (rl.note, rl.cells)  # the two seeds only
+    assert json.loads((tmp_path / "bt" / "policy_eval.json").read_text())["written_by"] == "backtest"

@@ -51,6 +51,8 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     assert sel["chosen_step"] == steps[int(np.nanargmax(sharpes))], sel
     assert len(set(sharpes)) > 1, "every checkpoint scored the same: the scores cannot tell them apart"
     assert isinstance(sel["reference"]["sixty_forty"], float)
+    # the action shares recorded for the run are the last network's; the registered one is named apart (review)
+    assert (result.meta["action_shares_of_step"], result.meta["registered_step"]) == (512, sel["chosen_step"])
     # the registered weights are the chosen checkpoint's, as logged in the run's artifacts
     logged = mlflow.pytorch.load_state_dict(f"runs:/{result.run_id}/checkpoints/step_{sel['chosen_step']:010d}")
     for name, tensor in result.model.state_dict().items():

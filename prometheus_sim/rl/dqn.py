@@ -48,6 +48,7 @@ from prometheus_sim.rl.env import N_ACTIONS, OBSERVATION_VERSION, RECENT_FEATURE
 
 DQN_NAME = "prometheus-dqn"
 ENV_BACKENDS = ("numba", "torch")
+MAX_REPLAY_RATIO = 64.0  # gradient updates per env step; the guide's plain way makes 1, this project's runs 1/64
 
 
 class QNetwork(nn.Module):
@@ -131,6 +132,8 @@ class DQNArgs:
             ):
                 at_least = " >= 1" if name in ("batch_size", "period_days", "episode_days") else ""
                 raise ValueError(f"{name}: an integer{at_least}{' or None' if optional else ''}, got {value!r}")
+            if isinstance(value, np.integer):  # accepted, and made a Python int: torch's manual_seed and MLflow's
+                object.__setattr__(self, name, int(value))  # metrics refused NumPy's (review of 2026-12-05)
         if self.learning_starts < 0:
             raise ValueError(f"learning_starts: must be >= 0, got {self.learning_starts}")
         if self.replay_ratio is not None and (isinstance(self.replay_ratio, bool)
@@ -143,6 +146,9 @@ class DQNArgs:
         bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
         if bad:
             raise ValueError(f"seeds: integers >= 0, got {bad[0]!r}")
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if self.replay_ratio is not None:
+            object.__setattr__(self, "replay_ratio", float(self.replay_ratio))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: a seed is given twice (its paths would be trained on twice as often)")
         resolved = [str(Path(s).resolve()) if Path(s).exists() else s for s in self.scenarios]
@@ -186,6 +192,7 @@ class DQNArgs:
                    or not 0 <= s < 2**64]  # fmt: skip
             if bad:
                 raise ValueError(f"select_seeds: seeds are integers in [0, 2**64), got {bad[0]!r}")
+            object.__setattr__(self, "select_seeds", tuple(int(s) for s in self.select_seeds))
             if len(set(self.select_seeds)) != len(self.select_seeds):
                 raise ValueError("select_seeds: a seed is given twice (each path would count twice in the score)")
             if self.checkpoints < 1:
@@ -208,8 +215,9 @@ class DQNArgs:
         if self.train_every < 1:
             raise ValueError(f"train_every: must be >= 1, got {self.train_every}")
         if self.replay_ratio is not None:
-            if not 0.0 < self.replay_ratio < float("inf"):
-                raise ValueError(f"replay_ratio: gradient updates per env step, must be > 0, got {self.replay_ratio}")
+            if not 0.0 < self.replay_ratio <= MAX_REPLAY_RATIO:  # 1e308 overflowed in updates_due; 1e6 ran for ever
+                raise ValueError(f"replay_ratio: gradient updates per env step, must be in (0, {MAX_REPLAY_RATIO:g}] "
+                                 f"(the guide's way is 1), got {self.replay_ratio}")  # fmt: skip
             if self.train_every != 1:
                 raise ValueError("replay_ratio and train_every: give one of them, not both")
         if self.env_backend is not None and self.env_backend not in ENV_BACKENDS:
@@ -502,8 +510,12 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
         }  # fmt: skip
         model = q.cpu().eval()
         model.meta = meta
+        # the action shares above are the last network's; with selection the registered network may be an earlier
+        # checkpoint, whose own shares (on the validation paths) are in meta["selection"] (review of 2026-12-05)
+        meta["action_shares_of_step"] = meta["registered_step"] = int(history[-1]["step"]) if history else 0
         if args.select_seeds:
             meta["selection"] = _choose_checkpoint(args, model, kept, wiring)
+            meta["registered_step"] = meta["selection"]["chosen_step"]
         mlflow.log_dict(meta, "dqn.json")
         info = mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
                                         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],

@@ -103,7 +103,12 @@ def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
 def observation_mismatch(meta: dict) -> str | None:
     """Why a policy with metadata ``meta`` must not be fed this version's observation, or None: one trained on
     another :data:`OBSERVATION_VERSION` (none recorded: 0, from before the versions) would get inputs on other
-    scales than it learned."""
+    scales than it learned; one without a decision period (``period_days``) cannot be run at all."""
+    period = meta.get("period_days")
+    if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+        # written by every training run; a damaged or hand-made entry divided by 0 in the decision grid, or every
+        # cell failed in its worker after a made-up default of 1 (review of 2026-12-05)
+        return f"has metadata whose period_days is {period!r}, not the whole number of days >= 1 it decides every"
     trained = meta.get("observation_version", 0)
     if trained == OBSERVATION_VERSION:
         return None

@@ -166,12 +166,14 @@ def _cells(metrics: pd.DataFrame, failures: list[dict], names: tuple[str, ...], 
         ran = pd.DataFrame()
     else:
         ran = metrics[metrics["strategy"].isin(names)]
-    failed = sum(_seed_count(f["seeds"]) for f in failures if f.get("strategy") in names)
+    failed = sum(int(f["n_seeds"]) if "n_seeds" in f else _seed_count(f["seeds"]) for f in failures
+                 if f.get("strategy") in names)  # fmt: skip
     values = ran[column].to_numpy(dtype=float) if len(ran) else []
     return values, len(ran), failed
 
 
 def _seed_count(seeds: str) -> int:
+    """Seeds a failure's span counts, for failures written before they recorded ``n_seeds`` (a span may skip)."""
     lo, _, hi = str(seeds).partition("-")
     return int(hi) - int(lo) + 1 if hi else 1
 

@@ -878,6 +878,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             from prometheus_sim.registry import check_store
 
             check_store(tracking_uri, "--tracking-uri")
+        _check_registry_server(tracking_uri)  # before markets are simulated: MLflow retries a dead one for minutes
         args = DQNArgs(
             scenarios=tuple(str(resolve_scenario(s)) for s in scenario_files), seeds=seeds["--seeds"],
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
@@ -921,6 +922,16 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     if "selection" in result.meta:
         _print_selection(result.meta["selection"])
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
+
+
+def _check_registry_server(tracking_uri: str | None) -> None:
+    """The registry's server answers (an ``http(s)://`` store, from --tracking-uri or MLFLOW_TRACKING_URI), or a
+    ValueError naming where the URI came from."""
+    from prometheus_sim.registry import check_server
+    from prometheus_sim.registry import tracking_uri as registry_uri
+
+    source = "--tracking-uri" if tracking_uri else "MLFLOW_TRACKING_URI"
+    check_server(registry_uri(tracking_uri), source)
 
 
 def _print_selection(selection: dict) -> None:
@@ -988,6 +999,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     from prometheus_sim.strategy_spec import StrategySpec
     from prometheus_sim.sweep import SweepConfig, check_cost_settings, parse_seeds, run_sweep
 
+    try:  # before anything is set or simulated: MLflow's client retries a server that is down for minutes
+        _check_registry_server(tracking_uri)
+    except ValueError as exc:
+        click.echo(f"error: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     if tracking_uri:  # the sweep's worker processes and the report find the registry through it
         try:  # checked as the option typed (set first, it was named MLFLOW_TRACKING_URI)
             check_store(tracking_uri, "--tracking-uri")

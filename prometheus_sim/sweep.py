@@ -513,6 +513,7 @@ def _failure(scenario: str, seeds: tuple[int, ...], strategy: str, exc: BaseExce
     return {
         "scenario": scenario,
         "seeds": f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0]),
+        "n_seeds": len(seeds),  # the span above may skip seeds (a task of 1000, 1005, 1010): counted here
         "strategy": strategy,
         "error": f"{type(exc).__name__}: {exc}",
         "traceback": "".join(traceback.format_exception(exc))[-4000:],

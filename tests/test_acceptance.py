@@ -83,6 +83,10 @@ def test_failed_cells_fail_the_row_and_are_counted(tmp_path):
     assert sharpe.status == FAIL and sharpe.cells == 30 and sharpe.failed_cells == 15
     assert "15 of 45 cells failed" in sharpe.note
     assert report.failed
+    # a task of seeds 1000, 1005, 1010 spans 1000-1010 but holds three: its failure records how many (review)
+    spaced = [{"scenario": "crypto_winter", "seeds": "1000-1010", "n_seeds": 3, "strategy": "dqn", "error": "boom"}]
+    sharpe = row(evaluate(fake_run(tmp_path / "s", {"dqn": survivors}, spaced)), "RL policy Sharpe in backtests")
+    assert sharpe.failed_cells == 3 and "3 of 33 cells failed" in sharpe.note
 
 
 def test_too_few_cells_are_not_measured_and_the_interval_decides(tmp_path):

@@ -3,6 +3,8 @@ clear errors, and the CLI."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -836,3 +838,24 @@ def test_a_plain_backtest_of_the_policy_on_a_real_market_is_scored_as_policy_eva
     rl = next(c for c in evaluate(tmp_path / "bt").criteria if c.name == "RL policy Sharpe in backtests")
     assert "left out: real market(s) real" in rl.note and rl.cells == 2, (rl.note, rl.cells)  # the two seeds only
     assert json.loads((tmp_path / "bt" / "policy_eval.json").read_text())["written_by"] == "backtest"
+
+
+def test_a_registry_server_that_is_down_is_named_at_once(tmp_path, monkeypatch, mlflow_store):
+    """MLflow's client retried an http store that was down for 4 min 7 s before it said so (review of 2026-12-05)."""
+    import socket
+    import time
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)  # restored after, whatever the commands set
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed again below: nothing listens there
+    uri = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    for command in (["policy", "evaluate", "default", "--seeds", "1000", "--out", str(tmp_path / "pe")],
+                    ["policy", "train", "default", "--seeds", "0-1", "--steps", "64", "--num-envs", "4"]):  # fmt: skip
+        res = CliRunner().invoke(main, [*command, "--tracking-uri", uri])
+        assert res.exit_code == 2, res.output
+        assert f"--tracking-uri '{uri}': no MLflow server answers at 127.0.0.1:{port}" in res.output, res.output
+    assert time.perf_counter() - started < 30
+    assert os.environ["MLFLOW_TRACKING_URI"] == mlflow_store  # refused before the command points MLflow anywhere

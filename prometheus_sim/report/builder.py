@@ -381,8 +381,11 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
             both = rows(scenario, POLICY, ref)[["seed", "sharpe"]].merge(
                 rows(scenario, b, ref)[["seed", "sharpe"]], on="seed", suffixes=("_policy", "_baseline")
             )
-            d_mean, d_low, d_high = mean_interval((both["sharpe_policy"] - both["sharpe_baseline"]).to_numpy(float))
-            difference = {"mean": d_mean, "low": d_low, "high": d_high, "n": int(len(both)), "over": "seeds"}
+            diffs = (both["sharpe_policy"] - both["sharpe_baseline"]).to_numpy(float)
+            d_mean, d_low, d_high = mean_interval(diffs)
+            # n: the seeds the interval is over (a seed whose Sharpe is NaN on either side drops out of it)
+            difference = {"mean": d_mean, "low": d_low, "high": d_high, "n": int(np.isfinite(diffs).sum()),
+                          "over": "seeds"}  # fmt: skip
             if len(both) == 1 and scenario in real:  # one path: paired over its days, if the curves were saved
                 r_p, r_b = daily(scenario, POLICY, ref), daily(scenario, b, ref)
                 if r_p is not None and r_b is not None and len(r_p) == len(r_b):

@@ -1784,10 +1784,13 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
         return
     if config_path is None or strategy_name is None:
         raise click.UsageError("live: --config and --strategy are required (or a subcommand: replay)")
+    from web3.exceptions import Web3Exception
+
     from adapters.chain.commands import live_run
     from adapters.chain.journal import read_journal
     from adapters.chain.node import NodeDown
     from adapters.chain.signer import Reverted
+    from prometheus_sim.blocks import MissingDataError
 
     strategy, spec = _live_strategy(strategy_name, strategy_params)
     try:
@@ -1797,6 +1800,15 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
     except (ValueError, NodeDown, Reverted, TimeoutError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except MissingDataError as exc:  # a strategy that needs data a live market does not have (macro inflation)
+        click.echo(f"error: {strategy_name} needs data this live market lacks: {_message(exc)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except Web3Exception as exc:  # the node refused a call or a send (funds run out, an oracle round missing):
+        # named, not a traceback (review of 2026-12-05); every transaction sent before is in the journal
+        click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
+                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); every line written before, each "
+                   "transaction already sent included, is in the journal", err=True)  # fmt: skip
+        sys.exit(1)
     run_lines = read_journal(journal)
     run_lines = run_lines[max(i for i, x in enumerate(run_lines) if x["kind"] == "start") :]
     for line in run_lines:

@@ -8,9 +8,9 @@ needs exists. ``snapshot(t)`` reads every user's exact holdings, cost basis, ris
 
 ``submit`` turns each user's orders into the PolicyEngine's typed legs (sells, then buys, in the
 market's column order; fractions in 18 decimals), applies the guard rails, derives the
-idempotency key (keccak of user, step and legs), skips keys the chain has already seen, simulates
+idempotency key (keccak of user and step: one recommendation a bar), skips keys the chain has already seen, simulates
 every call (``eth_call`` + gas estimate) and then, only with ``execute=True``, signs and sends them
-all before awaiting the receipts together. In a dry run (the default) each transaction is
+(each journalled as it is sent) before awaiting the receipts together. In a dry run (the default) each transaction is
 described and nothing is sent. Every step goes to the journal.
 
 The guide's ``PortfolioState`` live: ``unrealized_pnl`` from the vault's cost basis;
@@ -46,10 +46,13 @@ BUY, SELL = 0, 1
 WINDOW = nb.WINDOW_DAYS
 
 
-def idempotency_key(user: str, step: int, legs: list[tuple[str, int, int]]) -> bytes:
-    """keccak(user, step, legs): the same recommendation at the same step always has the same key."""
-    text = f"{Web3.to_checksum_address(user)}|{step}|" + ";".join(f"{a}:{s}:{x}" for a, s, x in legs)
-    return bytes(Web3.keccak(text=text))
+def idempotency_key(user: str, step: int) -> bytes:
+    """keccak(user, step): one recommendation per user and bar, whatever its legs.
+
+    The legs were part of the key until 2026-12-05; they are computed from holdings that the first send changes,
+    so the same command run again at the same bar made other legs, another key, and a second batch of
+    transactions (review: the oracle's nonce went 0 -> 5 -> 10)."""
+    return bytes(Web3.keccak(text=f"{Web3.to_checksum_address(user)}|{step}"))
 
 
 def read_round(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, int]:
@@ -205,7 +208,7 @@ class ChainAdapter:
             if not legs:
                 continue
             refusal = self._guard(orders, i, legs)
-            key = idempotency_key(self.users[i], t, legs)
+            key = idempotency_key(self.users[i], t)
             if refusal is None and self.chain.call(self.chain.engine.functions.usedKeys(key).call):
                 refusal = "already submitted (its idempotency key is used on chain): not sent again"
             confidence_bps = int(round(float(orders.confidence[i]) * 10_000))
@@ -234,8 +237,11 @@ class ChainAdapter:
         if prepared:
             for i, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
-            hashes = [self.sender.send(prep) for _, prep, _ in prepared]
-            for (i, _, key), h in zip(prepared, hashes, strict=True):
+            hashes = []
+            for i, prep, key in prepared:  # each journalled as soon as it is sent: a send that fails after others
+                # (funds run out, the node goes away) must not lose the hashes already on their way (review)
+                h = self.sender.send(prep)
+                hashes.append(h)
                 self._log("transaction", t, i, tx_hash=h, idempotency_key="0x" + key.hex())
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
             for (i, _, _), h, rec in zip(prepared, hashes, receipts, strict=True):

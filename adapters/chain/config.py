@@ -6,19 +6,49 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ADDRESS_FIELDS = ("vault_manager", "policy_engine", "price_oracle")
 
 
+_KEY_LIKE = re.compile(r"[0-9a-fA-F]{64}")  # 32 bytes in hex: a private key's size
+_URL_SECRET_PART = re.compile(r"[A-Za-z0-9_-]{24,}")  # a path segment this long is an API key (…/v3/<key>)
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message may show it: a text holding 32 bytes of hex (a private key pasted into an
+    address field) is not shown, and a long one is cut (review of 2026-12-05: a key in ``oracle_account`` was
+    echoed in full)."""
+    if isinstance(value, str) and _KEY_LIKE.search(value):
+        return "a text holding 32 bytes of hex (a private key? not shown)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without what may be a credential: a user and password, a query, a path segment that looks like an
+    API key. The node's URL goes into errors and the journal's start line."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unreadable URL>"
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username or parts.password else "") + (f"[{host}]" if ":" in host else host)
+    netloc += f":{parts.port}" if parts.port else ""
+    path = "/".join("***" if _URL_SECRET_PART.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
+
+
 def _address(name: str, value: object) -> str:
     if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
-        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}")
+        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {shown(value)}")
     try:
         int(value[2:], 16)
     except ValueError:
-        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}") from None
+        raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {shown(value)}") from None
     return value
 
 
@@ -45,13 +75,13 @@ class GuardRails:
         for name, low, high in (("max_trade_fraction", 0.0, 1.0), ("confidence_floor", 0.0, 1.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ValueError(f"guard_rails.{name}: must be a number in [{low}, {high}], got {value!r}")
+                raise ValueError(f"guard_rails.{name}: must be a number in [{low}, {high}], got {shown(value)}")
         for name in ("max_period_value", "max_gas_price_gwei"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"guard_rails.{name}: must be a finite number > 0, got {value!r}")
+                raise ValueError(f"guard_rails.{name}: must be a finite number > 0, got {shown(value)}")
         if not isinstance(self.paused, bool):
-            raise ValueError(f"guard_rails.paused: must be true or false, got {self.paused!r}")
+            raise ValueError(f"guard_rails.paused: must be true or false, got {shown(self.paused)}")
         object.__setattr__(self, "allowlist", tuple(self.allowlist))
 
 
@@ -94,9 +124,12 @@ class ChainConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.rpc_url, str) or not self.rpc_url.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ValueError(f"rpc_url: expected an http(s) or ws(s) URL, got {self.rpc_url!r}")
+            raise ValueError(
+                f"rpc_url: expected an http(s) or ws(s) URL, got "
+                f"{redacted_url(self.rpc_url) if isinstance(self.rpc_url, str) else shown(self.rpc_url)}"
+            )
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int) or self.chain_id < 1:
-            raise ValueError(f"chain_id: must be a positive integer, got {self.chain_id!r}")
+            raise ValueError(f"chain_id: must be a positive integer, got {shown(self.chain_id)}")
         for name in ADDRESS_FIELDS:
             _address(name, getattr(self, name))
         if not isinstance(self.tokens, dict) or not self.tokens:
@@ -114,14 +147,14 @@ class ChainConfig:
                 "step_blocks, step_seconds: give exactly one (the clock looks for the next bar every N blocks or every interval)"
             )
         if self.step_blocks is not None and (not isinstance(self.step_blocks, int) or self.step_blocks < 1):
-            raise ValueError(f"step_blocks: must be an integer >= 1, got {self.step_blocks!r}")
+            raise ValueError(f"step_blocks: must be an integer >= 1, got {shown(self.step_blocks)}")
         if self.step_seconds is not None and not self.step_seconds > 0:
-            raise ValueError(f"step_seconds: must be > 0, got {self.step_seconds!r}")
+            raise ValueError(f"step_seconds: must be > 0, got {shown(self.step_seconds)}")
         if isinstance(self.steps_per_day, bool) or not isinstance(self.steps_per_day, int) or self.steps_per_day < 1:
-            raise ValueError(f"steps_per_day: must be an integer >= 1, got {self.steps_per_day!r}")
+            raise ValueError(f"steps_per_day: must be an integer >= 1, got {shown(self.steps_per_day)}")
         for name in ("receipt_timeout_s", "rpc_timeout_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
+                raise ValueError(f"{name}: must be > 0, got {shown(getattr(self, name))}")
         if isinstance(self.guard_rails, dict):
             object.__setattr__(self, "guard_rails", GuardRails(**self.guard_rails))
 
@@ -151,7 +184,9 @@ class ChainConfig:
             raise ValueError(f"config {file}: {exc}") from None
 
     def to_json(self) -> dict:
+        """The config as the journal's start line records it (the node's URL without credentials)."""
         out = asdict(self)
+        out["rpc_url"] = redacted_url(self.rpc_url)
         out["users"] = list(self.users)
         out["guard_rails"]["allowlist"] = list(self.guard_rails.allowlist)
         return out

@@ -14,7 +14,7 @@ from pathlib import Path
 from web3 import Web3
 from web3.contract import Contract
 
-from adapters.chain.config import ChainConfig
+from adapters.chain.config import ChainConfig, redacted_url
 
 ROOT = Path(__file__).resolve().parents[2]
 ABI_DIR = ROOT / "abis"
@@ -26,7 +26,7 @@ class NodeDown(ConnectionError):
     """The node at ``rpc_url`` does not answer (or stopped answering mid-run)."""
 
     def __init__(self, rpc_url: str, detail: str):
-        super().__init__(f"the node at {rpc_url} does not answer ({detail}); nothing was sent after this point. "
+        super().__init__(f"the node at {redacted_url(rpc_url)} does not answer ({detail}); nothing was sent after this point. "
                          "Start it (prometheus-sim devchain up) or fix rpc_url, then run again: the run resumes "
                          "from the chain's state")  # fmt: skip
         self.rpc_url = rpc_url
@@ -80,7 +80,7 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
         raise NodeDown(config.rpc_url, f"{type(exc).__name__}") from None
     if chain_id != config.chain_id:
         raise ValueError(
-            f"chain_id: the node at {config.rpc_url} is chain {chain_id}, the config says {config.chain_id}"
+            f"chain_id: the node at {redacted_url(config.rpc_url)} is chain {chain_id}, the config says {config.chain_id}"
         )
     contracts = {}
     for field_name, name in (("vault_manager", "VaultManager"), ("policy_engine", "PolicyEngine"),

@@ -94,7 +94,9 @@ class Sender:
             raise Reverted(f"{description}: gas price {(base + tip) / GWEI:.2f} gwei is above the cap "
                            f"({self.max_fee_cap / GWEI:.2f} gwei, guard_rails.max_gas_price_gwei); not sent")  # fmt: skip
         tx = fn.build_transaction({
-            "from": self.address, "gas": int(gas * 1.2) + 10_000, "maxFeePerGas": min(max_fee, self.max_fee_cap),
+            # headroom over the estimate, never above the limit (the guide's 500,000 a submission): 526,974 was sent
+            # for an estimate of 430,812 (review of 2026-12-05)
+            "from": self.address, "gas": min(int(gas * 1.2) + 10_000, limit), "maxFeePerGas": min(max_fee, self.max_fee_cap),
             "maxPriorityFeePerGas": tip, "chainId": self.chain.config.chain_id, "nonce": 0,
         })  # fmt: skip
         return Prepared(description, tx)

@@ -1822,6 +1822,50 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
                f"journal {journal}")  # fmt: skip
 
 
+@live.command("auto-rebalance")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--inflation", type=float, required=True, help="Inflation, percent a year (sent x 100, in basis points).")
+@click.option("--execute", is_flag=True, help="Sign and send (default: a dry run that simulates each call).")
+@click.option("--journal", "journal_path", default=None,
+              help="JSON-lines journal [default: auto_rebalance.jsonl beside the config's].")  # fmt: skip
+def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, journal_path: str | None) -> None:
+    """The guide's PolicyEngine.autoRebalance(user, inflation x 100) for every user whose canRebalance is true
+    (the others are skipped, not sent); a dry run unless --execute. Exit 1 if a sent call reverted."""
+    from web3.exceptions import Web3Exception
+
+    from adapters.chain.auto import auto_rebalance
+    from adapters.chain.config import ChainConfig
+    from adapters.chain.journal import Journal
+    from adapters.chain.node import NodeDown, connect
+    from adapters.chain.signer import Reverted, Sender, load_account
+
+    try:
+        cfg = ChainConfig.load(config_path)
+        chain = connect(cfg)
+        cap = cfg.guard_rails.max_gas_price_gwei
+        if execute:
+            account = load_account()
+            sender = Sender(chain, account.address, account, cap)
+        else:
+            sender = Sender(chain, cfg.oracle_account, None, cap) if cfg.oracle_account else None
+        users = list(cfg.users) or chain.call(chain.vault.functions.getUsers().call)
+        journal = Path(journal_path) if journal_path else Path(cfg.journal).with_name("auto_rebalance.jsonl")
+        outcomes = auto_rebalance(chain, users, inflation, execute=execute, sender=sender, journal=Journal(journal),
+                                  timeout_s=cfg.receipt_timeout_s)  # fmt: skip
+    except (ValueError, NodeDown, Reverted, TimeoutError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except Web3Exception as exc:
+        click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
+                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); what was sent before is in the journal",
+                   err=True)  # fmt: skip
+        sys.exit(1)
+    for o in outcomes:
+        click.echo(f"{o.user}: {o.status.upper()}: {o.detail}")
+    click.echo(f"journal: {journal}")
+    sys.exit(1 if any(o.status == "reverted" for o in outcomes) else 0)
+
+
 @live.command("replay")
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
 @click.option("--strategy", "strategy_name", default=None, help="[default: the one the journal recorded]")

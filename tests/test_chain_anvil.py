@@ -20,8 +20,9 @@ from web3.logs import DISCARD
 from adapters.chain.commands import ANVIL, live_run, setup_devchain, start_anvil, stop_pid
 from adapters.chain.config import ChainConfig
 from adapters.chain.deploy import UNIT, feed_prices
-from adapters.chain.journal import read_journal
+from adapters.chain.journal import Journal, read_journal
 from adapters.chain.node import NodeDown, connect, web3_for
+from adapters.chain.signer import Sender, load_account
 from prometheus_sim.evidence import read_evidence, write_evidence
 from prometheus_sim.market import Market
 from prometheus_sim.scenario import load_scenario
@@ -118,25 +119,37 @@ def test_ten_live_steps_on_anvil(tmp_path, market_dir, caplog, capfd):
         score = score_journal(journal)  # the run scored from its journal alone: live equity moved
         assert (score["snapshots"] == 10).all() and (score["fees"] > 0).all() and score["twr"].abs().gt(0).all()
         assert np.isfinite(score["max_drawdown"]).all()
-        # 3. auto-rebalance: only when canRebalance says so (inside the cool-down after the trades, then after it)
-        w3, ai, user = chain.w3, cfg.oracle_account, cfg.users[0]
-        inside = not chain.engine.functions.canRebalance(user).call()
-        with pytest.raises(Exception, match="cannot rebalance now"):
-            chain.engine.functions.autoRebalance(user, 450).call({"from": ai})
+        # 3. auto-rebalance through the tool itself (adapters.chain.auto): only when canRebalance says so. Inside the
+        #    cool-down after the trades every user is skipped and nothing is sent; after it each is called with the
+        #    inflation x 100 under the guide's 1,000,000 gas (until 2026-12-05 this test called the contract itself)
+        from adapters.chain.auto import auto_rebalance
+
+        w3, user = chain.w3, cfg.users[0]
+        account = load_account({"PROMETHEUS_PRIVATE_KEY": key})
+        block = w3.eth.block_number
+        outcomes = auto_rebalance(chain, list(cfg.users), 4.5, execute=True, sender=Sender(chain, account.address, account),
+                                  journal=Journal(tmp_path / "auto.jsonl"), timeout_s=10)  # fmt: skip
+        inside = all(o.status == "skipped" for o in outcomes) and w3.eth.block_number == block
         w3.provider.make_request("evm_increaseTime", [3601])
         w3.provider.make_request("evm_mine", [])
         after_cooldown = chain.engine.functions.canRebalance(user).call()
-        receipt = w3.eth.wait_for_transaction_receipt(
-            chain.engine.functions.autoRebalance(user, 450).transact({"from": ai})
-        )
+        outcomes = auto_rebalance(chain, list(cfg.users), 4.5, execute=True, sender=Sender(chain, account.address, account),
+                                  journal=Journal(tmp_path / "auto.jsonl"), timeout_s=10)  # fmt: skip
+        tx_hash = outcomes[0].detail.split()[0]
+        receipt, tx = w3.eth.get_transaction_receipt(tx_hash), w3.eth.get_transaction(tx_hash)
         events = chain.engine.events.AutoRebalanced().process_receipt(receipt, errors=DISCARD)
         triggered = (
-            receipt.status == 1 and events[0].args.inflationBps == 450 and events[0].args.riskyWeightBps == 3450
+            all(o.status == "sent" for o in outcomes)
+            and receipt.status == 1
+            and tx["gas"] <= 1_000_000
+            and events[0].args.inflationBps == 450
+            and events[0].args.riskyWeightBps == 3450
         )  # 20 % + 60 % x 0.2 + (4.5 - 2) %
+        journal_text = journal.read_text() + (tmp_path / "auto.jsonl").read_text()
         # the key is nowhere: logs, output, journal, the process list
         out, err = capfd.readouterr()
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        for text in (caplog.text, out, err, journal.read_text(), ps):
+        for text in (caplog.text, out, err, journal_text, ps):
             assert key[2:] not in text and key not in text
         flags = {"reads_vault_manager": all(reads), "submits_to_policy_engine": len(logs) == 50,
                  "auto_rebalance_triggers": inside and after_cooldown and triggered}  # fmt: skip
@@ -231,6 +244,14 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         assert res.exit_code == 0 and "1 decisions replayed: same recommendations" in res.output, res.output
         res = runner.invoke(main, ["live", "score", str(tmp_path / "j.jsonl")])
         assert res.exit_code == 2 and "scoring needs two or more" in res.output
+        # the guide's autoRebalance from the command line: a dry run simulates each user's call (opted in, no
+        # cool-down yet: nothing has traded), inflation 3.25 % sent as 325 basis points; a bad inflation is refused
+        res = runner.invoke(main, ["live", "auto-rebalance", "--config", str(config), "--inflation", "3.25",
+                                   "--journal", str(tmp_path / "auto.jsonl")])  # fmt: skip
+        assert res.exit_code == 0 and res.output.count("DRY RUN (not sent): PolicyEngine.autoRebalance(") == 5, res.output
+        assert "inflationBps=325)" in res.output
+        res = runner.invoke(main, ["live", "auto-rebalance", "--config", str(config), "--inflation", "nan"])
+        assert res.exit_code == 2 and "inflation: a finite number of percent a year" in res.output, res.output
     finally:
         res = runner.invoke(main, ["devchain", "down", "--config", str(config)])
         assert "Anvil stopped" in res.output

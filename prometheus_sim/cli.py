@@ -1955,6 +1955,12 @@ def serve(market: str, path_index: int, start_day: int | None, step_seconds: flo
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import logging
+
+    from prometheus_sim.api.app import QueryStringFilter
+
+    for name in ("uvicorn.error", "uvicorn.access"):  # a key in a WebSocket's query string was logged in full
+        logging.getLogger(name).addFilter(QueryStringFilter())
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
 
 

@@ -263,9 +263,10 @@ def test_the_websocket_pushes_a_prediction_each_market_day(server):
         async with websockets.connect(uri, additional_headers={"X-API-Key": server.keys["analyst"]}) as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
             second = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
-        with pytest.raises(websockets.exceptions.InvalidStatus):
-            async with websockets.connect(uri):
-                pass
+        async with websockets.connect(uri) as keyless:  # refused with a close code the client can read
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(keyless.recv(), PATIENCE_S)
+            assert closed.value.rcvd.code == 4401, closed.value
         return first, second
 
     first, second = asyncio.run(listen())
@@ -409,10 +410,17 @@ def test_rate_limits_live_in_redis_when_asked(tmp_path, tiny_forecaster, tiny_dq
             codes = [httpx.post(srv.url + "/v1/assess/risk", json={"portfolio": {"BTC": 1}}, headers={"X-API-Key": key},
                                 timeout=PATIENCE_S).status_code
                      for _ in range(7)]  # fmt: skip
+            assert any(b"LIMITS" in k for k in client.keys("*"))  # the counters are Redis's, not the process's
+            # Redis gone: a 503 to retry (it was a bare 500, written to no log or metric: review of 2026-12-05)
+            proc.terminate()
+            proc.wait(timeout=10)
+            down = httpx.post(srv.url + "/v1/assess/risk", json={"portfolio": {"BTC": 1}}, headers={"X-API-Key": key},
+                              timeout=PATIENCE_S)  # fmt: skip
         finally:
             srv.stop()
         assert codes == [200] * 5 + [429] * 2
-        assert any(b"LIMITS" in k for k in client.keys("*"))  # the counters are Redis's, not the process's
+        assert down.status_code == 503 and down.headers.get("retry-after") == "1", (down.status_code, down.text)
+        assert "rate-limit store unavailable" in srv.log.read_text()
         OUTCOMES["rate_limiting"] = True
     finally:
         proc.terminate()
@@ -442,3 +450,53 @@ def test_the_issues_curl_line_works_as_written(server):
                           headers={"X-API-Key": server.keys["analyst"],
                                    "Content-Type": "application/x-www-form-urlencoded"}).json()  # fmt: skip
     assert body["asset"] == "BTC" and len(body["predictions"]) == 7
+
+
+def test_a_socket_of_a_key_revoked_meanwhile_is_closed_and_forged_log_lines_are_escaped(server):
+    """A revoked key's open sockets kept pushing, and a path with CR LF in it wrote a forged access line of its own
+    (review of 2026-12-05)."""
+    import asyncio
+
+    import websockets
+
+    key = KeyStore(server.keys_file).add("ws-revoked-meanwhile")
+
+    async def listen():
+        uri = f"ws://127.0.0.1:{server.port}/ws/predictions/BTC"
+        async with websockets.connect(uri, additional_headers={"X-API-Key": key}) as ws:
+            json.loads(await asyncio.wait_for(ws.recv(), PATIENCE_S))
+            KeyStore(server.keys_file).revoke("ws-revoked-meanwhile")
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:  # at most the push already on its way, then the close
+                    await asyncio.wait_for(ws.recv(), PATIENCE_S)
+            return closed.value.rcvd.code
+
+    assert asyncio.run(listen()) == 4403
+    forged = "2026-12-05 04:00:00,000 INFO prometheus_sim.api: POST /v1/predict/price 200 key=admin 0.1 ms"
+    httpx.get(server.url + "/x%0d%0a" + forged.replace(" ", "%20"), timeout=PATIENCE_S)
+    time.sleep(0.5)
+    lines = server.log.read_text().splitlines()
+    assert not any(line.startswith(forged[:23]) and "key=admin" in line for line in lines), lines[-5:]
+    assert any("/x\\r\\n2026-12-05" in line for line in lines), lines[-5:]
+
+
+def test_secrets_stay_out_of_logs_and_a_revoked_environment_key_stays_revoked(tmp_path):
+    """A password in the registry's URI reached clients and the log; a key in a WebSocket's query string was
+    logged by uvicorn; ``keys revoke`` of a key given in PROMETHEUS_API_KEY_HASHES said it was revoked while the
+    environment's entry still let it in (review of 2026-12-05)."""
+    import logging
+
+    from prometheus_sim.api.app import QueryStringFilter, redact_uris
+    from prometheus_sim.api.keys import Forbidden, digest
+
+    assert redact_uris("the registry at http://admin:s3cretPW@127.0.0.1:1 cannot be read") == (
+        "the registry at http://***@127.0.0.1:1 cannot be read")  # fmt: skip
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               '%s - "WebSocket %s" [accepted]', ("127.0.0.1:5", "/ws/predictions/BTC?token=psk_x"), None)  # fmt: skip
+    QueryStringFilter().filter(record)
+    assert "psk_x" not in record.getMessage() and "/ws/predictions/BTC?***" in record.getMessage()
+    key = "psk_from_the_environment"
+    env = {"PROMETHEUS_API_KEY_HASHES": f"ops:{digest(key)}"}
+    KeyStore(tmp_path / "keys.json", env=env).revoke("ops")
+    with pytest.raises(Forbidden, match="'ops' is revoked"):
+        KeyStore(tmp_path / "keys.json", env=env).verify(key)

@@ -248,7 +248,9 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         # cool-down yet: nothing has traded), inflation 3.25 % sent as 325 basis points; a bad inflation is refused
         res = runner.invoke(main, ["live", "auto-rebalance", "--config", str(config), "--inflation", "3.25",
                                    "--journal", str(tmp_path / "auto.jsonl")])  # fmt: skip
-        assert res.exit_code == 0 and res.output.count("DRY RUN (not sent): PolicyEngine.autoRebalance(") == 5, res.output
+        assert res.exit_code == 0 and res.output.count("DRY RUN (not sent): PolicyEngine.autoRebalance(") == 5, (
+            res.output
+        )
         assert "inflationBps=325)" in res.output
         res = runner.invoke(main, ["live", "auto-rebalance", "--config", str(config), "--inflation", "nan"])
         assert res.exit_code == 2 and "inflation: a finite number of percent a year" in res.output, res.output

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -151,7 +152,9 @@ class State:
             self.batcher = MicroBatcher(run_batch, s.max_batch, s.batch_window_ms / 1000, s.batching)
             self.ready.set()
         except Exception as exc:  # reported by /health, never a crash of the server
-            self.load_error = f"{type(exc).__name__}: {exc}"
+            # the registry's URI may hold a password (http://user:pass@host) and its listing every model name: the
+            # log keeps the cause without credentials, a client gets no detail (review of 2026-12-05)
+            self.load_error = redact_uris(f"{type(exc).__name__}: {exc}")
             log.error("model load failed: %s", self.load_error)
 
 
@@ -214,7 +217,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if name is None:
             name = _verify(state, x_api_key)
             request.scope[KEY_NAME] = name
-            if not await state.limiter.hit(state.limit, "key", name):
+            if not await _within_limit(state, name):
                 raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         return name
 
@@ -222,7 +225,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     def need_ready() -> None:
         if not state.ready.is_set():
-            raise HTTPException(503, f"models are not loaded{': ' + state.load_error if state.load_error else ' yet'}")
+            raise HTTPException(503, "models are not loaded" + (" (the model load failed: the server's log names the "
+                                                                "cause)" if state.load_error else " yet"))  # fmt: skip
 
     @app.get("/health", response_model=schemas.Health)
     async def health():
@@ -285,18 +289,27 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.websocket("/ws/predictions/{asset}")
     async def predictions(ws: WebSocket, asset: str):
+        # accepted first, so that the close codes reach the client (closed before accepting, every refusal was a
+        # plain HTTP 403); the key's rate limit counts the socket, and the key is checked again before each push
+        # (a revoked key's sockets kept pushing, and one key past its limit opened twenty: review of 2026-12-05)
+        key = ws.headers.get("x-api-key")
+        await ws.accept()
         try:
-            name = _verify(state, ws.headers.get("x-api-key"))
+            name = _verify(state, key)
+            if not await _within_limit(state, name):
+                raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         except HTTPException as exc:
-            await ws.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.detail)
+            await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=str(exc.detail)[:120])
             return
         if asset not in state.feed.assets:
-            await ws.close(code=4422, reason=f"unknown asset {asset!r}")
+            await ws.close(code=4422, reason=f"unknown asset {asset[:40]!r}")
             return
-        await ws.accept()
         queue: asyncio.Queue = asyncio.Queue()
         state.sockets.add(queue)
-        log.info("ws /ws/predictions/%s open key=%s", asset, name)
+        log.info("ws /ws/predictions/%s open key=%s", _loggable(asset), name)
+        # the client's side is read all along: a disconnect ends the handler at once, not at the next market day
+        # (with a feed that no longer moves, a closed socket's handler waited for ever and held up shutdown)
+        receiver = asyncio.ensure_future(ws.receive())
         try:
             day = state.feed.day
             pushed = None  # the market day of the last prediction sent
@@ -304,6 +317,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 if not state.ready.is_set():
                     await asyncio.sleep(0.1)
                     continue
+                try:
+                    _verify(state, key)
+                except HTTPException as exc:
+                    await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=str(exc.detail)[:120])
+                    return
                 result = await state.batcher.submit((asset, 1))
                 if not isinstance(result, dict):
                     await ws.send_json({"error": str(result), "day": day})
@@ -312,10 +330,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
                     # computed, so that one already saw the new day) sends nothing twice: one push per market day
                     await ws.send_json(result)
                     pushed = result.get("timestamp")
-                day = await queue.get()
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    if receiver.result().get("type") == "websocket.disconnect":
+                        return
+                    receiver = asyncio.ensure_future(ws.receive())  # a client's message: nothing to answer
+                    continue
+                day = getter.result()
         except WebSocketDisconnect:
             pass
         finally:
+            receiver.cancel()
             state.sockets.discard(queue)
 
     return app
@@ -388,7 +415,7 @@ class GuardMiddleware:
         elapsed = time.perf_counter() - started
         self.state.metrics.requests.labels(route, str(code)).inc()
         self.state.metrics.latency.labels(route).observe(elapsed)
-        log.info("%s %s %d key=%s %.1f ms", scope["method"], scope["path"], code,
+        log.info("%s %s %d key=%s %.1f ms", scope["method"], _loggable(scope["path"]), code,
                  scope.get(KEY_NAME, "-"), 1000 * elapsed)  # fmt: skip
 
 
@@ -397,6 +424,47 @@ class _BodyTooLarge(Exception):
 
 
 KEY_NAME = "prometheus.key_name"  # the request scope's entry naming the caller's key (the access log prints it)
+WS_CLOSE_CODES = {401: 4401, 403: 4403, 429: 4429, 503: 4503}  # an HTTP refusal as a WebSocket close code
+
+
+def _loggable(text: str, limit: int = 200) -> str:
+    """``text`` (a request path, decoded) as one log line may hold it: control characters escaped, so a path
+    with ``%0d%0a`` cannot write a forged line of its own (review of 2026-12-05), and cut to ``limit``."""
+    escaped = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
+
+
+_URI_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/@\s:]+(:[^/@\s]*)?@")
+
+
+def redact_uris(text: str) -> str:
+    """``text`` with the user and password of every URI in it replaced by ``***`` (``http://***@host``)."""
+    return _URI_CREDENTIALS.sub(r"\1***@", text)
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops the query string from uvicorn's own lines about a request (``"WebSocket /ws/...?token=..."
+    [accepted]``): ``access_log=False`` does not cover its WebSocket lines, and a key passed in a query string
+    was logged in full (review of 2026-12-05)."""
+
+    _QUERY = re.compile(r"(\s/[^\s?\"]*)\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = self._QUERY.sub(r"\1?***", message), None
+        return True
+
+
+async def _within_limit(state: State, name: str) -> bool:
+    """Whether key ``name`` is within its rate limit now (this request counted). The limit's store (Redis) not
+    answering is a 503 the client may retry, not a bare 500: the API fails closed (no request goes uncounted)."""
+    try:
+        return await state.limiter.hit(state.limit, "key", name)
+    except Exception as exc:  # limits' storage errors (a Redis connection refused, a timeout) have no common base
+        log.error("rate-limit store unavailable: %s", redact_uris(f"{type(exc).__name__}: {exc}"))
+        raise HTTPException(503, "the rate-limit store does not answer; retry shortly",
+                            headers={"Retry-After": "1"}) from None  # fmt: skip
 
 
 def _key_first_route(authorised) -> type[APIRoute]:

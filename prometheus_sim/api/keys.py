@@ -62,11 +62,15 @@ class KeyStore:
             for name, r in raw.items():
                 records[name] = KeyRecord(name, r["sha256"], float(r.get("created", 0)), bool(r.get("revoked", False)))
             self._mtime = self.path.stat().st_mtime
+        # a key revoked in the file stays revoked when the environment names it too: `keys revoke` of a key given in
+        # PROMETHEUS_API_KEY_HASHES wrote revoked to the file, said so, and the environment's entry let it in still
+        # (review of 2026-12-05)
+        revoked = {r.sha256 for r in records.values() if r.revoked}
         for item in filter(None, (x.strip() for x in self._env_hashes.split(","))):
             name, _, h = item.partition(":")
             if len(h) != 64:
                 raise ValueError(f"PROMETHEUS_API_KEY_HASHES: entry {name!r} needs name:sha256hex (64 hex digits)")
-            records[name] = KeyRecord(name, h.lower(), 0.0)
+            records[name] = KeyRecord(name, h.lower(), 0.0, h.lower() in revoked)
         self._records = records
         self._by_hash = {r.sha256: r for r in records.values()}
 

@@ -500,3 +500,13 @@ def test_secrets_stay_out_of_logs_and_a_revoked_environment_key_stays_revoked(tm
     KeyStore(tmp_path / "keys.json", env=env).revoke("ops")
     with pytest.raises(Forbidden, match="'ops' is revoked"):
         KeyStore(tmp_path / "keys.json", env=env).verify(key)
+
+
+def test_health_says_ended_once_the_feed_is_at_the_markets_last_day(tmp_path, tiny_forecaster, tiny_dqn):
+    """Past the market's last day the feed stands still (predictions repeat it); /health said "ok" for ever."""
+    srv = Server(tmp_path, "--start-day", "1094")  # default's 1,095 days: its last
+    try:
+        h = httpx.get(srv.url + "/health", timeout=PATIENCE_S).json()
+    finally:
+        srv.stop()
+    assert h["status"] == "ended" and h["day"] == 1094 and h["ready"], h

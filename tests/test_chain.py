@@ -4,6 +4,7 @@ simulated venue, replay, and every bad input refused before anything is sent."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -364,3 +365,19 @@ def test_errors_and_the_journal_never_show_a_key_or_a_urls_credentials(tmp_path)
     url = "https://alice:s3cretpw@node.example:8545/v3/0123456789abcdef0123456789abcdef?apikey=zzz"
     assert redacted_url(url) == "https://***@node.example:8545/v3/***?***"
     assert "s3cretpw" not in str(NodeDown(url, "ConnectionError"))
+
+
+def test_balances_read_from_the_chain_are_checked(dev, market, tmp_path, monkeypatch):
+    """A vault's getBalances reply missing a token was a KeyError traceback, lists of different lengths an
+    IndexError, and 2**256 - 1 units a vault worth 7e63 that the strategy then traded (review of 2026-12-05)."""
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    user, tokens = adapter.users[0], list(adapter._tokens)
+    n = len(tokens)
+    replies = {"above 1e+15 units": (tokens, [2**256 - 1] * n, [0] * n),
+               "assets, 4 balances and": (tokens, [1] * (n - 1), [0] * n),
+               "no balance for ['BTC']": (tokens[1:], [1] * (n - 1), [0] * (n - 1))}  # fmt: skip
+    assert dev["chain"].asset_of[tokens[0]] == "BTC"
+    for problem, reply in replies.items():
+        monkeypatch.setattr(adapter.chain, "call", lambda fn, *a, reply=reply, **k: reply)
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            adapter._balances(user)

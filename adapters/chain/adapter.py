@@ -44,6 +44,7 @@ WAD = 10**18
 PRICE_SCALE = 1e8
 BUY, SELL = 0, 1
 WINDOW = nb.WINDOW_DAYS
+MAX_BALANCE = 1e15  # units (or value) of one asset in one vault: the portfolio cap used across the project
 
 
 def idempotency_key(user: str, step: int) -> bytes:
@@ -167,10 +168,7 @@ class ChainAdapter:
         holdings, basis = np.empty((n, n_assets)), np.empty((n, n_assets))
         profiles, can, deposited = [], np.empty(n, dtype=bool), np.empty(n)
         for i, user in enumerate(self.users):
-            assets, units, cost = self.chain.call(self.chain.vault.functions.getBalances(user).call)
-            col = {Web3.to_checksum_address(a): k for k, a in enumerate(assets)}
-            holdings[i] = [units[col[tok]] / WAD for tok in self._tokens]
-            basis[i] = [cost[col[tok]] / WAD for tok in self._tokens]
+            holdings[i], basis[i] = self._balances(user)
             rt, months, amount, monthly = self.chain.call(self.chain.vault.functions.getRiskProfile(user).call)
             can[i] = self.chain.call(self.chain.engine.functions.canRebalance(user).call)
             deposited[i] = self.chain.call(self.chain.vault.functions.deposited(user).call) / WAD
@@ -312,9 +310,26 @@ class ChainAdapter:
                                for t, s, x in legs) + "]"  # fmt: skip
 
     def _holdings(self, user: str) -> np.ndarray:
-        assets, units, _ = self.chain.call(self.chain.vault.functions.getBalances(user).call)
+        return self._balances(user)[0]
+
+    def _balances(self, user: str) -> tuple[np.ndarray, np.ndarray]:
+        """User's (units, cost basis) per configured token, from ``getBalances``, checked: a reply missing a
+        token, with lists of different lengths, or with a balance or basis above ``MAX_BALANCE`` (2**256 - 1 was
+        taken as a vault worth 7e63) is refused naming the user, not a KeyError or IndexError (review 2026-12-05)."""
+        assets, units, cost = self.chain.call(self.chain.vault.functions.getBalances(user).call)
+        if not len(assets) == len(units) == len(cost):
+            raise ValueError(f"VaultManager.getBalances({user}): {len(assets)} assets, {len(units)} balances and "
+                             f"{len(cost)} cost bases; they must match")  # fmt: skip
         col = {Web3.to_checksum_address(a): k for k, a in enumerate(assets)}
-        return np.array([units[col[tok]] / WAD for tok in self._tokens])
+        missing = [self.chain.asset_of.get(tok, tok) for tok in self._tokens if tok not in col]
+        if missing:
+            raise ValueError(f"VaultManager.getBalances({user}): no balance for {missing} (the config's tokens)")
+        held = np.array([units[col[tok]] / WAD for tok in self._tokens])
+        basis = np.array([cost[col[tok]] / WAD for tok in self._tokens])
+        if (held > MAX_BALANCE).any() or (basis > MAX_BALANCE).any():
+            raise ValueError(f"VaultManager.getBalances({user}): a balance or cost basis above {MAX_BALANCE:g} units: "
+                             "not a vault this tool acts on")  # fmt: skip
+        return held, basis
 
     def _last_prices(self) -> np.ndarray:
         return self.source.history().close[0, self._last["step"]]

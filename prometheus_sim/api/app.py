@@ -230,8 +230,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/health", response_model=schemas.Health)
     async def health():
+        # "ended": the feed is at the market's last day, where it stays (predictions repeat that day and sockets
+        # push nothing more); it said "ok" for ever (review of 2026-12-05). Still 200: the API answers.
+        ended = state.feed.day >= state.feed.last_day
         body = schemas.Health(
-            status="ok" if state.ready.is_set() else ("error" if state.load_error else "loading"), version=VERSION,
+            status=("ended" if ended else "ok") if state.ready.is_set() else ("error" if state.load_error else "loading"),
+            version=VERSION,
             ready=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
             optimize_default=settings.optimize_default, market=state.feed.market.name, day=state.feed.day,
             date=str(state.feed.market.calendar[state.feed.day].date()),

@@ -1784,11 +1784,9 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
         return
     if config_path is None or strategy_name is None:
         raise click.UsageError("live: --config and --strategy are required (or a subcommand: replay)")
-    from web3.exceptions import Web3Exception
-
     from adapters.chain.commands import live_run
     from adapters.chain.journal import read_journal
-    from adapters.chain.node import NodeDown
+    from adapters.chain.node import ChainRefused, NodeDown
     from adapters.chain.signer import Reverted
     from prometheus_sim.blocks import MissingDataError
 
@@ -1803,7 +1801,7 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
     except MissingDataError as exc:  # a strategy that needs data a live market does not have (macro inflation)
         click.echo(f"error: {strategy_name} needs data this live market lacks: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except Web3Exception as exc:  # the node refused a call or a send (funds run out, an oracle round missing):
+    except ChainRefused as exc:  # the node refused a call or a send (funds run out, an oracle round missing):
         # named, not a traceback (review of 2026-12-05); every transaction sent before is in the journal
         click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
                    f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); every line written before, each "
@@ -1831,12 +1829,10 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
 def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, journal_path: str | None) -> None:
     """The guide's PolicyEngine.autoRebalance(user, inflation x 100) for every user whose canRebalance is true
     (the others are skipped, not sent); a dry run unless --execute. Exit 1 if a sent call reverted."""
-    from web3.exceptions import Web3Exception
-
     from adapters.chain.auto import auto_rebalance
     from adapters.chain.config import ChainConfig
     from adapters.chain.journal import Journal
-    from adapters.chain.node import NodeDown, connect
+    from adapters.chain.node import ChainRefused, NodeDown, connect
     from adapters.chain.signer import Reverted, Sender, load_account
 
     try:
@@ -1855,7 +1851,7 @@ def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, jour
     except (ValueError, NodeDown, Reverted, TimeoutError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except Web3Exception as exc:
+    except ChainRefused as exc:
         click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
                    f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); what was sent before is in the journal",
                    err=True)  # fmt: skip

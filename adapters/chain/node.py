@@ -13,6 +13,7 @@ from pathlib import Path
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
 from adapters.chain.config import ChainConfig, redacted_url
 
@@ -20,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 ABI_DIR = ROOT / "abis"
 BUILD_DIR = ROOT / "contracts_mock" / "build"
 CONTRACTS = ("VaultManager", "PolicyEngine", "PriceOracle")
+
+
+# what web3 raises when the node refuses a call or a transaction (funds run out, a contract reverts in a call, an
+# oracle round is missing): the CLI names it without importing web3 itself (DESIGN: one package talks to chains)
+ChainRefused = Web3Exception
 
 
 class NodeDown(ConnectionError):
@@ -102,4 +108,15 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
                  token_of, asset_of)  # fmt: skip
 
 
-__all__ = ["ABI_DIR", "BUILD_DIR", "CONTRACTS", "Chain", "NodeDown", "abi", "bytecode", "connect", "web3_for"]
+__all__ = [
+    "ABI_DIR",
+    "BUILD_DIR",
+    "CONTRACTS",
+    "Chain",
+    "ChainRefused",
+    "NodeDown",
+    "abi",
+    "bytecode",
+    "connect",
+    "web3_for",
+]

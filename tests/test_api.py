@@ -510,3 +510,20 @@ def test_health_says_ended_once_the_feed_is_at_the_markets_last_day(tmp_path, ti
     finally:
         srv.stop()
     assert h["status"] == "ended" and h["day"] == 1094 and h["ready"], h
+
+
+def test_an_unknown_asset_of_any_length_closes_the_socket_with_its_code(server):
+    """A close frame's reason holds at most 123 bytes: an asset name of emoji made it longer than that."""
+    import asyncio
+    from urllib.parse import quote
+
+    import websockets
+
+    async def refused() -> int:
+        uri = f"ws://127.0.0.1:{server.port}/ws/predictions/{quote('€' * 60)}"
+        async with websockets.connect(uri, additional_headers={"X-API-Key": server.keys["analyst"]}) as ws:
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), PATIENCE_S)
+        return closed.value.rcvd.code
+
+    assert asyncio.run(refused()) == 4422

@@ -6,7 +6,9 @@
 * ``POST /v1/predict/price``, ``POST /v1/optimize/portfolio``, ``POST /v1/assess/risk``,
   ``WS /ws/predictions/{asset}`` (a 1-day prediction each time the market feed advances): an API
   key in ``X-API-Key`` (401 without a known one, 403 for a revoked one), a per-key rate limit
-  (``limits``; memory or Redis), 413 for a body above ``max_body_bytes``, 422 naming the field.
+  (``limits``; memory or Redis; 503 with ``Retry-After`` while its store does not answer), 413 for a body
+  above ``max_body_bytes``, 422 naming the field. A socket counts against the rate limit when it opens,
+  checks its key before each push and is closed with 4401, 4403, 4429 or 4422 for those refusals.
 * ``GET /metrics``: Prometheus text format (``prometheus-client``). ``/docs``: OpenAPI.
 
 Request bodies and keys are never logged: the access log line is method, path, status, the key's
@@ -303,10 +305,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
             if not await _within_limit(state, name):
                 raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         except HTTPException as exc:
-            await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=str(exc.detail)[:120])
+            await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=_close_reason(exc.detail))
             return
         if asset not in state.feed.assets:
-            await ws.close(code=4422, reason=f"unknown asset {asset[:40]!r}")
+            await ws.close(code=4422, reason=_close_reason(f"unknown asset {asset!r}"))
             return
         queue: asyncio.Queue = asyncio.Queue()
         state.sockets.add(queue)
@@ -324,7 +326,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 try:
                     _verify(state, key)
                 except HTTPException as exc:
-                    await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=str(exc.detail)[:120])
+                    await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=_close_reason(exc.detail))
                     return
                 result = await state.batcher.submit((asset, 1))
                 if not isinstance(result, dict):
@@ -429,6 +431,11 @@ class _BodyTooLarge(Exception):
 
 KEY_NAME = "prometheus.key_name"  # the request scope's entry naming the caller's key (the access log prints it)
 WS_CLOSE_CODES = {401: 4401, 403: 4403, 429: 4429, 503: 4503}  # an HTTP refusal as a WebSocket close code
+
+
+def _close_reason(text: object) -> str:
+    """A WebSocket close frame's reason: at most 123 bytes (the protocol's limit), non-ASCII escaped."""
+    return str(text).encode("ascii", "backslashreplace")[:120].decode("ascii")
 
 
 def _loggable(text: str, limit: int = 200) -> str:

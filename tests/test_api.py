@@ -416,10 +416,12 @@ def test_rate_limits_live_in_redis_when_asked(tmp_path, tiny_forecaster, tiny_dq
             proc.wait(timeout=10)
             down = httpx.post(srv.url + "/v1/assess/risk", json={"portfolio": {"BTC": 1}}, headers={"X-API-Key": key},
                               timeout=PATIENCE_S)  # fmt: skip
+            health = httpx.get(srv.url + "/health", timeout=PATIENCE_S)  # it said "ok" while every request failed
         finally:
             srv.stop()
         assert codes == [200] * 5 + [429] * 2
         assert down.status_code == 503 and down.headers.get("retry-after") == "1", (down.status_code, down.text)
+        assert health.status_code == 503 and health.json()["status"].startswith("degraded"), health.text
         assert "rate-limit store unavailable" in srv.log.read_text()
         OUTCOMES["rate_limiting"] = True
     finally:
@@ -527,3 +529,13 @@ def test_an_unknown_asset_of_any_length_closes_the_socket_with_its_code(server):
         return closed.value.rcvd.code
 
     assert asyncio.run(refused()) == 4422
+
+
+def test_a_body_that_is_not_json_is_415(server):
+    """Every body here is JSON: a text/plain one was a 422 "Input should be a valid dictionary" (review 2026-12-05)."""
+    r = httpx.post(server.url + "/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}', timeout=PATIENCE_S,
+                   headers={"X-API-Key": server.keys["analyst"], "Content-Type": "text/plain"})  # fmt: skip
+    assert r.status_code == 415 and "application/json" in r.json()["detail"], r.text
+    ok = httpx.post(server.url + "/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}', timeout=PATIENCE_S,
+                    headers={"X-API-Key": server.keys["analyst"], "Content-Type": "application/json; charset=utf-8"})  # fmt: skip
+    assert ok.status_code == 200, ok.text

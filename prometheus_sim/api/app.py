@@ -235,14 +235,18 @@ def create_app(settings: ServeSettings) -> FastAPI:
         # "ended": the feed is at the market's last day, where it stays (predictions repeat that day and sockets
         # push nothing more); it said "ok" for ever (review of 2026-12-05). Still 200: the API answers.
         ended = state.feed.day >= state.feed.last_day
+        # the rate limit's store (Redis) not answering: every keyed request is a 503 then, and /health says so
+        limits_ok = await _limit_store_answers(state)
+        ready = state.ready.is_set() and limits_ok
         body = schemas.Health(
-            status=("ended" if ended else "ok") if state.ready.is_set() else ("error" if state.load_error else "loading"),
+            status=(("ended" if ended else "ok") if limits_ok else "degraded: the rate-limit store does not answer")
+            if state.ready.is_set() else ("error" if state.load_error else "loading"),
             version=VERSION,
             ready=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
             optimize_default=settings.optimize_default, market=state.feed.market.name, day=state.feed.day,
             date=str(state.feed.market.calendar[state.feed.day].date()),
         )  # fmt: skip
-        return JSONResponse(body.model_dump(), status_code=200 if state.ready.is_set() else 503)
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics():
@@ -467,6 +471,14 @@ class QueryStringFilter(logging.Filter):
         return True
 
 
+async def _limit_store_answers(state: State) -> bool:
+    """Whether the rate limit's store answers (always, in memory); a store that raises does not."""
+    try:
+        return bool(await state.limiter.storage.check())
+    except Exception:  # limits' storage errors have no common base
+        return False
+
+
 async def _within_limit(state: State, name: str) -> bool:
     """Whether key ``name`` is within its rate limit now (this request counted). The limit's store (Redis) not
     answering is a 503 the client may retry, not a bare 500: the API fails closed (no request goes uncounted)."""
@@ -496,6 +508,11 @@ def _key_first_route(authorised) -> type[APIRoute]:
 
             async def key_first(request: Request):
                 await authorised(request, request.headers.get("x-api-key"))
+                kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+                if kind not in ("application/json", ""):  # a form's type is made JSON by GuardMiddleware
+                    # every body here is JSON: text/plain was a 422 "valid dictionary" (review of 2026-12-05)
+                    return JSONResponse({"detail": f"Content-Type {kind!r}: this API takes application/json"},
+                                        status_code=415)  # fmt: skip
                 problem = _body_problem(await request.body())
                 if problem is not None:
                     return JSONResponse({"detail": [problem]}, status_code=422)

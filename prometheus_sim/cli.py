@@ -1039,7 +1039,6 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             raise ValueError(f"--seeds {sorted(chosen_on & set(seeds))[:5]}... chose this policy among its checkpoints "
                              "(policy train --select-seeds): use seeds it has not seen")  # fmt: skip
         _policy_observation_fits(meta, model_ref, f"{name}/{version}")
-        trained_scenarios = sorted(meta.get("scenario_digests", {}))
         need, decides = _policy_min_days(meta)
         if horizon_days is not None and horizon_days < need:  # the policy would never decide: shares NaN, hold's scores
             raise ValueError(f"--horizon-days {horizon_days}: fewer than {need} days; the policy's first decision is on "
@@ -1071,14 +1070,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     except (RegistryError, RealDataError, ValueError, KeyError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    context = {
-        "model": f"{name}/{version}", "model_ref": model_ref,
-        "trained_on": {"scenarios": trained_scenarios, "seeds": _seed_span(meta.get("seeds", []))},
-        "seeds": _seed_span(seeds) if files else None, "fees_bps": [c.fees_bps for c in costs], "real": real,
-        "is_training_scenario": _training_sources(meta, config, real),
-        "selected_on": _selected_on(meta), "first_decision_day": config.first_decision_day,
-        "tracking_uri": registry_uri(tracking_uri),  # where `report` finds the policy's training curve
-    }  # fmt: skip
+    context = _policy_context(meta, f"{name}/{version}", model_ref, config, real, _seed_span(seeds) if files else None,
+                              registry_uri(tracking_uri))  # fmt: skip
     (out_dir / POLICY_FILE).write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
     m = outcome.metrics
     if m.empty:  # every cell failed (each one's error is in the sweep's log): nothing to score
@@ -1341,13 +1334,28 @@ def _refuse_in_sample(config, specs, built) -> None:
                                  "chosen on (path 0 of a seed it has seen, in-sample); simulate it with unseen seeds")  # fmt: skip
 
 
+def _policy_context(
+    meta: dict, model: str, model_ref: str, config, real: list[dict], seeds: str | None, tracking_uri: str, **extra
+) -> dict:
+    """What is written beside a sweep that scored a DQN policy (``policy_eval.json``): the model, what it trained and
+    was chosen on, the saved and real markets (:func:`_policy_real_markets`), which sources are its training
+    scenarios, the first decision day, the costs, and the registry the report finds its training curve in."""
+    return {
+        "model": model, "model_ref": model_ref,
+        "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
+        "seeds": seeds, "fees_bps": [c.fees_bps for c in config.cost_settings], "real": real,
+        "is_training_scenario": _training_sources(meta, config, real), "selected_on": _selected_on(meta),
+        "first_decision_day": config.first_decision_day, "tracking_uri": tracking_uri, **extra,
+    }  # fmt: skip
+
+
 def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: Path) -> dict | None:
-    """What ``policy evaluate`` records beside its sweep, for a backtest that runs a DQN policy on saved or real
-    markets: each market's kind, window and whether its days are out of time for the policy. With it the report
-    names a real market as real (one path, intervals bootstrapped over its days) and acceptance leaves out one whose
-    days the policy's scenarios were set to match; without it a plain backtest called the real market "simulated,
-    1 seeds" and counted it as unseen data (review of 2026-12-05). None without a policy or a saved market. With
-    several policies the first one's training decides what is out of time."""
+    """:func:`_policy_context` for a backtest that runs a DQN policy on saved or real markets: each market's kind,
+    window and whether its days are out of time for the policy. With it the report names a real market as real
+    (one path, intervals bootstrapped over its days) and acceptance leaves out one whose days the policy's
+    scenarios were set to match; without it a plain backtest called the real market "simulated, 1 seeds" and
+    counted it as unseen data (review of 2026-12-05). None without a policy or a saved market. With several
+    policies the first one's training decides what is out of time."""
     from prometheus_sim.registry import tracking_uri as registry_uri
 
     policies = [
@@ -1357,16 +1365,10 @@ def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: P
     if not policies or not dirs:
         return None
     policy = policies[0]
-    meta = policy.meta
-    real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, meta)
+    real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, policy.meta)
     name, version = policy.ref
-    return {
-        "model": f"{name}/{version}", "model_ref": f"{name}@{version}", "written_by": "backtest",
-        "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
-        "seeds": _seed_span(config.seeds), "real": real, "is_training_scenario": _training_sources(meta, config, real),
-        "selected_on": _selected_on(meta), "first_decision_day": config.first_decision_day,
-        "fees_bps": [c.fees_bps for c in config.cost_settings], "tracking_uri": registry_uri(None),
-    }  # fmt: skip
+    return _policy_context(policy.meta, f"{name}/{version}", f"{name}@{version}", config, real,
+                           _seed_span(config.seeds), registry_uri(None), written_by="backtest")  # fmt: skip
 
 
 def _saved_rows_seen(meta: dict, saved) -> list[int]:
@@ -1803,9 +1805,7 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
         sys.exit(EXIT_BAD_INPUT)
     except ChainRefused as exc:  # the node refused a call or a send (funds run out, an oracle round missing):
         # named, not a traceback (review of 2026-12-05); every transaction sent before is in the journal
-        click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
-                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); every line written before, each "
-                   "transaction already sent included, is in the journal", err=True)  # fmt: skip
+        click.echo(_chain_refused(exc), err=True)
         sys.exit(1)
     run_lines = read_journal(journal)
     run_lines = run_lines[max(i for i, x in enumerate(run_lines) if x["kind"] == "start") :]
@@ -1818,6 +1818,15 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
     mode = "executed" if execute else "dry run: nothing was sent"
     click.echo(f"{len(result.decision_steps)} decisions at bars {result.decision_steps.tolist()} ({mode}); "
                f"journal {journal}")  # fmt: skip
+
+
+def _chain_refused(exc: Exception) -> str:
+    """The error line for the node refusing a call or a send (funds run out, an oracle round missing)."""
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return (
+        f"error: the chain refused a call or a transaction ({type(exc).__name__}: {first}); every line written "
+        "before, each transaction already sent included, is in the journal"
+    )
 
 
 @live.command("auto-rebalance")
@@ -1852,9 +1861,7 @@ def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, jour
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except ChainRefused as exc:
-        click.echo(f"error: the chain refused a call or a transaction ({type(exc).__name__}: "
-                   f"{str(exc).splitlines()[0][:300] if str(exc) else ''}); what was sent before is in the journal",
-                   err=True)  # fmt: skip
+        click.echo(_chain_refused(exc), err=True)
         sys.exit(1)
     for o in outcomes:
         click.echo(f"{o.user}: {o.status.upper()}: {o.detail}")

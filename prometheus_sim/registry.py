@@ -75,6 +75,8 @@ def check_server(uri: str, source: str) -> None:
     import socket
     from urllib.parse import urlsplit
 
+    from prometheus_sim.redact import redacted_url
+
     if not uri.startswith(("http://", "https://")):
         return
     parts = urlsplit(uri)
@@ -83,7 +85,7 @@ def check_server(uri: str, source: str) -> None:
         with socket.create_connection((parts.hostname or "", port), timeout=SERVER_TIMEOUT_S):
             pass
     except OSError as exc:
-        raise ValueError(f"{source} {uri!r}: no MLflow server answers at {parts.hostname}:{port} "
+        raise ValueError(f"{source} {redacted_url(uri)!r}: no MLflow server answers at {parts.hostname}:{port} "
                          f"({exc.strerror or exc}); start it, or give another store") from None  # fmt: skip
 
 

@@ -9,13 +9,13 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from prometheus_sim.redact import redacted_url
 
 ADDRESS_FIELDS = ("vault_manager", "policy_engine", "price_oracle")
 
 
 _KEY_LIKE = re.compile(r"[0-9a-fA-F]{64}")  # 32 bytes in hex: a private key's size
-_URL_SECRET_PART = re.compile(r"[A-Za-z0-9_-]{24,}")  # a path segment this long is an API key (…/v3/<key>)
 
 
 def shown(value: object) -> str:
@@ -26,20 +26,6 @@ def shown(value: object) -> str:
         return "a text holding 32 bytes of hex (a private key? not shown)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def redacted_url(url: str) -> str:
-    """``url`` without what may be a credential: a user and password, a query, a path segment that looks like an
-    API key. The node's URL goes into errors and the journal's start line."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<an unreadable URL>"
-    host = parts.hostname or ""
-    netloc = ("***@" if parts.username or parts.password else "") + (f"[{host}]" if ":" in host else host)
-    netloc += f":{parts.port}" if parts.port else ""
-    path = "/".join("***" if _URL_SECRET_PART.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
 
 
 def _address(name: str, value: object) -> str:

@@ -35,6 +35,7 @@ from prometheus_sim.api import schemas
 from prometheus_sim.api.batcher import MicroBatcher
 from prometheus_sim.api.keys import Forbidden, KeyStore, Unauthorized
 from prometheus_sim.api.service import Clock, ForecastService, MarketFeed, PortfolioService, assess_risk
+from prometheus_sim.redact import redact_uris
 
 log = logging.getLogger("prometheus_sim.api")
 TITLE, VERSION = "Prometheus AI API", "1.0.0"
@@ -447,14 +448,6 @@ def _loggable(text: str, limit: int = 200) -> str:
     with ``%0d%0a`` cannot write a forged line of its own (review of 2026-12-05), and cut to ``limit``."""
     escaped = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
     return escaped if len(escaped) <= limit else escaped[:limit] + "..."
-
-
-_URI_CREDENTIALS = re.compile(r"(\w[\w+.-]*://)[^/@\s:]+(:[^/@\s]*)?@")
-
-
-def redact_uris(text: str) -> str:
-    """``text`` with the user and password of every URI in it replaced by ``***`` (``http://***@host``)."""
-    return _URI_CREDENTIALS.sub(r"\1***@", text)
 
 
 class QueryStringFilter(logging.Filter):

@@ -1,0 +1,37 @@
+"""What may be a credential in a URL, taken out before the URL reaches an error message, a log or a journal.
+
+One helper for every place that shows a URL the user configured: a chain node's (``rpc_url``), the model
+registry's (``MLFLOW_TRACKING_URI``), a rate-limit store's. A user and password, a query, and a path segment that
+looks like an API key (``.../v3/<key>``) are replaced by ``***``; the scheme, host, port and the rest of the path
+stay, so the message still says where.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{24,}")  # a path segment this long is an API key, not a route
+_URI = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its user, password, query and key-like path segments."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<an unreadable URL>"
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username or parts.password else "") + (f"[{host}]" if ":" in host else host)
+    netloc += f":{port}" if port else ""
+    path = "/".join("***" if _SECRET_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
+
+
+def redact_uris(text: str) -> str:
+    """``text`` with every URI in it passed through :func:`redacted_url`."""
+    return _URI.sub(lambda m: redacted_url(m.group(0)), text)
+
+
+__all__ = ["redact_uris", "redacted_url"]

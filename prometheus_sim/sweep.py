@@ -554,13 +554,12 @@ def _task_done(out: Path, task: Task) -> bool:
     return (cells / f"{task.key}.parquet").exists() and not (cells / f"{task.key}.failures.json").exists()
 
 
-def _check_resume(out: Path, config: SweepConfig, wiring: Wiring) -> None:
+def _check_resume(out: Path, current: dict[str, Any]) -> None:
     """Refuse to resume into a directory written under another result key; name only what changed."""
     sweep_file = out / SWEEP_FILE
     if not sweep_file.exists():
         return
     previous = json.loads(sweep_file.read_text()).get("config")
-    current = config.result_key(wiring)
     if previous is not None and previous != current:
         changed = sorted(k for k in {*previous, *current} if previous.get(k) != current.get(k))
         raise ValueError(
@@ -585,8 +584,11 @@ def run_sweep(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"--out {out}: cannot create it ({exc.strerror})") from None
-    _check_resume(out, config, wiring)
-    _write_sweep_file(out, config, wiring, status="running")
+    # the key once, as the run starts: computed again at its end it would record code edited meanwhile (the
+    # key now digests the code), and a directory of cells made by the old code would resume under the new key
+    key = config.result_key(wiring)
+    _check_resume(out, key)
+    _write_sweep_file(out, key, status="running")
     tasks = plan_tasks(config)
     todo = [t for t in tasks if not _task_done(out, t)]
     skipped = len(tasks) - len(todo)
@@ -599,7 +601,7 @@ def run_sweep(
                 progress(1)
     outcome = collect(out, config)
     outcome.tasks_run, outcome.tasks_skipped = len(todo), skipped
-    _write_sweep_file(out, config, wiring, status="failed cells" if outcome.failures else "complete")
+    _write_sweep_file(out, key, status="failed cells" if outcome.failures else "complete")
     return outcome
 
 
@@ -770,8 +772,8 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
         pd.concat(frames, axis=1).to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
 
 
-def _write_sweep_file(out: Path, config: SweepConfig, wiring: Wiring, status: str) -> None:
-    doc = {"package_version": __version__, "status": status, "config": config.result_key(wiring)}
+def _write_sweep_file(out: Path, key: dict[str, Any], status: str) -> None:
+    doc = {"package_version": __version__, "status": status, "config": key}
     (out / SWEEP_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -58,8 +59,6 @@ def dev(market, tmp_path):
 def adapter_for(dev, market, tmp_path, execute=True, rails=None):
     chain = dev["chain"]
     if rails is not None:
-        from dataclasses import replace
-
         chain.config = replace(chain.config, guard_rails=rails)
     sender = Sender(chain, dev["account"].address, dev["account"] if execute else None)
     source = HistorySource.from_market(market, 0, until=START - 1)
@@ -220,6 +219,57 @@ def test_guard_rails_stop_what_they_name(dev, market, tmp_path, rails, reason):
         assert (receipts.status == REFUSED).all() and all(reason in d for d in receipts.detail)
 
 
+def test_nothing_is_sent_on_a_stale_jumping_or_unbacked_oracle_price(dev, market, tmp_path):
+    """The contracts execute at the oracle's prices: a round older than max_price_age_s (the feed stopped), a move
+    above max_price_move from the bar before, or a warm-start bar no round backs is refused for every user, and
+    nothing is sent; the run goes on and sends once the prices are fit again."""
+    w3, tester = dev["w3"], dev["tester"]
+    rails = GuardRails(max_price_age_s=600.0, max_price_move=0.5)
+    adapter = adapter_for(dev, market, tmp_path, rails=rails)
+    strategy = create("equal_weight", period_days=1)
+    nonce = w3.eth.get_transaction_count(dev["account"].address)
+    unbacked = adapter.submit(START - 1, strategy.decide_batch(adapter.snapshot(START - 1)))
+    assert (unbacked.status == REFUSED).all() and all("warm-start history" in d for d in unbacked.detail)
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3600)  # an hour passes; the feed writes nothing
+    tester.mine_blocks(1)
+    stale = adapter.submit(START, strategy.decide_batch(adapter.snapshot(START)))
+    assert (stale.status == REFUSED).all() and all("max_price_age_s" in d for d in stale.detail), stale.detail
+    jumped = market.close[0, START + 1].copy()
+    jumped[market.assets.index("ETH")] = 3.0 * market.close[0, START, market.assets.index("ETH")]
+    feed(dev, market, START + 1, prices=jumped)  # fresh, but ETH at three times its last close
+    moved = adapter.submit(START + 1, strategy.decide_batch(adapter.snapshot(START + 1)))
+    assert (moved.status == REFUSED).all() and all("ETH moved +200.0%" in d for d in moved.detail), moved.detail
+    assert w3.eth.get_transaction_count(dev["account"].address) == nonce  # nothing was sent
+    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert sum(rec["kind"] == "refused" for rec in journal) == 3 * len(dev["cfg"].users)
+    feed(dev, market, START + 2, prices=jumped * market.close[0, START + 2] / market.close[0, START + 1])
+    fine = adapter.submit(START + 2, strategy.decide_batch(adapter.snapshot(START + 2)))
+    assert (fine.status == FILLED).all(), fine.detail
+
+
+def test_auto_rebalance_is_not_sent_on_a_stale_oracle_price(dev):
+    from adapters.chain.auto import auto_rebalance
+
+    chain, w3, tester = dev["chain"], dev["w3"], dev["tester"]
+    chain.config = replace(chain.config, guard_rails=GuardRails(max_price_age_s=600.0))
+    sender = Sender(chain, dev["account"].address, dev["account"])
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3600)
+    tester.mine_blocks(1)
+    outcomes = auto_rebalance(chain, [dev["cfg"].users[2]], 2.0, execute=True, sender=sender, journal=None,
+                              timeout_s=10)  # fmt: skip
+    assert [o.status for o in outcomes] == ["refused"] and "max_price_age_s" in outcomes[0].detail
+    assert chain.engine.functions.canRebalance(dev["cfg"].users[2]).call()  # not traded: still no cool-down
+
+
+def test_an_oracle_answer_that_is_not_a_price_stops_the_read():
+    from adapters.chain.oracle import _price
+
+    assert _price(6_500_000_000_000, "round 1 of BTC") == 65_000.0
+    for answer in (0, -1):
+        with pytest.raises(ValueError, match=f"round 1 of BTC answered {answer}, which is not a price"):
+            _price(answer, "round 1 of BTC")
+
+
 def test_a_journal_replays_to_the_same_recommendations(dev, market, tmp_path):
     from prometheus_sim.backtest import run
 
@@ -299,7 +349,6 @@ def test_a_key_comes_from_an_encrypted_keystore(tmp_path):
 def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_path):
     import threading
     import time
-    from dataclasses import replace
 
     from adapters.chain.adapter import LiveClock
 

@@ -32,6 +32,7 @@ from web3.logs import DISCARD
 from adapters.chain.config import ChainConfig
 from adapters.chain.journal import Journal
 from adapters.chain.node import Chain, NodeDown
+from adapters.chain.oracle import age_refusal, latest_block_time, latest_round, move_refusal, read_round
 from adapters.chain.signer import Prepared, Reverted, Sender
 from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.datasource import HistorySource
@@ -41,7 +42,6 @@ from prometheus_sim.ports import DRY_RUN, FILLED, NOTHING, REFUSED, Receipts
 from prometheus_sim.snapshot import MarketHistory, Marks, SnapshotBatch
 
 WAD = 10**18
-PRICE_SCALE = 1e8
 BUY, SELL = 0, 1
 WINDOW = nb.WINDOW_DAYS
 MAX_BALANCE = 1e15  # units (or value) of one asset in one vault: the portfolio cap used across the project
@@ -54,20 +54,6 @@ def idempotency_key(user: str, step: int) -> bytes:
     so the same command run again at the same bar made other legs, another key, and a second batch of
     transactions (review: the oracle's nonce went 0 -> 5 -> 10)."""
     return bytes(Web3.keccak(text=f"{Web3.to_checksum_address(user)}|{step}"))
-
-
-def read_round(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, int]:
-    """One oracle round as a bar's closes (8-decimal answers), and when it was written."""
-    close = np.empty(len(tokens))
-    updated = 0
-    for k, token in enumerate(tokens):
-        _, answer, _, updated, _ = chain.call(chain.oracle.functions.getRoundData(token, round_id).call)
-        close[k] = answer / PRICE_SCALE
-    return close, int(updated)
-
-
-def latest_round(chain: Chain, token: str) -> int:
-    return int(chain.call(chain.oracle.functions.latestRoundData(token).call)[0])
 
 
 def live_batch(t, users, book, holdings, value, profiles, states, can, history, steps_per_day, rules, marks):
@@ -118,6 +104,7 @@ class ChainAdapter:
         self.base = source.n_steps  # bar index of the oracle's round 1
         self._tokens = [chain.token_of[a] for a in source.assets]
         self._rounds_read = 0
+        self._updated_at: dict[int, int] = {}  # bar -> when the oracle wrote its oldest answer (chain time)
         self._last: dict | None = None
         # the trailing statistics' window, kept as the step kernel keeps it (daily returns of the marked book); from
         # the first snapshot, with the users then
@@ -147,6 +134,7 @@ class ChainAdapter:
             close, updated = read_round(self.chain, self._tokens, rid)
             stamp = self.source.history().calendar[-1] + pd.Timedelta(days=1) / self.steps_per_day
             self.source.append(stamp, close)
+            self._updated_at[self.base + rid - 1] = updated
             if self.journal:
                 self.journal.write("bar", step=self.base + rid - 1, round=rid, timestamp=str(stamp), close=close.tolist(),
                                    updated_at=int(updated))  # fmt: skip
@@ -201,11 +189,12 @@ class ChainAdapter:
         detail = [""] * n
         nan = np.full((n, len(self._tokens)), np.nan)
         legs_all = [self._legs(orders, i) for i in range(n)]
+        prices_refusal = self._prices_refusal(t) if any(legs_all) else None
         prepared: list[tuple[int, Prepared, bytes]] = []
         for i, legs in enumerate(legs_all):
             if not legs:
                 continue
-            refusal = self._guard(orders, i, legs)
+            refusal = prices_refusal or self._guard(orders, i, legs)
             key = idempotency_key(self.users[i], t)
             if refusal is None and self.chain.call(self.chain.engine.functions.usedKeys(key).call):
                 refusal = "already submitted (its idempotency key is used on chain): not sent again"
@@ -304,6 +293,21 @@ class ChainAdapter:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
                     f"({self._period_value:,.0f} traded this run)")  # fmt: skip
         return None
+
+    def _prices_refusal(self, t: int) -> str | None:
+        """Why nothing may be sent on bar t's prices (the contracts execute at the oracle's), or None: a bar from the
+        warm start, which no oracle round backs; a round older than ``max_price_age_s`` by the chain's clock; a move
+        from the bar before above ``max_price_move``. Checked once a step, for every user."""
+        rails = self.config.guard_rails
+        if t not in self._updated_at:
+            return f"bar {t} is warm-start history: no oracle round backs it, so the chain has no price for it"
+        why = age_refusal(self._updated_at[t], latest_block_time(self.chain), rails.max_price_age_s,
+                          f"the oracle's round for bar {t}")  # fmt: skip
+        if why is None and t >= 1:
+            close = self.source.history().close[0]
+            why = move_refusal(close[t - 1], close[t], list(self.source.assets), rails.max_price_move,
+                               f"from bar {t - 1} to bar {t}")  # fmt: skip
+        return why
 
     def _describe(self, legs) -> str:
         return "[" + ", ".join(f"({self.chain.asset_of[t]} {'sell' if s == SELL else 'buy'} {x / WAD:.6f})"
@@ -438,7 +442,5 @@ __all__ = [
     "NodeDown",
     "broadcast_history",
     "idempotency_key",
-    "latest_round",
     "live_batch",
-    "read_round",
 ]

@@ -4,7 +4,9 @@ For each user, ``canRebalance(user)`` is read first and the call is made only wh
 cool-down or not opted in is reported and skipped, never sent a transaction that would revert); the
 inflation goes in scaled by 100 (percent -> basis points); each call is simulated (``eth_call`` and a gas
 estimate) under the guide's limit for an auto-rebalance, 1,000,000 gas, and, only with ``execute``, signed
-and sent. Guard rails: ``paused`` (or ``PROMETHEUS_PAUSE=1``) and the gas-price cap. Every call goes to the
+and sent. Guard rails: ``paused`` (or ``PROMETHEUS_PAUSE=1``), the gas-price cap, and the oracle's latest round,
+at which the contract trades: not older than ``max_price_age_s``, not moved from the round before by more than
+``max_price_move`` (:mod:`adapters.chain.oracle`). Every call goes to the
 journal as it is made. Until 2026-12-05 nothing in the tool called ``autoRebalance``: the live tests called
 it themselves (review).
 """
@@ -20,6 +22,7 @@ from web3.logs import DISCARD
 
 from adapters.chain.journal import Journal
 from adapters.chain.node import Chain
+from adapters.chain.oracle import latest_prices_refusal
 from adapters.chain.signer import Reverted, Sender
 
 AUTO_REBALANCE_GAS = 1_000_000  # the guide's gas limit for an auto-rebalance (500,000 for a submission)
@@ -68,6 +71,7 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
         journal.write("start", call="autoRebalance", config=chain.config.to_json(), users=list(users), execute=execute,
                       inflation_pct=inflation_pct)  # fmt: skip
     out = []
+    prices_refusal: list[str | None] = []  # read once, at the first user the prices matter for
     for user in (Web3.to_checksum_address(u) for u in users):
         text = f"PolicyEngine.autoRebalance(user={user}, inflationBps={bps})"
         if not chain.call(engine.functions.canRebalance(user).call):
@@ -77,6 +81,12 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
         if paused:
             out.append(AutoRebalanceOutcome(user, "refused", f"{text}: refused: paused"))
             log("refused", user, text=text, reason="paused (guard_rails.paused or PROMETHEUS_PAUSE=1)")
+            continue
+        if not prices_refusal:
+            prices_refusal.append(latest_prices_refusal(chain, [chain.token_of[a] for a in chain.config.assets]))
+        if prices_refusal[0] is not None:
+            out.append(AutoRebalanceOutcome(user, "refused", f"{text}: refused: {prices_refusal[0]}"))
+            log("refused", user, text=text, reason=prices_refusal[0])
             continue
         fn = engine.functions.autoRebalance(user, bps)
         try:

@@ -47,6 +47,10 @@ class GuardRails:
     * ``confidence_floor``: recommendations below this confidence are not sent.
     * ``allowlist``: the only assets a leg may name.
     * ``max_gas_price_gwei``: no transaction is sent while the base fee plus tip is above this.
+    * ``max_price_age_s``: nothing is sent on an oracle price written longer than this before the latest block
+      (a feed that stopped: the contracts execute at the oracle's prices, so a stale one mis-prices the trade).
+    * ``max_price_move``: nothing is sent on a bar where an asset's price moved by more than this fraction from the
+      bar before (a glitch or a manipulated round; a real move of that size is no time for an automatic trade).
     * ``paused``: stops every submission at once (also ``PROMETHEUS_PAUSE=1`` in the environment).
     """
 
@@ -55,6 +59,8 @@ class GuardRails:
     confidence_floor: float = 0.0
     allowlist: tuple[str, ...] = ()
     max_gas_price_gwei: float = 500.0
+    max_price_age_s: float = 2 * 86_400.0  # two days: a daily feed's heartbeat missed twice
+    max_price_move: float = 0.5
     paused: bool = False
 
     def __post_init__(self) -> None:
@@ -62,7 +68,7 @@ class GuardRails:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise ValueError(f"guard_rails.{name}: must be a number in [{low}, {high}], got {shown(value)}")
-        for name in ("max_period_value", "max_gas_price_gwei"):
+        for name in ("max_period_value", "max_gas_price_gwei", "max_price_age_s", "max_price_move"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"guard_rails.{name}: must be a finite number > 0, got {shown(value)}")

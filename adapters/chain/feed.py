@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from adapters.chain.adapter import latest_round, read_round
 from adapters.chain.config import ChainConfig
 from adapters.chain.node import connect
+from adapters.chain.oracle import latest_round, read_round
 from prometheus_sim.api.service import Feed
 
 

@@ -110,6 +110,20 @@ def test_cells_without_a_value_do_not_count_towards_the_minimum(tmp_path):
     assert r.status == NOT_MEASURED and "only 2 cells with a value (at least 20 needed)" in r.note
 
 
+def test_two_recommenders_are_scored_one_by_one_never_pooled(tmp_path):
+    """10 seeds of dqn and 10 of forecast made the 20 cells the minimum asks, and dqn at 0.70 pooled with forecast at
+    0.99 gave one row whose mean, 0.846, described neither (review of 2026-12-05)."""
+    rng = np.random.default_rng(3)
+    few = evaluate(fake_run(tmp_path / "few", {"dqn": [0.86] * 10, "forecast": [0.86] * 10}))
+    r = row(few, "Recommendation win rate")
+    assert r.status == NOT_MEASURED and r.cells == 10 and "only 10 cells" in r.note
+    mixed = evaluate(fake_run(tmp_path / "mixed", {"dqn": list(0.70 + rng.normal(0, 0.01, 30)),
+                                                   "forecast": list(0.99 - abs(rng.normal(0, 0.005, 30)))}))  # fmt: skip
+    r = row(mixed, "Recommendation win rate")
+    assert r.status == FAIL and r.measured < 0.72 and r.cells == 30
+    assert "the row is the weakest (dqn)" in r.note and "forecast pass" in r.note and "dqn fail" in r.note
+
+
 def test_evidence_with_an_interval_and_failed_requests_is_judged_by_them(run_dir, tmp_path):
     """MAE 4.9 [3.0, 7.5] passed '< 5 %' though its own interval straddles 5; p99 latency and throughput passed on a
     benchmark in which 85 % of requests failed (its p99 counts only those that succeeded). Found by a review."""

@@ -218,7 +218,10 @@ def test_the_venue_keeps_time_moving_forward_and_answers_with_receipts(market):
     assert not later.can_rebalance[2] and later.can_rebalance[[0, 1, 3, 4, 5]].all()  # cool-down since its fill
     assert np.isfinite(later.reward).all()
     assert later.user(2).portfolio_state.market_regime in ("bull", "bear", "sideways")
-    assert adapter.snapshot(6).can_rebalance[2]
+    # a decision at t fills at t + 1: allowed once that fill is cooldown_days (5) after the last (step 1), as the
+    # PolicyEngine rules at execution; the decision step was compared until 2026-12-05, a bar late (review)
+    assert not adapter.snapshot(4).can_rebalance[2]  # it would fill at 5, four days after
+    assert adapter.snapshot(5).can_rebalance[2]  # it would fill at 6, five days after
     adapter.close()
     with pytest.raises(ValueError, match="closed"):
         adapter.snapshot(7)

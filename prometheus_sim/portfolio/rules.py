@@ -68,8 +68,13 @@ class RebalanceRules:
         return target
 
     def allows_rebalance(self, last_fill_step: np.ndarray, now: int, steps_per_day: int) -> np.ndarray:
-        """Shape (n_users,): whether the cool-down since each user's last fill has passed."""
-        return (now - np.asarray(last_fill_step)) >= self.cooldown_days * steps_per_day
+        """Shape (n_users,): whether the cool-down since each user's last fill will have passed when an order decided
+        at the close of ``now`` fills, at the next open (step ``now + 1``).
+
+        As the PolicyEngine rules at execution (``block.timestamp >= lastTrade + cooldown``): fills ``cooldown_days``
+        apart are allowed. Until 2026-12-05 the decision step was compared, so every fill came a bar later than the
+        cool-down asked (a 30-day cool-down with monthly rebalancing blocked every other month; review)."""
+        return (now + 1 - np.asarray(last_fill_step)) >= self.cooldown_days * steps_per_day
 
 
 def contribution_steps(calendar) -> np.ndarray:

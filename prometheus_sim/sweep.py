@@ -72,7 +72,11 @@ class SavedMarket:
         except FileNotFoundError as exc:
             raise ValueError(str(exc)) from None
         try:
-            digest = json.dumps(manifest["array_sha256"], sort_keys=True)
+            # the whole manifest, not only the arrays' hashes: the asset kinds, the absent assets, the calendar and
+            # the provenance change results too (a market re-imported with --kind USDT=crypto into the same folder
+            # resumed a sweep's old cells, annual return 1.625 where a fresh run gives 0.931; review 2026-12-05)
+            manifest["array_sha256"]  # noqa: B018 - a manifest without it is refused below
+            digest = json.dumps(manifest, sort_keys=True, default=str)
             return cls(
                 path=str(src), name=str(manifest["name"]), assets=tuple(manifest["assets"]),
                 kinds=tuple(manifest["asset_kinds"]), n_paths=len(manifest["path_ids"]),
@@ -524,13 +528,19 @@ def _failure(scenario: str, seeds: tuple[int, ...], strategy: str, exc: BaseExce
 
 
 def _write_task(out: Path, res: dict[str, Any]) -> None:
+    """Write a task's cells: its rows (``{key}.parquet``, which marks it done), equity curves and failures.
+
+    The rows go last and everything is replaced whole: an interruption between the files once left a task marked
+    done whose failures or equity curves were never written, and a resume then dropped its failed cells for good;
+    a re-run task that now failed outright kept the previous run's rows beside its new failure (review 2026-12-05).
+    The old done marker goes first, so until the new rows are in place the task is not done and runs again.
+    """
     cells = out / CELLS_DIR
     cells.mkdir(parents=True, exist_ok=True)
     key = res["key"]
-    if res["rows"] is not None:
-        tmp = cells / f".{key}.parquet.tmp"
-        res["rows"].to_parquet(tmp, index=False)
-        os.replace(tmp, cells / f"{key}.parquet")
+    done = cells / f"{key}.parquet"
+    done.unlink(missing_ok=True)
+    equity = cells / f"{key}.equity.npz"
     if res["equity"]:
         tmp = cells / f".{key}.equity.npz.tmp"
         with open(tmp, "wb") as fh:
@@ -541,12 +551,20 @@ def _write_task(out: Path, res: dict[str, Any]) -> None:
                 calendar=res["calendar"].values.astype("datetime64[ns]"),
                 **{f"equity__{k}": v for k, v in res["equity"].items()},
             )
-        os.replace(tmp, cells / f"{key}.equity.npz")
+        os.replace(tmp, equity)
+    else:
+        equity.unlink(missing_ok=True)
     fail_file = cells / f"{key}.failures.json"
     if res["failures"]:
-        fail_file.write_text(json.dumps(res["failures"], indent=2))
-    elif fail_file.exists():
-        fail_file.unlink()
+        tmp = cells / f".{key}.failures.json.tmp"
+        tmp.write_text(json.dumps(res["failures"], indent=2))
+        os.replace(tmp, fail_file)
+    else:
+        fail_file.unlink(missing_ok=True)
+    if res["rows"] is not None:
+        tmp = cells / f".{key}.parquet.tmp"
+        res["rows"].to_parquet(tmp, index=False)
+        os.replace(tmp, done)
 
 
 def _task_done(out: Path, task: Task) -> bool:
@@ -559,7 +577,7 @@ def _check_resume(out: Path, current: dict[str, Any]) -> None:
     sweep_file = out / SWEEP_FILE
     if not sweep_file.exists():
         return
-    previous = json.loads(sweep_file.read_text()).get("config")
+    previous = _read_sweep_file(out).get("config")
     if previous is not None and previous != current:
         changed = sorted(k for k in {*previous, *current} if previous.get(k) != current.get(k))
         raise ValueError(
@@ -769,12 +787,30 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
     eq_dir = out / EQUITY_DIR
     eq_dir.mkdir(exist_ok=True)
     for (scenario, strategy), frames in curves.items():
-        pd.concat(frames, axis=1).to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
+        both = pd.concat(frames, axis=1)  # seeds in number order, whatever the tasks' keys sort as ('1', '10', '2')
+        both[sorted(both.columns, key=int)].to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
 
 
 def _write_sweep_file(out: Path, key: dict[str, Any], status: str) -> None:
+    """Replaced whole: written in place, a full disk left it empty and every later run of the directory failed."""
     doc = {"package_version": __version__, "status": status, "config": key}
-    (out / SWEEP_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    tmp = out / f".{SWEEP_FILE}.tmp"
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out / SWEEP_FILE)
+
+
+def _read_sweep_file(run: Path) -> dict[str, Any]:
+    """``sweep.json``, or a named error when it is damaged. Deleting the file alone would drop the resume check (it
+    holds the result key), so the message asks for the whole directory to go."""
+    path = run / SWEEP_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: damaged, not readable JSON ({exc}); its cells cannot be trusted to resume: "
+                         "delete the directory or use another --out") from None  # fmt: skip
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: damaged, not a JSON object; delete the directory or use another --out")
+    return doc
 
 
 def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
@@ -782,7 +818,7 @@ def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
     run = Path(run_dir)
     if not (run / SWEEP_FILE).exists():
         raise FileNotFoundError(f"{run}: no {SWEEP_FILE}; not a sweep directory (run `prometheus-sim backtest`)")
-    doc = json.loads((run / SWEEP_FILE).read_text())
+    doc = _read_sweep_file(run)
     metrics = pd.read_parquet(run / METRICS_FILE) if (run / METRICS_FILE).exists() else pd.DataFrame()
     failures = json.loads((run / FAILURES_FILE).read_text()) if (run / FAILURES_FILE).exists() else []
     return doc, metrics, failures

@@ -4,6 +4,7 @@ backtest, sweep, lookahead check and report running on them unchanged."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,14 @@ def test_a_sweep_runs_a_saved_real_market_beside_a_scenario(real, tmp_path):
     got = rows[rows["strategy"] == "equal_weight"]["total_return"].iloc[0]
     assert got == pytest.approx(direct.daily_equity()[0, -1] / direct.initial_value[0] - 1.0, rel=1e-9)
     assert run_sweep(cfg, tmp_path / "bt", simulated_wiring()).tasks_run == 0  # resumes
+    # the same files re-imported into the same folder with USDT as a crypto asset: the same arrays, other results,
+    # so the sweep refuses to resume into its cells (it resumed them with the old numbers; review 2026-12-05)
+    shutil.rmtree(tmp_path / "real")
+    import_market(FILES, start="2022-01-01", end="2022-12-31", kinds={"USDT": "crypto"}).save(tmp_path / "real")
+    again = SweepConfig(**{f: getattr(cfg, f) for f in ("scenarios", "seeds", "strategies", "horizon_days",
+                                                        "seeds_per_task", "plot_seeds")})  # fmt: skip
+    with pytest.raises(ValueError, match="other settings"):
+        run_sweep(again, tmp_path / "bt", simulated_wiring())
 
 
 def test_market_import_backtest_and_lookahead_from_the_cli(tmp_path):

@@ -121,6 +121,40 @@ def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_pat
     assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
 
 
+def test_an_interruption_while_a_task_is_written_never_loses_its_failures(explosive, tmp_path, monkeypatch):
+    """The rows marked a task done before its failures were written: interrupted between the two, a resume skipped
+    it, and its failed cells were gone for good, the sweep 'complete' (review 2026-12-05)."""
+    from pathlib import Path as _Path
+
+    cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"))
+    write_text = _Path.write_text
+
+    def interrupted(self, *args, **kwargs):
+        if ".failures.json" in self.name:
+            raise KeyboardInterrupt
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, tmp_path / "f", WIRING)
+    monkeypatch.setattr(_Path, "write_text", write_text)
+    resumed = run_sweep(cfg, tmp_path / "f", WIRING)
+    whole = run_sweep(cfg, tmp_path / "g", WIRING)  # the same sweep, never interrupted
+    assert sorted(f["seeds"] for f in resumed.failures) == sorted(f["seeds"] for f in whole.failures)
+    assert len(whole.failures) >= 2 and {f["strategy"] for f in resumed.failures} == {"explodes"}
+    assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
+    assert not list((tmp_path / "f" / "cells").glob(".*.tmp"))
+
+
+def test_a_damaged_sweep_file_is_named_and_never_resumed_past(tmp_path):
+    out = tmp_path / "d"
+    cfg = _config(scenarios=SCEN[:1])
+    run_sweep(cfg, out, WIRING)
+    (out / "sweep.json").write_text("")  # what a full disk left
+    with pytest.raises(ValueError, match=r"sweep.json: damaged, not readable JSON .*delete the directory"):
+        run_sweep(cfg, out, WIRING)
+
+
 class ExitsAtStep30(BaseStrategy):
     """Calls sys.exit() in the middle of a run, as a careless strategy's error path might."""
 

@@ -35,6 +35,9 @@ def _read_table(p: Path, required: tuple[str, ...]) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         raise RealDataError(f"{p}: cannot be read ({exc})") from None
     raw.columns = [str(c).strip().lower() for c in raw.columns]
+    twice = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    if twice:  # 'Close' and 'close' in one file: which is the close?
+        raise RealDataError(f"{p}: column(s) {twice} given more than once (names are read without case or spaces)")
     missing = [c for c in ("date", *required) if c not in raw.columns]
     if missing:
         raise RealDataError(f"{p}: missing column(s) {missing}; found {list(raw.columns)}")
@@ -44,10 +47,23 @@ def _read_table(p: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _dated_frame(raw: pd.DataFrame, p: Path) -> pd.DataFrame:
-    dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
+    """The rows' calendar days. A Parquet file may store timestamps: one with a time zone or a time of day is
+    refused, as a CSV's text must be a bare date. Kept, a bar stamped 23:59:59 sat a day ahead of another file's
+    bar dated at midnight (the gap check counts whole days), and zones made tracebacks downstream (review)."""
+    try:
+        dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")
+    except (TypeError, ValueError) as exc:  # mixed zones in one column
+        raise RealDataError(f"{p}: column date: not calendar dates ({exc})") from None
+    if dates.dt.tz is not None:
+        raise RealDataError(f"{p}: column date: dates carry a time zone ({dates.dt.tz}); daily bars are dated by "
+                            "calendar day: store the dates without one")  # fmt: skip
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
         raise RealDataError(f"{p}: {_row(bad[0])}, column date: {raw['date'].iloc[bad[0]]!r} is not a YYYY-MM-DD date")
+    timed = np.flatnonzero((dates != dates.dt.normalize()).to_numpy())
+    if timed.size:
+        raise RealDataError(f"{p}: {_row(timed[0])}, column date: {dates.iloc[timed[0]]} has a time of day; daily "
+                            "bars are dated by calendar day (00:00)")  # fmt: skip
     return pd.DataFrame(index=pd.DatetimeIndex(dates, name="date"))
 
 

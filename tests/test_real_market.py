@@ -4,6 +4,7 @@ backtest, sweep, lookahead check and report running on them unchanged."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -16,7 +17,7 @@ from prometheus_sim.blocks import MissingDataError
 from prometheus_sim.cli import main, simulated_wiring
 from prometheus_sim.lookahead import check_lookahead
 from prometheus_sim.market import Market, NoTruthError
-from prometheus_sim.real import SHIPPED_DATA, RealDataError
+from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_daily_bars
 from prometheus_sim.real_market import import_market
 from prometheus_sim.strategy_spec import StrategySpec
 from prometheus_sim.sweep import SavedMarket, SweepConfig, plan_tasks, run_sweep
@@ -90,6 +91,26 @@ def test_a_bad_series_file_names_file_and_problem(tmp_path, content, message):
     with pytest.raises(RealDataError) as info:
         import_market(FILES, onchain=f, start="2023-01-01", end="2023-01-04")
     assert str(f) in str(info.value) and message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda f: f.assign(date=pd.to_datetime(f["date"]) + pd.Timedelta(hours=23, minutes=59, seconds=59)),
+            "2023-01-01 23:59:59 has a time of day",
+        ),  # an exchange's close time: sat a day ahead of a midnight file
+        (lambda f: f.assign(date=pd.to_datetime(f["date"]).dt.tz_localize("UTC")), "dates carry a time zone (UTC)"),
+        (lambda f: f.assign(Close=f["close"]), "column(s) ['close'] given more than once"),
+    ],
+)
+def test_a_parquet_file_must_be_dated_by_calendar_day(tmp_path, change, message):
+    """Parquet stores timestamps: a time of day or a zone passed every check, shifted one file's bars by a day
+    against another's, hid a missing day and made tracebacks downstream (review of 2026-12-05)."""
+    bars = pd.read_csv(SHIPPED_DATA / "ETH.csv")
+    change(bars[bars["date"] >= "2023-01-01"].reset_index(drop=True)).to_parquet(tmp_path / "ETH.parquet")
+    with pytest.raises(RealDataError, match=re.escape(message)):
+        read_daily_bars(tmp_path / "ETH.parquet")
 
 
 def test_bar_files_without_volume_or_overlap_are_refused(tmp_path):

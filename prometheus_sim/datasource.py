@@ -108,18 +108,13 @@ class HistorySource:
 
     @classmethod
     def from_file(cls, file: str | Path, asset_kinds: dict[str, str]) -> HistorySource:
-        """Daily closes from CSV or Parquet: a date column (or index) and one column per asset."""
-        file = Path(file)
-        if not file.exists():
-            raise ValueError(f"history file {file}: not found")
-        frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
-        if "date" in frame.columns:
-            frame = frame.set_index("date")
-        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index))
-        missing = [a for a in asset_kinds if a not in frame.columns]
-        if missing:
-            raise ValueError(f"history file {file}: no column for asset(s) {missing}")
+        """Daily closes from CSV or Parquet: a date column (or index) and one column per asset, checked as real bar
+        files are (:func:`~prometheus_sim.real.read_close_history`; a :class:`~prometheus_sim.real.RealDataError`,
+        a ValueError, names file, row and column)."""
+        from prometheus_sim.real import read_close_history
+
         assets = list(asset_kinds)
+        frame = read_close_history(file, assets)
         return cls(assets, [asset_kinds[a] for a in assets], frame.index, frame[assets].to_numpy(dtype=float))
 
     def book(self) -> AssetBook:

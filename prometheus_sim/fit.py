@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prometheus_sim.real import RealDataError, read_daily_bars
+from prometheus_sim.real import RealDataError, assets_of, read_daily_bars
 from prometheus_sim.real_market import default_kind
 from prometheus_sim.scenario import ScenarioSpec
 
@@ -172,10 +172,13 @@ def fit_peg(name: str, bars: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
     )  # fmt: skip
 
 
+PLACEHOLDER_DAILY_USD = 1.0e9  # a file without volume: said in the scenario's comments (``fit_scenario``)
+
+
 def _daily_usd(bars: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, volume_in: str) -> float:
     window = bars.loc[start:end]
     if "volume" not in window:
-        return 1.0e9
+        return PLACEHOLDER_DAILY_USD
     usd = window["volume"] if volume_in == "quote" else window["close"] * window["volume"]
     return float(usd.median())
 
@@ -341,7 +344,7 @@ def fit_scenario(
     paths = [Path(f) for f in files]
     if not paths:
         raise RealDataError("no bar files given")
-    bars = {p.stem: read_daily_bars(p) for p in paths}
+    bars = {asset: read_daily_bars(p) for asset, p in zip(assets_of(paths), paths, strict=True)}
     t0 = pd.Timestamp(start)
     last = min(b.index[-1] for b in bars.values())
     t1 = pd.Timestamp(end) if end else last
@@ -407,6 +410,9 @@ def fit_scenario(
     ]
     for f in fits:
         comments += [f"{f.name}: {note}" for note in f.notes]
+        if "volume" not in bars[f.name]:  # said, not silent: the volume sets simulated market impact (review)
+            comments.append(f"{f.name}: its file has no volume column: daily_usd {PLACEHOLDER_DAILY_USD:g} is a "
+                            "placeholder, not a fit (it sets the simulated volume and market impact)")  # fmt: skip
     ScenarioSpec.from_dict(scenario, source="fitted scenario")  # valid, or a ScenarioError naming the field
     from prometheus_sim.real import read_closes
 

@@ -146,16 +146,64 @@ def read_daily_series(path: str | Path, known: tuple[str, ...], floors: dict[str
     return frame
 
 
+def read_close_history(path: str | Path, assets: list[str]) -> pd.DataFrame:
+    """A warm-start history file: a ``date`` column (or a Parquet file's date index) and a close column per asset
+    (names as given, case kept), checked as bar files are: calendar days, one a day, ascending, no gap, closes
+    finite and > 0. Read unchecked until 2026-12-05: descending dates put the 'latest' bar first, and duplicated
+    or missing days went into a live run's history (review)."""
+    p = Path(path)
+    try:
+        if p.suffix == ".parquet":
+            raw = pd.read_parquet(p)
+            if "date" not in raw.columns and isinstance(raw.index, pd.DatetimeIndex):
+                raw = raw.rename_axis("date").reset_index()
+        else:
+            raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise RealDataError(f"history file {p}: not found") from None
+    except (OSError, ValueError) as exc:
+        raise RealDataError(f"history file {p}: cannot be read ({exc})") from None
+    missing = [c for c in ("date", *assets) if c not in raw.columns]
+    if missing:
+        raise RealDataError(f"history file {p}: no column for {missing}; found {list(raw.columns)}")
+    if raw.empty:
+        raise RealDataError(f"history file {p}: no rows")
+    frame = _dated_frame(raw, p)
+    for asset in assets:
+        frame[asset] = _numeric(raw, asset, p, "> 0")
+    check_daily_dates(frame.index, p)
+    return frame
+
+
+def assets_of(paths: list[Path]) -> list[str]:
+    """Each file's asset, its name without the suffix; two files of one asset are refused (kept, the last silently
+    replaced the first: ``facts compare`` and ``scenarios fit`` reported ETH's prices as BTC's; review)."""
+    assets = [p.stem for p in paths]
+    dupes = sorted({a for a in assets if assets.count(a) > 1})
+    if dupes:
+        raise RealDataError(f"asset(s) {dupes} given by more than one file: {[str(p) for p in paths]}")
+    return assets
+
+
 def read_closes(paths: list[str | Path]) -> pd.DataFrame:
     """Daily closes of several files, one column per asset (the file's stem), outer-joined on the date.
 
     Assets that start later are NaN before their first bar (each fact uses the dates its asset or
     pair has, as ``FACTS.md`` does).
     """
-    closes = {Path(p).stem: read_daily_bars(p)["close"] for p in paths}
+    files = [Path(p) for p in paths]
+    closes = {asset: read_daily_bars(p)["close"] for asset, p in zip(assets_of(files), files, strict=True)}
     if not closes:
         raise RealDataError("no files given")
     return pd.DataFrame(closes).sort_index()
 
 
-__all__ = ["RealDataError", "SHIPPED_DATA", "check_daily_dates", "read_closes", "read_daily_bars", "read_daily_series"]
+__all__ = [
+    "RealDataError",
+    "SHIPPED_DATA",
+    "assets_of",
+    "check_daily_dates",
+    "read_closes",
+    "read_daily_bars",
+    "read_daily_series",
+]

@@ -36,7 +36,7 @@ import pandas as pd
 
 from prometheus_sim.blocks import BLOCK_COLUMNS, MarketBlocks
 from prometheus_sim.market import Market
-from prometheus_sim.real import RealDataError, read_daily_bars, read_daily_series
+from prometheus_sim.real import RealDataError, assets_of, read_daily_bars, read_daily_series
 from prometheus_sim.scenario import MACRO_COLUMNS, ONCHAIN_COLUMNS
 
 STABLECOIN_NAMES = frozenset({"USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "FDUSD", "PYUSD", "GUSD", "FRAX", "LUSD"})
@@ -97,10 +97,7 @@ def import_market(
         raise RealDataError("no bar files given")
     if volume_in not in VOLUME_UNITS:
         raise RealDataError(f"volume_in: {volume_in!r} is not one of {list(VOLUME_UNITS)}")
-    assets = [p.stem for p in paths]
-    dupes = sorted({a for a in assets if assets.count(a) > 1})
-    if dupes:
-        raise RealDataError(f"asset(s) {dupes} given by more than one file: {[str(p) for p in paths]}")
+    assets = assets_of(paths)
     kinds = dict(kinds or {})
     unknown = sorted(set(kinds) - set(assets))
     if unknown:

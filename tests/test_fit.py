@@ -120,3 +120,20 @@ def test_the_shipped_fitted_scenario_is_what_scenarios_fit_gives_now():
     files = [SHIPPED_DATA / f"{a}.csv" for a in ("BTC", "ETH", "SOL", "USDC")]
     scenario, _ = fit_scenario(files, "2020-01-01", "2023-12-31", name="fitted_2020_2023")
     assert ScenarioSpec.from_dict(scenario).paths_digest() == load_scenario(FITTED).paths_digest()
+
+
+def test_a_file_without_volume_is_said_and_two_files_of_one_asset_are_refused(tmp_path):
+    """Found by a review (2026-12-05): a fit invented daily_usd 1e9 for a file without volume and said nothing (it
+    sets the simulated volume and impact), and two files named BTC.csv fitted 'BTC' from the second's prices."""
+    from prometheus_sim.fit import fit_scenario
+    from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes
+
+    pd.read_csv(SHIPPED_DATA / "USDT.csv").drop(columns=["volume"]).to_csv(tmp_path / "USDT.csv", index=False)
+    _, comments = fit_scenario([tmp_path / "USDT.csv"], "2022-01-01", "2022-12-31")
+    assert any(c.startswith("USDT: its file has no volume column: daily_usd 1e+09 is a placeholder") for c in comments)
+    (tmp_path / "other").mkdir()
+    pd.read_csv(SHIPPED_DATA / "ETH.csv").to_csv(tmp_path / "other" / "BTC.csv", index=False)
+    two = [SHIPPED_DATA / "BTC.csv", tmp_path / "other" / "BTC.csv"]
+    for read in (read_closes, lambda files: fit_scenario(files, "2022-01-01", "2022-12-31")):
+        with pytest.raises(RealDataError, match=re.escape("asset(s) ['BTC'] given by more than one file")):
+            read(two)

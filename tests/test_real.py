@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -115,3 +118,31 @@ def test_a_window_is_given_as_days_or_refused(command, tmp_path):
         res = CliRunner().invoke(main, [*command, "--from", "2022-01-01", "--to", "2030-01-01", *out])
         assert res.exit_code == 2 and "--to 2030-01-01: after the last day all files share (2024-02-13)" in res.output
     assert not (tmp_path / "fit.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.iloc[::-1], "dates must ascend"),
+        (lambda f: pd.concat([f.iloc[:5], f.iloc[4:]]), "appears twice"),
+        (lambda f: f.drop(index=[3, 4, 5]), "3 day(s) missing"),
+        (lambda f: f.assign(BTC=f["BTC"].where(f.index != 7, 0.0)), "column BTC: 0 must be > 0"),
+        (lambda f: f.drop(columns=["ETH"]), "no column for ['ETH']"),
+    ],
+)
+def test_a_warm_start_history_file_is_checked_like_bar_files(tmp_path, change, message):
+    """``HistorySource.from_file`` (a live run's warm start) read any dates: descending ones made the first row the
+    'latest' bar, and duplicated or missing days went into the history (review of 2026-12-05)."""
+    from prometheus_sim.datasource import HistorySource
+
+    closes = pd.DataFrame(
+        {name: pd.read_csv(SHIPPED_DATA / f"{name}.csv")["close"].iloc[:40] for name in ("BTC", "ETH")}
+    )
+    closes.insert(0, "date", pd.read_csv(SHIPPED_DATA / "BTC.csv")["date"].iloc[:40])
+    kinds = {"BTC": "crypto", "ETH": "crypto"}
+    closes.to_csv(tmp_path / "good.csv", index=False)
+    good = HistorySource.from_file(tmp_path / "good.csv", kinds)
+    assert good.n_steps == 40 and good.history().close[0, -1, 1] == closes["ETH"].iloc[-1]
+    change(closes).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(RealDataError, match=re.escape(message)):
+        HistorySource.from_file(tmp_path / "bad.csv", kinds)

@@ -300,6 +300,8 @@ def _judged(key: str, meets: Callable[[float], bool], bounds: tuple[str, str] | 
     and never a pass on a benchmark in which requests failed (its latency counts only the ones that succeeded)."""
 
     def judge(d: dict) -> tuple[str, float | None, str]:
+        if d.get(key) is None:  # e.g. a 7-day MAPE of a model that forecasts fewer days
+            return NOT_MEASURED, None, str(d.get(f"{key}_why") or f"the evidence has no {key}")
         value = float(d[key])
         failed = int(d.get("failed_requests") or 0)
         if failed:

@@ -738,7 +738,7 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
     "--from-day",
     type=click.IntRange(min=0),
     default=None,
-    help="First window day [default: the model's split day + embargo; 0 on a real market's test years].",
+    help="First window day [default: the model's split day + embargo, on every market, real ones too].",
 )
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
@@ -758,10 +758,14 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
         predictor = PricePredictor.load(model_ref, tracking_uri)
         seeds = parse_seeds(seed_text)
         overlap = sorted(set(seeds) & set(predictor.meta["seeds"]))
-        scored, digests = {}, {}
+        scored, digests, real_days = {}, {}, []
         for item in scenarios:
             if _is_market_dir(item):
-                market = Market.load(item)
+                try:
+                    market = Market.load(item)
+                except OSError as exc:
+                    raise ValueError(f"{item}: not a saved market ({exc})") from None
+                _forecast_market_unseen(predictor.meta, market, item)
                 digests[market.name] = market.digest()
             else:
                 if overlap:
@@ -771,7 +775,12 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
                     spec = spec.with_horizon(horizon_days)
                 market = Market.simulate(spec, seeds=seeds)
                 digests[spec.name] = spec.digest()
+            if market.name in scored:  # keyed by name: the second replaced the first, and its digest (review)
+                raise ValueError(f"two markets named {market.name!r} (the second is {item}): results are keyed by "
+                                 "name; import or simulate one under another name")  # fmt: skip
             scored[market.name] = score_market(predictor, market, from_day, stride)
+            if market.is_real:
+                real_days.append(_forecast_time_basis(predictor, market, from_day))
         command = (
             "prometheus-sim forecast evaluate " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "forecast evaluate"
         )
@@ -782,9 +791,46 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
     shown = table[table["subject"] == "crypto (pooled)"][["scenario", "forecaster", "mae_pct", "mape_7d", "rmse"]]
     click.echo(f"model {predictor.model_uri}, out of sample:")
     click.echo(shown.round(4).to_string(index=False))
-    click.echo(f"pooled crypto: MAE {row['mae_pct']:.2f} % [{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}] "
-               f"(target < 5), 7-day MAPE {row['mape_7d']:.2f} % (target < 10); evidence {evidence}")  # fmt: skip
+    mape = (f"{row['mape_7d']:.2f} %" if row["mape_7d"] == row["mape_7d"]
+            else f"not measured (the model forecasts {predictor.horizon} day(s))")  # fmt: skip
+    click.echo(f"pooled crypto: MAE over days 1-{min(predictor.horizon, 7)} {row['mae_pct']:.2f} % "
+               f"[{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}] (target < 5), 7-day MAPE {mape} (target < 10); "
+               f"evidence {evidence}")  # fmt: skip
+    for line in real_days:
+        click.echo(line)
     click.echo(f"wrote {out_dir / 'table.md'}, {out_dir / 'table.csv'} and plots in {out_dir / 'plots'}")
+
+
+def _forecast_market_unseen(meta: dict, market, item: str) -> None:
+    """Refuse a saved simulated market holding a path the forecaster trained, validated or calibrated on: path 0 of
+    one of its seeds, of its training scenario (``simulate default`` at the scenario's seed 7 wrote a training row
+    of every model trained on --seeds 0-39, and scored it as out of sample; review of 2026-12-05)."""
+    from prometheus_sim.rl.provenance import in_sample_rows, training_scenario
+
+    rows = in_sample_rows(meta, market)
+    if rows:
+        raise ValueError(
+            f"{item}: simulated from {training_scenario(meta, market.spec)}, the forecaster's training scenario, and "
+            f"its row(s) {rows[:5]} are paths it was trained or calibrated on (path 0 of seed(s) "
+            f"{sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with unseen seeds"
+        )
+
+
+def _forecast_time_basis(predictor, market, from_day: int | None) -> str:
+    """Whether a real market's scored days are out of time for the forecaster, in a sentence (as policy evaluate
+    says it): a model trained on a scenario fitted to these very days has seen their statistics."""
+    import pandas as pd
+
+    from prometheus_sim.rl.provenance import time_basis
+
+    split = predictor.meta["split"]
+    days = market.n_steps // market.steps_per_day
+    first = from_day if from_day is not None else int(days * split["split_frac"]) + split["embargo"]
+    first_day = pd.Timestamp(market.calendar[min(first, days - 1) * market.steps_per_day]).date()
+    start = pd.Timestamp(market.calendar[0]).date()
+    basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",
+                       option_for=lambda d: f"--from-day {(d - start).days}")  # fmt: skip
+    return f"real market {market.name!r}, scored " + basis
 
 
 @forecast.command("predict")
@@ -808,7 +854,11 @@ def forecast_predict(model_ref: str, market_dir: str, path_row: int, asset: str,
 
     try:
         predictor = PricePredictor.load(model_ref, tracking_uri)
-        out = predictor.predict(Market.load(market_dir), asset, path_row, day, horizon_days, float(level))
+        try:
+            market = Market.load(market_dir)
+        except OSError as exc:  # a folder that is not a saved market was a FileNotFoundError traceback (review)
+            raise ValueError(f"--market {market_dir}: not a saved market ({exc})") from None
+        out = predictor.predict(market, asset, path_row, day, horizon_days, float(level))
     except (RegistryError, MissingDataError, ValueError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)

@@ -44,10 +44,12 @@ class ForecastEval(_Strict):
     mae_pct: float = Field(ge=0)
     mae_pct_low: float | None = None
     mae_pct_high: float | None = None
-    mape_7d: float = Field(ge=0)
+    mape_7d: float | None = Field(default=None, ge=0)  # None: the model forecasts fewer than 7 days (mape_7d_why)
     mape_7d_low: float | None = None
     mape_7d_high: float | None = None
+    mape_7d_why: str | None = None
     n_forecasts: int = Field(ge=1)
+    horizon_days: int | None = Field(default=None, ge=1)  # the model's; MAE runs over days 1..min(7, it)
 
 
 class ApiBench(_Strict):

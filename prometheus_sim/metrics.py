@@ -38,8 +38,8 @@ DEFINITIONS: dict[str, str] = {
     "later, is worth more than the same portfolio left untouched (HOLD from the same state); fees and "
     "slippage included. A non-HOLD decision that traded nothing (a sell from an all-cash book) is not scored "
     "(n_scored counts those that were); the acceptance row is the mean of the cells' rates.",
-    "mae_pct": "mean |forecast - actual| / mean |actual| x 100: the mean absolute error as a percentage "
-    "of the mean price (1-day-ahead forecasts).",
+    "mae_pct": "mean |forecast - actual price| / last close x 100: the mean absolute error as a percentage of the "
+    "price, over forecasts 1 to 7 days ahead.",
     "mape": "mean of |forecast - actual| / |actual| x 100: the mean absolute percentage error.",
     "rmse": "sqrt(mean (forecast - actual)^2).",
 }

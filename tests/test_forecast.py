@@ -5,6 +5,7 @@ bands, evidence the acceptance rows read, and the CLI."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -220,6 +221,39 @@ def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path):
         main, ["forecast", "predict", "--model", "nope@1", "--market", str(tmp_path / "m"), "--asset", "ETH"]
     )
     assert res.exit_code == 2 and "'nope' is not in the registry" in res.output
+    # found by a review (2026-12-05): a saved market holding a training row was scored as out of sample, a second
+    # market of the same name replaced the first, a folder that is not a market and a day past the end were
+    # tracebacks or the wrong message
+    spec = load_scenario(path).with_horizon(300)
+    Market.simulate(spec, seeds=[5]).save(tmp_path / "seen")  # path 0 of training seed 5
+    res = runner.invoke(main, ["forecast", "evaluate", str(tmp_path / "seen"), "--out", str(tmp_path / "y")])
+    assert res.exit_code == 2 and "paths it was trained or calibrated on (path 0 of seed(s) [5])" in res.output
+    Market.simulate(spec, seeds=[3001]).save(tmp_path / "unseen")
+    res = runner.invoke(main, ["forecast", "evaluate", path, str(tmp_path / "unseen"), "--seeds", "3000",
+                               "--out", str(tmp_path / "z")])  # fmt: skip
+    assert res.exit_code == 2 and "two markets named 'strong_signal'" in res.output
+    res = runner.invoke(main, ["forecast", "predict", "--market", str(tmp_path), "--asset", "ETH"])
+    assert res.exit_code == 2 and "not a saved market" in res.output
+    res = runner.invoke(
+        main, ["forecast", "predict", "--market", str(tmp_path / "m"), "--asset", "ETH", "--day", "5000"]
+    )
+    assert res.exit_code == 2 and "day 5000: past the market's days (0..119)" in res.output
+    assert evidence["data"]["horizon_days"] == result.meta["horizon"]
+
+
+def test_the_7_day_mape_is_taken_at_7_days_whatever_the_models_horizon():
+    """A 1-day model's 1-day MAPE was written as the 7-day figure, and a 30-day model's MAE spanned 30 days
+    (review of 2026-12-05)."""
+    from prometheus_sim.forecast.evaluate import _mae_7d, _mape_7d
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 0.05, (50, 30))
+    pred = real.copy()
+    pred[:, 7:] += 1.0  # wrong beyond day 7 only
+    assert _mae_7d(pred, real) == 0.0 and _mape_7d(pred, real) == 0.0
+    pred[:, 6] += 0.1  # day 7
+    assert _mape_7d(pred, real) == pytest.approx(100 * (np.exp(0.1) - 1), rel=1e-12)
+    assert math.isnan(_mape_7d(pred[:, :1], real[:, :1]))  # a 1-day model has no 7-day prediction
 
 
 def test_artifacts_stay_beside_the_store(strong, store):

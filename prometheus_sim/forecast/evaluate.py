@@ -7,9 +7,11 @@ window the model, the baselines (:mod:`baselines`) and, on simulated markets, th
 
 Definitions (also written into the table and the evidence):
 
-* ``mae_pct``: mean |predicted price - realised price| in % of the last close, over every horizon
-  1..H of the windows (the guide's trainer MAE).
-* ``mape_7d``: mean |predicted - realised| / realised price in %, at horizon H (7 days).
+* ``mae_pct``: mean |predicted price - realised price| in % of the last close, over horizons 1..7 days
+  of the windows (the guide's 7-day predictions; 1..H for a model forecasting H < 7 days).
+* ``mape_7d``: mean |predicted - realised| / realised price in %, at 7 days; not measured (NaN) for a
+  model forecasting fewer days. Until 2026-12-05 both were taken at the model's own horizon H: a
+  1-day model's 1-day MAPE was written as the 7-day figure, and a 30-day model's MAE spanned 30 days.
 * ``rmse``: root mean squared error of the log returns; ``mse`` its square (the gap share uses it).
 * Intervals: 95 % percentile bootstrap over paths (a path's windows stay together), 400 draws; on a
   market with fewer than 3 paths (a real one) over 30-day blocks of time instead.
@@ -37,8 +39,9 @@ from prometheus_sim.forecast.train import BAND_LEVELS
 BOOTSTRAP_DRAWS = 400
 MAE_TARGET, MAPE_TARGET = 5.0, 10.0
 DEFINITIONS = {
-    "mae_pct": "mean |predicted - realised price| in % of the last close, over horizons 1..H of out-of-sample windows",
-    "mape_7d": "mean |predicted - realised| / realised price in %, at the last horizon (7 days)",
+    "mae_pct": "mean |predicted - realised price| in % of the last close, over horizons 1..7 days (1..H for a model "
+    "of H < 7) of out-of-sample windows",
+    "mape_7d": "mean |predicted - realised| / realised price in %, at 7 days (not measured for a model of H < 7)",
     "rmse": "root mean squared error of log returns",
     "interval": "95 % percentile bootstrap over paths (400 draws); over 30-day blocks on a market of fewer than 3 paths",
     "dm": "Diebold-Mariano: t-test over paths (or 30-day blocks) of the mean difference of squared log errors, model - last value",
@@ -99,8 +102,18 @@ def _mae_pct(pred: np.ndarray, real: np.ndarray) -> float:
     return float(np.abs(np.exp(pred) - np.exp(real)).mean() * 100.0)
 
 
-def _mape_last(pred: np.ndarray, real: np.ndarray) -> float:
-    return float((np.abs(np.exp(pred[:, -1]) - np.exp(real[:, -1])) / np.exp(real[:, -1])).mean() * 100.0)
+GUIDE_HORIZON = 7  # days: the guide's "7-day predictions", at which the MAPE is taken and up to which the MAE runs
+
+
+def _mae_7d(pred: np.ndarray, real: np.ndarray) -> float:
+    return _mae_pct(pred[:, :GUIDE_HORIZON], real[:, :GUIDE_HORIZON])
+
+
+def _mape_7d(pred: np.ndarray, real: np.ndarray) -> float:
+    if pred.shape[1] < GUIDE_HORIZON:
+        return float("nan")
+    at = GUIDE_HORIZON - 1
+    return float((np.abs(np.exp(pred[:, at]) - np.exp(real[:, at])) / np.exp(real[:, at])).mean() * 100.0)
 
 
 def _mse(pred: np.ndarray, real: np.ndarray) -> float:
@@ -152,10 +165,12 @@ def summarise(sc: Scored, scenario: str, seed: int = 0) -> pd.DataFrame:
             pred = pred_all[rows_of]
             row = {"scenario": scenario, "subject": subject, "forecaster": name, "counts_for_verdict": counts,
                    "n_windows": int(rows_of.sum()), "n_paths": int(np.unique(path).size)}  # fmt: skip
-            row["mae_pct"] = _mae_pct(pred, real)
-            row["mae_pct_low"], row["mae_pct_high"] = _bootstrap(_mae_pct, path, rng, pred, real)
-            row["mape_7d"] = _mape_last(pred, real)
-            row["mape_7d_low"], row["mape_7d_high"] = _bootstrap(_mape_last, path, rng, pred, real)
+            row["mae_pct"] = _mae_7d(pred, real)
+            row["mae_pct_low"], row["mae_pct_high"] = _bootstrap(_mae_7d, path, rng, pred, real)
+            row["mape_7d"] = _mape_7d(pred, real)
+            row["mape_7d_low"], row["mape_7d_high"] = (
+                _bootstrap(_mape_7d, path, rng, pred, real) if np.isfinite(row["mape_7d"]) else (np.nan, np.nan)
+            )
             row["rmse"] = float(np.sqrt(_mse(pred, real)))
             for h in range(real.shape[1]):
                 row[f"mae_pct_h{h + 1}"] = _mae_pct(pred[:, h : h + 1], real[:, h : h + 1])

@@ -116,7 +116,9 @@ class PricePredictor:
         src = self.source(market.rows(slice(path, path + 1)))
         day = src.n_days - 1 if day is None else int(day)
         need = WARMUP_DAYS + self.window
-        if day + 1 < need or day >= src.n_days:
+        if not 0 <= day < src.n_days:
+            raise PredictionError(f"day {day}: past the market's days (0..{src.n_days - 1})")
+        if day + 1 < need:
             raise PredictionError(f"too little history: a forecast needs {need} days of data (the features' "
                                   f"{WARMUP_DAYS}-day warm-up and a {self.window}-day window); day {day} of "
                                   f"{src.n_days} has {day + 1}")  # fmt: skip

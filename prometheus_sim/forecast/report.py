@@ -53,7 +53,10 @@ def write_evaluation(scored: dict[str, Scored], out_dir: Path, predictor, comman
     row = head.iloc[0].to_dict()
     data = {"mae_pct": row["mae_pct"], "mae_pct_low": row["mae_pct_low"], "mae_pct_high": row["mae_pct_high"],
             "mape_7d": row["mape_7d"], "mape_7d_low": row["mape_7d_low"], "mape_7d_high": row["mape_7d_high"],
-            "n_forecasts": int(row["n_windows"])}  # fmt: skip
+            "n_forecasts": int(row["n_windows"]), "horizon_days": int(predictor.horizon)}  # fmt: skip
+    data = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in data.items()}
+    if data["mape_7d"] is None:
+        data["mape_7d_why"] = f"the model forecasts {predictor.horizon} day(s), fewer than 7: no 7-day prediction"
     evidence = write_evidence(
         out_dir / EVIDENCE_DIR / "forecast_eval.json", "forecast_eval", data, command=command,
         model_uri=predictor.model_uri, model_version=predictor.ref[1], scenario_digests=digests, seeds=seeds,

@@ -20,6 +20,7 @@ window, scaler, conformal quantiles, assets, scenario digests, seeds, split) and
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -285,6 +286,9 @@ def train(args: TrainArgs) -> TrainResult:
                 else:
                     pred, conf = model(xt, ct)
                 pred, conf = pred.float(), conf.float()
+                if not (torch.isfinite(pred).all() and torch.isfinite(conf).all()):  # a named error, nothing registered
+                    raise ValueError(f"training diverged in epoch {epoch + 1}, batch {b + 1}: the model's outputs are "
+                                     f"not finite (--lr {args.lr:g} too high?); nothing was registered")  # fmt: skip
                 inside = ((pred.detach() - yt).abs() <= CONFIDENCE_RADIUS).float()
                 loss = mse(pred, yt) + 0.1 * bce(conf, inside)
                 opt.zero_grad(set_to_none=True)
@@ -298,6 +302,9 @@ def train(args: TrainArgs) -> TrainResult:
             metrics = {"train_loss": total / per_epoch, "val_loss": val_loss, **error_metrics(pred, real),
                        "epoch_seconds": time.perf_counter() - started}  # fmt: skip
             mlflow.log_metrics(metrics, step=epoch)
+            if not (math.isfinite(val_loss) and math.isfinite(metrics["mae"])):  # --lr 1000 registered mae inf %
+                raise ValueError(f"training diverged in epoch {epoch + 1}: validation loss {val_loss:g}, MAE "
+                                 f"{metrics['mae']:g} % (--lr {args.lr:g} too high?); nothing was registered")  # fmt: skip
             history.append({"epoch": epoch, **metrics})
             epochs.set_postfix(val_loss=f"{val_loss:.4f}", mae=f"{metrics['mae']:.2f}%")
             if val_loss < best[0]:
@@ -317,6 +324,11 @@ def train(args: TrainArgs) -> TrainResult:
             "window_features": list(args.features.window_names), "context_features": list(args.features.context_names),
             "conformal": conformal_quantiles(pred, real, cal_scale, cal_assets, market_assets), "best_epoch": best[2],
             "scenario_digests": {spec.name: spec.digest() for spec, _, _ in markets},
+            # in full, and the real days each was set to match: forecast evaluate checks a saved or real market
+            # against them (rl.provenance), as policy evaluate does
+            "scenario_specs": {spec.name: spec.model_dump(mode="json") for spec, _, _ in markets},
+            "calibrated_to": {spec.name: spec.calibrated_to and [str(spec.calibrated_to.start),
+                                                                 str(spec.calibrated_to.end)] for spec, _, _ in markets},
             "seeds": [int(s) for s in args.seeds], "split": {"split_frac": args.split_frac, "embargo": args.horizon,
             "held_out_rows": [list(plans[0].val_rows), list(plans[0].cal_rows)]}, "args": _jsonable(asdict(args)),
             "model_config": model.config,

@@ -15,6 +15,7 @@ real days each was set to match (``calibrated_to``). ``policy evaluate`` asks th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_sim.scenario import ScenarioError, ScenarioSpec
@@ -79,25 +80,29 @@ def out_of_time(meta: dict[str, Any], first_day: dt.date) -> bool | None:
     return True if names and len(known) == len(names) else None
 
 
-def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: int | None = None) -> str:
+def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: int | None = None,
+               who: str = "policy", cut_by: str = "--real-from",
+               option_for: Callable[[dt.date], str] | None = None) -> str:  # fmt: skip
     """Whether real days from ``first_day`` on are out of time for the policy, and why, in one sentence.
 
     Out of time only when every training scenario declares the real days it was set to match
     (``calibrated_to``) and ``first_day`` is after all of them (:func:`out_of_time`); a scenario that declares
     none leaves it unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history);
-    ``days_kept``: only the first so many days are used (``--horizon-days``), not the whole history.
+    ``days_kept``: only the first so many days are used (``--horizon-days``), not the whole history; ``who``: the
+    model's kind (a forecaster's metadata records the same fields); ``cut_by``: the option that cut the days;
+    ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``).
     """
     names = sorted(meta.get("scenario_digests") or {})
     windows = meta.get("calibrated_to") or {}
     known = {n: windows[n] for n in names if windows.get(n)}
     unknown = [n for n in names if not windows.get(n)]
     if cut:
-        days = f"the days from {first_day} on (--real-from)"
+        days = f"the days from {first_day} on ({cut_by})"
     elif days_kept is not None:  # a 200-day slice was called "the whole real history" (review)
         days = f"the real history's first {days_kept} days (from {first_day}, --horizon-days)"
     else:
         days = f"the whole real history (from {first_day})"
-    trained = f"the policy was trained on simulated markets only ({', '.join(names) or 'unrecorded'})"
+    trained = f"the {who} was trained on simulated markets only ({', '.join(names) or 'unrecorded'})"
     if not names:
         return f"{days}: {trained}; whether these days are out of time is unknown"
     parts = [f"{days}: {trained}, so no real bar was in its training data"]
@@ -112,7 +117,7 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
             parts.append(
                 f"NOT out of time: its scenarios were set to match real days {spans}, which these overlap, so it saw "
                 f"their statistics (not this path); only days after {last} are out of time "
-                f"(--real-from {last + dt.timedelta(days=1)})"
+                f"({(option_for or (lambda d: f'--real-from {d}'))(last + dt.timedelta(days=1))})"
             )
     if unknown:
         parts.append(f"{', '.join(unknown)} declare no calibration window (calibrated_to): out of time for them is "

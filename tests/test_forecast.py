@@ -266,3 +266,23 @@ def test_artifacts_stay_beside_the_store(strong, store):
     db_dir = store.removeprefix("sqlite:///").rsplit("/", 1)[0]
     assert run.info.artifact_uri.startswith(f"file://{db_dir}/artifacts"), run.info.artifact_uri
     assert not (ROOT / "mlruns").exists()
+
+
+def test_a_real_markets_days_are_said_out_of_time_or_not():
+    """The README called 2020-2024 'never seen in training' for a model trained on a scenario fitted to 2020-2023
+    (review of 2026-12-05): forecast evaluate now says which days are out of time, as policy evaluate does."""
+    from types import SimpleNamespace
+
+    from prometheus_sim.cli import _forecast_time_basis
+    from prometheus_sim.real import SHIPPED_DATA
+    from prometheus_sim.real_market import import_market
+
+    real = import_market(sorted(SHIPPED_DATA.glob("*.csv")), name="real")  # 2020-04-10..2024-02-13
+    meta = {"split": {"split_frac": 0.0, "embargo": 0}, "scenario_digests": {"fitted": "d"},
+            "calibrated_to": {"fitted": ["2020-01-01", "2023-12-31"]}}  # fmt: skip
+    model = SimpleNamespace(meta=meta)
+    inside = _forecast_time_basis(model, real, None)
+    assert "scored the days from 2020-04-10 on (--from-day)" in inside and "NOT out of time" in inside
+    assert "(--from-day 1361)" in inside  # 2024-01-01, the first day after the calibration window
+    after = _forecast_time_basis(model, real, 1361)
+    assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after

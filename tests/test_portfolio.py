@@ -275,7 +275,10 @@ def test_inflation_tilts_the_auto_rebalance_target_within_its_cap():
     np.testing.assert_allclose(w[:, :2].sum(axis=1), [0.5, 0.54, 0.6])  # +4 points; capped at +10
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     assert rules.allows_rebalance(np.array([5, 9]), now=10, steps_per_day=1).tolist() == [True, True]
-    assert RebalanceRules(cooldown_days=2).allows_rebalance(np.array([9]), now=10, steps_per_day=1).tolist() == [False]
+    # a decision at `now` fills at now + 1: two days after a fill at 9 is a fill at 11, decided at 10
+    two = RebalanceRules(cooldown_days=2)
+    assert two.allows_rebalance(np.array([9, 9]), now=9, steps_per_day=1).tolist() == [False, False]
+    assert two.allows_rebalance(np.array([9]), now=10, steps_per_day=1).tolist() == [True]
 
 
 def test_numpy_scalars_are_accepted_as_percentages():

@@ -103,6 +103,50 @@ def test_contributions_are_never_counted_as_gains():
     assert path_metrics(traded)["fees_paid"].to_numpy() == pytest.approx(fees)
 
 
+class AllCashIntoBtc(BatchStrategy):
+    """Every day, every unit of cash into BTC: what a dollar-cost-averaging user does with each contribution."""
+
+    name = "all_cash_into_btc"
+    decision_every_days = 1
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        orders = OrderBatch.hold(*snapshots.holdings.shape)
+        orders.buy_fraction[:, snapshots.book.names.index("BTC")] = 1.0
+        orders.action[:] = Action.BUY_AGGRESSIVE
+        return orders
+
+
+def test_an_invested_contribution_adds_no_return_of_its_own(market):
+    """The time-weighted return, re-derived from the holdings by the definition (growth between flows, a flow at the
+    moment it lands): a contribution lands at a month's last close, the decision there spends it at the next open.
+    It landed at the open the orders filled at until 2026-12-05 and was counted as arriving at the close, so its
+    first day's gain went to the old capital: 2 to 6 points a day with 1,000 a month on 1,000 (review)."""
+    from prometheus_sim.portfolio import CostModel
+
+    profile = RiskProfile(investment_amount=1_000.0, monthly_contribution=1_000.0)
+    result = backtest(AllCashIntoBtc(), market, SimConfig(costs=CostModel(fees_bps=0, slippage_bps=0, impact=0)),
+                      profiles=profile)  # fmt: skip
+    o, c = market.blocks.open, market.blocks.close
+    cash, btc = market.assets.index("USDC"), market.assets.index("BTC")
+    lands = contribution_steps(market.calendar)
+    assert lands.sum() == 3 and result.deposits.sum(axis=1) == pytest.approx(3_000.0)
+    for p in range(market.n_paths):
+        units = np.zeros(len(market.assets))
+        units[cash] = 1_000.0 / o[p, 0, cash]  # the investment: all cash before the first open
+        after, growth = 1_000.0, 1.0
+        for s in range(market.n_steps):
+            if s >= 1:  # the decision at s - 1 fills at this open, at no cost
+                units[btc] += units[cash] * o[p, s, cash] / o[p, s, btc]
+                units[cash] = 0.0
+            before_flow = units @ c[p, s]
+            growth *= before_flow / after
+            if lands[s]:
+                units[cash] += 1_000.0 / c[p, s, cash]
+            after = units @ c[p, s]
+        assert result.equity[p, -1] == pytest.approx(after, rel=1e-12)
+        assert path_metrics(result)["total_return"].iloc[p] == pytest.approx(growth - 1.0, rel=1e-10, abs=1e-12)
+
+
 class InMemoryVenue:
     """A venue double: holds balances and prices that the test sets, fills at those prices with no costs.
 

@@ -33,7 +33,7 @@ DEFINITIONS: dict[str, str] = {
     "basket, the rest cash). Volatility ranks use trailing 30-day closes up to the decision only (by kind "
     "before two daily returns exist). A recommendation's trades execute; its action is the label counted.",
     "profiles": "risk_tolerance in [0, 1]; time_to_goal in months, counting down; investment_amount is the "
-    "starting value; monthly_contribution lands in cash at the open of each month's first step.",
+    "starting value; monthly_contribution lands in cash at the close of each month's last step.",
     "portfolio_state": "volatility_30d and sharpe_ratio are annualised over the trailing 30 daily time-weighted "
     "returns (both 0 before two days, and for a window of equal returns); unrealized_pnl is value minus "
     "average cost; market_regime is bull / bear when the equal-weight "

@@ -88,7 +88,8 @@ class RiskProfile:
     risk_tolerance : float in [0, 1]; 0 means capital preservation, 1 maximum growth
     time_to_goal : int, months from the start of the run to the user's goal (counts down as time passes)
     investment_amount : float > 0, the starting value of the portfolio (deposited in cash at the start)
-    monthly_contribution : float >= 0, deposited in cash on the first step of every calendar month
+    monthly_contribution : float >= 0, deposited in cash at the close of every calendar month's last step (for the
+        next month; the decision at that close sees it)
     """
 
     risk_tolerance: float = 0.5

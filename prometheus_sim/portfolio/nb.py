@@ -8,17 +8,21 @@ action codes (``planned``) and a decision period, so a policy trains in the worl
 Every row ``i`` is a user reading market row ``rows[i]``; rows may sit at different steps (a
 vectorised RL environment resets rows independently).
 
-Timing (one decision): the decision sees the close of step t. At the open of t + 1, a scheduled
-monthly contribution lands in cash first, then the orders fill at that open (the bar's first
-intraday trade, never the close the decision saw), with slippage measured against the volume of
-bar t. Every later close is marked. Fees are ``fee_rate`` of the traded notional, paid in cash:
+Timing (one decision): the decision sees the close of step t. At the open of t + 1 the orders fill
+(the bar's first intraday trade, never the close the decision saw), with slippage measured against
+the volume of bar t. Every later close is marked. A monthly contribution lands in cash at the close of
+each month's last step, after that close is marked: the decision at that close sees it and the next
+open's fill spends it. (Until 2026-12-05 it landed at the month's first open, where that step's orders
+also filled: the deposit was invested, but the return counted it as arriving at the close, so its
+open-to-close gain was booked as a gain of the old capital, and the orders, sized on the snapshot's
+cash, left a target-weight strategy over on cash on contribution days; review.) Fees are ``fee_rate`` of the traded notional, paid in cash:
 a buy that spends S buys ``S / (price x (1 + fee))`` units; a sell of N units returns
 ``N x price x (1 - fee)``. Slippage moves the fill price against the trade by
 ``slippage + impact x (units / volume)``, capped at ``MAX_SLIPPAGE``.
 
-Returns are time-weighted: a step's growth is ``(value_close - deposit) / value_before``, the
-deposit counted at the amount that landed, so contributions never count as gains (a flat market
-with contributions has zero return). :func:`prometheus_sim.metrics.twr_returns` computes the
+Returns are time-weighted: a step's growth is ``(value_close - deposit) / value_before``, with
+``value_close`` after the deposit that landed at that close (counted at its value there), so
+contributions never count as gains (a flat market with contributions has zero return), exactly. :func:`prometheus_sim.metrics.twr_returns` computes the
 same from a run's recorded equity and deposits.
 """
 
@@ -372,11 +376,12 @@ def advance_row_nb(
 ):  # fmt: skip
     """Move user i (market row p) from its last marked close to close ``t_to``.
 
-    On each step s: a scheduled contribution lands in cash at the open; at ``s == fill_at`` the
-    orders fill at that open (volume of bar s - 1); the close is marked and the time-weighted
-    growth booked. For steps inside the window of ``marks``'s columns, ``marks[i, s - marks_from]`` gets the value at close
-    s and ``deposits[i, ...]`` (when it has columns) the deposit's value at the open it landed. ``pre_fill`` (A,) gets
-    the holdings just before the fill (after a deposit at the same open).
+    On each step s: at ``s == fill_at`` the orders fill at the open (volume of bar s - 1); the close
+    is marked; a scheduled contribution (``deposit_step[s]``: the month's last step) lands in cash at
+    that close; the time-weighted growth is booked. For steps inside the window of ``marks``'s
+    columns, ``marks[i, s - marks_from]`` gets the value at close s (the deposit in it) and
+    ``deposits[i, ...]`` (when it has columns) the deposit's value at that close. ``pre_fill`` (A,)
+    gets the holdings just before the fill.
     """
     open_, close, volume = blocks.open, blocks.close, blocks.volume
     h = state.holdings[i]
@@ -390,11 +395,6 @@ def advance_row_nb(
     for s in range(start, t_to + 1):
         before = value
         deposit = 0.0
-        if s > 0 and deposit_step[s] and contribution > 0.0:
-            h[cash_index] += contribution / open_[p, s, cash_index]
-            state.basis[i, cash_index] += contribution
-            state.contributed[i] += contribution
-            deposit = contribution
         if s == fill_at:
             for a in range(n_assets):  # loops, not slice assignments: this is every backtest's hot path
                 pre_fill[a] = h[a]
@@ -408,6 +408,13 @@ def advance_row_nb(
         value = 0.0
         for a in range(n_assets):
             value += h[a] * close[p, s, a]
+        if deposit_step[s] and contribution > 0.0:  # at the close, after it is marked: never a gain
+            units = contribution / close[p, s, cash_index]
+            h[cash_index] += units
+            state.basis[i, cash_index] += contribution
+            state.contributed[i] += contribution
+            deposit = units * close[p, s, cash_index]
+            value += deposit
         growth = (value - deposit) / before if before > 0.0 else 1.0
         twr *= growth
         day_growth *= growth

@@ -78,14 +78,15 @@ class RebalanceRules:
 
 
 def contribution_steps(calendar) -> np.ndarray:
-    """Shape (n_steps,) bool: where a monthly contribution lands, the first step of each calendar month after the start.
+    """Shape (n_steps,) bool: where a monthly contribution lands, at the close of each calendar month's last step
+    that another step follows (the next month's money, there for the decision at that close to spend).
 
-    ``calendar`` is a DatetimeIndex of the steps' start times; the start itself holds the
-    investment amount, not a contribution.
+    ``calendar`` is a DatetimeIndex of the steps' start times; the start holds the investment amount, and a run's
+    last step, which no fill follows, takes none.
     """
     months = calendar.year * 12 + calendar.month
     out = np.zeros(len(calendar), dtype=np.bool_)
-    out[1:] = np.asarray(months[1:] != months[:-1])
+    out[:-1] = np.asarray(months[1:] != months[:-1])
     return out
 
 

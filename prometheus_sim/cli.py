@@ -169,9 +169,16 @@ class _Commands(click.Group):
         except MemoryError:
             self._out_of_memory(ctx)
         except OSError as exc:
-            if exc.errno != errno.ENOMEM:
-                raise
-            self._out_of_memory(ctx)
+            if exc.errno == errno.ENOMEM:
+                self._out_of_memory(ctx)
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left on device" not in str(exc):
+                raise  # (pyarrow's OSError carries the errno in its message only)
+            # a full disk was pyarrow's traceback (review of 2026-12-05); what was saved before stays loadable (saves
+            # replace files whole) and a sweep's finished cells resume
+            where = f" writing {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {self._command(ctx)}: no space left on the disk{where}; free some (or use another "
+                       "--out) and run again: finished sweep cells resume", err=True)  # fmt: skip
+            sys.exit(1)
 
     @staticmethod
     def _command(ctx: click.Context) -> str:

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -195,6 +196,12 @@ class Market:
             raise ValueError(f"{len(assets)} assets, {len(kinds)} kinds, blocks for {blocks.n_assets} assets")
         if len(calendar) != blocks.n_steps:
             raise ValueError(f"calendar has {len(calendar)} steps, blocks {blocks.n_steps}")
+        calendar = pd.DatetimeIndex(calendar)
+        regular = pd.date_range(calendar[0], periods=len(calendar), freq=pd.Timedelta(days=1) / int(steps_per_day))
+        if calendar.tz is not None or not calendar.equals(regular):  # what save keeps, and load rebuilds
+            raise ValueError(f"calendar: a market's steps are 1/steps_per_day ({steps_per_day}) of a day apart, with "
+                             "no gap and no time zone (a save keeps the first and the step: business days or an "
+                             "hourly calendar given at one step a day came back as other dates; review 2026-12-05)")  # fmt: skip
         market = cls.__new__(cls)
         market.spec = None
         market.source = dict(source)
@@ -202,7 +209,7 @@ class Market:
         market.path_ids = np.arange(blocks.n_paths, dtype=np.int64)
         market.seeds = np.zeros(blocks.n_paths, dtype=np.uint64)
         market.seed = None
-        market.calendar = pd.DatetimeIndex(calendar)
+        market.calendar = calendar
         market.blocks = blocks
         market.truth = None
         market._name, market._assets, market._kinds = name, tuple(assets), tuple(kinds)
@@ -449,6 +456,7 @@ class Market:
                 "scenario_name": self.spec.name, "scenario_digest": self.spec.digest(),
                 "scenario": self.spec.model_dump(mode="json"), "seed": self.seed, "seeds": [int(x) for x in self.seeds],
             })  # fmt: skip
+        manifest["provenance_version"] = PROVENANCE_VERSION
         manifest["provenance_sha256"] = _provenance_digest(manifest)
         written = out / f".{MANIFEST}.partial"
         written.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -542,7 +550,11 @@ class Market:
         if not market.is_real and market.spec.digest() != manifest.get("scenario_digest"):
             raise ValueError(f"{src}: the scenario in {MANIFEST} does not match its scenario_digest (edited?): the "
                              "arrays were simulated from another scenario")  # fmt: skip
-        if "provenance_sha256" not in manifest and _version(manifest.get("package_version")) >= PROVENANCE_SINCE:
+        version = _version(manifest.get("package_version"))
+        if version is None:  # '0.3.0-local' read as older than every version, and skipped the check below (review)
+            raise ValueError(f"{src}: {MANIFEST}'s package_version {manifest.get('package_version')!r} is not a "
+                             "version this package writes (edited?)")  # fmt: skip
+        if "provenance_sha256" not in manifest and version >= PROVENANCE_SINCE:
             raise ValueError(f"{src}: {MANIFEST} has no provenance_sha256, which every save since "
                              f"{'.'.join(map(str, PROVENANCE_SINCE))} writes (edited?)")  # fmt: skip
         if "provenance_sha256" in manifest and _provenance_digest(manifest) != manifest["provenance_sha256"]:
@@ -593,20 +605,29 @@ PROVENANCE_FIELDS = ("kind", "name", "assets", "asset_kinds", "absent", "path_id
 
 
 PROVENANCE_SINCE = (0, 2, 0)  # the first version whose saves record provenance_sha256
+# 2 (2026-12-05): the digest covers the arrays' hashes and the package version too, so one market's files and hashes
+# copied under another's seeds no longer load without a hash recomputed (review); 1 (no provenance_version): saves
+# before it, checked over PROVENANCE_FIELDS alone (a version-2 digest checked that way does not match)
+PROVENANCE_VERSION = 2
+PROVENANCE_FIELDS_V2 = (*PROVENANCE_FIELDS, "array_sha256", "package_version", "provenance_version")
 
 
-def _version(text: object) -> tuple[int, ...]:
-    """``"0.2.0"`` as ``(0, 2, 0)``; anything unreadable as ``()`` (older than every version)."""
-    try:
-        return tuple(int(part) for part in str(text).split("."))
-    except ValueError:
+def _version(text: object) -> tuple[int, ...] | None:
+    """``"0.2.0"`` as ``(0, 2, 0)``; None for what is not a version (a manifest without one is ``()``: older than
+    every version, as the first saves wrote none)."""
+    if text is None:
         return ()
+    if not re.fullmatch(r"\d+(\.\d+)*", str(text)):
+        return None
+    return tuple(int(part) for part in str(text).split("."))
 
 
 def _provenance_digest(manifest: dict) -> str:
     """SHA-256 of what a manifest says the market is, beyond its arrays' own hashes: which seeds and paths, which
-    days, which assets (``policy evaluate`` refuses training seeds by them). Markets saved before it have none."""
-    fields = {k: manifest.get(k) for k in PROVENANCE_FIELDS}
+    days, which assets (``policy evaluate`` refuses training seeds by them), and from version 2 which arrays.
+    Markets saved before 0.2.0 have none."""
+    names = PROVENANCE_FIELDS_V2 if manifest.get("provenance_version") == PROVENANCE_VERSION else PROVENANCE_FIELDS
+    fields = {k: manifest.get(k) for k in names}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -116,7 +116,7 @@ class Arena:
         # a private, read-only mapping of the same pages (no copy: nothing ever writes to them) ...
         # (populated: the pages, already written, are mapped now rather than faulted in by the first reader)
         flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
-        readonly = mmap.mmap(self._fd, self.nbytes, flags=flags, prot=mmap.PROT_READ)
+        readonly = SealedMapping(self._fd, self.nbytes, flags=flags, prot=mmap.PROT_READ)
         # ... and no one may write the file again, through any mapping or descriptor
         fcntl.fcntl(self._fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
         os.close(self._fd)
@@ -144,19 +144,23 @@ def seal_copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def is_sealed(arr: np.ndarray) -> bool:
-    """True when no one can make ``arr`` (or the buffer under it) writable."""
+    """True when no one can change ``arr``'s data: it lies in memory an :class:`Arena` sealed (or, without memfd, in
+    immutable ``bytes``). A read-only buffer is not enough: a read-only mapping of a file changes when the file is
+    rewritten, and a read-only view of a ``bytearray`` when the bytearray is written (both were taken as sealed
+    until a review of 2026-12-05, so ``from_bars(copy=False)`` kept them uncopied)."""
     if arr.flags.writeable:
         return False
     base = arr
     while isinstance(base, np.ndarray) and base.base is not None:
         base = base.base
-    if isinstance(base, np.ndarray):
-        return False  # an ndarray that owns its data can be flipped back to writable
-    try:
-        view = base if isinstance(base, memoryview) else memoryview(base)
-    except TypeError:  # some other owner (e.g. an Arrow buffer): not known to be sealed
-        return False
-    return view.readonly
+    while isinstance(base, memoryview):
+        base = base.obj
+    return isinstance(base, SealedMapping | bytes)
 
 
-__all__ = ["Arena", "HAVE_MEMFD", "is_sealed", "seal_copy"]
+class SealedMapping(mmap.mmap):
+    """The read-only private mapping :meth:`Arena.seal` makes of a sealed memfd: the one buffer :func:`is_sealed`
+    trusts, as nothing can write its pages again."""
+
+
+__all__ = ["Arena", "HAVE_MEMFD", "SealedMapping", "is_sealed", "seal_copy"]

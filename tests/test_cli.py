@@ -334,6 +334,27 @@ def test_a_run_that_outgrows_memory_says_so_without_a_traceback(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(28, "No space left on device", "ohlcv.parquet"),
+        OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"),  # pyarrow's: no errno
+    ],
+)
+def test_a_full_disk_says_so_without_a_traceback(tmp_path, monkeypatch, error):
+    """A full disk was pyarrow's traceback from simulate and backtest (review of 2026-12-05)."""
+
+    def full(self, directory):
+        raise error
+
+    monkeypatch.setattr(Market, "save", full)
+    res = CliRunner().invoke(main, ["simulate", "default", "--paths", "2", "--no-plots",
+                                    "--no-progress", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.output
+    assert "error: prometheus-sim simulate: no space left on the disk" in res.output
+    assert ("writing ohlcv.parquet" in res.output) == (error.filename is not None)
+
+
 def test_a_simulation_larger_than_the_memory_available_is_refused_before_any_work(tmp_path):
     """2,000,000 paths of default (about 700 GiB of outputs): refused up front with the sizes, before any work
     (filling memory part-way could end in the kernel's out-of-memory killer, with no message)."""

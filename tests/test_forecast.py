@@ -286,3 +286,16 @@ def test_a_real_markets_days_are_said_out_of_time_or_not():
     assert "(--from-day 1361)" in inside  # 2024-01-01, the first day after the calibration window
     after = _forecast_time_basis(model, real, 1361)
     assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after
+
+
+def test_a_calibration_set_too_small_for_a_band_is_refused():
+    """Three calibration windows registered identical 50 % and 95 % bands covering about half of new outcomes: the
+    conformal index was clamped to the largest error (review of 2026-12-05). 19 windows are the least for 95 %."""
+    from prometheus_sim.forecast.train import conformal_quantiles
+
+    err = np.random.default_rng(0).normal(size=(40, 7))
+    assets = np.repeat([0, 1], [19, 21])
+    table = conformal_quantiles(err, np.zeros_like(err), np.ones_like(err), assets, ["BTC", "ETH"])
+    assert set(table) == {"*", "BTC", "ETH"} and table["BTC"]["0.95"] == np.sort(np.abs(err[:19]), axis=0)[18].tolist()
+    with pytest.raises(ValueError, match=r"18 window\(s\) of BTC, too few for a 95% band \(it needs 19\)"):
+        conformal_quantiles(err[1:], np.zeros_like(err[1:]), np.ones_like(err[1:]), assets[1:], ["BTC", "ETH"])

@@ -110,6 +110,8 @@ def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
         (lambda m: m.update(array_sha256={}), "records no hash for arrays"),
         (lambda m: m.update(seeds=[7] * len(m["seeds"])), "do not match its provenance_sha256"),
         (lambda m: m.update(path_ids=m["path_ids"][::-1]), "do not match its provenance_sha256"),
+        (lambda m: m.update(package_version="0.3.0-local"), "is not a version this package writes"),
+        (lambda m: m.pop("provenance_version"), "do not match its provenance_sha256"),  # a version-1 check: no
     ],
 )
 def test_load_refuses_an_edited_manifest(market, tmp_path, edit, words):
@@ -123,6 +125,22 @@ def test_load_refuses_an_edited_manifest(market, tmp_path, edit, words):
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=words):
         Market.load(out)
+
+
+def test_another_markets_files_and_hashes_under_this_ones_seeds_are_refused(market, tmp_path, default_spec):
+    """The provenance digest left out the arrays' hashes: B's files with B's hashes copied into A's manifest loaded
+    as A, with A's seeds and B's data (review of 2026-12-05). It covers them since provenance version 2."""
+    a = market.save(tmp_path / "a")
+    b = Market.simulate(default_spec.with_horizon(market.n_steps), seed=999, n_paths=market.n_paths).save(
+        tmp_path / "b"
+    )
+    manifest = json.loads((a / "manifest.json").read_text())
+    manifest["array_sha256"] = json.loads((b / "manifest.json").read_text())["array_sha256"]
+    for f in b.glob("*.parquet"):
+        (a / f.name).write_bytes(f.read_bytes())
+    (a / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="do not match its provenance_sha256"):
+        Market.load(a)
 
 
 def test_a_market_saved_by_another_version_is_named_when_its_scenario_no_longer_validates(market, tmp_path):
@@ -261,3 +279,18 @@ def test_simulate_refuses_a_seed_that_is_not_an_integer(default_spec):
     with pytest.raises(TypeError, match="seeds: must be an integer, got 2.0"):
         Market.simulate(spec, seeds=[1, 2.0])
     assert Market.simulate(spec, seed=np.uint64(2**64 - 1)).seed == 2**64 - 1
+
+
+@pytest.mark.parametrize(
+    "calendar",
+    [
+        pd.bdate_range("2024-01-01", periods=40),  # business days: came back as 40 consecutive days
+        pd.date_range("2024-01-01", periods=40, freq="h"),  # hourly, given at one step a day
+        pd.date_range("2024-03-01", periods=40, freq="D", tz="America/New_York"),  # a zone with a clock change
+    ],
+)
+def test_a_calendar_a_save_cannot_keep_is_refused(market, calendar):
+    """A save keeps a calendar's first step and its step; other calendars came back as other dates (review)."""
+    blocks = market.rows(slice(0, 1)).head(40).blocks
+    with pytest.raises(ValueError, match="calendar: a market's steps are 1/steps_per_day"):
+        Market.from_bars("bars", market.assets, market.asset_kinds, calendar, blocks, {"kind": "test"})

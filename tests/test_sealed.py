@@ -163,3 +163,20 @@ def test_a_sweep_names_a_strategy_that_changed_the_market(monkeypatch, tmp_path)
     assert "strategy 'tamperer' changed the market's data" in errors["tamperer"]
     assert errors["hold"].startswith("RuntimeError: not run:")
     assert outcome.metrics.empty
+
+
+def test_a_read_only_buffer_that_can_still_change_is_not_sealed(market, tmp_path):
+    """A read-only mapping of a file and a read-only view of a bytearray were taken as sealed, so a market built on
+    them with copy=False changed when the file was rewritten (review of 2026-12-05)."""
+    close = np.ascontiguousarray(market.blocks.close[:1])
+    np.save(tmp_path / "close.npy", close)
+    mapped = np.load(tmp_path / "close.npy", mmap_mode="r")
+    backing = bytearray(close.tobytes())
+    viewed = np.frombuffer(memoryview(backing).toreadonly(), dtype=close.dtype).reshape(close.shape)
+    assert not is_sealed(mapped) and not is_sealed(viewed)
+    assert all(is_sealed(a) for a in market.named_arrays().values())
+    blocks = market.rows(slice(0, 1)).blocks._replace(close=mapped)
+    built = Market.from_bars("bars", market.assets, market.asset_kinds, market.calendar, blocks, {}, copy=False)
+    before = built.close[0, 0, 0]
+    np.save(tmp_path / "close.npy", close * 999.0)  # the file rewritten under the market
+    assert built.close[0, 0, 0] == before and is_sealed(built.close)

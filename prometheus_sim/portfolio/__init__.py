@@ -36,8 +36,8 @@ DEFINITIONS: dict[str, str] = {
     "starting value; monthly_contribution lands in cash at the close of each month's last step.",
     "portfolio_state": "volatility_30d and sharpe_ratio are annualised over the trailing 30 daily time-weighted "
     "returns (both 0 before two days, and for a window of equal returns); unrealized_pnl is value minus "
-    "average cost; market_regime is bull / bear when the equal-weight "
-    "crypto basket's 30-day return is above +5 % / below -5 %, else sideways (sideways before 30 days); "
+    "average cost; market_regime is bull / bear when the crypto assets' 30-day growth (their geometric "
+    "mean) is above +5 % / below -5 %, else sideways (sideways before 30 days); "
     "never read from the simulator's truth.",
     "reward": "the guide's: 100 x the period's time-weighted return - 10 x volatility_30d x (1 - risk_tolerance) "
     "+ 0.01 x sharpe_ratio, plus 0.1 (volatility_30d < 0.1) or -0.1 (otherwise) when time_to_goal <= 12 months.",

@@ -223,8 +223,10 @@ def rank_key_row_nb(close, p, t, steps_per_day, kind, out):
 
 @njit(cache=True, error_model="numpy")
 def regime_row_nb(close, p, t, steps_per_day, kind):
-    """Market regime at close t from observable closes: the equal-weight crypto basket's 30-day return.
+    """Market regime at close t from observable closes: the crypto assets' 30-day growth, their geometric mean.
 
+    ``exp(mean of the log returns) - 1``, not the equal-weight basket's return (BTC +40 % and ETH -25 % give +2.5 %,
+    the basket +7.5 %): documented as the basket's until a review of 2026-12-05; kept, as trained policies read it.
     Above +5 % bull, below -5 % bear, else (and before 30 days exist, or with no crypto) sideways.
     """
     back = WINDOW_DAYS * steps_per_day

@@ -253,6 +253,19 @@ def test_the_rate_limit_is_per_key(server):
     assert post(server, "/v1/assess/risk", {"portfolio": {"BTC": 1}}, server.keys["analyst"]).status_code == 200
 
 
+def test_requests_without_a_valid_key_are_rate_limited_by_address(server):
+    """Keyless or wrong-key requests went uncounted, each answered with a 401 (review of 2026-12-05): they count
+    against their address's own limit, so a flood gets 429s, and a valid key keeps its own."""
+    import time
+
+    with httpx.Client(base_url=server.url) as client:  # keep-alive: fast enough to pass 40 a second
+        codes = [client.post("/v1/assess/risk", json={"portfolio": {"BTC": 1}},
+                             headers={"X-API-Key": "not-a-key"} if k % 2 else {}).status_code for k in range(150)]  # fmt: skip
+    assert codes[0] == 401 and 429 in codes and set(codes) == {401, 429}
+    assert post(server, "/v1/assess/risk", {"portfolio": {"BTC": 1}}, server.keys["analyst"]).status_code == 200
+    time.sleep(1.1)  # the address's window passes: later tests' keyless requests are answered 401 again
+
+
 def test_the_websocket_pushes_a_prediction_each_market_day(server):
     import asyncio
 
@@ -539,3 +552,16 @@ def test_a_body_that_is_not_json_is_415(server):
     ok = httpx.post(server.url + "/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}', timeout=PATIENCE_S,
                     headers={"X-API-Key": server.keys["analyst"], "Content-Type": "application/json; charset=utf-8"})  # fmt: skip
     assert ok.status_code == 200, ok.text
+
+
+def test_a_portfolio_too_small_to_trade_is_not_optimised():
+    """{"BTC": 5e-324} was answered SELL_MAJOR with no trade in it (review of 2026-12-05); risk is still assessed."""
+    from pydantic import ValidationError
+
+    from prometheus_sim.api.schemas import OptimizeRequest, RiskRequest
+
+    for tiny in (5e-324, 0.009):
+        with pytest.raises(ValidationError, match=r"a portfolio to optimise holds at least 0\.01 \(a cent\) in all"):
+            OptimizeRequest(user_id="u", portfolio={"BTC": tiny}, risk_tolerance=0.5, time_to_goal=12)
+    assert OptimizeRequest(user_id="u", portfolio={"BTC": 0.01}, risk_tolerance=0.5, time_to_goal=12)
+    assert RiskRequest(portfolio={"BTC": 1e-300}).portfolio == {"BTC": 1e-300}  # scale-free: any positive size

@@ -5,7 +5,8 @@
   in the background, from the MLflow registry).
 * ``POST /v1/predict/price``, ``POST /v1/optimize/portfolio``, ``POST /v1/assess/risk``,
   ``WS /ws/predictions/{asset}`` (a 1-day prediction each time the market feed advances): an API
-  key in ``X-API-Key`` (401 without a known one, 403 for a revoked one), a per-key rate limit
+  key in ``X-API-Key`` (401 without a known one, 403 for a revoked one; requests without a valid key count
+  against their client address's limit, 429 past it), a per-key rate limit
   (``limits``; memory or Redis; 503 with ``Retry-After`` while its store does not answer), 413 for a body
   above ``max_body_bytes``, 422 naming the field. A socket counts against the rate limit when it opens,
   checks its key before each push and is closed with 4401, 4403, 4429 or 4422 for those refusals.
@@ -218,7 +219,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         was read; this dependency is what puts the header in the OpenAPI schema."""
         name = request.scope.get(KEY_NAME)
         if name is None:
-            name = _verify(state, x_api_key)
+            name = await _identify(state, x_api_key, request.client.host if request.client else "")
             request.scope[KEY_NAME] = name
             if not await _within_limit(state, name):
                 raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
@@ -306,7 +307,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         key = ws.headers.get("x-api-key")
         await ws.accept()
         try:
-            name = _verify(state, key)
+            name = await _identify(state, key, ws.client.host if ws.client else "")
             if not await _within_limit(state, name):
                 raise HTTPException(429, f"rate limit {settings.rate_limit} per key exceeded")
         except HTTPException as exc:
@@ -472,11 +473,25 @@ async def _limit_store_answers(state: State) -> bool:
         return False
 
 
-async def _within_limit(state: State, name: str) -> bool:
-    """Whether key ``name`` is within its rate limit now (this request counted). The limit's store (Redis) not
-    answering is a 503 the client may retry, not a bare 500: the API fails closed (no request goes uncounted)."""
+async def _identify(state: State, key: str | None, host: str) -> str:
+    """The key's name, or its 401 / 403; a request without a valid key counts first against its client address's
+    own limit (the same rate as a key's), and past it is a 429. Keyless requests went uncounted, each answered at the
+    cost of a hash and a response (review of 2026-12-05). Clients behind one proxy share its address."""
     try:
-        return await state.limiter.hit(state.limit, "key", name)
+        return _verify(state, key)
+    except HTTPException:
+        if not await _within_limit(state, host, namespace="unauthenticated"):
+            raise HTTPException(429, f"rate limit {state.settings.rate_limit} per client address exceeded by "
+                                     "requests without a valid key") from None  # fmt: skip
+        raise
+
+
+async def _within_limit(state: State, name: str, namespace: str = "key") -> bool:
+    """Whether key ``name`` (or, in another ``namespace``, a client address) is within its rate limit now (this
+    request counted). The limit's store (Redis) not answering is a 503 the client may retry, not a bare 500: the API
+    fails closed (no request goes uncounted)."""
+    try:
+        return await state.limiter.hit(state.limit, namespace, name)
     except Exception as exc:  # limits' storage errors (a Redis connection refused, a timeout) have no common base
         log.error("rate-limit store unavailable: %s", redact_uris(f"{type(exc).__name__}: {exc}"))
         raise HTTPException(503, "the rate-limit store does not answer; retry shortly",

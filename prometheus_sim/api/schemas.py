@@ -10,6 +10,9 @@ MAX_ASSETS = 64
 # the most a portfolio may hold in all: the bound of a risk profile's investment_amount (portfolio.RiskProfile);
 # past it the sum of the values (a float) would also stop being exact enough to weigh the assets
 MAX_TOTAL_VALUE = 1e15
+# the least a portfolio to optimise may hold in all: a cent. {"BTC": 5e-324} was answered SELL_MAJOR with no trade
+# in it (review of 2026-12-05): nothing that small can be traded, so no recommendation about it means anything
+MIN_OPTIMIZE_VALUE = 0.01
 
 
 class _Strict(BaseModel):
@@ -61,7 +64,14 @@ class OptimizeRequest(_Strict):
     time_to_goal: int = Field(ge=1, le=1200, description="Months.")
     strategy: str | None = Field(None, min_length=1, max_length=64, description="dqn (default) or forecast.")
 
-    _portfolio = field_validator("portfolio")(_check_portfolio)
+    @field_validator("portfolio")
+    @classmethod
+    def _tradable(cls, value: dict[str, float]) -> dict[str, float]:
+        value = _check_portfolio(value)
+        if sum(value.values()) < MIN_OPTIMIZE_VALUE:
+            raise ValueError(f"the values add up to {sum(value.values()):.6g}; a portfolio to optimise holds at "
+                             f"least {MIN_OPTIMIZE_VALUE} (a cent) in all")  # fmt: skip
+        return value
 
 
 class Trade(BaseModel):

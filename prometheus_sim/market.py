@@ -384,6 +384,8 @@ class Market:
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(f".*{PARTIAL}"):  # what a save killed mid-way (SIGKILL: no cleanup ran) left behind
+            stale.unlink(missing_ok=True)
         n_p, n_t, n_a = self.close.shape
         calendar = self.calendar.values
         per_asset = GroupIndex(calendar, self.path_ids, self.assets, min(n_p, paths_per_group(n_t * n_a)))
@@ -412,7 +414,7 @@ class Market:
             tables["truth_paths"] = table(per_path, {"regime": truth.regime,
                                                      **named(truth.signal_active, (f"signal:{g}" for g in truth.signal_names))})  # fmt: skip
         files = {name: f"{name}.parquet" for name in tables}
-        partial = {name: out / f".{file}.partial" for name, file in files.items()}
+        partial = {name: out / f".{file}{PARTIAL}" for name, file in files.items()}
         try:
             # the files are independent, and pyarrow encodes and compresses them, and hashlib hashes the arrays
             # for the manifest, without the GIL: a thread a task (1,000 paths of default, 2 cores: 3.0-3.3 -> 1.6 s)
@@ -458,7 +460,7 @@ class Market:
             })  # fmt: skip
         manifest["provenance_version"] = PROVENANCE_VERSION
         manifest["provenance_sha256"] = _provenance_digest(manifest)
-        written = out / f".{MANIFEST}.partial"
+        written = out / f".{MANIFEST}{PARTIAL}"
         written.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         os.replace(written, out / MANIFEST)
         return out
@@ -604,6 +606,7 @@ PROVENANCE_FIELDS = ("kind", "name", "assets", "asset_kinds", "absent", "path_id
                      "seed", "seeds", "source")  # fmt: skip
 
 
+PARTIAL = ".partial"  # the suffix of a file a save is writing (``.ohlcv.parquet.partial``), renamed when whole
 PROVENANCE_SINCE = (0, 2, 0)  # the first version whose saves record provenance_sha256
 # 2 (2026-12-05): the digest covers the arrays' hashes and the package version too, so one market's files and hashes
 # copied under another's seeds no longer load without a hash recomputed (review); 1 (no provenance_version): saves

@@ -272,6 +272,7 @@ def simulate(
         f"seed {seed}, in {elapsed:.2f} s ({asset_steps / elapsed / 1e6:.1f} M asset-steps/s; "
         f"kernels {'loaded' if cached else 'compiled'} before that in {compile_s:.2f} s)"
     )
+    click.echo("annual volatility of daily returns, over paths (all stylised facts: stylised_facts.csv):")
     click.echo(facts.xs("annual_vol", level="fact").round(3).to_string())
     if market.n_steps // market.steps_per_day < FACTS_MIN_DAYS:
         click.echo(f"note: {market.n_steps // market.steps_per_day} days: stylised facts need {FACTS_MIN_DAYS} (the "
@@ -466,7 +467,7 @@ def _read_run_or_exit(reader, run_dir: Path, *args):
 
     try:
         return reader(run_dir, *args)
-    except (FileNotFoundError, EvidenceError) as exc:
+    except (FileNotFoundError, EvidenceError, ValueError) as exc:  # ValueError: a damaged sweep.json (review)
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
 
@@ -1721,8 +1722,10 @@ def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file:
 
     try:
         _check_window(start, end)
+        # a shipped scenario's own folder is named by its name, as the shipped file's check line has it
+        shipped = out_file.resolve().parent == SHIPPED_SCENARIOS.resolve()
         scenario, comments = fit_scenario(list(files), start, end, name=name or out_file.stem, seed=seed,
-                                          volume_in=volume_in)  # fmt: skip
+                                          volume_in=volume_in, written_to=None if shipped else str(out_file))  # fmt: skip
     except (RealDataError, ScenarioError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)

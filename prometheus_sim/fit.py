@@ -339,8 +339,12 @@ def fit_scenario(
     seed: int = 7,
     kinds: dict[str, str] | None = None,
     volume_in: str = "quote",
+    written_to: str | None = None,
 ) -> tuple[dict, list[str]]:
-    """Estimate a scenario from real bar files; returns (the scenario as a mapping, comment lines)."""
+    """Estimate a scenario from real bar files; returns (the scenario as a mapping, comment lines).
+
+    ``written_to``: the file the scenario will be written to, which the check command in the comments names (by
+    its name alone, ``facts compare fitted`` found no scenario outside the shipped ones; review of 2026-12-05)."""
     paths = [Path(f) for f in files]
     if not paths:
         raise RealDataError("no bar files given")
@@ -419,11 +423,11 @@ def fit_scenario(
     closes = read_closes(paths)
     comments += refine_by_simulation(scenario, closes, str(t0.date()), str(t1.date()))
     ScenarioSpec.from_dict(scenario, source="fitted scenario")
-    comments += check_lines(scenario, closes, str(t0.date()), str(t1.date()))
+    comments += check_lines(scenario, closes, str(t0.date()), str(t1.date()), written_to)
     return scenario, comments
 
 
-def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str) -> list[str]:
+def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str, written_to: str | None = None) -> list[str]:
     """What ``facts compare`` says of the fitted scenario on its own window (CHECK_PATHS paths), for the header."""
     from prometheus_sim.facts import stylised_facts
     from prometheus_sim.facts_compare import compare, outside_rows, verdict_counts
@@ -448,7 +452,8 @@ def check_lines(scenario: dict, closes: pd.DataFrame, start: str, end: str) -> l
         f"{inside_300}/{len(table)}"
     )
     lines += [
-        f"Check (`prometheus-sim facts compare {spec.name} --from {start} --to {end} --paths {CHECK_PATHS}`, seed "
+        f"Check (`prometheus-sim facts compare {written_to or spec.name} --from {start} --to {end} --paths "
+        f"{CHECK_PATHS}`, seed "
         f"{spec.seed}): {verdict_counts(table)[0]} of {len(table)} real figures inside the simulated 5-95 % band."
     ]
     by_subject: dict[str, list[str]] = {}

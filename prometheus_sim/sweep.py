@@ -411,6 +411,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     digest = market.digest()
     policy_rate = daily_policy_rate(market)
     cells = config.cells()
+    own_seeds: dict[str, list[int]] = {}  # a strategy whose curves cover fewer plot seeds than the task's
     for k, (strategy, costs, name) in enumerate(cells):
         cell_config = replace(config, costs=costs) if len(cells) > len(config.strategies) else config
         try:
@@ -420,9 +421,13 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             if len(task.seeds) == 1:
                 failures.append(_failure(task.name, task.seeds, name, exc))
             else:
-                part_rows, part_failures = _seed_by_seed(strategy, name, market, task, cell_config, wiring)
+                part_rows, part_failures, curves = _seed_by_seed(strategy, name, market, task, cell_config, wiring,
+                                                                 n_plot)  # fmt: skip
                 rows += part_rows
                 failures += part_failures
+                if curves:  # the seeds that ran keep their curves (they were dropped with the batch: review)
+                    equity[name] = np.stack([c for _, c in curves])
+                    own_seeds[name] = [seed for seed, _ in curves]
         if market.digest() != digest:  # sealed memory should make this impossible; checked all the same
             tampered = RuntimeError(f"strategy {name!r} changed the market's data; its cells and the rest are void")
             failures.append(_failure(task.name, task.seeds, name, tampered))
@@ -444,6 +449,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         "rows": pd.concat(rows, ignore_index=True) if rows else None,
         "equity": equity,
         "plot_seeds": list(task.seeds[:n_plot]),
+        "own_plot_seeds": own_seeds,
         "failures": failures,
         "calendar": calendar,
     }
@@ -499,9 +505,11 @@ def _cell_rows(
     return frame
 
 
-def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config: SweepConfig, wiring: Wiring):
-    """Re-run one strategy row by row of the task's market (a row alone equals its place in the batch)."""
-    rows, failures = [], []
+def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config: SweepConfig, wiring: Wiring,
+                  n_plot: int = 0):  # fmt: skip
+    """Re-run one strategy row by row of the task's market (a row alone equals its place in the batch): its rows, its
+    failures, and (seed, growth curve) of the first ``n_plot`` rows that ran."""
+    rows, failures, curves = [], [], []
     for k, seed in enumerate(task.seeds):
         try:
             row_market = market.rows(slice(k, k + 1))
@@ -510,7 +518,10 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
             failures.append(_failure(task.name, (seed,), label, exc))
             continue
         rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs))
-    return rows, failures
+        if k < n_plot:
+            rets = twr_returns(result.daily_equity(), result.daily_deposits(), result.initial_value)
+            curves.append((seed, growth_index(rets)[0, 1:]))
+    return rows, failures, curves
 
 
 def _failure(scenario: str, seeds: tuple[int, ...], strategy: str, exc: BaseException) -> dict:
@@ -550,6 +561,7 @@ def _write_task(out: Path, res: dict[str, Any]) -> None:
                 seeds=np.asarray(res["plot_seeds"], dtype=np.uint64),
                 calendar=res["calendar"].values.astype("datetime64[ns]"),
                 **{f"equity__{k}": v for k, v in res["equity"].items()},
+                **{f"seeds__{k}": np.asarray(v, dtype=np.uint64) for k, v in res.get("own_plot_seeds", {}).items()},
             )
         os.replace(tmp, equity)
     else:
@@ -782,7 +794,9 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
             for name in data.files:
                 if name.startswith("equity__"):
                     strategy = name.removeprefix("equity__")
-                    frame = pd.DataFrame(data[name].T, index=index, columns=seeds)
+                    own = f"seeds__{strategy}"  # the seeds it ran on, where some of the task's failed
+                    columns = [str(int(s)) for s in data[own]] if own in data.files else seeds
+                    frame = pd.DataFrame(data[name].T, index=index, columns=columns)
                     curves.setdefault((scenario, strategy), []).append(frame)
     eq_dir = out / EQUITY_DIR
     eq_dir.mkdir(exist_ok=True)

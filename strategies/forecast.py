@@ -7,8 +7,8 @@ score ``s = mu / b`` tilts the user's target (``RebalanceRules``: ``0.2 + 0.6 x 
 the value in the crypto basket, equally split): each crypto weight is scaled by
 ``clip(1 + tilt x s, 0, 2)`` and the basket's total is kept at or below the target share; the rest
 stays in the stablecoin. With no signal (``s = 0``) it holds the rules' target, so it differs from
-``buy_and_hold`` only through what the model predicts. Until the forecaster has a full window
-(the features' warm-up plus 30 days) it does not trade.
+``buy_and_hold`` only through what the model predicts. Its first decision is on the first day the
+forecaster has a full window (the features' warm-up plus 30 days: ``first_decision_day``).
 
 It is rebuilt from its spec in every worker (the model is loaded from the registry there), reads
 only the snapshot's history (so the lookahead check applies unchanged), and its resume identity
@@ -49,6 +49,10 @@ class ForecastStrategy(BatchStrategy):
         self.horizon = self.predictor.horizon if horizon is None else int(horizon)
         if not 1 <= self.horizon <= self.predictor.horizon:
             raise ValueError(f"horizon: must be in 1..{self.predictor.horizon}, got {horizon!r}")
+        # the first day with a full window (the clock rounds it up to the decision grid), as DQNStrategy's: the
+        # holds before it were counted as decisions (hiding the collapse flag), baselines aligned to it were not,
+        # and a market too short for one decision recorded hold's figures as forecast's (review of 2026-12-05)
+        self.first_decision_day = WARMUP_DAYS + self.predictor.window - 1
 
     @classmethod
     def identity(cls, model: str = f"{FORECASTER_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:

@@ -116,6 +116,19 @@ def test_snapshots_cannot_change_the_market(market):
         snap.prices[0, 0] = 1.0
 
 
+def test_forecast_decides_first_when_it_has_a_full_window(market, tiny_forecaster):
+    """Like dqn, forecast's first decision is its first full window: its warm-up holds were counted as decisions
+    (52.9 % hold at 120 days, 9 of 17 decisions warm-up), baselines aligned to it were not, and a market too short
+    for one decision recorded hold's figures as forecast's (review of 2026-12-05)."""
+    from prometheus_sim.features import WARMUP_DAYS
+
+    strategy = registry.create("forecast", period_days=7)
+    assert strategy.first_decision_day == WARMUP_DAYS + strategy.predictor.window - 1
+    result = backtest(strategy, market)
+    assert result.decision_steps[0] >= strategy.first_decision_day
+    assert result.decision_steps[0] - strategy.first_decision_day < 7  # the first day of the grid from it
+
+
 def test_baselines_handle_a_market_without_crypto(tiny_forecaster, tiny_dqn):
     from prometheus_sim.scenario import ScenarioSpec
 

@@ -106,6 +106,8 @@ def test_scenarios_fit_from_the_cli(tmp_path):
     assert spec.name == "fit" and spec.horizon_days == 731 and str(spec.start_date) == "2021-01-01"
     assert [a.kind for a in spec.assets] == ["crypto", "crypto", "stable"]
     assert "BTC/ETH" in spec.correlation and np.isfinite(spec.correlation["BTC/ETH"])
+    # the check command it prints names the file written: `facts compare fit` found no scenario (review 2026-12-05)
+    assert f"prometheus-sim facts compare {out} --from 2021-01-01" in res.output
     res = CliRunner().invoke(main, ["scenarios", "fit", *files, "--from", "2023-06-01", "--to", "2023-08-01",
                                     "--out", str(tmp_path / "short.yaml")])  # fmt: skip
     assert res.exit_code == 2 and "BTC: 62 daily returns in the window" in res.output

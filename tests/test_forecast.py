@@ -299,3 +299,21 @@ def test_a_calibration_set_too_small_for_a_band_is_refused():
     assert set(table) == {"*", "BTC", "ETH"} and table["BTC"]["0.95"] == np.sort(np.abs(err[:19]), axis=0)[18].tolist()
     with pytest.raises(ValueError, match=r"18 window\(s\) of BTC, too few for a 95% band \(it needs 19\)"):
         conformal_quantiles(err[1:], np.zeros_like(err[1:]), np.ones_like(err[1:]), assets[1:], ["BTC", "ETH"])
+
+
+def test_no_interval_is_given_for_a_figure_that_is_not_defined():
+    """The gap closed is undefined where the oracle did no better than last value; its bootstrap took percentiles of
+    the draws where it happened to exist and printed an interval beside a blank figure (review of 2026-12-05)."""
+    from prometheus_sim.forecast.evaluate import _bootstrap, _gap
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 0.05, (60, 7))
+    last_value = np.zeros_like(real)
+    oracle = real + rng.normal(0, 0.08, real.shape)  # worse than last value: the gap is not defined
+    model = real * 0.5
+    paths = np.repeat(np.arange(20), 3)
+    assert math.isnan(_gap(last_value, model, oracle, real))
+    assert all(math.isnan(x) for x in _bootstrap(_gap, paths, rng, last_value, model, oracle, real))
+    good = real * 0.9  # an oracle close to the truth: defined in every draw, an interval
+    low, high = _bootstrap(_gap, paths, rng, last_value, model, good, real)
+    assert low < _gap(last_value, model, good, real) < high

@@ -411,3 +411,31 @@ def test_one_path_intervals_resample_both_series_blocks_and_refuse_too_few_days(
     lost = one_path.returns_from_growth(np.array([0.5, 0.0, 0.0, 0.0]))
     np.testing.assert_array_equal(lost, [-0.5, -1.0, 0.0, 0.0])
     assert math.isfinite(float(sharpe(lost)))
+
+
+def test_a_saved_market_is_not_said_to_run_on_the_configured_seeds():
+    """A real-only run said "Seeds: 30 (1000-1029)" for its one path (review of 2026-12-05)."""
+    from prometheus_sim.report.builder import _seeds_text, run_info
+
+    doc = {"config": {"seeds": list(range(1000, 1030)), "scenarios": {"real": "d1", "default": "d2"}}}
+    real = pd.DataFrame({"scenario": ["real", "real"], "seed": [0, 0], "strategy": ["hold", "sixty_forty"]})
+    assert _seeds_text(run_info(doc, real)) == "saved market(s) real run on their own path(s), not on these seeds"
+    both = pd.concat(
+        [real, pd.DataFrame({"scenario": ["default"] * 2, "seed": [1000, 1001], "strategy": ["hold"] * 2})]
+    )
+    assert _seeds_text(run_info(doc, both)) == (
+        "30 (1000-1029); saved market(s) real run on their own path(s), not on these seeds"
+    )
+
+
+def test_a_source_the_policy_did_not_run_on_is_no_comparison():
+    """Where dqn's cells failed (refused on a BTC-only real market), each baseline there counted as "not
+    established": 4 comparisons claimed where 2 existed (review of 2026-12-05)."""
+    from prometheus_sim.report.builder import policy_evaluation
+
+    metrics = _policy_metrics()
+    metrics = metrics[~((metrics["scenario"] == "real") & metrics["strategy"].str.startswith("dqn"))]
+    pe = policy_evaluation(metrics, {})
+    assert {c["scenario"] for c in pe["comparisons"]} == {"sim"} and len(pe["comparisons"]) == 2
+    assert pe["headline"].startswith("In 2 comparisons")
+    assert any("the policy did not run here" in text for scenario, text in pe["findings"] if scenario == "real")

@@ -106,7 +106,7 @@ def explosive():
 
 
 def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_path):
-    cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"))
+    cfg = _config(scenarios=SCEN[:1], strategies=("equal_weight", "explodes"), plot_seeds=5)
     outcome = run_sweep(cfg, tmp_path / "f", WIRING)
     market = Market.simulate(cfg.load_scenarios()["default"], seeds=cfg.seeds)
     rallied = {str(s) for s, c in zip(cfg.seeds, market.close[:, :, 0], strict=True) if c[30] > c[0]}
@@ -118,6 +118,12 @@ def test_failed_cells_are_reported_per_seed_and_the_rest_kept(explosive, tmp_pat
     assert (m["strategy"] == "equal_weight").sum() == 12
     kept = {str(s) for s in m.loc[m["strategy"] == "explodes", "seed"]}
     assert kept == {str(s) for s in cfg.seeds} - rallied
+    # the plot seeds that ran keep their curves: a failed seed dropped every curve of its task (review 2026-12-05)
+    curves = pd.read_parquet(tmp_path / "f" / "equity" / "default__explodes.parquet")
+    plotted = [str(s) for s in cfg.seeds[: cfg.plot_seeds]]
+    assert list(curves.columns) == [s for s in plotted if s not in rallied] and curves.notna().all().all()
+    whole = pd.read_parquet(tmp_path / "f" / "equity" / "default__equal_weight.parquet")
+    assert list(whole.columns) == plotted
     assert json.loads((tmp_path / "f" / "sweep.json").read_text())["status"] == "failed cells"
 
 
@@ -153,6 +159,9 @@ def test_a_damaged_sweep_file_is_named_and_never_resumed_past(tmp_path):
     (out / "sweep.json").write_text("")  # what a full disk left
     with pytest.raises(ValueError, match=r"sweep.json: damaged, not readable JSON .*delete the directory"):
         run_sweep(cfg, out, WIRING)
+    for command in ("report", "acceptance"):  # exit 2, bad input: a traceback and exit 1 (acceptance's "failed")
+        res = CliRunner().invoke(main, [command, str(out)])
+        assert res.exit_code == 2 and "sweep.json: damaged" in res.output, res.output
 
 
 class ExitsAtStep30(BaseStrategy):

@@ -130,7 +130,9 @@ def devchain_up(config_path: Path, market_dir: str | None, start: int, block_tim
             except ProcessLookupError:
                 pass
     if market_dir is None:
-        market_dir = str(ROOT / "runs" / "devchain" / "market")
+        # beside the config, as every other output: it went into the checkout, shared by dev chains started from
+        # different folders (review of 2026-12-05)
+        market_dir = str(config_path.parent / "runs" / "devchain" / "market")
         Market.simulate(load_scenario(ROOT / "scenarios" / "default.yaml"), seeds=[0]).save(market_dir)
     market = Market.load(market_dir)
     log = config_path.parent / "anvil.log"

@@ -119,7 +119,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = (),
 
 
 FORECAST_COLUMNS = ("scenario", "forecaster", "n_windows", "mae_pct", "mae_pct_low", "mae_pct_high", "mape_7d",
-                    "rmse", "dm_t", "dm_p", "gap_closed", "gap_closed_low", "gap_closed_high", "coverage_0.8",
+                    "mape_7d_low", "mape_7d_high", "rmse", "dm_t", "dm_p", "gap_closed", "gap_closed_low", "gap_closed_high", "coverage_0.8",
                     "coverage_0.95")  # fmt: skip
 
 
@@ -373,6 +373,10 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
                         # a real window the policy's scenarios were set to match is in time: a "no" in "Trained on
                         # it" beside it read as unseen (review); None: simulated, unknown or not recorded
                         "out_of_time": real[scenario].get("out_of_time") if scenario in real else None})  # fmt: skip
+        if n == 0:  # its cells failed here: the baselines' rows were counted as comparisons it never ran (review)
+            findings.append([scenario, f"{data}: the policy did not run here (its cells failed: see Failures); "
+                                       "nothing is compared"])  # fmt: skip
+            continue
         stats = {s: stat(scenario, s, ref) for s in strategies}
         sharpe.append({"scenario": scenario, "data": data, "strategies": stats})
         p = stats[POLICY]
@@ -495,7 +499,13 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
     scenarios = cfg.get("scenarios", {})
     digests = scenarios if isinstance(scenarios, dict) else {}  # name -> SHA-256 of the scenario as run
     rows = metrics.groupby("scenario").size().to_dict() if not metrics.empty else {}
+    # a saved market runs on its own paths, never on the configured seeds: a real-only run said "Seeds: 30
+    # (1000-1029)" for one path (review of 2026-12-05); its rows are the scenarios none of whose seeds were asked for
+    asked = set(seeds)
+    own_paths = sorted(name for name, rows_of in (metrics.groupby("scenario") if not metrics.empty else [])
+                       if not asked & {int(x) for x in rows_of["seed"]})  # fmt: skip
     return {
+        "own_paths": own_paths,
         "package_version": doc.get("package_version"),
         "status": doc.get("status"),
         "scenarios": [
@@ -573,8 +583,8 @@ def execution_note(cfg: dict) -> str:
         "Execution: an order decided at a step (seeing that step's close) fills at the next step's open (the bar's first intraday trade), "
         "never at the close it saw. Fees are {fees} bps of traded notional; slippage is {slip} bps plus a "
         "market-impact term of {impact} × (units traded / the decision bar's volume). Holdings cannot go "
-        "negative and cash is held in the stablecoin. Monthly contributions land in cash at the open of each "
-        "month's first step, before fills. Equity is marked at every close; metrics use the daily close "
+        "negative and cash is held in the stablecoin. Monthly contributions land in cash at the close of each "
+        "month's last step, after it is marked, where that close's decision sees them. Equity is marked at every close; metrics use the daily close "
         "equity, as time-weighted returns."
     ).format(fees=_cost_values(_costs(cfg), "fees_bps"), slip=_cost_values(_costs(cfg), "slippage_bps"),
              impact=_cost_values(_costs(cfg), "impact"))  # fmt: skip
@@ -702,11 +712,14 @@ def fmt_measured(value: Any, unit: str, low: Any = None, high: Any = None) -> st
 
 
 def _seeds_text(run: dict) -> str:
-    if not run["n_seeds"]:
-        return "none"
+    saved = run.get("own_paths") or []
+    own = f"saved market(s) {', '.join(saved)} run on their own path(s), not on these seeds" if saved else ""
+    simulated = {s["name"] for s in run["scenarios"] if s["result_rows"]} - set(saved)
+    if not run["n_seeds"] or (saved and not simulated):
+        return own or "none"
     span = f"{run['seed_min']}-{run['seed_max']}"
     gaps = "" if run["seeds_contiguous"] else ", not contiguous"
-    return f"{run['n_seeds']} ({span}{gaps})"
+    return f"{run['n_seeds']} ({span}{gaps})" + (f"; {own}" if own else "")
 
 
 # ---------------------------------------------------------------- layout
@@ -1014,7 +1027,8 @@ def forecasting_blocks(data: dict) -> list[Block]:
         blocks.append(Para(f"Model {t['model'] or '?'}, from {t['table']}."))
         rows = [[
             str(r["scenario"]), str(r["forecaster"]), str(r["n_windows"]),
-            fmt_interval(r["mae_pct"], r["mae_pct_low"], r["mae_pct_high"]), fmt_value(r["mape_7d"]),
+            fmt_interval(r["mae_pct"], r["mae_pct_low"], r["mae_pct_high"]),
+            fmt_interval(r["mape_7d"], r.get("mape_7d_low"), r.get("mape_7d_high")),
             fmt_value(r["rmse"], decimals=4), fmt_value(r["dm_t"]), fmt_value(r["dm_p"], decimals=3),
             fmt_interval(r["gap_closed"], r["gap_closed_low"], r["gap_closed_high"]),
             fmt_value(r["coverage_0.8"], decimals=3), fmt_value(r["coverage_0.95"], decimals=3),

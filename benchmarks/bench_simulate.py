@@ -23,10 +23,10 @@ What is measured, and why:
    signals, on-chain, macro and the truth: like for like, the figure the target is rated on) and prices + volume
    only (regimes, GARCH, correlated sub-steps, market-wide jumps, pegs, the clamps; no signals): the reference
    this benchmark used until 2026-12-04, which does less work than ours, so its ratio understates ours. Both
-   ratios are in the summary, rated side by side (section 3d): ``--rounds`` rounds in one process, each running
-   ours at two threads and at one and both references once, in a rotating order; each round's ratios come from
-   its own runs and the summary takes the median round. Sections 1, 1c, 3 and 3b run one after another, and a
-   slow spell of this VM during one of them skewed the ratio of their medians (3.24x against 2.1x, 2026-12-05).
+   ratios are in the summary, rated side by side (section 3d): ``--rounds`` rounds, each running ours at two
+   threads and at one and both references, each in a fresh process, in a rotating order; each round's ratios come
+   from its own runs and the summary takes the median round. Sections 1, 1c, 3 and 3b run one after another, and
+   a slow spell of this VM during one of them skewed the ratio of their medians (3.24x against 2.1x, 2026-12-05).
 4. Thread scaling and determinism: ours at 1 and at 2 Numba threads (separate subprocesses with
    ``NUMBA_NUM_THREADS``) and whether the SHA-256 over all output arrays is identical.
 5. Numba compile time with a cold (empty) and a warm (filled) on-disk cache: import + first
@@ -225,58 +225,6 @@ def child_reference(task: Json) -> Json:
 INTERLEAVED_SIDES = ("ours", "ours_1thread", "reference", "reference_prices")
 
 
-def child_interleaved(task: Json) -> Json:
-    """Section 3d: ours (at the process's thread count and at one) and both references, one run of each in turn,
-    ``task["rounds"]`` times, in one process; each round's ratios are its own runs' CPU times side by side.
-
-    The separate measurements (1, 1c, 3, 3b) run one after another, a minute or more apart, and this VM's speed
-    changes within a minute: one run (2026-12-05) timed the reference's three runs at 7.5, 7.1 and 4.6 s, and the
-    ratio of the medians read 3.24x "PASS" where the reference's fastest run gave 2.1x. Side by side, a slow spell
-    slows every side of a round alike. The order rotates each round, so no side always follows another; an untimed
-    round first touches the memory every side will use.
-    """
-    import numba
-    import numpy as np
-    from numpy_reference import reference_simulate
-
-    from prometheus_sim.generators import build_inputs, generate
-
-    spec = _load_spec(task["days"])
-    inp = build_inputs(spec)
-    ids = np.arange(task["paths"])
-    threads = numba.get_num_threads()
-
-    def ours(n_threads: int) -> Callable[[], Any]:
-        def run() -> Any:
-            numba.set_num_threads(n_threads)  # this thread's count, which generate reads
-            try:
-                return generate(spec, SEED, ids)
-            finally:
-                numba.set_num_threads(threads)
-
-        return run
-
-    sides: dict[str, Callable[[], Any]] = {
-        "ours": ours(threads),
-        "ours_1thread": ours(1),
-        "reference": lambda: reference_simulate(inp, SEED, task["paths"], True),
-        "reference_prices": lambda: reference_simulate(inp, SEED, task["paths"], False),
-    }
-    runs: dict[str, Json] = {name: {"times_s": [], "cpu_s": []} for name in INTERLEAVED_SIDES}
-    for r in range(-1, task["rounds"]):
-        shift = max(r, 0) % len(INTERLEAVED_SIDES)
-        for name in INTERLEAVED_SIDES[shift:] + INTERLEAVED_SIDES[:shift]:
-            c0, t0 = cpu_s(), time.perf_counter()
-            out = sides[name]()
-            wall, cpu = time.perf_counter() - t0, cpu_s() - c0
-            del out
-            if r >= 0:  # round -1 only touches the memory
-                runs[name]["times_s"].append(wall)
-                runs[name]["cpu_s"].append(cpu)
-    return {"paths": task["paths"], "days": task["days"], "assets": len(spec.assets), "rounds": task["rounds"],
-            "numba_threads": threads, "runs": runs}  # fmt: skip
-
-
 def child_agreement(task: Json) -> Json:
     """Section 3c: do ours and the reference simulate the same model? Per-path statistics of every output, each
     side's mean over paths and its standard error, and the z-score of their difference (different random numbers,
@@ -352,7 +300,6 @@ CHILD_TASKS: dict[str, Callable[[Json], Json]] = {
     "ours": child_ours,
     "reference": child_reference,
     "agreement": child_agreement,
-    "interleaved": child_interleaved,
     "compile": child_compile,
 }
 
@@ -416,15 +363,45 @@ INTERLEAVED_RATIOS = (
 )
 
 
-def measure_interleaved(paths: int, days: int, rounds: int) -> Json:
-    """Section 3d (:func:`child_interleaved`): every side's CPU time per asset-step in each round, and each round's
-    ratios; the summary rates the median round."""
-    r = run_child({"kind": "interleaved", "paths": paths, "days": days, "rounds": rounds})
-    n = r["paths"] * r["days"] * r["assets"]
-    r["ns_per_asset_step"] = {name: [c / n * 1e9 for c in side["cpu_s"]] for name, side in r["runs"].items()}
-    r["ratios"] = {key: [ref / mine for mine, ref in zip(r["runs"][a]["cpu_s"], r["runs"][b]["cpu_s"], strict=True)]
-                   for key, a, b in INTERLEAVED_RATIOS}  # fmt: skip
-    return r
+def measure_interleaved(paths: int, days: int, rounds: int, repeats: int) -> Json:
+    """Section 3d: ``rounds`` rounds, each running every side (ours at the default thread count and at one, both
+    references) in a fresh process of its own, one after another in a rotating order; a side's figure in a round is
+    its process's median run, and each round's ratios are of its own sides' figures. The summary rates the median
+    round.
+
+    Sections 1, 1c, 3 and 3b run one after another, and this VM's speed changes within a minute: one run
+    (2026-12-05) timed the reference's three runs at 7.5, 7.1 and 4.6 s, and the ratio of the medians read 3.24x
+    "PASS" where the reference's fastest run gave 2.1x. A first version ran the sides in one process instead, and
+    read 3.34x: after our kernel, the reference's allocations met a malloc state that faulted in fresh huge pages
+    (system time 77-165 ns an asset-step against 10 alone), which flattered us. Each side in its own process is
+    each side as a user runs it.
+    """
+    runs: dict[str, Json] = {name: {"times_s": [], "cpu_s": []} for name in INTERLEAVED_SIDES}
+    size = {"paths": paths, "days": days}
+    tasks = {
+        "ours": ({"kind": "ours", **size}, None),
+        "ours_1thread": ({"kind": "ours", **size}, child_env(NUMBA_NUM_THREADS="1")),
+        "reference": ({"kind": "reference", **size, "everything": True}, None),
+        "reference_prices": ({"kind": "reference", **size, "everything": False}, None),
+    }
+    assets, threads = None, None
+    for r in range(rounds):
+        shift = r % len(INTERLEAVED_SIDES)
+        for name in INTERLEAVED_SIDES[shift:] + INTERLEAVED_SIDES[:shift]:
+            task, env = tasks[name]
+            got = run_child({**task, "repeats": repeats}, env=env)
+            if got["days"] != days:  # the reference fell back to a shorter run: not comparable round by round
+                raise RuntimeError(f"{name} ran {got['days']} days, not {days} ({got.get('fallback_reason')})")
+            assets = got["assets"]
+            threads = got["numba_threads"] if name == "ours" else threads
+            runs[name]["times_s"].append(statistics.median(got["times_s"]))
+            runs[name]["cpu_s"].append(statistics.median(got["cpu_s"]))
+    n = paths * days * assets
+    ratios = {key: [ref / mine for mine, ref in zip(runs[a]["cpu_s"], runs[b]["cpu_s"], strict=True)]
+              for key, a, b in INTERLEAVED_RATIOS}  # fmt: skip
+    return {"paths": paths, "days": days, "assets": assets, "rounds": rounds, "repeats": repeats, "runs": runs,
+            "ns_per_asset_step": {name: [c / n * 1e9 for c in side["cpu_s"]] for name, side in runs.items()},
+            "ratios": ratios, "numba_threads": threads}  # fmt: skip
 
 
 def measure_memory_floor(paths: int, days: int, repeats: int) -> Json:
@@ -702,11 +679,17 @@ SIDE_LABELS = {
 
 def _print_interleaved(r: Json) -> None:
     """Section 3d: each side's CPU time per asset-step round by round, and each round's ratios."""
-    title = "3d. Side by side: one run of each in turn, in one process (the summary rates these ratios)"
+    title = "3d. Side by side: rounds of every side, each in a fresh process (the summary rates these ratios)"
     if err(r) or not r:
         table(title.split(":")[0], [("not measured", r.get("error", "-"))])
         return
-    rows = [("size", f"{r['paths']} paths x {r['days']} days x {r['assets']} assets, {r['rounds']} rounds")]
+    rows = [
+        (
+            "size",
+            f"{r['paths']} paths x {r['days']} days x {r['assets']} assets, {r['rounds']} rounds, each "
+            f"side's median of {r['repeats']} runs a round",
+        )
+    ]
     for name, ns in r["ns_per_asset_step"].items():
         label = SIDE_LABELS[name].format(threads=r["numba_threads"])
         rows.append((f"{label}, CPU ns / asset-step", ", ".join(f"{x:.0f}" for x in ns)
@@ -832,9 +815,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         paths_help="paths for the main run and the reference (default 1000)",
         quick_help="smoke run: 50 paths x 365 days",
     )
-    p.add_argument("--rounds", type=int, default=5,
-                   help="rounds of section 3d, ours and both references side by side (default 5); the summary "
-                        "rates the median round's ratios")  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of section 3d, ours and both references side by side, each in a fresh process "
+                        "(default 3); the summary rates the median round's ratios")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.paths, args.days, args.rounds = 50, 365, 2
@@ -858,7 +841,9 @@ def main(argv: list[str] | None = None) -> int:
         "NumPy reference, prices only", lambda: measure_reference(args.paths, args.days, args.repeats, False)
     )
     ref_days = args.days if err(res["reference"]) else res["reference"]["days"]
-    res["interleaved"] = safe("side by side", lambda: measure_interleaved(args.paths, ref_days, args.rounds))
+    res["interleaved"] = safe(
+        "side by side", lambda: measure_interleaved(args.paths, ref_days, args.rounds, args.repeats)
+    )
     res["agreement"] = safe("same model", measure_agreement)
     res["threads"] = safe("thread scaling", lambda: measure_threads(args.thread_paths, args.days, args.repeats))
     res["compile"] = safe("compile time", measure_compile)

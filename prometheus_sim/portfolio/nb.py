@@ -15,15 +15,15 @@ each month's last step, after that close is marked: the decision at that close s
 open's fill spends it. (Until 2026-12-05 it landed at the month's first open, where that step's orders
 also filled: the deposit was invested, but the return counted it as arriving at the close, so its
 open-to-close gain was booked as a gain of the old capital, and the orders, sized on the snapshot's
-cash, left a target-weight strategy over on cash on contribution days; review.) Fees are ``fee_rate`` of the traded notional, paid in cash:
-a buy that spends S buys ``S / (price x (1 + fee))`` units; a sell of N units returns
+cash, left a target-weight strategy over on cash on contribution days; review.) Fees are ``fee_rate`` of
+the traded notional, paid in cash: a buy that spends S buys ``S / (price x (1 + fee))`` units; a sell of N units returns
 ``N x price x (1 - fee)``. Slippage moves the fill price against the trade by
 ``slippage + impact x (units / volume)``, capped at ``MAX_SLIPPAGE``.
 
 Returns are time-weighted: a step's growth is ``(value_close - deposit) / value_before``, with
 ``value_close`` after the deposit that landed at that close (counted at its value there), so
-contributions never count as gains (a flat market with contributions has zero return), exactly. :func:`prometheus_sim.metrics.twr_returns` computes the
-same from a run's recorded equity and deposits.
+contributions never count as gains (a flat market with contributions has zero return), exactly.
+:func:`prometheus_sim.metrics.twr_returns` computes the same from a run's recorded equity and deposits.
 """
 
 from __future__ import annotations

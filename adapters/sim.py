@@ -3,9 +3,9 @@
 Each user is a path row of the market. The venue keeps every user's books (holdings, cost basis,
 fees, trailing returns) in a :class:`~prometheus_sim.portfolio.nb.BookState` and moves them with
 the one step kernel (:func:`~prometheus_sim.portfolio.nb.step_nb`), the same one the RL
-environment steps: orders decided at the close of t fill at the **open of t + 1** (after any
-monthly contribution landing there) with slippage against the volume of bar t; every close is
-marked. Marks are handed to the loop in the next snapshot; the venue keeps no run record.
+environment steps: orders decided at the close of t fill at the **open of t + 1** with slippage
+against the volume of bar t; every close is marked, and a monthly contribution lands at a month's
+last close, which the decision there sees. Marks are handed to the loop in the next snapshot; the venue keeps no run record.
 
 It allows a rebalance when the portfolio model's cool-down (:class:`RebalanceRules`) has passed
 since the user's last fill; that is all a venue says about rebalancing rules.
@@ -63,7 +63,7 @@ class SimAdapter:
         self.steps_per_day = market.steps_per_day
         self.n_steps = market.n_steps
         self._kind = self.book.kind_codes
-        self._deposit_step = contribution_steps(market.calendar)
+        self._deposit_step = contribution_steps(market.calendar, market.steps_per_day)
         self._rows = np.ascontiguousarray(self.users)
         cash = self.book.cash_index
         amount = np.asarray(self.profiles.investment_amount, dtype=float)

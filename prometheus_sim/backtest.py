@@ -100,7 +100,7 @@ class BacktestResult:
     calendar : DatetimeIndex of the marked steps
     initial_value : ndarray of shape (n_users,), the value before the first open
     equity : ndarray of shape (n_users, n_steps), portfolio value at each close
-    deposits : ndarray of shape (n_users, n_steps), contributions that landed at each step's open
+    deposits : ndarray of shape (n_users, n_steps), contributions that landed at each step's close (a month's last)
     fees, notional : ndarray of shape (n_users,), fees paid and notional traded
     decision_steps : ndarray of shape (n_decisions,)
     actions : ndarray of shape (n_users, n_decisions), :class:`Action` codes (the labels)

@@ -82,7 +82,7 @@ class Marks:
     steps : ndarray of shape (k,)
     timestamps : ndarray of shape (k,), datetime64 start time of each step
     equity : ndarray of shape (n_users, k), value at each close
-    deposits : ndarray of shape (n_users, k), contributions that landed at each step's open (value);
+    deposits : ndarray of shape (n_users, k), contributions that landed at each step's close (value; a month's last);
         None when no user contributes
     """
 

@@ -299,6 +299,10 @@ class SweepConfig:
         if not d["first_decision_day"]:  # a sweep written before the field existed resumes under its own key
             d.pop("first_decision_day")
         d["scenarios"] = {name: spec.digest() for name, spec in self.specs.items()}
+        # run on their own rows, not on the seeds (the report says so): a saved market's row 0 could pass for seed 0
+        saved = sorted(name for name, spec in self.specs.items() if isinstance(spec, SavedMarket))
+        if saved:
+            d["saved_markets"] = saved
         d["strategies"] = [wiring.describe(spec) for spec in self.strategies]
         d["package_version"] = __version__
         # the code that makes a cell besides the strategy's (the venue, the sweep, the market and metrics they
@@ -403,7 +407,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         for _, _, label in config.cells():
             failures.append(_failure(task.name, task.seeds, label, exc))
         return {"key": task.key, "rows": None, "equity": {}, "failures": failures, "calendar": None}
-    if isinstance(spec, SavedMarket):  # its "seeds" are row indices, never among the sweep's seeds: its first rows
+    if isinstance(spec, SavedMarket):  # its "seeds" are row indices, not the sweep's seeds (though 0 may be both)
         n_plot = min(len(task.seeds), config.plot_seeds)
     else:
         plot = set(config.seeds[: config.plot_seeds])

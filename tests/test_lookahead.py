@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -128,3 +129,21 @@ def test_the_command_simulates_at_a_seed_a_strategy_cannot_reproduce():
     repeat = runner.invoke(main, ["lookahead", "sixty_forty", "default", "--horizon-days", "60", "--checks", "2",
                                   "--seed", str(seeds[0])])  # fmt: skip
     assert repeat.exit_code == 0 and "drawn" not in repeat.output, repeat.output
+
+
+def test_a_monthly_contribution_depends_on_no_later_step(default_spec):
+    """A contribution landing at a month's last close was decided by whether another step followed: a market cut
+    after that day (the check's cut) held no deposit there, and equal_weight failed the check falsely (review of
+    2026-12-05). It is read from the step's own date now; at four steps a day too."""
+    import functools
+
+    from prometheus_sim.portfolio import RiskProfile
+    from prometheus_sim.portfolio.rules import contribution_steps
+
+    market = Market.simulate(default_spec.with_horizon(70), seed=3, n_paths=2)
+    paying = functools.partial(SimAdapter, profiles=RiskProfile(monthly_contribution=500.0))
+    assert check_lookahead("equal_weight", market, paying, registry.build, every_step=True).passed
+    lands = contribution_steps(market.calendar)
+    assert np.flatnonzero(lands).tolist() == [30, 59] and contribution_steps(market.calendar[:31])[30]
+    three_hourly = pd.date_range(market.calendar[0], periods=8 * 40, freq="3h")  # 8 steps a day from Jan 1
+    assert np.flatnonzero(contribution_steps(three_hourly, 8)).tolist() == [31 * 8 - 1]

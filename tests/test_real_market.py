@@ -182,6 +182,7 @@ def test_a_sweep_runs_a_saved_real_market_beside_a_scenario(real, tmp_path):
     got = rows[rows["strategy"] == "equal_weight"]["total_return"].iloc[0]
     assert got == pytest.approx(direct.daily_equity()[0, -1] / direct.initial_value[0] - 1.0, rel=1e-9)
     assert run_sweep(cfg, tmp_path / "bt", simulated_wiring()).tasks_run == 0  # resumes
+    assert json.loads((tmp_path / "bt" / "sweep.json").read_text())["config"]["saved_markets"] == ["real"]
     # the same files re-imported into the same folder with USDT as a crypto asset: the same arrays, other results,
     # so the sweep refuses to resume into its cells (it resumed them with the old numbers; review 2026-12-05)
     shutil.rmtree(tmp_path / "real")

@@ -426,6 +426,9 @@ def test_a_saved_market_is_not_said_to_run_on_the_configured_seeds():
     assert _seeds_text(run_info(doc, both)) == (
         "30 (1000-1029); saved market(s) real run on their own path(s), not on these seeds"
     )
+    # seeds from 0: the real market's row 0 passed for seed 0; the sweep records its saved markets (review)
+    recorded = {"config": {"seeds": list(range(30)), "scenarios": {"real": "d1"}, "saved_markets": ["real"]}}
+    assert _seeds_text(run_info(recorded, real)) == "saved market(s) real run on their own path(s), not on these seeds"
 
 
 def test_a_source_the_policy_did_not_run_on_is_no_comparison():

@@ -92,7 +92,7 @@ def test_contributions_are_never_counted_as_gains():
     market = _flat_market()
     profile = RiskProfile(monthly_contribution=2_000.0)
     result = backtest(HoldStrategy(), market, profiles=profile)
-    assert result.deposits.sum(axis=1).tolist() == [12_000.0, 12_000.0]  # six month starts after Jan 1
+    assert result.deposits.sum(axis=1).tolist() == [12_000.0, 12_000.0]  # six month ends (Jan-Jun)
     assert result.equity[0, -1] == pytest.approx(112_000.0)
     m = path_metrics(result)
     assert np.abs(m["total_return"]).max() < 1e-12 and np.abs(m["max_drawdown"]).max() < 1e-12

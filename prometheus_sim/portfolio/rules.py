@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from prometheus_sim.portfolio.model import AssetBook
 
@@ -77,17 +78,19 @@ class RebalanceRules:
         return (now + 1 - np.asarray(last_fill_step)) >= self.cooldown_days * steps_per_day
 
 
-def contribution_steps(calendar) -> np.ndarray:
-    """Shape (n_steps,) bool: where a monthly contribution lands, at the close of each calendar month's last step
-    that another step follows (the next month's money, there for the decision at that close to spend).
+def contribution_steps(calendar, steps_per_day: int = 1) -> np.ndarray:
+    """Shape (n_steps,) bool: where a monthly contribution lands, at the close of each calendar month's last step (the
+    next month's money, there for the decision at that close to spend).
 
-    ``calendar`` is a DatetimeIndex of the steps' start times; the start holds the investment amount, and a run's
-    last step, which no fill follows, takes none.
+    ``calendar`` is a DatetimeIndex of the steps' start times, ``steps_per_day`` their rate: a step is its month's
+    last when the next step would start in another month. Read from the step alone, never from whether a next step
+    exists: a market cut after a month's last day (the lookahead check's cut) then holds the same deposit there as
+    the whole market (a first version, which asked the next step, failed the check falsely; review of 2026-12-05).
+    The start holds the investment amount.
     """
     months = calendar.year * 12 + calendar.month
-    out = np.zeros(len(calendar), dtype=np.bool_)
-    out[:-1] = np.asarray(months[1:] != months[:-1])
-    return out
+    following = calendar + pd.Timedelta(days=1) / int(steps_per_day)
+    return np.asarray((following.year * 12 + following.month) != months, dtype=np.bool_)
 
 
 __all__ = ["RebalanceRules", "contribution_steps"]

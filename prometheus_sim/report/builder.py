@@ -502,8 +502,11 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
     # a saved market runs on its own paths, never on the configured seeds: a real-only run said "Seeds: 30
     # (1000-1029)" for one path (review of 2026-12-05); its rows are the scenarios none of whose seeds were asked for
     asked = set(seeds)
-    own_paths = sorted(name for name, rows_of in (metrics.groupby("scenario") if not metrics.empty else [])
-                       if not asked & {int(x) for x in rows_of["seed"]})  # fmt: skip
+    own_paths = cfg.get("saved_markets")  # recorded since 2026-12-05; before, guessed from the rows' seeds (a real
+    # market's row 0 passes for seed 0 there)
+    if own_paths is None:
+        own_paths = sorted(name for name, rows_of in (metrics.groupby("scenario") if not metrics.empty else [])
+                           if not asked & {int(x) for x in rows_of["seed"]})  # fmt: skip
     return {
         "own_paths": own_paths,
         "package_version": doc.get("package_version"),

@@ -318,7 +318,16 @@ class EnvPool:
         mobs = np.empty(market.close.shape[:2] + (N_MARKET_OBS,), dtype=np.float32)
         market_tables_nb(market.close, market.steps_per_day, kind, pair, key, mobs)
         recent = np.ascontiguousarray(template._recent, dtype=np.float32)
-        return cls(template, key, mobs, recent, crypto3, kind, book.cash_index, contribution_steps(market.calendar))
+        return cls(
+            template,
+            key,
+            mobs,
+            recent,
+            crypto3,
+            kind,
+            book.cash_index,
+            contribution_steps(market.calendar, market.steps_per_day),
+        )
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,19 @@ def _row(i: int) -> str:
     return f"row {i + 2}"  # +1 for 1-based, +1 for the header line
 
 
+def _load(p: Path, label: str) -> pd.DataFrame:
+    """A CSV (every cell as text) or Parquet file's rows, as stored; ``label`` names the file in errors."""
+    try:
+        return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise RealDataError(f"{label}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise RealDataError(f"{label}: cannot be read ({exc})") from None
+
+
 def _read_table(p: Path, required: tuple[str, ...]) -> pd.DataFrame:
     """The file's raw rows with lower-cased column names; a missing file or column is named."""
-    try:
-        raw = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise RealDataError(f"{p}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise RealDataError(f"{p}: cannot be read ({exc})") from None
+    raw = _load(p, str(p))
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     twice = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
     if twice:  # 'Close' and 'close' in one file: which is the close?
@@ -152,17 +157,9 @@ def read_close_history(path: str | Path, assets: list[str]) -> pd.DataFrame:
     finite and > 0. Read unchecked until 2026-12-05: descending dates put the 'latest' bar first, and duplicated
     or missing days went into a live run's history (review)."""
     p = Path(path)
-    try:
-        if p.suffix == ".parquet":
-            raw = pd.read_parquet(p)
-            if "date" not in raw.columns and isinstance(raw.index, pd.DatetimeIndex):
-                raw = raw.rename_axis("date").reset_index()
-        else:
-            raw = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise RealDataError(f"history file {p}: not found") from None
-    except (OSError, ValueError) as exc:
-        raise RealDataError(f"history file {p}: cannot be read ({exc})") from None
+    raw = _load(p, f"history file {p}")
+    if "date" not in raw.columns and isinstance(raw.index, pd.DatetimeIndex):  # a Parquet file's date index
+        raw = raw.rename_axis("date").reset_index()
     missing = [c for c in ("date", *assets) if c not in raw.columns]
     if missing:
         raise RealDataError(f"history file {p}: no column for {missing}; found {list(raw.columns)}")

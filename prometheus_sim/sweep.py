@@ -442,9 +442,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             continue
         rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate, costs))
         if n_plot:
-            rets = twr_returns(result.daily_equity()[:n_plot], result.daily_deposits()[:n_plot],
-                               result.initial_value[:n_plot])  # fmt: skip
-            equity[name] = growth_index(rets)[:, 1:]
+            equity[name] = _growth_curves(result, n_plot)
     spd = market.steps_per_day
     calendar = market.calendar[spd - 1 :: spd].normalize()
     return {
@@ -523,9 +521,14 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
             continue
         rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs))
         if k < n_plot:
-            rets = twr_returns(result.daily_equity(), result.daily_deposits(), result.initial_value)
-            curves.append((seed, growth_index(rets)[0, 1:]))
+            curves.append((seed, _growth_curves(result, 1)[0]))
     return rows, failures, curves
+
+
+def _growth_curves(result, n: int) -> np.ndarray:
+    """The first ``n`` users' time-weighted growth at each day's close, shape (n, days): what the plots draw."""
+    rets = twr_returns(result.daily_equity()[:n], result.daily_deposits()[:n], result.initial_value[:n])
+    return growth_index(rets)[:, 1:]
 
 
 def _failure(scenario: str, seeds: tuple[int, ...], strategy: str, exc: BaseException) -> dict:

@@ -36,7 +36,11 @@ def submissions(chain, users, round_no: int) -> list:
     calls = []
     for u in users:
         legs = [(btc, 0, UNIT // 100)]
-        calls.append(chain.engine.functions.submitAIRecommendation(u, legs, 9000, idempotency_key(u, round_no)))
+        calls.append(
+            chain.engine.functions.submitAIRecommendation(
+                u, legs, 9000, idempotency_key(u, chain.config.price_oracle, round_no)
+            )
+        )
     return calls
 
 

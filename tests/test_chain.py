@@ -172,7 +172,7 @@ def test_a_used_key_and_an_unauthorised_sender_are_refused(dev, market, tmp_path
     chain, w3 = dev["chain"], dev["w3"]
     user, token = dev["cfg"].users[0], chain.token_of["BTC"]
     legs = [(token, 0, UNIT // 10)]
-    key = idempotency_key(user, START - 1)  # a bar the adapter below does not decide at
+    key = idempotency_key(user, dev["cfg"].price_oracle, 0)  # a round the adapter below does not decide at
     fn = chain.engine.functions.submitAIRecommendation(user, legs, 9000, key)
     intruder = Sender(chain, w3.eth.accounts[4])
     with pytest.raises(Reverted, match="not an authorised oracle"):
@@ -430,3 +430,98 @@ def test_balances_read_from_the_chain_are_checked(dev, market, tmp_path, monkeyp
         monkeypatch.setattr(adapter.chain, "call", lambda fn, *a, reply=reply, **k: reply)
         with pytest.raises(ValueError, match=re.escape(problem)):
             adapter._balances(user)
+
+
+def test_the_latest_round_the_engine_trades_at_is_checked_too(dev, market, tmp_path):
+    """The PolicyEngine fills at each asset's latest answer, which is a later round than the decision's bar when the
+    feed runs ahead: ETH at three times its price in that round filled unchecked (review of 2026-12-05, session 19)."""
+    w3 = dev["w3"]
+    adapter = adapter_for(dev, market, tmp_path, rails=GuardRails(max_price_move=0.5))
+    nonce = w3.eth.get_transaction_count(dev["account"].address)
+    orders = create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START))
+    jumped = market.close[0, START].copy()
+    jumped[market.assets.index("ETH")] *= 3.0
+    feed(dev, market, START + 1, prices=jumped)  # after the snapshot at START, before its orders go out
+    receipts = adapter.submit(START, orders)
+    assert (receipts.status == REFUSED).all(), receipts.detail
+    assert all("ETH moved +200.0% from bar 60 to the oracle's latest round (2)" in d for d in receipts.detail)
+    assert w3.eth.get_transaction_count(dev["account"].address) == nonce
+
+
+def test_the_period_cap_holds_for_all_users_of_a_step_together(dev, market, tmp_path):
+    """Each user was checked alone against max_period_value: five users traded 2.7 times the cap in one step."""
+    adapter = adapter_for(dev, market, tmp_path, rails=GuardRails(max_period_value=150_000.0))
+    receipts = adapter.submit(START, create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START)))
+    sent = receipts.status == FILLED
+    assert sent.sum() == 1 and receipts.notional[sent].sum() <= 150_000.0, receipts.notional
+    assert all("planned this step" in d for d in np.array(receipts.detail)[~sent])
+
+
+def test_a_buy_after_sells_is_valued_on_the_cash_after_them(dev, market, tmp_path):
+    """A buy spends a fraction of the cash held after the sells (PolicyEngine, fill_row_nb): valued on the cash
+    before them, selling all of a BTC holding into ETH counted at half its size against the period cap."""
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    tokens, book = adapter._tokens, adapter.book
+    btc, eth = market.assets.index("BTC"), market.assets.index("ETH")
+    holdings, prices = np.zeros(len(tokens)), np.arange(1.0, len(tokens) + 1.0)
+    holdings[btc] = 2.0
+    legs = [(tokens[btc], 1, 10**18), (tokens[eth], 0, 10**18)]  # sell all BTC, buy ETH with all the cash then
+    assert adapter._leg_value(holdings, prices, legs) == pytest.approx(4.0 * prices[btc])
+    holdings[book.cash_index] = 10.0
+    half = [(tokens[btc], 1, 5 * 10**17), (tokens[eth], 0, 5 * 10**17)]
+    sold = prices[btc]
+    assert adapter._leg_value(holdings, prices, half) == pytest.approx(
+        sold + 0.5 * (10.0 * prices[book.cash_index] + sold)
+    )
+
+
+def test_a_round_traded_is_not_traded_again_from_another_warm_start(dev, market, tmp_path):
+    """The key named the bar by its index in this run's history: a warm start one bar shorter (or a history file one
+    row longer) on the next run gave the same oracle round another key, and it was traded twice (review)."""
+    first = adapter_for(dev, market, tmp_path)
+    done = first.submit(START, create("equal_weight", period_days=1).decide_batch(first.snapshot(START)))
+    assert (done.status == FILLED).all()
+    shorter = ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 2), execute=True,
+                           sender=Sender(dev["chain"], dev["account"].address, dev["account"]))  # fmt: skip
+    t = START - 1  # the oracle's round 1 in this run's indexing
+    again = shorter.submit(t, create("sixty_forty", period_days=1).decide_batch(shorter.snapshot(t)))
+    assert (again.status == REFUSED).all() and all("already submitted" in d for d in again.detail), again.detail
+
+
+def test_a_sent_transaction_is_journalled_before_it_leaves(dev, market, tmp_path):
+    """The hash reached the journal only once the node answered: a crash or a timeout in between left a mined trade
+    with no line (review of 2026-12-05, session 19)."""
+    adapter = adapter_for(dev, market, tmp_path)
+    adapter.submit(START, create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START)))
+    lines = [x for x in read_journal(tmp_path / "journal.jsonl") if x["kind"] in ("sending", "transaction")]
+    assert [x["kind"] for x in lines] == ["sending", "transaction"] * len(dev["cfg"].users)
+    for sending, sent in zip(lines[::2], lines[1::2], strict=True):
+        assert sending["tx_hash"] == sent["tx_hash"] and sending["idempotency_key"] == sent["idempotency_key"]
+
+
+def test_a_dry_run_with_nothing_to_simulate_from_says_so(dev, market, tmp_path):
+    adapter = ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 1))
+    receipts = adapter.submit(START, create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START)))
+    assert (receipts.status == DRY_RUN).all()
+    assert all("not simulated: set oracle_account to simulate it" in d for d in receipts.detail), receipts.detail
+
+
+def test_live_inputs_that_would_mislead_are_refused(dev, market, tmp_path):
+    raw = dev["raw"]
+    key = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+    for value in (key, "0x" + key):  # a key pasted where the keystore's path goes
+        with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE: keystore .*not shown.* not found") as err:
+            load_account({"PROMETHEUS_KEYSTORE": value})
+        assert key not in str(err.value)
+    for field, value, problem in (("guard_rails", None, "guard_rails: must be an object"),
+                                  ("guard_rails", [], "guard_rails: must be an object"),
+                                  ("history_until", -30, "history_until: must be an integer >= 0"),
+                                  ("receipt_timeout_s", True, "receipt_timeout_s: must be a finite number > 0"),
+                                  ("step_blocks", True, "step_blocks: must be an integer >= 1"),
+                                  ("rpc_timeout_s", float("inf"), "rpc_timeout_s: must be a finite number > 0")):  # fmt: skip
+        with pytest.raises(ValueError, match=problem):
+            ChainConfig(**{**raw, field: value})
+    hourly = replace(dev["chain"].config, steps_per_day=24)  # daily closes would be read as hours
+    dev["chain"].config = hourly
+    with pytest.raises(ValueError, match="history: its bars are 1 a day, the config's steps_per_day is 24"):
+        ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 1))

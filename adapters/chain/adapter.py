@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,14 @@ from web3.logs import DISCARD
 from adapters.chain.config import ChainConfig
 from adapters.chain.journal import Journal
 from adapters.chain.node import Chain, NodeDown
-from adapters.chain.oracle import age_refusal, latest_block_time, latest_round, move_refusal, read_round
+from adapters.chain.oracle import (
+    age_refusal,
+    latest_answers,
+    latest_block_time,
+    latest_round,
+    move_refusal,
+    read_round,
+)
 from adapters.chain.signer import Prepared, Reverted, Sender
 from prometheus_sim.blocks import MarketBlocks
 from prometheus_sim.datasource import HistorySource
@@ -47,13 +55,17 @@ WINDOW = nb.WINDOW_DAYS
 MAX_BALANCE = 1e15  # units (or value) of one asset in one vault: the portfolio cap used across the project
 
 
-def idempotency_key(user: str, step: int) -> bytes:
-    """keccak(user, step): one recommendation per user and bar, whatever its legs.
+def idempotency_key(user: str, oracle: str, round_id: int) -> bytes:
+    """keccak(user, oracle, round): one recommendation per user and oracle round (a bar), whatever its legs.
 
     The legs were part of the key until 2026-12-05; they are computed from holdings that the first send changes,
     so the same command run again at the same bar made other legs, another key, and a second batch of
-    transactions (review: the oracle's nonce went 0 -> 5 -> 10)."""
-    return bytes(Web3.keccak(text=f"{Web3.to_checksum_address(user)}|{step}"))
+    transactions (review: the oracle's nonce went 0 -> 5 -> 10). The bar was keyed by its index in this run's
+    history until 2026-12-05 (session 19): a warm-start file one row longer on the next run shifted every index,
+    and the same oracle round was traded again under a new key (review). The oracle's round is the chain's own
+    name for the bar, and the oracle's address keeps a new oracle's round 1 apart from an old one's."""
+    user, oracle = Web3.to_checksum_address(user), Web3.to_checksum_address(oracle)
+    return bytes(Web3.keccak(text=f"{user}|{oracle}|round {int(round_id)}"))
 
 
 def live_batch(t, users, book, holdings, value, profiles, states, can, history, steps_per_day, rules, marks):
@@ -86,6 +98,11 @@ class ChainAdapter:
         if tuple(source.assets) != tuple(self.config.assets):
             raise ValueError(f"history: assets {list(source.assets)} differ from the config's tokens "
                              f"{list(self.config.assets)}")  # fmt: skip
+        if source.steps_per_day != self.config.steps_per_day:  # daily closes read as hours: a 30-day window of
+            # a strategy became 720 days of history (review of 2026-12-05, session 19)
+            raise ValueError(f"history: its bars are {source.steps_per_day} a day, the config's steps_per_day is "
+                             f"{self.config.steps_per_day}; warm-start from a history at the oracle's own bar "
+                             "spacing")  # fmt: skip
         chosen = users or list(self.config.users) or chain.call(chain.vault.functions.getUsers().call)
         if not chosen:
             raise ValueError("users: no vaults on the VaultManager and none in the config")
@@ -191,11 +208,14 @@ class ChainAdapter:
         legs_all = [self._legs(orders, i) for i in range(n)]
         prices_refusal = self._prices_refusal(t) if any(legs_all) else None
         prepared: list[tuple[int, Prepared, bytes]] = []
+        planned = 0.0  # value this step's earlier users will trade: the period cap is for all users together
         for i, legs in enumerate(legs_all):
             if not legs:
                 continue
-            refusal = prices_refusal or self._guard(orders, i, legs)
-            key = idempotency_key(self.users[i], t)
+            refusal, moved = prices_refusal, 0.0
+            if refusal is None:
+                refusal, moved = self._guard(orders, i, legs, planned)
+            key = idempotency_key(self.users[i], self.config.price_oracle, t - self.base + 1)
             if refusal is None and self.chain.call(self.chain.engine.functions.usedKeys(key).call):
                 refusal = "already submitted (its idempotency key is used on chain): not sent again"
             confidence_bps = int(round(float(orders.confidence[i]) * 10_000))
@@ -212,8 +232,11 @@ class ChainAdapter:
                 status[i], detail[i] = REFUSED, str(exc)
                 self._log("reverted", t, i, text=text, reason=str(exc))
                 continue
+            planned += moved
             if not self.execute:
-                gas = f", gas {prep.tx['gas']}" if prep else ""
+                # without the engine's authorised sender (oracle_account) nothing can be simulated: it would revert as
+                # an unauthorised call, so the line says so rather than pass for a checked call (review)
+                gas = f", gas {prep.tx['gas']}" if prep else " (not simulated: set oracle_account to simulate it)"
                 status[i], detail[i] = DRY_RUN, f"DRY RUN (not sent): {text}{gas}"
                 self._log("dry_run", t, i, text=text, gas=prep.tx["gas"] if prep else None)
                 continue
@@ -225,11 +248,13 @@ class ChainAdapter:
             for i, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
             hashes = []
-            for i, prep, key in prepared:  # each journalled as soon as it is sent: a send that fails after others
-                # (funds run out, the node goes away) must not lose the hashes already on their way (review)
-                h = self.sender.send(prep)
+            for i, prep, key in prepared:  # each journalled as it is signed, before it leaves, and again once the node
+                # took it: a send that fails after others (funds run out, the node goes away), a crash or a timeout
+                # mid-send must not lose a hash that may be on its way (reviews)
+                tag = "0x" + key.hex()
+                h = self.sender.send(prep, partial(self._log_sending, t, i, tag))
                 hashes.append(h)
-                self._log("transaction", t, i, tx_hash=h, idempotency_key="0x" + key.hex())
+                self._log("transaction", t, i, tx_hash=h, idempotency_key=tag)
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
             for (i, _, _), h, rec in zip(prepared, hashes, receipts, strict=True):
                 after[i] = self._holdings(self.users[i])
@@ -271,28 +296,41 @@ class ChainAdapter:
                     legs.append((self._tokens[a], side, int(round(min(float(f), 1.0) * WAD))))
         return legs
 
-    def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]]) -> str | None:
+    def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]],
+               planned: float) -> tuple[str | None, float]:  # fmt: skip
+        """(why user i's legs may not be sent or None, the value they would trade). ``planned`` is what the users
+        before i in this step will trade: ``max_period_value`` holds for all users together, and each user checked
+        alone let five users trade 2.7 times the cap in one step (review of 2026-12-05, session 19)."""
         rails = self.config.guard_rails
         if rails.paused or os.environ.get("PROMETHEUS_PAUSE") == "1":
-            return "paused (guard_rails.paused or PROMETHEUS_PAUSE=1)"
+            return "paused (guard_rails.paused or PROMETHEUS_PAUSE=1)", 0.0
         if float(orders.confidence[i]) < rails.confidence_floor:
-            return f"confidence {float(orders.confidence[i]):.3f} below guard_rails.confidence_floor {rails.confidence_floor}"
+            return (f"confidence {float(orders.confidence[i]):.3f} below guard_rails.confidence_floor "
+                    f"{rails.confidence_floor}", 0.0)  # fmt: skip
         for token, _, amount in legs:
             asset = self.chain.asset_of[token]
             if rails.allowlist and asset not in rails.allowlist:
-                return f"asset {asset} is not in guard_rails.allowlist {list(rails.allowlist)}"
+                return f"asset {asset} is not in guard_rails.allowlist {list(rails.allowlist)}", 0.0
             if amount / WAD > rails.max_trade_fraction + 1e-12:
-                return f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction {rails.max_trade_fraction}"
-        prices = self._last_prices()
-        holdings = self._last["holdings"][i]  # what the snapshot just read; nothing was sent since
-        moved = sum(holdings[self._tokens.index(tok)] * prices[self._tokens.index(tok)] * x / WAD
-                    for tok, side, x in legs if side == SELL)  # fmt: skip
-        moved += sum(holdings[self.book.cash_index] * prices[self.book.cash_index] * x / WAD
-                     for _, side, x in legs if side == BUY)  # fmt: skip
-        if self._period_value + moved > rails.max_period_value:
+                return (f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction "
+                        f"{rails.max_trade_fraction}", 0.0)  # fmt: skip
+        moved = self._leg_value(self._last["holdings"][i], self._last_prices(), legs)
+        if self._period_value + planned + moved > rails.max_period_value:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
-                    f"({self._period_value:,.0f} traded this run)")  # fmt: skip
-        return None
+                    f"({self._period_value:,.0f} traded this run, {planned:,.0f} planned this step for the users "
+                    "before)", moved)  # fmt: skip
+        return None, moved
+
+    def _leg_value(self, holdings: np.ndarray, prices: np.ndarray, legs: list[tuple[str, int, int]]) -> float:
+        """The value a user's legs trade at ``prices`` (before costs): the sells' share of each holding, then the buys'
+        share of the cash held after the sells, as the PolicyEngine spends it (valued on the cash before the sells, a
+        rotation out of one asset into another counted at half its size; review). Fees are left in the sells'
+        proceeds, so the figure is an upper bound."""
+        cash = self.book.cash_index
+        sold = sum(holdings[self._tokens.index(tok)] * prices[self._tokens.index(tok)] * x / WAD
+                   for tok, side, x in legs if side == SELL)  # fmt: skip
+        buy_share = min(sum(x / WAD for _, side, x in legs if side == BUY), 1.0)
+        return sold + (holdings[cash] * prices[cash] + sold) * buy_share
 
     def _prices_refusal(self, t: int) -> str | None:
         """Why nothing may be sent on bar t's prices (the contracts execute at the oracle's), or None: a bar from the
@@ -303,10 +341,19 @@ class ChainAdapter:
             return f"bar {t} is warm-start history: no oracle round backs it, so the chain has no price for it"
         why = age_refusal(self._updated_at[t], latest_block_time(self.chain), rails.max_price_age_s,
                           f"the oracle's round for bar {t}")  # fmt: skip
+        close = self.source.history().close[0]
         if why is None and t >= 1:
-            close = self.source.history().close[0]
             why = move_refusal(close[t - 1], close[t], list(self.source.assets), rails.max_price_move,
                                f"from bar {t - 1} to bar {t}")  # fmt: skip
+        if why is None:
+            # the PolicyEngine trades at each asset's latest answer, which may be a later round than bar t (the feed
+            # runs ahead of a decision): that price passes the same checks, against bar t's, or a jump in it after
+            # the decision's bar was traded on unchecked (review of 2026-12-05, session 19: ETH at 3x filled)
+            latest, updated, rid = latest_answers(self.chain, self._tokens)
+            what = f"the oracle's latest round ({rid}), at which the PolicyEngine trades"
+            why = age_refusal(updated, latest_block_time(self.chain), rails.max_price_age_s, what)
+            why = why or move_refusal(close[t], latest, list(self.source.assets), rails.max_price_move,
+                                      f"from bar {t} to {what}")  # fmt: skip
         return why
 
     def _describe(self, legs) -> str:
@@ -381,6 +428,9 @@ class ChainAdapter:
         regime = nb.regime_row_nb(hist.close, 0, t, self.steps_per_day, self.book.kind_codes)
         unrealized = (holdings * close_t).sum(axis=1) - basis.sum(axis=1)
         return PortfolioStates(unrealized, vol, sharpe, np.full(n, regime, dtype=np.int64))
+
+    def _log_sending(self, t: int, i: int, key: str, tx_hash: str) -> None:
+        self._log("sending", t, i, tx_hash=tx_hash, idempotency_key=key)
 
     def _log(self, kind: str, t: int, i: int, **fields) -> None:
         if self.journal:

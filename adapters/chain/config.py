@@ -138,17 +138,30 @@ class ChainConfig:
             raise ValueError(
                 "step_blocks, step_seconds: give exactly one (the clock looks for the next bar every N blocks or every interval)"
             )
-        if self.step_blocks is not None and (not isinstance(self.step_blocks, int) or self.step_blocks < 1):
-            raise ValueError(f"step_blocks: must be an integer >= 1, got {shown(self.step_blocks)}")
-        if self.step_seconds is not None and not self.step_seconds > 0:
-            raise ValueError(f"step_seconds: must be > 0, got {shown(self.step_seconds)}")
-        if isinstance(self.steps_per_day, bool) or not isinstance(self.steps_per_day, int) or self.steps_per_day < 1:
-            raise ValueError(f"steps_per_day: must be an integer >= 1, got {shown(self.steps_per_day)}")
-        for name in ("receipt_timeout_s", "rpc_timeout_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be > 0, got {shown(getattr(self, name))}")
+        # booleans are refused where numbers are due (JSON's true read as 1 s or 1 block), and so is a negative
+        # history_until, which cut the warm start's last bars without a word (review of 2026-12-05, session 19)
+        for name, low in (("step_blocks", 1), ("steps_per_day", 1), ("history_row", 0), ("history_until", 0)):
+            value = getattr(self, name)
+            if value is None and name in ("step_blocks", "history_until"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}: must be an integer >= {low}, got {shown(value)}")
+        for name in ("step_seconds", "receipt_timeout_s", "rpc_timeout_s"):
+            value = getattr(self, name)
+            if value is None and name == "step_seconds":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name}: must be a finite number > 0 (seconds), got {shown(value)}")
+        for name in ("history", "journal"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value) and not (value is None and name == "history"):
+                raise ValueError(f"{name}: must be a path (a text), got {shown(value)}")
         if isinstance(self.guard_rails, dict):
             object.__setattr__(self, "guard_rails", GuardRails(**self.guard_rails))
+        elif not isinstance(self.guard_rails, GuardRails):  # null or a list failed later as an AttributeError
+            raise ValueError(
+                f"guard_rails: must be an object of guard rails (or left out), got {shown(self.guard_rails)}"
+            )
 
     @classmethod
     def load(cls, file: str | Path) -> ChainConfig:

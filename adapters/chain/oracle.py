@@ -38,6 +38,19 @@ def latest_round(chain: Chain, token: str) -> int:
     return int(chain.call(chain.oracle.functions.latestRoundData(token).call)[0])
 
 
+def latest_answers(chain: Chain, tokens: list[str]) -> tuple[np.ndarray, int, int]:
+    """Each token's latest answer, as ``PriceOracle.priceOf`` gives the contracts when they execute (not a round of
+    this tool's choosing), with when the oldest of them was written and the newest round id among them."""
+    close = np.empty(len(tokens))
+    updated, newest = None, 0
+    for k, token in enumerate(tokens):
+        rid, answer, _, stamp, _ = chain.call(chain.oracle.functions.latestRoundData(token).call)
+        close[k] = _price(int(answer), f"the latest round ({int(rid)}) of {chain.asset_of.get(token, token)}")
+        updated = int(stamp) if updated is None else min(updated, int(stamp))
+        newest = max(newest, int(rid))
+    return close, int(updated or 0), newest
+
+
 def latest_block_time(chain: Chain) -> int:
     """The latest block's timestamp: the chain's clock, against which a price's age is taken."""
     return int(chain.call(lambda: chain.w3.eth.get_block("latest")["timestamp"]))
@@ -69,8 +82,7 @@ def latest_prices_refusal(chain: Chain, tokens: list[str]) -> str | None:
     rails = chain.config.guard_rails
     now = latest_block_time(chain)
     names = [chain.asset_of.get(t, t) for t in tokens]
-    rid = latest_round(chain, tokens[0])
-    close, updated = read_round(chain, tokens, rid)
+    close, updated, rid = latest_answers(chain, tokens)
     why = age_refusal(updated, now, rails.max_price_age_s, f"the oracle's latest round ({rid})")
     if why is None and rid > 1:
         before, _ = read_round(chain, tokens, rid - 1)
@@ -81,6 +93,7 @@ def latest_prices_refusal(chain: Chain, tokens: list[str]) -> str | None:
 __all__ = [
     "PRICE_SCALE",
     "age_refusal",
+    "latest_answers",
     "latest_block_time",
     "latest_prices_refusal",
     "latest_round",

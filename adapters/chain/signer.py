@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractLogicError, TimeExhausted
 
+from adapters.chain.config import shown
 from adapters.chain.node import Chain, NodeDown
 
 KEY_ENV = "PROMETHEUS_PRIVATE_KEY"
@@ -39,13 +41,14 @@ def load_account(env: dict | None = None) -> LocalAccount:
     if env.get(KEYSTORE_ENV):
         path = Path(env[KEYSTORE_ENV])
         if not path.exists():
-            raise ValueError(f"{KEYSTORE_ENV}: keystore {path} not found")
+            # shown(): a private key pasted here instead of a path was echoed in full (review of 2026-12-05, session 19)
+            raise ValueError(f"{KEYSTORE_ENV}: keystore {shown(str(path))} not found")
         if KEYSTORE_PASSWORD_ENV not in env:
-            raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {path}")
+            raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {shown(str(path))}")
         try:
             return Account.from_key(Account.decrypt(path.read_text(), env[KEYSTORE_PASSWORD_ENV]))
         except ValueError:
-            raise ValueError(f"{KEYSTORE_ENV}: cannot decrypt {path} with the given password") from None
+            raise ValueError(f"{KEYSTORE_ENV}: cannot decrypt {shown(str(path))} with the given password") from None
     raise ValueError(f"--execute needs a signing key: set {KEY_ENV} or {KEYSTORE_ENV} (+ {KEYSTORE_PASSWORD_ENV})")
 
 
@@ -101,8 +104,12 @@ class Sender:
         })  # fmt: skip
         return Prepared(description, tx)
 
-    def send(self, prepared: Prepared) -> str:
-        """Sign locally and send; the nonce is managed here (one read of the pending count, then counted)."""
+    def send(self, prepared: Prepared, before_send: Callable[[str], None] | None = None) -> str:
+        """Sign locally and send; the nonce is managed here (one read of the pending count, then counted).
+
+        ``before_send`` gets the signed transaction's hash before it leaves: a caller journals it there, so a crash or
+        a timeout after the node took it (whose reply, the hash, never arrives) leaves the hash on record (review of
+        2026-12-05, session 19: a mined trade could have no journal line)."""
         if self._account is None:
             raise ValueError("this Sender has no key: it can only prepare (dry run)")
         w3 = self.chain.w3
@@ -111,6 +118,8 @@ class Sender:
                 self._nonce = w3.eth.get_transaction_count(self.address, "pending")
             tx = dict(prepared.tx, nonce=self._nonce)
             signed = self._account.sign_transaction(tx)
+            if before_send is not None:
+                before_send(signed.hash.to_0x_hex())
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         except (OSError, ConnectionError) as exc:
             self._nonce = None  # re-read after the node is back

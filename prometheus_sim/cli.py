@@ -536,7 +536,11 @@ def _percent(value) -> str:
                    "simulate the scenario's own seed itself and read the future off its copy].")  # fmt: skip
 @click.option("--paths", "n_paths", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--checks", type=click.IntRange(min=1), default=12, show_default=True, help="Decision steps re-run.")
-@click.option("--all-steps", is_flag=True, help="Check every decision step (slower; misses nothing).")
+@click.option(
+    "--all-steps",
+    is_flag=True,
+    help="Check every decision step (slower; misses nothing at the paths and horizon checked).",
+)
 @click.option("--horizon-days", type=click.IntRange(min=2), default=365, show_default=True)
 @click.option(
     "--strategy-param",
@@ -586,7 +590,13 @@ def lookahead(
                    "nothing was checked: give a longer --horizon-days", err=True)  # fmt: skip
         sys.exit(EXIT_BAD_INPUT)
     if result.passed:
+        days = market.n_steps // market.steps_per_day
         click.echo("no lookahead: every checked decision and its inputs are unchanged when later data is removed")
+        # what a pass covers: a strategy could leak only when deciding for more users at once (a sweep's task holds 25
+        # seeds) or only after the days checked, and pass here (review of 2026-12-05, session 19)
+        click.echo(f"covered: {market.n_paths} path(s) decided together, {days} days; a strategy whose use of data "
+                   "depends on the batch size or starts later is not covered beyond them (a sweep decides for up to "
+                   "25 seeds at once: --paths 25, and --horizon-days up to the scenario's own)")  # fmt: skip
         return
     for finding in result.findings:
         click.echo(f"LOOKAHEAD {finding}")
@@ -811,16 +821,16 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
 
 def _forecast_market_unseen(meta: dict, market, item: str) -> None:
     """Refuse a saved simulated market holding a path the forecaster trained, validated or calibrated on: path 0 of
-    one of its seeds, of its training scenario (``simulate default`` at the scenario's seed 7 wrote a training row
+    one of its seeds, of any scenario (``simulate default`` at the scenario's seed 7 wrote a training row
     of every model trained on --seeds 0-39, and scored it as out of sample; review of 2026-12-05)."""
-    from prometheus_sim.rl.provenance import in_sample_rows, training_scenario
+    from prometheus_sim.rl.provenance import in_sample_rows
 
     rows = in_sample_rows(meta, market)
     if rows:
         raise ValueError(
-            f"{item}: simulated from {training_scenario(meta, market.spec)}, the forecaster's training scenario, and "
-            f"its row(s) {rows[:5]} are paths it was trained or calibrated on (path 0 of seed(s) "
-            f"{sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with unseen seeds"
+            f"{item}: its row(s) {rows[:5]} are path 0 of seed(s) {sorted({int(market.seeds[i]) for i in rows})[:5]}, "
+            "which the forecaster was trained, validated or calibrated on: in-sample whatever the scenario (the random "
+            "numbers are keyed by seed and path, not by scenario); simulate it with unseen seeds"
         )
 
 
@@ -1293,10 +1303,10 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                 rows = in_sample_rows(meta, market)
                 if rows:
                     raise ValueError(
-                        f"{d}: simulated from {training_scenario(meta, market.spec)}, the policy's training scenario, "
-                        f"and its row(s) {rows[:5]} are paths the policy trained on or was chosen on (path 0 of "
-                        f"seed(s) {sorted({int(market.seeds[i]) for i in rows})[:5]}): in-sample; simulate it with "
-                        "unseen seeds"
+                        f"{d}: its row(s) {rows[:5]} are path 0 of seed(s) "
+                        f"{sorted({int(market.seeds[i]) for i in rows})[:5]}, which the policy trained on or was chosen "
+                        f"on: in-sample whatever the scenario (the random numbers are keyed by seed and path, not by "
+                        f"scenario); simulate it with unseen seeds"
                     )  # fmt: skip
                 sources.append((market, Path(d), None))
             elif real_from is None:
@@ -1371,21 +1381,30 @@ def _refuse_another_market(path: Path, market) -> None:
 
 
 def _refuse_in_sample(config, specs, built) -> None:
-    """A policy backtested on paths it trained on, or was chosen on, is refused (as ``policy evaluate`` refuses
-    them): the acceptance row "RL policy Sharpe" passed on a policy's own training seeds, called unseen."""
-    from prometheus_sim.rl.provenance import seen_seeds, training_scenario
+    """A model backtested on paths it trained on, or was chosen or calibrated on, is refused (as ``policy evaluate``
+    and ``forecast evaluate`` refuse them): the acceptance row "RL policy Sharpe" passed on a policy's own training
+    seeds, called unseen. Any simulated scenario at those seeds is refused, not only the training one: the random
+    numbers are keyed by seed and path, not by scenario (:func:`~prometheus_sim.rl.provenance.seen_rows`), and
+    ``backtest whale_dump`` at a policy's training seeds ran as unseen (review of 2026-12-05, session 19), as did a
+    forecaster's, whose cells then scored the acceptance table's win rate."""
+    from prometheus_sim.rl.provenance import seen_seeds
     from prometheus_sim.scenario import ScenarioSpec
 
     for spec, strategy in zip(specs, built, strict=True):
         meta = getattr(strategy, "meta", None)
-        if not isinstance(meta, dict) or "seeds" not in meta or "obs_dim" not in meta:  # a registered DQN policy's
+        if not isinstance(meta, dict):  # a forecast strategy holds its model's metadata on its predictor
+            meta = getattr(getattr(strategy, "predictor", None), "meta", None)
+        if not isinstance(meta, dict) or "seeds" not in meta:
+            continue
+        if meta.get("kind") not in ("prometheus-dqn", "prometheus-forecaster") and "obs_dim" not in meta:
             continue
         overlap = sorted(seen_seeds(meta) & {int(s) for s in config.seeds})
         for name, source in config.load_scenarios().items():
-            if overlap and isinstance(source, ScenarioSpec) and training_scenario(meta, source) is not None:
+            if overlap and isinstance(source, ScenarioSpec):
                 raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {spec.label} trained "
-                                 f"or was chosen on these seeds of {name} (in-sample); backtest it on seeds it has "
-                                 "not seen, as policy evaluate does")  # fmt: skip
+                                 f"or was chosen on these seeds (in-sample in {name} too: the random numbers are "
+                                 "keyed by seed and path, not by scenario); backtest it on seeds it has not seen, as "
+                                 "policy evaluate does")  # fmt: skip
             rows = [] if isinstance(source, ScenarioSpec) else _saved_rows_seen(meta, source)
             if rows:
                 raise ValueError(f"{name}: row(s) {rows[:5]} of this saved market are paths {spec.label} trained or was "
@@ -1433,16 +1452,11 @@ def _saved_rows_seen(meta: dict, saved) -> list[int]:
     """Rows of a saved simulated market (a sweep's ``SavedMarket``, by its manifest) that a policy has seen."""
     from prometheus_sim.market import read_manifest
     from prometheus_sim.rl.provenance import seen_rows
-    from prometheus_sim.scenario import ScenarioError, ScenarioSpec
 
     manifest = read_manifest(Path(saved.path))
-    if manifest.get("kind") != "simulated" or "scenario" not in manifest:
+    if manifest.get("kind") != "simulated":
         return []
-    try:
-        spec = ScenarioSpec.from_dict(manifest["scenario"])
-    except ScenarioError:  # saved by a version whose scenario no longer validates: no scenario to compare
-        return []
-    return seen_rows(meta, spec, manifest["path_ids"], manifest["seeds"])
+    return seen_rows(meta, manifest["path_ids"], manifest["seeds"])
 
 
 def _first_decision_day(text: str, strategies: list) -> int:
@@ -1622,6 +1636,7 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
     from prometheus_sim.facts_compare import compare, compare_plots, outside_rows, verdict_counts, window_days
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes
+    from prometheus_sim.scenario import ScenarioError
 
     spec = _load_or_exit(resolve_scenario(scenario))
     files = list(data) or sorted(str(p) for p in SHIPPED_DATA.glob("*.csv"))
@@ -1629,7 +1644,13 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
         _check_window(start, end)
         closes = read_closes(files)
         days = max(spec.horizon_days, window_days(closes, spec.asset_names, start, end))
-        market = Market.simulate(spec.with_horizon(days), seed=seed, n_paths=n_paths)
+        try:
+            longer_spec = spec.with_horizon(days)
+        except ScenarioError as exc:  # valid at its own horizon, not over the real window's days (review)
+            raise ValueError(f"{spec.name} was lengthened from {spec.horizon_days} to {days} days to hold the real "
+                             f"window, and is not valid at that length ({exc}); give a shorter --from/--to window or "
+                             "fix the fields named") from None  # fmt: skip
+        market = Market.simulate(longer_spec, seed=seed, n_paths=n_paths)
         table = compare(market, closes, start, end)
     except (RealDataError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -2024,7 +2045,11 @@ def serve(market: str, path_index: int, start_day: int | None, step_seconds: flo
 
     for name in ("uvicorn.error", "uvicorn.access"):  # a key in a WebSocket's query string was logged in full
         logging.getLogger(name).addFilter(QueryStringFilter())
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    # proxy_headers off: uvicorn's default took a loopback client's X-Forwarded-For as its address, so a keyless
+    # client rotating that header escaped the per-address limit (review of 2026-12-05, session 19); a client's
+    # WebSocket frames are dropped unread, so they may be no larger than a request body (uvicorn's default: 16 MiB)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", proxy_headers=False,
+                ws_max_size=max(int(max_body_bytes), 1024))  # fmt: skip
 
 
 @main.group()

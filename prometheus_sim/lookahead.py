@@ -20,7 +20,11 @@ only an operating-system sandbox closes those).
 What sampling can and cannot catch: a leak used at a fraction f of decisions is found with
 probability about ``1 - (1 - f) ** k`` with k checked steps; a leak that acts only before rare,
 large moves (f of a few percent) is likely to slip through 12 checks. ``every_step=True`` (the CLI's
-``--all-steps``) checks every decision: slower (a cut per decision), but it misses nothing.
+``--all-steps``) checks every decision: slower (a cut per decision), and misses nothing *at the batch size and
+horizon checked*. A strategy whose use of the future depends on how many users it decides for at once, or that
+starts only after the days checked, is not covered beyond them (a review's strategy that peeked only when deciding
+for more than four users passed the CLI's defaults of 4 paths and 365 days, and ran leaking in a sweep's tasks of
+25 seeds): check at the sweep's batch size and the scenario's horizon (``--paths 25 --horizon-days ...``).
 """
 
 from __future__ import annotations

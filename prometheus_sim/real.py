@@ -72,13 +72,26 @@ def _dated_frame(raw: pd.DataFrame, p: Path) -> pd.DataFrame:
     return pd.DataFrame(index=pd.DatetimeIndex(dates, name="date"))
 
 
+#: Bounds of a yearly rate given as a fraction (``_numeric``'s ``floor``): the policy rate, and inflation (deflation
+#: allowed), as the simulator writes them (0.0525 a year, not 5.25).
+RATE_BOUNDS = {"rate in [0, 1]": 0.0, "rate in [-1, 1]": -1.0}
+
+
 def _numeric(raw: pd.DataFrame, col: str, p: Path, floor: str | None) -> np.ndarray:
-    """Column ``col`` as finite floats; ``floor`` is ``"> 0"``, ``">= 0"`` or None (any finite value)."""
+    """Column ``col`` as finite floats; ``floor`` is ``"> 0"``, ``">= 0"``, a key of :data:`RATE_BOUNDS` or None (any
+    finite value)."""
     values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise RealDataError(f"{p}: {_row(bad[0])}, column {col}: {raw[col].iloc[bad[0]]!r} is not a finite number")
-    if floor is not None:
+    if floor in RATE_BOUNDS:  # a rate as a fraction a year: FRED's percent (5.33) read as 533 % a year (review)
+        low = RATE_BOUNDS[floor]
+        out = np.flatnonzero((values < low) | (values > 1.0))
+        if out.size:
+            raise RealDataError(f"{p}: {_row(out[0])}, column {col}: {values[out[0]]:g} must be a yearly rate as a "
+                                f"fraction in [{low:g}, 1] (0.0533 for 5.33 %; a percent figure reads 100 times too "
+                                "large)")  # fmt: skip
+    elif floor is not None:
         floor_bad = np.flatnonzero(values < 0) if floor == ">= 0" else np.flatnonzero(values <= 0)
         if floor_bad.size:
             raise RealDataError(f"{p}: {_row(floor_bad[0])}, column {col}: {values[floor_bad[0]]:g} must be {floor}")

@@ -52,7 +52,8 @@ SERIES_FLOORS = {
     "active_addresses": ">= 0",
     "exchange_inflow": ">= 0",
     "exchange_outflow": ">= 0",
-    "fed_rate": ">= 0",
+    "inflation_rate": "rate in [-1, 1]",  # yearly rates as fractions, as the simulator's (0.0525, not 5.25)
+    "fed_rate": "rate in [0, 1]",
     "dxy_index": "> 0",
 }
 

@@ -374,7 +374,12 @@ class OnchainSpec(_Strict):
     active_vol: float = Field(default=0.5, ge=0.0, le=5.0, description="annual")
     inflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12, description="driver-asset units")
     outflow_per_day: float = Field(default=20_000.0, gt=0.0, le=1.0e12)
-    flow_vol: float = Field(default=0.35, ge=0.0, le=3.0, description="lognormal noise std per step")
+    flow_vol: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=3.0,
+        description="lognormal noise std of a day's flows (drawn once a day, at its first step)",
+    )
     flow_return_beta: float = Field(default=0.3, ge=0.0, le=5.0, description="inflow up on down moves")
 
 
@@ -534,7 +539,14 @@ class ScenarioSpec(_Strict):
                                 description="plots and calendars need a date their libraries can hold")  # fmt: skip
     horizon_days: int = Field(ge=2, le=36_500)
     steps_per_day: int = Field(default=1, ge=1, le=1440)
-    substeps: int = Field(default=4, ge=1, le=64, description="intraday sub-steps per step, for OHLC")
+    substeps: int = Field(
+        default=4,
+        ge=2,
+        le=64,
+        description="intraday sub-steps per step, for OHLC: at least 2, "
+        "as the open is the first and the close the last (at 1 every bar was flat, open = high = low "
+        "= close, and an order filled 'at the next open' filled at the next close)",
+    )
     assets: list[AssetSpec] = Field(min_length=1, max_length=64)
     correlation: dict[str, float] = Field(default_factory=dict, description="'A/B': rho; unlisted pairs 0")
     regimes: RegimesSpec | None = None

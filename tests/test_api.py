@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from prometheus_sim.api.keys import KeyStore
 from prometheus_sim.evidence import read_evidence, write_evidence
@@ -342,9 +343,75 @@ def test_in_process_a_bad_content_length_is_a_400_and_a_model_unknown_asset_an_e
         assert (
             r.status_code == 400 and r.json()["detail"] == "Content-Length must be a whole number of bytes, got 'abc'"
         )
-        with client.websocket_connect("/ws/predictions/USDC", headers={"X-API-Key": key}) as ws:
-            message = ws.receive_json()
-    assert "the model was trained on" in message["error"] and "USDC" in message["error"], message
+        # closed with its code at once: an error was pushed every market day on a socket left open (review, session 19)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect("/ws/predictions/USDC", headers={"X-API-Key": key}) as ws:
+                ws.receive_json()
+    assert closed.value.code == 4422 and "the model was trained on" in closed.value.reason, closed.value.reason
+
+
+def test_socket_frames_cost_no_model_call_and_a_damaged_key_store_is_a_503(tmp_path, tiny_forecaster, tiny_dqn,
+                                                                           mlflow_store):  # fmt: skip
+    """Each frame a client sent on a socket ran a model call outside the rate limit (2,000 frames, 2,001 calls); a
+    key store damaged under a running server made every request a bare 500 (review of 2026-12-05, session 19)."""
+    from fastapi.testclient import TestClient
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    keys_file = tmp_path / "keys.json"
+    key = KeyStore(keys_file).add("probe")
+    app = create_app(ServeSettings(market="default", step_seconds=0, keys_file=str(keys_file),
+                                   tracking_uri=mlflow_store))  # fmt: skip
+    state = app.state.prometheus
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert state.ready.wait(PATIENCE_S), "the models did not load"
+        submit, calls = state.batcher.submit, []
+
+        async def counting_submit(item):
+            calls.append(item)
+            return await submit(item)
+
+        state.batcher.submit = counting_submit
+        with client.websocket_connect("/ws/predictions/ETH", headers={"X-API-Key": key}) as ws:
+            first = ws.receive_json()
+            for _ in range(30):
+                ws.send_text("x")
+            state.feed.advance()
+            second = ws.receive_json()
+        assert second["timestamp"] > first["timestamp"] and len(calls) == 2, len(calls)
+        good = keys_file.read_text()
+        for damaged in ("{", json.dumps({"probe": {"created": 1}}), "[]"):
+            keys_file.write_text(damaged)
+            os.utime(keys_file, (time.time() + len(damaged), time.time() + len(damaged)))  # a new mtime each time
+            r = client.post("/v1/assess/risk", json={"portfolio": PORTFOLIO}, headers={"X-API-Key": key})
+            assert r.status_code == 503 and "key store cannot be read" in r.json()["detail"], (damaged, r.text)
+        keys_file.write_text(good)
+        os.utime(keys_file, (time.time() + 100, time.time() + 100))
+        assert (
+            client.post("/v1/assess/risk", json={"portfolio": PORTFOLIO}, headers={"X-API-Key": key}).status_code == 200
+        )
+
+
+def test_before_the_warm_up_the_server_says_so_rather_than_answer(tmp_path, tiny_forecaster, tiny_dqn, mlflow_store):
+    """At a served day before the features' warm-up, optimize answered the strategy's forced HOLD as its decision
+    (confidence 1) and predict a 422 on 'asset' for the server's own state (review of 2026-12-05, session 19)."""
+    from fastapi.testclient import TestClient
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    key = KeyStore(tmp_path / "keys.json").add("early")
+    app = create_app(ServeSettings(market="default", step_seconds=0, start_day=10, keys_file=str(tmp_path / "keys.json"),
+                                   tracking_uri=mlflow_store))  # fmt: skip
+    state = app.state.prometheus
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert state.ready.wait(PATIENCE_S), "the models did not load"
+        headers = {"X-API-Key": key}
+        r = client.post("/v1/predict/price", json={"asset": "BTC", "horizon": 7}, headers=headers)
+        assert r.status_code == 503 and "too little history" in r.json()["detail"], r.text
+        for strategy in ("dqn", "forecast"):
+            r = client.post("/v1/optimize/portfolio", json={"user_id": "u", "portfolio": PORTFOLIO, "risk_tolerance": 0.5,
+                                                            "time_to_goal": 24, "strategy": strategy}, headers=headers)  # fmt: skip
+            assert r.status_code == 503 and "decides from the market's day" in r.json()["detail"], r.text
 
 
 def test_a_policy_is_refused_at_start_on_a_market_it_was_not_trained_for(tmp_path, tiny_forecaster, tiny_dqn,

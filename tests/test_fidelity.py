@@ -236,7 +236,7 @@ def test_the_reviews_non_finite_scenarios_are_finite_or_refused():
             {"type": "crash", "day": 1, "size": -0.01, "vol_mult": 10.0, "duration_days": 5}] * 310},
     }  # fmt: skip
     for what, body in cases.items():
-        m = Market.simulate(ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, "substeps": 1, **body}), n_paths=3)
+        m = Market.simulate(ScenarioSpec.from_dict({"name": "x", "horizon_days": 30, "substeps": 2, **body}), n_paths=3)
         for arr in (m.open, m.high, m.low, m.close, m.volume, m.onchain, m.macro, m.truth.vol, m.truth.shock_vol):
             assert np.isfinite(arr).all(), what
         assert (m.close > 0).all() and (m.volume > 0).all(), what

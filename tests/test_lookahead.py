@@ -65,6 +65,8 @@ def test_lookahead_command_exit_codes():
     good = runner.invoke(main, ["lookahead", "sixty_forty", "default", "--horizon-days", "120"])
     assert good.exit_code == 0, good.output
     assert "no lookahead" in good.output
+    # what a pass covers, said (a strategy leaking only in larger batches or later days passed the defaults unsaid)
+    assert "covered: 4 path(s) decided together, 120 days;" in good.output, good.output
     unknown = runner.invoke(main, ["lookahead", "yolo", "default"])
     assert unknown.exit_code == 2 and "unknown strategy 'yolo'" in unknown.output
 

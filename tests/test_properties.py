@@ -62,7 +62,7 @@ def valid_specs(draw):
         "seed": draw(st.integers(0, 2**64 - 1)),
         "horizon_days": horizon,
         "steps_per_day": draw(st.sampled_from([1, 2, 4, 24])),
-        "substeps": draw(st.integers(1, 6)),
+        "substeps": draw(st.integers(2, 6)),
         "assets": assets,
         "correlation": corr,
         "onchain": {"driver": draw(st.sampled_from(names)), "whale_tx_per_day": draw(st.floats(0.01, 5000.0))},

@@ -88,6 +88,14 @@ def test_facts_compare_command(tmp_path):
     assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare_BTC.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(main, ["facts", "compare", "default", str(tmp_path / "nope.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.output
+    # a scenario valid at its own 60 days but not over the real window it is lengthened to: said so (the message was
+    # the validator's alone, which a user who had just validated the file could not place; review, session 19)
+    short = tmp_path / "short.yaml"
+    short.write_text((SCENARIOS / "default.yaml").read_text().replace("horizon_days: 1095", "horizon_days: 60")
+                     .replace("strength: -0.004", "strength: -0.25"))  # fmt: skip
+    assert CliRunner().invoke(main, ["scenarios", "validate", str(short)]).exit_code == 0
+    longer = CliRunner().invoke(main, ["facts", "compare", str(short), *data, "--paths", "10"])
+    assert longer.exit_code == 2 and "was lengthened from 60 to" in longer.output, longer.output
     # no asset shared with the data: said so (it was "max() arg is an empty sequence"); a window too short for BTC's
     # tail days leaves those figures NA, not counted as outside (they were, and set the exit status)
     renamed = (SCENARIOS / "default.yaml").read_text()

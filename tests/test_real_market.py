@@ -93,6 +93,22 @@ def test_a_bad_series_file_names_file_and_problem(tmp_path, content, message):
     assert str(f) in str(info.value) and message in str(info.value)
 
 
+def test_macro_rates_are_fractions_a_year_as_the_simulator_writes_them(tmp_path):
+    """FRED's percent figure (5.33) was taken as 533 % a year: the excess Sharpe of equal_weight read -16 (review of
+    2026-12-05, session 19)."""
+    days = pd.date_range("2023-01-01", "2023-01-10", freq="D").strftime("%Y-%m-%d")
+    f = tmp_path / "macro.csv"
+    for rates, problem in (({"fed_rate": 5.33}, "column fed_rate: 5.33 must be a yearly rate as a fraction in [0, 1]"),
+                           ({"inflation_rate": -1.5}, "column inflation_rate: -1.5 must be a yearly rate as a fraction "
+                                                      "in [-1, 1]")):  # fmt: skip
+        pd.DataFrame({"date": days, **rates}).to_csv(f, index=False)
+        with pytest.raises(RealDataError, match=re.escape(problem)):
+            import_market(FILES, macro=f, start="2023-01-01", end="2023-01-10")
+    pd.DataFrame({"date": days, "fed_rate": 0.0533, "inflation_rate": -0.01}).to_csv(f, index=False)
+    m = import_market(FILES, macro=f, start="2023-01-01", end="2023-01-10")
+    assert SimAdapter(m).snapshot(5).history.macro_column("fed_rate")[0, -1] == 0.0533
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -229,9 +229,16 @@ def test_a_short_run_registers_a_policy_that_backtests(tmp_path, mlflow_store, t
     # row "RL policy Sharpe" as if on unseen seeds: found by a review)
     res = runner.invoke(main, ["backtest", "default", "--strategy", "dqn,hold", "--seeds", "1-3", "--horizon-days", "120",
                                "--out", str(tmp_path / "bt_in"), "--no-progress"])  # fmt: skip
-    assert res.exit_code == 2 and "--seeds [1, 2, 3]: dqn trained or was chosen on these seeds of default" in (
-        res.output), res.output  # fmt: skip
+    assert res.exit_code == 2 and "--seeds [1, 2, 3]: dqn trained or was chosen on these seeds (in-sample in " \
+        "default" in res.output, res.output  # fmt: skip
     assert not (tmp_path / "bt_in").exists()
+    # another scenario at those seeds draws the training paths' shocks (the random numbers are keyed by seed and
+    # path, not by scenario): whale_dump at training seeds ran as unseen (review of 2026-12-05, session 19)
+    res = runner.invoke(main, ["backtest", "whale_dump", "--strategy", "dqn,hold", "--seeds", "3-5", "--horizon-days",
+                               "120", "--out", str(tmp_path / "bt_wd"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2 and "--seeds [3]: dqn trained or was chosen on these seeds (in-sample in whale_dump" \
+        in res.output, res.output  # fmt: skip
+    assert not (tmp_path / "bt_wd").exists()
     res = runner.invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "256", "--num-envs", "4",
                                "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "64"])  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -363,22 +370,26 @@ def test_policy_evaluate_tells_training_data_from_unseen_data(tmp_path, tiny_dqn
 
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
-    # tiny_dqn trained on default's seeds 0-3: path 0 of seed 2 is a training path, path 1 of it and seed 50 are not
-    for seed, out in ((2, "train2"), (50, "unseen50")):
-        res = runner.invoke(main, ["simulate", "default", "--seed", str(seed), "--paths", "2", "--no-plots",
+    # tiny_dqn trained on default's seeds 0-3: path 0 of seed 2 is a training path, path 1 of it and seed 50 are not;
+    # so is path 0 of seed 2 of any scenario (the random numbers are keyed by seed and path, not by scenario)
+    for scenario, seed, out in (("default", 2, "train2"), ("default", 50, "unseen50"), ("whale_dump", 2, "wd2")):
+        res = runner.invoke(main, ["simulate", scenario, "--seed", str(seed), "--paths", "2", "--no-plots",
                                    "--no-progress", "--out", out])  # fmt: skip
         assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["policy", "evaluate", "train2", "--workers", "1", "--horizon-days", "60", "--out", "a"])
-    assert res.exit_code == 2 and "in-sample" in res.output and "path 0 of seed(s) [2]" in res.output, res.output
-    assert not Path("a").exists()
+    for saved in ("train2", "wd2"):
+        res = runner.invoke(main, ["policy", "evaluate", saved, "--workers", "1", "--horizon-days", "60", "--out", "a"])
+        assert res.exit_code == 2 and "in-sample" in res.output and "path 0 of seed(s) [2]" in res.output, res.output
+        assert not Path("a").exists()
     # backtest refuses it too (it ran, and acceptance scored it), and a renamed copy of the training scenario
     res = runner.invoke(main, ["backtest", "train2", "--strategy", "dqn,hold", "--out", "bt_saved", "--no-progress"])
+    assert res.exit_code == 2 and "row(s) [0] of this saved market are paths dqn trained" in res.output, res.output
+    res = runner.invoke(main, ["backtest", "wd2", "--strategy", "dqn,hold", "--out", "bt_wd2", "--no-progress"])
     assert res.exit_code == 2 and "row(s) [0] of this saved market are paths dqn trained" in res.output, res.output
     copy = Path("default_copy.yaml")
     copy.write_text((SCENARIOS / "default.yaml").read_text().replace("name: default", "name: default_copy"))
     res = runner.invoke(main, ["backtest", str(copy), "--strategy", "dqn,hold", "--seeds", "2", "--horizon-days", "60",
                                "--out", "bt_copy", "--no-progress"])  # fmt: skip
-    assert res.exit_code == 2 and "dqn trained or was chosen on these seeds of default_copy" in res.output, res.output
+    assert res.exit_code == 2 and "in-sample in default_copy" in res.output, res.output
     assert not Path("bt_saved").exists() and not Path("bt_copy").exists()
 
     default4 = Path("default4.yaml")

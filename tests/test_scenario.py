@@ -686,3 +686,11 @@ def test_numbers_in_exponent_form_are_neither_dates_nor_quoted_numbers(tmp_path)
         load_scenario(path)
     btc = {**good["assets"][0], "vol": "6e-1"}
     assert ScenarioSpec.from_dict({**good, "assets": [btc, *good["assets"][1:]]}).assets[0].vol == 0.6
+
+
+def test_one_substep_is_refused_as_it_makes_every_bar_flat():
+    """At one sub-step the open, high, low and close were one price: every bar flat, and an order filled 'at the
+    next open' filled at the next close (review of 2026-12-05, session 19)."""
+    with pytest.raises(ScenarioError, match="substeps: must be >= 2, got 1"):
+        ScenarioSpec.from_dict(minimal_dict(substeps=1))
+    assert ScenarioSpec.from_dict(minimal_dict(substeps=2)).substeps == 2

@@ -34,8 +34,8 @@ from fastapi.routing import APIRoute
 
 from prometheus_sim.api import schemas
 from prometheus_sim.api.batcher import MicroBatcher
-from prometheus_sim.api.keys import Forbidden, KeyStore, Unauthorized
-from prometheus_sim.api.service import Clock, ForecastService, MarketFeed, PortfolioService, assess_risk
+from prometheus_sim.api.keys import Forbidden, KeyStore, StoreUnreadable, Unauthorized
+from prometheus_sim.api.service import Clock, ForecastService, MarketFeed, NotWarmedUp, PortfolioService, assess_risk
 from prometheus_sim.redact import redact_uris
 
 log = logging.getLogger("prometheus_sim.api")
@@ -266,9 +266,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if body.horizon > service.horizon:
             raise _field_error("horizon", f"{body.horizon} days is beyond the served model's horizon of "
                                f"{service.horizon} days (train one with `forecast train --horizon 30`)")  # fmt: skip
+        if body.asset not in service.assets:
+            raise _field_error("asset", f"asset {body.asset!r}: the model was trained on {service.assets} only")
         result = await state.batcher.submit((body.asset, body.horizon))
-        if isinstance(result, Exception):  # e.g. an asset of the market the model was not trained on
-            raise _field_error("asset", str(result))
+        if isinstance(result, Exception):  # the served market's state (too little history yet, a NaN in its data),
+            # not the request's: a 503, where it was a 422 on 'asset' (review of 2026-12-05, session 19)
+            raise HTTPException(503, f"no forecast at the served market's day {state.feed.day}: {result}",
+                                headers={"Retry-After": str(max(int(settings.step_seconds), 1))})  # fmt: skip
         return result
 
     @app.post("/v1/optimize/portfolio", response_model=schemas.OptimizeResponse,
@@ -288,6 +292,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(None, state.portfolio[label].recommend, body.portfolio, profile)
+        except NotWarmedUp as exc:  # a forced HOLD answered as the model's decision, confidence 1 (review)
+            raise HTTPException(
+                503, str(exc), headers={"Retry-After": str(max(int(settings.step_seconds), 1))}
+            ) from None
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
@@ -334,6 +342,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 except HTTPException as exc:
                     await ws.close(code=WS_CLOSE_CODES.get(exc.status_code, 4500), reason=_close_reason(exc.detail))
                     return
+                if asset not in state.forecast.assets:  # an error pushed every day on an open socket (review)
+                    await ws.close(code=4422, reason=_close_reason(f"asset {asset!r}: the model was trained on "
+                                                                   f"{state.forecast.assets} only"))  # fmt: skip
+                    return
                 result = await state.batcher.submit((asset, 1))
                 if not isinstance(result, dict):
                     await ws.send_json({"error": str(result), "day": day})
@@ -343,13 +355,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
                     await ws.send_json(result)
                     pushed = result.get("timestamp")
                 getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-                if receiver in done:
-                    getter.cancel()
-                    if receiver.result().get("type") == "websocket.disconnect":
-                        return
-                    receiver = asyncio.ensure_future(ws.receive())  # a client's message: nothing to answer
-                    continue
+                while not getter.done():
+                    # a client's message is read and dropped while the socket waits for the next market day: it went
+                    # back to the top of the loop, and each frame cost a model call outside the rate limit (2,000
+                    # frames, 2,001 model calls from a key limited to 40 a second; review of 2026-12-05, session 19)
+                    done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                    if receiver in done:
+                        if receiver.result().get("type") == "websocket.disconnect":
+                            getter.cancel()
+                            return
+                        receiver = asyncio.ensure_future(ws.receive())
                 day = getter.result()
         except WebSocketDisconnect:
             pass
@@ -476,7 +491,8 @@ async def _limit_store_answers(state: State) -> bool:
 async def _identify(state: State, key: str | None, host: str) -> str:
     """The key's name, or its 401 / 403; a request without a valid key counts first against its client address's
     own limit (the same rate as a key's), and past it is a 429. Keyless requests went uncounted, each answered at the
-    cost of a hash and a response (review of 2026-12-05). Clients behind one proxy share its address."""
+    cost of a hash and a response (review of 2026-12-05). ``host`` is the connection's address (the server does not
+    read X-Forwarded-For): clients behind one proxy share it."""
     try:
         return _verify(state, key)
     except HTTPException:
@@ -571,6 +587,10 @@ def _verify(state: State, key: str | None) -> str:
         raise HTTPException(401, str(exc)) from None
     except Forbidden as exc:
         raise HTTPException(403, str(exc)) from None
+    except StoreUnreadable as exc:
+        log.error("%s", exc)
+        raise HTTPException(503, "the server's API key store cannot be read; retry once its operator has fixed it",
+                            headers={"Retry-After": "5"}) from None  # fmt: skip
 
 
 def _field_error(field_name: str, message: str) -> HTTPException:

@@ -34,6 +34,11 @@ class Forbidden(Exception):
     """A revoked key (403)."""
 
 
+class StoreUnreadable(Exception):
+    """The key store's file cannot be read as a key store (503): no key is checked against a damaged file, and the
+    last good set is not used either (it could hold a key whose revocation the damaged write carried)."""
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     name: str
@@ -59,7 +64,11 @@ class KeyStore:
                 raw = json.loads(self.path.read_text())
             except json.JSONDecodeError as exc:
                 raise ValueError(f"key store {self.path}: not JSON ({exc})") from None
+            if not isinstance(raw, dict):
+                raise ValueError(f"key store {self.path}: expected an object of named key records")
             for name, r in raw.items():
+                if not isinstance(r, dict) or not isinstance(r.get("sha256"), str) or len(r["sha256"]) != 64:
+                    raise ValueError(f"key store {self.path}: record {name!r} has no sha256 of 64 hex digits")
                 records[name] = KeyRecord(name, r["sha256"], float(r.get("created", 0)), bool(r.get("revoked", False)))
             self._mtime = self.path.stat().st_mtime
         # a key revoked in the file stays revoked when the environment names it too: `keys revoke` of a key given in
@@ -75,8 +84,15 @@ class KeyStore:
         self._by_hash = {r.sha256: r for r in records.values()}
 
     def _fresh(self) -> None:
+        """Reload the file when it changed. A file damaged under a running server (cut short, a record without its
+        sha256, a list) made every request a bare 500 with a traceback (review of 2026-12-05, session 19): it is a
+        :class:`StoreUnreadable` now, until the file reads again."""
         if self.path.exists() and self.path.stat().st_mtime != self._mtime:
-            self.reload()
+            try:
+                self.reload()
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise StoreUnreadable(f"the API key store {self.path} cannot be read ({type(exc).__name__}: "
+                                      f"{exc}); fix or restore it (prometheus-sim keys)") from None  # fmt: skip
 
     def verify(self, key: str | None) -> str:
         """The key's name; :class:`Unauthorized` or :class:`Forbidden` otherwise."""
@@ -126,4 +142,4 @@ class KeyStore:
         self._by_hash = {r.sha256: r for r in self._records.values()}
 
 
-__all__ = ["DEFAULT_FILE", "Forbidden", "KeyRecord", "KeyStore", "Unauthorized", "digest"]
+__all__ = ["DEFAULT_FILE", "Forbidden", "KeyRecord", "KeyStore", "StoreUnreadable", "Unauthorized", "digest"]

@@ -203,6 +203,10 @@ class ForecastService:
         return out
 
 
+class NotWarmedUp(RuntimeError):
+    """The served strategy does not decide yet at the feed's day (its features' warm-up): the API's 503."""
+
+
 class PortfolioService:
     """A strategy's recommendation for one portfolio at the feed's current day."""
 
@@ -232,6 +236,14 @@ class PortfolioService:
         )  # fmt: skip
 
     def recommend(self, portfolio: dict[str, float], profile: RiskProfile) -> dict:
+        """The guide's recommendation. Before the strategy's first decision day a :class:`NotWarmedUp`: the strategy
+        holds there without deciding, and that HOLD was answered as the model's decision, confidence 1 (review of
+        2026-12-05, session 19). ``confidence`` is the strategy's: 1 for the DQN policy and the forecast strategy,
+        which give no probability of being right (the forecaster's own confidence is the price endpoint's)."""
+        first = int(getattr(self.strategy, "first_decision_day", 0) or 0)
+        if self.feed.day < first:
+            raise NotWarmedUp(f"{self.label} decides from the market's day {first} on (its features' warm-up); the "
+                              f"served market is at day {self.feed.day}")  # fmt: skip
         snap = self.snapshot(portfolio, profile)
         with self._lock:  # strategies keep per-run state; one decision at a time
             orders = self.strategy.decide_batch(snap)
@@ -288,4 +300,13 @@ class Clock:
         return time.time() - self.started
 
 
-__all__ = ["Clock", "DayInputs", "Feed", "ForecastService", "MarketFeed", "PortfolioService", "assess_risk"]
+__all__ = [
+    "Clock",
+    "DayInputs",
+    "Feed",
+    "ForecastService",
+    "MarketFeed",
+    "NotWarmedUp",
+    "PortfolioService",
+    "assess_risk",
+]

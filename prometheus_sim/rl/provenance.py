@@ -7,8 +7,9 @@ real days each was set to match (``calibrated_to``). ``policy evaluate`` asks th
   days do not depend on the horizon, so a cut of the training scenario is the same scenario), by what
   shapes its paths, never by name: ``default`` at four steps a day is another scenario, and a renamed
   copy of ``default`` is ``default``;
-- does a saved simulated market hold a path the policy trained on (path 0 of a training seed of that
-  scenario)? Then it is in-sample, and evaluating on it would flatter the policy;
+- does a saved simulated market hold a path the policy trained on (path 0 of a training seed, of any scenario:
+  the random numbers are keyed by seed and path, not by scenario)? Then it is in-sample, and evaluating on it
+  would flatter the policy;
 - are a real market's days out of time, i.e. after every training scenario's calibration window?
 """
 
@@ -55,14 +56,18 @@ def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
     seed its checkpoint was chosen on (``policy train --select-seeds``, :mod:`prometheus_sim.rl.select`)."""
     if market.is_real or market.spec is None:
         return []
-    return seen_rows(meta, market.spec, market.path_ids, market.seeds)
+    return seen_rows(meta, market.path_ids, market.seeds)
 
 
-def seen_rows(meta: dict[str, Any], spec: ScenarioSpec, path_ids, seeds) -> list[int]:
-    """:func:`in_sample_rows` of a simulated market given as its scenario and its rows' path ids and seeds (what
-    a saved market's manifest records, so a sweep checks one without loading its arrays)."""
-    if training_scenario(meta, spec) is None:
-        return []
+def seen_rows(meta: dict[str, Any], path_ids, seeds) -> list[int]:
+    """:func:`in_sample_rows` of a simulated market given as its rows' path ids and seeds (what
+    a saved market's manifest records, so a sweep checks one without loading its arrays).
+
+    Whatever the scenario: the random numbers are keyed by seed, path, step and stream, not by scenario, so path 0 of
+    a training seed of any scenario draws the training path's shocks (``default`` with one crash added on day 1090
+    had the training path's closes on 1,090 of 1,095 days; whale_dump at a training seed correlated 0.82-0.97 with
+    it, day by day). Until 2026-12-05 (session 19) only the training scenario's own rows were refused (review);
+    ``policy evaluate`` and ``forecast evaluate`` already refused training seeds of any scenario file."""
     seen = seen_seeds(meta)
     return [
         i for i, (path, seed) in enumerate(zip(path_ids, seeds, strict=True)) if int(path) == 0 and int(seed) in seen

@@ -42,6 +42,10 @@ browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
 
 demo: setup
+	@# each demo is a fresh run: steps 2 and 4 register new model versions, and a backtest folder of the last demo
+	@# holds cells of the older ones, which the sweep refuses to resume (a second `make demo` stopped at step 5)
+	@[ ! -f runs/demo/devchain.json ] || $(BIN)/prometheus-sim devchain down --config runs/demo/devchain.json >/dev/null 2>&1 || true
+	rm -rf runs/demo
 	@echo "== $$(date +%T) 1/8 simulate the default scenario (1,000 paths)"
 	$(BIN)/prometheus-sim simulate default --paths 1000 --out runs/demo/market --progress
 	@echo "== $$(date +%T) 2/8 train a quick forecaster (serving size, a few epochs) on the forecasting scenario; MLflow store in .mlflow/"

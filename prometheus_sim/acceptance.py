@@ -200,6 +200,32 @@ def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], boo
             "why": why}  # fmt: skip
 
 
+def _forecast_uncountable(sweep: dict) -> Callable[[Evidence], str | None]:
+    """Why a forecast evaluation does not speak for this run: it scored real days the model's scenarios were set to
+    match, or it is of another model than the run's ``forecast`` strategy backtested (a v1 evaluation judged beside a
+    v2 sweep without a word; review of 2026-12-05, session 19)."""
+    swept = sorted({s["model_version"] for s in sweep.get("config", {}).get("strategies", [])
+                    if isinstance(s, dict) and s.get("name") == "forecast" and s.get("model_version")})  # fmt: skip
+
+    def why(ev: Evidence) -> str | None:
+        in_time = ev.data.get("in_time_markets") or []
+        if in_time:
+            return (
+                f"it scores real market(s) {', '.join(in_time)} on days the forecaster's scenarios were set to "
+                "match (not out of sample); evaluate from a later day (forecast evaluate --from-day)"
+            )
+        uri = ev.provenance.model_uri if ev.provenance else None
+        scored = uri.removeprefix("models:/") if uri else None
+        if swept and scored not in swept:
+            return (
+                f"it evaluates {scored or 'an unnamed model'}, and this run backtested {', '.join(swept)}: "
+                "evaluate that version (forecast evaluate --model NAME@VERSION)"
+            )
+        return None
+
+    return why
+
+
 def _in_time_real_markets(run: Path) -> list[str]:
     """Real markets of a ``policy evaluate`` run whose days the policy's scenarios were set to match (recorded in
     its ``policy_eval.json`` as not out of time): not a test of the policy on unseen data."""
@@ -278,7 +304,10 @@ def _pick(evidence: dict[str, list[Evidence]], kind: str) -> tuple[Evidence | No
 def _evidence_row(
     evidence, group: str, kind: str, name: str, target: str, judge: Callable[[dict], tuple[str, float | None, str]],
     unit: str, definition: str, missing: str, bounds: tuple[str, str] | None = None,
+    uncountable: Callable[[Evidence], str | None] | None = None,
 ) -> Criterion:  # fmt: skip
+    """A row judged from the newest verified evidence of ``kind``; ``uncountable`` says why that evidence does not
+    speak for this run (another model, days not out of sample), which leaves the row not measured."""
     chosen, files = _pick(evidence, kind)
     lines = [_provenance_line(e) for e in files]
     if chosen is None:
@@ -287,6 +316,10 @@ def _evidence_row(
             return Criterion(group, name, target, UNVERIFIED, unit=unit, evidence=lines, definition=definition,
                              note=f"not counted: {problems}")  # fmt: skip
         return Criterion(group, name, target, NOT_MEASURED, unit=unit, definition=definition, note=missing)
+    why_not = uncountable(chosen) if uncountable else None
+    if why_not:
+        return Criterion(group, name, target, NOT_MEASURED, unit=unit, evidence=lines, definition=definition,
+                         note=f"not counted: {chosen.path}: {why_not}")  # fmt: skip
     status, value, why = judge(chosen.data)
     low = chosen.data.get(bounds[0]) if bounds else None
     high = chosen.data.get(bounds[1]) if bounds else None
@@ -310,6 +343,13 @@ def _judged(key: str, meets: Callable[[float], bool], bounds: tuple[str, str] | 
         if isinstance(low, (int, float)) and isinstance(high, (int, float)):
             status = _verdict(float(low), float(high), meets)
             return status, value, "the 95 % interval straddles the target" if status == INCONCLUSIVE else ""
+        if bounds:  # a figure that has an interval, without one (too few windows or paths to estimate it): the point
+            # alone passed, on 12 forecasts of one path (review of 2026-12-05, session 19)
+            return (
+                INCONCLUSIVE,
+                value,
+                "the evidence gives no 95 % interval (too few forecasts or paths to estimate one)",
+            )
         return (PASS if meets(value) else FAIL), value, ""
 
     return judge
@@ -345,7 +385,8 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     :class:`~prometheus_sim.evidence.EvidenceError` when an evidence file cannot be read.
     """
     run = Path(run_dir)
-    _, metrics, failures = load_sweep(run)
+    sweep, metrics, failures = load_sweep(run)
+    forecast_uncountable = _forecast_uncountable(sweep)
     metrics, failures, cost_note = at_reference_costs(metrics, failures)
     in_time = _in_time_real_markets(run)
     if in_time and not metrics.empty:  # scored as if unseen, one such cell turned a mean of -0.16 into +0.06 (review)
@@ -365,10 +406,11 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     rows = [
         _evidence_row(ev, "Model", "forecast_eval", "Forecast MAE", "< 5 %",
                       _below("mae_pct", 5.0, ("mae_pct_low", "mae_pct_high")), "%", DEFINITIONS["mae_pct"], no_fc,
-                      ("mae_pct_low", "mae_pct_high")),
+                      ("mae_pct_low", "mae_pct_high"), forecast_uncountable),
         _evidence_row(ev, "Model", "forecast_eval", "7-day forecast MAPE", "< 10 %",
                       _below("mape_7d", 10.0, ("mape_7d_low", "mape_7d_high")), "%",
-                      DEFINITIONS["mape"] + " At a 7-day horizon.", no_fc, ("mape_7d_low", "mape_7d_high")),
+                      DEFINITIONS["mape"] + " At a 7-day horizon.", no_fc, ("mape_7d_low", "mape_7d_high"),
+                      forecast_uncountable),
         _backtest_row(metrics, failures, ("dqn",), "sharpe", "RL policy Sharpe in backtests", "> 0",
                       lambda v: v > 0, "", DEFINITIONS["sharpe"] + INTERVAL_RULE,
                       "no 'dqn' strategy in this run (train a policy with `prometheus-sim policy train`, then backtest `dqn`)"),

@@ -776,7 +776,7 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
         predictor = PricePredictor.load(model_ref, tracking_uri)
         seeds = parse_seeds(seed_text)
         overlap = sorted(set(seeds) & set(predictor.meta["seeds"]))
-        scored, digests, real_days = {}, {}, []
+        scored, digests, real_days, in_time = {}, {}, [], []
         for item in scenarios:
             if _is_market_dir(item):
                 try:
@@ -798,11 +798,14 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
                                  "name; import or simulate one under another name")  # fmt: skip
             scored[market.name] = score_market(predictor, market, from_day, stride)
             if market.is_real:
-                real_days.append(_forecast_time_basis(predictor, market, from_day))
+                sentence, timely = _forecast_time_basis(predictor, market, from_day)
+                real_days.append(sentence)
+                if timely is False:  # recorded in the evidence: acceptance does not count it as out of sample
+                    in_time.append(market.name)
         command = (
             "prometheus-sim forecast evaluate " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "forecast evaluate"
         )
-        table, row, evidence = write_evaluation(scored, out_dir, predictor, command, seed_text, digests)
+        table, row, evidence = write_evaluation(scored, out_dir, predictor, command, seed_text, digests, in_time)
     except (RegistryError, ValueError, KeyError) as exc:
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -834,12 +837,13 @@ def _forecast_market_unseen(meta: dict, market, item: str) -> None:
         )
 
 
-def _forecast_time_basis(predictor, market, from_day: int | None) -> str:
+def _forecast_time_basis(predictor, market, from_day: int | None) -> tuple[str, bool | None]:
     """Whether a real market's scored days are out of time for the forecaster, in a sentence (as policy evaluate
-    says it): a model trained on a scenario fitted to these very days has seen their statistics."""
+    says it), and as :func:`~prometheus_sim.rl.provenance.out_of_time` says it (False: in time): a model trained on a
+    scenario fitted to these very days has seen their statistics."""
     import pandas as pd
 
-    from prometheus_sim.rl.provenance import time_basis
+    from prometheus_sim.rl.provenance import out_of_time, time_basis
 
     split = predictor.meta["split"]
     days = market.n_steps // market.steps_per_day
@@ -848,7 +852,7 @@ def _forecast_time_basis(predictor, market, from_day: int | None) -> str:
     start = pd.Timestamp(market.calendar[0]).date()
     basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",
                        option_for=lambda d: f"--from-day {(d - start).days}")  # fmt: skip
-    return f"real market {market.name!r}, scored " + basis
+    return f"real market {market.name!r}, scored " + basis, out_of_time(predictor.meta, first_day)
 
 
 @forecast.command("predict")
@@ -1956,23 +1960,24 @@ def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, jour
 @click.option("--strategy-param", "strategy_params", multiple=True, metavar="KEY=VALUE")
 def live_replay(journal: str, strategy_name: str | None, strategy_params: tuple[str, ...]) -> None:
     """Feed JOURNAL's recorded snapshots to the strategy; exit 1 if any recommendation differs."""
-    from adapters.chain.replay import journal_strategy, replay
+    from adapters.chain.replay import replay
+
+    def recorded(spec: dict | None):  # each run with the strategy it recorded
+        if not spec:
+            raise ValueError(f"journal {journal}: a run records no strategy; give --strategy")
+        return _live_strategy(spec["name"], spec.get("params") or {})[0]
 
     try:
         if strategy_name is None:
-            recorded = journal_strategy(journal)
-            if not recorded:
-                raise ValueError(f"journal {journal}: it records no strategy; give --strategy")
-            strategy, _ = _live_strategy(recorded["name"], recorded.get("params") or {})
+            report = replay(journal, recorded)
         else:
-            strategy, _ = _live_strategy(strategy_name, strategy_params)
-        report = replay(journal, strategy)
+            report = replay(journal, _live_strategy(strategy_name, strategy_params)[0])
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     for line in report.mismatches[:20]:
         click.echo(line)
-    click.echo(f"{report.decisions} decisions replayed: "
+    click.echo(f"{report.decisions} decisions replayed over {report.runs} run(s): "
                + ("same recommendations" if report.ok else f"{len(report.mismatches)} differences"))  # fmt: skip
     sys.exit(0 if report.ok else 1)
 

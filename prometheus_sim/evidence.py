@@ -50,6 +50,10 @@ class ForecastEval(_Strict):
     mape_7d_why: str | None = None
     n_forecasts: int = Field(ge=1)
     horizon_days: int | None = Field(default=None, ge=1)  # the model's; MAE runs over days 1..min(7, it)
+    # real markets whose scored days the model's scenarios were set to match: not out of sample, so acceptance does
+    # not count the figures (they were counted; review of 2026-12-05, session 19)
+    in_time_markets: list[str] = Field(default_factory=list)
+    table_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # the table.csv the report shows
 
 
 class ApiBench(_Strict):
@@ -117,6 +121,11 @@ class Provenance(_Strict):
     model_version: str | None = None
     scenario_digests: dict[str, str] | None = None
     seeds: str | None = None
+    # SHA-256 of the data and every provenance field above (model, package, time, command...): with data_sha256
+    # alone, a file's model version, package version and time could be edited and the file still read as verified,
+    # and the newest by an edited time was the one counted (review of 2026-12-05, session 19). None in files written
+    # before then, which are not counted.
+    record_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class EvidenceError(ValueError):
@@ -143,6 +152,13 @@ class Evidence(BaseModel):
 def data_digest(data: dict[str, Any]) -> str:
     """SHA-256 of the data's canonical JSON (sorted keys, no spaces)."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def record_digest(kind: str, data: dict[str, Any], provenance: dict[str, Any]) -> str:
+    """SHA-256 of the kind, the data and the provenance (all but this digest), canonical JSON. No secret key: like a
+    market manifest's digests it catches an edit or a copy, not a determined forger who recomputes it."""
+    body = {"kind": kind, "data": data, "provenance": {k: v for k, v in provenance.items() if k != "record_sha256"}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def machine() -> dict[str, Any]:
@@ -175,7 +191,9 @@ def write_evidence(
         data_sha256=data_digest(clean), model_uri=model_uri, model_version=model_version,
         scenario_digests=scenario_digests, seeds=seeds,
     )  # fmt: skip
-    doc = {"kind": kind, "schema_version": version, "data": clean, "provenance": provenance.model_dump(mode="json")}
+    prov = provenance.model_dump(mode="json")
+    prov["record_sha256"] = record_digest(kind, clean, prov)
+    doc = {"kind": kind, "schema_version": version, "data": clean, "provenance": prov}
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
@@ -226,8 +244,15 @@ def read_evidence(path: str | Path) -> Evidence:
                         problem="it has no provenance (who wrote it, with what, when)")  # fmt: skip
     provenance = _validate(str(p), "provenance", Provenance, raw)
     problem = None
-    if provenance.data_sha256 != data_digest(data):
+    if provenance.record_sha256 is None:  # before its data's schema gained fields too: not an edit, an old file
+        problem = "its provenance carries no record_sha256 (written before 2026-12-05's session 19): re-run its command"
+    elif provenance.data_sha256 != data_digest(data):
         problem = "its data does not match provenance.data_sha256 (edited after it was written)"
+    elif provenance.record_sha256 != record_digest(kind, data, provenance.model_dump(mode="json")):
+        problem = "its provenance does not match provenance.record_sha256 (edited after it was written)"
+    elif provenance.package_version != __version__:  # other code: its figures say nothing of this version's
+        problem = (f"written by prometheus-sim {provenance.package_version}, this is {__version__}: re-run its "
+                   "command")  # fmt: skip
     return Evidence(path=str(p), kind=kind, schema_version=version, data=data, provenance=provenance, problem=problem)
 
 

@@ -114,6 +114,21 @@ def experiment(name: str, uri: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
+def version_identity(ref: str, uri: str | None = None) -> dict[str, str]:
+    """What names a registered model's version beyond its number: ``name/version`` and the MLflow run that logged it.
+
+    A sweep's resume key holds it (``identity`` of the ``forecast`` and ``dqn`` strategies): by name and number
+    alone, version 1 of another store (another ``MLFLOW_TRACKING_URI``, or ``.mlflow/`` deleted and trained again)
+    resumed the first store's cells (review of 2026-12-05, session 19). A run id is a random UUID of one store."""
+    from mlflow import MlflowClient
+
+    name, version = resolve(ref, uri)
+    return {
+        "model_version": f"{name}/{version}",
+        "model_run_id": str(MlflowClient().get_model_version(name, version).run_id),
+    }
+
+
 def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
     """``name@version|latest|alias`` -> (name, version string); a miss names what the registry holds."""
     from mlflow import MlflowClient
@@ -169,4 +184,4 @@ def load_pytorch(ref: str, uri: str | None = None):
 
 
 __all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "RegistryError", "check_server", "check_store", "configure", "experiment",
-           "load_pytorch", "resolve", "tracking_uri"]  # fmt: skip
+           "load_pytorch", "resolve", "tracking_uri", "version_identity"]  # fmt: skip

@@ -595,12 +595,18 @@ def _check_resume(out: Path, current: dict[str, Any]) -> None:
     """Refuse to resume into a directory written under another result key; name only what changed."""
     sweep_file = out / SWEEP_FILE
     if not sweep_file.exists():
+        cells = out / CELLS_DIR
+        if cells.is_dir() and any(cells.iterdir()):  # cells with no record of the settings they ran under: a
+            # sweep.json deleted alone resumed fees-10 cells into a fees-30 run (review of 2026-12-05, session 19)
+            raise ValueError(f"{out} holds cells of a sweep but no {SWEEP_FILE} saying under which settings they ran; "
+                             "use another --out or delete the whole directory")  # fmt: skip
         return
     previous = _read_sweep_file(out).get("config")
     if previous is not None and previous != current:
         changed = sorted(k for k in {*previous, *current} if previous.get(k) != current.get(k))
         raise ValueError(
-            f"{out} holds a sweep with other settings ({', '.join(changed)}); use another --out or delete it"
+            f"{out} holds a sweep with other settings ({', '.join(changed)}); use another --out or delete the whole "
+            "directory"
         )
 
 

@@ -103,10 +103,10 @@ class DQNStrategy(BatchStrategy):
 
     @classmethod
     def identity(cls, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:
-        from prometheus_sim.registry import resolve
+        """The model version ``model`` resolves to now, and the run that logged it: part of a sweep's resume key."""
+        from prometheus_sim.registry import version_identity
 
-        name, version = resolve(model, tracking_uri)
-        return {"model_version": f"{name}/{version}"}
+        return version_identity(model, tracking_uri)
 
     def observations(self, snapshots: SnapshotBatch) -> np.ndarray:
         """(n_users, obs_dim) float32, as the env builds them."""

@@ -56,11 +56,10 @@ class ForecastStrategy(BatchStrategy):
 
     @classmethod
     def identity(cls, model: str = f"{FORECASTER_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:
-        """The model version ``model`` resolves to now: part of a sweep's resume key."""
-        from prometheus_sim.registry import resolve
+        """The model version ``model`` resolves to now, and the run that logged it: part of a sweep's resume key."""
+        from prometheus_sim.registry import version_identity
 
-        name, version = resolve(model, tracking_uri)
-        return {"model_version": f"{name}/{version}"}
+        return version_identity(model, tracking_uri)
 
     def scores(self, snapshots: SnapshotBatch) -> np.ndarray | None:
         """Signal-to-noise ``mu / b`` per user and asset (0 for non-crypto), or None before a full window."""

@@ -172,8 +172,9 @@ def test_hand_written_files_never_pass(run_dir, tmp_path):
 
 
 def test_written_evidence_counts_and_an_edit_is_detected(run_dir, tmp_path):
-    good = write_evidence(tmp_path / "fc.json", "forecast_eval", {"mae_pct": 7.5, "mape_7d": 8.0, "n_forecasts": 400},
-                          command="prometheus-sim forecast evaluate ...", model_uri="models:/prometheus-forecaster",
+    good = write_evidence(tmp_path / "fc.json", "forecast_eval", {"mae_pct": 7.5, "mae_pct_low": 7.0, "mae_pct_high": 8.0,
+                          "mape_7d": 8.0, "mape_7d_low": 7.5, "mape_7d_high": 8.5, "n_forecasts": 400},
+                          command="prometheus-sim forecast evaluate ...", model_uri="models:/prometheus-forecaster/3",
                           model_version="3", seeds="1000-1019")  # fmt: skip
     report = evaluate(run_dir, [good])
     assert row(report, "Forecast MAE").status == FAIL and row(report, "Forecast MAE").measured == 7.5
@@ -187,6 +188,53 @@ def test_written_evidence_counts_and_an_edit_is_detected(run_dir, tmp_path):
     edited.write_text(json.dumps(doc))
     r = row(evaluate(run_dir, [edited]), "Forecast MAE")
     assert r.status == UNVERIFIED and "edited after it was written" in r.note
+    # the provenance is digested too: its model, package and time were free to edit, and the newest by an edited time
+    # was the one counted (review of 2026-12-05, session 19)
+    for field, value in (("model_version", "99"), ("written_at", "2031-01-01T00:00:00Z"), ("package_version", "9.9.9")):
+        doc = json.loads(good.read_text())
+        doc["provenance"][field] = value
+        edited.write_text(json.dumps(doc))
+        r = row(evaluate(run_dir, [edited]), "Forecast MAE")
+        assert r.status == UNVERIFIED and "does not match provenance.record_sha256" in r.note, (field, r.note)
+    # written by another version of the package: not counted (its digest recomputed, as a release would have it)
+    from prometheus_sim.evidence import record_digest
+
+    doc = json.loads(good.read_text())
+    doc["provenance"]["package_version"] = "0.1.0"
+    doc["provenance"]["record_sha256"] = record_digest("forecast_eval", doc["data"], doc["provenance"])
+    edited.write_text(json.dumps(doc))
+    r = row(evaluate(run_dir, [edited]), "Forecast MAE")
+    assert r.status == UNVERIFIED and "written by prometheus-sim 0.1.0" in r.note, r.note
+
+
+def test_a_forecast_figure_without_its_interval_or_from_another_model_is_not_a_verdict(run_dir, tmp_path):
+    """A MAPE of 12 forecasts of one path, with no interval, passed on its point; an evaluation of model v1 judged a
+    run that backtested v2; one that scored real days inside the model's calibration window counted as out of
+    sample (review of 2026-12-05, session 19)."""
+    bare = write_evidence(tmp_path / "bare.json", "forecast_eval", {"mae_pct": 7.5, "mape_7d": 8.0, "n_forecasts": 12},
+                          command="prometheus-sim forecast evaluate ...")  # fmt: skip
+    report = evaluate(run_dir, [bare])
+    for name in ("Forecast MAE", "7-day forecast MAPE"):
+        assert row(report, name).status == INCONCLUSIVE and "no 95 % interval" in row(report, name).note
+    data = {"mae_pct": 3.0, "mae_pct_low": 2.5, "mae_pct_high": 3.5, "mape_7d": 5.0, "mape_7d_low": 4.0,
+            "mape_7d_high": 6.0, "n_forecasts": 400}  # fmt: skip
+    in_time = write_evidence(tmp_path / "in_time.json", "forecast_eval", {**data, "in_time_markets": ["real"]},
+                             command="prometheus-sim forecast evaluate ...")  # fmt: skip
+    r = row(evaluate(run_dir, [in_time]), "Forecast MAE")
+    assert r.status == NOT_MEASURED and "real market(s) real on days the forecaster's scenarios" in r.note, r.note
+    v1 = write_evidence(tmp_path / "v1.json", "forecast_eval", data, command="prometheus-sim forecast evaluate ...",
+                        model_uri="models:/prometheus-forecaster/1", model_version="1")  # fmt: skip
+    swept = tmp_path / "swept"
+    swept.mkdir()
+    for name in ("metrics.parquet", "failures.json"):
+        (swept / name).write_bytes((run_dir / name).read_bytes())
+    doc = json.loads((run_dir / "sweep.json").read_text())
+    doc["config"]["strategies"].append({"name": "forecast", "params": {}, "model_version": "prometheus-forecaster/2"})
+    (swept / "sweep.json").write_text(json.dumps(doc))
+    r = row(evaluate(swept, [v1]), "Forecast MAE")
+    assert r.status == NOT_MEASURED and "evaluates prometheus-forecaster/1, and this run backtested " \
+        "prometheus-forecaster/2" in r.note, r.note  # fmt: skip
+    assert row(evaluate(run_dir, [v1]), "Forecast MAE").status == PASS  # a run without forecast: no model to match
 
 
 @pytest.mark.parametrize(

@@ -525,3 +525,134 @@ def test_live_inputs_that_would_mislead_are_refused(dev, market, tmp_path):
     dev["chain"].config = hourly
     with pytest.raises(ValueError, match="history: its bars are 1 a day, the config's steps_per_day is 24"):
         ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 1))
+
+
+def test_a_config_mixing_two_deployments_is_refused_at_connect(dev):
+    """The engine fills at its own oracle's prices; everything this tool checks was read from the config's oracle:
+    pointed at another one, every guard rail passed while ETH filled at 3x (review of 2026-12-05, session 19)."""
+    from adapters.chain.deploy import _deploy
+
+    w3, raw = dev["w3"], dev["raw"]
+    other = _deploy(w3, "PriceOracle", w3.eth.accounts[0])
+    with pytest.raises(ValueError, match="price_oracle: the PolicyEngine at .* works with 0x.*, not the config's"):
+        connect(ChainConfig(**{**raw, "price_oracle": other}), w3)
+
+
+def test_oracle_rounds_out_of_step_across_assets_stop_the_read(dev, market, tmp_path):
+    """Round k of every token is bar k only while every bar is one setPrices of all of them: a price pushed for ETH
+    alone put ETH a bar behind the others for the rest of the run, silently, and let a jump pass the auto-rebalance
+    check (each token's latest answer was compared with round newest - 1 of every token; review, session 19)."""
+    from adapters.chain.auto import auto_rebalance
+    from adapters.chain.oracle import latest_prices_refusal
+
+    w3, tester, chain = dev["w3"], dev["tester"], dev["chain"]
+    adapter = adapter_for(dev, market, tmp_path, execute=False)
+    adapter.snapshot(START)
+    # a bar fed one token a transaction, within seconds, an hour after the last: read as one bar
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3600)
+    for a, price in zip(market.assets, market.close[0, START + 1], strict=True):
+        feed_prices(w3, dev["cfg"].price_oracle, chain.token_of, {a: float(price)})
+    assert adapter.snapshot(START + 1).prices[0, 0] == pytest.approx(market.close[0, START + 1, 0], rel=1e-8)
+    # ETH pushed alone, then a whole bar an hour later: round 3 is not one bar
+    eth = market.assets.index("ETH")
+    feed_prices(w3, dev["cfg"].price_oracle, chain.token_of, {"ETH": float(market.close[0, START + 1, eth])})
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3600)
+    feed(dev, market, START + 2)
+    with pytest.raises(ValueError, match="round 3 is not one bar: its answers were written over"):
+        adapter.snapshot(START + 2)
+    # auto-rebalance: each token's latest answer against its own round before
+    jumped = market.close[0, START + 2].copy()
+    jumped[eth] *= 3.0
+    feed(dev, market, START + 3, prices=jumped)
+    tokens = [chain.token_of[a] for a in market.assets]
+    assert "ETH moved +200.0%" in latest_prices_refusal(chain, tokens)
+    feed_prices(w3, dev["cfg"].price_oracle, chain.token_of, {"BTC": float(jumped[market.assets.index("BTC")])})
+    assert "ETH moved +200.0%" in (latest_prices_refusal(chain, tokens) or "passed"), "a BTC push hid ETH's jump"
+    sender = Sender(chain, dev["account"].address, dev["account"])
+    outcomes = auto_rebalance(chain, [dev["cfg"].users[2]], 2.0, execute=True, sender=sender, journal=None,
+                              timeout_s=10)  # fmt: skip
+    assert [o.status for o in outcomes] == ["refused"] and "ETH moved" in outcomes[0].detail
+
+
+def test_replay_checks_every_run_in_the_journal_and_skips_auto_rebalance_runs(dev, market, tmp_path):
+    """Only the journal's last run was replayed (a tampered earlier run passed), a deleted orders line went unseen,
+    and an auto-rebalance run in the same file was a KeyError traceback (review of 2026-12-05, session 19)."""
+    from adapters.chain.auto import auto_rebalance
+    from prometheus_sim.backtest import run
+
+    journal = tmp_path / "journal.jsonl"
+    for t in range(START + 1, START + 4):
+        feed(dev, market, t)
+    run(create("equal_weight", period_days=1), adapter_for(dev, market, tmp_path), [START, START + 1])
+    run(create("equal_weight", period_days=1), adapter_for(dev, market, tmp_path), [START + 2])
+    sender = Sender(dev["chain"], dev["account"].address, dev["account"])
+    auto_rebalance(dev["chain"], [dev["cfg"].users[0]], 2.0, execute=False, sender=sender, journal=Journal(journal),
+                   timeout_s=10)  # fmt: skip
+    report = replay(journal, create("equal_weight", period_days=1))
+    assert report.ok and report.runs == 2 and report.decisions == 3, report
+    lines = journal.read_text().splitlines()
+    first_orders = next(i for i, x in enumerate(lines) if json.loads(x)["kind"] == "orders")
+    tampered = json.loads(lines[first_orders])
+    tampered["buy"] = [[0.9] * len(market.assets)] * len(tampered["buy"])
+    journal.write_text("\n".join([*lines[:first_orders], json.dumps(tampered), *lines[first_orders + 1 :]]) + "\n")
+    bad = replay(journal, create("equal_weight", period_days=1))
+    assert not bad.ok and bad.mismatches[0].startswith("run 1 of 2, step 60"), bad.mismatches[:2]
+    journal.write_text("\n".join([*lines[:first_orders], *lines[first_orders + 1 :]]) + "\n")  # the line deleted
+    gone = replay(journal, create("equal_weight", period_days=1))
+    assert not gone.ok and "step 60: a snapshot with no orders line" in gone.mismatches[0], gone.mismatches
+
+
+def test_auto_rebalance_journals_before_sending_and_says_when_it_simulated_nothing(dev, tmp_path):
+    from adapters.chain.auto import auto_rebalance
+
+    chain, users = dev["chain"], list(dev["cfg"].users)
+    dry = auto_rebalance(chain, users[:1], 2.0, execute=False, sender=None, journal=None, timeout_s=10)
+    assert dry[0].status == "dry_run" and "not simulated: set oracle_account to simulate it" in dry[0].detail
+    with pytest.raises(ValueError, match="users: 0x.* is named more than once"):
+        auto_rebalance(chain, [users[1], users[1].lower()], 2.0, execute=False, sender=None, journal=None, timeout_s=10)
+    journal = tmp_path / "auto.jsonl"
+    sender = Sender(chain, dev["account"].address, dev["account"])
+    tester, w3 = dev["tester"], dev["w3"]
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3 * 3600)  # past the dev chain's one-hour cool-down
+    outcomes = auto_rebalance(chain, users[2:3], 2.0, execute=True, sender=sender, journal=Journal(journal),
+                              timeout_s=10)  # fmt: skip
+    assert [o.status for o in outcomes] == ["sent"], outcomes
+    kinds = [x["kind"] for x in read_journal(journal) if x["kind"] in ("sending", "transaction", "receipt")]
+    assert kinds == ["sending", "transaction", "receipt"]
+    with pytest.raises(ValueError, match="users: 0x.* is named more than once"):
+        ChainConfig(**{**dev["raw"], "users": [users[0], users[0].lower()]})
+
+
+def test_fractional_fee_bps_are_refused_at_deploy():
+    from adapters.chain.deploy import deploy
+
+    w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+    with pytest.raises(ValueError, match="fees_bps: the PolicyEngine charges whole basis points, got 2.5"):
+        deploy(w3, ["BTC", "USDC"], ["crypto", "stable"], costs=CostModel(fees_bps=2.5, slippage_bps=0.0, impact=0.0))
+
+
+def test_an_hourly_dev_chain_runs_and_a_journal_failure_is_not_the_node(dev, tmp_path):
+    """devchain up wrote no steps_per_day, so an hourly market's config read 1 and the adapter refused its own
+    history; a journal that could not be written before a send was reported as the node being down; a keystore path
+    was cut to 80 characters (review of this session's diff)."""
+    spec = load_scenario(SCENARIOS / "default.yaml").with_horizon(10)
+    hourly = Market.simulate(spec.model_copy(update={"steps_per_day": 24}), n_paths=1)
+    w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+    raw = setup_devchain(w3, hourly, 100, str(tmp_path / "market"), FAKE_URL)
+    assert raw["steps_per_day"] == 24
+    adapter = ChainAdapter(connect(ChainConfig(**raw), w3), HistorySource.from_market(hourly, 0, until=99))
+    assert adapter.latest_step() == 100
+    sender = Sender(dev["chain"], dev["account"].address, dev["account"])
+    legs = [(dev["chain"].token_of["BTC"], 0, UNIT // 10)]
+    fn = dev["chain"].engine.functions.submitAIRecommendation(dev["cfg"].users[0], legs, 9000, b"\x01" * 32)
+
+    def full_disk(tx_hash: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device"):
+        sender.send(sender.prepare(fn, "submit"), full_disk)
+    long_path = (
+        "/home/u/.ethereum/keystore/UTC--2024-05-01T12-34-56.789012345Z--0123456789abcdef0123456789abcdef01234567"
+    )
+    with pytest.raises(ValueError, match=re.escape(f"keystore {long_path} not found")):
+        load_account({"PROMETHEUS_KEYSTORE": long_path})

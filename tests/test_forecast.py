@@ -287,11 +287,12 @@ def test_a_real_markets_days_are_said_out_of_time_or_not():
     meta = {"split": {"split_frac": 0.0, "embargo": 0}, "scenario_digests": {"fitted": "d"},
             "calibrated_to": {"fitted": ["2020-01-01", "2023-12-31"]}}  # fmt: skip
     model = SimpleNamespace(meta=meta)
-    inside = _forecast_time_basis(model, real, None)
+    inside, timely = _forecast_time_basis(model, real, None)
     assert "scored the days from 2020-04-10 on (--from-day)" in inside and "NOT out of time" in inside
     assert "(--from-day 1361)" in inside  # 2024-01-01, the first day after the calibration window
-    after = _forecast_time_basis(model, real, 1361)
-    assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after
+    assert timely is False  # recorded in the evidence (in_time_markets): acceptance does not count it
+    after, timely = _forecast_time_basis(model, real, 1361)
+    assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after and timely is True
 
 
 def test_a_calibration_set_too_small_for_a_band_is_refused():

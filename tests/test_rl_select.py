@@ -100,7 +100,8 @@ def test_selection_registers_the_best_checkpoint_scored_as_a_sweep_scores_it(mlf
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["policy", "evaluate", str(sim), "--model", f"selected-dqn@{result.version}",
                                     "--horizon-days", "120", "--out", str(tmp_path / "unused")])  # fmt: skip
-    assert res.exit_code == 2 and "trained on or was chosen on (path 0 of seed(s) [11])" in res.output, res.output
+    assert res.exit_code == 2 and "are path 0 of seed(s) [11], which the policy trained on or was chosen on" in (
+        res.output), res.output  # fmt: skip
     # policy evaluate refuses the validation seeds as it refuses the training ones
     res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model", f"selected-dqn@{result.version}",
                                     "--seeds", "12-20", "--horizon-days", "120", "--out", "unused"])  # fmt: skip

@@ -84,6 +84,10 @@ def test_a_rerun_resumes_from_disk(tmp_path):
     pd.testing.assert_frame_equal(third.metrics, first.metrics)
     with pytest.raises(ValueError, match="other settings"):
         run_sweep(_config(scenarios=SCEN[:1], costs=CostModel(fees_bps=30)), out, WIRING)
+    # sweep.json deleted alone: its cells resumed into a run of other settings unchecked (review, session 19)
+    (out / "sweep.json").unlink()
+    with pytest.raises(ValueError, match=r"holds cells of a sweep but no sweep\.json"):
+        run_sweep(_config(scenarios=SCEN[:1], costs=CostModel(fees_bps=30)), out, WIRING)
 
 
 class ExplodesWhenBtcRallied(BaseStrategy):

@@ -40,6 +40,7 @@ from adapters.chain.oracle import (
     latest_round,
     move_refusal,
     read_round,
+    rounds_text,
 )
 from adapters.chain.signer import Prepared, Reverted, Sender
 from prometheus_sim.blocks import MarketBlocks
@@ -107,6 +108,9 @@ class ChainAdapter:
         if not chosen:
             raise ValueError("users: no vaults on the VaultManager and none in the config")
         self.users = np.array([Web3.to_checksum_address(u) for u in chosen], dtype=object)
+        if len(set(self.users)) < len(self.users):  # one vault twice: the same key sent twice, the second reverting
+            raise ValueError(f"users: {[u for u in self.users if list(self.users).count(u) > 1][0]} is named more "
+                             "than once")  # fmt: skip
         for u in self.users:
             if not chain.call(chain.vault.functions.hasVault(u).call):
                 raise ValueError(f"users: {u} has no vault on the VaultManager at {self.config.vault_manager}")
@@ -143,7 +147,7 @@ class ChainAdapter:
 
     def latest_step(self) -> int:
         """The last bar the oracle has (``base - 1`` before its first round)."""
-        return self.base + latest_round(self.chain, self._tokens[0]) - 1
+        return self.base + latest_round(self.chain, self._tokens) - 1
 
     def _catch_up(self, t: int) -> None:
         need = t - self.base + 1
@@ -349,8 +353,8 @@ class ChainAdapter:
             # the PolicyEngine trades at each asset's latest answer, which may be a later round than bar t (the feed
             # runs ahead of a decision): that price passes the same checks, against bar t's, or a jump in it after
             # the decision's bar was traded on unchecked (review of 2026-12-05, session 19: ETH at 3x filled)
-            latest, updated, rid = latest_answers(self.chain, self._tokens)
-            what = f"the oracle's latest round ({rid}), at which the PolicyEngine trades"
+            latest, updated, rounds = latest_answers(self.chain, self._tokens)
+            what = f"the oracle's latest round ({rounds_text(rounds)}), at which the PolicyEngine trades"
             why = age_refusal(updated, latest_block_time(self.chain), rails.max_price_age_s, what)
             why = why or move_refusal(close[t], latest, list(self.source.assets), rails.max_price_move,
                                       f"from bar {t} to {what}")  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import partial
 
 from web3 import Web3
 from web3.logs import DISCARD
@@ -57,6 +58,9 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
                    journal: Journal | None, timeout_s: float) -> list[AutoRebalanceOutcome]:  # fmt: skip
     """``autoRebalance(user, inflation x 100)`` for each user whose ``canRebalance`` is true (module docstring)."""
     bps = inflation_bps(inflation_pct)
+    checked = [Web3.to_checksum_address(u) for u in users]
+    if len(set(checked)) < len(checked):  # one vault twice: two rebalances with a cool-down of 0 (review)
+        raise ValueError(f"users: {next(u for u in checked if checked.count(u) > 1)} is named more than once")
     if execute and sender is None:
         raise ValueError("execute: a Sender with a key is required to send transactions")
     rails = chain.config.guard_rails
@@ -66,6 +70,9 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
     def log(kind: str, user: str, **fields) -> None:
         if journal:
             journal.write(kind, call="autoRebalance", user=user, inflation_bps=bps, **fields)
+
+    def log_sending(user: str, tx_hash: str) -> None:
+        log("sending", user, tx_hash=tx_hash)
 
     if journal:
         journal.write("start", call="autoRebalance", config=chain.config.to_json(), users=list(users), execute=execute,
@@ -95,14 +102,16 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
             out.append(AutoRebalanceOutcome(user, "refused", str(exc)))
             log("reverted", user, text=text, reason=str(exc))
             continue
-        if not execute:
-            gas = f", gas {prep.tx['gas']}" if prep else ""
+        if not execute:  # without oracle_account nothing was simulated: said so, as a submission's dry run says it
+            gas = f", gas {prep.tx['gas']}" if prep else " (not simulated: set oracle_account to simulate it)"
             out.append(AutoRebalanceOutcome(user, "dry_run", f"DRY RUN (not sent): {text}{gas}"))
             log("dry_run", user, text=text, gas=prep.tx["gas"] if prep else None)
             continue
-        tx_hash = sender.send(prep)
+        # journalled once signed, before it leaves (a timeout after the node took it left a mined rebalance with no
+        # line, as submissions did; review of 2026-12-05, session 19)
+        tx_hash = sender.send(prep, partial(log_sending, user))
         log("transaction", user, tx_hash=tx_hash)
-        receipt = sender.wait([tx_hash], timeout_s)[0]
+        receipt = sender.wait([tx_hash], timeout_s, retry_safe=False)[0]
         if receipt.status != 1:
             out.append(AutoRebalanceOutcome(user, "reverted", f"{tx_hash}: reverted on chain"))
             log("receipt", user, tx_hash=tx_hash, status=0)

@@ -111,8 +111,16 @@ def setup_devchain(w3: Web3, market, start: int, history: str, rpc_url: str, *, 
     )
     cash = market.assets[list(market.asset_kinds).index("stable")]
     users = seed_vaults(w3, fields["vault_manager"], fields["tokens"], cash, w3.eth.accounts[2 : 2 + N_VAULTS])
-    return {"rpc_url": rpc_url, **{k: v for k, v in fields.items() if k != "deployer"}, "users": users,
-            "history": history, "history_row": row, "history_until": start - 1, "oracle_account": w3.eth.accounts[1]}  # fmt: skip
+    return {
+        "rpc_url": rpc_url,
+        **{k: v for k, v in fields.items() if k != "deployer"},
+        "users": users,
+        "history": history,
+        "history_row": row,
+        "history_until": start - 1,
+        "oracle_account": w3.eth.accounts[1],
+        "steps_per_day": int(market.steps_per_day),
+    }  # fmt: skip (the history's spacing: the adapter checks it)
 
 
 def devchain_up(config_path: Path, market_dir: str | None, start: int, block_time: float | None,

@@ -28,6 +28,12 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def key_hidden(text: str) -> str:
+    """``text`` whole, unless it holds 32 bytes of hex (a private key pasted where a path goes): a long path is shown
+    in full, where :func:`shown` cuts it (a keystore's file name alone is about 77 characters)."""
+    return "a text holding 32 bytes of hex (a private key? not shown)" if _KEY_LIKE.search(text) else text
+
+
 def _address(name: str, value: object) -> str:
     if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
         raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {shown(value)}")
@@ -132,6 +138,10 @@ class ChainConfig:
             raise ValueError(f"asset_kinds: must name the same assets as tokens; tokens {sorted(self.tokens)}, "
                              f"asset_kinds {sorted(self.asset_kinds)}")  # fmt: skip
         object.__setattr__(self, "users", tuple(_address("users[]", u) for u in self.users))
+        lowered = [u.lower() for u in self.users]  # one address twice (any case): two sends, the second reverting
+        twice = sorted({u for u in self.users if lowered.count(u.lower()) > 1})
+        if twice:
+            raise ValueError(f"users: {twice[0]} is named more than once")
         if self.oracle_account is not None:
             _address("oracle_account", self.oracle_account)
         if (self.step_blocks is None) == (self.step_seconds is None):
@@ -201,4 +211,4 @@ class ChainConfig:
         return tuple(self.tokens)
 
 
-__all__ = ["ChainConfig", "GuardRails"]
+__all__ = ["ChainConfig", "GuardRails", "key_hidden", "shown"]

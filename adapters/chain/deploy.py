@@ -55,6 +55,8 @@ def deploy(w3: Web3, assets: list[str], kinds: list[str], *, costs: CostModel | 
     cooldown = rules.cooldown_days * 86_400 if cooldown_seconds is None else cooldown_seconds
     bps = [round(rules.min_risky * 1e4), round(rules.risky_span * 1e4), round(rules.inflation_target * 1e4),
            round(rules.inflation_tilt_cap * 1e4)]  # fmt: skip
+    if costs.fees_bps != round(costs.fees_bps):  # the contract's fee is whole basis points: 2.5 was deployed as 2
+        raise ValueError(f"fees_bps: the PolicyEngine charges whole basis points, got {costs.fees_bps:g}")
     engine = _deploy(w3, "PolicyEngine", owner, vault, oracle, round(costs.fees_bps), cooldown, bps)
     v = w3.eth.contract(address=vault, abi=abi("VaultManager"))
     e = w3.eth.contract(address=engine, abi=abi("PolicyEngine"))

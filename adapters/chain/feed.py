@@ -63,7 +63,7 @@ class ChainFeed(Feed):
         return self._market
 
     def _catch_up(self) -> int:
-        latest = latest_round(self.chain, self._tokens[0])
+        latest = latest_round(self.chain, self._tokens)
         new = 0
         for rid in range(self._rounds + 1, latest + 1):
             close, _ = read_round(self.chain, self._tokens, rid)

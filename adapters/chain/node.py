@@ -78,7 +78,8 @@ def web3_for(rpc_url: str, timeout_s: float = 10.0) -> Web3:
 
 
 def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
-    """Connect and check: the node answers, the chain id, code at every address, the token map."""
+    """Connect and check: the node answers, the chain id, code at every address, the contracts wired to each other
+    as the config says, the token map."""
     w3 = w3 or web3_for(config.rpc_url, config.rpc_timeout_s)
     try:
         chain_id = w3.eth.chain_id
@@ -95,6 +96,19 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
         if len(w3.eth.get_code(address)) == 0:
             raise ValueError(f"{field_name}: {address} is not a contract on chain {chain_id} (no code there)")
         contracts[name] = w3.eth.contract(address=address, abi=abi(name))
+    # the contracts' own wiring: the engine fills at its oracle's prices and trades its vault manager's books, and
+    # everything this tool checks (prices, balances, the guard rails) is read from the config's addresses; a config
+    # mixing two deployments passed every check while the engine filled at prices nobody checked (review of
+    # 2026-12-05, session 19: ETH at 3x filled)
+    engine, vault, oracle = contracts["PolicyEngine"], contracts["VaultManager"], contracts["PriceOracle"]
+    for who, where, wired, expected, field_name in (
+        ("PolicyEngine", config.policy_engine, engine.functions.oracle().call(), oracle.address, "price_oracle"),
+        ("PolicyEngine", config.policy_engine, engine.functions.vault().call(), vault.address, "vault_manager"),
+        ("VaultManager", config.vault_manager, vault.functions.oracle().call(), oracle.address, "price_oracle"),
+    ):
+        if Web3.to_checksum_address(wired) != expected:
+            raise ValueError(f"{field_name}: the {who} at {where} works with {Web3.to_checksum_address(wired)}, not "
+                             f"the config's {expected}: the config mixes two deployments")  # fmt: skip
     token_of = {a: Web3.to_checksum_address(t) for a, t in config.tokens.items()}
     asset_of = {t: a for a, t in token_of.items()}
     on_chain = [Web3.to_checksum_address(t) for t in contracts["VaultManager"].functions.getAssets().call()]

@@ -23,32 +23,59 @@ def _price(answer: int, what: str) -> float:
     return answer / PRICE_SCALE
 
 
-def read_round(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, int]:
-    """One oracle round as a bar's closes (8-decimal answers), and when its oldest answer was written."""
+def _round_stamps(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, list[int]]:
     close = np.empty(len(tokens))
-    updated = None
+    stamps = []
     for k, token in enumerate(tokens):
         _, answer, _, stamp, _ = chain.call(chain.oracle.functions.getRoundData(token, round_id).call)
         close[k] = _price(int(answer), f"round {round_id} of {chain.asset_of.get(token, token)}")
-        updated = int(stamp) if updated is None else min(updated, int(stamp))
-    return close, int(updated or 0)
+        stamps.append(int(stamp))
+    return close, stamps
 
 
-def latest_round(chain: Chain, token: str) -> int:
-    return int(chain.call(chain.oracle.functions.latestRoundData(token).call)[0])
+def read_round(chain: Chain, tokens: list[str], round_id: int) -> tuple[np.ndarray, int]:
+    """One oracle round as a bar's closes (8-decimal answers), and when its oldest answer was written.
+
+    Round k of every token is bar k only while the tokens' rounds stay in step: each bar's answers written together
+    (one ``setPrices``, or one transaction a token in a short while), closer to each other than to the round before.
+    A price pushed for some assets alone puts them a round ahead for good; read as bars, every later bar then mixed
+    one asset's price of a bar with the others' of the next, without a word (review of 2026-12-05, session 19). A
+    round whose answers are spread over at least the time since the round before stops the read with a named
+    error."""
+    close, stamps = _round_stamps(chain, tokens, round_id)
+    if round_id > 1 and max(stamps) > min(stamps):
+        _, before = _round_stamps(chain, tokens, round_id - 1)
+        if max(stamps) - min(stamps) >= min(stamps) - max(before):
+            when = ", ".join(f"{chain.asset_of.get(t, t)} at {s}" for t, s in zip(tokens, stamps, strict=True))
+            raise ValueError(f"oracle: round {round_id} is not one bar: its answers were written over "
+                             f"{max(stamps) - min(stamps)} s ({when}), no closer together than to round "
+                             f"{round_id - 1}'s, so the tokens' rounds are out of step (a price pushed for some "
+                             "assets alone?); nothing is decided or sent on it")  # fmt: skip
+    return close, min(stamps)
 
 
-def latest_answers(chain: Chain, tokens: list[str]) -> tuple[np.ndarray, int, int]:
+def latest_round(chain: Chain, tokens: list[str]) -> int:
+    """The last round every token has (the first token's alone let a bar count as there before the others had it)."""
+    return min(int(chain.call(chain.oracle.functions.latestRoundData(t).call)[0]) for t in tokens)
+
+
+def latest_answers(chain: Chain, tokens: list[str]) -> tuple[np.ndarray, int, np.ndarray]:
     """Each token's latest answer, as ``PriceOracle.priceOf`` gives the contracts when they execute (not a round of
-    this tool's choosing), with when the oldest of them was written and the newest round id among them."""
+    this tool's choosing), with when the oldest of them was written and each token's round id."""
     close = np.empty(len(tokens))
-    updated, newest = None, 0
+    rounds = np.empty(len(tokens), dtype=np.int64)
+    updated = None
     for k, token in enumerate(tokens):
         rid, answer, _, stamp, _ = chain.call(chain.oracle.functions.latestRoundData(token).call)
         close[k] = _price(int(answer), f"the latest round ({int(rid)}) of {chain.asset_of.get(token, token)}")
         updated = int(stamp) if updated is None else min(updated, int(stamp))
-        newest = max(newest, int(rid))
-    return close, int(updated or 0), newest
+        rounds[k] = int(rid)
+    return close, int(updated or 0), rounds
+
+
+def rounds_text(rounds: np.ndarray) -> str:
+    """The latest round ids as a reader names them: one number when the tokens are in step."""
+    return str(int(rounds[0])) if len(set(rounds.tolist())) == 1 else "/".join(str(int(r)) for r in rounds)
 
 
 def latest_block_time(chain: Chain) -> int:
@@ -82,11 +109,21 @@ def latest_prices_refusal(chain: Chain, tokens: list[str]) -> str | None:
     rails = chain.config.guard_rails
     now = latest_block_time(chain)
     names = [chain.asset_of.get(t, t) for t in tokens]
-    close, updated, rid = latest_answers(chain, tokens)
-    why = age_refusal(updated, now, rails.max_price_age_s, f"the oracle's latest round ({rid})")
-    if why is None and rid > 1:
-        before, _ = read_round(chain, tokens, rid - 1)
-        why = move_refusal(before, close, names, rails.max_price_move, f"from oracle round {rid - 1} to {rid}")
+    close, updated, rounds = latest_answers(chain, tokens)
+    why = age_refusal(updated, now, rails.max_price_age_s, f"the oracle's latest round ({rounds_text(rounds)})")
+    if why is None and (rounds > 1).all():
+        # each token's latest answer against its own round before (a round id read off one token and used for all
+        # let a push of BTC alone make ETH's 3x answer pass as unmoved; review of 2026-12-05, session 19)
+        before = np.array([_price(int(chain.call(chain.oracle.functions.getRoundData(t, int(r) - 1).call)[1]),
+                                  f"round {int(r) - 1} of {chain.asset_of.get(t, t)}")
+                           for t, r in zip(tokens, rounds, strict=True)])  # fmt: skip
+        why = move_refusal(
+            before,
+            close,
+            names,
+            rails.max_price_move,
+            f"from the oracle's round before its latest ({rounds_text(rounds)})",
+        )
     return why
 
 
@@ -99,4 +136,5 @@ __all__ = [
     "latest_round",
     "move_refusal",
     "read_round",
+    "rounds_text",
 ]

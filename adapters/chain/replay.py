@@ -25,19 +25,41 @@ from prometheus_sim.snapshot import Marks
 class ReplayReport:
     decisions: int
     mismatches: list[str]
+    runs: int = 1
 
     @property
     def ok(self) -> bool:
         return not self.mismatches and self.decisions > 0
 
 
+def live_runs(lines: list[dict]) -> list[list[dict]]:
+    """The journal's live runs, each from its ``start`` line to the next: every ``live`` run appends to the config's
+    one journal. ``live auto-rebalance`` runs (their start line names the ``call``) are not strategy runs and are left
+    out (one in the file made replay a KeyError traceback)."""
+    starts = [i for i, x in enumerate(lines) if x["kind"] == "start"] + [len(lines)]
+    runs = [lines[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    return [run for run in runs if "call" not in run[0] and "warm_start" in run[0]]
+
+
 def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
-    lines = read_journal(journal_path)
-    starts = [x for x in lines if x["kind"] == "start"]
-    if not starts:
-        raise ValueError(f"journal {journal_path}: no start line (not a live run's journal)")
-    start = starts[-1]
-    lines = lines[lines.index(start) :]
+    """Every live run in the journal, replayed: ``strategy`` is a strategy for all of them, or a function of a run's
+    recorded strategy spec (``{"name", "params"}`` or None) giving the strategy for that run. Only the last run was
+    replayed until 2026-12-05 (session 19): a tampered earlier run passed (review)."""
+    runs = live_runs(read_journal(journal_path))
+    if not runs:
+        raise ValueError(f"journal {journal_path}: no live run's start line (not a live run's journal)")
+    decisions, mismatches = 0, []
+    for k, run in enumerate(runs, 1):
+        chosen = strategy if hasattr(strategy, "decide_batch") else strategy(run[0].get("strategy"))
+        label = f"run {k} of {len(runs)}, " if len(runs) > 1 else ""
+        n, found = _replay_run(journal_path, run, chosen, rtol, label)
+        decisions += n
+        mismatches += found
+    return ReplayReport(decisions, mismatches, len(runs))
+
+
+def _replay_run(journal_path, lines: list[dict], strategy, rtol: float, label: str) -> tuple[int, list[str]]:
+    start = lines[0]
     warm = start["warm_start"]
     source = HistorySource(
         start["assets"],
@@ -54,12 +76,17 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
     mismatches: list[str] = []
     decisions = 0
     snap = None
+    undecided = None  # a snapshot whose orders line has not come yet
     for line in lines[1:]:
         kind = line["kind"]
         if kind == "bar":
             source.append(pd.Timestamp(line["timestamp"]), np.array(line["close"]))
         elif kind == "snapshot":
+            if undecided is not None:  # every decision writes its orders line, a hold too: one went missing
+                mismatches.append(f"{label}step {undecided}: a snapshot with no orders line before the next "
+                                  "snapshot (a decision's record is missing)")  # fmt: skip
             t = line["step"]
+            undecided = t
             hist = broadcast_history(source.history(), t, len(users))
             profiles = RiskProfiles(*(np.array(c) for c in zip(*line["profiles"], strict=True)))
             states = PortfolioStates(np.array(line["unrealized"]), np.array(line["volatility_30d"]),
@@ -70,7 +97,8 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
                               np.array(line["can_rebalance"]), hist, start["steps_per_day"], rules, marks)  # fmt: skip
         elif kind == "orders":
             if snap is None or snap.step != line["step"]:
-                raise ValueError(f"journal {journal_path}: orders for step {line['step']} without its snapshot")
+                raise ValueError(f"journal {journal_path}: {label}orders for step {line['step']} without its snapshot")
+            undecided = None
             orders = strategy.decide_batch(snap)
             decisions += 1
             for name, got, want in (("action", orders.action, line["action"]), ("sell", orders.sell_fraction, line["sell"]),
@@ -79,15 +107,9 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
                 got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
                 bad = ~np.isclose(got, want, rtol=rtol, atol=1e-15)
                 for idx in zip(*np.nonzero(bad), strict=True):
-                    mismatches.append(f"step {line['step']}, user {users[idx[0]]}: {name}{list(idx[1:])} "
+                    mismatches.append(f"{label}step {line['step']}, user {users[idx[0]]}: {name}{list(idx[1:])} "
                                       f"recorded {want[idx]!r}, replayed {got[idx]!r}")  # fmt: skip
-    return ReplayReport(decisions, mismatches)
-
-
-def journal_strategy(journal_path) -> dict | None:
-    """The strategy spec (``{"name", "params"}``) the journal's last run recorded, if any."""
-    starts = [x for x in read_journal(journal_path) if x["kind"] == "start"]
-    return starts[-1].get("strategy") if starts else None
+    return decisions, mismatches
 
 
 def score_journal(journal_path) -> pd.DataFrame:
@@ -95,11 +117,10 @@ def score_journal(journal_path) -> pd.DataFrame:
     execution, so live equity moved), deposits set apart, the time-weighted return and the worst fall."""
     from prometheus_sim import metrics
 
-    lines = read_journal(journal_path)
-    starts = [i for i, x in enumerate(lines) if x["kind"] == "start"]
-    if not starts:
-        raise ValueError(f"journal {journal_path}: no start line (not a live run's journal)")
-    run = lines[starts[-1] :]
+    runs = live_runs(read_journal(journal_path))
+    if not runs:
+        raise ValueError(f"journal {journal_path}: no live run's start line (not a live run's journal)")
+    run = runs[-1]  # the last live run (an auto-rebalance run after it has no snapshots: it read as 0 of them)
     snaps = [x for x in run if x["kind"] == "snapshot"]
     if len(snaps) < 2:
         raise ValueError(f"journal {journal_path}: {len(snaps)} snapshot(s); scoring needs two or more")
@@ -119,4 +140,4 @@ def score_journal(journal_path) -> pd.DataFrame:
     })  # fmt: skip
 
 
-__all__ = ["ReplayReport", "journal_strategy", "replay", "score_journal"]
+__all__ = ["ReplayReport", "live_runs", "replay", "score_journal"]

@@ -17,7 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractLogicError, TimeExhausted
 
-from adapters.chain.config import shown
+from adapters.chain.config import key_hidden
 from adapters.chain.node import Chain, NodeDown
 
 KEY_ENV = "PROMETHEUS_PRIVATE_KEY"
@@ -42,13 +42,15 @@ def load_account(env: dict | None = None) -> LocalAccount:
         path = Path(env[KEYSTORE_ENV])
         if not path.exists():
             # shown(): a private key pasted here instead of a path was echoed in full (review of 2026-12-05, session 19)
-            raise ValueError(f"{KEYSTORE_ENV}: keystore {shown(str(path))} not found")
+            raise ValueError(f"{KEYSTORE_ENV}: keystore {key_hidden(str(path))} not found")
         if KEYSTORE_PASSWORD_ENV not in env:
-            raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {shown(str(path))}")
+            raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {key_hidden(str(path))}")
         try:
             return Account.from_key(Account.decrypt(path.read_text(), env[KEYSTORE_PASSWORD_ENV]))
         except ValueError:
-            raise ValueError(f"{KEYSTORE_ENV}: cannot decrypt {shown(str(path))} with the given password") from None
+            raise ValueError(
+                f"{KEYSTORE_ENV}: cannot decrypt {key_hidden(str(path))} with the given password"
+            ) from None
     raise ValueError(f"--execute needs a signing key: set {KEY_ENV} or {KEYSTORE_ENV} (+ {KEYSTORE_PASSWORD_ENV})")
 
 
@@ -116,10 +118,12 @@ class Sender:
         try:
             if self._nonce is None:
                 self._nonce = w3.eth.get_transaction_count(self.address, "pending")
-            tx = dict(prepared.tx, nonce=self._nonce)
-            signed = self._account.sign_transaction(tx)
-            if before_send is not None:
-                before_send(signed.hash.to_0x_hex())
+        except (OSError, ConnectionError) as exc:
+            raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+        signed = self._account.sign_transaction(dict(prepared.tx, nonce=self._nonce))
+        if before_send is not None:  # outside the node's try: a full disk here is not the node being down (review)
+            before_send(signed.hash.to_0x_hex())
+        try:
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         except (OSError, ConnectionError) as exc:
             self._nonce = None  # re-read after the node is back
@@ -127,8 +131,10 @@ class Sender:
         self._nonce += 1
         return tx_hash.to_0x_hex()
 
-    def wait(self, tx_hashes: list[str], timeout_s: float) -> list[dict]:
-        """Receipts of every hash (sent together, awaited together), within ``timeout_s`` overall."""
+    def wait(self, tx_hashes: list[str], timeout_s: float, retry_safe: bool = True) -> list[dict]:
+        """Receipts of every hash (sent together, awaited together), within ``timeout_s`` overall. ``retry_safe``:
+        the transactions carry an idempotency key (a submission's), so the timeout's message may say a retry is safe;
+        an ``autoRebalance`` has none, and a retry after its cool-down rebalances again."""
         w3 = self.chain.w3
         deadline = time.monotonic() + timeout_s
         receipts = []
@@ -138,8 +144,13 @@ class Sender:
                 receipts.append(w3.eth.wait_for_transaction_receipt(h, timeout=left, poll_latency=0.05))
             except TimeExhausted:
                 self._nonce = None
-                raise TimeoutError(f"no receipt for {h} within {timeout_s:.0f} s; its idempotency key makes a "
-                                   "retry safe (a mined submission is never sent twice)") from None  # fmt: skip
+                why = (
+                    "its idempotency key makes a retry safe (a mined submission is never sent twice)"
+                    if retry_safe
+                    else "it may still be mined: read the vault's last trade (or the journal's 'sending' line) "
+                    "before running it again, as a call without an idempotency key can execute twice"
+                )
+                raise TimeoutError(f"no receipt for {h} within {timeout_s:.0f} s; {why}") from None  # fmt: skip
             except (OSError, ConnectionError) as exc:
                 self._nonce = None
                 raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None

@@ -495,7 +495,9 @@ async def _identify(state: State, key: str | None, host: str) -> str:
     read X-Forwarded-For): clients behind one proxy share it."""
     try:
         return _verify(state, key)
-    except HTTPException:
+    except HTTPException as exc:
+        if exc.status_code == 503:  # the key store unreadable: the server's state, not a client without a key
+            raise
         if not await _within_limit(state, host, namespace="unauthenticated"):
             raise HTTPException(429, f"rate limit {state.settings.rate_limit} per client address exceeded by "
                                      "requests without a valid key") from None  # fmt: skip
@@ -547,22 +549,35 @@ def _key_first_route(authorised) -> type[APIRoute]:
     return KeyFirstRoute
 
 
-def _refuse_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise _RepeatedKey(key)
-        seen.add(key)
-    return dict(pairs)
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in order, repeated keys kept: read by :func:`_repeated_key_path`."""
 
 
-class _RepeatedKey(ValueError):
-    pass
+def _repeated_key_path(node, path: list) -> list | None:
+    """Where the first key given twice in one object is (``["portfolio", "BTC"]``), or None."""
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for key, _ in node:
+            if key in seen:
+                return [*path, key]
+            seen.add(key)
+        children = ((key, value) for key, value in node)
+    elif isinstance(node, list):
+        children = enumerate(node)
+    else:
+        return None
+    for where, child in children:
+        found = _repeated_key_path(child, [*path, where])
+        if found is not None:
+            return found
+    return None
 
 
 def _body_problem(body: bytes) -> dict | None:
-    """A 422 detail entry for a body that is not UTF-8 or repeats a key in one object; None otherwise (malformed
-    JSON and the fields are left to FastAPI's own validation, which names them)."""
+    """A 422 detail entry for a body that is not UTF-8, repeats a key in one object (located where it is: a repeated
+    key inside ``portfolio`` was reported at the body's top level), nests too deeply, or holds a number too long to
+    read (both were a 400 naming nothing); None otherwise (malformed JSON and the fields are left to FastAPI's own
+    validation, which names them)."""
     if not body:
         return None
     try:
@@ -571,12 +586,17 @@ def _body_problem(body: bytes) -> dict | None:
         return {"loc": ["body"], "msg": f"the body must be UTF-8 JSON: byte {exc.start} is not UTF-8",
                 "type": "json_invalid"}  # fmt: skip
     try:
-        json.loads(text, object_pairs_hook=_refuse_repeated_keys)
-    except _RepeatedKey as exc:
-        return {"loc": ["body", str(exc)], "msg": f"key {str(exc)!r} is given twice in one object; give it once",
-                "type": "value_error"}  # fmt: skip
-    except (ValueError, RecursionError):  # malformed: FastAPI's own error names where
+        tree = json.loads(text, object_pairs_hook=_Pairs)
+        where = _repeated_key_path(tree, [])
+    except RecursionError:
+        return {"loc": ["body"], "msg": "the body nests objects or lists too deeply to read", "type": "json_invalid"}
+    except json.JSONDecodeError:  # malformed: FastAPI's own error names where
         return None
+    except ValueError as exc:  # an integer literal of thousands of digits (Python's limit on reading one)
+        return {"loc": ["body"], "msg": f"the body cannot be read: {exc}", "type": "json_invalid"}
+    if where is not None:
+        return {"loc": ["body", *where], "msg": f"key {where[-1]!r} is given twice in one object; give it once",
+                "type": "value_error"}  # fmt: skip
     return None
 
 

@@ -4,6 +4,7 @@ horizon, calibration of the bands)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,11 @@ def pooled(scored: dict[str, Scored]) -> Scored:
 
 
 def write_evaluation(scored: dict[str, Scored], out_dir: Path, predictor, command: str, seeds: str,
-                     digests: dict[str, str]) -> tuple[pd.DataFrame, dict, Path]:  # fmt: skip
-    """Write table.csv, table.md, evidence/forecast_eval.json and plots; return (table, pooled row, evidence path)."""
+                     digests: dict[str, str], in_time: list[str] = ()) -> tuple[pd.DataFrame, dict, Path]:  # fmt: skip
+    """Write table.csv, table.md, evidence/forecast_eval.json and plots; return (table, pooled row, evidence path).
+
+    ``in_time``: the real markets whose scored days the model's scenarios were set to match (not out of sample); the
+    evidence records them, and table.csv's digest, which the report's forecasting section checks."""
     from prometheus_sim.evidence import EVIDENCE_DIR, write_evidence
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +57,9 @@ def write_evaluation(scored: dict[str, Scored], out_dir: Path, predictor, comman
     row = head.iloc[0].to_dict()
     data = {"mae_pct": row["mae_pct"], "mae_pct_low": row["mae_pct_low"], "mae_pct_high": row["mae_pct_high"],
             "mape_7d": row["mape_7d"], "mape_7d_low": row["mape_7d_low"], "mape_7d_high": row["mape_7d_high"],
-            "n_forecasts": int(row["n_windows"]), "horizon_days": int(predictor.horizon)}  # fmt: skip
+            "n_forecasts": int(row["n_windows"]), "horizon_days": int(predictor.horizon),
+            "in_time_markets": sorted(in_time),
+            "table_sha256": hashlib.sha256((out_dir / "table.csv").read_bytes()).hexdigest()}  # fmt: skip
     data = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in data.items()}
     if data["mape_7d"] is None:
         data["mape_7d_why"] = f"the model forecasts {predictor.horizon} day(s), fewer than 7: no 7-day prediction"

@@ -126,20 +126,33 @@ FORECAST_COLUMNS = ("scenario", "forecaster", "n_windows", "mae_pct", "mae_pct_l
 def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[str, Any]:
     """The forecaster's out-of-sample table (pooled crypto rows), from each forecast_eval evidence file's
     evaluation directory (``forecast evaluate --out``: ``table.csv`` beside ``evidence/``)."""
+    import hashlib
+
+    from prometheus_sim.acceptance import _pick
     from prometheus_sim.evidence import collect_evidence
 
     found = collect_evidence(run_dir, evidence).get("forecast_eval", [])
+    counted, _ = _pick({"forecast_eval": found}, "forecast_eval")
     tables = []
     for ev in found:
         table = Path(ev.path).parent.parent / "table.csv"
         if not table.exists():
+            continue
+        # only the table its evidence's digest vouches for, and only the counted evidence's as counted: an edited
+        # table.csv was shown beside the acceptance row it contradicted (review of 2026-12-05, session 19)
+        want = ev.data.get("table_sha256")
+        if not want or hashlib.sha256(table.read_bytes()).hexdigest() != want:
+            tables.append({"evidence": ev.path, "table": str(table), "rows": [], "model": None,
+                           "problem": "its table.csv does not match the evidence's table_sha256 (edited, or written "
+                                      "before the digest was kept): not shown"})  # fmt: skip
             continue
         frame = pd.read_csv(table)
         frame = frame[frame["subject"] == "crypto (pooled)"]
         rows = [{k: (r[k] if k in r and pd.notna(r[k]) else None) for k in FORECAST_COLUMNS}
                 for r in frame.to_dict("records")]  # fmt: skip
         tables.append({"evidence": ev.path, "table": str(table), "rows": rows,
-                       "model": ev.provenance.model_uri if ev.provenance else None})  # fmt: skip
+                       "model": ev.provenance.model_uri if ev.provenance else None,
+                       "problem": None if ev is counted else "not the evidence the acceptance table counts"})  # fmt: skip
     return {"tables": tables, "evidence_files": [ev.path for ev in found]}
 
 
@@ -150,8 +163,9 @@ def rl_training(strategy_specs: list, tracking_uri: str | None = None) -> list[d
     The sweep records the model version each ``dqn`` cell resolved to; its MLflow run holds the curve.
     A registry that cannot be read is said, not skipped silently.
     """
-    versions = sorted({s["model_version"] for s in strategy_specs  # any registered name (policy train --register-as)
-                       if isinstance(s, dict) and s.get("name") == "dqn" and "/" in str(s.get("model_version", ""))})  # fmt: skip
+    runs = {s["model_version"]: s.get("model_run_id") for s in strategy_specs  # any name (--register-as)
+            if isinstance(s, dict) and s.get("name") == "dqn" and "/" in str(s.get("model_version", ""))}  # fmt: skip
+    versions = sorted(runs)
     if not versions:
         return []
     out = []
@@ -165,6 +179,9 @@ def rl_training(strategy_specs: list, tracking_uri: str | None = None) -> list[d
         for ref in versions:
             name, version = ref.split("/")
             run_id = client.get_model_version(name, version).run_id
+            if runs[ref] and runs[ref] != run_id:  # another store's version of that number (a sweep records its run)
+                raise ValueError(f"{ref} in the registry at {tracking_uri or 'the default store'} was logged by run "
+                                 f"{run_id}, the sweep's by run {runs[ref]}: another store")  # fmt: skip
             points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "episode_return"))
             chosen = client.get_run(run_id).data.tags.get("chosen_checkpoint")  # policy train --select-seeds
             out.append({"model": ref, "points": [[int(a), float(b)] for a, b in points],
@@ -1027,7 +1044,10 @@ def forecasting_blocks(data: dict) -> list[Block]:
         "last-value-to-oracle gap in MSE of log returns; coverage: realised share inside the 80 % and 95 % bands."
     ))  # fmt: skip
     for t in fc["tables"]:
-        blocks.append(Para(f"Model {t['model'] or '?'}, from {t['table']}."))
+        problem = t.get("problem")
+        blocks.append(Para(f"Model {t['model'] or '?'}, from {t['table']}" + (f" ({problem})." if problem else ".")))
+        if not t["rows"]:
+            continue
         rows = [[
             str(r["scenario"]), str(r["forecaster"]), str(r["n_windows"]),
             fmt_interval(r["mae_pct"], r["mae_pct_low"], r["mae_pct_high"]),

@@ -28,7 +28,10 @@ d. **NumPy loop**: plain NumPy, a Python loop over paths and, per path, over the
    matrix-vector product).
 
 For each: median wall time over ``--repeats`` warm runs, peak memory and whether the final values
-agree with ours to 1e-9 relative. Peak memory: every method runs in a fresh subprocess that
+agree with ours to 1e-9 relative. The speed verdict against vectorbt is rated on CPU time, side by side:
+``--rounds`` rounds of ours and vectorbt, each in fresh processes, in alternating order, the median round's
+ratio (wall-time medians of runs minutes apart flattered us on a busy machine); verdicts are INFO off the
+issue's 1,000 x 3,650. Peak memory: every method runs in a fresh subprocess that
 builds the market first; around the first timed call the child resets the RSS high-water mark
 (``/proc/self/clear_refs`` <- ``5``), reads its RSS, and afterwards ``getrusage(RUSAGE_SELF)
 .ru_maxrss`` (and ``VmHWM``); the figure is the peak minus the RSS just before the call, i.e. what
@@ -432,7 +435,32 @@ def run_child(task: Json, timeout: float = 3600.0) -> Json:
     result = _run_child(__file__, task, timeout=timeout, prefix="bench_bt_child_", cwd=REPO)
     if "times_s" in result:
         result["median_s"] = statistics.median(result["times_s"])
+        result["median_cpu_s"] = statistics.median(result["cpu_s"])
     return result
+
+
+ISSUE_SIZE = (1000, 3650)  # the size the issue states its vectorbt targets at (paths, days)
+
+
+def speed_rounds(size: Json, rounds: int) -> list[Json]:
+    """``rounds`` rounds, each running ours and vectorbt (targetpercent) in fresh processes, in alternating order:
+    per round, vectorbt's CPU time over ours. The verdict used to divide two wall-time medians measured one after
+    the other: a quick run read 18.4x "PASS" where CPU time gave 6.9x, vectorbt's child mostly descheduled (review
+    of 2026-12-05, session 19), the flaw bench_simulate.py's section 3d had fixed for itself."""
+    out = []
+    for k in range(rounds):
+        sides = {}
+        order = ("ours", "vectorbt") if k % 2 == 0 else ("vectorbt", "ours")
+        for kind in order:
+            task = {"kind": kind, **size} if kind == "ours" else {"kind": kind, "variant": "targetpercent", **size}
+            sides[kind] = safe(f"round {k + 1}: {kind}", lambda task=task: run_child(task))
+        if err(sides["ours"]) or err(sides["vectorbt"]):
+            out.append({"error": "a side failed", "order": list(order)})
+            continue
+        ours_cpu, vbt_cpu = sides["ours"]["median_cpu_s"], sides["vectorbt"]["median_cpu_s"]
+        out.append({"order": list(order), "ours_cpu_s": ours_cpu, "vbt_cpu_s": vbt_cpu, "cpu_ratio": vbt_cpu / ours_cpu,
+                    "wall_ratio": sides["vectorbt"]["median_s"] / sides["ours"]["median_s"]})  # fmt: skip
+    return out
 
 
 def _agreement(ours: Json, other: Json) -> Json:
@@ -598,7 +626,11 @@ def print_report(res: Json, args: argparse.Namespace) -> Json:
 
     ratio_rows = []
     pairs = [
-        ("vectorbt (targetpercent) time / ours", _ratio(res["vbt"], ours), f"target >= {TARGET_VBT_SPEEDUP:g}x"),
+        (
+            "vectorbt (targetpercent) wall time / ours (one run each; the verdict is the summary's CPU rounds)",
+            _ratio(res["vbt"], ours),
+            "",
+        ),
         ("vectorbt (targetpercent) from_orders alone / ours", None, ""),
         ("vectorbt (same units) time / ours", _ratio(res["vbt_amount"], ours), ""),
         ("per-path loop time / ours", _ratio(res["per_path"], ours), ""),
@@ -639,13 +671,25 @@ def print_summary(res: Json, agreements: Json) -> Json:
     ours, vbt_r = res["ours"], res["vbt"]
     summary = Summary()
     add = summary.add
-    x = _ratio(vbt_r, ours)
-    add("vbt_speedup", f"vectorbt time / ours >= {TARGET_VBT_SPEEDUP:g}x", None if x is None else x >= TARGET_VBT_SPEEDUP,
-        "-" if x is None else f"{x:.2f}x")  # fmt: skip
+    cfg = res["config"]
+    # verdicts only at the issue's size: at 50 x 365 a 0.1 MiB peak is below the allocator's granularity and the
+    # ratio moves with the size (18x at 50 paths, 15x at 200, 20x at 1,000); elsewhere the rows are INFO (review)
+    sized = (cfg["paths"], cfg["days"]) == ISSUE_SIZE
+    word = None if sized else "INFO"
+    done = [r for r in res.get("speed_rounds", []) if "cpu_ratio" in r]
+    if done:
+        ratios = sorted(r["cpu_ratio"] for r in done)
+        x = statistics.median(ratios)
+        walls = ", ".join(f"{r['wall_ratio']:.1f}x" for r in done)
+        add("vbt_speedup", f"vectorbt CPU time / ours >= {TARGET_VBT_SPEEDUP:g}x (median of {len(done)} rounds)",
+            x >= TARGET_VBT_SPEEDUP if sized else None,
+            f"{x:.2f}x (rounds {', '.join(f'{r:.1f}x' for r in ratios)}; by wall time {walls})", word=word)  # fmt: skip
+    else:
+        add("vbt_speedup", f"vectorbt CPU time / ours >= {TARGET_VBT_SPEEDUP:g}x", None, "not measured")
     po, pv = _peak(ours), _peak(vbt_r)
     ok = None if po is None or pv is None or pv <= 0 else po / pv <= TARGET_MEMORY_VS_VBT
-    add("memory_vs_vbt", f"our peak memory / vectorbt's <= {TARGET_MEMORY_VS_VBT:g}", ok,
-        "-" if ok is None else f"{po / pv:.3f}  ({mib(po)} vs {mib(pv)})")  # fmt: skip
+    add("memory_vs_vbt", f"our peak memory / vectorbt's <= {TARGET_MEMORY_VS_VBT:g}", ok if sized else None,
+        "-" if ok is None else f"{po / pv:.3f}  ({mib(po)} vs {mib(pv)})", word=word)  # fmt: skip
     for key, label in (("vbt_amount", "b2. vectorbt, same units"), ("per_path", "c. per-path loop"),
                        ("numpy_loop", "d. NumPy loop")):  # fmt: skip
         a = next((v for k, v in agreements.items() if k.startswith(label.split(" ")[0])), None)
@@ -681,11 +725,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         __doc__, paths_help="paths (default 1000)", quick_help="smoke run: 50 paths x 365 days, sweep over 10 seeds"
     )
     p.add_argument("--skip-sweep", action="store_true", help="do not run the seed x scenario x strategy sweep")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of ours and vectorbt side by side, each in fresh processes, for the speed verdict "
+                        "(default 3)")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.paths, args.days = 50, 365
-    if args.paths < 1 or args.days < PERIOD_DAYS + 2 or args.repeats < 1:
-        p.error(f"--paths >= 1, --days >= {PERIOD_DAYS + 2} and --repeats >= 1 are required")
+    if args.paths < 1 or args.days < PERIOD_DAYS + 2 or args.repeats < 1 or args.rounds < 1:
+        p.error(f"--paths >= 1, --days >= {PERIOD_DAYS + 2}, --repeats >= 1 and --rounds >= 1 are required")
     return args
 
 
@@ -702,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         res[key] = safe(f"vectorbt {variant}", lambda task=task: run_child(task))
     res["per_path"] = safe("per-path loop", lambda: run_child({"kind": "per_path", **size}))
     res["numpy_loop"] = safe("NumPy loop", lambda: run_child({"kind": "numpy_loop", **size}))
+    res["speed_rounds"] = speed_rounds(size, args.rounds)
     if args.skip_sweep:
         res["sweep"] = {"skipped": True}
     else:

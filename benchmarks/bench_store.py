@@ -103,6 +103,11 @@ def plain_load(out: Path, market: Any) -> dict:
     for c in ("drift", "vol", "jumps"):
         arrays[f"truth.{c}"] = tables["truth_assets"].column(c).to_numpy().reshape(n_p, n_t, n_a)
     arrays["truth.regime"] = tables["truth_paths"].column("regime").to_numpy().reshape(n_p, n_t)
+    names = market.truth.signal_names  # read back as plain_save wrote them (left unread, the load did less than ours)
+    if names:
+        arrays["truth.signal_active"] = np.stack(
+            [tables["truth_paths"].column(f"signal:{g}").to_numpy() for g in names], axis=-1
+        ).reshape(n_p, n_t, len(names))
     return arrays
 
 

@@ -1077,8 +1077,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     if tracking_uri:  # the sweep's worker processes and the report find the registry through it
-        try:  # checked as the option typed (set first, it was named MLFLOW_TRACKING_URI)
-            check_store(tracking_uri, "--tracking-uri")
+        try:  # checked as the option typed (set first, it was named MLFLOW_TRACKING_URI); a relative path made absolute
+            tracking_uri = check_store(tracking_uri, "--tracking-uri")
         except ValueError as exc:
             click.echo(f"error: {_message(exc)}", err=True)
             sys.exit(EXIT_BAD_INPUT)

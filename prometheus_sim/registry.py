@@ -43,9 +43,22 @@ def tracking_uri(uri: str | None = None) -> str:
 
 
 def check_store(uri: str, source: str) -> str:
-    """``uri`` when MLflow's registry can use it, else a ValueError naming ``source`` and what to write."""
+    """``uri`` when MLflow's registry can use it, else a ValueError naming ``source`` and what to write.
+
+    A relative SQLite path (MLflow's usual ``sqlite:///mlflow.db``) is made absolute from the current directory: its
+    artifact folder could not be expressed as a file URI, and training failed after simulating its markets; a
+    directory is refused here, not as SQLAlchemy's "unable to open database file" (review of 2026-12-05, session 19).
+    """
+    if not isinstance(uri, str):  # a strategy parameter is JSON: 5 or true reached uri.startswith (review)
+        raise ValueError(f"{source}: a store URI is text (sqlite:///path/to/mlflow.db, http(s)://...), got {uri!r}")
     if uri.startswith("sqlite:///"):
         database = Path(uri.removeprefix("sqlite:///"))
+        if not database.is_absolute():
+            database = Path.cwd() / database
+            uri = f"sqlite:///{database}"
+        if database.is_dir() or not database.name:
+            raise ValueError(f"{source} {uri!r}: {database} is a folder; give the database file in it "
+                             f"(sqlite:///{database / 'mlflow.db'})")  # fmt: skip
         try:
             head = database.read_bytes()[:16] if database.is_file() else b""
         except OSError as exc:
@@ -106,6 +119,10 @@ def experiment(name: str, uri: str) -> str:
     import mlflow
 
     found = mlflow.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage == "deleted":  # deleted in MLflow's UI: a traceback on start_run
+        raise ValueError(f"the MLflow experiment {name!r} in the store at {uri} is deleted; restore it "
+                         f"(mlflow.tracking.MlflowClient().restore_experiment({found.experiment_id!r})) or give another "
+                         "store with --tracking-uri")  # fmt: skip
     if found is not None:
         return found.experiment_id
     location = None
@@ -136,6 +153,12 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
 
     if not isinstance(ref, str) or not ref.partition("@")[0].strip():
         raise RegistryError(f"model: must be a registered name, name@version, name@latest or name@alias, got {ref!r}")
+    in_force = tracking_uri(uri)
+    if in_force.startswith("sqlite:///") and not Path(in_force.removeprefix("sqlite:///")).is_file():
+        # a read: MLflow would create an empty registry (and its folders) there and then find nothing in it (review of
+        # 2026-12-05, session 19: through MLFLOW_TRACKING_URI or a strategy's tracking_uri parameter)
+        raise RegistryError(f"model {ref!r}: no registry at {in_force.removeprefix('sqlite:///')} (the file does not "
+                            "exist); train a model there first, or point at the store it is in")  # fmt: skip
     resolved = configure(uri)
     name, _, tag = ref.partition("@")
     tag = tag or "latest"

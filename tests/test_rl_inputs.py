@@ -105,3 +105,54 @@ def test_training_settings_that_cannot_train_are_refused():
                            "name one scenario more than once")):  # fmt: skip
         with pytest.raises(ValueError, match=words):
             DQNArgs(**{**base, **change})
+
+
+def test_settings_found_only_after_training_or_deep_in_mlflow_are_refused_up_front(tmp_path, monkeypatch):
+    """A registered name MLflow refuses failed after the whole run; exploration_fraction=True ran as 1; a relative
+    SQLite store failed after the markets were simulated, a folder as SQLAlchemy's error, a number as an
+    AttributeError; reading a registry that is not there created an empty one (review of 2026-12-05, session 19)."""
+    from prometheus_sim.registry import RegistryError, check_store, resolve
+
+    base = {"scenarios": ("x",), "seeds": (1,)}
+    for change, words in (({"register_as": "bad name/x"}, "register_as: a registered model's name"),
+                          ({"register_as": ""}, "register_as"), ({"exploration_fraction": True}, "exploration_fraction"),
+                          ({"exploration_fraction": "0.3"}, "exploration_fraction"), ({"device": 5}, "device"),
+                          ({"batch_size": 10**9}, "more than the replay buffer holds"),
+                          ({"tracking_uri": 5}, "tracking_uri: a store URI is text")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            DQNArgs(**{**base, **change})
+    monkeypatch.chdir(tmp_path)
+    assert check_store("sqlite:///mlflow.db", "--tracking-uri") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(ValueError, match="is a folder; give the database file in it"):
+        check_store(f"sqlite:///{tmp_path}", "--tracking-uri")
+    with pytest.raises(RegistryError, match="no registry at .*none.db \\(the file does not exist\\)"):
+        resolve("prometheus-dqn@latest", f"sqlite:///{tmp_path / 'none.db'}")
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_make_vec_passes_what_gymnasium_passes_a_vector_entry_point():
+    import gymnasium as gym
+
+    from prometheus_sim.rl import ENV_ID
+
+    envs = gym.make_vec(ENV_ID, num_envs=2, render_mode=None, n_paths=2, horizon_days=400)
+    assert envs.num_envs == 2
+    envs.close()
+    with pytest.raises(ValueError, match="max_episode_steps: an episode lasts episode_days"):
+        gym.make_vec(ENV_ID, num_envs=2, max_episode_steps=1, n_paths=2, horizon_days=400)
+
+
+def test_a_deleted_experiment_is_named_not_a_traceback(tmp_path):
+    import mlflow
+
+    from prometheus_sim.registry import configure, experiment
+
+    before = mlflow.get_tracking_uri()
+    try:
+        uri = configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        mlflow.delete_experiment(experiment("prometheus-dqn", uri))  # tidied away in MLflow's UI
+        with pytest.raises(ValueError, match="experiment 'prometheus-dqn' in the store at .* is deleted; restore it"):
+            experiment("prometheus-dqn", uri)
+    finally:  # the session's store for the tests after this one
+        mlflow.set_tracking_uri(before)
+        mlflow.set_registry_uri(before)

@@ -210,8 +210,25 @@ class DQNArgs:
             check_store(self.tracking_uri, "tracking_uri")
         if not self.scenarios or not self.seeds:
             raise ValueError("scenarios and seeds: at least one of each")
-        if not 0.0 < self.exploration_fraction <= 1.0:
-            raise ValueError(f"exploration_fraction: must be in (0, 1], got {self.exploration_fraction}")
+        if (
+            isinstance(self.exploration_fraction, bool)
+            or not isinstance(self.exploration_fraction, int | float | np.number)
+            or not 0.0 < self.exploration_fraction <= 1.0
+        ):  # fmt: skip (True ran as 1.0, "0.3" a TypeError)
+            raise ValueError(f"exploration_fraction: a number in (0, 1], got {self.exploration_fraction!r}")
+        # a name MLflow's registry refuses was found by log_model after the whole run (review of 2026-12-05, session 19)
+        if (
+            not isinstance(self.register_as, str)
+            or not self.register_as.strip()
+            or any(c in self.register_as for c in "/:%")
+        ):
+            raise ValueError(f"register_as: a registered model's name (no '/', ':' or '%'), got {self.register_as!r}")
+        if not isinstance(self.device, str):
+            raise ValueError(f"device: 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.horizon_days is not None and self.horizon_days < 2:
+            raise ValueError(f"horizon_days: an integer >= 2 or None, got {self.horizon_days}")
+        if self.batch_size > self.buffer_size:  # 10**9 would have allocated for it
+            raise ValueError(f"batch_size: {self.batch_size} is more than the replay buffer holds ({self.buffer_size})")
         if self.train_every < 1:
             raise ValueError(f"train_every: must be >= 1, got {self.train_every}")
         if self.replay_ratio is not None:

@@ -380,7 +380,16 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         leak_future: bool = False,
         pool: EnvPool | None = None,
         autoreset_mode: str | gym.vector.AutoresetMode = gym.vector.AutoresetMode.SAME_STEP,
+        render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ):
+        # what gymnasium.make_vec passes a vector entry point (its sync mode took them, this one was a TypeError;
+        # review of 2026-12-05, session 19): nothing renders, and an episode's length is episode_days
+        if render_mode is not None:
+            raise ValueError(f"render_mode: this env renders nothing (render_modes is empty), got {render_mode!r}")
+        if max_episode_steps is not None:
+            raise ValueError(f"max_episode_steps: an episode lasts episode_days ({episode_days} days); set "
+                             f"episode_days instead, got max_episode_steps={max_episode_steps!r}")  # fmt: skip
         int_arg("num_envs", num_envs, 1)
         try:
             mode = gym.vector.AutoresetMode(autoreset_mode)

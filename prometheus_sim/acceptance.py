@@ -226,13 +226,22 @@ def _forecast_uncountable(sweep: dict) -> Callable[[Evidence], str | None]:
     return why
 
 
+IN_TIME_FILE = "in_time.json"  # a backtest of the forecast strategy: the real markets in its forecaster's window
+
+
 def _in_time_real_markets(run: Path) -> list[str]:
-    """Real markets of a ``policy evaluate`` run whose days the policy's scenarios were set to match (recorded in
-    its ``policy_eval.json`` as not out of time): not a test of the policy on unseen data."""
+    """Real markets whose days the policy's scenarios were set to match (recorded in a ``policy evaluate`` or
+    backtest run's ``policy_eval.json`` as not out of time), or the forecaster's (a backtest's ``in_time.json``):
+    not a test of the models on unseen data."""
+    import json
+
     from prometheus_sim.report.builder import read_policy_context
 
     real = read_policy_context(run).get("real", [])
-    return sorted(r["name"] for r in real if r.get("kind", "real") == "real" and r.get("out_of_time") is False)
+    names = {r["name"] for r in real if r.get("kind", "real") == "real" and r.get("out_of_time") is False}
+    if (run / IN_TIME_FILE).exists():
+        names |= set(json.loads((run / IN_TIME_FILE).read_text()).get("markets", []))
+    return sorted(names)
 
 
 def _backtest_row(
@@ -393,8 +402,8 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
         metrics = metrics[~metrics["scenario"].isin(in_time)]
         failures = [f for f in failures if f.get("scenario") not in in_time]
         cost_note = "; ".join(t for t in (cost_note, f"left out: real market(s) {', '.join(in_time)}, whose days "
-                              "overlap the policy's training scenarios' calibration window (not out of time; "
-                              "policy_eval.json)") if t)  # fmt: skip
+                              "overlap the models' training scenarios' calibration window (not out of time; "
+                              "policy_eval.json, in_time.json)") if t)  # fmt: skip
     ev = collect_evidence(run, list(evidence_paths))
     no_fc = "no forecast_eval evidence (`prometheus-sim forecast evaluate --out DIR` writes DIR/evidence/forecast_eval.json; pass it with --evidence)"
     no_api = "no api_bench evidence (python benchmarks/bench_api.py writes runs/evidence/api_bench.json)"

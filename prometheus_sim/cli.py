@@ -404,6 +404,7 @@ def backtest(
         )  # fmt: skip
         _refuse_in_sample(config, specs, built)
         policy_context = _backtest_policy_context(config, built, horizon_days, out_dir)
+        forecast_in_time = _forecast_in_time_markets(config, built)
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -424,6 +425,12 @@ def backtest(
         from prometheus_sim.report.builder import POLICY_FILE
 
         (out_dir / POLICY_FILE).write_text(json.dumps(policy_context, indent=2, sort_keys=True) + "\n")
+    if forecast_in_time is not None:
+        import json
+
+        from prometheus_sim.acceptance import IN_TIME_FILE
+
+        (out_dir / IN_TIME_FILE).write_text(json.dumps(forecast_in_time, indent=2, sort_keys=True) + "\n")
     elapsed = time.perf_counter() - started
     rows = sum(len(t.seeds) for t in tasks)  # a saved market counts its rows, not the seeds
     n_costs = len(config.cost_settings)
@@ -1450,6 +1457,35 @@ def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: P
     name, version = policy.ref
     return _policy_context(policy.meta, f"{name}/{version}", f"{name}@{version}", config, real,
                            _seed_span(config.seeds), registry_uri(None), written_by="backtest")  # fmt: skip
+
+
+def _forecast_in_time_markets(config, built) -> dict | None:
+    """For a backtest of the ``forecast`` strategy: the saved real markets whose days, from its first decision, its
+    forecaster's scenarios were set to match (not out of time), for acceptance to leave out as it leaves out a
+    policy's (``policy_eval.json``); they were counted as unseen (review of 2026-12-05, session 19). None without a
+    forecast strategy."""
+    import pandas as pd
+
+    from prometheus_sim.market import Market
+    from prometheus_sim.rl.provenance import out_of_time
+
+    forecasts = [
+        b for b in built if getattr(getattr(b, "predictor", None), "meta", {}).get("kind") == "prometheus-forecaster"
+    ]
+    if not forecasts:
+        return None
+    markets = []
+    for d in (p for p in config.scenarios if _is_market_dir(p)):
+        market = Market.load(d)
+        if not market.is_real:
+            continue
+        for strategy in forecasts:
+            first = min(int(strategy.first_decision_day) * market.steps_per_day, market.n_steps - 1)
+            if out_of_time(strategy.predictor.meta, pd.Timestamp(market.calendar[first]).date()) is False:
+                markets.append(market.name)
+                break
+    models = sorted({"/".join(f.predictor.ref) for f in forecasts})
+    return {"markets": sorted(markets), "models": models, "written_by": "backtest"}
 
 
 def _saved_rows_seen(meta: dict, saved) -> list[int]:

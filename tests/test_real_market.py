@@ -264,3 +264,33 @@ def test_a_cost_sweep_on_one_real_path_keeps_the_settings_apart(real, tmp_path):
     assert ew["total_return"].iloc[0] == pytest.approx(free.daily_equity()[0, -1] / free.initial_value[0] - 1, rel=1e-9)
     with pytest.raises(ValueError, match="costs: a cost setting is given twice"):
         SweepConfig(scenarios=(str(tmp_path / "real"),), seeds=(1,), strategies=("hold",), costs=(grid[0], grid[0]))
+
+
+def test_a_forecast_backtest_on_real_days_inside_its_calibration_window_is_left_out_of_acceptance(
+    tmp_path, mlflow_store
+):
+    """A policy's in-time real markets were left out of the acceptance rows (policy_eval.json), a forecaster's were
+    counted as unseen data (review of 2026-12-05, session 19): the backtest records them in in_time.json."""
+    from prometheus_sim.features import FeatureConfig
+    from prometheus_sim.forecast.train import TrainArgs, train
+
+    # prices and volume only (a real market has no on-chain or macro series), default's calibration window 2020-2023
+    train(TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(6)), epochs=1, horizon_days=300,
+                    hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128,
+                    max_windows_per_epoch=500, features=FeatureConfig(onchain=False, macro=False),
+                    tracking_uri=mlflow_store, register_as="price-only-forecaster"))  # fmt: skip
+    runner = CliRunner()
+    res = runner.invoke(main, ["market", "import", *map(str, FILES), "--from", "2023-01-01", "--to", "2023-12-31",
+                               "--name", "real2023", "--out", str(tmp_path / "r")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["backtest", str(tmp_path / "r"), "--strategy", "forecast,hold", "--strategy-param",
+                               'forecast.model="price-only-forecaster@latest"', "--horizon-days", "150",
+                               "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    recorded = json.loads((tmp_path / "bt" / "in_time.json").read_text())
+    assert recorded["markets"] == ["real2023"] and recorded["models"] == ["price-only-forecaster/1"]
+    from prometheus_sim.acceptance import evaluate
+
+    report = evaluate(tmp_path / "bt")
+    row = next(c for c in report.criteria if c.name == "Recommendation win rate")
+    assert row.cells == 0 and "left out: real market(s) real2023" in row.note, (row.cells, row.note)

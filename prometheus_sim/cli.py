@@ -435,9 +435,12 @@ def backtest(
     rows = sum(len(t.seeds) for t in tasks)  # a saved market counts its rows, not the seeds
     n_costs = len(config.cost_settings)
     cells = rows * len(names) * n_costs
+    n_seeded = sum(not _is_market_dir(p) for p in paths)
+    rows_of = (f"{len(seeds)} seeds per scenario" if n_seeded == len(paths) else "each saved market's own rows"
+               if n_seeded == 0 else f"{len(seeds)} seeds per scenario, a saved market's own rows")  # fmt: skip
     click.echo(
-        f"backtested {len(names)} strategies x {n_costs} cost setting(s) x {rows} scenario rows ({len(seeds)} seeds "
-        f"per scenario, a saved market's own rows) from {len(paths)} sources = {cells} cells "
+        f"backtested {len(names)} strategies x {n_costs} cost setting(s) x {rows} scenario rows ({rows_of}) "
+        f"from {len(paths)} sources = {cells} cells "
         f"in {elapsed:.1f} s ({outcome.tasks_run} tasks run, {outcome.tasks_skipped} resumed from disk)"
     )
     if not outcome.metrics.empty:
@@ -1455,8 +1458,10 @@ def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: P
     policy = policies[0]
     real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, policy.meta)
     name, version = policy.ref
+    seeded = any(not _is_market_dir(p) for p in config.scenarios)  # saved markets only: no seed was run (the report
+    # said "evaluated on unseen seeds 1000-1029" of a run on one real path; review of 2026-12-05, session 19)
     return _policy_context(policy.meta, f"{name}/{version}", f"{name}@{version}", config, real,
-                           _seed_span(config.seeds), registry_uri(None), written_by="backtest")  # fmt: skip
+                           _seed_span(config.seeds) if seeded else None, registry_uri(None), written_by="backtest")  # fmt: skip
 
 
 def _forecast_in_time_markets(config, built) -> dict | None:

@@ -275,7 +275,7 @@ def test_a_forecast_backtest_on_real_days_inside_its_calibration_window_is_left_
     from prometheus_sim.forecast.train import TrainArgs, train
 
     # prices and volume only (a real market has no on-chain or macro series), default's calibration window 2020-2023
-    train(TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(6)), epochs=1, horizon_days=300,
+    trained = train(TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(6)), epochs=1, horizon_days=300,
                     hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, batch_size=128,
                     max_windows_per_epoch=500, features=FeatureConfig(onchain=False, macro=False),
                     tracking_uri=mlflow_store, register_as="price-only-forecaster"))  # fmt: skip
@@ -288,7 +288,7 @@ def test_a_forecast_backtest_on_real_days_inside_its_calibration_window_is_left_
                                "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
     assert res.exit_code == 0, res.output
     recorded = json.loads((tmp_path / "bt" / "in_time.json").read_text())
-    assert recorded["markets"] == ["real2023"] and recorded["models"] == ["price-only-forecaster/1"]
+    assert recorded["markets"] == ["real2023"] and recorded["models"] == [f"price-only-forecaster/{trained.version}"]
     from prometheus_sim.acceptance import evaluate
 
     report = evaluate(tmp_path / "bt")

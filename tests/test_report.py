@@ -442,3 +442,24 @@ def test_a_source_the_policy_did_not_run_on_is_no_comparison():
     assert {c["scenario"] for c in pe["comparisons"]} == {"sim"} and len(pe["comparisons"]) == 2
     assert pe["headline"].startswith("In 2 comparisons")
     assert any("the policy did not run here" in text for scenario, text in pe["findings"] if scenario == "real")
+
+
+def test_markdown_is_escaped_and_a_cost_sweeps_lines_stay_tellable_apart():
+    """A strategy's error holding <script> reached report.md as a tag; a cost sweep of 4 strategies x 3 fees drew two
+    strategies in one colour (a palette of ten, one colour a cell); a forecast table on in-time real days was called
+    out of sample beside the acceptance row that refused it (review of 2026-12-05, session 19)."""
+    from prometheus_sim.report.builder import Para, _md_block, _md_cell, forecasting_blocks
+    from prometheus_sim.report.plots import strategy_colours, strategy_styles
+
+    assert _md_cell("boom <script>alert(1)</script> | x") == "boom &lt;script&gt;alert(1)&lt;/script&gt; \\| x"
+    assert "<script>" not in _md_block(Para("a <script> in a paragraph"))
+    labels = [f"{s} [fees {f} bps]" for s in ("a", "b", "c", "d") for f in (0, 10, 50)]
+    colours, styles = strategy_colours(labels), strategy_styles(labels)
+    assert len(set(colours.values())) == 4 and len({(colours[x], styles[x]) for x in labels}) == 12
+    assert colours["a [fees 0 bps]"] == colours["a [fees 50 bps]"] != colours["b [fees 0 bps]"]
+    table = {"evidence": "e.json", "table": "t.csv", "model": "models:/m/1", "problem": None, "in_time": ["real"],
+             "rows": [{"scenario": "real", "forecaster": "model", "n_windows": 10, "mae_pct": 4.0, "mae_pct_low": 3.0,
+                       "mae_pct_high": 5.0, "mape_7d": 6.0, "rmse": 0.1, "dm_t": 0.0, "dm_p": 1.0, "gap_closed": None,
+                       "gap_closed_low": None, "gap_closed_high": None, "coverage_0.8": 0.8, "coverage_0.95": 0.95}]}  # fmt: skip
+    text = " ".join(getattr(b, "text", "") for b in forecasting_blocks({"forecasting": {"tables": [table]}}))
+    assert "NOT out of sample: real market(s) real" in text and "Student's t" in text

@@ -277,7 +277,7 @@ def test_backtest_command(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert (
-        "2 strategies x 1 cost setting(s) x 6 scenario rows (6 seeds per scenario, a saved market's own rows) from 1 sources = 12 cells"
+        "2 strategies x 1 cost setting(s) x 6 scenario rows (6 seeds per scenario) from 1 sources = 12 cells"
         in result.output
     )
     assert (out / "metrics.parquet").exists()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prometheus_sim.forecast import INTERVAL_DEFINITION
 from prometheus_sim.forecast.baselines import BASELINES, past_log_closes
 from prometheus_sim.forecast.data import make_windows
 from prometheus_sim.forecast.oracle import oracle_available, oracle_log_returns
@@ -45,8 +46,7 @@ DEFINITIONS = {
     "of H < 7) of out-of-sample windows",
     "mape_7d": "mean |predicted - realised| / realised price in %, at 7 days (not measured for a model of H < 7)",
     "rmse": "root mean squared error of log returns",
-    "interval": "95 % percentile bootstrap over paths (400 draws); over 30-day blocks on a market of fewer than 3 "
-    "paths; Student's t over the clusters' own values with fewer than 20 clusters",
+    "interval": INTERVAL_DEFINITION,
     "dm": "Diebold-Mariano: t-test over paths (or 30-day blocks) of the mean difference of squared log errors, model - last value",
     "gap_closed": "(MSE last value - MSE model) / (MSE last value - MSE oracle), MSE of log returns",
     "verdict": "per crypto asset and pooled over the crypto assets' windows; stable and bond assets do not count",

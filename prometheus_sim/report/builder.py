@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prometheus_sim.forecast import INTERVAL_DEFINITION
 from prometheus_sim.metrics import COLLAPSE_SHARE, DEFINITIONS, mean_interval, metric_interval, never_traded
 
 REPORT_MD = "report.md"
@@ -128,11 +129,16 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
     evaluation directory (``forecast evaluate --out``: ``table.csv`` beside ``evidence/``)."""
     import hashlib
 
-    from prometheus_sim.acceptance import _pick
+    from prometheus_sim.acceptance import _forecast_uncountable, _pick
     from prometheus_sim.evidence import collect_evidence
+    from prometheus_sim.sweep import SWEEP_FILE, _read_sweep_file
 
     found = collect_evidence(run_dir, evidence).get("forecast_eval", [])
     counted, _ = _pick({"forecast_eval": found}, "forecast_eval")
+    # the acceptance table's own reasons not to count it (in-time real days, another model than the run's), said
+    # here too: the section called such a table "out of sample" beside the row that refused it (review, session 19)
+    sweep = _read_sweep_file(Path(run_dir)) if (Path(run_dir) / SWEEP_FILE).exists() else {}
+    uncountable = _forecast_uncountable(sweep)
     tables = []
     for ev in found:
         table = Path(ev.path).parent.parent / "table.csv"
@@ -150,9 +156,10 @@ def forecasting_rows(run_dir: str | Path, evidence: list[str | Path]) -> dict[st
         frame = frame[frame["subject"] == "crypto (pooled)"]
         rows = [{k: (r[k] if k in r and pd.notna(r[k]) else None) for k in FORECAST_COLUMNS}
                 for r in frame.to_dict("records")]  # fmt: skip
+        why_not = uncountable(ev) if ev is counted else "not the evidence the acceptance table counts"
         tables.append({"evidence": ev.path, "table": str(table), "rows": rows,
-                       "model": ev.provenance.model_uri if ev.provenance else None,
-                       "problem": None if ev is counted else "not the evidence the acceptance table counts"})  # fmt: skip
+                       "model": ev.provenance.model_uri if ev.provenance else None, "problem": why_not,
+                       "interval": INTERVAL_DEFINITION, "in_time": list(ev.data.get("in_time_markets") or [])})  # fmt: skip
     return {"tables": tables, "evidence_files": [ev.path for ev in found]}
 
 
@@ -236,8 +243,9 @@ ONE_PATH_NOTE = (
     "2,000 draws, seeded), which keeps the returns' autocorrelation and volatility clustering; the policy and a "
     "baseline are resampled on the same days, so their difference is paired. Lo's (2002) interval, used before "
     "(daily returns taken as independent), was about eight times too wide for a book of stablecoins, whose daily "
-    "returns mean-revert, and too narrow where volatility clusters. Runs saved before 2026-12-05 without equity "
-    "curves still get Lo's."
+    "returns mean-revert, and too narrow where volatility clusters. A run saved without a real market's equity "
+    "curves (--plot-seeds 0, or before 2026-12-05) still gets Lo's; report.json names the method per strategy "
+    "(``interval``), and a table cell so computed is marked (Lo)."
 )
 
 
@@ -630,8 +638,14 @@ def write_plots(run_dir: Path, data: dict) -> list[dict[str, Any]]:
             continue
         n = max(frame.shape[1] for frame in curves.values())
         specs = (
-            ("equity", f"{scenario}: equity / initial value over {n} seeds", plot_equity, (initial,)),
-            ("drawdown", f"{scenario}: drawdown over {n} seeds", plot_drawdown, ()),
+            # growth of 1, time-weighted: with contributions the book's value / initial value ends far higher (review)
+            (
+                "equity",
+                f"{scenario}: growth of 1 (time-weighted) over {n} {'path' if n == 1 else 'seeds'}",
+                plot_equity,
+                (initial,),
+            ),
+            ("drawdown", f"{scenario}: drawdown over {n} {'path' if n == 1 else 'seeds'}", plot_drawdown, ()),
         )
         for kind, title, plot, extra in specs:
             rel = f"{PLOTS_DIR}/{kind}_{scenario}.png"
@@ -996,6 +1010,7 @@ def policy_blocks(data: dict) -> list[Block]:
               None: "n/a" if source[r["scenario"]]["kind"] != "real" else "unknown"}[
                  source[r["scenario"]].get("out_of_time")],
              *(fmt_interval(r["strategies"][s]["mean"], r["strategies"][s]["low"], r["strategies"][s]["high"])
+               + (" (Lo)" if "Lo 2002" in str(r["strategies"][s].get("interval", "")) else "")
                for s in pe["strategies"])] for r in pe["sharpe"]]  # fmt: skip
     blocks.append(Table(["Source", "Data", "Trained on it", "Out of time", *pe["strategies"]], body, css="summary"))
     blocks.append(Heading(3, "The policy against each baseline", "policy-vs-baselines"))
@@ -1038,13 +1053,18 @@ def forecasting_blocks(data: dict) -> list[Block]:
                            "one; pass DIR/evidence/forecast_eval.json with --evidence."))  # fmt: skip
         return blocks
     blocks.append(Para(
-        "Out of sample (unseen seeds, later days), pooled over the crypto assets. MAE: mean |predicted - realised "
-        "price| in % of the last close over horizons 1..7; MAPE at 7 days; intervals: 95 % bootstrap over paths; "
+        "Scored on seeds the model did not train on and on later days, pooled over the crypto assets; a real market's "
+        "days inside the model's calibration window are not out of sample, and its table says so. MAE: mean "
+        "|predicted - realised price| in % of the last close over horizons 1..7; MAPE at 7 days; intervals: "
+        f"{INTERVAL_DEFINITION}; "
         "DM: Diebold-Mariano against last value (negative t: the model is better); gap closed: share of the "
         "last-value-to-oracle gap in MSE of log returns; coverage: realised share inside the 80 % and 95 % bands."
     ))  # fmt: skip
     for t in fc["tables"]:
         problem = t.get("problem")
+        if t.get("in_time"):
+            problem = "; ".join(x for x in (problem, f"NOT out of sample: real market(s) {', '.join(t['in_time'])} "
+                                            "scored on days inside the model's calibration window") if x)  # fmt: skip
         blocks.append(Para(f"Model {t['model'] or '?'}, from {t['table']}" + (f" ({problem})." if problem else ".")))
         if not t["rows"]:
             continue
@@ -1093,20 +1113,26 @@ def render_markdown(blocks: list[Block]) -> str:
 def _md_block(block: Block) -> str:
     match block:
         case Heading(level, text):
-            return f"{'#' * level} {text}"
+            return f"{'#' * level} {_md_text(text)}"
         case Para(text):
-            return text
+            return _md_text(text)
         case Bullets(items):
-            return "\n".join(f"- **{label}**: {value}" for label, value in items)
+            return "\n".join(f"- **{_md_text(label)}**: {_md_text(value)}" for label, value in items)
         case Table():
             return _md_table(block)
         case Figure(path, title):
-            return f"![{title}]({path})\n\n*{title}*"
+            return f"![{_md_text(title)}]({path})\n\n*{_md_text(title)}*"
     raise TypeError(f"unknown block {block!r}")
 
 
+def _md_text(text: str) -> str:
+    """Text for Markdown, HTML-escaped: Markdown passes raw HTML through, and a strategy's error message holding
+    ``<script>`` reached report.md as a tag (review of 2026-12-05, session 19)."""
+    return html.escape(str(text), quote=False)
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", "<br>")
+    return _md_text(text).replace("|", "\\|").replace("\n", "<br>")
 
 
 def _md_table(table: Table) -> str:

@@ -44,18 +44,35 @@ def _bands(values: np.ndarray, index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame({"low": lo, "median": med, "high": hi}, index=index)
 
 
+PALETTE = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray", "olive", "cyan")]
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
 def strategy_colours(strategies: list[str]) -> dict[str, str]:
-    """A fixed colour per strategy (sorted order), so the same strategy looks alike in every plot."""
-    palette = [
-        f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray", "olive", "cyan")
-    ]
-    return {s: palette[i % len(palette)] for i, s in enumerate(sorted(strategies))}
+    """A fixed colour per strategy (sorted order), so the same strategy looks alike in every plot. A cost sweep's
+    cells (``name [fees ...]``) share their strategy's colour and differ by line style (:func:`strategy_styles`): one
+    colour per cell repeated after ten, and a 12-line legend showed two strategies in one colour (review of
+    2026-12-05, session 19)."""
+    bases = sorted({s.split(" [")[0] for s in strategies})
+    return {s: PALETTE[bases.index(s.split(" [")[0]) % len(PALETTE)] for s in strategies}
+
+
+def strategy_styles(strategies: list[str]) -> dict[str, str]:
+    """A line style per cost setting of a cost sweep (in sorted order), the same for every strategy; solid otherwise.
+    Past ten strategies the colours repeat, and the styles tell those apart too."""
+    costs = sorted({s.partition(" [")[2] for s in strategies})
+    bases = sorted({s.split(" [")[0] for s in strategies})
+    out = {}
+    for s in strategies:
+        k = costs.index(s.partition(" [")[2]) + bases.index(s.split(" [")[0]) // len(PALETTE)
+        out[s] = LINE_STYLES[k % len(LINE_STYLES)]
+    return out
 
 
 def plot_equity(curves: Mapping[str, pd.DataFrame], initial_value: float, title: str, out_file: str | Path) -> Path:
     """Equity / initial value per strategy (median and 5-95 % band over seeds) -> PNG file."""
     bands = {name: equity_bands(frame, initial_value) for name, frame in curves.items()}
-    return _plot_bands(bands, title, "equity / initial value (log scale)", out_file, percent=False, baseline=1.0,
+    return _plot_bands(bands, title, "growth of 1, time-weighted (log scale)", out_file, percent=False, baseline=1.0,
                        log=True)  # fmt: skip
 
 
@@ -82,15 +99,15 @@ def _plot_bands(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    colours = strategy_colours(list(bands))
+    colours, styles = strategy_colours(list(bands)), strategy_styles(list(bands))
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     ax.axhline(baseline, color="black", lw=0.8, alpha=0.6)
     for name in sorted(bands):
         b = bands[name]
         ax.fill_between(b.index, b["low"], b["high"], color=colours[name], alpha=0.10, lw=0)
         for edge in ("low", "high"):  # edges keep overlapping bands tellable apart
-            ax.plot(b.index, b[edge], color=colours[name], lw=0.7, ls="--", alpha=0.7)
-        ax.plot(b.index, b["median"], color=colours[name], lw=1.6, label=f"{name} (median)")
+            ax.plot(b.index, b[edge], color=colours[name], lw=0.5, ls=styles[name], alpha=0.5)
+        ax.plot(b.index, b["median"], color=colours[name], lw=1.6, ls=styles[name], label=f"{name} (median)")
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     # growth compounds: a log axis keeps a 5-95 % band of 0.5x..8x readable

@@ -653,3 +653,28 @@ def test_a_portfolio_too_small_to_trade_is_not_optimised():
             OptimizeRequest(user_id="u", portfolio={"BTC": tiny}, risk_tolerance=0.5, time_to_goal=12)
     assert OptimizeRequest(user_id="u", portfolio={"BTC": 0.01}, risk_tolerance=0.5, time_to_goal=12)
     assert RiskRequest(portfolio={"BTC": 1e-300}).portfolio == {"BTC": 1e-300}  # scale-free: any positive size
+
+
+def test_a_feed_that_stops_on_an_error_is_said_by_health(tmp_path, tiny_forecaster, tiny_dqn, mlflow_store):
+    """A chain feed's refused round ended the ticker task silently, and the server served a frozen day as current
+    (review of this session's diff): /health says degraded (503) and names it, and the ticker tries again."""
+    from fastapi.testclient import TestClient
+
+    from prometheus_sim.api.app import ServeSettings, create_app
+
+    app = create_app(ServeSettings(market="default", step_seconds=0.05, keys_file=str(tmp_path / "keys.json"),
+                                   tracking_uri=mlflow_store))  # fmt: skip
+    state = app.state.prometheus
+
+    def refused() -> bool:
+        raise ValueError("oracle: round 3 is not one bar")
+
+    with TestClient(app) as client:
+        assert state.ready.wait(PATIENCE_S), "the models did not load"
+        state.feed.advance = refused
+        deadline = time.monotonic() + PATIENCE_S
+        while state.feed_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = client.get("/health")
+    assert r.status_code == 503 and "the market feed stopped at day" in r.json()["status"], r.text
+    assert "round 3 is not one bar" in r.json()["status"]

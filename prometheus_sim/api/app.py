@@ -124,6 +124,7 @@ class State:
         self.batcher: MicroBatcher | None = None
         self.ready = threading.Event()
         self.load_error: str | None = None
+        self.feed_error: str | None = None  # why the feed stopped moving (a chain feed's refused round, a node down)
         self.sockets: set[asyncio.Queue] = set()
         self.metrics = _Metrics()
 
@@ -239,9 +240,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
         ended = state.feed.day >= state.feed.last_day
         # the rate limit's store (Redis) not answering: every keyed request is a 503 then, and /health says so
         limits_ok = await _limit_store_answers(state)
-        ready = state.ready.is_set() and limits_ok
+        ready = state.ready.is_set() and limits_ok and state.feed_error is None
+        ok = "ended" if ended else "ok"
+        if state.feed_error is not None:  # the feed stopped on an error: the day no longer moves (review)
+            ok = f"degraded: the market feed stopped at day {state.feed.day} ({state.feed_error})"
         body = schemas.Health(
-            status=(("ended" if ended else "ok") if limits_ok else "degraded: the rate-limit store does not answer")
+            status=(ok if limits_ok else "degraded: the rate-limit store does not answer")
             if state.ready.is_set() else ("error" if state.load_error else "loading"),
             version=VERSION,
             ready=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
@@ -622,8 +626,16 @@ async def _advance(state: State) -> None:
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(state.settings.step_seconds)
-        if not await loop.run_in_executor(None, state.feed.advance):
-            return
+        try:
+            if not await loop.run_in_executor(None, state.feed.advance):
+                return
+        except Exception as exc:  # a chain feed's refused round or a node that is down ended the ticker task
+            # silently, and the server served a frozen day as current (review of 2026-12-05, session 19): logged,
+            # said by /health (503), and tried again at the next step
+            state.feed_error = redact_uris(f"{type(exc).__name__}: {exc}")[:300]
+            log.error("market feed: %s", state.feed_error)
+            continue
+        state.feed_error = None
 
 
 __all__ = ["ServeSettings", "create_app", "load_market"]

@@ -148,6 +148,11 @@ class SimAdapter:
         self._decided = t
         self._pending.append(Marks(np.array([t + 1]), self._times[t + 1 : t + 2], marks, self._deposits(deposits)))
         after = self.state.holdings.copy()
+        if self._contributes and self._deposit_step[t + 1]:
+            # the month's contribution landed at close t + 1, after the fill: not what the fill did. Kept in, every
+            # trade filled on a month's last step scored as a win whatever the market did (review, session 19)
+            cash = self.book.cash_index
+            after[:, cash] -= self.profiles.monthly_contribution / self.market.blocks.close[self._rows, t + 1, cash]
         status = np.where(notional > 0, FILLED, NOTHING).astype(np.int8)
         return Receipts(t, self.users, status, t + 1, fees, notional, before, after)
 

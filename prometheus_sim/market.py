@@ -202,6 +202,18 @@ class Market:
             raise ValueError(f"calendar: a market's steps are 1/steps_per_day ({steps_per_day}) of a day apart, with "
                              "no gap and no time zone (a save keeps the first and the step: business days or an "
                              "hourly calendar given at one step a day came back as other dates; review 2026-12-05)")  # fmt: skip
+        for column in (
+            "open",
+            "high",
+            "low",
+            "close",
+        ):  # a NaN close made NaN equity and NaN metrics, silently (review)
+            values = np.asarray(getattr(blocks, column))
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                p, t, a = (int(i[0]) for i in np.nonzero(bad))
+                raise ValueError(f"blocks.{column}: {float(values[p, t, a])!r} at path {p}, step {t} ({calendar[t]}), asset "
+                                 f"{assets[a]}: every price must be finite and > 0")  # fmt: skip
         market = cls.__new__(cls)
         market.spec = None
         market.source = dict(source)

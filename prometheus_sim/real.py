@@ -105,7 +105,9 @@ def read_daily_bars(path: str | Path) -> pd.DataFrame:
     frame = _dated_frame(raw, p)
     for col in (*PRICE_COLUMNS, "volume"):
         if col in raw.columns:
-            frame[col] = _numeric(raw, col, p, ">= 0" if col == "volume" else "> 0")
+            # a volume of 0 (how exports write a missing day) made the next open's fill pay the 50 % slippage cap on a
+            # flat market (review of 2026-12-05, session 19): refused by name, as a made-up volume would be
+            frame[col] = _numeric(raw, col, p, "> 0")
     inconsistent = np.flatnonzero(
         (frame["low"] > frame[["open", "close"]].min(axis=1)) | (frame["high"] < frame[["open", "close"]].max(axis=1))
         | (frame["low"] > frame["high"])

@@ -335,3 +335,43 @@ def test_the_python_api_checks_a_strategys_clock_attributes_first(market, attr, 
     setattr(strategy, attr, value)
     with pytest.raises(TypeError, match=rf"^EqualWeightRebalance\.{attr}: must be an integer"):
         backtest(strategy, market)
+
+
+def test_a_fill_is_scored_without_the_contribution_landing_at_its_close():
+    """On a flat market with fees every trade loses; the holdings 'after the fill' held the month's contribution that
+    lands at that close, so every fill on a month's last step scored as a win (review of 2026-12-05, session 19). A
+    market's prices must be finite and positive, and a real bar file's volume above 0 (a 0 made the next fill pay the
+    slippage cap)."""
+    import pandas as pd
+
+    from prometheus_sim.blocks import MarketBlocks
+    from prometheus_sim.portfolio import Action, CostModel, OrderBatch, RiskProfile
+    from strategies.base import BatchStrategy
+
+    flat = np.array([[[1.0, 100.0, 10.0]] * 70])
+    blocks = MarketBlocks(flat, flat, flat, flat, np.full(flat.shape, 1e6), np.ones((1, 70, 4)),
+                          np.tile([0.05, 0.02, 100.0], (1, 70, 1)))  # fmt: skip
+    calendar = pd.date_range("2024-01-01", periods=70, freq="D")
+    market = Market.from_bars("flat", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar, blocks,
+                              {"kind": "test"})  # fmt: skip
+
+    class BuyOnePercent(BatchStrategy):
+        name, decision_every_days = "buy_1pct_daily", 1
+
+        def decide_batch(self, s):
+            orders = OrderBatch.hold(s.n_users, 3)
+            orders.action[:] = Action.BUY_MODERATE
+            orders.buy_fraction[:, 1] = 0.01
+            return orders
+
+    result = backtest(BuyOnePercent(), market, SimConfig(costs=CostModel(fees_bps=10, slippage_bps=0, impact=0)),
+                      RiskProfile(investment_amount=10_000, monthly_contribution=500))  # fmt: skip
+    wins = result.wins[0]
+    assert (wins == 0).sum() > 60 and not (wins == 1).any(), np.flatnonzero(wins == 1)
+    nan = flat.copy()
+    nan[0, 5, 2] = np.nan
+    with pytest.raises(
+        ValueError, match=r"blocks.open: nan at path 0, step 5 .* asset ETH: every price must be finite"
+    ):
+        Market.from_bars("nan", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
+                         blocks._replace(open=nan), {"kind": "test"})  # fmt: skip

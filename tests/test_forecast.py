@@ -340,3 +340,41 @@ def test_an_interval_over_few_paths_covers_as_often_as_it_says():
             low, high = _bootstrap(np.mean, np.repeat(np.arange(n_paths), 50), rng, x)
             covered += low <= 0.0 <= high
         assert covered / 300 >= 0.91, (n_paths, covered / 300)
+
+
+def test_the_oracle_counts_only_signal_effects_fired_by_its_day():
+    """A run of active days that later firings stretched credited the oracle at t with effects fired after t (its
+    forecast at t changed when only firings after t did; review of 2026-12-05, session 19). The firings are replayed
+    from the observable series, which reproduces the truth's signal_active exactly; changing the series after t
+    leaves the oracle at t as it was."""
+    import dataclasses
+    import types
+
+    from prometheus_sim.forecast.oracle import firing_days, oracle_log_returns
+    from prometheus_sim.generators import build_inputs
+    from prometheus_sim.generators import signals as sg
+
+    market = Market.simulate(load_scenario(SCENARIOS / "forecasting.yaml").with_horizon(300), seed=1000, n_paths=3)
+    inp = build_inputs(market.spec)
+    fired = firing_days(market, inp.signal_p)
+    effect = np.zeros_like(fired)
+    for g in range(fired.shape[2]):
+        lag, duration = int(inp.signal_p[g, sg.S_LAG]), int(inp.signal_p[g, sg.S_DURATION])
+        for p, t in zip(*np.nonzero(fired[:, :, g]), strict=True):
+            effect[p, t + lag : t + lag + duration, g] = 1
+    assert fired.sum() > 10 and np.array_equal(effect, np.asarray(market.truth.signal_active))
+    t = 200
+    log_close = np.log(np.asarray(market.close)).transpose(0, 2, 1)
+    paths, assets, ends = np.repeat(np.arange(3), 3), np.tile(np.arange(3), 3), np.full(9, t)
+    before = oracle_log_returns(market, paths, assets, ends, 7, log_close)
+    onchain = np.asarray(market.blocks.onchain).copy()
+    onchain[:, t + 1 :, :] *= 5.0  # the series after t: other firings from t + 1 on
+    active = np.asarray(market.truth.signal_active).copy()
+    active[:, t + 2 :, :] = 0  # and the effects after t + 1 gone (the old oracle read them: it changed here)
+    truth = dataclasses.replace(market.truth, signal_active=active)
+    changed = types.SimpleNamespace(is_real=False, truth=truth, steps_per_day=1, spec=market.spec,
+                                    n_steps=market.n_steps, close=market.close, name=market.name,
+                                    blocks=market.blocks._replace(onchain=onchain),
+                                    require_truth=lambda *_: truth)  # fmt: skip
+    assert not np.array_equal(firing_days(changed, inp.signal_p)[:, t + 1 :], fired[:, t + 1 :])
+    np.testing.assert_array_equal(oracle_log_returns(changed, paths, assets, ends, 7, log_close), before)

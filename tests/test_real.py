@@ -31,7 +31,7 @@ GOOD = "date,open,high,low,close,volume\n2024-01-01,10,11,9,10.5,100\n2024-01-02
             "row 3, column date: 3 day(s) missing between 2024-01-01 and 2024-01-05",
         ),
         (GOOD.replace(",120", ",lots"), "row 3, column volume: 'lots' is not a finite number"),
-        (GOOD.replace(",120", ",-5"), "row 3, column volume: -5 must be >= 0"),
+        (GOOD.replace(",120", ",-5"), "row 3, column volume: -5 must be > 0"),
     ],
 )
 def test_a_malformed_file_names_file_row_and_column(tmp_path, text, message):

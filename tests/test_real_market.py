@@ -142,6 +142,11 @@ def test_bar_files_without_volume_or_overlap_are_refused(tmp_path):
         import_market(FILES, kinds={"DOGE": "crypto"})
     with pytest.raises(RealDataError, match="--from: 'soon' is not a date"):
         import_market(FILES, start="soon")
+    # a day of volume 0 (how exports write a missing day): the next open's fill paid the 50 % slippage cap (review)
+    z = tmp_path / "ZERO.csv"
+    z.write_text("date,open,high,low,close,volume\n2023-01-01,1,1,1,1,5\n2023-01-02,1,1,1,1,0\n")
+    with pytest.raises(RealDataError, match=r"ZERO.csv: row 3, column volume: 0 must be > 0"):
+        import_market([z])
 
 
 def test_save_and_load_round_trip_with_the_source(real, tmp_path, monkeypatch):

@@ -5,9 +5,13 @@ Known at t (and used): the scenario's parameters (drift, vol, GARCH, jumps, pegs
 dated shocks at their dates: the scenario fixes them), the regime at t (the chain then moves by
 its transition matrix: the regime h days on has distribution ``row(T^h)``), the step's diffusive
 variance at t (the GARCH variance then reverts to its long-run level at rate alpha + beta), and
-signal effects already scheduled (a signal effect active at t + k whose run started at most
-``lag`` days after t was fired by t). Not known (and not used): the realised future, regime
-moves, shocks' random parts, signals that fire after t.
+signal effects already scheduled: an effect on day t + k counts when a firing on or before t covers that day
+(each firing acts on days f + lag .. f + lag + duration - 1). The firings are replayed from the market's own
+on-chain and macro series by the engine's signal test (:func:`firing_days`, which reproduces
+``truth.signal_active`` exactly); until 2026-12-05 (session 19) a day counted when its run of active days had
+started by t + lag, and a run that later firings stretched credited the oracle with effects fired after t
+(review). Not known (and not used): the realised future, regime moves, shocks' random parts, signals that fire
+after t.
 
 Per day k ahead, the expected log return is the engine's step mean under those expectations:
 ``(mu E[drift mult] - jump compensator) dt - E[sd^2] / 2 + known signal drift + rate dt jump mean
@@ -18,6 +22,7 @@ Daily scenarios only (``steps_per_day == 1``); otherwise :class:`OracleUnavailab
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from prometheus_sim.generators import build_inputs
 from prometheus_sim.generators import price as pr
@@ -28,16 +33,31 @@ class OracleUnavailable(ValueError):
     """No oracle for this market (real data has no generating process; sub-daily steps are not handled)."""
 
 
-def _run_starts(active: np.ndarray) -> np.ndarray:
-    """For a (paths, days, G) 0/1 array: the first day of the active run each day belongs to (-1 when off)."""
-    start = np.full(active.shape, -1, dtype=np.int64)
-    current = np.full((active.shape[0], active.shape[2]), -1, dtype=np.int64)
-    for t in range(active.shape[1]):
-        on = active[:, t, :] > 0
-        begin = on & (current < 0)
-        current = np.where(begin, t, np.where(on, current, -1))
-        start[:, t, :] = current
-    return start
+@njit(cache=True, error_model="numpy")
+def _firings_nb(signal_p, onchain, macro, out):
+    """``out[p, t, g] = 1`` where signal g fires at day t of path p: the engine's test (``signal_fires_nb``) on the
+    values it reads there (on-chain then macro columns), in order, from a fresh state a path (daily markets)."""
+    n_signals = signal_p.shape[0]
+    aux = np.empty(onchain.shape[2] + macro.shape[2])
+    for p in range(onchain.shape[0]):
+        state = np.zeros((n_signals, 4))
+        for t in range(onchain.shape[1]):
+            for c in range(onchain.shape[2]):
+                aux[c] = onchain[p, t, c]
+            for c in range(macro.shape[2]):
+                aux[onchain.shape[2] + c] = macro[p, t, c]
+            for g in range(n_signals):
+                if sg.signal_fires_nb(signal_p, g, aux[int(signal_p[g, sg.S_SOURCE])], state):
+                    out[p, t, g] = 1
+
+
+def firing_days(market, signal_p: np.ndarray) -> np.ndarray:
+    """(paths, days, G) int8: 1 on the days each signal fired (a daily market's), replayed from its observable series.
+    A firing on day t depends on the series up to t only."""
+    out = np.zeros(market.close.shape[:2] + (signal_p.shape[0],), dtype=np.int8)
+    _firings_nb(signal_p, np.asarray(market.blocks.onchain, dtype=float), np.asarray(market.blocks.macro, dtype=float),
+                out)  # fmt: skip
+    return out
 
 
 def oracle_available(market) -> bool:
@@ -65,13 +85,17 @@ def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndar
     exposure = ap[asset, pr.A_EXPOSURE]
     n_days = market.n_steps
 
-    # signals whose effect at a future day was already scheduled at t
+    # signals whose effect at a future day was already scheduled at t: fired on or before t, covering that day
     g_count = inp.signal_p.shape[0]
     if g_count:
-        active = truth.signal_active.astype(np.int8)
-        starts = _run_starts(active)
+        fired = np.cumsum(firing_days(market, inp.signal_p), axis=1, dtype=np.int64)  # firings up to each day
         lags = inp.signal_p[:, sg.S_LAG].astype(np.int64)
+        durations = inp.signal_p[:, sg.S_DURATION].astype(np.int64)
         drift_strength = np.where(inp.signal_p[:, sg.S_EFFECT] == sg.EFFECT_DRIFT, inp.signal_p[:, sg.S_STRENGTH], 0.0)
+        signals = np.arange(g_count)
+
+        def fired_by(days: np.ndarray) -> np.ndarray:  # (n, G) firings on days <= days (0 before day 0)
+            return np.where(days >= 0, fired[path[:, None], np.maximum(days, 0), signals[None, :]], 0)
 
     kappa = ap[asset, pr.A_PEG_KAPPA]
     is_peg = kappa > 0.0
@@ -92,8 +116,9 @@ def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndar
         sd2 = np.minimum(h_k * vm2, pr.STEP_SD_MAX**2)
         mean = (ap[asset, pr.A_MU] * drift_mult - ap[asset, pr.A_JUMP_COMP]) * dt - 0.5 * sd2 + jump_term
         if g_count:
-            on = active[path, day, :] > 0  # (n, G)
-            known = on & (starts[path, day, :] - lags[None, :] <= end[:, None])
+            # a firing f covers day d when d - lag - duration < f <= d - lag; known when also f <= t
+            latest = np.minimum(day[:, None] - lags[None, :], end[:, None])
+            known = fired_by(latest) - fired_by(day[:, None] - lags[None, :] - durations[None, :]) > 0
             mask = inp.signal_mask[:, asset].T > 0  # (n, G)
             mean = mean + (known & mask).astype(float) @ drift_strength
         mean = mean + inp.shock_jump[day, asset]
@@ -103,4 +128,4 @@ def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndar
     return out
 
 
-__all__ = ["OracleUnavailable", "oracle_available", "oracle_log_returns"]
+__all__ = ["OracleUnavailable", "firing_days", "oracle_available", "oracle_log_returns"]

@@ -202,12 +202,8 @@ class Market:
             raise ValueError(f"calendar: a market's steps are 1/steps_per_day ({steps_per_day}) of a day apart, with "
                              "no gap and no time zone (a save keeps the first and the step: business days or an "
                              "hourly calendar given at one step a day came back as other dates; review 2026-12-05)")  # fmt: skip
-        for column in (
-            "open",
-            "high",
-            "low",
-            "close",
-        ):  # a NaN close made NaN equity and NaN metrics, silently (review)
+        # every price finite and > 0: a NaN close made NaN equity and NaN metrics, silently (review, session 19)
+        for column in ("open", "high", "low", "close"):
             values = np.asarray(getattr(blocks, column))
             bad = ~(np.isfinite(values) & (values > 0))
             if bad.any():

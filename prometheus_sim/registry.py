@@ -153,13 +153,12 @@ def resolve(ref: str, uri: str | None = None) -> tuple[str, str]:
 
     if not isinstance(ref, str) or not ref.partition("@")[0].strip():
         raise RegistryError(f"model: must be a registered name, name@version, name@latest or name@alias, got {ref!r}")
-    in_force = tracking_uri(uri)
-    if in_force.startswith("sqlite:///") and not Path(in_force.removeprefix("sqlite:///")).is_file():
+    resolved = configure(uri)  # points MLflow at the store; nothing is created until a client reads it
+    if resolved.startswith("sqlite:///") and not Path(resolved.removeprefix("sqlite:///")).is_file():
         # a read: MLflow would create an empty registry (and its folders) there and then find nothing in it (review of
         # 2026-12-05, session 19: through MLFLOW_TRACKING_URI or a strategy's tracking_uri parameter)
-        raise RegistryError(f"model {ref!r}: no registry at {in_force.removeprefix('sqlite:///')} (the file does not "
+        raise RegistryError(f"model {ref!r}: no registry at {resolved.removeprefix('sqlite:///')} (the file does not "
                             "exist); train a model there first, or point at the store it is in")  # fmt: skip
-    resolved = configure(uri)
     name, _, tag = ref.partition("@")
     tag = tag or "latest"
     client = MlflowClient()

@@ -30,7 +30,7 @@ import pandas as pd
 from web3 import Web3
 from web3.logs import DISCARD
 
-from adapters.chain.config import ChainConfig
+from adapters.chain.config import ChainConfig, refuse_repeated_users
 from adapters.chain.journal import Journal
 from adapters.chain.node import Chain, NodeDown
 from adapters.chain.oracle import (
@@ -108,9 +108,7 @@ class ChainAdapter:
         if not chosen:
             raise ValueError("users: no vaults on the VaultManager and none in the config")
         self.users = np.array([Web3.to_checksum_address(u) for u in chosen], dtype=object)
-        if len(set(self.users)) < len(self.users):  # one vault twice: the same key sent twice, the second reverting
-            raise ValueError(f"users: {[u for u in self.users if list(self.users).count(u) > 1][0]} is named more "
-                             "than once")  # fmt: skip
+        refuse_repeated_users(self.users)
         for u in self.users:
             if not chain.call(chain.vault.functions.hasVault(u).call):
                 raise ValueError(f"users: {u} has no vault on the VaultManager at {self.config.vault_manager}")

@@ -21,6 +21,7 @@ from functools import partial
 from web3 import Web3
 from web3.logs import DISCARD
 
+from adapters.chain.config import refuse_repeated_users
 from adapters.chain.journal import Journal
 from adapters.chain.node import Chain
 from adapters.chain.oracle import latest_prices_refusal
@@ -58,9 +59,7 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
                    journal: Journal | None, timeout_s: float) -> list[AutoRebalanceOutcome]:  # fmt: skip
     """``autoRebalance(user, inflation x 100)`` for each user whose ``canRebalance`` is true (module docstring)."""
     bps = inflation_bps(inflation_pct)
-    checked = [Web3.to_checksum_address(u) for u in users]
-    if len(set(checked)) < len(checked):  # one vault twice: two rebalances with a cool-down of 0 (review)
-        raise ValueError(f"users: {next(u for u in checked if checked.count(u) > 1)} is named more than once")
+    refuse_repeated_users(users)
     if execute and sender is None:
         raise ValueError("execute: a Sender with a key is required to send transactions")
     rails = chain.config.guard_rails

@@ -34,6 +34,16 @@ def key_hidden(text: str) -> str:
     return "a text holding 32 bytes of hex (a private key? not shown)" if _KEY_LIKE.search(text) else text
 
 
+def refuse_repeated_users(users) -> None:
+    """A ValueError naming the first address given twice, in any case: one vault twice is sent twice (the same
+    idempotency key, the second reverting) or rebalanced twice with a cool-down of 0 (review, session 19)."""
+    seen: set[str] = set()
+    for user in users:
+        if user.lower() in seen:
+            raise ValueError(f"users: {user} is named more than once")
+        seen.add(user.lower())
+
+
 def _address(name: str, value: object) -> str:
     if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
         raise ValueError(f"{name}: expected a 0x-prefixed 20-byte address, got {shown(value)}")
@@ -138,10 +148,7 @@ class ChainConfig:
             raise ValueError(f"asset_kinds: must name the same assets as tokens; tokens {sorted(self.tokens)}, "
                              f"asset_kinds {sorted(self.asset_kinds)}")  # fmt: skip
         object.__setattr__(self, "users", tuple(_address("users[]", u) for u in self.users))
-        lowered = [u.lower() for u in self.users]  # one address twice (any case): two sends, the second reverting
-        twice = sorted({u for u in self.users if lowered.count(u.lower()) > 1})
-        if twice:
-            raise ValueError(f"users: {twice[0]} is named more than once")
+        refuse_repeated_users(self.users)
         if self.oracle_account is not None:
             _address("oracle_account", self.oracle_account)
         if (self.step_blocks is None) == (self.step_seconds is None):
@@ -211,4 +218,4 @@ class ChainConfig:
         return tuple(self.tokens)
 
 
-__all__ = ["ChainConfig", "GuardRails", "key_hidden", "shown"]
+__all__ = ["ChainConfig", "GuardRails", "key_hidden", "refuse_repeated_users", "shown"]

@@ -406,7 +406,11 @@ def backtest(
         policy_context = _backtest_policy_context(config, built, horizon_days, out_dir)
         forecast_in_time = _forecast_in_time_markets(config, built)
     except ValueError as exc:
-        click.echo(str(exc), err=True)
+        text = str(exc)
+        if text.startswith("first_decision_day:"):  # the option the user typed, and what 'aligned' came to
+            how = f" ('{first_decision_text}')" if first_decision_text.strip() == "aligned" else ""
+            text = f"--first-decision-day{how}:" + text.removeprefix("first_decision_day:")
+        click.echo(text, err=True)
         sys.exit(EXIT_BAD_INPUT)
     show = sys.stderr.isatty() if progress is None else progress
     tasks = plan_tasks(config)
@@ -984,7 +988,10 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
         click.echo(f"error: {text}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     last = result.history[-1]
-    share = ", ".join(f"{a} {v:.0%}" for a, v in zip(range(7), result.meta["training_action_share"], strict=True))
+    from prometheus_sim.portfolio import Action
+
+    named = [Action(a).name.lower() for a in range(len(result.meta["training_action_share"]))]  # as evaluate prints
+    share = ", ".join(f"{a} {v:.0%}" for a, v in zip(named, result.meta["training_action_share"], strict=True))
     episodes = (
         f"mean return of the last 50 episodes {last['episode_return']:.2f}"
         if last["episode_return"] == last["episode_return"]
@@ -997,7 +1004,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     top = max(greedy)  # kept the top share under 90 % (about 86 % at most at the default epsilon schedule)
     registered_other = result.meta.get("registered_step") != result.meta.get("action_shares_of_step")
     if top > 0.9:  # with selection the registered network may be an earlier checkpoint: its own shares follow
-        click.echo(f"warning: in the last tenth of training the network itself chose action {greedy.index(top)} for "
+        click.echo(f"warning: in the last tenth of training the network itself chose {named[greedy.index(top)]} for "
                    f"{top:.0%} of its decisions (exploration left out): "
                    + ("the last network may have collapsed; the checkpoint registered is an earlier one (its own "
                       "actions below)" if registered_other else "the policy may have collapsed"))  # fmt: skip

@@ -2,7 +2,8 @@
 
 For a sample of decision steps t (or every one), the strategy is rebuilt from its spec in a
 **worker process that has never held data after t** and run through the ordinary loop on a copy of
-the market physically cut after t (``Market.head(t + 1)``), up to its decision at t. The worker
+the market physically cut after t (``Market.observable_head(t + 1)``: the truth, scenario and seeds removed
+too, so reading the simulator's hidden state at t is caught as well), up to its decision at t. The worker
 takes the cuts in increasing t, so whatever it remembers between them (class attributes, module
 caches, files it wrote) holds data up to the current t at most. Only when every cut has run does
 the full, uncut run happen (in this process), recording what the strategy saw and decided at
@@ -160,7 +161,9 @@ def check_lookahead(
     # spawn: the worker starts empty (no copy of this process's memory, which holds the full market)
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as worker:
         for t in picks:  # increasing t: the worker never holds data after the cut it decides on
-            cut_records[t] = worker.submit(_decide_on_cut, spec, build, market.head(t + 1), adapter_factory, t).result()
+            cut_records[t] = worker.submit(
+                _decide_on_cut, spec, build, market.observable_head(t + 1), adapter_factory, t
+            ).result()
     full = _run_recording(as_strategy(build(spec)), market, adapter_factory, stop_at=None)
     for t in picks:
         cut = cut_records[t]

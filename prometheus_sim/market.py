@@ -264,6 +264,25 @@ class Market:
         out._freeze(copy=True)  # a view of sealed memory would still reach the uncut buffer
         return out
 
+    def observable_head(self, n_steps: int) -> Market:
+        """:meth:`head` without what no strategy may read: the truth, the scenario and the seeds.
+
+        What the lookahead check's worker decides on. A cut that kept the truth up to t let a strategy reach
+        ``truth.drift[:, t]`` (the hidden conditional drift, a real edge: Sharpe -0.11 against buy-and-hold's
+        -0.98 in ``crypto_winter``) through ``gc`` and decide the same on the cut and the full run, so the check
+        passed it (review of 2026-12-05); the scenario and the seeds would let it simulate the rest of its own path.
+        Without them, a strategy that reads any of these decides differently on the cut (or fails there) and is
+        flagged. Rows keep their order; ``source`` says what was removed.
+        """
+        out = self.head(n_steps)
+        out.truth = None
+        out.spec = None
+        out.seeds = np.zeros_like(out.seeds)
+        out.seed = None
+        out.path_ids = np.arange(out.path_ids.shape[0], dtype=np.int64)
+        out.source = {"kind": "lookahead cut", "removed": ["truth", "scenario", "seeds", "path ids"]}
+        return out
+
     def rows(self, rows: slice | np.ndarray) -> Market:
         """The given paths only (views of this market's arrays, read-only like them)."""
         import copy

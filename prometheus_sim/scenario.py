@@ -103,10 +103,15 @@ class _Strict(BaseModel):
         if not isinstance(data, dict):
             return data
         refused = {}
+        exact = {}
         for name, value in data.items():
             field = cls.model_fields.get(name)
             if field is None:
                 continue
+            if isinstance(value, np.integer) and _admits(field.annotation, int):
+                # a NumPy integer is taken exactly: pydantic read np.uint64(2**63), a seed of Market.seeds, through
+                # a string and refused it as too large (review of 2026-12-05)
+                exact[name] = value = int(value)
             if _admits(field.annotation, float, int):
                 text_ok = _values_admit(field.annotation, str)
                 found = _first_inside(value, lambda v, text_ok=text_ok: _not_a_number(v, text_ok))
@@ -131,7 +136,7 @@ class _Strict(BaseModel):
                 refused[name] = _Refused("", f"must be a date (YYYY-MM-DD), got {value!r}")
         # each refused value is swapped for a marker no field accepts, so the rest of the section is still
         # validated and every problem is reported at once; _describe words the marker's error
-        return {**data, **refused} if refused else data
+        return {**data, **exact, **refused} if refused or exact else data
 
 
 def _reads_as_number(text: str) -> bool:
@@ -1434,6 +1439,40 @@ def _onchain_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     return []
 
 
+def _peg_span_years(asset: AssetSpec, shocks: list) -> float:
+    """The longest span, in years, over which a peg's noise piles up: ``1 / (2 kappa)`` at its own reversion, or
+    over a de-peg's recovery, which reverts at ``ln 2 / half-life`` instead (a recovery half-life of 3,650 days on
+    a kappa-1e5 peg validated and took it to e^117 and e^-131 of its level: review of 2026-12-05)."""
+    span = 1.0 / (2.0 * asset.process.peg.kappa)
+    for sh in shocks:
+        if isinstance(sh, DepegShock) and sh.asset == asset.name:
+            kappa = math.log(2.0) / (sh.recovery_half_life_days / 365.0)
+            span = max(span, min(sh.recovery_days / 365.0, 1.0 / (2.0 * kappa)))
+    return span
+
+
+def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, steps_per_day: int, vol_mult: float) -> float:
+    """The extra log-price move a GARCH asset's dated crashes and dumps leave after their own jump.
+
+    The kernel feeds a shock's size (divided by its ``vol_mult`` above 1) into the GARCH variance, which then decays
+    at ``alpha + beta`` a day whatever the shock's ``duration_days``: each shock of size s adds up to
+    ``alpha (s / vol_mult)^2 min(days, 1 / (1 - alpha - beta))`` of log variance over the run (scaled by the worst
+    regime's multiplier squared, and never more than a step's cap for every step), which drags the log price down
+    by half of it and spreads it by its square root. Ten crashes of -3 on a GARCH asset of persistence 0.9999
+    validated and held it at the band for 33 steps (review of 2026-12-05). Returns the drag plus 6 std.
+    """
+    from prometheus_sim.generators.price import STEP_SD_MAX
+
+    garch = asset.process.garch
+    if garch is None or not shocks:
+        return 0.0
+    persistence = garch.alpha + garch.beta
+    span_days = days if persistence >= 1.0 else min(days, 1.0 / (1.0 - persistence))
+    variance = sum(garch.alpha * (sh.size / max(getattr(sh, "vol_mult", 1.0), 1.0)) ** 2 for _, sh in shocks)
+    variance = min(variance * span_days * vol_mult**2, STEP_SD_MAX**2 * steps_per_day * days)
+    return 0.5 * variance + 6.0 * math.sqrt(variance)
+
+
 def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     """Reject specs whose log-price move could reach the kernel's band (start x e^+-300) or leave float range.
 
@@ -1478,7 +1517,8 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         per_year = drift + 0.5 * (vol * mult_v) ** 2 + jump_move
         # a peg's log price is an OU process: its spread over any span is at most sigma / sqrt(2 kappa), and it
         # has no drag; otherwise the spread grows with the square root of time
-        spread_years = min(years, 1.0 / (2.0 * asset.process.peg.kappa)) if peg else years
+        peg_span = _peg_span_years(asset, spec.shocks) if peg else years
+        spread_years = min(years, peg_span)
         move = (jump_move * years if peg else per_year * years) + 6 * vol * mult_v * math.sqrt(spread_years)
         if peg:  # it reverts from its start price to 1, and its depegs push it down
             move += abs(math.log(asset.start_price)) + sum(
@@ -1491,21 +1531,34 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         my_dumps = [(k, sh) for k, sh in dumps if (sh.asset or driver) == asset.name]
         move += days * sum(abs(sg.strength) for _, sg in drift_signals)
         move += sum(abs(sh.size) for _, sh in my_crashes) + sum(abs(sh.size) for _, sh in my_dumps)
+        aftermath = _garch_aftermath(asset, my_crashes + my_dumps, days, spec.steps_per_day, mult_v)
+        move += aftermath
         mult = mult_v * math.prod(sh.vol_mult for _, sh in my_crashes if sh.vol_mult > 1.0)
         mult = min(mult * math.prod(1.0 + sg.strength for _, sg in vol_signals), VOL_MULT_MAX)
         if mult > mult_v:
             raised = days if vol_signals else min(days, sum(sh.duration_days for _, sh in my_crashes))
             if peg:
-                move += 6 * vol * mult * math.sqrt(min(raised / 365.0, 1.0 / (2.0 * asset.process.peg.kappa)))
+                move += 6 * vol * mult * math.sqrt(min(raised / 365.0, peg_span))
             else:
                 steps = raised * spec.steps_per_day
                 sd = min(vol * mult / math.sqrt(365.0 * spec.steps_per_day), STEP_SD_MAX)
                 move += 0.5 * sd * sd * steps + 6 * sd * math.sqrt(steps)
         if move > MAX_LOG_MOVE:
             causes = [f"signals[{k}]" for k, _ in drift_signals + vol_signals]
+            if peg:
+                causes += [f"shocks[{k}]" for k, sh in enumerate(spec.shocks)
+                           if isinstance(sh, DepegShock) and sh.asset == asset.name]  # fmt: skip
             causes += [f"shocks[{k}]" for k, sh in sorted(my_crashes + my_dumps) if getattr(sh, "vol_mult", 1.0) > 1.0
                        or sh.size != 0.0]  # fmt: skip
             extra = f" with {', '.join(causes)} at their worst (always in effect)" if causes else ""
+            if peg and peg_span > 1.0 / (2.0 * asset.process.peg.kappa):
+                extra += (f" (its noise piles up over {peg_span * 365:.0f} days, not the peg's "
+                          f"{365 / (2.0 * asset.process.peg.kappa):.3g}: a de-peg's recovery_half_life_days reverts it "
+                          "slower than its kappa)")  # fmt: skip
+            if aftermath > 0.0:
+                extra += (f" (of which {aftermath:.0f} from the shocks' size fed into its GARCH variance, which "
+                          f"decays at alpha + beta = {asset.process.garch.alpha + asset.process.garch.beta:g} a day "
+                          "whatever their duration_days)")  # fmt: skip
             if vol > asset.vol:
                 extra += (f" (at its long-run diffusive vol {vol:.3g}, not the declared {asset.vol:g}: its jumps "
                           "feed GARCH more variance than vol leaves room for)")  # fmt: skip

@@ -236,6 +236,13 @@ class SweepConfig:
         object.__setattr__(self, "strategies", specs)
         if self.specs is None:
             object.__setattr__(self, "specs", self._parse_scenarios())
+        for name, spec in self.specs.items():
+            # a decision is at a day's close and fills at the next open: the last day that can decide is the
+            # second-to-last. Past it every cell failed after the markets were simulated (review of 2026-12-05)
+            if isinstance(spec, ScenarioSpec) and self.first_decision_day > spec.horizon_days - 2:
+                raise ValueError(f"first_decision_day: day {self.first_decision_day} is after the last day a backtest "
+                                 f"of {name} can decide and fill (day {spec.horizon_days - 2} of its "
+                                 f"{spec.horizon_days} days)")  # fmt: skip
 
     @property
     def cost_settings(self) -> tuple[CostModel, ...]:

@@ -99,3 +99,26 @@ class Resimulator(BatchStrategy):
             if copy.shape[1] >= seen.shape[1] and np.array_equal(copy[:, : seen.shape[1]], seen):
                 return np.array(copy)
         return None
+
+
+class TruthPeeker(BatchStrategy):
+    """Never reads past t: holds the crypto assets whose hidden conditional drift (``Market.truth``) is positive at t,
+    found through ``gc``. A cut that kept the truth up to t passed it (review of 2026-12-05)."""
+
+    name = "truth_peeker"
+    decision_every_days = 1
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        t = snapshots.step
+        for obj in gc.get_objects():
+            truth = getattr(obj, "truth", None) if type(obj).__name__ == "Market" else None
+            if truth is not None and truth.drift.shape[0] == snapshots.n_users and truth.drift.shape[1] > t:
+                drift = np.array(truth.drift[:, t, :])
+                drift[:, snapshots.book.cash_index] = -np.inf
+                best = drift.argmax(axis=1)
+                rows = np.flatnonzero(drift[np.arange(len(best)), best] > 0.0)
+                batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+                batch.buy_fraction[rows, best[rows]] = 0.5  # half the cash into the asset the truth favours most
+                batch.action[rows] = Action.BUY_AGGRESSIVE
+                return batch
+        return OrderBatch.hold(snapshots.n_users, len(snapshots.assets))

@@ -127,6 +127,24 @@ def test_a_tiny_model_finds_a_strong_planted_signal(strong, store):
     assert 0.6 < pooled.loc["model", "coverage_0.8"] < 0.95
 
 
+def test_pooling_scenarios_at_one_seed_counts_each_seed_once(strong, store):
+    """Random numbers are keyed by (seed, path), not by scenario: the same seeds in two scenarios are one sample,
+    and the pooled row's intervals and DM test must not count them twice (review of 2026-12-05)."""
+    from prometheus_sim.forecast.report import pooled
+
+    result, path = strong
+    predictor = PricePredictor.load(f"prometheus-forecaster@{result.version}", store)
+    spec = load_scenario(path).with_horizon(420)
+    other = spec.with_overrides(name="strong_signal_twin")
+    a = score_market(predictor, Market.simulate(spec, seeds=range(1000, 1004)))
+    b = score_market(predictor, Market.simulate(other, seeds=range(1000, 1004)))
+    c = score_market(predictor, Market.simulate(other, seeds=range(2000, 2004)))
+    assert np.unique(pooled({"a": a, "b": b}).path).size == 4
+    assert np.unique(pooled({"a": a, "c": c}).path).size == 8
+    table = summarise(pooled({"a": a, "b": b}), "all").set_index(["subject", "forecaster"])
+    assert table.loc[("crypto (pooled)", "model"), "n_paths"] == 4
+
+
 def test_no_skill_is_found_in_a_random_walk(tmp_path, store):
     """On GBM with no drift and no signal, the model cannot beat last value: a clear win would mean leakage."""
     path = _spec(tmp_path, "random_walk", 0.0, 1.0, signals=False)
@@ -168,6 +186,20 @@ def test_the_registry_and_predictor_refuse_bad_input(strong, store):
                                   b._replace(onchain=np.full_like(b.onchain, np.nan)), {"kind": "test"}, ("onchain",))  # fmt: skip
     with pytest.raises(KeyError, match="onchain column 'whale_transactions' is absent"):
         predictor.predict(no_onchain, "BTC")
+    macro = np.array(b.macro)
+    macro[:, 100, 1] = np.nan  # one missing policy-rate print: NaN predictions with confidence 0.8 before
+    gappy = Market.from_bars("gappy", market.assets, market.asset_kinds, market.calendar, b._replace(macro=macro),
+                             {"kind": "test"})  # fmt: skip
+    with pytest.raises(PredictionError, match="NaN in the inputs: context '.*' at day 100"):
+        predictor.predict(gappy, "BTC", day=100)
+    for device in ("gpu", "mps", "CUDA") + (() if torch.cuda.is_available() else ("cuda",)):
+        with pytest.raises(ValueError, match=f"--device '?{device}'?: "):
+            PricePredictor.load(f"prometheus-forecaster@{result.version}", store, device=device)
+    reordered = {**predictor.meta, "window_features": predictor.meta["window_features"][::-1]}
+    with pytest.raises(PredictionError, match="its window_features .* are not what this version computes"):
+        PricePredictor(predictor.model, reordered, predictor.ref)
+    res = CliRunner().invoke(main, ["forecast", "train", str(path), "--seeds", "0-3", "--device", "gpu"])
+    assert res.exit_code == 2 and "--device 'gpu': cpu or cuda[:n]" in res.output and "simulat" not in res.output
 
 
 @settings(max_examples=6, deadline=None)

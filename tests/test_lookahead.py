@@ -30,9 +30,12 @@ def test_the_canary_is_caught_with_its_step_and_output(market):
     assert "differs when data after the step is removed" in str(first)
 
 
-@pytest.mark.parametrize("cheater", ["tests.cheaters:GcPeeker", "tests.cheaters:ClassCache"])
+@pytest.mark.parametrize(
+    "cheater", ["tests.cheaters:GcPeeker", "tests.cheaters:ClassCache", "tests.cheaters:TruthPeeker"]
+)
 def test_side_doors_are_closed(cheater, market):
-    """gc.get_objects() and a class-level cache filled by the full run both reached the future when cuts ran in-process."""
+    """gc.get_objects() and a class-level cache filled by the full run both reached the future when cuts ran in-process;
+    the truth at t (hidden state, not the future) reached through gc passed while the cut carried it."""
     report = check_lookahead(cheater, market, SimAdapter, registry.build, n_checks=6)
     assert not report.passed
     assert "decision" in {f.kind for f in report.findings}

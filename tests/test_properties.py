@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from prometheus_sim.market import Market
@@ -123,6 +123,83 @@ def test_valid_specs_simulate_sane_data(data):
     assert np.all(np.isfinite(m.onchain)) and np.all(m.onchain[:, :, 2:] >= 0)
     assert np.all(np.isfinite(m.macro)) and np.all(m.macro[:, :, 1] >= 0) and np.all(m.macro[:, :, 2] > 0)
     assert np.all(m.truth.jumps >= 0)
+
+
+@st.composite
+def extreme_specs(draw):
+    """Stacked crashes and dumps up to the schema's -3, GARCH persistence near 1, slow de-peg recoveries, wild
+    regimes, horizons of years: what a validator that bounds each field alone lets through (a review of 2026-12-05
+    found crashes held at the band through GARCH's memory of them, and a slow re-peg freeing a stablecoin)."""
+    horizon = draw(st.integers(30, 3650))
+    alpha = draw(st.floats(0.01, 0.3))
+    beta = draw(st.one_of(st.just(0.9999 - alpha), st.floats(0.0, 0.9999 - alpha)))  # the edge is drawn often
+    assets = [
+        {"name": "G", "kind": "crypto", "start_price": 100.0, "drift": draw(st.floats(-1.0, 1.0)),
+         "vol": draw(st.floats(0.01, 1.5)), "process": {"type": "garch", "garch": {"alpha": alpha, "beta": beta}}},
+        {"name": "S", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": draw(st.floats(0.001, 5.0)),
+         "regime_exposure": draw(st.floats(0.0, 1.0)),
+         "process": {"type": "peg", "peg": {"kappa": draw(st.floats(0.5, 1e5))}}},
+    ]  # fmt: skip
+    shocks = []
+    size = st.one_of(st.just(-3.0), st.floats(-3.0, 0.5))
+    for _ in range(draw(st.integers(0, 12))):
+        shocks.append({"type": "crash", "day": draw(st.integers(0, horizon - 1)), "size": draw(size),
+                       "assets": [draw(st.sampled_from(["G", "S"]))],
+                       "vol_mult": draw(st.one_of(st.just(1.0), st.floats(0.5, 10.0))),
+                       "duration_days": draw(st.integers(1, 400))})  # fmt: skip
+    for _ in range(draw(st.integers(0, 4))):
+        shocks.append({"type": "whale_dump", "day": draw(st.integers(0, horizon - 2)), "asset": "G",
+                       "size": draw(st.one_of(st.just(-3.0), st.floats(-3.0, 0.0)))})  # fmt: skip
+    if draw(st.booleans()):
+        shocks.append({"type": "depeg", "day": draw(st.integers(0, horizon - 1)), "asset": "S",
+                       "depth": draw(st.floats(0.01, 0.9)), "recovery_half_life_days": draw(st.one_of(st.just(3650.0), st.floats(0.5, 4000.0))),
+                       "recovery_days": draw(st.integers(1, 4000))})  # fmt: skip
+    data = {"name": "extreme", "seed": draw(st.integers(0, 2**32)), "horizon_days": horizon,
+            "steps_per_day": draw(st.sampled_from([1, 4])), "assets": assets, "shocks": shocks,
+            "onchain": {"driver": "G"}}  # fmt: skip
+    if draw(st.booleans()):
+        data["regimes"] = {"states": [{"name": "wild", "vol_mult": draw(st.floats(0.2, 10.0)),
+                                       "drift_mult": draw(st.floats(-3.0, 3.0))}],
+                           "transition": [[1.0]], "initial": "wild"}  # fmt: skip
+    return data
+
+
+# the review's two cases (2026-12-05), which validated and then sat at the band: random draws rarely stack enough
+_CRASHES_ON_A_PERSISTENT_GARCH = {
+    "name": "garch_crash", "seed": 1, "horizon_days": 3650,
+    "assets": [{"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.3,
+                "process": {"type": "garch", "garch": {"alpha": 0.05, "beta": 0.9499}}}],
+    "shocks": [{"type": "crash", "day": 10 + 365 * k, "size": -3.0} for k in range(10)],
+}  # fmt: skip
+_A_SLOW_REPEG = {
+    "name": "slow_repeg", "seed": 2, "horizon_days": 3650,
+    "assets": [{"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.3},
+               {"name": "USDX", "kind": "stable", "start_price": 1.0, "drift": 0.0, "vol": 5.0, "regime_exposure": 1.0,
+                "process": {"type": "peg", "peg": {"kappa": 100000.0}}}],
+    "regimes": {"states": [{"name": "wild", "vol_mult": 10.0}], "transition": [[1.0]], "initial": "wild"},
+    "shocks": [{"type": "depeg", "day": 0, "asset": "USDX", "depth": 0.5, "recovery_half_life_days": 3650,
+                "recovery_days": 3650}],
+}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(extreme_specs())
+@example(_CRASHES_ON_A_PERSISTENT_GARCH)
+@example(_A_SLOW_REPEG)
+def test_a_valid_spec_never_holds_prices_at_the_band(data):
+    """Finite and positive is not enough: the kernel clamps log prices to start +/- LOG_PRICE_BAND, so a spec that
+    validates must keep them off that band (at the band, prices are finite and meaningless)."""
+    from prometheus_sim.generators.price import LOG_PRICE_BAND
+
+    try:
+        spec = ScenarioSpec.from_dict(data)
+    except ScenarioError as exc:
+        assert exc.errors and all(isinstance(p, str) and m for p, m in exc.errors)
+        return
+    m = Market.simulate(spec, n_paths=8)
+    start = np.array([a.start_price for a in spec.assets])
+    for arr in (m.low, m.high, m.close):
+        assert np.all(np.abs(np.log(arr / start)) < LOG_PRICE_BAND - 1.0), data
 
 
 _BAD_VALUES = st.one_of(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -694,3 +695,11 @@ def test_one_substep_is_refused_as_it_makes_every_bar_flat():
     with pytest.raises(ScenarioError, match="substeps: must be >= 2, got 1"):
         ScenarioSpec.from_dict(minimal_dict(substeps=1))
     assert ScenarioSpec.from_dict(minimal_dict(substeps=2)).substeps == 2
+
+
+def test_a_numpy_seed_of_any_size_is_taken_exactly():
+    """Market.seeds is uint64: half of all valid seeds (>= 2**63) were refused as too large (review of 2026-12-05)."""
+    for seed in (np.uint64(2**63), np.uint64(2**64 - 1), np.int64(7)):
+        spec = ScenarioSpec.from_dict(minimal_dict(seed=seed))
+        assert spec.seed == int(seed) and type(spec.seed) is int
+        assert spec.with_overrides(seed=seed).seed == int(seed)

@@ -500,3 +500,14 @@ def test_the_resume_key_holds_the_venue_and_sweep_code():
     assert {"adapters.sim", "prometheus_sim.metrics", "prometheus_sim.portfolio.nb", "prometheus_sim.generators.engine"
             } <= set(closure) and not any(name.startswith(("numpy", "pandas")) for name in closure)  # fmt: skip
     assert len(key["engine_sha256"]) == 64
+
+
+def test_a_first_decision_day_no_backtest_can_fill_is_refused_before_anything_runs(tmp_path):
+    """Past the second-to-last day every cell failed after simulating, with exit 1 (review of 2026-12-05)."""
+    assert _config(first_decision_day=88).first_decision_day == 88
+    with pytest.raises(ValueError, match=r"first_decision_day: day 89 is after the last day a backtest of default can "
+                                         r"decide and fill \(day 88 of its 90 days\)"):  # fmt: skip
+        _config(first_decision_day=89)
+    res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "1", "--horizon-days", "40",
+                                    "--first-decision-day", "100", "--out", str(tmp_path / "bt")])  # fmt: skip
+    assert res.exit_code == 2 and res.output.startswith("--first-decision-day: day 100 is after"), res.output

@@ -73,6 +73,9 @@ class ServeSettings:
             raise ValueError(f"rate_limit_storage: memory:// or redis://host:port, got {self.rate_limit_storage!r}")
         from limits import parse
 
+        from prometheus_sim.devices import check_device
+
+        check_device(self.device)  # at start-up: a missing GPU was only a load error on /health
         try:
             parse(self.rate_limit)
         except ValueError:

@@ -152,8 +152,12 @@ class ForecastService:
             for a in range(n):
                 if not np.isfinite(raw_x[a]).all():
                     problem[a] = f"NaN in {self.feed.assets[a]}'s inputs at day {day}"
+                elif not np.isfinite(raw_c[a]).all():  # the context C(t): NaN predictions, and invalid JSON, before
+                    names = [self.predictor.context_names[f] for f in np.flatnonzero(~np.isfinite(raw_c[a]))]
+                    problem[a] = f"NaN in {self.feed.assets[a]}'s context {names} at day {day}"
             x = self.predictor.scaler.x(np.nan_to_num(raw_x)).astype(np.float32)
-            c = self.predictor.scaler.c(raw_c).astype(np.float32) if raw_c.shape[1] else raw_c.astype(np.float32)
+            c = (self.predictor.scaler.c(np.nan_to_num(raw_c)).astype(np.float32) if raw_c.shape[1]
+                 else raw_c.astype(np.float32))  # fmt: skip
         for a, name in enumerate(self.feed.assets):
             if name not in self.predictor.meta["assets"]:
                 problem[a] = f"asset {name!r}: the model was trained on {self.predictor.meta['assets']} only"

@@ -65,6 +65,9 @@ class Scored:
     assets: list[str]
     kinds: list[str]
     bands: dict[str, np.ndarray]  # level -> (n, H) half-widths
+    # what makes a window's path: (seed, path id) of a simulated market, whose random numbers are keyed by them and
+    # not by scenario (so two scenarios at one seed share most of their shocks); None for a real market
+    origin: np.ndarray | None = None
 
 
 def score_market(predictor, market, first_day: int | None = None, stride: int = 1) -> Scored:
@@ -87,7 +90,10 @@ def score_market(predictor, market, first_day: int | None = None, stride: int = 
     if oracle_available(market):  # real data has no generating process to condition on
         preds["oracle"] = oracle_log_returns(market, w.path, w.asset, w.end, predictor.horizon, src.log_close)
     bands = {f"{lv:g}": predictor.band(src, w, list(market.assets), lv) for lv in BAND_LEVELS}
-    return Scored(real, preds, w.path, w.asset, w.end, list(market.assets), list(market.asset_kinds), bands)
+    origin = None
+    if not market.is_real:
+        origin = np.stack([market.seeds[w.path].astype(np.uint64), market.path_ids[w.path].astype(np.uint64)], axis=1)
+    return Scored(real, preds, w.path, w.asset, w.end, list(market.assets), list(market.asset_kinds), bands, origin)
 
 
 BLOCK_DAYS = 30

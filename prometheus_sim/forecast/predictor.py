@@ -27,24 +27,42 @@ class PricePredictor:
     """Predictions of one registered forecaster (see the module docstring)."""
 
     def __init__(self, model, meta: dict, ref: tuple[str, str] = ("", ""), device: str = "cpu"):
-        self.model = model.to(device).eval()
+        from prometheus_sim.devices import check_device
+
+        self.model = model.to(check_device(device)).eval()
         self.meta = meta
         self.ref = ref
         self.device = device
         self.scaler = Scaler.from_dict(meta["scaler"])
         self.features = FeatureConfig(**meta["features"])
+        # the features are rebuilt from the stored switches: they must give the columns the model was trained on, in
+        # its order (a hand-registered model, or a feature change since, broadcast-failed or predicted from columns
+        # in another order)
+        for key, built in (("window_features", self.features.window_names),
+                           ("context_features", self.features.context_names)):  # fmt: skip
+            stored = meta.get(key)
+            if stored is not None and list(stored) != list(built):
+                raise PredictionError(f"model {ref[0] or '?'}@{ref[1] or '?'}: its {key} {list(stored)} are not "
+                                      f"what this version computes from its feature switches, {list(built)}")  # fmt: skip
         self.window = int(meta["window"])
         self.horizon = int(meta["horizon"])
 
     @classmethod
     def load(cls, ref: str, tracking_uri: str | None = None, device: str = "cpu") -> PricePredictor:
+        from prometheus_sim.devices import check_device
         from prometheus_sim.registry import load_pytorch
 
+        check_device(device)  # before the model is read
         model, resolved = load_pytorch(ref, tracking_uri)
         meta = getattr(model, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != "prometheus-forecaster":
             raise PredictionError(f"model {ref!r} is not a prometheus forecaster (no forecaster metadata)")
         return cls(model, meta, resolved, device)
+
+    @property
+    def context_names(self) -> list[str]:
+        """The context inputs C(t) by column, as the model was trained."""
+        return list(self.meta.get("context_features") or self.features.context_names)
 
     @property
     def model_uri(self) -> str:
@@ -95,6 +113,11 @@ class PricePredictor:
                     i, d, f = np.argwhere(bad)[0]
                     raise PredictionError(f"NaN in the inputs: feature {self.meta['window_features'][f]!r} at day "
                                           f"{int(part.end[i]) - self.window + 1 + int(d)} (path {int(part.path[i])})")  # fmt: skip
+                bad_c = ~np.isfinite(c)
+                if bad_c.any():  # a missing macro value gave NaN predictions with a confidence of 0.8, and bad JSON
+                    i, f = np.argwhere(bad_c)[0]
+                    raise PredictionError(f"NaN in the inputs: context {self.context_names[f]!r} at day "
+                                          f"{int(part.end[i])} (path {int(part.path[i])})")  # fmt: skip
                 xt = torch.from_numpy(self.scaler.x(x)).to(self.device)
                 ct = torch.from_numpy(self.scaler.c(c)).to(self.device) if c.shape[1] else None
                 p, k = self.model(xt, ct)

@@ -14,13 +14,23 @@ from prometheus_sim.forecast.evaluate import DEFINITIONS, Scored, summarise
 
 
 def pooled(scored: dict[str, Scored]) -> Scored:
-    """Every scenario's windows together (paths renumbered so they stay distinct groups)."""
+    """Every scenario's windows together, grouped by what makes their paths independent.
+
+    A simulated path is its (seed, path id): the random numbers are keyed by those and not by the scenario, so
+    ``default`` and ``forecasting`` at seed 5000 share most of their shocks (realised 7-day returns correlated 0.92)
+    and are one group, not two. Numbered apart, they doubled the bootstrap's and the DM test's clusters and
+    narrowed the evidence's interval (demo: [5.97, 7.95] against [5.53, 8.39] grouped by seed; review of
+    2026-12-05). A real market's paths are groups of their own.
+    """
     parts = list(scored.values())
-    offset = 0
+    groups: dict[tuple, int] = {}
     paths = []
-    for sc in parts:
-        paths.append(sc.path + offset)
-        offset += int(sc.path.max()) + 1
+    for k, sc in enumerate(parts):
+        if sc.origin is None:
+            keys = [("real", k, int(p)) for p in sc.path]
+        else:
+            keys = [("simulated", int(seed), int(pid)) for seed, pid in sc.origin]
+        paths.append(np.array([groups.setdefault(key, len(groups)) for key in keys], dtype=np.int64))
     names = sorted(set.intersection(*(set(sc.preds) for sc in parts)))
     first = parts[0]
     asset_ids = [np.array([first.assets.index(sc.assets[a]) for a in sc.asset]) for sc in parts]
@@ -30,6 +40,7 @@ def pooled(scored: dict[str, Scored]) -> Scored:
         path=np.concatenate(paths), asset=np.concatenate(asset_ids), end=np.concatenate([sc.end for sc in parts]),
         assets=first.assets, kinds=first.kinds,
         bands={k: np.concatenate([sc.bands[k] for sc in parts]) for k in first.bands},
+        origin=None if any(sc.origin is None for sc in parts) else np.concatenate([sc.origin for sc in parts]),
     )  # fmt: skip
 
 

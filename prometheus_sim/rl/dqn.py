@@ -2,11 +2,13 @@
 
 The network is the guide's (Linear(s, 256) ReLU LayerNorm, Linear(256, 256) ReLU LayerNorm,
 Linear(256, 128) ReLU, Linear(128, 7)); Adam at 1e-3, gamma 0.9, replay 100,000, batch 64, MSE
-loss, gradient clip 1.0, soft target updates with tau 0.005, as the guide fixes them. Two
-departures, both stated: the target is Double DQN's (the online network picks the next action,
-the target network values it), and epsilon falls linearly from ``eps_start`` to ``eps_end`` over
+loss, gradient clip 1.0, soft target updates with tau 0.005, as the guide fixes them. Three
+departures, all stated: the target is Double DQN's (the online network picks the next action,
+the target network values it); epsilon falls linearly from ``eps_start`` to ``eps_end`` over
 ``exploration_fraction`` of the run (the guide's x0.995 per update, from 0.1, suits one env, not
-many: with 16 envs it would stop exploring within a few hundred decisions).
+many: with 16 envs it would stop exploring within a few hundred decisions); and ``eps_start`` is
+1.0, not the guide's 0.1 (a fresh network's greedy choice is one action for nearly every
+observation, so the first decisions explore fully instead of 90 % of them being that one action).
 
 Replay ratio: gradient updates per env step. By default one update every ``train_every`` vector
 steps, i.e. 1 / (num_envs x train_every) (16 envs: 1/16); ``replay_ratio`` sets it directly (the
@@ -44,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from prometheus_sim.devices import check_device
 from prometheus_sim.rl.env import N_ACTIONS, OBSERVATION_VERSION, RECENT_FEATURES
 
 DQN_NAME = "prometheus-dqn"
@@ -287,21 +290,6 @@ class DQNResult:
     name: str
     version: str
     run_id: str
-
-
-def check_device(device: str) -> str:
-    """The device, or a clear error when it is not on this machine (not a crash deep in torch)."""
-    import re
-
-    form = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
-    if form is None:
-        raise ValueError(f"--device {device!r}: cpu or cuda[:n]")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA device on this machine (torch sees none); use --device cpu")
-    if form.group(1) is not None and int(form.group(1)) >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise ValueError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
-    return device
 
 
 def featured_assets(pools) -> dict[str, list[str]]:

@@ -31,7 +31,8 @@ Spec (Gymnasium's conventions):
   drawn from ``self.np_random`` (or given in ``reset(options={"path", "start", "profile"})``, ``start``
   a step); the portfolio opens in cash at the close of the start day (its last step when a day has
   several: every decision then falls on a day's close, where the day's features are complete), except
-  at step 0, which is the venue's whole run from the first open, as a backtest starts (so the first
+  at step 0 at one step a day (with several, starts begin at the first day's close, ``start_step(0)``, and
+  step 0 is refused), which is the venue's whole run from the first open, as a backtest starts (so the first
   period's reward includes day 0's own move; the parity test with ``backtest.run`` uses it, and drawn
   starts are never 0: they come after the features' warm-up), and
   the profile's months to goal count from there (:func:`goal_dated_from`). The feature tail is that of

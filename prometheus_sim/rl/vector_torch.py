@@ -33,7 +33,7 @@ W = pnb.WINDOW_DAYS
 class TorchPortfolioVectorEnv:
     def __init__(self, num_envs: int, pool: EnvPool, device: str = "cpu", dtype: torch.dtype = torch.float64,
                  seed: int | None = None):  # fmt: skip
-        from prometheus_sim.rl.dqn import check_device
+        from prometheus_sim.devices import check_device
 
         self.n = int_arg("num_envs", num_envs, 1)
         self.pool = pool

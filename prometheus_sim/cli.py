@@ -176,8 +176,9 @@ class _Commands(click.Group):
             # a full disk was pyarrow's traceback (review of 2026-12-05); what was saved before stays loadable (saves
             # replace files whole) and a sweep's finished cells resume
             where = f" writing {exc.filename}" if exc.filename else ""
+            resume = ": finished sweep cells resume" if ctx.invoked_subcommand in ("backtest", "policy") else ""
             click.echo(f"error: {self._command(ctx)}: no space left on the disk{where}; free some (or use another "
-                       "--out) and run again: finished sweep cells resume", err=True)  # fmt: skip
+                       f"--out) and run again{resume}", err=True)  # fmt: skip
             sys.exit(1)
 
     @staticmethod
@@ -253,13 +254,17 @@ def simulate(
     with tqdm(total=n_paths, unit="path", desc=f"simulate {spec.name}", disable=not show, file=sys.stderr) as bar:
         market = Market.simulate(spec, seed=seed, n_paths=n_paths, progress=bar.update)
     elapsed = time.perf_counter() - started
+    # a reused --out: what was derived from the market there before goes first, so an interruption (Ctrl-C, a full
+    # disk) between the save and the new files cannot leave another market's facts and charts beside this one
+    # (review of 2026-12-05)
+    for derived in ("stylised_facts.csv", "correlation.csv", "stylised_facts.txt", *(
+            p.name for p in out_dir.glob("fan_*.png"))):  # fmt: skip
+        (out_dir / derived).unlink(missing_ok=True)
     market.save(out_dir)
     facts, correlation = stylised_facts_and_correlation(market)
     facts.to_csv(out_dir / "stylised_facts.csv")
     correlation.to_csv(out_dir / "correlation.csv")
     (out_dir / "stylised_facts.txt").write_text(facts.round(4).to_string() + "\n")
-    for old_chart in out_dir.glob("fan_*.png"):  # a reused --out: no chart of another market's assets stays
-        old_chart.unlink()
     charts = []
     if plots:
         from prometheus_sim.report.fan_chart import fan_chart
@@ -864,9 +869,10 @@ def _forecast_time_basis(predictor, market, from_day: int | None) -> tuple[str, 
     first = from_day if from_day is not None else int(days * split["split_frac"]) + split["embargo"]
     first_day = pd.Timestamp(market.calendar[min(first, days - 1) * market.steps_per_day]).date()
     start = pd.Timestamp(market.calendar[0]).date()
+    last_day = pd.Timestamp(market.calendar[-1]).date()
     basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",
-                       option_for=lambda d: f"--from-day {(d - start).days}")  # fmt: skip
-    return f"real market {market.name!r}, scored " + basis, out_of_time(predictor.meta, first_day)
+                       option_for=lambda d: f"--from-day {(d - start).days}", last_day=last_day)  # fmt: skip
+    return f"real market {market.name!r}, scored " + basis, out_of_time(predictor.meta, first_day, last_day)
 
 
 @forecast.command("predict")
@@ -1368,9 +1374,11 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
         decides_from = pd.Timestamp(calendar[min(decides * market.steps_per_day, steps - 1)]).date()
         decisions = len(range(decides, days - 1, period))  # each fills the next day: the last day decides nothing
         trained = None if market.is_real else training_scenario(meta, market.spec)
-        timely = out_of_time(meta, decides_from) if market.is_real else None
+        last_day = pd.Timestamp(calendar[-1]).date()
+        timely = out_of_time(meta, decides_from, last_day) if market.is_real else None
         if market.is_real:
-            basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None)
+            basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None,
+                               last_day=last_day)  # fmt: skip
             basis += (f"; the policy decides {decisions} time(s), from {decides_from} (the {decides} days before are "
                       "its features' warm-up, in which every strategy holds its opening book)")  # fmt: skip
             if decisions < FEW_DECISIONS:
@@ -1493,7 +1501,8 @@ def _forecast_in_time_markets(config, built) -> dict | None:
             continue
         for strategy in forecasts:
             first = min(int(strategy.first_decision_day) * market.steps_per_day, market.n_steps - 1)
-            if out_of_time(strategy.predictor.meta, pd.Timestamp(market.calendar[first]).date()) is False:
+            if out_of_time(strategy.predictor.meta, pd.Timestamp(market.calendar[first]).date(),
+                           pd.Timestamp(market.calendar[-1]).date()) is False:  # fmt: skip
                 markets.append(market.name)
                 break
     models = sorted({"/".join(f.predictor.ref) for f in forecasts})
@@ -1639,12 +1648,7 @@ def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, ma
     from prometheus_sim.real import RealDataError
     from prometheus_sim.real_market import CALENDAR_RULE, import_market
 
-    kind_map = {}
-    for item in kinds:
-        asset, sep, kind = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r}: expected ASSET=KIND", param_hint="--kind")
-        kind_map[asset] = kind
+    kind_map = _kind_options(kinds)
     try:
         real = import_market(list(files), onchain=onchain, macro=macro, start=start, end=end, kinds=kind_map, name=name,
                              volume_in=volume_in)  # fmt: skip
@@ -1685,7 +1689,16 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
                   out_dir: Path | None) -> None:  # fmt: skip
     """SCENARIO's stylised facts (5-95 % band over paths) beside real DATA files (default: the shipped
     data/crypto_daily/*.csv), with FACTS.md's definitions; exit 1 if a real figure falls outside its band."""
-    from prometheus_sim.facts_compare import compare, compare_plots, outside_rows, verdict_counts, window_days
+    from prometheus_sim.facts_compare import (
+        MIN_RETURNS,
+        comparable,
+        compare,
+        compare_plots,
+        outside_rows,
+        real_spans,
+        verdict_counts,
+        window_days,
+    )
     from prometheus_sim.market import Market
     from prometheus_sim.real import SHIPPED_DATA, RealDataError, read_closes
     from prometheus_sim.scenario import ScenarioError
@@ -1710,6 +1723,12 @@ def facts_compare(scenario: str, data: tuple[str, ...], start: str, end: str, n_
     longer = f", simulated over {days} days to hold the window" if days > spec.horizon_days else ""
     click.echo(f"{spec.name} ({n_paths} paths{longer}) beside real data, returns dated {start}..{end}; each figure "
                "from the paths' first days, as many as the real window has")  # fmt: skip
+    kept, skipped = comparable(closes, [a for a in spec.asset_names if a in closes.columns], start, end)
+    spans = real_spans(closes, kept, start, end)
+    click.echo("real returns compared: " + ", ".join(f"{n} {a}..{b} ({k})" for n, (a, b, k) in spans.items()))
+    if skipped:
+        click.echo(f"skipped, fewer than {MIN_RETURNS} real returns in the window (with their pairs): "
+                   + ", ".join(f"{n} ({k})" for n, k in skipped.items()))  # fmt: skip
     click.echo(table.round(4).to_string())
     outside = outside_rows(table)
     inside, _, unknown = verdict_counts(table)
@@ -1777,6 +1796,17 @@ def _check_window(start: str, end: str | None) -> None:
         raise ValueError(f"--from {start} is after --to {end}: the window has no days")
 
 
+def _kind_options(kinds: tuple[str, ...]) -> dict[str, str]:
+    """``--kind ASSET=KIND`` options as a mapping (market import and scenarios fit)."""
+    kind_map = {}
+    for item in kinds:
+        asset, sep, kind = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected ASSET=KIND", param_hint="--kind")
+        kind_map[asset] = kind
+    return kind_map
+
+
 @scenarios.command("fit")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--from", "start", required=True, help="First return date of the window (YYYY-MM-DD).")
@@ -1784,9 +1814,16 @@ def _check_window(start: str, end: str | None) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--name", default=None, help="Scenario name [default: the output file's stem].")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=7, show_default=True)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="ASSET=KIND",
+    help="crypto or stable, for a file whose name does not say (USDC, USDT... are stable); repeat it.",
+)
 @VOLUME_IN
 def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file: Path, name: str | None, seed: int,
-                  volume_in: str) -> None:  # fmt: skip
+                  kinds: tuple[str, ...], volume_in: str) -> None:  # fmt: skip
     """Estimate a scenario from real daily bar FILES (GARCH + jumps by arch, pegs, correlation) and write
     it as a commented YAML that states the window and the method; check it with `facts compare`."""
     from prometheus_sim.fit import fit_scenario, write_scenario
@@ -1798,7 +1835,8 @@ def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file:
         # a shipped scenario's own folder is named by its name, as the shipped file's check line has it
         shipped = out_file.resolve().parent == SHIPPED_SCENARIOS.resolve()
         scenario, comments = fit_scenario(list(files), start, end, name=name or out_file.stem, seed=seed,
-                                          volume_in=volume_in, written_to=None if shipped else str(out_file))  # fmt: skip
+                                          kinds=_kind_options(kinds), volume_in=volume_in,
+                                          written_to=None if shipped else str(out_file))  # fmt: skip
     except (RealDataError, ScenarioError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -1951,6 +1989,11 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
     mode = "executed" if execute else "dry run: nothing was sent"
     click.echo(f"{len(result.decision_steps)} decisions at bars {result.decision_steps.tolist()} ({mode}); "
                f"journal {journal}")  # fmt: skip
+    reverted = [line for line in run_lines if line["kind"] == "receipt" and line.get("status") != 1]
+    if reverted:  # as auto-rebalance: a sent transaction that reverted is not a clean run (exit 0 before; review)
+        click.echo(f"error: {len(reverted)} sent transaction(s) reverted on chain; see the journal's receipt lines",
+                   err=True)  # fmt: skip
+        sys.exit(1)
 
 
 def _chain_refused(exc: Exception) -> str:
@@ -1979,6 +2022,11 @@ def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, jour
 
     try:
         cfg = ChainConfig.load(config_path)
+        if execute and not cfg.users:  # as live --execute: every vault on the VaultManager was the fallback (review)
+            raise ValueError(
+                "users: --execute rebalances only the vaults the config names, and it names none; list "
+                "them (a dry run without users describes every vault on the VaultManager)"
+            )
         chain = connect(cfg)
         cap = cfg.guard_rails.max_gas_price_gwei
         if execute:

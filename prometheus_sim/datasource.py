@@ -107,14 +107,18 @@ class HistorySource:
         return cls.from_market(Market.load(directory), path, until)
 
     @classmethod
-    def from_file(cls, file: str | Path, asset_kinds: dict[str, str]) -> HistorySource:
+    def from_file(cls, file: str | Path, asset_kinds: dict[str, str], until: int | None = None) -> HistorySource:
         """Daily closes from CSV or Parquet: a date column (or index) and one column per asset, checked as real bar
         files are (:func:`~prometheus_sim.real.read_close_history`; a :class:`~prometheus_sim.real.RealDataError`,
-        a ValueError, names file, row and column)."""
+        a ValueError, names file, row and column); its rows up to ``until`` (as a run directory's bars)."""
         from prometheus_sim.real import read_close_history
 
         assets = list(asset_kinds)
         frame = read_close_history(file, assets)
+        if until is not None:
+            if until >= len(frame):
+                raise ValueError(f"history_until: {until} is past the file's last row ({len(frame) - 1})")
+            frame = frame.iloc[: until + 1]
         return cls(assets, [asset_kinds[a] for a in assets], frame.index, frame[assets].to_numpy(dtype=float))
 
     def book(self) -> AssetBook:

@@ -68,8 +68,8 @@ def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[
         r = r[r.index >= pd.Timestamp(start)]
     if end is not None:
         r = r[r.index <= pd.Timestamp(end)]
-    if len(r) < 30:
-        raise ValueError(f"{closes.name}: only {len(r)} daily returns in the window; at least 30 needed")
+    if len(r) < MIN_RETURNS:
+        raise ValueError(f"{closes.name}: only {len(r)} daily returns in the window; at least {MIN_RETURNS} needed")
     first = s.index.get_loc(r.index[0]) - 1
     window_closes = s.iloc[first : first + len(r) + 1].to_numpy()
     # the running maximum restarts at the first close in the window (FACTS.md)
@@ -77,12 +77,44 @@ def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[
     return r.to_numpy(), window_closes
 
 
+MIN_RETURNS = 30
+
+
+def real_spans(closes: pd.DataFrame, names: list[str], start: str | None, end: str | None) -> dict[str, tuple]:
+    """Each asset of ``names`` with data: (first return date, last, count) inside start..end, as compared.
+
+    What a header should say rather than the window asked for: ``--to 2025-12-31`` on files ending 2024-02-13
+    printed the asked-for window while the figures used 409 returns up to 2024-02-13 (review of 2026-12-05)."""
+    spans = {}
+    for n in (n for n in names if n in closes.columns):
+        r = np.log(closes[n].dropna()).diff().dropna()
+        if start is not None:
+            r = r[r.index >= pd.Timestamp(start)]
+        if end is not None:
+            r = r[r.index <= pd.Timestamp(end)]
+        spans[n] = (r.index[0].date() if len(r) else None, r.index[-1].date() if len(r) else None, len(r))
+    return spans
+
+
+def comparable(closes: pd.DataFrame, names: list[str], start: str | None, end: str | None) -> tuple[list, dict]:
+    """(assets of ``names`` with at least ``MIN_RETURNS`` real returns in the window, {skipped asset: its count}).
+
+    An asset without enough days there is skipped with its pairs, as one missing from the data is: SOL, which
+    begins in 2020, stopped a 2018-2019 comparison of BTC, ETH and USDC outright (review of 2026-12-05)."""
+    spans = real_spans(closes, names, start, end)
+    kept = [n for n, (_, _, count) in spans.items() if count >= MIN_RETURNS]
+    return kept, {n: count for n, (_, _, count) in spans.items() if count < MIN_RETURNS}
+
+
 def window_days(closes: pd.DataFrame, names: list[str], start: str | None, end: str | None) -> int:
     """Days a simulation needs to hold the longest real window of ``names`` (its returns plus one)."""
     common = [n for n in names if n in closes.columns]
     if not common:  # max() of nothing said "max() arg is an empty sequence"
         raise ValueError(f"no asset in common: scenario {list(names)}, data {list(closes.columns)}")
-    return 1 + max(len(real_window(closes[n], start, end)[0]) for n in common)
+    kept, skipped = comparable(closes, common, start, end)
+    if not kept:
+        raise ValueError(f"no asset has {MIN_RETURNS} daily returns in the window: {skipped}")
+    return 1 + max(len(real_window(closes[n], start, end)[0]) for n in kept)
 
 
 def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
@@ -92,11 +124,15 @@ def compare(market: Market, closes: pd.DataFrame, start: str | None = None, end:
     (its first return onwards): like with like. Paths shorter than a window are refused.
 
     ``closes`` holds real daily closes, one column per asset (names as in the scenario); assets in
-    only one of the two are skipped.
+    only one of the two are skipped, and so are those with fewer than ``MIN_RETURNS`` real returns in the window
+    (:func:`comparable`).
     """
     names = [a for a in market.assets if a in closes.columns]
     if not names:
         raise ValueError(f"no asset in common: scenario {market.assets}, data {list(closes.columns)}")
+    names, skipped = comparable(closes, names, start, end)
+    if not names:
+        raise ValueError(f"no asset has {MIN_RETURNS} daily returns in the window: {skipped}")
     sim_close = daily_closes(market)  # (paths, days, assets)
     sim_r = log_returns(sim_close)
     rows = []
@@ -174,7 +210,7 @@ def compare_plots(market: Market, closes: pd.DataFrame, start: str | None, end: 
     out.mkdir(parents=True, exist_ok=True)
     sim_r = log_returns(daily_closes(market))
     files = []
-    for name in (a for a in market.assets if a in closes.columns):
+    for name in comparable(closes, [a for a in market.assets if a in closes.columns], start, end)[0]:
         a = market.assets.index(name)
         real, _ = real_window(closes[name], start, end)
         sim = sim_r[:, :, a]

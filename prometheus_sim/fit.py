@@ -67,6 +67,7 @@ CORRELATION_ITERATIONS = 2
 COMMON_LOADINGS = (0.8, 0.9, 0.95, 0.99)
 CHECK_PATHS = 500
 MIN_RETURNS = 250  # fewer daily returns than this cannot pin a GARCH(1,1) down
+MIN_PAIR_DAYS = 30  # fewer shared shock days than this leave a pair's correlation unestimated (set to 0, and said)
 KAPPA_MAX = 100_000.0  # the scenario schema's bound
 
 
@@ -136,8 +137,19 @@ def fit_crypto(name: str, bars: pd.DataFrame, start: pd.Timestamp, end: pd.Times
         f"diffusive vol {vol:.3f}, total vol {r.std(ddof=1) * math.sqrt(365):.3f}; drift {drift:+.3f} "
         f"(realised mean log return {r.mean() * 365:+.3f}/year)",
     ]
+    start_price = float(bars["close"].loc[: r.index[0]].iloc[-2])
+    gap = (r.index[0] - start).days
+    if gap > 0:
+        # the file begins after the window: the scenario starts at the window's first day all the same, so the price
+        # is taken back over the gap at the asset's mean log return, where the median path then meets its first real
+        # close. Put at the window's start as it was, SOL's 2020-04-10 close sat on 2020-01-01 and the simulated
+        # median was 45 % above the real price on 2020-04-10 and 38 % at the end (review of 2026-12-05)
+        first_close, start_price = start_price, start_price * math.exp(-float(r.mean()) * gap)
+        notes.append(f"its data begins {r.index[0].date()}, {gap} days into the window: start_price "
+                     f"{start_price:.6g} is its first close {first_close:.6g} taken back {gap} days at its mean log "
+                     f"return, so the median path meets that close there; the fit sees only its own days")  # fmt: skip
     return AssetFit(
-        name=name, kind="crypto", start_price=float(bars["close"].loc[: r.index[0]].iloc[-2]), drift=drift,
+        name=name, kind="crypto", start_price=start_price, drift=drift,
         vol=vol, process=process, daily_usd=_daily_usd(bars, start, end, volume_in), n_returns=len(r),
         first_day=str(r.index[0].date()), notes=notes, shocks=shocks, jump_days=r.index[jumps.to_numpy()],
     )  # fmt: skip
@@ -203,16 +215,28 @@ def common_loading(fits: list[AssetFit], returns: pd.DataFrame) -> tuple[float, 
 def shock_correlation(fits: list[AssetFit]) -> tuple[np.ndarray, str]:
     """Pairwise correlation of the standardised diffusive shocks (step 4), repaired to positive definite."""
     frame = pd.DataFrame({f.name: f.shocks for f in fits})
-    corr = frame.corr(min_periods=MIN_RETURNS).fillna(0.0).to_numpy().copy()
+    # on the days each pair shares, from MIN_PAIR_DAYS: at the GARCH fit's 250, a pair with SOL over 2019-06..2020-12
+    # (249 shared days) was set to 0 without a word, against a real 0.28 (review of 2026-12-05)
+    raw = frame.corr(min_periods=MIN_PAIR_DAYS)
+    corr = raw.fillna(0.0).to_numpy().copy()
     np.fill_diagonal(corr, 1.0)
+    names = list(frame.columns)
+    unset = [f"{names[i]}/{names[j]}" for i in range(len(names)) for j in range(i + 1, len(names))
+             if np.isnan(raw.iat[i, j])]  # fmt: skip
     w, v = np.linalg.eigh(corr)
     note = "positive definite as estimated"
+    if unset:
+        note += (f"; {', '.join(unset)} set to 0: fewer than {MIN_PAIR_DAYS} days with both assets' shocks "
+                 "(no estimate)")  # fmt: skip
     if w.min() < 1e-6:
         w = np.clip(w, 1e-6, None)
         corr = v @ np.diag(w) @ v.T
         d = np.sqrt(np.diag(corr))
         corr = corr / np.outer(d, d)
-        note = "repaired to the nearest positive-definite matrix (eigenvalues clipped at 1e-6)"
+        note = (
+            "repaired to the nearest positive-definite matrix (eigenvalues clipped at 1e-6)"
+            + note[len("positive definite as estimated") :]
+        )
     return corr, note
 
 
@@ -354,6 +378,9 @@ def fit_scenario(
     t1 = pd.Timestamp(end) if end else last
     if t1 > last:  # the scenario would say it was calibrated to days no file has (calibrated_to, the comments)
         raise RealDataError(f"--to {end}: after the last day all files share ({last.date()})")
+    unknown = sorted(set(kinds or {}) - set(bars))
+    if unknown:
+        raise RealDataError(f"--kind: {unknown} are not among the files' assets {list(bars)}")
     kinds = {a: (kinds or {}).get(a, default_kind(a)) for a in bars}
     fits = []
     for asset, b in bars.items():
@@ -472,7 +499,10 @@ def write_scenario(scenario: dict, comments: list[str], out: str | Path) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "".join(f"# {line}\n" if line else "#\n" for line in comments)
     body = yaml.safe_dump(scenario, sort_keys=False, default_flow_style=None, width=110)
-    path.write_text(header + body)
+    lines = body.split("\n")  # what the window means for later runs, beside it
+    lines = [line + "  # the fit's window: later real days are out of time" if line.startswith("calibrated_to:")
+             else line for line in lines]  # fmt: skip
+    path.write_text(header + "\n".join(lines))
     return path
 
 

@@ -122,6 +122,7 @@ class Market:
         Arrays the simulator generated are sealed already (in place); others (loaded, cut, unpickled,
         the scenario's shock tables) are copied into sealed memory once (:mod:`prometheus_sim.sealed`).
         """
+        self._seal_calendar()
         truth_arrays = {name: getattr(self.truth, name) for name in TRUTH_ARRAYS} if self.truth is not None else {}
         named = {**self.blocks._asdict(), **{f"truth.{k}": v for k, v in truth_arrays.items()}}
         todo = {name: arr for name, arr in named.items() if copy or not is_sealed(arr)}
@@ -131,6 +132,18 @@ class Market:
         self.blocks = MarketBlocks(*(sealed[name] for name in MarketBlocks._fields))
         if self.truth is not None:
             self.truth = dataclasses.replace(self.truth, **{k: sealed[f"truth.{k}"] for k in TRUTH_ARRAYS})
+
+    def _seal_calendar(self) -> None:
+        """The calendar's dates in sealed memory too: snapshots hand out views of it, and a strategy that walked
+        ``history.calendar._data._ndarray`` to its owner, set it writeable and moved every date 15 days moved the
+        contribution days of every strategy after it in a sweep (review of 2026-12-05)."""
+        if not isinstance(self.calendar, pd.DatetimeIndex) or self.calendar.tz is not None:
+            return  # the calendars made here are naive dates; another is left as given
+        values = np.asarray(self.calendar.values)
+        if values.dtype.kind != "M" or is_sealed(values):
+            return
+        sealed = seal_copy({"calendar": values.view(np.int64)})["calendar"].view(values.dtype)
+        self.calendar = pd.DatetimeIndex(sealed, name=self.calendar.name, copy=False)
 
     def __setstate__(self, state: dict) -> None:
         """Unpickled (a worker process's copy): seal again, since pickling copies the data out."""
@@ -508,6 +521,14 @@ class Market:
         manifest = read_manifest(src)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{src}: format_version {manifest.get('format_version')} is not {FORMAT_VERSION}")
+        from prometheus_sim.memory import check_memory
+
+        # refused before any memory is taken, as a simulation of that size would be
+        check_memory(_check_arrays_manifest(manifest, src / MANIFEST), f"the saved market {src}")
+        if manifest.get("kind") == "real" and not isinstance(manifest.get("source"), dict):
+            raise ValueError(f"{src / MANIFEST}: kind 'real' needs a 'source' object")
+        if manifest.get("kind") != "real" and not isinstance(manifest.get("scenario"), dict):
+            raise ValueError(f"{src / MANIFEST}: a simulated market needs a 'scenario' object")
         arena = Arena({k: (tuple(v), np.dtype(manifest["dtypes"][k])) for k, v in manifest["shapes"].items()})
 
         def file(block: str) -> Path:
@@ -622,11 +643,41 @@ def read_manifest(directory: str | Path) -> dict:
     """A saved market's ``manifest.json``; a directory without one (or with a broken one) is named."""
     src = Path(directory)
     try:
-        return json.loads((src / MANIFEST).read_text())
+        manifest = json.loads((src / MANIFEST).read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{src}: no {MANIFEST}; not a saved market") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{src / MANIFEST}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):  # '[]' was an AttributeError traceback through backtest (review)
+        raise ValueError(f"{src / MANIFEST}: must be a JSON object, got {type(manifest).__name__}")
+    return manifest
+
+
+_ARRAY_KINDS = "biuf"  # booleans, integers and floats: what a market's arrays are
+
+
+def _check_arrays_manifest(manifest: dict, where: Path) -> int:
+    """The manifest's ``shapes``, ``dtypes`` and ``files`` as :meth:`Market.load` reads them; returns the arrays'
+    bytes. A hand-edited or damaged manifest was a KeyError, numpy's "offset must be non-negative", "cannot create
+    an OBJECT array from memory buffer" or ENOMEM (review of 2026-12-05); now an error naming the field."""
+    for key in ("shapes", "dtypes", "files"):
+        if not isinstance(manifest.get(key), dict):
+            raise ValueError(f"{where}: field {key!r} is missing or not an object")
+    total = 0
+    for name, shape in manifest["shapes"].items():
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                  for n in shape):  # fmt: skip
+            raise ValueError(f"{where}: shapes.{name} must be a list of whole numbers >= 0, got {shape!r}")
+        try:
+            dtype = np.dtype(manifest["dtypes"][name])
+        except KeyError:
+            raise ValueError(f"{where}: dtypes.{name} is missing") from None
+        except TypeError:
+            raise ValueError(f"{where}: dtypes.{name} {manifest['dtypes'][name]!r} is not a dtype") from None
+        if dtype.kind not in _ARRAY_KINDS:
+            raise ValueError(f"{where}: dtypes.{name} {dtype} is not a numeric dtype")
+        total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    return total
 
 
 PROVENANCE_FIELDS = ("kind", "name", "assets", "asset_kinds", "absent", "path_ids", "calendar", "scenario_digest",

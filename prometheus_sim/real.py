@@ -1,8 +1,8 @@
 """Real daily bars from files, checked so that a malformed file is an error that names file, row and column.
 
-A file is CSV or Parquet with a ``date`` column (ISO ``YYYY-MM-DD``, one row per calendar day,
-ascending, no duplicates, no gaps) and ``open, high, low, close`` (positive, ``low <= open, close
-<= high``); ``volume`` is optional (non-negative when present). Nothing is filled in silently: a
+A file is CSV or Parquet with a ``date`` column (or a Parquet file's date index; ISO ``YYYY-MM-DD``, one row per
+calendar day, ascending, no duplicates, no gaps) and ``open, high, low, close`` (positive, ``low <= open, close
+<= high``); ``volume`` is optional (positive when present: a day without trading is not a day of these markets). Nothing is filled in silently: a
 missing day is an error, not an interpolation. ``data/crypto_daily/`` ships the project's copy of
 real BTC, ETH, SOL, USDT and USDC bars (sources in its ``SOURCES.md``).
 """
@@ -39,6 +39,9 @@ def _load(p: Path, label: str) -> pd.DataFrame:
 def _read_table(p: Path, required: tuple[str, ...]) -> pd.DataFrame:
     """The file's raw rows with lower-cased column names; a missing file or column is named."""
     raw = _load(p, str(p))
+    if isinstance(raw.index, pd.DatetimeIndex) and "date" not in [str(c).strip().lower() for c in raw.columns]:
+        # a Parquet file's date index (``df.to_parquet()`` of a yfinance-style frame), as read_close_history takes it
+        raw = raw.rename_axis("date").reset_index()
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     twice = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
     if twice:  # 'Close' and 'close' in one file: which is the close?

@@ -45,6 +45,17 @@ CELLS_DIR = "cells"
 EQUITY_DIR = "equity"
 
 
+def equity_file(scenario: str, strategy: str) -> str:
+    """The file of a (scenario, strategy label)'s equity curves in ``EQUITY_DIR``. A path separator in a label (a
+    strategy class named ``a</i>``) made a folder that did not exist, and the sweep failed after every cell had run
+    (review of 2026-12-05): separators are written %-escaped; other names are unchanged."""
+
+    def safe(text: str) -> str:
+        return str(text).replace("/", "%2F").replace("\\", "%5C").replace("\0", "%00")
+
+    return f"{safe(scenario)}__{safe(strategy)}.parquet"
+
+
 @dataclass(frozen=True)
 class SavedMarket:
     """A market directory written by :meth:`~prometheus_sim.market.Market.save`, as a sweep's "scenario".
@@ -822,7 +833,7 @@ def _collect_equity(out: Path, keys: list[str]) -> None:
     eq_dir.mkdir(exist_ok=True)
     for (scenario, strategy), frames in curves.items():
         both = pd.concat(frames, axis=1)  # seeds in number order, whatever the tasks' keys sort as ('1', '10', '2')
-        both[sorted(both.columns, key=int)].to_parquet(eq_dir / f"{scenario}__{strategy}.parquet")
+        both[sorted(both.columns, key=int)].to_parquet(eq_dir / equity_file(scenario, strategy))
 
 
 def _write_sweep_file(out: Path, key: dict[str, Any], status: str) -> None:

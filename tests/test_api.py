@@ -678,3 +678,15 @@ def test_a_feed_that_stops_on_an_error_is_said_by_health(tmp_path, tiny_forecast
         r = client.get("/health")
     assert r.status_code == 503 and "the market feed stopped at day" in r.json()["status"], r.text
     assert "round 3 is not one bar" in r.json()["status"]
+
+
+def test_a_device_that_is_not_there_is_refused_at_start_up():
+    """--device gpu (or cuda without one) surfaced only as a model load error on /health (review of 2026-12-05)."""
+    import torch
+
+    from prometheus_sim.api.app import ServeSettings
+
+    for device in ("gpu", "mps") + (() if torch.cuda.is_available() else ("cuda",)):
+        with pytest.raises(ValueError, match=f"--device '?{device}'?: "):
+            ServeSettings(market="default", device=device)
+    assert ServeSettings(market="default", device="cpu").device == "cpu"

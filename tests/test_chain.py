@@ -457,6 +457,26 @@ def test_the_period_cap_holds_for_all_users_of_a_step_together(dev, market, tmp_
     assert all("planned this step" in d for d in np.array(receipts.detail)[~sent])
 
 
+def test_the_period_cap_is_a_days_count_that_a_restart_keeps(dev, market, tmp_path):
+    """The count was this process's running total: a new adapter (a restart, a cron's --steps 1) started from 0 and
+    traded the cap again (review of 2026-12-05). It is the day's fills by the chain's clock, from the journal."""
+    rails = GuardRails(max_period_value=150_000.0)
+    first = adapter_for(dev, market, tmp_path, rails=rails)
+    receipts = first.submit(START, create("equal_weight", period_days=1).decide_batch(first.snapshot(START)))
+    filled = float(receipts.notional[receipts.status == FILLED].sum())
+    assert filled > 0
+    first.close()
+    restarted = adapter_for(dev, market, tmp_path, rails=rails)  # the same journal
+    assert sum(restarted._traded_by_day.values()) == pytest.approx(filled)
+    feed(dev, market, START + 1)
+    again = restarted.submit(
+        START + 1, create("equal_weight", period_days=1).decide_batch(restarted.snapshot(START + 1))
+    )
+    refused = np.array(again.detail)[again.status == REFUSED]
+    assert len(refused) and all(f"{filled:,.0f} filled this UTC day" in d for d in refused), again.detail
+    assert float(again.notional[again.status == FILLED].sum()) + filled <= 150_000.0
+
+
 def test_a_buy_after_sells_is_valued_on_the_cash_after_them(dev, market, tmp_path):
     """A buy spends a fraction of the cash held after the sells (PolicyEngine, fill_row_nb): valued on the cash
     before them, selling all of a BTC holding into ETH counted at half its size against the period cap."""

@@ -368,3 +368,65 @@ def test_a_run_resumes_after_the_node_stops_answering_and_never_sends_twice(tmp_
         except ProcessLookupError:
             pass
         stop(proc)
+
+
+def test_a_rerun_while_the_first_runs_transactions_are_pending_sends_nothing_again(tmp_path, market_dir):
+    """Killed (here: timed out) while its transactions were pending, then rerun: the rerun signed every one again,
+    as the key was unused at the latest block, and reported the first run's trades as reverted (review of
+    2026-12-05). Now it finds them by the journal's 'sending' lines and the pending block: one execution each."""
+    import json
+
+    proc, config, key = up(tmp_path, market_dir)
+    raw = json.loads(config.read_text())
+    config.write_text(json.dumps({**raw, "receipt_timeout_s": 1.0}))
+    try:
+        feeding(config, market_dir, START + 1, START + 1, interval_s=0.0).join()
+        chain = connect(ChainConfig.load(config))
+        chain.w3.provider.make_request("evm_setAutomine", [False])
+        env = {"PROMETHEUS_PRIVATE_KEY": key}
+        with pytest.raises(TimeoutError, match="no receipt"):
+            live_run(config, create("equal_weight", period_days=1), 1, True, None, 10.0, env=env)
+        sent = [x for x in read_journal(tmp_path / "journal.jsonl") if x["kind"] == "sending"]
+        assert sent  # the first run's transactions are in the node's pool, not mined
+        live_run(config, create("equal_weight", period_days=1), 1, True, None, 10.0, env=env)
+        lines = read_journal(tmp_path / "journal.jsonl")
+        second = lines[max(i for i, x in enumerate(lines) if x["kind"] == "start") :]
+        assert not [x for x in second if x["kind"] in ("sending", "transaction")]
+        refused = [x for x in second if x["kind"] == "refused"]
+        assert len(refused) == len(sent) and all("already" in x["reason"] for x in refused), refused
+        chain.w3.provider.make_request("evm_mine", [])
+        executed = chain.engine.events.AIRecommendationExecuted().get_logs(from_block=0)
+        assert len(executed) == len(sent) == len({bytes(e.args.idempotencyKey) for e in executed})
+    finally:
+        stop(proc)
+
+
+def test_execute_needs_the_users_named_and_a_file_history_takes_history_until(tmp_path, market_dir):
+    """Without `users` every vault on the VaultManager was traded, a stranger's too; a CSV history ignored
+    history_until and history_row (review of 2026-12-05)."""
+    import json
+
+    import pandas as pd
+
+    from adapters.chain.commands import history_source
+
+    proc, config, key = up(tmp_path, market_dir)
+    try:
+        raw = json.loads(config.read_text())
+        config.write_text(json.dumps({k: v for k, v in raw.items() if k != "users"}))
+        with pytest.raises(ValueError, match="users: --execute trades only the vaults the config names"):
+            live_run(config, create("equal_weight", period_days=1), 1, True, None, 1.0,
+                     env={"PROMETHEUS_PRIVATE_KEY": key})  # fmt: skip
+        market = Market.load(market_dir)
+        frame = pd.DataFrame(np.asarray(market.close[0]), columns=market.assets,
+                             index=pd.Index(market.calendar.normalize(), name="date"))  # fmt: skip
+        frame.to_csv(tmp_path / "history.csv")
+        cfg = ChainConfig.load(config)
+        import dataclasses
+
+        cut = history_source(dataclasses.replace(cfg, history=str(tmp_path / "history.csv"), history_until=59))
+        assert cut.n_steps == 60
+        with pytest.raises(ValueError, match="history_row: 3, but the history .* is a file"):
+            history_source(dataclasses.replace(cfg, history=str(tmp_path / "history.csv"), history_row=3))
+    finally:
+        stop(proc)

@@ -514,3 +514,22 @@ def test_a_relative_cache_folder_is_made_absolute_and_a_damaged_cache_is_named(t
                          capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 2, res.stderr[-2000:]
     assert f"the compiled-kernel cache in {damaged} is damaged (EOFError" in res.stderr and "Aborted" not in res.stderr
+
+
+def test_an_interrupted_simulate_into_a_reused_folder_leaves_no_other_markets_facts(tmp_path, monkeypatch):
+    """Ctrl-C between the save and the new facts left crypto_winter's facts and charts beside default's market
+    (review of 2026-12-05)."""
+    import prometheus_sim.facts as facts_module
+
+    out = tmp_path / "m"
+    first = CliRunner().invoke(main, ["simulate", "crypto_winter", "--paths", "2", "--out", str(out)])
+    assert first.exit_code == 0 and (out / "stylised_facts.csv").exists() and list(out.glob("fan_*.png"))
+
+    def interrupted(market):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(facts_module, "stylised_facts_and_correlation", interrupted)
+    second = CliRunner().invoke(main, ["simulate", "default", "--paths", "2", "--out", str(out)])
+    assert second.exit_code != 0
+    assert json.loads((out / "manifest.json").read_text())["name"] == "default"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(("stylised_facts", "correlation", "fan_"))]

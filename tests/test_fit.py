@@ -139,3 +139,67 @@ def test_a_file_without_volume_is_said_and_two_files_of_one_asset_are_refused(tm
     for read in (read_closes, lambda files: fit_scenario(files, "2022-01-01", "2022-12-31")):
         with pytest.raises(RealDataError, match=re.escape("asset(s) ['BTC'] given by more than one file")):
             read(two)
+
+
+def test_an_asset_that_begins_inside_the_window_starts_where_its_median_meets_its_first_close():
+    """SOL's first return is 2020-04-11: its 2020-04-10 close sat on the window's 2020-01-01 before (review of
+    2026-12-05), and the simulated median was 45 % above the real price there."""
+    from prometheus_sim.fit import fit_scenario
+
+    scenario, comments = fit_scenario([SHIPPED_DATA / "SOL.csv"], "2020-01-01", "2020-12-31")
+    close = read_closes([SHIPPED_DATA / "SOL.csv"])["SOL"].dropna()
+    r = np.log(close).diff().dropna().loc["2020-01-01":"2020-12-31"]
+    gap = (r.index[0] - pd.Timestamp("2020-01-01")).days
+    assert gap == 101
+    expected = float(close.loc[: r.index[0]].iloc[-2]) * np.exp(-r.mean() * gap)
+    assert scenario["assets"][0]["start_price"] == pytest.approx(expected, rel=1e-5)
+    assert any(c.startswith("SOL: its data begins 2020-04-11, 101 days into the window") for c in comments)
+    spec = ScenarioSpec.from_dict(scenario)
+    market = Market.simulate(spec.with_overrides(seed=3), n_paths=200)
+    median_then = np.median(np.asarray(market.close)[:, gap, 0])
+    assert median_then == pytest.approx(float(close.loc[: r.index[0]].iloc[-2]), rel=0.15)
+
+
+def test_fit_takes_kinds_and_reads_a_quote_suffix(tmp_path):
+    """USDT-USD (Yahoo's file name) was fitted as crypto with GARCH alpha 0.999, and fit had no --kind."""
+    pd.read_csv(SHIPPED_DATA / "USDT.csv").to_csv(tmp_path / "USDT-USD.csv", index=False)
+    pd.read_csv(SHIPPED_DATA / "USDC.csv").to_csv(tmp_path / "COIN1.csv", index=False)
+    out = tmp_path / "f.yaml"
+    for files, kinds in (([tmp_path / "USDT-USD.csv"], []), ([tmp_path / "COIN1.csv"], ["--kind", "COIN1=stable"])):
+        res = CliRunner().invoke(main, ["scenarios", "fit", *map(str, files), *kinds, "--from", "2022-01-01", "--to",
+                                        "2022-12-31", "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert load_scenario(out).assets[0].process.type == "peg"
+    res = CliRunner().invoke(main, ["scenarios", "fit", str(tmp_path / "COIN1.csv"), "--kind", "FOO=stable",
+                                    "--from", "2022-01-01", "--to", "2022-12-31", "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 2 and "--kind: ['FOO'] are not among the files' assets ['COIN1']" in res.output
+
+
+def test_facts_compare_skips_an_asset_without_days_and_says_which_days_it_used():
+    """SOL (from 2020) stopped a 2018-2019 comparison outright; --to past the data printed the window asked for."""
+    res = CliRunner().invoke(main, ["facts", "compare", "fitted_2020_2023", "--from", "2018-06-01", "--to",
+                                    "2019-12-31", "--paths", "20"])  # fmt: skip
+    assert res.exit_code in (0, 1), res.output
+    assert "skipped, fewer than 30 real returns in the window (with their pairs): SOL (0)" in res.output
+    assert "BTC 2018-06-01..2019-12-31 (579)" in res.output and "SOL/" not in res.output and "/SOL" not in res.output
+    res = CliRunner().invoke(main, ["facts", "compare", "fitted_2020_2023", "--from", "2023-01-01", "--to",
+                                    "2025-12-31", "--paths", "20"])  # fmt: skip
+    assert "BTC 2023-01-01..2024-02-13 (409)" in res.output, res.output
+
+
+def test_a_pair_with_few_shared_days_is_estimated_on_them_or_named_when_unset():
+    """A pair with 249 shared shock days was set to 0 without a word (review of 2026-12-05)."""
+    import types
+
+    from prometheus_sim.fit import MIN_PAIR_DAYS, shock_correlation
+
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2020-01-01", periods=400, freq="D")
+    common = rng.normal(size=400)
+    a = pd.Series(common + 0.5 * rng.normal(size=400), index=days)
+    b = pd.Series(common + 0.5 * rng.normal(size=400), index=days).where(days >= days[300])  # 100 shared days
+    c = pd.Series(rng.normal(size=400), index=days).where(days < days[MIN_PAIR_DAYS - 1])  # too few with b
+    fits = [types.SimpleNamespace(name=n, shocks=s) for n, s in (("A", a), ("B", b), ("C", c))]
+    corr, note = shock_correlation(fits)
+    assert corr[0, 1] > 0.6  # estimated on its 100 shared days
+    assert corr[1, 2] == 0.0 and "B/C set to 0: fewer than 30 days with both assets' shocks" in note

@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -325,6 +326,14 @@ def test_a_real_markets_days_are_said_out_of_time_or_not():
     assert timely is False  # recorded in the evidence (in_time_markets): acceptance does not count it
     after, timely = _forecast_time_basis(model, real, 1361)
     assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after and timely is True
+    # days wholly before the window are out of it too: judged from the first day alone, 2018-2019 was "in time"
+    from prometheus_sim.rl.provenance import out_of_time, time_basis
+
+    first, last = pd.Timestamp("2018-01-01").date(), pd.Timestamp("2019-12-31").date()
+    assert out_of_time(meta, first, last) is True and out_of_time(meta, first) is False
+    said = time_basis(meta, first, True, last_day=last)
+    assert "none of which these overlap: out of time" in said and "NOT" not in said
+    assert out_of_time(meta, first, pd.Timestamp("2020-01-01").date()) is False  # one shared day is an overlap
 
 
 def test_a_calibration_set_too_small_for_a_band_is_refused():

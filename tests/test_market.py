@@ -112,6 +112,11 @@ def test_load_detects_tampering_and_missing_manifest(market, tmp_path):
         (lambda m: m.update(path_ids=m["path_ids"][::-1]), "do not match its provenance_sha256"),
         (lambda m: m.update(package_version="0.3.0-local"), "is not a version this package writes"),
         (lambda m: m.pop("provenance_version"), "do not match its provenance_sha256"),  # a version-1 check: no
+        # hand-edited structure (review of 2026-12-05: a KeyError, numpy's own messages, ENOMEM)
+        (lambda m: m.pop("files"), "field 'files' is missing or not an object"),
+        (lambda m: m["dtypes"].update(close="object"), "dtypes.close object is not a numeric dtype"),
+        (lambda m: m["shapes"].update(close=[-3, 40, 4]), r"shapes.close must be a list of whole numbers >= 0"),
+        (lambda m: m.update(kind="real"), "kind 'real' needs a 'source' object"),
     ],
 )
 def test_load_refuses_an_edited_manifest(market, tmp_path, edit, words):
@@ -296,3 +301,17 @@ def test_a_calendar_a_save_cannot_keep_is_refused(market, calendar):
     blocks = market.rows(slice(0, 1)).head(40).blocks
     with pytest.raises(ValueError, match="calendar: a market's steps are 1/steps_per_day"):
         Market.from_bars("bars", market.assets, market.asset_kinds, calendar, blocks, {"kind": "test"})
+
+
+def test_a_manifest_that_is_not_an_object_or_too_large_is_named(market, tmp_path):
+    from prometheus_sim.memory import OutputsTooLarge
+
+    out = market.save(tmp_path / "m")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text("[]")
+    with pytest.raises(ValueError, match="manifest.json: must be a JSON object, got list"):
+        Market.load(out)
+    manifest["shapes"]["close"] = [10**9, 10**6, 4]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(OutputsTooLarge, match="the saved market .* needs .* more than"):
+        Market.load(out)

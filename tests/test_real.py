@@ -154,3 +154,13 @@ def test_a_warm_start_history_file_is_checked_like_bar_files(tmp_path, change, m
     change(closes).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(RealDataError, match=re.escape(message)):
         HistorySource.from_file(tmp_path / "bad.csv", kinds)
+
+
+def test_a_parquet_file_with_its_dates_in_the_index_is_read(tmp_path):
+    """``df.to_parquet()`` of a frame indexed by date was refused ("missing column(s) ['date']") by the bar reader
+    while the history reader took it (review of 2026-12-05)."""
+
+    frame = pd.read_csv(SHIPPED_DATA / "BTC.csv", parse_dates=["date"]).set_index("date")
+    frame.to_parquet(tmp_path / "BTC.parquet")
+    pd.testing.assert_frame_equal(read_daily_bars(tmp_path / "BTC.parquet"), read_daily_bars(SHIPPED_DATA / "BTC.csv"),
+                                  check_freq=False)  # fmt: skip

@@ -463,3 +463,37 @@ def test_markdown_is_escaped_and_a_cost_sweeps_lines_stay_tellable_apart():
                        "gap_closed_low": None, "gap_closed_high": None, "coverage_0.8": 0.8, "coverage_0.95": 0.95}]}  # fmt: skip
     text = " ".join(getattr(b, "text", "") for b in forecasting_blocks({"forecasting": {"tables": [table]}}))
     assert "NOT out of sample: real market(s) real" in text and "Student's t" in text
+
+
+class InvalidAfterRises(BaseStrategy):
+    """Fails (a 150 % buy) on the seeds where BTC rose over the first 30 days: its cells fail on the good seeds."""
+
+    name = "invalid_after_rises"
+    decision_every_days = 30
+
+    def decide(self, snapshot):
+        btc = snapshot.assets.index("BTC")
+        if snapshot.step > 0 and snapshot.prices[btc] > snapshot.history.close[0, 0, btc]:
+            return Recommendation(Action.BUY_AGGRESSIVE, (Trade("BTC", "buy", 150.0),))
+        return Recommendation(Action.HOLD, ())
+
+
+def test_strategies_over_different_seeds_are_said_not_comparable_and_shown_over_the_common_ones(tmp_path):
+    """A strategy whose cells failed on its best seeds looked 16 points worse than its twin over the seeds it kept
+    (review of 2026-12-05): the summary says so and adds the seeds every strategy ran; colours are the run's."""
+    from prometheus_sim.report.plots import strategy_colours
+
+    with registry.registered("invalid_after_rises", InvalidAfterRises):
+        cfg = SweepConfig(scenarios=(str(ROOT / "scenarios/default.yaml"),), seeds=tuple(range(1000, 1008)),
+                          strategies=("hold", "invalid_after_rises"), horizon_days=60, seeds_per_task=1)  # fmt: skip
+        run_sweep(cfg, tmp_path / "run", simulated_wiring(), workers=1)
+    build_report(tmp_path / "run")
+    data = _json(tmp_path / "run")
+    counts = {r["strategy"]: r["n_seeds"] for r in data["summary"]}
+    assert counts["hold"] == 8 and 0 < counts["invalid_after_rises"] < 8, counts
+    common = {r["strategy"]: r["n_seeds"] for r in data["summary_common"]}
+    assert common == {"hold": counts["invalid_after_rises"], "invalid_after_rises": counts["invalid_after_rises"]}
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "**Not comparable as they stand**" in md and f"Over the {common['hold']} seed(s) every strategy ran" in md
+    assert "up to 8 seeds (some strategies fewer" in md
+    assert strategy_colours(["a", "hold", "z"])["hold"] != strategy_colours(["hold", "z"])["hold"]  # why the run's

@@ -36,6 +36,11 @@ def test_no_view_of_the_market_can_be_made_writable(market):
         memoryview(buffer)[0] = 0
     assert all(is_sealed(a) for a in market.named_arrays().values())
     assert is_sealed(market.truth.shock_jump)
+    # the calendar too: a strategy moved every date by 15 days through it, and the contributions with them
+    for arr in _owners(snap.history.calendar._data._ndarray):
+        with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+            arr.flags.writeable = True
+    assert is_sealed(np.asarray(market.calendar.values))
 
 
 def test_loaded_cut_and_unpickled_markets_are_sealed_too(market, tmp_path):
@@ -44,6 +49,7 @@ def test_loaded_cut_and_unpickled_markets_are_sealed_too(market, tmp_path):
     copied = pickle.loads(pickle.dumps(market))
     for m in (loaded, cut, copied):
         assert all(is_sealed(a) for a in m.named_arrays().values())
+        assert is_sealed(np.asarray(m.calendar.values)) and m.calendar.equals(market.calendar[: m.n_steps])
     assert copied.digest() == market.digest() == loaded.digest()
     # a cut owns its memory: nothing under its views reaches the uncut data
     assert (

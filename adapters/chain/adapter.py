@@ -130,7 +130,11 @@ class ChainAdapter:
         self._stats: nb.BookState | None = None
         self._day_value = np.zeros(0)  # the books' value at the last day's close seen
         self._new_deposits = np.zeros(0)  # deposited since that close: out of the next day's return
-        self._period_value = 0.0
+        # max_period_value's count: value filled per UTC day of the chain's clock, from this journal's earlier fills
+        # too. It was this process's running total, never reset (a long run ended refusing everything) and gone on a
+        # restart (two bars traded 1.5 times the cap across one; review of 2026-12-05)
+        self._sent, self._traded_by_day = self._earlier_sends(journal)
+        self._period_day = -1
         self._closed = False
         if journal:
             warm = source.history()
@@ -209,6 +213,8 @@ class ChainAdapter:
         nan = np.full((n, len(self._tokens)), np.nan)
         legs_all = [self._legs(orders, i) for i in range(n)]
         prices_refusal = self._prices_refusal(t) if any(legs_all) else None
+        if any(legs_all):  # the cap's day, by the chain's clock
+            self._period_day = int(latest_block_time(self.chain) // 86_400)
         prepared: list[tuple[int, Prepared, bytes]] = []
         planned = 0.0  # value this step's earlier users will trade: the period cap is for all users together
         for i, legs in enumerate(legs_all):
@@ -218,8 +224,15 @@ class ChainAdapter:
             if refusal is None:
                 refusal, moved = self._guard(orders, i, legs, planned)
             key = idempotency_key(self.users[i], self.config.price_oracle, t - self.base + 1)
-            if refusal is None and self.chain.call(self.chain.engine.functions.usedKeys(key).call):
+            # at the pending block, and by the transactions this key was sent with before (this journal's 'sending'
+            # lines): a run killed while its transactions were pending, then rerun, signed them all again (the key
+            # was unused at the latest block) and reported the first run's trades as reverted (review of 2026-12-05)
+            if refusal is None and self.chain.call(
+                self.chain.engine.functions.usedKeys(key).call, block_identifier="pending"
+            ):
                 refusal = "already submitted (its idempotency key is used on chain): not sent again"
+            if refusal is None:
+                refusal = self._sent_before("0x" + key.hex())
             confidence_bps = int(round(float(orders.confidence[i]) * 10_000))
             text = (f"PolicyEngine.submitAIRecommendation(user={self.users[i]}, recs={self._describe(legs)}, "
                     f"confidenceBps={confidence_bps}, idempotencyKey=0x{key.hex()})")  # fmt: skip
@@ -250,19 +263,23 @@ class ChainAdapter:
             for i, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
             hashes = []
+            prepared_keys = {}
             for i, prep, key in prepared:  # each journalled as it is signed, before it leaves, and again once the node
                 # took it: a send that fails after others (funds run out, the node goes away), a crash or a timeout
                 # mid-send must not lose a hash that may be on its way (reviews)
                 tag = "0x" + key.hex()
-                h = self.sender.send(prep, partial(self._log_sending, t, i, tag))
+                h = self.sender.send(prep, partial(self._log_sending, t, i, tag), partial(self._log_send_failed, t, i))
                 hashes.append(h)
+                prepared_keys[h] = key
                 self._log("transaction", t, i, tx_hash=h, idempotency_key=tag)
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
             for (i, _, _), h, rec in zip(prepared, hashes, receipts, strict=True):
                 after[i] = self._holdings(self.users[i])
                 if rec.status != 1:
-                    status[i], detail[i] = REFUSED, f"{h}: reverted on chain"
-                    self._log("receipt", t, i, tx_hash=h, status=0)
+                    used = self.chain.call(self.chain.engine.functions.usedKeys(prepared_keys[h]).call)
+                    why = " (its idempotency key is used: an earlier transaction executed it)" if used else ""
+                    status[i], detail[i] = REFUSED, f"{h}: reverted on chain{why}"
+                    self._log("receipt", t, i, tx_hash=h, status=0, key_used=bool(used))
                     continue
                 events = self.chain.engine.events.AIRecommendationExecuted().process_receipt(rec, errors=DISCARD)
                 ev = events[0].args if events else {}
@@ -270,10 +287,11 @@ class ChainAdapter:
                 moved = np.abs(after[i] - before[i]) * self._last_prices()
                 moved[self.book.cash_index] = 0.0  # the traded value: what was sold plus what was bought
                 notional[i] = float(moved.sum())
-                self._period_value += notional[i]
+                self._traded_by_day[self._period_day] = self._traded_by_day.get(self._period_day, 0.0) + notional[i]
                 status[i] = FILLED
                 detail[i] = f"{h} (block {rec.blockNumber}, gas {rec.gasUsed})"
                 self._log("receipt", t, i, tx_hash=h, status=1, block=rec.blockNumber, gas_used=rec.gasUsed,
+                          notional=notional[i], chain_day=self._period_day,
                           event={k: (v.hex() if isinstance(v, bytes) else v) for k, v in dict(ev).items()})  # fmt: skip
         self._held = np.where(np.isnan(after), self._last["holdings"], after)
         if self.journal:
@@ -317,10 +335,11 @@ class ChainAdapter:
                 return (f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction "
                         f"{rails.max_trade_fraction}", 0.0)  # fmt: skip
         moved = self._leg_value(self._last["holdings"][i], self._last_prices(), legs)
-        if self._period_value + planned + moved > rails.max_period_value:
+        traded = self._traded_by_day.get(self._period_day, 0.0)
+        if traded + planned + moved > rails.max_period_value:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
-                    f"({self._period_value:,.0f} traded this run, {planned:,.0f} planned this step for the users "
-                    "before)", moved)  # fmt: skip
+                    f"({traded:,.0f} filled this UTC day of the chain's clock, by this journal's runs, "
+                    f"{planned:,.0f} planned this step for the users before)", moved)  # fmt: skip
         return None, moved
 
     def _leg_value(self, holdings: np.ndarray, prices: np.ndarray, legs: list[tuple[str, int, int]]) -> float:
@@ -432,7 +451,47 @@ class ChainAdapter:
         return PortfolioStates(unrealized, vol, sharpe, np.full(n, regime, dtype=np.int64))
 
     def _log_sending(self, t: int, i: int, key: str, tx_hash: str) -> None:
+        self._sent.setdefault(key, []).append(tx_hash)
         self._log("sending", t, i, tx_hash=tx_hash, idempotency_key=key)
+
+    def _log_send_failed(self, t: int, i: int, tx_hash: str, error: str) -> None:
+        self._log("send_failed", t, i, tx_hash=tx_hash, error=error[:500])
+
+    @staticmethod
+    def _earlier_sends(journal: Journal | None) -> tuple[dict[str, list[str]], dict[int, float]]:
+        """From this journal's earlier runs: {idempotency key: the hashes it was sent with} ('sending' lines) and
+        {UTC day of the chain's clock: the value filled that day} (filled 'receipt' lines)."""
+        from adapters.chain.journal import read_journal
+
+        if journal is None or not journal.path.exists():
+            return {}, {}
+        sent: dict[str, list[str]] = {}
+        traded: dict[int, float] = {}
+        for line in read_journal(journal.path):
+            if line.get("kind") == "sending" and line.get("idempotency_key") and line.get("tx_hash"):
+                sent.setdefault(line["idempotency_key"], []).append(line["tx_hash"])
+            elif line.get("kind") == "receipt" and line.get("status") == 1 and "chain_day" in line:
+                day = int(line["chain_day"])
+                traded[day] = traded.get(day, 0.0) + float(line.get("notional") or 0.0)
+        return sent, traded
+
+    def _sent_before(self, key: str) -> str | None:
+        """Why ``key`` may not be sent again, or None: a transaction sent with it before is pending or executed."""
+        from web3.exceptions import TransactionNotFound
+
+        w3 = self.chain.w3
+        for h in self._sent.get(key, []):
+            try:
+                rec = self.chain.call(w3.eth.get_transaction_receipt, h)
+            except TransactionNotFound:
+                try:
+                    self.chain.call(w3.eth.get_transaction, h)
+                except TransactionNotFound:
+                    continue  # dropped by the node: never executed
+                return f"already sent by an earlier run ({h} is pending): not sent again"
+            if rec.status == 1:
+                return f"already executed by an earlier run ({h}, block {rec.blockNumber}): not sent again"
+        return None
 
     def _log(self, kind: str, t: int, i: int, **fields) -> None:
         if self.journal:

@@ -73,6 +73,9 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
     def log_sending(user: str, tx_hash: str) -> None:
         log("sending", user, tx_hash=tx_hash)
 
+    def log_send_failed(user: str, tx_hash: str, error: str) -> None:  # the node refused it: not a send
+        log("send_failed", user, tx_hash=tx_hash, error=error[:500])
+
     if journal:
         journal.write("start", call="autoRebalance", config=chain.config.to_json(), users=list(users), execute=execute,
                       inflation_pct=inflation_pct)  # fmt: skip
@@ -108,7 +111,7 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
             continue
         # journalled once signed, before it leaves (a timeout after the node took it left a mined rebalance with no
         # line, as submissions did; review of 2026-12-05, session 19)
-        tx_hash = sender.send(prep, partial(log_sending, user))
+        tx_hash = sender.send(prep, partial(log_sending, user), partial(log_send_failed, user))
         log("transaction", user, tx_hash=tx_hash)
         receipt = sender.wait([tx_hash], timeout_s, retry_safe=False)[0]
         if receipt.status != 1:

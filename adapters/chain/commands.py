@@ -196,7 +196,10 @@ def history_source(cfg: ChainConfig) -> HistorySource:
     path = Path(cfg.history)
     if path.is_dir():
         return HistorySource.from_run_dir(path, cfg.history_row, cfg.history_until)
-    return HistorySource.from_file(path, cfg.asset_kinds)
+    if cfg.history_row != 0:  # a file holds one path: history_row was ignored (review of 2026-12-05)
+        raise ValueError(f"history_row: {cfg.history_row}, but the history {path} is a file, which holds one path "
+                         "(history_row picks a path of a run directory)")  # fmt: skip
+    return HistorySource.from_file(path, cfg.asset_kinds, cfg.history_until)
 
 
 def live_run(config_path: Path, strategy, steps: int, execute: bool, journal_path: str | None,
@@ -209,6 +212,13 @@ def live_run(config_path: Path, strategy, steps: int, execute: bool, journal_pat
     check_market = getattr(strategy, "check_market", None)  # a policy refuses assets it was not trained on,
     if check_market is not None:  # before anything is read from the chain or journalled
         check_market(source.book())
+    if execute and not cfg.users:
+        # without a list every vault on the VaultManager was traded, a stranger's opened after the config was written
+        # included (review of 2026-12-05): sending needs the users named
+        raise ValueError(
+            "users: --execute trades only the vaults the config names, and it names none; list them "
+            "(a dry run without users describes every vault on the VaultManager)"
+        )
     chain = connect(cfg)
     if execute:
         account = load_account(env)

@@ -59,7 +59,8 @@ class GuardRails:
     """What a live run may never do, whatever the strategy says.
 
     * ``max_trade_fraction``: the largest fraction of a holding (sell) or of cash (buy) one leg may move.
-    * ``max_period_value``: the most value (dollars) one run may trade per period, all users together.
+    * ``max_period_value``: the most value (dollars) traded per UTC day of the chain's clock, all users together,
+      counted over the journal's fills (a restart with the same journal keeps the day's count).
     * ``confidence_floor``: recommendations below this confidence are not sent.
     * ``allowlist``: the only assets a leg may name.
     * ``max_gas_price_gwei``: no transaction is sent while the base fee plus tip is above this.

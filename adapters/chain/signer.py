@@ -106,30 +106,45 @@ class Sender:
         })  # fmt: skip
         return Prepared(description, tx)
 
-    def send(self, prepared: Prepared, before_send: Callable[[str], None] | None = None) -> str:
-        """Sign locally and send; the nonce is managed here (one read of the pending count, then counted).
+    def send(self, prepared: Prepared, before_send: Callable[[str], None] | None = None,
+             on_failure: Callable[[str, str], None] | None = None) -> str:  # fmt: skip
+        """Sign locally and send; the nonce is the larger of the node's pending count, read before every send, and
+        this Sender's own count (another process signing with the same key, an auto-rebalance beside a live run, made
+        a cached nonce 'too low' and stopped the run; review of 2026-12-05).
 
         ``before_send`` gets the signed transaction's hash before it leaves: a caller journals it there, so a crash or
         a timeout after the node took it (whose reply, the hash, never arrives) leaves the hash on record (review of
-        2026-12-05, session 19: a mined trade could have no journal line)."""
+        2026-12-05, session 19: a mined trade could have no journal line). ``on_failure`` gets (hash, error) when the
+        node refuses the transaction, so that line does not stand for a send; a nonce found too low is re-read and
+        the transaction signed and sent once more."""
         if self._account is None:
             raise ValueError("this Sender has no key: it can only prepare (dry run)")
         w3 = self.chain.w3
-        try:
-            if self._nonce is None:
-                self._nonce = w3.eth.get_transaction_count(self.address, "pending")
-        except (OSError, ConnectionError) as exc:
-            raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
-        signed = self._account.sign_transaction(dict(prepared.tx, nonce=self._nonce))
-        if before_send is not None:  # outside the node's try: a full disk here is not the node being down (review)
-            before_send(signed.hash.to_0x_hex())
-        try:
-            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        except (OSError, ConnectionError) as exc:
-            self._nonce = None  # re-read after the node is back
-            raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
-        self._nonce += 1
-        return tx_hash.to_0x_hex()
+        retried = False
+        while True:
+            try:
+                pending = w3.eth.get_transaction_count(self.address, "pending")
+            except (OSError, ConnectionError) as exc:
+                raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+            self._nonce = max(self._nonce or 0, pending)
+            signed = self._account.sign_transaction(dict(prepared.tx, nonce=self._nonce))
+            signed_hash = signed.hash.to_0x_hex()
+            if before_send is not None:  # outside the node's try: a full disk here is not the node being down (review)
+                before_send(signed_hash)
+            try:
+                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+            except (OSError, ConnectionError) as exc:
+                self._nonce = None  # re-read after the node is back
+                raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
+            except Exception as exc:  # the node refused it: the 'sending' line must not stand for a send
+                if on_failure is not None:
+                    on_failure(signed_hash, str(exc))
+                if not retried and "nonce too low" in str(exc).lower():
+                    retried, self._nonce = True, None  # another signer used it: the pending count is read again
+                    continue
+                raise
+            self._nonce += 1
+            return tx_hash.to_0x_hex()
 
     def wait(self, tx_hashes: list[str], timeout_s: float, retry_safe: bool = True) -> list[dict]:
         """Receipts of every hash (sent together, awaited together), within ``timeout_s`` overall. ``retry_safe``:

@@ -69,17 +69,21 @@ def strategy_styles(strategies: list[str]) -> dict[str, str]:
     return out
 
 
-def plot_equity(curves: Mapping[str, pd.DataFrame], initial_value: float, title: str, out_file: str | Path) -> Path:
-    """Equity / initial value per strategy (median and 5-95 % band over seeds) -> PNG file."""
+def plot_equity(curves: Mapping[str, pd.DataFrame], initial_value: float, title: str, out_file: str | Path,
+                every: list[str] | None = None) -> Path:  # fmt: skip
+    """Equity / initial value per strategy (median and 5-95 % band over seeds) -> PNG file. ``every``: all the run's
+    strategies, which fix the colours (default: those in ``curves``)."""
     bands = {name: equity_bands(frame, initial_value) for name, frame in curves.items()}
     return _plot_bands(bands, title, "growth of 1, time-weighted (log scale)", out_file, percent=False, baseline=1.0,
-                       log=True)  # fmt: skip
+                       log=True, every=every, seeds={n: f.shape[1] for n, f in curves.items()})  # fmt: skip
 
 
-def plot_drawdown(curves: Mapping[str, pd.DataFrame], title: str, out_file: str | Path) -> Path:
+def plot_drawdown(curves: Mapping[str, pd.DataFrame], title: str, out_file: str | Path,
+                  every: list[str] | None = None) -> Path:  # fmt: skip
     """Drawdown per strategy (median and 5-95 % band over seeds), drawn downwards -> PNG file."""
     bands = {name: -drawdown_bands(frame) for name, frame in curves.items()}
-    return _plot_bands(bands, title, "drawdown from running peak", out_file, percent=True, baseline=0.0)
+    return _plot_bands(bands, title, "drawdown from running peak", out_file, percent=True, baseline=0.0, every=every,
+                       seeds={n: f.shape[1] for n, f in curves.items()})  # fmt: skip
 
 
 def _plot_bands(
@@ -91,6 +95,8 @@ def _plot_bands(
     percent: bool,
     baseline: float,
     log: bool = False,
+    every: list[str] | None = None,
+    seeds: Mapping[str, int] | None = None,
 ) -> Path:
     """Draw each strategy's median line over its shaded band; save without a version stamp."""
     import matplotlib
@@ -99,7 +105,12 @@ def _plot_bands(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    colours, styles = strategy_colours(list(bands)), strategy_styles(list(bands))
+    # colours and styles from every strategy of the run: from this plot's alone, a strategy whose cells failed on one
+    # scenario shifted the others' colours between that scenario's plots and the rest (review of 2026-12-05)
+    palette_of = sorted(set(every or []) | set(bands))
+    colours, styles = strategy_colours(palette_of), strategy_styles(palette_of)
+    counts = dict(seeds or {})
+    uneven = len(set(counts.values())) > 1  # a line over fewer seeds than the others says so in the legend
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     ax.axhline(baseline, color="black", lw=0.8, alpha=0.6)
     for name in sorted(bands):
@@ -107,7 +118,8 @@ def _plot_bands(
         ax.fill_between(b.index, b["low"], b["high"], color=colours[name], alpha=0.10, lw=0)
         for edge in ("low", "high"):  # edges keep overlapping bands tellable apart
             ax.plot(b.index, b[edge], color=colours[name], lw=0.5, ls=styles[name], alpha=0.5)
-        ax.plot(b.index, b["median"], color=colours[name], lw=1.6, ls=styles[name], label=f"{name} (median)")
+        over = f", {counts[name]} seeds" if uneven and name in counts else ""
+        ax.plot(b.index, b["median"], color=colours[name], lw=1.6, ls=styles[name], label=f"{name} (median{over})")
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     # growth compounds: a log axis keeps a 5-95 % band of 0.5x..8x readable

@@ -74,20 +74,29 @@ def seen_rows(meta: dict[str, Any], path_ids, seeds) -> list[int]:
     ]
 
 
-def out_of_time(meta: dict[str, Any], first_day: dt.date) -> bool | None:
-    """True when every training scenario declares the real days it was set to match (``calibrated_to``) and
-    ``first_day`` is after all of them; False when a declared window reaches ``first_day``; None when unknown."""
+def _overlapping(windows: list, first_day: dt.date, last_day: dt.date | None) -> list:
+    """The declared windows (start, end) that the scored days first_day..last_day overlap (to the end when None)."""
+    return [w for w in windows if first_day <= dt.date.fromisoformat(w[1])
+            and (last_day is None or last_day >= dt.date.fromisoformat(w[0]))]  # fmt: skip
+
+
+def out_of_time(meta: dict[str, Any], first_day: dt.date, last_day: dt.date | None = None) -> bool | None:
+    """True when every training scenario declares the real days it was set to match (``calibrated_to``) and the
+    scored days ``first_day..last_day`` overlap none of them; False when they overlap one; None when unknown.
+
+    ``last_day`` None: the scored days run on without end (only ``first_day`` then decides). Given, days wholly
+    before a window are out of it too: 2018-2019 was called in time for a 2020-2023 fit (review of 2026-12-05)."""
     names = sorted(meta.get("scenario_digests") or {})
     windows = meta.get("calibrated_to") or {}
-    known = [dt.date.fromisoformat(windows[n][1]) for n in names if windows.get(n)]
-    if known and first_day <= max(known):
+    known = [windows[n] for n in names if windows.get(n)]
+    if _overlapping(known, first_day, last_day):
         return False
     return True if names and len(known) == len(names) else None
 
 
 def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: int | None = None,
                who: str = "policy", cut_by: str = "--real-from",
-               option_for: Callable[[dt.date], str] | None = None) -> str:  # fmt: skip
+               option_for: Callable[[dt.date], str] | None = None, last_day: dt.date | None = None) -> str:  # fmt: skip
     """Whether real days from ``first_day`` on are out of time for the policy, and why, in one sentence.
 
     Out of time only when every training scenario declares the real days it was set to match
@@ -95,7 +104,8 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     none leaves it unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history);
     ``days_kept``: only the first so many days are used (``--horizon-days``), not the whole history; ``who``: the
     model's kind (a forecaster's metadata records the same fields); ``cut_by``: the option that cut the days;
-    ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``).
+    ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``);
+    ``last_day``: the scored days' last (see :func:`out_of_time`).
     """
     names = sorted(meta.get("scenario_digests") or {})
     windows = meta.get("calibrated_to") or {}
@@ -114,10 +124,12 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     if known:
         last = max(dt.date.fromisoformat(w[1]) for w in known.values())
         spans = ", ".join(sorted({f"{w[0]}..{w[1]}" for w in known.values()}))
-        if first_day > last and not unknown:
-            parts.append(f"its scenarios were set to match real days {spans}, all before these: out of time")
-        elif first_day > last:
-            parts.append(f"the scenarios that say so were set to match real days {spans}, before these")
+        apart = not _overlapping(list(known.values()), first_day, last_day)
+        where = "all before these" if first_day > last else "none of which these overlap"
+        if apart and not unknown:
+            parts.append(f"its scenarios were set to match real days {spans}, {where}: out of time")
+        elif apart:
+            parts.append(f"the scenarios that say so were set to match real days {spans}, {where}")
         else:
             parts.append(
                 f"NOT out of time: its scenarios were set to match real days {spans}, which these overlap, so it saw "

@@ -380,7 +380,7 @@ def _soak(d: dict) -> tuple[str, float | None, str]:
     if d["failed_requests"]:
         return FAIL, float(d["failed_requests"]), f"{d['failed_requests']} of {d['n_requests']} requests failed"
     if d["duration_s"] < SOAK_MIN_S:
-        return INCONCLUSIVE, 0.0, f"ran {d['duration_s']:.0f} s, less than {SOAK_MIN_S:.0f} s"
+        return INCONCLUSIVE, 0.0, f"ran {d['duration_s']:.1f} s, less than {SOAK_MIN_S:.0f} s"  # 599.6 read "600 s"
     return PASS, 0.0, f"{d['n_requests']} requests over {d['duration_s']:.0f} s"
 
 

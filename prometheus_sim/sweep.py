@@ -865,5 +865,15 @@ def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
         raise FileNotFoundError(f"{run}: no {SWEEP_FILE}; not a sweep directory (run `prometheus-sim backtest`)")
     doc = _read_sweep_file(run)
     metrics = pd.read_parquet(run / METRICS_FILE) if (run / METRICS_FILE).exists() else pd.DataFrame()
-    failures = json.loads((run / FAILURES_FILE).read_text()) if (run / FAILURES_FILE).exists() else []
+    if not metrics.empty:
+        # what the report and the acceptance rows read: a file without one was a KeyError traceback (review)
+        needed = ("scenario", "strategy", "seed", "sharpe", "sharpe_excess")
+        missing = [c for c in needed if c not in metrics.columns]
+        if missing:
+            raise ValueError(f"{run / METRICS_FILE}: no column(s) {missing} (written by an older version, or "
+                             "edited?); run the backtest again into a new --out")  # fmt: skip
+    try:
+        failures = json.loads((run / FAILURES_FILE).read_text()) if (run / FAILURES_FILE).exists() else []
+    except json.JSONDecodeError as exc:  # the message named no file (review)
+        raise ValueError(f"{run / FAILURES_FILE}: not valid JSON ({exc})") from None
     return doc, metrics, failures

@@ -497,3 +497,13 @@ def test_strategies_over_different_seeds_are_said_not_comparable_and_shown_over_
     assert "**Not comparable as they stand**" in md and f"Over the {common['hold']} seed(s) every strategy ran" in md
     assert "up to 8 seeds (some strategies fewer" in md
     assert strategy_colours(["a", "hold", "z"])["hold"] != strategy_colours(["hold", "z"])["hold"]  # why the run's
+
+
+def test_a_figure_near_its_target_gets_the_digits_that_tell_it_apart():
+    """A p99 of 99.99 ms that passed "< 100 ms" read "100.0 ms", an MAE of 4.999 "5.00 %" (review of 2026-12-05)."""
+    from prometheus_sim.report.builder import fmt_measured
+
+    assert fmt_measured(99.99, "ms", target="< 100 ms") == "99.99 ms"
+    assert fmt_measured(1000.4, "1/s", target="> 1,000") == "1,000.4 /s"
+    assert fmt_measured(4.999, "%", 4.0, 4.9999, target="< 5 %") == "4.9990 % [4.0000, 4.9999]"
+    assert fmt_measured(4.2, "%", 4.0, 4.5, target="< 5 %") == "4.20 % [4.00, 4.50]"  # far from it: as before

@@ -511,3 +511,26 @@ def test_a_first_decision_day_no_backtest_can_fill_is_refused_before_anything_ru
     res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "1", "--horizon-days", "40",
                                     "--first-decision-day", "100", "--out", str(tmp_path / "bt")])  # fmt: skip
     assert res.exit_code == 2 and res.output.startswith("--first-decision-day: day 100 is after"), res.output
+
+
+def test_an_equity_file_name_never_makes_a_folder():
+    """A strategy label holding '/' (a class named 'a</i>') made the sweep fail after every cell had run."""
+    from prometheus_sim.sweep import equity_file
+
+    assert equity_file("default", "a</i>") == "default__a<%2Fi>.parquet"
+    assert equity_file("default", "equal_weight [fees 10 bps]") == "default__equal_weight [fees 10 bps].parquet"
+
+
+def test_a_metrics_file_without_a_column_the_report_reads_is_named(tmp_path):
+    """A metrics file without sharpe_excess was a KeyError traceback in report and acceptance (review)."""
+    from prometheus_sim.sweep import load_sweep
+
+    run_sweep(_config(scenarios=SCEN[:1], seeds=(1000,), strategies=("hold",), horizon_days=40), tmp_path / "r",
+              WIRING, workers=1)  # fmt: skip
+    metrics = pd.read_parquet(tmp_path / "r" / "metrics.parquet")
+    metrics.drop(columns=["sharpe_excess"]).to_parquet(tmp_path / "r" / "metrics.parquet")
+    with pytest.raises(ValueError, match=r"metrics.parquet: no column\(s\) \['sharpe_excess'\]"):
+        load_sweep(tmp_path / "r")
+    (tmp_path / "r" / "failures.json").write_text("{")
+    res = CliRunner().invoke(main, ["report", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "no column(s) ['sharpe_excess']" in res.output, res.output

@@ -749,9 +749,32 @@ def fmt_interval(mean: Any, low: Any, high: Any, kind: str = "num", decimals: in
 UNIT_FORMATS = {"%": ("num", 2, " %"), "fraction": ("pct", 1, ""), "ms": ("num", 1, " ms"), "1/s": ("num", 0, " /s")}
 
 
-def fmt_measured(value: Any, unit: str, low: Any = None, high: Any = None) -> str:
-    """An acceptance value in its unit (fractions as percentages), with its interval when known."""
+def _target_number(target: str, unit: str) -> float | None:
+    """The threshold in an acceptance row's target text (``< 100 ms``, ``> 1,000``, ``> 50 %``), in the row's unit."""
+    import re
+
+    found = re.search(r"[-+]?\d[\d,]*(?:\.\d+)?", str(target or ""))
+    if found is None:
+        return None
+    number = float(found.group().replace(",", ""))
+    return number / 100.0 if unit == "fraction" else number
+
+
+def fmt_measured(value: Any, unit: str, low: Any = None, high: Any = None, target: str | None = None) -> str:
+    """An acceptance value in its unit (fractions as percentages), with its interval when known.
+
+    Near the target a figure gets the digits that tell it apart: a p99 of 99.99 ms that passed "< 100 ms" read
+    "100.0 ms", and an MAE of 4.999 read "5.00 %" against "< 5 %" (review of 2026-12-05)."""
     kind, decimals, suffix = UNIT_FORMATS.get(unit, ("num", 3, ""))
+    threshold = _target_number(target, unit) if target else None
+    if threshold is not None:
+        scale = 100.0 if kind == "pct" else 1.0
+        for _ in range(4):
+            same = [v for v in (value, low, high) if _finite(v) and v != threshold
+                    and f"{v * scale:.{decimals}f}" == f"{threshold * scale:.{decimals}f}"]  # fmt: skip
+            if not same:
+                break
+            decimals += 1
     if low is None and high is None:
         text = fmt_value(value, kind, decimals)
     else:
@@ -884,10 +907,11 @@ def acceptance_blocks(acceptance: dict) -> list[Block]:
     rows = []
     for c in acceptance.get("criteria", []):
         baselines = "\n".join(
-            f"{k}: {fmt_measured(v.get('measured'), c['unit'], v.get('low'), v.get('high'))} ({v.get('status')})"
+            f"{k}: {fmt_measured(v.get('measured'), c['unit'], v.get('low'), v.get('high'), c.get('target'))} "
+            f"({v.get('status')})"
             for k, v in (c.get("baselines") or {}).items()
         )
-        measured = fmt_measured(c.get("measured"), c["unit"], c.get("low"), c.get("high"))
+        measured = fmt_measured(c.get("measured"), c["unit"], c.get("low"), c.get("high"), c.get("target"))
         cells = f"{c['cells']} ({c['failed_cells']} failed)" if c.get("cells") or c.get("failed_cells") else "-"
         evidence = "\n".join(_evidence_text(e) for e in c.get("evidence") or [])
         note = "\n".join(t for t in (c.get("definition"), c.get("note") and f"Note: {c['note']}",

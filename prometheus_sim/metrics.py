@@ -175,18 +175,9 @@ def win_rate(wins: np.ndarray) -> float:
     return float(scored.mean()) if scored.size else float("nan")
 
 
-def mae_pct(forecast: np.ndarray, actual: np.ndarray) -> float:
-    """Mean absolute error as a percentage of the mean price (scale-free, robust to small prices)."""
-    return float(np.mean(np.abs(forecast - actual)) / np.mean(np.abs(actual)) * 100.0)
-
-
-def mape(forecast: np.ndarray, actual: np.ndarray) -> float:
-    """Mean absolute percentage error: the mean of the per-forecast percentage errors."""
-    return float(np.mean(np.abs(forecast - actual) / np.abs(actual)) * 100.0)
-
-
-def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((forecast - actual) ** 2)))
+# The forecast errors (MAE in % of the last close, MAPE, RMSE) are computed where they are scored,
+# prometheus_sim.forecast.evaluate; a mae_pct here divided by the mean price instead, against the definition above, and
+# only tests called it (review of 2026-12-05): removed.
 
 
 UNBOUNDED = (-math.inf, math.inf)

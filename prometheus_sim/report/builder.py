@@ -392,7 +392,10 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
             r = saved[scenario]
             data = f"simulated, a saved market of {r.get('paths', n)} path(s), {r['window'][0]}..{r['window'][1]}"
         else:
-            data = f"simulated, {n} seeds"
+            finite = int(np.isfinite(rows(scenario, POLICY, ref)["sharpe"].to_numpy(dtype=float)).sum())
+            # the interval is over the finite Sharpes: "12 seeds" read as 12 where it was over 9 (review)
+            data = f"simulated, {n} seeds" + (f" ({finite} with a finite Sharpe, which the interval is over)"
+                                               if finite < n else "")  # fmt: skip
         sources.append({"scenario": scenario, "kind": "real" if scenario in real else "simulated", "n": n,
                         "data": data,  # None: not recorded (a backtest run; policy evaluate records it)
                         "trained_on": None if trained is None else bool(trained.get(scenario, False)),

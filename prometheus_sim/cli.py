@@ -2199,7 +2199,12 @@ def keys_list(keys_file: str | None) -> None:
 
     from prometheus_sim.api.keys import KeyStore
 
-    for r in KeyStore(keys_file).names():
+    try:
+        records = KeyStore(keys_file).names()
+    except ValueError as exc:  # a damaged store was a traceback here, while `keys add` named it (review)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for r in records:
         when = datetime.datetime.fromtimestamp(r.created, datetime.UTC).strftime("%Y-%m-%d %H:%M") if r.created else "-"
         click.echo(f"{r.name}\t{when}\t{'revoked' if r.revoked else 'live'}")
 

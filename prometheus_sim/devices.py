@@ -13,7 +13,8 @@ def check_device(device: str) -> str:
     """The device, or a ``ValueError`` naming ``--device`` when it is malformed or not on this machine."""
     import torch
 
-    form = re.fullmatch(r"cpu|cuda(?::(\d+))?", str(device))
+    device = str(device)  # a torch.device too
+    form = re.fullmatch(r"cpu|cuda(?::(\d+))?", device)
     if form is None:
         raise ValueError(f"--device {device!r}: cpu or cuda[:n]")
     if device.startswith("cuda") and not torch.cuda.is_available():

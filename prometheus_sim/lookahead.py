@@ -3,7 +3,8 @@
 For a sample of decision steps t (or every one), the strategy is rebuilt from its spec in a
 **worker process that has never held data after t** and run through the ordinary loop on a copy of
 the market physically cut after t (``Market.observable_head(t + 1)``: the truth, scenario and seeds removed
-too, so reading the simulator's hidden state at t is caught as well), up to its decision at t. The worker
+too, so a strategy reading the simulator's hidden state at t decides differently and is caught as well, or, if it
+fails without it, stops the check with its error), up to its decision at t. The worker
 takes the cuts in increasing t, so whatever it remembers between them (class attributes, module
 caches, files it wrote) holds data up to the current t at most. Only when every cut has run does
 the full, uncut run happen (in this process), recording what the strategy saw and decided at

@@ -143,7 +143,8 @@ class Market:
         if values.dtype.kind != "M" or is_sealed(values):
             return
         sealed = seal_copy({"calendar": values.view(np.int64)})["calendar"].view(values.dtype)
-        self.calendar = pd.DatetimeIndex(sealed, name=self.calendar.name, copy=False)
+        # its frequency too: without it calendar.shift(1) raised NullFrequencyError (review of this session's diff)
+        self.calendar = pd.DatetimeIndex(sealed, name=self.calendar.name, freq=self.calendar.freq, copy=False)
 
     def __setstate__(self, state: dict) -> None:
         """Unpickled (a worker process's copy): seal again, since pickling copies the data out."""
@@ -284,10 +285,15 @@ class Market:
         ``truth.drift[:, t]`` (the hidden conditional drift, a real edge: Sharpe -0.11 against buy-and-hold's
         -0.98 in ``crypto_winter``) through ``gc`` and decide the same on the cut and the full run, so the check
         passed it (review of 2026-12-05); the scenario and the seeds would let it simulate the rest of its own path.
-        Without them, a strategy that reads any of these decides differently on the cut (or fails there) and is
-        flagged. Rows keep their order; ``source`` says what was removed.
+        Without them, a strategy that reads any of these decides differently on the cut and is flagged (one that
+        fails there on a missing truth stops the check with its error, exit 2, rather than passing). The declared
+        asset sizes are kept (what orders the featured crypto assets). Rows keep their order; ``source`` says what was
+        removed.
         """
         out = self.head(n_steps)
+        # the declared sizes stay: they order the featured crypto assets, and without them a cut's book took column
+        # order, so a strategy reading nothing after t decided differently on the cut (review of this session's diff)
+        out._kept_sizes = None if self.asset_sizes is None else list(self.asset_sizes)
         out.truth = None
         out.spec = None
         out.seeds = np.zeros_like(out.seeds)
@@ -338,7 +344,8 @@ class Market:
         """Each asset's declared daily dollar volume (the scenario's ``volume.daily_usd``), the size that
         orders the crypto assets the guide's state features (:func:`~prometheus_sim.portfolio.model.crypto_by_size`);
         None for a real market, whose data states no size."""
-        return None if self.spec is None else self.spec.asset_sizes
+        kept = getattr(self, "_kept_sizes", None)  # a lookahead cut keeps them without its scenario
+        return kept if kept is not None else (None if self.spec is None else self.spec.asset_sizes)
 
     @property
     def name(self) -> str:

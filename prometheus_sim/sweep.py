@@ -867,7 +867,7 @@ def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
     metrics = pd.read_parquet(run / METRICS_FILE) if (run / METRICS_FILE).exists() else pd.DataFrame()
     if not metrics.empty:
         # what the report and the acceptance rows read: a file without one was a KeyError traceback (review)
-        needed = ("scenario", "strategy", "seed", "sharpe", "sharpe_excess")
+        needed = ("scenario", "strategy", "seed", "sharpe", "sharpe_excess")  # the report checks its own too
         missing = [c for c in needed if c not in metrics.columns]
         if missing:
             raise ValueError(f"{run / METRICS_FILE}: no column(s) {missing} (written by an older version, or "

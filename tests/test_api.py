@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
@@ -425,6 +426,11 @@ def test_before_the_warm_up_the_server_says_so_rather_than_answer(tmp_path, tiny
         headers = {"X-API-Key": key}
         r = client.post("/v1/predict/price", json={"asset": "BTC", "horizon": 7}, headers=headers)
         assert r.status_code == 503 and "too little history" in r.json()["detail"], r.text
+        # /health said "ok" and ready while every request was a 503; risk was 0 at day 0-1, a Sharpe of 56 at day 2
+        h = client.get("/health")
+        assert h.status_code == 503 and h.json()["status"].startswith("warming up: too little history"), h.text
+        r = client.post("/v1/assess/risk", json={"portfolio": PORTFOLIO}, headers=headers)
+        assert r.status_code == 503 and "too little history for a risk figure: 10 daily return(s)" in r.text, r.text
         for strategy in ("dqn", "forecast"):
             r = client.post("/v1/optimize/portfolio", json={"user_id": "u", "portfolio": PORTFOLIO, "risk_tolerance": 0.5,
                                                             "time_to_goal": 24, "strategy": strategy}, headers=headers)  # fmt: skip
@@ -690,3 +696,49 @@ def test_a_device_that_is_not_there_is_refused_at_start_up():
         with pytest.raises(ValueError, match=f"--device '?{device}'?: "):
             ServeSettings(market="default", device=device)
     assert ServeSettings(market="default", device="cpu").device == "cpu"
+
+
+def test_the_key_store_saves_only_its_own_keys_and_a_deleted_file_revokes_them(tmp_path):
+    """Environment keys were copied into the file by `keys add`, so removing one from the environment did not retire
+    it; a deleted file left its keys working until a restart; hand-edited fields were misread (review 2026-12-05)."""
+    from prometheus_sim.api.keys import KeyStore, Unauthorized, digest
+
+    ops = "psk_ops-key"
+    env = {"PROMETHEUS_API_KEY_HASHES": f"ops:{digest(ops)}"}
+    store = KeyStore(tmp_path / "k.json", env=env)
+    bob = store.add("bob")
+    assert set(json.loads((tmp_path / "k.json").read_text())) == {"bob"}
+    assert store.verify(ops) == "ops" and store.verify(bob) == "bob"
+    with pytest.raises(Unauthorized):
+        KeyStore(tmp_path / "k.json", env={}).verify(ops)
+    os.remove(tmp_path / "k.json")
+    with pytest.raises(Unauthorized):
+        store.verify(bob)
+    assert store.verify(ops) == "ops"  # the environment's key is the environment's
+    for record, words in (({"sha256": "A" * 64, "created": "yesterday"}, "created must be a number"),
+                          ({"sha256": "a" * 64, "revoked": "false"}, "revoked must be true or false"),
+                          ({"sha256": "g" * 64}, "no sha256 of 64 hex digits")):  # fmt: skip
+        (tmp_path / "bad.json").write_text(json.dumps({"x": record}))
+        with pytest.raises(ValueError, match=words):
+            KeyStore(tmp_path / "bad.json", env={})
+    (tmp_path / "up.json").write_text(json.dumps({"x": {"sha256": digest(bob).upper()}}))
+    assert KeyStore(tmp_path / "up.json", env={}).verify(bob) == "x"
+
+
+def test_a_prediction_reads_the_feeds_day_even_before_its_listener_rebuilt_the_inputs(tiny_forecaster, mlflow_store):
+    """A socket woken before ForecastService.prepare read the day before, pushed nothing (same timestamp) and
+    skipped that day for good (review of 2026-12-05: pushed days 0, 1, 3, 5...)."""
+    from prometheus_sim.api.service import ForecastService, MarketFeed
+    from prometheus_sim.forecast.predictor import PricePredictor
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+
+    predictor = PricePredictor.load(f"prometheus-forecaster@{tiny_forecaster.version}", mlflow_store)
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=1)
+    feed = MarketFeed(market, start_day=150, step_seconds=0)
+    service = ForecastService(predictor, feed)
+    feed.day += 1  # moved on, no listener called yet
+    first = service.predict_batch([("BTC", 7)])[0]
+    expected = predictor.predict(market, "BTC", day=151, horizon_days=7)
+    assert first["timestamp"] == expected["timestamp"]
+    assert np.allclose(first["predictions"], expected["predictions"], rtol=1e-5)

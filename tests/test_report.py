@@ -507,3 +507,16 @@ def test_a_figure_near_its_target_gets_the_digits_that_tell_it_apart():
     assert fmt_measured(1000.4, "1/s", target="> 1,000") == "1,000.4 /s"
     assert fmt_measured(4.999, "%", 4.0, 4.9999, target="< 5 %") == "4.9990 % [4.0000, 4.9999]"
     assert fmt_measured(4.2, "%", 4.0, 4.5, target="< 5 %") == "4.20 % [4.00, 4.50]"  # far from it: as before
+
+
+def test_equal_seed_counts_over_different_seeds_are_still_said_not_comparable():
+    """a failed on seed 4 and b on seed 3: three seeds each, different markets; the warning keyed on counts."""
+    from prometheus_sim.report.builder import SUMMARY_METRICS, common_seed_rows, summary_blocks, summary_rows
+
+    rows = [{"scenario": "s", "strategy": st, "seed": seed, **{m: float(seed) for m in SUMMARY_METRICS}}
+            for st, seeds in (("a", (1, 2, 3)), ("b", (1, 2, 4))) for seed in seeds]  # fmt: skip
+    metrics = pd.DataFrame(rows)
+    data = {"summary": summary_rows(metrics), "summary_common": summary_rows(common_seed_rows(metrics)),
+            "run": {"scenarios": [{"name": "s"}]}}  # fmt: skip
+    text = " ".join(str(getattr(b, "text", "")) for b in summary_blocks(data))
+    assert "Not comparable as they stand" in text and "Over the 2 seed(s) every strategy ran" in text

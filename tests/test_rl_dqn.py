@@ -870,3 +870,7 @@ def test_a_registry_server_that_is_down_is_named_at_once(tmp_path, monkeypatch, 
         assert f"--tracking-uri '{uri}': no MLflow server answers at 127.0.0.1:{port}" in res.output, res.output
     assert time.perf_counter() - started < 30
     assert os.environ["MLFLOW_TRACKING_URI"] == mlflow_store  # refused before the command points MLflow anywhere
+
+
+def test_a_torch_device_object_is_checked_as_its_name():
+    assert check_device(torch.device("cpu")) == "cpu"

@@ -50,6 +50,10 @@ def test_loaded_cut_and_unpickled_markets_are_sealed_too(market, tmp_path):
     for m in (loaded, cut, copied):
         assert all(is_sealed(a) for a in m.named_arrays().values())
         assert is_sealed(np.asarray(m.calendar.values)) and m.calendar.equals(market.calendar[: m.n_steps])
+        assert m.calendar.freq == market.calendar.freq is not None  # calendar.shift(1) needs it
+        assert m.calendar.shift(1)[0] == m.calendar[1]
+    cut = market.observable_head(10)  # the lookahead's cut: no scenario, the declared sizes kept (they order assets)
+    assert cut.spec is None and cut.truth is None and cut.asset_sizes == market.asset_sizes is not None
     assert copied.digest() == market.digest() == loaded.digest()
     # a cut owns its memory: nothing under its views reaches the uncut data
     assert (

@@ -534,3 +534,7 @@ def test_a_metrics_file_without_a_column_the_report_reads_is_named(tmp_path):
     (tmp_path / "r" / "failures.json").write_text("{")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "r")])
     assert res.exit_code == 2 and "no column(s) ['sharpe_excess']" in res.output, res.output
+    (tmp_path / "r" / "failures.json").write_text("[]")
+    metrics.drop(columns=["max_drawdown"]).to_parquet(tmp_path / "r" / "metrics.parquet")
+    res = CliRunner().invoke(main, ["report", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "no column(s) ['max_drawdown']" in res.output, res.output

@@ -51,6 +51,11 @@ class ChainFeed(Feed):
         return self.day
 
     @property
+    def ended(self) -> bool:
+        """Never: new oracle rounds keep coming (day >= last_day always held, and /health said "ended"; review)."""
+        return False
+
+    @property
     def market(self):
         """The history so far as a one-path real market (rebuilt when a bar arrives; features read it)."""
         from prometheus_sim.market import Market

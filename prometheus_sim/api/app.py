@@ -82,6 +82,17 @@ class ServeSettings:
             raise ValueError(f"rate_limit: like '100/second' or '6000/minute', got {self.rate_limit!r}") from None
 
 
+def _warming_up(state) -> str | None:
+    """Why no forecast can be served today, when no asset's can (the history is shorter than the model's warm-up
+    and window), else None. /health said "ok" and ready while every request was a 503 (review of 2026-12-05)."""
+    service = getattr(state, "forecast", None)
+    inputs = getattr(service, "_inputs", None) if service is not None else None
+    if inputs is None or not state.ready.is_set():
+        return None
+    problems = [inputs.problem[state.feed.assets.index(a)] for a in service.assets]
+    return problems[0] if problems and all(problems) else None
+
+
 def load_market(spec: str):
     """A run directory, or a shipped scenario name / file simulated with one path."""
     from pathlib import Path
@@ -240,11 +251,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def health():
         # "ended": the feed is at the market's last day, where it stays (predictions repeat that day and sockets
         # push nothing more); it said "ok" for ever (review of 2026-12-05). Still 200: the API answers.
-        ended = state.feed.day >= state.feed.last_day
+        ended = state.feed.ended
         # the rate limit's store (Redis) not answering: every keyed request is a 503 then, and /health says so
         limits_ok = await _limit_store_answers(state)
         ready = state.ready.is_set() and limits_ok and state.feed_error is None
         ok = "ended" if ended else "ok"
+        warming = _warming_up(state)
+        if warming:  # every asset's forecast is refused today (too little history): a probe must not route here
+            ok, ready = f"warming up: {warming}", False
         if state.feed_error is not None:  # the feed stopped on an error: the day no longer moves (review)
             ok = f"degraded: the market feed stopped at day {state.feed.day} ({state.feed_error})"
         body = schemas.Health(
@@ -307,12 +321,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     @app.post("/v1/assess/risk", response_model=schemas.RiskResponse,
-              responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}})  # fmt: skip
+              responses={401: {}, 403: {}, 413: {}, 422: {}, 429: {}, 503: {}})  # fmt: skip
     async def risk(body: schemas.RiskRequest, _: str = Depends(authorised)):
         unknown = [a for a in body.portfolio if a not in state.feed.assets]
         if unknown:
             raise _field_error("portfolio", f"unknown asset(s) {unknown}; this market has {state.feed.assets}")
-        return assess_risk(state.feed, body.portfolio)
+        try:
+            return assess_risk(state.feed, body.portfolio)
+        except NotWarmedUp as exc:
+            raise HTTPException(
+                503, str(exc), headers={"Retry-After": str(max(int(settings.step_seconds), 1))}
+            ) from None
 
     @app.websocket("/ws/predictions/{asset}")
     async def predictions(ws: WebSocket, asset: str):

@@ -47,12 +47,30 @@ class KeyRecord:
     revoked: bool = False
 
 
+def _record(path: Path, name: str, r: object) -> KeyRecord:
+    """One record of the file, its fields checked by name: a hand-edited ``"created": "yesterday"`` was "could not
+    convert string to float", ``"revoked": "false"`` read as revoked, an upper-case hash never matched (review)."""
+    if not isinstance(r, dict):
+        raise ValueError(f"key store {path}: record {name!r} is not an object")
+    h = r.get("sha256")
+    if not isinstance(h, str) or len(h) != 64 or any(c not in "0123456789abcdefABCDEF" for c in h):
+        raise ValueError(f"key store {path}: record {name!r} has no sha256 of 64 hex digits")
+    created = r.get("created", 0)
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        raise ValueError(f"key store {path}: record {name!r}: created must be a number (seconds), got {created!r}")
+    revoked = r.get("revoked", False)
+    if not isinstance(revoked, bool):
+        raise ValueError(f"key store {path}: record {name!r}: revoked must be true or false, got {revoked!r}")
+    return KeyRecord(name, h.lower(), float(created), revoked)
+
+
 class KeyStore:
     def __init__(self, path: str | Path | None = None, env: dict | None = None):
         env = os.environ if env is None else env
         self.path = Path(path or env.get("PROMETHEUS_API_KEYS_FILE") or DEFAULT_FILE)
         self._env_hashes = env.get("PROMETHEUS_API_KEY_HASHES", "")
         self._mtime: float | None = None
+        self._file_records: dict[str, KeyRecord] = {}  # what the file holds: all that a save writes
         self._records: dict[str, KeyRecord] = {}
         self._by_hash: dict[str, KeyRecord] = {}
         self.reload()
@@ -67,10 +85,11 @@ class KeyStore:
             if not isinstance(raw, dict):
                 raise ValueError(f"key store {self.path}: expected an object of named key records")
             for name, r in raw.items():
-                if not isinstance(r, dict) or not isinstance(r.get("sha256"), str) or len(r["sha256"]) != 64:
-                    raise ValueError(f"key store {self.path}: record {name!r} has no sha256 of 64 hex digits")
-                records[name] = KeyRecord(name, r["sha256"], float(r.get("created", 0)), bool(r.get("revoked", False)))
+                records[name] = _record(self.path, name, r)
             self._mtime = self.path.stat().st_mtime
+        else:  # deleted under a running server: its keys went on working until a restart (review of 2026-12-05)
+            self._mtime = None
+        self._file_records = dict(records)
         # a key revoked in the file stays revoked when the environment names it too: `keys revoke` of a key given in
         # PROMETHEUS_API_KEY_HASHES wrote revoked to the file, said so, and the environment's entry let it in still
         # (review of 2026-12-05)
@@ -87,7 +106,8 @@ class KeyStore:
         """Reload the file when it changed. A file damaged under a running server (cut short, a record without its
         sha256, a list) made every request a bare 500 with a traceback (review of 2026-12-05, session 19): it is a
         :class:`StoreUnreadable` now, until the file reads again."""
-        if self.path.exists() and self.path.stat().st_mtime != self._mtime:
+        mtime = self.path.stat().st_mtime if self.path.exists() else None
+        if mtime != self._mtime or (mtime is None and self._file_records):
             try:
                 self.reload()
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -115,7 +135,7 @@ class KeyStore:
         if name in self._records and not self._records[name].revoked:
             raise ValueError(f"name: a live key named {name!r} exists; revoke it first")
         key = PREFIX + secrets.token_urlsafe(32)
-        self._records[name] = KeyRecord(name, digest(key), time.time())
+        self._file_records[name] = self._records[name] = KeyRecord(name, digest(key), time.time())
         self._save()
         return key
 
@@ -124,7 +144,8 @@ class KeyStore:
         if name not in self._records:
             raise ValueError(f"name: no key named {name!r}")
         r = self._records[name]
-        self._records[name] = KeyRecord(r.name, r.sha256, r.created, True)
+        # an environment key's revocation is written to the file too (the file's revoked hash wins in reload)
+        self._file_records[name] = self._records[name] = KeyRecord(r.name, r.sha256, r.created, True)
         self._save()
 
     def names(self) -> list[KeyRecord]:
@@ -134,8 +155,10 @@ class KeyStore:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        # the file's own records only: the environment's (PROMETHEUS_API_KEY_HASHES) were written too, so a key
+        # taken out of the environment later still opened the API (review of 2026-12-05)
         tmp.write_text(json.dumps({n: {"sha256": r.sha256, "created": r.created, "revoked": r.revoked}
-                                   for n, r in self._records.items()}, indent=2) + "\n")  # fmt: skip
+                                   for n, r in self._file_records.items()}, indent=2) + "\n")  # fmt: skip
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
         self._mtime = self.path.stat().st_mtime

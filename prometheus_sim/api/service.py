@@ -95,6 +95,11 @@ class MarketFeed(Feed):
     def last_day(self) -> int:
         return self.market.n_steps - 1
 
+    @property
+    def ended(self) -> bool:
+        """At the market's last day, where the feed stays."""
+        return self.day >= self.last_day
+
     def advance(self) -> bool:
         """Reveal the next day; False at the end of the market."""
         with self._lock:
@@ -176,6 +181,10 @@ class ForecastService:
 
         with self._lock:
             inputs = self._inputs
+        if inputs.day != self.feed.day:
+            # the feed moved on and its listener has not rebuilt the inputs yet: a socket woken first read the day
+            # before, pushed nothing (same timestamp) and skipped that day for good (review of 2026-12-05)
+            inputs = self.prepare(self.feed.day)
         rows, out = [], []
         for asset, _ in items:
             a = self.feed.assets.index(asset)
@@ -263,14 +272,20 @@ class PortfolioService:
         }
 
 
+MIN_RISK_RETURNS = 30  # daily returns a volatility, a Sharpe and a drawdown are given over, at least
+
+
 def assess_risk(feed: MarketFeed, portfolio: dict[str, float]) -> dict:
     """Risk of holding ``portfolio`` (values per asset, weights kept fixed) over the feed's trailing year."""
     from prometheus_sim import metrics
 
+    close = feed.closes()[-(RISK_WINDOW_DAYS + 1) :]
+    if len(close) - 1 < MIN_RISK_RETURNS:  # day 0 or 1 gave a risk of 0 (200 OK), day 2 a Sharpe of 56 (review)
+        raise NotWarmedUp(f"too little history for a risk figure: {len(close) - 1} daily return(s) at day {feed.day}, "
+                          f"{MIN_RISK_RETURNS} needed")  # fmt: skip
     values = np.array([float(portfolio.get(a, 0.0)) for a in feed.assets])
     total = values.sum()
     weights = values / total
-    close = feed.closes()[-(RISK_WINDOW_DAYS + 1) :]
     returns = (close[1:] / close[:-1] - 1.0) @ weights
     equity = np.cumprod(np.concatenate([[1.0], 1.0 + returns]))  # from 1: a drawdown does not depend on the size
     vol = float(metrics.annual_vol(returns[None])[0]) if len(returns) > 1 else 0.0

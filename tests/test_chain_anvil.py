@@ -72,11 +72,17 @@ def feed_bars(config, market_dir, first, last, interval_s=0.0):
     return chain
 
 
-def feeding(config, market_dir, first, last, interval_s=0.15, node_may_go=False) -> threading.Thread:
+def feeding(config, market_dir, first, last, interval_s=0.15, node_may_go=False, after=None) -> threading.Thread:
     """Feed bars on a thread; with ``node_may_go`` the feeder stops quietly once the node is gone
-    (a test that kills the node mid-run tests the live runner, not this helper)."""
+    (a test that kills the node mid-run tests the live runner, not this helper); with ``after`` (a journal), only
+    once the run has journalled its first snapshot."""
 
     def feed():
+        deadline = time.monotonic() + 60
+        while after is not None and time.monotonic() < deadline:
+            if after.exists() and '"kind": "snapshot"' in after.read_text():
+                break
+            time.sleep(0.02)
         try:
             feed_bars(config, market_dir, first, last, interval_s)
         except (NodeDown, requests.exceptions.ConnectionError):
@@ -103,7 +109,9 @@ def test_ten_live_steps_on_anvil(tmp_path, market_dir, caplog, capfd):
             prices = [chain.oracle.functions.priceOf(a).call() for a in assets]
             reads.append(total == sum(u * p // 10**8 for u, p in zip(units, prices, strict=True)) and total > 0)
         # 2. ten decisions of a strategy, live, through backtest.run, executed
-        feeder = feeding(config, market_dir, START + 1, START + 9)  # the bars arrive while the run waits for them
+        # the bars arrive while the run waits for them, from its first snapshot on: fed from the test's start, a run
+        # slower to start than one bar's interval (the VM's slow phase, 2026-12-05) began at bar 61 and waited for 70
+        feeder = feeding(config, market_dir, START + 1, START + 9, after=tmp_path / "journal.jsonl")
         with caplog.at_level(logging.DEBUG):
             result, adapter, journal = live_run(config, create("equal_weight", period_days=1), 10, True, None, 10.0,
                                                 env={"PROMETHEUS_PRIVATE_KEY": key})  # fmt: skip

@@ -3,8 +3,8 @@
 For a sample of decision steps t (or every one), the strategy is rebuilt from its spec in a
 **worker process that has never held data after t** and run through the ordinary loop on a copy of
 the market physically cut after t (``Market.observable_head(t + 1)``: the truth, scenario and seeds removed
-too, so a strategy reading the simulator's hidden state at t decides differently and is caught as well, or, if it
-fails without it, stops the check with its error), up to its decision at t. The worker
+too, so a strategy reading the simulator's hidden state at t decides differently and is caught as well; one that
+fails without what was removed, and decides with it, is a finding too), up to its decision at t. The worker
 takes the cuts in increasing t, so whatever it remembers between them (class attributes, module
 caches, files it wrote) holds data up to the current t at most. Only when every cut has run does
 the full, uncut run happen (in this process), recording what the strategy saw and decided at
@@ -35,6 +35,7 @@ import hashlib
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,12 +54,15 @@ STATE_FIELDS = ("unrealized_pnl", "volatility_30d", "sharpe_ratio", "regime")
 @dataclass(frozen=True)
 class Finding:
     step: int
-    kind: str  # "input" or "decision"
+    kind: str  # "input", "decision", or "failure" (it fails on the cut and decides on the full run)
     name: str  # e.g. "history.close" or "buy_fraction"
     paths: tuple[int, ...]
 
     def __str__(self) -> str:
         shown = ", ".join(map(str, self.paths[:5])) + (" ..." if len(self.paths) > 5 else "")
+        if self.kind == "failure":
+            return (f"step {self.step}: the strategy fails when data after the step (and the simulator's hidden state) "
+                    f"is removed, and decides when it is there: {self.name} (paths {shown})")  # fmt: skip
         return (
             f"step {self.step}: {self.kind} '{self.name}' differs when data after the step is removed (paths {shown})"
         )
@@ -159,14 +163,23 @@ def check_lookahead(
         picks = sorted({steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(n_checks, len(steps)))})
     report.steps_checked = picks
     cut_records: dict[int, _Record | None] = {}
+    cut_failures: dict[int, str] = {}
     # spawn: the worker starts empty (no copy of this process's memory, which holds the full market)
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as worker:
         for t in picks:  # increasing t: the worker never holds data after the cut it decides on
-            cut_records[t] = worker.submit(
-                _decide_on_cut, spec, build, market.observable_head(t + 1), adapter_factory, t
-            ).result()
+            job = worker.submit(_decide_on_cut, spec, build, market.observable_head(t + 1), adapter_factory, t)
+            try:
+                cut_records[t] = job.result()
+            except BrokenProcessPool:
+                raise
+            except Exception as exc:  # judged after the full run: a failure there too is the strategy's own error
+                cut_failures[t] = f"{type(exc).__name__}: {exc}"[:300]
     full = _run_recording(as_strategy(build(spec)), market, adapter_factory, stop_at=None)
     for t in picks:
+        if t in cut_failures:  # it decided at t on the full run (which raised otherwise): what the cut lacks mattered
+            # a truth reader without a guard stopped the check as bad input (exit 2), not as a lookahead (review)
+            report.findings.append(Finding(t, "failure", cut_failures[t], tuple(range(market.n_paths))))
+            continue
         cut = cut_records[t]
         if cut is None:
             report.findings.append(Finding(t, "decision", "no decision at this step", tuple(range(market.n_paths))))

@@ -285,8 +285,8 @@ class Market:
         ``truth.drift[:, t]`` (the hidden conditional drift, a real edge: Sharpe -0.11 against buy-and-hold's
         -0.98 in ``crypto_winter``) through ``gc`` and decide the same on the cut and the full run, so the check
         passed it (review of 2026-12-05); the scenario and the seeds would let it simulate the rest of its own path.
-        Without them, a strategy that reads any of these decides differently on the cut and is flagged (one that
-        fails there on a missing truth stops the check with its error, exit 2, rather than passing). The declared
+        Without them, a strategy that reads any of these decides differently on the cut, or fails there, and is
+        flagged (:mod:`prometheus_sim.lookahead`). The declared
         asset sizes are kept (what orders the featured crypto assets). Rows keep their order; ``source`` says what was
         removed.
         """

@@ -122,3 +122,23 @@ class TruthPeeker(BatchStrategy):
                 batch.action[rows] = Action.BUY_AGGRESSIVE
                 return batch
         return OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+
+
+class NaiveTruthPeeker(BatchStrategy):
+    """Reads ``Market.truth.drift`` at t through ``gc`` without a guard: on the lookahead's cut (no truth) it raises,
+    which stopped the check as bad input (exit 2) instead of flagging it (review of 2026-12-05)."""
+
+    name = "naive_truth_peeker"
+    decision_every_days = 1
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        t = snapshots.step
+        markets = [o for o in gc.get_objects() if type(o).__name__ == "Market" and o.n_paths == snapshots.n_users
+                   and o.n_steps > t]  # fmt: skip
+        drift = np.array(markets[0].truth.drift[:, t, :])  # an AttributeError where the truth is gone
+        drift[:, snapshots.book.cash_index] = -np.inf
+        batch = OrderBatch.hold(snapshots.n_users, len(snapshots.assets))
+        rows = np.flatnonzero(drift.max(axis=1) > 0.0)
+        batch.buy_fraction[rows, drift.argmax(axis=1)[rows]] = 0.5
+        batch.action[rows] = Action.BUY_AGGRESSIVE
+        return batch

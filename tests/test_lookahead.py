@@ -42,6 +42,14 @@ def test_side_doors_are_closed(cheater, market):
     assert len({f.step for f in report.findings}) >= 4  # most checked steps, not a fluke
 
 
+def test_a_strategy_that_fails_without_the_hidden_state_is_a_finding(market):
+    """It decides on the full run and raises on the cut: what was removed mattered (exit 2 before, not a finding)."""
+    report = check_lookahead("tests.cheaters:NaiveTruthPeeker", market, SimAdapter, registry.build, n_checks=3)
+    assert not report.passed and {f.kind for f in report.findings} == {"failure"}
+    assert "fails when data after the step (and the simulator's hidden state) is removed" in str(report.findings[0])
+    assert "AttributeError" in str(report.findings[0])
+
+
 def test_every_step_checks_every_decision(market):
     short = market.head(40)
     report = check_lookahead("equal_weight", short, SimAdapter, registry.build, every_step=True)

@@ -56,6 +56,16 @@ def pair_facts(a: np.ndarray, b: np.ndarray, anchor: np.ndarray | None = None) -
     return out
 
 
+def _window_returns(closes: pd.Series, start: str | None, end: str | None) -> pd.Series:
+    """Daily log returns of ``closes`` (no gaps) dated start..end: a return dated d uses the close of d - 1."""
+    r = np.log(closes).diff().dropna()
+    if start is not None:
+        r = r[r.index >= pd.Timestamp(start)]
+    if end is not None:
+        r = r[r.index <= pd.Timestamp(end)]
+    return r
+
+
 def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(log returns dated start..end, the closes from the one before the first return) of one asset.
 
@@ -63,11 +73,7 @@ def real_window(closes: pd.Series, start: str | None, end: str | None) -> tuple[
     starts with its first return.
     """
     s = closes.dropna()
-    r = np.log(s).diff().dropna()
-    if start is not None:
-        r = r[r.index >= pd.Timestamp(start)]
-    if end is not None:
-        r = r[r.index <= pd.Timestamp(end)]
+    r = _window_returns(s, start, end)
     if len(r) < MIN_RETURNS:
         raise ValueError(f"{closes.name}: only {len(r)} daily returns in the window; at least {MIN_RETURNS} needed")
     first = s.index.get_loc(r.index[0]) - 1
@@ -87,11 +93,7 @@ def real_spans(closes: pd.DataFrame, names: list[str], start: str | None, end: s
     printed the asked-for window while the figures used 409 returns up to 2024-02-13 (review of 2026-12-05)."""
     spans = {}
     for n in (n for n in names if n in closes.columns):
-        r = np.log(closes[n].dropna()).diff().dropna()
-        if start is not None:
-            r = r[r.index >= pd.Timestamp(start)]
-        if end is not None:
-            r = r[r.index <= pd.Timestamp(end)]
+        r = _window_returns(closes[n].dropna(), start, end)
         spans[n] = (r.index[0].date() if len(r) else None, r.index[-1].date() if len(r) else None, len(r))
     return spans
 

@@ -100,6 +100,7 @@ class Market:
         # a market cut by head() (saved, then loaded) holds the scenario's first n_steps steps
         self.calendar = full[:n_steps]
         self._name, self._assets, self._kinds = spec.name, tuple(spec.asset_names), tuple(spec.asset_kinds)
+        self._sizes = spec.asset_sizes  # kept apart from the scenario: a lookahead cut drops it and keeps these
         self._steps_per_day = spec.steps_per_day
         inputs = build_inputs(spec)
         regime_names = tuple(s.name for s in spec.regimes.states) if spec.regimes else ("base",)
@@ -235,6 +236,7 @@ class Market:
         market.blocks = blocks
         market.truth = None
         market._name, market._assets, market._kinds = name, tuple(assets), tuple(kinds)
+        market._sizes = None  # real data states no size
         market._steps_per_day = int(steps_per_day)
         market._freeze(copy=copy)
         return market
@@ -290,10 +292,7 @@ class Market:
         asset sizes are kept (what orders the featured crypto assets). Rows keep their order; ``source`` says what was
         removed.
         """
-        out = self.head(n_steps)
-        # the declared sizes stay: they order the featured crypto assets, and without them a cut's book took column
-        # order, so a strategy reading nothing after t decided differently on the cut (review of this session's diff)
-        out._kept_sizes = None if self.asset_sizes is None else list(self.asset_sizes)
+        out = self.head(n_steps)  # the declared sizes stay (``_sizes``): without them a cut's book took column order
         out.truth = None
         out.spec = None
         out.seeds = np.zeros_like(out.seeds)
@@ -344,8 +343,7 @@ class Market:
         """Each asset's declared daily dollar volume (the scenario's ``volume.daily_usd``), the size that
         orders the crypto assets the guide's state features (:func:`~prometheus_sim.portfolio.model.crypto_by_size`);
         None for a real market, whose data states no size."""
-        kept = getattr(self, "_kept_sizes", None)  # a lookahead cut keeps them without its scenario
-        return kept if kept is not None else (None if self.spec is None else self.spec.asset_sizes)
+        return None if self._sizes is None else list(self._sizes)
 
     @property
     def name(self) -> str:

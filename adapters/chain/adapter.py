@@ -263,20 +263,18 @@ class ChainAdapter:
             for i, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
             hashes = []
-            prepared_keys = {}
             for i, prep, key in prepared:  # each journalled as it is signed, before it leaves, and again once the node
                 # took it: a send that fails after others (funds run out, the node goes away), a crash or a timeout
                 # mid-send must not lose a hash that may be on its way (reviews)
                 tag = "0x" + key.hex()
                 h = self.sender.send(prep, partial(self._log_sending, t, i, tag), partial(self._log_send_failed, t, i))
                 hashes.append(h)
-                prepared_keys[h] = key
                 self._log("transaction", t, i, tx_hash=h, idempotency_key=tag)
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
-            for (i, _, _), h, rec in zip(prepared, hashes, receipts, strict=True):
+            for (i, _, key), h, rec in zip(prepared, hashes, receipts, strict=True):
                 after[i] = self._holdings(self.users[i])
                 if rec.status != 1:
-                    used = self.chain.call(self.chain.engine.functions.usedKeys(prepared_keys[h]).call)
+                    used = self.chain.call(self.chain.engine.functions.usedKeys(key).call)
                     why = " (its idempotency key is used: an earlier transaction executed it)" if used else ""
                     status[i], detail[i] = REFUSED, f"{h}: reverted on chain{why}"
                     self._log("receipt", t, i, tx_hash=h, status=0, key_used=bool(used))

@@ -86,10 +86,9 @@ def _warming_up(state) -> str | None:
     """Why no forecast can be served today, when no asset's can (the history is shorter than the model's warm-up
     and window), else None. /health said "ok" and ready while every request was a 503 (review of 2026-12-05)."""
     service = getattr(state, "forecast", None)
-    inputs = getattr(service, "_inputs", None) if service is not None else None
-    if inputs is None or not state.ready.is_set():
+    if service is None or not state.ready.is_set():
         return None
-    problems = [inputs.problem[state.feed.assets.index(a)] for a in service.assets]
+    problems = service.problems_today()
     return problems[0] if problems and all(problems) else None
 
 

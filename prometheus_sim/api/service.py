@@ -139,6 +139,12 @@ class ForecastService:
     def horizon(self) -> int:
         return self.predictor.horizon
 
+    def problems_today(self) -> list[str | None]:
+        """Why each served asset cannot be forecast at the inputs' day (None where it can)."""
+        with self._lock:
+            inputs = self._inputs
+        return [] if inputs is None else [inputs.problem[self.feed.assets.index(a)] for a in self.assets]
+
     def prepare(self, day: int) -> DayInputs:
         """Every asset's scaled input at ``day`` (the feed's current day); called when the feed advances."""
         if self.feed.market is not self._market:  # a growing feed (the chain's): its features are recomputed

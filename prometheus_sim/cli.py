@@ -949,12 +949,24 @@ def policy() -> None:
               help="Held-out seeds (none of --seeds, none you will evaluate on): every checkpoint is backtested "
                    "on them and the one with the highest mean Sharpe is registered [default: the last checkpoint]. "
                    "README, RL: the last is often a policy that holds cash.")  # fmt: skip
+@click.option("--forecaster", default=None, metavar="MODEL",
+              help="A registered forecaster (prometheus-forecaster@VERSION): its predicted return and calibrated band "
+                   "per featured crypto asset join the observation (README, RL). Its seeds are refused as training "
+                   "seeds.")  # fmt: skip
+@click.option(
+    "--forecast-level",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="The calibrated band level of the forecast columns.",
+)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
                  device: str, env_backend: str | None, env_dtype: str, seed: int, checkpoints: int,
-                 select_text: str | None, tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
+                 select_text: str | None, forecaster: str | None, forecast_level: float, tracking_uri: str | None,
+                 progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
     from prometheus_sim.sweep import parse_seeds
@@ -977,16 +989,16 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             total_steps=total_steps, num_envs=num_envs, period_days=period_days, episode_days=episode_days,
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
             env_backend=env_backend, env_dtype=env_dtype, seed=seed, checkpoints=checkpoints,
-            tracking_uri=tracking_uri, select_seeds=select_seeds,
+            tracking_uri=tracking_uri, select_seeds=select_seeds, forecaster=forecaster, forecast_level=forecast_level,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
         result = train_dqn(args, policy_wiring() if args.select_seeds else None)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, LookupError) as exc:  # LookupError: KeyError, a --forecaster the registry lacks
         text = _message(exc)
         for field in ("num_envs", "period_days", "episode_days", "horizon_days", "learning_starts", "replay_ratio",
                       "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device", "tracking_uri",
-                      "env_dtype", "env_backend"):  # fmt: skip
+                      "env_dtype", "env_backend", "forecaster", "forecast_level"):  # fmt: skip
             option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
             if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
                 text = option + text[len(field) :]
@@ -1130,6 +1142,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             raise ValueError(
                 f"--seeds {sorted(trained_on & set(seeds))[:5]}... were used in training: use unseen seeds"
             )
+        forecaster_saw = {int(s) for s in (meta.get("forecast") or {}).get("seeds", [])} & set(seeds)
+        if forecaster_saw:  # the policy's forecast columns are in-sample there (rl.forecast_obs)
+            raise ValueError(f"--seeds {sorted(forecaster_saw)[:5]}... were seen by the forecaster whose predictions "
+                             f"this policy observes ({meta['forecast'].get('model')}): use unseen seeds")  # fmt: skip
         chosen_on = set(meta.get("selection", {}).get("seeds", []))
         if chosen_on & set(seeds):
             raise ValueError(f"--seeds {sorted(chosen_on & set(seeds))[:5]}... chose this policy among its checkpoints "
@@ -1544,13 +1560,12 @@ def _policy_observation_fits(meta: dict, model_ref: str, label: str) -> None:
     scale) or with another observation size. Each dqn cell
     failed in its worker after the baselines had run, and the evaluation printed NaN action shares (review of
     2026-12-04)."""
-    from prometheus_sim.portfolio.nb import OBS_SIZE
-    from prometheus_sim.rl.env import N_CRYPTO_FEATURED, RECENT_FEATURES, observation_mismatch
+    from prometheus_sim.rl.env import observation_mismatch, observation_size
 
     if (meta.get("args") or {}).get("leak_future"):
         raise ValueError(f"--model {model_ref}: {label} was trained with the next period's returns in its observation "
                          "(leak_future, the learning loop's test-only oracle): it cannot be scored")  # fmt: skip
-    expected = OBS_SIZE + N_CRYPTO_FEATURED * len(RECENT_FEATURES)
+    expected = observation_size(forecasts=bool(meta.get("forecast")))
     problem = observation_mismatch(meta)
     if problem:
         raise ValueError(f"--model {model_ref}: {label} {problem}")
@@ -1565,10 +1580,10 @@ def _policy_min_days(meta: dict) -> tuple[int, int]:
     decision clock does), and one decision period after that is the least that lets a decision fill and
     count; never fewer than the 30 days any real window needs."""
     from prometheus_sim.backtest import first_grid_day
-    from prometheus_sim.features import WARMUP_DAYS
+    from prometheus_sim.rl.forecast_obs import policy_first_day
 
     period = int(meta.get("period_days", 1))
-    first = first_grid_day(WARMUP_DAYS, period)  # as the clock places the dqn strategy's first decision
+    first = first_grid_day(policy_first_day(meta), period)  # as the clock places the dqn strategy's first decision
     return max(first + period, 30), first
 
 

@@ -63,20 +63,23 @@ class DQNStrategy(BatchStrategy):
         from prometheus_sim.registry import load_pytorch
 
         network, ref = load_pytorch(model, tracking_uri)
-        self._adopt(network, ref, allow_other_assets, f"model {model!r}")
+        self._adopt(network, ref, allow_other_assets, f"model {model!r}", tracking_uri)
 
     @classmethod
     def from_network(cls, network, label: str = "checkpoint") -> DQNStrategy:
         """A strategy deciding by an in-memory network that carries its run's ``meta`` (the trainer scoring
         its checkpoints, :mod:`prometheus_sim.rl.select`): nothing is loaded from the registry."""
         self = cls.__new__(cls)
-        self._adopt(network, (label, "in memory"), False, label)
+        meta = getattr(network, "meta", None)
+        args = meta.get("args") if isinstance(meta, dict) else None  # its forecaster is in the run's registry
+        self._adopt(network, (label, "in memory"), False, label, (args or {}).get("tracking_uri"))
         return self
 
-    def _adopt(self, network, ref: tuple[str, str], allow_other_assets: bool, what: str) -> None:
+    def _adopt(self, network, ref: tuple[str, str], allow_other_assets: bool, what: str,
+               tracking_uri: str | None = None) -> None:  # fmt: skip
         import torch
 
-        from prometheus_sim.features import WARMUP_DAYS
+        from prometheus_sim.rl.forecast_obs import ForecastInputs, policy_first_day
 
         meta = getattr(network, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != DQN_NAME:
@@ -92,7 +95,17 @@ class DQNStrategy(BatchStrategy):
         self.meta = meta
         self.allow_other_assets = allow_other_assets
         self.decision_every_days = int(meta["period_days"])
-        self.first_decision_day = WARMUP_DAYS  # the clock rounds it up to the decision grid (module docstring)
+        # the clock rounds it up to the decision grid (module docstring); a forecast policy's is its forecaster's
+        # first whole window
+        self.first_decision_day = policy_first_day(meta)
+        recorded = meta.get("forecast")
+        try:  # the very version the policy trained with (never @latest), at its level
+            self.forecast = (ForecastInputs.load(recorded["model"], recorded["level"], tracking_uri)
+                             if recorded else None)  # fmt: skip
+        except (LookupError, TypeError, ValueError) as exc:  # LookupError: a forecaster deleted from the registry
+            raise ValueError(
+                f"{what} observes forecasts, and its forecaster {recorded!r} cannot be loaded: {exc}"
+            ) from None
         self._torch = torch
 
     def check_market(self, book: AssetBook) -> None:
@@ -119,7 +132,11 @@ class DQNStrategy(BatchStrategy):
                              "episodes never had one), and this run's profiles contribute (monthly_contribution "
                              f"{float(np.max(snapshots.profiles.monthly_contribution)):g}): its observation would hold "
                              "a contribution it never saw; run it with monthly_contribution 0")  # fmt: skip
-        recent = recent_features(snapshot_features(snapshots), snapshots.book.featured)[:, -1]
+        featured = snapshots.book.featured
+        recent = recent_features(snapshot_features(snapshots), featured)[:, -1]
+        if self.forecast is not None:  # the forecaster's columns, as the env appends them (rl.forecast_obs)
+            fs = snapshot_features(snapshots, self.forecast.predictor.features)
+            recent = np.concatenate([recent, self.forecast.last_day(fs, featured)], axis=-1)
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)
         obs = observation_vector(snapshots.observation(), recent[rows])
@@ -129,14 +146,14 @@ class DQNStrategy(BatchStrategy):
         return obs
 
     def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
-        """The greedy action per user; HOLD while the features are still warming up (module docstring)."""
-        from prometheus_sim.features import WARMUP_DAYS
+        """The greedy action per user; HOLD before the first decision day (the features' or the forecaster's
+        warm-up: module docstring)."""
         from prometheus_sim.rl.env import last_whole_day
 
         with self._torch.no_grad():
             q = self.model(self._torch.as_tensor(self.observations(snapshots)))
         actions = q.argmax(dim=1).numpy()
-        if last_whole_day(snapshots.step, snapshots.steps_per_day) < WARMUP_DAYS:
+        if last_whole_day(snapshots.step, snapshots.steps_per_day) < self.first_decision_day:
             actions = np.full_like(actions, int(Action.HOLD))
         return snapshots.plan(actions)
 

@@ -119,6 +119,11 @@ class DQNArgs:
     progress: bool = False
     leak_future: bool = False
     """TEST ONLY: the env appends the next period's returns (the learning-loop sanity check)"""
+    forecaster: str | None = None
+    """a registered forecaster (``name@version|latest|alias``) whose predictions and bands the observation adds
+    (:mod:`prometheus_sim.rl.forecast_obs`); pinned to the version it resolves to. None: no forecast columns"""
+    forecast_level: float = 0.8
+    """the calibrated band level of the forecast columns' band width"""
 
     def __post_init__(self) -> None:
         # types first, as the Python API takes what it is given (review of 2026-12-04: checkpoints=1.5 and
@@ -249,6 +254,8 @@ class DQNArgs:
                 f"env_dtype: sets the torch twin's arithmetic; this run steps the Numba env "
                 f"(float64 always), so {self.env_dtype!r} would change nothing: give env_backend='torch' (--env-backend torch)"
             )
+        if self.forecaster is not None and (not isinstance(self.forecaster, str) or not self.forecaster.strip()):
+            raise ValueError(f"forecaster: a registered forecaster's reference (name@version), got {self.forecaster!r}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
         if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads
@@ -307,6 +314,13 @@ def make_envs(args: DQNArgs):
     from prometheus_sim.rl.vector import PooledVectorEnv, PortfolioVectorEnv
     from prometheus_sim.scenario import load_scenario
 
+    forecast = None
+    if args.forecaster is not None:  # loaded once, pinned, and checked against every seed the run will touch
+        from prometheus_sim.rl.forecast_obs import ForecastInputs
+
+        forecast = ForecastInputs.load(args.forecaster, args.forecast_level, args.tracking_uri)
+        forecast.refuse_seen("seeds", args.seeds)
+        forecast.refuse_seen("select_seeds", args.select_seeds)
     pools = []
     for path in args.scenarios:
         spec = load_scenario(path)
@@ -317,7 +331,8 @@ def make_envs(args: DQNArgs):
         pools.append((spec, Market.simulate(spec, seeds=args.seeds)))
     counts = PooledVectorEnv.split(args.num_envs, len(pools))
     parts = [PortfolioVectorEnv(n, market=market, period_days=args.period_days, episode_days=args.episode_days,
-                                leak_future=args.leak_future) for n, (_, market) in zip(counts, pools, strict=True)]  # fmt: skip
+                                leak_future=args.leak_future, forecaster=forecast, forecast_level=args.forecast_level)
+             for n, (_, market) in zip(counts, pools, strict=True)]  # fmt: skip
     return (parts[0] if len(parts) == 1 else PooledVectorEnv(parts)), pools
 
 
@@ -503,7 +518,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
         meta = {
             "kind": DQN_NAME, "obs_dim": obs_dim, "period_days": args.period_days, "episode_days": args.episode_days,
             "recent_features": list(RECENT_FEATURES), "featured_assets": featured_assets(pools),
-            "observation_version": OBSERVATION_VERSION,
+            "observation_version": OBSERVATION_VERSION, **_forecast_record(numba_envs),
             "scenario_digests": {s.name: s.digest() for s, _ in pools},
             "scenario_specs": {s.name: s.model_dump(mode="json") for s, _ in pools},  # in full: rl.provenance
             "calibrated_to": {s.name: s.calibrated_to and [str(s.calibrated_to.start), str(s.calibrated_to.end)]
@@ -526,6 +541,13 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
                                         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
                                         registered_model_name=args.register_as)  # fmt: skip
     return DQNResult(model, meta, history, args.register_as, str(info.registered_model_version), run.info.run_id)
+
+
+def _forecast_record(envs) -> dict:
+    """The policy metadata's ``forecast`` entry (:meth:`ForecastInputs.record`) when the envs observe forecasts."""
+    parts = getattr(envs, "parts", [envs])
+    forecast = parts[0].pool.template.forecast
+    return {"forecast": forecast.record()} if forecast is not None else {}
 
 
 def _param_text(value) -> str:

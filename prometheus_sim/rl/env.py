@@ -14,7 +14,10 @@ Spec (Gymnasium's conventions):
   fewer), mean crypto vol, fear-greed left at the guide's default 50 (no data source derives it),
   bull and bear flags estimated from observable closes, never from ``truth``), then
   ``RECENT_FEATURES`` of each of the three largest crypto assets at the decision day (from
-  :mod:`prometheus_sim.features`, which reads nothing after the day). Values are clipped to
+  :mod:`prometheus_sim.features`, which reads nothing after the day), then, with ``forecaster=`` (a
+  registered forecaster's reference), the forecaster's predicted return and calibrated band width of each
+  of them (:mod:`prometheus_sim.rl.forecast_obs`: 6 values more; episodes then start at the forecaster's
+  first whole window, and a market row the forecaster trained on is refused). Values are clipped to
   ``OBS_BOUND``.
 * **Reward**: the guide's reward of the decision's period, as the venue computes it for backtests
   (:func:`prometheus_sim.portfolio.nb.period_rewards_nb`).
@@ -39,7 +42,8 @@ Spec (Gymnasium's conventions):
   the last whole day at or before the step, so a start given inside a day reads the day before.
   **End**: truncated after ``episode_days`` (never terminated: a portfolio does not end).
 * **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
-  market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``.
+  market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``,
+  ``forecaster`` and ``forecast_level`` (the forecast columns, off by default).
 
 Version history: v0, the first. Its observation has its own version (:data:`OBSERVATION_VERSION`, in every
 trained policy's metadata): 1 since 2026-12-05, ``rsi_14`` on 0-1 (it was 0-100 beside returns of about 0.01,
@@ -84,7 +88,7 @@ def _resolve(scenario: str):
 def featured_names(book: AssetBook) -> tuple[str, ...]:
     """The names of the crypto assets the observation reads (``btc_return_7d``, ``eth_return_7d`` and the
     feature tail; largest first, at most ``N_CRYPTO_FEATURED``): a policy records them with its weights."""
-    return tuple(book.names[a] for a in book.featured[:N_CRYPTO_FEATURED])
+    return featured_names_of(book.names, book.featured)
 
 
 def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
@@ -99,6 +103,28 @@ def recent_features(fs, featured: tuple[int, ...]) -> np.ndarray:
     if crypto:
         recent[:, :, : len(crypto), :] = fs.asset[:, :, crypto][:, :, :, cols] / np.asarray(RECENT_SCALE)
     return np.nan_to_num(recent.reshape(n_paths, n_days, -1))
+
+
+def featured_names_of(assets, featured) -> tuple[str, ...]:
+    """The names of the featured crypto columns the observation reads (at most ``N_CRYPTO_FEATURED``)."""
+    return tuple(assets[a] for a in list(featured)[:N_CRYPTO_FEATURED])
+
+
+def market_seeds(market) -> list[int]:
+    """The seeds whose path 0 a simulated market's rows are (a real market's: none): what a forecaster may have seen."""
+    if market.is_real or market.spec is None:
+        return []
+    return [int(seed) for path, seed in zip(market.path_ids, market.seeds, strict=True) if int(path) == 0]
+
+
+def observation_size(forecasts: bool = False) -> int:
+    """Values in this version's observation: the guide's 32, the recent features of three crypto assets, and with
+    ``forecasts`` the forecaster's columns (:mod:`prometheus_sim.rl.forecast_obs`). Without the test-only leak."""
+    from prometheus_sim.portfolio.nb import OBS_SIZE
+    from prometheus_sim.rl.forecast_obs import FORECAST_FEATURES
+
+    per_asset = len(RECENT_FEATURES) + (len(FORECAST_FEATURES) if forecasts else 0)
+    return OBS_SIZE + N_CRYPTO_FEATURED * per_asset
 
 
 def observation_mismatch(meta: dict) -> str | None:
@@ -171,6 +197,8 @@ class PortfolioEnv(gym.Env):
         market=None,
         leak_future: bool = False,
         render_mode: str | None = None,
+        forecaster=None,
+        forecast_level: float = 0.8,
     ):
         from prometheus_sim.market import Market
 
@@ -223,6 +251,20 @@ class PortfolioEnv(gym.Env):
         featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
         # on the calling thread: a single env starts no OpenMP threads, so AsyncVectorEnv's forked workers live
         self._recent = recent_features(compute_features(market, threads=False), featured)
+        self.forecast = None
+        if forecaster is not None:  # the forecaster's columns after the recent features (rl.forecast_obs)
+            from prometheus_sim.rl.forecast_obs import ForecastInputs
+
+            self.forecast = ForecastInputs.load(forecaster, forecast_level)
+            self.forecast.check_assets(featured_names_of(market.assets, featured))
+            self.forecast.refuse_seen("market", market_seeds(market))
+            columns = self.forecast.table(self.forecast.features_of(market, threads=False), featured)
+            self._recent = np.concatenate([self._recent, columns], axis=-1)
+            self._first_day = max(self._first_day, self.forecast.first_day)
+            if self._last_day < self._first_day:
+                raise ValueError(f"market {market.name!r}: {market.n_steps // spd} days leave no room for a "
+                                 f"{episode_days}-day episode after the forecaster's first whole window (day "
+                                 f"{self._first_day}; at least {self._first_day + episode_days + 1} days)")  # fmt: skip
         # TEST ONLY (the learning-loop sanity check): the next period's log returns of the three largest
         # crypto assets appended to the observation. Never use it to score a policy.
         self.leak_future = bool(leak_future)
@@ -326,6 +368,7 @@ class PortfolioEnv(gym.Env):
 
 __all__ = [
     "N_ACTIONS",
+    "observation_size",
     "OBS_BOUND",
     "PortfolioEnv",
     "RECENT_FEATURES",

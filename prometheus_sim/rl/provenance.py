@@ -47,8 +47,24 @@ def training_scenario(meta: dict[str, Any], spec: ScenarioSpec) -> str | None:
 
 
 def seen_seeds(meta: dict[str, Any]) -> set[int]:
-    """Seeds whose path 0 of a training scenario the policy has seen: trained on, or chosen on (``--select-seeds``)."""
-    return {int(s) for s in meta.get("seeds", [])} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
+    """Seeds whose path 0 of a training scenario the policy has seen: trained on, or chosen on (``--select-seeds``),
+    or, for a policy that observes forecasts, seen by its forecaster (:mod:`prometheus_sim.rl.forecast_obs`: its
+    columns are in-sample there)."""
+    return ({int(s) for s in meta.get("seeds", [])} | {int(s) for s in (meta.get("selection") or {}).get("seeds", [])}
+            | {int(s) for s in (meta.get("forecast") or {}).get("seeds", [])})  # fmt: skip
+
+
+def calibration_windows(meta: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """(names, calibrated_to) of every scenario behind a model's inputs: its training scenarios and, for a policy
+    that observes forecasts, its forecaster's (named ``forecaster:<scenario>``: real days that forecaster was set
+    to match are in time for the policy too)."""
+    names = sorted(meta.get("scenario_digests") or {})
+    windows = dict(meta.get("calibrated_to") or {})
+    forecast = meta.get("forecast") or {}
+    for name in sorted(forecast.get("scenario_digests") or {}):
+        names.append(f"forecaster:{name}")
+        windows[f"forecaster:{name}"] = (forecast.get("calibrated_to") or {}).get(name)
+    return names, windows
 
 
 def in_sample_rows(meta: dict[str, Any], market) -> list[int]:
@@ -86,8 +102,7 @@ def out_of_time(meta: dict[str, Any], first_day: dt.date, last_day: dt.date | No
 
     ``last_day`` None: the scored days run on without end (only ``first_day`` then decides). Given, days wholly
     before a window are out of it too: 2018-2019 was called in time for a 2020-2023 fit (review of 2026-12-05)."""
-    names = sorted(meta.get("scenario_digests") or {})
-    windows = meta.get("calibrated_to") or {}
+    names, windows = calibration_windows(meta)
     known = [windows[n] for n in names if windows.get(n)]
     if _overlapping(known, first_day, last_day):
         return False
@@ -107,8 +122,7 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``);
     ``last_day``: the scored days' last (see :func:`out_of_time`).
     """
-    names = sorted(meta.get("scenario_digests") or {})
-    windows = meta.get("calibrated_to") or {}
+    names, windows = calibration_windows(meta)
     known = {n: windows[n] for n in names if windows.get(n)}
     unknown = [n for n in names if not windows.get(n)]
     if cut:
@@ -143,6 +157,7 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
 
 
 __all__ = [
+    "calibration_windows",
     "in_sample_rows",
     "out_of_time",
     "seen_rows",

@@ -382,6 +382,8 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: str | gym.vector.AutoresetMode = gym.vector.AutoresetMode.SAME_STEP,
         render_mode: str | None = None,
         max_episode_steps: int | None = None,
+        forecaster=None,
+        forecast_level: float = 0.8,
     ):
         # what gymnasium.make_vec passes a vector entry point (its sync mode took them, this one was a TypeError;
         # review of 2026-12-05, session 19): nothing renders, and an episode's length is episode_days
@@ -408,14 +410,16 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
                                     ("seed", seed is not None), ("period_days", period_days != 7),
                                     ("episode_days", episode_days != 182), ("costs", costs is not None),
                                     ("horizon_days", horizon_days is not None), ("market", market is not None),
-                                    ("leak_future", leak_future is not False)) if v]  # fmt: skip
+                                    ("leak_future", leak_future is not False), ("forecaster", forecaster is not None),
+                                    ("forecast_level", forecast_level != 0.8)) if v]  # fmt: skip
             if given:  # they were ignored without a word: a run trained on other settings than it asked for
                 raise ValueError(f"pool: given with {', '.join(given)}, which the pool's env already fixes; pass "
                                  "either a pool or those")  # fmt: skip
         if pool is None:
             template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
                                     episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,
-                                    leak_future=leak_future)  # fmt: skip
+                                    leak_future=leak_future, forecaster=forecaster,
+                                    forecast_level=forecast_level)  # fmt: skip
             pool = EnvPool.build(template)
         self.pool = pool
         template = pool.template

@@ -736,11 +736,17 @@ def _feature_config(no_blocks: tuple[str, ...]):
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
+@click.option(
+    "--register-as",
+    default="prometheus-forecaster",
+    show_default=True,
+    help="The registered model's name (another name keeps prometheus-forecaster@latest as it is).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
 def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int, horizon: int, hidden_dim: int,
                    lstm_layers: int, transformer_layers: int, nhead: int, batch_size: int, lr: float, stride: int,
                    max_windows: int | None, patience: int, horizon_days: int | None, assets: tuple[str, ...],
-                   no_blocks: tuple[str, ...], device: str, seed: int, tracking_uri: str | None,
+                   no_blocks: tuple[str, ...], device: str, seed: int, tracking_uri: str | None, register_as: str,
                    progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES x seeds, log to MLflow and register as prometheus-forecaster."""
     from prometheus_sim.forecast.train import TrainArgs, train
@@ -753,12 +759,15 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
             transformer_layers=transformer_layers, nhead=nhead, batch_size=batch_size, lr=lr, stride=stride,
             max_windows_per_epoch=max_windows, patience=patience, horizon_days=horizon_days,
             assets=tuple(assets) or None, features=_feature_config(no_blocks), device=device, seed=seed,
-            tracking_uri=tracking_uri, progress=sys.stderr.isatty() if progress is None else progress,
+            tracking_uri=tracking_uri, register_as=register_as,
+            progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
         result = train(args)
     except (ValueError, KeyError) as exc:
-        click.echo(f"error: {_message(exc)}", err=True)
+        text = _message(exc)
+        click.echo(f"error: {'--register-as' + text[len('register_as') :] if text.startswith('register_as:') else text}",
+                   err=True)  # fmt: skip
         sys.exit(EXIT_BAD_INPUT)
     best = result.history[result.meta["best_epoch"]]
     click.echo(f"trained {len(result.history)} epochs in {time.perf_counter() - started:.1f} s; best epoch "
@@ -960,13 +969,15 @@ def policy() -> None:
     show_default=True,
     help="The calibrated band level of the forecast columns.",
 )
+@click.option("--register-as", default="prometheus-dqn", show_default=True,
+              help="The registered policy's name (another name keeps prometheus-dqn@latest as it is).")  # fmt: skip
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option("--progress/--no-progress", default=None)
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
                  device: str, env_backend: str | None, env_dtype: str, seed: int, checkpoints: int,
-                 select_text: str | None, forecaster: str | None, forecast_level: float, tracking_uri: str | None,
-                 progress: bool | None) -> None:  # fmt: skip
+                 select_text: str | None, forecaster: str | None, forecast_level: float, register_as: str,
+                 tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
     from prometheus_sim.sweep import parse_seeds
@@ -990,6 +1001,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
             horizon_days=horizon_days, learning_starts=learning_starts, replay_ratio=replay_ratio, device=device,
             env_backend=env_backend, env_dtype=env_dtype, seed=seed, checkpoints=checkpoints,
             tracking_uri=tracking_uri, select_seeds=select_seeds, forecaster=forecaster, forecast_level=forecast_level,
+            register_as=register_as,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
@@ -998,7 +1010,7 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
         text = _message(exc)
         for field in ("num_envs", "period_days", "episode_days", "horizon_days", "learning_starts", "replay_ratio",
                       "total_steps", "checkpoints", "select_seeds", "seeds", "seed", "device", "tracking_uri",
-                      "env_dtype", "env_backend", "forecaster", "forecast_level"):  # fmt: skip
+                      "env_dtype", "env_backend", "forecaster", "forecast_level", "register_as"):  # fmt: skip
             option = "--steps" if field == "total_steps" else "--" + field.replace("_", "-")
             if text.startswith(f"{field}:"):  # DQNArgs names its fields: name the option the user typed
                 text = option + text[len(field) :]

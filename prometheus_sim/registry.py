@@ -21,6 +21,14 @@ DEFAULT_STORE = PROJECT_DIR / ".mlflow"
 FORECASTER_NAME = "prometheus-forecaster"
 
 
+def check_model_name(name, field: str = "register_as") -> str:
+    """A registered model's name MLflow's registry takes (no '/', ':' or '%', not blank), or a ValueError naming
+    ``field``: a refused name was found by ``log_model`` only after the whole training run."""
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/:%@"):
+        raise ValueError(f"{field}: a registered model's name (no '/', ':', '%' or '@'), got {name!r}")
+    return name
+
+
 class RegistryError(LookupError):
     """A model reference the registry cannot resolve; the message says what the registry holds."""
 

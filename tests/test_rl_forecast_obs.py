@@ -213,3 +213,20 @@ def test_a_forecast_policy_passes_the_lookahead_check(market, forecast_policy):
     report = check_lookahead(spec, market.head(200), SimAdapter, registry.build, n_checks=4)
     assert report.passed, [str(f) for f in report.findings]
     assert len(report.steps_checked) == 4 and min(report.steps_checked) >= forecast_policy.meta["forecast"]["first_day"]
+
+
+def test_real_days_in_the_forecasters_calibration_window_are_not_out_of_time():
+    """A policy trained on a scenario fitted to 2020-2023 that observes a forecaster of a scenario fitted to 2024 has
+    seen 2024's statistics through its inputs: 2024 is not out of time for it, 2025 is."""
+    import datetime as dt
+
+    from prometheus_sim.rl.provenance import out_of_time, time_basis
+
+    meta = {"scenario_digests": {"fitted": "d1"}, "calibrated_to": {"fitted": ["2020-01-01", "2023-12-31"]},
+            "forecast": {"scenario_digests": {"later": "d2"}, "calibrated_to": {"later": ["2024-01-01", "2024-12-31"]}}}  # fmt: skip
+    assert out_of_time(meta, dt.date(2024, 6, 1)) is False
+    assert out_of_time(meta, dt.date(2025, 1, 1)) is True
+    assert out_of_time({**meta, "forecast": {}}, dt.date(2024, 6, 1)) is True
+    assert "only days after 2024-12-31 are out of time" in time_basis(meta, dt.date(2024, 6, 1), cut=True)
+    unknown = {**meta, "forecast": {"scenario_digests": {"later": "d2"}, "calibrated_to": {}}}
+    assert out_of_time(unknown, dt.date(2025, 1, 1)) is None

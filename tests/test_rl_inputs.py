@@ -156,3 +156,24 @@ def test_a_deleted_experiment_is_named_not_a_traceback(tmp_path):
     finally:  # the session's store for the tests after this one
         mlflow.set_tracking_uri(before)
         mlflow.set_registry_uri(before)
+
+
+def test_register_as_names_the_model_and_leaves_latest_of_the_default_name_alone(tmp_path, mlflow_store, tiny_dqn):
+    from click.testing import CliRunner
+
+    from prometheus_sim.cli import main
+    from prometheus_sim.registry import resolve
+
+    before = resolve("prometheus-dqn@latest")
+    runner = CliRunner()
+    for command in (
+        ["policy", "train", "default", "--seeds", "0-3"],
+        ["forecast", "train", "default", "--seeds", "0-5"],
+    ):
+        res = runner.invoke(main, [*command, "--register-as", "team/x"])
+        assert res.exit_code == 2 and "--register-as: a registered model's name" in res.output, res.output
+    res = runner.invoke(main, ["policy", "train", "default", "--seeds", "0-3", "--steps", "128", "--num-envs", "4",
+                               "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "32",
+                               "--checkpoints", "1", "--register-as", "team-policy"])  # fmt: skip
+    assert res.exit_code == 0 and "registered team-policy version 1" in res.output, res.output
+    assert resolve("prometheus-dqn@latest") == before and resolve("team-policy@latest") == ("team-policy", "1")

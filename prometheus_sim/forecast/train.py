@@ -75,8 +75,10 @@ class TrainArgs:
 
     def __post_init__(self) -> None:
         from prometheus_sim.devices import check_device
+        from prometheus_sim.registry import check_model_name
 
         check_device(self.device)
+        check_model_name(self.register_as)  # refused before training, not by log_model after it
         for name in ("epochs", "batch_size", "hidden_dim", "window", "horizon", "stride", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")

@@ -225,12 +225,9 @@ class DQNArgs:
         ):  # fmt: skip (True ran as 1.0, "0.3" a TypeError)
             raise ValueError(f"exploration_fraction: a number in (0, 1], got {self.exploration_fraction!r}")
         # a name MLflow's registry refuses was found by log_model after the whole run (review of 2026-12-05, session 19)
-        if (
-            not isinstance(self.register_as, str)
-            or not self.register_as.strip()
-            or any(c in self.register_as for c in "/:%")
-        ):
-            raise ValueError(f"register_as: a registered model's name (no '/', ':' or '%'), got {self.register_as!r}")
+        from prometheus_sim.registry import check_model_name
+
+        check_model_name(self.register_as)
         if not isinstance(self.device, str):
             raise ValueError(f"device: 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.horizon_days is not None and self.horizon_days < 2:

@@ -742,12 +742,14 @@ def _feature_config(no_blocks: tuple[str, ...]):
     show_default=True,
     help="The registered model's name (another name keeps prometheus-forecaster@latest as it is).",
 )
+@click.option("--cpu-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Torch's threads while training: part of what a seed repeats (README, Determinism).")  # fmt: skip
 @click.option("--progress/--no-progress", default=None, help="Progress bars [default: when stderr is a terminal].")
 def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int, horizon: int, hidden_dim: int,
                    lstm_layers: int, transformer_layers: int, nhead: int, batch_size: int, lr: float, stride: int,
                    max_windows: int | None, patience: int, horizon_days: int | None, assets: tuple[str, ...],
                    no_blocks: tuple[str, ...], device: str, seed: int, tracking_uri: str | None, register_as: str,
-                   progress: bool | None) -> None:  # fmt: skip
+                   cpu_threads: int, progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES x seeds, log to MLflow and register as prometheus-forecaster."""
     from prometheus_sim.forecast.train import TrainArgs, train
     from prometheus_sim.sweep import parse_seeds
@@ -759,7 +761,7 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
             transformer_layers=transformer_layers, nhead=nhead, batch_size=batch_size, lr=lr, stride=stride,
             max_windows_per_epoch=max_windows, patience=patience, horizon_days=horizon_days,
             assets=tuple(assets) or None, features=_feature_config(no_blocks), device=device, seed=seed,
-            tracking_uri=tracking_uri, register_as=register_as,
+            tracking_uri=tracking_uri, register_as=register_as, cpu_threads=cpu_threads,
             progress=sys.stderr.isatty() if progress is None else progress,
         )  # fmt: skip
         started = time.perf_counter()
@@ -965,9 +967,8 @@ def policy() -> None:
 @click.option(
     "--forecast-level",
     type=float,
-    default=0.8,
-    show_default=True,
-    help="The calibrated band level of the forecast columns.",
+    default=None,
+    help="The calibrated band level of the forecast columns (with --forecaster) [default: 0.8].",
 )
 @click.option("--register-as", default="prometheus-dqn", show_default=True,
               help="The registered policy's name (another name keeps prometheus-dqn@latest as it is).")  # fmt: skip
@@ -976,7 +977,7 @@ def policy() -> None:
 def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: int, num_envs: int, period_days: int,
                  episode_days: int, horizon_days: int | None, learning_starts: int, replay_ratio: float | None,
                  device: str, env_backend: str | None, env_dtype: str, seed: int, checkpoints: int,
-                 select_text: str | None, forecaster: str | None, forecast_level: float, register_as: str,
+                 select_text: str | None, forecaster: str | None, forecast_level: float | None, register_as: str,
                  tracking_uri: str | None, progress: bool | None) -> None:  # fmt: skip
     """Train on SCENARIO_FILES' markets, log to MLflow and register as prometheus-dqn."""
     from prometheus_sim.rl.dqn import DQNArgs, train_dqn
@@ -1041,6 +1042,11 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
                       "actions below)" if registered_other else "the policy may have collapsed"))  # fmt: skip
     if "selection" in result.meta:
         _print_selection(result.meta["selection"])
+    if result.meta.get("forecast"):
+        record = result.meta["forecast"]
+        click.echo(f"the policy observes forecaster {record['model']} (predicted return and {record['level']:g} band "
+                   f"per featured crypto asset; {result.meta['obs_dim']} values) and first decides on day "
+                   f"{record['first_day']}")  # fmt: skip
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
 
 
@@ -1227,8 +1233,9 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
         click.echo("a real market is one path: its Sharpe intervals below are over its days (a stationary bootstrap "
                    "of the daily returns, the policy and each baseline resampled on the same days; the report's "
                    "Policy evaluation says how)")  # fmt: skip
+    warmed = "its forecaster's first whole window" if meta.get("forecast") else "its features' warm-up"
     click.echo(f"every strategy first decides on day {config.first_decision_day} of each market (the policy's first "
-               "decision, after its features' warm-up), so all are scored on the same days")  # fmt: skip
+               f"decision, after {warmed}), so all are scored on the same days")  # fmt: skip
     policy_rows = m[m["strategy"].str.startswith("dqn")]
     share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
     click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
@@ -1379,6 +1386,12 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
                              and horizon_days * market.steps_per_day < market.n_steps else "") + f", fewer than "
                              f"{need}: the policy's first decision is on day {decides} (after the features' warm-up), "
                              "and a decision period more is the least that scores one")  # fmt: skip
+    from prometheus_sim.rl.forecast_obs import blocks_problem
+
+    for market, path, _ in sources:  # every dqn cell failed in its worker, after the baselines had run (review)
+        problem = blocks_problem(meta, market.absent)
+        if problem:
+            raise ValueError(f"{path}: market {market.name!r}: the policy {problem}")
     names = [market.name for market, _, _ in sources]
     twice = next((name for name in names if names.count(name) > 1), None)
     if twice is not None:  # results are keyed by name, and --real-from's cuts saved by it: the second cut was
@@ -1480,7 +1493,8 @@ def _policy_context(
         "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
         "seeds": seeds, "fees_bps": [c.fees_bps for c in config.cost_settings], "real": real,
         "is_training_scenario": _training_sources(meta, config, real), "selected_on": _selected_on(meta),
-        "first_decision_day": config.first_decision_day, "tracking_uri": tracking_uri, **extra,
+        "first_decision_day": config.first_decision_day, "tracking_uri": tracking_uri,
+        "forecaster": (meta.get("forecast") or {}).get("model"), **extra,
     }  # fmt: skip
 
 

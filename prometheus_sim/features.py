@@ -367,6 +367,20 @@ def daily_bars(market) -> tuple[dict[str, np.ndarray], pd.DatetimeIndex]:
     return out, market.calendar[:cut:spd].normalize()
 
 
+def check_blocks(config: FeatureConfig, absent) -> None:
+    """A :class:`~prometheus_sim.blocks.MissingDataError` naming the first block ``config`` switches on that a market
+    with ``absent`` columns lacks (checked before any feature is computed, and by callers that must refuse a market
+    up front)."""
+    if config.volume and is_absent("volume", None, absent):
+        raise MissingDataError(absent_message("volume", None, absent) + " (feature switch 'volume')")
+    for block, on in (("onchain", config.onchain), ("macro", config.macro)):
+        if not on:
+            continue
+        missing = [c for c in BLOCK_COLUMNS[block] if is_absent(block, c, absent)]
+        if missing:
+            raise MissingDataError(absent_message(block, missing[0], absent) + f" (feature switch '{block}')")
+
+
 def compute_features(market, config: FeatureConfig | None = None, *, threads: bool = True) -> FeatureSet:
     """Every feature of every path and asset (see the module docstring); one call for the whole market.
 
@@ -380,14 +394,7 @@ def compute_features(market, config: FeatureConfig | None = None, *, threads: bo
     asking for it raises :class:`~prometheus_sim.blocks.MissingDataError` naming it.
     """
     config = FeatureConfig.for_market(market) if config is None else config
-    if config.volume and is_absent("volume", None, market.absent):
-        raise MissingDataError(absent_message("volume", None, market.absent) + " (feature switch 'volume')")
-    for block, on in (("onchain", config.onchain), ("macro", config.macro)):
-        if not on:
-            continue
-        missing = [c for c in BLOCK_COLUMNS[block] if is_absent(block, c, market.absent)]
-        if missing:
-            raise MissingDataError(absent_message(block, missing[0], market.absent) + f" (feature switch '{block}')")
+    check_blocks(config, market.absent)
     bars, days = daily_bars(market)
     close = np.ascontiguousarray(bars["close"])
     n_paths, n_days, n_assets = close.shape

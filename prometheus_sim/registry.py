@@ -116,8 +116,15 @@ def configure(uri: str | None = None) -> str:
     import mlflow
 
     resolved = tracking_uri(uri)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
+    # MLflow's set_tracking_uri also writes MLFLOW_TRACKING_URI: one call with an explicit store became every later
+    # call's default in the process (a server, a notebook, the test suite), silently; the caller's environment stays
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     return resolved
 
 

@@ -135,7 +135,7 @@ class DQNStrategy(BatchStrategy):
         featured = snapshots.book.featured
         recent = recent_features(snapshot_features(snapshots), featured)[:, -1]
         if self.forecast is not None:  # the forecaster's columns, as the env appends them (rl.forecast_obs)
-            fs = snapshot_features(snapshots, self.forecast.predictor.features)
+            fs = snapshot_features(snapshots, self.forecast.predictor.features, days=self.forecast.history_days)
             recent = np.concatenate([recent, self.forecast.last_day(fs, featured)], axis=-1)
         n_users = snapshots.n_users
         rows = np.arange(n_users) if recent.shape[0] == n_users else np.zeros(n_users, dtype=np.int64)

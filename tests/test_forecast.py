@@ -419,3 +419,31 @@ def test_the_oracle_counts_only_signal_effects_fired_by_its_day():
                                     require_truth=lambda *_: truth)  # fmt: skip
     assert not np.array_equal(firing_days(changed, inp.signal_p)[:, t + 1 :], fired[:, t + 1 :])
     np.testing.assert_array_equal(oracle_log_returns(changed, paths, assets, ends, 7, log_close), before)
+
+
+def test_training_runs_on_its_own_thread_count_whatever_the_callers(mlflow_store):
+    """cpu_threads (default 1) fixes torch's threads for the run and restores the caller's: the same seed trains the
+    same weights whatever the machine's core count or the caller set (at the machine's count, a run depended on
+    the machine's size; torch's reductions split across threads round differently)."""
+    import torch
+
+    from prometheus_sim.forecast.train import TrainArgs, train
+
+    def run(caller_threads: int):
+        torch.set_num_threads(caller_threads)
+        args = TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(4)), epochs=1,
+                         horizon_days=300, hidden_dim=8, lstm_layers=1, transformer_layers=1, nhead=2, batch_size=64,
+                         max_windows_per_epoch=256, tracking_uri=mlflow_store, register_as="threads-check")  # fmt: skip
+        result = train(args)
+        assert torch.get_num_threads() == caller_threads and result.meta["torch_threads"] == 1
+        return result.model.state_dict()
+
+    before = torch.get_num_threads()
+    try:
+        one, two = run(1), run(2)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one.values(), two.values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="cpu_threads: an integer >= 1 or None"):
+        TrainArgs(scenarios=("x",), seeds=(1,), cpu_threads=0)

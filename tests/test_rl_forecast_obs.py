@@ -230,3 +230,63 @@ def test_real_days_in_the_forecasters_calibration_window_are_not_out_of_time():
     assert "only days after 2024-12-31 are out of time" in time_basis(meta, dt.date(2024, 6, 1), cut=True)
     unknown = {**meta, "forecast": {"scenario_digests": {"later": "d2"}, "calibrated_to": {}}}
     assert out_of_time(unknown, dt.date(2025, 1, 1)) is None
+
+
+def test_a_policy_for_real_markets_needs_a_forecaster_that_reads_what_they_have(tmp_path, forecast_policy):
+    """The tiny forecaster reads on-chain and macro data, which the shipped real series lack: refused up front,
+    naming the block, not cell by cell after the baselines ran (review of 2026-12-05, session 21)."""
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--real", "--model",
+                                    f"dqn-with-forecasts@{forecast_policy.version}", "--seeds", "300",
+                                    "--horizon-days", "200", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
+    assert res.exit_code == 2 and "which reads what this market lacks" in res.output, res.output
+    assert "forecast train --no onchain --no macro" in res.output and not (tmp_path / "pe" / "metrics.parquet").exists()
+
+
+def test_a_forecast_level_without_a_forecaster_is_refused(market):
+    from prometheus_sim.rl.dqn import DQNArgs
+
+    with pytest.raises(ValueError, match="forecast_level: sets the forecast columns' band, and no forecaster"):
+        PortfolioEnv(market=market, episode_days=70, forecast_level=0.9)
+    with pytest.raises(ValueError, match="forecast_level: sets the forecast columns' band, and no forecaster"):
+        DQNArgs(scenarios=("default",), seeds=(1,), forecast_level=0.9)
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "10-13", "--forecast-level", "0.9"])
+    assert res.exit_code == 2 and "--forecast-level: sets the forecast columns' band" in res.output, res.output
+
+
+def test_a_long_forecaster_window_gives_the_strategy_the_columns_the_env_trained_on(mlflow_store, forecast_policy):
+    """A 340-day window reaches back past the recent features' 365 days of history: the strategy computed zeros
+    where the env showed forecasts, and its slow statistics (MACD) restarted inside the window (review of
+    2026-12-05, session 21). Compared after day 365, where the cut matters."""
+    from prometheus_sim.forecast.train import TrainArgs, train
+    from prometheus_sim.rl.dqn import QNetwork
+    from strategies.dqn import DQNStrategy
+
+    long = train(TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=tuple(range(6)), epochs=1, window=340,
+                           horizon_days=1000, split_frac=0.4, hidden_dim=8, lstm_layers=1, transformer_layers=1,
+                           nhead=2, batch_size=64, max_windows_per_epoch=200, tracking_uri=mlflow_store,
+                           register_as="fc-long-window"))  # fmt: skip
+    reference = f"{long.name}@{long.version}"
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(600), seed=40, n_paths=1)
+    env = PortfolioEnv(market=market, episode_days=70, forecaster=reference)
+    assert env._first_day == WARMUP_DAYS + 339
+    network = QNetwork(BASE_OBS + 6)
+    network.meta = {**forecast_policy.meta, "forecast": env.forecast.record()}
+    strategy = DQNStrategy.from_network(network)
+    for day in (env._first_day, 420, 520):
+        start = env.start_step(day)
+        obs, _ = env.reset(seed=0, options={"path": 0, "start": start, "profile": PROFILE})
+        assert np.any(obs[BASE_OBS:] != 0)
+        profiles = goal_dated_from(RiskProfiles.of(PROFILE, 1), start, market.steps_per_day)
+        adapter = SimAdapter(market, profiles=profiles, start=start)
+        np.testing.assert_allclose(strategy.observations(adapter.snapshot(start))[0], obs, rtol=1e-5, atol=1e-6)
+
+
+def test_policy_train_with_a_forecaster_says_what_the_policy_observes(forecaster):
+    res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "20-23", "--steps", "128", "--num-envs", "4",
+                                    "--horizon-days", "300", "--episode-days", "70", "--learning-starts", "32",
+                                    "--checkpoints", "1", "--forecaster", forecaster, "--forecast-level", "0.95",
+                                    "--register-as", "cli-forecast-policy"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"the policy observes forecaster {forecaster} (predicted return and 0.95 band per featured crypto asset; " \
+        f"56 values) and first decides on day {WARMUP_DAYS + 29}" in res.output, res.output  # fmt: skip
+    assert "registered cli-forecast-policy version 1" in res.output

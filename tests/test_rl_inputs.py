@@ -3,6 +3,8 @@ silently. Each is now refused naming the field, or handled."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -147,23 +149,24 @@ def test_a_deleted_experiment_is_named_not_a_traceback(tmp_path):
 
     from prometheus_sim.registry import configure, experiment
 
-    before = mlflow.get_tracking_uri()
     try:
         uri = configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
         mlflow.delete_experiment(experiment("prometheus-dqn", uri))  # tidied away in MLflow's UI
         with pytest.raises(ValueError, match="experiment 'prometheus-dqn' in the store at .* is deleted; restore it"):
             experiment("prometheus-dqn", uri)
-    finally:  # the session's store for the tests after this one
-        mlflow.set_tracking_uri(before)
-        mlflow.set_registry_uri(before)
+    finally:  # the session's store (MLFLOW_TRACKING_URI, which configure leaves as it was) for the tests after this
+        configure()
 
 
 def test_register_as_names_the_model_and_leaves_latest_of_the_default_name_alone(tmp_path, mlflow_store, tiny_dqn):
     from click.testing import CliRunner
 
     from prometheus_sim.cli import main
-    from prometheus_sim.registry import resolve
+    from prometheus_sim.registry import RegistryError, resolve
 
+    with pytest.raises(RegistryError):  # a read of another store does not make it the process's default
+        resolve("prometheus-dqn@latest", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert os.environ["MLFLOW_TRACKING_URI"] == mlflow_store
     before = resolve("prometheus-dqn@latest")
     runner = CliRunner()
     for command in (

@@ -72,11 +72,20 @@ class TrainArgs:
     tracking_uri: str | None = None
     register_as: str = FORECASTER_NAME
     progress: bool = False
+    cpu_threads: int | None = 1
+    """threads torch uses during the run (restored after; None leaves torch's own count, the machine's cores). Part of
+    what a seed repeats: torch's reductions split across threads round differently, so the same seed trained other
+    weights at 2 threads than at 1, and a default of the machine's cores made a run depend on the machine's size;
+    the model's metadata records the count (``torch_threads``), as the DQN's does"""
 
     def __post_init__(self) -> None:
         from prometheus_sim.devices import check_device
         from prometheus_sim.registry import check_model_name
 
+        if self.cpu_threads is not None and (
+            isinstance(self.cpu_threads, bool) or not isinstance(self.cpu_threads, int) or self.cpu_threads < 1
+        ):
+            raise ValueError(f"cpu_threads: an integer >= 1 or None, got {self.cpu_threads!r}")
         check_device(self.device)
         check_model_name(self.register_as)  # refused before training, not by log_model after it
         for name in ("epochs", "batch_size", "hidden_dim", "window", "horizon", "stride", "patience"):
@@ -217,7 +226,25 @@ def conformal_quantiles(pred: np.ndarray, real: np.ndarray, scale: np.ndarray, a
 
 
 def train(args: TrainArgs) -> TrainResult:
-    """Simulate, build windows, train, calibrate, log and register; returns the model and its record."""
+    """Simulate, build windows, train, calibrate, log and register; returns the model and its record. Torch runs on
+    ``args.cpu_threads`` threads meanwhile (restored after)."""
+    import numba
+    import torch
+
+    threads = torch.get_num_threads(), numba.get_num_threads()
+    if args.cpu_threads is not None:
+        # Numba's too: its parallel kernels (simulating the markets, the features) set OpenMP's thread count, which
+        # torch shares, so a run set to 1 trained at the machine's count after the first simulation
+        torch.set_num_threads(args.cpu_threads)
+        numba.set_num_threads(min(args.cpu_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return _train(args)
+    finally:
+        torch.set_num_threads(threads[0])
+        numba.set_num_threads(threads[1])
+
+
+def _train(args: TrainArgs) -> TrainResult:
     import mlflow
     import mlflow.pytorch
     import torch
@@ -346,7 +373,7 @@ def train(args: TrainArgs) -> TrainResult:
                                                                  str(spec.calibrated_to.end)] for spec, _, _ in markets},
             "seeds": [int(s) for s in args.seeds], "split": {"split_frac": args.split_frac, "embargo": args.horizon,
             "held_out_rows": [list(plans[0].val_rows), list(plans[0].cal_rows)]}, "args": _jsonable(asdict(args)),
-            "model_config": model.config,
+            "model_config": model.config, "torch_threads": torch.get_num_threads(),
         }  # fmt: skip
         model.meta = meta
         mlflow.log_dict(meta, "forecaster.json")

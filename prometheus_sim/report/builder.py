@@ -1043,14 +1043,15 @@ def policy_blocks(data: dict) -> list[Block]:
         score = "no finite score" if sel["sharpe"] is None else f"{sel['sharpe']:.3f} there"
         chosen = (f"; the run's checkpoint at step {sel['step']:,}, chosen among {sel['checkpoints']} by its mean "
                   f"Sharpe on held-out seeds {sel['seeds']} ({score})")  # fmt: skip
+    warmed = "its forecaster's first whole window" if pe.get("forecaster") else "its features' warm-up"
     intro = (
         f"Policy {pe.get('model') or 'dqn'}"
         + (f", trained on {', '.join(trained.get('scenarios', []))} seeds {trained.get('seeds')}" if trained else "")
         + chosen
         + (f"; evaluated on unseen seeds {pe['seeds']}" if pe.get("seeds") else "")
+        + (f"; it observes forecaster {pe['forecaster']}'s predictions and bands" if pe.get("forecaster") else "")
         + (f"; every strategy first decides on day {pe['first_decision_day']} of each market (the policy's first "
-           "decision, after its features' warm-up), so all are scored on the same days" if pe.get("first_decision_day")
-           else "")
+           f"decision, after {warmed}), so all are scored on the same days" if pe.get("first_decision_day") else "")
         + f". Sharpe{at}: mean [95 % interval] over seeds for a simulated scenario. The paired difference is the "
         "mean over common seeds of (policy - baseline) for a simulated scenario, and Sharpe(policy) - Sharpe(baseline) "
         "with its interval bootstrapped over the days for a real market. " + VERDICT_RULE

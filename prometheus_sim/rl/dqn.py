@@ -122,8 +122,8 @@ class DQNArgs:
     forecaster: str | None = None
     """a registered forecaster (``name@version|latest|alias``) whose predictions and bands the observation adds
     (:mod:`prometheus_sim.rl.forecast_obs`); pinned to the version it resolves to. None: no forecast columns"""
-    forecast_level: float = 0.8
-    """the calibrated band level of the forecast columns' band width"""
+    forecast_level: float | None = None
+    """the calibrated band level of the forecast columns' band width (None: 0.8); only with ``forecaster``"""
 
     def __post_init__(self) -> None:
         # types first, as the Python API takes what it is given (review of 2026-12-04: checkpoints=1.5 and
@@ -253,6 +253,9 @@ class DQNArgs:
             )
         if self.forecaster is not None and (not isinstance(self.forecaster, str) or not self.forecaster.strip()):
             raise ValueError(f"forecaster: a registered forecaster's reference (name@version), got {self.forecaster!r}")
+        if self.forecaster is None and self.forecast_level is not None:  # it would change nothing
+            raise ValueError(f"forecast_level: sets the forecast columns' band, and no forecaster is given "
+                             f"(forecast_level={self.forecast_level!r})")  # fmt: skip
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ValueError(f"cpu_threads: must be >= 1 or None, got {self.cpu_threads}")
         if self.expected_updates() == 0:  # found only after the whole run and its checkpoint uploads
@@ -313,9 +316,13 @@ def make_envs(args: DQNArgs):
 
     forecast = None
     if args.forecaster is not None:  # loaded once, pinned, and checked against every seed the run will touch
+        from dataclasses import replace
+
         from prometheus_sim.rl.forecast_obs import ForecastInputs
 
-        forecast = ForecastInputs.load(args.forecaster, args.forecast_level, args.tracking_uri)
+        # on the training device: the pool's table is a network pass per (path, day, featured asset)
+        forecast = ForecastInputs.load(args.forecaster, args.forecast_level, args.tracking_uri, args.device)
+        forecast = replace(forecast, progress=args.progress)
         forecast.refuse_seen("seeds", args.seeds)
         forecast.refuse_seen("select_seeds", args.select_seeds)
     pools = []
@@ -328,7 +335,7 @@ def make_envs(args: DQNArgs):
         pools.append((spec, Market.simulate(spec, seeds=args.seeds)))
     counts = PooledVectorEnv.split(args.num_envs, len(pools))
     parts = [PortfolioVectorEnv(n, market=market, period_days=args.period_days, episode_days=args.episode_days,
-                                leak_future=args.leak_future, forecaster=forecast, forecast_level=args.forecast_level)
+                                leak_future=args.leak_future, forecaster=forecast)
              for n, (_, market) in zip(counts, pools, strict=True)]  # fmt: skip
     return (parts[0] if len(parts) == 1 else PooledVectorEnv(parts)), pools
 

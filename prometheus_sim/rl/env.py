@@ -198,7 +198,7 @@ class PortfolioEnv(gym.Env):
         leak_future: bool = False,
         render_mode: str | None = None,
         forecaster=None,
-        forecast_level: float = 0.8,
+        forecast_level: float | None = None,
     ):
         from prometheus_sim.market import Market
 
@@ -252,6 +252,9 @@ class PortfolioEnv(gym.Env):
         # on the calling thread: a single env starts no OpenMP threads, so AsyncVectorEnv's forked workers live
         self._recent = recent_features(compute_features(market, threads=False), featured)
         self.forecast = None
+        if forecaster is None and forecast_level is not None:  # it would change nothing: said, not ignored
+            raise ValueError(f"forecast_level: sets the forecast columns' band, and no forecaster is given "
+                             f"(forecast_level={forecast_level!r})")  # fmt: skip
         if forecaster is not None:  # the forecaster's columns after the recent features (rl.forecast_obs)
             from prometheus_sim.rl.forecast_obs import ForecastInputs
 

@@ -45,29 +45,48 @@ class ForecastInputs:
 
     predictor: object  # prometheus_sim.forecast.predictor.PricePredictor (imported lazily: torch)
     level: float = DEFAULT_FORECAST_LEVEL
+    progress: bool = False
+    """a progress bar while a pool's table is computed (``policy train --progress``)"""
 
     @classmethod
-    def load(cls, forecaster, level: float = DEFAULT_FORECAST_LEVEL, tracking_uri: str | None = None) -> ForecastInputs:
-        """From a registry reference (``name@version|latest|alias``), a ``PricePredictor`` or a ``ForecastInputs``."""
+    def load(cls, forecaster, level: float | None = None, tracking_uri: str | None = None,
+             device: str = "cpu") -> ForecastInputs:  # fmt: skip
+        """From a registry reference (``name@version|latest|alias``), a ``PricePredictor`` or a ``ForecastInputs``
+        (whose level is kept unless ``level`` is given; None otherwise means :data:`DEFAULT_FORECAST_LEVEL`). A
+        reference is loaded on ``device``: the whole pool's table is a network pass per window (module docstring)."""
         from prometheus_sim.forecast.predictor import PricePredictor
 
-        if isinstance(forecaster, ForecastInputs):
-            forecaster = forecaster.predictor
+        progress = False
+        if isinstance(forecaster, ForecastInputs):  # its level, unless another is asked for
+            level = forecaster.level if level is None else level
+            forecaster, progress = forecaster.predictor, forecaster.progress
+        level = DEFAULT_FORECAST_LEVEL if level is None else level
         if isinstance(level, bool) or not isinstance(level, int | float | np.number):
             raise ValueError(f"forecast_level: a calibrated band level such as 0.8, got {level!r}")
         if isinstance(forecaster, str):
-            forecaster = PricePredictor.load(forecaster, tracking_uri)
+            forecaster = PricePredictor.load(forecaster, tracking_uri, device=device)
         if not isinstance(forecaster, PricePredictor):
             raise ValueError(f"forecaster: a registered forecaster's reference (name@version) or a PricePredictor, "
                              f"got {type(forecaster).__name__}")  # fmt: skip
         for asset in forecaster.meta["assets"]:  # an uncalibrated level fails here, naming the calibrated ones
             forecaster.band_quantile(asset, float(level))
-        return cls(forecaster, float(level))
+        return cls(forecaster, float(level), progress)
 
     @property
     def first_day(self) -> int:
         """The first day whose window is whole: the features' warm-up plus the forecaster's window, less one."""
         return WARMUP_DAYS + int(self.predictor.window) - 1
+
+    @property
+    def history_days(self) -> int:
+        """Days of history a decision's columns are computed from (``snapshot_features``' ``days``): the window
+        with the recent features' year of history before its first day, so the slow statistics (MACD's EMAs) at
+        every day of the window have forgotten where the history was cut, as they have in the env's whole-market
+        table (with the recent features' 365 days alone, a forecaster window over 332 days saw zeros in the
+        strategy and real values in training; review of 2026-12-05, session 21)."""
+        from prometheus_sim.features import HISTORY_DAYS
+
+        return HISTORY_DAYS + int(self.predictor.window)
 
     @property
     def width(self) -> int:
@@ -108,6 +127,7 @@ class ForecastInputs:
         return {
             "model": self.reference, "level": self.level, "features": list(FORECAST_FEATURES),
             "first_day": self.first_day, "horizon": int(self.predictor.horizon), "window": int(self.predictor.window),
+            "feature_switches": self.predictor.features.as_dict(),  # the market blocks it reads: checked up front
             "seeds": sorted(self.seen_seeds()), "scenario_digests": dict(meta.get("scenario_digests") or {}),
             "calibrated_to": dict(meta.get("calibrated_to") or {}),
         }  # fmt: skip
@@ -120,15 +140,16 @@ class ForecastInputs:
         return compute_features(market, self.predictor.features, threads=threads)
 
     def table(self, fs: FeatureSet, featured: tuple[int, ...]) -> np.ndarray:
-        """(paths, days, width): every day's columns of ``fs``'s market (a whole pool, for the env)."""
-        return self._columns(fs, featured, np.arange(min(self.first_day, fs.n_days), fs.n_days))
+        """(paths, days, width): every day's columns of ``fs``'s market (a whole pool, for the env). A network pass
+        per (path, day, featured asset), with a bar when ``progress``."""
+        return self._columns(fs, featured, np.arange(min(self.first_day, fs.n_days), fs.n_days), self.progress)
 
     def last_day(self, fs: FeatureSet, featured: tuple[int, ...]) -> np.ndarray:
         """(paths, width): the columns at ``fs``'s last day (a strategy's decision, from the snapshot's history)."""
         last = fs.n_days - 1
         return self._columns(fs, featured, np.arange(last, last + 1) if last >= self.first_day else np.arange(0))[:, -1]
 
-    def _columns(self, fs: FeatureSet, featured, days: np.ndarray) -> np.ndarray:
+    def _columns(self, fs: FeatureSet, featured, days: np.ndarray, progress: bool = False) -> np.ndarray:
         """(paths, fs's days, width): the columns at ``days`` (whole windows only), zeros elsewhere."""
         from prometheus_sim.forecast.data import Windows, WindowSource
         from prometheus_sim.rl.env import N_CRYPTO_FEATURED
@@ -146,12 +167,20 @@ class ForecastInputs:
         asset = np.asarray(crypto)[slot]
         ok = whole_windows(src)[path, asset, day]  # a window holding a NaN (before a listing) keeps its zeros
         windows = Windows(path, asset, day).take(ok)
-        mu, _ = predictor.predict_windows(src, windows, batch_size=TABLE_BATCH)
-        half = predictor.band(src, windows, list(fs.assets), self.level)
+        from tqdm import tqdm
+
         h = predictor.horizon - 1
         col = slot[ok] * len(FORECAST_FEATURES)
-        out[windows.path, windows.end, col] = mu[:, h]
-        out[windows.path, windows.end, col + 1] = half[:, h]
+        chunk = TABLE_BATCH * 16
+        bar = tqdm(total=len(windows), desc="forecast columns", unit="window", unit_scale=True, disable=not progress)
+        for lo in range(0, len(windows), chunk):  # chunks: the band's (n, window) arrays stay small
+            part = np.arange(lo, min(lo + chunk, len(windows)))
+            w = windows.take(part)
+            mu, _ = predictor.predict_windows(src, w, batch_size=TABLE_BATCH)
+            out[w.path, w.end, col[part]] = mu[:, h]
+            out[w.path, w.end, col[part] + 1] = predictor.band(src, w, list(fs.assets), self.level)[:, h]
+            bar.update(len(part))
+        bar.close()
         return out
 
 
@@ -166,6 +195,24 @@ def whole_windows(src) -> np.ndarray:
     return clean & (end >= src.window - 1) & np.isfinite(src.context).all(axis=2)[:, None, :]
 
 
+def blocks_problem(meta: dict, absent) -> str | None:
+    """Why a policy with metadata ``meta`` cannot observe its forecasts on a market with ``absent`` columns (a real
+    market without on-chain or macro files, whose forecaster reads them), or None."""
+    from prometheus_sim.blocks import MissingDataError
+    from prometheus_sim.features import FeatureConfig, check_blocks
+
+    switches = (meta.get("forecast") or {}).get("feature_switches")
+    if not switches:
+        return None
+    try:
+        check_blocks(FeatureConfig(**switches), absent)
+    except MissingDataError as exc:
+        return (f"observes forecaster {meta['forecast'].get('model')}, which reads what this market lacks: {exc} "
+                "(a policy for such markets needs a forecaster trained without it: forecast train --no onchain "
+                "--no macro)")  # fmt: skip
+    return None
+
+
 def policy_first_day(meta: dict) -> int:
     """The first day a policy with metadata ``meta`` decides on: the features' warm-up, or its forecaster's first
     whole window when it observes forecasts."""
@@ -173,4 +220,4 @@ def policy_first_day(meta: dict) -> int:
     return max(WARMUP_DAYS, int(forecast.get("first_day", WARMUP_DAYS)))
 
 
-__all__ = ["DEFAULT_FORECAST_LEVEL", "FORECAST_FEATURES", "ForecastInputs", "policy_first_day"]
+__all__ = ["DEFAULT_FORECAST_LEVEL", "FORECAST_FEATURES", "ForecastInputs", "blocks_problem", "policy_first_day"]

@@ -383,7 +383,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         max_episode_steps: int | None = None,
         forecaster=None,
-        forecast_level: float = 0.8,
+        forecast_level: float | None = None,
     ):
         # what gymnasium.make_vec passes a vector entry point (its sync mode took them, this one was a TypeError;
         # review of 2026-12-05, session 19): nothing renders, and an episode's length is episode_days
@@ -411,7 +411,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
                                     ("episode_days", episode_days != 182), ("costs", costs is not None),
                                     ("horizon_days", horizon_days is not None), ("market", market is not None),
                                     ("leak_future", leak_future is not False), ("forecaster", forecaster is not None),
-                                    ("forecast_level", forecast_level != 0.8)) if v]  # fmt: skip
+                                    ("forecast_level", forecast_level is not None)) if v]  # fmt: skip
             if given:  # they were ignored without a word: a run trained on other settings than it asked for
                 raise ValueError(f"pool: given with {', '.join(given)}, which the pool's env already fixes; pass "
                                  "either a pool or those")  # fmt: skip

@@ -1043,10 +1043,13 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
     if "selection" in result.meta:
         _print_selection(result.meta["selection"])
     if result.meta.get("forecast"):
+        from prometheus_sim.backtest import first_grid_day
+
         record = result.meta["forecast"]
         click.echo(f"the policy observes forecaster {record['model']} (predicted return and {record['level']:g} band "
-                   f"per featured crypto asset; {result.meta['obs_dim']} values) and first decides on day "
-                   f"{record['first_day']}")  # fmt: skip
+                   f"per featured crypto asset; {result.meta['obs_dim']} values); its episodes start at the "
+                   f"forecaster's first whole window, day {record['first_day']}, and in a backtest it first decides on "
+                   f"day {first_grid_day(record['first_day'], args.period_days)}")  # fmt: skip
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id})")
 
 
@@ -1470,9 +1473,15 @@ def _refuse_in_sample(config, specs, built) -> None:
         if meta.get("kind") not in ("prometheus-dqn", "prometheus-forecaster") and "obs_dim" not in meta:
             continue
         overlap = sorted(seen_seeds(meta) & {int(s) for s in config.seeds})
+        own = seen_seeds({k: v for k, v in meta.items() if k != "forecast"})
+        who = (
+            spec.label
+            if set(overlap) & own
+            else f"{spec.label}'s forecaster ({(meta.get('forecast') or {}).get('model')})"
+        )
         for name, source in config.load_scenarios().items():
             if overlap and isinstance(source, ScenarioSpec):
-                raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {spec.label} trained "
+                raise ValueError(f"--seeds {overlap[:5]}{'...' if len(overlap) > 5 else ''}: {who} trained "
                                  f"or was chosen on these seeds (in-sample in {name} too: the random numbers are "
                                  "keyed by seed and path, not by scenario); backtest it on seeds it has not seen, as "
                                  "policy evaluate does")  # fmt: skip
@@ -1519,7 +1528,8 @@ def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: P
     seeded = any(not _is_market_dir(p) for p in config.scenarios)  # saved markets only: no seed was run (the report
     # said "evaluated on unseen seeds 1000-1029" of a run on one real path; review of 2026-12-05, session 19)
     return _policy_context(policy.meta, f"{name}/{version}", f"{name}@{version}", config, real,
-                           _seed_span(config.seeds) if seeded else None, registry_uri(None), written_by="backtest")  # fmt: skip
+                           _seed_span(config.seeds) if seeded else None,
+                           registry_uri(getattr(policy, "tracking_uri", None)), written_by="backtest")  # fmt: skip
 
 
 def _forecast_in_time_markets(config, built) -> dict | None:
@@ -2099,6 +2109,7 @@ def live_auto_rebalance(config_path: Path, inflation: float, execute: bool, jour
 def live_replay(journal: str, strategy_name: str | None, strategy_params: tuple[str, ...]) -> None:
     """Feed JOURNAL's recorded snapshots to the strategy; exit 1 if any recommendation differs."""
     from adapters.chain.replay import replay
+    from prometheus_sim.blocks import MissingDataError
 
     def recorded(spec: dict | None):  # each run with the strategy it recorded
         if not spec:
@@ -2110,8 +2121,8 @@ def live_replay(journal: str, strategy_name: str | None, strategy_params: tuple[
             report = replay(journal, recorded)
         else:
             report = replay(journal, _live_strategy(strategy_name, strategy_params)[0])
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
+    except (ValueError, MissingDataError) as exc:  # a strategy reading data a chain's snapshots lack: a traceback
+        click.echo(f"error: {_message(exc)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     for line in report.mismatches[:20]:
         click.echo(line)

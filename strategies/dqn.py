@@ -93,6 +93,7 @@ class DQNStrategy(BatchStrategy):
             raise ValueError(f"allow_other_assets: true or false, got {allow_other_assets!r}")
         self.model, self.ref = network.eval(), ref
         self.meta = meta
+        self.tracking_uri = tracking_uri  # the store it came from: a run's record names it for the report
         self.allow_other_assets = allow_other_assets
         self.decision_every_days = int(meta["period_days"])
         # the clock rounds it up to the decision grid (module docstring); a forecast policy's is its forecaster's
@@ -114,6 +115,15 @@ class DQNStrategy(BatchStrategy):
         if problem:
             raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} {problem}")
 
+    def check_blocks(self, absent) -> None:
+        """Refuse a market lacking a block the policy's forecaster reads (``absent``: the market's absent columns),
+        naming it: it failed at every decision as a KeyError (an HTTP 500 in the API, a traceback in a replay)."""
+        from prometheus_sim.rl.forecast_obs import blocks_problem
+
+        problem = blocks_problem(self.meta, absent)
+        if problem:
+            raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} {problem}")
+
     @classmethod
     def identity(cls, model: str = f"{DQN_NAME}@latest", tracking_uri: str | None = None, **_) -> dict:
         """The model version ``model`` resolves to now, and the run that logged it: part of a sweep's resume key."""
@@ -126,6 +136,7 @@ class DQNStrategy(BatchStrategy):
         from prometheus_sim.rl.env import observation_vector, recent_features
 
         self.check_market(snapshots.book)
+        self.check_blocks(snapshots.history.absent)
         contributing = np.asarray(snapshots.profiles.monthly_contribution, dtype=float) > 0
         if contributing.any():  # no training episode has one: PortfolioEnv and its batched form draw none
             raise ValueError(f"policy {self.ref[0]}/{self.ref[1]} was trained without monthly contributions (its "

@@ -438,3 +438,33 @@ def test_execute_needs_the_users_named_and_a_file_history_takes_history_until(tm
             history_source(dataclasses.replace(cfg, history=str(tmp_path / "history.csv"), history_row=3))
     finally:
         stop(proc)
+
+
+def test_an_auto_rebalance_rerun_while_the_first_call_is_pending_sends_nothing(tmp_path, market_dir):
+    """A call not yet mined left canRebalance true at the latest block: a rerun (after a kill or a receipt timeout)
+    sent a second autoRebalance, which the cool-down reverted at the sender's cost. Now it is read at the pending
+    block too, and the user is skipped, naming why; one AutoRebalanced event once mined."""
+    from adapters.chain.auto import auto_rebalance
+
+    proc, config, key = up(tmp_path, market_dir, cooldown_seconds=3600)
+    try:
+        feeding(config, market_dir, START + 1, START + 1, interval_s=0.0).join()
+        chain = connect(ChainConfig.load(config))
+        account = load_account({"PROMETHEUS_PRIVATE_KEY": key})
+        user = [chain.config.users[0]]
+        assert chain.engine.functions.canRebalance(user[0]).call()
+        chain.w3.provider.make_request("evm_setAutomine", [False])
+
+        def call():
+            return auto_rebalance(chain, user, 4.5, execute=True, sender=Sender(chain, account.address, account),
+                                  journal=Journal(tmp_path / "auto.jsonl"), timeout_s=1.0)  # fmt: skip
+
+        with pytest.raises(TimeoutError):
+            call()
+        again = call()
+        assert [o.status for o in again] == ["skipped"] and "waiting to be mined" in again[0].detail, again
+        chain.w3.provider.make_request("evm_mine", [])
+        events = chain.engine.events.AutoRebalanced().get_logs(from_block=0)
+        assert len(events) == 1 and events[0].args.inflationBps == 450
+    finally:
+        stop(proc)

@@ -175,7 +175,8 @@ def test_policy_evaluate_refuses_seeds_the_forecaster_saw(tmp_path, forecast_pol
     res = CliRunner().invoke(main, ["backtest", "whale_dump", "--strategy", "dqn", "--strategy-param",
                                     f"model=dqn-with-forecasts@{forecast_policy.version}", "--seeds", "5-6",
                                     "--horizon-days", "200", "--out", str(tmp_path / "bt"), "--no-progress"])  # fmt: skip
-    assert res.exit_code == 2 and "--seeds [5]: dqn trained or was chosen on these seeds" in res.output, res.output
+    assert res.exit_code == 2 and "--seeds [5]: dqn's forecaster (prometheus-forecaster@" in res.output, res.output
+    assert ") trained or was chosen on these seeds (in-sample in whale_dump" in res.output
 
 
 def test_a_forecast_policy_is_evaluated_on_unseen_seeds(tmp_path, forecast_policy):
@@ -191,6 +192,13 @@ def test_a_forecast_policy_is_evaluated_on_unseen_seeds(tmp_path, forecast_polic
     assert (
         dqn["total_return"].notna().all()
         and abs(dqn[[c for c in dqn if c.startswith("share_")]].sum(axis=1) - 1).max() < 1e-9
+    )
+    assert "after its forecaster's first whole window" in res.output
+    res = CliRunner().invoke(main, ["report", str(tmp_path / "pe")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "pe" / "report.md").read_text()
+    assert (
+        "it observes forecaster prometheus-forecaster@" in text and "after its forecaster's first whole window" in text
     )
 
 
@@ -245,8 +253,10 @@ def test_a_policy_for_real_markets_needs_a_forecaster_that_reads_what_they_have(
 def test_a_forecast_level_without_a_forecaster_is_refused(market):
     from prometheus_sim.rl.dqn import DQNArgs
 
-    with pytest.raises(ValueError, match="forecast_level: sets the forecast columns' band, and no forecaster"):
+    with pytest.raises(ValueError, match="forecast_level: sets how the forecast columns are made, and no forecaster"):
         PortfolioEnv(market=market, episode_days=70, forecast_level=0.9)
+    with pytest.raises(ValueError, match="tracking_uri: sets how the forecast columns are made, and no forecaster"):
+        PortfolioEnv(market=market, episode_days=70, tracking_uri="sqlite:////tmp/x.db")
     with pytest.raises(ValueError, match="forecast_level: sets the forecast columns' band, and no forecaster"):
         DQNArgs(scenarios=("default",), seeds=(1,), forecast_level=0.9)
     res = CliRunner().invoke(main, ["policy", "train", "default", "--seeds", "10-13", "--forecast-level", "0.9"])
@@ -288,5 +298,41 @@ def test_policy_train_with_a_forecaster_says_what_the_policy_observes(forecaster
                                     "--register-as", "cli-forecast-policy"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert f"the policy observes forecaster {forecaster} (predicted return and 0.95 band per featured crypto asset; " \
-        f"56 values) and first decides on day {WARMUP_DAYS + 29}" in res.output, res.output  # fmt: skip
+        f"56 values); its episodes start at the forecaster's first whole window, day {WARMUP_DAYS + 29}, and in a " \
+        "backtest it first decides on day 63" in res.output, res.output  # fmt: skip
     assert "registered cli-forecast-policy version 1" in res.output
+
+
+def test_the_stores_named_are_the_ones_used_with_no_default_store(tmp_path, monkeypatch, mlflow_store, forecaster,
+                                                                  forecast_policy):  # fmt: skip
+    """With MLFLOW_TRACKING_URI unset, a forecaster and a policy are read from the stores named, and a backtest of the
+    policy records its store for the report (it recorded the project's default store, and the report lost the
+    training curve; review of 2026-12-05, session 21)."""
+    import json
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)  # a default store would be made here: none must be
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), seed=40, n_paths=1)
+    env = PortfolioEnv(market=market, episode_days=70, forecaster=forecaster, tracking_uri=mlflow_store)
+    assert env.observation_space.shape == (BASE_OBS + 6,)
+    runner = CliRunner()
+    Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), seed=300, n_paths=1).save(
+        tmp_path / "sim"
+    )
+    res = runner.invoke(main, ["backtest", str(tmp_path / "sim"), "--strategy", "dqn", "--strategy-param",
+                               f"model=dqn-with-forecasts@{forecast_policy.version}", "--strategy-param",
+                               f"tracking_uri={mlflow_store}", "--workers", "1", "--out", str(tmp_path / "bt"),
+                               "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "bt" / "policy_eval.json").read_text())["tracking_uri"] == mlflow_store
+    assert not (tmp_path / ".mlflow").exists()
+
+
+def test_a_market_lacking_what_the_forecaster_reads_is_refused_by_the_strategy(forecast_policy):
+    """In the API and a replay it failed at every decision as a KeyError (an HTTP 500, a traceback)."""
+    from strategies.dqn import DQNStrategy
+
+    strategy = DQNStrategy(model=f"dqn-with-forecasts@{forecast_policy.version}")
+    strategy.check_blocks(())
+    with pytest.raises(ValueError, match="which reads what this market lacks: .*onchain"):
+        strategy.check_blocks(("onchain", "macro"))

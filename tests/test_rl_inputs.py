@@ -180,3 +180,19 @@ def test_register_as_names_the_model_and_leaves_latest_of_the_default_name_alone
                                "--checkpoints", "1", "--register-as", "team-policy"])  # fmt: skip
     assert res.exit_code == 0 and "registered team-policy version 1" in res.output, res.output
     assert resolve("prometheus-dqn@latest") == before and resolve("team-policy@latest") == ("team-policy", "1")
+
+
+def test_an_env_whose_tables_cannot_fit_is_refused_before_they_are_built(monkeypatch):
+    """The features and the batched env's tables are several times a market's closes: a pool of a market that fit in
+    memory could not fit them, and the process was killed part-way; now refused up front, as a simulation is."""
+    import prometheus_sim.memory as memory
+    from prometheus_sim.memory import OutputsTooLarge
+    from prometheus_sim.rl.env import tables_nbytes
+
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), n_paths=2)
+    envs = PortfolioVectorEnv(4, market=market, episode_days=70)
+    built = envs.pool.key.nbytes + envs.pool.mobs.nbytes + envs.pool.recent.nbytes + envs.pool.template._recent.nbytes
+    assert built < tables_nbytes(market) < 40 * built  # an estimate above what is kept, of its order
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: tables_nbytes(market) - 1)
+    with pytest.raises(OutputsTooLarge, match=r"the env's tables of market 'default' \(2 paths x 300 steps\) needs"):
+        PortfolioEnv(market=market, episode_days=70)

@@ -87,6 +87,14 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
             out.append(AutoRebalanceOutcome(user, "skipped", f"{text}: canRebalance is false: not called"))
             log("skipped", user, text=text, reason="canRebalance is false")
             continue
+        # at the pending block too: a call sent by an earlier run (killed, or timed out waiting for its receipt) and
+        # not yet mined leaves canRebalance true at the latest block, and a rerun sent a second call, which the
+        # cool-down then reverted, at the sender's cost (its trade would have run twice with no cool-down)
+        if not chain.call(partial(engine.functions.canRebalance(user).call, block_identifier="pending")):
+            reason = "canRebalance is false at the pending block: a call for this user is waiting to be mined"
+            out.append(AutoRebalanceOutcome(user, "skipped", f"{text}: {reason}: not called"))
+            log("skipped", user, text=text, reason=reason)
+            continue
         if paused:
             out.append(AutoRebalanceOutcome(user, "refused", f"{text}: refused: paused"))
             log("refused", user, text=text, reason="paused (guard_rails.paused or PROMETHEUS_PAUSE=1)")

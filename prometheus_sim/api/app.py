@@ -159,6 +159,7 @@ class State:
             if s.policy:
                 dqn = DQNStrategy(model=s.policy, tracking_uri=s.tracking_uri)
                 dqn.check_market(self.feed.book)  # a market the policy was not trained for is refused at start
+                dqn.check_blocks(self.feed.market.absent)  # and one lacking what its forecaster reads
                 self.portfolio["dqn"] = PortfolioService(dqn, self.feed, "dqn")
                 self.models["policy"] = f"models:/{dqn.ref[0]}/{dqn.ref[1]}"
             service = self.forecast

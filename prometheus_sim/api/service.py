@@ -261,7 +261,9 @@ class PortfolioService:
         which give no probability of being right (the forecaster's own confidence is the price endpoint's)."""
         first = int(getattr(self.strategy, "first_decision_day", 0) or 0)
         if self.feed.day < first:
-            raise NotWarmedUp(f"{self.label} decides from the market's day {first} on (its features' warm-up); the "
+            why = ("its forecaster's first whole window" if getattr(self.strategy, "forecast", None) is not None
+                   else "its features' warm-up")  # fmt: skip
+            raise NotWarmedUp(f"{self.label} decides from the market's day {first} on ({why}); the "
                               f"served market is at day {self.feed.day}")  # fmt: skip
         snap = self.snapshot(portfolio, profile)
         with self._lock:  # strategies keep per-run state; one decision at a time

@@ -458,7 +458,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
         "selected_on": context.get("selected_on"), "first_decision_day": context.get("first_decision_day"),
-        "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
+        "forecaster": context.get("forecaster"), "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
         "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
         "findings": findings, "cost_sweep": cost_rows, "actions": shares,
     }  # fmt: skip

@@ -43,7 +43,8 @@ Spec (Gymnasium's conventions):
   **End**: truncated after ``episode_days`` (never terminated: a portfolio does not end).
 * **Arguments**: ``scenario`` (a shipped name or a file), ``n_paths`` (the pool), ``seed`` (the
   market's), ``period_days``, ``episode_days``, ``costs`` (a CostModel), ``horizon_days``,
-  ``forecaster`` and ``forecast_level`` (the forecast columns, off by default).
+  ``forecaster``, ``forecast_level`` and ``tracking_uri`` (the forecast columns, off by default; the store the
+  forecaster is read from, default ``MLFLOW_TRACKING_URI``).
 
 Version history: v0, the first. Its observation has its own version (:data:`OBSERVATION_VERSION`, in every
 trained policy's metadata): 1 since 2026-12-05, ``rsi_14`` on 0-1 (it was 0-100 beside returns of about 0.01,
@@ -115,6 +116,22 @@ def market_seeds(market) -> list[int]:
     if market.is_real or market.spec is None:
         return []
     return [int(seed) for path, seed in zip(market.path_ids, market.seeds, strict=True) if int(path) == 0]
+
+
+def tables_nbytes(market) -> int:
+    """What an env and its batched form build from a market, before building it: the features (float64, per path,
+    day and asset, then the market-wide and context blocks), the feature tail in float64 and float32, and the
+    batched env's tables per step (the planner's ranks, float64 per asset; the state's market part, 6 float32).
+    Checked against the memory available (:func:`~prometheus_sim.memory.check_memory`), as a simulation's outputs
+    are: a pool of a market that fit could not fit its tables, and the process was killed part-way."""
+    from prometheus_sim.features import FeatureConfig
+
+    config = FeatureConfig.for_market(market)
+    paths, steps, assets = market.n_paths, market.n_steps, len(market.assets)
+    days = steps // market.steps_per_day
+    per_day = assets * len(config.asset_names) + len(config.market_names) + len(config.context_names)
+    tail = N_CRYPTO_FEATURED * (len(RECENT_FEATURES) + 2)  # with the forecast columns
+    return paths * (days * (8 * per_day + 12 * tail) + steps * (8 * assets + 4 * 6))
 
 
 def observation_size(forecasts: bool = False) -> int:
@@ -199,6 +216,7 @@ class PortfolioEnv(gym.Env):
         render_mode: str | None = None,
         forecaster=None,
         forecast_level: float | None = None,
+        tracking_uri: str | None = None,
     ):
         from prometheus_sim.market import Market
 
@@ -249,16 +267,21 @@ class PortfolioEnv(gym.Env):
                              f"{episode_days}-day episode after the {WARMUP_DAYS}-day warm-up (at least "
                              f"{WARMUP_DAYS + episode_days + 1} days)")  # fmt: skip
         featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
+        from prometheus_sim.memory import check_memory
+
+        check_memory(tables_nbytes(market), f"the env's tables of market {market.name!r} ({market.n_paths:,} paths x "
+                                            f"{market.n_steps:,} steps)")  # fmt: skip
         # on the calling thread: a single env starts no OpenMP threads, so AsyncVectorEnv's forked workers live
         self._recent = recent_features(compute_features(market, threads=False), featured)
         self.forecast = None
-        if forecaster is None and forecast_level is not None:  # it would change nothing: said, not ignored
-            raise ValueError(f"forecast_level: sets the forecast columns' band, and no forecaster is given "
-                             f"(forecast_level={forecast_level!r})")  # fmt: skip
+        for name, value in (("forecast_level", forecast_level), ("tracking_uri", tracking_uri)):
+            if forecaster is None and value is not None:  # it would change nothing: said, not ignored
+                raise ValueError(f"{name}: sets how the forecast columns are made, and no forecaster is given "
+                                 f"({name}={value!r})")  # fmt: skip
         if forecaster is not None:  # the forecaster's columns after the recent features (rl.forecast_obs)
             from prometheus_sim.rl.forecast_obs import ForecastInputs
 
-            self.forecast = ForecastInputs.load(forecaster, forecast_level)
+            self.forecast = ForecastInputs.load(forecaster, forecast_level, tracking_uri)
             self.forecast.check_assets(featured_names_of(market.assets, featured))
             self.forecast.refuse_seen("market", market_seeds(market))
             columns = self.forecast.table(self.forecast.features_of(market, threads=False), featured)

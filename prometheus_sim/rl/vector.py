@@ -384,6 +384,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
         max_episode_steps: int | None = None,
         forecaster=None,
         forecast_level: float | None = None,
+        tracking_uri: str | None = None,
     ):
         # what gymnasium.make_vec passes a vector entry point (its sync mode took them, this one was a TypeError;
         # review of 2026-12-05, session 19): nothing renders, and an episode's length is episode_days
@@ -411,7 +412,8 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
                                     ("episode_days", episode_days != 182), ("costs", costs is not None),
                                     ("horizon_days", horizon_days is not None), ("market", market is not None),
                                     ("leak_future", leak_future is not False), ("forecaster", forecaster is not None),
-                                    ("forecast_level", forecast_level is not None)) if v]  # fmt: skip
+                                    ("forecast_level", forecast_level is not None),
+                                    ("tracking_uri", tracking_uri is not None)) if v]  # fmt: skip
             if given:  # they were ignored without a word: a run trained on other settings than it asked for
                 raise ValueError(f"pool: given with {', '.join(given)}, which the pool's env already fixes; pass "
                                  "either a pool or those")  # fmt: skip
@@ -419,7 +421,7 @@ class PortfolioVectorEnv(gym.vector.VectorEnv):
             template = PortfolioEnv(scenario=scenario, n_paths=n_paths, seed=seed, period_days=period_days,
                                     episode_days=episode_days, costs=costs, horizon_days=horizon_days, market=market,
                                     leak_future=leak_future, forecaster=forecaster,
-                                    forecast_level=forecast_level)  # fmt: skip
+                                    forecast_level=forecast_level, tracking_uri=tracking_uri)  # fmt: skip
             pool = EnvPool.build(template)
         self.pool = pool
         template = pool.template

@@ -101,7 +101,7 @@ def _size_text(nbytes: float) -> str:
     return f"{nbytes:,.2f} TiB"
 
 
-def check_memory(nbytes: int, what: str) -> None:
+def check_memory(nbytes: int, what: str, of: str = "its outputs", fewer: str = "paths, seeds or horizon days") -> None:
     """Refuse, before any work, a simulation whose outputs alone exceed the memory available now.
 
     Why up front: the outputs live in shared memory that is filled chunk by chunk, and a machine that runs
@@ -113,8 +113,8 @@ def check_memory(nbytes: int, what: str) -> None:
     available = available_memory_bytes()
     if available is not None and nbytes > available:
         raise OutputsTooLarge(
-            f"{what} needs {_size_text(nbytes)} for its outputs, {_size_text(nbytes - available)} more than the "
-            f"{_size_text(available)} available to this process: ask for fewer paths, seeds or horizon days"
+            f"{what} needs {_size_text(nbytes)} for {of}, {_size_text(nbytes - available)} more than the "
+            f"{_size_text(available)} available to this process: ask for fewer {fewer}"
         )
 
 

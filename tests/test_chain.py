@@ -676,3 +676,28 @@ def test_an_hourly_dev_chain_runs_and_a_journal_failure_is_not_the_node(dev, tmp
     )
     with pytest.raises(ValueError, match=re.escape(f"keystore {long_path} not found")):
         load_account({"PROMETHEUS_KEYSTORE": long_path})
+
+
+def test_an_auto_rebalance_rerun_finds_an_earlier_call_waiting_in_the_pool_by_its_journal(dev, tmp_path):
+    """eth-tester's "pending" block is its latest (the pool is not in it), so canRebalance there stayed true and a
+    rerun sent a second call (review of 2026-12-05, session 21): the journal's earlier sends the node holds unmined
+    are checked too. One AutoRebalanced event once mined."""
+    from adapters.chain.auto import auto_rebalance
+
+    chain, tester, w3 = dev["chain"], dev["tester"], dev["w3"]
+    user = [dev["cfg"].users[2]]
+    tester.time_travel(w3.eth.get_block("latest").timestamp + 3 * 3600)  # past the dev chain's one-hour cool-down
+    journal = Journal(tmp_path / "auto.jsonl")
+    sender = Sender(chain, dev["account"].address, dev["account"])
+    tester.disable_auto_mine_transactions()
+    with pytest.raises(TimeoutError, match="no receipt"):
+        auto_rebalance(chain, user, 2.0, execute=True, sender=sender, journal=journal, timeout_s=1)
+    assert chain.engine.functions.canRebalance(user[0]).call(block_identifier="pending")  # what fooled the rerun
+    again = auto_rebalance(chain, user, 2.0, execute=True, sender=sender, journal=journal, timeout_s=1)
+    assert [o.status for o in again] == ["skipped"] and "an earlier run's call 0x" in again[0].detail, again
+    tester.enable_auto_mine_transactions()
+    tester.mine_blocks(1)
+    assert len(chain.engine.events.AutoRebalanced().get_logs(from_block=0)) == 1
+    # mined now: the next run reads canRebalance false at the latest block (the cool-down), not the journal
+    later = auto_rebalance(chain, user, 2.0, execute=True, sender=sender, journal=journal, timeout_s=1)
+    assert [o.status for o in later] == ["skipped"] and "canRebalance is false: not called" in later[0].detail

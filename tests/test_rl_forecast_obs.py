@@ -247,7 +247,10 @@ def test_a_policy_for_real_markets_needs_a_forecaster_that_reads_what_they_have(
                                     f"dqn-with-forecasts@{forecast_policy.version}", "--seeds", "300",
                                     "--horizon-days", "200", "--workers", "1", "--out", str(tmp_path / "pe")])  # fmt: skip
     assert res.exit_code == 2 and "which reads what this market lacks" in res.output, res.output
-    assert "forecast train --no onchain --no macro" in res.output and not (tmp_path / "pe" / "metrics.parquet").exists()
+    assert (
+        "forecast train ... --no onchain --no macro" in res.output
+        and not (tmp_path / "pe" / "metrics.parquet").exists()
+    )
 
 
 def test_a_forecast_level_without_a_forecaster_is_refused(market):
@@ -310,8 +313,10 @@ def test_the_stores_named_are_the_ones_used_with_no_default_store(tmp_path, monk
     training curve; review of 2026-12-05, session 21)."""
     import json
 
+    import prometheus_sim.registry as registry
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    monkeypatch.chdir(tmp_path)  # a default store would be made here: none must be
+    monkeypatch.setattr(registry, "DEFAULT_STORE", tmp_path / ".mlflow")  # a default store would be made here
     market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(300), seed=40, n_paths=1)
     env = PortfolioEnv(market=market, episode_days=70, forecaster=forecaster, tracking_uri=mlflow_store)
     assert env.observation_space.shape == (BASE_OBS + 6,)
@@ -334,5 +339,8 @@ def test_a_market_lacking_what_the_forecaster_reads_is_refused_by_the_strategy(f
 
     strategy = DQNStrategy(model=f"dqn-with-forecasts@{forecast_policy.version}")
     strategy.check_blocks(())
-    with pytest.raises(ValueError, match="which reads what this market lacks: .*onchain"):
+    with pytest.raises(ValueError, match="which reads what this market lacks: .*onchain.* forecast train ... --no "
+                       "onchain --no macro"):  # fmt: skip
         strategy.check_blocks(("onchain", "macro"))
+    with pytest.raises(ValueError, match=r"forecast train \.\.\. --no volume --no onchain --no macro\)"):
+        strategy.check_blocks(("volume", "onchain", "macro"))  # a chain's snapshots: closes only

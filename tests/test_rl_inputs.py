@@ -194,5 +194,6 @@ def test_an_env_whose_tables_cannot_fit_is_refused_before_they_are_built(monkeyp
     built = envs.pool.key.nbytes + envs.pool.mobs.nbytes + envs.pool.recent.nbytes + envs.pool.template._recent.nbytes
     assert built < tables_nbytes(market) < 40 * built  # an estimate above what is kept, of its order
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: tables_nbytes(market) - 1)
-    with pytest.raises(OutputsTooLarge, match=r"the env's tables of market 'default' \(2 paths x 300 steps\) needs"):
+    with pytest.raises(OutputsTooLarge, match=r"the env of market 'default' \(2 paths x 300 steps\) needs .* for its "
+                       "features and tables"):  # fmt: skip
         PortfolioEnv(market=market, episode_days=70)

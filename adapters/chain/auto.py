@@ -55,6 +55,30 @@ def inflation_bps(inflation_pct: float) -> int:
     return int(round(inflation_pct * 100))
 
 
+def waiting_calls(chain: Chain, journal: Journal | None) -> dict[str, str]:
+    """{user: hash} of the journal's earlier ``autoRebalance`` sends that the node holds and has not mined."""
+    from web3.exceptions import TransactionNotFound
+
+    from adapters.chain.journal import read_journal
+
+    if journal is None or not journal.path.exists():
+        return {}
+    out = {}
+    for line in read_journal(journal.path):
+        if line.get("kind") != "sending" or line.get("call") != "autoRebalance" or not line.get("tx_hash"):
+            continue
+        try:
+            chain.call(chain.w3.eth.get_transaction_receipt, line["tx_hash"])
+            continue  # mined: canRebalance at the latest block sees its trade
+        except TransactionNotFound:
+            try:
+                chain.call(chain.w3.eth.get_transaction, line["tx_hash"])
+            except TransactionNotFound:
+                continue  # dropped by the node: never executed
+        out[Web3.to_checksum_address(line["user"])] = line["tx_hash"]
+    return out
+
+
 def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, execute: bool, sender: Sender | None,
                    journal: Journal | None, timeout_s: float) -> list[AutoRebalanceOutcome]:  # fmt: skip
     """``autoRebalance(user, inflation x 100)`` for each user whose ``canRebalance`` is true (module docstring)."""
@@ -76,6 +100,7 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
     def log_send_failed(user: str, tx_hash: str, error: str) -> None:  # the node refused it: not a send
         log("send_failed", user, tx_hash=tx_hash, error=error[:500])
 
+    waiting = waiting_calls(chain, journal)
     if journal:
         journal.write("start", call="autoRebalance", config=chain.config.to_json(), users=list(users), execute=execute,
                       inflation_pct=inflation_pct)  # fmt: skip
@@ -87,11 +112,17 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
             out.append(AutoRebalanceOutcome(user, "skipped", f"{text}: canRebalance is false: not called"))
             log("skipped", user, text=text, reason="canRebalance is false")
             continue
-        # at the pending block too: a call sent by an earlier run (killed, or timed out waiting for its receipt) and
-        # not yet mined leaves canRebalance true at the latest block, and a rerun sent a second call, which the
-        # cool-down then reverted, at the sender's cost (its trade would have run twice with no cool-down)
-        if not chain.call(partial(engine.functions.canRebalance(user).call, block_identifier="pending")):
+        # a call sent by an earlier run (killed, or timed out waiting for its receipt) and not yet mined leaves
+        # canRebalance true at the latest block, and a rerun sent a second call, which the cool-down then reverted,
+        # at the sender's cost (its trade would have run twice with no cool-down). Two reads find one: the journal's
+        # earlier sends the node holds unmined, and canRebalance at the pending block (where the node serves a
+        # pending state with its pool in it, as Anvil and geth do; eth-tester's "pending" is its latest block)
+        reason = None
+        if user in waiting:
+            reason = f"an earlier run's call {waiting[user]} for this user is waiting to be mined"
+        elif not chain.call(partial(engine.functions.canRebalance(user).call, block_identifier="pending")):
             reason = "canRebalance is false at the pending block: a call for this user is waiting to be mined"
+        if reason is not None:
             out.append(AutoRebalanceOutcome(user, "skipped", f"{text}: {reason}: not called"))
             log("skipped", user, text=text, reason=reason)
             continue
@@ -138,4 +169,4 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
     return out
 
 
-__all__ = ["AUTO_REBALANCE_GAS", "AutoRebalanceOutcome", "auto_rebalance", "inflation_bps"]
+__all__ = ["AUTO_REBALANCE_GAS", "AutoRebalanceOutcome", "auto_rebalance", "inflation_bps", "waiting_calls"]

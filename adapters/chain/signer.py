@@ -162,8 +162,10 @@ class Sender:
                 why = (
                     "its idempotency key makes a retry safe (a mined submission is never sent twice)"
                     if retry_safe
-                    else "it may still be mined: read the vault's last trade (or the journal's 'sending' line) "
-                    "before running it again, as a call without an idempotency key can execute twice"
+                    else "it may still be mined: a rerun with the same journal skips the user while the call waits "
+                    "in the node's pool (its 'sending' line, and canRebalance at the pending block where the node "
+                    "serves one), but not a call sent by hand or from another journal: read the vault's last trade "
+                    "before running it otherwise, as a call without an idempotency key can execute twice"
                 )
                 raise TimeoutError(f"no receipt for {h} within {timeout_s:.0f} s; {why}") from None  # fmt: skip
             except (OSError, ConnectionError) as exc:

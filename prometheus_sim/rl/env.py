@@ -269,8 +269,8 @@ class PortfolioEnv(gym.Env):
         featured = AssetBook.from_kinds(market.assets, market.asset_kinds, market.asset_sizes).featured
         from prometheus_sim.memory import check_memory
 
-        check_memory(tables_nbytes(market), f"the env's tables of market {market.name!r} ({market.n_paths:,} paths x "
-                                            f"{market.n_steps:,} steps)")  # fmt: skip
+        check_memory(tables_nbytes(market), f"the env of market {market.name!r} ({market.n_paths:,} paths x "
+                     f"{market.n_steps:,} steps)", "its features and tables", "paths (a smaller pool) or days")  # fmt: skip
         # on the calling thread: a single env starts no OpenMP threads, so AsyncVectorEnv's forked workers live
         self._recent = recent_features(compute_features(market, threads=False), featured)
         self.forecast = None

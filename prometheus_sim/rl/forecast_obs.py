@@ -207,9 +207,17 @@ def blocks_problem(meta: dict, absent) -> str | None:
     try:
         check_blocks(FeatureConfig(**switches), absent)
     except MissingDataError as exc:
-        return (f"observes forecaster {meta['forecast'].get('model')}, which reads what this market lacks: {exc} "
-                "(a policy for such markets needs a forecaster trained without it: forecast train --no onchain "
-                "--no macro)")  # fmt: skip
+        lacking = []  # every block the forecaster reads that the market lacks, whole or in part: the advice's flags
+        for block in ("volume", "onchain", "macro"):
+            try:
+                check_blocks(FeatureConfig(**{**{k: False for k in switches}, "price": True, block: True}), absent)
+            except MissingDataError:
+                if switches.get(block):
+                    lacking.append(block)
+        flags = " ".join(f"--no {b}" for b in lacking)
+        return (f"observes forecaster {meta['forecast'].get('model')}, which reads what this market lacks: "
+                f"{exc.args[0] if exc.args else exc} (a policy for such markets needs a forecaster trained without "
+                f"it: forecast train ... {flags})")  # fmt: skip
     return None
 
 

@@ -23,6 +23,11 @@ it starts until then. Until 2026-12-04 the network decided there, on observation
 then the strategy held there, and those five holds were counted among the policy's actions (a sixth of
 a year's decisions, enough to hide a collapsed policy from the 90 % flag). A caller that asks it
 anyway (live mode, a direct call) gets HOLD before the warm-up.
+
+A policy trained with a forecaster's columns (``policy train --forecaster``, :mod:`prometheus_sim.rl.forecast_obs`)
+loads the very forecaster version its metadata records, computes each decision's columns from the snapshot's
+history (the forecaster's window plus a year, so slow statistics match the env's whole-market table), first decides
+after the forecaster's first whole window, and refuses, naming the block, a market lacking data its forecaster reads.
 """
 
 from __future__ import annotations

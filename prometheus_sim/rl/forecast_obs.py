@@ -14,7 +14,7 @@ nothing after its last day, so the columns are as blind to the future as the rec
 the future). Before the forecaster's first full window (the features' warm-up plus its window, less one day:
 :attr:`ForecastInputs.first_day`) and where a window holds a NaN (a real asset before its listing), the values are
 0, as the recent features are in their warm-up; episodes with forecasts start on the first day with a full window,
-and the ``dqn`` strategy first decides there.
+and the ``dqn`` strategy first decides on its decision grid from there (day 63 at weekly decisions, for day 62).
 
 Honest by construction, not by convention: a forecaster predicts the paths it trained, stopped early or calibrated
 on better than unseen ones (its in-sample errors are smaller, its bands too wide for them), so a policy trained
@@ -151,6 +151,8 @@ class ForecastInputs:
 
     def _columns(self, fs: FeatureSet, featured, days: np.ndarray, progress: bool = False) -> np.ndarray:
         """(paths, fs's days, width): the columns at ``days`` (whole windows only), zeros elsewhere."""
+        from tqdm import tqdm
+
         from prometheus_sim.forecast.data import Windows, WindowSource
         from prometheus_sim.rl.env import N_CRYPTO_FEATURED
 
@@ -167,8 +169,6 @@ class ForecastInputs:
         asset = np.asarray(crypto)[slot]
         ok = whole_windows(src)[path, asset, day]  # a window holding a NaN (before a listing) keeps its zeros
         windows = Windows(path, asset, day).take(ok)
-        from tqdm import tqdm
-
         h = predictor.horizon - 1
         col = slot[ok] * len(FORECAST_FEATURES)
         chunk = TABLE_BATCH * 16

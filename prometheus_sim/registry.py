@@ -22,7 +22,8 @@ FORECASTER_NAME = "prometheus-forecaster"
 
 
 def check_model_name(name, field: str = "register_as") -> str:
-    """A registered model's name MLflow's registry takes (no '/', ':' or '%', not blank), or a ValueError naming
+    """A registered model's name MLflow's registry takes (no '/', ':' or '%'; no '@', which our references read as
+    a version; not blank), or a ValueError naming
     ``field``: a refused name was found by ``log_model`` only after the whole training run."""
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "/:%@"):
         raise ValueError(f"{field}: a registered model's name (no '/', ':', '%' or '@'), got {name!r}")

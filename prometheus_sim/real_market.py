@@ -97,6 +97,12 @@ def import_market(
     paths = [Path(f) for f in files]
     if not paths:
         raise RealDataError("no bar files given")
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", name):
+        # it names result files (a backtest's cells, its plots): 'a/b' ended a finished sweep in a traceback (review)
+        raise RealDataError(f"name: {name!r} must be a letter or digit, then up to 63 letters, digits, '_', '.' or '-' "
+                            "(it names result files: no '/')")  # fmt: skip
     if volume_in not in VOLUME_UNITS:
         raise RealDataError(f"volume_in: {volume_in!r} is not one of {list(VOLUME_UNITS)}")
     assets = assets_of(paths)

@@ -1436,6 +1436,30 @@ def _onchain_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         return [("onchain.active_growth", f"active_addresses {oc.active_addresses:g} growing {oc.active_growth:g} a "
                  f"year for {spec.horizon_days} days, with the e^{ACTIVE_LOG_BAND:g} they may stray above their trend, "
                  f"reach e^{top:.1f}, beyond the 2^53 (e^{math.log(ACTIVE_COUNT_MAX):.1f}) a count stays exact to")]  # fmt: skip
+    # how far the count strays from its trend: its own noise and the driver's returns (x active_price_beta), piled up
+    # over the reversion's memory (1 / (2 kappa) years) or the run, whichever is shorter; 6 std of that must stay
+    # inside the e^+-ACTIVE_LOG_BAND the kernel holds it to, or the series sat at the clamp without a word
+    # (active_vol 5 at reversion 0.001 touched it on 8 of 20 paths; review of 2026-12-05, session 21)
+    try:
+        driver = spec.assets[spec.driver_index]
+    except ValueError:  # an unknown onchain.driver: named by its own check
+        return []
+    states = spec.regimes.states if spec.regimes else [RegimeState(name="base")]
+    driver_vol = driver.vol * (1.0 + driver.exposure * (max(s.vol_mult for s in states) - 1.0))
+    memory = min(spec.horizon_days / 365.0, 1.0 / (2.0 * oc.active_reversion))
+    reach = 6.0 * math.hypot(oc.active_vol, oc.active_price_beta * driver_vol) * math.sqrt(memory)
+    risky = spec.default_risky_assets()
+    dated = sum(abs(sh.size) for sh in spec.shocks if (isinstance(sh, CrashShock) and driver.name in
+                (sh.assets or risky)) or (isinstance(sh, WhaleDumpShock) and (sh.asset or driver.name) == driver.name))  # fmt: skip
+    reach += abs(oc.active_price_beta) * min(dated, 5.0)  # a dated move, x beta at once (the kernel caps it at 5)
+    if reach > ACTIVE_LOG_BAND:
+        field = "onchain.active_vol" if oc.active_vol >= abs(oc.active_price_beta) * driver_vol else (
+            "onchain.active_price_beta")  # fmt: skip
+        return [(field, f"active addresses stray up to e^{reach:.1f} from their trend (6 std of active_vol "
+                 f"{oc.active_vol:g} and active_price_beta {oc.active_price_beta:g} x {driver.name}'s vol "
+                 f"{driver_vol:g}, piled up over {memory * 365:.0f} days at active_reversion {oc.active_reversion:g}), "
+                 f"beyond the e^{ACTIVE_LOG_BAND:g} the simulator holds them to: raise active_reversion or lower "
+                 "them")]  # fmt: skip
     return []
 
 

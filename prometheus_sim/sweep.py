@@ -296,6 +296,11 @@ class SweepConfig:
                 raise ValueError(f"scenario {path} is given twice")
             if spec.name in specs:
                 raise ValueError(f"scenarios {files[spec.name]} and {path} share the name {spec.name!r}; rename one")
+            twin = next((name for name, other in specs.items() if isinstance(spec, ScenarioSpec)
+                         and isinstance(other, ScenarioSpec) and other.paths_digest() == spec.paths_digest()), None)  # fmt: skip
+            if twin is not None:  # its cells were exact copies, counted by acceptance as independent (review)
+                raise ValueError(f"scenarios {files[twin]} and {path} simulate the very same paths (a renamed copy: "
+                                 "every cell would be counted twice); give one")  # fmt: skip
             try:  # every cell would fail on it: say so before the sweep starts
                 AssetBook.from_kinds(spec.asset_names, _kinds(spec))
             except ValueError as exc:
@@ -438,6 +443,8 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         cell_config = replace(config, costs=costs) if len(cells) > len(config.strategies) else config
         try:
             result = _backtest_cell(strategy, market, cell_config, wiring)
+        except SweepInterrupted:
+            raise
         except (Exception, SystemExit) as exc:  # a strategy's sys.exit() is its cell's failure, not the sweep's end
             result = None
             if len(task.seeds) == 1:
@@ -534,6 +541,8 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
         try:
             row_market = market.rows(slice(k, k + 1))
             result = _backtest_cell(strategy, row_market, config, wiring)
+        except SweepInterrupted:
+            raise
         except (Exception, SystemExit) as exc:
             failures.append(_failure(task.name, (seed,), label, exc))
             continue
@@ -678,7 +687,10 @@ def _execute(
         raise ValueError(f"executor: must be 'local' or 'dask', got {executor!r}")
     if workers <= 1:
         for task in tasks:
-            yield run_task(task, config, wiring)
+            result = run_task(task, config, wiring)
+            if _INTERRUPTED.is_set():  # a SIGTERM whose raise a library swallowed: this task's result is not kept
+                raise SweepInterrupted(128 + signal.SIGTERM)
+            yield result
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -719,6 +731,15 @@ def _execute(
     pool.shutdown(wait=True)
 
 
+class SweepInterrupted(SystemExit):
+    """SIGTERM during a sweep: a SystemExit (exit status 143), but one a cell's handler passes on. It had caught it as
+    the strategy's own sys.exit() when the signal came during a decision at one worker: the sweep recorded a made-up
+    failure ("SystemExit: 143") and ran to the end (review of 2026-12-05, session 21)."""
+
+
+_INTERRUPTED = threading.Event()  # set by the SIGTERM handler; checked between tasks should a raise be swallowed
+
+
 @contextmanager
 def _sigterm_as_exit():
     """Turn SIGTERM into SystemExit while a sweep runs, so worker processes are stopped, not orphaned.
@@ -731,8 +752,10 @@ def _sigterm_as_exit():
         return
 
     def stop(signum, frame):
-        raise SystemExit(128 + signum)
+        _INTERRUPTED.set()
+        raise SweepInterrupted(128 + signum)
 
+    _INTERRUPTED.clear()
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield

@@ -142,3 +142,23 @@ class NaiveTruthPeeker(BatchStrategy):
         batch.buy_fraction[rows, drift.argmax(axis=1)[rows]] = 0.5
         batch.action[rows] = Action.BUY_AGGRESSIVE
         return batch
+
+
+class SelfTerminating(BatchStrategy):
+    """Not a cheat: sends its own process SIGTERM at its tenth decision, as an operator's kill would land mid-decision
+    (the sweep test checks the sweep stops, not records the signal as this strategy's failure)."""
+
+    name = "self_terminating"
+    decision_every_days = 1
+
+    def __init__(self) -> None:
+        self.decisions = 0
+
+    def decide_batch(self, snapshots: SnapshotBatch) -> OrderBatch:
+        import os
+        import signal
+
+        self.decisions += 1
+        if self.decisions == 10:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return OrderBatch.hold(*snapshots.holdings.shape)

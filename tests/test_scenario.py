@@ -703,3 +703,19 @@ def test_a_numpy_seed_of_any_size_is_taken_exactly():
         spec = ScenarioSpec.from_dict(minimal_dict(seed=seed))
         assert spec.seed == int(seed) and type(spec.seed) is int
         assert spec.with_overrides(seed=seed).seed == int(seed)
+
+
+@pytest.mark.parametrize(
+    ("onchain", "field"),
+    [({"active_vol": 5.0, "active_reversion": 0.001}, "onchain.active_vol"),
+     ({"active_price_beta": 10.0, "active_reversion": 0.001}, "onchain.active_price_beta")],
+)  # fmt: skip
+def test_active_addresses_that_would_sit_at_the_simulators_clamp_are_refused(onchain, field):
+    """They validated and pinned the series at trend x e^+-10 on up to 16 of 20 paths, without a word (review of
+    2026-12-05, session 21); the shipped scenarios and default's on-chain settings stay valid."""
+    raw = yaml.safe_load((SCENARIOS / "default.yaml").read_text())
+    raw["onchain"] = {**raw.get("onchain", {}), **onchain}
+    with pytest.raises(ScenarioError, match=rf"{field}: active addresses stray up to e\^\d+"):
+        ScenarioSpec.from_dict(raw)
+    raw["onchain"]["active_reversion"] = 20.0
+    ScenarioSpec.from_dict(raw)

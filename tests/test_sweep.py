@@ -538,3 +538,46 @@ def test_a_metrics_file_without_a_column_the_report_reads_is_named(tmp_path):
     metrics.drop(columns=["max_drawdown"]).to_parquet(tmp_path / "r" / "metrics.parquet")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "r")])
     assert res.exit_code == 2 and "no column(s) ['max_drawdown']" in res.output, res.output
+
+
+def test_sigterm_during_a_decision_at_one_worker_stops_the_sweep_and_blames_no_strategy(tmp_path):
+    """At one worker the cell runs in the sweep's own process: the SIGTERM handler's SystemExit was caught as the
+    strategy's own sys.exit(), recorded as its failure ("SystemExit: 143"), and the sweep ran on to the end (review of
+    2026-12-05, session 21)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    args = [sys.executable, "-m", "prometheus_sim.cli", "backtest", "default", "--strategy",
+            "tests.cheaters:SelfTerminating,hold", "--seeds", "1-6", "--seeds-per-task", "1", "--horizon-days", "60",
+            "--workers", "1", "--no-progress", "--out", str(tmp_path / "t")]  # fmt: skip
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert proc.returncode == 143, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    failures = tmp_path / "t" / "failures.json"
+    assert not failures.exists() or "SystemExit" not in failures.read_text()
+    status = json.loads((tmp_path / "t" / "sweep.json").read_text())["status"]
+    assert status == "running", status  # stopped, resumable: neither "complete" nor "failed cells"
+
+
+def test_a_renamed_copy_of_a_scenario_is_refused_not_counted_twice(tmp_path):
+    """Its cells were exact copies of the original's, and acceptance counted them as independent: a row passed on 10
+    seeds given twice (review of 2026-12-05, session 21)."""
+    from tests.conftest import SCENARIOS
+
+    copy = tmp_path / "default_copy.yaml"
+    copy.write_text((SCENARIOS / "default.yaml").read_text().replace("name: default", "name: default_copy", 1))
+    res = CliRunner().invoke(main, ["backtest", "default", str(copy), "--strategy", "hold", "--seeds", "1-2",
+                                    "--horizon-days", "120", "--out", str(tmp_path / "bt")])  # fmt: skip
+    assert res.exit_code == 2 and "simulate the very same paths (a renamed copy" in res.output, res.output
+
+
+def test_a_market_name_that_cannot_name_files_is_refused_at_import(tmp_path):
+    from tests.conftest import ROOT
+
+    data = ROOT / "data" / "crypto_daily"
+    res = CliRunner().invoke(main, ["market", "import", str(data / "BTC.csv"), str(data / "USDC.csv"), "--from",
+                                    "2023-01-01", "--name", "a/b", "--out", str(tmp_path / "m")])  # fmt: skip
+    assert res.exit_code == 2 and "name: 'a/b' must be a letter or digit" in res.output, res.output

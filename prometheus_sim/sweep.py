@@ -247,6 +247,13 @@ class SweepConfig:
         object.__setattr__(self, "strategies", specs)
         if self.specs is None:
             object.__setattr__(self, "specs", self._parse_scenarios())
+        n_grid = len(self.profiles.profiles())
+        if n_grid > 1 and any(isinstance(spec, ScenarioSpec) for spec in self.specs.values()):
+            given = sorted({int(s) % n_grid for s in self.seeds})
+            if len(given) < n_grid:  # seeds 0, 2, 4, 6 on a grid of 2 all ran its first profile, without a word
+                raise ValueError(f"seeds: seed s runs the profile grid's combination s mod {n_grid}, and these seeds "
+                                 f"give only combination(s) {given} of its {n_grid}: give seeds that cover it (e.g. "
+                                 f"{n_grid} consecutive ones), or a smaller grid")  # fmt: skip
         for name, spec in self.specs.items():
             # a decision is at a day's close and fills at the next open: the last day that can decide is the
             # second-to-last. Past it every cell failed after the markets were simulated (review of 2026-12-05)
@@ -442,7 +449,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     for k, (strategy, costs, name) in enumerate(cells):
         cell_config = replace(config, costs=costs) if len(cells) > len(config.strategies) else config
         try:
-            result = _backtest_cell(strategy, market, cell_config, wiring)
+            result = _backtest_cell(strategy, market, cell_config, wiring, task.seeds)
         except SweepInterrupted:
             raise
         except (Exception, SystemExit) as exc:  # a strategy's sys.exit() is its cell's failure, not the sweep's end
@@ -482,14 +489,20 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
     }
 
 
-def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiring):
-    return backtest_scored(wiring.strategy(spec), market, config, wiring.adapter)
+def _backtest_cell(spec: StrategySpec, market, config: SweepConfig, wiring: Wiring, seeds):
+    return backtest_scored(wiring.strategy(spec), market, config, wiring.adapter, seeds)
 
 
-def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[Any, SweepConfig, RiskProfiles], Any]):
+def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[Any, SweepConfig, RiskProfiles], Any],
+                    seeds=None):  # fmt: skip
     """A built strategy backtested on ``market`` as a sweep's cell is (the config's costs and risk profiles),
     ready for :func:`~prometheus_sim.metrics.path_metrics`; what also scores a policy's checkpoints
-    (:mod:`prometheus_sim.rl.select`) on held-out seeds, so they are scored as ``policy evaluate`` scores."""
+    (:mod:`prometheus_sim.rl.select`) on held-out seeds, so they are scored as ``policy evaluate`` scores.
+
+    ``seeds``: the rows' seed labels, which pick each row's risk profile (``ProfileGrid.for_seeds``); default the
+    market's seeds. A saved market's rows are labelled by their index: by its seeds (every row of one simulation
+    carries the same) every row ran the grid's first profile while the report listed the whole grid (review of
+    2026-12-05, session 21)."""
     from prometheus_sim.backtest import DecisionClock, run
 
     clock = DecisionClock.for_strategy(strategy, market.n_steps, market.steps_per_day, config.first_decision_day)
@@ -502,7 +515,7 @@ def backtest_scored(strategy, market, config: SweepConfig, adapter: Callable[[An
         raise ValueError(f"{name} makes no decision on {market.name}'s {days} days: its first decision is on day "
                          f"{first} (after its history warm-up) and the last decision a backtest can fill is on day "
                          f"{last}; use a longer horizon")  # fmt: skip
-    venue = adapter(market, config, config.profiles.for_seeds(market.seeds))
+    venue = adapter(market, config, config.profiles.for_seeds(market.seeds if seeds is None else seeds))
     result = run(strategy, venue, clock)
     return result.scored(market.close, config.win_horizon_days * market.steps_per_day)
 
@@ -540,7 +553,7 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
     for k, seed in enumerate(task.seeds):
         try:
             row_market = market.rows(slice(k, k + 1))
-            result = _backtest_cell(strategy, row_market, config, wiring)
+            result = _backtest_cell(strategy, row_market, config, wiring, (seed,))
         except SweepInterrupted:
             raise
         except (Exception, SystemExit) as exc:

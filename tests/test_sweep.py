@@ -581,3 +581,27 @@ def test_a_market_name_that_cannot_name_files_is_refused_at_import(tmp_path):
     res = CliRunner().invoke(main, ["market", "import", str(data / "BTC.csv"), str(data / "USDC.csv"), "--from",
                                     "2023-01-01", "--name", "a/b", "--out", str(tmp_path / "m")])  # fmt: skip
     assert res.exit_code == 2 and "name: 'a/b' must be a letter or digit" in res.output, res.output
+
+
+def test_a_saved_markets_rows_and_the_seeds_cover_the_profile_grid(tmp_path):
+    """A saved market's rows all carry the simulation's seed: every row ran the grid's first profile while the report
+    listed the whole grid; seeds 0, 2, 4, 6 on a grid of two ran one profile, silently (review of 2026-12-05,
+    session 21)."""
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+
+    Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(120), seed=7, n_paths=4).save(tmp_path / "m")
+    runs = {}
+    for tolerance in ("0.1", "0.9", "0.1,0.9"):
+        out = tmp_path / f"bt_{tolerance}"
+        res = CliRunner().invoke(main, ["backtest", str(tmp_path / "m"), "--strategy", "auto_rebalance", "--risk-tolerance",
+                                        tolerance, "--workers", "1", "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        runs[tolerance] = pd.read_parquet(out / "metrics.parquet").set_index("seed")["annual_vol"]
+    grid = runs["0.1,0.9"]
+    assert grid.loc[[0, 2]].tolist() == runs["0.1"].loc[[0, 2]].tolist()  # rows 0 and 2: combination 0
+    assert grid.loc[[1, 3]].tolist() == runs["0.9"].loc[[1, 3]].tolist()  # rows 1 and 3: combination 1
+    assert (runs["0.1"] != runs["0.9"]).all()  # the strategy's risk follows the profile: the check above can fail
+    res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "0,2,4,6",
+                                    "--risk-tolerance", "0.1,0.9", "--horizon-days", "60", "--out", str(tmp_path / "x")])  # fmt: skip
+    assert res.exit_code == 2 and "give only combination(s) [0] of its 2" in res.output, res.output

@@ -475,19 +475,11 @@ class ChainAdapter:
 
     def _sent_before(self, key: str) -> str | None:
         """Why ``key`` may not be sent again, or None: a transaction sent with it before is pending or executed."""
-        from web3.exceptions import TransactionNotFound
-
-        w3 = self.chain.w3
         for h in self._sent.get(key, []):
-            try:
-                rec = self.chain.call(w3.eth.get_transaction_receipt, h)
-            except TransactionNotFound:
-                try:
-                    self.chain.call(w3.eth.get_transaction, h)
-                except TransactionNotFound:
-                    continue  # dropped by the node: never executed
+            state, rec = self.chain.transaction_state(h)
+            if state == "pending":
                 return f"already sent by an earlier run ({h} is pending): not sent again"
-            if rec.status == 1:
+            if state == "mined" and rec.status == 1:
                 return f"already executed by an earlier run ({h}, block {rec.blockNumber}): not sent again"
         return None
 

@@ -57,8 +57,6 @@ def inflation_bps(inflation_pct: float) -> int:
 
 def waiting_calls(chain: Chain, journal: Journal | None) -> dict[str, str]:
     """{user: hash} of the journal's earlier ``autoRebalance`` sends that the node holds and has not mined."""
-    from web3.exceptions import TransactionNotFound
-
     from adapters.chain.journal import read_journal
 
     if journal is None or not journal.path.exists():
@@ -67,15 +65,9 @@ def waiting_calls(chain: Chain, journal: Journal | None) -> dict[str, str]:
     for line in read_journal(journal.path):
         if line.get("kind") != "sending" or line.get("call") != "autoRebalance" or not line.get("tx_hash"):
             continue
-        try:
-            chain.call(chain.w3.eth.get_transaction_receipt, line["tx_hash"])
-            continue  # mined: canRebalance at the latest block sees its trade
-        except TransactionNotFound:
-            try:
-                chain.call(chain.w3.eth.get_transaction, line["tx_hash"])
-            except TransactionNotFound:
-                continue  # dropped by the node: never executed
-        out[Web3.to_checksum_address(line["user"])] = line["tx_hash"]
+        # mined: canRebalance at the latest block sees its trade; dropped: never executed
+        if chain.transaction_state(line["tx_hash"])[0] == "pending":
+            out[Web3.to_checksum_address(line["user"])] = line["tx_hash"]
     return out
 
 

@@ -59,6 +59,20 @@ class Chain:
     token_of: dict[str, str]
     asset_of: dict[str, str]
 
+    def transaction_state(self, tx_hash: str):
+        """("mined", its receipt), ("pending", None) while the node holds it unmined, or ("dropped", None) when the
+        node knows it no longer (never executed): what a rerun asks of an earlier run's journalled sends."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            return "mined", self.call(self.w3.eth.get_transaction_receipt, tx_hash)
+        except TransactionNotFound:
+            try:
+                self.call(self.w3.eth.get_transaction, tx_hash)
+            except TransactionNotFound:
+                return "dropped", None
+            return "pending", None
+
     def call(self, fn, *args, **kwargs):
         """A contract call, with a dropped connection reported as :class:`NodeDown`."""
         try:

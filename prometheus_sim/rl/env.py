@@ -111,13 +111,6 @@ def featured_names_of(assets, featured) -> tuple[str, ...]:
     return tuple(assets[a] for a in list(featured)[:N_CRYPTO_FEATURED])
 
 
-def market_seeds(market) -> list[int]:
-    """The seeds whose path 0 a simulated market's rows are (a real market's: none): what a forecaster may have seen."""
-    if market.is_real or market.spec is None:
-        return []
-    return [int(seed) for path, seed in zip(market.path_ids, market.seeds, strict=True) if int(path) == 0]
-
-
 def tables_nbytes(market) -> int:
     """What an env and its batched form build from a market, before building it: the features (float64, per path,
     day and asset, then the market-wide and context blocks), the feature tail in float64 and float32, and the
@@ -130,7 +123,9 @@ def tables_nbytes(market) -> int:
     paths, steps, assets = market.n_paths, market.n_steps, len(market.assets)
     days = steps // market.steps_per_day
     per_day = assets * len(config.asset_names) + len(config.market_names) + len(config.context_names)
-    tail = N_CRYPTO_FEATURED * (len(RECENT_FEATURES) + 2)  # with the forecast columns
+    from prometheus_sim.rl.forecast_obs import FORECAST_FEATURES
+
+    tail = N_CRYPTO_FEATURED * (len(RECENT_FEATURES) + len(FORECAST_FEATURES))  # with the forecast columns
     return paths * (days * (8 * per_day + 12 * tail) + steps * (8 * assets + 4 * 6))
 
 
@@ -283,7 +278,7 @@ class PortfolioEnv(gym.Env):
 
             self.forecast = ForecastInputs.load(forecaster, forecast_level, tracking_uri)
             self.forecast.check_assets(featured_names_of(market.assets, featured))
-            self.forecast.refuse_seen("market", market_seeds(market))
+            self.forecast.refuse_seen_market(market)
             columns = self.forecast.table(self.forecast.features_of(market, threads=False), featured)
             self._recent = np.concatenate([self._recent, columns], axis=-1)
             self._first_day = max(self._first_day, self.forecast.first_day)

@@ -120,6 +120,14 @@ class ForecastInputs:
                              "in-sample (better than it can do on unseen paths), so a policy would learn to trust them "
                              "too much: use seeds it has not seen")  # fmt: skip
 
+    def refuse_seen_market(self, market) -> None:
+        """:meth:`refuse_seen` for a market's rows: those that are path 0 of a seed the forecaster saw, of any
+        scenario (the in-sample rule a policy's own seeds follow: :func:`prometheus_sim.rl.provenance.in_sample_rows`)."""
+        from prometheus_sim.rl.provenance import in_sample_rows
+
+        rows = in_sample_rows({"seeds": sorted(self.seen_seeds())}, market)
+        self.refuse_seen("market", [int(market.seeds[i]) for i in rows])
+
     def record(self) -> dict:
         """What a policy's metadata keeps of its forecaster: the pinned version, the level and the first day, and,
         for the in-sample and out-of-time checks, its seeds, scenarios and calibration windows."""

@@ -146,7 +146,7 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
         sd = np.empty((n_assets, n_paths))
         sd[garch] = np.sqrt(garch_h) * vol_mult[garch]
         sd[constant] = base_sd[constant] * vol_mult[constant]
-        np.minimum(sd, pr.STEP_SD_MAX, out=sd)
+        np.minimum(sd, pr.DAY_SD_MAX / math.sqrt(spd), out=sd)
         step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd
         if everything:
             step_mean += drift_shift / spd
@@ -232,7 +232,7 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
                 )
             if t % spd == spd - 1:
                 eps = day_eps / math.sqrt(spd)
-                garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, pr.STEP_SD_MAX**2)
+                garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, pr.DAY_SD_MAX**2 / spd)
                 day_eps[:] = 0.0
         log_price = x
         outputs.end_step(t, n_steps)

@@ -1475,17 +1475,19 @@ def _peg_span_years(asset: AssetSpec, shocks: list) -> float:
     return span
 
 
-def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, steps_per_day: int, vol_mult: float) -> float:
+def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, vol_mult: float) -> float:
     """The extra log-price move a GARCH asset's dated crashes and dumps leave after their own jump.
 
     The kernel feeds a shock's size (divided by its ``vol_mult`` above 1) into the GARCH variance, which then decays
     at ``alpha + beta`` a day whatever the shock's ``duration_days``: each shock of size s adds up to
-    ``alpha (s / vol_mult)^2 min(days, 1 / (1 - alpha - beta))`` of log variance over the run (scaled by the worst
-    regime's multiplier squared, and never more than a step's cap for every step), which drags the log price down
-    by half of it and spreads it by its square root. Ten crashes of -3 on a GARCH asset of persistence 0.9999
-    validated and held it at the band for 33 steps (review of 2026-12-05). Returns the drag plus 6 std.
+    ``alpha (s / vol_mult)^2 min(days, 1 / (1 - alpha - beta))`` of log variance over the run (scaled by the square
+    of ``vol_mult``, the worst product of the multipliers the kernel applies on top of the GARCH variance: regimes,
+    crashes' ``vol_mult`` and vol signals; and never more than a day's cap for every day), which drags the log price
+    down by half of it and spreads it by its square root. Ten crashes of -3 on a GARCH asset of persistence 0.9999
+    validated and held it at the band for 33 steps (review of 2026-12-05); so did a crash of -2 followed by one of
+    ``vol_mult: 7``, scaled by the regime's multiplier alone. Returns the drag plus 6 std.
     """
-    from prometheus_sim.generators.price import STEP_SD_MAX
+    from prometheus_sim.generators.price import DAY_SD_MAX
 
     garch = asset.process.garch
     if garch is None or not shocks:
@@ -1493,7 +1495,7 @@ def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, steps_per_day: i
     persistence = garch.alpha + garch.beta
     span_days = days if persistence >= 1.0 else min(days, 1.0 / (1.0 - persistence))
     variance = sum(garch.alpha * (sh.size / max(getattr(sh, "vol_mult", 1.0), 1.0)) ** 2 for _, sh in shocks)
-    variance = min(variance * span_days * vol_mult**2, STEP_SD_MAX**2 * steps_per_day * days)
+    variance = min(variance * span_days * vol_mult**2, DAY_SD_MAX**2 * days)
     return 0.5 * variance + 6.0 * math.sqrt(variance)
 
 
@@ -1503,7 +1505,7 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     The asset's own drift, vol and jumps under its worst regime, then, taken at their worst since a
     validator cannot know how often a signal fires: every drift signal on the asset in effect every day,
     every vol signal and crash multiplying its volatility at once (the kernel's caps: the product at
-    ``VOL_MULT_MAX``, a step's std at ``STEP_SD_MAX``) for as long as they can last, and every crash's and whale
+    ``VOL_MULT_MAX``, a day's std at ``DAY_SD_MAX``) for as long as they can last, and every crash's and whale
     dump's jump (the dumps' were left out until 2026-12-04: 110 dumps of -3 held BTC at the band).
     Before the signals and crashes were counted, a drift signal of strength 10 that always fired, or a
     crash with ``vol_mult: 10`` for 3,000 days on a vol-1 asset, validated and held prices at the band
@@ -1511,7 +1513,7 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
     counted for one.
     """
     from prometheus_sim.generators.params import long_run_diffusive_vols
-    from prometheus_sim.generators.price import STEP_SD_MAX, VOL_MULT_MAX
+    from prometheus_sim.generators.price import DAY_SD_MAX, VOL_MULT_MAX
 
     problems: list[tuple[str, str]] = []
     # a GARCH asset whose jumps feed it more variance than its vol leaves room for runs at its long-run vol, not
@@ -1555,17 +1557,17 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         my_dumps = [(k, sh) for k, sh in dumps if (sh.asset or driver) == asset.name]
         move += days * sum(abs(sg.strength) for _, sg in drift_signals)
         move += sum(abs(sh.size) for _, sh in my_crashes) + sum(abs(sh.size) for _, sh in my_dumps)
-        aftermath = _garch_aftermath(asset, my_crashes + my_dumps, days, spec.steps_per_day, mult_v)
-        move += aftermath
         mult = mult_v * math.prod(sh.vol_mult for _, sh in my_crashes if sh.vol_mult > 1.0)
         mult = min(mult * math.prod(1.0 + sg.strength for _, sg in vol_signals), VOL_MULT_MAX)
+        aftermath = _garch_aftermath(asset, my_crashes + my_dumps, days, mult)
+        move += aftermath
         if mult > mult_v:
             raised = days if vol_signals else min(days, sum(sh.duration_days for _, sh in my_crashes))
             if peg:
                 move += 6 * vol * mult * math.sqrt(min(raised / 365.0, peg_span))
             else:
                 steps = raised * spec.steps_per_day
-                sd = min(vol * mult / math.sqrt(365.0 * spec.steps_per_day), STEP_SD_MAX)
+                sd = min(vol * mult / math.sqrt(365.0 * spec.steps_per_day), DAY_SD_MAX / math.sqrt(spec.steps_per_day))
                 move += 0.5 * sd * sd * steps + 6 * sd * math.sqrt(steps)
         if move > MAX_LOG_MOVE:
             causes = [f"signals[{k}]" for k, _ in drift_signals + vol_signals]

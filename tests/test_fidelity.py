@@ -283,6 +283,31 @@ def test_a_drift_the_scenario_allows_is_never_held_at_the_price_band():
     assert (np.diff(close, axis=1) != 0).all()
 
 
+def test_a_steps_std_cap_is_a_days_cap_spread_over_its_steps():
+    """The kernel caps a step's std so stacked shocks stay finite; the cap is a day's (DAY_SD_MAX), so a raised GARCH
+    variance is held to the same daily std at any steps_per_day. Capped at 0.5 a step, this run at 96 steps a day
+    went at a daily std near 5 and ended near e^-300 (review of 2026-12-05)."""
+    DAY_SD_MAX = 0.5
+
+    ends = {}
+    for spd in (1, 96):
+        spec = ScenarioSpec.from_dict({
+            "name": "cap", "seed": 4, "horizon_days": 60, "steps_per_day": spd,
+            "assets": [{"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.5,
+                        "process": {"type": "garch", "garch": {"alpha": 0.25, "beta": 0.73}}}],
+            "shocks": [{"type": "crash", "day": 0, "size": -2.0},
+                       {"type": "crash", "day": 1, "size": 0.0, "vol_mult": 7.0, "duration_days": 59}]})  # fmt: skip
+        m = Market.simulate(spec, n_paths=16)
+        assert m.truth.vol.max() == pytest.approx(DAY_SD_MAX / math.sqrt(spd), rel=1e-12), spd  # the cap binds
+        assert m.truth.vol.max() <= DAY_SD_MAX / math.sqrt(spd), spd
+        day_close = np.log(m.close[:, spd - 1 :: spd, 0])
+        ends[spd] = day_close[:, -1] - math.log(100.0)
+        daily_sd = np.diff(day_close, axis=1).std()
+        assert daily_sd < 1.5 * DAY_SD_MAX, (spd, daily_sd)
+    # the drag at the cap is the same a day at either step: both runs end about as far down (60 days of 0.125)
+    assert abs(np.median(ends[96]) - np.median(ends[1])) < 5.0, ends
+
+
 def test_a_slow_peg_moves_like_its_vol_says():
     """1 - exp(-2 kappa dt) rounded to 0 below kappa dt ~ 1e-16, freezing the price at 1 (found by a review)."""
     for kappa in (1e-3, 1e-17):

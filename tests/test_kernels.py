@@ -86,7 +86,7 @@ def test_garch_variance_follows_its_recursion_exactly():
         prev = math.log(100.0)
         for t in range(199):
             eps = log_close[p, t] - prev - drift[p, t]  # the step's whole surprise feeds the variance (no regime here)
-            h_next = garch_update_nb(sd[p, t] ** 2, eps, omega, alpha, beta)
+            h_next = garch_update_nb(sd[p, t] ** 2, eps, omega, alpha, beta, 0.25)
             assert sd[p, t + 1] ** 2 == pytest.approx(h_next, rel=1e-6)
             prev = log_close[p, t]
 

@@ -181,11 +181,22 @@ _A_SLOW_REPEG = {
                 "recovery_days": 3650}],
 }  # fmt: skip
 
+# a GARCH asset at 1,440 steps a day, its variance raised by a crash and multiplied by a second one: a step's std
+# cap of 0.5 (not 0.5 a day) ran it at a daily std near 19, and its drag held it at the band within days
+_A_RAISED_GARCH_AT_MINUTE_STEPS = {
+    "name": "minute_garch", "seed": 1, "horizon_days": 30, "steps_per_day": 1440,
+    "assets": [{"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.5,
+                "process": {"type": "garch", "garch": {"alpha": 0.25, "beta": 0.73}}}],
+    "shocks": [{"type": "crash", "day": 0, "size": -2.0},
+               {"type": "crash", "day": 1, "size": 0.0, "vol_mult": 7.0, "duration_days": 29}],
+}  # fmt: skip
+
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(extreme_specs())
 @example(_CRASHES_ON_A_PERSISTENT_GARCH)
 @example(_A_SLOW_REPEG)
+@example(_A_RAISED_GARCH_AT_MINUTE_STEPS)
 def test_a_valid_spec_never_holds_prices_at_the_band(data):
     """Finite and positive is not enough: the kernel clamps log prices to start +/- LOG_PRICE_BAND, so a spec that
     validates must keep them off that band (at the band, prices are finite and meaningless)."""

@@ -113,7 +113,7 @@ def oracle_log_returns(market, path: np.ndarray, asset: np.ndarray, end: np.ndar
         drift_mult = 1.0 + exposure * (pi @ inp.regime_drift - 1.0)
         vm2 = (pi * vm_regime**2).sum(axis=1) * inp.shock_vol[day, asset] ** 2
         h_k = np.where(is_garch, base_var + (alpha + beta) ** k * (h_now - base_var), base_var)
-        sd2 = np.minimum(h_k * vm2, pr.STEP_SD_MAX**2)
+        sd2 = np.minimum(h_k * vm2, pr.DAY_SD_MAX**2)
         mean = (ap[asset, pr.A_MU] * drift_mult - ap[asset, pr.A_JUMP_COMP]) * dt - 0.5 * sd2 + jump_term
         if g_count:
             # a firing f covers day d when d - lag - duration < f <= d - lag; known when also f <= t

@@ -220,6 +220,8 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
         garch_h[a] = asset_p[a, pr.A_SIGMA] ** 2 * dt_step
         day_surprise[a] = 0.0
     inv_sqrt_spd = 1.0 / math.sqrt(spd)
+    sd_max = pr.step_sd_max_nb(spd)
+    h_max = sd_max * sd_max
     regime = inp.regime_init
     inflation = macro_p[mc.M_INFL_START]
     rate = macro_p[mc.M_RATE_START]
@@ -277,8 +279,8 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
                     n_jumps, jump_total, jump_sub = jumps_nb(asset_p, a, k0, k1, t, path, u_jumps[k * per_asset],
                                                              dt_step, n_sub)  # fmt: skip
                 x_open, x, hi, lo, zsum, step_mean, sd = diffusion_bar_nb(
-                    asset_p, a, garch_h[a], drift_mult, vol_mult, drift_shift[a], spd, log_price[a], zc, n_sub,
-                    shock_jump[t, a], jump_total, jump_sub,
+                    asset_p, a, garch_h[a], drift_mult, vol_mult, drift_shift[a], spd, sd_max, log_price[a], zc,
+                    n_sub, shock_jump[t, a], jump_total, jump_sub,
                 )  # fmt: skip
                 truth_drift[i, t, a] = step_mean + asset_p[a, pr.A_JUMP_RATE] * dt_step * asset_p[a, pr.A_JUMP_MEAN]
             truth_vol[i, t, a] = sd
@@ -304,7 +306,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
                 if day_end:
                     garch_h[a] = pr.garch_update_nb(garch_h[a], day_surprise[a] * inv_sqrt_spd if spd > 1
                                                     else day_surprise[a], asset_p[a, pr.A_GARCH_OMEGA],
-                                                    asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA])  # fmt: skip
+                                                    asset_p[a, pr.A_GARCH_ALPHA], asset_p[a, pr.A_GARCH_BETA], h_max)  # fmt: skip
                     day_surprise[a] = 0.0
             if a == driver:
                 driver_return = step_return
@@ -403,15 +405,16 @@ def peg_bar_nb(asset_p, a, peg, row, vol_mult, lp0, zc, n_sub, shock_jump):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def diffusion_bar_nb(asset_p, a, garch_h, drift_mult, vol_mult, drift_shift, spd, lp0, zc, n_sub, shock_jump,
-                     jump_total, jump_sub):  # fmt: skip
+def diffusion_bar_nb(asset_p, a, garch_h, drift_mult, vol_mult, drift_shift, spd, sd_max, lp0, zc, n_sub,
+                     shock_jump, jump_total, jump_sub):  # fmt: skip
     """A floating asset's sub-step walk: drift, GARCH or constant vol, jumps and dated shocks.
 
+    The step's std is capped at ``sd_max`` (:func:`prometheus_sim.generators.price.step_sd_max_nb`).
     Returns ``(log open, log close, max, min, sum of shocks, expected diffusive log move, its std)``.
     """
     dt_step = 1.0 / (365.0 * spd)
     is_garch = asset_p[a, pr.A_GARCH_ALPHA] > 0.0 or asset_p[a, pr.A_GARCH_BETA] > 0.0
-    sd = min((math.sqrt(garch_h) if is_garch else asset_p[a, pr.A_BASE_SD]) * vol_mult, pr.STEP_SD_MAX)
+    sd = min((math.sqrt(garch_h) if is_garch else asset_p[a, pr.A_BASE_SD]) * vol_mult, sd_max)
     step_mean = (
         (asset_p[a, pr.A_MU] * drift_mult - asset_p[a, pr.A_JUMP_COMP]) * dt_step - 0.5 * sd * sd + drift_shift / spd
     )

@@ -40,7 +40,10 @@ N_ASSET_PARAMS = 20
 VOL_MULT_MAX = 25.0  # the product of every volatility multiplier in effect
 VOL_MULT_MIN = 1.0e-6  # ... and its floor: stacked calm multipliers must not reach 0 (GARCH divides by it)
 SHOCK_VOL_BOUND = 1.0e100  # stacked crashes' product, kept finite in the truth (the kernel applies VOL_MULT_*)
-STEP_SD_MAX = 0.5  # log-return std of one step, diffusion (GARCH included)
+# a day's diffusive log-return std (GARCH included) at most; a step's cap is DAY_SD_MAX / sqrt(steps_per_day), so the
+# cap means the same at any steps_per_day (a per-step cap of 0.5 let a 1,440-steps-a-day GARCH asset run at a daily
+# std of 19 and its drag of -sd^2/2 a step held it at the log-price band within days: review of 2026-12-05)
+DAY_SD_MAX = 0.5
 # log prices stay within start +- 300 (e**300 = 2e130 either way: with start prices in [1e-8, 1e12] and volume
 # as notional / price, every bar stays finite and positive); validation refuses scenarios whose expected move
 # reaches it (scenario.MAX_LOG_MOVE, the same 300), so it only stops what stacked shocks could add
@@ -77,13 +80,20 @@ def jump_compensator_nb(mean, std):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def garch_update_nb(h, eps, omega, alpha, beta):
+def garch_update_nb(h, eps, omega, alpha, beta, h_max):
     """One GARCH(1,1) variance step from this step's whole surprise ``eps`` (diffusion, jumps and shocks).
 
     Jumps and crashes feed the variance, so volatility clusters after them as it does in real
-    crypto. Capped at ``STEP_SD_MAX ** 2`` so a stack of shocks cannot overflow.
+    crypto. Capped at ``h_max`` (a step's variance at :data:`DAY_SD_MAX`, :func:`step_sd_max_nb`
+    squared) so a stack of shocks cannot overflow.
     """
-    return min(omega + alpha * eps * eps + beta * h, STEP_SD_MAX * STEP_SD_MAX)
+    return min(omega + alpha * eps * eps + beta * h, h_max)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
+def step_sd_max_nb(steps_per_day):
+    """A step's log-return std cap: :data:`DAY_SD_MAX` spread over the day's steps (exactly 0.5 at one a day)."""
+    return DAY_SD_MAX / math.sqrt(steps_per_day)
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)

@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from prometheus_sim.evidence import Evidence, collect_evidence
 from prometheus_sim.metrics import DEFINITIONS, metric_interval
-from prometheus_sim.sweep import load_sweep
+from prometheus_sim.sweep import cell_clusters, load_sweep, own_path_sources
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 NOT_MEASURED, UNVERIFIED, NOT_MEASURABLE = "not measured", "unverified", "not measurable"
@@ -40,9 +41,11 @@ MIN_CELLS = 20
 SOAK_MIN_S = 600.0
 INTERVAL_RULE = (
     f" Pass rule: at least {MIN_CELLS} cells, none failed, and the whole 95 % interval of the mean over cells "
-    "meets the target (fail when none of it does; inconclusive otherwise). Cells from different scenarios are "
-    "treated as independent draws, which they are not: read the interval as a guide. Where a row names several "
-    "strategies, each is scored on its own cells and the row shows the weakest."
+    "meets the target (fail when none of it does; inconclusive otherwise). The cells of one seed in different "
+    "scenarios share their random numbers, so the interval is cluster-robust with each seed one cluster (a saved "
+    "or real market's rows each one of their own), at clusters - 1 degrees of freedom; until 2026-12-05 it treated "
+    "every cell as an independent draw, which made it too narrow. Where a row names several strategies, each is "
+    "scored on its own cells and the row shows the weakest."
 )
 COST_COLUMNS = ("fees_bps", "slippage_bps", "impact")
 
@@ -162,15 +165,18 @@ def _verdict(low: float, high: float, meets: Callable[[float], bool]) -> str:
 
 
 def _cells(metrics: pd.DataFrame, failures: list[dict], names: tuple[str, ...], column: str):
-    """(values of the cells that ran, number that ran, number of failed cells) for these strategies."""
+    """(values of the cells that ran, their clusters, number that ran, number of failed cells) for these strategies.
+
+    ``metrics`` carries a ``cluster`` column (:func:`~prometheus_sim.sweep.cell_clusters`)."""
     if metrics.empty:
         ran = pd.DataFrame()
     else:
         ran = metrics[metrics["strategy"].isin(names)]
     failed = sum(int(f["n_seeds"]) if "n_seeds" in f else _seed_count(f["seeds"]) for f in failures
                  if f.get("strategy") in names)  # fmt: skip
-    values = ran[column].to_numpy(dtype=float) if len(ran) else []
-    return values, len(ran), failed
+    values = ran[column].to_numpy(dtype=float) if len(ran) else np.array([])
+    clusters = ran["cluster"].to_numpy() if len(ran) else np.array([], dtype=object)
+    return values, clusters, len(ran), failed
 
 
 def _seed_count(seeds: str) -> int:
@@ -179,9 +185,12 @@ def _seed_count(seeds: str) -> int:
     return int(hi) - int(lo) + 1 if hi else 1
 
 
-def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], bool], column: str) -> dict[str, Any]:
-    mean, low, high = metric_interval(values, column)  # cut to the metric's range: a win rate's stays in [0, 1]
+def _score_cells(values, clusters, n_ran: int, n_failed: int, meets: Callable[[float], bool],
+                 column: str) -> dict[str, Any]:  # fmt: skip
+    # cut to the metric's range (a win rate's stays in [0, 1]); clustered by the random numbers the cells share
+    mean, low, high = metric_interval(values, column, clusters=clusters)
     n_values = int(sum(1 for v in values if math.isfinite(v)))
+    n_clusters = len(set(np.asarray(clusters)[np.isfinite(np.asarray(values, dtype=float))])) if n_values else 0
     if n_failed:
         status, why = FAIL, f"{n_failed} of {n_ran + n_failed} cells failed"
     elif n_ran < MIN_CELLS:
@@ -196,8 +205,10 @@ def _score_cells(values, n_ran: int, n_failed: int, meets: Callable[[float], boo
         empty = (f"{n_ran - n_values} cells had no value (e.g. nothing scored, or, for an excess Sharpe, a real "
                  "market without a policy rate)")  # fmt: skip
         why = "; ".join(t for t in (why, empty) if t)
+    if n_values and n_clusters < n_values:
+        why = "; ".join(t for t in (why, f"interval over {n_clusters} clusters of shared random numbers") if t)
     return {"measured": mean, "low": low, "high": high, "status": status, "cells": n_ran, "failed": n_failed,
-            "why": why}  # fmt: skip
+            "clusters": n_clusters, "why": why}  # fmt: skip
 
 
 def _forecast_uncountable(sweep: dict) -> Callable[[Evidence], str | None]:
@@ -395,6 +406,7 @@ def evaluate(run_dir: str | Path, evidence_paths: list[str | Path] = ()) -> Acce
     """
     run = Path(run_dir)
     sweep, metrics, failures = load_sweep(run)
+    metrics = metrics.assign(cluster=cell_clusters(metrics, own_path_sources(sweep, metrics)))
     forecast_uncountable = _forecast_uncountable(sweep)
     metrics, failures, cost_note = at_reference_costs(metrics, failures)
     in_time = _in_time_real_markets(run)

@@ -214,6 +214,41 @@ def mean_interval(
     return m, min(max(m - half, low), m), max(min(m + half, high), m)
 
 
+def clustered_mean_interval(
+    values: np.ndarray, clusters: np.ndarray, level: float = 0.95, bounds: tuple[float, float] = UNBOUNDED
+) -> tuple[float, float, float]:
+    """Mean and a cluster-robust Student-t interval: values in one cluster are not independent draws.
+
+    Why: a sweep's cells of one seed in different scenarios are path 0 of the same Philox key, so they share
+    their random numbers (default's and sideways_chop's BTC daily returns correlate 0.92 at one seed), and an
+    interval over them as if independent is too narrow. The mean is over the values; its variance is the
+    cluster-robust (CR1) one, ``G / (G - 1) x sum_g (sum_{i in g} (x_i - mean))^2 / n^2`` over the ``G`` clusters,
+    with ``G - 1`` degrees of freedom. With one value a cluster it is :func:`mean_interval` exactly.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: a confidence level in (0, 1), got {level}")
+    x = np.asarray(values, dtype=float)
+    labels = np.asarray(clusters)
+    if labels.shape != x.shape:
+        raise ValueError(f"clusters: one label a value, got {labels.shape} for {x.shape}")
+    finite = np.isfinite(x)
+    x, labels = x[finite], labels[finite]
+    if x.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    _, index = np.unique(labels, return_inverse=True)
+    n_clusters = int(index.max()) + 1
+    if n_clusters < 2:
+        return m, float("nan"), float("nan")
+    from scipy.special import stdtrit
+
+    sums = np.bincount(index, weights=x - m, minlength=n_clusters)
+    se = math.sqrt(n_clusters / (n_clusters - 1) * float(np.sum(sums * sums))) / x.size
+    half = float(stdtrit(n_clusters - 1, 0.5 + level / 2)) * se
+    low, high = bounds
+    return m, min(max(m - half, low), m), max(min(m + half, high), m)
+
+
 #: The range each bounded metric cannot leave (others are unbounded): what :func:`mean_interval` cuts to.
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "total_return": (-1.0, math.inf), "annual_return": (-1.0, math.inf), "final_value": (0.0, math.inf),
@@ -222,9 +257,15 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 
 
-def metric_interval(values: np.ndarray, metric: str, level: float = 0.95) -> tuple[float, float, float]:
-    """:func:`mean_interval` of a named metric, cut to its range in :data:`METRIC_BOUNDS` (if it has one)."""
-    return mean_interval(values, level, METRIC_BOUNDS.get(metric, UNBOUNDED))
+def metric_interval(
+    values: np.ndarray, metric: str, level: float = 0.95, clusters: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """:func:`mean_interval` of a named metric, cut to its range in :data:`METRIC_BOUNDS` (if it has one);
+    :func:`clustered_mean_interval` when the values come in ``clusters`` that share random numbers."""
+    bounds = METRIC_BOUNDS.get(metric, UNBOUNDED)
+    if clusters is None:
+        return mean_interval(values, level, bounds)
+    return clustered_mean_interval(values, clusters, level, bounds)
 
 
 PATH_METRICS = (

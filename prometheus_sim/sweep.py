@@ -894,6 +894,38 @@ def _read_sweep_file(run: Path) -> dict[str, Any]:
     return doc
 
 
+def own_path_sources(doc: dict, metrics: pd.DataFrame) -> list[str]:
+    """The sweep's saved markets (real or simulated), which run on their own rows, not on the configured seeds.
+
+    ``sweep.json`` records them since 2026-12-05; for an older sweep they are guessed as the scenarios none of whose
+    rows carries a configured seed (a real market's row 0 would otherwise pass for seed 0).
+    """
+    cfg = doc.get("config", {})
+    recorded = cfg.get("saved_markets")
+    if recorded is not None:
+        return list(recorded)
+    asked = {int(s) for s in cfg.get("seeds", [])}
+    if metrics.empty:
+        return []
+    return sorted(name for name, rows in metrics.groupby("scenario")
+                  if not asked & {int(x) for x in rows["seed"]})  # fmt: skip
+
+
+def cell_clusters(metrics: pd.DataFrame, own_paths: list[str]) -> np.ndarray:
+    """A label per metric row saying which rows share random numbers: what an interval over cells clusters by.
+
+    A scenario's cell of seed s is path 0 of Philox key s, so the cells of one seed in different scenarios share
+    every draw (their BTC returns correlate 0.77-0.93 across the shipped scenarios): they are one cluster,
+    ``"seed s"``. A saved market's rows are its own paths (different counters, or a real series): each row is a
+    cluster of its own, ``"<market> row r"``.
+    """
+    if metrics.empty:
+        return np.array([], dtype=object)
+    own = set(own_paths)
+    return np.array([f"{scenario} row {seed}" if scenario in own else f"seed {seed}"
+                     for scenario, seed in zip(metrics["scenario"], metrics["seed"], strict=True)], dtype=object)  # fmt: skip
+
+
 def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
     """Read a finished sweep directory: (sweep.json, metrics, failures)."""
     run = Path(run_dir)

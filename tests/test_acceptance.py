@@ -110,6 +110,32 @@ def test_cells_without_a_value_do_not_count_towards_the_minimum(tmp_path):
     assert r.status == NOT_MEASURED and "only 2 cells with a value (at least 20 needed)" in r.note
 
 
+def test_cells_of_one_seed_in_several_scenarios_are_one_cluster(tmp_path):
+    """A cell of seed s is path 0 of Philox key s in every scenario, so three scenarios at 8 seeds are 8 draws, not
+    24: scored as independent, these cells passed at an interval sqrt(3) too narrow (review of 2026-12-05)."""
+    z = np.random.default_rng(5).normal(size=8)
+    per_seed = 0.3 + 0.5 * (z - z.mean()) / z.std(ddof=1)  # mean 0.3, std 0.5: 8 seeds straddle 0, 24 cells do not
+    path = tmp_path / "shared"
+    path.mkdir()
+    rows = [{"scenario": sc, "seed": np.uint64(1000 + s), "strategy": "dqn", "sharpe": v + 0.01 * k,
+             "sharpe_excess": v, "win_rate": 0.5}
+            for k, sc in enumerate(("default", "crypto_winter", "sideways_chop")) for s, v in enumerate(per_seed)]  # fmt: skip
+    pd.DataFrame(rows).to_parquet(path / "metrics.parquet")
+    (path / "failures.json").write_text("[]")
+    (path / "sweep.json").write_text(json.dumps({"config": {"seeds": list(range(1000, 1008))}, "status": "complete"}))
+    r = row(evaluate(path), "RL policy Sharpe in backtests")
+    assert r.cells == 24 and r.status == INCONCLUSIVE and r.low < 0 < r.high, (r.low, r.high)
+    assert "interval over 8 clusters of shared random numbers" in r.note
+    # the same 24 values from a saved market's own rows (24 paths, each a cluster of its own) are 24 draws
+    for k, cell in enumerate(rows):
+        cell.update(scenario="saved_default", seed=np.uint64(k))
+    pd.DataFrame(rows).to_parquet(path / "metrics.parquet")
+    (path / "sweep.json").write_text(json.dumps({"config": {"seeds": [], "saved_markets": ["saved_default"]},
+                                                 "status": "complete"}))  # fmt: skip
+    r = row(evaluate(path), "RL policy Sharpe in backtests")
+    assert r.status == PASS and r.low > 0 and "clusters" not in r.note
+
+
 def test_two_recommenders_are_scored_one_by_one_never_pooled(tmp_path):
     """10 seeds of dqn and 10 of forecast made the 20 cells the minimum asks, and dqn at 0.70 pooled with forecast at
     0.99 gave one row whose mean, 0.846, described neither (review of 2026-12-05)."""
@@ -285,9 +311,9 @@ def test_a_rows_interval_stays_inside_its_metrics_range():
     interval note says every interval is (one row read 77.8 % [43.9, 111.7])."""
     from prometheus_sim.acceptance import _score_cells
 
-    row = _score_cells(np.array([1.0, 1.0, 1 / 3]), 3, 0, lambda v: v > 0.5, "win_rate")
+    row = _score_cells(np.array([1.0, 1.0, 1 / 3]), np.arange(3), 3, 0, lambda v: v > 0.5, "win_rate")
     assert row["measured"] == pytest.approx(7 / 9) and row["high"] == 1.0 and 0.0 <= row["low"] < 7 / 9
-    unbounded = _score_cells(np.array([1.0, 1.0, 1 / 3]), 3, 0, lambda v: v > 0.5, "sharpe")
+    unbounded = _score_cells(np.array([1.0, 1.0, 1 / 3]), np.arange(3), 3, 0, lambda v: v > 0.5, "sharpe")
     assert unbounded["high"] > 1.0
 
 

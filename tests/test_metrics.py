@@ -73,6 +73,28 @@ def test_win_rate_and_intervals():
     assert lo <= mean <= hi and mean == pytest.approx(1.5)
 
 
+def test_a_clustered_interval_counts_clusters_not_cells():
+    rng = np.random.default_rng(7)
+    x = rng.normal(0.3, 0.5, 12)
+    # one value a cluster: the plain Student-t interval exactly
+    assert m.clustered_mean_interval(x, np.arange(12)) == pytest.approx(m.mean_interval(x), rel=1e-12)
+    # balanced clusters: the t interval over the 4 cluster means (3 degrees of freedom), not over 12 cells
+    labels = np.repeat(["seed 1", "seed 2", "seed 3", "seed 4"], 3)
+    means = x.reshape(4, 3).mean(axis=1)
+    assert m.clustered_mean_interval(x, labels) == pytest.approx(m.mean_interval(means), rel=1e-12)
+    # a value copied into three scenarios (shared random numbers) is no more certain than the value once
+    once = m.mean_interval(x[:4])
+    thrice = m.clustered_mean_interval(np.tile(x[:4], 3), np.tile(np.arange(4), 3))
+    assert thrice == pytest.approx(once, rel=1e-12)
+    assert m.mean_interval(np.tile(x[:4], 3))[2] - m.mean_interval(np.tile(x[:4], 3))[1] < 0.5 * (once[2] - once[1])
+    # non-finite values drop out with their labels; one cluster left has no interval
+    mean, lo, hi = m.clustered_mean_interval(np.array([1.0, 2.0, np.nan]), np.array(["a", "a", "b"]))
+    assert mean == 1.5 and math.isnan(lo) and math.isnan(hi)
+    assert m.metric_interval(np.array([0.9, 1.0, 1.0, 1.0]), "win_rate", clusters=np.arange(4))[2] == 1.0
+    with pytest.raises(ValueError, match="clusters: one label a value"):
+        m.clustered_mean_interval(x, np.arange(3))
+
+
 def test_every_path_metric_has_a_definition():
     for name in m.PATH_METRICS:
         if name != "n_scored":

@@ -50,7 +50,8 @@ INTERVAL_NOTE = (
     "Intervals are 95 % confidence intervals of the mean over seeds, by Student's t: mean ± t × sample "
     "std / sqrt(n), t with n - 1 degrees of freedom (3.18 at 4 seeds, 2.09 at 20, 1.98 at 100), treating "
     "seeds as independent draws of the scenario, cut to the metric's range (fees, turnover, drawdown and "
-    "volatility cannot go below 0). "
+    "volatility cannot go below 0). The acceptance rows pool the cells of several scenarios, and the cells of one "
+    "seed share their random numbers across scenarios: their intervals are cluster-robust by seed. "
     "Seeds where a metric is undefined (e.g. win_rate when a strategy made no scored recommendation) "
     "are left out of that metric's mean."
 )
@@ -527,19 +528,16 @@ def _cost_sweep(names: list[str], strategies: list[str], settings: list[tuple], 
 
 def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
     """Who made the run and with what settings: enough to rerun it and to trust its digests."""
+    from prometheus_sim.sweep import own_path_sources
+
     cfg = doc.get("config", {})
     seeds = sorted(int(s) for s in cfg.get("seeds", []))
     scenarios = cfg.get("scenarios", {})
     digests = scenarios if isinstance(scenarios, dict) else {}  # name -> SHA-256 of the scenario as run
     rows = metrics.groupby("scenario").size().to_dict() if not metrics.empty else {}
     # a saved market runs on its own paths, never on the configured seeds: a real-only run said "Seeds: 30
-    # (1000-1029)" for one path (review of 2026-12-05); its rows are the scenarios none of whose seeds were asked for
-    asked = set(seeds)
-    own_paths = cfg.get("saved_markets")  # recorded since 2026-12-05; before, guessed from the rows' seeds (a real
-    # market's row 0 passes for seed 0 there)
-    if own_paths is None:
-        own_paths = sorted(name for name, rows_of in (metrics.groupby("scenario") if not metrics.empty else [])
-                           if not asked & {int(x) for x in rows_of["seed"]})  # fmt: skip
+    # (1000-1029)" for one path (review of 2026-12-05)
+    own_paths = own_path_sources(doc, metrics)
     return {
         "own_paths": own_paths,
         "package_version": doc.get("package_version"),

@@ -472,7 +472,8 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
             break
         if result is None:
             continue
-        rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate, costs))
+        rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate, costs,
+                               config.profiles.for_seeds(task.seeds)))  # fmt: skip
         if n_plot:
             equity[name] = _growth_curves(result, n_plot)
     spd = market.steps_per_day
@@ -534,11 +535,18 @@ def daily_policy_rate(market) -> np.ndarray | None:
     return market.blocks.column("macro", "fed_rate")[:, spd - 1 :: spd] / 365.0
 
 
+#: The risk profile each metric row's user had (``ProfileGrid.for_seeds``): a sweep over a grid of profiles can
+#: then be split by profile (before, the rows did not say, and seed mod grid size had to be worked out by hand).
+PROFILE_COLUMNS = ("risk_tolerance", "time_to_goal", "investment_amount", "monthly_contribution")
+
+
 def _cell_rows(
-    result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free, costs: CostModel
+    result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free, costs: CostModel, profiles: RiskProfiles
 ) -> pd.DataFrame:
     frame = path_metrics(result, risk_free)
     frame["fees_bps"], frame["slippage_bps"], frame["impact"] = costs.fees_bps, costs.slippage_bps, costs.impact
+    for column in PROFILE_COLUMNS:
+        frame[column] = getattr(profiles, column)
     frame.insert(0, "strategy", strategy)
     frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
     frame.insert(0, "scenario", scenario)
@@ -559,7 +567,8 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
         except (Exception, SystemExit) as exc:
             failures.append(_failure(task.name, (seed,), label, exc))
             continue
-        rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs))
+        rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs,
+                               config.profiles.for_seeds((seed,))))  # fmt: skip
         if k < n_plot:
             curves.append((seed, _growth_curves(result, 1)[0]))
     return rows, failures, curves

@@ -328,6 +328,18 @@ def test_backtest_command_takes_profile_grids(tmp_path):
     assert result.exit_code == 0, result.output
     cfg = json.loads((out / "sweep.json").read_text())["config"]
     assert cfg["profiles"]["risk_tolerance"] == [0.2, 0.8] and cfg["profiles"]["monthly_contribution"] == [0.0, 500.0]
+    # each row says the profile its user had (seed mod 4 over the grid's order), so a run can be split by profile
+    m = pd.read_parquet(out / "metrics.parquet").set_index("seed")
+    assert m["risk_tolerance"].tolist() == [0.2, 0.8, 0.8, 0.2] and m["monthly_contribution"].tolist() == [500.0, 0.0,
+                                                                                                           500.0, 0.0]  # fmt: skip
+    assert (m["time_to_goal"] == 24).all() and (m["investment_amount"] == 100_000.0).all()
+    report = CliRunner().invoke(main, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    text = (out / "report.md").read_text()
+    assert "## By risk profile" in text and "risk 0.8, 24 months, 100,000 + 500/month (1 seed)" in text
+    rows = {r["label"]: r for r in json.loads((out / "report.json").read_text())["profiles"]}
+    assert len(rows) == 4 and rows["risk 0.2, 24 months, 100,000"]["n_seeds"] == 1
+    assert rows["risk 0.2, 24 months, 100,000"]["metrics"]["sharpe"]["mean"] == pytest.approx(m.loc[4, "sharpe"])
     bad = CliRunner().invoke(main, [*args[:-2], "--time-to-goal", "soon", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--time-to-goal: 'soon' is not a comma-separated list of int" in bad.output
 

@@ -113,6 +113,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = (),
         "acceptance": acceptance,
         "summary": summary_rows(metrics),
         "summary_common": summary_rows(common_seed_rows(metrics)),
+        "profiles": profile_rows(metrics),
         "forecasting": forecasting_rows(run_dir, list(evidence)),
         "actions": action_rows(metrics),
         "rl": rl_training(
@@ -576,6 +577,42 @@ def summary_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+#: What the by-profile tables show: a risk profile moves the target allocation, so its risk and return move with it.
+PROFILE_METRICS = ("sharpe", "annual_return", "max_drawdown")
+
+
+def profile_label(risk_tolerance: float, time_to_goal: int, investment_amount: float, monthly: float) -> str:
+    """A risk profile in a few words: risk tolerance, months to the goal, the initial value (and monthly deposit)."""
+    return (f"risk {risk_tolerance:g}, {int(time_to_goal)} months, {investment_amount:,.0f}"
+            + (f" + {monthly:,.0f}/month" if monthly else ""))  # fmt: skip
+
+
+def profile_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per (scenario, risk profile, strategy): mean and 95 % interval over its seeds of :data:`PROFILE_METRICS`.
+
+    Empty unless the run's users had more than one profile (a sweep over a ``--profiles`` grid): the summary pools
+    every profile, which hides whether a strategy suits a cautious user as well as a bold one. Rows written before
+    the profile columns existed have none to split by.
+    """
+    from prometheus_sim.sweep import PROFILE_COLUMNS
+
+    if metrics.empty or not set(PROFILE_COLUMNS) <= set(metrics.columns):
+        return []
+    if len(metrics.drop_duplicates(list(PROFILE_COLUMNS))) < 2:
+        return []
+    out = []
+    for (scenario, *profile, strategy), group in metrics.groupby(["scenario", *PROFILE_COLUMNS, "strategy"],
+                                                                 sort=True):  # fmt: skip
+        stats = {}
+        for name in PROFILE_METRICS:
+            mean, low, high = metric_interval(group[name].to_numpy(dtype=float), name)
+            stats[name] = {"mean": mean, "low": low, "high": high}
+        out.append({"scenario": scenario, "profile": dict(zip(PROFILE_COLUMNS, profile, strict=True)),
+                    "label": profile_label(*profile), "strategy": strategy, "n_seeds": int(len(group)),
+                    "metrics": stats})  # fmt: skip
+    return out
+
+
 def common_seed_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """The rows of each scenario's seeds that every strategy of that scenario ran (empty where all ran the same
     seeds: nothing to add to the summary then)."""
@@ -852,6 +889,7 @@ def report_blocks(data: dict) -> list[Block]:
         *run_blocks(data),
         *acceptance_blocks(data["acceptance"]),
         *summary_blocks(data),
+        *profile_blocks(data),
         *forecasting_blocks(data),
         *action_blocks(data),
         *rl_blocks(data),
@@ -978,6 +1016,35 @@ def summary_blocks(data: dict) -> list[Block]:
             ))  # fmt: skip
             if common:
                 blocks.append(_summary_table(sorted(common, key=lambda r: r["strategy"])))
+    return blocks
+
+
+def profile_blocks(data: dict) -> list[Block]:
+    """Per scenario and metric, a table of risk profiles (rows) by strategy (columns), when the run had several."""
+    rows = data.get("profiles") or []
+    if not rows:
+        return []
+    blocks: list[Block] = [
+        Heading(2, "By risk profile", "profiles"),
+        Para("The users' risk profiles came from a grid (seed s ran combination s mod the grid's size), and the "
+             "summary pools them. Here each profile's seeds alone: mean [95 % interval]; fewer seeds a cell, so "
+             "wider intervals."),
+    ]  # fmt: skip
+    strategies = sorted({r["strategy"] for r in rows})
+    for scenario in sorted({r["scenario"] for r in rows}):
+        mine = [r for r in rows if r["scenario"] == scenario]
+        labels = list(dict.fromkeys(r["label"] for r in mine))
+        for name in PROFILE_METRICS:
+            kind, decimals = SUMMARY_METRICS[name]
+            body = []
+            for label in labels:
+                cells = {r["strategy"]: r for r in mine if r["label"] == label}
+                seeds = max(c["n_seeds"] for c in cells.values())
+                body.append([f"{label} ({seeds} seed{'' if seeds == 1 else 's'})",
+                             *(fmt_interval(**cells[k]["metrics"][name], kind=kind, decimals=decimals) if k in cells
+                               else "-" for k in strategies)])  # fmt: skip
+            blocks.append(Heading(3, f"{scenario}: {METRIC_LABELS.get(name, name)}", f"profiles-{scenario}-{name}"))
+            blocks.append(Table(["Profile", *strategies], body, css="summary", row_header=True))
     return blocks
 
 

@@ -468,3 +468,34 @@ def test_an_auto_rebalance_rerun_while_the_first_call_is_pending_sends_nothing(t
         assert len(events) == 1 and events[0].args.inflationBps == 450
     finally:
         stop(proc)
+
+
+def test_a_transaction_the_node_already_holds_counts_as_sent(tmp_path, market_dir):
+    """A node whose pending count lags its pool (a load-balanced RPC) gets the same nonce signed again: the same
+    transaction, which Anvil refuses as 'transaction already imported' (geth: 'already known'). That was journalled
+    as send_failed and raised, and the run stopped on a call that was then mined. Now it is the send it was."""
+    from web3 import HTTPProvider
+
+    class PendingCountLags(HTTPProvider):  # the real node, asked for its mined count where "pending" is asked
+        def make_request(self, method, params):
+            if method == "eth_getTransactionCount" and list(params)[1] == "pending":
+                params = [params[0], "latest"]
+            return super().make_request(method, params)
+
+    proc, config, key = up(tmp_path, market_dir)
+    try:
+        chain = connect(ChainConfig.load(config))
+        chain.w3.provider.make_request("evm_setAutomine", [False])
+        chain.w3.provider = PendingCountLags(chain.config.rpc_url)
+        account = load_account({"PROMETHEUS_PRIVATE_KEY": key})
+        prepared = Sender(chain, account.address).prepare(
+            chain.engine.functions.canRebalance(chain.config.users[0]), "a read sent as a transaction"
+        )
+        failures = []
+        first = Sender(chain, account.address, account).send(prepared)
+        again = Sender(chain, account.address, account).send(prepared, on_failure=lambda h, e: failures.append(e))
+        assert again == first and failures == [], failures
+        chain.w3.provider.make_request("evm_mine", [])
+        assert chain.w3.eth.get_transaction_receipt(first).status == 1
+    finally:
+        stop(proc)

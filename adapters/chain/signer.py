@@ -137,6 +137,9 @@ class Sender:
                 self._nonce = None  # re-read after the node is back
                 raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
             except Exception as exc:  # the node refused it: the 'sending' line must not stand for a send
+                if _already_held(exc):  # ... unless it refused because it holds this very transaction: it was sent
+                    self._nonce += 1
+                    return signed_hash
                 if on_failure is not None:
                     on_failure(signed_hash, str(exc))
                 if not retried and "nonce too low" in str(exc).lower():
@@ -172,6 +175,18 @@ class Sender:
                 self._nonce = None
                 raise NodeDown(self.chain.config.rpc_url, type(exc).__name__) from None
         return receipts
+
+
+# What nodes answer a transaction already in their pool: geth and its forks, Anvil, Erigon and Nethermind. Seen where
+# the node's pending count lags its pool (a load-balanced RPC: the count from one node, the pool of another), so the
+# same nonce is signed again: the same transaction, the same hash. Journalled as send_failed and raised, a run stopped
+# on a call that was then mined (review of 2026-12-05, left until the twenty-second session).
+_ALREADY_HELD = ("already known", "already imported", "known transaction", "alreadyknown")
+
+
+def _already_held(exc: Exception) -> bool:
+    """Whether the node refused a transaction because it already holds that very one (so it was sent)."""
+    return any(words in str(exc).lower() for words in _ALREADY_HELD)
 
 
 __all__ = ["KEYSTORE_ENV", "KEYSTORE_PASSWORD_ENV", "KEY_ENV", "Prepared", "Reverted", "Sender", "load_account"]

@@ -1820,11 +1820,16 @@ def scenarios_validate(files: tuple[str, ...]) -> None:
             click.echo(f"{name}: {exc.message}", err=True)
             continue
         click.echo(f"{name}: ok ({spec.name}: {len(spec.assets)} assets, {spec.horizon_days} days)")
-        from prometheus_sim.generators.params import long_run_diffusive_vols
+        from prometheus_sim.generators.params import heavy_tailed_garch, long_run_diffusive_vols
 
         for asset, (declared, actual) in long_run_diffusive_vols(spec).items():
             click.echo(f"  note: {asset}: its jumps feed GARCH more variance than vol {declared:g} leaves room for "
                        f"(omega at its floor), so its long-run diffusive vol is {actual:.3f}, not {declared:g}")  # fmt: skip
+        for asset, moment in heavy_tailed_garch(spec).items():
+            click.echo(f"  note: {asset}: GARCH with 3 alpha^2 + 2 alpha beta + beta^2 = {moment:.3f} >= 1 has returns "
+                       "without a finite fourth moment: its variance reaches its mean (the declared vol) only through "
+                       "rare huge episodes, so a run's realised vol falls short of vol (0.8 declared at alpha 0.3, "
+                       "beta 0.69 realised 0.66 over 50 paths x 4 years, 0.52 on the median path)")  # fmt: skip
         for i, why in spec.signals_that_never_act():
             click.echo(f"  note: signals[{i}] ({spec.signals[i].name}): {why}")
         for i, why in spec.ignored_drifts():

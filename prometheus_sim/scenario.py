@@ -1475,27 +1475,59 @@ def _peg_span_years(asset: AssetSpec, shocks: list) -> float:
     return span
 
 
-def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, vol_mult: float) -> float:
+def _capped_decay_sum(first: float, persistence: float, cap: float, n_days: int) -> float:
+    """``sum(min(first x persistence^n, cap) for n in range(n_days))`` in closed form: a fed variance's days."""
+    if n_days <= 0 or first <= 0.0:
+        return 0.0
+    if persistence >= 1.0:
+        return min(first, cap) * n_days
+    at_cap = 0 if first <= cap else min(n_days, math.ceil(math.log(first / cap) / -math.log(persistence)))
+    rest = n_days - at_cap
+    return cap * at_cap + first * persistence**at_cap * (1.0 - persistence**rest) / (1.0 - persistence)
+
+
+def _garch_aftermath(asset: AssetSpec, shocks: list, days: int, base_mult: float, crashes: list) -> float:
     """The extra log-price move a GARCH asset's dated crashes and dumps leave after their own jump.
 
-    The kernel feeds a shock's size (divided by its ``vol_mult`` above 1) into the GARCH variance, which then decays
-    at ``alpha + beta`` a day whatever the shock's ``duration_days``: each shock of size s adds up to
-    ``alpha (s / vol_mult)^2 min(days, 1 / (1 - alpha - beta))`` of log variance over the run (scaled by the square
-    of ``vol_mult``, the worst product of the multipliers the kernel applies on top of the GARCH variance: regimes,
-    crashes' ``vol_mult`` and vol signals; and never more than a day's cap for every day), which drags the log price
-    down by half of it and spreads it by its square root. Ten crashes of -3 on a GARCH asset of persistence 0.9999
-    validated and held it at the band for 33 steps (review of 2026-12-05); so did a crash of -2 followed by one of
-    ``vol_mult: 7``, scaled by the regime's multiplier alone. Returns the drag plus 6 std.
+    The kernel feeds a shock's size (divided by its ``vol_mult`` above 1) into the GARCH variance once a day, whatever
+    the shock's ``duration_days``: a shock of size s on day d raises the next day's variance by ``alpha (s /
+    vol_mult)^2``, which then decays at ``alpha + beta`` a day. The kernel multiplies it by the multipliers on top of
+    the GARCH variance while it decays: ``base_mult`` (the worst regime's and every vol signal's, which may act any
+    day) and the ``vol_mult`` of each of ``crashes`` whose days overlap the decay (until it is below a hundredth of a
+    day's cap, or the run ends), and holds each day at the day's cap (``DAY_SD_MAX`` squared). The sum over the
+    days after each shock, never more than the cap every day, drags the log price down by half of it and spreads
+    it by its square root. Returns the drag plus 6 std.
+
+    Ten crashes of -3 on a GARCH asset of persistence 0.9999 validated and held it at the band for 33 steps (review
+    of 2026-12-05); so did a crash of -2 followed by one of ``vol_mult: 7`` at minute steps, scaled by the regime's
+    multiplier alone. Every crash's multiplier on every shock, capped on the total rather than a day at a time,
+    refused four crashes of ``vol_mult`` 2 a year apart on ``crypto_winter`` whose run ends 19 log units from its
+    start at worst (a review, session 22).
     """
-    from prometheus_sim.generators.price import DAY_SD_MAX
+    from prometheus_sim.generators.price import DAY_SD_MAX, VOL_MULT_MAX
 
     garch = asset.process.garch
     if garch is None or not shocks:
         return 0.0
     persistence = garch.alpha + garch.beta
-    span_days = days if persistence >= 1.0 else min(days, 1.0 / (1.0 - persistence))
-    variance = sum(garch.alpha * (sh.size / max(getattr(sh, "vol_mult", 1.0), 1.0)) ** 2 for _, sh in shocks)
-    variance = min(variance * span_days * vol_mult**2, DAY_SD_MAX**2 * days)
+    cap = DAY_SD_MAX**2
+    variance = 0.0
+    for _, sh in shocks:
+        fed = garch.alpha * (sh.size / max(getattr(sh, "vol_mult", 1.0), 1.0)) ** 2
+        n_days = days - sh.day - 1  # the days after the shock's own, to the run's end
+        if fed == 0.0 or n_days <= 0:
+            continue
+        # the days the fed variance matters: until it is below a hundredth of the cap even at the largest multiplier
+        fades = (
+            n_days
+            if persistence >= 1.0
+            else math.log(max(fed * VOL_MULT_MAX**2 / (0.01 * cap), 1.0)) / -math.log(persistence)
+        )
+        start, end = sh.day + 1, sh.day + 1 + min(n_days, fades)
+        mult = base_mult * math.prod(c.vol_mult for _, c in crashes
+                                     if c.vol_mult > 1.0 and c.day < end and c.day + c.duration_days > start)  # fmt: skip
+        variance += _capped_decay_sum(fed * min(mult, VOL_MULT_MAX) ** 2, persistence, cap, n_days)
+    variance = min(variance, cap * days)
     return 0.5 * variance + 6.0 * math.sqrt(variance)
 
 
@@ -1559,7 +1591,8 @@ def _log_move_problems(spec: ScenarioSpec) -> list[tuple[str, str]]:
         move += sum(abs(sh.size) for _, sh in my_crashes) + sum(abs(sh.size) for _, sh in my_dumps)
         mult = mult_v * math.prod(sh.vol_mult for _, sh in my_crashes if sh.vol_mult > 1.0)
         mult = min(mult * math.prod(1.0 + sg.strength for _, sg in vol_signals), VOL_MULT_MAX)
-        aftermath = _garch_aftermath(asset, my_crashes + my_dumps, days, mult)
+        signal_mult = math.prod(1.0 + sg.strength for _, sg in vol_signals)
+        aftermath = _garch_aftermath(asset, my_crashes + my_dumps, days, mult_v * signal_mult, my_crashes)
         move += aftermath
         if mult > mult_v:
             raised = days if vol_signals else min(days, sum(sh.duration_days for _, sh in my_crashes))

@@ -473,7 +473,7 @@ def run_task(task: Task, config: SweepConfig, wiring: Wiring) -> dict[str, Any]:
         if result is None:
             continue
         rows.append(_cell_rows(result, spec.name, task.seeds, name, policy_rate, costs,
-                               config.profiles.for_seeds(task.seeds)))  # fmt: skip
+                               config.profiles.for_seeds(task.seeds), market))  # fmt: skip
         if n_plot:
             equity[name] = _growth_curves(result, n_plot)
     spd = market.steps_per_day
@@ -540,13 +540,23 @@ def daily_policy_rate(market) -> np.ndarray | None:
 PROFILE_COLUMNS = ("risk_tolerance", "time_to_goal", "investment_amount", "monthly_contribution")
 
 
+#: Which random numbers made each metric row's path: the Philox key and path number (-1 for a real market's rows).
+#: A scenario's cell of seed s is path 0 of key s; a saved simulated market's row r is path path_ids[r] of key
+#: seeds[r]. Cells with the same pair share every draw across scenarios (:func:`cell_clusters`).
+DRAW_COLUMNS = ("draw_seed", "draw_path")
+
+
 def _cell_rows(
-    result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free, costs: CostModel, profiles: RiskProfiles
-) -> pd.DataFrame:
+    result, scenario: str, seeds: tuple[int, ...], strategy: str, risk_free, costs: CostModel, profiles: RiskProfiles,
+    market,
+) -> pd.DataFrame:  # fmt: skip
     frame = path_metrics(result, risk_free)
     frame["fees_bps"], frame["slippage_bps"], frame["impact"] = costs.fees_bps, costs.slippage_bps, costs.impact
     for column in PROFILE_COLUMNS:
         frame[column] = getattr(profiles, column)
+    real = bool(getattr(market, "is_real", False))
+    frame["draw_seed"] = np.zeros(len(frame), dtype=np.uint64) if real else np.asarray(market.seeds, dtype=np.uint64)
+    frame["draw_path"] = np.full(len(frame), -1, dtype=np.int64) if real else np.asarray(market.path_ids, np.int64)
     frame.insert(0, "strategy", strategy)
     frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
     frame.insert(0, "scenario", scenario)
@@ -568,7 +578,7 @@ def _seed_by_seed(strategy: StrategySpec, label: str, market, task: Task, config
             failures.append(_failure(task.name, (seed,), label, exc))
             continue
         rows.append(_cell_rows(result, market.name, (seed,), label, daily_policy_rate(row_market), config.costs,
-                               config.profiles.for_seeds((seed,))))  # fmt: skip
+                               config.profiles.for_seeds((seed,)), row_market))  # fmt: skip
         if k < n_plot:
             curves.append((seed, _growth_curves(result, 1)[0]))
     return rows, failures, curves
@@ -925,13 +935,20 @@ def cell_clusters(metrics: pd.DataFrame, own_paths: list[str]) -> np.ndarray:
 
     A scenario's cell of seed s is path 0 of Philox key s, so the cells of one seed in different scenarios share
     every draw (their BTC returns correlate 0.77-0.93 across the shipped scenarios): they are one cluster,
-    ``"seed s"``. A saved market's rows are its own paths (different counters, or a real series): each row is a
-    cluster of its own, ``"<market> row r"``.
+    ``"seed s path 0"``. A saved simulated market's row r is path ``path_ids[r]`` of key ``seeds[r]``, in the same
+    cluster as any other cell of that pair (:data:`DRAW_COLUMNS`); a real market's rows are clusters of their own,
+    ``"<market> row r"``. Rows written before the draw columns existed: a saved market's rows (``own_paths``) each
+    a cluster, the others by seed.
     """
     if metrics.empty:
         return np.array([], dtype=object)
+    if set(DRAW_COLUMNS) <= set(metrics.columns):
+        return np.array([f"{scenario} row {seed}" if path < 0 else f"seed {draw} path {path}"
+                         for scenario, seed, draw, path in zip(metrics["scenario"], metrics["seed"],
+                                                               metrics["draw_seed"], metrics["draw_path"], strict=True)],
+                        dtype=object)  # fmt: skip
     own = set(own_paths)
-    return np.array([f"{scenario} row {seed}" if scenario in own else f"seed {seed}"
+    return np.array([f"{scenario} row {seed}" if scenario in own else f"seed {seed} path 0"
                      for scenario, seed in zip(metrics["scenario"], metrics["seed"], strict=True)], dtype=object)  # fmt: skip
 
 

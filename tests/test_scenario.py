@@ -416,6 +416,35 @@ def test_signals_and_crashes_that_would_hold_prices_at_the_band_are_refused():
     ScenarioSpec.from_dict(minimal_dict(horizon_days=120, shocks=dumps[:10]))
 
 
+def test_what_crashes_feed_garch_is_scaled_by_the_multipliers_in_effect_while_it_decays():
+    """A crash of -2, then a crash of vol_mult 7 while the variance it fed decays, validated with the fed variance
+    scaled by the regime's multiplier alone (the pair then sat at the band at minute steps). Scaled by every crash's
+    multiplier at once, four crashes of vol_mult 2 a year apart on crypto_winter were refused though their run ends
+    19 log units from its start at worst (a review of this change): a crash's multiplier counts only for the
+    shocks whose decay it overlaps."""
+    import yaml
+
+    from tests.conftest import SCENARIOS
+
+    raised = {"name": "raised", "seed": 1, "horizon_days": 1500, "assets": [
+        {"name": "BTC", "kind": "crypto", "start_price": 100.0, "drift": 0.0, "vol": 0.3,
+         "process": {"type": "garch", "garch": {"alpha": 0.1, "beta": 0.8999}}}],
+        "shocks": [{"type": "crash", "day": 0, "size": -2.0},
+                   {"type": "crash", "day": 1, "size": 0.0, "vol_mult": 10.0, "duration_days": 1499}]}  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"from the shocks' size fed into its GARCH variance"):
+        ScenarioSpec.from_dict(raised)
+    # the multiplier's crash ends before the fed variance: nothing multiplies it
+    later = {**raised, "shocks": [raised["shocks"][0], {**raised["shocks"][1], "day": 1490, "duration_days": 10}]}
+    later["assets"] = [{**raised["assets"][0], "process": {"type": "garch", "garch": {"alpha": 0.1, "beta": 0.89}}}]
+    ScenarioSpec.from_dict(later)
+    winter = yaml.safe_load((SCENARIOS / "crypto_winter.yaml").read_text())
+    for days, n, vol_mult in ((1095, 4, 2.0), (1825, 3, 3.0)):
+        winter["horizon_days"] = days
+        winter["shocks"] = [{"type": "crash", "day": 30 + (days - 60) // n * k, "size": -0.43, "vol_mult": vol_mult,
+                             "duration_days": 30} for k in range(n)]  # fmt: skip
+        ScenarioSpec.from_dict(winter)
+
+
 def _problems_of(tmp_path, yaml_text: str) -> ScenarioError:
     """The ScenarioError that loading ``yaml_text`` from a file raises (it must raise one)."""
     path = tmp_path / "scenario.yaml"

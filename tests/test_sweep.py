@@ -617,3 +617,32 @@ def test_a_saved_markets_rows_and_the_seeds_cover_the_profile_grid(tmp_path):
     res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "0,2,4,6",
                                     "--risk-tolerance", "0.1,0.9", "--horizon-days", "60", "--out", str(tmp_path / "x")])  # fmt: skip
     assert res.exit_code == 2 and "give only combination(s) [0] of its 2" in res.output, res.output
+
+
+def test_each_row_says_which_random_numbers_made_it_and_acceptance_clusters_by_them(tmp_path):
+    """A scenario's cell of seed s is path 0 of Philox key s, and a saved simulated market's row r is path
+    path_ids[r] of its key: a market saved from seed 1000 holds seed 1000's cell of the scenario in its row 0 (the
+    same bytes), which acceptance counted as a draw of its own (review of 2026-12-05). A real market's rows share
+    nothing with the simulated ones."""
+    from prometheus_sim.real_market import import_market
+    from prometheus_sim.scenario import load_scenario
+    from prometheus_sim.sweep import cell_clusters
+    from tests.test_real_market import FILES
+
+    spec = load_scenario(SCENARIOS / "default.yaml").with_horizon(90)
+    Market.simulate(spec.model_copy(update={"name": "default_saved"}), seed=1000, n_paths=2).save(tmp_path / "saved")
+    import_market(FILES, start="2023-01-01", end="2023-06-30").save(tmp_path / "real")
+    config = _config(scenarios=(str(SCENARIOS / "default.yaml"), str(tmp_path / "saved"), str(tmp_path / "real")),
+                     seeds=(1000, 1001), strategies=("hold",), seeds_per_task=2)  # fmt: skip
+    m = run_sweep(config, tmp_path / "run", WIRING).metrics.set_index(["scenario", "seed"])
+    assert m.loc[("default", 1000), ["draw_seed", "draw_path"]].tolist() == [1000, 0]
+    assert m.loc[("default", 1001), ["draw_seed", "draw_path"]].tolist() == [1001, 0]
+    assert m.loc[("default_saved", 0), ["draw_seed", "draw_path"]].tolist() == [1000, 0]
+    assert m.loc[("default_saved", 1), ["draw_seed", "draw_path"]].tolist() == [1000, 1]
+    real = m.xs(m.index.get_level_values("scenario")[m["draw_path"].to_numpy() < 0][0], level="scenario")
+    assert len(real) == 1 and real["draw_path"].tolist() == [-1]
+    assert m.loc[("default_saved", 0), "sharpe"] == m.loc[("default", 1000), "sharpe"]  # the same draws, the same cell
+    labels = dict(zip(map(tuple, m.index), cell_clusters(m.reset_index(), []), strict=True))
+    assert labels[("default_saved", 0)] == labels[("default", 1000)] == "seed 1000 path 0"
+    assert labels[("default_saved", 1)] == "seed 1000 path 1" and labels[("default", 1001)] == "seed 1001 path 0"
+    assert [v for k, v in labels.items() if k[0] not in ("default", "default_saved")][0].endswith(" row 0")

@@ -1026,12 +1026,14 @@ def profile_blocks(data: dict) -> list[Block]:
         return []
     blocks: list[Block] = [
         Heading(2, "By risk profile", "profiles"),
-        Para("The users' risk profiles came from a grid (seed s ran combination s mod the grid's size), and the "
-             "summary pools them. Here each profile's seeds alone: mean [95 % interval]; fewer seeds a cell, so "
-             "wider intervals."),
+        Para("The users' risk profiles came from a grid (seed s ran combination s mod the grid's size; a saved "
+             "market's row r, combination r mod it), and the summary pools them. Here each profile's seeds (or rows) "
+             "alone: mean [95 % interval]; fewer a cell, so wider intervals."),
     ]  # fmt: skip
     strategies = sorted({r["strategy"] for r in rows})
+    own_paths = set(data["run"].get("own_paths") or [])
     for scenario in sorted({r["scenario"] for r in rows}):
+        unit = "row" if scenario in own_paths else "seed"
         mine = [r for r in rows if r["scenario"] == scenario]
         labels = list(dict.fromkeys(r["label"] for r in mine))
         for name in PROFILE_METRICS:
@@ -1040,7 +1042,7 @@ def profile_blocks(data: dict) -> list[Block]:
             for label in labels:
                 cells = {r["strategy"]: r for r in mine if r["label"] == label}
                 seeds = max(c["n_seeds"] for c in cells.values())
-                body.append([f"{label} ({seeds} seed{'' if seeds == 1 else 's'})",
+                body.append([f"{label} ({seeds} {unit}{'' if seeds == 1 else 's'})",
                              *(fmt_interval(**cells[k]["metrics"][name], kind=kind, decimals=decimals) if k in cells
                                else "-" for k in strategies)])  # fmt: skip
             blocks.append(Heading(3, f"{scenario}: {METRIC_LABELS.get(name, name)}", f"profiles-{scenario}-{name}"))

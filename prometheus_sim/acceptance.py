@@ -42,9 +42,11 @@ SOAK_MIN_S = 600.0
 INTERVAL_RULE = (
     f" Pass rule: at least {MIN_CELLS} cells, none failed, and the whole 95 % interval of the mean over cells "
     "meets the target (fail when none of it does; inconclusive otherwise). The cells of one seed in different "
-    "scenarios share their random numbers, so the interval is cluster-robust with each seed one cluster (a saved "
-    "or real market's rows each one of their own), at clusters - 1 degrees of freedom; until 2026-12-05 it treated "
-    "every cell as an independent draw, which made it too narrow. Where a row names several strategies, each is "
+    "scenarios share their random numbers (path 0 of the same Philox key), so the interval is cluster-robust with "
+    "one cluster per key and path (a saved simulated market's row joins the cluster of the key and path it was "
+    "drawn from; a real market's rows are clusters of their own), at clusters - 1 degrees of freedom; until "
+    "2026-12-05 it treated every cell as an independent draw, which made it too narrow. Where a row names several "
+    "strategies, each is "
     "scored on its own cells and the row shows the weakest."
 )
 COST_COLUMNS = ("fees_bps", "slippage_bps", "impact")

@@ -590,9 +590,9 @@ def profile_label(risk_tolerance: float, time_to_goal: int, investment_amount: f
 def profile_rows(metrics: pd.DataFrame) -> list[dict[str, Any]]:
     """Per (scenario, risk profile, strategy): mean and 95 % interval over its seeds of :data:`PROFILE_METRICS`.
 
-    Empty unless the run's users had more than one profile (a sweep over a ``--profiles`` grid): the summary pools
-    every profile, which hides whether a strategy suits a cautious user as well as a bold one. Rows written before
-    the profile columns existed have none to split by.
+    Empty unless the run's users had more than one profile (``backtest --risk-tolerance 0.2,0.8`` and the like):
+    the summary pools every profile, which hides whether a strategy suits a cautious user as well as a bold one.
+    Rows written before the profile columns existed have none to split by.
     """
     from prometheus_sim.sweep import PROFILE_COLUMNS
 

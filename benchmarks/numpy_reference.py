@@ -91,6 +91,8 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
     n_assets, n_paths = ap.shape[0], int(n_paths)
     dt_step = 1.0 / (365.0 * spd)
     dt_sub = dt_step / n_sub
+    sd_max = pr.DAY_SD_MAX / math.sqrt(spd)  # the kernel's cap on a step's std (price.step_sd_max_nb)
+    h_max = sd_max * sd_max
     shapes = layout(n_paths, n_steps, n_assets, inp.signal_p.shape[0])
     if not everything:
         shapes = {name: shapes[name] for name in ("open", "high", "low", "close", "volume")}
@@ -146,7 +148,7 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
         sd = np.empty((n_assets, n_paths))
         sd[garch] = np.sqrt(garch_h) * vol_mult[garch]
         sd[constant] = base_sd[constant] * vol_mult[constant]
-        np.minimum(sd, pr.DAY_SD_MAX / math.sqrt(spd), out=sd)
+        np.minimum(sd, sd_max, out=sd)
         step_mean = (mu * drift_mult - jump_comp) * dt_step - 0.5 * sd * sd
         if everything:
             step_mean += drift_shift / spd
@@ -232,7 +234,7 @@ def reference_simulate(inp: KernelInputs, seed: int, n_paths: int, everything: b
                 )
             if t % spd == spd - 1:
                 eps = day_eps / math.sqrt(spd)
-                garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, pr.DAY_SD_MAX**2 / spd)
+                garch_h = np.minimum(g_omega + g_alpha * eps * eps + g_beta * garch_h, h_max)
                 day_eps[:] = 0.0
         log_price = x
         outputs.end_step(t, n_steps)

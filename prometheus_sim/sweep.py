@@ -554,9 +554,8 @@ def _cell_rows(
     frame["fees_bps"], frame["slippage_bps"], frame["impact"] = costs.fees_bps, costs.slippage_bps, costs.impact
     for column in PROFILE_COLUMNS:
         frame[column] = getattr(profiles, column)
-    real = bool(getattr(market, "is_real", False))
-    frame["draw_seed"] = np.zeros(len(frame), dtype=np.uint64) if real else np.asarray(market.seeds, dtype=np.uint64)
-    frame["draw_path"] = np.full(len(frame), -1, dtype=np.int64) if real else np.asarray(market.path_ids, np.int64)
+    frame["draw_seed"] = np.zeros(len(frame), np.uint64) if market.is_real else np.asarray(market.seeds, np.uint64)
+    frame["draw_path"] = np.full(len(frame), -1, np.int64) if market.is_real else np.asarray(market.path_ids, np.int64)
     frame.insert(0, "strategy", strategy)
     frame.insert(0, "seed", np.asarray(seeds, dtype=np.uint64))
     frame.insert(0, "scenario", scenario)

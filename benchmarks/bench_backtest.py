@@ -38,7 +38,8 @@ builds the market first; around the first timed call the child resets the RSS hi
 the call itself needed on top of the market it was given (inputs prepared before the call, such as
 vectorbt's 2-D price arrays, are not counted).
 
-Unless ``--skip-sweep``: the sweep of 200 seeds x 6 scenarios x 4 strategies through the CLI
+Unless ``--skip-sweep``: the sweep of 200 seeds x every shipped scenario (eight today; the issue's figure was
+for six) x 4 strategies through the CLI
 (``prometheus-sim backtest scenarios/*.yaml --strategy ... --seeds 1000-1199 --fees-bps 10
 --workers 2 --out DIR``), wall time and peak memory of the whole process tree (psutil polling,
 plus ``RUSAGE_CHILDREN.ru_maxrss``) against 4 GiB, if ``prometheus_sim.sweep`` and the command
@@ -702,8 +703,11 @@ def print_summary(res: Json, agreements: Json) -> Json:
     sweep = res["sweep"]
     if sweep.get("measured"):
         peak = sweep["peak_tree_bytes"]
-        add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", peak <= TARGET_SWEEP_PEAK_BYTES,
-            f"{mib(peak)}, wall {sweep['wall_s']:.1f} s")  # fmt: skip
+        # rated at the sweep's full size only: a --quick sweep of 10 seeds said PASS (review, session 23)
+        full = sweep.get("seeds") == SWEEP_SEEDS[1] - SWEEP_SEEDS[0] + 1
+        add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", peak <= TARGET_SWEEP_PEAK_BYTES if full else None,
+            f"{mib(peak)}, wall {sweep['wall_s']:.1f} s ({sweep['seeds']} seeds x {sweep['scenarios']} scenarios)",
+            word=None if full else f"INFO (at {sweep['seeds']} seeds, not {SWEEP_SEEDS[1] - SWEEP_SEEDS[0] + 1})")  # fmt: skip
     else:
         reason = "--skip-sweep" if sweep.get("skipped") else (sweep.get("error") or sweep.get("reason", "?"))
         add("sweep_memory", "sweep peak memory (process tree) <= 4 GiB", None, f"not measured: {reason}")

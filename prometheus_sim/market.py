@@ -433,8 +433,10 @@ class Market:
             stale.unlink(missing_ok=True)
         n_p, n_t, n_a = self.close.shape
         calendar = self.calendar.values
-        per_asset = GroupIndex(calendar, self.path_ids, self.assets, min(n_p, paths_per_group(n_t * n_a)))
-        per_path = GroupIndex(calendar, self.path_ids, None, min(n_p, paths_per_group(n_t)))
+        # a market of several seeds (``simulate(seeds=...)``) names its rows by seed and path; one seed, by path
+        seeds = None if self.seed is not None else self.seeds
+        per_asset = GroupIndex(calendar, self.path_ids, self.assets, min(n_p, paths_per_group(n_t * n_a)), seeds)
+        per_path = GroupIndex(calendar, self.path_ids, None, min(n_p, paths_per_group(n_t)), seeds)
 
         def table(index: GroupIndex, arrays: dict[str, np.ndarray]):
             """(index, columns(p0, p1)): the index columns, then each (P, T) or (P, T, A) array's rows, flat."""
@@ -641,7 +643,9 @@ def _seed_value(seed: object, name: str) -> int:
 
 
 def _path_ids(path_ids: Iterable[int]) -> np.ndarray:
-    return np.asarray([_whole_number(p, "path_ids") for p in path_ids], dtype=np.int64)
+    """Path numbers as the generator takes them: each its own Philox counter's high word, so below 2**32 (the
+    message named 2**63, the limit of an int64, for -1, while 2**32 got the generator's own words; review)."""
+    return np.asarray([_whole_number(p, "path_ids", 0, 2**32) for p in path_ids], dtype=np.int64)
 
 
 def read_manifest(directory: str | Path) -> dict:

@@ -63,12 +63,18 @@ def write_by_paths(file: Path, n_paths: int, rows_per_path: int, columns: Column
 
 class GroupIndex:
     """The index columns of a group of whole paths (path, timestamp, and asset when per asset), built once
-    for the largest group and sliced for a smaller last one."""
+    for the largest group and sliced for a smaller last one.
 
-    def __init__(self, calendar: np.ndarray, path_ids: np.ndarray, assets: list[str] | None, group_paths: int):
+    ``seeds`` (one per path) adds a ``seed`` column after ``path``: a market made from a batch of seeds holds path
+    0 of each, so its path numbers repeat and only (seed, path) names a row (review, session 23: a two-seed save
+    had 25 duplicate (path, timestamp, asset) keys)."""
+
+    def __init__(self, calendar: np.ndarray, path_ids: np.ndarray, assets: list[str] | None, group_paths: int,
+                 seeds: np.ndarray | None = None):  # fmt: skip
         import pyarrow as pa
 
         self.path_ids = path_ids
+        self.seeds = seeds
         self.width = 1 if assets is None else len(assets)
         self.rows_per_path = len(calendar) * self.width
         per_path = np.repeat(calendar.astype("datetime64[ns]"), self.width)
@@ -80,7 +86,10 @@ class GroupIndex:
 
     def columns(self, p0: int, p1: int) -> dict:
         rows = (p1 - p0) * self.rows_per_path
-        out = {"path": np.repeat(self.path_ids[p0:p1], self.rows_per_path), "timestamp": self.timestamp[:rows]}
+        out = {"path": np.repeat(self.path_ids[p0:p1], self.rows_per_path)}
+        if self.seeds is not None:
+            out["seed"] = np.repeat(self.seeds[p0:p1], self.rows_per_path)
+        out["timestamp"] = self.timestamp[:rows]
         if self.asset is not None:
             out["asset"] = self.asset.slice(0, rows)
         return out

@@ -159,8 +159,13 @@ class _Refused:
 
 
 # What YAML 1.1 (PyYAML's safe_load) reads as text and YAML 1.2 as a number: 1e9, 2.5e10 (no dot or no
-# exponent sign). Scenarios are written so; such text from a caller's own loader is taken as the number.
-_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+# exponent sign), and a signed number with no digit before its dot, -.5 and +.5 (YAML 1.1 reads .5 but not
+# -.5: a drift written -.5 was refused as "a quoted value", review of session 23). Scenarios are written so;
+# such text from a caller's own loader is taken as the number.
+_YAML12_FLOAT = re.compile(
+    r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"  # an exponent YAML 1.1 does not read
+    r"|^[-+]\.[0-9][0-9_]*$"  # a signed leading dot
+)
 
 
 # Set while load_scenario validates what its own loader made: that loader reads 1e9 as a number, so text in a
@@ -173,15 +178,23 @@ def _not_a_number(value: Any, text_ok: bool) -> bool:
     scenario file, any text is)."""
     if isinstance(value, bool | np.bool_):  # NumPy's booleans too (a caller's array of flags)
         return True
-    return isinstance(value, str) and not text_ok and (_TEXT_FROM_FILE.get() or not _EXPONENT_FLOAT.match(value))
+    return isinstance(value, str) and not text_ok and (_TEXT_FROM_FILE.get() or not _YAML12_FLOAT.match(value))
 
 
 def _why_text(text: str) -> str:
-    """Why a number arrived as text, said so that the fix is plain."""
+    """Why a number arrived as text, said so that the fix is plain.
+
+    Text that Python reads as a number but YAML does not, written without quotes, is not a quoted value: ``nan``,
+    ``inf`` and ``Infinity`` (YAML's are ``.nan`` and ``.inf``) and digits outside ASCII (each was called "a
+    quoted value", review of session 23)."""
     try:
-        float(text)
+        number = float(text)
     except ValueError:
         return "it is text"
+    if not math.isfinite(number):
+        return "it is text (YAML writes these .nan and .inf), and a scenario's numbers must be finite"
+    if not text.isascii():
+        return "it is text: write the number in ASCII digits"
     if re.fullmatch(r"[-+]?0[0-9_]+(\.[0-9_]*)?", text.strip()):  # 090 unquoted: YAML 1.1 keeps it as text
         return "it is text: YAML reads a number with a leading 0 that is not octal as text; write it without the 0"
     return "a quoted value is text: write the number without quotes"
@@ -956,7 +969,7 @@ _ScenarioLoader.yaml_implicit_resolvers = {
 # and every user read them as numbers, and so does this loader.
 _ScenarioLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    _EXPONENT_FLOAT,
+    _YAML12_FLOAT,
     list("-+0123456789."),
 )
 

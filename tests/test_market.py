@@ -271,9 +271,27 @@ def test_bad_path_requests_are_refused(default_spec):
             Market.simulate(spec, path_ids=ids)
     with pytest.raises(TypeError, match="path_ids: must be an integer, got 3.99"):
         Market.simulate(spec, seeds=[1, 2], path_ids=[0, 3.99])
-    with pytest.raises(ValueError, match=r"path_ids: must be in \[0, "):
-        Market.simulate(spec, path_ids=[-1])
+    for bad in (-1, 2**32):  # the generator's limit (a Philox counter word), named for either end
+        with pytest.raises(ValueError, match=r"path_ids: must be in \[0, 4,294,967,296\), got "):
+            Market.simulate(spec, path_ids=[bad])
     assert Market.simulate(spec, path_ids=np.array([4], dtype=np.uint8)).path_ids.tolist() == [4]
+
+
+def test_a_market_of_several_seeds_names_each_saved_row_by_seed_and_path(default_spec, tmp_path):
+    """Row i of ``simulate(seeds=...)`` is path 0 of seeds[i]: saved with only a path column, two seeds' rows had the
+    same (path, timestamp, asset) keys (review, session 23). Such a save adds a seed column; one seed's does not."""
+    spec = default_spec.with_overrides(horizon_days=5)
+    several = Market.simulate(spec, seeds=[3, 4])
+    several.save(tmp_path / "several")
+    for name, keys in (("ohlcv", ["seed", "path", "timestamp", "asset"]), ("macro", ["seed", "path", "timestamp"]),
+                       ("truth_assets", ["seed", "path", "timestamp", "asset"])):  # fmt: skip
+        frame = pd.read_parquet(tmp_path / "several" / f"{name}.parquet")
+        assert list(frame.columns[:2]) == ["path", "seed"] and not frame.duplicated(keys).any()
+        assert sorted(frame["seed"].unique().tolist()) == [3, 4]
+    loaded = Market.load(tmp_path / "several")
+    assert loaded.digest() == several.digest() and loaded.seeds.tolist() == [3, 4]
+    Market.simulate(spec, n_paths=2).save(tmp_path / "one")
+    assert "seed" not in pd.read_parquet(tmp_path / "one" / "ohlcv.parquet").columns
 
 
 def test_simulate_refuses_a_seed_that_is_not_an_integer(default_spec):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -716,6 +718,33 @@ def test_numbers_in_exponent_form_are_neither_dates_nor_quoted_numbers(tmp_path)
         load_scenario(path)
     btc = {**good["assets"][0], "vol": "6e-1"}
     assert ScenarioSpec.from_dict({**good, "assets": [btc, *good["assets"][1:]]}).assets[0].vol == 0.6
+
+
+def test_a_signed_number_with_no_digit_before_its_dot_is_a_number(tmp_path):
+    """YAML 1.1 reads ``.5`` as a number but ``-.5`` and ``+.5`` as text: a drift written ``-.5`` was refused as "a
+    quoted value" (review, session 23). Unquoted, they are numbers; quoted, they are refused as quoted."""
+    good = minimal_dict()
+    path = tmp_path / "dot.yaml"
+    text = yaml.safe_dump(good)
+    path.write_text(
+        text.replace("vol: 0.6", "vol: +.6") + "regimes:\n  states:\n    - {name: calm}\n"
+        "    - {name: bear, drift_mult: -.8, vol_mult: 1.5}\n  transition: [[0.9, 0.1], [0.1, 0.9]]\n  initial: calm\n"
+    )
+    spec = load_scenario(path)
+    assert spec.assets[0].vol == 0.6 and spec.regimes.states[1].drift_mult == -0.8
+    path.write_text(text.replace("vol: 0.6", "vol: '+.6'"))
+    with pytest.raises(ScenarioError, match=r"vol: must be a number, got '\+.6' \(a quoted value is text"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(("written", "why"), [("nan", "YAML writes these .nan and .inf"),
+                                              ("-Infinity", "YAML writes these .nan and .inf"),
+                                              ("\u0663", "ASCII digits")])  # fmt: skip
+def test_unquoted_text_python_reads_as_a_number_is_not_called_quoted(tmp_path, written, why):
+    path = tmp_path / "text.yaml"
+    path.write_text(yaml.safe_dump(minimal_dict()).replace("vol: 0.6", f"vol: {written}"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=f"vol: must be a number, got '{re.escape(written)}' \\(it is text.*{why}"):
+        load_scenario(path)
 
 
 def test_one_substep_is_refused_as_it_makes_every_bar_flat():

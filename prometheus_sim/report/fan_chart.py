@@ -38,7 +38,8 @@ def fan_chart(market: Market, asset: str, out_file: str | Path) -> Path:
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    fig.tight_layout()
+    # fixed margins, not tight_layout(): measuring every label's box took 0.11 s of each chart's 0.3 s
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.92, bottom=0.16)
     out = Path(out_file)
     fig.savefig(out)
     plt.close(fig)

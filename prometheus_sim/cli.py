@@ -2043,13 +2043,20 @@ def live(ctx: click.Context, config_path: Path | None, strategy_name: str | None
                        + (f" ({line['reason']})" if line.get("reason") else ""))  # fmt: skip
         elif line["kind"] == "receipt":
             click.echo(f"step {line['step']}: {line['user']}: {line['tx_hash']} status {line['status']}")
-    mode = "executed" if execute else "dry run: nothing was sent"
+    count = {kind: sum(line["kind"] == kind for line in run_lines) for kind in ("sending", "refused", "reverted")}
+    mode = (f"executed: {count['sending']} sent, {count['refused']} refused by the guard rails, {count['reverted']} "
+            "refused by the chain's simulation" if execute else "dry run: nothing was sent")  # fmt: skip
     click.echo(f"{len(result.decision_steps)} decisions at bars {result.decision_steps.tolist()} ({mode}); "
                f"journal {journal}")  # fmt: skip
     reverted = [line for line in run_lines if line["kind"] == "receipt" and line.get("status") != 1]
     if reverted:  # as auto-rebalance: a sent transaction that reverted is not a clean run (exit 0 before; review)
         click.echo(f"error: {len(reverted)} sent transaction(s) reverted on chain; see the journal's receipt lines",
                    err=True)  # fmt: skip
+        sys.exit(1)
+    if execute and count["reverted"]:  # an --execute run whose every call the chain refused (a key the engine does
+        # not authorise) said "executed" and exited 0: a cron job with the wrong key looked fine (review, session 23)
+        click.echo(f"error: the chain's simulation refused {count['reverted']} transaction(s), which were not sent; "
+                   "see the REVERTED lines above", err=True)  # fmt: skip
         sys.exit(1)
 
 

@@ -344,6 +344,13 @@ def test_a_key_comes_from_an_encrypted_keystore(tmp_path):
     assert "wrong" not in str(bad.value)
     with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE_PASSWORD: required"):
         load_account({"PROMETHEUS_KEYSTORE": str(store)})
+    # not a keystore at all: '{}' was a KeyError traceback, a directory an IsADirectoryError (review, session 23)
+    for text in ("{}", json.dumps({"version": 3})):
+        store.write_text(text)
+        with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE: .* is not a keystore file"):
+            load_account(env)
+    with pytest.raises(ValueError, match="PROMETHEUS_KEYSTORE: cannot read"):
+        load_account({**env, "PROMETHEUS_KEYSTORE": str(tmp_path)})
 
 
 def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_path):
@@ -477,6 +484,33 @@ def test_the_period_cap_is_a_days_count_that_a_restart_keeps(dev, market, tmp_pa
     assert float(again.notional[again.status == FILLED].sum()) + filled <= 150_000.0
 
 
+def test_a_send_with_no_receipt_counts_against_the_period_cap_after_a_restart(dev, market, tmp_path):
+    """The count was rebuilt from receipts only: a run that died (or timed out) between send and receipt left its
+    mined trades out, and a rerun on the same journal traded the whole cap again (review, session 23: about 160,000
+    filled under a cap of 120,000). A send with no receipt now counts at its planned value unless the chain says it
+    reverted or was dropped."""
+    rails = GuardRails(max_period_value=150_000.0)
+    first = adapter_for(dev, market, tmp_path, rails=rails)
+
+    def died_waiting(*args, **kwargs):
+        raise TimeoutError("the process died after sending (the test's crash)")
+
+    first.sender.wait = died_waiting  # the transactions are sent (eth-tester mines them at once), the wait never ends
+    with pytest.raises(TimeoutError):
+        first.submit(START, create("equal_weight", period_days=1).decide_batch(first.snapshot(START)))
+    first.close()
+    restarted = adapter_for(dev, market, tmp_path, rails=rails)  # the same journal
+    counted = sum(restarted._traded_by_day.values())
+    assert counted > 0
+    feed(dev, market, START + 1)
+    again = restarted.submit(
+        START + 1, create("equal_weight", period_days=1).decide_batch(restarted.snapshot(START + 1))
+    )
+    refused = np.array(again.detail)[again.status == REFUSED]
+    assert len(refused) and all(f"{counted:,.0f} filled this UTC day" in d for d in refused), again.detail
+    assert float(again.notional[again.status == FILLED].sum()) + counted <= 150_000.0
+
+
 def test_a_buy_after_sells_is_valued_on_the_cash_after_them(dev, market, tmp_path):
     """A buy spends a fraction of the cash held after the sells (PolicyEngine, fill_row_nb): valued on the cash
     before them, selling all of a BTC holding into ETH counted at half its size against the period cap."""
@@ -556,6 +590,11 @@ def test_a_config_mixing_two_deployments_is_refused_at_connect(dev):
     other = _deploy(w3, "PriceOracle", w3.eth.accounts[0])
     with pytest.raises(ValueError, match="price_oracle: the PolicyEngine at .* works with 0x.*, not the config's"):
         connect(ChainConfig(**{**raw, "price_oracle": other}), w3)
+    # another contract where the engine or the vault manager should be: named by its field, not "the chain refused
+    # a call ... every transaction already sent is in the journal" at connect time (review, session 23)
+    for field_name, kind in (("policy_engine", "PolicyEngine"), ("vault_manager", "VaultManager")):
+        with pytest.raises(ValueError, match=f"{field_name}: the contract at 0x.* does not answer {kind}.oracle"):
+            connect(ChainConfig(**{**raw, field_name: raw["price_oracle"]}), w3)
 
 
 def test_oracle_rounds_out_of_step_across_assets_stop_the_read(dev, market, tmp_path):
@@ -620,6 +659,19 @@ def test_replay_checks_every_run_in_the_journal_and_skips_auto_rebalance_runs(de
     journal.write_text("\n".join([*lines[:first_orders], *lines[first_orders + 1 :]]) + "\n")  # the line deleted
     gone = replay(journal, create("equal_weight", period_days=1))
     assert not gone.ok and "step 60: a snapshot with no orders line" in gone.mismatches[0], gone.mismatches
+    # a run killed between its sends and their record: the last run's lines cut after its last decision's sends (the
+    # orders line and what follows it gone), reported too, where only a snapshot followed by another was (review,
+    # session 23); a run's last snapshot with nothing sent is the loop's final mark, not a missing record
+    last_orders = max(i for i, x in enumerate(lines) if json.loads(x)["kind"] == "orders")
+    killed = lines[:last_orders]
+    assert any(json.loads(x)["kind"] == "sending" and json.loads(x)["step"] == START + 2 for x in killed)
+    journal.write_text("\n".join(killed) + "\n")
+    tail = replay(journal, create("equal_weight", period_days=1))
+    assert not tail.ok and tail.mismatches == [
+        f"run 2 of 2, step {START + 2}: the last snapshot has no orders line, but its decision sent "
+        f"{sum(json.loads(x)['kind'] in ('sending', 'transaction') and json.loads(x)['step'] == START + 2 for x in killed)}"
+        " transaction line(s): a decision's record is missing"
+    ], tail.mismatches
 
 
 def test_auto_rebalance_journals_before_sending_and_says_when_it_simulated_nothing(dev, tmp_path):

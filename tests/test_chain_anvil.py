@@ -33,6 +33,9 @@ pytestmark = pytest.mark.skipif(not ANVIL.exists(), reason="Anvil is installed b
 START = 60
 EVIDENCE = ROOT / "runs" / "evidence" / "live_integration.json"
 
+# Anvil's tenth default dev account (its public test mnemonic): funded, and no oracle of any engine deployed here
+UNAUTHORISED_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+
 
 @pytest.fixture(scope="module")
 def market_dir(tmp_path_factory):
@@ -253,6 +256,15 @@ def test_the_cli_brings_a_dev_chain_up_runs_a_dry_run_and_takes_it_down(tmp_path
         res = runner.invoke(main, ["live", "--config", str(config), "--strategy", "equal_weight", "--execute"],
                             env={"PROMETHEUS_PRIVATE_KEY": ""})  # fmt: skip
         assert res.exit_code == 2 and "needs a signing key" in res.output
+        # a key the engine does not authorise (Anvil's tenth dev account): the chain's simulation refuses every call,
+        # nothing is sent, and the run says so and exits 1 (it said "executed" and exited 0; review, session 23)
+        res = runner.invoke(main, ["live", "--config", str(config), "--strategy", "equal_weight", "--strategy-param",
+                                   "period_days=1", "--steps", "1", "--execute", "--journal", str(tmp_path / "x.jsonl")],
+                            env={"PROMETHEUS_PRIVATE_KEY": UNAUTHORISED_KEY})  # fmt: skip
+        assert res.exit_code == 1, res.output
+        assert res.output.count("REVERTED: PolicyEngine.submitAIRecommendation(") == 5, res.output
+        assert "0 sent, 0 refused by the guard rails, 5 refused by the chain's simulation" in res.output
+        assert "the chain's simulation refused 5 transaction(s), which were not sent" in res.output
         res = runner.invoke(main, ["live", "replay", str(tmp_path / "j.jsonl")])  # the strategy the journal recorded
         assert res.exit_code == 0 and "1 decisions replayed over 1 run(s): same recommendations" in res.output, (
             res.output

@@ -134,6 +134,7 @@ class ChainAdapter:
         # too. It was this process's running total, never reset (a long run ended refusing everything) and gone on a
         # restart (two bars traded 1.5 times the cap across one; review of 2026-12-05)
         self._sent, self._traded_by_day = self._earlier_sends(journal)
+        self._unreceipted_trades(journal)
         self._period_day = -1
         self._closed = False
         if journal:
@@ -215,7 +216,7 @@ class ChainAdapter:
         prices_refusal = self._prices_refusal(t) if any(legs_all) else None
         if any(legs_all):  # the cap's day, by the chain's clock
             self._period_day = int(latest_block_time(self.chain) // 86_400)
-        prepared: list[tuple[int, Prepared, bytes]] = []
+        prepared: list[tuple[int, Prepared, bytes, float]] = []
         planned = 0.0  # value this step's earlier users will trade: the period cap is for all users together
         for i, legs in enumerate(legs_all):
             if not legs:
@@ -255,23 +256,29 @@ class ChainAdapter:
                 status[i], detail[i] = DRY_RUN, f"DRY RUN (not sent): {text}{gas}"
                 self._log("dry_run", t, i, text=text, gas=prep.tx["gas"] if prep else None)
                 continue
-            prepared.append((i, prep, key))
+            prepared.append((i, prep, key, moved))
         before = nan.copy()
         after = nan.copy()
         fees, notional = np.zeros(n), np.zeros(n)
         if prepared:
-            for i, _, _ in prepared:
+            for i, _, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
             hashes = []
-            for i, prep, key in prepared:  # each journalled as it is signed, before it leaves, and again once the node
+            for (
+                i,
+                prep,
+                key,
+                moved,
+            ) in prepared:  # each journalled as it is signed, before it leaves, and again once the node
                 # took it: a send that fails after others (funds run out, the node goes away), a crash or a timeout
                 # mid-send must not lose a hash that may be on its way (reviews)
                 tag = "0x" + key.hex()
-                h = self.sender.send(prep, partial(self._log_sending, t, i, tag), partial(self._log_send_failed, t, i))
+                h = self.sender.send(prep, partial(self._log_sending, t, i, tag, moved),
+                                     partial(self._log_send_failed, t, i))  # fmt: skip
                 hashes.append(h)
                 self._log("transaction", t, i, tx_hash=h, idempotency_key=tag)
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
-            for (i, _, key), h, rec in zip(prepared, hashes, receipts, strict=True):
+            for (i, _, key, _), h, rec in zip(prepared, hashes, receipts, strict=True):
                 after[i] = self._holdings(self.users[i])
                 if rec.status != 1:
                     used = self.chain.call(self.chain.engine.functions.usedKeys(key).call)
@@ -336,7 +343,8 @@ class ChainAdapter:
         traded = self._traded_by_day.get(self._period_day, 0.0)
         if traded + planned + moved > rails.max_period_value:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
-                    f"({traded:,.0f} filled this UTC day of the chain's clock, by this journal's runs, "
+                    f"({traded:,.0f} filled this UTC day of the chain's clock, by this journal's runs (a send with "
+                    "no receipt at its planned value), "
                     f"{planned:,.0f} planned this step for the users before)", moved)  # fmt: skip
         return None, moved
 
@@ -448,9 +456,12 @@ class ChainAdapter:
         unrealized = (holdings * close_t).sum(axis=1) - basis.sum(axis=1)
         return PortfolioStates(unrealized, vol, sharpe, np.full(n, regime, dtype=np.int64))
 
-    def _log_sending(self, t: int, i: int, key: str, tx_hash: str) -> None:
+    def _log_sending(self, t: int, i: int, key: str, planned: float, tx_hash: str) -> None:
+        """Journalled before the transaction leaves, with the value it plans to trade and the cap's day: a rerun counts
+        it against ``max_period_value`` until a receipt says otherwise (:meth:`_unreceipted_trades`)."""
         self._sent.setdefault(key, []).append(tx_hash)
-        self._log("sending", t, i, tx_hash=tx_hash, idempotency_key=key)
+        self._log("sending", t, i, tx_hash=tx_hash, idempotency_key=key, planned_notional=planned,
+                  chain_day=self._period_day)  # fmt: skip
 
     def _log_send_failed(self, t: int, i: int, tx_hash: str, error: str) -> None:
         self._log("send_failed", t, i, tx_hash=tx_hash, error=error[:500])
@@ -472,6 +483,30 @@ class ChainAdapter:
                 day = int(line["chain_day"])
                 traded[day] = traded.get(day, 0.0) + float(line.get("notional") or 0.0)
         return sent, traded
+
+    def _unreceipted_trades(self, journal: Journal | None) -> None:
+        """Add to the cap's count what earlier runs sent and never saw a receipt for (a receipt wait that timed out, a
+        crash between send and receipt), unless the chain says it reverted or the node dropped it: such trades were
+        mined all the same, and a rerun on the same journal got the whole day's cap again (review, session 23: two
+        trades of about 80,000 filled under a cap of 120,000). Counted at the value planned when sent (an upper bound,
+        as the guard's); a 'sending' line written before the planned value was journalled counts nothing."""
+        from adapters.chain.journal import read_journal
+
+        if journal is None or not journal.path.exists():
+            return
+        planned: dict[str, tuple[int, float]] = {}
+        receipted: set[str] = set()
+        for line in read_journal(journal.path):
+            if line.get("kind") == "sending" and "planned_notional" in line and line.get("tx_hash"):
+                planned[line["tx_hash"]] = (int(line["chain_day"]), float(line["planned_notional"] or 0.0))
+            elif line.get("kind") == "receipt" and line.get("tx_hash"):
+                receipted.add(line["tx_hash"])
+        for tx_hash, (day, value) in planned.items():
+            if tx_hash in receipted or value <= 0.0:
+                continue
+            state, rec = self.chain.transaction_state(tx_hash)
+            if state == "pending" or (state == "mined" and rec.status == 1):
+                self._traded_by_day[day] = self._traded_by_day.get(day, 0.0) + value
 
     def _sent_before(self, key: str) -> str | None:
         """Why ``key`` may not be sent again, or None: a transaction sent with it before is pending or executed."""

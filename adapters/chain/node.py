@@ -116,16 +116,19 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
     # 2026-12-05, session 19: ETH at 3x filled)
     engine, vault, oracle = contracts["PolicyEngine"], contracts["VaultManager"], contracts["PriceOracle"]
     for who, where, wired, expected, field_name in (
-        ("PolicyEngine", config.policy_engine, engine.functions.oracle().call(), oracle.address, "price_oracle"),
-        ("PolicyEngine", config.policy_engine, engine.functions.vault().call(), vault.address, "vault_manager"),
-        ("VaultManager", config.vault_manager, vault.functions.oracle().call(), oracle.address, "price_oracle"),
-    ):
+        ("PolicyEngine", config.policy_engine, _wiring(engine, "oracle", "policy_engine", w3), oracle.address,
+         "price_oracle"),
+        ("PolicyEngine", config.policy_engine, _wiring(engine, "vault", "policy_engine", w3), vault.address,
+         "vault_manager"),
+        ("VaultManager", config.vault_manager, _wiring(vault, "oracle", "vault_manager", w3), oracle.address,
+         "price_oracle"),
+    ):  # fmt: skip
         if Web3.to_checksum_address(wired) != expected:
             raise ValueError(f"{field_name}: the {who} at {where} works with {Web3.to_checksum_address(wired)}, not "
                              f"the config's {expected}: the config mixes two deployments")  # fmt: skip
     token_of = {a: Web3.to_checksum_address(t) for a, t in config.tokens.items()}
     asset_of = {t: a for a, t in token_of.items()}
-    on_chain = [Web3.to_checksum_address(t) for t in contracts["VaultManager"].functions.getAssets().call()]
+    on_chain = [Web3.to_checksum_address(t) for t in _wiring(vault, "getAssets", "vault_manager", w3)]
     missing = [t for t in on_chain if t not in asset_of]
     if missing:
         raise ValueError(f"tokens: the VaultManager holds token(s) {missing} that the config's token map does not name")
@@ -134,6 +137,20 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
         raise ValueError(f"tokens: asset(s) {unknown} are not assets of the VaultManager at {config.vault_manager}")
     return Chain(w3, config, contracts["VaultManager"], contracts["PolicyEngine"], contracts["PriceOracle"],
                  token_of, asset_of)  # fmt: skip
+
+
+def _wiring(contract, function: str, field_name: str, w3):
+    """``contract.function()``, with a contract that does not answer it named by its config field: a config whose
+    policy_engine was the PriceOracle's address failed with "the chain refused a call ... every transaction already
+    sent is in the journal", at connect time, naming no field (review, session 23)."""
+    try:
+        return getattr(contract.functions, function)().call()
+    except Exception as exc:
+        if isinstance(exc, OSError | ConnectionError) or "connect" in type(exc).__name__.lower():
+            raise NodeDown(str(w3.provider.endpoint_uri), type(exc).__name__) from None
+        kind = "PolicyEngine" if field_name == "policy_engine" else "VaultManager"
+        raise ValueError(f"{field_name}: the contract at {contract.address} does not answer {kind}.{function}() "
+                         f"({type(exc).__name__}): not a {kind}?") from None  # fmt: skip
 
 
 __all__ = [

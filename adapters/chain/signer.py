@@ -46,11 +46,19 @@ def load_account(env: dict | None = None) -> LocalAccount:
         if KEYSTORE_PASSWORD_ENV not in env:
             raise ValueError(f"{KEYSTORE_PASSWORD_ENV}: required to decrypt the keystore {key_hidden(str(path))}")
         try:
-            return Account.from_key(Account.decrypt(path.read_text(), env[KEYSTORE_PASSWORD_ENV]))
+            keystore = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{KEYSTORE_ENV}: cannot read {key_hidden(str(path))} ({type(exc).__name__})") from None
+        try:
+            decrypted = Account.decrypt(keystore, env[KEYSTORE_PASSWORD_ENV])
         except ValueError:
             raise ValueError(
                 f"{KEYSTORE_ENV}: cannot decrypt {key_hidden(str(path))} with the given password"
             ) from None
+        except (KeyError, TypeError, AttributeError):  # '{}' was a KeyError traceback (review, session 23)
+            raise ValueError(f"{KEYSTORE_ENV}: {key_hidden(str(path))} is not a keystore file (Web3 Secret Storage "
+                             "JSON, as geth and `cast wallet` write)") from None  # fmt: skip
+        return Account.from_key(decrypted)
     raise ValueError(f"--execute needs a signing key: set {KEY_ENV} or {KEYSTORE_ENV} (+ {KEYSTORE_PASSWORD_ENV})")
 
 

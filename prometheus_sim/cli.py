@@ -6,6 +6,7 @@ Heavy modules (numba kernels, pandas, matplotlib) are imported inside the comman
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import sys
@@ -525,11 +526,17 @@ def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
     """
     from prometheus_sim.acceptance import evaluate
 
+    from prometheus_sim.report.builder import _target_number
+
     result = _read_run_or_exit(evaluate, run_dir, list(evidence))
     for c in result.criteria:
-        num = _percent if c.unit == "fraction" and "%" in c.target else _num  # a win rate beside ">= 80 %"
+        if c.unit == "fraction" and "%" in c.target:  # a win rate beside ">= 80 %", with the digits that tell it apart
+            decimals = _decimals_apart((c.measured, c.low, c.high), _target_number(c.target, c.unit))
+            num = functools.partial(_percent, decimals=decimals)
+        else:
+            num = _num
         value = num(c.measured)
-        if c.low is not None and c.high is not None:
+        if _finite(c.low) and _finite(c.high):  # an all-NaN row printed "measured  [, ]" (review, session 23)
             value += f" [{num(c.low)}, {num(c.high)}]"
         cells = f"; {c.cells} cells, {c.failed_cells} failed" if c.cells or c.failed_cells else ""
         base = ", ".join(f"{k} {num(v['measured']) or 'no value'} {v['status']}" for k, v in c.baselines.items())
@@ -544,8 +551,23 @@ def _num(value) -> str:
     return "" if value is None or value != value else f"{value:.6g}"
 
 
-def _percent(value) -> str:
-    return "" if value is None or value != value else f"{100 * value:.1f} %"
+def _percent(value, decimals: int = 1) -> str:
+    return "" if value is None or value != value else f"{100 * value:.{decimals}f} %"
+
+
+def _finite(value) -> bool:
+    return value is not None and value == value and abs(value) != float("inf")
+
+
+def _decimals_apart(values, threshold: float | None, decimals: int = 1) -> int:
+    """Decimals of a percentage at which none of ``values`` prints as the threshold it differs from: a win rate of
+    79.96 % that failed ">= 80 %" printed "80.0 %" (review, session 23; the report's fmt_measured does the same)."""
+    if threshold is None:
+        return decimals
+    while decimals < 6 and any(_finite(v) and v != threshold and f"{100 * v:.{decimals}f}" == f"{100 * threshold:.{decimals}f}"
+                               for v in values):  # fmt: skip
+        decimals += 1
+    return decimals
 
 
 @main.command()

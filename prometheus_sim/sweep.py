@@ -957,10 +957,20 @@ def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
     if not (run / SWEEP_FILE).exists():
         raise FileNotFoundError(f"{run}: no {SWEEP_FILE}; not a sweep directory (run `prometheus-sim backtest`)")
     doc = _read_sweep_file(run)
-    metrics = pd.read_parquet(run / METRICS_FILE) if (run / METRICS_FILE).exists() else pd.DataFrame()
+    # an unfinished sweep (killed, or still going) has cells but no metrics: it was scored as a complete, empty run,
+    # "no criterion failed", exit 0, and "no 'dqn' strategy in this run" for a policy it had backtested (review,
+    # session 23)
+    if doc.get("status") == "running":
+        raise ValueError(f"{run}: the sweep is not finished ({SWEEP_FILE} says 'running': still going, or stopped "
+                         "mid-way); run the same `prometheus-sim backtest` command again to resume it")  # fmt: skip
+    if not (run / METRICS_FILE).exists():
+        raise ValueError(f"{run}: no {METRICS_FILE}, though {SWEEP_FILE} says {doc.get('status')!r} (deleted?); run "
+                         "the same `prometheus-sim backtest` command again to write it from the cells")  # fmt: skip
+    metrics = pd.read_parquet(run / METRICS_FILE)
     if not metrics.empty:
-        # what the report and the acceptance rows read: a file without one was a KeyError traceback (review)
-        needed = ("scenario", "strategy", "seed", "sharpe", "sharpe_excess")  # the report checks its own too
+        # what the report and the acceptance rows read: a file without one was a KeyError traceback (review; win_rate,
+        # which acceptance reads, was left out until session 23)
+        needed = ("scenario", "strategy", "seed", "sharpe", "sharpe_excess", "win_rate")  # the report checks its own
         missing = [c for c in needed if c not in metrics.columns]
         if missing:
             raise ValueError(f"{run / METRICS_FILE}: no column(s) {missing} (written by an older version, or "
@@ -969,4 +979,8 @@ def load_sweep(run_dir: str | Path) -> tuple[dict, pd.DataFrame, list[dict]]:
         failures = json.loads((run / FAILURES_FILE).read_text()) if (run / FAILURES_FILE).exists() else []
     except json.JSONDecodeError as exc:  # the message named no file (review)
         raise ValueError(f"{run / FAILURES_FILE}: not valid JSON ({exc})") from None
+    if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
+        # '{"a": 1}' was an AttributeError traceback with exit 1, acceptance's "a criterion failed" (review, session 23)
+        raise ValueError(f"{run / FAILURES_FILE}: must be a list of failed cells (JSON objects), got "
+                         f"{type(failures).__name__}; written by this tool, so edited or damaged?")  # fmt: skip
     return doc, metrics, failures

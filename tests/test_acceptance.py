@@ -327,3 +327,13 @@ def test_the_win_rate_prints_in_the_units_of_its_target(tmp_path):
     assert "hold no value not measured" in line, line
     sharpe = next(x for x in result.output.splitlines() if x.startswith("PASS") and "RL policy Sharpe in" in x)
     assert "measured 0.52 [" in sharpe  # a Sharpe ratio stays a number
+    # near the target, the digits that tell it apart (79.96 % printed "80.0 %" beside ">= 80 %"), and a row with no
+    # value prints no empty interval ("measured  [, ]"; review, session 23)
+    near = fake_run(tmp_path / "n", {"dqn": [0.7995, 0.7996, 0.7997] * 8, "hold": [math.nan] * 24})
+    line = next(x for x in CliRunner().invoke(main, ["acceptance", str(near)]).output.splitlines()
+                if "Recommendation win rate" in x)  # fmt: skip
+    assert line.startswith("FAIL") and "measured 79.96 % [79.96 %, 79.96 %]" in line, line
+    empty = fake_run(tmp_path / "e", {"dqn": [math.nan] * 24, "hold": [math.nan] * 24})
+    line = next(x for x in CliRunner().invoke(main, ["acceptance", str(empty)]).output.splitlines()
+                if "Recommendation win rate" in x)  # fmt: skip
+    assert "[, ]" not in line and "measured -" in line, line

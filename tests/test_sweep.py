@@ -550,6 +550,35 @@ def test_a_metrics_file_without_a_column_the_report_reads_is_named(tmp_path):
     metrics.drop(columns=["max_drawdown"]).to_parquet(tmp_path / "r" / "metrics.parquet")
     res = CliRunner().invoke(main, ["report", str(tmp_path / "r")])
     assert res.exit_code == 2 and "no column(s) ['max_drawdown']" in res.output, res.output
+    # acceptance reads win_rate, which load_sweep did not ask for: a KeyError traceback, exit 1 ("a criterion
+    # failed"); a failures.json that is not a list of cells an AttributeError, exit 1 (review, session 23)
+    metrics.drop(columns=["win_rate"]).to_parquet(tmp_path / "r" / "metrics.parquet")
+    res = CliRunner().invoke(main, ["acceptance", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "no column(s) ['win_rate']" in res.output, res.output
+    metrics.to_parquet(tmp_path / "r" / "metrics.parquet")
+    (tmp_path / "r" / "failures.json").write_text('{"a": 1}')
+    for command in ("acceptance", "report"):
+        res = CliRunner().invoke(main, [command, str(tmp_path / "r")])
+        assert res.exit_code == 2 and "failures.json: must be a list of failed cells" in res.output, res.output
+
+
+def test_an_unfinished_sweep_is_not_scored_as_an_empty_one(tmp_path):
+    """A sweep killed mid-way has cells but no metrics.parquet: acceptance scored it as a complete, empty run (exit 0,
+    "no criterion failed") and said "no 'dqn' strategy in this run" (review, session 23)."""
+    import json
+
+    run = tmp_path / "r"
+    run_sweep(_config(scenarios=SCEN[:1], seeds=(1000,), strategies=("hold",), horizon_days=40), run, WIRING,
+              workers=1)  # fmt: skip
+    doc = json.loads((run / "sweep.json").read_text())
+    (run / "sweep.json").write_text(json.dumps({**doc, "status": "running"}))  # as a killed run leaves it
+    for command in ("acceptance", "report"):
+        res = CliRunner().invoke(main, [command, str(run)])
+        assert res.exit_code == 2 and "the sweep is not finished" in res.output and "resume" in res.output, res.output
+    (run / "sweep.json").write_text(json.dumps(doc))
+    (run / "metrics.parquet").unlink()
+    res = CliRunner().invoke(main, ["acceptance", str(run)])
+    assert res.exit_code == 2 and "no metrics.parquet, though sweep.json says 'complete'" in res.output, res.output
 
 
 def test_sigterm_during_a_decision_at_one_worker_stops_the_sweep_and_blames_no_strategy(tmp_path):

@@ -525,7 +525,6 @@ def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
     not measurable (30-day uptime; a soak test reports on its own proxy row).
     """
     from prometheus_sim.acceptance import evaluate
-
     from prometheus_sim.report.builder import _target_number
 
     result = _read_run_or_exit(evaluate, run_dir, list(evidence))

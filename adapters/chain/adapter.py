@@ -264,14 +264,10 @@ class ChainAdapter:
             for i, _, _, _ in prepared:
                 before[i] = self._holdings(self.users[i])
             hashes = []
-            for (
-                i,
-                prep,
-                key,
-                moved,
-            ) in prepared:  # each journalled as it is signed, before it leaves, and again once the node
-                # took it: a send that fails after others (funds run out, the node goes away), a crash or a timeout
-                # mid-send must not lose a hash that may be on its way (reviews)
+            # each journalled as it is signed, before it leaves, and again once the node took it: a send that fails
+            # after others (funds run out, the node goes away), a crash or a timeout mid-send must not lose a hash that
+            # may be on its way (reviews)
+            for i, prep, key, moved in prepared:
                 tag = "0x" + key.hex()
                 h = self.sender.send(prep, partial(self._log_sending, t, i, tag, moved),
                                      partial(self._log_send_failed, t, i))  # fmt: skip

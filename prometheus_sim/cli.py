@@ -525,12 +525,12 @@ def acceptance(run_dir: Path, evidence: tuple[Path, ...]) -> None:
     not measurable (30-day uptime; a soak test reports on its own proxy row).
     """
     from prometheus_sim.acceptance import evaluate
-    from prometheus_sim.report.builder import _target_number
+    from prometheus_sim.report.builder import _finite, _target_number, decimals_apart
 
     result = _read_run_or_exit(evaluate, run_dir, list(evidence))
     for c in result.criteria:
         if c.unit == "fraction" and "%" in c.target:  # a win rate beside ">= 80 %", with the digits that tell it apart
-            decimals = _decimals_apart((c.measured, c.low, c.high), _target_number(c.target, c.unit))
+            decimals = decimals_apart((c.measured, c.low, c.high), _target_number(c.target, c.unit), 100.0, 1)
             num = functools.partial(_percent, decimals=decimals)
         else:
             num = _num
@@ -552,21 +552,6 @@ def _num(value) -> str:
 
 def _percent(value, decimals: int = 1) -> str:
     return "" if value is None or value != value else f"{100 * value:.{decimals}f} %"
-
-
-def _finite(value) -> bool:
-    return value is not None and value == value and abs(value) != float("inf")
-
-
-def _decimals_apart(values, threshold: float | None, decimals: int = 1) -> int:
-    """Decimals of a percentage at which none of ``values`` prints as the threshold it differs from: a win rate of
-    79.96 % that failed ">= 80 %" printed "80.0 %" (review, session 23; the report's fmt_measured does the same)."""
-    if threshold is None:
-        return decimals
-    while decimals < 6 and any(_finite(v) and v != threshold and f"{100 * v:.{decimals}f}" == f"{100 * threshold:.{decimals}f}"
-                               for v in values):  # fmt: skip
-        decimals += 1
-    return decimals
 
 
 @main.command()

@@ -133,8 +133,8 @@ class ChainAdapter:
         # max_period_value's count: value filled per UTC day of the chain's clock, from this journal's earlier fills
         # too. It was this process's running total, never reset (a long run ended refusing everything) and gone on a
         # restart (two bars traded 1.5 times the cap across one; review of 2026-12-05)
-        self._sent, self._traded_by_day = self._earlier_sends(journal)
-        self._unreceipted_trades(journal)
+        self._sent, self._traded_by_day, unreceipted = self._earlier_sends(journal)
+        self._count_unreceipted(unreceipted)
         self._period_day = -1
         self._closed = False
         if journal:
@@ -454,7 +454,7 @@ class ChainAdapter:
 
     def _log_sending(self, t: int, i: int, key: str, planned: float, tx_hash: str) -> None:
         """Journalled before the transaction leaves, with the value it plans to trade and the cap's day: a rerun counts
-        it against ``max_period_value`` until a receipt says otherwise (:meth:`_unreceipted_trades`)."""
+        it against ``max_period_value`` until a receipt says otherwise (:meth:`_count_unreceipted`)."""
         self._sent.setdefault(key, []).append(tx_hash)
         self._log("sending", t, i, tx_hash=tx_hash, idempotency_key=key, planned_notional=planned,
                   chain_day=self._period_day)  # fmt: skip
@@ -463,42 +463,40 @@ class ChainAdapter:
         self._log("send_failed", t, i, tx_hash=tx_hash, error=error[:500])
 
     @staticmethod
-    def _earlier_sends(journal: Journal | None) -> tuple[dict[str, list[str]], dict[int, float]]:
-        """From this journal's earlier runs: {idempotency key: the hashes it was sent with} ('sending' lines) and
-        {UTC day of the chain's clock: the value filled that day} (filled 'receipt' lines)."""
+    def _earlier_sends(
+        journal: Journal | None,
+    ) -> tuple[dict[str, list[str]], dict[int, float], dict[str, tuple[int, float]]]:
+        """From this journal's earlier runs: {idempotency key: the hashes it was sent with} ('sending' lines),
+        {UTC day of the chain's clock: the value filled that day} (filled 'receipt' lines) and {hash: (day, planned
+        value)} of the sends no receipt line answers (:meth:`_count_unreceipted`)."""
         from adapters.chain.journal import read_journal
 
         if journal is None or not journal.path.exists():
-            return {}, {}
+            return {}, {}, {}
         sent: dict[str, list[str]] = {}
         traded: dict[int, float] = {}
+        planned: dict[str, tuple[int, float]] = {}
+        receipted: set[str] = set()
         for line in read_journal(journal.path):
             if line.get("kind") == "sending" and line.get("idempotency_key") and line.get("tx_hash"):
                 sent.setdefault(line["idempotency_key"], []).append(line["tx_hash"])
-            elif line.get("kind") == "receipt" and line.get("status") == 1 and "chain_day" in line:
-                day = int(line["chain_day"])
-                traded[day] = traded.get(day, 0.0) + float(line.get("notional") or 0.0)
-        return sent, traded
+                if "planned_notional" in line:  # journalled since session 23
+                    planned[line["tx_hash"]] = (int(line["chain_day"]), float(line["planned_notional"] or 0.0))
+            elif line.get("kind") == "receipt" and line.get("tx_hash"):
+                receipted.add(line["tx_hash"])
+                if line.get("status") == 1 and "chain_day" in line:
+                    day = int(line["chain_day"])
+                    traded[day] = traded.get(day, 0.0) + float(line.get("notional") or 0.0)
+        return sent, traded, {h: p for h, p in planned.items() if h not in receipted}
 
-    def _unreceipted_trades(self, journal: Journal | None) -> None:
+    def _count_unreceipted(self, unreceipted: dict[str, tuple[int, float]]) -> None:
         """Add to the cap's count what earlier runs sent and never saw a receipt for (a receipt wait that timed out, a
         crash between send and receipt), unless the chain says it reverted or the node dropped it: such trades were
         mined all the same, and a rerun on the same journal got the whole day's cap again (review, session 23: two
         trades of about 80,000 filled under a cap of 120,000). Counted at the value planned when sent (an upper bound,
         as the guard's); a 'sending' line written before the planned value was journalled counts nothing."""
-        from adapters.chain.journal import read_journal
-
-        if journal is None or not journal.path.exists():
-            return
-        planned: dict[str, tuple[int, float]] = {}
-        receipted: set[str] = set()
-        for line in read_journal(journal.path):
-            if line.get("kind") == "sending" and "planned_notional" in line and line.get("tx_hash"):
-                planned[line["tx_hash"]] = (int(line["chain_day"]), float(line["planned_notional"] or 0.0))
-            elif line.get("kind") == "receipt" and line.get("tx_hash"):
-                receipted.add(line["tx_hash"])
-        for tx_hash, (day, value) in planned.items():
-            if tx_hash in receipted or value <= 0.0:
+        for tx_hash, (day, value) in unreceipted.items():
+            if value <= 0.0:
                 continue
             state, rec = self.chain.transaction_state(tx_hash)
             if state == "pending" or (state == "mined" and rec.status == 1):

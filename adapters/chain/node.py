@@ -75,16 +75,22 @@ class Chain:
 
     def call(self, fn, *args, **kwargs):
         """A contract call, with a dropped connection reported as :class:`NodeDown`."""
-        try:
-            return fn(*args, **kwargs)
-        except (OSError, ConnectionError) as exc:
-            if isinstance(exc, NodeDown):
-                raise
-            raise NodeDown(self.config.rpc_url, type(exc).__name__) from None
-        except Exception as exc:  # requests' and aiohttp's connection errors are not OSErrors
-            if "connect" in type(exc).__name__.lower() or "Connection" in str(exc)[:200]:
-                raise NodeDown(self.config.rpc_url, type(exc).__name__) from None
+        return call_node(self.config.rpc_url, fn, *args, **kwargs)
+
+
+def call_node(rpc_url: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` against the node at ``rpc_url``, with a dropped connection reported as :class:`NodeDown`
+    (what :meth:`Chain.call` does, and :func:`connect` before it has a Chain)."""
+    try:
+        return fn(*args, **kwargs)
+    except (OSError, ConnectionError) as exc:
+        if isinstance(exc, NodeDown):
             raise
+        raise NodeDown(rpc_url, type(exc).__name__) from None
+    except Exception as exc:  # requests' and aiohttp's connection errors are not OSErrors
+        if "connect" in type(exc).__name__.lower() or "Connection" in str(exc)[:200]:
+            raise NodeDown(rpc_url, type(exc).__name__) from None
+        raise
 
 
 def web3_for(rpc_url: str, timeout_s: float = 10.0) -> Web3:
@@ -115,12 +121,13 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
     # mixing two deployments passed every check while the engine filled at prices nobody checked (review of
     # 2026-12-05, session 19: ETH at 3x filled)
     engine, vault, oracle = contracts["PolicyEngine"], contracts["VaultManager"], contracts["PriceOracle"]
+    url = config.rpc_url
     for who, where, wired, expected, field_name in (
-        ("PolicyEngine", config.policy_engine, _wiring(engine, "oracle", "policy_engine", w3), oracle.address,
+        ("PolicyEngine", config.policy_engine, _wiring(engine, "oracle", "policy_engine", url), oracle.address,
          "price_oracle"),
-        ("PolicyEngine", config.policy_engine, _wiring(engine, "vault", "policy_engine", w3), vault.address,
+        ("PolicyEngine", config.policy_engine, _wiring(engine, "vault", "policy_engine", url), vault.address,
          "vault_manager"),
-        ("VaultManager", config.vault_manager, _wiring(vault, "oracle", "vault_manager", w3), oracle.address,
+        ("VaultManager", config.vault_manager, _wiring(vault, "oracle", "vault_manager", url), oracle.address,
          "price_oracle"),
     ):  # fmt: skip
         if Web3.to_checksum_address(wired) != expected:
@@ -128,7 +135,7 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
                              f"the config's {expected}: the config mixes two deployments")  # fmt: skip
     token_of = {a: Web3.to_checksum_address(t) for a, t in config.tokens.items()}
     asset_of = {t: a for a, t in token_of.items()}
-    on_chain = [Web3.to_checksum_address(t) for t in _wiring(vault, "getAssets", "vault_manager", w3)]
+    on_chain = [Web3.to_checksum_address(t) for t in _wiring(vault, "getAssets", "vault_manager", url)]
     missing = [t for t in on_chain if t not in asset_of]
     if missing:
         raise ValueError(f"tokens: the VaultManager holds token(s) {missing} that the config's token map does not name")
@@ -139,15 +146,15 @@ def connect(config: ChainConfig, w3: Web3 | None = None) -> Chain:
                  token_of, asset_of)  # fmt: skip
 
 
-def _wiring(contract, function: str, field_name: str, w3):
+def _wiring(contract, function: str, field_name: str, rpc_url: str):
     """``contract.function()``, with a contract that does not answer it named by its config field: a config whose
     policy_engine was the PriceOracle's address failed with "the chain refused a call ... every transaction already
     sent is in the journal", at connect time, naming no field (review, session 23)."""
     try:
-        return getattr(contract.functions, function)().call()
+        return call_node(rpc_url, getattr(contract.functions, function)().call)
+    except NodeDown:
+        raise
     except Exception as exc:
-        if isinstance(exc, OSError | ConnectionError) or "connect" in type(exc).__name__.lower():
-            raise NodeDown(str(w3.provider.endpoint_uri), type(exc).__name__) from None
         kind = "PolicyEngine" if field_name == "policy_engine" else "VaultManager"
         raise ValueError(f"{field_name}: the contract at {contract.address} does not answer {kind}.{function}() "
                          f"({type(exc).__name__}): not a {kind}?") from None  # fmt: skip
@@ -162,6 +169,7 @@ __all__ = [
     "NodeDown",
     "abi",
     "bytecode",
+    "call_node",
     "connect",
     "web3_for",
 ]

@@ -802,6 +802,19 @@ def _target_number(target: str, unit: str) -> float | None:
     return number / 100.0 if unit == "fraction" else number
 
 
+def decimals_apart(values, threshold: float | None, scale: float, decimals: int) -> int:
+    """Decimals (up to 4 more than ``decimals``) at which none of ``values`` x ``scale`` prints as the threshold it
+    differs from: a p99 of 99.99 ms read "100.0 ms" beside "< 100 ms" (review of 2026-12-05)."""
+    if threshold is None:
+        return decimals
+    for _ in range(4):
+        if not any(_finite(v) and v != threshold and f"{v * scale:.{decimals}f}" == f"{threshold * scale:.{decimals}f}"
+                   for v in values):  # fmt: skip
+            break
+        decimals += 1
+    return decimals
+
+
 def fmt_measured(value: Any, unit: str, low: Any = None, high: Any = None, target: str | None = None) -> str:
     """An acceptance value in its unit (fractions as percentages), with its interval when known.
 
@@ -809,14 +822,7 @@ def fmt_measured(value: Any, unit: str, low: Any = None, high: Any = None, targe
     "100.0 ms", and an MAE of 4.999 read "5.00 %" against "< 5 %" (review of 2026-12-05)."""
     kind, decimals, suffix = UNIT_FORMATS.get(unit, ("num", 3, ""))
     threshold = _target_number(target, unit) if target else None
-    if threshold is not None:
-        scale = 100.0 if kind == "pct" else 1.0
-        for _ in range(4):
-            same = [v for v in (value, low, high) if _finite(v) and v != threshold
-                    and f"{v * scale:.{decimals}f}" == f"{threshold * scale:.{decimals}f}"]  # fmt: skip
-            if not same:
-                break
-            decimals += 1
+    decimals = decimals_apart((value, low, high), threshold, 100.0 if kind == "pct" else 1.0, decimals)
     if low is None and high is None:
         text = fmt_value(value, kind, decimals)
     else:

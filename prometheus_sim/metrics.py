@@ -205,9 +205,14 @@ def mean_interval(
     m = float(x.mean())
     if x.size < 2:
         return m, float("nan"), float("nan")
+    return _t_interval(m, float(x.std(ddof=1)) / math.sqrt(x.size), x.size - 1, level, bounds)
+
+
+def _t_interval(m: float, se: float, dof: int, level: float, bounds: tuple[float, float]) -> tuple[float, float, float]:
+    """``m`` +- Student's t quantile at ``dof`` x ``se``, cut to ``bounds``."""
     from scipy.special import stdtrit  # imported here: 0.2 s that only the commands which score pay
 
-    half = float(stdtrit(x.size - 1, 0.5 + level / 2)) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    half = float(stdtrit(dof, 0.5 + level / 2)) * se
     low, high = bounds
     # never past the mean itself: a value outside the range (a day losing more than its equity when a large
     # deposit lands, say) must not turn the interval inside out
@@ -240,13 +245,9 @@ def clustered_mean_interval(
     n_clusters = int(index.max()) + 1
     if n_clusters < 2:
         return m, float("nan"), float("nan")
-    from scipy.special import stdtrit
-
     sums = np.bincount(index, weights=x - m, minlength=n_clusters)
     se = math.sqrt(n_clusters / (n_clusters - 1) * float(np.sum(sums * sums))) / x.size
-    half = float(stdtrit(n_clusters - 1, 0.5 + level / 2)) * se
-    low, high = bounds
-    return m, min(max(m - half, low), m), max(min(m + half, high), m)
+    return _t_interval(m, se, n_clusters - 1, level, bounds)
 
 
 #: The range each bounded metric cannot leave (others are unbounded): what :func:`mean_interval` cuts to.

@@ -887,10 +887,9 @@ def _forecast_time_basis(predictor, market, from_day: int | None) -> tuple[str, 
     first = from_day if from_day is not None else int(days * split["split_frac"]) + split["embargo"]
     first_day = pd.Timestamp(market.calendar[min(first, days - 1) * market.steps_per_day]).date()
     start = pd.Timestamp(market.calendar[0]).date()
-    last_day = pd.Timestamp(market.calendar[-1]).date()
     basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",
-                       option_for=lambda d: f"--from-day {(d - start).days}", last_day=last_day)  # fmt: skip
-    return f"real market {market.name!r}, scored " + basis, out_of_time(predictor.meta, first_day, last_day)
+                       option_for=lambda d: f"--from-day {(d - start).days}")  # fmt: skip
+    return f"real market {market.name!r}, scored " + basis, out_of_time(predictor.meta, first_day)
 
 
 @forecast.command("predict")
@@ -1425,11 +1424,9 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
         decides_from = pd.Timestamp(calendar[min(decides * market.steps_per_day, steps - 1)]).date()
         decisions = len(range(decides, days - 1, period))  # each fills the next day: the last day decides nothing
         trained = None if market.is_real else training_scenario(meta, market.spec)
-        last_day = pd.Timestamp(calendar[-1]).date()
-        timely = out_of_time(meta, decides_from, last_day) if market.is_real else None
+        timely = out_of_time(meta, decides_from) if market.is_real else None
         if market.is_real:
-            basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None,
-                               last_day=last_day)  # fmt: skip
+            basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None)
             basis += (f"; the policy decides {decisions} time(s), from {decides_from} (the {decides} days before are "
                       "its features' warm-up, in which every strategy holds its opening book)")  # fmt: skip
             if decisions < FEW_DECISIONS:
@@ -1560,8 +1557,7 @@ def _forecast_in_time_markets(config, built) -> dict | None:
             continue
         for strategy in forecasts:
             first = min(int(strategy.first_decision_day) * market.steps_per_day, market.n_steps - 1)
-            if out_of_time(strategy.predictor.meta, pd.Timestamp(market.calendar[first]).date(),
-                           pd.Timestamp(market.calendar[-1]).date()) is False:  # fmt: skip
+            if out_of_time(strategy.predictor.meta, pd.Timestamp(market.calendar[first]).date()) is False:
                 markets.append(market.name)
                 break
     models = sorted({"/".join(f.predictor.ref) for f in forecasts})
@@ -1901,7 +1897,9 @@ def scenarios_fit(files: tuple[str, ...], start: str, end: str | None, out_file:
                                           kinds=_kind_options(kinds), volume_in=volume_in,
                                           written_to=None if shipped else str(out_file))  # fmt: skip
     except (RealDataError, ScenarioError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        from_out = name is None and isinstance(exc, ScenarioError) and "name:" in str(exc)
+        hint = f" (the name comes from --out's file name {out_file.name!r}: give --name)" if from_out else ""
+        click.echo(f"error: {exc}{hint}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     write_scenario(scenario, comments, out_file)
     for line in comments:

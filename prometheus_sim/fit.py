@@ -378,6 +378,12 @@ def fit_scenario(
     t1 = pd.Timestamp(end) if end else last
     if t1 > last:  # the scenario would say it was calibrated to days no file has (calibrated_to, the comments)
         raise RealDataError(f"--to {end}: after the last day all files share ({last.date()})")
+    first = min(b.index[0] for b in bars.values())
+    if t0 <= first:  # the window's first return needs the close before it; an asset that starts later is taken
+        # back to the window's start, but with no file reaching back there, every asset was (from 2010-01-01 on
+        # BTC's file, 4.7 invented years in calibrated_to and the horizon; review of 2026-12-05, session 24)
+        raise RealDataError(f"--from {start}: on or before the first day any file has ({first.date()}); the first "
+                            f"window a fit can have starts {(first + pd.Timedelta(days=1)).date()}")  # fmt: skip
     unknown = sorted(set(kinds or {}) - set(bars))
     if unknown:
         raise RealDataError(f"--kind: {unknown} are not among the files' assets {list(bars)}")
@@ -412,7 +418,9 @@ def fit_scenario(
                 "kind": f.kind,
                 "start_price": float(f"{f.start_price:.6g}"),
                 "drift": round(f.drift, 4),
-                "vol": round(f.vol, 4),
+                # four decimals, or four digits below that: a flat stablecoin's 1e-6 floor rounded to 0.0 made a
+                # fitted scenario its own validation refused (review of 2026-12-05)
+                "vol": round(f.vol, 4) or float(f"{f.vol:.4g}"),
                 "volume": {"daily_usd": float(f"{f.daily_usd:.4g}")},
                 "process": f.process,
             }

@@ -146,18 +146,50 @@ def test_an_asset_that_begins_inside_the_window_starts_where_its_median_meets_it
     2026-12-05), and the simulated median was 45 % above the real price there."""
     from prometheus_sim.fit import fit_scenario
 
-    scenario, comments = fit_scenario([SHIPPED_DATA / "SOL.csv"], "2020-01-01", "2020-12-31")
+    scenario, comments = fit_scenario([SHIPPED_DATA / "BTC.csv", SHIPPED_DATA / "SOL.csv"], "2020-01-01", "2020-12-31")
     close = read_closes([SHIPPED_DATA / "SOL.csv"])["SOL"].dropna()
     r = np.log(close).diff().dropna().loc["2020-01-01":"2020-12-31"]
     gap = (r.index[0] - pd.Timestamp("2020-01-01")).days
     assert gap == 101
     expected = float(close.loc[: r.index[0]].iloc[-2]) * np.exp(-r.mean() * gap)
-    assert scenario["assets"][0]["start_price"] == pytest.approx(expected, rel=1e-5)
+    assert scenario["assets"][1]["start_price"] == pytest.approx(expected, rel=1e-5)
     assert any(c.startswith("SOL: its data begins 2020-04-11, 101 days into the window") for c in comments)
     spec = ScenarioSpec.from_dict(scenario)
     market = Market.simulate(spec.with_overrides(seed=3), n_paths=200)
-    median_then = np.median(np.asarray(market.close)[:, gap, 0])
+    median_then = np.median(np.asarray(market.close)[:, gap, 1])
     assert median_then == pytest.approx(float(close.loc[: r.index[0]].iloc[-2]), rel=0.15)
+
+
+def test_a_window_no_file_reaches_back_to_is_refused():
+    """--from 2010-01-01 on BTC's file (from 2014-09-17) wrote a scenario 'calibrated to' 2010-2015 whose every asset
+    was taken back 4.7 years (review of 2026-12-05, session 24): only an asset that starts later is taken back."""
+    from prometheus_sim.fit import fit_scenario
+    from prometheus_sim.real import RealDataError
+
+    btc = SHIPPED_DATA / "BTC.csv"
+    with pytest.raises(RealDataError, match=re.escape("--from 2010-01-01: on or before the first day any file has "
+                                                      "(2014-09-17); the first window a fit can have starts "
+                                                      "2014-09-18")):  # fmt: skip
+        fit_scenario([btc], "2010-01-01", "2015-12-31")
+    scenario, _ = fit_scenario([btc], "2014-09-18", "2015-12-31")
+    assert scenario["horizon_days"] == (pd.Timestamp("2015-12-31") - pd.Timestamp("2014-09-18")).days + 2
+
+
+def test_a_flat_stablecoin_fits_a_valid_scenario_and_a_bad_name_from_out_says_so(tmp_path):
+    """A stablecoin whose close never moved got the fit's 1e-6 vol floor, which the YAML's four decimals made 0.0: the
+    fitted scenario was refused by its own validation ('assets[0].vol: must be >= 1e-06'); and a name taken from
+    --out's file name ('my scen.yaml') was refused with no word of where it came from (review of 2026-12-05)."""
+    frame = pd.read_csv(SHIPPED_DATA / "USDC.csv")
+    frame[["open", "high", "low", "close"]] = 1.0
+    frame.to_csv(tmp_path / "FLAT.csv", index=False)
+    out = tmp_path / "flat.yaml"
+    args = ["scenarios", "fit", str(tmp_path / "FLAT.csv"), "--kind", "FLAT=stable", "--from", "2022-01-01", "--to",
+            "2022-12-31"]  # fmt: skip
+    res = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert load_scenario(out).assets[0].vol == 1e-6
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "my scen.yaml")])
+    assert res.exit_code == 2 and "(the name comes from --out's file name 'my scen.yaml': give --name)" in res.output
 
 
 def test_fit_takes_kinds_and_reads_a_quote_suffix(tmp_path):

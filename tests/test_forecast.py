@@ -326,14 +326,16 @@ def test_a_real_markets_days_are_said_out_of_time_or_not():
     assert timely is False  # recorded in the evidence (in_time_markets): acceptance does not count it
     after, timely = _forecast_time_basis(model, real, 1361)
     assert "the days from 2024-01-01 on" in after and "all before these: out of time" in after and timely is True
-    # days wholly before the window are out of it too: judged from the first day alone, 2018-2019 was "in time"
+    # days wholly before the window are not out of time either: the scenario's parameters were set on later days
+    # (an earlier review had it the other way; 2018-2019 counted as out-of-time evidence for a 2020-2023 fit)
     from prometheus_sim.rl.provenance import out_of_time, time_basis
 
-    first, last = pd.Timestamp("2018-01-01").date(), pd.Timestamp("2019-12-31").date()
-    assert out_of_time(meta, first, last) is True and out_of_time(meta, first) is False
-    said = time_basis(meta, first, True, last_day=last)
-    assert "none of which these overlap: out of time" in said and "NOT" not in said
-    assert out_of_time(meta, first, pd.Timestamp("2020-01-01").date()) is False  # one shared day is an overlap
+    first = pd.Timestamp("2018-01-01").date()
+    assert out_of_time(meta, first) is False
+    said = time_basis(meta, first, True)
+    assert "NOT out of time" in said and "a backcast, not a forward test" in said, said
+    assert "only days after 2023-12-31 are out of time (--real-from 2024-01-01)" in said, said
+    assert out_of_time(meta, pd.Timestamp("2024-01-01").date()) is True
 
 
 def test_a_calibration_set_too_small_for_a_band_is_refused():

@@ -90,28 +90,26 @@ def seen_rows(meta: dict[str, Any], path_ids, seeds) -> list[int]:
     ]
 
 
-def _overlapping(windows: list, first_day: dt.date, last_day: dt.date | None) -> list:
-    """The declared windows (start, end) that the scored days first_day..last_day overlap (to the end when None)."""
-    return [w for w in windows if first_day <= dt.date.fromisoformat(w[1])
-            and (last_day is None or last_day >= dt.date.fromisoformat(w[0]))]  # fmt: skip
-
-
-def out_of_time(meta: dict[str, Any], first_day: dt.date, last_day: dt.date | None = None) -> bool | None:
+def out_of_time(meta: dict[str, Any], first_day: dt.date) -> bool | None:
     """True when every training scenario declares the real days it was set to match (``calibrated_to``) and the
-    scored days ``first_day..last_day`` overlap none of them; False when they overlap one; None when unknown.
+    scored days, from ``first_day`` on, come after all of them; False when they start inside or before one; None
+    when unknown.
 
-    ``last_day`` None: the scored days run on without end (only ``first_day`` then decides). Given, days wholly
-    before a window are out of it too: 2018-2019 was called in time for a 2020-2023 fit (review of 2026-12-05)."""
+    Forward only, as walk-forward testing has it: days before a window are not out of time either, since the
+    scenario's drift, vol and correlations were set on later days than these (a policy trained on a 2020-2023 fit
+    and scored on 2018-2019 knew how the next years would move). A review (5eda0d2) had called days wholly before a
+    window out of time; the next (2026-12-05, session 24) found that this let a model fitted on the future count as
+    out-of-time evidence in acceptance, where the README says "only after every such window"."""
     names, windows = calibration_windows(meta)
     known = [windows[n] for n in names if windows.get(n)]
-    if _overlapping(known, first_day, last_day):
+    if known and first_day <= max(dt.date.fromisoformat(w[1]) for w in known):
         return False
     return True if names and len(known) == len(names) else None
 
 
 def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: int | None = None,
                who: str = "policy", cut_by: str = "--real-from",
-               option_for: Callable[[dt.date], str] | None = None, last_day: dt.date | None = None) -> str:  # fmt: skip
+               option_for: Callable[[dt.date], str] | None = None) -> str:  # fmt: skip
     """Whether real days from ``first_day`` on are out of time for the policy, and why, in one sentence.
 
     Out of time only when every training scenario declares the real days it was set to match
@@ -119,8 +117,7 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     none leaves it unknown. ``cut``: the days were cut by ``--real-from`` (else the market's whole history);
     ``days_kept``: only the first so many days are used (``--horizon-days``), not the whole history; ``who``: the
     model's kind (a forecaster's metadata records the same fields); ``cut_by``: the option that cut the days;
-    ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``);
-    ``last_day``: the scored days' last (see :func:`out_of_time`).
+    ``option_for``: that option as it would start the scored days at a date (default ``--real-from DATE``).
     """
     names, windows = calibration_windows(meta)
     known = {n: windows[n] for n in names if windows.get(n)}
@@ -138,17 +135,19 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     if known:
         last = max(dt.date.fromisoformat(w[1]) for w in known.values())
         spans = ", ".join(sorted({f"{w[0]}..{w[1]}" for w in known.values()}))
-        apart = not _overlapping(list(known.values()), first_day, last_day)
-        where = "all before these" if first_day > last else "none of which these overlap"
-        if apart and not unknown:
-            parts.append(f"its scenarios were set to match real days {spans}, {where}: out of time")
-        elif apart:
-            parts.append(f"the scenarios that say so were set to match real days {spans}, {where}")
+        after = first_day > last
+        if after and not unknown:
+            parts.append(f"its scenarios were set to match real days {spans}, all before these: out of time")
+        elif after:
+            parts.append(f"the scenarios that say so were set to match real days {spans}, all before these")
         else:
+            earliest = min(dt.date.fromisoformat(w[0]) for w in known.values())
+            why = ("which begin after these do, so it was trained on statistics of later days than these (a backcast, "
+                   "not a forward test)" if first_day < earliest else "which these overlap, so it saw their statistics "
+                   "(not this path)")  # fmt: skip
             parts.append(
-                f"NOT out of time: its scenarios were set to match real days {spans}, which these overlap, so it saw "
-                f"their statistics (not this path); only days after {last} are out of time "
-                f"({(option_for or (lambda d: f'--real-from {d}'))(last + dt.timedelta(days=1))})"
+                f"NOT out of time: its scenarios were set to match real days {spans}, {why}; only days after {last} "
+                f"are out of time ({(option_for or (lambda d: f'--real-from {d}'))(last + dt.timedelta(days=1))})"
             )
     if unknown:
         parts.append(f"{', '.join(unknown)} declare no calibration window (calibrated_to): out of time for them is "

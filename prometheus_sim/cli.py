@@ -1691,8 +1691,15 @@ def market() -> None:
 @click.option("--kind", "kinds", multiple=True, metavar="ASSET=KIND", help="crypto, stable, equity or bond; repeat it.")
 @click.option("--name", default="real", show_default=True, help="The market's name (keys backtest results).")
 @VOLUME_IN
+@click.option(
+    "--rates-in",
+    type=click.Choice(["fraction", "percent"]),
+    default="fraction",
+    show_default=True,
+    help="The --macro file's inflation_rate and fed_rate: fractions (0.0533) or percent (5.33, FRED's).",
+)
 def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, macro: str | None, start: str | None,
-                  end: str | None, kinds: tuple[str, ...], name: str, volume_in: str) -> None:  # fmt: skip
+                  end: str | None, kinds: tuple[str, ...], name: str, volume_in: str, rates_in: str) -> None:  # fmt: skip
     """Build a one-path market from real daily bar FILES (one per asset, named after it) and save it to --out.
 
     The calendar is the days every file has; on-chain and macro blocks come from their own files
@@ -1705,7 +1712,7 @@ def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, ma
     kind_map = _kind_options(kinds)
     try:
         real = import_market(list(files), onchain=onchain, macro=macro, start=start, end=end, kinds=kind_map, name=name,
-                             volume_in=volume_in)  # fmt: skip
+                             volume_in=volume_in, rates_in=rates_in)  # fmt: skip
         real.save(out_dir)
     except (RealDataError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)

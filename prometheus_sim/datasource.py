@@ -96,6 +96,11 @@ class HistorySource:
         """Warm-start from a :class:`~prometheus_sim.market.Market` (a run directory loads to one): its closes up to ``until``."""
         if not 0 <= path < market.n_paths:
             raise ValueError(f"path: {path} is not a path of market {market.name!r} ({market.n_paths} paths)")
+        if until is not None and not 0 <= until < market.n_steps:  # 99999 took every bar and -5 dropped the last four,
+            # silently, where from_file refuses a row past its end (review of 2026-12-05, session 24)
+            raise ValueError(
+                f"history_until: {until} is not a step of market {market.name!r} (0..{market.n_steps - 1})"
+            )
         end = market.n_steps if until is None else until + 1
         return cls(market.assets, market.asset_kinds, market.calendar[:end], market.close[path, :end],
                    market.steps_per_day, asset_sizes=market.asset_sizes)  # fmt: skip

@@ -215,10 +215,13 @@ def compare_plots(market: Market, closes: pd.DataFrame, start: str | None, end: 
     for name in comparable(closes, [a for a in market.assets if a in closes.columns], start, end)[0]:
         a = market.assets.index(name)
         real, _ = real_window(closes[name], start, end)
-        sim = sim_r[:, :, a]
+        sim = sim_r[:, : len(real), a]  # cut to the window's length, as the table's bands are (whole paths put a
+        # 2022 window's real ACF of |r| outside a band the table called it inside; review of 2026-12-05, session 24)
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
         bins = np.linspace(min(real.min(), np.quantile(sim, 0.0005)), max(real.max(), np.quantile(sim, 0.9995)), 80)
-        axes[0].hist(sim.ravel(), bins=bins, density=True, alpha=0.5, label="simulated (all paths)")
+        axes[0].hist(
+            sim.ravel(), bins=bins, density=True, alpha=0.5, label=f"simulated (all paths, first {len(real)} days)"
+        )
         axes[0].hist(real, bins=bins, density=True, alpha=0.6, label="real")
         axes[0].set_yscale("log")
         axes[0].set_title(f"{name}: daily log returns")

@@ -29,7 +29,15 @@ def _row(i: int) -> str:
 def _load(p: Path, label: str) -> pd.DataFrame:
     """A CSV (every cell as text) or Parquet file's rows, as stored; ``label`` names the file in errors."""
     try:
-        return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str, keep_default_na=False)
+        if p.suffix == ".parquet":
+            return pd.read_parquet(p)
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+        # the header as written: pandas renames a repeated name ('close', 'close.1'), which then passed the
+        # repeated-column check and kept the first close without a word (review of 2026-12-05, session 24)
+        header = pd.read_csv(p, dtype=str, keep_default_na=False, header=None, nrows=1).iloc[0].tolist()
+        if len(header) == raw.shape[1]:
+            raw.columns = header
+        return raw
     except FileNotFoundError:
         raise RealDataError(f"{label}: no such file") from None
     except (OSError, ValueError) as exc:
@@ -80,20 +88,22 @@ def _dated_frame(raw: pd.DataFrame, p: Path) -> pd.DataFrame:
 RATE_BOUNDS = {"rate in [0, 1]": 0.0, "rate in [-1, 1]": -1.0}
 
 
-def _numeric(raw: pd.DataFrame, col: str, p: Path, floor: str | None) -> np.ndarray:
+def _numeric(raw: pd.DataFrame, col: str, p: Path, floor: str | None, rates_in: str = "fraction") -> np.ndarray:
     """Column ``col`` as finite floats; ``floor`` is ``"> 0"``, ``">= 0"``, a key of :data:`RATE_BOUNDS` or None (any
-    finite value)."""
+    finite value). ``rates_in="percent"``: a rate column is written in percent (FRED's 5.33) and divided by 100."""
     values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise RealDataError(f"{p}: {_row(bad[0])}, column {col}: {raw[col].iloc[bad[0]]!r} is not a finite number")
     if floor in RATE_BOUNDS:  # a rate as a fraction a year: FRED's percent (5.33) read as 533 % a year (review)
+        scale = 100.0 if rates_in == "percent" else 1.0
         low = RATE_BOUNDS[floor]
-        out = np.flatnonzero((values < low) | (values > 1.0))
+        out = np.flatnonzero((values < low * scale) | (values > scale))
         if out.size:
-            raise RealDataError(f"{p}: {_row(out[0])}, column {col}: {values[out[0]]:g} must be a yearly rate as a "
-                                f"fraction in [{low:g}, 1] (0.0533 for 5.33 %; a percent figure reads 100 times too "
-                                "large)")  # fmt: skip
+            unit = (f"in percent in [{low * scale:g}, {scale:g}] (--rates-in percent)" if scale != 1.0 else
+                    f"as a fraction in [{low:g}, 1] (0.0533 for 5.33 %; a file in percent: --rates-in percent)")  # fmt: skip
+            raise RealDataError(f"{p}: {_row(out[0])}, column {col}: {values[out[0]]:g} must be a yearly rate {unit}")
+        values = values / scale
     elif floor is not None:
         floor_bad = np.flatnonzero(values < 0) if floor == ">= 0" else np.flatnonzero(values <= 0)
         if floor_bad.size:
@@ -147,12 +157,14 @@ def check_daily_dates(dates: pd.DatetimeIndex, p: Path) -> None:
         )
 
 
-def read_daily_series(path: str | Path, known: tuple[str, ...], floors: dict[str, str]) -> pd.DataFrame:
+def read_daily_series(path: str | Path, known: tuple[str, ...], floors: dict[str, str],
+                      rates_in: str = "fraction") -> pd.DataFrame:  # fmt: skip
     """A file of market-wide daily series (on-chain or macro): ``date`` and any subset of ``known``.
 
     Columns outside ``known`` are refused by name (a typo would otherwise drop data silently);
-    ``floors`` gives the bound a column must respect (``"> 0"``, ``">= 0"``). Dates are checked like
-    bars (one row per calendar day, no gaps).
+    ``floors`` gives the bound a column must respect (``"> 0"``, ``">= 0"``, a rate's range). Dates are checked like
+    bars (one row per calendar day, no gaps). ``rates_in``: the rate columns' unit, ``"fraction"`` (0.0533) or
+    ``"percent"`` (5.33, FRED's), returned as fractions either way.
     """
     p = Path(path)
     raw = _read_table(p, ())
@@ -164,7 +176,7 @@ def read_daily_series(path: str | Path, known: tuple[str, ...], floors: dict[str
         raise RealDataError(f"{p}: no data column; expected some of {list(known)}")
     frame = _dated_frame(raw, p)
     for col in present:
-        frame[col] = _numeric(raw, col, p, floors.get(col))
+        frame[col] = _numeric(raw, col, p, floors.get(col), rates_in)
     check_daily_dates(frame.index, p)
     return frame
 

@@ -42,6 +42,7 @@ from prometheus_sim.scenario import MACRO_COLUMNS, ONCHAIN_COLUMNS
 STABLECOIN_NAMES = frozenset({"USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "FDUSD", "PYUSD", "GUSD", "FRAX", "LUSD"})
 ASSET_KINDS = ("crypto", "stable", "equity", "bond")
 VOLUME_UNITS = ("quote", "units")
+RATE_UNITS = ("fraction", "percent")
 CALENDAR_RULE = (
     "the days every asset file has (latest first date .. earliest last date; each file is gap-free), "
     "narrowed by --from/--to; nothing filled"
@@ -92,8 +93,13 @@ def import_market(
     kinds: dict[str, str] | None = None,
     name: str = "real",
     volume_in: str = "quote",
+    rates_in: str = "fraction",
 ) -> Market:
-    """Build a one-path real market from bar files (see the module's rules); errors name file, row and column."""
+    """Build a one-path real market from bar files (see the module's rules); errors name file, row and column.
+
+    ``rates_in``: the macro file's ``inflation_rate`` and ``fed_rate`` unit, ``"fraction"`` (0.0533, as the simulator
+    writes them) or ``"percent"`` (5.33, FRED's). The bounds check catches percent read as a fraction only above 1 %:
+    FRED's 0.05-0.33 of 2020-2022 pass as 5-33 % a year (review of 2026-12-05, session 24), so say the unit."""
     paths = [Path(f) for f in files]
     if not paths:
         raise RealDataError("no bar files given")
@@ -105,6 +111,8 @@ def import_market(
                             "(it names result files: no '/')")  # fmt: skip
     if volume_in not in VOLUME_UNITS:
         raise RealDataError(f"volume_in: {volume_in!r} is not one of {list(VOLUME_UNITS)}")
+    if rates_in not in RATE_UNITS:
+        raise RealDataError(f"rates_in: {rates_in!r} is not one of {list(RATE_UNITS)}")
     assets = assets_of(paths)
     kinds = dict(kinds or {})
     unknown = sorted(set(kinds) - set(assets))
@@ -148,7 +156,7 @@ def import_market(
             absent.append(block)
         else:
             fp = Path(file)
-            series = read_daily_series(fp, columns, SERIES_FLOORS)
+            series = read_daily_series(fp, columns, SERIES_FLOORS, rates_in if block == "macro" else "fraction")
             missing_days = calendar.difference(series.index)
             if len(missing_days):
                 raise RealDataError(
@@ -160,7 +168,8 @@ def import_market(
                     arr[0, :, c] = series[col].loc[first:last].to_numpy()
                 else:
                     absent.append(f"{block}.{col}")
-            sources[block] = {"file": str(fp), "sha256": _sha256(fp), "columns": list(series.columns)}
+            sources[block] = {"file": str(fp), "sha256": _sha256(fp), "columns": list(series.columns),
+                              **({"rates_in": rates_in} if block == "macro" else {})}  # fmt: skip
         block_arrays[block] = arr
     assert set(block_arrays) == set(BLOCK_COLUMNS)
     blocks = MarketBlocks(**{k: np.ascontiguousarray(v) for k, v in per_asset.items()}, **block_arrays)
@@ -181,6 +190,7 @@ def import_market(
 
 
 __all__ = [
+    "RATE_UNITS",
     "VOLUME_UNITS",
     "ASSET_KINDS",
     "CALENDAR_RULE",

@@ -580,6 +580,17 @@ def test_live_inputs_that_would_mislead_are_refused(dev, market, tmp_path):
         ChainAdapter(dev["chain"], HistorySource.from_market(market, 0, until=START - 1))
 
 
+def test_a_history_cut_outside_the_market_is_refused(market):
+    """A run directory's history took every bar for history_until 99999 and dropped the last four for -5, silently,
+    where a history file refuses a row past its end (review of 2026-12-05, session 24)."""
+    last = market.n_steps - 1
+    for until in (last + 1, 99999, -5):
+        with pytest.raises(ValueError, match=re.escape(f"history_until: {until} is not a step of market "
+                                                       f"{market.name!r} (0..{last})")):  # fmt: skip
+            HistorySource.from_market(market, 0, until=until)
+    assert len(HistorySource.from_market(market, 0, until=last).history().calendar) == market.n_steps
+
+
 def test_a_config_mixing_two_deployments_is_refused_at_connect(dev):
     """The engine fills at its own oracle's prices; everything this tool checks was read from the config's oracle:
     pointed at another one, every guard rail passed while ETH filled at 3x (review of 2026-12-05, session 19)."""

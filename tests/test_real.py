@@ -80,6 +80,22 @@ def test_default_brackets_the_real_crypto_facts(table):
     assert table.loc[("BTC/ETH", "corr"), "inside"] and table.loc[("BTC/ETH", "corr_tail"), "inside"]
 
 
+def test_facts_compare_plots_the_paths_cut_to_the_window(tmp_path, monkeypatch):
+    """The plots' band of the ACF of |r| (and the histograms) used whole simulated paths, where the table cuts them to
+    the real window's length: a 2022 window's real value could sit outside the plotted band and inside the table's
+    (review of 2026-12-05, session 24)."""
+    import prometheus_sim.facts_compare as fc
+
+    seen = []
+    acf = fc.series_acf
+    monkeypatch.setattr(fc, "series_acf", lambda x, lags: seen.append(x.shape) or acf(x, lags))
+    data = [str(SHIPPED_DATA / "BTC.csv")]
+    args = ["facts", "compare", "default", *data, "--from", "2022-01-01", "--to", "2022-12-31", "--paths", "10"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path)])
+    assert result.exit_code in (0, 1), result.output
+    assert (10, 365) in seen and not [s for s in seen if s[0] == 10 and s[1] != 365], seen
+
+
 def test_facts_compare_command(tmp_path):
     data = [str(SHIPPED_DATA / f"{a}.csv") for a in ("BTC", "ETH")]
     result = CliRunner().invoke(main, ["facts", "compare", "default", *data, "--paths", "50", "--out", str(tmp_path)])

@@ -107,6 +107,18 @@ def test_macro_rates_are_fractions_a_year_as_the_simulator_writes_them(tmp_path)
     pd.DataFrame({"date": days, "fed_rate": 0.0533, "inflation_rate": -0.01}).to_csv(f, index=False)
     m = import_market(FILES, macro=f, start="2023-01-01", end="2023-01-10")
     assert SimAdapter(m).snapshot(5).history.macro_column("fed_rate")[0, -1] == 0.0533
+    # a file in percent says so (FRED's 0.05-0.33 % of 2020-2022 passed the bounds as 5-33 % a year; review of
+    # 2026-12-05, session 24): read as fractions, and its unit recorded in the market's source
+    pd.DataFrame({"date": days, "fed_rate": 5.33, "inflation_rate": -1.5}).to_csv(f, index=False)
+    m = import_market(FILES, macro=f, start="2023-01-01", end="2023-01-10", rates_in="percent")
+    assert SimAdapter(m).snapshot(5).history.macro_column("fed_rate")[0, -1] == pytest.approx(0.0533, rel=1e-15)
+    assert m.source["macro"]["rates_in"] == "percent"
+    pd.DataFrame({"date": days, "fed_rate": 533.0}).to_csv(f, index=False)
+    with pytest.raises(RealDataError, match=re.escape("column fed_rate: 533 must be a yearly rate in percent in "
+                                                      "[0, 100] (--rates-in percent)")):  # fmt: skip
+        import_market(FILES, macro=f, start="2023-01-01", end="2023-01-10", rates_in="percent")
+    with pytest.raises(RealDataError, match=re.escape("rates_in: 'percentage' is not one of ['fraction', 'percent']")):
+        import_market(FILES, macro=f, rates_in="percentage")
 
 
 @pytest.mark.parametrize(
@@ -127,6 +139,15 @@ def test_a_parquet_file_must_be_dated_by_calendar_day(tmp_path, change, message)
     change(bars[bars["date"] >= "2023-01-01"].reset_index(drop=True)).to_parquet(tmp_path / "ETH.parquet")
     with pytest.raises(RealDataError, match=re.escape(message)):
         read_daily_bars(tmp_path / "ETH.parquet")
+
+
+def test_a_csv_header_that_names_a_column_twice_is_refused(tmp_path):
+    """pandas reads a repeated 'close' as 'close' and 'close.1', so the repeated-column check saw none and the first
+    close was kept without a word (review of 2026-12-05, session 24)."""
+    f = tmp_path / "DUP.csv"
+    f.write_text("date,open,high,low,close,close,volume\n2023-01-01,1,2,1,1.5,9,10\n2023-01-02,1,2,1,1.2,9,10\n")
+    with pytest.raises(RealDataError, match=re.escape("DUP.csv: column(s) ['close'] given more than once")):
+        read_daily_bars(f)
 
 
 def test_bar_files_without_volume_or_overlap_are_refused(tmp_path):

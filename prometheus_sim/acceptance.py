@@ -30,11 +30,11 @@ import pandas as pd
 
 from prometheus_sim.evidence import Evidence, collect_evidence
 from prometheus_sim.metrics import DEFINITIONS, metric_interval
+from prometheus_sim.strategy_spec import BASELINES
 from prometheus_sim.sweep import cell_clusters, load_sweep, own_path_sources
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 NOT_MEASURED, UNVERIFIED, NOT_MEASURABLE = "not measured", "unverified", "not measurable"
-BASELINES = ("hold", "buy_and_hold", "equal_weight", "sixty_forty")
 DO_NOTHING = "hold"
 AI_STRATEGIES = ("dqn", "forecast")
 MIN_CELLS = 20

@@ -471,13 +471,15 @@ def _message(exc: Exception) -> str:
 
 def _grid(option: str, text: str, kind: type) -> tuple:
     """``"0.2,0.5"`` -> ``(0.2, 0.5)``; a value that is not a ``kind`` names the option."""
+    items = text.split(",")
+    if not text.strip():
+        raise ValueError(f"{option}: no value given")
+    if any(not v.strip() for v in items):  # '0.2,,0.5' ran as 0.2,0.5 without a word (review, session 24)
+        raise ValueError(f"{option}: {text!r} has an empty item (a comma too many?)")
     try:
-        values = tuple(kind(v) for v in text.split(",") if v.strip())
+        return tuple(kind(v) for v in items)
     except ValueError:
         raise ValueError(f"{option}: {text!r} is not a comma-separated list of {kind.__name__} values") from None
-    if not values:
-        raise ValueError(f"{option}: no value given")
-    return values
 
 
 def _read_run_or_exit(reader, run_dir: Path, *args):

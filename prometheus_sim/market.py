@@ -225,6 +225,18 @@ class Market:
                 p, t, a = (int(i[0]) for i in np.nonzero(bad))
                 raise ValueError(f"blocks.{column}: {float(values[p, t, a])!r} at path {p}, step {t} ({calendar[t]}), asset "
                                  f"{assets[a]}: every price must be finite and > 0")  # fmt: skip
+        # volume finite and > 0 (0 only for the cash stablecoin, which never trades): a fill's impact divides by
+        # the bar's volume, and a NaN made NaN equity while a 0 paid the 50 % slippage cap, silently, where `market
+        # import` refuses both (review of 2026-12-05, session 24)
+        volume = np.asarray(blocks.volume)
+        cash = list(kinds).index("stable") if "stable" in kinds else -1
+        bad = ~np.isfinite(volume) | (volume < 0)
+        bad |= (volume == 0) & (np.arange(len(assets)) != cash)
+        if bad.any():
+            p, t, a = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(f"blocks.volume: {float(volume[p, t, a])!r} at path {p}, step {t} ({calendar[t]}), asset "
+                             f"{assets[a]}: every volume must be finite and > 0 (0 only for the cash stablecoin, "
+                             f"{assets[cash] if cash >= 0 else 'none here'}): a fill's impact divides by it")  # fmt: skip
         market = cls.__new__(cls)
         market.spec = None
         market.source = dict(source)

@@ -25,6 +25,12 @@ def parse_value(text: str) -> Any:
         return text
 
 
+#: The baselines results are judged against (acceptance, the report): run with parameters of its own, one is another
+#: strategy, and its label says so (``sixty_forty(risky_share=0.0)``): as ``sixty_forty`` an all-cash run was the 60/40
+#: a policy was said to beat (review of 2026-12-05, session 24).
+BASELINES = ("hold", "buy_and_hold", "equal_weight", "sixty_forty")
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """A strategy by name or import path, with its parameters."""
@@ -60,8 +66,9 @@ class StrategySpec:
 
     @property
     def label(self) -> str:
-        """What result files call it: the name as given."""
-        return self.name
+        """What result files call it: the name as given, and a baseline's parameters when it has any (see
+        :data:`BASELINES`)."""
+        return str(self) if self.name in BASELINES and self.params else self.name
 
     def kwargs(self) -> dict[str, Any]:
         return dict(self.params)
@@ -99,4 +106,4 @@ def parse_strategy_params(items: tuple[str, ...] | list[str], names: list[str]) 
     return out
 
 
-__all__ = ["StrategySpec", "parse_strategy_params", "parse_value"]
+__all__ = ["BASELINES", "StrategySpec", "parse_strategy_params", "parse_value"]

@@ -72,6 +72,7 @@ class SavedMarket:
     n_paths: int
     steps_per_day: int
     sha256: str
+    n_steps: int = 0  # 0: unknown (a SavedMarket made by hand); read from the manifest's calendar
 
     @classmethod
     def read(cls, path: str | Path) -> SavedMarket:
@@ -91,7 +92,7 @@ class SavedMarket:
             return cls(
                 path=str(src), name=str(manifest["name"]), assets=tuple(manifest["assets"]),
                 kinds=tuple(manifest["asset_kinds"]), n_paths=len(manifest["path_ids"]),
-                steps_per_day=int(manifest["calendar"]["steps_per_day"]),
+                steps_per_day=int(manifest["calendar"]["steps_per_day"]), n_steps=int(manifest["calendar"]["steps"]),
                 sha256=hashlib.sha256(digest.encode()).hexdigest(),
             )  # fmt: skip
         except KeyError as exc:
@@ -168,6 +169,9 @@ class ProfileGrid:
             values = getattr(self, name)
             if not isinstance(values, tuple) or not values:
                 raise ValueError(f"profiles.{name}: must be a non-empty tuple, got {values!r}")
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:  # 0.5,0.5 ran one profile as two combinations, each on half the seeds (review, session 24)
+                raise ValueError(f"profiles.{name}: {twice[0]!r} is given twice in {list(values)}")
         for p in self._grid():
             try:
                 RiskProfile(**p)
@@ -254,7 +258,20 @@ class SweepConfig:
                 raise ValueError(f"seeds: seed s runs the profile grid's combination s mod {n_grid}, and these seeds "
                                  f"give only combination(s) {given} of its {n_grid}: give seeds that cover it (e.g. "
                                  f"{n_grid} consecutive ones), or a smaller grid")  # fmt: skip
+        short = {f"{name} ({spec.path})": spec.n_paths for name, spec in self.specs.items()
+                 if isinstance(spec, SavedMarket) and spec.n_paths < n_grid}  # fmt: skip
+        if short:  # a saved market's row r runs combination r mod the grid: a one-path real market ran the grid's
+            # first profile alone while the report listed them all (review of 2026-12-05, session 24)
+            name, n = next(iter(short.items()))
+            raise ValueError(f"profiles: a saved market's row r runs the grid's combination r mod {n_grid}, and {name} "
+                             f"has {n} row(s), so combination(s) {list(range(n, n_grid))} would never run: give a "
+                             f"grid of at most {n} combination(s) for it, or a market with at least {n_grid} paths")  # fmt: skip
         for name, spec in self.specs.items():
+            days = spec.n_steps // spec.steps_per_day if isinstance(spec, SavedMarket) else 0
+            if days and self.horizon_days is not None and self.horizon_days > days:  # the report said "Horizon:
+                # 5000 days (override)" over a saved market's 1,095 (review of 2026-12-05, session 24)
+                raise ValueError(f"horizon_days: {self.horizon_days} is longer than the saved market {name} "
+                                 f"({spec.path}: {days} days); a saved market is cut to a horizon, never lengthened")  # fmt: skip
             # a decision is at a day's close and fills at the next open: the last day that can decide is the
             # second-to-last. Past it every cell failed after the markets were simulated (review of 2026-12-05)
             if isinstance(spec, ScenarioSpec) and self.first_decision_day > spec.horizon_days - 2:

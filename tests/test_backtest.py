@@ -375,3 +375,16 @@ def test_a_fill_is_scored_without_the_contribution_landing_at_its_close():
     ):
         Market.from_bars("nan", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
                          blocks._replace(open=nan), {"kind": "test"})  # fmt: skip
+    # volume too: a NaN made NaN equity and a 0 paid the 50 % slippage cap, silently (review, session 24); the cash
+    # stablecoin never trades, so its volume may be 0
+    volume = np.asarray(blocks.volume)
+    for a, value in ((2, np.nan), (1, 0.0), (0, -1.0)):
+        bad = volume.copy()
+        bad[0, 5, a] = value
+        with pytest.raises(ValueError, match=rf"blocks.volume: {value!r} at path 0, step 5 .* every volume must be"):
+            Market.from_bars("vol", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
+                             blocks._replace(volume=bad), {"kind": "test"})  # fmt: skip
+    cash_idle = volume.copy()
+    cash_idle[:, :, 0] = 0.0
+    Market.from_bars("idle", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
+                     blocks._replace(volume=cash_idle), {"kind": "test"})  # fmt: skip

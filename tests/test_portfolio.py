@@ -395,3 +395,15 @@ def test_target_weights_that_are_not_weights_are_refused_naming_the_entry():
     ):
         with pytest.raises(ValueError, match=words):
             orders_for_target_weights(holdings, prices, target, 1)
+
+
+def test_the_cost_models_slippage_bound_is_the_venues_cap():
+    """CostModel refuses slippage at or above the venue's cap (review of 2026-12-05, session 24): the bound lives
+    in the Numba-free model module and must equal the kernel's."""
+    from prometheus_sim.portfolio import nb
+    from prometheus_sim.portfolio.model import MAX_SLIPPAGE_BPS, CostModel
+
+    assert MAX_SLIPPAGE_BPS == nb.MAX_SLIPPAGE * 1e4
+    assert CostModel(slippage_bps=MAX_SLIPPAGE_BPS - 1).slippage_bps == 4999
+    with pytest.raises(ValueError, match="slippage_bps: must be < 5000"):
+        CostModel(slippage_bps=MAX_SLIPPAGE_BPS)

@@ -292,6 +292,10 @@ def test_backtest_command(tmp_path):
         (["--strategy", "hold", "--seeds", "9-3"], "empty"),
         (["--strategy", "hold", "--fees-bps", "-4"], "fees_bps"),
         (["--strategy", "hold", "--first-decision-day", "soon"], "--first-decision-day: a whole number of days"),
+        # review of 2026-12-05, session 24: these ran (capped at 50 %, or a grid with an item dropped or doubled)
+        (["--strategy", "hold", "--slippage-bps", "20000"], "slippage_bps: must be < 5000"),
+        (["--strategy", "hold", "--risk-tolerance", "0.2,,0.5"], "--risk-tolerance: '0.2,,0.5' has an empty item"),
+        (["--strategy", "hold", "--risk-tolerance", "0.5,0.5"], "--risk-tolerance: 0.5 is given twice"),
     ],
 )
 def test_backtest_command_rejects_bad_input(args, message, tmp_path):
@@ -318,6 +322,23 @@ def test_profile_grid_assigns_each_seed_a_profile_independent_of_chunking(tmp_pa
     by_seed = big.metrics.set_index("seed")["fees_paid"]
     # contributing seeds (odd grid rows) put more money in, so they pay fees on more
     assert by_seed.loc[1001] != by_seed.loc[1000]
+
+
+def test_a_baseline_with_parameters_of_its_own_is_not_the_baseline(tmp_path):
+    """sixty_forty with risky_share 0 (all cash) was labelled 'sixty_forty': the report listed it so and acceptance
+    took it as the 60/40 a policy is judged against (review of 2026-12-05, session 24)."""
+    from prometheus_sim.acceptance import evaluate
+
+    out = tmp_path / "p"
+    args = ["backtest", "default", "--strategy", "hold,sixty_forty", "--strategy-param", "sixty_forty.risky_share=0.0",
+            "--seeds", "0-1", "--horizon-days", "60", "--workers", "1", "--out", str(out)]  # fmt: skip
+    assert (res := CliRunner().invoke(main, args)).exit_code == 0, res.output
+    assert sorted(set(pd.read_parquet(out / "metrics.parquet")["strategy"])) == ["hold",
+                                                                               "sixty_forty(risky_share=0.0)"]  # fmt: skip
+    assert CliRunner().invoke(main, ["report", str(out)]).exit_code == 0
+    assert "- **Strategies**: hold, sixty_forty(risky_share=0.0)" in (out / "report.md").read_text()
+    rows = [c for c in evaluate(out).criteria if c.baselines]
+    assert rows and all(set(c.baselines) == {"hold"} for c in rows), [c.baselines for c in rows]
 
 
 def test_backtest_command_takes_profile_grids(tmp_path):
@@ -646,6 +667,16 @@ def test_a_saved_markets_rows_and_the_seeds_cover_the_profile_grid(tmp_path):
     res = CliRunner().invoke(main, ["backtest", "default", "--strategy", "hold", "--seeds", "0,2,4,6",
                                     "--risk-tolerance", "0.1,0.9", "--horizon-days", "60", "--out", str(tmp_path / "x")])  # fmt: skip
     assert res.exit_code == 2 and "give only combination(s) [0] of its 2" in res.output, res.output
+    # a market with fewer rows than the grid has combinations: a one-path real market ran the first profile alone
+    # while the report listed the grid (review of 2026-12-05, session 24)
+    res = CliRunner().invoke(main, ["backtest", str(tmp_path / "m"), "--strategy", "hold", "--risk-tolerance",
+                                    "0.1,0.5,0.9", "--monthly-contribution", "0,500", "--out", str(tmp_path / "y")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"default ({tmp_path / 'm'}) has 4 row(s), so combination(s) [4, 5] would never run" in res.output
+    # a horizon longer than the saved market: the report said "Horizon: 200 days (override)" over its 120
+    res = CliRunner().invoke(main, ["backtest", str(tmp_path / "m"), "--strategy", "hold", "--horizon-days", "200",
+                                    "--out", str(tmp_path / "z")])  # fmt: skip
+    assert res.exit_code == 2 and "horizon_days: 200 is longer than the saved market default" in res.output, res.output
 
 
 def test_each_row_says_which_random_numbers_made_it_and_acceptance_clusters_by_them(tmp_path):

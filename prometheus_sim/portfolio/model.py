@@ -302,6 +302,11 @@ class PortfolioStates:
         )
 
 
+#: The venue's cap on a fill's slippage (``portfolio.nb.MAX_SLIPPAGE``, 50 %) in basis points; kept here so that this
+#: module stays free of Numba (a test checks the two agree).
+MAX_SLIPPAGE_BPS = 5_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class CostModel:
     """Trading costs of a simulated venue. ``impact`` is the extra slippage per unit of participation (units / volume)."""
@@ -317,6 +322,10 @@ class CostModel:
                 raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
         if self.fees_bps >= 10_000:
             raise ValueError(f"fees_bps: must be < 10000, got {self.fees_bps}")
+        if self.slippage_bps >= MAX_SLIPPAGE_BPS:  # 5,000, 20,000 and 1,000,000 bps all filled at the cap, identical
+            # results under three labels of a cost sweep (review of 2026-12-05, session 24)
+            raise ValueError(f"slippage_bps: must be < {MAX_SLIPPAGE_BPS} (a fill's slippage is capped at 50 %, so "
+                             f"any larger setting fills as that cap), got {self.slippage_bps:g}")  # fmt: skip
 
 
 __all__ = [

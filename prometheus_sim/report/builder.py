@@ -527,6 +527,15 @@ def _cost_sweep(names: list[str], strategies: list[str], settings: list[tuple], 
     return out
 
 
+def _spec_label(entry) -> str:
+    """A sweep.json strategy entry as its cells are labelled (a baseline with parameters says them)."""
+    from prometheus_sim.strategy_spec import StrategySpec
+
+    if not isinstance(entry, dict):
+        return str(entry)
+    return StrategySpec(entry["name"], tuple((entry.get("params") or {}).items()), entry.get("model_uri")).label
+
+
 def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
     """Who made the run and with what settings: enough to rerun it and to trust its digests."""
     from prometheus_sim.sweep import own_path_sources
@@ -551,7 +560,7 @@ def run_info(doc: dict, metrics: pd.DataFrame) -> dict[str, Any]:
         "seed_min": seeds[0] if seeds else None,
         "seed_max": seeds[-1] if seeds else None,
         "seeds_contiguous": bool(seeds) and seeds[-1] - seeds[0] + 1 == len(seeds),
-        "strategies": sorted(s["name"] if isinstance(s, dict) else s for s in cfg.get("strategies", [])),
+        "strategies": sorted(_spec_label(s) for s in cfg.get("strategies", [])),
         "strategy_specs": [s for s in cfg.get("strategies", []) if isinstance(s, dict)],
         "costs": _costs(cfg),
         "profiles": cfg.get("profiles") or {},

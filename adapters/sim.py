@@ -55,6 +55,9 @@ class SimAdapter:
         the close of ``start`` and nothing before it is marked (an RL episode starting mid-market)."""
         if not isinstance(start, (int, np.integer)) or not (start == 0 or 0 < start < market.n_steps - 1):
             raise ValueError(f"start: must be 0 or a step in 1..{market.n_steps - 2}, got {start!r}")
+        if "volume" in market.absent:  # a fill's impact divides by the bar's volume: NaN equity, silently
+            raise ValueError(f"market {market.name!r} states no volume (absent: {', '.join(market.absent)}), which the "
+                             "simulated venue's fills need for market impact")  # fmt: skip
         self.market = market
         self.config = config or SimConfig()
         self.users = np.arange(market.n_paths, dtype=np.int64)

@@ -742,7 +742,7 @@ def _feature_config(no_blocks: tuple[str, ...]):
     help="Switch a feature block off; repeat it.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
 @click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else .mlflow/].")
 @click.option(
     "--register-as",
@@ -781,8 +781,9 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
         sys.exit(EXIT_BAD_INPUT)
     best = result.history[result.meta["best_epoch"]]
     click.echo(f"trained {len(result.history)} epochs in {time.perf_counter() - started:.1f} s; best epoch "
-               f"{result.meta['best_epoch'] + 1}: val_loss {best['val_loss']:.4f}, mae {best['mae']:.2f} %, "
-               f"mape {best['mape']:.2f} %, rmse {best['rmse']:.4f}")  # fmt: skip
+               f"{result.meta['best_epoch'] + 1} (validation windows): val_loss {best['val_loss']:.4f}, mae over days "
+               f"1-{horizon} {best['mae']:.2f} %, mape at day {horizon} {best['mape']:.2f} %, rmse {best['rmse']:.4f} "
+               "(the guide's 7-day figures on unseen seeds: forecast evaluate)")  # fmt: skip
     click.echo(f"registered {result.name} version {result.version} (run {result.run_id}) in {result.tracking_uri}")
 
 
@@ -853,8 +854,10 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
     click.echo(shown.round(4).to_string(index=False))
     mape = (f"{row['mape_7d']:.2f} %" if row["mape_7d"] == row["mape_7d"]
             else f"not measured (the model forecasts {predictor.horizon} day(s))")  # fmt: skip
+    short = (f" (not the guide's 7-day figure: not measured for acceptance, as the model forecasts {predictor.horizon}"
+             " day(s))" if predictor.horizon < 7 else " (target < 5)")  # fmt: skip
     click.echo(f"pooled crypto: MAE over days 1-{min(predictor.horizon, 7)} {row['mae_pct']:.2f} % "
-               f"[{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}] (target < 5), 7-day MAPE {mape} (target < 10); "
+               f"[{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}]{short}, 7-day MAPE {mape} (target < 10); "
                f"evidence {evidence}")  # fmt: skip
     for line in real_days:
         click.echo(line)
@@ -1160,7 +1163,8 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
     try:
         name, version = resolve(model_ref)
         seeds = parse_seeds(seed_text)
-        meta = getattr(load_pytorch(f"{name}@{version}")[0], "meta", None)
+        network = load_pytorch(f"{name}@{version}")[0]
+        meta = getattr(network, "meta", None)
         if not isinstance(meta, dict) or meta.get("kind") != "prometheus-dqn":  # refused here, not in each worker
             raise ValueError(
                 f"--model {model_ref}: {name}/{version} is not a prometheus DQN policy (no policy metadata)"
@@ -1179,6 +1183,11 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
             raise ValueError(f"--seeds {sorted(chosen_on & set(seeds))[:5]}... chose this policy among its checkpoints "
                              "(policy train --select-seeds): use seeds it has not seen")  # fmt: skip
         _policy_observation_fits(meta, model_ref, f"{name}/{version}")
+        first = next((m for m in network.modules() if hasattr(m, "in_features")), None)
+        if first is not None and first.in_features != meta.get("obs_dim"):  # every dqn cell failed in its worker,
+            # after the baselines ran, and the actions printed as NaN % (review of 2026-12-05, session 24)
+            raise ValueError(f"--model {model_ref}: {name}/{version}'s network takes {first.in_features} inputs, its "
+                             f"metadata says observations of {meta.get('obs_dim')} values")  # fmt: skip
         need, decides = _policy_min_days(meta)
         if horizon_days is not None and horizon_days < need:  # the policy would never decide: shares NaN, hold's scores
             raise ValueError(f"--horizon-days {horizon_days}: fewer than {need} days; the policy's first decision is on "
@@ -1248,7 +1257,10 @@ def policy_evaluate(scenario_files: tuple[str, ...], model_ref: str, seed_text: 
                f"decision, after {warmed}), so all are scored on the same days")  # fmt: skip
     policy_rows = m[m["strategy"].str.startswith("dqn")]
     share = policy_rows[list(ACTION_SHARE_COLUMNS)].mean()
-    click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
+    if policy_rows.empty:  # every policy cell failed: NaN % for each action said nothing (review, session 24)
+        click.echo("policy actions: none; the policy ran in no cell (failures.json says why)")
+    else:
+        click.echo("policy actions: " + ", ".join(f"{c.removeprefix('share_')} {v:.1%}" for c, v in share.items()))
     if share.max() > 0.9:
         click.echo(f"FLAG: {share.max():.0%} of the policy's decisions are {share.idxmax().removeprefix('share_')}: "
                    "a collapsed policy (training is sensitive to its --seed and to the machine's floating-point "
@@ -1501,13 +1513,16 @@ def _policy_context(
 ) -> dict:
     """What is written beside a sweep that scored a DQN policy (``policy_eval.json``): the model, what it trained and
     was chosen on, the saved and real markets (:func:`_policy_real_markets`), which sources are its training
-    scenarios, the first decision day, the costs, and the registry the report finds its training curve in."""
+    scenarios, the first decision day, the costs, and the registry the report finds its training curve in (its
+    credentials taken out: the report then reads them from MLflow's environment variables)."""
+    from prometheus_sim.redact import redacted_url
+
     return {
         "model": model, "model_ref": model_ref,
         "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
         "seeds": seeds, "fees_bps": [c.fees_bps for c in config.cost_settings], "real": real,
         "is_training_scenario": _training_sources(meta, config, real), "selected_on": _selected_on(meta),
-        "first_decision_day": config.first_decision_day, "tracking_uri": tracking_uri,
+        "first_decision_day": config.first_decision_day, "tracking_uri": redacted_url(tracking_uri) if tracking_uri else tracking_uri,
         "forecaster": (meta.get("forecast") or {}).get("model"), **extra,
     }  # fmt: skip
 

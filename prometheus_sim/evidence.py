@@ -41,9 +41,11 @@ class _Strict(BaseModel):
 class ForecastEval(_Strict):
     """The forecaster's out-of-sample errors (the forecasting issue writes it)."""
 
-    mae_pct: float = Field(ge=0)
+    mae_pct: float | None = Field(ge=0)  # None: the model forecasts fewer than 7 days (mae_pct_why)
     mae_pct_low: float | None = None
     mae_pct_high: float | None = None
+    mae_pct_why: str | None = None
+    mae_pct_short_horizon: list[float | None] | None = None  # a short model's MAE over its days, with its interval
     mape_7d: float | None = Field(default=None, ge=0)  # None: the model forecasts fewer than 7 days (mape_7d_why)
     mape_7d_low: float | None = None
     mape_7d_high: float | None = None

@@ -228,9 +228,11 @@ class Market:
         # volume finite and > 0 (0 only for the cash stablecoin, which never trades): a fill's impact divides by
         # the bar's volume, and a NaN made NaN equity while a 0 paid the 50 % slippage cap, silently, where `market
         # import` refuses both (review of 2026-12-05, session 24)
+        # A market that states no volume (a chain's oracle gives closes only: "volume" in ``absent``) has NaN there,
+        # and a simulated venue refuses it (SimAdapter)
         volume = np.asarray(blocks.volume)
         cash = list(kinds).index("stable") if "stable" in kinds else -1
-        bad = ~np.isfinite(volume) | (volume < 0)
+        bad = np.zeros(volume.shape, dtype=bool) if "volume" in absent else ~np.isfinite(volume) | (volume < 0)
         bad |= (volume == 0) & (np.arange(len(assets)) != cash)
         if bad.any():
             p, t, a = (int(i[0]) for i in np.nonzero(bad))

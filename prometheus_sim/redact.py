@@ -9,7 +9,7 @@ stay, so the message still says where.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 _SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{24,}")  # a path segment this long is an API key, not a route
 _URI = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
@@ -26,7 +26,10 @@ def redacted_url(url: str) -> str:
     netloc = ("***@" if parts.username or parts.password else "") + (f"[{host}]" if ":" in host else host)
     netloc += f":{port}" if port else ""
     path = "/".join("***" if _SECRET_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
+    # built by hand: urlunsplit drops the '//' of a URL with no host, and sqlite:////tmp/a/mlflow.db (an absolute
+    # path) came out as sqlite://tmp/a/mlflow.db, another place (review of 2026-12-05, session 24)
+    slashes = "//" if url[len(parts.scheme) + 1 :].startswith("//") else ""
+    return f"{parts.scheme}:{slashes}{netloc}{path}" + ("?***" if parts.query else "")
 
 
 def redact_uris(text: str) -> str:
@@ -34,4 +37,13 @@ def redact_uris(text: str) -> str:
     return _URI.sub(lambda m: redacted_url(m.group(0)), text)
 
 
-__all__ = ["redact_uris", "redacted_url"]
+def without_credentials(fields: dict) -> dict:
+    """``fields`` (a run's arguments) with its ``tracking_uri`` passed through :func:`redacted_url`: a password in
+    the registry's URI was logged as a run parameter (anyone who opens the MLflow UI sees those) and saved in the
+    model's metadata and ``policy_eval.json`` (review of 2026-12-05, session 24). The URI itself is read again from
+    the option or the environment whenever it is needed."""
+    uri = fields.get("tracking_uri")
+    return {**fields, "tracking_uri": redacted_url(uri)} if isinstance(uri, str) else fields
+
+
+__all__ = ["redact_uris", "redacted_url", "without_credentials"]

@@ -30,6 +30,41 @@ def check_model_name(name, field: str = "register_as") -> str:
     return name
 
 
+KIND_TAG = "prometheus_kind"  # a registered model's tag naming what it holds: prometheus-dqn or prometheus-forecaster
+DEFAULT_NAMES = {"prometheus-dqn": "prometheus-dqn", "prometheus-forecaster": FORECASTER_NAME}
+
+
+def check_name_kind(name: str, kind: str, uri: str) -> None:
+    """Refuse, before training, to register a ``kind`` model under a name that holds the other kind's models: the
+    other kind's default name, or a registered model tagged (:data:`KIND_TAG`) as the other kind. ``policy train
+    --register-as prometheus-forecaster`` made version N of the forecasters a policy, and every default
+    ``prometheus-forecaster@latest`` failed until a new forecaster was trained (review of 2026-12-05, session 24).
+    Models registered before the tag existed carry none and are not checked."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from prometheus_sim.redact import redacted_url
+
+    other = next(k for k in DEFAULT_NAMES if k != kind)
+    if name == DEFAULT_NAMES[other]:
+        raise ValueError(f"register_as: {name!r} is where {other} models are registered (their default name); give "
+                         f"this {kind} another name")  # fmt: skip
+    try:
+        tagged = MlflowClient(uri).get_registered_model(name).tags.get(KIND_TAG)
+    except MlflowException:  # not registered yet
+        return
+    if tagged is not None and tagged != kind:
+        raise ValueError(f"register_as: {name!r} in the registry at {redacted_url(uri)} holds {tagged} models; give "
+                         f"this {kind} another name")  # fmt: skip
+
+
+def tag_kind(name: str, kind: str, uri: str) -> None:
+    """Mark the registered model ``name`` as holding ``kind`` models (:func:`check_name_kind` reads it)."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(uri).set_registered_model_tag(name, KIND_TAG, kind)
+
+
 class RegistryError(LookupError):
     """A model reference the registry cannot resolve; the message says what the registry holds."""
 
@@ -221,5 +256,5 @@ def load_pytorch(ref: str, uri: str | None = None):
     return model, (name, version)
 
 
-__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "RegistryError", "check_server", "check_store", "configure", "experiment",
+__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "KIND_TAG", "RegistryError", "check_name_kind", "tag_kind", "check_server", "check_store", "configure", "experiment",
            "load_pytorch", "resolve", "tracking_uri", "version_identity"]  # fmt: skip

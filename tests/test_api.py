@@ -435,6 +435,9 @@ def test_before_the_warm_up_the_server_says_so_rather_than_answer(tmp_path, tiny
             r = client.post("/v1/optimize/portfolio", json={"user_id": "u", "portfolio": PORTFOLIO, "risk_tolerance": 0.5,
                                                             "time_to_goal": 24, "strategy": strategy}, headers=headers)  # fmt: skip
             assert r.status_code == 503 and "decides from the market's day" in r.json()["detail"], r.text
+            # the forecast strategy waits for its forecaster's window (it was put down to its features; review)
+            why = "its forecaster's first whole window" if strategy == "forecast" else "its features' warm-up"
+            assert why in r.json()["detail"], r.text
 
 
 def test_a_policy_is_refused_at_start_on_a_market_it_was_not_trained_for(tmp_path, tiny_forecaster, tiny_dqn,
@@ -646,6 +649,10 @@ def test_a_body_that_is_not_json_is_415(server):
     ok = httpx.post(server.url + "/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}', timeout=PATIENCE_S,
                     headers={"X-API-Key": server.keys["analyst"], "Content-Type": "application/json; charset=utf-8"})  # fmt: skip
     assert ok.status_code == 200, ok.text
+    # no Content-Type at all (requests' data=): a valid body was a 422 "valid dictionary" (review, session 24)
+    bare = httpx.post(server.url + "/v1/assess/risk", content=b'{"portfolio": {"BTC": 1}}', timeout=PATIENCE_S,
+                      headers={"X-API-Key": server.keys["analyst"]})  # fmt: skip
+    assert "content-type" not in bare.request.headers and bare.status_code == 200, bare.text
 
 
 def test_a_portfolio_too_small_to_trade_is_not_optimised():
@@ -742,3 +749,96 @@ def test_a_prediction_reads_the_feeds_day_even_before_its_listener_rebuilt_the_i
     expected = predictor.predict(market, "BTC", day=151, horizon_days=7)
     assert first["timestamp"] == expected["timestamp"]
     assert np.allclose(first["predictions"], expected["predictions"], rtol=1e-5)
+
+
+def test_the_state_a_strategy_decides_on_holds_the_portfolios_own_trailing_figures():
+    """The optimize endpoint's snapshot said volatility_30d 0 and sharpe_ratio 0 for every portfolio: a 100 % BTC book
+    reached the policy as riskless, which no training episode showed it (review of 2026-12-05, session 24). Now the
+    weights given, held over the feed's last 30 daily returns, annualised as the step kernel's."""
+    from prometheus_sim.api.service import MarketFeed, PortfolioService
+    from prometheus_sim.market import Market
+    from prometheus_sim.portfolio import RiskProfile
+    from prometheus_sim.scenario import load_scenario
+    from strategies import registry
+
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=1)
+    feed = MarketFeed(market, start_day=150, step_seconds=0)
+    service = PortfolioService(registry.build("equal_weight"), feed, "equal_weight")
+    btc = feed.assets.index("BTC")
+    close = np.asarray(market.close)[0, 120:151]
+    returns = close[1:, btc] / close[:-1, btc] - 1.0
+    vol = returns.std(ddof=1) * np.sqrt(365)
+    state = service.snapshot({"BTC": 10_000.0}, RiskProfile()).state
+    assert state.volatility_30d[0] == pytest.approx(vol, rel=1e-12) and vol > 0.2
+    assert state.sharpe_ratio[0] == pytest.approx(returns.mean() / returns.std(ddof=1) * np.sqrt(365), rel=1e-12)
+    assert state.unrealized_pnl[0] == 0.0  # the request gives no cost basis
+    half = service.snapshot({"BTC": 5_000.0, "USDC": 5_000.0}, RiskProfile()).state.volatility_30d[0]
+    assert 0.3 * vol < half < 0.7 * vol
+    early = MarketFeed(market, start_day=1, step_seconds=0)  # one daily return: no figure yet, as the kernel has it
+    assert PortfolioService(registry.build("equal_weight"), early, "e").snapshot({"BTC": 1.0}, RiskProfile()).state \
+        .volatility_30d[0] == 0.0  # fmt: skip
+
+
+def test_optimize_leaves_out_trades_that_move_nothing_and_says_so(monkeypatch):
+    """{"USDC": 100000} was answered SELL_PARTIAL with no trade, and {"BTC": 1} BUY_CONSERVATIVE buying BTC and BOND
+    with cash it did not have (review of 2026-12-05, session 24)."""
+    from prometheus_sim.api.service import MarketFeed, PortfolioService
+    from prometheus_sim.market import Market
+    from prometheus_sim.portfolio import Action, RiskProfile
+    from prometheus_sim.scenario import load_scenario
+
+    class Always:
+        name, first_decision_day = "always", 0
+
+        def __init__(self, action):
+            self.action = action
+
+        def decide_batch(self, snapshots):
+            return snapshots.plan(np.full(snapshots.n_users, int(self.action)))
+
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=1)
+    feed = MarketFeed(market, start_day=150, step_seconds=0)
+
+    def answer(action, portfolio):
+        return PortfolioService(Always(action), feed, "always").recommend(portfolio, RiskProfile())
+
+    cash_only = answer(Action.SELL_PARTIAL, {"USDC": 100_000.0})
+    assert cash_only["action"] == "HOLD" and cash_only["recommendations"] == []
+    assert "the strategy chose SELL_PARTIAL, which moves nothing in this portfolio" in cash_only["note"]
+    no_cash = answer(Action.BUY_CONSERVATIVE, {"BTC": 1.0})
+    assert no_cash["action"] == "HOLD" and "buy ETH: no cash to buy with" in no_cash["note"], no_cash
+    both = answer(Action.BUY_CONSERVATIVE, {"BTC": 5_000.0, "USDC": 5_000.0})
+    assert both["action"] == "BUY_CONSERVATIVE" and both["note"] is None
+    assert {t["action"] for t in both["recommendations"]} == {"BUY"}
+    partial = answer(Action.SELL_MAJOR, {"BTC": 5_000.0, "USDC": 5_000.0})  # sells every non-cash holding: BTC only
+    assert partial["action"] == "SELL_MAJOR" and [t["asset"] for t in partial["recommendations"]] == ["BTC"]
+    assert partial["note"] is None  # the plan sells only what is held
+
+
+def test_a_prediction_does_not_depend_on_the_requests_it_is_batched_with(tiny_forecaster, mlflow_store):
+    """A float32 model's last digits depend on its batch: BTC's 7-day price came out 271489.24532683997 alone and
+    271489.24519779504 beside other requests (review of 2026-12-05, session 24). Every call runs the day's assets."""
+    from prometheus_sim.api.service import ForecastService, MarketFeed
+    from prometheus_sim.forecast.predictor import PricePredictor
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+
+    predictor = PricePredictor.load(f"prometheus-forecaster@{tiny_forecaster.version}", mlflow_store)
+    market = Market.simulate(load_scenario(SCENARIOS / "default.yaml").with_horizon(200), n_paths=1)
+    service = ForecastService(predictor, MarketFeed(market, start_day=150, step_seconds=0))
+    alone = service.predict_batch([("BTC", 7)])[0]["predictions"]
+    assets = service.assets
+    crowd = service.predict_batch([(a, 7) for a in assets * 20] + [("BTC", 7)])
+    assert crowd[-1]["predictions"] == alone  # exactly: the same bytes whatever else was asked
+    assert all(r["predictions"] == crowd[k]["predictions"] for k, r in enumerate(crowd) if k < len(assets))
+
+
+def test_a_registry_path_is_shown_as_it_is_once_credentials_are_taken_out():
+    """urlunsplit dropped the '//' of a URL with no host: the log named sqlite://tmp/a/mlflow.db for the absolute
+    sqlite:////tmp/a/mlflow.db, another file (review of 2026-12-05, session 24)."""
+    from prometheus_sim.redact import redact_uris, redacted_url
+
+    for same in ("sqlite:////tmp/a/mlflow.db", "sqlite:///rel/x.db", "file:///tmp/x", "http://127.0.0.1:5000/api"):
+        assert redacted_url(same) == same
+    assert redact_uris("at sqlite:////tmp/a/mlflow.db.") == "at sqlite:////tmp/a/mlflow.db."
+    assert redacted_url("postgresql://alice:pw@db:5432/mlflow?sslmode=require") == "postgresql://***@db:5432/mlflow?***"

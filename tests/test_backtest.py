@@ -388,3 +388,9 @@ def test_a_fill_is_scored_without_the_contribution_landing_at_its_close():
     cash_idle[:, :, 0] = 0.0
     Market.from_bars("idle", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
                      blocks._replace(volume=cash_idle), {"kind": "test"})  # fmt: skip
+    # a market that states no volume (a chain's closes): accepted as such, and refused by the simulated venue
+    closes_only = Market.from_bars("chain", ["USDC", "BTC", "ETH"], ["stable", "crypto", "crypto"], calendar,
+                                   blocks._replace(volume=np.full_like(volume, np.nan)), {"kind": "test"},
+                                   ("volume",))  # fmt: skip
+    with pytest.raises(ValueError, match="market 'chain' states no volume"):
+        SimAdapter(closes_only)

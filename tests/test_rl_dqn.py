@@ -75,6 +75,8 @@ def test_bad_arguments_are_refused(tmp_path):
                           ({"seeds": (True,)}, "seeds: integers >= 0, got True"),
                           ({"learning_starts": -5}, "learning_starts: must be >= 0, got -5"),
                           ({"seeds": 5}, "seeds: a tuple of integers, got 5"),
+                          ({"select_seeds": 900}, "select_seeds: a tuple of integers, got 900"),  # review, session 24
+                          ({"select_seeds": np.array([900, 901])}, r"select_seeds: a tuple of integers, got array"),
                           ({"replay_ratio": "0.25"}, "replay_ratio: a number"),
                           ({"replay_ratio": True}, "replay_ratio: a number")):  # fmt: skip
         with pytest.raises(ValueError, match=words):
@@ -874,3 +876,65 @@ def test_a_registry_server_that_is_down_is_named_at_once(tmp_path, monkeypatch, 
 
 def test_a_torch_device_object_is_checked_as_its_name():
     assert check_device(torch.device("cpu")) == "cpu"
+
+
+def test_the_registrys_credentials_are_not_saved_with_the_policy(mlflow_store):
+    """policy train logged --tracking-uri http://alice:s3cretPW@host as a run parameter (anyone who opens the MLflow
+    UI sees those) and saved it in the model's metadata (review of 2026-12-05, session 24). A query is treated as a
+    credential too (postgresql's ?password=), which a SQLite store lets this test use without a server."""
+    from mlflow.tracking import MlflowClient
+
+    from prometheus_sim.rl.dqn import DQNArgs, train_dqn
+
+    uri = f"{mlflow_store}?timeout=20"
+    args = DQNArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=(0, 1), total_steps=128, num_envs=4,
+                   horizon_days=300, episode_days=70, learning_starts=64, checkpoints=0, tracking_uri=uri,
+                   register_as="credentials-check")  # fmt: skip
+    trained = train_dqn(args)
+    assert MlflowClient(uri).get_run(trained.run_id).data.params["tracking_uri"] == f"{mlflow_store}?***"
+    assert trained.meta["args"]["tracking_uri"] == f"{mlflow_store}?***"
+
+
+def test_a_policy_is_not_registered_where_forecasters_are(mlflow_store):
+    """policy train --register-as prometheus-forecaster made the forecasters' latest version a policy: every default
+    forecaster reference failed until a new one was trained (review of 2026-12-05, session 24). A name that holds
+    policies is refused to a forecaster too (the registered model's tag says what it holds)."""
+    from prometheus_sim.forecast.train import TrainArgs, train
+    from prometheus_sim.registry import FORECASTER_NAME, KIND_TAG
+    from prometheus_sim.rl.dqn import DQNArgs, train_dqn
+
+    small = dict(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=(0, 1), total_steps=128, num_envs=4,
+                 horizon_days=300, episode_days=70, learning_starts=64, checkpoints=0, tracking_uri=mlflow_store)  # fmt: skip
+    with pytest.raises(ValueError, match=f"register_as: '{FORECASTER_NAME}' is where prometheus-forecaster models"):
+        train_dqn(DQNArgs(**small, register_as=FORECASTER_NAME))
+    train_dqn(DQNArgs(**small, register_as="a-policy"))
+    from mlflow.tracking import MlflowClient
+
+    assert MlflowClient(mlflow_store).get_registered_model("a-policy").tags[KIND_TAG] == "prometheus-dqn"
+    args = TrainArgs(scenarios=(str(SCENARIOS / "default.yaml"),), seeds=(0, 1, 2), epochs=1, horizon_days=300,
+                     hidden_dim=16, lstm_layers=1, transformer_layers=1, nhead=4, tracking_uri=mlflow_store,
+                     register_as="a-policy")  # fmt: skip
+    with pytest.raises(ValueError, match="register_as: 'a-policy' in the registry at .* holds prometheus-dqn models"):
+        train(args)
+
+
+def test_evaluate_refuses_a_network_whose_input_is_not_its_observation(tiny_dqn, mlflow_store, tmp_path):
+    """A network of 49 inputs registered with metadata saying 50: every dqn cell failed in its worker after the
+    baselines ran, and the evaluation printed 'hold nan%, ...' (review of 2026-12-05, session 24)."""
+    import mlflow
+
+    from prometheus_sim.registry import experiment
+    from prometheus_sim.rl.dqn import QNetwork
+
+    bad = QNetwork(tiny_dqn.meta["obs_dim"] - 1)
+    bad.meta = dict(tiny_dqn.meta)
+    mlflow.set_tracking_uri(mlflow_store)
+    with mlflow.start_run(experiment_id=experiment("mismatched-net", mlflow_store)):  # artifacts beside the store
+        info = mlflow.pytorch.log_model(bad, name="model", serialization_format="pickle",
+                                        registered_model_name="mismatched-net")  # fmt: skip
+    res = CliRunner().invoke(main, ["policy", "evaluate", "default", "--model",
+                                    f"mismatched-net@{info.registered_model_version}", "--seeds", "1000-1001",
+                                    "--horizon-days", "60", "--out", str(tmp_path / "ev")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "network takes 49 inputs, its metadata says observations of 50 values" in res.output, res.output
+    assert not (tmp_path / "ev" / "metrics.parquet").exists()

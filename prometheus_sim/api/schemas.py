@@ -77,7 +77,8 @@ class OptimizeRequest(_Strict):
 class Trade(BaseModel):
     asset: str
     action: str
-    percentage: float
+    percentage: float = Field(description="SELL: percent of the asset's holding; BUY: percent of the cash held after "
+                                          "this recommendation's sells.")  # fmt: skip
 
 
 class RiskRequest(_Strict):
@@ -101,6 +102,8 @@ class OptimizeResponse(BaseModel):
     confidence: float
     risk_assessment: RiskResponse
     strategy: str
+    note: str | None = Field(default=None, description="Trades left out as they move nothing in this portfolio "
+                                                        "(a sell of what is not held, a buy with no cash).")  # fmt: skip
 
 
 class Health(BaseModel):

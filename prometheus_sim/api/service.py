@@ -198,13 +198,17 @@ class ForecastService:
         ok = [i for i, a in enumerate(rows) if inputs.problem[a] is None]
         preds = {}
         if ok:
-            idx = np.array([rows[i] for i in ok])
+            # every asset the day can predict, whichever were asked: a float32 model's last digits depend on the
+            # batch it runs in, and answers varied with the requests in flight (80 of 90 under load differed from
+            # the same request alone; review of 2026-12-05, session 24). One call still serves the whole batch.
+            day_rows = np.array([a for a in range(len(inputs.problem)) if inputs.problem[a] is None])
             with torch.no_grad():
-                xt = torch.from_numpy(inputs.x[idx]).to(self.predictor.device)
-                ct = torch.from_numpy(inputs.c[idx]).to(self.predictor.device) if inputs.c.shape[1] else None
+                xt = torch.from_numpy(inputs.x[day_rows]).to(self.predictor.device)
+                ct = torch.from_numpy(inputs.c[day_rows]).to(self.predictor.device) if inputs.c.shape[1] else None
                 p, _ = self.predictor.model(xt, ct)
             logret = self.predictor.scaler.y_inverse(p.float().cpu().numpy().astype(np.float64))
-            preds = dict(zip(ok, logret, strict=True))
+            by_row = dict(zip(day_rows.tolist(), logret, strict=True))
+            preds = {i: by_row[rows[i]] for i in ok}
         for i, (asset, horizon) in enumerate(items):
             a = rows[i]
             if inputs.problem[a] is not None:
@@ -246,7 +250,8 @@ class PortfolioService:
         from prometheus_sim.portfolio import nb
 
         regime = nb.regime_row_nb(feed.market.close, 0, t, 1, feed.book.kind_codes)
-        states = PortfolioStates(np.zeros(1), np.zeros(1), np.zeros(1), np.array([regime], dtype=np.int64))
+        vol, sharpe = trailing_state(feed, value)
+        states = PortfolioStates(np.zeros(1), np.array([vol]), np.array([sharpe]), np.array([regime], dtype=np.int64))
         return SnapshotBatch(
             step=t, timestamp=feed.market.calendar[t], users=np.array([0]), book=feed.book, holdings=holdings,
             prices=price[None].copy(), value=np.array([total]), profiles=RiskProfiles.of(profile, 1), state=states,
@@ -261,26 +266,74 @@ class PortfolioService:
         which give no probability of being right (the forecaster's own confidence is the price endpoint's)."""
         first = int(getattr(self.strategy, "first_decision_day", 0) or 0)
         if self.feed.day < first:
-            why = ("its forecaster's first whole window" if getattr(self.strategy, "forecast", None) is not None
-                   else "its features' warm-up")  # fmt: skip
+            # a forecast strategy holds its forecaster as .predictor, a policy with forecast features as .forecast
+            # (only the second was looked for: the forecast strategy's wait was put down to its features; review)
+            uses_forecaster = any(getattr(self.strategy, a, None) is not None for a in ("forecast", "predictor"))
+            why = "its forecaster's first whole window" if uses_forecaster else "its features' warm-up"
             raise NotWarmedUp(f"{self.label} decides from the market's day {first} on ({why}); the "
                               f"served market is at day {self.feed.day}")  # fmt: skip
         snap = self.snapshot(portfolio, profile)
         with self._lock:  # strategies keep per-run state; one decision at a time
             orders = self.strategy.decide_batch(snap)
         rec = orders.recommendation(0, self.feed.book)
+        trades, note = effective_trades(rec, self.feed.book, portfolio)
         return {
-            "action": rec.action.name,
+            "action": rec.action.name if trades else "HOLD",
             "recommendations": [
-                {"asset": t.asset, "action": t.side.upper(), "percentage": round(t.percentage, 6)} for t in rec.trades
+                {"asset": t.asset, "action": t.side.upper(), "percentage": round(t.percentage, 6)} for t in trades
             ],  # fmt: skip
             "confidence": float(rec.confidence),
             "risk_assessment": assess_risk(self.feed, portfolio),
             "strategy": self.label,
+            "note": note,
         }
 
 
+def effective_trades(rec, book: AssetBook, portfolio: dict[str, float]) -> tuple[list, str | None]:
+    """The recommendation's trades that move something in ``portfolio``, and a note when some do not.
+
+    A sell of an asset the portfolio does not hold sells nothing; a buy spends a share of the cash held after the
+    sells, so with none it buys nothing. Answered as they came, ``{"USDC": 100000}`` got SELL_PARTIAL with no trade
+    and ``{"BTC": 1}`` BUY_CONSERVATIVE buying BTC and BOND with cash it did not have (review of 2026-12-05, session
+    24); a recommendation left with no trade is answered HOLD, and the note says what the strategy chose."""
+    values = {a: float(portfolio.get(a, 0.0)) for a in book.names}
+    sells = [t for t in rec.trades if t.side == "sell"]
+    cash = values[book.names[book.cash_index]] + sum(values[t.asset] * t.percentage / 100.0 for t in sells)
+    kept = [t for t in rec.trades if (values[t.asset] > 0 if t.side == "sell" else cash > 0)]
+    dropped = [t for t in rec.trades if t not in kept]
+    why = "; ".join(f"{t.side} {t.asset}: " + ("not held" if t.side == "sell" else "no cash to buy with")
+                    for t in dropped) or "its plan holds no trade here"  # fmt: skip
+    if kept:
+        return kept, f"left out, as they move nothing in this portfolio: {why}" if dropped else None
+    if rec.action.name == "HOLD":
+        return kept, None
+    return kept, f"the strategy chose {rec.action.name}, which moves nothing in this portfolio ({why}): answered HOLD"
+
+
 MIN_RISK_RETURNS = 30  # daily returns a volatility, a Sharpe and a drawdown are given over, at least
+
+
+def trailing_state(feed: MarketFeed, values: np.ndarray) -> tuple[float, float]:
+    """(volatility_30d, sharpe_ratio) of the state a strategy decides on: the portfolio's weights today held over the
+    feed's last 30 daily returns (``portfolio.nb.WINDOW_DAYS``), annualised as the step kernel's, 0 and 0 before two
+    returns exist or for a flat window (as the kernel gives).
+
+    The request states values, not a history of the portfolio, so its weights held fixed are the best estimate;
+    before, the state said 0 and 0 for every portfolio (a 100 % BTC book was shown to the policy as riskless, where
+    training never showed it one: 8 of 63 test decisions changed once the state said the book's own figures; review
+    of 2026-12-05, session 24). ``unrealized_pnl`` stays 0: the request gives no cost basis."""
+    from prometheus_sim import metrics
+    from prometheus_sim.portfolio import nb
+
+    close = feed.closes()[-(nb.WINDOW_DAYS + 1) :]
+    total = float(values.sum())
+    if len(close) < 3 or not total > 0:
+        return 0.0, 0.0
+    returns = ((close[1:] / close[:-1] - 1.0) @ (values / total))[None]
+    vol, sharpe = float(metrics.annual_vol(returns)[0]), float(metrics.sharpe(returns)[0])
+    if not (np.isfinite(vol) and np.isfinite(sharpe)) or vol == 0.0:
+        return 0.0, 0.0
+    return vol, sharpe
 
 
 def assess_risk(feed: MarketFeed, portfolio: dict[str, float]) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prometheus_sim.forecast.evaluate import DEFINITIONS, Scored, summarise
+from prometheus_sim.forecast.evaluate import DEFINITIONS, GUIDE_HORIZON, Scored, summarise
 
 
 def pooled(scored: dict[str, Scored]) -> Scored:
@@ -74,6 +74,12 @@ def write_evaluation(scored: dict[str, Scored], out_dir: Path, predictor, comman
     data = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in data.items()}
     if data["mape_7d"] is None:
         data["mape_7d_why"] = f"the model forecasts {predictor.horizon} day(s), fewer than 7: no 7-day prediction"
+    if predictor.horizon < GUIDE_HORIZON:  # its MAE runs over days 1..H only: a 1-day model's 2.5 % passed the guide's
+        # 7-day target, which the same set-up at 7 days missed at 5.4 % (review of 2026-12-05, session 24)
+        data["mae_pct_short_horizon"] = [data["mae_pct"], data["mae_pct_low"], data["mae_pct_high"]]
+        data["mae_pct"] = data["mae_pct_low"] = data["mae_pct_high"] = None
+        data["mae_pct_why"] = (f"the model forecasts {predictor.horizon} day(s), fewer than 7: its MAE over days "
+                               f"1-{predictor.horizon} is not the guide's 7-day figure")  # fmt: skip
     evidence = write_evidence(
         out_dir / EVIDENCE_DIR / "forecast_eval.json", "forecast_eval", data, command=command,
         model_uri=predictor.model_uri, model_version=predictor.ref[1], scenario_digests=digests, seeds=seeds,

@@ -29,6 +29,7 @@ import numpy as np
 
 from prometheus_sim.features import FeatureConfig, compute_features
 from prometheus_sim.forecast.data import Scaler, SplitPlan, Windows, WindowSource
+from prometheus_sim.redact import without_credentials
 from prometheus_sim.registry import FORECASTER_NAME
 
 CONFIDENCE_RADIUS = 0.6745  # in training-target sd: the head's event is |error| <= this
@@ -95,6 +96,14 @@ class TrainArgs:
             raise ValueError(f"split_frac: must be in [0.2, 0.9], got {self.split_frac}")
         if not self.scenarios or not self.seeds:
             raise ValueError("scenarios and seeds: at least one of each")
+        # what NumPy's and torch's generators take; -1 and 2**64 failed inside them, naming no field (review, s24)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
+            raise ValueError(f"seed: an integer in [0, 2**64), got {self.seed!r}")
+        if self.assets is not None and len(set(self.assets)) != len(self.assets):
+            # BTC twice trained every BTC window twice and counted its calibration windows twice, which the conformal
+            # band's coverage guarantee does not survive (review of 2026-12-05, session 24)
+            twice = sorted({a for a in self.assets if list(self.assets).count(a) > 1})
+            raise ValueError(f"assets: {twice} given more than once")
 
 
 @dataclass
@@ -194,6 +203,25 @@ def error_metrics(pred: np.ndarray, real: np.ndarray) -> dict[str, float]:
     }
 
 
+def windows_needed(level: float) -> int:
+    """The fewest calibration windows whose ``ceil((n + 1) level)``-th error exists: 19 for a 95 % band."""
+    return next(m for m in range(1, 10_000) if np.ceil((m + 1) * level) <= m)
+
+
+def check_calibration_size(cal_assets: np.ndarray, names: list[str]) -> None:
+    """Refuse, before training, a calibration set too small for every band of every asset (what
+    :func:`conformal_quantiles` needs once training is over): found only after the last epoch, it cost a whole
+    training run per attempt, and named the first band that failed, so a user went from 9 to 19 windows in two
+    failed runs (review of 2026-12-05, session 24)."""
+    need = max(windows_needed(level) for level in BAND_LEVELS)
+    ids, counts = np.unique(cal_assets, return_counts=True)
+    short = {names[a]: int(n) for a, n in zip(ids, counts, strict=True) if n < need}
+    if short or len(ids) == 0:
+        raise ValueError(f"calibration: each asset needs {need} held-out window(s) for its {max(BAND_LEVELS):.0%} band, "
+                         f"and {short or 'none'} have fewer: train on more seeds (--seeds) or a longer horizon "
+                         "(--horizon-days); nothing was trained")  # fmt: skip
+
+
 def conformal_quantiles(pred: np.ndarray, real: np.ndarray, scale: np.ndarray, assets: np.ndarray,
                         names: list[str]) -> dict:  # fmt: skip
     """Split-conformal quantiles of the normalised error |log-return error| / scale, per asset name (and
@@ -213,7 +241,7 @@ def conformal_quantiles(pred: np.ndarray, real: np.ndarray, scale: np.ndarray, a
         for level in BAND_LEVELS:
             k = int(np.ceil((n + 1) * level)) - 1
             if k >= n:
-                need = next(m for m in range(1, 10_000) if np.ceil((m + 1) * level) <= m)
+                need = windows_needed(level)
                 raise ValueError(f"calibration: {n} window(s) of {who}, too few for a {level:.0%} band (it needs "
                                  f"{need}): train on more seeds (--seeds) or a longer horizon (--horizon-days)")  # fmt: skip
             out[f"{level:g}"] = np.sort(e, axis=0)[k].tolist()
@@ -277,6 +305,7 @@ def _train(args: TrainArgs) -> TrainResult:
         if len(pool) == 0:
             raise ValueError(f"no {key} windows: use more seeds or a longer horizon (split day, embargo and warm-up "
                              f"leave none)")  # fmt: skip
+    check_calibration_size(np.concatenate([w.asset for w in pools["cal"].windows]), list(first_market.assets))
     scaler = Scaler.fit_many(list(zip(pools["train"].sources, pools["train"].windows, strict=True)))
     n_features = pools["train"].sources[0].x.shape[-1]
     n_context = pools["train"].sources[0].context.shape[-1]
@@ -295,13 +324,14 @@ def _train(args: TrainArgs) -> TrainResult:
     autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
 
     uri = registry.configure(args.tracking_uri)
+    registry.check_name_kind(args.register_as, FORECASTER_NAME, uri)
     exp_id = registry.experiment("prometheus-forecaster", uri)
     run_name = f"{'+'.join(spec.name for spec, _, _ in markets)}__forecaster__{args.seed}"
     history: list[dict] = []
     best = (np.inf, None, -1)
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({k: (str(v) if isinstance(v, (tuple, dict, FeatureConfig)) or v is None else v)
-                           for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
+                           for k, v in without_credentials(asdict(args)).items() if k != "progress"})  # fmt: skip
         mlflow.log_params({"n_train_windows": n_train, "n_val_windows": len(pools["val"]),
                            "n_cal_windows": len(pools["cal"]), "n_features": n_features, "n_context": n_context,
                            "n_parameters": sum(p.numel() for p in model.parameters())})  # fmt: skip
@@ -372,7 +402,7 @@ def _train(args: TrainArgs) -> TrainResult:
             "calibrated_to": {spec.name: spec.calibrated_to and [str(spec.calibrated_to.start),
                                                                  str(spec.calibrated_to.end)] for spec, _, _ in markets},
             "seeds": [int(s) for s in args.seeds], "split": {"split_frac": args.split_frac, "embargo": args.horizon,
-            "held_out_rows": [list(plans[0].val_rows), list(plans[0].cal_rows)]}, "args": _jsonable(asdict(args)),
+            "held_out_rows": [list(plans[0].val_rows), list(plans[0].cal_rows)]}, "args": _jsonable(without_credentials(asdict(args))),
             "model_config": model.config, "torch_threads": torch.get_num_threads(),
         }  # fmt: skip
         model.meta = meta
@@ -380,6 +410,7 @@ def _train(args: TrainArgs) -> TrainResult:
         mlflow.log_metric("best_val_loss", best[0])
         info = mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
                                         pip_requirements=["torch==2.13.0"], registered_model_name=args.register_as)  # fmt: skip
+        registry.tag_kind(args.register_as, FORECASTER_NAME, uri)
         version = str(info.registered_model_version)
     return TrainResult(model, meta, history, args.register_as, version, run.info.run_id, uri)
 

@@ -118,7 +118,7 @@ def collect_report_data(run_dir: str | Path, evidence: list[str | Path] = (),
         "actions": action_rows(metrics),
         "rl": rl_training(
             doc.get("config", {}).get("strategies", []),
-            tracking_uri or read_policy_context(run_dir).get("tracking_uri"),
+            tracking_uri or _recorded_registry(read_policy_context(run_dir).get("tracking_uri")),
         ),
         "policy": policy_evaluation(metrics, read_policy_context(run_dir), run_dir),
         "definitions": used_definitions(acceptance),
@@ -525,6 +525,12 @@ def _cost_sweep(names: list[str], strategies: list[str], settings: list[tuple], 
         out.append({"scenario": scenario, "levels": levels, "holds": holds,
                     "policy_rank_holds": len(set(ranks)) == 1})  # fmt: skip
     return out
+
+
+def _recorded_registry(uri: str | None) -> str | None:
+    """The registry a run recorded, or None (MLflow's default: ``MLFLOW_TRACKING_URI`` and its credential variables)
+    where the record had its credentials taken out (``https://***@host``), which no store answers at."""
+    return None if uri is None or "***" in uri else uri
 
 
 def _spec_label(entry) -> str:

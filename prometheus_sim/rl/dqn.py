@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from prometheus_sim.devices import check_device
+from prometheus_sim.redact import without_credentials
 from prometheus_sim.rl.env import N_ACTIONS, OBSERVATION_VERSION, RECENT_FEATURES
 
 DQN_NAME = "prometheus-dqn"
@@ -149,8 +150,9 @@ class DQNArgs:
             raise ValueError(
                 f"replay_ratio: a number (gradient updates per env step) or None, got {self.replay_ratio!r}"
             )
-        if not isinstance(self.seeds, tuple | list):
-            raise ValueError(f"seeds: a tuple of integers, got {self.seeds!r}")
+        for name in ("seeds", "select_seeds"):  # select_seeds=900 was a TypeError, an array an ambiguous truth value
+            if not isinstance(getattr(self, name), tuple | list):
+                raise ValueError(f"{name}: a tuple of integers, got {getattr(self, name)!r}")
         bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0]
         if bad:
             raise ValueError(f"seeds: integers >= 0, got {bad[0]!r}")
@@ -436,6 +438,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     size, ptr = 0, 0
 
     uri = registry.configure(args.tracking_uri)
+    registry.check_name_kind(args.register_as, DQN_NAME, uri)
     exp_id = registry.experiment(DQN_NAME, uri)
     run_name = f"{'+'.join(spec.name for spec, _ in pools)}__dqn__{args.seed}"
     history: list[dict] = []
@@ -454,7 +457,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
     kept: list[tuple[int, dict]] = []  # (env steps, state dict on the CPU) of each checkpoint, to choose from
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({k: (_param_text(v) if isinstance(v, tuple) or v is None else v)
-                           for k, v in asdict(args).items() if k != "progress"})  # fmt: skip
+                           for k, v in without_credentials(asdict(args)).items() if k != "progress"})  # fmt: skip
         mlflow.log_params({"updates_per_env_step": ratio, "backend": args.backend})
         started = time.perf_counter()  # the training loop's rates count the loop, not the run's set-up
         bar = tqdm(range(n_iters), desc="dqn", unit="step", unit_scale=num_envs, disable=not args.progress)
@@ -530,7 +533,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
             "seeds": [int(s) for s in args.seeds], "training_action_share": share.tolist(),
             "greedy_action_share": greedy_share.tolist(),  # the last tenth's greedy choices: collapse shows here
             "updates_per_env_step": ratio, "env_backend": args.backend, "torch_threads": torch.get_num_threads(),
-            "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(args).items()},
+            "args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in without_credentials(asdict(args)).items()},
         }  # fmt: skip
         model = q.cpu().eval()
         model.meta = meta
@@ -544,6 +547,7 @@ def _train(args: DQNArgs, device: str, wiring) -> DQNResult:
         info = mlflow.pytorch.log_model(model, name="model", serialization_format="pickle",
                                         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
                                         registered_model_name=args.register_as)  # fmt: skip
+        registry.tag_kind(args.register_as, DQN_NAME, uri)
     return DQNResult(model, meta, history, args.register_as, str(info.registered_model_version), run.info.run_id)
 
 

@@ -122,7 +122,9 @@ def time_basis(meta: dict[str, Any], first_day: dt.date, cut: bool, days_kept: i
     names, windows = calibration_windows(meta)
     known = {n: windows[n] for n in names if windows.get(n)}
     unknown = [n for n in names if not windows.get(n)]
-    if cut:
+    if cut and days_kept is not None:  # both: the horizon's cut went unsaid (review of 2026-12-05, session 24)
+        days = f"the days from {first_day} on ({cut_by}), the market cut to {days_kept} days in all (--horizon-days)"
+    elif cut:
         days = f"the days from {first_day} on ({cut_by})"
     elif days_kept is not None:  # a 200-day slice was called "the whole real history" (review)
         days = f"the real history's first {days_kept} days (from {first_day}, --horizon-days)"

@@ -1708,13 +1708,8 @@ def market() -> None:
 @click.option("--kind", "kinds", multiple=True, metavar="ASSET=KIND", help="crypto, stable, equity or bond; repeat it.")
 @click.option("--name", default="real", show_default=True, help="The market's name (keys backtest results).")
 @VOLUME_IN
-@click.option(
-    "--rates-in",
-    type=click.Choice(["fraction", "percent"]),
-    default="fraction",
-    show_default=True,
-    help="The --macro file's inflation_rate and fed_rate: fractions (0.0533) or percent (5.33, FRED's).",
-)
+@click.option("--rates-in", type=click.Choice(["fraction", "percent"]), default="fraction", show_default=True,
+              help="The --macro file's inflation_rate and fed_rate: fractions (0.0533) or percent (5.33, FRED's).")  # fmt: skip
 def market_import(files: tuple[str, ...], out_dir: Path, onchain: str | None, macro: str | None, start: str | None,
                   end: str | None, kinds: tuple[str, ...], name: str, volume_in: str, rates_in: str) -> None:  # fmt: skip
     """Build a one-path market from real daily bar FILES (one per asset, named after it) and save it to --out.

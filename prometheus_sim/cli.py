@@ -1522,7 +1522,7 @@ def _policy_context(
         "trained_on": {"scenarios": sorted(meta.get("scenario_digests", {})), "seeds": _seed_span(meta.get("seeds", []))},
         "seeds": seeds, "fees_bps": [c.fees_bps for c in config.cost_settings], "real": real,
         "is_training_scenario": _training_sources(meta, config, real), "selected_on": _selected_on(meta),
-        "first_decision_day": config.first_decision_day, "tracking_uri": redacted_url(tracking_uri) if tracking_uri else tracking_uri,
+        "first_decision_day": config.first_decision_day, "tracking_uri": redacted_url(tracking_uri, key_segments=False) if tracking_uri else tracking_uri,
         "forecaster": (meta.get("forecast") or {}).get("model"), **extra,
     }  # fmt: skip
 

@@ -15,8 +15,8 @@ _SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{24,}")  # a path segment this long 
 _URI = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
-def redacted_url(url: str) -> str:
-    """``url`` without its user, password, query and key-like path segments."""
+def redacted_url(url: str, key_segments: bool = True) -> str:
+    """``url`` without its user, password, query and (``key_segments``) key-like path segments."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -25,7 +25,7 @@ def redacted_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = ("***@" if parts.username or parts.password else "") + (f"[{host}]" if ":" in host else host)
     netloc += f":{port}" if port else ""
-    path = "/".join("***" if _SECRET_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    path = "/".join("***" if key_segments and _SECRET_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
     # built by hand: urlunsplit drops the '//' of a URL with no host, and sqlite:////tmp/a/mlflow.db (an absolute
     # path) came out as sqlite://tmp/a/mlflow.db, another place (review of 2026-12-05, session 24)
     slashes = "//" if url[len(parts.scheme) + 1 :].startswith("//") else ""
@@ -43,7 +43,9 @@ def without_credentials(fields: dict) -> dict:
     model's metadata and ``policy_eval.json`` (review of 2026-12-05, session 24). The URI itself is read again from
     the option or the environment whenever it is needed."""
     uri = fields.get("tracking_uri")
-    return {**fields, "tracking_uri": redacted_url(uri)} if isinstance(uri, str) else fields
+    # user, password and query only: a long folder name in a store's path is not a key, and masking it lost the
+    # report the registry the run recorded (review of this session's diff)
+    return {**fields, "tracking_uri": redacted_url(uri, key_segments=False)} if isinstance(uri, str) else fields
 
 
 __all__ = ["redact_uris", "redacted_url", "without_credentials"]

@@ -842,3 +842,13 @@ def test_a_registry_path_is_shown_as_it_is_once_credentials_are_taken_out():
         assert redacted_url(same) == same
     assert redact_uris("at sqlite:////tmp/a/mlflow.db.") == "at sqlite:////tmp/a/mlflow.db."
     assert redacted_url("postgresql://alice:pw@db:5432/mlflow?sslmode=require") == "postgresql://***@db:5432/mlflow?***"
+    # what a run records (without_credentials): user, password and query out, a long folder name kept (masked as a
+    # key, the report lost the registry the run named; review of this session's diff)
+    from prometheus_sim.redact import without_credentials
+    from prometheus_sim.report.builder import _recorded_registry
+
+    store = "sqlite:////tmp/prometheus_experiment_store_v2/mlflow.db"
+    assert without_credentials({"tracking_uri": store})["tracking_uri"] == store
+    assert _recorded_registry(without_credentials({"tracking_uri": store})["tracking_uri"]) == store
+    assert without_credentials({"tracking_uri": "https://a:b@h/x"})["tracking_uri"] == "https://***@h/x"
+    assert _recorded_registry("https://***@h/x") is None  # MLflow's own variables then

@@ -19,6 +19,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIR = _PACKAGE_ROOT if (_PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
 DEFAULT_STORE = PROJECT_DIR / ".mlflow"
 FORECASTER_NAME = "prometheus-forecaster"
+DQN_NAME = "prometheus-dqn"  # where policies are registered, and their metadata's kind
 
 
 def check_model_name(name, field: str = "register_as") -> str:
@@ -31,7 +32,7 @@ def check_model_name(name, field: str = "register_as") -> str:
 
 
 KIND_TAG = "prometheus_kind"  # a registered model's tag naming what it holds: prometheus-dqn or prometheus-forecaster
-DEFAULT_NAMES = {"prometheus-dqn": "prometheus-dqn", "prometheus-forecaster": FORECASTER_NAME}
+DEFAULT_NAMES = {DQN_NAME: DQN_NAME, FORECASTER_NAME: FORECASTER_NAME}  # kind -> its default registered name
 
 
 def check_name_kind(name: str, kind: str, uri: str) -> None:
@@ -256,5 +257,5 @@ def load_pytorch(ref: str, uri: str | None = None):
     return model, (name, version)
 
 
-__all__ = ["DEFAULT_STORE", "FORECASTER_NAME", "KIND_TAG", "RegistryError", "check_name_kind", "tag_kind", "check_server", "check_store", "configure", "experiment",
+__all__ = ["DEFAULT_STORE", "DQN_NAME", "FORECASTER_NAME", "KIND_TAG", "RegistryError", "check_name_kind", "tag_kind", "check_server", "check_store", "configure", "experiment",
            "load_pytorch", "resolve", "tracking_uri", "version_identity"]  # fmt: skip

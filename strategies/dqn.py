@@ -36,10 +36,9 @@ import numpy as np
 
 from prometheus_sim.features import snapshot_features
 from prometheus_sim.portfolio import Action, AssetBook, OrderBatch
+from prometheus_sim.registry import DQN_NAME
 from prometheus_sim.snapshot import SnapshotBatch
 from strategies.base import BatchStrategy
-
-DQN_NAME = "prometheus-dqn"
 
 
 def featured_mismatch(meta: dict, book: AssetBook) -> str | None:

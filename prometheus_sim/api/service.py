@@ -131,6 +131,7 @@ class ForecastService:
         self.src = predictor.source(self._market)
         self.assets = [a for a in feed.assets if a in predictor.meta["assets"]]
         self._inputs: DayInputs | None = None
+        self._predicted: tuple[DayInputs, dict[int, np.ndarray]] | None = None  # the day's predictions, by column
         self._lock = threading.Lock()
         self.prepare(feed.day)
         feed.on_advance(self.prepare)
@@ -181,10 +182,33 @@ class ForecastService:
             self._inputs = inputs
         return inputs
 
-    def predict_batch(self, items: list[tuple[str, int]]) -> list[dict | Exception]:
-        """The guide's response for each (asset, horizon); one model call for the whole list."""
+    def day_predictions(self, inputs: DayInputs) -> dict[int, np.ndarray]:
+        """Predicted log returns (H,) of every asset the day can predict, by market column: one model call a day.
+
+        Every asset at once, whichever were asked: a float32 model's last digits depend on the batch it runs in, and
+        answers varied with the requests in flight (80 of 90 under load differed from the same request alone; review
+        of 2026-12-05, session 24). The same inputs give the same answer, so it is computed once for a day's inputs
+        and shared by every request until the feed moves on."""
         import torch
 
+        with self._lock:
+            if self._predicted is not None and self._predicted[0] is inputs:
+                return self._predicted[1]
+        day_rows = np.array([a for a in range(len(inputs.problem)) if inputs.problem[a] is None], dtype=np.int64)
+        by_row: dict[int, np.ndarray] = {}
+        if day_rows.size:
+            with torch.no_grad():
+                xt = torch.from_numpy(inputs.x[day_rows]).to(self.predictor.device)
+                ct = torch.from_numpy(inputs.c[day_rows]).to(self.predictor.device) if inputs.c.shape[1] else None
+                p, _ = self.predictor.model(xt, ct)
+            logret = self.predictor.scaler.y_inverse(p.float().cpu().numpy().astype(np.float64))
+            by_row = dict(zip(day_rows.tolist(), logret, strict=True))
+        with self._lock:
+            self._predicted = (inputs, by_row)
+        return by_row
+
+    def predict_batch(self, items: list[tuple[str, int]]) -> list[dict | Exception]:
+        """The guide's response for each (asset, horizon), from the day's predictions (:meth:`day_predictions`)."""
         with self._lock:
             inputs = self._inputs
         if inputs.day != self.feed.day:
@@ -196,19 +220,8 @@ class ForecastService:
             a = self.feed.assets.index(asset)
             rows.append(a)
         ok = [i for i, a in enumerate(rows) if inputs.problem[a] is None]
-        preds = {}
-        if ok:
-            # every asset the day can predict, whichever were asked: a float32 model's last digits depend on the
-            # batch it runs in, and answers varied with the requests in flight (80 of 90 under load differed from
-            # the same request alone; review of 2026-12-05, session 24). One call still serves the whole batch.
-            day_rows = np.array([a for a in range(len(inputs.problem)) if inputs.problem[a] is None])
-            with torch.no_grad():
-                xt = torch.from_numpy(inputs.x[day_rows]).to(self.predictor.device)
-                ct = torch.from_numpy(inputs.c[day_rows]).to(self.predictor.device) if inputs.c.shape[1] else None
-                p, _ = self.predictor.model(xt, ct)
-            logret = self.predictor.scaler.y_inverse(p.float().cpu().numpy().astype(np.float64))
-            by_row = dict(zip(day_rows.tolist(), logret, strict=True))
-            preds = {i: by_row[rows[i]] for i in ok}
+        by_row = self.day_predictions(inputs) if ok else {}
+        preds = {i: by_row[rows[i]] for i in ok}
         for i, (asset, horizon) in enumerate(items):
             a = rows[i]
             if inputs.problem[a] is not None:
@@ -313,6 +326,13 @@ def effective_trades(rec, book: AssetBook, portfolio: dict[str, float]) -> tuple
 MIN_RISK_RETURNS = 30  # daily returns a volatility, a Sharpe and a drawdown are given over, at least
 
 
+def held_returns(feed: MarketFeed, values: np.ndarray, days: int) -> np.ndarray:
+    """Daily returns, over the feed's last ``days`` (fewer early on), of a portfolio whose weights (``values``' shares)
+    are held fixed: what the risk figures and the decision state are taken over."""
+    close = feed.closes()[-(days + 1) :]
+    return (close[1:] / close[:-1] - 1.0) @ (values / values.sum())
+
+
 def trailing_state(feed: MarketFeed, values: np.ndarray) -> tuple[float, float]:
     """(volatility_30d, sharpe_ratio) of the state a strategy decides on: the portfolio's weights today held over the
     feed's last 30 daily returns (``portfolio.nb.WINDOW_DAYS``), annualised as the step kernel's, 0 and 0 before two
@@ -325,11 +345,9 @@ def trailing_state(feed: MarketFeed, values: np.ndarray) -> tuple[float, float]:
     from prometheus_sim import metrics
     from prometheus_sim.portfolio import nb
 
-    close = feed.closes()[-(nb.WINDOW_DAYS + 1) :]
-    total = float(values.sum())
-    if len(close) < 3 or not total > 0:
+    if not float(values.sum()) > 0 or feed.day < 2:  # two daily returns at least, as the kernel's window
         return 0.0, 0.0
-    returns = ((close[1:] / close[:-1] - 1.0) @ (values / total))[None]
+    returns = held_returns(feed, values, nb.WINDOW_DAYS)[None]
     vol, sharpe = float(metrics.annual_vol(returns)[0]), float(metrics.sharpe(returns)[0])
     if not (np.isfinite(vol) and np.isfinite(sharpe)) or vol == 0.0:
         return 0.0, 0.0
@@ -345,9 +363,8 @@ def assess_risk(feed: MarketFeed, portfolio: dict[str, float]) -> dict:
         raise NotWarmedUp(f"too little history for a risk figure: {len(close) - 1} daily return(s) at day {feed.day}, "
                           f"{MIN_RISK_RETURNS} needed")  # fmt: skip
     values = np.array([float(portfolio.get(a, 0.0)) for a in feed.assets])
-    total = values.sum()
-    weights = values / total
-    returns = (close[1:] / close[:-1] - 1.0) @ weights
+    weights = values / values.sum()
+    returns = held_returns(feed, values, RISK_WINDOW_DAYS)
     equity = np.cumprod(np.concatenate([[1.0], 1.0 + returns]))  # from 1: a drawdown does not depend on the size
     vol = float(metrics.annual_vol(returns[None])[0]) if len(returns) > 1 else 0.0
     sharpe = float(metrics.sharpe(returns[None])[0]) if len(returns) > 1 else 0.0

@@ -48,9 +48,9 @@ from torch import nn
 
 from prometheus_sim.devices import check_device
 from prometheus_sim.redact import without_credentials
+from prometheus_sim.registry import DQN_NAME
 from prometheus_sim.rl.env import N_ACTIONS, OBSERVATION_VERSION, RECENT_FEATURES
 
-DQN_NAME = "prometheus-dqn"
 ENV_BACKENDS = ("numba", "torch")
 MAX_REPLAY_RATIO = 64.0  # gradient updates per env step; the guide's plain way makes 1, this project's runs 1/64
 

@@ -101,7 +101,7 @@ def post(server, path: str, body, key: str | None = None, **kw) -> httpx.Respons
 
 def test_health_reports_models_and_the_optimize_default(server):
     h = httpx.get(server.url + "/health").json()
-    assert h["ready"] and h["status"] == "ok" and h["version"] == "1.0.0"
+    assert h["ready"] and h["models_loaded"] and h["status"] == "ok" and h["version"] == "1.0.0"
     assert h["models"]["forecaster"].startswith("models:/prometheus-forecaster/")
     assert h["models"]["policy"].startswith("models:/prometheus-dqn/") and h["optimize_default"] == "dqn"
     assert httpx.get(server.url + "/docs").status_code == 200
@@ -429,6 +429,7 @@ def test_before_the_warm_up_the_server_says_so_rather_than_answer(tmp_path, tiny
         # /health said "ok" and ready while every request was a 503; risk was 0 at day 0-1, a Sharpe of 56 at day 2
         h = client.get("/health")
         assert h.status_code == 503 and h.json()["status"].startswith("warming up: too little history"), h.text
+        assert h.json()["ready"] is False and h.json()["models_loaded"] is True, h.text  # it said ready with the 503
         r = client.post("/v1/assess/risk", json={"portfolio": PORTFOLIO}, headers=headers)
         assert r.status_code == 503 and "too little history for a risk figure: 10 daily return(s)" in r.text, r.text
         for strategy in ("dqn", "forecast"):
@@ -530,6 +531,7 @@ def test_rate_limits_live_in_redis_when_asked(tmp_path, tiny_forecaster, tiny_dq
         assert codes == [200] * 5 + [429] * 2
         assert down.status_code == 503 and down.headers.get("retry-after") == "1", (down.status_code, down.text)
         assert health.status_code == 503 and health.json()["status"].startswith("degraded"), health.text
+        assert health.json()["ready"] is False and health.json()["models_loaded"] is True, health.text
         assert "rate-limit store unavailable" in srv.log.read_text()
         OUTCOMES["rate_limiting"] = True
     finally:

@@ -100,6 +100,7 @@ def test_training_settings_that_cannot_train_are_refused():
     base = {"scenarios": ("x",), "seeds": (1,)}
     for change, words in (({"batch_size": 0}, "batch_size: an integer >= 1"), ({"gamma": -1.0}, r"gamma: a number in \[0"),
                           ({"tau": 5.0}, r"tau: a number in \(0, 1\]"), ({"eps_start": 3.0}, "eps_start"),
+                          ({"eps_start": 0.05, "eps_end": 0.5}, r"eps_end: 0.5 is above eps_start \(0.05\)"),
                           ({"lr": float("nan")}, "lr: a number"), ({"lr": -1.0}, "lr: a number"),
                           ({"period_days": 7.5}, "period_days: an integer >= 1"),
                           ({"num_envs": 200_000, "total_steps": 400_000}, "use at most 100000 envs"),

@@ -265,7 +265,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
             status=(ok if limits_ok else "degraded: the rate-limit store does not answer")
             if state.ready.is_set() else ("error" if state.load_error else "loading"),
             version=VERSION,
-            ready=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
+            # ready is what the status code says (a probe routes on either): the models loaded but every forecast
+            # refused for want of history, or the rate-limit store or the feed down, said ready with a 503 (review)
+            ready=ready, models_loaded=state.ready.is_set(), uptime_s=state.clock.uptime(), models=state.models,
             optimize_default=settings.optimize_default, market=state.feed.market.name, day=state.feed.day,
             date=str(state.feed.market.calendar[state.feed.day].date()),
         )  # fmt: skip

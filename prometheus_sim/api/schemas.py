@@ -109,7 +109,11 @@ class OptimizeResponse(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
-    ready: bool
+    ready: bool = Field(
+        description="Serving: true exactly when the answer is a 200 (the models loaded, the market "
+        "feed moving, the rate-limit store answering and some forecast possible today)."
+    )
+    models_loaded: bool = Field(description="The registered models are loaded (ready may still be false: see status).")
     uptime_s: float
     models: dict[str, str]
     optimize_default: str

@@ -190,6 +190,9 @@ class DQNArgs:
             ):
                 span = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
                 raise ValueError(f"{name}: a number in {span}, got {value!r}")
+        if self.eps_end > self.eps_start:  # the schedule falls from eps_start to eps_end; rising, it explored more late
+            raise ValueError(f"eps_end: {self.eps_end!r} is above eps_start ({self.eps_start!r}); epsilon falls "
+                             f"from eps_start to eps_end over exploration_fraction of training")  # fmt: skip
         for name in ("batch_size", "period_days", "episode_days"):  # integers (checked first): at least 1
             value = getattr(self, name)
             if value < 1:

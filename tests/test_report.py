@@ -321,6 +321,12 @@ def test_the_policy_section_says_plainly_where_the_policy_loses(tmp_path):
     at_0, at_25 = (fmt_value(lv["policy_sharpe"]) for lv in sweep["sim"]["levels"])
     assert f"| sim | {at_0} (2 of 3) | {at_25} (3 of 3) | does not hold: the policy ranks 2 at 0 bps" in md
     assert "real, one path, 2023-01-01..2024-02-04 (400 days)" in md
+    # a saved simulated market's rows are its paths: "paired over 30 seeds" named seeds that never ran (session 25)
+    saved = {**context, "real": [*context["real"], {"name": "sim", "kind": "simulated", "paths": 30, "path": "y",
+                                                    "days": 1096, "window": ["2024-01-01", "2026-12-31"],
+                                                    "basis": "a saved simulated market of 30 path(s)"}]}  # fmt: skip
+    md_saved = render_markdown(policy_blocks({"policy": policy_evaluation(_policy_metrics(), saved)}))
+    assert "does NOT beat it (paired over 30 paths" in md_saved and "paired over 30 seeds" not in md_saved
 
 
 def test_a_policy_without_baselines_or_a_record_of_its_training_is_not_said_to_beat_anything():

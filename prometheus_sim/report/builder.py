@@ -423,8 +423,9 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
             diffs = (both["sharpe_policy"] - both["sharpe_baseline"]).to_numpy(float)
             d_mean, d_low, d_high = mean_interval(diffs)
             # n: the seeds the interval is over (a seed whose Sharpe is NaN on either side drops out of it)
+            # a saved market's rows are its paths, not seeds ("paired over 20 seeds" named seeds that never ran)
             difference = {"mean": d_mean, "low": d_low, "high": d_high, "n": int(np.isfinite(diffs).sum()),
-                          "over": "seeds"}  # fmt: skip
+                          "over": "paths" if scenario in saved else "seeds"}  # fmt: skip
             if len(both) == 1 and scenario in real:  # one path: paired over its days, if the curves were saved
                 r_p, r_b = daily(scenario, POLICY, ref), daily(scenario, b, ref)
                 if r_p is not None and r_b is not None and len(r_p) == len(r_b):
@@ -475,8 +476,8 @@ def _finding(baseline: str, b: dict, difference: dict, found: str) -> str:
     diff = difference["mean"]
     gap = f"{abs(diff):.2f} {'above' if diff >= 0 else 'below'} it" if _finite(diff) else "no difference measured"
     if _paired(difference):
-        over = (f"{difference['n']} seeds" if difference.get("over") != "days"
-                else f"{difference['days']} common days, bootstrapped")  # fmt: skip
+        over = (f"{difference['days']} common days, bootstrapped" if difference.get("over") == "days"
+                else f"{difference['n']} {difference.get('over', 'seeds')}")  # fmt: skip
         basis = f"paired over {over} {fmt_interval(diff, difference['low'], difference['high'])}"
         why = {"above": "above 0", "below": "below 0", "overlapping": "holds 0"}[found]
     else:

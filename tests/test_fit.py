@@ -55,8 +55,13 @@ def test_the_crypto_fit_recovers_vol_and_finds_the_jumps(synthetic):
     fit = fit_crypto("BTC", bars, bars.index[0], bars.index[-1], "units")
     assert fit.vol == pytest.approx(0.6, rel=0.15), fit.notes
     assert fit.process["type"] == "garch_jump"
-    true_jumps = int((synthetic.truth.jumps[0, 1:, 0] > 0).sum())
-    assert 0 < len(fit.jump_days) <= true_jumps + 3, (len(fit.jump_days), true_jumps)
+    jumped = synthetic.truth.jumps[0, 1:, 0] > 0
+    true_days = synthetic.calendar[1:][jumped].normalize()
+    assert 0 < len(fit.jump_days) <= len(true_days) + 3, (len(fit.jump_days), len(true_days))
+    # the days found are jump days (a count alone passed every day reported 9 days late: review of the tests,
+    # session 25); most of the engine's jumps are too small to tell from a day's diffusion, so recall is low
+    found = fit.jump_days.intersection(true_days)
+    assert len(fit.jump_days) >= 3 and len(found) >= 0.8 * len(fit.jump_days), (list(fit.jump_days), list(true_days))
     assert fit.process["jumps"]["mean"] < 0
 
 

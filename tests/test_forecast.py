@@ -402,6 +402,8 @@ def test_an_interval_over_few_paths_covers_as_often_as_it_says():
     at 5, and the MAE acceptance row could pass on it (review of 2026-12-05, session 19)."""
     from prometheus_sim.forecast.evaluate import _bootstrap
 
+    from scipy.stats import t as student_t
+
     rng = np.random.default_rng(1)
     for n_paths in (3, 5):
         covered = 0
@@ -409,7 +411,12 @@ def test_an_interval_over_few_paths_covers_as_often_as_it_says():
             x = np.concatenate([rng.normal(0.0, 1.0) + rng.normal(0.0, 0.2, 50) for _ in range(n_paths)])
             low, high = _bootstrap(np.mean, np.repeat(np.arange(n_paths), 50), rng, x)
             covered += low <= 0.0 <= high
-        assert covered / 300 >= 0.91, (n_paths, covered / 300)
+            # exactly Student's t over the paths' own means: a lower bound on coverage alone passed an interval a
+            # thousand times too wide, or (-inf, inf) (review of the tests, session 25)
+            means = x.reshape(n_paths, 50).mean(axis=1)
+            half = student_t.ppf(0.975, n_paths - 1) * means.std(ddof=1) / np.sqrt(n_paths)
+            assert (low, high) == pytest.approx((x.mean() - half, x.mean() + half), rel=1e-9, abs=1e-12)
+        assert 0.91 <= covered / 300 <= 0.99, (n_paths, covered / 300)
 
 
 def test_the_oracle_counts_only_signal_effects_fired_by_its_day():

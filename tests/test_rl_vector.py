@@ -3,7 +3,11 @@ future, gives the same bytes at any thread count, and refuses bad input."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -13,9 +17,9 @@ from prometheus_sim.market import Market
 from prometheus_sim.portfolio import CostModel, RiskProfile
 from prometheus_sim.rl.env import PortfolioEnv
 from prometheus_sim.rl.prefetch import prefetch_nb
-from prometheus_sim.rl.vector import PREFETCH_AHEAD, PooledVectorEnv, PortfolioVectorEnv
+from prometheus_sim.rl.vector import CHUNK_ENVS, PREFETCH_AHEAD, PooledVectorEnv, PortfolioVectorEnv
 from prometheus_sim.scenario import load_scenario
-from tests.conftest import SCENARIOS
+from tests.conftest import ROOT, SCENARIOS
 from tests.test_rl_env import moved_after
 
 COSTS = CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1)
@@ -99,22 +103,39 @@ def test_the_batched_observation_ignores_the_future(market):
     assert compared > 100
 
 
-def test_the_bytes_do_not_depend_on_the_thread_count(market):
-    def roll(threads: int) -> bytes:
-        before = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            vec = PortfolioVectorEnv(200, market=market, episode_days=35, costs=COSTS)
-            out = [vec.reset(seed=5)[0]]
-            rng = np.random.default_rng(2)
-            for _ in range(8):
-                obs, reward, *_ = vec.step(rng.integers(0, 7, 200))
-                out += [obs, reward]
-            return b"".join(np.ascontiguousarray(x).tobytes() for x in out)
-        finally:
-            numba.set_num_threads(before)
+_ROLL_CHILD = """
+import hashlib, json
+import numba, numpy as np
+from prometheus_sim.market import Market
+from prometheus_sim.portfolio import CostModel
+from prometheus_sim.rl.vector import PortfolioVectorEnv
+from prometheus_sim.scenario import load_scenario
+market = Market.simulate(load_scenario("scenarios/default.yaml").with_horizon(300), n_paths=3)
+vec = PortfolioVectorEnv(200, market=market, episode_days=35, costs=CostModel(fees_bps=10.0, slippage_bps=2.0, impact=0.1))
+out = [vec.reset(seed=5)[0]]
+rng = np.random.default_rng(2)
+for _ in range(8):
+    obs, reward, *_ = vec.step(rng.integers(0, 7, 200))
+    out += [obs, reward]
+digest = hashlib.sha256(b"".join(np.ascontiguousarray(x).tobytes() for x in out)).hexdigest()
+print(json.dumps({"threads": numba.get_num_threads(), "digest": digest}))
+"""
 
-    assert roll(1) == roll(numba.config.NUMBA_NUM_THREADS)
+
+def test_the_bytes_do_not_depend_on_the_thread_count():
+    """1 and 2 threads, each in its own process. In-process, the test compared 1 thread with
+    ``NUMBA_NUM_THREADS``, which is 1 on a one-core machine or wherever it is exported: one run with itself
+    (review of the tests, session 25). 200 envs are four chunks, so both threads step some."""
+
+    def roll(threads: int) -> dict:
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, "-c", _ROLL_CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    one, two = roll(1), roll(2)
+    assert one["threads"] == 1 and two["threads"] == 2 and -(-200 // CHUNK_ENVS) >= 2
+    assert one["digest"] == two["digest"]
 
 
 @pytest.mark.parametrize("staggered", [False, True])

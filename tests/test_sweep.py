@@ -59,13 +59,14 @@ def test_two_worker_processes_give_the_same_bytes(local_run, tmp_path):
     assert (tmp_path / "par" / "metrics.parquet").read_bytes() == (out / "metrics.parquet").read_bytes()
 
 
-def test_dask_local_cluster_gives_the_same_bytes(local_run, tmp_path):
+def test_dask_local_cluster_gives_the_same_values(local_run, tmp_path):
     pytest.importorskip("distributed", reason="the dask extra is part of the pinned requirements")
     out, _ = local_run
     outcome = run_sweep(_config(), tmp_path / "dask", WIRING, workers=2, executor="dask")
     assert not outcome.failures, outcome.failures
     # Same rows and values to 1e-12. Byte identity across executors held in every rerun but failed once in
-    # two fresh-clone runs (cause not found yet), so the values, not the bytes, are what this test holds.
+    # two fresh-clone runs (cause not found yet), so the values, not the bytes, are what this test holds (it was
+    # named "the same bytes": review of the tests, session 25).
     dask = pd.read_parquet(tmp_path / "dask" / "metrics.parquet")
     pd.testing.assert_frame_equal(dask, pd.read_parquet(out / "metrics.parquet"), check_exact=False, rtol=1e-12)
 

@@ -400,9 +400,9 @@ def test_an_interval_over_few_paths_covers_as_often_as_it_says():
     """Three to nineteen paths are too few clusters for a percentile bootstrap: paths differing in level (as a
     calm and a wild path's errors do), its 95 % interval covered the true mean 73 % of the time at 3 paths and 83 %
     at 5, and the MAE acceptance row could pass on it (review of 2026-12-05, session 19)."""
-    from prometheus_sim.forecast.evaluate import _bootstrap
-
     from scipy.stats import t as student_t
+
+    from prometheus_sim.forecast.evaluate import _bootstrap
 
     rng = np.random.default_rng(1)
     for n_paths in (3, 5):

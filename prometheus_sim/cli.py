@@ -2016,7 +2016,11 @@ def devchain_down(config_path: Path) -> None:
     """Stop the dev chain's Anvil (by the PID in the config)."""
     from adapters.chain.commands import devchain_down as down
 
-    click.echo("Anvil stopped" if down(config_path) else "Anvil was not running")
+    click.echo(
+        "Anvil stopped"
+        if down(config_path)
+        else "Anvil was not running (no process of this dev chain's Anvil has its recorded PID: nothing was stopped)"
+    )
 
 
 @main.group(invoke_without_command=True)
@@ -2168,15 +2172,18 @@ def live_replay(journal: str, strategy_name: str | None, strategy_params: tuple[
 
 @live.command("score")
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
-def live_score(journal: str) -> None:
-    """Score JOURNAL's run from what it recorded: each vault's time-weighted return, worst fall and fees."""
+@click.option("--run", "run_number", type=click.IntRange(min=1), default=None,
+              help="Which of the journal's live runs, from 1 [default: the last].")  # fmt: skip
+def live_score(journal: str, run_number: int | None) -> None:
+    """Score a run of JOURNAL from what it recorded: each vault's time-weighted return, worst fall and fees."""
     from adapters.chain.replay import score_journal
 
     try:
-        table = score_journal(journal)
+        table, what = score_journal(journal, run_number)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"scored {what}")
     click.echo(table.to_string(index=False, float_format=lambda x: f"{x:,.6g}"))
 
 

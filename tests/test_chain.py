@@ -219,6 +219,113 @@ def test_guard_rails_stop_what_they_name(dev, market, tmp_path, rails, reason):
         assert (receipts.status == REFUSED).all() and all(reason in d for d in receipts.detail)
 
 
+def test_the_pause_switches_are_fail_safe_and_a_pause_file_stops_a_running_run(dev, market, tmp_path, monkeypatch):
+    """Only PROMETHEUS_PAUSE=1 paused: "true" sent every trade (review of live mode, session 25). Any value but a
+    plain "off" pauses now; a pause file, read before every submission, pauses a run that is already going."""
+    for value in ("1", "true", "TRUE", "yes", "on", "please"):
+        monkeypatch.setenv("PROMETHEUS_PAUSE", value)
+        assert GuardRails().pause_reason() == f"paused (PROMETHEUS_PAUSE={value})"
+    for value in ("", "0", "false", "No", " off "):
+        monkeypatch.setenv("PROMETHEUS_PAUSE", value)
+        assert GuardRails().pause_reason() is None, value
+    monkeypatch.delenv("PROMETHEUS_PAUSE")
+    with pytest.raises(ValueError, match="guard_rails.allowlist: a list of asset names, got 'BTC'"):
+        GuardRails(allowlist="BTC")
+    stop = tmp_path / "PAUSE"
+    adapter = adapter_for(dev, market, tmp_path, rails=GuardRails(pause_file=str(stop)))
+    orders = create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START))
+    stop.touch()  # after the run started
+    paused = adapter.submit(START, orders)
+    assert (paused.status == REFUSED).all() and all(f"pause_file {stop} exists" in d for d in paused.detail)
+    stop.unlink()
+    feed(dev, market, START + 1)
+    going = adapter.submit(START + 1, create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START + 1)))
+    assert (going.status == FILLED).any(), going.detail
+
+
+def test_a_clock_in_seconds_needs_no_step_blocks(dev):
+    """The config's docstring suggests `step_seconds: 3600` with `steps_per_day: 24` on a real chain; with
+    step_blocks defaulting to 1 that was refused as giving both (review of live mode, session 25)."""
+    raw = {k: v for k, v in dev["raw"].items() if k not in ("step_blocks", "step_seconds", "steps_per_day")}
+    hourly = ChainConfig(**raw, step_seconds=3600, steps_per_day=24)
+    assert hourly.step_blocks is None and hourly.step_seconds == 3600
+    assert ChainConfig(**raw).step_blocks == 1  # neither: every new block, as before
+    with pytest.raises(ValueError, match="step_blocks, step_seconds: give exactly one"):
+        ChainConfig(**raw, step_blocks=2, step_seconds=3600)
+
+
+def test_devchain_down_stops_only_its_own_anvil(tmp_path):
+    """A PID recorded in devchain.json outlives a reboot or a crash: `devchain down` killed whatever process had it
+    by then, and `devchain up` refused as "already up" (review of live mode, session 25)."""
+    from adapters.chain.commands import devchain_down, is_devchain_anvil
+
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        config = tmp_path / "devchain.json"
+        config.write_text(json.dumps({"rpc_url": "http://127.0.0.1:8545", "anvil_pid": bystander.pid}))
+        assert not is_devchain_anvil(bystander.pid, "http://127.0.0.1:8545")
+        assert devchain_down(config) is False
+        assert bystander.poll() is None, "devchain down killed a process that is not its Anvil"
+        assert json.loads(config.read_text())["anvil_pid"] is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_config_fields_of_the_wrong_shape_are_refused_by_name(dev):
+    """`users: null` failed as "'NoneType' object is not iterable"; a list or an unknown kind in asset_kinds, an
+    allowlist of a misspelt asset and two assets on one token address were accepted (review of live mode, session
+    25)."""
+    raw = dev["raw"]
+    tokens = dict(raw["tokens"])
+    tokens["ETH"] = tokens["BTC"]
+    for change, words in (({"users": None}, "users: a list of vault owners' addresses, got None"),
+                          ({"users": raw["users"][0]}, "users: a list of vault owners' addresses"),
+                          ({"asset_kinds": list(raw["asset_kinds"])}, "asset_kinds: a map from asset name to kind"),
+                          ({"asset_kinds": {**raw["asset_kinds"], "BTC": "banana"}},
+                           "asset_kinds.BTC: one of crypto, stable, equity, bond, got 'banana'"),
+                          ({"guard_rails": {"allowlist": ["btc"]}}, r"guard_rails.allowlist: \['btc'\] are not among"),
+                          ({"tokens": tokens}, "tokens: BTC and ETH name the same address")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            ChainConfig(**{**raw, **change})
+
+
+def test_live_score_picks_a_run_and_names_a_bad_journal_line(dev, market, tmp_path):
+    """Only the journal's last run could be scored, so a one-step dry run after an executed run hid it; a blank line
+    made the journal "not JSON", and a line `[]` or a snapshot without its value a traceback (review of live mode,
+    session 25)."""
+    from adapters.chain.replay import score_journal
+
+    journal = tmp_path / "journal.jsonl"
+    executed = adapter_for(dev, market, tmp_path)
+    for t in (START, START + 1):
+        if t > START:
+            feed(dev, market, t)
+        executed.submit(t, create("equal_weight", period_days=1).decide_batch(executed.snapshot(t)))
+    executed.close()
+    dry = adapter_for(dev, market, tmp_path, execute=False)
+    dry.submit(START + 1, create("equal_weight", period_days=1).decide_batch(dry.snapshot(START + 1)))
+    dry.close()
+    with pytest.raises(ValueError, match=r"run 2 of 2 \(dry run, started at .*\) has 1 snapshot\(s\)"):
+        score_journal(journal)
+    table, what = score_journal(journal, run=1)
+    assert what.startswith("run 1 of 2 (executed") and (table["snapshots"] == 2).all() and (table["fees"] > 0).all()
+    with pytest.raises(ValueError, match="run: 3 is not a run of journal .* which holds 2 live run"):
+        score_journal(journal, run=3)
+    journal.write_text(journal.read_text() + "\n")
+    assert score_journal(journal, run=1)[0].equals(table)
+    lines = journal.read_text().splitlines()
+    snapshot = next(i for i, x in enumerate(lines) if '"kind": "snapshot"' in x)
+    broken = json.loads(lines[snapshot])
+    del broken["value"]
+    journal.write_text("\n".join([*lines[:snapshot], json.dumps(broken), *lines[snapshot + 1 :]]) + "\n")
+    with pytest.raises(ValueError, match=r"run 1: a line is not as this tool writes it \(KeyError: 'value'\)"):
+        score_journal(journal, run=1)
+    journal.write_text("\n".join([*lines, "[]"]) + "\n")
+    with pytest.raises(ValueError, match=rf"line {len(lines) + 1}: not a journal line"):
+        score_journal(journal)
+
+
 def test_nothing_is_sent_on_a_stale_jumping_or_unbacked_oracle_price(dev, market, tmp_path):
     """The contracts execute at the oracle's prices: a round older than max_price_age_s (the feed stopped), a move
     above max_price_move from the bar before, or a warm-start bar no round backs is refused for every user, and
@@ -508,6 +615,56 @@ def test_a_send_with_no_receipt_counts_against_the_period_cap_after_a_restart(de
     counted = sum(restarted._traded_by_day.values())
     assert counted > 0
     _next_step_stays_under_the_cap(dev, market, restarted, counted, 150_000.0)
+
+
+def test_the_period_cap_values_fills_at_the_oracle_prices_they_filled_at(dev, market, tmp_path):
+    """With the feed a round ahead of the decision's bar, the PolicyEngine fills at that round: valued at bar t's
+    closes, buys after crypto rose 40 % counted at 0.71 of the cash they spent, and a 480,000 day traded 559,680
+    (review of live mode, session 25)."""
+    from prometheus_sim.portfolio import OrderBatch
+    from prometheus_sim.portfolio.model import Action
+
+    cap = 480_000.0
+    adapter = adapter_for(dev, market, tmp_path, rails=GuardRails(max_period_value=cap))
+    cash = market.assets.index("USDC")
+    up = market.close[0, START].copy()
+    up[[k for k in range(len(up)) if k != cash]] *= 1.4  # inside max_price_move's 0.5
+    orders = create("equal_weight", period_days=1).decide_batch(adapter.snapshot(START))
+    feed(dev, market, START + 1, prices=up)
+    first = adapter.submit(START, orders)
+    filled = first.status == FILLED
+    spent = (first.holdings_before - first.holdings_after)[filled, cash]  # dollars paid for the buys, fees in
+    assert filled.any() and np.all(first.notional[filled] >= 0.99 * spent), (first.notional, spent)
+    feed(dev, market, START + 2, prices=up)
+    snap = adapter.snapshot(START + 1)
+    n, k = len(snap.users), len(market.assets)
+    sell = np.zeros((n, k))
+    sell[:, [j for j in range(k) if j != cash]] = 0.4
+    second = adapter.submit(START + 1, OrderBatch(np.full(n, int(Action.SELL_MAJOR), dtype=np.int8), sell,
+                                                  np.zeros((n, k)), np.ones(n)))  # fmt: skip
+    got = (second.holdings_after - second.holdings_before)[second.status == FILLED, cash]
+    assert (second.status == REFUSED).any() and spent.sum() + got.sum() <= cap, (spent.sum(), got.sum())
+
+
+def test_a_journal_counts_only_its_own_deployments_fills(dev, market, tmp_path):
+    """The default journal outlives a dev chain taken down and up again (the same chain id and contract addresses):
+    the old chain's fills filled the new chain's period cap before it had traded anything (review of live mode,
+    session 25). Runs are told apart by the chain id, the genesis block and the contracts."""
+    rails = GuardRails(max_period_value=150_000.0)
+    first = adapter_for(dev, market, tmp_path, rails=rails)
+    receipts = first.submit(START, create("equal_weight", period_days=1).decide_batch(first.snapshot(START)))
+    assert (receipts.status == FILLED).any()
+    first.close()
+    assert sum(adapter_for(dev, market, tmp_path, rails=rails)._traded_by_day.values()) > 0  # same chain: counted
+    genesis = PyEVMBackend.generate_genesis_params(overrides={"extra_data": b"\x01" * 32})
+    w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend(genesis_parameters=genesis))))
+    raw = setup_devchain(w3, market, START, str(tmp_path / "market2"), FAKE_URL, cooldown_seconds=3600)
+    assert raw["policy_engine"] == dev["raw"]["policy_engine"]  # the same addresses, another chain
+    other = {**dev, "w3": w3, "cfg": ChainConfig(**raw), "chain": connect(ChainConfig(**raw), w3)}
+    fresh = adapter_for(other, market, tmp_path, rails=rails)  # the same journal file
+    assert fresh._traded_by_day == {} and fresh._sent == {}
+    starts = [x for x in read_journal(tmp_path / "journal.jsonl") if x["kind"] == "start"]
+    assert starts[0]["deployment"]["genesis"] != starts[-1]["deployment"]["genesis"]
 
 
 def test_a_buy_after_sells_is_valued_on_the_cash_after_them(dev, market, tmp_path):

@@ -129,7 +129,8 @@ def test_ten_live_steps_on_anvil(tmp_path, market_dir, caplog, capfd):
         assert (holdings > 0).all()  # equal weight: every asset bought
         from adapters.chain.replay import score_journal
 
-        score = score_journal(journal)  # the run scored from its journal alone: live equity moved
+        score, what = score_journal(journal)  # the run scored from its journal alone: live equity moved
+        assert what.startswith("run 1 of 1 (executed, started at ")
         assert (score["snapshots"] == 10).all() and (score["fees"] > 0).all() and score["twr"].abs().gt(0).all()
         assert np.isfinite(score["max_drawdown"]).all()
         # 3. auto-rebalance through the tool itself (adapters.chain.auto): only when canRebalance says so. Inside the

@@ -21,7 +21,6 @@ history's closes.
 
 from __future__ import annotations
 
-import os
 import time
 from functools import partial
 
@@ -87,6 +86,15 @@ def broadcast_history(hist: MarketHistory, t: int, n: int) -> MarketHistory:
     return MarketHistory(cut, hist.calendar[: t + 1], hist.absent)
 
 
+def deployment_of(chain: Chain) -> dict:
+    """What tells one deployment from another in a journal: the chain id, its genesis block's hash (Anvil gives a dev
+    chain the same id and contract addresses at every start) and the three contracts' addresses."""
+    genesis = chain.call(chain.w3.eth.get_block, 0)["hash"]
+    return {"chain_id": int(chain.call(lambda: chain.w3.eth.chain_id)), "genesis": Web3.to_hex(genesis),
+            "vault_manager": chain.config.vault_manager, "policy_engine": chain.config.policy_engine,
+            "price_oracle": chain.config.price_oracle}  # fmt: skip
+
+
 class ChainAdapter:
     """See the module docstring."""
 
@@ -133,13 +141,16 @@ class ChainAdapter:
         # max_period_value's count: value filled per UTC day of the chain's clock, from this journal's earlier fills
         # too. It was this process's running total, never reset (a long run ended refusing everything) and gone on a
         # restart (two bars traded 1.5 times the cap across one; review of 2026-12-05)
-        self._sent, self._traded_by_day, unreceipted = self._earlier_sends(journal)
+        self._deployment = deployment_of(chain)
+        self._sent, self._traded_by_day, unreceipted = self._earlier_sends(journal, self._deployment)
         self._count_unreceipted(unreceipted)
         self._period_day = -1
+        self._fill_prices = np.zeros(len(self._tokens))  # per step: what the guard rails value a trade at (submit)
         self._closed = False
         if journal:
             warm = source.history()
-            journal.write("start", config=self.config.to_json(), users=list(self.users), execute=execute, strategy=strategy,
+            journal.write("start", config=self.config.to_json(), deployment=self._deployment, users=list(self.users),
+                          execute=execute, strategy=strategy,
                           assets=list(source.assets), asset_kinds=list(source.asset_kinds),
                           asset_sizes=None if source.asset_sizes is None else list(source.asset_sizes),
                           steps_per_day=self.steps_per_day, rules=vars(self.rules),
@@ -213,6 +224,7 @@ class ChainAdapter:
         detail = [""] * n
         nan = np.full((n, len(self._tokens)), np.nan)
         legs_all = [self._legs(orders, i) for i in range(n)]
+        self._fill_prices = self._last_prices()  # raised to the oracle's latest answers by _prices_refusal
         prices_refusal = self._prices_refusal(t) if any(legs_all) else None
         if any(legs_all):  # the cap's day, by the chain's clock
             self._period_day = int(latest_block_time(self.chain) // 86_400)
@@ -285,7 +297,11 @@ class ChainAdapter:
                 events = self.chain.engine.events.AIRecommendationExecuted().process_receipt(rec, errors=DISCARD)
                 ev = events[0].args if events else {}
                 fees[i] = ev.get("fees", 0) / WAD
-                moved = np.abs(after[i] - before[i]) * self._last_prices()
+                # at the prices it filled at: the oracle's answers in its block (and before it, in case a round
+                # landed in that block after it), never below those the guard valued it at
+                at_block = np.maximum(latest_answers(self.chain, self._tokens, rec.blockNumber)[0],
+                                      latest_answers(self.chain, self._tokens, rec.blockNumber - 1)[0])  # fmt: skip
+                moved = np.abs(after[i] - before[i]) * np.maximum(self._fill_prices, at_block)
                 moved[self.book.cash_index] = 0.0  # the traded value: what was sold plus what was bought
                 notional[i] = float(moved.sum())
                 self._traded_by_day[self._period_day] = self._traded_by_day.get(self._period_day, 0.0) + notional[i]
@@ -323,8 +339,9 @@ class ChainAdapter:
         before i in this step will trade: ``max_period_value`` holds for all users together, and each user checked
         alone let five users trade 2.7 times the cap in one step (review of 2026-12-05, session 19)."""
         rails = self.config.guard_rails
-        if rails.paused or os.environ.get("PROMETHEUS_PAUSE") == "1":
-            return "paused (guard_rails.paused or PROMETHEUS_PAUSE=1)", 0.0
+        paused = rails.pause_reason()
+        if paused is not None:
+            return paused, 0.0
         if float(orders.confidence[i]) < rails.confidence_floor:
             return (f"confidence {float(orders.confidence[i]):.3f} below guard_rails.confidence_floor "
                     f"{rails.confidence_floor}", 0.0)  # fmt: skip
@@ -335,7 +352,7 @@ class ChainAdapter:
             if amount / WAD > rails.max_trade_fraction + 1e-12:
                 return (f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction "
                         f"{rails.max_trade_fraction}", 0.0)  # fmt: skip
-        moved = self._leg_value(self._last["holdings"][i], self._last_prices(), legs)
+        moved = self._leg_value(self._last["holdings"][i], self._fill_prices, legs)
         traded = self._traded_by_day.get(self._period_day, 0.0)
         if traded + planned + moved > rails.max_period_value:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
@@ -377,6 +394,9 @@ class ChainAdapter:
             why = age_refusal(updated, latest_block_time(self.chain), rails.max_price_age_s, what)
             why = why or move_refusal(close[t], latest, list(self.source.assets), rails.max_price_move,
                                       f"from bar {t} to {what}")  # fmt: skip
+            # the cap values a trade at the worse of the two: at bar t's closes alone, fills at a later round 40 %
+            # higher counted at 0.71 of their value and a 480,000 day traded 559,680 (review, session 25)
+            self._fill_prices = np.maximum(close[t], latest)
         return why
 
     def _describe(self, legs) -> str:
@@ -465,10 +485,15 @@ class ChainAdapter:
     @staticmethod
     def _earlier_sends(
         journal: Journal | None,
+        deployment: dict | None = None,
     ) -> tuple[dict[str, list[str]], dict[int, float], dict[str, tuple[int, float]]]:
-        """From this journal's earlier runs: {idempotency key: the hashes it was sent with} ('sending' lines),
-        {UTC day of the chain's clock: the value filled that day} (filled 'receipt' lines) and {hash: (day, planned
-        value)} of the sends no receipt line answers (:meth:`_count_unreceipted`)."""
+        """From this journal's earlier runs on ``deployment`` (:func:`deployment_of`): {idempotency key: the hashes it
+        was sent with} ('sending' lines), {UTC day of the chain's clock: the value filled that day} (filled 'receipt'
+        lines) and {hash: (day, planned value)} of the sends no receipt line answers (:meth:`_count_unreceipted`).
+
+        A run on another deployment (another chain, another genesis: a dev chain taken down and up again deploys
+        to the same addresses) traded nothing here: its fills filled this chain's cap before it had traded (review
+        of live mode, session 25). A run journalled before deployments were recorded counts, as before."""
         from adapters.chain.journal import read_journal
 
         if journal is None or not journal.path.exists():
@@ -477,7 +502,12 @@ class ChainAdapter:
         traded: dict[int, float] = {}
         planned: dict[str, tuple[int, float]] = {}
         receipted: set[str] = set()
+        here = True  # lines before any start line: counted
         for line in read_journal(journal.path):
+            if line.get("kind") == "start":
+                here = deployment is None or line.get("deployment") in (None, deployment)
+            if not here:
+                continue
             if line.get("kind") == "sending" and line.get("idempotency_key") and line.get("tx_hash"):
                 sent.setdefault(line["idempotency_key"], []).append(line["tx_hash"])
                 if "planned_notional" in line:  # journalled since session 23

@@ -4,7 +4,7 @@ For each user, ``canRebalance(user)`` is read first and the call is made only wh
 cool-down or not opted in is reported and skipped, never sent a transaction that would revert); the
 inflation goes in scaled by 100 (percent -> basis points); each call is simulated (``eth_call`` and a gas
 estimate) under the guide's limit for an auto-rebalance, 1,000,000 gas, and, only with ``execute``, signed
-and sent. Guard rails: ``paused`` (or ``PROMETHEUS_PAUSE=1``), the gas-price cap, and the oracle's latest round,
+and sent. Guard rails: ``paused`` (or ``PROMETHEUS_PAUSE``, or ``pause_file``), the gas-price cap, and the oracle's latest round,
 at which the contract trades: not older than ``max_price_age_s``, not moved from the round before by more than
 ``max_price_move`` (:mod:`adapters.chain.oracle`). Every call goes to the
 journal as it is made. Until 2026-12-05 nothing in the tool called ``autoRebalance``: the live tests called
@@ -14,7 +14,6 @@ it themselves (review).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from functools import partial
 
@@ -79,7 +78,6 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
     if execute and sender is None:
         raise ValueError("execute: a Sender with a key is required to send transactions")
     rails = chain.config.guard_rails
-    paused = rails.paused or os.environ.get("PROMETHEUS_PAUSE") == "1"
     engine = chain.engine
 
     def log(kind: str, user: str, **fields) -> None:
@@ -118,9 +116,10 @@ def auto_rebalance(chain: Chain, users: list[str], inflation_pct: float, *, exec
             out.append(AutoRebalanceOutcome(user, "skipped", f"{text}: {reason}: not called"))
             log("skipped", user, text=text, reason=reason)
             continue
-        if paused:
-            out.append(AutoRebalanceOutcome(user, "refused", f"{text}: refused: paused"))
-            log("refused", user, text=text, reason="paused (guard_rails.paused or PROMETHEUS_PAUSE=1)")
+        paused = rails.pause_reason()  # per user: a pause file made mid-run stops the calls after it
+        if paused is not None:
+            out.append(AutoRebalanceOutcome(user, "refused", f"{text}: refused: {paused}"))
+            log("refused", user, text=text, reason=paused)
             continue
         if not prices_refusal:
             prices_refusal.append(latest_prices_refusal(chain, [chain.token_of[a] for a in chain.config.assets]))

@@ -130,13 +130,9 @@ def devchain_up(config_path: Path, market_dir: str | None, start: int, block_tim
 
     if config_path.exists():
         old = json.loads(config_path.read_text())
-        if old.get("anvil_pid"):
-            try:
-                os.kill(old["anvil_pid"], 0)
-                raise ValueError(f"{config_path}: a dev chain is already up (Anvil PID {old['anvil_pid']}); "
-                                 "run `prometheus-sim devchain down` first")  # fmt: skip
-            except ProcessLookupError:
-                pass
+        if old.get("anvil_pid") and is_devchain_anvil(int(old["anvil_pid"]), old.get("rpc_url", "")):
+            raise ValueError(f"{config_path}: a dev chain is already up (Anvil PID {old['anvil_pid']}); "
+                             "run `prometheus-sim devchain down` first")  # fmt: skip
     if market_dir is None:
         # beside the config, as every other output: it went into the checkout, shared by dev chains started from
         # different folders (review of 2026-12-05)
@@ -181,10 +177,26 @@ def devchain_feed(config_path: Path, steps: int, interval_s: float, market_dir: 
     return first, last
 
 
+def is_devchain_anvil(pid: int, rpc_url: str) -> bool:
+    """Whether ``pid`` is the Anvil a ``devchain up`` started for ``rpc_url``: by its command line (``/proc``), the
+    binary and the port. A PID recorded before a reboot or a crash may now be any other process: ``devchain down``
+    killed whatever had it, and ``devchain up`` refused to start (review of live mode, session 25)."""
+    from urllib.parse import urlsplit
+
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # no such process (or no /proc: nothing to check it by, so nothing is stopped)
+        return False
+    port = urlsplit(rpc_url).port
+    args = [a.decode(errors="replace") for a in argv if a]
+    return (bool(args) and Path(args[0]).name == "anvil" and port is not None
+            and any(a == "--port" and b == str(port) for a, b in zip(args, args[1:], strict=False)))  # fmt: skip
+
+
 def devchain_down(config_path: Path) -> bool:
     cfg = json.loads(Path(config_path).read_text())
     pid = cfg.get("anvil_pid")
-    stopped = bool(pid) and stop_pid(int(pid))
+    stopped = bool(pid) and is_devchain_anvil(int(pid), cfg.get("rpc_url", "")) and stop_pid(int(pid))
     cfg["anvil_pid"] = None
     Path(config_path).write_text(json.dumps(cfg, indent=2) + "\n")
     return stopped

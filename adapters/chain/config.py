@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prometheus_sim.redact import redacted_url
+from prometheus_sim.scenario import ASSET_KINDS
 
 ADDRESS_FIELDS = ("vault_manager", "policy_engine", "price_oracle")
 
@@ -54,6 +56,9 @@ def _address(name: str, value: object) -> str:
     return value
 
 
+PAUSE_OFF = ("", "0", "false", "no", "off")  # PROMETHEUS_PAUSE values that do not pause (case aside)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GuardRails:
     """What a live run may never do, whatever the strategy says.
@@ -68,7 +73,10 @@ class GuardRails:
       (a feed that stopped: the contracts execute at the oracle's prices, so a stale one mis-prices the trade).
     * ``max_price_move``: nothing is sent on a bar where an asset's price moved by more than this fraction from the
       bar before (a glitch or a manipulated round; a real move of that size is no time for an automatic trade).
-    * ``paused``: stops every submission at once (also ``PROMETHEUS_PAUSE=1`` in the environment).
+    * ``paused``: stops every submission of a run started with it (also ``PROMETHEUS_PAUSE`` in the environment,
+      any value but empty, ``0``, ``false``, ``no`` or ``off``: a misspelt "true" paused nothing; review, session 25).
+    * ``pause_file``: while a file at this path exists, nothing is sent; read before every submission, so
+      ``touch``-ing it pauses a run already going (the two switches above are read when the process starts).
     """
 
     max_trade_fraction: float = 1.0
@@ -79,6 +87,7 @@ class GuardRails:
     max_price_age_s: float = 2 * 86_400.0  # two days: a daily feed's heartbeat missed twice
     max_price_move: float = 0.5
     paused: bool = False
+    pause_file: str | None = None
 
     def __post_init__(self) -> None:
         for name, low, high in (("max_trade_fraction", 0.0, 1.0), ("confidence_floor", 0.0, 1.0)):
@@ -91,7 +100,28 @@ class GuardRails:
                 raise ValueError(f"guard_rails.{name}: must be a finite number > 0, got {shown(value)}")
         if not isinstance(self.paused, bool):
             raise ValueError(f"guard_rails.paused: must be true or false, got {shown(self.paused)}")
+        if self.pause_file is not None and (not isinstance(self.pause_file, str) or not self.pause_file.strip()):
+            raise ValueError(f"guard_rails.pause_file: a file path or null, got {shown(self.pause_file)}")
+        # a string is a list of its letters to tuple(): "BTC" allowed B, T and C, and every leg was refused (review)
+        if (
+            isinstance(self.allowlist, str)
+            or not isinstance(self.allowlist, list | tuple)
+            or not all(isinstance(a, str) and a for a in self.allowlist)
+        ):
+            raise ValueError(f"guard_rails.allowlist: a list of asset names, got {shown(self.allowlist)}")
         object.__setattr__(self, "allowlist", tuple(self.allowlist))
+
+    def pause_reason(self) -> str | None:
+        """Why nothing may be sent now, or None: ``paused``, ``PROMETHEUS_PAUSE`` or ``pause_file`` (class docstring).
+        Fail-safe: an environment value that is not plainly "off" pauses."""
+        if self.paused:
+            return "paused (guard_rails.paused)"
+        env = os.environ.get("PROMETHEUS_PAUSE", "").strip()
+        if env.lower() not in PAUSE_OFF:
+            return f"paused (PROMETHEUS_PAUSE={env})"
+        if self.pause_file is not None and os.path.exists(self.pause_file):
+            return f"paused (guard_rails.pause_file {self.pause_file} exists)"
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +144,7 @@ class ChainConfig:
     tokens: dict[str, str]
     asset_kinds: dict[str, str]
     users: tuple[str, ...] = ()
-    step_blocks: int | None = 1
+    step_blocks: int | None = None  # 1 when step_seconds is not given either
     step_seconds: float | None = None
     steps_per_day: int = 1
     receipt_timeout_s: float = 30.0
@@ -145,14 +175,30 @@ class ChainConfig:
             raise ValueError("tokens: a map from asset name to token address is required")
         for asset, address in self.tokens.items():
             _address(f"tokens.{asset}", address)
+        # one token for two assets made the second's column read and trade the first's balance (review, session 25)
+        by_address: dict[str, str] = {}
+        for asset, address in self.tokens.items():
+            if address.lower() in by_address:
+                raise ValueError(f"tokens: {by_address[address.lower()]} and {asset} name the same address {address}")
+            by_address[address.lower()] = asset
+        if not isinstance(self.asset_kinds, dict):
+            raise ValueError(f"asset_kinds: a map from asset name to kind, got {shown(self.asset_kinds)}")
         if set(self.asset_kinds) != set(self.tokens):
             raise ValueError(f"asset_kinds: must name the same assets as tokens; tokens {sorted(self.tokens)}, "
                              f"asset_kinds {sorted(self.asset_kinds)}")  # fmt: skip
+        for asset, kind in self.asset_kinds.items():
+            if kind not in ASSET_KINDS:
+                raise ValueError(f"asset_kinds.{asset}: one of {', '.join(ASSET_KINDS)}, got {shown(kind)}")
+        if isinstance(self.users, str) or not isinstance(self.users, list | tuple):
+            raise ValueError(f"users: a list of vault owners' addresses, got {shown(self.users)}")
         object.__setattr__(self, "users", tuple(_address("users[]", u) for u in self.users))
         refuse_repeated_users(self.users)
         if self.oracle_account is not None:
             _address("oracle_account", self.oracle_account)
-        if (self.step_blocks is None) == (self.step_seconds is None):
+        if self.step_blocks is None and self.step_seconds is None:
+            object.__setattr__(self, "step_blocks", 1)  # every new block
+        # the default was step_blocks 1, so the docstring's own `step_seconds: 3600` was refused as giving both (review)
+        if self.step_blocks is not None and self.step_seconds is not None:
             raise ValueError(
                 "step_blocks, step_seconds: give exactly one (the clock looks for the next bar every N blocks or every interval)"
             )
@@ -180,6 +226,9 @@ class ChainConfig:
             raise ValueError(
                 f"guard_rails: must be an object of guard rails (or left out), got {shown(self.guard_rails)}"
             )
+        unknown = [a for a in self.guard_rails.allowlist if a not in self.tokens]
+        if unknown:  # a misspelt allowlist refused every leg later, each as "not in the allowlist" (review, session 25)
+            raise ValueError(f"guard_rails.allowlist: {unknown} are not among tokens {sorted(self.tokens)}")
 
     @classmethod
     def load(cls, file: str | Path) -> ChainConfig:

@@ -42,10 +42,16 @@ def read_journal(path: str | Path) -> list[dict]:
         raise ValueError(f"journal {path}: not found")
     out = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():  # a trailing newline added by an editor made the whole journal "not JSON" (review)
+            continue
         try:
-            out.append(json.loads(line))
+            parsed = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"journal {path}, line {n}: not JSON ({exc})") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("kind"), str):
+            # `[]` or a line with no kind failed later as a TypeError or KeyError traceback (review, session 25)
+            raise ValueError(f"journal {path}, line {n}: not a journal line (a JSON object with a 'kind')")
+        out.append(parsed)
     return out
 
 

@@ -9,6 +9,8 @@ say why, and the run goes on.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from adapters.chain.node import Chain
@@ -59,14 +61,16 @@ def latest_round(chain: Chain, tokens: list[str]) -> int:
     return min(int(chain.call(chain.oracle.functions.latestRoundData(t).call)[0]) for t in tokens)
 
 
-def latest_answers(chain: Chain, tokens: list[str]) -> tuple[np.ndarray, int, np.ndarray]:
+def latest_answers(chain: Chain, tokens: list[str], block: int | str = "latest") -> tuple[np.ndarray, int, np.ndarray]:
     """Each token's latest answer, as ``PriceOracle.priceOf`` gives the contracts when they execute (not a round of
-    this tool's choosing), with when the oldest of them was written and each token's round id."""
+    this tool's choosing), with when the oldest of them was written and each token's round id; at ``block``'s end
+    (a transaction's block: the prices it filled at, unless the oracle moved earlier in that block)."""
     close = np.empty(len(tokens))
     rounds = np.empty(len(tokens), dtype=np.int64)
     updated = None
     for k, token in enumerate(tokens):
-        rid, answer, _, stamp, _ = chain.call(chain.oracle.functions.latestRoundData(token).call)
+        read = partial(chain.oracle.functions.latestRoundData(token).call, block_identifier=block)
+        rid, answer, _, stamp, _ = chain.call(read)
         close[k] = _price(int(answer), f"the latest round ({int(rid)}) of {chain.asset_of.get(token, token)}")
         updated = int(stamp) if updated is None else min(updated, int(stamp))
         rounds[k] = int(rid)

@@ -8,6 +8,7 @@ and field.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,8 @@ def replay(journal_path, strategy, rtol: float = 1e-12) -> ReplayReport:
     for k, run in enumerate(runs, 1):
         chosen = strategy if hasattr(strategy, "decide_batch") else strategy(run[0].get("strategy"))
         label = f"run {k} of {len(runs)}, " if len(runs) > 1 else ""
-        n, found = _replay_run(journal_path, run, chosen, rtol, label)
+        with lines_of_the_shape_expected(journal_path, k):
+            n, found = _replay_run(journal_path, run, chosen, rtol, label)
         decisions += n
         mismatches += found
     return ReplayReport(decisions, mismatches, len(runs))
@@ -119,18 +121,44 @@ def _replay_run(journal_path, lines: list[dict], strategy, rtol: float, label: s
     return decisions, mismatches
 
 
-def score_journal(journal_path) -> pd.DataFrame:
-    """A live run scored from its journal alone: each vault's value at every snapshot (the chain's, after
-    execution, so live equity moved), deposits set apart, the time-weighted return and the worst fall."""
-    from prometheus_sim import metrics
+@contextmanager
+def lines_of_the_shape_expected(journal_path, run: int):
+    """A journal line lacking a field, or holding one of another type, is named (a KeyError or TypeError traceback
+    before; review of live mode, session 25): written by hand, or by another version of this tool."""
+    try:
+        yield
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"journal {journal_path}, run {run}: a line is not as this tool writes it "
+                         f"({type(exc).__name__}: {exc})") from None  # fmt: skip
 
+
+def score_journal(journal_path, run: int | None = None) -> tuple[pd.DataFrame, str]:
+    """A live run scored from its journal alone: each vault's value at every snapshot (the chain's, after
+    execution, so live equity moved), deposits set apart, the time-weighted return and the worst fall; with a
+    line saying which run was scored. ``run`` counts the journal's live runs from 1; by default the last one
+    (every run appends to one journal: a dry run after an executed run hid it with no way to score the executed
+    one; review of live mode, session 25)."""
     runs = live_runs(read_journal(journal_path))
     if not runs:
         raise ValueError(f"journal {journal_path}: no live run's start line (not a live run's journal)")
-    run = runs[-1]  # the last live run (an auto-rebalance run after it has no snapshots: it read as 0 of them)
+    k = len(runs) if run is None else run
+    if not 1 <= k <= len(runs):
+        raise ValueError(f"run: {run} is not a run of journal {journal_path}, which holds {len(runs)} live run(s)")
+    start = runs[k - 1][0]
+    with lines_of_the_shape_expected(journal_path, k):
+        when = f", started at {pd.Timestamp(start['time'], unit='s'):%Y-%m-%d %H:%M:%S} UTC" if "time" in start else ""
+        name = f", strategy {start['strategy']['name']}" if isinstance(start.get("strategy"), dict) else ""
+        what = f"run {k} of {len(runs)} ({'executed' if start.get('execute') else 'dry run'}{when}{name})"
+        return _score_run(journal_path, runs[k - 1], what), what
+
+
+def _score_run(journal_path, run: list[dict], what: str) -> pd.DataFrame:
+    from prometheus_sim import metrics
+
     snaps = [x for x in run if x["kind"] == "snapshot"]
     if len(snaps) < 2:
-        raise ValueError(f"journal {journal_path}: {len(snaps)} snapshot(s); scoring needs two or more")
+        raise ValueError(f"journal {journal_path}: {what} has {len(snaps)} snapshot(s); scoring needs two or more "
+                         "(--run picks another run)")  # fmt: skip
     users = run[0]["users"]
     value = np.array([x["value"] for x in snaps]).T  # (users, snapshots)
     deposited = np.array([x["deposited"] for x in snaps]).T

@@ -1347,9 +1347,13 @@ def _policy_markets_fit(meta: dict, model: str, files: list[str], market_dirs: l
 
 
 def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None, horizon_days: int | None,
-                         out_dir: Path, meta: dict) -> list[dict]:  # fmt: skip
+                         out_dir: Path, meta: dict, not_before_day: int = 0) -> list[dict]:  # fmt: skip
     """The saved markets and real series to evaluate on: saved directories and, with ``use_real``, the shipped
     files imported; each with its kind (real or simulated), window, days and what its days are to the policy.
+    ``not_before_day`` is the run's first decision day (a backtest's ``--first-decision-day``, or another
+    strategy's warm-up): the policy decides from the later of it and its own first day. The record counted its
+    decisions from its own day alone: 24 decisions from day 35 of a run that decided from day 150 (review of the
+    CLI, session 25).
 
     Refused, before anything is written: a saved simulated market holding a path the policy trained on
     (in-sample), a real market with fewer days from ``real_from`` than the policy's warm-up and one decision
@@ -1401,6 +1405,10 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
     except OSError as exc:
         raise ValueError(f"real data: {exc}") from None
     need, decides = _policy_min_days(meta)
+    own, period = decides, int(meta.get("period_days", 1))
+    if not_before_day > decides:
+        decides = not_before_day
+        need = max(decides + period, need)
     for market, path, _ in sources:  # a saved market given whole: found short only by its failed cell, after the run
         days = min(market.n_steps, (horizon_days or market.n_steps) * market.steps_per_day) // market.steps_per_day
         if days < need:
@@ -1429,7 +1437,9 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
             path.mkdir(parents=True, exist_ok=True)
             market.save(path)
     out = []
-    period = int(meta.get("period_days", 1))
+    before = (f"the {decides} days before are its features' warm-up, in which every strategy holds its opening book"
+              if decides == own else f"the {decides} days before are its features' warm-up ({own} days) and the "
+              f"run's later first decision day, until which every strategy holds its opening book")  # fmt: skip
     for market, path, cut in sources:
         steps = market.n_steps if horizon_days is None else min(market.n_steps, horizon_days * market.steps_per_day)
         days = steps // market.steps_per_day
@@ -1441,8 +1451,7 @@ def _policy_real_markets(dirs: list[str], use_real: bool, real_from: str | None,
         timely = out_of_time(meta, decides_from) if market.is_real else None
         if market.is_real:
             basis = time_basis(meta, decides_from, cut is not None, days if steps < market.n_steps else None)
-            basis += (f"; the policy decides {decisions} time(s), from {decides_from} (the {decides} days before are "
-                      "its features' warm-up, in which every strategy holds its opening book)")  # fmt: skip
+            basis += f"; the policy decides {decisions} time(s), from {decides_from} ({before})"
             if decisions < FEW_DECISIONS:
                 basis += f"; too few decisions to judge the policy by (fewer than {FEW_DECISIONS})"
         else:
@@ -1543,13 +1552,14 @@ def _backtest_policy_context(config, built, horizon_days: int | None, out_dir: P
     if not policies or not dirs:
         return None
     policy = policies[0]
-    real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, policy.meta)
+    real = _policy_real_markets(dirs, False, None, horizon_days, out_dir, policy.meta, config.first_decision_day)
     name, version = policy.ref
     seeded = any(not _is_market_dir(p) for p in config.scenarios)  # saved markets only: no seed was run (the report
     # said "evaluated on unseen seeds 1000-1029" of a run on one real path; review of 2026-12-05, session 19)
     return _policy_context(policy.meta, f"{name}/{version}", f"{name}@{version}", config, real,
                            _seed_span(config.seeds) if seeded else None,
-                           registry_uri(getattr(policy, "tracking_uri", None)), written_by="backtest")  # fmt: skip
+                           registry_uri(getattr(policy, "tracking_uri", None)), written_by="backtest",
+                           policy_first_day=_policy_min_days(policy.meta)[1])  # fmt: skip
 
 
 def _forecast_in_time_markets(config, built) -> dict | None:

@@ -851,6 +851,26 @@ def test_a_plain_backtest_of_the_policy_on_a_real_market_is_scored_as_policy_eva
     rl = next(c for c in evaluate(tmp_path / "bt").criteria if c.name == "RL policy Sharpe in backtests")
     assert "left out: real market(s) real" in rl.note and rl.cells == 2, (rl.note, rl.cells)  # the two seeds only
     assert json.loads((tmp_path / "bt" / "policy_eval.json").read_text())["written_by"] == "backtest"
+    # a run that decides later than the policy's own first day (--first-decision-day): the record counted the
+    # policy's decisions from its own day (24 from day 35 of a run deciding from day 150; review of the CLI, session 25)
+    res = runner.invoke(main, ["backtest", str(tmp_path / "r"), "--strategy", "dqn,hold", "--horizon-days", "200",
+                               "--first-decision-day", "150", "--out", str(tmp_path / "late")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    context = read_policy_context(tmp_path / "late")
+    late = context["real"][0]
+    from prometheus_sim.market import Market
+    from prometheus_sim.report.builder import policy_blocks, render_markdown
+    from prometheus_sim.rl.dqn import DQNArgs
+
+    period = DQNArgs.__dataclass_fields__["period_days"].default  # tiny_dqn's
+    market = Market.load(tmp_path / "r")
+    assert context["first_decision_day"] == 150 and context["policy_first_day"] < 150
+    assert late["decides_from"] == str(market.calendar[150].date()), late
+    assert late["decisions"] == len(range(150, 199, period)) < 10, late  # the last day decides nothing
+    assert "and the run's later first decision day" in late["basis"] and "too few decisions" in late["basis"]
+    _, metrics, _ = load_sweep(tmp_path / "late")
+    md = render_markdown(policy_blocks({"policy": policy_evaluation(metrics, context, tmp_path / "late")}))
+    assert f"the run's first decision day; the policy's own would be day {context['policy_first_day']}" in md
 
 
 def test_a_registry_server_that_is_down_is_named_at_once(tmp_path, monkeypatch, mlflow_store):

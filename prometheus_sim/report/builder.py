@@ -461,6 +461,7 @@ def policy_evaluation(metrics: pd.DataFrame, context: dict, run_dir: str | Path 
     return {
         "model": context.get("model"), "trained_on": context.get("trained_on"), "seeds": context.get("seeds"),
         "selected_on": context.get("selected_on"), "first_decision_day": context.get("first_decision_day"),
+        "policy_first_day": context.get("policy_first_day"),
         "forecaster": context.get("forecaster"), "real": list(saved.values()), "reference_costs": _cost_dict(ref), "strategies": strategies,
         "sources": sources, "sharpe": sharpe, "comparisons": comparisons, "counts": counts, "headline": headline,
         "findings": findings, "cost_sweep": cost_rows, "actions": shares,
@@ -1139,8 +1140,14 @@ def policy_blocks(data: dict) -> list[Block]:
         + chosen
         + (f"; evaluated on unseen seeds {pe['seeds']}" if pe.get("seeds") else "")
         + (f"; it observes forecaster {pe['forecaster']}'s predictions and bands" if pe.get("forecaster") else "")
-        + (f"; every strategy first decides on day {pe['first_decision_day']} of each market (the policy's first "
-           f"decision, after {warmed}), so all are scored on the same days" if pe.get("first_decision_day") else "")
+        + (f"; every strategy first decides on day {pe['first_decision_day']} of each market ("
+           + (f"the policy's first decision, after {warmed}"
+              if pe.get("policy_first_day") in (None, pe["first_decision_day"])
+              # set later for the run (--first-decision-day, another strategy's warm-up): it was put down to the
+              # policy's warm-up (review of the CLI, session 25)
+              else f"the run's first decision day; the policy's own would be day {pe['policy_first_day']}, after "
+              f"{warmed}")
+           + "), so all are scored on the same days" if pe.get("first_decision_day") else "")
         + f". Sharpe{at}: mean [95 % interval] over seeds for a simulated scenario. The paired difference is the "
         "mean over common seeds of (policy - baseline) for a simulated scenario, and Sharpe(policy) - Sharpe(baseline) "
         "with its interval bootstrapped over the days for a real market. " + VERDICT_RULE

@@ -562,7 +562,13 @@ def _percent(value, decimals: int = 1) -> str:
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None,
               help="Seed of the simulated market [default: drawn at random, and printed, so that a strategy cannot "
                    "simulate the scenario's own seed itself and read the future off its copy].")  # fmt: skip
-@click.option("--paths", "n_paths", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--paths",
+    "n_paths",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Paths decided together [default: 4 simulated; a saved market's every row, or its first N].",
+)
 @click.option("--checks", type=click.IntRange(min=1), default=12, show_default=True, help="Decision steps re-run.")
 @click.option(
     "--all-steps",
@@ -578,7 +584,7 @@ def _percent(value, decimals: int = 1) -> str:
     help="A keyword argument of the strategy (JSON value); repeat it.",
 )
 def lookahead(
-    strategy: str, scenario: str, seed: int | None, n_paths: int, checks: int, all_steps: bool, horizon_days: int,
+    strategy: str, scenario: str, seed: int | None, n_paths: int | None, checks: int, all_steps: bool, horizon_days: int,
     strategy_params: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Re-run STRATEGY (a name or package.module:Class) with data cut after decision steps, each cut in a
@@ -598,8 +604,10 @@ def lookahead(
         params = parse_strategy_params(strategy_params, [name])[name]
         strategy_spec = StrategySpec(name, tuple(params.items()))
         registry.build(strategy_spec)
-    except (LookupError, ValueError, TypeError) as exc:
+    except LookupError as exc:  # the registered names, and the canary this command also takes
         raise click.UsageError(f"{_message(exc)} (and 'canary')") from None
+    except (ValueError, TypeError) as exc:  # a parameter's error: "(and 'canary')" after it read as nonsense (review)
+        raise click.UsageError(_message(exc)) from None
     market = _market_to_check(scenario, seed, n_paths, horizon_days)
     try:
         result = check_lookahead(
@@ -631,18 +639,26 @@ def lookahead(
     sys.exit(1)
 
 
-def _market_to_check(scenario: str, seed: int | None, n_paths: int, horizon_days: int):
-    """A saved market directory (cut to the horizon) or a simulated one."""
+def _market_to_check(scenario: str, seed: int | None, n_paths: int | None, horizon_days: int):
+    """A saved market directory (cut to the horizon, and to its first ``n_paths`` rows when given) or a simulated
+    one (4 paths by default). A saved market's --paths and --seed were dropped without a word (review, session 25)."""
     from prometheus_sim.market import Market
 
     if _is_market_dir(scenario):
+        if seed is not None:
+            raise click.UsageError(f"--seed: {scenario} is a saved market, whose paths are fixed; leave --seed out")
         try:
             saved = Market.load(scenario)
         except (OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        if n_paths is not None and n_paths > saved.n_paths:
+            raise click.UsageError(f"--paths {n_paths}: {scenario} holds {saved.n_paths} path(s)")
+        if n_paths is not None and n_paths < saved.n_paths:
+            saved = saved.rows(slice(0, n_paths))
         steps = min(horizon_days * saved.steps_per_day, saved.n_steps)
         return saved.head(steps) if steps < saved.n_steps else saved
+    n_paths = 4 if n_paths is None else n_paths
     spec = _load_or_exit(resolve_scenario(scenario))
     spec = spec.with_horizon(min(horizon_days, spec.horizon_days))
     if seed is None:
@@ -796,7 +812,9 @@ def forecast_train(scenario_files: tuple[str, ...], seed_text: str, epochs: int,
     "--from-day",
     type=click.IntRange(min=0),
     default=None,
-    help="First window day [default: the model's split day + embargo, on every market, real ones too].",
+    help="First window day [default: the model's split day (the last day its training targets reach, + 1) + "
+    "embargo, on every market, real ones too; for a model trained before 0.3.0's split_day record, the split "
+    "fraction of each market's length].",
 )
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, callback=_output_dir)
@@ -816,7 +834,7 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
         predictor = PricePredictor.load(model_ref, tracking_uri)
         seeds = parse_seeds(seed_text)
         overlap = sorted(set(seeds) & set(predictor.meta["seeds"]))
-        scored, digests, real_days, in_time = {}, {}, [], []
+        scored, digests, real_days, in_time, first_days = {}, {}, [], [], []
         for item in scenarios:
             if _is_market_dir(item):
                 try:
@@ -837,6 +855,8 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
                 raise ValueError(f"two markets named {market.name!r} (the second is {item}): results are keyed by "
                                  "name; import or simulate one under another name")  # fmt: skip
             scored[market.name] = score_market(predictor, market, from_day, stride)
+            first_days.append(f"{market.name}: windows from day {scored[market.name].first_day} of "
+                              f"{market.n_steps // market.steps_per_day}")  # fmt: skip
             if market.is_real:
                 sentence, timely = _forecast_time_basis(predictor, market, from_day)
                 real_days.append(sentence)
@@ -859,6 +879,7 @@ def forecast_evaluate(scenarios: tuple[str, ...], model_ref: str, seed_text: str
     click.echo(f"pooled crypto: MAE over days 1-{min(predictor.horizon, 7)} {row['mae_pct']:.2f} % "
                f"[{row['mae_pct_low']:.2f}, {row['mae_pct_high']:.2f}]{short}, 7-day MAPE {mape} (target < 10); "
                f"evidence {evidence}")  # fmt: skip
+    click.echo("scored " + "; ".join(first_days) + " (the day a window's inputs end; --from-day sets it)")
     for line in real_days:
         click.echo(line)
     click.echo(f"wrote {out_dir / 'table.md'}, {out_dir / 'table.csv'} and plots in {out_dir / 'plots'}")
@@ -889,7 +910,9 @@ def _forecast_time_basis(predictor, market, from_day: int | None) -> tuple[str, 
 
     split = predictor.meta["split"]
     days = market.n_steps // market.steps_per_day
-    first = from_day if from_day is not None else int(days * split["split_frac"]) + split["embargo"]
+    first = (
+        from_day if from_day is not None else int(split.get("split_day", days * split["split_frac"])) + split["embargo"]
+    )
     first_day = pd.Timestamp(market.calendar[min(first, days - 1) * market.steps_per_day]).date()
     start = pd.Timestamp(market.calendar[0]).date()
     basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",
@@ -1039,8 +1062,10 @@ def policy_train(scenario_files: tuple[str, ...], seed_text: str, total_steps: i
         if last["episode_return"] == last["episode_return"]
         else f"no episode finished (each is {args.episode_days} days)"
     )  # NaN: printed 'nan' (review)
-    click.echo(f"trained {last['step']:,} steps in {time.perf_counter() - started:.1f} s ({last['steps_per_s']:,.0f} "
-               f"steps/s, {last['updates']:,} gradient updates at {args.updates_per_env_step:.4g} per env step, "
+    # the seconds are the command's (simulation, set-up, registration), the rate the training loop's: "1,500 steps in
+    # 3.4 s (1,965 steps/s" did not add up (review of the CLI, session 25)
+    click.echo(f"trained {last['step']:,} steps in {time.perf_counter() - started:.1f} s in all (the training loop "
+               f"{last['steps_per_s']:,.0f} steps/s, {last['updates']:,} gradient updates at {args.updates_per_env_step:.4g} per env step, "
                f"{args.backend} env); {episodes}; actions {share}")  # fmt: skip
     greedy = result.meta["greedy_action_share"]  # the executed actions include exploration's random ones, which
     top = max(greedy)  # kept the top share under 90 % (about 86 % at most at the default epsilon schedule)

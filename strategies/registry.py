@@ -232,9 +232,11 @@ def pinned(spec: StrategySpec | str) -> StrategySpec:
 
 def parse_list(text: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]``, each checked (registered, or an importable ``module:Class``)."""
-    items = [s.strip() for s in text.split(",") if s.strip()]
-    if not items:
+    items = [s.strip() for s in text.split(",")]
+    if not any(items):
         raise KeyError("no strategy named")
+    if not all(items):  # "equal_weight," ran as equal_weight, as if nothing had been left out (review, session 25)
+        raise KeyError(f"an empty strategy name in {text!r} (a comma too many?)")
     for item in items:
         factory(item)
     if len(set(items)) != len(items):

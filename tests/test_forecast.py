@@ -226,8 +226,9 @@ def test_evaluate_and_predict_from_the_cli(strong, store, tmp_path):
     runner = CliRunner()
     out = tmp_path / "fc"
     res = runner.invoke(main, ["forecast", "evaluate", path, "--model", f"prometheus-forecaster@{result.version}",
-                               "--seeds", "3000-3007", "--horizon-days", "300", "--out", str(out)])  # fmt: skip
+                               "--seeds", "3000-3007", "--horizon-days", "420", "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert "scored strong_signal: windows from day 301 of 420" in res.output, res.output  # 0.7 x 420 + 7 days
     evidence = json.loads((out / "evidence" / "forecast_eval.json").read_text())
     assert evidence["kind"] == "forecast_eval" and evidence["data"]["n_forecasts"] > 100
     assert evidence["provenance"]["model_uri"].startswith("models:/prometheus-forecaster/")
@@ -396,6 +397,20 @@ def test_no_interval_is_given_for_a_figure_that_is_not_defined():
     assert low < _gap(last_value, model, good, real) < high
 
 
+def test_the_tables_verdict_is_the_acceptance_rule_on_the_intervals():
+    """The table's column was `passes`, the point figures alone: True for MAE 4.94 [3.88, 5.99], which acceptance
+    reads as inconclusive (review of the CLI, session 25)."""
+    from prometheus_sim.forecast.evaluate import _row_verdict
+
+    row = {"mae_pct": 4.937, "mae_pct_low": 3.88, "mae_pct_high": 5.993, "mape_7d": 6.0, "mape_7d_low": 5.0,
+           "mape_7d_high": 7.0}  # fmt: skip
+    assert _row_verdict(row) == "inconclusive"
+    assert _row_verdict({**row, "mae_pct_high": 4.99}) == "pass"
+    assert _row_verdict({**row, "mae_pct_high": 4.99, "mape_7d_low": 10.5, "mape_7d_high": 12.0}) == "fail"
+    assert _row_verdict({**row, "mae_pct_low": float("nan"), "mae_pct_high": float("nan")}) == "inconclusive"
+    assert _row_verdict({**row, "mape_7d": float("nan")}) == "not measured"
+
+
 def test_an_interval_over_few_paths_covers_as_often_as_it_says():
     """Three to nineteen paths are too few clusters for a percentile bootstrap: paths differing in level (as a
     calm and a wild path's errors do), its 95 % interval covered the true mean 73 % of the time at 3 paths and 83 %
@@ -521,3 +536,18 @@ def test_train_args_name_a_bad_seed_and_a_repeated_asset(change, message):
         TrainArgs(scenarios=("default",), seeds=(0,), **change)
     res = CliRunner().invoke(main, ["forecast", "train", "default", "--seeds", "0-1", "--seed", "-1"])
     assert res.exit_code == 2 and "--seed" in res.output
+
+
+def test_evaluation_starts_after_the_training_split_on_a_shorter_market(tiny_forecaster, mlflow_store):
+    """The default first day was the split fraction of the evaluated market's own length: on a 200-day market the
+    windows of a model trained on 300-day ones started at day 140 + embargo, inside the days its training targets
+    reached (review of the CLI, session 25). The model records its split day; every market starts after it."""
+    from prometheus_sim.forecast.evaluate import score_market
+    from prometheus_sim.forecast.predictor import PricePredictor
+
+    predictor = PricePredictor.load(f"prometheus-forecaster@{tiny_forecaster.version}", mlflow_store)
+    split = predictor.meta["split"]
+    assert split["split_day"] == int(300 * split["split_frac"])  # tiny_forecaster trains on 300-day markets
+    spec = load_scenario(SCENARIOS / "default.yaml").with_horizon(260)
+    scored = score_market(predictor, Market.simulate(spec, seeds=range(1000, 1003)))
+    assert scored.first_day == split["split_day"] + split["embargo"] and scored.end.min() >= scored.first_day

@@ -160,3 +160,27 @@ def test_a_monthly_contribution_depends_on_no_later_step(default_spec):
     assert np.flatnonzero(lands).tolist() == [30, 59] and contribution_steps(market.calendar[:31])[30]
     three_hourly = pd.date_range(market.calendar[0], periods=8 * 40, freq="3h")  # 8 steps a day from Jan 1
     assert np.flatnonzero(contribution_steps(three_hourly, 8)).tolist() == [31 * 8 - 1]
+
+
+def test_lookahead_on_a_saved_market_takes_paths_and_refuses_a_seed(tmp_path):
+    """A saved market's --paths and --seed were dropped without a word (covered: 20 paths with --paths 4), and a
+    strategy parameter's error ended in "(and 'canary')" (review of the CLI, session 25)."""
+    from click.testing import CliRunner
+
+    from prometheus_sim.cli import main
+    from prometheus_sim.market import Market
+    from prometheus_sim.scenario import load_scenario
+    from tests.conftest import SCENARIOS
+
+    Market.simulate(load_scenario(SCENARIOS / "sideways_chop.yaml").with_horizon(120), n_paths=6).save(tmp_path / "m")
+    runner = CliRunner()
+    res = runner.invoke(main, ["lookahead", "equal_weight", str(tmp_path / "m"), "--paths", "2", "--checks", "2"])
+    assert res.exit_code == 0 and "covered: 2 path(s)" in res.output, res.output
+    res = runner.invoke(main, ["lookahead", "equal_weight", str(tmp_path / "m"), "--checks", "2"])
+    assert res.exit_code == 0 and "covered: 6 path(s)" in res.output, res.output
+    res = runner.invoke(main, ["lookahead", "equal_weight", str(tmp_path / "m"), "--seed", "3"])
+    assert res.exit_code == 2 and "--seed: " in res.output and "leave --seed out" in res.output, res.output
+    res = runner.invoke(main, ["lookahead", "equal_weight", str(tmp_path / "m"), "--paths", "7"])
+    assert res.exit_code == 2 and "--paths 7: " in res.output and "holds 6 path(s)" in res.output, res.output
+    res = runner.invoke(main, ["lookahead", "sixty_forty", "sideways_chop", "--strategy-param", "risky_share=2"])
+    assert res.exit_code == 2 and "risky_share" in res.output and "canary" not in res.output, res.output

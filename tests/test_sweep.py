@@ -297,6 +297,9 @@ def test_backtest_command(tmp_path):
         (["--strategy", "hold", "--slippage-bps", "20000"], "slippage_bps: must be < 5000"),
         (["--strategy", "hold", "--risk-tolerance", "0.2,,0.5"], "--risk-tolerance: '0.2,,0.5' has an empty item"),
         (["--strategy", "hold", "--risk-tolerance", "0.5,0.5"], "--risk-tolerance: 0.5 is given twice"),
+        # review of the CLI, session 25: ran as equal_weight alone, and as hold twice refused only by another check
+        (["--strategy", "equal_weight,"], "an empty strategy name in 'equal_weight,'"),
+        (["--strategy", "hold,hold"], "a strategy is named twice"),
     ],
 )
 def test_backtest_command_rejects_bad_input(args, message, tmp_path):

@@ -92,7 +92,7 @@ def write_evaluation(scored: dict[str, Scored], out_dir: Path, predictor, comman
 def markdown(table: pd.DataFrame) -> str:
     cols = ["scenario", "subject", "forecaster", "n_windows", "mae_pct", "mae_pct_low", "mae_pct_high", "mape_7d",
             "rmse", "dm_t", "dm_p", "gap_closed", "gap_closed_low", "gap_closed_high", "coverage_0.8", "coverage_0.95",
-            "passes"]  # fmt: skip
+            "verdict"]  # fmt: skip
     shown = table[[c for c in cols if c in table.columns]]
 
     def cell(v) -> str:

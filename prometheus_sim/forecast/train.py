@@ -402,6 +402,10 @@ def _train(args: TrainArgs) -> TrainResult:
             "calibrated_to": {spec.name: spec.calibrated_to and [str(spec.calibrated_to.start),
                                                                  str(spec.calibrated_to.end)] for spec, _, _ in markets},
             "seeds": [int(s) for s in args.seeds], "split": {"split_frac": args.split_frac, "embargo": args.horizon,
+            # the last day any training window's target reaches, + 1 (the latest over the markets): evaluation starts
+            # at it + the embargo on every market (it was the split fraction of each evaluated market's own length,
+            # so a shorter market was scored on days inside the training range; review of the CLI, session 25)
+            "split_day": max(p.split_day for p in plans),
             "held_out_rows": [list(plans[0].val_rows), list(plans[0].cal_rows)]}, "args": _jsonable(without_credentials(asdict(args))),
             "model_config": model.config, "torch_threads": torch.get_num_threads(),
         }  # fmt: skip

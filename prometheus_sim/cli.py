@@ -906,13 +906,11 @@ def _forecast_time_basis(predictor, market, from_day: int | None) -> tuple[str, 
     scenario fitted to these very days has seen their statistics."""
     import pandas as pd
 
+    from prometheus_sim.forecast.evaluate import default_first_day
     from prometheus_sim.rl.provenance import out_of_time, time_basis
 
-    split = predictor.meta["split"]
     days = market.n_steps // market.steps_per_day
-    first = (
-        from_day if from_day is not None else int(split.get("split_day", days * split["split_frac"])) + split["embargo"]
-    )
+    first = from_day if from_day is not None else default_first_day(predictor.meta, days)
     first_day = pd.Timestamp(market.calendar[min(first, days - 1) * market.steps_per_day]).date()
     start = pd.Timestamp(market.calendar[0]).date()
     basis = time_basis(predictor.meta, first_day, True, who="forecaster", cut_by="--from-day",

@@ -145,7 +145,6 @@ class ChainAdapter:
         self._sent, self._traded_by_day, unreceipted = self._earlier_sends(journal, self._deployment)
         self._count_unreceipted(unreceipted)
         self._period_day = -1
-        self._fill_prices = np.zeros(len(self._tokens))  # per step: what the guard rails value a trade at (submit)
         self._closed = False
         if journal:
             warm = source.history()
@@ -224,8 +223,8 @@ class ChainAdapter:
         detail = [""] * n
         nan = np.full((n, len(self._tokens)), np.nan)
         legs_all = [self._legs(orders, i) for i in range(n)]
-        self._fill_prices = self._last_prices()  # raised to the oracle's latest answers by _prices_refusal
-        prices_refusal = self._prices_refusal(t) if any(legs_all) else None
+        # what the guard rails value a trade at: the worse of bar t's closes and the oracle's latest answers
+        prices_refusal, fill_prices = self._prices_refusal(t) if any(legs_all) else (None, self._last_prices())
         if any(legs_all):  # the cap's day, by the chain's clock
             self._period_day = int(latest_block_time(self.chain) // 86_400)
         prepared: list[tuple[int, Prepared, bytes, float]] = []
@@ -235,7 +234,7 @@ class ChainAdapter:
                 continue
             refusal, moved = prices_refusal, 0.0
             if refusal is None:
-                refusal, moved = self._guard(orders, i, legs, planned)
+                refusal, moved = self._guard(orders, i, legs, planned, fill_prices)
             key = idempotency_key(self.users[i], self.config.price_oracle, t - self.base + 1)
             # at the pending block, and by the transactions this key was sent with before (this journal's 'sending'
             # lines): a run killed while its transactions were pending, then rerun, signed them all again (the key
@@ -286,6 +285,7 @@ class ChainAdapter:
                 hashes.append(h)
                 self._log("transaction", t, i, tx_hash=h, idempotency_key=tag)
             receipts = self.sender.wait(hashes, self.config.receipt_timeout_s)
+            block_prices: dict[int, np.ndarray] = {}
             for (i, _, key, _), h, rec in zip(prepared, hashes, receipts, strict=True):
                 after[i] = self._holdings(self.users[i])
                 if rec.status != 1:
@@ -298,10 +298,12 @@ class ChainAdapter:
                 ev = events[0].args if events else {}
                 fees[i] = ev.get("fees", 0) / WAD
                 # at the prices it filled at: the oracle's answers in its block (and before it, in case a round
-                # landed in that block after it), never below those the guard valued it at
-                at_block = np.maximum(latest_answers(self.chain, self._tokens, rec.blockNumber)[0],
-                                      latest_answers(self.chain, self._tokens, rec.blockNumber - 1)[0])  # fmt: skip
-                moved = np.abs(after[i] - before[i]) * np.maximum(self._fill_prices, at_block)
+                # landed in that block after it), never below those the guard valued it at; read once a block
+                if rec.blockNumber not in block_prices:
+                    block_prices[rec.blockNumber] = np.maximum.reduce([
+                        fill_prices, *(latest_answers(self.chain, self._tokens, b)[0]
+                                       for b in (rec.blockNumber, rec.blockNumber - 1))])  # fmt: skip
+                moved = np.abs(after[i] - before[i]) * block_prices[rec.blockNumber]
                 moved[self.book.cash_index] = 0.0  # the traded value: what was sold plus what was bought
                 notional[i] = float(moved.sum())
                 self._traded_by_day[self._period_day] = self._traded_by_day.get(self._period_day, 0.0) + notional[i]
@@ -333,10 +335,10 @@ class ChainAdapter:
                     legs.append((self._tokens[a], side, int(round(min(float(f), 1.0) * WAD))))
         return legs
 
-    def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]],
-               planned: float) -> tuple[str | None, float]:  # fmt: skip
-        """(why user i's legs may not be sent or None, the value they would trade). ``planned`` is what the users
-        before i in this step will trade: ``max_period_value`` holds for all users together, and each user checked
+    def _guard(self, orders: OrderBatch, i: int, legs: list[tuple[str, int, int]], planned: float,
+               fill_prices: np.ndarray) -> tuple[str | None, float]:  # fmt: skip
+        """(why user i's legs may not be sent or None, the value they would trade at ``fill_prices``). ``planned`` is
+        what the users before i in this step will trade: ``max_period_value`` holds for all users together, and each user checked
         alone let five users trade 2.7 times the cap in one step (review of 2026-12-05, session 19)."""
         rails = self.config.guard_rails
         paused = rails.pause_reason()
@@ -352,7 +354,7 @@ class ChainAdapter:
             if amount / WAD > rails.max_trade_fraction + 1e-12:
                 return (f"a leg moves {amount / WAD:.3f} of {asset}, above guard_rails.max_trade_fraction "
                         f"{rails.max_trade_fraction}", 0.0)  # fmt: skip
-        moved = self._leg_value(self._last["holdings"][i], self._fill_prices, legs)
+        moved = self._leg_value(self._last["holdings"][i], fill_prices, legs)
         traded = self._traded_by_day.get(self._period_day, 0.0)
         if traded + planned + moved > rails.max_period_value:
             return (f"trading {moved:,.0f} more would pass guard_rails.max_period_value {rails.max_period_value:,.0f} "
@@ -372,16 +374,21 @@ class ChainAdapter:
         buy_share = min(sum(x / WAD for _, side, x in legs if side == BUY), 1.0)
         return sold + (holdings[cash] * prices[cash] + sold) * buy_share
 
-    def _prices_refusal(self, t: int) -> str | None:
-        """Why nothing may be sent on bar t's prices (the contracts execute at the oracle's), or None: a bar from the
-        warm start, which no oracle round backs; a round older than ``max_price_age_s`` by the chain's clock; a move
-        from the bar before above ``max_price_move``. Checked once a step, for every user."""
+    def _prices_refusal(self, t: int) -> tuple[str | None, np.ndarray]:
+        """(Why nothing may be sent on bar t's prices (the contracts execute at the oracle's), or None; the prices a
+        trade is valued at). Refused: a bar from the warm start, which no oracle round backs; a round older than
+        ``max_price_age_s`` by the chain's clock; a move from the bar before above ``max_price_move``. Checked once a
+        step, for every user. The prices are the worse of bar t's closes and the oracle's latest answers: at bar t's
+        alone, fills at a later round 40 % higher counted at 0.71 of their value against ``max_period_value``, and
+        a 480,000 day traded 559,680 (review of live mode, session 25)."""
         rails = self.config.guard_rails
+        close = self.source.history().close[0]
         if t not in self._updated_at:
-            return f"bar {t} is warm-start history: no oracle round backs it, so the chain has no price for it"
+            why = f"bar {t} is warm-start history: no oracle round backs it, so the chain has no price for it"
+            return why, close[t]
         why = age_refusal(self._updated_at[t], latest_block_time(self.chain), rails.max_price_age_s,
                           f"the oracle's round for bar {t}")  # fmt: skip
-        close = self.source.history().close[0]
+        prices = close[t]
         if why is None and t >= 1:
             why = move_refusal(close[t - 1], close[t], list(self.source.assets), rails.max_price_move,
                                f"from bar {t - 1} to bar {t}")  # fmt: skip
@@ -394,10 +401,8 @@ class ChainAdapter:
             why = age_refusal(updated, latest_block_time(self.chain), rails.max_price_age_s, what)
             why = why or move_refusal(close[t], latest, list(self.source.assets), rails.max_price_move,
                                       f"from bar {t} to {what}")  # fmt: skip
-            # the cap values a trade at the worse of the two: at bar t's closes alone, fills at a later round 40 %
-            # higher counted at 0.71 of their value and a 480,000 day traded 559,680 (review, session 25)
-            self._fill_prices = np.maximum(close[t], latest)
-        return why
+            prices = np.maximum(close[t], latest)
+        return why, prices
 
     def _describe(self, legs) -> str:
         return "[" + ", ".join(f"({self.chain.asset_of[t]} {'sell' if s == SELL else 'buy'} {x / WAD:.6f})"

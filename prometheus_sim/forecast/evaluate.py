@@ -74,14 +74,20 @@ class Scored:
     first_day: int | None = None  # the first window's day (the last day of its inputs)
 
 
+def default_first_day(meta: dict, n_days: int) -> int:
+    """The first out-of-sample window day on a market of ``n_days``: the model's split day (the day after its training
+    targets end) + the embargo. A model trained before its split day was recorded: the split fraction of this
+    market's own length, as then (a shorter market was scored on days the training reached; review, session 25)."""
+    split = meta["split"]
+    return int(split.get("split_day", n_days * split["split_frac"])) + split["embargo"]
+
+
 def score_market(predictor, market, first_day: int | None = None, stride: int = 1) -> Scored:
     """Predict every eligible window of every path of ``market`` with the model, the baselines and the oracle."""
     src = predictor.source(market)
     given = first_day is not None
     if first_day is None:
-        split = predictor.meta["split"]
-        # a model trained before session 25 did not record its split day: the fraction of this market, as before
-        first_day = int(split.get("split_day", src.n_days * split["split_frac"])) + split["embargo"]
+        first_day = default_first_day(predictor.meta, src.n_days)
     assets = [market.assets.index(a) for a in predictor.meta["assets"] if a in market.assets]
     if not assets:
         raise ValueError(f"market {market.name!r} has none of the model's assets {predictor.meta['assets']}")
@@ -260,4 +266,12 @@ def summarise(sc: Scored, scenario: str, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["BOOTSTRAP_DRAWS", "DEFINITIONS", "Scored", "diebold_mariano", "score_market", "summarise"]
+__all__ = [
+    "BOOTSTRAP_DRAWS",
+    "DEFINITIONS",
+    "Scored",
+    "default_first_day",
+    "diebold_mariano",
+    "score_market",
+    "summarise",
+]

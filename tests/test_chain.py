@@ -460,8 +460,7 @@ def test_a_key_comes_from_an_encrypted_keystore(tmp_path):
         load_account({**env, "PROMETHEUS_KEYSTORE": str(tmp_path)})
 
 
-def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_path):
-    import threading
+def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_path, monkeypatch):
     import time
 
     from adapters.chain.adapter import LiveClock
@@ -470,12 +469,20 @@ def test_the_live_clock_waits_for_the_next_bar_at_its_cadence(dev, market, tmp_p
     adapter = adapter_for(dev, market, tmp_path, execute=False)
     clock = LiveClock(adapter, every=1, n_decisions=2, timeout_s=10)
     assert clock.first == START and clock.last_step == START + 1
-    feeder = threading.Timer(0.3, feed, args=(dev, market, START + 1))
+    # the bar arrives 0.3 s into the wait, fed between two of the clock's sleeps: a feeder thread's transactions and
+    # the clock's calls, made at once, once failed a call with "Invalid transaction nonce" (eth-tester is not
+    # thread-safe; a clean clone, session 25)
+    real_sleep, fed = time.sleep, []
+
+    def sleep_then_feed(seconds: float) -> None:
+        real_sleep(seconds)
+        if not fed and time.monotonic() - started >= 0.3:
+            fed.append(feed(dev, market, START + 1))
+
+    monkeypatch.setattr(time, "sleep", sleep_then_feed)
     started = time.monotonic()
-    feeder.start()
     assert list(clock) == [START, START + 1]
-    assert time.monotonic() - started >= 0.25  # it waited for the bar
-    feeder.join()
+    assert fed and time.monotonic() - started >= 0.25  # it waited for the bar
     with pytest.raises(TimeoutError, match="bar 62 did not arrive within 0 s"):
         LiveClock(adapter, every=1, n_decisions=1, first=START + 2, timeout_s=0.2).wait_for(START + 2)
 

@@ -10,10 +10,13 @@ process, so the kernels are compiled in two groups side by side:
 - the feature kernels and the batched RL env, whose observation reads them, on the shipped real
   series (``data/crypto_daily``), which needs no simulator, so this group does not wait for the
   first. Its market blocks have the same Numba types as a simulated market's (read-only
-  C-contiguous float64 arrays), so the cached code serves both (checked: a simulated market's
-  features and RL env compile nothing after a warm-up).
+  C-contiguous float64 arrays), so the cached code serves both, except the env's step kernel, which
+  is compiled per market layout (asset kinds, cash asset, steps a day, period): ``default``'s is
+  compiled last (checked: after a warm-up, ``default``'s features and RL env compile nothing).
 
-Measured here: one process 88 s of compiling, two processes about 50 s of wall time.
+Measured here: one process 88 s of compiling, two processes about 50 s of wall time. Then, in the
+calling process, the batched RL env's step on ``default``'s layout
+(``prometheus_sim.cli.compile_rl_default_layout``).
 
 Each group also runs in the calling process when ``jobs`` is 1. Numba writes each cache entry
 atomically, so two processes compiling a shared helper at once both leave a valid entry.

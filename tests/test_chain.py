@@ -143,9 +143,9 @@ def test_auto_rebalance_follows_the_portfolio_models_rule(dev, market):
     price = market.close[0, START]
     target = RebalanceRules().target_weights(book, 0.5, 0.05)[0]
     sell, buy = np.zeros(len(price)), np.zeros(len(price))
-    nb.target_orders_row_nb(holdings, price, target, book.cash_index, sell, buy)
+    nb.target_orders_row_nb(holdings, price, target, book.cash_index, sell, buy, len(price))
     expect, basis = holdings.copy(), holdings * price
-    nb.fill_row_nb(expect, basis, book.cash_index, price, np.ones(len(price)), sell, buy, 0.001, 0.0, 0.0)
+    nb.fill_row_nb(expect, basis, book.cash_index, price, np.ones(len(price)), sell, buy, 0.001, 0.0, 0.0, len(price))
     np.testing.assert_allclose(after, expect, rtol=1e-8)
     assert not engine.canRebalance(user).call()  # inside the cool-down
     with pytest.raises(Exception, match="cannot rebalance now"):

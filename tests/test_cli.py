@@ -300,10 +300,31 @@ def test_backtest_refuses_an_out_that_is_a_file_and_a_market_without_cash(tmp_pa
 def test_warmup_compiles_every_group_side_by_side():
     """``make setup``'s last step: both groups run (in two processes) and report their seconds;
     a job count below 1 is refused."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SCENARIOS
+
     result = CliRunner().invoke(main, ["warmup", "--jobs", "2"])
     assert result.exit_code == 0, result.output
     assert "simulator and venue" in result.output and "features and rl" in result.output
+    assert "rl default layout" in result.output
     assert CliRunner().invoke(main, ["warmup", "--jobs", "0"]).exit_code == 2
+    # the batched env's step kernel is compiled per market layout: after a warm-up, default's loads from the cache
+    probe = (
+        "import numpy as np\n"
+        "from prometheus_sim.market import Market\n"
+        "from prometheus_sim.rl.vector import PortfolioVectorEnv\n"
+        "from prometheus_sim.scenario import load_scenario\n"
+        f"m = Market.simulate(load_scenario({str(SCENARIOS / 'default.yaml')!r}).with_horizon(300), n_paths=1)\n"
+        "env = PortfolioVectorEnv(4, market=m, episode_days=35)\n"
+        "env.reset(seed=1)\n"
+        "env.step(np.arange(4))\n"
+        "stats = env._step_kernel.stats\n"
+        "print('hits', sum(stats.cache_hits.values()), 'misses', sum(stats.cache_misses.values()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "hits 1 misses 0" in out, out
 
 
 def test_warmup_prunes_only_cache_folders_of_other_kernel_sources(tmp_path, monkeypatch):

@@ -36,11 +36,18 @@ def market4() -> Market:
                            n_paths=2)  # fmt: skip
 
 
-@pytest.mark.parametrize("steps_per_day", [1, 4])
-def test_batched_and_single_envs_roll_the_same_trajectories(market, market4, steps_per_day):
+@pytest.fixture(scope="module")
+def market_four_assets() -> Market:
+    return Market.simulate(load_scenario(SCENARIOS / "fitted_2020_2023.yaml").with_horizon(300), n_paths=2)
+
+
+@pytest.mark.parametrize("layout", ["market", "market4", "market_four_assets"])
+def test_batched_and_single_envs_roll_the_same_trajectories(request, layout):
     """Same draws and actions: observations, rewards and values agree exactly, across autoresets (at four
-    steps a day too: the feature tail is the last whole day's in both)."""
-    market = market if steps_per_day == 1 else market4
+    steps a day too: the feature tail is the last whole day's in both). The batched step is compiled per
+    market layout (``vector_step_kernel``: asset kinds, cash asset, steps a day, period as constants),
+    so it is checked on three: ``default`` daily and at four steps a day, and four assets."""
+    market = request.getfixturevalue(layout)
     n = PREFETCH_AHEAD + 3  # some envs are stepped after the kernel prefetched their rows
     vec = PortfolioVectorEnv(n, market=market, episode_days=35, costs=COSTS, leak_future=True)
     singles = [PortfolioEnv(market=market, episode_days=35, costs=COSTS, leak_future=True) for _ in range(n)]

@@ -108,13 +108,14 @@ def new_state(amount: np.ndarray, cash_price: np.ndarray, n_assets: int, cash_in
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_rate, slippage, impact):
+def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_rate, slippage, impact, n_assets):
     """Fill one user's orders in place; return (fees, notional). Sells first, then buys.
 
-    ``holdings``, ``basis``, ``price``, ``ref_volume``, ``sell``, ``buy`` have shape (A,). No holding
-    can go negative and cash is never borrowed.
+    ``holdings``, ``basis``, ``price``, ``ref_volume``, ``sell``, ``buy`` have shape (A,), and
+    ``n_assets`` is A: a caller that knows it at compile time (the batched RL env, see
+    :func:`prometheus_sim.rl.vector.vector_step_kernel`) passes a constant, so every asset loop of the row functions unrolls.
+    No holding can go negative and cash is never borrowed.
     """
-    n_assets = holdings.shape[0]
     cash_px = price[cash_index]
     fees = 0.0
     notional_sum = 0.0
@@ -180,7 +181,7 @@ def execute_orders_nb(
     for p in range(holdings.shape[0]):
         fee, notional = fill_row_nb(
             holdings[p], basis[p], cash_index, fill_price[p], ref_volume[p], sell_fraction[p], buy_fraction[p],
-            fee_rate, slippage, impact,
+            fee_rate, slippage, impact, holdings.shape[1],
         )  # fmt: skip
         fees_out[p] += fee
         notional_out[p] += notional
@@ -252,13 +253,13 @@ def regime_row_nb(close, p, t, steps_per_day, kind):
 
 
 @njit(cache=True, error_model="numpy")
-def target_orders_row_nb(holdings, price, target, cash_index, sell, buy):
+def target_orders_row_nb(holdings, price, target, cash_index, sell, buy, n_assets):
     """Sell and buy fractions that move one portfolio to ``target`` weights (before costs).
 
     Overweight assets sell the excess; the cash after those sells is spent on underweight assets
-    in proportion to their shortfall (scaled down if they would need more than all of it).
+    in proportion to their shortfall (scaled down if they would need more than all of it). ``n_assets``
+    is A (see :func:`fill_row_nb`).
     """
-    n_assets = holdings.shape[0]
     total = 0.0
     for a in range(n_assets):
         total += holdings[a] * price[a]
@@ -292,17 +293,17 @@ def target_orders_row_nb(holdings, price, target, cash_index, sell, buy):
 def target_orders_nb(holdings, prices, target, cash_index, sell_out, buy_out):
     """:func:`target_orders_row_nb` for every row; ``target`` has shape (n, A)."""
     for p in range(holdings.shape[0]):
-        target_orders_row_nb(holdings[p], prices[p], target[p], cash_index, sell_out[p], buy_out[p])
+        target_orders_row_nb(holdings[p], prices[p], target[p], cash_index, sell_out[p], buy_out[p], holdings.shape[1])
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy, target):
+def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy, target, n_assets):
     """Turn one action code into sell and buy fractions (see ``Action``'s docstring for each).
 
     ``target`` is (A,) scratch for the rebalance's weights: nothing on the step path allocates, so the
-    batched RL env can run it without reference counting (see ``rl.vector.step_envs_nb``).
+    batched RL env can run it without reference counting (see ``rl.vector.step_envs_nb``). ``n_assets``
+    is A (see :func:`fill_row_nb`).
     """
-    n_assets = holdings.shape[0]
     for a in range(n_assets):
         sell[a] = 0.0
         buy[a] = 0.0
@@ -353,7 +354,7 @@ def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, se
         for a in range(n_assets):
             target[a] = risky_weight / n_crypto if kind[a] == KIND_CRYPTO else 0.0
         target[cash_index] = 1.0 - (risky_weight if n_crypto > 0 else 0.0)
-        target_orders_row_nb(holdings, price, target, cash_index, sell, buy)
+        target_orders_row_nb(holdings, price, target, cash_index, sell, buy, n_assets)
 
 
 @njit(cache=True, error_model="numpy")
@@ -365,7 +366,7 @@ def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash
         p = rows[i]
         rank_key_row_nb(close, p, t[i], steps_per_day, kind, key)
         plan_row_nb(actions[i], holdings[i], close[p, t[i]], key, kind, cash_index, risky_weight[i], sell[i], buy[i],
-                    target)  # fmt: skip
+                    target, kind.shape[0])  # fmt: skip
 
 
 # ---------------------------------------------------------------- mark, state and reward
@@ -374,7 +375,7 @@ def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash
 @njit(cache=True, error_model="numpy", inline="always")
 def advance_row_nb(
     blocks, p, i, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
-    fill_at, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill,
+    fill_at, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill, n_assets,
 ):  # fmt: skip
     """Move user i (market row p) from its last marked close to close ``t_to``.
 
@@ -383,11 +384,10 @@ def advance_row_nb(
     that close; the time-weighted growth is booked. For steps inside the window of ``marks``'s
     columns, ``marks[i, s - marks_from]`` gets the value at close s (the deposit in it) and
     ``deposits[i, ...]`` (when it has columns) the deposit's value at that close. ``pre_fill`` (A,)
-    gets the holdings just before the fill.
+    gets the holdings just before the fill. ``n_assets`` is A (see :func:`fill_row_nb`).
     """
     open_, close, volume = blocks.open, blocks.close, blocks.volume
     h = state.holdings[i]
-    n_assets = h.shape[0]
     # the per-step state lives in locals and is written back once (the hot loop of every backtest)
     value = state.value[i]
     twr = state.twr[i]
@@ -401,7 +401,17 @@ def advance_row_nb(
             for a in range(n_assets):  # loops, not slice assignments: this is every backtest's hot path
                 pre_fill[a] = h[a]
             fee, notional = fill_row_nb(
-                h, state.basis[i], cash_index, open_[p, s], volume[p, s - 1], sell, buy, fee_rate, slippage, impact
+                h,
+                state.basis[i],
+                cash_index,
+                open_[p, s],
+                volume[p, s - 1],
+                sell,
+                buy,
+                fee_rate,
+                slippage,
+                impact,
+                n_assets,
             )
             if notional > 0.0:
                 state.last_fill[i] = s
@@ -550,7 +560,7 @@ def advance_nb(blocks, rows, t_to, state, cash_index, deposit_step, contribution
     for i in range(rows.shape[0]):
         advance_row_nb(
             blocks, rows[i], i, t_to, state, cash_index, deposit_step, contribution[i], steps_per_day,
-            -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing,
+            -1, nothing, nothing, 0.0, 0.0, 0.0, marks_from, marks, deposits, nothing, nothing.shape[0],
         )  # fmt: skip
 
 
@@ -558,29 +568,30 @@ def advance_nb(blocks, rows, t_to, state, cash_index, deposit_step, contribution
 def step_row_nb(
     blocks, p, i, t, t_to, action, planned, sell, buy, key, kind, cash_index, risky_weight,
     fee_rate, slippage, impact, deposit_step, contribution, steps_per_day, state, marks_from, marks, deposits, pre_fill,
+    n_assets,
 ):  # fmt: skip
     """One decision of user i (market row p): plan -> fill -> mark; return (fees, notional) of the step.
 
     ``key`` is the planner's volatility ranks at close t (:func:`rank_key_row_nb`); ``sell``/``buy``/
-    ``pre_fill`` are row i's (A,) views. :func:`step_nb` and the batched RL environment both step
-    users through here, so there is one copy of the rules.
+    ``pre_fill`` are row i's (A,) views and ``n_assets`` is A (see :func:`fill_row_nb`). :func:`step_nb`
+    and the batched RL environment both step users through here, so there is one copy of the rules.
     """
     if state.marked[i] < t:  # no fill on the way (fill_at -1): the orders and pre_fill are not touched
         advance_row_nb(
             blocks, p, i, t, state, cash_index, deposit_step, contribution, steps_per_day,
-            -1, sell, buy, 0.0, 0.0, 0.0, marks_from, marks, deposits, pre_fill,
+            -1, sell, buy, 0.0, 0.0, 0.0, marks_from, marks, deposits, pre_fill, n_assets,
         )  # fmt: skip
     if planned:  # pre_fill is the planner's scratch until it is written just below
         plan_row_nb(action, state.holdings[i], blocks.close[p, t], key, kind, cash_index, risky_weight, sell, buy,
-                    pre_fill)  # fmt: skip
-    for a in range(kind.shape[0]):
+                    pre_fill, n_assets)  # fmt: skip
+    for a in range(n_assets):
         pre_fill[a] = state.holdings[i, a]
     state.twr_mark[i] = state.twr[i]
     fees0 = state.fees[i]
     notional0 = state.notional[i]
     advance_row_nb(
         blocks, p, i, t_to, state, cash_index, deposit_step, contribution, steps_per_day,
-        t + 1, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill,
+        t + 1, sell, buy, fee_rate, slippage, impact, marks_from, marks, deposits, pre_fill, n_assets,
     )  # fmt: skip
     return state.fees[i] - fees0, state.notional[i] - notional0
 
@@ -610,7 +621,7 @@ def step_nb(
         fees_out[i], notional_out[i] = step_row_nb(
             blocks, p, i, t[i], t_to[i], actions[i], planned[i], sell[i], buy[i], key, kind, cash_index,
             risky_weight[i], fee_rate, slippage, impact, deposit_step, contribution[i], steps_per_day, state,
-            marks_from, marks, deposits, pre_fill[i],
+            marks_from, marks, deposits, pre_fill[i], kind.shape[0],
         )  # fmt: skip
         if reward_out.shape[0] > 0:
             reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)

@@ -113,8 +113,8 @@ def fill_row_nb(holdings, basis, cash_index, price, ref_volume, sell, buy, fee_r
 
     ``holdings``, ``basis``, ``price``, ``ref_volume``, ``sell``, ``buy`` have shape (A,), and
     ``n_assets`` is A: a caller that knows it at compile time (the batched RL env, see
-    :func:`prometheus_sim.rl.vector.vector_step_kernel`) passes a constant, so every asset loop of the row functions unrolls.
-    No holding can go negative and cash is never borrowed.
+    :func:`prometheus_sim.rl.vector.vector_step_kernel`) passes a constant, so every asset loop of
+    the row functions unrolls. No holding can go negative and cash is never borrowed.
     """
     cash_px = price[cash_index]
     fees = 0.0
@@ -401,18 +401,9 @@ def advance_row_nb(
             for a in range(n_assets):  # loops, not slice assignments: this is every backtest's hot path
                 pre_fill[a] = h[a]
             fee, notional = fill_row_nb(
-                h,
-                state.basis[i],
-                cash_index,
-                open_[p, s],
-                volume[p, s - 1],
-                sell,
-                buy,
-                fee_rate,
-                slippage,
-                impact,
+                h, state.basis[i], cash_index, open_[p, s], volume[p, s - 1], sell, buy, fee_rate, slippage, impact,
                 n_assets,
-            )
+            )  # fmt: skip
             if notional > 0.0:
                 state.last_fill[i] = s
             state.fees[i] += fee

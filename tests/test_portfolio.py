@@ -58,6 +58,25 @@ def _history(n_days: int = 40) -> np.ndarray:
     return np.repeat(close[None], 7, axis=0)
 
 
+def test_planning_refuses_shapes_that_do_not_match_the_book():
+    """The planner's kernel runs without bounds checks: holdings one column short of the book read the next
+    user's row and wrote past the last one's orders, silently (review, 2026-12-05). Each shape is named."""
+    close = _history()
+    t = close.shape[1] - 1
+    holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]] * 2)
+    with pytest.raises(ValueError, match="holdings: 3 columns for a book of 4 assets"):
+        plan_actions(np.array([6, 6]), holdings[:, :3], close[:2, :, :3], t, BOOK, np.full(2, 0.5))
+    with pytest.raises(ValueError, match=r"close: shape \(\d+, \d+, 3\) does not hold step"):
+        plan_actions(np.array([6, 6]), holdings, close[:2, :, :3], t, BOOK, np.full(2, 0.5))
+    with pytest.raises(ValueError, match="close: .* does not hold step"):
+        plan_actions(np.array([6, 6]), holdings, close[:2], close.shape[1], BOOK, np.full(2, 0.5))
+    with pytest.raises(ValueError, match="close: .* does not hold step"):
+        plan_actions(np.array([6, 6]), holdings, close[:1], t, BOOK, np.full(2, 0.5))
+    with pytest.raises(ValueError, match=r"actions: expected one per user \(2\), got shape \(3,\)"):
+        plan_actions(np.array([6, 6, 6]), holdings, close[:2], t, BOOK, np.full(2, 0.5))
+    assert plan_actions(np.array([6, 6]), holdings, close[:2], t, BOOK, np.full(2, 0.5)).sell_fraction.shape == (2, 4)
+
+
 def test_the_seven_actions_map_to_documented_orders():
     holdings = np.array([[1.0, 10.0, 20_000.0, 100.0]] * 7)
     close = _history()

@@ -270,6 +270,21 @@ def test_bad_input_is_refused(market):
         pooled.step([1, True, 0, 2])
 
 
+def test_actions_of_any_layout_step_the_one_compiled_kernel(market):
+    """A strided view or another integer type steps like a contiguous int64 array, through the kernel already
+    compiled for it: handed over as it was, a strided view compiled a second kernel (12 s; review, 2026-12-05)."""
+    first, second = (PortfolioVectorEnv(4, market=market, episode_days=35) for _ in range(2))
+    first.reset(seed=3)
+    second.reset(seed=3)
+    actions = np.array([[1, 9], [6, 9], [3, 9], [0, 9]])
+    for cast in (lambda a: a[:, 0], lambda a: a[:, 0].astype(np.int32)):
+        got = first.step(cast(actions))
+        want = second.step(np.ascontiguousarray(actions[:, 0], dtype=np.int64))
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert len(first._step_kernel.signatures) == 1, first._step_kernel.signatures
+
+
 def test_a_profile_draw_round_trips_to_reset_options(market):
     """A batched env's draw, handed to a single env's reset, opens the same episode: same observation."""
     vec = PortfolioVectorEnv(2, market=market, episode_days=35)

@@ -199,6 +199,15 @@ def plan_actions(
     """
     actions = np.asarray(actions)
     n, n_assets = holdings.shape
+    # the kernel does not check its inputs (it runs without bounds checks): a holdings row one column short
+    # of the book read the next user's holdings and wrote past the last row's orders (review, 2026-12-05)
+    if n_assets != len(book.kind_codes):
+        raise ValueError(f"holdings: {n_assets} columns for a book of {len(book.kind_codes)} assets")
+    if close.ndim != 3 or close.shape[0] < n or close.shape[2] != n_assets or not 0 <= t < close.shape[1]:
+        raise ValueError(f"close: shape {close.shape} does not hold step {t} of {n} users' {n_assets} assets "
+                         "(expected (n, >= t + 1, A))")  # fmt: skip
+    if actions.shape != (n,):
+        raise ValueError(f"actions: expected one per user ({n}), got shape {actions.shape}")
     try:
         codes = np.array([Action(int(a)) for a in actions], dtype=np.int64)
     except ValueError as exc:

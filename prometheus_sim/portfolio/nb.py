@@ -297,13 +297,15 @@ def target_orders_nb(holdings, prices, target, cash_index, sell_out, buy_out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy, target, n_assets):
+def plan_row_nb(action, holdings, price, key, kind, cash_index, risky_weight, sell, buy, target):
     """Turn one action code into sell and buy fractions (see ``Action``'s docstring for each).
 
     ``target`` is (A,) scratch for the rebalance's weights: nothing on the step path allocates, so the
-    batched RL env can run it without reference counting (see ``rl.vector.step_envs_nb``). ``n_assets``
-    is A (see :func:`fill_row_nb`).
+    batched RL env can run it without reference counting (see ``rl.vector.step_envs_nb``). ``kind`` is
+    the assets' kind codes: an array, or a tuple whose length is a compile-time constant (see
+    :func:`fill_row_nb`), so A is ``len(kind)``.
     """
+    n_assets = len(kind)
     for a in range(n_assets):
         sell[a] = 0.0
         buy[a] = 0.0
@@ -366,7 +368,7 @@ def plan_actions_nb(close, rows, t, steps_per_day, actions, holdings, kind, cash
         p = rows[i]
         rank_key_row_nb(close, p, t[i], steps_per_day, kind, key)
         plan_row_nb(actions[i], holdings[i], close[p, t[i]], key, kind, cash_index, risky_weight[i], sell[i], buy[i],
-                    target, kind.shape[0])  # fmt: skip
+                    target)  # fmt: skip
 
 
 # ---------------------------------------------------------------- mark, state and reward
@@ -559,14 +561,15 @@ def advance_nb(blocks, rows, t_to, state, cash_index, deposit_step, contribution
 def step_row_nb(
     blocks, p, i, t, t_to, action, planned, sell, buy, key, kind, cash_index, risky_weight,
     fee_rate, slippage, impact, deposit_step, contribution, steps_per_day, state, marks_from, marks, deposits, pre_fill,
-    n_assets,
 ):  # fmt: skip
     """One decision of user i (market row p): plan -> fill -> mark; return (fees, notional) of the step.
 
     ``key`` is the planner's volatility ranks at close t (:func:`rank_key_row_nb`); ``sell``/``buy``/
-    ``pre_fill`` are row i's (A,) views and ``n_assets`` is A (see :func:`fill_row_nb`). :func:`step_nb`
-    and the batched RL environment both step users through here, so there is one copy of the rules.
+    ``pre_fill`` are row i's (A,) views; A is ``len(kind)`` (a constant where ``kind`` is a tuple, see
+    :func:`plan_row_nb`). :func:`step_nb` and the batched RL environment both step users through here, so
+    there is one copy of the rules.
     """
+    n_assets = len(kind)
     if state.marked[i] < t:  # no fill on the way (fill_at -1): the orders and pre_fill are not touched
         advance_row_nb(
             blocks, p, i, t, state, cash_index, deposit_step, contribution, steps_per_day,
@@ -574,7 +577,7 @@ def step_row_nb(
         )  # fmt: skip
     if planned:  # pre_fill is the planner's scratch until it is written just below
         plan_row_nb(action, state.holdings[i], blocks.close[p, t], key, kind, cash_index, risky_weight, sell, buy,
-                    pre_fill, n_assets)  # fmt: skip
+                    pre_fill)  # fmt: skip
     for a in range(n_assets):
         pre_fill[a] = state.holdings[i, a]
     state.twr_mark[i] = state.twr[i]
@@ -612,7 +615,7 @@ def step_nb(
         fees_out[i], notional_out[i] = step_row_nb(
             blocks, p, i, t[i], t_to[i], actions[i], planned[i], sell[i], buy[i], key, kind, cash_index,
             risky_weight[i], fee_rate, slippage, impact, deposit_step, contribution[i], steps_per_day, state,
-            marks_from, marks, deposits, pre_fill[i], kind.shape[0],
+            marks_from, marks, deposits, pre_fill[i],
         )  # fmt: skip
         if reward_out.shape[0] > 0:
             reward_out[i] = period_reward_row_nb(state, i, risk_tolerance[i], time_to_goal[i], steps_per_day)

@@ -157,7 +157,6 @@ def step_envs_nb(
     lo, hi, blocks, rows, t, end, actions, key, mobs, recent, crypto3, leak, kind, cash_index, risky_weight,
     fee_rate, slippage, impact, deposit_step, steps_per_day, period, risk_tolerance, time_to_goal,
     state, sell, buy, pre_fill, scratch, no_marks, reward_out, done_out, value_out, step_out, path_out, obs_out,
-    n_assets,
 ):  # fmt: skip
     """Envs ``lo..hi - 1``: plan -> fill -> mark through ``step_row_nb``, the guide's reward, the next observation.
 
@@ -166,8 +165,9 @@ def step_envs_nb(
 
     ``sell``, ``buy``, ``pre_fill`` (A,) and ``scratch`` (OBS_SIZE + A,) are this chunk's work rows,
     rewritten by every env before it reads them: one row per chunk stays in the L1 cache, where a
-    row per env streamed about 400 bytes per env through memory at each step. ``kind``, ``cash_index``,
-    ``steps_per_day``, ``period`` and ``n_assets`` come in as constants (:func:`vector_step_kernel`).
+    row per env streamed about 400 bytes per env through memory at each step. ``kind`` (a tuple, so its
+    length is the number of assets), ``cash_index``, ``steps_per_day`` and ``period`` come in as constants
+    (:func:`vector_step_kernel`).
 
     Compiled without Numba's reference counting (``_nrt=False``): every row view the step takes
     (``state.holdings[i]``, ``open[p, s]``, ``obs_out[i]``...) otherwise costs an atomic increment and
@@ -178,6 +178,7 @@ def step_envs_nb(
     returned a new array would leak it here (a test checks that stepping allocates nothing through
     Numba's runtime).
     """
+    n_assets = len(kind)
     n_done = 0
     for i in range(lo, hi):
         if i + PREFETCH_AHEAD < hi:
@@ -188,7 +189,6 @@ def step_envs_nb(
         pnb.step_row_nb(
             blocks, p, i, t0, t1, actions[i], True, sell, buy, key[p, t0], kind, cash_index, risky_weight[i],
             fee_rate, slippage, impact, deposit_step, 0.0, steps_per_day, state, 0, no_marks, no_marks, pre_fill,
-            n_assets,
         )  # fmt: skip
         vol, sharpe = pnb.trailing_stats_row_nb(state, i)
         reward_out[i] = pnb.period_reward_stats_row_nb(state, i, vol, sharpe, risk_tolerance[i], time_to_goal[i],
@@ -220,7 +220,7 @@ def vector_step_kernel(kinds: tuple[int, ...], cash_index: int, steps_per_day: i
     about 12 s here, then loads from the disk cache.
     """
     kinds = tuple(int(k) for k in kinds)
-    n_assets, cash_index, steps_per_day, period = len(kinds), int(cash_index), int(steps_per_day), int(period)
+    cash_index, steps_per_day, period = int(cash_index), int(steps_per_day), int(period)
 
     @njit(cache=True, parallel=True, error_model="numpy")
     def vector_step_nb(
@@ -242,7 +242,7 @@ def vector_step_kernel(kinds: tuple[int, ...], cash_index: int, steps_per_day: i
                 c * CHUNK_ENVS, min((c + 1) * CHUNK_ENVS, n), blocks, rows, t, end, actions, key, mobs, recent,
                 crypto3, leak, kinds, cash_index, risky_weight, fee_rate, slippage, impact, deposit_step, steps_per_day,
                 period, risk_tolerance, time_to_goal, state, sell[c], buy[c], pre_fill[c], scratch[c], no_marks,
-                reward_out, done_out, value_out, step_out, path_out, obs_out, n_assets,
+                reward_out, done_out, value_out, step_out, path_out, obs_out,
             )  # fmt: skip
         return n_done
 

@@ -38,12 +38,12 @@ from prometheus_sim.rng import (
     STREAM_ONCHAIN,
     STREAM_PRICE,
     STREAM_VOLUME,
+    leading_uniforms_nb,
     normal_at_nb,
     normals_run_nb,
     poisson_inversion_nb,
     uniform_at_nb,
     uniform_from_word_nb,
-    uniforms_run_nb,
 )
 
 # Room for jumps of one asset in one step within its STREAM_JUMP_SIZE block.
@@ -66,7 +66,7 @@ class PathWork(NamedTuple):
     zc: np.ndarray  # correlated normals of one step's sub-steps, (sub-step, asset) flat
     z_price: np.ndarray  # a chunk of steps' price normals
     z_volume: np.ndarray
-    u_jumps: np.ndarray
+    u_jumps: np.ndarray  # a chunk's jump-arrival uniforms, one a step
     z_onchain: np.ndarray
     z_macro: np.ndarray
     u_regime: np.ndarray
@@ -93,7 +93,7 @@ def path_work(inp) -> PathWork:
         np.empty(n_assets * inp.n_sub),
         np.empty(STEP_CHUNK * per_price),
         np.empty(STEP_CHUNK * per_asset),
-        np.empty(STEP_CHUNK * per_asset),
+        np.empty(STEP_CHUNK),
         np.empty(STEP_CHUNK * 4),
         np.empty(STEP_CHUNK * 4),
         np.empty(STEP_CHUNK),
@@ -276,7 +276,7 @@ def run_path_nb(i, k0, k1, path, inp, blocks, truth, bars, work):
             else:
                 jump_sub = -1
                 if asset_p[a, pr.A_JUMP_RATE] > 0.0:
-                    n_jumps, jump_total, jump_sub = jumps_nb(asset_p, a, k0, k1, t, path, u_jumps[k * per_asset],
+                    n_jumps, jump_total, jump_sub = jumps_nb(asset_p, a, k0, k1, t, path, u_jumps[k],
                                                              dt_step, n_sub)  # fmt: skip
                 x_open, x, hi, lo, zsum, step_mean, sd = diffusion_bar_nb(
                     asset_p, a, garch_h[a], drift_mult, vol_mult, drift_shift[a], spd, sd_max, log_price[a], zc,
@@ -343,7 +343,8 @@ def draw_chunk_nb(k0, k1, path, t, n, per_price, per_asset, words, z_price, z_vo
     """The random numbers of steps ``t .. t + n - 1``, each stream drawn in one vectorised run."""
     normals_run_nb(k0, k1, path, STREAM_PRICE, t * per_price // 4, n * per_price // 4, words, z_price)
     normals_run_nb(k0, k1, path, STREAM_VOLUME, t * per_asset // 4, n * per_asset // 4, words, z_volume)
-    uniforms_run_nb(k0, k1, path, STREAM_JUMP, t * per_asset // 4, n * per_asset // 4, u_jumps)
+    # a step reads one arrival uniform, the first word of its block of the jump stream: only that quad is drawn
+    leading_uniforms_nb(k0, k1, path, STREAM_JUMP, t * per_asset // 4, n, per_asset // 4, u_jumps)
     normals_run_nb(k0, k1, path, STREAM_ONCHAIN, t, n, words, z_onchain)
     normals_run_nb(k0, k1, path, STREAM_MACRO, t, n, words, z_macro)
     for q in range(n):  # the macro quad's fourth word drives the regime chain

@@ -203,23 +203,13 @@ def normals_run_nb(k0, k1, path, stream, first, n_quads, words, out):
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def uniforms_run_nb(k0, k1, path, stream, first, n_quads, out):
-    """Uniforms in (0, 1) of quads ``first .. first + n_quads - 1`` (same layout as normals)."""
-    for q in range(n_quads):
-        w0, w1, w2, w3 = philox4x32_nb(first + q, path, stream, 0, k0, k1)
-        out[4 * q] = uniform_from_word_nb(w0)
-        out[4 * q + 1] = uniform_from_word_nb(w1)
-        out[4 * q + 2] = uniform_from_word_nb(w2)
-        out[4 * q + 3] = uniform_from_word_nb(w3)
-
-
-@njit(cache=True, error_model="numpy", _nrt=False)
 def leading_uniforms_nb(k0, k1, path, stream, first, n, stride, out):
     """``out[i]``: the uniform of word 0 of quad ``first + i x stride`` of the ``(path, stream)`` sequence, i < n.
 
     For a stream that gives each step a block of ``stride`` quads of which a step reads only the
-    first word (the jumps' arrival uniform): the same value :func:`uniforms_run_nb` puts at
-    ``4 x i x stride``, without computing the block's other quads.
+    first word (the jumps' arrival uniform): the same value :func:`uniform_at_nb` draws alone for
+    that quad, without computing the block's other quads. (It replaced a run of whole quads, which
+    computed seven unused words a step for five assets.)
     """
     for i in range(n):
         w0, w1, w2, w3 = philox4x32_nb(first + i * stride, path, stream, 0, k0, k1)
